@@ -1,0 +1,36 @@
+# `make run` and `make test` work on a fresh Debian machine with Python 3.11.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEV    := var/dev
+
+.PHONY: run test bench clean check-debian
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+	  { echo "Creating the venv failed: install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@test -f $(DEV)/nvr.toml || $(BIN)/nvr init $(DEV)
+	$(BIN)/nvr --config $(DEV)/nvr.toml run
+
+check-debian:
+	@missing=""; \
+	for cmd in ffprobe; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "The tests need$$missing. Install: apt-get install -y $$(grep -v '^#' debian-packages.txt | tr '\n' ' ')"; \
+	  exit 1; fi
+
+test: $(STAMP) check-debian
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/motion.py
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/memory.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,1 @@
+"""Everything between the camera sensor and encoded H.264 packets, plus motion detection."""

@@ -1,0 +1,52 @@
+"""Software H.264 encoder (libx264 through PyAV) for cameras without a hardware encoder.
+
+Configured like the Pi's hardware encoder: constant bitrate target, fixed keyframe interval,
+no B-frames and no lookahead, so the rest of the pipeline sees the same packets either way.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from firmware.capture.packets import EncodedPacket
+
+TIME_BASE = Fraction(1, 90000)
+
+
+class SoftwareEncoder:
+    def __init__(self, width: int, height: int, fps: float, bitrate_kbps: int,
+                 keyframe_seconds: float, preset: str = "ultrafast"):
+        cc = av.CodecContext.create("libx264", "w")
+        cc.width, cc.height = width, height
+        cc.pix_fmt = "yuv420p"
+        cc.time_base = TIME_BASE
+        cc.framerate = Fraction(fps).limit_denominator(1001)
+        cc.gop_size = max(1, round(fps * keyframe_seconds))
+        cc.bit_rate = bitrate_kbps * 1000
+        cc.options = {"preset": preset, "tune": "zerolatency", "bframes": "0",
+                      "x264-params": f"keyint-min={cc.gop_size}:scenecut=0:repeat-headers=1"}
+        cc.open()
+        self._cc = cc
+        self._t0: float | None = None
+        self.width, self.height = width, height
+
+    def encode(self, i420: np.ndarray, t: float) -> list[EncodedPacket]:
+        """Encode one I420 frame captured at `t` (epoch seconds)."""
+        if self._t0 is None:
+            self._t0 = t
+        frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+        frame.pts = round((t - self._t0) * 90000)
+        frame.time_base = TIME_BASE
+        return self._packets(self._cc.encode(frame))
+
+    def flush(self) -> list[EncodedPacket]:
+        if self._t0 is None:
+            return []
+        return self._packets(self._cc.encode(None))
+
+    def _packets(self, packets) -> list[EncodedPacket]:
+        t0 = self._t0
+        return [EncodedPacket(bytes(p), t0 + p.pts / 90000, p.is_keyframe) for p in packets]

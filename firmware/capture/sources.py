@@ -1,0 +1,120 @@
+"""Portable frame sources: the synthetic scene, video files and V4L2 webcams (via PyAV).
+
+A source yields (I420 frame, capture time) pairs. With `realtime`, frames are paced to the wall
+clock and stamped with it; without, they come as fast as they can be made, stamped from `start`
+plus the frame's own time (used by `nvr ingest`). A live device (V4L2) paces itself and is
+stamped with the wall clock on arrival.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+
+from firmware.capture.synthetic import Scene
+
+Frame = tuple[np.ndarray, float]
+
+
+class SourceError(Exception):
+    """A source that cannot deliver frames: the message says which and why."""
+
+
+class _Pacer:
+    def __init__(self, realtime: bool, start: float | None, live: bool = False):
+        self.realtime, self.live = realtime, live
+        self.start = start if start is not None else time.time()
+        self._wall0 = time.monotonic()
+
+    def stamp(self, media_time: float, stop: threading.Event) -> float:
+        if self.live:
+            return time.time()
+        if not self.realtime:
+            return self.start + media_time
+        delay = self._wall0 + media_time - time.monotonic()
+        if delay > 0:
+            stop.wait(delay)
+        return time.time()
+
+
+class SyntheticSource:
+    def __init__(self, scene: Scene, *, realtime: bool = True, start: float | None = None,
+                 frames: int | None = None):
+        self.scene = scene
+        self.width, self.height, self.fps = scene.width, scene.height, scene.fps
+        self.realtime, self.start, self.limit = realtime, start, frames
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        pacer = _Pacer(self.realtime, self.start)
+        # One buffer for all frames: consumers copy what they keep (the encoder does).
+        buf = np.empty((self.height * 3 // 2, self.width), np.uint8)
+        i = 0
+        while not stop.is_set() and (self.limit is None or i < self.limit):
+            t = pacer.stamp(i / self.fps, stop)
+            if stop.is_set():
+                return
+            yield self.scene.i420(i, buf), t
+            i += 1
+
+
+class AvSource:
+    """Frames decoded by PyAV: a video file (optionally looping) or a V4L2 device.
+
+    `size` scales to (width, height); None keeps the source's own size.
+    """
+
+    def __init__(self, path: str | Path, *, size: tuple[int, int] | None = None,
+                 loop: bool = False, realtime: bool = False, start: float | None = None,
+                 device_format: str | None = None, fps: float | None = None):
+        self.path, self.loop, self.realtime, self.start = str(path), loop, realtime, start
+        self.device_format = device_format
+        options = {}
+        if device_format == "v4l2":
+            if size:
+                options["video_size"] = f"{size[0]}x{size[1]}"
+            if fps:
+                options["framerate"] = str(fps)
+        self._options = options
+        try:
+            with av.open(self.path, format=device_format, options=options) as probe:
+                if not probe.streams.video:
+                    raise SourceError(f"{self.path}: contains no video stream")
+                stream = probe.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate or fps or 25
+                native = (stream.codec_context.width, stream.codec_context.height)
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceError(f"{self.path}: cannot be opened as video: {exc}") from None
+        self.fps = float(rate)
+        w, h = size or native
+        self.width, self.height = w & ~1, h & ~1
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        pacer = _Pacer(self.realtime, self.start, live=self.device_format is not None)
+        offset = 0.0
+        index = 0
+        while not stop.is_set():
+            last = offset
+            with av.open(self.path, format=self.device_format, options=self._options) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                try:
+                    for frame in container.decode(stream):
+                        media = frame.time if frame.time is not None else index / self.fps
+                        last = offset + media
+                        t = pacer.stamp(last, stop)
+                        if stop.is_set():
+                            return
+                        img = frame.reformat(self.width, self.height, "yuv420p").to_ndarray()
+                        index += 1
+                        yield img, t
+                except av.FFmpegError as exc:
+                    raise SourceError(f"{self.path}: decoding failed after {index} frames: "
+                                      f"{exc}") from None
+            if not self.loop or index == 0:
+                return
+            offset = last + 1.0 / self.fps

@@ -1,0 +1,311 @@
+"""The device configuration: one TOML file, validated completely at load.
+
+Every key is declared below with its type, default and allowed range. Unknown keys are errors
+(a typo must not silently fall back to a default), and every message names the key, the value
+and what is allowed, so a technical administrator can fix the file without reading code.
+Relative paths are taken relative to the directory of the configuration file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# R-40: footage is kept at most 28 days. The limit is a rule of the regulation, not a setting.
+MAX_RETENTION_DAYS = 28
+
+Point = tuple[float, float]
+Polygon = tuple[Point, ...]
+
+CONFIG_ENV = "NVR_CONFIG"
+CONFIG_NAME = "nvr.toml"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message lists every problem found."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: the configuration has {len(problems)} problem(s):\n{lines}")
+
+
+def _spec(default: Any = dataclasses.MISSING, *, help: str = "", **rules: Any) -> Any:
+    """A dataclass field with validation rules (min, max, choices, pattern, even) in metadata."""
+    meta = {"help": help, **rules}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple for sequence defaults")
+    return field(default=default, metadata=meta)
+
+
+_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    threshold: int = _spec(25, min=4, max=128,
+                           help="luma difference that counts as change; lower is more sensitive")
+    min_area: float = _spec(0.004, min=0.0001, max=0.5,
+                            help="smallest changed area, as a fraction of the zone, that is motion")
+    trigger_frames: int = _spec(2, min=1, max=30,
+                                help="consecutive frames with motion before an event opens")
+    zones: tuple[Polygon, ...] = _spec((), polygons=True,
+                                       help="polygons in which motion counts; empty: everywhere")
+    ignore: tuple[Polygon, ...] = _spec((), polygons=True,
+                                        help="polygons in which motion never counts (trees, flags)")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    id: str = _spec(pattern=_ID)
+    name: str = _spec(min_len=1)
+    location: str = _spec(min_len=1, help="burned into every frame and stored with every segment")
+    source: str = _spec(choices=("picamera2", "synthetic", "file", "v4l2"))
+    path: str = _spec("", help="video file for source 'file', device for 'v4l2'")
+    loop: bool = _spec(True, help="source 'file': start again at the end")
+    width: int = _spec(1920, min=160, max=4096, even=True)
+    height: int = _spec(1080, min=120, max=3072, even=True)
+    fps: int = _spec(25, min=1, max=60)
+    lores_width: int = _spec(320, min=64, max=1280, even=True)
+    lores_height: int = _spec(240, min=48, max=960, even=True)
+    bitrate_kbps: int = _spec(4000, min=250, max=25000)
+    keyframe_seconds: float = _spec(1.0, min=0.2, max=5.0)
+    preroll_seconds: float = _spec(5.0, min=0.0, max=30.0)
+    postroll_seconds: float = _spec(10.0, min=1.0, max=300.0)
+    privacy_masks: tuple[Polygon, ...] = _spec((), polygons=True)
+    staff_in_view: bool = _spec(False)
+    works_council_reference: str = _spec("")
+    works_council_date: str = _spec("", iso_date=True)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+    def recording_blocked_reason(self) -> str | None:
+        """R-02: a camera with staff in view records only after works-council approval."""
+        if self.staff_in_view and not (self.works_council_reference and self.works_council_date):
+            return (f"camera '{self.id}' has staff in view and no works-council (OR) approval: "
+                    "set works_council_reference and works_council_date to record (R-02)")
+        return None
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: Path = _spec(Path("data"), path=True)
+    key_dir: Path = _spec(Path("keys"), path=True,
+                          help="device keys; must not lie inside data_dir (R-82)")
+    retention_days: int = _spec(MAX_RETENTION_DAYS, min=1, max=MAX_RETENTION_DAYS)
+    segment_seconds: int = _spec(10, min=2, max=60)
+    high_water_percent: int = _spec(90, min=50, max=99)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = _spec("127.0.0.1", min_len=1)
+    port: int = _spec(8443, min=1, max=65535)
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str = _spec(pattern=_ID)
+    name: str = _spec("", help="human name of the site")
+    timezone: str = _spec("Europe/Amsterdam", timezone=True)
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig
+    storage: StorageConfig
+    web: WebConfig
+    cameras: tuple[CameraConfig, ...]
+    source: Path = Path("<memory>")
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        known = ", ".join(c.id for c in self.cameras)
+        raise ConfigError(str(self.source), [f"no camera with id '{camera_id}' (configured: {known})"])
+
+
+# --- validation -----------------------------------------------------------------------------
+
+class _Problems(list):
+    def add(self, where: str, message: str) -> None:
+        self.append(f"{where}: {message}" if where else message)
+
+
+def _check_polygons(value: Any, where: str, problems: _Problems) -> tuple[Polygon, ...]:
+    if not isinstance(value, list):
+        problems.add(where, "must be a list of polygons, each a list of [x, y] points from 0.0 to 1.0")
+        return ()
+    polygons = []
+    for i, poly in enumerate(value):
+        pw = f"{where}[{i}]"
+        if not isinstance(poly, list) or len(poly) < 3:
+            problems.add(pw, "a polygon needs at least 3 points [x, y]")
+            continue
+        points = []
+        for j, pt in enumerate(poly):
+            ok = (isinstance(pt, list) and len(pt) == 2
+                  and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in pt))
+            if not ok or not all(0.0 <= c <= 1.0 for c in pt):
+                problems.add(f"{pw}[{j}]", f"{pt!r} is not a point [x, y] with 0.0 <= x, y <= 1.0 "
+                             "(fractions of the image width and height)")
+                continue
+            points.append((float(pt[0]), float(pt[1])))
+        polygons.append(tuple(points))
+    return tuple(polygons)
+
+
+_SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
+_TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _check_scalar(f: dataclasses.Field, value: Any, where: str, problems: _Problems) -> Any:
+    meta = f.metadata
+    typ = str if meta.get("path") else _SCALARS[f.type]
+    ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, float(value)
+    if not ok:
+        problems.add(where, f"{value!r} is not {_TYPE_NAMES.get(typ, typ.__name__)}")
+        return None
+    lo, hi = meta.get("min"), meta.get("max")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        problems.add(where, f"{value!r} is out of range: allowed {lo} to {hi}")
+    if meta.get("even") and value % 2:
+        problems.add(where, f"{value!r} must be even (video planes are subsampled by 2)")
+    if "choices" in meta and value not in meta["choices"]:
+        problems.add(where, f"{value!r} is not one of: {', '.join(meta['choices'])}")
+    if "pattern" in meta and not re.match(meta["pattern"], value):
+        problems.add(where, f"{value!r} must be 1-32 characters of a-z, 0-9, '-' and '_', "
+                     "starting with a letter or digit")
+    if meta.get("min_len") and len(value.strip()) < meta["min_len"]:
+        problems.add(where, "must not be empty")
+    if meta.get("iso_date") and value:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            problems.add(where, f"{value!r} is not a date like 2026-03-31")
+    if meta.get("timezone"):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.add(where, f"{value!r} is not a known time zone such as Europe/Amsterdam")
+    if meta.get("path"):
+        return Path(value)
+    return value
+
+
+def _build(cls: type, table: Any, where: str, problems: _Problems, base: Path) -> Any:
+    if not isinstance(table, dict):
+        problems.add(where, "must be a table")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source" or cls is not Config}
+    for key in table:
+        if key not in fields:
+            hint = difflib.get_close_matches(key, list(fields), n=1)
+            suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
+            allowed = ", ".join(fields)
+            problems.add(f"{where}.{key}" if where else key,
+                         f"unknown key{suffix}; allowed here: {allowed}")
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        fw = f"{where}.{name}" if where else name
+        if name not in table:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                problems.add(fw, "missing; this key is required")
+            continue
+        value = table[name]
+        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING
+                                    else None):
+            values[name] = _build(f.default_factory, value, fw, problems, base)
+        elif f.metadata.get("polygons"):
+            values[name] = _check_polygons(value, fw, problems)
+        else:
+            checked = _check_scalar(f, value, fw, problems)
+            if checked is not None and f.metadata.get("path"):
+                checked = checked if checked.is_absolute() else (base / checked)
+            values[name] = checked
+    if problems:
+        return None
+    return cls(**values)
+
+
+def _check_cross(cfg: Config, problems: _Problems) -> None:
+    data = cfg.storage.data_dir.resolve()
+    keys = cfg.storage.key_dir.resolve()
+    if keys == data or data in keys.parents:
+        problems.add("storage.key_dir", f"{keys} lies inside storage.data_dir {data}; keys must be "
+                     "kept on another path so a stolen data disk opens nothing (R-82)")
+    seen: set[str] = set()
+    for i, cam in enumerate(cfg.cameras):
+        if cam.id in seen:
+            problems.add(f"cameras[{i}].id", f"'{cam.id}' is used by more than one camera")
+        seen.add(cam.id)
+        if cam.lores_width > cam.width or cam.lores_height > cam.height:
+            problems.add(f"cameras[{i}]", "the lores stream may not be larger than the main stream")
+        if cam.source in ("file", "v4l2") and not cam.path:
+            problems.add(f"cameras[{i}].path", f"source '{cam.source}' needs a path")
+        if cam.source == "file" and cam.path and not Path(cam.path).is_file():
+            problems.add(f"cameras[{i}].path", f"{cam.path} is not a readable file")
+
+
+def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Config:
+    """Parse and validate configuration text; raise ConfigError listing every problem."""
+    base = base or Path.cwd()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    problems = _Problems()
+    for key in raw:
+        if key not in ("device", "storage", "web", "cameras"):
+            hint = difflib.get_close_matches(key, ["device", "storage", "web", "cameras"], n=1)
+            problems.add(key, "unknown section" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                         + "; allowed: device, storage, web, cameras")
+    device = _build(DeviceConfig, raw.get("device", {}), "device", problems, base)
+    storage = _build(StorageConfig, raw.get("storage", {}), "storage", problems, base)
+    web = _build(WebConfig, raw.get("web", {}), "web", problems, base)
+    cams_raw = raw.get("cameras")
+    cameras: list[CameraConfig] = []
+    if not isinstance(cams_raw, list) or not cams_raw:
+        problems.add("cameras", "missing; add at least one [[cameras]] table")
+    else:
+        for i, table in enumerate(cams_raw):
+            cam = _build(CameraConfig, table, f"cameras[{i}]", problems, base)
+            if cam is not None:
+                cameras.append(cam)
+    if problems:
+        raise ConfigError(source, problems)
+    cfg = Config(device=device, storage=storage, web=web, cameras=tuple(cameras),
+                 source=Path(source))
+    _check_cross(cfg, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def load(path: str | os.PathLike | None = None) -> Config:
+    """Load the configuration from `path`, else from $NVR_CONFIG."""
+    if path is None:
+        path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError("nvr", [f"no configuration given: pass --config FILE or set {CONFIG_ENV}; "
+                                  "`nvr init DIR` writes a ready-to-run one"])
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), ["file not found; `nvr init DIR` writes a ready-to-run "
+                                   "configuration"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), [f"cannot be read: {exc}"]) from None
+    return parse(text, str(p), p.resolve().parent)

@@ -1,0 +1,100 @@
+"""`nvr init DIR`: a ready-to-run device directory.
+
+DIR/nvr.toml      the configuration (every key present, with comments)
+DIR/data/         footage and index (mode 0700)
+DIR/keys/         device keys, deliberately not inside data/ (R-82; mode 0700)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from datetime import date
+from pathlib import Path
+
+from firmware.config import CONFIG_NAME, parse
+
+
+class InitError(Exception):
+    pass
+
+
+_TEMPLATE = """\
+# Recorder configuration, written by `nvr init` on {today}.
+# Every key is explained in docs/configuration.md. Relative paths are relative to this file.
+
+[device]
+id = "{device_id}"
+name = "Gemeentehuis Soest"
+timezone = "Europe/Amsterdam"
+
+[storage]
+data_dir = "data"            # footage and index
+key_dir = "keys"             # device keys: never inside data_dir (R-82)
+retention_days = 28          # at most 28 (R-40)
+segment_seconds = 10
+high_water_percent = 90
+
+[web]
+host = "127.0.0.1"
+port = 8443
+
+[[cameras]]
+id = "entree"
+name = "Hoofdingang"
+location = "Gemeentehuis Soest, hoofdingang"
+source = "{source}"          # picamera2 | synthetic | file | v4l2
+path = ""                    # file: a video file; v4l2: a device such as /dev/video0
+width = {width}
+height = {height}
+fps = {fps}
+lores_width = 320
+lores_height = 240
+bitrate_kbps = 4000
+keyframe_seconds = 1.0
+preroll_seconds = 5
+postroll_seconds = 10
+# Polygons of [x, y] points as fractions of the image (0.0 top/left, 1.0 bottom/right),
+# blacked out before anything is stored or shown (R-02). The example hides an office window.
+privacy_masks = [[[0.70, 0.15], [0.95, 0.15], [0.95, 0.45], [0.70, 0.45]]]
+staff_in_view = false        # true: recording waits for the works-council approval below
+works_council_reference = ""
+works_council_date = ""      # e.g. 2026-03-31
+
+[cameras.motion]
+threshold = 25               # luma difference that counts as change (lower: more sensitive)
+min_area = 0.004             # fraction of the watched area that must change
+trigger_frames = 2           # frames in a row before an event opens
+zones = []                   # polygons where motion counts; empty: the whole image
+ignore = []                  # polygons where motion never counts (trees, flags)
+"""
+
+_SIZES = {"picamera2": (1920, 1080, 25), "synthetic": (1280, 720, 25),
+          "file": (1280, 720, 25), "v4l2": (1280, 720, 25)}
+
+
+def init_device(directory: Path, source: str = "synthetic") -> Path:
+    """Write a new device directory; refuse to touch an existing configuration or data."""
+    directory = Path(directory)
+    if source not in _SIZES:
+        raise InitError(f"unknown source {source!r}; choose one of {', '.join(_SIZES)}")
+    if (directory / CONFIG_NAME).exists():
+        raise InitError(f"{directory / CONFIG_NAME} exists already; nvr init never overwrites. "
+                        "Edit it, or choose a new directory.")
+    if directory.exists() and any(directory.iterdir()):
+        raise InitError(f"{directory} is not empty; nvr init writes only into a new or empty "
+                        "directory")
+    host = re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower())[:32].strip("-") or "nvr"
+    width, height, fps = _SIZES[source]
+    text = _TEMPLATE.format(today=date.today().isoformat(), device_id=host, source=source,
+                            width=width, height=height, fps=fps)
+    directory.mkdir(parents=True, exist_ok=True)
+    for sub in ("data", "keys"):
+        (directory / sub).mkdir(mode=0o700)
+        os.chmod(directory / sub, 0o700)
+    path = directory / CONFIG_NAME
+    # Validate before writing, so `init` never leaves a configuration that does not load.
+    parse(text, str(path), directory.resolve())
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,50 @@
+"""`nvr ingest`: run the whole pipeline on a video file as if it were the camera."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from firmware.capture.camera import SoftwareCamera
+from firmware.capture.sources import AvSource
+from firmware.config import Config, ConfigError
+from firmware.recording.recorder import Event
+from firmware.recording.service import make_recorder
+from firmware.storage.sink import SegmentSink
+
+
+def ingest(cfg: Config, camera_id: str, video: Path, sink: SegmentSink, *, start: float | None,
+           realtime: bool = False) -> dict:
+    """Record `video` through camera `camera_id`'s masks, caption, motion and event settings.
+
+    The file keeps its own size and frame rate; times start at `start` (epoch seconds, default
+    now). Timestamps are asserted, not measured, so segments are marked as not clock-synced.
+    """
+    cam = cfg.camera(camera_id)
+    reason = cam.recording_blocked_reason()
+    if reason:
+        raise ConfigError(str(cfg.source), [reason])
+    source = AvSource(video, realtime=realtime, start=time.time() if start is None else start)
+    camera = SoftwareCamera(source, cam, ZoneInfo(cfg.device.timezone))
+    events: list[Event] = []
+    recorder = make_recorder(cfg, cam, camera, sink, on_event=events.append,
+                             clock_synced=lambda: False)
+    try:
+        camera.run(recorder, threading.Event())
+    finally:
+        recorder.close()
+    segments = [s for e in events for s in e.segments]
+    return {
+        "camera": cam.id,
+        "video": str(video),
+        "frames": camera.frames,
+        "width": camera.width,
+        "height": camera.height,
+        "fps": camera.fps,
+        "events": [e.to_json() for e in events],
+        "segments": len(segments),
+        "bytes": sum(s.bytes for s in segments),
+        "lost_segments": sum(e.lost_segments for e in events),
+    }

@@ -1,0 +1,83 @@
+"""The recorder process: one thread per camera, each turning frames into stored segments."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from firmware.capture.backends import open_camera
+from firmware.capture.camera import Camera
+from firmware.capture.motion import MotionDetector
+from firmware.config import CameraConfig, Config
+from firmware.recording.recorder import CameraIdentity, Event, EventRecorder
+from firmware.storage.sink import SegmentSink
+
+log = logging.getLogger(__name__)
+
+
+def make_recorder(cfg: Config, cam: CameraConfig, camera: Camera, sink: SegmentSink,
+                  on_event: Callable[[Event], None] | None = None,
+                  clock_synced: Callable[[], bool] | None = None) -> EventRecorder:
+    lw, lh = camera.lores_size
+    m = cam.motion
+    detector = MotionDetector(lw, lh, threshold=m.threshold, min_area=m.min_area,
+                              trigger_frames=m.trigger_frames, zones=m.zones, ignore=m.ignore)
+    identity = CameraIdentity(cfg.device.id, cam.id, cam.name, cam.location)
+    extra = {"clock_synced": clock_synced} if clock_synced else {}
+    return EventRecorder(identity, detector, sink, width=camera.width, height=camera.height,
+                         fps=camera.fps, preroll=cam.preroll_seconds,
+                         postroll=cam.postroll_seconds,
+                         segment_seconds=cfg.storage.segment_seconds, on_event=on_event, **extra)
+
+
+class CameraWorker(threading.Thread):
+    def __init__(self, cam: CameraConfig, camera: Camera, recorder: EventRecorder,
+                 stop: threading.Event):
+        super().__init__(name=f"camera-{cam.id}", daemon=True)
+        self.cam, self.camera, self.recorder, self.stop_event = cam, camera, recorder, stop
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.camera.run(self.recorder, self.stop_event)
+        except Exception as exc:      # one failing camera must not take the others down
+            self.error = exc
+            log.exception("camera %s stopped: %s", self.cam.id, exc)
+        finally:
+            self.recorder.close()
+
+
+class RecorderService:
+    """Starts a worker per camera that may record; `stop()` closes every open segment."""
+
+    def __init__(self, cfg: Config, sink: SegmentSink):
+        self.cfg, self.sink = cfg, sink
+        self.stop_event = threading.Event()
+        self.workers: list[CameraWorker] = []
+        self.refused: dict[str, str] = {}
+
+    def start(self) -> None:
+        tz = ZoneInfo(self.cfg.device.timezone)
+        for cam in self.cfg.cameras:
+            reason = cam.recording_blocked_reason()
+            if reason:
+                self.refused[cam.id] = reason
+                log.warning("%s", reason)
+                continue
+            camera = open_camera(cam, tz)
+            recorder = make_recorder(self.cfg, cam, camera, self.sink)
+            worker = CameraWorker(cam, camera, recorder, self.stop_event)
+            self.workers.append(worker)
+            worker.start()
+            log.info("camera %s (%s) records %dx%d at %g fps", cam.id, cam.source,
+                     camera.width, camera.height, camera.fps)
+
+    def alive(self) -> bool:
+        return any(w.is_alive() for w in self.workers)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        for w in self.workers:
+            w.join(timeout)

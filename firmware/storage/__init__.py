@@ -1,0 +1,1 @@
+"""Where finished segments go: the sink interface and its implementations."""

@@ -1,0 +1,1 @@
+"""Operating-system facts the recorder depends on: clock state, systemd, disks."""
