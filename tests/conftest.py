@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from firmware.config import load
+from firmware.provision import init_device
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_VIDEO = ROOT.parent / "shared" / "data" / "video"
+VIDEO02 = SHARED_VIDEO / "video02.avi"
+VIDEO03 = SHARED_VIDEO / "video03.avi"
+
+
+def shared_clip(path: Path) -> Path:
+    if not path.is_file():
+        pytest.skip(f"real footage {path} is not present (it lives in ../shared/data/video)")
+    return path
+
+
+@pytest.fixture
+def device(tmp_path):
+    """A device directory from `nvr init`, loaded."""
+    path = init_device(tmp_path / "dev")
+    return load(path)
+
+
+def write_config(tmp_path: Path, camera_extra: str = "", motion: str = "",
+                 storage: str = "", source: str = 'source = "synthetic"') -> Path:
+    """A small configuration for tests: one camera 'cam', 320x240."""
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    text = f"""
+[device]
+id = "test-device"
+
+[storage]
+data_dir = "data"
+key_dir = "keys"
+{storage}
+
+[[cameras]]
+id = "cam"
+name = "Testcamera"
+location = "Gemeentehuis Soest, testgang"
+{source}
+width = 320
+height = 240
+fps = 25
+lores_width = 320
+lores_height = 240
+{camera_extra}
+
+[cameras.motion]
+{motion}
+"""
+    path = tmp_path / "nvr.toml"
+    path.write_text(text)
+    return path
+
+
+def nvr(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real `nvr` command in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "firmware.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, cwd=ROOT)
+
+
+def ffprobe(path: Path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams",
+                          "-of", "json", str(path)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def render_scene(scene, frames: int, path: Path) -> Path:
+    """Write a scene to a near-lossless H.264 file, the input for `nvr ingest` tests."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=Fraction(scene.fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
+        stream.options = {"crf": "4", "preset": "ultrafast"}
+        buf = np.empty((scene.height * 3 // 2, scene.width), np.uint8)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(scene.i420(i, buf), format="yuv420p")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path

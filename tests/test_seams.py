@@ -1,0 +1,41 @@
+"""Hardware seams: picamera2 is imported by its adapter only, and fails with advice on a PC."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+
+import pytest
+
+from firmware.config import parse
+
+from conftest import ROOT
+
+
+def imported_modules(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+@pytest.mark.parametrize("hardware,adapter", [("picamera2", "firmware/capture/picam.py"),
+                                              ("libcamera", "firmware/capture/picam.py")])
+def test_hardware_library_is_imported_only_in_its_adapter(hardware, adapter):
+    users = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "firmware").rglob("*.py")
+                   if any(m.split(".")[0] == hardware for m in imported_modules(p)))
+    assert users in ([], [adapter])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("picamera2") is not None,
+                    reason="picamera2 is installed here (a Pi): the PC error path does not apply")
+def test_picamera2_source_on_a_pc_says_what_to_do(tmp_path):
+    from firmware.capture.backends import open_camera
+    from firmware.capture.picam import CameraUnavailable
+    cfg = parse('[device]\nid = "d"\n[[cameras]]\nid = "c"\nname = "C"\nlocation = "L"\n'
+                'source = "picamera2"\n', "x", tmp_path)
+    with pytest.raises(CameraUnavailable) as info:
+        open_camera(cfg.cameras[0], None)
+    assert "python3-picamera2" in str(info.value) and "synthetic" in str(info.value)
