@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import av
 import numpy as np
 import pytest
@@ -44,7 +46,7 @@ def test_smallest_objects_one_percent_are_found():
     assert len(truth) == 8 and recall >= 0.95 and precision >= 0.95
 
 
-@pytest.mark.parametrize("noise", [2.0, 5.0, 8.0])
+@pytest.mark.parametrize("noise", [2.0, 5.0, 8.0, 12.0])
 def test_sensor_noise_alone_opens_no_event(noise):
     scene = Scene(320, 240, 25, noise=noise, seed=3)
     assert detected_events(MotionDetector(320, 240), scene, 25 * 60) == []
@@ -54,6 +56,8 @@ def test_sensor_noise_alone_opens_no_event(noise):
     lambda t: 0.6 + 0.6 * t / 60,                                  # dawn over a minute
     lambda t: 1.2 - 0.7 * t / 60,                                  # dusk over a minute
     lambda t: 1.0 - 0.35 * min(1.0, max(0.0, (t - 5) / 3)),       # a cloud in three seconds
+    lambda t: 1.0 + 0.2 * ((int(t) // 10) % 2),                    # auto-exposure steps
+    lambda t: 1.0 + 0.08 * math.sin(2 * math.pi * 1.5 * t),        # lamp flicker
 ])
 def test_global_brightness_changes_open_no_event(ramp):
     scene = Scene(320, 240, 25, noise=3.0, gain=ramp, seed=4)
