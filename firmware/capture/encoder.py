@@ -11,6 +11,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from firmware.capture.frames import i420_planes
 from firmware.capture.packets import EncodedPacket
 
 TIME_BASE = Fraction(1, 90000)
@@ -30,6 +31,11 @@ class SoftwareEncoder:
                       "x264-params": f"keyint-min={cc.gop_size}:scenecut=0:repeat-headers=1"}
         cc.open()
         self._cc = cc
+        # One input frame for the whole stream: x264 copies the picture inside the encode call,
+        # so reusing it saves a 3 MB allocation per 1080p frame (and the heap fragmentation).
+        self._frame = av.VideoFrame(width, height, "yuv420p")
+        self._planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: p.height, : p.width]
+                        for p in self._frame.planes]
         self._t0: float | None = None
         self.width, self.height = width, height
 
@@ -37,7 +43,12 @@ class SoftwareEncoder:
         """Encode one I420 frame captured at `t` (epoch seconds)."""
         if self._t0 is None:
             self._t0 = t
-        frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+        src = i420_planes(i420, self.width, self.height)
+        y, u, v = self._planes
+        np.copyto(y, src.y)
+        np.copyto(u, src.u)
+        np.copyto(v, src.v)
+        frame = self._frame
         frame.pts = round((t - self._t0) * 90000)
         frame.time_base = TIME_BASE
         return self._packets(self._cc.encode(frame))

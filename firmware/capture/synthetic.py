@@ -52,21 +52,41 @@ class Mover:
 
 
 def _background(width: int, height: int, seed: int) -> np.ndarray:
-    """A smooth, textured still scene: sky, building blocks, a road. Luma 60..190."""
+    """A smooth, textured still scene: sky, building blocks, a road. Luma 60..190.
+
+    Drawn at a quarter of the size and scaled up, so a 1080p scene costs little memory."""
     rng = np.random.default_rng(seed)
-    yy = np.linspace(0, 1, height, dtype=np.float32)[:, None]
-    xx = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    w, h = max(8, width // 4), max(8, height // 4)
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    xx = np.linspace(0, 1, w, dtype=np.float32)[None, :]
     img = 150 - 50 * yy + 15 * np.sin(xx * 7 + seed) * np.cos(yy * 5)
     for _ in range(6):
         x0, y0 = rng.uniform(0, 0.9), rng.uniform(0.05, 0.6)
-        w, h = rng.uniform(0.05, 0.3), rng.uniform(0.1, 0.4)
-        r0, c0 = int(y0 * height), int(x0 * width)
-        img[r0:r0 + int(h * height), c0:c0 + int(w * width)] = rng.uniform(80, 180)
-    img[int(height * 0.75):] = 95 + 10 * xx
-    texture = rng.normal(0, 4, (height // 8 + 1, width // 8 + 1)).astype(np.float32)
-    img += cv2.resize(texture, (width, height), interpolation=cv2.INTER_CUBIC)
-    img = cv2.GaussianBlur(img, (0, 0), max(1.0, height / 240))
-    return np.clip(img, 60, 190).astype(np.uint8)
+        bw, bh = rng.uniform(0.05, 0.3), rng.uniform(0.1, 0.4)
+        r0, c0 = int(y0 * h), int(x0 * w)
+        img[r0:r0 + int(bh * h), c0:c0 + int(bw * w)] = rng.uniform(80, 180)
+    img[int(h * 0.75):] = 95 + 10 * xx
+    texture = rng.normal(0, 4, (h // 2 + 1, w // 2 + 1)).astype(np.float32)
+    img += cv2.resize(texture, (w, h), interpolation=cv2.INTER_CUBIC)
+    img = cv2.GaussianBlur(img, (0, 0), max(1.0, h / 240))
+    small = np.clip(img, 60, 190).astype(np.uint8)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _noise_planes(size: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positive and negative parts of Gaussian noise as uint8, made in small chunks."""
+    rng = np.random.default_rng(seed)
+    up = np.empty(size, np.uint8)
+    down = np.empty(size, np.uint8)
+    chunk = 1 << 18
+    for start in range(0, size, chunk):
+        values = rng.standard_normal(min(chunk, size - start), dtype=np.float32) * sigma
+        np.clip(values, 0, 255, out=values)
+        up[start:start + len(values)] = values
+        values = rng.standard_normal(len(values), dtype=np.float32) * sigma
+        np.clip(values, 0, 255, out=values)
+        down[start:start + len(values)] = values
+    return up, down
 
 
 class Scene:
@@ -88,10 +108,7 @@ class Scene:
         n = width * height
         self._spare = width * 7 + 13
         if noise > 0:
-            rng = np.random.default_rng(seed + 1)
-            values = rng.normal(0, noise, n + self._spare * 8)
-            self._noise_up = np.clip(values, 0, 255).astype(np.uint8)
-            self._noise_down = np.clip(-values, 0, 255).astype(np.uint8)
+            self._noise_up, self._noise_down = _noise_planes(n + self._spare * 8, noise, seed + 1)
         else:
             self._noise_up = self._noise_down = None
 
