@@ -89,7 +89,9 @@ def cmd_ingest(args) -> int:
 
 def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
+    from firmware.system.memory import limit_malloc_arenas
     cfg = _config(args)
+    limit_malloc_arenas()
     service = RecorderService(cfg, _sink(cfg))
     stop = []
 
