@@ -12,6 +12,7 @@ from pathlib import Path
 
 from firmware import __version__
 from firmware.config import CONFIG_ENV, Config, ConfigError, load
+from firmware.storage.sink import StorageError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -60,9 +61,16 @@ def cmd_config_check(args) -> int:
     return 0
 
 
-def _sink(cfg: Config):
-    from firmware.storage.plaindir import DirectorySink
-    return DirectorySink(cfg.storage.data_dir / "segments")
+def _store(cfg: Config, reconcile: bool = False):
+    from firmware.storage.store import EncryptedStore
+    store = EncryptedStore.from_config(cfg)
+    if reconcile:
+        store.reconcile()
+    return store
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()
 
 
 def cmd_ingest(args) -> int:
@@ -73,8 +81,8 @@ def cmd_ingest(args) -> int:
     if not video.is_file():
         raise CliError(f"{video}: no such file")
     try:
-        summary = ingest(cfg, args.camera, video, _sink(cfg), start=args.start,
-                         realtime=args.realtime)
+        summary = ingest(cfg, args.camera, video, _store(cfg, reconcile=True),
+                         start=args.start, realtime=args.realtime)
     except SourceError as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -89,10 +97,19 @@ def cmd_ingest(args) -> int:
 
 def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
+    from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
     cfg = _config(args)
     limit_malloc_arenas()
-    service = RecorderService(cfg, _sink(cfg))
+    store = _store(cfg)
+    report = store.reconcile()
+    if report.orphans or report.partial or report.missing:
+        print(f"reconciled the store: {len(report.orphans)} orphan and {len(report.partial)} "
+              f"partial file(s) removed, {len(report.missing)} segment(s) without a file",
+              flush=True)
+    service = RecorderService(cfg, store)
+    retention = RetentionThread(store, service.stop_event)
+    retention.start()
     stop = []
 
     def _stop(signum, frame):
@@ -109,9 +126,112 @@ def cmd_run(args) -> int:
     while service.alive() and not stop:
         service.stop_event.wait(0.5)
     service.stop()
+    retention.join(10)
+    store.close()
     failed = [w for w in service.workers if w.error]
     print("stopped; open segments closed", flush=True)
     return EXIT_FAILED if failed and not stop else 0
+
+
+def _print(obj, as_json: bool, text: str) -> None:
+    print(json.dumps(obj, indent=2) if as_json else text)
+
+
+def cmd_recordings_list(args) -> int:
+    store = _store(_config(args))
+    rows = store.list_segments(args.camera)
+    out = [{"id": r["id"], "camera": r["camera_id"], "event": r["event_id"],
+            "start": _iso(r["start"]), "end": _iso(r["end"]), "bytes": r["bytes"],
+            "path": str(store.data_dir / r["path"]), "held": bool(r["held"]),
+            "frames": r["frames"], "location": r["location"],
+            "clock_synced": bool(r["clock_synced"]), "status": r["status"]} for r in rows]
+    lines = [f"{r['start']}  {r['camera']:12} {r['bytes']:>10} B  "
+             f"{'held ' if r['held'] else ''}{r['status']}  {r['id']}" for r in out]
+    _print(out, args.json, "\n".join(lines) or "no recordings")
+    return 0
+
+
+def cmd_recordings_verify(args) -> int:
+    store = _store(_config(args))
+    rec = store.reconcile()
+    checked, problems = store.verify()
+    result = {"checked": checked, "ok": checked - len(problems), "problems": problems,
+              **rec.to_json()}
+    text = f"{checked} segment(s) checked, {len(problems)} problem(s)" + "".join(
+        f"\n  {p['segment']}: {p['error']}" for p in problems)
+    _print(result, args.json, text)
+    return EXIT_FAILED if problems else 0
+
+
+def cmd_segment_decrypt(args) -> int:
+    import os
+    from firmware.storage.segcrypt import SegmentError
+    from firmware.storage.store import KeyErased
+    store = _store(_config(args))
+    src, out = Path(args.file), Path(args.out)
+    if not src.is_file():
+        raise CliError(f"{src}: no such file")
+    tmp = out.with_name(out.name + ".part")
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in store.decrypt_file(src):
+                f.write(chunk)
+        os.replace(tmp, out)
+    except (KeyErased, SegmentError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise CliError(str(exc)) from None
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_retention_run(args) -> int:
+    from firmware.storage.retention import sweep
+    store = _store(_config(args))
+    report = sweep(store)
+    horizon = report.horizon_seconds
+    text = (f"destroyed {len(report.slots_destroyed)} slot key(s), erased "
+            f"{len(report.segments_erased)} segment(s), freed {report.bytes_freed} bytes; "
+            f"oldest footage kept: " + (f"{horizon / 86400:.2f} days" if horizon is not None
+                                        else "none"))
+    _print(report.to_json(), args.json, text)
+    return 0
+
+
+def cmd_hold_add(args) -> int:
+    from firmware.storage.holds import HoldError, add_hold
+    cfg = _config(args)
+    cfg.camera(args.camera)
+    try:
+        hold = add_hold(_store(cfg), args.camera, args.start, args.end, args.reason,
+                        args.reference)
+    except HoldError as exc:
+        raise CliError(str(exc)) from None
+    hold.update(start=_iso(hold["start"]), end=_iso(hold["end"]))
+    _print(hold, args.json, f"hold {hold['id']} placed on {hold['segments']} segment(s)")
+    return 0
+
+
+def cmd_hold_release(args) -> int:
+    from firmware.storage.holds import HoldError, release_hold
+    try:
+        result = release_hold(_store(_config(args)), args.id)
+    except HoldError as exc:
+        raise CliError(str(exc)) from None
+    _print(result, args.json, f"hold {args.id} released; {result['released_segments']} "
+           "segment(s) fall back under retention")
+    return 0
+
+
+def cmd_hold_list(args) -> int:
+    from firmware.storage.holds import list_holds
+    holds = [{**h, "start": _iso(h["start"]), "end": _iso(h["end"]),
+              "created": _iso(h["created"]), "released": _iso(h["released"])}
+             for h in list_holds(_store(_config(args)))]
+    text = "\n".join(f"{h['id']:>4} {h['camera_id']:12} {h['start']} .. {h['end']} "
+                     f"{'released' if h['released'] else 'active'}  {h['reference']}"
+                     for h in holds) or "no holds"
+    _print(holds, args.json, text)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +265,47 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--realtime", action="store_true", help="pace frames at the video's rate")
     s.add_argument("--json", action="store_true", help="print a JSON summary")
     s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("recordings", help="stored recordings")
+    rsub = s.add_subparsers(dest="recordings_command", required=True, metavar="ACTION")
+    c = rsub.add_parser("list", help="list stored segments")
+    c.add_argument("--camera")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_recordings_list)
+    c = rsub.add_parser("verify", help="decrypt and authenticate every segment")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_recordings_verify)
+
+    s = sub.add_parser("segment", help="one segment file")
+    ssub = s.add_subparsers(dest="segment_command", required=True, metavar="ACTION")
+    c = ssub.add_parser("decrypt", help="decrypt a segment file (also a copy) to an MP4")
+    c.add_argument("file")
+    c.add_argument("--out", required=True)
+    c.set_defaults(func=cmd_segment_decrypt)
+
+    s = sub.add_parser("retention", help="retention by cryptographic erase")
+    tsub = s.add_subparsers(dest="retention_command", required=True, metavar="ACTION")
+    c = tsub.add_parser("run", help="run one retention sweep now")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_retention_run)
+
+    s = sub.add_parser("hold", help="holds on footage (R-41)")
+    hsub = s.add_subparsers(dest="hold_command", required=True, metavar="ACTION")
+    c = hsub.add_parser("add", help="hold a camera's footage in a time window")
+    c.add_argument("--camera", required=True)
+    c.add_argument("--start", type=_iso_time, required=True)
+    c.add_argument("--end", type=_iso_time, required=True)
+    c.add_argument("--reason", required=True)
+    c.add_argument("--reference", required=True)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_hold_add)
+    c = hsub.add_parser("release", help="release a hold")
+    c.add_argument("id", type=int)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_hold_release)
+    c = hsub.add_parser("list", help="list holds")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_hold_list)
     return p
 
 
@@ -161,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"nvr: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except CliError as exc:
+    except (CliError, StorageError) as exc:
         print(f"nvr: {exc}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -2,7 +2,8 @@
 
 DIR/nvr.toml      the configuration (every key present, with comments)
 DIR/data/         footage and index (mode 0700)
-DIR/keys/         device keys, deliberately not inside data/ (R-82; mode 0700)
+DIR/keys/         device keys, deliberately not inside data/ (R-82; mode 0700), with the
+                  master key master.key (mode 0600)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from firmware.config import CONFIG_NAME, parse
+from firmware.storage.keys import FileKeyProvider
 
 
 class InitError(Exception):
@@ -97,4 +99,5 @@ def init_device(directory: Path, source: str = "synthetic") -> Path:
     # Validate before writing, so `init` never leaves a configuration that does not load.
     parse(text, str(path), directory.resolve())
     path.write_text(text, encoding="utf-8")
+    FileKeyProvider(directory / "keys").create()       # back it up: without it, no footage
     return path

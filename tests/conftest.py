@@ -12,6 +12,8 @@ import pytest
 
 from firmware.config import load
 from firmware.provision import init_device
+from firmware.storage.keys import FileKeyProvider
+from firmware.storage.store import EncryptedStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_VIDEO = ROOT.parent / "shared" / "data" / "video"
@@ -92,3 +94,37 @@ def render_scene(scene, frames: int, path: Path) -> Path:
         for packet in stream.encode(None):
             out.mux(packet)
     return path
+
+
+def make_store(root: Path, *, retention_days: int = 28, high_water_percent: int = 90,
+               data_dir: Path | None = None) -> EncryptedStore:
+    """A real encrypted store with its master key in root/keys."""
+    return EncryptedStore(data_dir or root / "data", "test-device",
+                          FileKeyProvider(root / "keys"), retention_days=retention_days,
+                          high_water_percent=high_water_percent)
+
+
+def decrypt_to(store: EncryptedStore, segment_id: str, path: Path) -> Path:
+    with open(path, "wb") as f:
+        for chunk in store.read_segment(segment_id):
+            f.write(chunk)
+    return path
+
+
+def recordings(config: Path, *extra: str) -> list[dict]:
+    result = nvr("--config", str(config), "recordings", "list", "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def decrypt_all(config: Path, rows: list[dict], out_dir: Path) -> list[Path]:
+    """Decrypt every listed segment through the real `nvr segment decrypt`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for row in rows:
+        out = out_dir / f"{row['id']}.mp4"
+        result = nvr("--config", str(config), "segment", "decrypt", row["path"], "--out",
+                     str(out))
+        assert result.returncode == 0, result.stderr
+        paths.append(out)
+    return paths

@@ -155,7 +155,7 @@ def test_run_refuses_camera_without_works_council_approval_R02(tmp_path):
     result = nvr("--config", str(path), "run", timeout=60)
     assert result.returncode == 1
     assert "no camera may record" in result.stderr and "R-02" in result.stderr
-    assert not any((tmp_path / "data").rglob("*.mp4"))
+    assert not any((tmp_path / "data").rglob("*.seg"))
 
 
 def test_init_writes_loadable_config_and_refuses_to_overwrite(tmp_path):

@@ -11,9 +11,12 @@ from firmware.capture.encoder import SoftwareEncoder
 from firmware.capture.motion import MotionResult
 from firmware.capture.synthetic import demo_scene
 from firmware.recording.recorder import CameraIdentity, EventRecorder
-from firmware.storage.plaindir import DirectorySink
+from firmware.storage.keys import FileKeyProvider
+from firmware.storage.store import EncryptedStore
 
 import numpy as np
+
+from conftest import decrypt_to, make_store
 
 FPS = 25
 T0 = 1_800_000_000.0
@@ -52,7 +55,7 @@ def record(packets, intervals, tmp_path, sink=None, stop_at=None, **kw):
     settings = dict(width=160, height=120, fps=FPS, preroll=5.0, postroll=10.0,
                     segment_seconds=10.0)
     settings.update(kw)
-    rec = EventRecorder(IDENT, motion, sink or DirectorySink(tmp_path), clock_synced=lambda: True,
+    rec = EventRecorder(IDENT, motion, sink or make_store(tmp_path), clock_synced=lambda: True,
                         on_event=events.append, **settings)
     for p in packets:
         if stop_at is not None and p.time - T0 >= stop_at:
@@ -70,7 +73,7 @@ def span(event):
 
 def test_no_motion_writes_nothing(packets, tmp_path):
     assert record(packets, [], tmp_path) == []
-    assert list(tmp_path.rglob("*")) == []
+    assert list((tmp_path / "data").rglob("*.seg")) == []
 
 
 def test_preroll_starts_at_keyframe_and_postroll_follows_last_motion(packets, tmp_path):
@@ -99,8 +102,9 @@ def test_segments_cut_at_keyframes_and_add_up(packets, tmp_path):
         assert a.end == b.meta.start                       # contiguous
         assert a.duration == pytest.approx(4.0)            # keyframes every second
     assert sum(s.duration for s in segs) == pytest.approx(event.end - event.start)
+    store = make_store(tmp_path)
     for s in segs:
-        with av.open(str(s.path)) as c:
+        with av.open(str(decrypt_to(store, s.meta.segment_id, tmp_path / "x.mp4"))) as c:
             first = next(c.demux(video=0))
             assert first.is_keyframe
             assert c.metadata["nvr_event"] == event.id and c.metadata["nvr_clock_synced"] == "yes"
@@ -110,16 +114,16 @@ def test_stop_during_event_closes_the_open_segment(packets, tmp_path):
     (event,) = record(packets, [(10, 40)], tmp_path, stop_at=23.5)
     assert span(event) == (5.0, 23.52)
     assert not list(tmp_path.rglob("*.part"))
-    with av.open(str(event.segments[-1].path)) as c:
+    last = decrypt_to(make_store(tmp_path), event.segments[-1].meta.segment_id, tmp_path / "l.mp4")
+    with av.open(str(last)) as c:
         assert sum(1 for _ in c.decode(video=0)) == event.segments[-1].frames
 
 
-class FullDisk(DirectorySink):
-    """A sink whose disk is full for the second segment only (stand-in for ENOSPC)."""
+class FullDisk(EncryptedStore):
+    """A store whose disk is full for the second segment only (stand-in for ENOSPC; the real
+    full filesystem is in tests/test_store.py)."""
 
-    def __init__(self, root):
-        super().__init__(root)
-        self.calls = 0
+    calls = 0
 
     def begin(self, meta):
         self.calls += 1
@@ -129,8 +133,9 @@ class FullDisk(DirectorySink):
 
 
 def test_storage_failure_loses_one_segment_not_the_recorder(packets, tmp_path, caplog):
-    (event,) = record(packets, [(8, 30)], tmp_path, sink=FullDisk(tmp_path),
-                      segment_seconds=4.0)
+    sink = FullDisk(tmp_path / "data", "dev", FileKeyProvider(tmp_path / "keys"),
+                    retention_days=28)
+    (event,) = record(packets, [(8, 30)], tmp_path, sink=sink, segment_seconds=4.0)
     assert event.lost_segments == 1
     assert len(event.segments) == 9
     assert "No space left on device" in caplog.text

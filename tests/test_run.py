@@ -9,7 +9,7 @@ import time
 
 import av
 
-from conftest import ROOT, ffprobe, write_config
+from conftest import ROOT, decrypt_all, ffprobe, recordings, write_config
 
 
 def test_run_records_and_ctrl_c_closes_the_open_segment(tmp_path):
@@ -34,9 +34,10 @@ def test_run_records_and_ctrl_c_closes_the_open_segment(tmp_path):
     assert proc.returncode == 0, err
     assert "recording 1 camera(s)" in out and "stopped; open segments closed" in out
     assert "event" in err and "closes at" in err
-    segments = list((tmp_path / "data" / "segments").rglob("*.mp4"))
-    assert len(segments) == 1
+    rows = recordings(config)
+    assert len(rows) == 1 and len(list((tmp_path / "data").rglob("*.seg"))) == 1
     assert not list((tmp_path / "data").rglob("*.part"))
+    segments = decrypt_all(config, rows, tmp_path / "plain")
     info = ffprobe(segments[0])
     assert [s["codec_type"] for s in info["streams"]] == ["video"]
     assert float(info["format"]["duration"]) > 2.0

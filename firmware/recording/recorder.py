@@ -25,7 +25,7 @@ import numpy as np
 from firmware.capture.motion import MotionDetector, MotionResult
 from firmware.capture.packets import EncodedPacket
 from firmware.recording.segments import SegmentWriter, utc
-from firmware.storage.sink import SegmentMeta, SegmentRecord, SegmentSink
+from firmware.storage.sink import SegmentMeta, SegmentRecord, SegmentSink, StorageError
 from firmware.system.clock import clock_synchronised
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class EventRecorder:
         try:
             writer.write(packet)
             self._last_packet = packet
-        except (OSError, av.FFmpegError) as exc:
+        except (OSError, av.FFmpegError, StorageError) as exc:
             self._fail(exc)
 
     def _begin_segment(self, start: float) -> SegmentWriter | None:
@@ -146,7 +146,7 @@ class EventRecorder:
         try:
             target = self.sink.begin(meta)
             return SegmentWriter(target, meta, self.width, self.height, self.fps)
-        except (OSError, av.FFmpegError) as exc:
+        except (OSError, av.FFmpegError, StorageError) as exc:
             self._fail(exc)
             return None
 
@@ -156,7 +156,7 @@ class EventRecorder:
             return
         try:
             self.event.segments.append(writer.close())
-        except (OSError, av.FFmpegError) as exc:
+        except (OSError, av.FFmpegError, StorageError) as exc:
             self._writer = writer
             self._fail(exc)
 

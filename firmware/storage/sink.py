@@ -56,3 +56,7 @@ class SegmentTarget(Protocol):
 
 class SegmentSink(Protocol):
     def begin(self, meta: SegmentMeta) -> SegmentTarget: ...
+
+
+class StorageError(Exception):
+    """A storage failure the recorder survives: the segment is lost, recording goes on."""

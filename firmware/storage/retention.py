@@ -1,0 +1,99 @@
+"""Retention by cryptographic erase (R-40, R-41).
+
+A segment belongs to the key slot of the hour it starts in. A slot key is destroyed at the slot's
+start plus the retention period, which is never later than 28 days after the end of any segment
+under it (and at most one hour plus a segment earlier). Destroying the key is the erase; deleting
+the files and rows afterwards only frees the space. Held segments keep a copy of their data key
+under the hold's key, so they survive the slot; when the hold is released they are erased at the
+next sweep if their slot is gone.
+
+The sweep touches only slots that are due or not yet purged, so its cost does not grow with the
+number of days kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from firmware.storage.store import EncryptedStore
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 60.0
+
+
+@dataclass
+class SweepReport:
+    now: float
+    slots_destroyed: list[int] = field(default_factory=list)
+    segments_erased: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+    horizon_seconds: float | None = None
+
+    def to_json(self) -> dict:
+        return {"now": self.now, "slots_destroyed": self.slots_destroyed,
+                "segments_erased": self.segments_erased, "bytes_freed": self.bytes_freed,
+                "retention_horizon_seconds": self.horizon_seconds}
+
+
+def sweep(store: EncryptedStore, now: float | None = None) -> SweepReport:
+    now = time.time() if now is None else now
+    report = SweepReport(now)
+    # 1. Cryptographic erase: destroy every slot key that is due. One transaction per slot,
+    #    committed before any file is touched.
+    with store.lock:
+        due = [r["slot"] for r in store.db.execute(
+            "SELECT slot FROM slot_keys WHERE wrapped IS NOT NULL AND erase_at <= ? "
+            "ORDER BY slot", (now,))]
+    for slot in due:
+        with store.transaction() as db:
+            db.execute("UPDATE slot_keys SET wrapped = NULL, destroyed = ?, purged = 0 "
+                       "WHERE slot = ?", (now, slot))
+            db.execute("UPDATE segments SET wrapped_dek = NULL WHERE slot = ?", (slot,))
+        store.forget_slot(slot)
+        report.slots_destroyed.append(slot)
+    if due:
+        with store.lock:
+            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # 2. Delete what no key opens any more: unheld segments of destroyed slots.
+    with store.lock:
+        pending = [r["slot"] for r in store.db.execute(
+            "SELECT slot FROM slot_keys WHERE wrapped IS NULL AND purged = 0")]
+    for slot in pending:
+        with store.transaction() as db:
+            rows = db.execute(
+                "SELECT id, path, bytes FROM segments s WHERE slot = ? AND NOT EXISTS ("
+                "SELECT 1 FROM hold_segments hs JOIN holds h ON h.id = hs.hold_id "
+                "WHERE hs.segment_id = s.id AND h.wrapped_key IS NOT NULL)", (slot,)).fetchall()
+            for r in rows:
+                store._delete_segment(db, r["id"], r["path"])
+                report.segments_erased.append(r["id"])
+                report.bytes_freed += r["bytes"]
+            db.execute("UPDATE slot_keys SET purged = 1 WHERE slot = ?", (slot,))
+    report.horizon_seconds = store.horizon(now)
+    if report.slots_destroyed or report.segments_erased:
+        log.info("retention: destroyed %d slot key(s), erased %d segment(s), freed %d bytes",
+                 len(report.slots_destroyed), len(report.segments_erased), report.bytes_freed)
+    return report
+
+
+class RetentionThread(threading.Thread):
+    """Runs the sweep at start-up and every minute until stopped."""
+
+    def __init__(self, store: EncryptedStore, stop: threading.Event,
+                 interval: float = SWEEP_INTERVAL):
+        super().__init__(name="retention", daemon=True)
+        self.store, self.stop_event, self.interval = store, stop, interval
+        self.last: SweepReport | None = None
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.last = sweep(self.store)
+            except Exception:       # a failed sweep is retried next minute, loudly
+                log.exception("retention sweep failed; retrying in %.0f s", self.interval)
+            if self.stop_event.wait(self.interval):
+                return
