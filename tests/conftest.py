@@ -35,7 +35,8 @@ def device(tmp_path):
 
 
 def write_config(tmp_path: Path, camera_extra: str = "", motion: str = "",
-                 storage: str = "", source: str = 'source = "synthetic"') -> Path:
+                 storage: str = "", source: str = 'source = "synthetic"',
+                 data_dir: str = "data") -> Path:
     """A small configuration for tests: one camera 'cam', 320x240."""
     (tmp_path / "data").mkdir(exist_ok=True)
     (tmp_path / "keys").mkdir(exist_ok=True)
@@ -44,7 +45,7 @@ def write_config(tmp_path: Path, camera_extra: str = "", motion: str = "",
 id = "test-device"
 
 [storage]
-data_dir = "data"
+data_dir = "{data_dir}"
 key_dir = "keys"
 {storage}
 
