@@ -64,6 +64,7 @@ def record(packets, intervals, tmp_path, sink=None, stop_at=None, **kw):
         rec.on_lores(None, p.time)
         rec.on_packet(p)
     rec.close()
+    rec.sink.drain()
     return events
 
 

@@ -391,6 +391,7 @@ def test_full_disk_evicts_oldest_unheld_first_never_held_R42(tmp_path, small_dis
         assert b["start"] >= a["start"]
     result = nvr("--config", str(config), "recordings", "verify", "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["problems"] == []
+    store.close()
 
 
 def test_full_disk_of_held_footage_stops_recording_with_an_alarm_R42(tmp_path, small_disk,
@@ -410,3 +411,4 @@ def test_full_disk_of_held_footage_stops_recording_with_an_alarm_R42(tmp_path, s
     assert all(r["held"] for r in store.list_segments())
     check = nvr("--config", str(config), "recordings", "verify", "--json")
     assert check.returncode == 0 and json.loads(check.stdout)["problems"] == []
+    store.close()

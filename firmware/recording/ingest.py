@@ -31,10 +31,13 @@ def ingest(cfg: Config, camera_id: str, video: Path, sink: SegmentSink, *, start
     events: list[Event] = []
     recorder = make_recorder(cfg, cam, camera, sink, on_event=events.append,
                              clock_synced=lambda: False)
+    lost_before = getattr(sink, "lost_segments", 0)
     try:
         camera.run(recorder, threading.Event())
     finally:
         recorder.close()
+        sink.drain()
+    lost_writing = getattr(sink, "lost_segments", 0) - lost_before
     segments = [s for e in events for s in e.segments]
     return {
         "camera": cam.id,
@@ -46,5 +49,5 @@ def ingest(cfg: Config, camera_id: str, video: Path, sink: SegmentSink, *, start
         "events": [e.to_json() for e in events],
         "segments": len(segments),
         "bytes": sum(s.bytes for s in segments),
-        "lost_segments": sum(e.lost_segments for e in events),
+        "lost_segments": sum(e.lost_segments for e in events) + lost_writing,
     }

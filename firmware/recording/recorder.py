@@ -74,6 +74,7 @@ class EventRecorder:
         self._last_packet: EncodedPacket | None = None
         self.packets = 0
         self.errors = 0
+        self._failing = False
 
     # --- motion (lores thread) ------------------------------------------------------------
 
@@ -145,7 +146,12 @@ class EventRecorder:
                            ident.camera_name, ident.location, utc(start), self.clock_synced())
         try:
             target = self.sink.begin(meta)
-            return SegmentWriter(target, meta, self.width, self.height, self.fps)
+            writer = SegmentWriter(target, meta, self.width, self.height, self.fps)
+            if self._failing:
+                self._failing = False
+                log.warning("camera %s: storage works again, recording resumes",
+                            self.identity.camera_id)
+            return writer
         except (OSError, av.FFmpegError, StorageError) as exc:
             self._fail(exc)
             return None
@@ -165,7 +171,10 @@ class EventRecorder:
         self.errors += 1
         if self.event is not None:
             self.event.lost_segments += 1
-        log.error("camera %s: segment lost, storage failed: %s", self.identity.camera_id, exc)
+        if not self._failing:          # once per outage, not once per keyframe
+            log.error("camera %s: segment lost, storage failed: %s", self.identity.camera_id,
+                      exc)
+        self._failing = True
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.abort()

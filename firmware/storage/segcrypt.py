@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 MAGIC = b"NVRSEG"
 VERSION = 1
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 1024 * 1024
 TAG = 16
 CIPHERS = {"chacha20-poly1305": 1, "aes-256-gcm": 2}
 _AEADS = {1: ChaCha20Poly1305, 2: AESGCM}
@@ -84,27 +84,37 @@ class EncryptingWriter:
         self.header = header
         self._aad = header.pack()
         self._aead = _AEADS[header.cipher](dek)
-        self._buf = bytearray()
+        self._chunk = bytearray(header.chunk_size)     # filled in place, encrypted in place
+        self._fill = 0
         self._index = 0
         self.plain_bytes = 0
+        self.bytes_out = len(self._aad)
         raw.write(self._aad)
 
     def write(self, data: bytes) -> int:
-        self._buf += data
-        self.plain_bytes += len(data)
+        view = memoryview(data)
         size = self.header.chunk_size
-        while len(self._buf) > size:
-            self._emit(bytes(self._buf[:size]), final=False)
-            del self._buf[:size]
-        return len(data)
+        pos, n = 0, len(view)
+        while pos < n:
+            if self._fill == size:             # full, and more follows: not the final chunk
+                self._emit(self._chunk, final=False)
+                self._fill = 0
+            take = min(size - self._fill, n - pos)
+            self._chunk[self._fill:self._fill + take] = view[pos:pos + take]
+            self._fill += take
+            pos += take
+        self.plain_bytes += n
+        return n
 
-    def _emit(self, chunk: bytes, final: bool) -> None:
-        self.raw.write(self._aead.encrypt(_nonce(self._index, final), chunk, self._aad))
+    def _emit(self, chunk, final: bool) -> None:
+        sealed = self._aead.encrypt(_nonce(self._index, final), chunk, self._aad)
+        self.bytes_out += len(sealed)
+        self.raw.write(sealed)
         self._index += 1
 
     def finish(self) -> None:
-        self._emit(bytes(self._buf), final=True)
-        self._buf.clear()
+        self._emit(memoryview(self._chunk)[:self._fill], final=True)
+        self._fill = 0
 
 
 def decrypt_chunks(f: BinaryIO, dek: bytes, *, expected_id: str | None = None,

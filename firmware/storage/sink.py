@@ -57,6 +57,9 @@ class SegmentTarget(Protocol):
 class SegmentSink(Protocol):
     def begin(self, meta: SegmentMeta) -> SegmentTarget: ...
 
+    def drain(self) -> None:
+        """Return once every committed segment is durable."""
+
 
 class StorageError(Exception):
     """A storage failure the recorder survives: the segment is lost, recording goes on."""

@@ -4,13 +4,21 @@ Write order for a segment: encrypt while streaming into `<name>.part`, fsync, re
 directory, then index it with its wrapped data key. A crash before the index loses only that
 segment: its key existed only in memory, and start-up reconciliation removes the file.
 Plaintext never touches the disk, not even as a temporary file.
+
+Two stages: the recorder's thread encrypts (the cipher releases the GIL), and one writer thread
+per store does every file operation, fsync and index write. A slow card can therefore never
+stall a camera, and encryption overlaps the disk. `commit()` returns at once; a segment is
+durable when the writer has done it (`drain()` waits for that). A failure on the writer thread
+loses that segment only: it is logged and counted in `lost_segments`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import queue
 import shutil
 import threading
 import time
@@ -61,41 +69,93 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _Queued:
+    """The raw file as EncryptingWriter sees it: writes go to the store's writer thread."""
+
+    def __init__(self, target: "_Target"):
+        self.target = target
+
+    def write(self, data: bytes) -> int:
+        self.target.store.submit(functools.partial(self.target._write_raw, data))
+        return len(data)
+
+
 class _Target:
-    """One segment being written: encrypted on the fly into a .part file."""
+    """One segment being written. Public methods run on the recorder's thread, the ones with
+    a leading underscore on the store's writer thread."""
+
+    stream = EncryptingWriter          # bench/store.py swaps in a pass-through for its baseline
 
     def __init__(self, store: "EncryptedStore", meta: SegmentMeta, slot: int, dek: bytes,
                  final: Path):
         self.store, self.meta, self.slot, self.final = store, meta, slot, final
         self._dek = dek
         self.tmp = final.with_name(final.name + ".part")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.tmp, "wb")
+        self._file = None
+        self._error: BaseException | None = None
+        store.submit(self._open)
         header = Header(meta.segment_id, slot, store.device_id, store.cipher)
-        self._enc = EncryptingWriter(self._file, header, dek)
+        self._enc = self.stream(_Queued(self), header, dek)
 
     def write(self, data: bytes) -> int:
         return self._enc.write(data)
 
     def commit(self, end: datetime, frames: int) -> SegmentRecord:
         self._enc.finish()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        size = self._file.tell()
-        self._file.close()
-        os.replace(self.tmp, self.final)
-        _fsync_dir(self.final.parent)
-        record = SegmentRecord(self.meta, end, frames, size, self.final)
-        self.store._index_segment(record, self.slot, self._dek)
+        record = SegmentRecord(self.meta, end, frames, self._enc.bytes_out, self.final)
+        self.store.submit(functools.partial(self._finish, record))
         return record
 
     def abort(self) -> None:
-        self._file.close()
+        self.store.submit(self._discard)
+
+    # --- writer thread ---
+
+    def _open(self) -> None:
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.tmp, "wb")
+        except OSError as exc:
+            self._fail(exc)
+
+    def _write_raw(self, data: bytes) -> None:
+        if self._error is None:
+            try:
+                self._file.write(data)
+            except OSError as exc:
+                self._fail(exc)
+
+    def _finish(self, record: SegmentRecord) -> None:
+        if self._error is not None:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self.tmp, self.final)
+            _fsync_dir(self.final.parent)
+            self.store._index_segment(record, self.slot, self._dek)
+        except (OSError, StorageError) as exc:
+            self._fail(exc)
+            self.final.unlink(missing_ok=True)
+
+    def _discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
         self.tmp.unlink(missing_ok=True)
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = exc
+        self._discard()
+        self.store.lost_segments += 1
+        log.error("segment %s of camera %s lost: %s", self.meta.segment_id,
+                  self.meta.camera_id, exc)
 
 
 class EncryptedStore:
     """Segments, keys and holds of one device. Safe to share between threads."""
+
+    target_class = _Target
 
     def __init__(self, data_dir: Path, device_id: str, provider: KeyProvider, *,
                  retention_days: int, high_water_percent: int = 90,
@@ -112,6 +172,12 @@ class EncryptedStore:
         self.master = self._master_key(provider, create_key)
         self._slot_cache: dict[int, bytes] = {}
         self.alarm: str | None = None
+        self.lost_segments = 0
+        # 16 operations of at most a 1 MiB chunk each: at most ~16 MB waits for a slow disk.
+        self._queue: queue.Queue = queue.Queue(maxsize=16)
+        self._writer = threading.Thread(target=self._write_loop, name="store-writer",
+                                        daemon=True)
+        self._writer.start()
 
     @classmethod
     def from_config(cls, cfg: Config, **kw) -> "EncryptedStore":
@@ -134,7 +200,30 @@ class EncryptedStore:
             raise KeyProblem("there is no master key yet: start the recorder once to create it")
         return provider.create()
 
+    def _write_loop(self) -> None:
+        while True:
+            op = self._queue.get()
+            try:
+                if op is None:
+                    return
+                op()
+            except Exception:                  # never let one segment kill the writer
+                log.exception("store writer: unexpected failure")
+            finally:
+                self._queue.task_done()
+
+    def submit(self, op) -> None:
+        """Queue work for the writer thread; blocks while 16 operations wait (backpressure)."""
+        self._queue.put(op)
+
+    def drain(self) -> None:
+        """Wait until every queued write is on disk and indexed."""
+        self._queue.join()
+
     def close(self) -> None:
+        if self._writer.is_alive():
+            self._queue.put(None)
+            self._writer.join()
         with self.lock:
             self.db.close()
 
@@ -215,7 +304,7 @@ class EncryptedStore:
             self._slot_key(slot, create=True)          # the slot key exists before any data
         name = f"{meta.start:%Y%m%dT%H%M%S}Z_{meta.segment_id}{SUFFIX}"
         final = self.root / meta.camera_id / meta.start.strftime("%Y-%m-%d") / name
-        return _Target(self, meta, slot, new_key(), final)
+        return self.target_class(self, meta, slot, new_key(), final)
 
     def _index_segment(self, record: SegmentRecord, slot: int, dek: bytes) -> None:
         m = record.meta
