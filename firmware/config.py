@@ -103,6 +103,8 @@ class StorageConfig:
     retention_days: int = _spec(MAX_RETENTION_DAYS, min=1, max=MAX_RETENTION_DAYS)
     segment_seconds: int = _spec(10, min=2, max=60)
     high_water_percent: int = _spec(90, min=50, max=99)
+    cipher: str = _spec("chacha20-poly1305", choices=("chacha20-poly1305", "aes-256-gcm"),
+                        help="segment cipher; ChaCha20 is 4-5x faster on a Pi 4 (no AES unit)")
 
 
 @dataclass(frozen=True)

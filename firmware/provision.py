@@ -36,7 +36,8 @@ data_dir = "data"            # footage and index
 key_dir = "keys"             # device keys: never inside data_dir
 retention_days = 28          # at most 28
 segment_seconds = 10
-high_water_percent = 90
+high_water_percent = 90      # above this disk use the oldest unheld footage goes
+cipher = "chacha20-poly1305" # or "aes-256-gcm" (faster only on CPUs with AES instructions)
 
 [web]
 host = "127.0.0.1"

@@ -412,3 +412,13 @@ def test_full_disk_of_held_footage_stops_recording_with_an_alarm_R42(tmp_path, s
     check = nvr("--config", str(config), "recordings", "verify", "--json")
     assert check.returncode == 0 and json.loads(check.stdout)["problems"] == []
     store.close()
+
+
+def test_cipher_is_named_in_each_file_and_both_ciphers_work(tmp_path, busy_video):
+    config = device(tmp_path, cipher='"aes-256-gcm"')
+    ingest(config, busy_video, now_utc() - timedelta(minutes=5))
+    rows = recordings(config)
+    assert {read_header(r["path"]).cipher for r in rows} == {2}
+    for path in decrypt_all(config, rows[:2], tmp_path / "plain"):
+        with av.open(str(path)) as c:
+            assert c.streams.video[0].codec_context.name == "h264"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import av
 import numpy as np
 
 from firmware.capture.motion import MotionDetector, MotionResult
+from firmware.ids import time_ordered_id
 from firmware.capture.packets import EncodedPacket
 from firmware.recording.segments import SegmentWriter, utc
 from firmware.storage.sink import SegmentMeta, SegmentRecord, SegmentSink, StorageError
@@ -114,7 +114,7 @@ class EventRecorder:
 
     def _open(self) -> None:
         first = self._ring[0]
-        self.event = Event(uuid.uuid4().hex, self.identity.camera_id, first.time)
+        self.event = Event(time_ordered_id(first.time), self.identity.camera_id, first.time)
         log.info("camera %s: event %s opens at %s", self.identity.camera_id, self.event.id,
                  utc(first.time).isoformat())
         ring = self._ring
@@ -142,7 +142,7 @@ class EventRecorder:
 
     def _begin_segment(self, start: float) -> SegmentWriter | None:
         ident, event = self.identity, self.event
-        meta = SegmentMeta(uuid.uuid4().hex, event.id, ident.device_id, ident.camera_id,
+        meta = SegmentMeta(time_ordered_id(start), event.id, ident.device_id, ident.camera_id,
                            ident.camera_name, ident.location, utc(start), self.clock_synced())
         try:
             target = self.sink.begin(meta)

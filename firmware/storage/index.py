@@ -83,5 +83,6 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA cache_size = -8192")       # 8 MiB: the hot part of a 28-day index
     conn.executescript(SCHEMA)
     return conn

@@ -184,7 +184,7 @@ class EncryptedStore:
         s = cfg.storage
         return cls(s.data_dir, cfg.device.id, FileKeyProvider(s.key_dir),
                    retention_days=s.retention_days, high_water_percent=s.high_water_percent,
-                   **kw)
+                   cipher=s.cipher, **kw)
 
     def _master_key(self, provider: KeyProvider, create: bool) -> bytes:
         if provider.exists():
