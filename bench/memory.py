@@ -39,7 +39,8 @@ preroll_seconds = 5
 postroll_seconds = 10
 """
 
-IMPORTS = "import numpy, cv2, av, firmware.recording.service, time; time.sleep({s})"
+IMPORTS = ("import numpy, cv2, av, firmware.recording.service, firmware.storage.retention, time; "
+           "time.sleep({s})")
 ENCODER = """
 import numpy as np, time
 from firmware.capture.encoder import SoftwareEncoder
@@ -81,7 +82,7 @@ def main() -> None:
         (Path(d) / "nvr.toml").write_text(CONFIG)
         total = watch([sys.executable, "-m", "firmware.cli", "--config", f"{d}/nvr.toml",
                        "run"], RUN_SECONDS, signal.SIGINT)
-        segments = list((Path(d) / "data").rglob("*.mp4"))
+        segments = list((Path(d) / "data").rglob("*.seg"))
     imports = watch([sys.executable, "-c", IMPORTS.format(s=5)], 4)
     encoder = watch([sys.executable, "-c", ENCODER.format(s=15)], 20)
     print(f"nvr run, 1080p30 synthetic camera, 5 s pre-roll, {RUN_SECONDS} s, "

@@ -23,7 +23,8 @@ from firmware.capture.encoder import SoftwareEncoder  # noqa: E402
 from firmware.capture.motion import MotionResult  # noqa: E402
 from firmware.capture.synthetic import demo_scene  # noqa: E402
 from firmware.recording.recorder import CameraIdentity, EventRecorder  # noqa: E402
-from firmware.storage.plaindir import DirectorySink  # noqa: E402
+from firmware.storage.keys import FileKeyProvider  # noqa: E402
+from firmware.storage.store import EncryptedStore  # noqa: E402
 
 W, H, FPS, SECONDS, SEGMENT = 1920, 1080, 30, 30, 10.0
 T0 = 1_800_000_000.0
@@ -48,15 +49,20 @@ def encode():
 
 
 def run_recorder(packets, motion: bool, root: Path) -> float:
-    rec = EventRecorder(CameraIdentity("dev", "cam", "Cam", "Hal"), Always(motion),
-                        DirectorySink(root), width=W, height=H, fps=FPS, preroll=5.0,
-                        postroll=10.0, segment_seconds=SEGMENT, clock_synced=lambda: True)
-    cpu = time.process_time()
+    store = EncryptedStore(root / "data", "dev", FileKeyProvider(root / "keys"),
+                           retention_days=28, high_water_percent=99)
+    rec = EventRecorder(CameraIdentity("dev", "cam", "Cam", "Hal"), Always(motion), store,
+                        width=W, height=H, fps=FPS, preroll=5.0, postroll=10.0,
+                        segment_seconds=SEGMENT, clock_synced=lambda: True)
+    cpu = time.process_time()            # all threads: the store's writer thread included
     for p in packets:
         rec.on_lores(None, p.time)
         rec.on_packet(p)
     rec.close()
-    return time.process_time() - cpu
+    store.drain()
+    used = time.process_time() - cpu
+    store.close()
+    return used
 
 
 def run_plain(packets, root: Path) -> float:

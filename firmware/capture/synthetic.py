@@ -73,20 +73,19 @@ def _background(width: int, height: int, seed: int) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _noise_planes(size: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positive and negative parts of Gaussian noise as uint8, made in small chunks."""
+def _noise_plane(size: int, sigma: float, seed: int) -> np.ndarray:
+    """|Gaussian noise| as uint8, made in small chunks. Added at one offset and subtracted at
+    another, it gives zero-mean noise of about `sigma` from a single buffer."""
     rng = np.random.default_rng(seed)
-    up = np.empty(size, np.uint8)
-    down = np.empty(size, np.uint8)
+    out = np.empty(size, np.uint8)
     chunk = 1 << 18
     for start in range(0, size, chunk):
-        values = rng.standard_normal(min(chunk, size - start), dtype=np.float32) * sigma
+        values = rng.standard_normal(min(chunk, size - start), dtype=np.float32)
+        np.abs(values, out=values)
+        values *= sigma
         np.clip(values, 0, 255, out=values)
-        up[start:start + len(values)] = values
-        values = rng.standard_normal(len(values), dtype=np.float32) * sigma
-        np.clip(values, 0, 255, out=values)
-        down[start:start + len(values)] = values
-    return up, down
+        out[start:start + len(values)] = values
+    return out
 
 
 class Scene:
@@ -104,13 +103,10 @@ class Scene:
         self.movers = tuple(movers)
         self.gain, self.clock, self.period = gain, clock, period
         self._base = _background(width, height, seed)
-        self._y = np.empty((height, width), np.uint8)
-        n = width * height
+        self._y: np.ndarray | None = None
         self._spare = width * 7 + 13
-        if noise > 0:
-            self._noise_up, self._noise_down = _noise_planes(n + self._spare * 8, noise, seed + 1)
-        else:
-            self._noise_up = self._noise_down = None
+        self._noise = (_noise_plane(width * height + self._spare * 8, noise, seed + 1)
+                       if noise > 0 else None)
 
     def time(self, i: int) -> float:
         return i / self.fps
@@ -129,7 +125,11 @@ class Scene:
 
     def luma(self, i: int) -> np.ndarray:
         """Frame i's luma plane. The array is reused: copy it to keep it."""
-        y = self._y
+        if self._y is None:
+            self._y = np.empty((self.height, self.width), np.uint8)
+        return self._draw_luma(i, self._y)
+
+    def _draw_luma(self, i: int, y: np.ndarray) -> np.ndarray:
         t = self.time(i)
         g = self.gain(t) if self.gain else 1.0
         if g == 1.0:
@@ -145,18 +145,18 @@ class Scene:
                         max(1, round(scale)), cv2.LINE_8)
         for (x, yy, w, h), m in self.boxes(i):
             y[max(0, yy):yy + h, max(0, x):x + w] = m.luma
-        if self._noise_up is not None:
+        if self._noise is not None:
             n = self.width * self.height
             off = (i * 2654435761) % (self._spare * 8)
-            cv2.add(y, self._noise_up[off:off + n].reshape(y.shape), dst=y)
+            cv2.add(y, self._noise[off:off + n].reshape(y.shape), dst=y)
             off2 = (i * 40503 + 17) % (self._spare * 8)
-            cv2.subtract(y, self._noise_down[off2:off2 + n].reshape(y.shape), dst=y)
+            cv2.subtract(y, self._noise[off2:off2 + n].reshape(y.shape), dst=y)
         return y
 
     def i420(self, i: int, out: np.ndarray) -> np.ndarray:
         """Render frame i into `out`, an I420 buffer of shape (height * 3 // 2, width)."""
         h, w = self.height, self.width
-        out[:h] = self.luma(i)
+        self._draw_luma(i, out[:h])
         chroma = out[h:].reshape(2, h // 2, w // 2)
         chroma[:] = 128
         for (x, y, bw, bh), m in self.boxes(i):

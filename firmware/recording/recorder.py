@@ -119,8 +119,8 @@ class EventRecorder:
                  utc(first.time).isoformat())
         ring = self._ring
         self._ring, self._ring_keys = deque(), deque()
-        for packet in ring:
-            self._write(packet)
+        while ring:                      # pop as we go: each packet is freed once muxed
+            self._write(ring.popleft())
 
     def _write(self, packet: EncodedPacket) -> None:
         writer = self._writer

@@ -28,7 +28,7 @@ class _Writer:
         self.target = target
 
     def write(self, data) -> int:
-        return self.target.write(bytes(data))
+        return self.target.write(data)          # copied into a cipher chunk at once
 
 
 def utc(t: float) -> datetime:

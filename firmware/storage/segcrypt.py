@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 MAGIC = b"NVRSEG"
 VERSION = 1
-CHUNK_SIZE = 1024 * 1024
+CHUNK_SIZE = 256 * 1024
 TAG = 16
 CIPHERS = {"chacha20-poly1305": 1, "aes-256-gcm": 2}
 _AEADS = {1: ChaCha20Poly1305, 2: AESGCM}

@@ -33,6 +33,7 @@ from firmware.storage.keys import FileKeyProvider, KeyProblem, KeyProvider, new_
 from firmware.storage.segcrypt import (CIPHERS, EncryptingWriter, Header, SegmentError,
                                        decrypt_chunks, read_header)
 from firmware.storage.sink import SegmentMeta, SegmentRecord, StorageError
+from firmware.system.memory import trim_heap
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ class _Target:
         except (OSError, StorageError) as exc:
             self._fail(exc)
             self.final.unlink(missing_ok=True)
+        trim_heap()
 
     def _discard(self) -> None:
         if self._file is not None:
@@ -173,7 +175,7 @@ class EncryptedStore:
         self._slot_cache: dict[int, bytes] = {}
         self.alarm: str | None = None
         self.lost_segments = 0
-        # 16 operations of at most a 1 MiB chunk each: at most ~16 MB waits for a slow disk.
+        # 16 operations of at most a 256 KiB chunk each: at most ~4 MB waits for a slow disk.
         self._queue: queue.Queue = queue.Queue(maxsize=16)
         self._writer = threading.Thread(target=self._write_loop, name="store-writer",
                                         daemon=True)

@@ -13,10 +13,21 @@ import ctypes.util
 _M_ARENA_MAX = -8
 
 
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
+def trim_heap() -> None:
+    """Give freed heap memory back to the system (after a burst such as a pre-roll flush)."""
+    try:
+        _libc().malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def limit_malloc_arenas(arenas: int = 2) -> bool:
     """Cap glibc's malloc arenas; returns False where there is no glibc (nothing changes)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
+        return bool(_libc().mallopt(_M_ARENA_MAX, arenas))
     except (OSError, AttributeError):
         return False
