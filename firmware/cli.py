@@ -234,6 +234,20 @@ def cmd_hold_list(args) -> int:
     return 0
 
 
+def _group(sub, name: str, help: str):
+    """A command with actions of its own: `nvr NAME ACTION ...`."""
+    return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_action", required=True,
+                                                          metavar="ACTION")
+
+
+def _action(group, name: str, func, help: str, json: bool = True) -> argparse.ArgumentParser:
+    parser = group.add_parser(name, help=help)
+    if json:
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nvr", description="Compliance-first video recorder.")
     p.add_argument("--version", action="version", version=f"nvr {__version__}")
@@ -249,10 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="camera source of the first camera (default: synthetic)")
     s.set_defaults(func=cmd_init)
 
-    s = sub.add_parser("config", help="configuration commands")
-    csub = s.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    c = csub.add_parser("check", help="validate the configuration and report problems")
-    c.set_defaults(func=cmd_config_check)
+    _action(_group(sub, "config", "configuration commands"), "check", cmd_config_check,
+            "validate the configuration and report problems", json=False)
 
     s = sub.add_parser("run", help="record every configured camera until Ctrl-C")
     s.set_defaults(func=cmd_run)
@@ -266,46 +278,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print a JSON summary")
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("recordings", help="stored recordings")
-    rsub = s.add_subparsers(dest="recordings_command", required=True, metavar="ACTION")
-    c = rsub.add_parser("list", help="list stored segments")
+    recs = _group(sub, "recordings", "stored recordings")
+    c = _action(recs, "list", cmd_recordings_list, "list stored segments")
     c.add_argument("--camera")
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(func=cmd_recordings_list)
-    c = rsub.add_parser("verify", help="decrypt and authenticate every segment")
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(func=cmd_recordings_verify)
+    _action(recs, "verify", cmd_recordings_verify, "decrypt and authenticate every segment")
 
-    s = sub.add_parser("segment", help="one segment file")
-    ssub = s.add_subparsers(dest="segment_command", required=True, metavar="ACTION")
-    c = ssub.add_parser("decrypt", help="decrypt a segment file (also a copy) to an MP4")
+    c = _action(_group(sub, "segment", "one segment file"), "decrypt", cmd_segment_decrypt,
+                "decrypt a segment file (also a copy taken elsewhere) to an MP4", json=False)
     c.add_argument("file")
     c.add_argument("--out", required=True)
-    c.set_defaults(func=cmd_segment_decrypt)
 
-    s = sub.add_parser("retention", help="retention by cryptographic erase")
-    tsub = s.add_subparsers(dest="retention_command", required=True, metavar="ACTION")
-    c = tsub.add_parser("run", help="run one retention sweep now")
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(func=cmd_retention_run)
+    _action(_group(sub, "retention", "retention by cryptographic erase"), "run",
+            cmd_retention_run, "run one retention sweep now")
 
-    s = sub.add_parser("hold", help="holds on footage (R-41)")
-    hsub = s.add_subparsers(dest="hold_command", required=True, metavar="ACTION")
-    c = hsub.add_parser("add", help="hold a camera's footage in a time window")
+    holds = _group(sub, "hold", "holds on footage (R-41)")
+    c = _action(holds, "add", cmd_hold_add, "hold a camera's footage in a time window")
     c.add_argument("--camera", required=True)
     c.add_argument("--start", type=_iso_time, required=True)
     c.add_argument("--end", type=_iso_time, required=True)
     c.add_argument("--reason", required=True)
     c.add_argument("--reference", required=True)
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(func=cmd_hold_add)
-    c = hsub.add_parser("release", help="release a hold")
-    c.add_argument("id", type=int)
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(func=cmd_hold_release)
-    c = hsub.add_parser("list", help="list holds")
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(func=cmd_hold_list)
+    _action(holds, "release", cmd_hold_release, "release a hold").add_argument("id", type=int)
+    _action(holds, "list", cmd_hold_list, "list holds")
     return p
 
 
