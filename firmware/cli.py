@@ -46,7 +46,12 @@ def cmd_init(args) -> int:
         path = init_device(Path(args.directory), args.source)
     except InitError as exc:
         raise CliError(str(exc)) from None
+    from firmware.config import load as load_config
+    code = _governance(load_config(path)).accounts.issue_enrollment_code()
     print(f"wrote {path}")
+    print(f"one-time enrollment code for the first account: {code}")
+    print(f"  nvr --config {path} user add NAME --role technisch-beheerder "
+          f"--enrollment-code {code}")
     print(f"start the recorder with: nvr --config {path} run")
     return 0
 
@@ -234,6 +239,109 @@ def cmd_hold_list(args) -> int:
     return 0
 
 
+def _governance(cfg: Config):
+    from firmware.governance.service import Governance
+    return Governance.open(cfg)
+
+
+def _password(env: str, prompt: str, confirm: bool = False) -> str:
+    import getpass
+    import os
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise CliError(f"no password: set {env} or run the command in a terminal")
+    value = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != value:
+        raise CliError("the two passwords differ")
+    return value
+
+
+def _login(gov, args, action):
+    """Authenticate --user and check that the role may do `action` (R-11)."""
+    from firmware.governance.accounts import AuthError
+    from firmware.governance.service import Refused
+    if not getattr(args, "user", None):
+        raise CliError("this command needs --user NAME (a personal account, R-10)")
+    try:
+        return gov.authorize(args.user, _password("NVR_PASSWORD", f"password of {args.user}: "),
+                             action)
+    except (AuthError, Refused) as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_user_add(args) -> int:
+    import os
+    from firmware.governance.accounts import AccountError
+    from firmware.governance.roles import Action, Role
+    gov = _governance(_config(args))
+    by = None
+    if gov.accounts.count() > 0:
+        by = _login(gov, args, Action.USERS)
+    password = _password("NVR_NEW_PASSWORD", f"new password for {args.name}: ", confirm=True)
+    try:
+        user = gov.accounts.add(args.name, Role(args.role), password, by=by,
+                                as_root=os.geteuid() == 0 and args.enrollment_code is None,
+                                enrollment_code=args.enrollment_code)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"account {user.name} ({user.role.value}) created")
+    return 0
+
+
+def cmd_user_list(args) -> int:
+    gov = _governance(_config(args))
+    users = [{**u, "created": _iso(u["created"]), "disabled": _iso(u["disabled"]),
+              "locked_until": _iso(u["locked_until"])} for u in gov.accounts.list()]
+    _print(users, args.json, "\n".join(f"{u['name']:20} {u['role']:32} "
+                                       f"{'disabled' if u['disabled'] else 'active'}"
+                                       for u in users) or "no accounts")
+    return 0
+
+
+def cmd_user_disable(args) -> int:
+    from firmware.governance.accounts import AccountError
+    from firmware.governance.roles import Action
+    gov = _governance(_config(args))
+    actor = _login(gov, args, Action.USERS)
+    try:
+        gov.accounts.disable(args.name, by=actor)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"account {args.name} disabled (kept, so the logbook keeps its name)")
+    return 0
+
+
+def cmd_user_passwd(args) -> int:
+    from firmware.governance.accounts import AccountError, AuthError
+    gov = _governance(_config(args))
+    who = args.user or args.name
+    try:
+        actor = gov.accounts.authenticate(who, _password("NVR_PASSWORD",
+                                                         f"password of {who}: ")).actor()
+        gov.accounts.set_password(args.name, _password("NVR_NEW_PASSWORD", "new password: ",
+                                                       confirm=True), by=actor)
+    except (AccountError, AuthError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"password of {args.name} changed")
+    return 0
+
+
+def cmd_logbook_verify(args) -> int:
+    from firmware.governance.roles import Action
+    gov = _governance(_config(args))
+    actor = _login(gov, args, Action.LOGBOOK_VERIFY)
+    result = gov.logbook.verify()
+    gov.logbook.append("usage", actor.name, "logbook-verify",
+                       details={"ok": result.ok, "problems": len(result.problems)})
+    text = ("logbooks intact: " if result.ok else "logbooks NOT intact: ") + ", ".join(
+        f"{b} {n} entries" for b, n in result.entries.items()) + "".join(
+        f"\n  {p}" for p in result.problems)
+    _print(result.to_json(), args.json, text)
+    return 0 if result.ok else EXIT_FAILED
+
+
 def _group(sub, name: str, help: str):
     """A command with actions of its own: `nvr NAME ACTION ...`."""
     return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_action", required=True,
@@ -300,6 +408,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reference", required=True)
     _action(holds, "release", cmd_hold_release, "release a hold").add_argument("id", type=int)
     _action(holds, "list", cmd_hold_list, "list holds")
+
+    from firmware.governance.roles import Role
+    users = _group(sub, "user", "personal accounts (R-10, R-81)")
+    c = _action(users, "add", cmd_user_add, "add an account; password from NVR_NEW_PASSWORD "
+                "or a prompt", json=False)
+    c.add_argument("name")
+    c.add_argument("--role", required=True, choices=[r.value for r in Role])
+    c.add_argument("--enrollment-code", help="the one-time code from nvr init (first account)")
+    c.add_argument("--user", help="your account (a technisch-beheerder); NVR_PASSWORD")
+    _action(users, "list", cmd_user_list, "list accounts")
+    c = _action(users, "disable", cmd_user_disable, "disable an account", json=False)
+    c.add_argument("name")
+    c.add_argument("--user", required=True)
+    c = _action(users, "passwd", cmd_user_passwd, "change a password", json=False)
+    c.add_argument("name")
+    c.add_argument("--user", help="your account, if not NAME")
+
+    books = _group(sub, "logbook", "the logbooks (R-50, R-51)")
+    c = _action(books, "verify", cmd_logbook_verify, "verify the hash chains and signed heads")
+    c.add_argument("--user", required=True)
     return p
 
 

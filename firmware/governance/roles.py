@@ -1,0 +1,112 @@
+"""Roles and the one function that decides every permission (R-11, R-12).
+
+The table below is the table of REQUIREMENTS.md R-11, as data. `decide()` is the only place in
+the firmware that looks at a role; everything else asks it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Role(str, Enum):
+    BEHEERDER = "beheerder"
+    DESIGNEE = "aangewezen-persoon"
+    TECHNICAL = "technisch-beheerder"
+    PRIVACY_OFFICER = "privacy-officer"
+    MANAGER = "manager-bedrijfsvoering"
+    DPO = "functionaris-gegevensbescherming"
+
+
+class Action(str, Enum):
+    LIVE = "live"                           # live view
+    PLAYBACK = "playback"                   # recorded footage
+    EXPORT = "export"                       # footage to USB (R-60)
+    HOLD = "hold"                           # place and release holds directly
+    HOLD_REQUEST = "hold-request"           # place a hold as part of a request
+    REQUEST_ART9 = "request-art9"           # register a written request of police/prosecutor
+    REQUEST_INTAKE = "request-intake"       # take in an art. 10 request
+    REQUEST_DECIDE = "request-decide"       # decide an art. 10 request
+    REQUEST_READ = "request-read"
+    LOGBOOK_READ = "logbook-read"
+    LOGBOOK_VERIFY = "logbook-verify"
+    CONFIG = "config"                       # system configuration
+    USERS = "users"                         # accounts
+    DELEGATE = "delegate"                   # grant delegations to designees (R-12)
+
+
+FOOTAGE = frozenset({Action.LIVE, Action.PLAYBACK, Action.EXPORT})
+
+# R-11, column by column. A designee's footage rights come from delegations only.
+TABLE: dict[Role, frozenset[Action]] = {
+    Role.BEHEERDER: frozenset({Action.LIVE, Action.PLAYBACK, Action.EXPORT, Action.HOLD,
+                               Action.REQUEST_ART9, Action.REQUEST_READ, Action.LOGBOOK_READ,
+                               Action.DELEGATE}),
+    Role.DESIGNEE: frozenset(),
+    Role.TECHNICAL: frozenset({Action.CONFIG, Action.USERS}),
+    Role.PRIVACY_OFFICER: frozenset({Action.LIVE, Action.PLAYBACK, Action.HOLD_REQUEST,
+                                     Action.REQUEST_INTAKE, Action.REQUEST_READ,
+                                     Action.LOGBOOK_READ}),
+    Role.MANAGER: frozenset({Action.REQUEST_DECIDE, Action.REQUEST_READ, Action.LOGBOOK_READ}),
+    Role.DPO: frozenset({Action.REQUEST_READ, Action.LOGBOOK_READ, Action.LOGBOOK_VERIFY}),
+}
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """R-12: the beheerder lets a designee do some footage actions on some cameras, until."""
+
+    grantee: str
+    actions: frozenset[Action]
+    cameras: frozenset[str]                 # empty: no camera
+    reason: str
+    expires: float
+    revoked: bool = False
+
+    def covers(self, action: Action, camera: str | None, now: float) -> bool:
+        return (not self.revoked and now < self.expires and action in self.actions
+                and action in FOOTAGE and camera in self.cameras)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a personal account with its role and the delegations granted to it."""
+
+    name: str
+    role: Role
+    delegations: tuple[Delegation, ...] = field(default_factory=tuple)
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def decide(actor: Actor, action: Action, *, camera: str | None = None,
+           now: float | None = None) -> Decision:
+    """May `actor` do `action` (on `camera`) now? The single permission check (R-11, R-12)."""
+    now = time.time() if now is None else now
+    if actor.disabled:
+        return Decision(False, f"account '{actor.name}' is disabled")
+    if action in TABLE[actor.role]:
+        return Decision(True, f"{actor.role.value} may {action.value} (R-11)")
+    if actor.role is Role.DESIGNEE:
+        for d in actor.delegations:
+            if d.covers(action, camera, now):
+                until = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.expires))
+                return Decision(True, f"delegated until {until} (R-12)")
+        return Decision(False, f"no current delegation lets '{actor.name}' {action.value}"
+                               + (f" camera '{camera}'" if camera else "") + " (R-12)")
+    return Decision(False, f"{actor.role.value} may not {action.value} (R-11)")
+
+
+def roles_allowed(action: Action) -> Iterable[Role]:
+    return [role for role, actions in TABLE.items() if action in actions]

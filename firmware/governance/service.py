@@ -1,0 +1,41 @@
+"""Open the governance layer of a device: database, logbooks, accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware.config import Config
+from firmware.governance import db as gdb
+from firmware.governance.accounts import Accounts, AuthError
+from firmware.governance.logbook import DeviceSigner, Logbook
+from firmware.governance.roles import Action, Actor, decide
+
+
+class Refused(Exception):
+    """Authenticated, but the role may not do this (R-11); logged."""
+
+
+@dataclass
+class Governance:
+    logbook: Logbook
+    accounts: Accounts
+
+    @classmethod
+    def open(cls, cfg: Config) -> "Governance":
+        conn = gdb.connect(cfg.storage.data_dir)
+        logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
+        return cls(logbook, Accounts(conn, logbook))
+
+    def authorize(self, name: str, password: str, action: Action,
+                  camera: str | None = None) -> Actor:
+        """Log in and check one permission; refusals are logged (R-50, R-81)."""
+        actor = self.accounts.authenticate(name, password).actor()
+        decision = decide(actor, action, camera=camera)
+        if not decision:
+            self.logbook.append("usage", name, "refused", subject=action.value,
+                                details={"camera": camera, "why": decision.reason})
+            raise Refused(decision.reason)
+        return actor
+
+
+__all__ = ["Governance", "Refused", "AuthError"]

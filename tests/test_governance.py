@@ -1,0 +1,313 @@
+"""Governance: the R-11 role matrix, delegations, accounts, lockout, logbook tamper evidence."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import time
+
+import pytest
+
+from firmware.governance import db as gdb
+from firmware.governance.accounts import (MAX_FAILURES, AccountError, Accounts, AuthError,
+                                          check_password)
+from firmware.governance.logbook import DeviceSigner, Logbook
+from firmware.governance.roles import Action, Actor, Delegation, Role, decide
+
+from conftest import ROOT, nvr, write_config
+
+REQUIREMENTS = ROOT.parent / "shared" / "regulation" / "REQUIREMENTS.md"
+
+# How the words in the cells of the R-11 table translate into actions. Who handles requests
+# may read them; "read + verify" is both.
+CELLS = {
+    "live view": {"yes": {Action.LIVE}},
+    "playback": {"yes": {Action.PLAYBACK}},
+    "export": {"yes": {Action.EXPORT}},
+    "holds": {"yes": {Action.HOLD}, "request": {Action.HOLD_REQUEST}},
+    "requests": {"register art. 9": {Action.REQUEST_ART9, Action.REQUEST_READ},
+                 "art. 10 intake": {Action.REQUEST_INTAKE, Action.REQUEST_READ},
+                 "decide": {Action.REQUEST_DECIDE, Action.REQUEST_READ},
+                 "read": {Action.REQUEST_READ}},
+    "logbook": {"read": {Action.LOGBOOK_READ},
+                "read + verify": {Action.LOGBOOK_READ, Action.LOGBOOK_VERIFY}},
+    "users/config": {"designees": {Action.DELEGATE},
+                     "system config, users": {Action.CONFIG, Action.USERS}},
+}
+ROLE_NAMES = {"beheerder": Role.BEHEERDER, "aangewezen persoon": Role.DESIGNEE,
+              "technisch beheerder": Role.TECHNICAL, "privacy officer": Role.PRIVACY_OFFICER,
+              "manager bedrijfsvoering": Role.MANAGER,
+              "functionaris gegevensbescherming": Role.DPO}
+
+
+def r11_table() -> dict[Role, dict[str, str]]:
+    """The R-11 table as written in REQUIREMENTS.md: role -> column -> cell."""
+    if not REQUIREMENTS.is_file():
+        pytest.skip(f"{REQUIREMENTS} is not present (it lives in ../shared/regulation)")
+    lines = [ln for ln in REQUIREMENTS.read_text().splitlines() if ln.strip().startswith("|")]
+    header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
+    table = {}
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        name = re.sub(r"\s*\(.*", "", cells[0])
+        table[ROLE_NAMES[name]] = dict(zip(header[1:], cells[1:], strict=True))
+    return table
+
+
+def expected_rights(row: dict[str, str]) -> tuple[set[Action], bool]:
+    """(actions the role has outright, whether footage comes only by delegation)."""
+    rights: set[Action] = set()
+    delegated = False
+    for column, cell in row.items():
+        if cell == "no":
+            continue
+        if cell == "as delegated":
+            delegated = True
+            continue
+        assert cell in CELLS[column], f"unknown cell {cell!r} in column {column!r}"
+        rights |= CELLS[column][cell]
+    return rights, delegated
+
+
+def test_r11_table_is_read_completely():
+    table = r11_table()
+    assert set(table) == set(Role)
+    assert all(len(row) == 7 for row in table.values())
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("action", list(Action))
+def test_role_action_matrix_follows_the_R11_table(role, action):
+    rights, delegated = expected_rights(r11_table()[role])
+    decision = decide(Actor("someone", role), action, camera="entree")
+    assert bool(decision) == (action in rights), decision.reason
+    assert ("R-11" in decision.reason) or delegated
+
+
+NOW = 1_800_000_000.0
+
+
+def designee(*delegations: Delegation) -> Actor:
+    return Actor("a.designee", Role.DESIGNEE, tuple(delegations))
+
+
+def delegation(**kw) -> Delegation:
+    base = dict(grantee="a.designee", actions=frozenset({Action.PLAYBACK}),
+                cameras=frozenset({"entree"}), reason="vacation of the beheerder",
+                expires=NOW + 3600)
+    base.update(kw)
+    return Delegation(**base)
+
+
+def test_designee_gets_exactly_what_is_delegated_R12():
+    actor = designee(delegation())
+    assert decide(actor, Action.PLAYBACK, camera="entree", now=NOW)
+    assert not decide(actor, Action.PLAYBACK, camera="hal", now=NOW)
+    assert not decide(actor, Action.LIVE, camera="entree", now=NOW)
+    assert not decide(actor, Action.EXPORT, camera="entree", now=NOW)
+
+
+def test_expired_and_revoked_delegations_grant_nothing_R12():
+    assert not decide(designee(delegation(expires=NOW - 1)), Action.PLAYBACK, camera="entree",
+                      now=NOW)
+    assert not decide(designee(delegation(revoked=True)), Action.PLAYBACK, camera="entree",
+                      now=NOW)
+
+
+def test_delegation_cannot_grant_more_than_footage_R12():
+    actor = designee(delegation(actions=frozenset({Action.HOLD, Action.USERS})))
+    assert not decide(actor, Action.HOLD, camera="entree", now=NOW)
+    assert not decide(actor, Action.USERS, now=NOW)
+
+
+def test_disabled_account_may_do_nothing():
+    actor = Actor("b.beheerder", Role.BEHEERDER, disabled=True)
+    assert not any(decide(actor, a) for a in Action)
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+@pytest.fixture
+def gov(tmp_path):
+    conn = gdb.connect(tmp_path / "data")
+    logbook = Logbook(conn, DeviceSigner(tmp_path / "keys"))
+    return Accounts(conn, logbook), logbook, conn
+
+
+PW = "a long pass phrase 42"
+
+
+def test_first_account_only_on_the_device_R10(gov):
+    accounts, logbook, _ = gov
+    with pytest.raises(AccountError, match="only be made on the device"):
+        accounts.add("t.admin", Role.TECHNICAL, PW)
+    code = accounts.issue_enrollment_code()
+    with pytest.raises(AccountError, match="only be made on the device"):
+        accounts.add("t.admin", Role.TECHNICAL, PW, enrollment_code="WRONG-CODE")
+    with pytest.raises(AccountError, match="must be a technisch-beheerder"):
+        accounts.add("b.beheerder", Role.BEHEERDER, PW, enrollment_code=code)
+    accounts.add("t.admin", Role.TECHNICAL, PW, enrollment_code=code)
+    with pytest.raises(AccountError, match="only a technisch-beheerder"):
+        accounts.add("x.other", Role.TECHNICAL, PW, enrollment_code=code)   # used up
+    admin = accounts.authenticate("t.admin", PW).actor()
+    accounts.add("b.beheerder", Role.BEHEERDER, PW, by=admin)
+    beheerder = accounts.authenticate("b.beheerder", PW).actor()
+    with pytest.raises(AccountError, match="only a technisch-beheerder"):
+        accounts.add("c.other", Role.BEHEERDER, PW, by=beheerder)
+    assert [e["action"] for e in logbook.entries("usage")].count("user-add") == 2
+
+
+@pytest.mark.parametrize("password,message", [
+    ("short", "at least 12"), ("t.admin-and-more", "may not contain"),
+    ("aaaaaaaaaaaaaaa", "too easy"), ("wachtwoord123", "too easy")])
+def test_password_policy_R81(password, message):
+    with pytest.raises(AccountError, match=message):
+        check_password("t.admin", password)
+
+
+def test_lockout_after_repeated_failures_is_logged_R81(gov):
+    accounts, logbook, _ = gov
+    accounts.add("t.admin", Role.TECHNICAL, PW, as_root=True)
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(AuthError, match="wrong account name or password"):
+            accounts.authenticate("t.admin", "not the password!", now=NOW)
+    with pytest.raises(AuthError, match="is locked until .* after 5 failed logins"):
+        accounts.authenticate("t.admin", PW, now=NOW + 60)
+    assert accounts.authenticate("t.admin", PW, now=NOW + 16 * 60).name == "t.admin"
+    actions = [e["action"] for e in logbook.entries("usage")]
+    assert actions.count("login-failed") == MAX_FAILURES
+    assert "account-locked" in actions and "login-refused-locked" in actions
+
+
+def test_unknown_user_and_wrong_password_look_and_take_the_same(gov):
+    accounts, _, _ = gov
+    accounts.add("t.admin", Role.TECHNICAL, PW, as_root=True)
+    timings = {"unknown": [], "wrong": []}
+    messages = set()
+    for i in range(24):
+        for kind, name in (("unknown", f"nobody{i}"), ("wrong", "t.admin")):
+            t = time.perf_counter()
+            with pytest.raises(AuthError) as info:
+                accounts.authenticate(name, "not the password!", now=NOW + i * 10_000)
+            timings[kind].append(time.perf_counter() - t)
+            messages.add(str(info.value))
+    assert messages == {"wrong account name or password"}
+    unknown, wrong = statistics.median(timings["unknown"]), statistics.median(timings["wrong"])
+    assert abs(unknown - wrong) / wrong < 0.25, (unknown, wrong)
+
+
+def test_disabled_accounts_are_kept_and_refused(gov):
+    accounts, _, _ = gov
+    accounts.add("t.admin", Role.TECHNICAL, PW, as_root=True)
+    admin = accounts.authenticate("t.admin", PW).actor()
+    accounts.add("p.officer", Role.PRIVACY_OFFICER, PW, by=admin)
+    accounts.disable("p.officer", by=admin)
+    assert [u["name"] for u in accounts.list()] == ["p.officer", "t.admin"]
+    with pytest.raises(AuthError, match="disabled"):
+        accounts.authenticate("p.officer", PW)
+
+
+# --- logbooks (R-50, R-51) ----------------------------------------------------------------
+
+@pytest.fixture
+def book(gov):
+    _, logbook, conn = gov
+    for i in range(6):
+        logbook.append("usage", "b.beheerder", "playback", subject=f"segment-{i}",
+                       reason="incident", at=NOW + i)
+    logbook.append("inzien", "p.officer", "request-intake", subject="R-2026-7", at=NOW)
+    assert logbook.verify().ok
+    conn.execute("DROP TRIGGER logbook_no_update")      # what an attacker with the file does
+    conn.execute("DROP TRIGGER logbook_no_delete")
+    return logbook, conn
+
+
+def test_logbook_is_append_only_in_sql(gov):
+    _, logbook, conn = gov
+    logbook.append("usage", "x", "login")
+    with pytest.raises(Exception, match="append-only"):
+        conn.execute("UPDATE logbook SET actor = 'y'")
+    with pytest.raises(Exception, match="append-only"):
+        conn.execute("DELETE FROM logbook")
+
+
+def problems(logbook):
+    result = logbook.verify()
+    assert not result.ok
+    return [(p.book, p.n) for p in result.problems], " ".join(str(p) for p in result.problems)
+
+
+def test_edited_entry_is_named(book):
+    logbook, conn = book
+    conn.execute("UPDATE logbook SET reason = 'curiosity' WHERE book = 'usage' AND n = 3")
+    found, text = problems(logbook)
+    assert ("usage", 3) in found and "was edited" in text
+
+
+def test_deleted_entry_is_named(book):
+    logbook, conn = book
+    conn.execute("DELETE FROM logbook WHERE book = 'usage' AND n = 4")
+    found, text = problems(logbook)
+    assert ("usage", 4) in found and "missing" in text
+
+
+def test_inserted_entry_is_named(book):
+    logbook, conn = book
+    rows = logbook.entries("usage")
+    conn.execute("DELETE FROM logbook WHERE book = 'usage' AND n >= 3")
+    forged = dict(rows[1], n=3, subject="forged", prev=rows[1]["hash"])
+    for r in [forged] + [dict(r, n=r["n"] + 1) for r in rows[2:]]:
+        conn.execute("INSERT INTO logbook VALUES (:book, :n, :at, :actor, :action, :subject, "
+                     ":reason, :details, :prev, :hash)", r)
+    found, text = problems(logbook)
+    assert ("usage", 3) in found and "was edited" in text
+
+
+def test_reordered_entries_are_named(book):
+    logbook, conn = book
+    rows = logbook.entries("usage")
+    conn.execute("DELETE FROM logbook WHERE book = 'usage' AND n IN (2, 3)")
+    for r, n in ((rows[2], 2), (rows[1], 3)):
+        conn.execute("INSERT INTO logbook VALUES (:book, :n, :at, :actor, :action, :subject, "
+                     ":reason, :details, :prev, :hash)", dict(r, n=n))
+    found, text = problems(logbook)
+    assert ("usage", 2) in found
+
+
+def test_truncated_tail_is_detected_by_the_signed_head(book):
+    logbook, conn = book
+    conn.execute("DELETE FROM logbook WHERE book = 'usage' AND n >= 5")
+    found, text = problems(logbook)
+    assert ("usage", 5) in found and "truncated" in text and "says 6 entries, 4 are left" in text
+
+
+def test_forged_head_is_detected(book, tmp_path):
+    logbook, _ = book
+    head = logbook.signer.head_path("usage")
+    head.write_text(head.read_text().replace('\\"n\\": 6', '\\"n\\": 2'))
+    found, text = problems(logbook)
+    assert "does not verify" in text
+
+
+# --- through the command line ---------------------------------------------------------------
+
+def test_cli_accounts_and_logbook_verify_by_role(tmp_path):
+    config = write_config(tmp_path)
+    env = {**os.environ, "NVR_NEW_PASSWORD": PW}
+    assert nvr("--config", str(config), "user", "add", "t.admin", "--role",
+               "technisch-beheerder", env=env).returncode == 0
+    env["NVR_PASSWORD"] = PW
+    result = nvr("--config", str(config), "user", "add", "d.dpo", "--role",
+                 "functionaris-gegevensbescherming", "--user", "t.admin", env=env)
+    assert result.returncode == 0, result.stderr
+    ok = nvr("--config", str(config), "logbook", "verify", "--user", "d.dpo", "--json", env=env)
+    assert ok.returncode == 0, ok.stderr
+    refused = nvr("--config", str(config), "logbook", "verify", "--user", "t.admin", env=env)
+    assert refused.returncode == 1
+    assert "technisch-beheerder may not logbook-verify (R-11)" in refused.stderr
+    wrong = nvr("--config", str(config), "logbook", "verify", "--user", "d.dpo",
+                env={**env, "NVR_PASSWORD": "wrong password!!"})
+    assert wrong.returncode == 1 and "wrong account name or password" in wrong.stderr
+    listed = nvr("--config", str(config), "user", "list", "--json")
+    assert [u["name"] for u in __import__("json").loads(listed.stdout)] == ["d.dpo", "t.admin"]
