@@ -170,12 +170,29 @@ def cmd_recordings_verify(args) -> int:
 
 def cmd_segment_decrypt(args) -> int:
     import os
-    from firmware.storage.segcrypt import SegmentError
+    from firmware.governance.access import AccessRefused, grant_footage
+    from firmware.governance.roles import Action
+    from firmware.storage.segcrypt import SegmentError, read_header
     from firmware.storage.store import KeyErased
-    store = _store(_config(args))
+    cfg = _config(args)
+    store = _store(cfg)
     src, out = Path(args.file), Path(args.out)
     if not src.is_file():
         raise CliError(f"{src}: no such file")
+    # R-01: a person, a permission and a reason before any footage is opened.
+    gov = _governance(cfg)
+    actor = _login(gov, args, None)
+    try:
+        header = read_header(src)
+    except SegmentError as exc:
+        raise CliError(str(exc)) from None
+    row = store.segment_row(header.segment_id)
+    try:
+        grant_footage(gov, actor, Action.EXPORT, camera=row["camera_id"] if row else None,
+                      purpose=args.purpose, reason=args.reason,
+                      subject=f"segment {header.segment_id}")
+    except AccessRefused as exc:
+        raise CliError(str(exc)) from None
     tmp = out.with_name(out.name + ".part")
     try:
         with open(tmp, "wb") as f:
@@ -203,25 +220,38 @@ def cmd_retention_run(args) -> int:
 
 
 def cmd_hold_add(args) -> int:
+    from firmware.governance.roles import Action
     from firmware.storage.holds import HoldError, add_hold
     cfg = _config(args)
     cfg.camera(args.camera)
+    gov = _governance(cfg)
+    actor = _login(gov, args, Action.HOLD)
     try:
         hold = add_hold(_store(cfg), args.camera, args.start, args.end, args.reason,
                         args.reference)
     except HoldError as exc:
         raise CliError(str(exc)) from None
+    gov.logbook.append("usage", actor.name, "hold-add", subject=f"hold {hold['id']}",
+                       reason=args.reason, details={"camera": args.camera,
+                                                    "reference": args.reference,
+                                                    "segments": hold["segments"]})
     hold.update(start=_iso(hold["start"]), end=_iso(hold["end"]))
     _print(hold, args.json, f"hold {hold['id']} placed on {hold['segments']} segment(s)")
     return 0
 
 
 def cmd_hold_release(args) -> int:
+    from firmware.governance.roles import Action
     from firmware.storage.holds import HoldError, release_hold
+    cfg = _config(args)
+    gov = _governance(cfg)
+    actor = _login(gov, args, Action.HOLD)
     try:
-        result = release_hold(_store(_config(args)), args.id)
+        result = release_hold(_store(cfg), args.id)
     except HoldError as exc:
         raise CliError(str(exc)) from None
+    gov.logbook.append("usage", actor.name, "hold-release", subject=f"hold {args.id}",
+                       details=result)
     _print(result, args.json, f"hold {args.id} released; {result['released_segments']} "
            "segment(s) fall back under retention")
     return 0
@@ -259,14 +289,16 @@ def _password(env: str, prompt: str, confirm: bool = False) -> str:
 
 
 def _login(gov, args, action):
-    """Authenticate --user and check that the role may do `action` (R-11)."""
+    """Authenticate --user; with an action, also check that the role may do it (R-11)."""
     from firmware.governance.accounts import AuthError
     from firmware.governance.service import Refused
     if not getattr(args, "user", None):
         raise CliError("this command needs --user NAME (a personal account, R-10)")
+    password = _password("NVR_PASSWORD", f"password of {args.user}: ")
     try:
-        return gov.authorize(args.user, _password("NVR_PASSWORD", f"password of {args.user}: "),
-                             action)
+        if action is None:
+            return gov.accounts.authenticate(args.user, password).actor()
+        return gov.authorize(args.user, password, action)
     except (AuthError, Refused) as exc:
         raise CliError(str(exc)) from None
 
@@ -342,6 +374,14 @@ def cmd_logbook_verify(args) -> int:
     return 0 if result.ok else EXIT_FAILED
 
 
+def _footage_arguments(parser) -> None:
+    """R-01: who, for which purpose of article 1, and why in words."""
+    from firmware.governance.access import PURPOSES
+    parser.add_argument("--user", help="your personal account; password from NVR_PASSWORD")
+    parser.add_argument("--purpose", choices=list(PURPOSES), help="purpose from article 1")
+    parser.add_argument("--reason", help="why, in words (request, incident)")
+
+
 def _group(sub, name: str, help: str):
     """A command with actions of its own: `nvr NAME ACTION ...`."""
     return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_action", required=True,
@@ -395,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "decrypt a segment file (also a copy taken elsewhere) to an MP4", json=False)
     c.add_argument("file")
     c.add_argument("--out", required=True)
+    _footage_arguments(c)
 
     _action(_group(sub, "retention", "retention by cryptographic erase"), "run",
             cmd_retention_run, "run one retention sweep now")
@@ -406,7 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--end", type=_iso_time, required=True)
     c.add_argument("--reason", required=True)
     c.add_argument("--reference", required=True)
-    _action(holds, "release", cmd_hold_release, "release a hold").add_argument("id", type=int)
+    c.add_argument("--user", help="your account (beheerder); password from NVR_PASSWORD")
+    c = _action(holds, "release", cmd_hold_release, "release a hold")
+    c.add_argument("id", type=int)
+    c.add_argument("--user", help="your account (beheerder); password from NVR_PASSWORD")
     _action(holds, "list", cmd_hold_list, "list holds")
 
     from firmware.governance.roles import Role

@@ -118,14 +118,37 @@ def recordings(config: Path, *extra: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
+PASSWORD = "a long pass phrase 42"
+FOOTAGE = ("--user", "b.beheerder", "--purpose", "incident", "--reason",
+           "checking the recorded output")
+
+
+def staff(config: Path) -> dict:
+    """Personal accounts t.admin and b.beheerder (made the way a new device makes them: with
+    the enrollment code); returns an environment with their password for `nvr`."""
+    import os
+    from firmware.governance.roles import Role
+    from firmware.governance.service import Governance
+    gov = Governance.open(load(config))
+    if gov.accounts.get("t.admin") is None:
+        code = gov.accounts.issue_enrollment_code()
+        gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD, enrollment_code=code)
+    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+    for name, role in (("b.beheerder", Role.BEHEERDER), ("p.officer", Role.PRIVACY_OFFICER)):
+        if gov.accounts.get(name) is None:
+            gov.accounts.add(name, role, PASSWORD, by=admin)
+    return {**os.environ, "NVR_PASSWORD": PASSWORD}
+
+
 def decrypt_all(config: Path, rows: list[dict], out_dir: Path) -> list[Path]:
-    """Decrypt every listed segment through the real `nvr segment decrypt`."""
+    """Decrypt every listed segment through the real `nvr segment decrypt`, as a beheerder."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    env = staff(config)
     paths = []
     for row in rows:
         out = out_dir / f"{row['id']}.mp4"
         result = nvr("--config", str(config), "segment", "decrypt", row["path"], "--out",
-                     str(out))
+                     str(out), *FOOTAGE, env=env)
         assert result.returncode == 0, result.stderr
         paths.append(out)
     return paths

@@ -28,8 +28,8 @@ from firmware.storage.keys import FileKeyProvider, KeyProblem
 from firmware.storage.segcrypt import CHUNK_SIZE, TAG, SegmentError, read_header
 from firmware.storage.store import EncryptedStore, KeyErased
 
-from conftest import (ROOT, decrypt_all, ffprobe, make_store, nvr, recordings, render_scene,
-                      write_config)
+from conftest import (FOOTAGE, ROOT, decrypt_all, ffprobe, make_store, nvr, recordings,
+                      render_scene, staff, write_config)
 
 FPS = 25
 DAY = 86400
@@ -87,9 +87,10 @@ def test_expired_copies_no_longer_decrypt_newer_ones_do_R40(tmp_path, busy_video
     assert sorted(report["segments_erased"]) == sorted(r["id"] for r in old)
     assert report["slots_destroyed"]
 
+    env = staff(config)
     for copy in copies:
         out = nvr("--config", str(config), "segment", "decrypt", str(copy), "--out",
-                  str(tmp_path / "x.mp4"))
+                  str(tmp_path / "x.mp4"), *FOOTAGE, env=env)
         assert out.returncode == 1
         assert "was erased" in out.stderr and "R-40" in out.stderr
         assert not (tmp_path / "x.mp4").exists()
@@ -123,9 +124,10 @@ def test_hold_keeps_exactly_its_window_and_release_erases_R41(tmp_path, busy_vid
     ingest(config, busy_video, start)
     rows = recordings(config)
     h0, h1 = start + timedelta(seconds=10), start + timedelta(seconds=18)
+    env = staff(config)
     result = nvr("--config", str(config), "hold", "add", "--camera", "cam", "--start", iso(h0),
                  "--end", iso(h1), "--reason", "incident at the entrance", "--reference",
-                 "PL0900-2026-123", "--json")
+                 "PL0900-2026-123", "--json", "--user", "b.beheerder", env=env)
     assert result.returncode == 0, result.stderr
     hold = json.loads(result.stdout)
 
@@ -142,7 +144,8 @@ def test_hold_keeps_exactly_its_window_and_release_erases_R41(tmp_path, busy_vid
 
     listed = json.loads(nvr("--config", str(config), "hold", "list", "--json").stdout)
     assert listed[0]["reference"] == "PL0900-2026-123" and listed[0]["released"] is None
-    result = nvr("--config", str(config), "hold", "release", str(hold["id"]))
+    result = nvr("--config", str(config), "hold", "release", str(hold["id"]), "--user",
+                 "b.beheerder", env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(nvr("--config", str(config), "retention", "run", "--json").stdout)
     assert sorted(report["segments_erased"]) == sorted(expected)
@@ -251,7 +254,7 @@ def test_header_edit_is_detected(one_segment):
 def test_foreign_file_is_refused_clearly(tmp_path, busy_video):
     config = device(tmp_path)
     result = nvr("--config", str(config), "segment", "decrypt", str(busy_video), "--out",
-                 str(tmp_path / "o.mp4"))
+                 str(tmp_path / "o.mp4"), *FOOTAGE, env=staff(config))
     assert result.returncode == 1 and "not an encrypted segment" in result.stderr
 
 
@@ -423,3 +426,44 @@ def test_cipher_is_named_in_each_file_and_both_ciphers_work(tmp_path, busy_video
     for path in decrypt_all(config, rows[:2], tmp_path / "plain"):
         with av.open(str(path)) as c:
             assert c.streams.video[0].codec_context.name == "h264"
+
+
+# --- a person, a permission and a reason for every look at footage ---------------------
+
+def test_decrypt_needs_a_person_a_permission_and_a_reason_R01(tmp_path, busy_video):
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(minutes=5))
+    seg = recordings(config)[0]["path"]
+    env = staff(config)
+    out = str(tmp_path / "o.mp4")
+
+    def decrypt(*extra):
+        return nvr("--config", str(config), "segment", "decrypt", seg, "--out", out, *extra,
+                   env=env)
+
+    assert "needs --user NAME" in decrypt().stderr
+    no_reason = decrypt("--user", "b.beheerder", "--purpose", "incident")
+    assert no_reason.returncode == 1 and "needs a reason" in no_reason.stderr
+    no_purpose = decrypt("--user", "b.beheerder", "--reason", "bicycle stolen at 14:00")
+    assert no_purpose.returncode == 1 and "purpose from article 1" in no_purpose.stderr
+    technical = decrypt("--user", "t.admin", "--purpose", "incident", "--reason",
+                        "bicycle stolen at 14:00")
+    assert technical.returncode == 1 and "technisch-beheerder may not export" in technical.stderr
+    officer = decrypt("--user", "p.officer", "--purpose", "incident", "--reason",
+                      "bicycle stolen at 14:00")
+    assert officer.returncode == 1 and "privacy-officer may not export" in officer.stderr
+    assert not Path(out).exists()
+    ok = decrypt("--user", "b.beheerder", "--purpose", "incident", "--reason",
+                 "bicycle stolen at 14:00")
+    assert ok.returncode == 0, ok.stderr
+    assert Path(out).stat().st_size > 0
+
+    from firmware.config import load
+    from firmware.governance.service import Governance
+    gov = Governance.open(load(config))
+    usage = [(e["actor"], e["action"]) for e in gov.logbook.entries("usage")]
+    assert usage.count(("b.beheerder", "footage-refused")) == 2
+    assert ("t.admin", "footage-refused") in usage and ("p.officer", "footage-refused") in usage
+    (viewing,) = gov.logbook.entries("inzien")
+    assert viewing["actor"] == "b.beheerder" and viewing["reason"] == "bicycle stolen at 14:00"
+    assert gov.logbook.verify().ok
