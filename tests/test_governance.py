@@ -20,13 +20,15 @@ from conftest import ROOT, nvr, write_config
 REQUIREMENTS = ROOT.parent / "shared" / "regulation" / "REQUIREMENTS.md"
 
 # How the words in the cells of the R-11 table translate into actions. Who handles requests
-# may read them; "read + verify" is both.
+# may read them; "read + verify" is both; the beheerder, who registers art. 9 requests, is also
+# the one to whom visitors and approved requesters identify in person (R-11 visits, R-73).
 CELLS = {
     "live view": {"yes": {Action.LIVE}},
     "playback": {"yes": {Action.PLAYBACK}},
     "export": {"yes": {Action.EXPORT}},
     "holds": {"yes": {Action.HOLD}, "request": {Action.HOLD_REQUEST}},
-    "requests": {"register art. 9": {Action.REQUEST_ART9, Action.REQUEST_READ},
+    "requests": {"register art. 9": {Action.REQUEST_ART9, Action.REQUEST_READ,
+                                     Action.IDENTIFY},
                  "art. 10 intake": {Action.REQUEST_INTAKE, Action.REQUEST_READ},
                  "decide": {Action.REQUEST_DECIDE, Action.REQUEST_READ},
                  "read": {Action.REQUEST_READ}},
@@ -311,3 +313,163 @@ def test_cli_accounts_and_logbook_verify_by_role(tmp_path):
     assert wrong.returncode == 1 and "wrong account name or password" in wrong.stderr
     listed = nvr("--config", str(config), "user", "list", "--json")
     assert [u["name"] for u in __import__("json").loads(listed.stdout)] == ["d.dpo", "t.admin"]
+
+
+# --- requests (R-41, R-60, R-70..R-74) --------------------------------------------------------
+
+from datetime import datetime  # noqa: E402
+
+from firmware.governance.requests import (AMSTERDAM, RequestError, Requests,  # noqa: E402
+                                          decision_due)
+from firmware.storage.holds import list_holds  # noqa: E402
+
+
+@pytest.mark.parametrize("received,due", [
+    ("2026-04-24 10:00", "2026-04-29"),   # Friday; Koningsdag Monday 27 April
+    ("2026-04-01 16:30", "2026-04-03"),   # Wednesday; Good Friday is a working day by law
+    ("2026-04-02 09:00", "2026-04-07"),   # Thursday; (Good Friday), weekend, Easter Monday
+    ("2026-12-23 12:00", "2026-12-28"),   # Wednesday; Christmas Friday, Boxing Day Saturday
+    ("2026-12-24 12:00", "2026-12-29"),   # Thursday before Christmas
+    ("2026-05-04 12:00", "2026-05-07"),   # Monday; Liberation Day Tuesday 5 May
+    ("2026-05-13 23:30", "2026-05-18"),   # Wednesday late; Ascension Thursday
+    ("2026-03-06 12:00", "2026-03-10"),   # an ordinary Friday
+])
+def test_decision_deadline_counts_dutch_working_days_R72(received, due):
+    got = decision_due(datetime.fromisoformat(received).replace(tzinfo=AMSTERDAM))
+    assert got.date().isoformat() == due
+    assert (got.hour, got.minute) == (23, 59)
+
+
+@pytest.fixture
+def desk(tmp_path, gov):
+    accounts, logbook, conn = gov
+    from conftest import make_store
+    store = make_store(tmp_path)
+    accounts.add("t.admin", Role.TECHNICAL, PW, as_root=True)
+    admin = accounts.authenticate("t.admin", PW).actor()
+    people = {}
+    for name, role in (("b.beheerder", Role.BEHEERDER), ("p.officer", Role.PRIVACY_OFFICER),
+                       ("m.manager", Role.MANAGER), ("d.dpo", Role.DPO)):
+        accounts.add(name, role, PW, by=admin)
+        people[name] = accounts.authenticate(name, PW).actor()
+    people["t.admin"] = admin
+    return Requests(conn, logbook, store), people, store, logbook
+
+
+def art10(reqs, people, kind="citizen", received=NOW):
+    return reqs.add_article10(people["p.officer"], requester="J. de Vries", requester_kind=kind,
+                              motivation="my bicycle was stolen at the entrance",
+                              received=received, camera="entree", start=NOW - 3600, end=NOW)
+
+
+def test_lawyer_may_only_ask_through_the_prosecutor_R71(desk):
+    reqs, people, _, logbook = desk
+    with pytest.raises(RequestError, match="only request footage through the public "
+                                           "prosecutor"):
+        art10(reqs, people, kind="lawyer")
+    assert reqs.list() == []
+    assert logbook.entries("inzien")[-1]["action"] == "request-art10-refused-at-intake"
+
+
+def test_only_the_roles_of_the_table_handle_requests_R11(desk):
+    reqs, people, _, _ = desk
+    with pytest.raises(RequestError, match="may not request-intake"):
+        reqs.add_article10(people["b.beheerder"], requester="x", requester_kind="citizen",
+                           motivation="long enough motivation", received=NOW, camera="entree",
+                           start=NOW - 10, end=NOW)
+    req = art10(reqs, people)
+    with pytest.raises(RequestError, match="may not request-decide"):
+        reqs.decide(people["p.officer"], req["id"], approve=True, reason="fine by me")
+    with pytest.raises(RequestError, match="may not request-art9"):
+        reqs.add_article9(people["p.officer"], reference="PL-1", requester="Politie",
+                          legal_basis="126nd", camera="entree", start=NOW - 10, end=NOW)
+
+
+def test_refusal_releases_the_hold_R41(desk):
+    reqs, people, store, logbook = desk
+    req = art10(reqs, people)
+    holds = {h["id"]: h for h in list_holds(store)}
+    assert holds[req["hold_id"]]["released"] is None
+    reqs.decide(people["m.manager"], req["id"], approve=False, reason="no legitimate interest")
+    holds = {h["id"]: h for h in list_holds(store)}
+    assert holds[req["hold_id"]]["released"] is not None
+    actions = [e["action"] for e in logbook.entries("inzien")]
+    assert actions == ["request-art10-intake", "request-refused"]
+
+
+def test_identity_and_declaration_before_viewing_R73(desk):
+    reqs, people, _, logbook = desk
+    req = art10(reqs, people)
+    assert reqs.may_view(req["id"]) == (False, f"request {req['id']} is open, not approved "
+                                               "(R-72)")
+    with pytest.raises(RequestError, match="only for an approved request"):
+        reqs.record_identity(people["b.beheerder"], req["id"], "passport")
+    reqs.decide(people["m.manager"], req["id"], approve=True, reason="victim of the theft")
+    ok, why = reqs.may_view(req["id"])
+    assert not ok and "identity" in why
+    with pytest.raises(RequestError, match="identity before the declaration"):
+        reqs.record_declaration(people["b.beheerder"], req["id"], "J. de Vries")
+    reqs.record_identity(people["b.beheerder"], req["id"], "passport NL checked in person")
+    ok, why = reqs.may_view(req["id"])
+    assert not ok and "declaration" in why
+    reqs.record_declaration(people["b.beheerder"], req["id"], "J. de Vries")
+    assert reqs.may_view(req["id"]) == (True, "ready")
+    assert [e["action"] for e in logbook.entries("inzien")] == [
+        "request-art10-intake", "request-approved", "identity-checked", "declaration-signed"]
+
+
+def test_overdue_requests_are_flagged_R72(desk):
+    reqs, people, _, _ = desk
+    friday = datetime(2026, 4, 24, 10, tzinfo=AMSTERDAM).timestamp()
+    req = art10(reqs, people, received=friday)
+    due = datetime(2026, 4, 29, 23, 59, 59, tzinfo=AMSTERDAM).timestamp()
+    assert req["decision_due"] == due
+    assert not reqs.show(req["id"], now=due - 1)["overdue"]
+    assert reqs.show(req["id"], now=due + 1)["overdue"]
+
+
+def test_article9_registers_holds_and_close_releases_R60(desk):
+    reqs, people, store, logbook = desk
+    req = reqs.add_article9(people["b.beheerder"], reference="PL0900-2026-77",
+                            requester="Politie Midden-Nederland", legal_basis="126nd",
+                            camera="entree", start=NOW - 600, end=NOW)
+    assert req["status"] == "registered" and req["hold_id"]
+    with pytest.raises(RequestError, match="126nd or 126nda"):
+        reqs.add_article9(people["b.beheerder"], reference="x", requester="y",
+                          legal_basis="art. 8", camera="entree", start=NOW - 1, end=NOW)
+    reqs.close(people["b.beheerder"], req["id"], "footage handed over on USB")
+    assert list_holds(store)[0]["released"] is not None
+    assert logbook.verify().ok
+
+
+def test_cli_request_workflow(tmp_path):
+    import json as _json
+    config = write_config(tmp_path)
+    from conftest import staff
+    env = staff(config)
+    from firmware.config import load
+    from firmware.governance.service import Governance
+    gov = Governance.open(load(config))
+    admin = gov.accounts.authenticate("t.admin", "a long pass phrase 42").actor()
+    gov.accounts.add("m.manager", Role.MANAGER, "a long pass phrase 42", by=admin)
+    add = nvr("--config", str(config), "request", "add", "--article", "10", "--requester",
+              "J. de Vries", "--motivation", "my bicycle was stolen", "--received",
+              "2026-04-24T10:00:00+02:00", "--camera", "cam", "--start",
+              "2026-04-24T08:00:00+02:00", "--end", "2026-04-24T09:00:00+02:00",
+              "--user", "p.officer", "--json", env=env)
+    assert add.returncode == 0, add.stderr
+    req = _json.loads(add.stdout)
+    assert req["decision_due"] == "2026-04-29T23:59:59+02:00" and req["overdue"]
+    decided = nvr("--config", str(config), "request", "decide", str(req["id"]), "--approve",
+                  "--reason", "victim of the theft", "--user", "m.manager", "--json", env=env)
+    assert decided.returncode == 0, decided.stderr
+    assert _json.loads(decided.stdout)["status"] == "approved"
+    lawyer = nvr("--config", str(config), "request", "add", "--article", "10", "--requester",
+                 "Mr. X", "--requester-kind", "lawyer", "--motivation", "for my client",
+                 "--received", "2026-04-24T10:00:00+02:00", "--camera", "cam", "--start",
+                 "2026-04-24T08:00:00+02:00", "--end", "2026-04-24T09:00:00+02:00",
+                 "--user", "p.officer", env=env)
+    assert lawyer.returncode == 1 and "R-71" in lawyer.stderr
+    listed = nvr("--config", str(config), "request", "list", "--json", "--user", "b.beheerder",
+                 env=env)
+    assert [r["status"] for r in _json.loads(listed.stdout)] == ["approved"]

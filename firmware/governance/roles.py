@@ -31,6 +31,7 @@ class Action(str, Enum):
     REQUEST_INTAKE = "request-intake"       # take in an art. 10 request
     REQUEST_DECIDE = "request-decide"       # decide an art. 10 request
     REQUEST_READ = "request-read"
+    IDENTIFY = "identify"                   # check identity in person, record declarations
     LOGBOOK_READ = "logbook-read"
     LOGBOOK_VERIFY = "logbook-verify"
     CONFIG = "config"                       # system configuration
@@ -43,8 +44,8 @@ FOOTAGE = frozenset({Action.LIVE, Action.PLAYBACK, Action.EXPORT})
 # R-11, column by column. A designee's footage rights come from delegations only.
 TABLE: dict[Role, frozenset[Action]] = {
     Role.BEHEERDER: frozenset({Action.LIVE, Action.PLAYBACK, Action.EXPORT, Action.HOLD,
-                               Action.REQUEST_ART9, Action.REQUEST_READ, Action.LOGBOOK_READ,
-                               Action.DELEGATE}),
+                               Action.REQUEST_ART9, Action.REQUEST_READ, Action.IDENTIFY,
+                               Action.LOGBOOK_READ, Action.DELEGATE}),
     Role.DESIGNEE: frozenset(),
     Role.TECHNICAL: frozenset({Action.CONFIG, Action.USERS}),
     Role.PRIVACY_OFFICER: frozenset({Action.LIVE, Action.PLAYBACK, Action.HOLD_REQUEST,

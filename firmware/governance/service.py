@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from firmware.config import Config
 from firmware.governance import db as gdb
 from firmware.governance.accounts import Accounts, AuthError
 from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.roles import Action, Actor, decide
+
+if TYPE_CHECKING:
+    from firmware.governance.requests import Requests
 
 
 class Refused(Exception):
@@ -25,6 +29,10 @@ class Governance:
         conn = gdb.connect(cfg.storage.data_dir)
         logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
         return cls(logbook, Accounts(conn, logbook))
+
+    def requests(self, store) -> "Requests":
+        from firmware.governance.requests import Requests
+        return Requests(self.accounts.db, self.logbook, store)
 
     def authorize(self, name: str, password: str, action: Action,
                   camera: str | None = None) -> Actor:
