@@ -473,3 +473,67 @@ def test_cli_request_workflow(tmp_path):
     listed = nvr("--config", str(config), "request", "list", "--json", "--user", "b.beheerder",
                  env=env)
     assert [r["status"] for r in _json.loads(listed.stdout)] == ["approved"]
+
+
+# --- stored delegations and visits (R-11, R-12) ----------------------------------------------
+
+from firmware.governance.delegation import GrantError, Grants  # noqa: E402
+
+
+@pytest.fixture
+def grants(desk):
+    reqs, people, store, logbook = desk
+    accounts = Accounts(reqs.db, logbook)
+    accounts.add("a.designee", Role.DESIGNEE, PW, by=people["t.admin"])
+    return Grants(reqs.db, logbook), people, accounts
+
+
+def test_stored_delegation_is_loaded_at_login_and_revocable_R12(grants):
+    g, people, accounts = grants
+    did = g.delegate(people["b.beheerder"], "a.designee", Role.DESIGNEE, {Action.PLAYBACK},
+                     {"entree"}, "holiday cover", time.time() + 3600)
+    actor = g.with_delegations(accounts.authenticate("a.designee", PW).actor())
+    assert decide(actor, Action.PLAYBACK, camera="entree")
+    assert not decide(actor, Action.PLAYBACK, camera="hal")
+    g.revoke(people["b.beheerder"], did)
+    actor = g.with_delegations(accounts.authenticate("a.designee", PW).actor())
+    assert not decide(actor, Action.PLAYBACK, camera="entree")
+
+
+def test_only_the_beheerder_delegates_and_only_footage_to_designees_R12(grants):
+    g, people, _ = grants
+    with pytest.raises(GrantError, match="may not delegate"):
+        g.delegate(people["p.officer"], "a.designee", Role.DESIGNEE, {Action.LIVE}, {"entree"},
+                   "because", time.time() + 60)
+    with pytest.raises(GrantError, match="not an account with the role aangewezen-persoon"):
+        g.delegate(people["b.beheerder"], "m.manager", Role.MANAGER, {Action.LIVE}, {"entree"},
+                   "because", time.time() + 60)
+    with pytest.raises(GrantError, match="live, playback and/or export only"):
+        g.delegate(people["b.beheerder"], "a.designee", Role.DESIGNEE, {Action.HOLD},
+                   {"entree"}, "because", time.time() + 60)
+
+
+def test_visit_is_limited_to_its_cameras_window_and_time_R11(grants):
+    g, people, _ = grants
+    t0 = time.time()
+    vid = g.open_visit(people["b.beheerder"], visitor="agent K. Bakker",
+                       organisation="politie", identity="dienstpas gecontroleerd",
+                       legal_basis="126nd", reason="aangifte mishandeling", cameras={"entree"},
+                       start=t0 - 3600, end=t0 - 1800, minutes=30)
+    visit = g.visit_actor(vid)
+    assert decide(visit, Action.LIVE, camera="entree")
+    assert decide(visit, Action.PLAYBACK, camera="entree", at=t0 - 2000)
+    assert not decide(visit, Action.PLAYBACK, camera="entree", at=t0 - 100)    # out of window
+    assert not decide(visit, Action.PLAYBACK, camera="hal", at=t0 - 2000)
+    assert not decide(visit, Action.EXPORT, camera="entree", at=t0 - 2000)     # via art. 9 only
+    assert not decide(visit, Action.LIVE, camera="entree", now=t0 + 31 * 60)   # time box over
+    g.close_visit(people["b.beheerder"], vid)
+    assert not decide(g.visit_actor(vid), Action.LIVE, camera="entree")
+    with pytest.raises(GrantError, match="126nd or 126nda"):
+        g.open_visit(people["b.beheerder"], visitor="x", organisation="politie", identity="pas",
+                     legal_basis="none", reason="reason", cameras={"entree"}, start=t0 - 10,
+                     end=t0, minutes=10)
+    with pytest.raises(GrantError, match="may not identify"):
+        g.open_visit(people["p.officer"], visitor="x", organisation="politie", identity="pas",
+                     legal_basis="126nd", reason="reason", cameras={"entree"}, start=t0 - 10,
+                     end=t0, minutes=10)

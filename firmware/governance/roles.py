@@ -73,13 +73,33 @@ class Delegation:
 
 
 @dataclass(frozen=True)
+class VisitScope:
+    """A registered visit of police or prosecutor (R-11, art. 5.4): time-boxed, limited to the
+    cameras and footage window they need, opened by the beheerder in their presence."""
+
+    visit_id: int
+    cameras: frozenset[str]
+    start: float                # footage window
+    end: float
+    expires: float              # the session ends
+    closed: bool = False
+
+    def covers(self, action: Action, camera: str | None, at: float | None, now: float) -> bool:
+        in_window = at is None or self.start <= at <= self.end
+        return (not self.closed and now < self.expires and camera in self.cameras
+                and (action is Action.LIVE or (action is Action.PLAYBACK and in_window)))
+
+
+@dataclass(frozen=True)
 class Actor:
-    """Who asks: a personal account with its role and the delegations granted to it."""
+    """Who asks: a personal account with its role and the delegations granted to it, or a
+    visit of police or prosecutor (no account, no role: only its scope)."""
 
     name: str
-    role: Role
+    role: Role | None
     delegations: tuple[Delegation, ...] = field(default_factory=tuple)
     disabled: bool = False
+    visit: VisitScope | None = None
 
 
 @dataclass(frozen=True)
@@ -92,11 +112,17 @@ class Decision:
 
 
 def decide(actor: Actor, action: Action, *, camera: str | None = None,
-           now: float | None = None) -> Decision:
-    """May `actor` do `action` (on `camera`) now? The single permission check (R-11, R-12)."""
+           at: float | None = None, now: float | None = None) -> Decision:
+    """May `actor` do `action` (on `camera`, footage of time `at`) now? The single permission
+    check of the firmware (R-11, R-12)."""
     now = time.time() if now is None else now
     if actor.disabled:
         return Decision(False, f"account '{actor.name}' is disabled")
+    if actor.visit is not None:
+        if actor.visit.covers(action, camera, at, now):
+            return Decision(True, f"within visit {actor.visit.visit_id} (R-11, art. 5.4)")
+        return Decision(False, f"outside the scope or time of visit {actor.visit.visit_id}: "
+                               "its cameras, window and session only (R-11)")
     if action in TABLE[actor.role]:
         return Decision(True, f"{actor.role.value} may {action.value} (R-11)")
     if actor.role is Role.DESIGNEE:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from firmware.config import Config
 from firmware.governance import db as gdb
 from firmware.governance.accounts import Accounts, AuthError
+from firmware.governance.delegation import Grants
 from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.roles import Action, Actor, decide
 
@@ -23,12 +24,17 @@ class Refused(Exception):
 class Governance:
     logbook: Logbook
     accounts: Accounts
+    grants: Grants
 
     @classmethod
     def open(cls, cfg: Config) -> "Governance":
         conn = gdb.connect(cfg.storage.data_dir)
         logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
-        return cls(logbook, Accounts(conn, logbook))
+        return cls(logbook, Accounts(conn, logbook), Grants(conn, logbook))
+
+    def login(self, name: str, password: str) -> Actor:
+        """Authenticate; a designee comes with the delegations granted to it (R-12)."""
+        return self.grants.with_delegations(self.accounts.authenticate(name, password).actor())
 
     def requests(self, store) -> "Requests":
         from firmware.governance.requests import Requests
@@ -37,7 +43,7 @@ class Governance:
     def authorize(self, name: str, password: str, action: Action,
                   camera: str | None = None) -> Actor:
         """Log in and check one permission; refusals are logged (R-50, R-81)."""
-        actor = self.accounts.authenticate(name, password).actor()
+        actor = self.login(name, password)
         decision = decide(actor, action, camera=camera)
         if not decision:
             self.logbook.append("usage", name, "refused", subject=action.value,

@@ -1,0 +1,157 @@
+"""Delegations (R-12) and visits of police and prosecutor (R-11, art. 5.3, 5.4, 9.3).
+
+Both are stored grants that `roles.decide` reads: a delegation lets a designee do some footage
+actions on some cameras until it expires; a visit gives the visitors, in the beheerder's
+presence, a session limited to cameras, a footage window and a time box. Both are logged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from firmware.governance.logbook import Logbook
+from firmware.governance.roles import (FOOTAGE, Action, Actor, Delegation, Role, VisitScope,
+                                       decide)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS delegations (
+    id          INTEGER PRIMARY KEY,
+    grantee     TEXT NOT NULL,
+    actions     TEXT NOT NULL,          -- JSON list
+    cameras     TEXT NOT NULL,          -- JSON list
+    reason      TEXT NOT NULL,
+    expires     REAL NOT NULL,
+    granted_by  TEXT NOT NULL,
+    granted     REAL NOT NULL,
+    revoked     REAL
+);
+CREATE TABLE IF NOT EXISTS visits (
+    id            INTEGER PRIMARY KEY,
+    visitor       TEXT NOT NULL,
+    organisation  TEXT NOT NULL,        -- politie | openbaar ministerie
+    identity      TEXT NOT NULL,        -- how identity was checked
+    legal_basis   TEXT NOT NULL,        -- 126nd | 126nda
+    reason        TEXT NOT NULL,
+    cameras       TEXT NOT NULL,        -- JSON list
+    start         REAL NOT NULL,
+    end           REAL NOT NULL,
+    expires       REAL NOT NULL,
+    opened_by     TEXT NOT NULL,
+    opened        REAL NOT NULL,
+    closed        REAL
+);
+"""
+MAX_VISIT_MINUTES = 240
+
+
+class GrantError(Exception):
+    pass
+
+
+@dataclass
+class Grants:
+    db: sqlite3.Connection
+    logbook: Logbook
+
+    def __post_init__(self):
+        self.db.executescript(SCHEMA)
+
+    def _require(self, actor: Actor, action: Action) -> None:
+        decision = decide(actor, action)
+        if not decision:
+            raise GrantError(decision.reason)
+
+    # --- delegations ----------------------------------------------------------------------
+
+    def delegate(self, by: Actor, grantee: str, role_of_grantee: Role | None,
+                 actions: set[Action], cameras: set[str], reason: str, expires: float) -> int:
+        self._require(by, Action.DELEGATE)
+        if role_of_grantee is not Role.DESIGNEE:
+            raise GrantError(f"'{grantee}' is not an account with the role aangewezen-persoon")
+        if not actions or not actions <= FOOTAGE:
+            raise GrantError("a delegation grants live, playback and/or export only (R-12)")
+        if not cameras or len(reason.strip()) < 5 or expires <= time.time():
+            raise GrantError("a delegation needs cameras, a reason and an expiry in the future")
+        cur = self.db.execute(
+            "INSERT INTO delegations (grantee, actions, cameras, reason, expires, granted_by, "
+            "granted) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (grantee, json.dumps(sorted(a.value for a in actions)), json.dumps(sorted(cameras)),
+             reason, expires, by.name, time.time()))
+        self.logbook.append("usage", by.name, "delegation-grant", subject=grantee, reason=reason,
+                            details={"actions": sorted(a.value for a in actions),
+                                     "cameras": sorted(cameras), "expires": expires})
+        return cur.lastrowid
+
+    def revoke(self, by: Actor, delegation_id: int) -> None:
+        self._require(by, Action.DELEGATE)
+        if not self.db.execute("UPDATE delegations SET revoked = ? WHERE id = ? AND revoked IS "
+                               "NULL", (time.time(), delegation_id)).rowcount:
+            raise GrantError(f"there is no active delegation {delegation_id}")
+        self.logbook.append("usage", by.name, "delegation-revoke",
+                            subject=f"delegation {delegation_id}")
+
+    def delegations_of(self, grantee: str) -> tuple[Delegation, ...]:
+        return tuple(Delegation(r["grantee"], frozenset(Action(a) for a in json.loads(
+            r["actions"])), frozenset(json.loads(r["cameras"])), r["reason"], r["expires"],
+            r["revoked"] is not None) for r in self.db.execute(
+                "SELECT * FROM delegations WHERE grantee = ?", (grantee,)))
+
+    def with_delegations(self, actor: Actor) -> Actor:
+        if actor.role is not Role.DESIGNEE:
+            return actor
+        return Actor(actor.name, actor.role, self.delegations_of(actor.name), actor.disabled)
+
+    def list_delegations(self) -> list[dict]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM delegations ORDER BY id")]
+
+    # --- visits ---------------------------------------------------------------------------
+
+    def open_visit(self, by: Actor, *, visitor: str, organisation: str, identity: str,
+                   legal_basis: str, reason: str, cameras: set[str], start: float, end: float,
+                   minutes: int) -> int:
+        """Register police or prosecutor and open their session (R-11, art. 5.4)."""
+        self._require(by, Action.IDENTIFY)
+        if legal_basis not in ("126nd", "126nda"):
+            raise GrantError("a visit needs its legal basis: art. 126nd or 126nda Sv")
+        if not (visitor.strip() and organisation.strip() and identity.strip()
+                and len(reason.strip()) >= 5):
+            raise GrantError("register the visitor's name, organisation, how identity was "
+                             "checked, and the stated reason")
+        if not cameras or end <= start or not 1 <= minutes <= MAX_VISIT_MINUTES:
+            raise GrantError(f"a visit needs cameras, a footage window and a session of 1 to "
+                             f"{MAX_VISIT_MINUTES} minutes")
+        now = time.time()
+        cur = self.db.execute(
+            "INSERT INTO visits (visitor, organisation, identity, legal_basis, reason, cameras, "
+            "start, end, expires, opened_by, opened) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (visitor, organisation, identity, legal_basis, reason, json.dumps(sorted(cameras)),
+             start, end, now + minutes * 60, by.name, now))
+        self.logbook.append("inzien", by.name, "visit-opened", subject=f"visit {cur.lastrowid}",
+                            reason=reason, details={"visitor": visitor,
+                                                    "organisation": organisation,
+                                                    "identity": identity,
+                                                    "legal_basis": legal_basis,
+                                                    "cameras": sorted(cameras)})
+        return cur.lastrowid
+
+    def close_visit(self, by: Actor, visit_id: int) -> None:
+        self._require(by, Action.IDENTIFY)
+        if not self.db.execute("UPDATE visits SET closed = ? WHERE id = ? AND closed IS NULL",
+                               (time.time(), visit_id)).rowcount:
+            raise GrantError(f"there is no open visit {visit_id}")
+        self.logbook.append("inzien", by.name, "visit-closed", subject=f"visit {visit_id}")
+
+    def visit_actor(self, visit_id: int) -> Actor:
+        r = self.db.execute("SELECT * FROM visits WHERE id = ?", (visit_id,)).fetchone()
+        if r is None:
+            raise GrantError(f"there is no visit {visit_id}")
+        scope = VisitScope(r["id"], frozenset(json.loads(r["cameras"])), r["start"], r["end"],
+                           r["expires"], r["closed"] is not None)
+        return Actor(f"visit {r['id']}: {r['visitor']} ({r['organisation']})", None,
+                     visit=scope)
+
+    def list_visits(self) -> list[dict]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM visits ORDER BY id")]
