@@ -547,6 +547,86 @@ def cmd_grants_list(args) -> int:
     return 0
 
 
+def _iso_date(text: str) -> float:
+    from datetime import date
+    from firmware.governance.documents import AMSTERDAM
+    try:
+        d = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-04-24") from None
+    return datetime(d.year, d.month, d.day, tzinfo=AMSTERDAM).timestamp()
+
+
+def cmd_logbook_export(args) -> int:
+    from firmware.governance.documents import logbook_csv, logbook_pdf
+    from firmware.governance.roles import Action
+    cfg = _config(args)
+    gov = _governance(cfg)
+    actor = _login(gov, args, Action.LOGBOOK_READ)
+    entries = gov.logbook.entries(args.book)
+    out = Path(args.out)
+    if args.format == "csv":
+        logbook_csv(entries, out)
+    else:
+        logbook_pdf(entries, args.book, cfg.device.id, gov.logbook.verify().ok, out)
+    gov.logbook.append("usage", actor.name, "logbook-export", subject=args.book,
+                       details={"format": args.format, "entries": len(entries)})
+    print(f"wrote {out} ({len(entries)} entries)")
+    return 0
+
+
+def cmd_request_declaration_pdf(args) -> int:
+    from firmware.governance.documents import declaration_pdf, file_sha256
+    from firmware.governance.requests import RequestError
+    from firmware.governance.roles import Action
+    cfg, gov, reqs = _requests(args)
+    actor = _login(gov, args, Action.IDENTIFY)
+    try:
+        req = reqs.show(args.id)
+    except RequestError as exc:
+        raise CliError(str(exc)) from None
+    store = reqs.store
+    segments = [{**s, "sha256": file_sha256(store.data_dir / s["path"])}
+                for s in store.list_segments(req["camera_id"])
+                if s["start"] < req["end"] and s["end"] > req["start"]]
+    out = declaration_pdf(req, segments, cfg.device.id, Path(args.out))
+    gov.logbook.append("inzien", actor.name, "declaration-printed", subject=f"request {args.id}",
+                       details={"files": len(segments)})
+    print(f"wrote {out} ({len(segments)} file(s) with SHA-256)")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from firmware.governance.documents import report_pdf
+    from firmware.governance.report import report_data
+    from firmware.governance.roles import Action
+    cfg = _config(args)
+    gov = _governance(cfg)
+    actor = _login(gov, args, Action.LOGBOOK_READ)
+    end = args.to + 86400 - 1
+    data = report_data(cfg, _store(cfg), gov, args.since, end)
+    data.update({"from": _iso(args.since)[:10], "to": _iso(end)[:10]})
+    out = report_pdf(data, cfg.device.id, Path(args.out))
+    gov.logbook.append("usage", actor.name, "report", subject=str(out),
+                       details={"from": data["from"], "to": data["to"]})
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_decision_record(args) -> int:
+    """R-80: a decision outside the rules, by the gemeentesecretaris, on the record."""
+    from firmware.governance.roles import Action
+    gov = _governance(_config(args))
+    actor = _login(gov, args, Action.LOGBOOK_READ)
+    n = gov.logbook.append("inzien", actor.name, "decision-outside-rules",
+                           subject=args.decided_by, reason=args.text,
+                           details={"advice": args.advice})
+    gov.logbook.append("usage", actor.name, "decision-outside-rules", subject=args.decided_by,
+                       reason=args.text)
+    print(f"recorded as entry {n} of the Logboek Inzien Beeldmateriaal")
+    return 0
+
+
 def _group(sub, name: str, help: str):
     """A command with actions of its own: `nvr NAME ACTION ...`."""
     return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_action", required=True,
@@ -707,9 +787,34 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--user")
     c.set_defaults(kind="visit")
 
+    c = _action(reqs, "declaration-pdf", cmd_request_declaration_pdf,
+                "print the pre-filled declaration with file hashes (R-62, R-73)", json=False)
+    c.add_argument("id", type=int)
+    c.add_argument("--out", required=True)
+    c.add_argument("--user")
+
+    c = sub.add_parser("report", help="the DPIA / DPO report as PDF (R-83)")
+    c.add_argument("--from", dest="since", type=_iso_date, required=True)
+    c.add_argument("--to", type=_iso_date, required=True)
+    c.add_argument("--out", required=True)
+    c.add_argument("--user")
+    c.set_defaults(func=cmd_report)
+
+    c = _action(_group(sub, "decision", "decisions outside the rules (R-80)"), "record",
+                cmd_decision_record, "record a decision of the gemeentesecretaris", json=False)
+    c.add_argument("--text", required=True)
+    c.add_argument("--decided-by", required=True)
+    c.add_argument("--advice", required=True, help="advice of privacy officer and DPO")
+    c.add_argument("--user")
+
     books = _group(sub, "logbook", "the logbooks (R-50, R-51)")
     c = _action(books, "verify", cmd_logbook_verify, "verify the hash chains and signed heads")
     c.add_argument("--user", required=True)
+    c = _action(books, "export", cmd_logbook_export, "export a logbook", json=False)
+    c.add_argument("--book", choices=["usage", "inzien"], required=True)
+    c.add_argument("--format", choices=["csv", "pdf"], required=True)
+    c.add_argument("--out", required=True)
+    c.add_argument("--user")
     return p
 
 
