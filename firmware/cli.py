@@ -294,11 +294,13 @@ def _login(gov, args, action):
     from firmware.governance.service import Refused
     if not getattr(args, "user", None):
         raise CliError("this command needs --user NAME (a personal account, R-10)")
+    import os
     password = _password("NVR_PASSWORD", f"password of {args.user}: ")
+    code = os.environ.get("NVR_TOTP")
     try:
         if action is None:
-            return gov.login(args.user, password)
-        return gov.authorize(args.user, password, action)
+            return gov.login(args.user, password, code)
+        return gov.authorize(args.user, password, action, code=code)
     except (AuthError, Refused) as exc:
         raise CliError(str(exc)) from None
 
@@ -357,6 +359,22 @@ def cmd_user_passwd(args) -> int:
     except (AccountError, AuthError) as exc:
         raise CliError(str(exc)) from None
     print(f"password of {args.name} changed")
+    return 0
+
+
+def cmd_user_totp(args) -> int:
+    from firmware.governance import totp
+    from firmware.governance.accounts import AccountError
+    cfg = _config(args)
+    gov = _governance(cfg)
+    actor = _login(gov, args, None)
+    try:
+        secret = gov.accounts.enable_totp(args.user, by=actor)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"second factor on for {args.user}; add it to an authenticator app:")
+    print(f"  secret {secret}")
+    print(f"  {totp.uri(secret, args.user, f'nvr {cfg.device.id}')}")
     return 0
 
 
@@ -806,6 +824,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--decided-by", required=True)
     c.add_argument("--advice", required=True, help="advice of privacy officer and DPO")
     c.add_argument("--user")
+
+    c = _action(users, "totp", cmd_user_totp, "turn on the second factor for your account",
+                json=False)
+    c.add_argument("--user", required=True)
 
     books = _group(sub, "logbook", "the logbooks (R-50, R-51)")
     c = _action(books, "verify", cmd_logbook_verify, "verify the hash chains and signed heads")

@@ -537,3 +537,52 @@ def test_visit_is_limited_to_its_cameras_window_and_time_R11(grants):
         g.open_visit(people["p.officer"], visitor="x", organisation="politie", identity="pas",
                      legal_basis="126nd", reason="reason", cameras={"entree"}, start=t0 - 10,
                      end=t0, minutes=10)
+
+
+# --- second factor (R-81) -------------------------------------------------------------------
+
+from firmware.governance import totp  # noqa: E402
+
+
+def test_totp_matches_the_rfc6238_test_vector():
+    secret = __import__("base64").b32encode(b"12345678901234567890").decode()
+    assert totp.code_at(secret, 59 // 30) == "287082"          # RFC 6238, T = 59 s (6 digits)
+    assert totp.code_at(secret, 1111111109 // 30) == "081804"
+
+
+def test_second_factor_is_required_once_enabled_and_codes_are_single_use_R81(gov):
+    accounts, logbook, _ = gov
+    accounts.add("t.admin", Role.TECHNICAL, PW, as_root=True)
+    me = accounts.authenticate("t.admin", PW).actor()
+    secret = accounts.enable_totp("t.admin", by=me)
+    with pytest.raises(AuthError, match="second-factor code"):
+        accounts.authenticate("t.admin", PW, now=NOW)
+    code = totp.code_at(secret, int(NOW // 30))
+    assert accounts.authenticate("t.admin", PW, now=NOW, code=code).name == "t.admin"
+    with pytest.raises(AuthError, match="missing, wrong or used"):
+        accounts.authenticate("t.admin", PW, now=NOW + 1, code=code)      # replayed
+    with pytest.raises(AuthError):
+        accounts.authenticate("t.admin", "wrong password!!", now=NOW + 60,
+                              code=totp.code_at(secret, int((NOW + 60) // 30)))
+    assert "totp-enabled" in [e["action"] for e in logbook.entries("usage")]
+
+
+def test_export_needs_a_registered_art9_request_covering_it_R60(desk):
+    reqs, people, _, logbook = desk
+    art10_req = art10(reqs, people)
+    with pytest.raises(RequestError, match="not a registered art. 9 request"):
+        reqs.authorize_export(people["b.beheerder"], art10_req["id"], "entree", NOW - 60, NOW)
+    req = reqs.add_article9(people["b.beheerder"], reference="PL-9", requester="Politie",
+                            legal_basis="126nda", camera="entree", start=NOW - 600, end=NOW)
+    with pytest.raises(RequestError, match="lies outside it"):
+        reqs.authorize_export(people["b.beheerder"], req["id"], "entree", NOW - 900, NOW)
+    with pytest.raises(RequestError, match="lies outside it"):
+        reqs.authorize_export(people["b.beheerder"], req["id"], "hal", NOW - 60, NOW)
+    with pytest.raises(RequestError, match="privacy-officer may not export"):
+        reqs.authorize_export(people["p.officer"], req["id"], "entree", NOW - 60, NOW)
+    assert reqs.authorize_export(people["b.beheerder"], req["id"], "entree", NOW - 60,
+                                 NOW)["reference"] == "PL-9"
+    assert logbook.entries("inzien")[-1]["action"] == "export-authorized"
+    reqs.close(people["b.beheerder"], req["id"], "handed over")
+    with pytest.raises(RequestError, match="not a registered art. 9 request"):
+        reqs.authorize_export(people["b.beheerder"], req["id"], "entree", NOW - 60, NOW)

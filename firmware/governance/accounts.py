@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from firmware.governance import totp
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor, Role, decide
 
@@ -145,8 +146,20 @@ class Accounts:
 
     # --- login --------------------------------------------------------------------------
 
-    def authenticate(self, name: str, password: str, now: float | None = None) -> User:
-        """The user, or AuthError. Unknown names cost the same Argon2 work as wrong passwords."""
+    def enable_totp(self, name: str, *, by: Actor) -> str:
+        """Turn on the second factor for one's own account; returns the secret to scan."""
+        if by.name != name:
+            raise AccountError("a second factor is set up by the account's own user")
+        secret = totp.new_secret()
+        self.db.execute("UPDATE users SET totp_secret = ?, totp_last = -1 WHERE name = ?",
+                        (secret, name))
+        self.logbook.append("usage", name, "totp-enabled")
+        return secret
+
+    def authenticate(self, name: str, password: str, now: float | None = None,
+                     code: str | None = None) -> User:
+        """The user, or AuthError. Unknown names cost the same Argon2 work as wrong passwords.
+        An account with a second factor also needs the current TOTP code, each code once."""
         now = time.time() if now is None else now
         row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         try:
@@ -165,6 +178,13 @@ class Accounts:
         if row["disabled"] is not None:
             self.logbook.append("usage", name, "login-refused-disabled", at=now)
             raise AuthError(f"account '{name}' is disabled")
+        if row["totp_secret"]:
+            counter = totp.match(row["totp_secret"], code or "", now, after=row["totp_last"])
+            if counter is None:
+                self._failed(name, row, now)
+                raise AuthError("this account needs its current second-factor code "
+                                "(NVR_TOTP or the prompt); the code was missing, wrong or used")
+            self.db.execute("UPDATE users SET totp_last = ? WHERE name = ?", (counter, name))
         self.db.execute("UPDATE users SET failures = 0, locked_until = NULL WHERE name = ?",
                         (name,))
         self.logbook.append("usage", name, "login", at=now)

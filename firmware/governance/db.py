@@ -16,7 +16,9 @@ CREATE TABLE IF NOT EXISTS users (
     created_by      TEXT NOT NULL,
     disabled        REAL,                 -- accounts are disabled, never deleted (R-50 names)
     failures        INTEGER NOT NULL DEFAULT 0,
-    locked_until    REAL
+    locked_until    REAL,
+    totp_secret     TEXT,                 -- optional second factor (R-81)
+    totp_last       INTEGER NOT NULL DEFAULT -1
 );
 CREATE TABLE IF NOT EXISTS enrollment (
     id          INTEGER PRIMARY KEY CHECK (id = 1),

@@ -229,6 +229,26 @@ class Requests:
                             subject=f"request {req_id}", reason=signed_by)
         return self.show(req_id)
 
+    def authorize_export(self, actor: Actor, req_id: int, camera: str, start: float,
+                         end: float) -> dict:
+        """R-60: an export to police or prosecutor needs a registered art. 9 request that covers
+        the camera and window; the exporter needs the export permission. Logged (R-51)."""
+        decision = decide(actor, Action.EXPORT, camera=camera)
+        if not decision:
+            raise RequestError(decision.reason)
+        row = self._row(req_id)
+        if row["article"] != 9 or row["status"] != "registered":
+            raise RequestError(f"request {req_id} is not a registered art. 9 request: exports "
+                               "are made only on a written request of police or prosecutor "
+                               "(R-60)")
+        if camera != row["camera_id"] or start < row["start"] or end > row["end"]:
+            raise RequestError(f"request {req_id} covers camera {row['camera_id']} from "
+                               f"{row['start']} to {row['end']}; the export lies outside it")
+        self.logbook.append("inzien", actor.name, "export-authorized",
+                            subject=f"request {req_id}", reason=row["reference"],
+                            details={"camera": camera, "start": start, "end": end})
+        return dict(row)
+
     def may_view(self, req_id: int) -> tuple[bool, str]:
         """Whether footage of an art. 10 request may now be shown (R-73)."""
         row = self._row(req_id)

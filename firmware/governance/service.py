@@ -32,18 +32,19 @@ class Governance:
         logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
         return cls(logbook, Accounts(conn, logbook), Grants(conn, logbook))
 
-    def login(self, name: str, password: str) -> Actor:
+    def login(self, name: str, password: str, code: str | None = None) -> Actor:
         """Authenticate; a designee comes with the delegations granted to it (R-12)."""
-        return self.grants.with_delegations(self.accounts.authenticate(name, password).actor())
+        user = self.accounts.authenticate(name, password, code=code)
+        return self.grants.with_delegations(user.actor())
 
     def requests(self, store) -> "Requests":
         from firmware.governance.requests import Requests
         return Requests(self.accounts.db, self.logbook, store)
 
     def authorize(self, name: str, password: str, action: Action,
-                  camera: str | None = None) -> Actor:
+                  camera: str | None = None, code: str | None = None) -> Actor:
         """Log in and check one permission; refusals are logged (R-50, R-81)."""
-        actor = self.login(name, password)
+        actor = self.login(name, password, code)
         decision = decide(actor, action, camera=camera)
         if not decision:
             self.logbook.append("usage", name, "refused", subject=action.value,
