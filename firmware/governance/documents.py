@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
+import time
 import unicodedata
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +41,7 @@ class _Document(FPDF):
         self.set_font("Helvetica", "B", 13)
         self.cell(0, 8, _latin1(self.title_text), new_x="LMARGIN", new_y="NEXT")
         self.set_font("Helvetica", "", 8)
-        self.cell(0, 5, _latin1(f"Camerasysteem {self.device} - gemaakt {local(_now())}"),
+        self.cell(0, 5, _latin1(f"Camerasysteem {self.device} - gemaakt {local(time.time())}"),
                   new_x="LMARGIN", new_y="NEXT")
         self.ln(3)
 
@@ -86,11 +86,6 @@ class _Document(FPDF):
         self.output(str(tmp))
         tmp.replace(out)
         return Path(out)
-
-
-def _now() -> float:
-    import time
-    return time.time()
 
 
 # --- logbooks -------------------------------------------------------------------------------
@@ -202,7 +197,3 @@ def report_pdf(data: dict, device: str, out: Path) -> Path:
                   f"{'intact' if data['logbook_ok'] else 'NIET intact'}. "
                   + " ".join(f"{p}" for p in data["logbook_problems"]))
     return doc.save(out)
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False)

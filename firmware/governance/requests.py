@@ -114,12 +114,13 @@ class Requests:
         return hold["id"]
 
     def _release(self, row) -> None:
-        if row["hold_id"] is not None:
-            try:
-                release_hold(self.store, row["hold_id"])
-            except Exception as exc:        # already released by hand: nothing left to do
-                if "released already" not in str(exc):
-                    raise
+        """Release the request's hold, unless someone released it by hand already."""
+        if row["hold_id"] is None:
+            return
+        hold = self.db.execute("SELECT released FROM holds WHERE id = ?",
+                               (row["hold_id"],)).fetchone()
+        if hold is not None and hold["released"] is None:
+            release_hold(self.store, row["hold_id"])
 
     def _insert(self, actor: Actor, **fields) -> int:
         fields.update(created_by=actor.name, created=time.time())
