@@ -23,6 +23,16 @@ class AccessRefused(Exception):
     """No access to footage; the message says why."""
 
 
+def require(logbook, actor: Actor, action: Action, error: type[Exception] = AccessRefused,
+            camera: str | None = None) -> None:
+    """Raise `error` with the reason when `actor` may not do `action`; refusals are logged."""
+    decision = decide(actor, action, camera=camera)
+    if not decision:
+        logbook.append("usage", actor.name, "refused", subject=action.value,
+                       details={"camera": camera, "why": decision.reason})
+        raise error(decision.reason)
+
+
 def check_reason(purpose: str | None, reason: str | None) -> None:
     if purpose not in PURPOSES:
         options = ", ".join(f"{k} ({v})" for k, v in PURPOSES.items())

@@ -12,9 +12,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from firmware.governance.access import require
 from firmware.governance.logbook import Logbook
-from firmware.governance.roles import (FOOTAGE, Action, Actor, Delegation, Role, VisitScope,
-                                       decide)
+from firmware.governance.roles import FOOTAGE, Action, Actor, Delegation, Role, VisitScope
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS delegations (
@@ -60,9 +60,7 @@ class Grants:
         self.db.executescript(SCHEMA)
 
     def _require(self, actor: Actor, action: Action) -> None:
-        decision = decide(actor, action)
-        if not decision:
-            raise GrantError(decision.reason)
+        require(self.logbook, actor, action, GrantError)
 
     # --- delegations ----------------------------------------------------------------------
 

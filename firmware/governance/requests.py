@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from firmware.governance.access import require
 from firmware.governance.logbook import Logbook
-from firmware.governance.roles import Action, Actor, decide
+from firmware.governance.roles import Action, Actor
 from firmware.storage.holds import add_hold, release_hold
 from firmware.storage.store import EncryptedStore
 
@@ -101,11 +102,7 @@ class Requests:
         self.db.executescript(SCHEMA)
 
     def _require(self, actor: Actor, action: Action) -> None:
-        decision = decide(actor, action)
-        if not decision:
-            self.logbook.append("usage", actor.name, "refused", subject=action.value,
-                                details={"why": decision.reason})
-            raise RequestError(decision.reason)
+        require(self.logbook, actor, action, RequestError)
 
     def _hold(self, req_id: int, camera: str, start: float, end: float, reason: str,
               reference: str) -> int:
@@ -234,9 +231,7 @@ class Requests:
                          end: float) -> dict:
         """R-60: an export to police or prosecutor needs a registered art. 9 request that covers
         the camera and window; the exporter needs the export permission. Logged (R-51)."""
-        decision = decide(actor, Action.EXPORT, camera=camera)
-        if not decision:
-            raise RequestError(decision.reason)
+        require(self.logbook, actor, Action.EXPORT, RequestError, camera=camera)
         row = self._row(req_id)
         if row["article"] != 9 or row["status"] != "registered":
             raise RequestError(f"request {req_id} is not a registered art. 9 request: exports "

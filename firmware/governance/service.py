@@ -10,7 +10,8 @@ from firmware.governance import db as gdb
 from firmware.governance.accounts import Accounts, AuthError
 from firmware.governance.delegation import Grants
 from firmware.governance.logbook import DeviceSigner, Logbook
-from firmware.governance.roles import Action, Actor, decide
+from firmware.governance.access import require
+from firmware.governance.roles import Action, Actor
 
 if TYPE_CHECKING:
     from firmware.governance.requests import Requests
@@ -45,11 +46,7 @@ class Governance:
                   camera: str | None = None, code: str | None = None) -> Actor:
         """Log in and check one permission; refusals are logged (R-50, R-81)."""
         actor = self.login(name, password, code)
-        decision = decide(actor, action, camera=camera)
-        if not decision:
-            self.logbook.append("usage", name, "refused", subject=action.value,
-                                details={"camera": camera, "why": decision.reason})
-            raise Refused(decision.reason)
+        require(self.logbook, actor, action, Refused, camera=camera)
         return actor
 
 
