@@ -27,6 +27,8 @@ id = "bench"
 [storage]
 data_dir = "data"
 key_dir = "keys"
+[web]
+port = 0
 [[cameras]]
 id = "cam"
 name = "Bench"

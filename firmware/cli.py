@@ -104,7 +104,12 @@ def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
+    from firmware.web import create_app
+    from firmware.web.server import WebServer
     cfg = _config(args)
+    refused = [c.recording_blocked_reason() for c in cfg.cameras]
+    if all(refused):                                        # R-02, before anything starts
+        raise CliError("no camera may record: " + "; ".join(refused))
     limit_malloc_arenas()
     store = _store(cfg)
     report = store.reconcile()
@@ -113,9 +118,7 @@ def cmd_run(args) -> int:
               f"partial file(s) removed, {len(report.missing)} segment(s) without a file",
               flush=True)
     service = RecorderService(cfg, store)
-    retention = RetentionThread(store, service.stop_event)
-    retention.start()
-    stop = []
+    stop: list[int] = []
 
     def _stop(signum, frame):
         stop.append(signum)
@@ -123,16 +126,28 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    service.start()
-    if not service.workers:
-        raise CliError("no camera may record: " + "; ".join(service.refused.values()))
-    print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
-          "Ctrl-C stops", flush=True)
-    while service.alive() and not stop:
-        service.stop_event.wait(0.5)
-    service.stop()
-    retention.join(10)
-    store.close()
+    web = WebServer(create_app(cfg, store=store), cfg.web.host, cfg.web.port,
+                    cfg.storage.key_dir)
+    try:
+        url = web.start()
+    except OSError as exc:
+        store.close()
+        raise CliError(f"the web interface cannot listen on {cfg.web.host}:{cfg.web.port}: "
+                       f"{exc}; change [web] port in {cfg.source}") from None
+    retention = RetentionThread(store, service.stop_event)
+    retention.start()
+    try:
+        print(f"web interface: {url} (device certificate {web.cert})", flush=True)
+        service.start()
+        print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
+              "Ctrl-C stops", flush=True)
+        while service.alive() and not stop:
+            service.stop_event.wait(0.5)
+    finally:
+        service.stop()
+        web.stop()
+        retention.join(10)
+        store.close()
     failed = [w for w in service.workers if w.error]
     print("stopped; open segments closed", flush=True)
     return EXIT_FAILED if failed and not stop else 0

@@ -110,7 +110,7 @@ class StorageConfig:
 @dataclass(frozen=True)
 class WebConfig:
     host: str = _spec("127.0.0.1", min_len=1)
-    port: int = _spec(8443, min=1, max=65535)
+    port: int = _spec(8443, min=0, max=65535, help="0: any free port (tests)")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,9 @@ data_dir = "{data_dir}"
 key_dir = "keys"
 {storage}
 
+[web]
+port = 0
+
 [[cameras]]
 id = "cam"
 name = "Testcamera"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ def test_run_records_and_ctrl_c_closes_the_open_segment(tmp_path):
         proc.kill()
     assert proc.returncode == 0, err
     assert "recording 1 camera(s)" in out and "stopped; open segments closed" in out
+    assert re.search(r"web interface: https://127\.0\.0\.1:\d+ ", out)
     assert "event" in err and "closes at" in err
     rows = recordings(config)
     assert len(rows) == 1 and len(list((tmp_path / "data").rglob("*.seg"))) == 1

@@ -1,0 +1,66 @@
+"""Serve the web interface over TLS with cheroot, a production WSGI server in pure Python.
+
+Without a configured certificate, a self-signed device certificate is made at first start and
+kept in the key directory (web-cert.pem, web-key.pem with mode 0600).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import socket
+import threading
+from pathlib import Path
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+CERT, KEY = "web-cert.pem", "web-key.pem"
+
+
+def ensure_certificate(key_dir: Path, hostname: str) -> tuple[Path, Path]:
+    cert_path, key_path = Path(key_dir) / CERT, Path(key_dir) / KEY
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = dt.datetime.now(dt.timezone.utc)
+    alt = [x509.DNSName(hostname), x509.DNSName("localhost"),
+           x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .sign(key, hashes.SHA256()))
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, key.private_bytes(serialization.Encoding.PEM,
+                                   serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()))
+    os.close(fd)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+class WebServer:
+    def __init__(self, app, host: str, port: int, key_dir: Path):
+        cert, key = ensure_certificate(key_dir, socket.gethostname())
+        self.server = wsgi.Server((host, port), app, numthreads=8, server_name="nvr")
+        self.server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+        self.cert = cert
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        self.server.prepare()
+        host, port = self.server.bind_addr[:2]
+        self._thread = threading.Thread(target=self.server.serve, name="web", daemon=True)
+        self._thread.start()
+        return f"https://{host}:{port}"
+
+    def stop(self) -> None:
+        self.server.stop()
