@@ -6,7 +6,8 @@ Baselines in the same run:
 - imports: a Python process that only imports what the recorder imports (numpy, OpenCV, PyAV);
 - encoder: a process that only runs libx264 at 1080p30 on the same frames. A Pi 4 encodes in
   hardware, so this share is a PC cost; the figure the Pi sees is total - encoder + imports.
-Goal: under 150 MB.
+Goal: under 150 MB. The web interface runs as its own process (started by `nvr run`); its
+peak is printed on a line of its own.
 """
 
 from __future__ import annotations
@@ -61,12 +62,24 @@ def peak_kb(pid: int) -> int:
     return 0
 
 
+def children_peak_kb(pid: int) -> int:
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0
+    return max([peak_kb(int(k)) for k in kids] or [0])
+
+
+CHILD_PEAK: dict[str, int] = {}
+
+
 def watch(cmd: list[str], seconds: float, stop_signal=None, cwd=ROOT) -> int:
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
     end = time.monotonic() + seconds
     while time.monotonic() < end and proc.poll() is None:
         peak = max(peak, peak_kb(proc.pid))
+        CHILD_PEAK[cmd[-1]] = max(CHILD_PEAK.get(cmd[-1], 0), children_peak_kb(proc.pid))
         time.sleep(0.25)
     if proc.poll() is None:
         peak = max(peak, peak_kb(proc.pid))
@@ -95,6 +108,8 @@ def main() -> None:
         print(f"{name:44} {kb / 1024:8.1f} {kb / imports:17.2f}")
     pi = total - encoder + imports
     print(f"{'estimate with a hardware encoder (Pi 4)':44} {pi / 1024:8.1f} {pi / imports:17.2f}")
+    web = CHILD_PEAK.get("run", 0)
+    print(f"{'web interface (its own process, idle)':44} {web / 1024:8.1f} {web / imports:17.2f}")
     print("goal: under 150 MB")
 
 

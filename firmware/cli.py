@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -104,8 +105,6 @@ def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
-    from firmware.web import create_app
-    from firmware.web.server import WebServer
     cfg = _config(args)
     refused = [c.recording_blocked_reason() for c in cfg.cameras]
     if all(refused):                                        # R-02, before anything starts
@@ -126,18 +125,13 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    web = WebServer(create_app(cfg, store=store), cfg.web.host, cfg.web.port,
-                    cfg.storage.key_dir)
-    try:
-        url = web.start()
-    except OSError as exc:
-        store.close()
-        raise CliError(f"the web interface cannot listen on {cfg.web.host}:{cfg.web.port}: "
-                       f"{exc}; change [web] port in {cfg.source}") from None
+    # The web interface is its own process (docs/architecture: it never shares the recorder's
+    # memory or privileges); `--no-web` leaves it to its own service unit.
+    web = None if args.no_web else subprocess.Popen(
+        [sys.executable, "-m", "firmware.cli", "--config", str(cfg.source), "web"])
     retention = RetentionThread(store, service.stop_event)
     retention.start()
     try:
-        print(f"web interface: {url} (device certificate {web.cert})", flush=True)
         service.start()
         print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
               "Ctrl-C stops", flush=True)
@@ -145,12 +139,35 @@ def cmd_run(args) -> int:
             service.stop_event.wait(0.5)
     finally:
         service.stop()
-        web.stop()
+        if web is not None:
+            web.terminate()
+            web.wait(10)
         retention.join(10)
         store.close()
     failed = [w for w in service.workers if w.error]
     print("stopped; open segments closed", flush=True)
     return EXIT_FAILED if failed and not stop else 0
+
+
+def cmd_web(args) -> int:
+    """Serve the web interface (R-20) until SIGINT or SIGTERM."""
+    import threading
+    from firmware.web import create_app
+    from firmware.web.server import WebServer
+    cfg = _config(args)
+    server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir)
+    try:
+        url = server.start()
+    except OSError as exc:
+        raise CliError(f"the web interface cannot listen on {cfg.web.host}:{cfg.web.port}: "
+                       f"{exc}; change [web] port in {cfg.source}") from None
+    print(f"web interface: {url} (device certificate {server.cert})", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    done.wait()
+    server.stop()
+    return 0
 
 
 def _print(obj, as_json: bool, text: str) -> None:
@@ -693,7 +710,12 @@ def build_parser() -> argparse.ArgumentParser:
             "validate the configuration and report problems", json=False)
 
     s = sub.add_parser("run", help="record every configured camera until Ctrl-C")
+    s.add_argument("--no-web", action="store_true",
+                   help="do not start the web interface (it runs as its own service)")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("web", help="serve the web interface over TLS")
+    s.set_defaults(func=cmd_web)
 
     s = sub.add_parser("ingest", help="run the recording pipeline on a video file")
     s.add_argument("video")
