@@ -586,3 +586,25 @@ def test_export_needs_a_registered_art9_request_covering_it_R60(desk):
     reqs.close(people["b.beheerder"], req["id"], "handed over")
     with pytest.raises(RequestError, match="not a registered art. 9 request"):
         reqs.authorize_export(people["b.beheerder"], req["id"], "entree", NOW - 60, NOW)
+
+
+def test_what_a_visit_sees_is_logged_under_the_visit_R11(grants):
+    from types import SimpleNamespace
+
+    from firmware.governance.access import AccessRefused, grant_footage
+    g, people, _ = grants
+    t0 = time.time()
+    vid = g.open_visit(people["b.beheerder"], visitor="mr. A. Smit",
+                       organisation="openbaar ministerie", identity="dienstpas gecontroleerd",
+                       legal_basis="126nda", reason="onderzoek inbraak", cameras={"entree"},
+                       start=t0 - 3600, end=t0, minutes=20)
+    visit = g.visit_actor(vid)
+    gov = SimpleNamespace(logbook=g.logbook)
+    grant_footage(gov, visit, Action.PLAYBACK, camera="entree", purpose="incident",
+                  reason="beelden van de inbraak bekijken", subject="camera entree")
+    with pytest.raises(AccessRefused, match="outside the scope"):
+        grant_footage(gov, visit, Action.PLAYBACK, camera="hal", purpose="incident",
+                      reason="beelden van de inbraak bekijken", subject="camera hal")
+    seen = [e for e in g.logbook.entries("inzien") if e["actor"].startswith(f"visit {vid}:")]
+    assert [e["action"] for e in seen] == ["playback"]
+    assert "openbaar ministerie" in seen[0]["actor"]
