@@ -448,7 +448,7 @@ def _request_json(row: dict) -> dict:
     return out
 
 
-def _request_call(args, action, fn, *fa, **kw) -> dict:
+def _request_call(args, fn, *fa, **kw) -> dict:
     from firmware.governance.requests import RequestError
     from firmware.storage.holds import HoldError
     cfg, gov, reqs = _requests(args)
@@ -473,14 +473,14 @@ def cmd_request_add(args) -> int:
         if missing:
             raise CliError("an art. 9 request needs " + ", ".join(f"--{m.replace('_', '-')}"
                                                                   for m in missing))
-        row = _request_call(args, None, "add_article9", reference=args.reference,
+        row = _request_call(args, "add_article9", reference=args.reference,
                             requester=args.requester, legal_basis=args.legal_basis,
                             camera=args.camera, start=args.start, end=args.end,
                             received=args.received)
     else:
         if not (args.requester and args.motivation and args.received):
             raise CliError("an art. 10 request needs --requester, --motivation and --received")
-        row = _request_call(args, None, "add_article10", requester=args.requester,
+        row = _request_call(args, "add_article10", requester=args.requester,
                             requester_kind=args.requester_kind, motivation=args.motivation,
                             received=args.received, camera=args.camera, start=args.start,
                             end=args.end, reference=args.reference or "")
@@ -491,25 +491,25 @@ def cmd_request_add(args) -> int:
 def cmd_request_decide(args) -> int:
     if args.approve == args.refuse:
         raise CliError("say --approve or --refuse")
-    _print_request(_request_call(args, None, "decide", args.id, approve=args.approve,
+    _print_request(_request_call(args, "decide", args.id, approve=args.approve,
                                  reason=args.reason), args.json)
     return 0
 
 
 def cmd_request_identity(args) -> int:
-    _print_request(_request_call(args, None, "record_identity", args.id, args.method),
+    _print_request(_request_call(args, "record_identity", args.id, args.method),
                    args.json)
     return 0
 
 
 def cmd_request_declaration(args) -> int:
-    _print_request(_request_call(args, None, "record_declaration", args.id, args.signed_by),
+    _print_request(_request_call(args, "record_declaration", args.id, args.signed_by),
                    args.json)
     return 0
 
 
 def cmd_request_close(args) -> int:
-    _print_request(_request_call(args, None, "close", args.id, args.reason), args.json)
+    _print_request(_request_call(args, "close", args.id, args.reason), args.json)
     return 0
 
 

@@ -210,7 +210,7 @@ def _build(cls: type, table: Any, where: str, problems: _Problems, base: Path) -
     if not isinstance(table, dict):
         problems.add(where, "must be a table")
         return None
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source" or cls is not Config}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in table:
         if key not in fields:
             hint = difflib.get_close_matches(key, list(fields), n=1)

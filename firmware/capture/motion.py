@@ -114,12 +114,6 @@ class MotionDetector:
         self._run = 0
         self._active = False
 
-    def reset(self) -> None:
-        self._frames = 0
-        self._relearn = self.calibration_frames
-        self._run = 0
-        self._active = False
-
     def detect(self, luma: np.ndarray) -> MotionResult:
         if luma.shape[0] != self.wh or luma.shape[1] != self.ww:
             # Bilinear: at 2x it is the 2x2 average; beyond, it samples 2x2 of each block,

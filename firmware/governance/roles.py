@@ -7,7 +7,6 @@ the firmware that looks at a role; everything else asks it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -134,6 +133,3 @@ def decide(actor: Actor, action: Action, *, camera: str | None = None,
                                + (f" camera '{camera}'" if camera else "") + " (R-12)")
     return Decision(False, f"{actor.role.value} may not {action.value} (R-11)")
 
-
-def roles_allowed(action: Action) -> Iterable[Role]:
-    return [role for role, actions in TABLE.items() if action in actions]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
-from firmware.capture.motion import MotionDetector, MotionResult
+from firmware.capture.motion import MotionDetector
 from firmware.ids import time_ordered_id
 from firmware.capture.packets import EncodedPacket
 from firmware.recording.segments import SegmentWriter, utc
@@ -67,27 +67,21 @@ class EventRecorder:
         self._ring: deque[EncodedPacket] = deque()
         self._ring_keys: deque[float] = deque()     # times of the keyframes in the ring
         self.last_motion = -math.inf
-        self.last_result: MotionResult | None = None
         self._closed_at = -math.inf
         self.event: Event | None = None
         self._writer: SegmentWriter | None = None
         self._last_packet: EncodedPacket | None = None
-        self.packets = 0
-        self.errors = 0
         self._failing = False
 
     # --- motion (lores thread) ------------------------------------------------------------
 
     def on_lores(self, luma: np.ndarray, t: float) -> None:
-        result = self.detector.detect(luma)
-        self.last_result = result
-        if result.motion:
+        if self.detector.detect(luma).motion:
             self.last_motion = t
 
     # --- packets (encoder thread) ---------------------------------------------------------
 
     def on_packet(self, packet: EncodedPacket) -> None:
-        self.packets += 1
         if self.event is None:
             self._buffer(packet)
             if self.last_motion > self._closed_at and self._ring:
@@ -168,7 +162,6 @@ class EventRecorder:
 
     def _fail(self, exc: Exception) -> None:
         """A storage error loses the segment being written, never the recorder."""
-        self.errors += 1
         if self.event is not None:
             self.event.lost_segments += 1
         if not self._failing:          # once per outage, not once per keyframe

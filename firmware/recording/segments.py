@@ -91,10 +91,6 @@ class SegmentWriter:
         self._last_pts = pts
         self.frames += 1
 
-    @property
-    def last_time(self) -> float | None:
-        return self._held.time if self._held else None
-
     def close(self) -> SegmentRecord:
         """Finish the file and commit it; the end is the last frame's time plus its interval."""
         end = self.start

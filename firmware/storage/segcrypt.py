@@ -87,7 +87,6 @@ class EncryptingWriter:
         self._chunk = bytearray(header.chunk_size)     # filled in place, encrypted in place
         self._fill = 0
         self._index = 0
-        self.plain_bytes = 0
         self.bytes_out = len(self._aad)
         raw.write(self._aad)
 
@@ -103,7 +102,6 @@ class EncryptingWriter:
             self._chunk[self._fill:self._fill + take] = view[pos:pos + take]
             self._fill += take
             pos += take
-        self.plain_bytes += n
         return n
 
     def _emit(self, chunk, final: bool) -> None:

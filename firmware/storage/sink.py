@@ -7,7 +7,7 @@ commit, leaves nothing that counts as footage.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -40,12 +40,6 @@ class SegmentRecord:
     @property
     def duration(self) -> float:
         return (self.end - self.meta.start).total_seconds()
-
-    def to_json(self) -> dict:
-        meta = asdict(self.meta)
-        meta["start"] = self.meta.start.isoformat()
-        return {**meta, "end": self.end.isoformat(), "frames": self.frames,
-                "bytes": self.bytes, "path": str(self.path)}
 
 
 class SegmentTarget(Protocol):

@@ -17,6 +17,7 @@ from flask import (Blueprint, abort, g, redirect, render_template, request, send
                    url_for)
 
 from firmware.governance.access import PURPOSES, AccessRefused, grant_footage
+from firmware.governance.roles import decide
 from firmware.storage.holds import list_holds
 from firmware.web.routes import Action, nvr, rule
 
@@ -121,7 +122,6 @@ def video(segment_id: str):
     if row is None:
         abort(404)
     camera = row["camera_id"]
-    from firmware.governance.roles import decide
     decision = decide(g.actor, Action.PLAYBACK, camera=camera, at=row["start"])
     if not decision:
         return {"error": decision.reason}, 403
