@@ -253,20 +253,16 @@ def cmd_retention_run(args) -> int:
 
 def cmd_hold_add(args) -> int:
     from firmware.governance.roles import Action
-    from firmware.storage.holds import HoldError, add_hold
+    from firmware.storage.holds import HoldError
     cfg = _config(args)
     cfg.camera(args.camera)
     gov = _governance(cfg)
     actor = _login(gov, args, Action.HOLD)
     try:
-        hold = add_hold(_store(cfg), args.camera, args.start, args.end, args.reason,
-                        args.reference)
+        hold = gov.place_hold(actor, _store(cfg), args.camera, args.start, args.end, args.reason,
+                              args.reference)
     except HoldError as exc:
         raise CliError(str(exc)) from None
-    gov.logbook.append("usage", actor.name, "hold-add", subject=f"hold {hold['id']}",
-                       reason=args.reason, details={"camera": args.camera,
-                                                    "reference": args.reference,
-                                                    "segments": hold["segments"]})
     hold.update(start=_iso(hold["start"]), end=_iso(hold["end"]))
     _print(hold, args.json, f"hold {hold['id']} placed on {hold['segments']} segment(s)")
     return 0
@@ -274,16 +270,14 @@ def cmd_hold_add(args) -> int:
 
 def cmd_hold_release(args) -> int:
     from firmware.governance.roles import Action
-    from firmware.storage.holds import HoldError, release_hold
+    from firmware.storage.holds import HoldError
     cfg = _config(args)
     gov = _governance(cfg)
     actor = _login(gov, args, Action.HOLD)
     try:
-        result = release_hold(_store(cfg), args.id)
+        result = gov.release_hold(actor, _store(cfg), args.id)
     except HoldError as exc:
         raise CliError(str(exc)) from None
-    gov.logbook.append("usage", actor.name, "hold-release", subject=f"hold {args.id}",
-                       details=result)
     _print(result, args.json, f"hold {args.id} released; {result['released_segments']} "
            "segment(s) fall back under retention")
     return 0

@@ -111,6 +111,17 @@ class StorageConfig:
 class WebConfig:
     host: str = _spec("127.0.0.1", min_len=1)
     port: int = _spec(8443, min=0, max=65535, help="0: any free port (tests)")
+    live_fps: int = _spec(10, min=1, max=30, help="live view frames per second")
+    live_width: int = _spec(960, min=160, max=1920, even=True,
+                            help="live view picture width; the height keeps the aspect")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    directory: str = _spec("", help="development only: a directory standing in for the "
+                                    "encrypted USB stick; empty: the export helper (exportd)")
+    min_password: int = _spec(12, min=12, max=64,
+                              help="shortest password for an export archive (R-61)")
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,19 @@ class Config:
     web: WebConfig
     cameras: tuple[CameraConfig, ...]
     source: Path = Path("<memory>")
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    @property
+    def export_directory(self) -> Path | None:
+        """The development stand-in for the USB stick, relative to the configuration file."""
+        if not self.export.directory:
+            return None
+        return (self.source.parent / self.export.directory).resolve()
+
+    @property
+    def live_socket(self) -> Path:
+        """The recorder's live-view socket (firmware.live.hub)."""
+        return self.storage.data_dir / "live.sock"
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:
@@ -269,13 +293,15 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
     problems = _Problems()
     for key in raw:
-        if key not in ("device", "storage", "web", "cameras"):
-            hint = difflib.get_close_matches(key, ["device", "storage", "web", "cameras"], n=1)
+        sections = ["device", "storage", "web", "export", "cameras"]
+        if key not in sections:
+            hint = difflib.get_close_matches(key, sections, n=1)
             problems.add(key, "unknown section" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                         + "; allowed: device, storage, web, cameras")
+                         + "; allowed: " + ", ".join(sections))
     device = _build(DeviceConfig, raw.get("device", {}), "device", problems, base)
     storage = _build(StorageConfig, raw.get("storage", {}), "storage", problems, base)
     web = _build(WebConfig, raw.get("web", {}), "web", problems, base)
+    export = _build(ExportConfig, raw.get("export", {}), "export", problems, base)
     cams_raw = raw.get("cameras")
     cameras: list[CameraConfig] = []
     if not isinstance(cams_raw, list) or not cams_raw:
@@ -288,7 +314,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     if problems:
         raise ConfigError(source, problems)
     cfg = Config(device=device, storage=storage, web=web, cameras=tuple(cameras),
-                 source=Path(source))
+                 source=Path(source), export=export)
     _check_cross(cfg, problems)
     if problems:
         raise ConfigError(source, problems)

@@ -42,6 +42,14 @@ cipher = "chacha20-poly1305" # or "aes-256-gcm" (faster only on CPUs with AES in
 [web]
 host = "127.0.0.1"
 port = 8443
+live_fps = 10                # live view frames per second (made only while someone watches)
+live_width = 960             # live view picture width
+
+[export]
+# Development only: a directory that stands in for the encrypted USB stick. Leave it empty on
+# a device: exports then go to the export helper (exportd), which mounts the USB stick.
+directory = "{export_dir}"
+min_password = 12            # shortest password for an export archive
 
 [[cameras]]
 id = "entree"
@@ -91,7 +99,8 @@ def init_device(directory: Path, source: str = "synthetic") -> Path:
     host = re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower())[:32].strip("-") or "nvr"
     width, height, fps = _SIZES[source]
     text = _TEMPLATE.format(today=date.today().isoformat(), device_id=host, source=source,
-                            width=width, height=height, fps=fps)
+                            width=width, height=height, fps=fps,
+                            export_dir="" if source == "picamera2" else "usb-stand-in")
     directory.mkdir(parents=True, exist_ok=True)
     for sub in ("data", "keys"):
         (directory / sub).mkdir(mode=0o700)

@@ -55,11 +55,12 @@ class SoftwareCamera:
                                        cam.keyframe_seconds)
         self._lores = np.empty((lh, lw), np.uint8)
         self.frames = 0
+        self.live = None            # a firmware.live.tap.LiveTap, set by the recorder service
 
     def run(self, consumer: FrameConsumer, stop: threading.Event) -> None:
         mask, caption, encoder = self.mask, self.caption, self.encoder
         w, h = self.width, self.height
-        lores = self._lores
+        lores, live = self._lores, self.live
         for buf, t in self.source.frames(stop):
             planes = i420_planes(buf, w, h)
             if mask:
@@ -67,6 +68,8 @@ class SoftwareCamera:
             cv2.resize(planes.y, self.lores_size, dst=lores, interpolation=cv2.INTER_AREA)
             consumer.on_lores(lores, t)
             caption.apply(planes, t)
+            if live is not None:
+                live.offer(planes, t)
             for packet in encoder.encode(buf, t):
                 consumer.on_packet(packet)
             self.frames += 1

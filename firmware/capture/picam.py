@@ -64,6 +64,7 @@ class PiCamera:
             raise CameraUnavailable("the encoder has audio enabled; this recorder never records "
                                     "sound (R-03)")
         self._output_class = Output
+        self.live = None            # a firmware.live.tap.LiveTap, set by the recorder service
 
     def _wall(self, request) -> float:
         ts = request.get_metadata().get("SensorTimestamp")
@@ -74,7 +75,10 @@ class PiCamera:
             planes = i420_planes(m.array, self.width, self.height)
             if self.mask:
                 self.mask.apply(planes)
-            self.caption.apply(planes, self._wall(request))
+            t = self._wall(request)
+            self.caption.apply(planes, t)
+            if self.live is not None:
+                self.live.offer(planes, t)
         if self.lores_mask:
             lw, lh = self.lores_size
             with self._MappedArray(request, "lores") as m:

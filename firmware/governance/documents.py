@@ -123,7 +123,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path) -> Path:
+def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path,
+                    archive: dict | None = None) -> Path:
     """The declaration of careful use, pre-filled with who, what, which cameras and window,
     and the SHA-256 of every file handed over (R-62) or shown (R-73)."""
     art9 = request["article"] == 9
@@ -145,10 +146,14 @@ def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path)
     doc.field("Camera", request["camera_id"])
     doc.field("Tijdvak", f"{local(request['start'])} tot {local(request['end'])}")
     doc.heading("Bestanden" if art9 else "Getoonde beelden")
-    doc.line_text(f"{len(segments)} versleutelde segmentbestanden; controleer elk met SHA-256.")
+    doc.line_text(f"{len(segments)} bestanden; controleer elk met SHA-256.")
     for s in segments:
         doc.line_text(f"segment {s['id']}  {local(s['start'])} tot {local(s['end'])}\n"
                       f"    SHA-256 {s['sha256']}")
+    if archive:
+        doc.field("Exportpakket", f"{Path(archive['path']).name}, {archive['bytes']} bytes, "
+                                  "7z met AES-256 en wachtwoord")
+        doc.line_text(f"    SHA-256 {archive['sha256']}")
     doc.heading("Verklaring")
     doc.line_text("Ondergetekende verklaart de camerabeelden uitsluitend te gebruiken voor het "
                   "doel waarvoor zij zijn verstrekt, zorgvuldig te bewaren, niet aan derden te "

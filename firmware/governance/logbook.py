@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -111,18 +112,20 @@ class Logbook:
             self.db.execute("INSERT INTO logbook (book, n, at, actor, action, subject, reason, "
                             "details, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (book, n, at, actor, action, subject, reason, text, prev, digest))
+            # Signed while the write lock is held, so concurrent writers (web threads, the CLI)
+            # leave the heads in order.
+            self._sign_head(book, n, digest)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self._sign_head(book, n, digest)
         return n
 
     def _sign_head(self, book: str, n: int, digest: str) -> None:
         body = json.dumps({"book": book, "n": n, "hash": digest}, sort_keys=True)
         head = {"head": body, "signature": self.signer.sign(body.encode()).hex()}
         path = self.signer.head_path(book)
-        tmp = path.with_name(path.name + ".part")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
         tmp.write_text(json.dumps(head))
         os.replace(tmp, path)
 

@@ -38,9 +38,32 @@ class Governance:
         user = self.accounts.authenticate(name, password, code=code)
         return self.grants.with_delegations(user.actor())
 
+    def close(self) -> None:
+        self.accounts.db.close()
+
     def requests(self, store) -> "Requests":
         from firmware.governance.requests import Requests
         return Requests(self.accounts.db, self.logbook, store)
+
+    def place_hold(self, actor: Actor, store, camera: str, start: float, end: float,
+                   reason: str, reference: str) -> dict:
+        """R-41: keep footage past retention for an incident or request; logged (R-50)."""
+        from firmware.storage.holds import add_hold
+        require(self.logbook, actor, Action.HOLD, Refused, camera=camera)
+        hold = add_hold(store, camera, start, end, reason, reference)
+        self.logbook.append("usage", actor.name, "hold-add", subject=f"hold {hold['id']}",
+                            reason=reason, details={"camera": camera, "reference": reference,
+                                                    "segments": hold["segments"]})
+        return hold
+
+    def release_hold(self, actor: Actor, store, hold_id: int) -> dict:
+        """The footage falls back under retention (R-40); logged (R-50)."""
+        from firmware.storage.holds import release_hold
+        require(self.logbook, actor, Action.HOLD, Refused)
+        result = release_hold(store, hold_id)
+        self.logbook.append("usage", actor.name, "hold-release", subject=f"hold {hold_id}",
+                            details=result)
+        return result
 
     def authorize(self, name: str, password: str, action: Action,
                   camera: str | None = None, code: str | None = None) -> Actor:

@@ -67,6 +67,7 @@ class EventRecorder:
         self._ring: deque[EncodedPacket] = deque()
         self._ring_keys: deque[float] = deque()     # times of the keyframes in the ring
         self.last_motion = -math.inf
+        self.last_frame: float | None = None       # time of the newest lores frame (health)
         self._closed_at = -math.inf
         self.event: Event | None = None
         self._writer: SegmentWriter | None = None
@@ -76,6 +77,7 @@ class EventRecorder:
     # --- motion (lores thread) ------------------------------------------------------------
 
     def on_lores(self, luma: np.ndarray, t: float) -> None:
+        self.last_frame = t
         if self.detector.detect(luma).motion:
             self.last_motion = t
 

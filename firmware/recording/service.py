@@ -11,6 +11,8 @@ from firmware.capture.backends import open_camera
 from firmware.capture.camera import Camera
 from firmware.capture.motion import MotionDetector
 from firmware.config import CameraConfig, Config
+from firmware.live.hub import LiveHub
+from firmware.live.tap import LiveTap
 from firmware.recording.recorder import CameraIdentity, Event, EventRecorder
 from firmware.storage.sink import SegmentSink
 
@@ -50,13 +52,16 @@ class CameraWorker(threading.Thread):
 
 
 class RecorderService:
-    """Starts a worker per camera that may record; `stop()` closes every open segment."""
+    """Starts a worker per camera that may record and the live socket (with `live=True`);
+    `stop()` closes every open segment."""
 
-    def __init__(self, cfg: Config, sink: SegmentSink):
+    def __init__(self, cfg: Config, sink: SegmentSink, *, live: bool = True):
         self.cfg, self.sink = cfg, sink
         self.stop_event = threading.Event()
         self.workers: list[CameraWorker] = []
         self.refused: dict[str, str] = {}
+        self.taps: dict[str, LiveTap] = {}
+        self.hub = LiveHub(cfg.live_socket, self.taps, self.status) if live else None
 
     def start(self) -> None:
         tz = ZoneInfo(self.cfg.device.timezone)
@@ -67,12 +72,30 @@ class RecorderService:
                 log.warning("%s", reason)
                 continue
             camera = open_camera(cam, tz)
+            if self.hub is not None:
+                camera.live = self.taps[cam.id] = LiveTap(
+                    cam.id, camera.width, camera.height, fps=self.cfg.web.live_fps,
+                    live_width=self.cfg.web.live_width)
             recorder = make_recorder(self.cfg, cam, camera, self.sink)
             worker = CameraWorker(cam, camera, recorder, self.stop_event)
             self.workers.append(worker)
             worker.start()
             log.info("camera %s (%s) records %dx%d at %g fps", cam.id, cam.source,
                      camera.width, camera.height, camera.fps)
+        if self.hub is not None:
+            self.hub.start()
+
+    def status(self) -> dict:
+        """Per camera: recording or why not, frames seen, live viewers (for the system page)."""
+        out = {cam_id: {"state": "refused", "why": why} for cam_id, why in self.refused.items()}
+        for w in self.workers:
+            out[w.cam.id] = {
+                "state": "recording" if w.is_alive() else "stopped",
+                "why": str(w.error) if w.error else "",
+                "frames": getattr(w.camera, "frames", None),
+                "last_frame": w.recorder.last_frame,
+                "viewers": self.taps[w.cam.id].viewers if w.cam.id in self.taps else 0}
+        return out
 
     def alive(self) -> bool:
         return any(w.is_alive() for w in self.workers)
@@ -81,3 +104,5 @@ class RecorderService:
         self.stop_event.set()
         for w in self.workers:
             w.join(timeout)
+        if self.hub is not None:
+            self.hub.stop()

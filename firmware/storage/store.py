@@ -421,15 +421,22 @@ class EncryptedStore:
         with open(path, "rb") as f:
             yield from decrypt_chunks(f, dek, name=str(path))
 
-    def list_segments(self, camera_id: str | None = None) -> list[dict]:
+    def list_segments(self, camera_id: str | None = None, start: float | None = None,
+                      end: float | None = None) -> list[dict]:
+        """Segments, oldest first; optionally of one camera and overlapping [start, end)."""
         sql = ("SELECT s.id, s.camera_id, s.event_id, s.start, s.end, s.bytes, s.path, s.status, "
                "s.frames, s.location, s.clock_synced, "
                "EXISTS (SELECT 1 FROM hold_segments hs JOIN holds h ON h.id = hs.hold_id "
                "WHERE hs.segment_id = s.id AND h.released IS NULL) AS held FROM segments s")
-        args: tuple = ()
+        where, args = [], []
         if camera_id:
-            sql += " WHERE s.camera_id = ?"
-            args = (camera_id,)
+            where.append("s.camera_id = ?")
+            args.append(camera_id)
+        if start is not None and end is not None:
+            where += ["s.start < ?", "s.end > ?"]
+            args += [end, start]
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self.lock:
             return [dict(r) for r in self.db.execute(sql + " ORDER BY s.start", args)]
 

@@ -2,20 +2,23 @@
 
 Every route declares who may reach it (`routes.rule`), so a test can walk the URL map and prove
 that no endpoint is reachable without a rule. Permissions come from governance.decide, footage
-access from governance.access: the web adds no rules of its own.
+access from governance.access: the web adds no rules of its own. Most views answer twice: as a
+page, and under /api as JSON (described in /api/openapi.json).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from pathlib import Path
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, g, render_template, request, session
+from werkzeug.exceptions import HTTPException
 
 from firmware.config import Config
-from firmware.governance.service import Governance
 from firmware.storage.store import EncryptedStore
+from firmware.web import routes
 
 IDLE_SECONDS = 15 * 60
 ABSOLUTE_SECONDS = 12 * 3600
@@ -25,15 +28,13 @@ SECRET_FILE = "web-session.key"
 def _secret_key(key_dir: Path) -> bytes:
     path = Path(key_dir) / SECRET_FILE
     if not path.exists():
-        import os
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, secrets.token_bytes(32))
         os.close(fd)
     return path.read_bytes()
 
 
-def create_app(cfg: Config, store: EncryptedStore | None = None,
-               gov: Governance | None = None) -> Flask:
+def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=_secret_key(cfg.storage.key_dir),
@@ -43,18 +44,18 @@ def create_app(cfg: Config, store: EncryptedStore | None = None,
         SESSION_COOKIE_NAME="nvr_session",
         MAX_CONTENT_LENGTH=64 * 1024,
     )
-    app.extensions["nvr"] = {"cfg": cfg, "store": store or EncryptedStore.from_config(cfg),
-                             "gov": gov or Governance.open(cfg)}
+    nvr_cfg = cfg
+    app.extensions["nvr"] = {"cfg": cfg, "store": store or EncryptedStore.from_config(cfg)}
 
-    from firmware.web import auth, recordings, system
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(recordings.bp)
-    app.register_blueprint(system.bp)
+    from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
+                              system)
+    for module in (auth, recordings, live, casework, exports, logbooks, people, system, api):
+        app.register_blueprint(module.bp)
 
     @app.before_request
     def _session_and_csrf():
         now = time.time()
-        if session.get("user"):
+        if session.get("user") or session.get("visit"):
             idle = now - session.get("seen", 0) > IDLE_SECONDS
             old = now - session.get("since", 0) > ABSOLUTE_SECONDS
             if idle or old:                       # R-81: sessions expire
@@ -68,6 +69,34 @@ def create_app(cfg: Config, store: EncryptedStore | None = None,
             if not token or not secrets.compare_digest(token, session["csrf"]):
                 abort(400, "missing or wrong CSRF token: reload the page and try again")
         g.now = now
+
+    @app.teardown_appcontext
+    def _close_governance(exc):
+        gov = g.pop("gov", None)
+        if gov is not None:
+            gov.close()
+
+    @app.context_processor
+    def _navigation():
+        return {"nav": routes.navigation(), "Action": routes.Action,
+                "device": nvr_cfg.device}
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if routes.is_api():
+            return {"error": exc.description}, exc.code
+        return render_template("error.html", message=exc.description), exc.code
+
+    def _rule_error(exc: Exception):
+        """A governance rule refused the operation: say which, lose nothing. Refused access
+        is 403; everything else (bad input, a rule of the workflow) is 400."""
+        status = 403 if isinstance(exc, routes.Refusal) else 400
+        if routes.is_api():
+            return {"error": str(exc)}, status
+        return render_template("error.html", message=str(exc)), status
+
+    for error in routes.RuleError:
+        app.register_error_handler(error, _rule_error)
 
     @app.after_request
     def _headers(response):

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, abort, g, redirect, render_template, request, send_file, session,
-                   url_for)
+from flask import Blueprint, abort, g, redirect, request, send_file, url_for
 
-from firmware.governance.access import PURPOSES, AccessRefused, grant_footage
+from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
 from firmware.storage.holds import list_holds
-from firmware.web.routes import Action, nvr, rule
+from firmware.web.routes import (Action, InputError, done, fields, footage_grant, granted_until,
+                                 is_api, nvr, reply, rule, text)
 
 bp = Blueprint("recordings", __name__)
-GRANT_SECONDS = 30 * 60
 _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -30,19 +28,35 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(nvr()["cfg"].device.timezone)
 
 
+def _camera(camera: str):
+    for c in nvr()["cfg"].cameras:
+        if c.id == camera:
+            return c
+    abort(404, f"there is no camera '{camera}'")
+
+
+def _camera_json(c) -> dict:
+    return {"id": c.id, "name": c.name, "location": c.location,
+            "live": bool(decide(g.actor, Action.LIVE, camera=c.id)),
+            "playback": bool(decide(g.actor, Action.PLAYBACK, camera=c.id))}
+
+
 @bp.route("/")
+@bp.route("/api/cameras")
 @rule("login")
 def index():
-    cfg = nvr()["cfg"]
+    cameras = [_camera_json(c) for c in nvr()["cfg"].cameras]
+    if g.actor.visit is not None:
+        cameras = [c for c in cameras if c["id"] in g.actor.visit.cameras]
     today = datetime.now(_tz()).date().isoformat()
-    return render_template("index.html", cameras=cfg.cameras, today=today, actor=g.actor)
+    return reply("index.html", cameras, today=today, actor=g.actor)
 
 
 def _day_bounds(day: str) -> tuple[float, float]:
     try:
         d = date.fromisoformat(day)
     except ValueError:
-        abort(404)
+        abort(404, f"'{day}' is not a date like 2026-11-29")
     start = datetime(d.year, d.month, d.day, tzinfo=_tz())
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
@@ -77,56 +91,73 @@ def timeline_svg(segments: list[dict], holds: list[dict], start: float, end: flo
 
 
 @bp.route("/cameras/<camera>/day/<day>")
+@bp.route("/api/cameras/<camera>/segments/<day>")
 @rule(Action.PLAYBACK)
 def timeline(camera: str, day: str):
-    cfg, store = nvr()["cfg"], nvr()["store"]
-    if camera not in {c.id for c in cfg.cameras}:
-        abort(404)
+    cam = _camera(camera)
+    store = nvr()["store"]
     start, end = _day_bounds(day)
-    segments = [s for s in store.list_segments(camera) if s["start"] < end and s["end"] > start]
+    segments = store.list_segments(camera, start, end)
+    if g.actor.visit is not None:              # a visit sees only its window (R-11)
+        segments = [s for s in segments if decide(g.actor, Action.PLAYBACK, camera=camera,
+                                                  at=s["start"])]
+    tz = _tz()
+    rows = [{"id": s["id"], "start": s["start"], "end": s["end"], "bytes": s["bytes"],
+             "held": bool(s["held"]), "event": s["event_id"],
+             "from": datetime.fromtimestamp(s["start"], tz).strftime("%H:%M:%S"),
+             "to": datetime.fromtimestamp(s["end"], tz).strftime("%H:%M:%S")} for s in segments]
+    if is_api():
+        return reply("", rows)
     holds = [h for h in list_holds(store) if h["camera_id"] == camera and h["released"] is None
              and h["start"] < end and h["end"] > start]
-    granted = session.get("grants", {}).get(camera, 0) > time.time()
-    tz = _tz()
-    return render_template(
-        "timeline.html", camera=cfg.camera(camera), day=day, granted=granted,
-        svg=timeline_svg(segments, holds, start, end), purposes=PURPOSES,
-        segments=[{**s, "from": datetime.fromtimestamp(s["start"], tz).strftime("%H:%M:%S"),
-                   "to": datetime.fromtimestamp(s["end"], tz).strftime("%H:%M:%S")}
-                  for s in segments])
+    d = date.fromisoformat(day)
+    return reply("timeline.html", rows, camera=cam, day=day,
+                 granted=bool(granted_until(Action.PLAYBACK, camera)),
+                 svg=timeline_svg(segments, holds, start, end), purposes=PURPOSES,
+                 previous=(d - timedelta(days=1)).isoformat(),
+                 following=(d + timedelta(days=1)).isoformat())
 
 
 @bp.route("/cameras/<camera>/access", methods=["POST"])
-@rule(Action.PLAYBACK)
+@bp.route("/api/cameras/<camera>/access", methods=["POST"])
+@rule("login")
 def access(camera: str):
-    """R-01: purpose and reason before footage is shown; logged by governance."""
+    """R-01: purpose and reason before footage is shown, live or recorded; logged by
+    governance. The grant holds for this camera and action in this session."""
+    _camera(camera)
+    f = fields()
     try:
-        grant_footage(nvr()["gov"], g.actor, Action.PLAYBACK, camera=camera,
-                      purpose=request.form.get("purpose"), reason=request.form.get("reason"),
-                      subject=f"camera {camera}")
-    except AccessRefused as exc:
-        return render_template("error.html", message=str(exc)), 403
-    grants = session.get("grants", {})
-    grants[camera] = time.time() + GRANT_SECONDS
-    session["grants"] = grants
-    return redirect(request.form.get("back") or url_for("recordings.index"))
+        action = Action(text(f, "action", required=False, default="playback"))
+    except ValueError:
+        raise InputError("'action' is 'playback' or 'live'") from None
+    if action not in (Action.PLAYBACK, Action.LIVE):
+        raise InputError("'action' is 'playback' or 'live'")
+    footage_grant(action, camera, text(f, "purpose", required=False),
+                  text(f, "reason", required=False))
+    until = granted_until(action, camera)
+    back = request.form.get("back") or url_for("recordings.index")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("recordings.index")
+    return done({"camera": camera, "action": action.value, "until": until},
+                "Reden vastgelegd.", back)
 
 
 @bp.route("/segments/<segment_id>/video")
+@bp.route("/api/segments/<segment_id>/video")
 @rule("login")
 def video(segment_id: str):
     if not _SEGMENT_ID.match(segment_id):
-        abort(404)
+        abort(404, "no such segment")
     store = nvr()["store"]
     row = store.segment_row(segment_id)
     if row is None:
-        abort(404)
+        abort(404, "no such segment")
     camera = row["camera_id"]
     decision = decide(g.actor, Action.PLAYBACK, camera=camera, at=row["start"])
     if not decision:
         return {"error": decision.reason}, 403
-    if session.get("grants", {}).get(camera, 0) <= time.time():
-        return {"error": "state a purpose and reason for this camera first (R-01)"}, 403
+    if not granted_until(Action.PLAYBACK, camera):
+        return {"error": "state a purpose and reason for this camera first (R-01)"}, 428
     data = b"".join(store.read_segment(segment_id))       # in memory only, never on disk
     return send_file(io.BytesIO(data), mimetype="video/mp4", conditional=True,
                      download_name=f"{segment_id}.mp4")

@@ -1,29 +1,75 @@
-"""Who may reach a route. Every view is wrapped by `rule`, which the URL-map test checks."""
+"""Who may reach a route, and the small helpers every view shares.
+
+Every view is wrapped by `rule`, which the URL-map test checks. A view registered under /api
+answers JSON (`reply`, `done`); the same view under a page path renders or redirects.
+"""
 
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import (current_app, flash, g, jsonify, redirect, render_template, request, session,
+                   url_for)
 
+from firmware.governance.access import AccessRefused, grant_footage
+from firmware.governance.accounts import AccountError
+from firmware.governance.delegation import GrantError
+from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, Role, decide
+from firmware.governance.service import Governance, Refused
+from firmware.storage.holds import HoldError
 
 PUBLIC = "public"
+GRANT_SECONDS = 30 * 60          # a stated reason holds this long per camera and action
 
 
-def nvr():
+class InputError(Exception):
+    """A form field or JSON member is missing or malformed."""
+
+
+# Errors that carry a rule's or an input's reason, shown to the user (403 for a Refusal).
+Refusal = (AccessRefused, Refused)
+RuleError = (InputError, AccountError, GrantError, RequestError, HoldError, *Refusal)
+
+
+def nvr() -> dict:
     return current_app.extensions["nvr"]
 
 
+def gov() -> Governance:
+    """The governance layer on its own SQLite connection for this request."""
+    if "gov" not in g:
+        g.gov = Governance.open(nvr()["cfg"])
+    return g.gov
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
 def current_actor() -> Actor | None:
+    """The account of this session, with its delegations, or the visit it was handed to."""
+    if session.get("visit"):
+        try:
+            actor = gov().grants.visit_actor(session["visit"])
+        except GrantError:
+            actor = None
+        if actor is None or actor.visit.closed or actor.visit.expires < time.time():
+            session.clear()
+            return None
+        return actor
     name = session.get("user")
     if not name:
         return None
-    user = nvr()["gov"].accounts.get(name)
+    user = gov().accounts.get(name)
     if user is None or user.disabled:
         session.clear()
         return None
-    return nvr()["gov"].grants.with_delegations(Actor(user.name, user.role))
+    return gov().grants.with_delegations(Actor(user.name, user.role))
 
 
 def rule(access):
@@ -35,19 +81,151 @@ def rule(access):
                 return view(*args, **kwargs)
             actor = current_actor()
             if actor is None:
-                if request.path.startswith("/api/"):
+                if is_api():
                     return {"error": "log in first"}, 401
                 return redirect(url_for("auth.login", next=request.path))
             g.actor = actor
             if isinstance(access, Action):
-                camera = kwargs.get("camera")
-                decision = decide(actor, access, camera=camera)
+                decision = decide(actor, access, camera=kwargs.get("camera"))
                 if not decision:
-                    return {"error": decision.reason}, 403
+                    if is_api():
+                        return {"error": decision.reason}, 403
+                    return render_template("error.html", message=decision.reason), 403
             return view(*args, **kwargs)
         inner.nvr_access = access
         return inner
     return wrap
 
 
-__all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "current_actor"]
+def may(action: Action, camera: str | None = None) -> bool:
+    actor = g.get("actor")
+    return actor is not None and bool(decide(actor, action, camera=camera))
+
+
+# Pages in the menu, each shown only to whom it is for.
+_MENU = (("recordings.index", "Camera's", "login"), ("live.grid", "Live", Action.LIVE),
+         ("casework.holds", "Bewaren", Action.HOLD), ("casework.visits", "Bezoek", Action.IDENTIFY),
+         ("casework.requests", "Verzoeken", Action.REQUEST_READ),
+         ("exports.index", "Export", Action.EXPORT),
+         ("logbooks.start", "Logboeken", Action.LOGBOOK_READ),
+         ("people.users", "Gebruikers", Action.USERS),
+         ("people.delegations", "Delegaties", Action.DELEGATE),
+         ("system.page", "Systeem", "login"))
+
+
+def navigation() -> list[tuple[str, str]]:
+    actor = g.get("actor")
+    if actor is None:
+        return []
+    items = []
+    for endpoint, label, access in _MENU:
+        if access == Action.LIVE:
+            ok = any(decide(actor, access, camera=c.id) for c in nvr()["cfg"].cameras)
+        elif access == "login":
+            ok = actor.visit is None or endpoint == "recordings.index"
+        else:
+            ok = bool(decide(actor, access))
+        if ok:
+            items.append((url_for(endpoint), label))
+    return items
+
+
+def reply(template: str, payload, **page):
+    """A GET answer: `payload` as JSON under /api, else the page (which gets it as `data`)."""
+    if is_api():
+        return jsonify(payload)
+    return render_template(template, data=payload, **page)
+
+
+def done(result, message: str, back: str, status: int = 200):
+    """A POST answer: the result as JSON under /api, else a message and back to a page."""
+    if is_api():
+        return jsonify(result), status
+    flash(message)
+    return redirect(back)
+
+
+# --- input ------------------------------------------------------------------------------------
+
+def fields() -> Mapping:
+    if is_api():
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InputError("the request body must be a JSON object")
+        return body
+    return request.form
+
+
+def text(f: Mapping, name: str, *, required: bool = True, default: str = "") -> str:
+    value = f.get(name, default)
+    if value is None:
+        value = default
+    if not isinstance(value, str):
+        raise InputError(f"'{name}' must be text")
+    value = value.strip()
+    if required and not value:
+        raise InputError(f"'{name}' is required")
+    return value
+
+
+def integer(f: Mapping, name: str, *, low: int = 1, high: int = 10**9) -> int:
+    value = f.get(name)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"'{name}' must be a whole number") from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise InputError(f"'{name}' must lie between {low} and {high}")
+    return number
+
+
+def moment(f: Mapping, name: str) -> float:
+    """A date and time: ISO 8601 (e.g. 2026-11-29T14:05); without an offset it is the
+    device's local time."""
+    value = text(f, name)
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"'{name}' must be a date and time like 2026-11-29T14:05, "
+                         f"not {value!r}") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=ZoneInfo(nvr()["cfg"].device.timezone))
+    return t.timestamp()
+
+
+def camera_id(f: Mapping, name: str = "camera") -> str:
+    value = text(f, name)
+    known = [c.id for c in nvr()["cfg"].cameras]
+    if value not in known:
+        raise InputError(f"there is no camera '{value}' (cameras: {', '.join(known)})")
+    return value
+
+
+def local_time(t: float | None) -> str:
+    if t is None:
+        return ""
+    return datetime.fromtimestamp(t, ZoneInfo(nvr()["cfg"].device.timezone)).strftime(
+        "%Y-%m-%d %H:%M")
+
+
+# --- footage grants (R-01) ---------------------------------------------------------------------
+
+def footage_grant(action: Action, camera: str, purpose: str | None, reason: str | None) -> None:
+    """R-01: check and log purpose and reason, then remember them in the session for
+    GRANT_SECONDS. Raises AccessRefused with the reason when refused (also logged)."""
+    grant_footage(gov(), g.actor, action, camera=camera, purpose=purpose, reason=reason,
+                  subject=f"camera {camera}")
+    grants = session.get("grants", {})
+    grants[f"{action.value}:{camera}"] = time.time() + GRANT_SECONDS
+    session["grants"] = grants
+
+
+def granted_until(action: Action, camera: str) -> float:
+    """Until when a stated reason covers `action` on `camera` (0: no grant)."""
+    until = session.get("grants", {}).get(f"{action.value}:{camera}", 0)
+    return until if until > time.time() else 0
+
+
+__all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
+           "granted_until", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
+           "integer", "moment", "camera_id", "may", "InputError", "local_time"]

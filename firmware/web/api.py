@@ -1,0 +1,170 @@
+"""The JSON API's description: an OpenAPI 3.1 document at /api/openapi.json.
+
+The API is the pages' views answering JSON under /api (same rules, same governance calls).
+Login: GET /api/session for the CSRF token, POST /api/login with name and password; later calls
+send the session cookie and the token as X-CSRF-Token. A test checks that this document and
+the app's URL map list the same operations.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from firmware.web.routes import PUBLIC, rule
+
+bp = Blueprint("api", __name__)
+
+_TEXT = {"type": "string"}
+_TIME = {"type": "string", "description": "ISO 8601, e.g. 2026-11-29T14:05; without an offset "
+                                          "it is the device's local time"}
+_LIST = {"type": "array", "items": {"type": "string"}}
+_ERROR = {"type": "object", "properties": {"error": _TEXT}, "required": ["error"]}
+
+
+def _body(required: list[str], **props) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": props, "required": required}}}}
+
+
+def _op(summary: str, body: dict | None = None, ok: int = 200, public: bool = False,
+        content: str = "application/json") -> dict:
+    responses = {str(ok): {"description": "done",
+                           "content": {content: {"schema": {} if content != "application/json"
+                                                 else {"type": ["object", "array"]}}}},
+                 "400": {"description": "refused by a rule, or bad input; the error says which",
+                         "content": {"application/json": {"schema": _ERROR}}},
+                 "404": {"description": "no such thing",
+                         "content": {"application/json": {"schema": _ERROR}}}}
+    if not public:
+        responses["401"] = {"description": "log in first",
+                            "content": {"application/json": {"schema": _ERROR}}}
+        responses["403"] = {"description": "the role may not (R-11) or no reason stated (R-01)",
+                            "content": {"application/json": {"schema": _ERROR}}}
+    op = {"summary": summary, "responses": responses}
+    if public:
+        op["security"] = []
+    if body:
+        op["requestBody"] = body
+    return op
+
+
+def _path(*params: tuple[str, str]) -> list[dict]:
+    return [{"name": n, "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 0} if t == "int" else {"type": "string"}}
+            for n, t in params]
+
+
+def _document() -> dict:
+    cam, day = ("camera", "str"), ("day", "str")
+    paths = {
+        "/api/session": {"get": _op("who is logged in, and the CSRF token", public=True)},
+        "/api/login": {"post": _op("log in (R-10, R-81)", _body(
+            ["name", "password"], name=_TEXT, password=_TEXT, code=_TEXT), public=True)},
+        "/api/logout": {"post": _op("log out")},
+        "/api/cameras": {"get": _op("cameras, and what the caller may do with each")},
+        "/api/cameras/{camera}/segments/{day}": {
+            "parameters": _path(cam, day), "get": _op("segments of one camera on one day")},
+        "/api/cameras/{camera}/access": {
+            "parameters": _path(cam), "post": _op(
+                "state purpose and reason before footage is shown (R-01); logged",
+                _body(["purpose", "reason"], action={"enum": ["playback", "live"]},
+                      purpose={"enum": ["safety", "property", "access", "incident"]},
+                      reason=_TEXT))},
+        "/api/segments/{segment_id}/video": {
+            "parameters": _path(("segment_id", "str")),
+            "get": _op("one segment as MP4, decrypted into the response", content="video/mp4")},
+        "/api/holds": {"get": _op("holds (R-41)"),
+                       "post": _op("place a hold", _body(
+                           ["camera", "start", "end", "reason", "reference"], camera=_TEXT,
+                           start=_TIME, end=_TIME, reason=_TEXT, reference=_TEXT), 201)},
+        "/api/holds/{hold_id}/release": {"parameters": _path(("hold_id", "int")),
+                                         "post": _op("release a hold")},
+        "/api/visits": {"get": _op("visits of police and prosecutor"),
+                        "post": _op("register a visit (art. 5.4)", _body(
+                            ["visitor", "organisation", "identity", "legal_basis", "reason",
+                             "cameras", "start", "end", "minutes"], visitor=_TEXT,
+                            organisation=_TEXT, identity=_TEXT,
+                            legal_basis={"enum": ["126nd", "126nda"]}, reason=_TEXT,
+                            cameras=_LIST, start=_TIME, end=_TIME,
+                            minutes={"type": "integer"}), 201)},
+        "/api/visits/{visit_id}/close": {"parameters": _path(("visit_id", "int")),
+                                         "post": _op("close a visit")},
+        "/api/visits/{visit_id}/start": {"parameters": _path(("visit_id", "int")),
+                                         "post": _op("hand this session to the visit")},
+        "/api/requests": {"get": _op("requests (art. 9 and 10) with deadlines")},
+        "/api/requests/{req_id}": {"parameters": _path(("req_id", "int")),
+                                   "get": _op("one request")},
+        "/api/requests/art9": {"post": _op("register a written request of police or "
+                                           "prosecutor (R-60)", _body(
+            ["reference", "requester", "legal_basis", "camera", "start", "end"],
+            reference=_TEXT, requester=_TEXT, legal_basis={"enum": ["126nd", "126nda"]},
+            camera=_TEXT, start=_TIME, end=_TIME), 201)},
+        "/api/requests/art10": {"post": _op("take in a request to view (R-70, R-71)", _body(
+            ["requester", "requester_kind", "motivation", "camera", "start", "end"],
+            requester=_TEXT, requester_kind={"enum": ["citizen", "company", "insurer", "lawyer",
+                                                      "other"]},
+            motivation=_TEXT, received=_TIME, camera=_TEXT, start=_TIME, end=_TIME,
+            reference=_TEXT), 201)},
+        "/api/requests/{req_id}/decision": {
+            "parameters": _path(("req_id", "int")),
+            "post": _op("decide an art. 10 request (R-72)", _body(
+                ["approve", "reason"], approve={"type": "boolean"}, reason=_TEXT))},
+        "/api/requests/{req_id}/identity": {
+            "parameters": _path(("req_id", "int")),
+            "post": _op("record the in-person identity check (R-73)",
+                        _body(["method"], method=_TEXT))},
+        "/api/requests/{req_id}/declaration": {
+            "parameters": _path(("req_id", "int")),
+            "post": _op("record the signed declaration (R-62, R-73)",
+                        _body(["signed_by"], signed_by=_TEXT))},
+        "/api/requests/{req_id}/close": {
+            "parameters": _path(("req_id", "int")),
+            "post": _op("close a request; its hold is released", _body(["reason"],
+                                                                       reason=_TEXT))},
+        "/api/exports": {"get": _op("exports made"),
+                         "post": _op("export a registered art. 9 request's footage (R-60, R-61)",
+                                     _body(["request", "password"], request={"type": "integer"},
+                                           password=_TEXT, start=_TIME, end=_TIME), 201)},
+        "/api/logbooks/{book}": {
+            "parameters": [{"name": "book", "in": "path", "required": True,
+                            "schema": {"enum": ["usage", "inzien"]}}],
+            "get": _op("logbook entries, newest first (R-50, R-51)")},
+        "/api/logbooks/verify": {"get": _op("verify both hash chains and signed heads")},
+        "/api/users": {"get": _op("accounts"),
+                       "post": _op("add an account", _body(["name", "role", "password"],
+                                                           name=_TEXT, role=_TEXT,
+                                                           password=_TEXT), 201)},
+        "/api/users/{name}/disable": {"parameters": _path(("name", "str")),
+                                      "post": _op("disable an account")},
+        "/api/users/{name}/password": {"parameters": _path(("name", "str")),
+                                       "post": _op("set an account's password",
+                                                   _body(["password"], password=_TEXT))},
+        "/api/account": {"get": _op("one's own account")},
+        "/api/account/password": {"post": _op("change one's own password", _body(
+            ["current", "password"], current=_TEXT, password=_TEXT))},
+        "/api/account/totp": {"post": _op("turn on the second factor; returns the secret")},
+        "/api/delegations": {"get": _op("delegations (R-12)"),
+                             "post": _op("delegate to a designee", _body(
+                                 ["grantee", "actions", "cameras", "reason", "expires"],
+                                 grantee=_TEXT, actions=_LIST, cameras=_LIST, reason=_TEXT,
+                                 expires=_TIME), 201)},
+        "/api/delegations/{delegation_id}/revoke": {
+            "parameters": _path(("delegation_id", "int")), "post": _op("revoke a delegation")},
+        "/api/system": {"get": _op("cameras, storage, retention horizon, time sync")},
+        "/api/openapi.json": {"get": _op("this document", public=True)},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Recorder API", "version": "1",
+                 "description": __doc__.strip()},
+        "components": {"securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "nvr_session"}}},
+        "security": [{"session": []}],
+        "paths": paths,
+    }
+
+
+@bp.route("/api/openapi.json")
+@rule(PUBLIC)
+def openapi():
+    return _document()

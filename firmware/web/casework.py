@@ -1,0 +1,223 @@
+"""Holds, visits of police and prosecutor, and requests (art. 9 and art. 10).
+
+Each view is a page and, under /api, a JSON call; the rules live in governance (R-41, R-60,
+R-70..R-74, art. 5.4), the views only read fields and show results.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, g, session, url_for
+
+from firmware.governance.requests import LEGAL_BASES, REQUESTER_KINDS
+from firmware.storage.holds import list_holds
+from firmware.web.routes import (Action, InputError, camera_id, done, fields, gov, integer,
+                                 is_api, local_time, may, moment, nvr, reply, rule, text)
+
+bp = Blueprint("casework", __name__)
+
+
+def _times(row: dict, *names: str) -> dict:
+    return {**row, **{f"{n}_local": local_time(row.get(n)) for n in names}}
+
+
+# --- holds (R-41) -----------------------------------------------------------------------------
+
+@bp.route("/holds")
+@bp.route("/api/holds")
+@rule(Action.HOLD)
+def holds():
+    rows = [_times(h, "start", "end", "created", "released") for h in list_holds(nvr()["store"])]
+    return reply("holds.html", rows, cameras=nvr()["cfg"].cameras)
+
+
+@bp.route("/holds", methods=["POST"])
+@bp.route("/api/holds", methods=["POST"])
+@rule(Action.HOLD)
+def hold_add():
+    f = fields()
+    hold = gov().place_hold(g.actor, nvr()["store"], camera_id(f), moment(f, "start"),
+                            moment(f, "end"), text(f, "reason"), text(f, "reference"))
+    return done(hold, f"Bewaren {hold['id']} geplaatst op {hold['segments']} segment(en).",
+                url_for("casework.holds"), 201)
+
+
+@bp.route("/holds/<int:hold_id>/release", methods=["POST"])
+@bp.route("/api/holds/<int:hold_id>/release", methods=["POST"])
+@rule(Action.HOLD)
+def hold_release(hold_id: int):
+    result = gov().release_hold(g.actor, nvr()["store"], hold_id)
+    return done(result, f"Bewaren {hold_id} opgeheven; de beelden vallen weer onder de "
+                        "bewaartermijn.", url_for("casework.holds"))
+
+
+# --- visits of police and prosecutor (R-11, art. 5.4) ------------------------------------------
+
+@bp.route("/visits")
+@bp.route("/api/visits")
+@rule(Action.IDENTIFY)
+def visits():
+    rows = [_times(v, "start", "end", "expires", "opened", "closed")
+            for v in gov().grants.list_visits()]
+    return reply("visits.html", rows, cameras=nvr()["cfg"].cameras, bases=LEGAL_BASES,
+                 now=time.time())
+
+
+def _cameras(f) -> set[str]:
+    value = f.getlist("cameras") if hasattr(f, "getlist") else f.get("cameras")
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
+        raise InputError("'cameras' must list one or more camera ids")
+    for c in value:
+        camera_id({"camera": c})
+    return set(value)
+
+
+@bp.route("/visits", methods=["POST"])
+@bp.route("/api/visits", methods=["POST"])
+@rule(Action.IDENTIFY)
+def visit_open():
+    f = fields()
+    visit_id = gov().grants.open_visit(
+        g.actor, visitor=text(f, "visitor"), organisation=text(f, "organisation"),
+        identity=text(f, "identity"), legal_basis=text(f, "legal_basis"),
+        reason=text(f, "reason"), cameras=_cameras(f), start=moment(f, "start"),
+        end=moment(f, "end"), minutes=integer(f, "minutes", high=240))
+    return done({"id": visit_id}, f"Bezoek {visit_id} geregistreerd.",
+                url_for("casework.visits"), 201)
+
+
+@bp.route("/visits/<int:visit_id>/close", methods=["POST"])
+@bp.route("/api/visits/<int:visit_id>/close", methods=["POST"])
+@rule(Action.IDENTIFY)
+def visit_close(visit_id: int):
+    gov().grants.close_visit(g.actor, visit_id)
+    return done({"id": visit_id, "closed": True}, f"Bezoek {visit_id} gesloten.",
+                url_for("casework.visits"))
+
+
+@bp.route("/visits/<int:visit_id>/start", methods=["POST"])
+@bp.route("/api/visits/<int:visit_id>/start", methods=["POST"])
+@rule(Action.IDENTIFY)
+def visit_start(visit_id: int):
+    """Hand this browser to the visit: the beheerder's own session ends, and the visitors see
+    only their cameras and window until the visit expires or is closed (art. 5.4)."""
+    visit = gov().grants.visit_actor(visit_id)
+    if visit.visit.closed or visit.visit.expires < time.time():
+        raise InputError(f"visit {visit_id} is closed or has expired")
+    gov().logbook.append("inzien", g.actor.name, "visit-session-started",
+                         subject=f"visit {visit_id}")
+    csrf, now = session.get("csrf"), time.time()
+    session.clear()
+    session.update(visit=visit_id, since=now, seen=now, csrf=csrf)
+    return done({"visit": visit_id, "csrf": csrf}, f"Sessie voor bezoek {visit_id} gestart.",
+                url_for("recordings.index"))
+
+
+# --- requests (art. 9, art. 10) ------------------------------------------------------------
+
+def _request_rows() -> list[dict]:
+    return [_times(r, "start", "end", "received", "decision_due", "decided_at")
+            for r in gov().requests(nvr()["store"]).list()]
+
+
+@bp.route("/requests")
+@bp.route("/api/requests")
+@rule(Action.REQUEST_READ)
+def requests():
+    return reply("requests.html", _request_rows(), cameras=nvr()["cfg"].cameras,
+                 bases=LEGAL_BASES, kinds=REQUESTER_KINDS, may=may)
+
+
+@bp.route("/requests/<int:req_id>")
+@bp.route("/api/requests/<int:req_id>")
+@rule(Action.REQUEST_READ)
+def request_detail(req_id: int):
+    reqs = gov().requests(nvr()["store"])
+    row = _times(reqs.show(req_id), "start", "end", "received", "decision_due", "decided_at",
+                 "declaration_at")
+    ready, why = reqs.may_view(req_id)
+    row["viewing"] = {"ready": ready, "why": why}
+    day = row["start_local"][:10]
+    return reply("request.html", row, may=may, day=day)
+
+
+@bp.route("/requests/art9", methods=["POST"])
+@bp.route("/api/requests/art9", methods=["POST"])
+@rule(Action.REQUEST_ART9)
+def request_art9():
+    f = fields()
+    row = gov().requests(nvr()["store"]).add_article9(
+        g.actor, reference=text(f, "reference"), requester=text(f, "requester"),
+        legal_basis=text(f, "legal_basis"), camera=camera_id(f), start=moment(f, "start"),
+        end=moment(f, "end"))
+    return done(row, f"Verzoek {row['id']} (artikel 9) geregistreerd; de beelden worden "
+                     "bewaard.", url_for("casework.request_detail", req_id=row["id"]), 201)
+
+
+@bp.route("/requests/art10", methods=["POST"])
+@bp.route("/api/requests/art10", methods=["POST"])
+@rule(Action.REQUEST_INTAKE)
+def request_art10():
+    f = fields()
+    received = moment(f, "received") if text(f, "received", required=False) else time.time()
+    row = gov().requests(nvr()["store"]).add_article10(
+        g.actor, requester=text(f, "requester"), requester_kind=text(f, "requester_kind"),
+        motivation=text(f, "motivation"), received=received, camera=camera_id(f),
+        start=moment(f, "start"), end=moment(f, "end"),
+        reference=text(f, "reference", required=False))
+    return done(row, f"Verzoek {row['id']} (artikel 10) ingenomen; besluit uiterlijk "
+                     f"{local_time(row['decision_due'])}.",
+                url_for("casework.request_detail", req_id=row["id"]), 201)
+
+
+def _yes(f, name: str) -> bool:
+    value = f.get(name)
+    if isinstance(value, bool):
+        return value
+    if value in ("yes", "no"):
+        return value == "yes"
+    raise InputError(f"'{name}' is yes or no (true or false in JSON)")
+
+
+@bp.route("/requests/<int:req_id>/decision", methods=["POST"])
+@bp.route("/api/requests/<int:req_id>/decision", methods=["POST"])
+@rule(Action.REQUEST_DECIDE)
+def request_decide(req_id: int):
+    f = fields()
+    row = gov().requests(nvr()["store"]).decide(g.actor, req_id, approve=_yes(f, "approve"),
+                                                reason=text(f, "reason"))
+    word = "toegewezen" if row["status"] == "approved" else "afgewezen"
+    return done(row, f"Verzoek {req_id} {word}.",
+                url_for("casework.request_detail", req_id=req_id))
+
+
+@bp.route("/requests/<int:req_id>/identity", methods=["POST"])
+@bp.route("/api/requests/<int:req_id>/identity", methods=["POST"])
+@rule(Action.IDENTIFY)
+def request_identity(req_id: int):
+    row = gov().requests(nvr()["store"]).record_identity(g.actor, req_id,
+                                                         text(fields(), "method"))
+    return done(row, "Identiteit vastgelegd.", url_for("casework.request_detail", req_id=req_id))
+
+
+@bp.route("/requests/<int:req_id>/declaration", methods=["POST"])
+@bp.route("/api/requests/<int:req_id>/declaration", methods=["POST"])
+@rule(Action.IDENTIFY)
+def request_declaration(req_id: int):
+    row = gov().requests(nvr()["store"]).record_declaration(g.actor, req_id,
+                                                            text(fields(), "signed_by"))
+    return done(row, "Ondertekende verklaring vastgelegd.",
+                url_for("casework.request_detail", req_id=req_id))
+
+
+@bp.route("/requests/<int:req_id>/close", methods=["POST"])
+@bp.route("/api/requests/<int:req_id>/close", methods=["POST"])
+@rule(Action.REQUEST_READ)
+def request_close(req_id: int):
+    row = gov().requests(nvr()["store"]).close(g.actor, req_id, text(fields(), "reason"))
+    return done(row, f"Verzoek {req_id} gesloten; het bewaren is opgeheven.",
+                url_for("casework.request_detail", req_id=req_id))
+
+
+__all__ = ["bp", "is_api"]

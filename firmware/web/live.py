@@ -1,0 +1,97 @@
+"""Live view: one camera or a grid of all, as MJPEG from the recorder's live socket.
+
+The viewer states a purpose and reason first (R-01, logged by governance); the stream then runs
+until the grant expires, the viewer leaves, or the session ends. The recorder encodes JPEGs
+only while at least one stream is open (firmware.live.tap).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+
+from firmware.governance.access import PURPOSES
+from firmware.governance.roles import decide
+from firmware.live.client import LiveUnavailable, live_frames
+from firmware.web.routes import Action, footage_grant, granted_until, nvr, rule
+
+bp = Blueprint("live", __name__)
+MAX_STREAMS = 12                 # keeps server threads free for pages and playback
+_streams = threading.BoundedSemaphore(MAX_STREAMS)
+
+
+def live_cameras() -> list:
+    """The configured cameras the current actor may watch live."""
+    return [c for c in nvr()["cfg"].cameras if decide(g.actor, Action.LIVE, camera=c.id)]
+
+
+def _known(camera: str):
+    for c in nvr()["cfg"].cameras:
+        if c.id == camera:
+            return c
+    abort(404)
+
+
+@bp.route("/live")
+@rule("login")
+def grid():
+    cameras = live_cameras()
+    if not cameras:
+        return render_template("error.html", message="U mag geen camera live bekijken (R-11)."), 403
+    granted = all(granted_until(Action.LIVE, c.id) for c in cameras)
+    return render_template("live.html", cameras=cameras, granted=granted, purposes=PURPOSES,
+                           action=url_for("live.grid_access"), single=False)
+
+
+@bp.route("/live/access", methods=["POST"])
+@rule("login")
+def grid_access():
+    cameras = live_cameras()
+    for c in cameras:
+        footage_grant(Action.LIVE, c.id, request.form.get("purpose"), request.form.get("reason"))
+    return redirect(url_for("live.grid"))
+
+
+@bp.route("/cameras/<camera>/live")
+@rule(Action.LIVE)
+def camera_page(camera: str):
+    cam = _known(camera)
+    return render_template("live.html", cameras=[cam], purposes=PURPOSES, single=True,
+                           granted=bool(granted_until(Action.LIVE, camera)),
+                           action=url_for("recordings.access", camera=camera))
+
+
+@bp.route("/cameras/<camera>/live.mjpeg")
+@rule(Action.LIVE)
+def stream(camera: str):
+    _known(camera)
+    until = granted_until(Action.LIVE, camera)
+    if not until:
+        return {"error": "state a purpose and reason for this camera first (R-01)"}, 428
+    if not _streams.acquire(blocking=False):
+        return {"error": f"{MAX_STREAMS} live streams are open already; close one"}, 503
+    try:
+        frames = live_frames(nvr()["cfg"].live_socket, camera)
+        first = next(frames)                 # fails here, with a status, if there is no picture
+    except (LiveUnavailable, StopIteration, OSError) as exc:
+        _streams.release()
+        return {"error": f"no live picture: {exc}"}, 503
+
+    def parts():
+        try:
+            frame = first
+            while time.time() < until:
+                jpeg = frame[1]
+                yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                       + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                frame = next(frames)
+        except (LiveUnavailable, OSError):
+            return
+        finally:
+            frames.close()
+            _streams.release()
+
+    return Response(parts(), mimetype="multipart/x-mixed-replace; boundary=frame",
+                    headers={"X-Accel-Buffering": "no"})
