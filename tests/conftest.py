@@ -36,7 +36,7 @@ def device(tmp_path):
 
 def write_config(tmp_path: Path, camera_extra: str = "", motion: str = "",
                  storage: str = "", source: str = 'source = "synthetic"',
-                 data_dir: str = "data") -> Path:
+                 data_dir: str = "data", extra: str = "") -> Path:
     """A small configuration for tests: one camera 'cam', 320x240."""
     (tmp_path / "data").mkdir(exist_ok=True)
     (tmp_path / "keys").mkdir(exist_ok=True)
@@ -66,6 +66,8 @@ lores_height = 240
 
 [cameras.motion]
 {motion}
+
+{extra}
 """
     path = tmp_path / "nvr.toml"
     path.write_text(text)
@@ -155,3 +157,33 @@ def decrypt_all(config: Path, rows: list[dict], out_dir: Path) -> list[Path]:
         assert result.returncode == 0, result.stderr
         paths.append(out)
     return paths
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A device with an account per role (webutil.ROLE_USERS) and 10 s of recorded footage
+    on camera 'cam' from 20 minutes ago; returns the Flask app and the configuration path."""
+    from datetime import datetime, timedelta, timezone
+
+    from firmware.capture.synthetic import Mover, Scene
+    from firmware.governance.service import Governance
+    from firmware.web import create_app
+    from webutil import ROLE_USERS
+    tmp = tmp_path_factory.mktemp("web")
+    config = write_config(tmp, storage="segment_seconds = 4",
+                          extra='[export]\ndirectory = "usb-stand-in"')
+    staff(config)
+    gov = Governance.open(load(config))
+    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+    for role, name in ROLE_USERS.items():
+        if gov.accounts.get(name) is None:
+            gov.accounts.add(name, role, PASSWORD, by=admin)
+    scene = Scene(320, 240, 25, [Mover(1, 7, 0.1, 0.3, 0.7, 0.3, 0.15, 0.25, 20)], noise=2,
+                  clock=False)
+    video = render_scene(scene, 25 * 10, tmp / "clip.mp4")
+    start = datetime.now(timezone.utc) - timedelta(minutes=20)
+    assert nvr("--config", str(config), "ingest", str(video), "--camera", "cam", "--start",
+               start.isoformat()).returncode == 0
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    return app, config

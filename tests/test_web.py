@@ -5,84 +5,22 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import ssl
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import av
 import pytest
-from flask.testing import FlaskClient
 
-from firmware.capture.synthetic import Mover, Scene
 from firmware.config import load
 from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.governance.service import Governance
-from firmware.web import create_app
 from firmware.web.server import WebServer
 
-from conftest import PASSWORD, nvr, render_scene, staff, write_config
-
-ROLE_USERS = {Role.BEHEERDER: "b.beheerder", Role.PRIVACY_OFFICER: "p.officer",
-              Role.TECHNICAL: "t.admin", Role.MANAGER: "m.manager", Role.DPO: "d.dpo",
-              Role.DESIGNEE: "a.designee"}
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("web")
-    config = write_config(tmp, storage="segment_seconds = 4")
-    staff(config)
-    gov = Governance.open(load(config))
-    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    for role, name in ROLE_USERS.items():
-        if gov.accounts.get(name) is None:
-            gov.accounts.add(name, role, PASSWORD, by=admin)
-    scene = Scene(320, 240, 25, [Mover(1, 7, 0.1, 0.3, 0.7, 0.3, 0.15, 0.25, 20)], noise=2,
-                  clock=False)
-    video = render_scene(scene, 25 * 10, tmp / "clip.mp4")
-    start = datetime.now(timezone.utc) - timedelta(minutes=20)
-    assert nvr("--config", str(config), "ingest", str(video), "--camera", "cam", "--start",
-               start.isoformat()).returncode == 0
-    app = create_app(load(config))
-    app.config["TESTING"] = True
-    return app, config
-
-
-class HttpsClient(FlaskClient):
-    """Requests over https, so the Secure session cookie is sent as a browser would."""
-
-    def open(self, *args, **kwargs):
-        kwargs.setdefault("base_url", "https://localhost")
-        return super().open(*args, **kwargs)
-
-
-def client(app):
-    app.test_client_class = HttpsClient
-    return app.test_client()
-
-
-def csrf_of(c) -> str:
-    c.get("/login")
-    with c.session_transaction() as s:
-        return s["csrf"]
-
-
-def login(app, name):
-    c = client(app)
-    r = c.post("/login", data={"name": name, "password": PASSWORD, "csrf": csrf_of(c)})
-    assert r.status_code == 302, r.data
-    return c
-
-
-PARAMS = {"camera": "cam", "day": "2026-04-24", "segment_id": "0" * 32, "hold_id": "1",
-          "visit_id": "1", "req_id": "1", "name": "nobody", "delegation_id": "1",
-          "export_id": "1", "book": "inzien", "fmt": "csv"}
-
-
-def url_of(rule: str) -> str:
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: PARAMS[m.group(1)], rule)
+from conftest import PASSWORD, nvr
+from webutil import ROLE_USERS, client, csrf_of, login, url_of
 
 
 def endpoints(app):
@@ -180,7 +118,7 @@ def test_path_traversal_is_refused(site):
 def test_playback_needs_a_reason_then_streams_decrypted_mp4_with_seeking_R01(site):
     app, config = site
     c = login(app, "b.beheerder")
-    day = datetime.now().date().isoformat()
+    day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
     page = c.get(f"/cameras/cam/day/{day}").get_data(True)
     assert "<svg" in page and 'class="segment"' in page and "Waarom" in page
     seg = json.loads(nvr("--config", str(config), "recordings", "list", "--json").stdout)[0]
@@ -207,7 +145,7 @@ def test_playback_needs_a_reason_then_streams_decrypted_mp4_with_seeking_R01(sit
 
 def test_privacy_officer_may_view_but_technical_admin_may_not_R11(site):
     app, _ = site
-    day = datetime.now().date().isoformat()
+    day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
     assert login(app, "p.officer").get(f"/cameras/cam/day/{day}").status_code == 200
     assert login(app, "t.admin").get(f"/cameras/cam/day/{day}").status_code == 403
 

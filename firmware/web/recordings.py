@@ -12,7 +12,7 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, g, redirect, request, send_file, url_for
+from flask import Blueprint, abort, g, request, send_file, url_for
 
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide

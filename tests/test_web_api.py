@@ -1,0 +1,276 @@
+"""Every workflow through the JSON API, with the same rules as the pages: holds, art. 9 and
+art. 10 requests, exports checked with the real 7z, visits, delegations, accounts, logbooks,
+the system page, and an OpenAPI document that lists exactly the API's routes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from firmware.config import load
+from firmware.governance.service import Governance
+
+from conftest import PASSWORD, ffprobe
+from webutil import api, client, login
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+ARCHIVE_PASSWORD = "geheim wachtwoord 2026"
+
+
+def window(config):
+    """An ISO window around the site's recorded footage (20 minutes ago, 10 s long)."""
+    now = datetime.now(AMSTERDAM).replace(tzinfo=None)      # the device's local time
+    start, end = now - timedelta(minutes=25), now - timedelta(minutes=15)
+    return start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds")
+
+
+def api_login(app, name):
+    c = client(app)
+    token = c.get("/api/session").get_json()["csrf"]
+    r = c.post("/api/login", json={"name": name, "password": PASSWORD},
+               headers={"X-CSRF-Token": token})
+    assert r.status_code == 200, r.get_json()
+    return c
+
+
+def test_api_login_needs_the_csrf_token_and_the_right_password_R81(site):
+    app, _ = site
+    c = client(app)
+    session = c.get("/api/session").get_json()
+    assert session["user"] is None and session["csrf"]
+    assert c.post("/api/login", json={"name": "b.beheerder",
+                                      "password": PASSWORD}).status_code == 400
+    wrong = c.post("/api/login", json={"name": "b.beheerder", "password": "not it at all"},
+                   headers={"X-CSRF-Token": session["csrf"]})
+    assert wrong.status_code == 401
+    assert c.get("/api/cameras").status_code == 401
+    c = api_login(app, "b.beheerder")
+    cams = c.get("/api/cameras").get_json()
+    assert cams == [{"id": "cam", "name": "Testcamera", "location": "Gemeentehuis Soest, testgang",
+                     "live": True, "playback": True}]
+
+
+def test_hold_placed_and_released_through_the_api_R41(site):
+    app, config = site
+    c = api_login(app, "b.beheerder")
+    start, end = window(config)
+    placed = api(c, "POST", "/api/holds", {"camera": "cam", "start": start, "end": end,
+                                            "reason": "vernieling fietsenstalling",
+                                            "reference": "incident 2026-118"})
+    assert placed.status_code == 201 and placed.get_json()["segments"] >= 2
+    hold_id = placed.get_json()["id"]
+    listed = {h["id"]: h for h in c.get("/api/holds").get_json()}
+    assert listed[hold_id]["released"] is None
+    assert api(c, "POST", f"/api/holds/{hold_id}/release").status_code == 200
+    again = api(c, "POST", f"/api/holds/{hold_id}/release")
+    assert again.status_code == 400 and "released already" in again.get_json()["error"]
+    bad = api(c, "POST", "/api/holds", {"camera": "cam", "start": "yesterday", "end": end,
+                                         "reason": "x", "reference": "y"})
+    assert bad.status_code == 400 and "2026-11-29T14:05" in bad.get_json()["error"]
+    assert api(login(app, "p.officer"), "POST", "/api/holds", {}).status_code == 403
+
+
+def test_article10_request_from_intake_to_viewing_R70_R72_R73(site):
+    app, config = site
+    start, end = window(config)
+    officer = api_login(app, "p.officer")
+    lawyer = api(officer, "POST", "/api/requests/art10", {
+        "requester": "mr. A. Advocaat", "requester_kind": "lawyer",
+        "motivation": "verdediging van een verdachte", "camera": "cam", "start": start,
+        "end": end})
+    assert lawyer.status_code == 400 and "R-71" in lawyer.get_json()["error"]
+    taken = api(officer, "POST", "/api/requests/art10", {
+        "requester": "J. de Vries", "requester_kind": "citizen",
+        "motivation": "mijn fiets is gestolen bij de ingang", "camera": "cam",
+        "start": start, "end": end})
+    assert taken.status_code == 201
+    req = taken.get_json()
+    assert req["status"] == "open" and req["decision_due"] > req["received"]
+    assert req["hold_id"] is not None                                   # R-41 while handled
+    assert api(officer, "POST", f"/api/requests/{req['id']}/decision",
+               {"approve": True, "reason": "gegrond"}).status_code == 403  # not the manager
+    manager = api_login(app, "m.manager")
+    decided = api(manager, "POST", f"/api/requests/{req['id']}/decision",
+                  {"approve": True, "reason": "belang aangetoond, beelden beperkt tot fiets"})
+    assert decided.status_code == 200 and decided.get_json()["status"] == "approved"
+    beheerder = api_login(app, "b.beheerder")
+    early = api(beheerder, "POST", f"/api/requests/{req['id']}/declaration",
+                {"signed_by": "J. de Vries"})
+    assert early.status_code == 400 and "identity" in early.get_json()["error"]
+    assert api(beheerder, "POST", f"/api/requests/{req['id']}/identity",
+               {"method": "paspoort NX1234567"}).status_code == 200
+    assert api(beheerder, "POST", f"/api/requests/{req['id']}/declaration",
+               {"signed_by": "J. de Vries"}).status_code == 200
+    shown = beheerder.get(f"/api/requests/{req['id']}").get_json()
+    assert shown["viewing"] == {"ready": True, "why": "ready"}
+    actions = [e["action"] for e in Governance.open(load(config)).logbook.entries("inzien")]
+    for expected in ("request-art10-intake", "request-approved", "identity-checked",
+                     "declaration-signed"):
+        assert expected in actions
+
+
+def test_article9_export_is_a_7z_with_aes_that_the_real_7z_opens_R60_R61_R62(site, tmp_path):
+    app, config = site
+    start, end = window(config)
+    c = api_login(app, "b.beheerder")
+    refused = api(c, "POST", "/api/exports", {"request": 999, "password": ARCHIVE_PASSWORD})
+    assert refused.status_code == 400 and "no request 999" in refused.get_json()["error"]
+    req = api(c, "POST", "/api/requests/art9", {
+        "reference": "PL0900-2026-4411", "requester": "brigadier K. Bakker",
+        "legal_basis": "126nd", "camera": "cam", "start": start, "end": end}).get_json()
+    short = api(c, "POST", "/api/exports", {"request": req["id"], "password": "kort"})
+    assert short.status_code == 400 and "R-61" in short.get_json()["error"]
+    made = api(c, "POST", "/api/exports", {"request": req["id"], "password": ARCHIVE_PASSWORD})
+    assert made.status_code == 201, made.get_json()
+    export = made.get_json()
+    archive = export["archive"]["path"]
+    assert archive.startswith(str(load(config).export_directory))
+    raw = open(archive, "rb").read()
+    assert hashlib.sha256(raw).hexdigest() == export["archive"]["sha256"]
+    assert b"ftyp" not in raw and b"SHA256SUMS" not in raw             # contents and names hidden
+    wrong = subprocess.run(["7z", "t", "-pnot-the-password", archive], capture_output=True)
+    assert wrong.returncode != 0
+    out = tmp_path / "opened"
+    opened = subprocess.run(["7z", "x", f"-p{ARCHIVE_PASSWORD}", f"-o{out}", archive],
+                            capture_output=True, text=True)
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    sums = dict(reversed(line.split("  ")) for line in
+                (out / "SHA256SUMS").read_text().splitlines())
+    assert len(sums) == len(export["files"]) >= 2
+    for name, digest in sums.items():
+        data = (out / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest
+        probe = ffprobe(out / name)
+        assert [s["codec_type"] for s in probe["streams"]] == ["video"]   # never audio (R-03)
+    pdf = c.get(f"/exports/{export['id']}/declaration.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    (tmp_path / "v.pdf").write_bytes(pdf.data)
+    text = subprocess.run(["pdftotext", str(tmp_path / "v.pdf"), "-"], capture_output=True,
+                          text=True).stdout
+    assert export["archive"]["sha256"] in text and "PL0900-2026-4411" in text
+    assert export["files"][0]["sha256"] in text
+    officer = api_login(app, "p.officer")
+    assert api(officer, "POST", "/api/exports", {"request": req["id"],
+                                                 "password": ARCHIVE_PASSWORD}).status_code == 403
+
+
+def test_a_visit_sees_only_its_cameras_and_window_R11(site):
+    app, config = site
+    start, end = window(config)
+    c = api_login(app, "b.beheerder")
+    opened = api(c, "POST", "/api/visits", {
+        "visitor": "rechercheur P. Smit", "organisation": "politie",
+        "identity": "dienstpas 55123", "legal_basis": "126nd",
+        "reason": "onderzoek inbraak", "cameras": ["cam"], "start": start, "end": end,
+        "minutes": 30})
+    assert opened.status_code == 201
+    visit_id = opened.get_json()["id"]
+    assert api(c, "POST", f"/api/visits/{visit_id}/start").status_code == 200
+    assert c.get("/api/session").get_json()["visit"] == visit_id
+    assert c.get("/api/holds").status_code == 403                       # the beheerder's rights are gone
+    day = datetime.now(AMSTERDAM).date().isoformat()
+    segments = c.get(f"/api/cameras/cam/segments/{day}").get_json()
+    lo, hi = (datetime.fromisoformat(t).replace(tzinfo=AMSTERDAM).timestamp()
+              for t in (start, end))
+    assert segments and all(lo <= s["start"] <= hi for s in segments)
+    video = f"/api/segments/{segments[0]['id']}/video"
+    assert c.get(video).status_code == 428
+    assert api(c, "POST", "/api/cameras/cam/access", {
+        "action": "playback", "purpose": "incident",
+        "reason": "inbraak onderzoek politie"}).status_code == 200
+    assert c.get(video).status_code == 200
+    assert api(c, "POST", "/api/logout").status_code == 200
+    inzien = Governance.open(load(config)).logbook.entries("inzien")
+    assert any(e["actor"].startswith(f"visit {visit_id}:") and e["action"] == "playback"
+               for e in inzien)
+    c = api_login(app, "b.beheerder")
+    assert api(c, "POST", f"/api/visits/{visit_id}/close").status_code == 200
+
+
+def test_delegation_lets_a_designee_play_back_until_revoked_R12(site):
+    app, _ = site
+    day = datetime.now(AMSTERDAM).date().isoformat()
+    designee = api_login(app, "a.designee")
+    assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 403
+    b = api_login(app, "b.beheerder")
+    expires = (datetime.now() + timedelta(hours=2)).isoformat(timespec="minutes")
+    made = api(b, "POST", "/api/delegations", {"grantee": "a.designee", "actions": ["playback"],
+                                               "cameras": ["cam"], "reason": "vakantie",
+                                               "expires": expires})
+    assert made.status_code == 201
+    assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 200
+    assert api(b, "POST", f"/api/delegations/{made.get_json()['id']}/revoke").status_code == 200
+    assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 403
+    wrong = api(b, "POST", "/api/delegations", {"grantee": "p.officer", "actions": ["playback"],
+                                                "cameras": ["cam"], "reason": "vakantie",
+                                                "expires": expires})
+    assert wrong.status_code == 400 and "aangewezen-persoon" in wrong.get_json()["error"]
+
+
+def test_accounts_are_added_and_disabled_by_the_technical_administrator_R10(site):
+    app, _ = site
+    t = api_login(app, "t.admin")
+    weak = api(t, "POST", "/api/users", {"name": "k.klaassen", "role": "beheerder",
+                                          "password": "short"})
+    assert weak.status_code == 400
+    assert api(t, "POST", "/api/users", {"name": "k.klaassen", "role": "beheerder",
+                                          "password": PASSWORD}).status_code == 201
+    api_login(app, "k.klaassen")
+    assert api(t, "POST", "/api/users/k.klaassen/disable").status_code == 200
+    c = client(app)
+    token = c.get("/api/session").get_json()["csrf"]
+    assert c.post("/api/login", json={"name": "k.klaassen", "password": PASSWORD},
+                  headers={"X-CSRF-Token": token}).status_code == 401
+    names = {u["name"]: u for u in t.get("/api/users").get_json()}
+    assert names["k.klaassen"]["disabled"] is not None
+    assert "password_hash" not in names["k.klaassen"]
+
+
+def test_logbooks_are_read_verified_and_exported_R50_R51(site):
+    app, _ = site
+    dpo = api_login(app, "d.dpo")
+    result = dpo.get("/api/logbooks/verify").get_json()
+    assert result["ok"] is True and result["entries"]["usage"] > 0
+    entries = dpo.get("/api/logbooks/usage").get_json()
+    assert [e["n"] for e in entries] == sorted((e["n"] for e in entries), reverse=True)
+    csv = dpo.get("/logbooks/usage/csv")
+    assert csv.status_code == 200 and csv.get_data(True).startswith("book,")
+    assert dpo.get("/logbooks/usage/pdf").data.startswith(b"%PDF")
+    assert api_login(app, "m.manager").get("/api/logbooks/verify").status_code == 403
+    assert api_login(app, "t.admin").get("/api/logbooks/inzien").status_code == 403
+
+
+def test_system_page_reports_cameras_storage_and_retention_horizon(site):
+    app, _ = site
+    state = api_login(app, "t.admin").get("/api/system").get_json()
+    assert state["recorder"] == "not answering"           # no recorder runs in this test
+    assert state["cameras"][0]["id"] == "cam" and state["cameras"][0]["segments_last_hour"] > 0
+    assert 0 < state["storage"]["horizon_days"] < 1 and state["storage"]["max_days"] == 28
+    assert "Systeem" in login(app, "t.admin").get("/system").get_data(True)
+
+
+def test_openapi_document_lists_exactly_the_api_routes(site):
+    app, _ = site
+    doc = client(app).get("/api/openapi.json").get_json()
+    documented = {(path, method.upper()) for path, item in doc["paths"].items()
+                  for method in item if method != "parameters"}
+    served = set()
+    for r in app.url_map.iter_rules():
+        if r.rule.startswith("/api/"):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule)
+            served |= {(path, m) for m in r.methods - {"HEAD", "OPTIONS"}}
+    assert documented == served
+
+
+@pytest.mark.parametrize("url", ["/api/holds", "/api/requests/art10", "/api/users"])
+def test_malformed_json_bodies_get_a_clear_400(site, url):
+    app, _ = site
+    c = api_login(app, "t.admin" if "users" in url else "b.beheerder")
+    for body in ([], "text", {"camera": 5}, {"name": ["x"], "role": {}, "password": None}):
+        r = api(c, "POST", url, body)
+        assert r.status_code in (400, 403) and r.get_json()["error"], (url, body)
