@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEV    := var/dev
 
-.PHONY: run test bench clean check-debian
+.PHONY: run test bench screenshots clean check-debian
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
@@ -19,7 +19,7 @@ run: $(STAMP)
 
 check-debian:
 	@missing=""; \
-	for cmd in ffprobe pdftotext; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	for cmd in ffprobe pdftotext 7z chromium; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "The tests need$$missing. Install: apt-get install -y $$(grep -v '^#' debian-packages.txt | tr '\n' ' ')"; \
 	  exit 1; fi
@@ -27,10 +27,15 @@ check-debian:
 test: $(STAMP) check-debian
 	$(BIN)/pytest
 
+# Refresh the screenshots in docs/ from the browser test.
+screenshots: $(STAMP) check-debian
+	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py
+
 bench: $(STAMP)
 	$(BIN)/python bench/motion.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -135,6 +135,7 @@ def cmd_run(args) -> int:
         service.start()
         print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
               "Ctrl-C stops", flush=True)
+        _first_account_hint(cfg)
         while service.alive() and not stop:
             service.stop_event.wait(0.5)
     finally:
@@ -147,6 +148,16 @@ def cmd_run(args) -> int:
     failed = [w for w in service.workers if w.error]
     print("stopped; open segments closed", flush=True)
     return EXIT_FAILED if failed and not stop else 0
+
+
+def _first_account_hint(cfg) -> None:
+    gov = _governance(cfg)
+    if gov.accounts.count() == 0:
+        print("no accounts yet. Make the first (a technisch-beheerder), as root:\n"
+              f"  nvr --config {cfg.source} user add NAME --role technisch-beheerder\n"
+              "or as any user with the one-time code `nvr init` printed: add "
+              "--enrollment-code CODE. Then log in at the web interface's URL.", flush=True)
+    gov.close()
 
 
 def cmd_web(args) -> int:

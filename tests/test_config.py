@@ -89,7 +89,7 @@ def test_motion_section_is_validated():
 def test_missing_and_unknown_sections():
     found = problems(text='[devise]\nid = "x"\n')
     assert "devise: unknown section (did you mean 'device'?); allowed: device, storage, web, " \
-           "cameras" in found
+           "export, cameras" in found
     assert "device.id: missing; this key is required" in found
     assert "cameras: missing; add at least one [[cameras]] table" in found
 

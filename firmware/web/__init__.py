@@ -20,6 +20,13 @@ from firmware.config import Config
 from firmware.storage.store import EncryptedStore
 from firmware.web import routes
 
+# Dutch words for the states the code keeps in English (API values stay English).
+DUTCH = {"open": "in behandeling", "approved": "toegewezen", "refused": "afgewezen",
+         "registered": "geregistreerd", "closed": "gesloten", "citizen": "burger",
+         "company": "bedrijf", "insurer": "verzekeraar", "lawyer": "advocaat", "other": "anders",
+         "police-or-prosecutor": "politie of OM", "recording": "neemt op", "stopped": "gestopt",
+         "stalled": "hapert", "unknown": "onbekend", "not started": "niet gestart",
+         "live": "live", "playback": "terugkijken", "export": "exporteren"}
 IDLE_SECONDS = 15 * 60
 ABSOLUTE_SECONDS = 12 * 3600
 SECRET_FILE = "web-session.key"
@@ -51,6 +58,8 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
                               system)
     for module in (auth, recordings, live, casework, exports, logbooks, people, system, api):
         app.register_blueprint(module.bp)
+
+    app.jinja_env.filters["nl"] = lambda value: DUTCH.get(value, value)
 
     @app.before_request
     def _session_and_csrf():

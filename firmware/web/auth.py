@@ -37,7 +37,7 @@ def _refuse(message: str, status: int):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@bp.route("/api/login", methods=["POST"])
+@bp.route("/api/login", methods=["POST"], endpoint="api_login")
 @rule(PUBLIC)
 def login():
     if request.method != "POST":
@@ -75,7 +75,7 @@ def whoami():
 
 
 @bp.route("/logout", methods=["POST"])
-@bp.route("/api/logout", methods=["POST"])
+@bp.route("/api/logout", methods=["POST"], endpoint="api_logout")
 @rule("login")
 def logout():
     if g.actor.visit is not None:

@@ -25,7 +25,7 @@ def _times(row: dict, *names: str) -> dict:
 # --- holds (R-41) -----------------------------------------------------------------------------
 
 @bp.route("/holds")
-@bp.route("/api/holds")
+@bp.route("/api/holds", endpoint="api_holds")
 @rule(Action.HOLD)
 def holds():
     rows = [_times(h, "start", "end", "created", "released") for h in list_holds(nvr()["store"])]
@@ -33,7 +33,7 @@ def holds():
 
 
 @bp.route("/holds", methods=["POST"])
-@bp.route("/api/holds", methods=["POST"])
+@bp.route("/api/holds", methods=["POST"], endpoint="api_hold_add")
 @rule(Action.HOLD)
 def hold_add():
     f = fields()
@@ -44,7 +44,7 @@ def hold_add():
 
 
 @bp.route("/holds/<int:hold_id>/release", methods=["POST"])
-@bp.route("/api/holds/<int:hold_id>/release", methods=["POST"])
+@bp.route("/api/holds/<int:hold_id>/release", methods=["POST"], endpoint="api_hold_release")
 @rule(Action.HOLD)
 def hold_release(hold_id: int):
     result = gov().release_hold(g.actor, nvr()["store"], hold_id)
@@ -55,7 +55,7 @@ def hold_release(hold_id: int):
 # --- visits of police and prosecutor (R-11, art. 5.4) ------------------------------------------
 
 @bp.route("/visits")
-@bp.route("/api/visits")
+@bp.route("/api/visits", endpoint="api_visits")
 @rule(Action.IDENTIFY)
 def visits():
     rows = [_times(v, "start", "end", "expires", "opened", "closed")
@@ -74,7 +74,7 @@ def _cameras(f) -> set[str]:
 
 
 @bp.route("/visits", methods=["POST"])
-@bp.route("/api/visits", methods=["POST"])
+@bp.route("/api/visits", methods=["POST"], endpoint="api_visit_open")
 @rule(Action.IDENTIFY)
 def visit_open():
     f = fields()
@@ -88,7 +88,7 @@ def visit_open():
 
 
 @bp.route("/visits/<int:visit_id>/close", methods=["POST"])
-@bp.route("/api/visits/<int:visit_id>/close", methods=["POST"])
+@bp.route("/api/visits/<int:visit_id>/close", methods=["POST"], endpoint="api_visit_close")
 @rule(Action.IDENTIFY)
 def visit_close(visit_id: int):
     gov().grants.close_visit(g.actor, visit_id)
@@ -97,7 +97,7 @@ def visit_close(visit_id: int):
 
 
 @bp.route("/visits/<int:visit_id>/start", methods=["POST"])
-@bp.route("/api/visits/<int:visit_id>/start", methods=["POST"])
+@bp.route("/api/visits/<int:visit_id>/start", methods=["POST"], endpoint="api_visit_start")
 @rule(Action.IDENTIFY)
 def visit_start(visit_id: int):
     """Hand this browser to the visit: the beheerder's own session ends, and the visitors see
@@ -122,7 +122,7 @@ def _request_rows() -> list[dict]:
 
 
 @bp.route("/requests")
-@bp.route("/api/requests")
+@bp.route("/api/requests", endpoint="api_requests")
 @rule(Action.REQUEST_READ)
 def requests():
     return reply("requests.html", _request_rows(), cameras=nvr()["cfg"].cameras,
@@ -130,7 +130,7 @@ def requests():
 
 
 @bp.route("/requests/<int:req_id>")
-@bp.route("/api/requests/<int:req_id>")
+@bp.route("/api/requests/<int:req_id>", endpoint="api_request_detail")
 @rule(Action.REQUEST_READ)
 def request_detail(req_id: int):
     reqs = gov().requests(nvr()["store"])
@@ -143,7 +143,7 @@ def request_detail(req_id: int):
 
 
 @bp.route("/requests/art9", methods=["POST"])
-@bp.route("/api/requests/art9", methods=["POST"])
+@bp.route("/api/requests/art9", methods=["POST"], endpoint="api_request_art9")
 @rule(Action.REQUEST_ART9)
 def request_art9():
     f = fields()
@@ -156,7 +156,7 @@ def request_art9():
 
 
 @bp.route("/requests/art10", methods=["POST"])
-@bp.route("/api/requests/art10", methods=["POST"])
+@bp.route("/api/requests/art10", methods=["POST"], endpoint="api_request_art10")
 @rule(Action.REQUEST_INTAKE)
 def request_art10():
     f = fields()
@@ -181,7 +181,7 @@ def _yes(f, name: str) -> bool:
 
 
 @bp.route("/requests/<int:req_id>/decision", methods=["POST"])
-@bp.route("/api/requests/<int:req_id>/decision", methods=["POST"])
+@bp.route("/api/requests/<int:req_id>/decision", methods=["POST"], endpoint="api_request_decide")
 @rule(Action.REQUEST_DECIDE)
 def request_decide(req_id: int):
     f = fields()
@@ -193,7 +193,7 @@ def request_decide(req_id: int):
 
 
 @bp.route("/requests/<int:req_id>/identity", methods=["POST"])
-@bp.route("/api/requests/<int:req_id>/identity", methods=["POST"])
+@bp.route("/api/requests/<int:req_id>/identity", methods=["POST"], endpoint="api_request_identity")
 @rule(Action.IDENTIFY)
 def request_identity(req_id: int):
     row = gov().requests(nvr()["store"]).record_identity(g.actor, req_id,
@@ -202,7 +202,8 @@ def request_identity(req_id: int):
 
 
 @bp.route("/requests/<int:req_id>/declaration", methods=["POST"])
-@bp.route("/api/requests/<int:req_id>/declaration", methods=["POST"])
+@bp.route("/api/requests/<int:req_id>/declaration", methods=["POST"],
+          endpoint="api_request_declaration")
 @rule(Action.IDENTIFY)
 def request_declaration(req_id: int):
     row = gov().requests(nvr()["store"]).record_declaration(g.actor, req_id,
@@ -212,7 +213,7 @@ def request_declaration(req_id: int):
 
 
 @bp.route("/requests/<int:req_id>/close", methods=["POST"])
-@bp.route("/api/requests/<int:req_id>/close", methods=["POST"])
+@bp.route("/api/requests/<int:req_id>/close", methods=["POST"], endpoint="api_request_close")
 @rule(Action.REQUEST_READ)
 def request_close(req_id: int):
     row = gov().requests(nvr()["store"]).close(g.actor, req_id, text(fields(), "reason"))

@@ -18,7 +18,7 @@ bp = Blueprint("exports", __name__)
 
 
 @bp.route("/exports")
-@bp.route("/api/exports")
+@bp.route("/api/exports", endpoint="api_index")
 @rule(Action.EXPORT)
 def index():
     reqs = gov().requests(nvr()["store"])
@@ -31,7 +31,7 @@ def index():
 
 
 @bp.route("/exports", methods=["POST"])
-@bp.route("/api/exports", methods=["POST"])
+@bp.route("/api/exports", methods=["POST"], endpoint="api_create")
 @rule(Action.EXPORT)
 def create():
     f = fields()

@@ -30,7 +30,7 @@ def start():
 
 
 @bp.route("/logbooks/<book>")
-@bp.route("/api/logbooks/<book>")
+@bp.route("/api/logbooks/<book>", endpoint="api_index")
 @rule(Action.LOGBOOK_READ)
 def index(book: str):
     """Newest entries first, PAGE at a time (`?before=N` pages back)."""
@@ -44,7 +44,7 @@ def index(book: str):
 
 
 @bp.route("/logbooks/verify")
-@bp.route("/api/logbooks/verify")
+@bp.route("/api/logbooks/verify", endpoint="api_verify")
 @rule(Action.LOGBOOK_VERIFY)
 def verify():
     """Walk both hash chains and check the signed heads (R-50, R-51)."""

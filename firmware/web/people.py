@@ -29,7 +29,7 @@ def _list(f, name: str) -> list[str]:
 # --- accounts ---------------------------------------------------------------------------------
 
 @bp.route("/users")
-@bp.route("/api/users")
+@bp.route("/api/users", endpoint="api_users")
 @rule(Action.USERS)
 def users():
     rows = [{**u, "created_local": local_time(u["created"]),
@@ -38,7 +38,7 @@ def users():
 
 
 @bp.route("/users", methods=["POST"])
-@bp.route("/api/users", methods=["POST"])
+@bp.route("/api/users", methods=["POST"], endpoint="api_user_add")
 @rule(Action.USERS)
 def user_add():
     f = fields()
@@ -54,7 +54,7 @@ def user_add():
 
 
 @bp.route("/users/<name>/disable", methods=["POST"])
-@bp.route("/api/users/<name>/disable", methods=["POST"])
+@bp.route("/api/users/<name>/disable", methods=["POST"], endpoint="api_user_disable")
 @rule(Action.USERS)
 def user_disable(name: str):
     gov().accounts.disable(name, by=g.actor)
@@ -63,7 +63,7 @@ def user_disable(name: str):
 
 
 @bp.route("/users/<name>/password", methods=["POST"])
-@bp.route("/api/users/<name>/password", methods=["POST"])
+@bp.route("/api/users/<name>/password", methods=["POST"], endpoint="api_user_password")
 @rule(Action.USERS)
 def user_password(name: str):
     if gov().accounts.get(name) is None:
@@ -76,7 +76,7 @@ def user_password(name: str):
 # --- one's own account -------------------------------------------------------------------------
 
 @bp.route("/account")
-@bp.route("/api/account")
+@bp.route("/api/account", endpoint="api_account")
 @rule("login")
 def account():
     if g.actor.visit is not None:
@@ -90,7 +90,7 @@ def account():
 
 
 @bp.route("/account/password", methods=["POST"])
-@bp.route("/api/account/password", methods=["POST"])
+@bp.route("/api/account/password", methods=["POST"], endpoint="api_own_password")
 @rule("login")
 def own_password():
     f = fields()
@@ -102,7 +102,7 @@ def own_password():
 
 
 @bp.route("/account/totp", methods=["POST"])
-@bp.route("/api/account/totp", methods=["POST"])
+@bp.route("/api/account/totp", methods=["POST"], endpoint="api_own_totp")
 @rule("login")
 def own_totp():
     """Turn on the second factor (R-81); the secret is shown once, to be scanned."""
@@ -121,7 +121,7 @@ def own_totp():
 # --- delegations (R-12) ------------------------------------------------------------------------
 
 @bp.route("/delegations")
-@bp.route("/api/delegations")
+@bp.route("/api/delegations", endpoint="api_delegations")
 @rule(Action.DELEGATE)
 def delegations():
     rows = [{**d, "actions": json.loads(d["actions"]), "cameras": json.loads(d["cameras"]),
@@ -134,7 +134,7 @@ def delegations():
 
 
 @bp.route("/delegations", methods=["POST"])
-@bp.route("/api/delegations", methods=["POST"])
+@bp.route("/api/delegations", methods=["POST"], endpoint="api_delegation_add")
 @rule(Action.DELEGATE)
 def delegation_add():
     f = fields()
@@ -155,7 +155,8 @@ def delegation_add():
 
 
 @bp.route("/delegations/<int:delegation_id>/revoke", methods=["POST"])
-@bp.route("/api/delegations/<int:delegation_id>/revoke", methods=["POST"])
+@bp.route("/api/delegations/<int:delegation_id>/revoke", methods=["POST"],
+          endpoint="api_delegation_revoke")
 @rule(Action.DELEGATE)
 def delegation_revoke(delegation_id: int):
     gov().grants.revoke(g.actor, delegation_id)

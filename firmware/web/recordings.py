@@ -42,7 +42,7 @@ def _camera_json(c) -> dict:
 
 
 @bp.route("/")
-@bp.route("/api/cameras")
+@bp.route("/api/cameras", endpoint="api_index")
 @rule("login")
 def index():
     cameras = [_camera_json(c) for c in nvr()["cfg"].cameras]
@@ -91,7 +91,7 @@ def timeline_svg(segments: list[dict], holds: list[dict], start: float, end: flo
 
 
 @bp.route("/cameras/<camera>/day/<day>")
-@bp.route("/api/cameras/<camera>/segments/<day>")
+@bp.route("/api/cameras/<camera>/segments/<day>", endpoint="api_timeline")
 @rule(Action.PLAYBACK)
 def timeline(camera: str, day: str):
     cam = _camera(camera)
@@ -119,7 +119,7 @@ def timeline(camera: str, day: str):
 
 
 @bp.route("/cameras/<camera>/access", methods=["POST"])
-@bp.route("/api/cameras/<camera>/access", methods=["POST"])
+@bp.route("/api/cameras/<camera>/access", methods=["POST"], endpoint="api_access")
 @rule("login")
 def access(camera: str):
     """R-01: purpose and reason before footage is shown, live or recorded; logged by
@@ -143,7 +143,7 @@ def access(camera: str):
 
 
 @bp.route("/segments/<segment_id>/video")
-@bp.route("/api/segments/<segment_id>/video")
+@bp.route("/api/segments/<segment_id>/video", endpoint="api_video")
 @rule("login")
 def video(segment_id: str):
     if not _SEGMENT_ID.match(segment_id):

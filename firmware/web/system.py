@@ -69,7 +69,7 @@ def system_state() -> dict:
 
 
 @bp.route("/system")
-@bp.route("/api/system")
+@bp.route("/api/system", endpoint="api_page")
 @rule("login")
 def page():
     return reply("system.html", system_state())

@@ -1,0 +1,234 @@
+"""The central room's workflows in real headless Chromium (Debian's, driven by Playwright)
+against a running recorder (`nvr run`, web over TLS): log in, watch live, play back a
+recording, place a hold, and take an art. 10 request from intake to approval and viewing.
+
+Screenshots land in test-artifacts/screenshots (or $NVR_SCREENSHOTS; `make screenshots`
+refreshes the ones in docs/screenshots).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from firmware.capture.synthetic import Mover, Scene
+from firmware.config import load
+from firmware.governance.roles import Role
+from firmware.governance.service import Governance
+
+from conftest import PASSWORD, nvr, render_scene, staff, write_config
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = Path(os.environ.get("NVR_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: "
+                                                               "make test installs it")
+if not Path(CHROMIUM).exists():
+    pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)",
+                pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory):
+    """A recorder with a synthetic camera and 10 s of footage from 20 minutes ago, running with
+    its web interface; yields the https URL and the configuration path."""
+    tmp = tmp_path_factory.mktemp("browser")
+    config = write_config(tmp, storage="segment_seconds = 4",
+                          extra='[export]\ndirectory = "usb-stand-in"')
+    staff(config)
+    gov = Governance.open(load(config))
+    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+    gov.accounts.add("m.manager", Role.MANAGER, PASSWORD, by=admin)
+    gov.accounts.add("d.dpo", Role.DPO, PASSWORD, by=admin)
+    gov.close()
+    scene = Scene(320, 240, 25, [Mover(1, 7, 0.1, 0.3, 0.7, 0.3, 0.15, 0.25, 20)], noise=2,
+                  clock=False)
+    clip = render_scene(scene, 25 * 10, tmp / "clip.mp4")
+    start = datetime.now(timezone.utc) - timedelta(minutes=20)
+    assert nvr("--config", str(config), "ingest", str(clip), "--camera", "cam", "--start",
+               start.isoformat()).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    url = None
+    while url is None:
+        line = lines.get(timeout=60)
+        found = re.search(r"web interface: (https://\S+)", line)
+        url = found.group(1) if found else None
+    yield url, config
+    proc.terminate()
+    proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def as_user(browser, device):
+    """Open a fresh browser context logged in as `name`."""
+    url, _ = device
+    contexts = []
+
+    def open_as(name: str):
+        context = browser.new_context(ignore_https_errors=True, locale="nl-NL",
+                                      viewport={"width": 1280, "height": 860})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{url}/login")
+        page.fill("input[name=name]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Aanmelden')")
+        page.wait_for_url(f"{url}/")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def local(minutes_ago: int) -> str:
+    t = datetime.now(AMSTERDAM) - timedelta(minutes=minutes_ago)
+    return t.strftime("%Y-%m-%dT%H:%M")
+
+
+def state_reason(page, reason: str) -> None:
+    page.select_option("select[name=purpose]", "incident")
+    page.fill("input[name=reason]", reason)
+    page.click("main form button")
+
+
+def test_login_shows_only_the_menu_of_the_role(as_user, device):
+    page = as_user("b.beheerder")
+    menu = page.inner_text("header nav")
+    assert "Live" in menu and "Bewaren" in menu and "Gebruikers" not in menu
+    shot(page, "01-overzicht")
+    admin = as_user("t.admin")
+    menu = admin.inner_text("header nav")
+    assert "Gebruikers" in menu and "Live" not in menu
+
+
+def test_watch_live_after_stating_a_reason_R01(as_user, device):
+    url, config = device
+    page = as_user("b.beheerder")
+    page.goto(f"{url}/live")
+    assert page.locator("img.live").count() == 0              # no picture before a reason
+    state_reason(page, "controle ingang na melding")
+    page.wait_for_function("() => { const i = document.querySelector('img.live');"
+                           " return i && i.naturalWidth > 0; }", timeout=20000)
+    assert page.evaluate("document.querySelector('img.live').naturalWidth") == 320
+    shot(page, "02-live")
+    inzien = Governance.open(load(config)).logbook.entries("inzien")
+    assert any(e["action"] == "live" and e["reason"] == "controle ingang na melding"
+               for e in inzien)
+
+
+def test_play_back_a_recording(as_user, device):
+    url, _ = device
+    page = as_user("b.beheerder")
+    day = datetime.now(AMSTERDAM).date().isoformat()
+    page.goto(f"{url}/cameras/cam/day/{day}")
+    assert page.locator("svg rect.segment").count() >= 1
+    state_reason(page, "terugkijken fietsendiefstal")
+    video = page.locator("video").first
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('video').currentTime > 0.5",
+                           timeout=20000)
+    assert video.evaluate("v => v.videoWidth") == 320
+    shot(page, "03-terugkijken")
+
+
+def test_place_a_hold_R41(as_user, device):
+    url, _ = device
+    page = as_user("b.beheerder")
+    page.goto(f"{url}/holds")
+    page.fill("input[name=start]", local(30))
+    page.fill("input[name=end]", local(10))
+    page.fill("input[name=reason]", "vernieling fietsenstalling")
+    page.fill("input[name=reference]", "incident 2026-118")
+    page.click("button:has-text('Bewaren')")
+    assert "geplaatst op" in page.inner_text("p.flash")
+    assert "incident 2026-118" in page.inner_text("table")
+    shot(page, "04-bewaren")
+
+
+def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, device):
+    url, _ = device
+    officer = as_user("p.officer")
+    officer.goto(f"{url}/requests")
+    form = officer.locator("fieldset:has-text('artikel 10')")
+    form.locator("input[name=requester]").fill("J. de Vries")
+    form.locator("select[name=requester_kind]").select_option("citizen")
+    form.locator("input[name=motivation]").fill("mijn fiets is gestolen bij de ingang")
+    form.locator("input[name=start]").fill(local(30))
+    form.locator("input[name=end]").fill(local(10))
+    form.locator("button").click()
+    heading = officer.inner_text("h2")
+    assert "(artikel 10): in behandeling" in heading
+    request_url = officer.url
+    shot(officer, "05-verzoek-ingenomen")
+
+    manager = as_user("m.manager")
+    manager.goto(request_url)
+    manager.check("input[name=approve][value=yes]")
+    manager.fill("fieldset:has-text('Besluit') input[name=reason]", "belang aangetoond")
+    manager.click("button:has-text('Besluiten')")
+    assert "toegewezen" in manager.inner_text("h2")
+    shot(manager, "06-verzoek-besluit")
+
+    beheerder = as_user("b.beheerder")
+    beheerder.goto(request_url)
+    beheerder.fill("input[name=method]", "paspoort NX1234567")
+    beheerder.click("button:has-text('Vastleggen')")
+    beheerder.click("button:has-text('Vastleggen')")         # the signed declaration
+    assert "mogelijk" in beheerder.inner_text("table")
+    assert beheerder.locator("a:has-text('beelden tonen')").count() == 1
+    shot(beheerder, "07-verzoek-inzage")
+
+
+def test_system_and_logbook_pages(as_user, device):
+    url, _ = device
+    admin = as_user("t.admin")
+    admin.goto(f"{url}/system")
+    admin.wait_for_selector("text=draait")
+    assert "neemt op" in admin.inner_text("table >> nth=1")
+    shot(admin, "08-systeem")
+    dpo = as_user("d.dpo")
+    dpo.goto(f"{url}/logbooks")
+    assert "Logboek Inzien Beeldmateriaal" in dpo.inner_text("h2")
+    dpo.click("text=Keten controleren")
+    assert "intact" in dpo.inner_text("p.ok")
+    dpo.goto(f"{url}/logbooks")
+    shot(dpo, "09-logboek")
+
+
+def test_screenshots_were_written():
+    names = sorted(p.name for p in SHOTS.glob("*.png"))
+    assert len(names) >= 9, names
+    if SHOTS != ROOT / "test-artifacts" / "screenshots":
+        return
+    assert shutil.disk_usage(SHOTS).free > 0
