@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 import importlib.util
 
 import pytest
@@ -41,3 +42,21 @@ def test_picamera2_source_on_a_pc_says_what_to_do(tmp_path):
     with pytest.raises(CameraUnavailable) as info:
         open_camera(cfg.cameras[0], None)
     assert "python3-picamera2" in str(info.value) and "synthetic" in str(info.value)
+
+
+def test_a_file_faster_than_the_camera_rate_is_taken_at_that_rate():
+    """video03.avi is 60 fps with out-of-order timestamps; a camera set to 30 fps delivers
+    every other frame, evenly spaced, also across the loop."""
+    import threading
+    from firmware.capture.sources import AvSource
+    clip = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "video03.avi"
+    source = AvSource(clip, size=(160, 120), max_fps=30, loop=True, start=0.0)
+    assert source.fps == 30.0
+    stop = threading.Event()
+    times = []
+    for _, t in source.frames(stop):
+        times.append(t)
+        if len(times) == 900:                       # 850 per pass: crosses the loop
+            break
+    gaps = {round(b - a, 4) for a, b in zip(times, times[1:])}
+    assert gaps == {round(1 / 30, 4)}

@@ -18,7 +18,8 @@ def open_camera(cam: CameraConfig, tz: ZoneInfo) -> Camera:
     if cam.source == "synthetic":
         source = SyntheticSource(demo_scene(cam.width, cam.height, cam.fps))
     elif cam.source == "file":
-        source = AvSource(cam.path, size=(cam.width, cam.height), loop=cam.loop, realtime=True)
+        source = AvSource(cam.path, size=(cam.width, cam.height), loop=cam.loop, realtime=True,
+                          max_fps=cam.fps)
     elif cam.source == "v4l2":
         source = AvSource(cam.path, size=(cam.width, cam.height), device_format="v4l2",
                           fps=cam.fps)

@@ -65,12 +65,14 @@ class SyntheticSource:
 class AvSource:
     """Frames decoded by PyAV: a video file (optionally looping) or a V4L2 device.
 
-    `size` scales to (width, height); None keeps the source's own size.
+    `size` scales to (width, height); None keeps the source's own size. `max_fps` drops frames
+    of a faster file, as a camera set to that rate would deliver them.
     """
 
     def __init__(self, path: str | Path, *, size: tuple[int, int] | None = None,
                  loop: bool = False, realtime: bool = False, start: float | None = None,
-                 device_format: str | None = None, fps: float | None = None):
+                 device_format: str | None = None, fps: float | None = None,
+                 max_fps: float | None = None):
         self.path, self.loop, self.realtime, self.start = str(path), loop, realtime, start
         self.device_format = device_format
         options = {}
@@ -90,21 +92,31 @@ class AvSource:
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.path}: cannot be opened as video: {exc}") from None
         self.fps = float(rate)
+        self._keep = 1.0                    # share of the file's frames a camera would deliver
+        if max_fps and self.fps > max_fps:
+            self._keep, self.fps = max_fps / self.fps, float(max_fps)
         w, h = size or native
         self.width, self.height = w & ~1, h & ~1
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         pacer = _Pacer(self.realtime, self.start, live=self.device_format is not None)
         offset = 0.0
-        index = 0
+        index = decoded = 0
         while not stop.is_set():
-            last = offset
+            last, first = offset, index
             with av.open(self.path, format=self.device_format, options=self._options) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 try:
                     for frame in container.decode(stream):
-                        media = frame.time if frame.time is not None else index / self.fps
+                        decoded += 1
+                        if self._keep < 1.0:
+                            # Counted, not timed: some files carry out-of-order timestamps.
+                            if int(decoded * self._keep) == int((decoded - 1) * self._keep):
+                                continue              # faster than the camera's rate
+                            media = (index - first) / self.fps
+                        else:
+                            media = frame.time if frame.time is not None else index / self.fps
                         last = offset + media
                         t = pacer.stamp(last, stop)
                         if stop.is_set():

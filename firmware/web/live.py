@@ -84,8 +84,8 @@ def stream(camera: str):
             frame = first
             while time.time() < until:
                 jpeg = frame[1]
-                yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                       + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                yield (b"--frame\r\nContent-Type: image/jpeg\r\nX-Capture-Time: %.3f\r\n"
+                       b"Content-Length: %d\r\n\r\n" % (frame[0], len(jpeg)) + jpeg + b"\r\n")
                 frame = next(frames)
         except (LiveUnavailable, OSError):
             return
