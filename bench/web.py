@@ -1,7 +1,8 @@
 """Benchmark: the web interface under load while the recorder records 1080p30 from a file.
 
-`nvr run` records the real clip ../shared/data/video/video03.avi (60 fps), scaled to 1920x1080
-and taken at 30 fps as a camera set to 30 fps would, looped, with its web interface. Two phases in the same run:
+`nvr run` records the real clip ../shared/data/video/video03.avi (60 fps), scaled to
+1920x1080 and taken at 30 fps as a camera set to 30 fps would, looped, with its web interface.
+Two phases in the same run:
 - baseline (BASE_SECONDS): nobody watches; the main pages are timed;
 - load (LOAD_SECONDS): 4 live viewers (MJPEG over TLS) and 1 playback client (segments
   decrypted on the fly, fetched one after the other in real time) run while the same pages are

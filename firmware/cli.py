@@ -673,11 +673,12 @@ def cmd_decision_record(args) -> int:
     from firmware.governance.roles import Action
     gov = _governance(_config(args))
     actor = _login(gov, args, Action.LOGBOOK_READ)
-    n = gov.logbook.append("inzien", actor.name, "decision-outside-rules",
-                           subject=args.decided_by, reason=args.text,
-                           details={"advice": args.advice})
-    gov.logbook.append("usage", actor.name, "decision-outside-rules", subject=args.decided_by,
-                       reason=args.text)
+    from firmware.governance.service import DecisionError
+    try:
+        n = gov.record_decision(actor, decided_by=args.decided_by, text=args.text,
+                                advice=args.advice)
+    except DecisionError as exc:
+        raise CliError(str(exc)) from None
     print(f"recorded as entry {n} of the Logboek Inzien Beeldmateriaal")
     return 0
 

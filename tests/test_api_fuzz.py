@@ -8,7 +8,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-
 from webutil import client, login
 
 PUBLIC = {("/api/session", "GET"), ("/api/login", "POST"), ("/api/openapi.json", "GET")}

@@ -20,13 +20,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import PASSWORD, nvr, render_scene, staff, write_config
 
 from firmware.capture.synthetic import Mover, Scene
 from firmware.config import load
 from firmware.governance.roles import Role
 from firmware.governance.service import Governance
-
-from conftest import PASSWORD, nvr, render_scene, staff, write_config
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -119,7 +118,7 @@ def local(minutes_ago: int) -> str:
 def state_reason(page, reason: str) -> None:
     page.select_option("select[name=purpose]", "incident")
     page.fill("input[name=reason]", reason)
-    page.click("main form button")
+    page.click("main form:has(input[name=reason]) button")
 
 
 def test_login_shows_only_the_menu_of_the_role(as_user, device):
@@ -154,11 +153,20 @@ def test_play_back_a_recording(as_user, device):
     page.goto(f"{url}/cameras/cam/day/{day}")
     assert page.locator("svg rect.segment").count() >= 1
     state_reason(page, "terugkijken fietsendiefstal")
-    video = page.locator("video").first
-    video.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("() => document.querySelector('video').currentTime > 0.5",
+    links = page.locator("a[data-jump]")
+    assert links.count() >= 2
+    links.first.click()                                     # the window plays as one
+    page.wait_for_function("() => document.getElementById('player-video').currentTime > 0.5",
                            timeout=20000)
+    video = page.locator("#player-video")
     assert video.evaluate("v => v.videoWidth") == 320
+    first = page.get_attribute("#player", "data-current")
+    second = links.nth(1).get_attribute("data-jump")
+    page.eval_on_selector("#player-seek", "(s, t) => { s.value = t; "
+                          "s.dispatchEvent(new Event('change')); }", float(second) + 1)
+    page.wait_for_function(f"() => document.getElementById('player').dataset.current !== "
+                           f"'{first}' && document.getElementById('player-video').currentTime"
+                           " > 0.5", timeout=20000)
     shot(page, "03-terugkijken")
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 import pytest
+from conftest import write_config
 
 from firmware.capture.camera import SoftwareCamera
 from firmware.capture.sources import SyntheticSource
@@ -18,8 +19,6 @@ from firmware.config import load
 from firmware.live.client import LiveUnavailable, live_frames, recorder_status
 from firmware.live.hub import LiveHub
 from firmware.live.tap import LiveTap, live_size
-
-from conftest import write_config
 
 
 class Discard:

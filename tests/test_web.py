@@ -13,14 +13,13 @@ from zoneinfo import ZoneInfo
 
 import av
 import pytest
+from conftest import PASSWORD, nvr
+from webutil import ROLE_USERS, client, csrf_of, login, url_of
 
 from firmware.config import load
 from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.governance.service import Governance
 from firmware.web.server import WebServer
-
-from conftest import PASSWORD, nvr
-from webutil import ROLE_USERS, client, csrf_of, login, url_of
 
 
 def endpoints(app):

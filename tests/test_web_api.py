@@ -11,12 +11,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import PASSWORD, ffprobe
+from webutil import api, client, login
 
 from firmware.config import load
 from firmware.governance.service import Governance
-
-from conftest import PASSWORD, ffprobe
-from webutil import api, client, login
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 ARCHIVE_PASSWORD = "geheim wachtwoord 2026"
@@ -108,6 +107,10 @@ def test_article10_request_from_intake_to_viewing_R70_R72_R73(site):
                {"signed_by": "J. de Vries"}).status_code == 200
     shown = beheerder.get(f"/api/requests/{req['id']}").get_json()
     assert shown["viewing"] == {"ready": True, "why": "ready"}
+    pdf = beheerder.get(f"/requests/{req['id']}/declaration.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf.data, capture_output=True).stdout
+    assert b"J. de Vries" in text and b"SHA-256" in text
     actions = [e["action"] for e in Governance.open(load(config)).logbook.entries("inzien")]
     for expected in ("request-art10-intake", "request-approved", "identity-checked",
                      "declaration-signed"):
@@ -274,3 +277,38 @@ def test_malformed_json_bodies_get_a_clear_400(site, url):
     for body in ([], "text", {"camera": 5}, {"name": ["x"], "role": {}, "password": None}):
         r = api(c, "POST", url, body)
         assert r.status_code in (400, 403) and r.get_json()["error"], (url, body)
+
+
+def test_a_playback_window_is_narrowed_by_from_and_to(site):
+    app, _ = site
+    c = api_login(app, "b.beheerder")
+    day = datetime.now(AMSTERDAM).date().isoformat()
+    whole = c.get(f"/api/cameras/cam/segments/{day}").get_json()
+    assert whole
+    assert c.get(f"/api/cameras/cam/segments/{day}?from=00:00&to=00:01").get_json() == []
+    bad = c.get(f"/api/cameras/cam/segments/{day}?from=25:00")
+    assert bad.status_code == 400 and "14:05" in bad.get_json()["error"]
+    assert c.get(f"/api/cameras/cam/segments/{day}?from=10:00&to=09:00").status_code == 400
+
+
+def test_dpo_makes_the_report_and_records_a_decision_outside_the_rules_R80_R83(site, tmp_path):
+    app, config = site
+    dpo = api_login(app, "d.dpo")
+    assert dpo.get("/report").status_code == 200
+    today = datetime.now(AMSTERDAM).date().isoformat()
+    pdf = dpo.get(f"/report?from={today}&to={today}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf.data, capture_output=True,
+                          text=False).stdout.decode()
+    assert "Rapportage camerasysteem" in text and "cam" in text
+    assert dpo.get(f"/report?from={today}&to=2020-01-01").status_code == 400
+    short = api(dpo, "POST", "/api/decisions", {"decided_by": "gemeentesecretaris",
+                                                 "text": "kort", "advice": "PO"})
+    assert short.status_code == 400 and "R-80" in short.get_json()["error"]
+    made = api(dpo, "POST", "/api/decisions", {
+        "decided_by": "gemeentesecretaris", "text": "camera tijdelijk verplaatst naar de hal",
+        "advice": "positief advies PO en FG"})
+    assert made.status_code == 201
+    entry = Governance.open(load(config)).logbook.entries("inzien")[made.get_json()["entry"] - 1]
+    assert entry["action"] == "decision-outside-rules" and entry["subject"] == "gemeentesecretaris"
+    assert api(api_login(app, "t.admin"), "POST", "/api/decisions", {}).status_code == 403

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
+from conftest import PASSWORD
 from flask.testing import FlaskClient
 
 from firmware.governance.roles import Role
-
-from conftest import PASSWORD
 
 ROLE_USERS = {Role.BEHEERDER: "b.beheerder", Role.PRIVACY_OFFICER: "p.officer",
               Role.TECHNICAL: "t.admin", Role.MANAGER: "m.manager", Role.DPO: "d.dpo",

@@ -11,11 +11,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import py7zr
 
 
 def write_7z(path: Path, members: Iterable[tuple[str, bytes]], password: str) -> dict:
     """Write `members` (name, content) to `path`; return the archive's size and SHA-256."""
+    import py7zr                        # imported when an export is made (25 MB)
     tmp = path.with_name(path.name + ".part")
     try:
         with py7zr.SevenZipFile(tmp, "w", password=password, header_encryption=True) as z:

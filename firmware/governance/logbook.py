@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -21,6 +21,10 @@ class Refused(Exception):
     """Authenticated, but the role may not do this (R-11); logged."""
 
 
+class DecisionError(Exception):
+    """A decision outside the rules lacks what R-80 asks for."""
+
+
 @dataclass
 class Governance:
     logbook: Logbook
@@ -65,6 +69,19 @@ class Governance:
                             details=result)
         return result
 
+    def record_decision(self, actor: Actor, *, decided_by: str, text: str, advice: str) -> int:
+        """R-80: a decision outside the rules, taken by the gemeentesecretaris after advice of
+        the privacy officer, put on the record in both logbooks; returns its inzien entry."""
+        require(self.logbook, actor, Action.LOGBOOK_READ, Refused)
+        if not (decided_by.strip() and len(text.strip()) >= 10 and advice.strip()):
+            raise DecisionError("a decision outside the rules needs who decided (the "
+                          "gemeentesecretaris), the decision in words and the advice (R-80)")
+        n = self.logbook.append("inzien", actor.name, "decision-outside-rules",
+                                subject=decided_by, reason=text, details={"advice": advice})
+        self.logbook.append("usage", actor.name, "decision-outside-rules", subject=decided_by,
+                            reason=text)
+        return n
+
     def authorize(self, name: str, password: str, action: Action,
                   camera: str | None = None, code: str | None = None) -> Actor:
         """Log in and check one permission; refusals are logged (R-50, R-81)."""
@@ -73,4 +90,4 @@ class Governance:
         return actor
 
 
-__all__ = ["Governance", "Refused", "AuthError"]
+__all__ = ["Governance", "Refused", "AuthError", "DecisionError"]

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from firmware.live.hub import HEADER
+from firmware.live import HEADER
 
 
 class LiveUnavailable(Exception):

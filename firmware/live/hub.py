@@ -16,15 +16,14 @@ import json
 import logging
 import os
 import socket
-import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from firmware.live import HEADER
 from firmware.live.tap import LiveTap
 
 log = logging.getLogger(__name__)
-HEADER = struct.Struct("!dI")
 WAIT = 2.0                      # seconds without a frame before the hub checks the client
 
 

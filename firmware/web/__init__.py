@@ -54,8 +54,17 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     nvr_cfg = cfg
     app.extensions["nvr"] = {"cfg": cfg, "store": store or EncryptedStore.from_config(cfg)}
 
-    from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
-                              system)
+    from firmware.web import (
+        api,
+        auth,
+        casework,
+        exports,
+        live,
+        logbooks,
+        people,
+        recordings,
+        system,
+    )
     for module in (auth, recordings, live, casework, exports, logbooks, people, system, api):
         app.register_blueprint(module.bp)
 

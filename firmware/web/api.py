@@ -130,6 +130,8 @@ def _document() -> dict:
                             "schema": {"enum": ["usage", "inzien"]}}],
             "get": _op("logbook entries, newest first (R-50, R-51)")},
         "/api/logbooks/verify": {"get": _op("verify both hash chains and signed heads")},
+        "/api/decisions": {"post": _op("record a decision outside the rules (R-80)", _body(
+            ["decided_by", "text", "advice"], decided_by=_TEXT, text=_TEXT, advice=_TEXT), 201)},
         "/api/users": {"get": _op("accounts"),
                        "post": _op("add an account", _body(["name", "role", "password"],
                                                            name=_TEXT, role=_TEXT,

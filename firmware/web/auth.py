@@ -12,8 +12,16 @@ from collections import defaultdict, deque
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from firmware.governance.accounts import AuthError
-from firmware.web.routes import (PUBLIC, current_actor, fields, gov, is_api, nvr, rule,
-                                 text)
+from firmware.web.routes import (
+    PUBLIC,
+    current_actor,
+    fields,
+    gov,
+    is_api,
+    nvr,
+    rule,
+    text,
+)
 
 bp = Blueprint("auth", __name__)
 

@@ -6,14 +6,31 @@ R-70..R-74, art. 5.4), the views only read fields and show results.
 
 from __future__ import annotations
 
+import io
+import tempfile
 import time
+from pathlib import Path
 
-from flask import Blueprint, g, session, url_for
+from flask import Blueprint, g, send_file, session, url_for
 
 from firmware.governance.requests import LEGAL_BASES, REQUESTER_KINDS
 from firmware.storage.holds import list_holds
-from firmware.web.routes import (Action, InputError, camera_id, done, fields, gov, integer,
-                                 is_api, local_time, may, moment, nvr, reply, rule, text)
+from firmware.web.routes import (
+    Action,
+    InputError,
+    camera_id,
+    done,
+    fields,
+    gov,
+    integer,
+    local_time,
+    may,
+    moment,
+    nvr,
+    reply,
+    rule,
+    text,
+)
 
 bp = Blueprint("casework", __name__)
 
@@ -212,6 +229,25 @@ def request_declaration(req_id: int):
                 url_for("casework.request_detail", req_id=req_id))
 
 
+@bp.route("/requests/<int:req_id>/declaration.pdf")
+@rule(Action.IDENTIFY)
+def request_declaration_pdf(req_id: int):
+    """R-73: the viewing declaration, pre-filled with the segments to be shown and their
+    SHA-256, printed for the requester to sign."""
+    from firmware.governance.documents import declaration_pdf, file_sha256   # fpdf2 on demand
+    store = nvr()["store"]
+    req = gov().requests(store).show(req_id)
+    segments = [{**s, "sha256": file_sha256(store.data_dir / s["path"])}
+                for s in store.list_segments(req["camera_id"], req["start"], req["end"])]
+    with tempfile.TemporaryDirectory() as tmp:          # a form, not footage
+        pdf = declaration_pdf(req, segments, nvr()["cfg"].device.id,
+                              Path(tmp) / "v.pdf").read_bytes()
+    gov().logbook.append("inzien", g.actor.name, "declaration-printed",
+                         subject=f"request {req_id}", details={"files": len(segments)})
+    return send_file(io.BytesIO(pdf), mimetype="application/pdf",
+                     download_name=f"verklaring-verzoek-{req_id}.pdf")
+
+
 @bp.route("/requests/<int:req_id>/close", methods=["POST"])
 @bp.route("/api/requests/<int:req_id>/close", methods=["POST"], endpoint="api_request_close")
 @rule(Action.REQUEST_READ)
@@ -220,5 +256,3 @@ def request_close(req_id: int):
     return done(row, f"Verzoek {req_id} gesloten; het bewaren is opgeheven.",
                 url_for("casework.request_detail", req_id=req_id))
 
-
-__all__ = ["bp", "is_api"]

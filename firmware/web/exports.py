@@ -3,6 +3,7 @@ password-protected package on the export medium, and the pre-filled declaration.
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
@@ -10,9 +11,20 @@ from flask import Blueprint, g, send_file, url_for
 
 from firmware.export.helpers import ExportError, helper_for
 from firmware.export.service import list_exports, make_export, show_export
-from firmware.governance.documents import declaration_pdf
-from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time,
-                                 moment, nvr, reply, rule, text)
+from firmware.web.routes import (
+    Action,
+    InputError,
+    done,
+    fields,
+    gov,
+    integer,
+    local_time,
+    moment,
+    nvr,
+    reply,
+    rule,
+    text,
+)
 
 bp = Blueprint("exports", __name__)
 
@@ -64,12 +76,12 @@ def declaration(export_id: int):
     req = reqs.show(export["request_id"])
     files = [{"id": f["name"], "start": f["start"], "end": f["end"], "sha256": f["sha256"]}
              for f in export["files"]]
+    from firmware.governance.documents import declaration_pdf   # fpdf2 only when printing
     with tempfile.TemporaryDirectory() as tmp:           # a form, not footage
         out = declaration_pdf(req, files, nvr()["cfg"].device.id, Path(tmp) / "v.pdf",
                               archive=export["archive"])
         data = out.read_bytes()
     gov().logbook.append("inzien", g.actor.name, "declaration-printed",
                          subject=f"request {req['id']}", details={"export": export_id})
-    import io
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"verklaring-export-{export_id}.pdf")

@@ -1,16 +1,31 @@
-"""The two logbooks (R-50 usage, R-51 Logboek Inzien Beeldmateriaal): read, verify, export."""
+"""The two logbooks (R-50 usage, R-51 Logboek Inzien Beeldmateriaal): read, verify, export;
+the DPIA / DPO report (R-83) and decisions outside the rules (R-80)."""
 
 from __future__ import annotations
 
 import io
 import tempfile
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, g, request, send_file
+from flask import Blueprint, abort, g, render_template, request, send_file, url_for
 
-from firmware.governance.documents import logbook_csv, logbook_pdf
 from firmware.governance.logbook import BOOKS
-from firmware.web.routes import Action, gov, integer, local_time, may, nvr, reply, rule
+from firmware.web.routes import (
+    Action,
+    InputError,
+    done,
+    fields,
+    gov,
+    integer,
+    local_time,
+    may,
+    nvr,
+    reply,
+    rule,
+    text,
+)
 
 bp = Blueprint("logbooks", __name__)
 PAGE = 200
@@ -60,6 +75,7 @@ def download(book: str, fmt: str):
     entries = gov().logbook.entries(_book(book))
     if fmt not in ("csv", "pdf"):
         abort(404, "a logbook is exported as csv or pdf")
+    from firmware.governance.documents import logbook_csv, logbook_pdf   # fpdf2 when needed
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"logbook.{fmt}"
         if fmt == "csv":
@@ -71,3 +87,43 @@ def download(book: str, fmt: str):
                          details={"format": fmt, "entries": len(entries)})
     return send_file(io.BytesIO(data), mimetype="text/csv" if fmt == "csv" else "application/pdf",
                      download_name=f"logboek-{book}.{fmt}")
+
+
+@bp.route("/report")
+@rule(Action.LOGBOOK_READ)
+def report():
+    """R-83: the report for the DPIA and the DPO over a period, as PDF (`?from=&to=` dates)."""
+    if not request.args.get("from"):
+        return render_template("report.html")
+    tz = ZoneInfo(nvr()["cfg"].device.timezone)
+    try:
+        first, last = (date.fromisoformat(request.args.get(k, "")) for k in ("from", "to"))
+    except ValueError:
+        raise InputError("give the period as two dates like 2026-11-01") from None
+    if last < first:
+        raise InputError("the period's end lies before its start")
+    start = datetime(first.year, first.month, first.day, tzinfo=tz).timestamp()
+    end = (datetime(last.year, last.month, last.day, tzinfo=tz) + timedelta(days=1)).timestamp()
+    from firmware.governance.documents import report_pdf      # fpdf2 only when printing
+    from firmware.governance.report import report_data
+    cfg = nvr()["cfg"]
+    data = report_data(cfg, nvr()["store"], gov(), start, end - 1)
+    data.update({"from": first.isoformat(), "to": last.isoformat()})
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = report_pdf(data, cfg.device.id, Path(tmp) / "report.pdf").read_bytes()
+    gov().logbook.append("usage", g.actor.name, "report", subject="web",
+                         details={"from": data["from"], "to": data["to"]})
+    return send_file(io.BytesIO(pdf), mimetype="application/pdf",
+                     download_name=f"rapportage-{first}-{last}.pdf")
+
+
+@bp.route("/decisions", methods=["POST"])
+@bp.route("/api/decisions", methods=["POST"], endpoint="api_decision")
+@rule(Action.LOGBOOK_READ)
+def decision():
+    """R-80: a decision outside the rules (gemeentesecretaris, after advice) on the record."""
+    f = fields()
+    n = gov().record_decision(g.actor, decided_by=text(f, "decided_by"), text=text(f, "text"),
+                              advice=text(f, "advice"))
+    return done({"entry": n}, f"Besluit vastgelegd als regel {n} van het Logboek Inzien "
+                              "Beeldmateriaal.", url_for("logbooks.report"), 201)

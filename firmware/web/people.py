@@ -9,8 +9,19 @@ from flask import Blueprint, g, url_for
 
 from firmware.governance import totp
 from firmware.governance.roles import FOOTAGE, Action, Role
-from firmware.web.routes import (InputError, done, fields, gov, local_time, moment, nvr, reply,
-                                 rule, text)
+from firmware.web.routes import (
+    InputError,
+    done,
+    fields,
+    gov,
+    is_api,
+    local_time,
+    moment,
+    nvr,
+    reply,
+    rule,
+    text,
+)
 
 bp = Blueprint("people", __name__)
 ROLE_NAMES = {Role.BEHEERDER: "beheerder", Role.DESIGNEE: "aangewezen persoon",
@@ -110,7 +121,6 @@ def own_totp():
         raise InputError("a visit has no account")
     secret = gov().accounts.enable_totp(g.actor.name, by=g.actor)
     link = totp.uri(secret, g.actor.name, f"nvr {nvr()['cfg'].device.id}")
-    from firmware.web.routes import is_api
     if is_api():
         return {"secret": secret, "uri": link}
     user = gov().accounts.get(g.actor.name)

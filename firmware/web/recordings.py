@@ -17,8 +17,19 @@ from flask import Blueprint, abort, g, request, send_file, url_for
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
 from firmware.storage.holds import list_holds
-from firmware.web.routes import (Action, InputError, done, fields, footage_grant, granted_until,
-                                 is_api, nvr, reply, rule, text)
+from firmware.web.routes import (
+    Action,
+    InputError,
+    done,
+    fields,
+    footage_grant,
+    granted_until,
+    is_api,
+    nvr,
+    reply,
+    rule,
+    text,
+)
 
 bp = Blueprint("recordings", __name__)
 _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -61,6 +72,26 @@ def _day_bounds(day: str) -> tuple[float, float]:
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
 
+def _window(day_start: float, day_end: float) -> tuple[float, float]:
+    """Narrow the day to ?from=HH:MM&to=HH:MM (local time), if given."""
+    bounds = []
+    for name, default in (("from", day_start), ("to", day_end)):
+        value = request.args.get(name, "")
+        if not value:
+            bounds.append(default)
+            continue
+        try:
+            hh, mm = (int(x) for x in value.split(":"))
+            if not (0 <= hh <= 24 and 0 <= mm < 60):
+                raise ValueError
+        except ValueError:
+            raise InputError(f"'{name}' is a time like 14:05, not {value!r}") from None
+        bounds.append(day_start + hh * 3600 + mm * 60)
+    if bounds[1] <= bounds[0]:
+        raise InputError("the window's end must lie after its start")
+    return bounds[0], bounds[1]
+
+
 def timeline_svg(segments: list[dict], holds: list[dict], start: float, end: float,
                  width: int = 960, height: int = 48) -> str:
     """Recorded footage (blue), held windows (orange), gaps (empty), hour ticks."""
@@ -97,6 +128,7 @@ def timeline(camera: str, day: str):
     cam = _camera(camera)
     store = nvr()["store"]
     start, end = _day_bounds(day)
+    start, end = _window(start, end)
     segments = store.list_segments(camera, start, end)
     if g.actor.visit is not None:              # a visit sees only its window (R-11)
         segments = [s for s in segments if decide(g.actor, Action.PLAYBACK, camera=camera,
@@ -111,7 +143,10 @@ def timeline(camera: str, day: str):
     holds = [h for h in list_holds(store) if h["camera_id"] == camera and h["released"] is None
              and h["start"] < end and h["end"] > start]
     d = date.fromisoformat(day)
-    return reply("timeline.html", rows, camera=cam, day=day,
+    player = [{"id": r["id"], "start": r["start"], "end": r["end"],
+               "url": url_for("recordings.video", segment_id=r["id"])} for r in rows]
+    return reply("timeline.html", rows, camera=cam, day=day, player=player,
+                 tz=nvr()["cfg"].device.timezone,
                  granted=bool(granted_until(Action.PLAYBACK, camera)),
                  svg=timeline_svg(segments, holds, start, end), purposes=PURPOSES,
                  previous=(d - timedelta(days=1)).isoformat(),

@@ -12,15 +12,24 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import (current_app, flash, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from firmware.governance.access import AccessRefused, grant_footage
 from firmware.governance.accounts import AccountError
 from firmware.governance.delegation import GrantError
 from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, Role, decide
-from firmware.governance.service import Governance, Refused
+from firmware.governance.service import DecisionError, Governance, Refused
 from firmware.storage.holds import HoldError
 
 PUBLIC = "public"
@@ -33,7 +42,8 @@ class InputError(Exception):
 
 # Errors that carry a rule's or an input's reason, shown to the user (403 for a Refusal).
 Refusal = (AccessRefused, Refused)
-RuleError = (InputError, AccountError, GrantError, RequestError, HoldError, *Refusal)
+RuleError = (InputError, AccountError, GrantError, RequestError, HoldError, DecisionError,
+             *Refusal)
 
 
 def nvr() -> dict:
