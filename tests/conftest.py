@@ -159,31 +159,40 @@ def decrypt_all(config: Path, rows: list[dict], out_dir: Path) -> list[Path]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A device with an account per role (webutil.ROLE_USERS) and 10 s of recorded footage
-    on camera 'cam' from 20 minutes ago; returns the Flask app and the configuration path."""
+def recorded_site(tmp: Path, accounts: dict) -> Path:
+    """A device with the staff accounts, the given extra accounts ({name: Role}), an export
+    directory standing in for the USB stick, and 10 s of footage on camera 'cam' recorded
+    20 minutes ago; returns the configuration path."""
     from datetime import datetime, timedelta, timezone
 
     from firmware.capture.synthetic import Mover, Scene
     from firmware.governance.service import Governance
-    from firmware.web import create_app
-    from webutil import ROLE_USERS
-    tmp = tmp_path_factory.mktemp("web")
     config = write_config(tmp, storage="segment_seconds = 4",
                           extra='[export]\ndirectory = "usb-stand-in"')
     staff(config)
     gov = Governance.open(load(config))
     admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    for role, name in ROLE_USERS.items():
+    for name, role in accounts.items():
         if gov.accounts.get(name) is None:
             gov.accounts.add(name, role, PASSWORD, by=admin)
+    gov.close()
     scene = Scene(320, 240, 25, [Mover(1, 7, 0.1, 0.3, 0.7, 0.3, 0.15, 0.25, 20)], noise=2,
                   clock=False)
     video = render_scene(scene, 25 * 10, tmp / "clip.mp4")
     start = datetime.now(timezone.utc) - timedelta(minutes=20)
     assert nvr("--config", str(config), "ingest", str(video), "--camera", "cam", "--start",
                start.isoformat()).returncode == 0
+    return config
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """recorded_site with an account per role (webutil.ROLE_USERS); the Flask app and the
+    configuration path."""
+    from firmware.web import create_app
+    from webutil import ROLE_USERS
+    config = recorded_site(tmp_path_factory.mktemp("web"),
+                           {name: role for role, name in ROLE_USERS.items()})
     app = create_app(load(config))
     app.config["TESTING"] = True
     return app, config

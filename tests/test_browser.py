@@ -11,18 +11,16 @@ from __future__ import annotations
 import os
 import queue
 import re
-import shutil
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, nvr, render_scene, staff, write_config
+from conftest import PASSWORD, recorded_site
 
-from firmware.capture.synthetic import Mover, Scene
 from firmware.config import load
 from firmware.governance.roles import Role
 from firmware.governance.service import Governance
@@ -45,21 +43,8 @@ if not Path(CHROMIUM).exists():
 def device(tmp_path_factory):
     """A recorder with a synthetic camera and 10 s of footage from 20 minutes ago, running with
     its web interface; yields the https URL and the configuration path."""
-    tmp = tmp_path_factory.mktemp("browser")
-    config = write_config(tmp, storage="segment_seconds = 4",
-                          extra='[export]\ndirectory = "usb-stand-in"')
-    staff(config)
-    gov = Governance.open(load(config))
-    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    gov.accounts.add("m.manager", Role.MANAGER, PASSWORD, by=admin)
-    gov.accounts.add("d.dpo", Role.DPO, PASSWORD, by=admin)
-    gov.close()
-    scene = Scene(320, 240, 25, [Mover(1, 7, 0.1, 0.3, 0.7, 0.3, 0.15, 0.25, 20)], noise=2,
-                  clock=False)
-    clip = render_scene(scene, 25 * 10, tmp / "clip.mp4")
-    start = datetime.now(timezone.utc) - timedelta(minutes=20)
-    assert nvr("--config", str(config), "ingest", str(clip), "--camera", "cam", "--start",
-               start.isoformat()).returncode == 0
+    config = recorded_site(tmp_path_factory.mktemp("browser"),
+                           {"m.manager": Role.MANAGER, "d.dpo": Role.DPO})
     proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config), "run"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -107,7 +92,9 @@ def as_user(browser, device):
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def local(minutes_ago: int) -> str:
@@ -232,11 +219,3 @@ def test_system_and_logbook_pages(as_user, device):
     assert "intact" in dpo.inner_text("p.ok")
     dpo.goto(f"{url}/logbooks")
     shot(dpo, "09-logboek")
-
-
-def test_screenshots_were_written():
-    names = sorted(p.name for p in SHOTS.glob("*.png"))
-    assert len(names) >= 9, names
-    if SHOTS != ROOT / "test-artifacts" / "screenshots":
-        return
-    assert shutil.disk_usage(SHOTS).free > 0

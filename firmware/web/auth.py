@@ -12,16 +12,8 @@ from collections import defaultdict, deque
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from firmware.governance.accounts import AuthError
-from firmware.web.routes import (
-    PUBLIC,
-    current_actor,
-    fields,
-    gov,
-    is_api,
-    nvr,
-    rule,
-    text,
-)
+from firmware.web.routes import (PUBLIC, current_actor, fields, gov, is_api, new_session, nvr,
+                                 rule, text)
 
 bp = Blueprint("auth", __name__)
 
@@ -62,9 +54,7 @@ def login():
     except AuthError as exc:
         failures.append(now)
         return _refuse(str(exc), 401 if is_api() else 200)
-    csrf = session.get("csrf")
-    session.clear()                          # no session fixation
-    session.update(user=user.name, since=now, seen=now, csrf=csrf)
+    csrf = new_session(user=user.name)
     if is_api():
         return {"user": user.name, "role": user.role.value, "csrf": csrf}
     target = request.args.get("next", "/")

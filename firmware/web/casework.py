@@ -11,26 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from flask import Blueprint, g, send_file, session, url_for
+from flask import Blueprint, g, send_file, url_for
 
 from firmware.governance.requests import LEGAL_BASES, REQUESTER_KINDS
 from firmware.storage.holds import list_holds
-from firmware.web.routes import (
-    Action,
-    InputError,
-    camera_id,
-    done,
-    fields,
-    gov,
-    integer,
-    local_time,
-    may,
-    moment,
-    nvr,
-    reply,
-    rule,
-    text,
-)
+from firmware.web.routes import (Action, InputError, camera_id, done, fields, gov, integer,
+                                 local_time, may, moment, new_session, nvr, reply, rule, text)
 
 bp = Blueprint("casework", __name__)
 
@@ -124,9 +110,7 @@ def visit_start(visit_id: int):
         raise InputError(f"visit {visit_id} is closed or has expired")
     gov().logbook.append("inzien", g.actor.name, "visit-session-started",
                          subject=f"visit {visit_id}")
-    csrf, now = session.get("csrf"), time.time()
-    session.clear()
-    session.update(visit=visit_id, since=now, seen=now, csrf=csrf)
+    csrf = new_session(visit=visit_id)
     return done({"visit": visit_id, "csrf": csrf}, f"Sessie voor bezoek {visit_id} gestart.",
                 url_for("recordings.index"))
 

@@ -11,20 +11,8 @@ from flask import Blueprint, g, send_file, url_for
 
 from firmware.export.helpers import ExportError, helper_for
 from firmware.export.service import list_exports, make_export, show_export
-from firmware.web.routes import (
-    Action,
-    InputError,
-    done,
-    fields,
-    gov,
-    integer,
-    local_time,
-    moment,
-    nvr,
-    reply,
-    rule,
-    text,
-)
+from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, moment,
+                                 nvr, reply, rule, text)
 
 bp = Blueprint("exports", __name__)
 

@@ -10,16 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide

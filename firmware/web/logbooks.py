@@ -12,20 +12,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, g, render_template, request, send_file, url_for
 
 from firmware.governance.logbook import BOOKS
-from firmware.web.routes import (
-    Action,
-    InputError,
-    done,
-    fields,
-    gov,
-    integer,
-    local_time,
-    may,
-    nvr,
-    reply,
-    rule,
-    text,
-)
+from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, may,
+                                 nvr, reply, rule, text)
 
 bp = Blueprint("logbooks", __name__)
 PAGE = 200

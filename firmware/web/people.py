@@ -9,19 +9,8 @@ from flask import Blueprint, g, url_for
 
 from firmware.governance import totp
 from firmware.governance.roles import FOOTAGE, Action, Role
-from firmware.web.routes import (
-    InputError,
-    done,
-    fields,
-    gov,
-    is_api,
-    local_time,
-    moment,
-    nvr,
-    reply,
-    rule,
-    text,
-)
+from firmware.web.routes import (InputError, done, fields, gov, is_api, local_time, moment, nvr,
+                                 reply, rule, text)
 
 bp = Blueprint("people", __name__)
 ROLE_NAMES = {Role.BEHEERDER: "beheerder", Role.DESIGNEE: "aangewezen persoon",

@@ -17,19 +17,8 @@ from flask import Blueprint, abort, g, request, send_file, url_for
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
 from firmware.storage.holds import list_holds
-from firmware.web.routes import (
-    Action,
-    InputError,
-    done,
-    fields,
-    footage_grant,
-    granted_until,
-    is_api,
-    nvr,
-    reply,
-    rule,
-    text,
-)
+from firmware.web.routes import (Action, InputError, done, fields, footage_grant, granted_until,
+                                 is_api, nvr, reply, rule, text)
 
 bp = Blueprint("recordings", __name__)
 _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")

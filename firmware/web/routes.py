@@ -12,17 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import (
-    current_app,
-    flash,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import (current_app, flash, g, jsonify, redirect, render_template, request, session,
+                   url_for)
 
 from firmware.governance.access import AccessRefused, grant_footage
 from firmware.governance.accounts import AccountError
@@ -105,6 +96,15 @@ def rule(access):
         inner.nvr_access = access
         return inner
     return wrap
+
+
+def new_session(**identity) -> str:
+    """Replace the session by a fresh one for `identity` (user= or visit=), keeping only the
+    CSRF token: no session fixation (R-81). Returns the token."""
+    csrf, now = session.get("csrf"), time.time()
+    session.clear()
+    session.update(identity, since=now, seen=now, csrf=csrf)
+    return csrf
 
 
 def may(action: Action, camera: str | None = None) -> bool:
@@ -238,4 +238,4 @@ def granted_until(action: Action, camera: str) -> float:
 
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
            "granted_until", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
-           "integer", "moment", "camera_id", "may", "InputError", "local_time"]
+           "integer", "moment", "camera_id", "may", "InputError", "local_time", "new_session"]
