@@ -135,7 +135,6 @@ def cmd_run(args) -> int:
         service.start()
         print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
               "Ctrl-C stops", flush=True)
-        _first_account_hint(cfg)
         while service.alive() and not stop:
             service.stop_event.wait(0.5)
     finally:
@@ -173,6 +172,7 @@ def cmd_web(args) -> int:
         raise CliError(f"the web interface cannot listen on {cfg.web.host}:{cfg.web.port}: "
                        f"{exc}; change [web] port in {cfg.source}") from None
     print(f"web interface: {url} (device certificate {server.cert})", flush=True)
+    _first_account_hint(cfg)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -35,6 +35,7 @@ def test_run_records_and_ctrl_c_closes_the_open_segment(tmp_path):
     assert proc.returncode == 0, err
     assert "recording 1 camera(s)" in out and "stopped; open segments closed" in out
     assert re.search(r"web interface: https://127\.0\.0\.1:\d+ ", out)
+    assert "no accounts yet" in out and "user add NAME --role technisch-beheerder" in out
     assert "event" in err and "closes at" in err
     rows = recordings(config)
     assert len(rows) == 1 and len(list((tmp_path / "data").rglob("*.seg"))) == 1

@@ -47,9 +47,7 @@ class LiveTap:
         self._wake = threading.Event()
         self._changed = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._encode_loop, name=f"live-{camera_id}",
-                                        daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None     # started by the first viewer
 
     # --- camera thread ----------------------------------------------------------------------
 
@@ -96,6 +94,10 @@ class LiveTap:
     def watch(self) -> None:
         with self._changed:
             self.viewers += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._encode_loop,
+                                                name=f"live-{self.camera_id}", daemon=True)
+                self._thread.start()
 
     def unwatch(self) -> None:
         with self._changed:
