@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -149,6 +150,9 @@ def cmd_run(args) -> int:
     return EXIT_FAILED if failed and not stop else 0
 
 
+WEB_NICE = 10
+
+
 def _first_account_hint(cfg) -> None:
     gov = _governance(cfg)
     if gov.accounts.count() == 0:
@@ -165,6 +169,8 @@ def cmd_web(args) -> int:
     from firmware.web import create_app
     from firmware.web.server import WebServer
     cfg = _config(args)
+    # Recording comes first: on a busy device the web interface waits, the camera does not.
+    os.nice(WEB_NICE)
     server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir)
     try:
         url = server.start()
