@@ -176,6 +176,8 @@ def test_a_visit_sees_only_its_cameras_and_window_R11(site):
     assert api(c, "POST", f"/api/visits/{visit_id}/start").status_code == 200
     assert c.get("/api/session").get_json()["visit"] == visit_id
     assert c.get("/api/holds").status_code == 403        # the beheerder's own rights are gone
+    assert c.get("/api/system").status_code == 403 and c.get("/api/account").status_code == 403
+    assert [cam["id"] for cam in c.get("/api/cameras").get_json()] == ["cam"]
     day = datetime.now(AMSTERDAM).date().isoformat()
     segments = c.get(f"/api/cameras/cam/segments/{day}").get_json()
     lo, hi = (datetime.fromisoformat(t).replace(tzinfo=AMSTERDAM).timestamp()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
 from firmware.live.client import LiveUnavailable, live_frames
-from firmware.web.routes import Action, footage_grant, granted_until, nvr, rule
+from firmware.web.routes import Action, camera_or_404, footage_grant, granted_until, nvr, rule
 
 bp = Blueprint("live", __name__)
 MAX_STREAMS = 12                 # keeps server threads free for pages and playback
@@ -25,13 +25,6 @@ _streams = threading.BoundedSemaphore(MAX_STREAMS)
 def live_cameras() -> list:
     """The configured cameras the current actor may watch live."""
     return [c for c in nvr()["cfg"].cameras if decide(g.actor, Action.LIVE, camera=c.id)]
-
-
-def _known(camera: str):
-    for c in nvr()["cfg"].cameras:
-        if c.id == camera:
-            return c
-    abort(404)
 
 
 @bp.route("/live")
@@ -57,7 +50,7 @@ def grid_access():
 @bp.route("/cameras/<camera>/live")
 @rule(Action.LIVE)
 def camera_page(camera: str):
-    cam = _known(camera)
+    cam = camera_or_404(camera)
     return render_template("live.html", cameras=[cam], purposes=PURPOSES, single=True,
                            granted=bool(granted_until(Action.LIVE, camera)),
                            action=url_for("recordings.access", camera=camera))
@@ -66,7 +59,7 @@ def camera_page(camera: str):
 @bp.route("/cameras/<camera>/live.mjpeg")
 @rule(Action.LIVE)
 def stream(camera: str):
-    _known(camera)
+    camera_or_404(camera)
     until = granted_until(Action.LIVE, camera)
     if not until:
         return {"error": "state a purpose and reason for this camera first (R-01)"}, 428

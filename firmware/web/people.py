@@ -77,10 +77,8 @@ def user_password(name: str):
 
 @bp.route("/account")
 @bp.route("/api/account", endpoint="api_account")
-@rule("login")
+@rule("account")
 def account():
-    if g.actor.visit is not None:
-        raise InputError("a visit has no account")
     user = gov().accounts.get(g.actor.name)
     return reply("account.html", {"name": user.name, "role": user.role.value,
                                   "delegations": [d.__dict__ | {"actions": sorted(
@@ -91,11 +89,9 @@ def account():
 
 @bp.route("/account/password", methods=["POST"])
 @bp.route("/api/account/password", methods=["POST"], endpoint="api_own_password")
-@rule("login")
+@rule("account")
 def own_password():
     f = fields()
-    if g.actor.visit is not None:
-        raise InputError("a visit has no account")
     gov().accounts.authenticate(g.actor.name, text(f, "current", required=False))
     gov().accounts.set_password(g.actor.name, text(f, "password", required=False), by=g.actor)
     return done({"name": g.actor.name}, "Uw wachtwoord is gewijzigd.", url_for("people.account"))
@@ -103,11 +99,9 @@ def own_password():
 
 @bp.route("/account/totp", methods=["POST"])
 @bp.route("/api/account/totp", methods=["POST"], endpoint="api_own_totp")
-@rule("login")
+@rule("account")
 def own_totp():
     """Turn on the second factor (R-81); the secret is shown once, to be scanned."""
-    if g.actor.visit is not None:
-        raise InputError("a visit has no account")
     secret = gov().accounts.enable_totp(g.actor.name, by=g.actor)
     link = totp.uri(secret, g.actor.name, f"nvr {nvr()['cfg'].device.id}")
     if is_api():

@@ -17,8 +17,8 @@ from flask import Blueprint, abort, g, request, send_file, url_for
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
 from firmware.storage.holds import list_holds
-from firmware.web.routes import (Action, InputError, done, fields, footage_grant, granted_until,
-                                 is_api, nvr, reply, rule, text)
+from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_grant,
+                                 granted_until, is_api, nvr, reply, rule, text)
 
 bp = Blueprint("recordings", __name__)
 _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -26,13 +26,6 @@ _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def _tz() -> ZoneInfo:
     return ZoneInfo(nvr()["cfg"].device.timezone)
-
-
-def _camera(camera: str):
-    for c in nvr()["cfg"].cameras:
-        if c.id == camera:
-            return c
-    abort(404, f"there is no camera '{camera}'")
 
 
 def _camera_json(c) -> dict:
@@ -114,7 +107,7 @@ def timeline_svg(segments: list[dict], holds: list[dict], start: float, end: flo
 @bp.route("/api/cameras/<camera>/segments/<day>", endpoint="api_timeline")
 @rule(Action.PLAYBACK)
 def timeline(camera: str, day: str):
-    cam = _camera(camera)
+    cam = camera_or_404(camera)
     store = nvr()["store"]
     start, end = _day_bounds(day)
     start, end = _window(start, end)
@@ -148,7 +141,7 @@ def timeline(camera: str, day: str):
 def access(camera: str):
     """R-01: purpose and reason before footage is shown, live or recorded; logged by
     governance. The grant holds for this camera and action in this session."""
-    _camera(camera)
+    camera_or_404(camera)
     f = fields()
     try:
         action = Action(text(f, "action", required=False, default="playback"))

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import (current_app, flash, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (abort, current_app, flash, g, jsonify, redirect, render_template, request,
+                   session, url_for)
 
 from firmware.governance.access import AccessRefused, grant_footage
 from firmware.governance.accounts import AccountError
@@ -74,7 +74,8 @@ def current_actor() -> Actor | None:
 
 
 def rule(access):
-    """`access` is PUBLIC, an Action (checked with decide), or "login" (any account)."""
+    """`access` is PUBLIC, an Action (checked with decide), "login" (any account or a visit) or
+    "account" (a personal account: not a visit of police or prosecutor)."""
     def wrap(view):
         @functools.wraps(view)
         def inner(*args, **kwargs):
@@ -86,6 +87,11 @@ def rule(access):
                     return {"error": "log in first"}, 401
                 return redirect(url_for("auth.login", next=request.path))
             g.actor = actor
+            if access == "account" and actor.visit is not None:
+                message = "a visit sees only its cameras and footage window (art. 5.4)"
+                if is_api():
+                    return {"error": message}, 403
+                return render_template("error.html", message=message), 403
             if isinstance(access, Action):
                 decision = decide(actor, access, camera=kwargs.get("camera"))
                 if not decision:
@@ -120,7 +126,7 @@ _MENU = (("recordings.index", "Camera's", "login"), ("live.grid", "Live", Action
          ("logbooks.start", "Logboeken", Action.LOGBOOK_READ),
          ("people.users", "Gebruikers", Action.USERS),
          ("people.delegations", "Delegaties", Action.DELEGATE),
-         ("system.page", "Systeem", "login"))
+         ("system.page", "Systeem", "account"))
 
 
 def navigation() -> list[tuple[str, str]]:
@@ -131,8 +137,10 @@ def navigation() -> list[tuple[str, str]]:
     for endpoint, label, access in _MENU:
         if access == Action.LIVE:
             ok = any(decide(actor, access, camera=c.id) for c in nvr()["cfg"].cameras)
+        elif access == "account":
+            ok = actor.visit is None
         elif access == "login":
-            ok = actor.visit is None or endpoint == "recordings.index"
+            ok = True
         else:
             ok = bool(decide(actor, access))
         if ok:
@@ -203,6 +211,14 @@ def moment(f: Mapping, name: str) -> float:
     return t.timestamp()
 
 
+def camera_or_404(camera: str):
+    """The configuration of camera `camera` (a URL part), or a 404."""
+    for c in nvr()["cfg"].cameras:
+        if c.id == camera:
+            return c
+    abort(404, f"there is no camera '{camera}'")
+
+
 def camera_id(f: Mapping, name: str = "camera") -> str:
     value = text(f, name)
     known = [c.id for c in nvr()["cfg"].cameras]
@@ -238,4 +254,5 @@ def granted_until(action: Action, camera: str) -> float:
 
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
            "granted_until", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
-           "integer", "moment", "camera_id", "may", "InputError", "local_time", "new_session"]
+           "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
+           "new_session"]

@@ -70,6 +70,6 @@ def system_state() -> dict:
 
 @bp.route("/system")
 @bp.route("/api/system", endpoint="api_page")
-@rule("login")
+@rule("account")
 def page():
     return reply("system.html", system_state())
