@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 import importlib.util
 
 import pytest
@@ -49,8 +48,8 @@ def test_a_file_faster_than_the_camera_rate_is_taken_at_that_rate():
     every other frame, evenly spaced, also across the loop."""
     import threading
     from firmware.capture.sources import AvSource
-    clip = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "video03.avi"
-    source = AvSource(clip, size=(160, 120), max_fps=30, loop=True, start=0.0)
+    from conftest import VIDEO03, shared_clip
+    source = AvSource(shared_clip(VIDEO03), size=(160, 120), max_fps=30, loop=True, start=0.0)
     assert source.fps == 30.0
     stop = threading.Event()
     times = []
