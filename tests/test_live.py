@@ -121,3 +121,41 @@ def test_unknown_camera_and_absent_recorder_get_clear_errors(running, tmp_path):
 def test_the_socket_is_not_open_to_other_users(running):
     cfg, _ = running
     assert cfg.live_socket.stat().st_mode & 0o007 == 0
+
+
+def test_a_live_stream_ends_when_its_delegation_is_revoked_R12(running, monkeypatch):
+    """The web re-checks the viewer during the stream: revoking the delegation (or disabling
+    the account) stops the picture within RECHECK_SECONDS, not at the end of the grant."""
+    from firmware.governance.roles import Action, Role
+    from firmware.governance.service import Governance
+    from firmware.web import create_app, live
+
+    from conftest import PASSWORD, staff
+    from webutil import api, login
+    cfg, tap = running
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 0.2)
+    staff(cfg.source)
+    gov = Governance.open(cfg)
+    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+    gov.accounts.add("a.designee", Role.DESIGNEE, PASSWORD, by=admin)
+    beheerder = gov.login("b.beheerder", PASSWORD)
+    delegation = gov.grants.delegate(beheerder, "a.designee", Role.DESIGNEE, {Action.LIVE},
+                                     {"cam"}, "nachtdienst", time.time() + 3600)
+    app = create_app(cfg)
+    c = login(app, "a.designee")
+    assert api(c, "POST", "/api/cameras/cam/access", {
+        "action": "live", "purpose": "safety", "reason": "ronde nachtdienst"}).status_code == 200
+    response = c.get("/cameras/cam/live.mjpeg", buffered=False)
+    assert response.status_code == 200
+    parts = iter(response.response)
+    for _ in range(3):
+        assert next(parts).startswith(b"--frame")
+    gov.grants.revoke(beheerder, delegation)
+    rest = 0
+    for _ in parts:                                  # ends by itself once the check sees it
+        rest += 1
+        if rest == 100:
+            break
+    assert rest < 50                                 # 10 fps: a few seconds at most, not 30 min
+    assert wait_for(lambda: tap.viewers == 0)
+    assert c.get("/cameras/cam/live.mjpeg").status_code == 403

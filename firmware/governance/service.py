@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from firmware.config import Config
 from firmware.governance import db as gdb
 from firmware.governance.accounts import Accounts, AuthError
-from firmware.governance.delegation import Grants
+from firmware.governance.delegation import GrantError, Grants
 from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.access import require
 from firmware.governance.roles import Action, Actor
@@ -41,6 +42,23 @@ class Governance:
         """Authenticate; a designee comes with the delegations granted to it (R-12)."""
         user = self.accounts.authenticate(name, password, code=code)
         return self.grants.with_delegations(user.actor())
+
+    def actor(self, *, user: str | None = None, visit: int | None = None) -> Actor | None:
+        """Who a session stands for now: the account `user` with its current delegations, or
+        the visit `visit`; None when the account is gone or disabled, or the visit is closed or
+        over. Asked on every request, so a change takes effect at once."""
+        if visit is not None:
+            try:
+                actor = self.grants.visit_actor(visit)
+            except GrantError:
+                return None
+            if actor.visit.closed or actor.visit.expires < time.time():
+                return None
+            return actor
+        found = self.accounts.get(user) if user else None
+        if found is None or found.disabled:
+            return None
+        return self.grants.with_delegations(found.actor())
 
     def close(self) -> None:
         self.accounts.db.close()

@@ -14,11 +14,13 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
+from firmware.governance.service import Governance
 from firmware.live.client import LiveUnavailable, live_frames
 from firmware.web.routes import Action, camera_or_404, footage_grant, granted_until, nvr, rule
 
 bp = Blueprint("live", __name__)
 MAX_STREAMS = 12                 # keeps server threads free for pages and playback
+RECHECK_SECONDS = 5              # a disabled account or revoked delegation stops the stream
 _streams = threading.BoundedSemaphore(MAX_STREAMS)
 
 
@@ -72,10 +74,27 @@ def stream(camera: str):
         _streams.release()
         return {"error": f"no live picture: {exc}"}, 503
 
+    who = {"user": None, "visit": g.actor.visit.visit_id} if g.actor.visit else \
+        {"user": g.actor.name, "visit": None}
+    cfg = nvr()["cfg"]
+
+    def still_allowed() -> bool:
+        gov = Governance.open(cfg)
+        try:
+            actor = gov.actor(**who)
+            return actor is not None and bool(decide(actor, Action.LIVE, camera=camera))
+        finally:
+            gov.close()
+
     def parts():
+        checked = time.monotonic()
         try:
             frame = first
             while time.time() < until:
+                if time.monotonic() - checked > RECHECK_SECONDS:
+                    if not still_allowed():
+                        return
+                    checked = time.monotonic()
                 jpeg = frame[1]
                 yield (b"--frame\r\nContent-Type: image/jpeg\r\nX-Capture-Time: %.3f\r\n"
                        b"Content-Length: %d\r\n\r\n" % (frame[0], len(jpeg)) + jpeg + b"\r\n")

@@ -54,23 +54,13 @@ def is_api() -> bool:
 
 def current_actor() -> Actor | None:
     """The account of this session, with its delegations, or the visit it was handed to."""
-    if session.get("visit"):
-        try:
-            actor = gov().grants.visit_actor(session["visit"])
-        except GrantError:
-            actor = None
-        if actor is None or actor.visit.closed or actor.visit.expires < time.time():
-            session.clear()
-            return None
-        return actor
-    name = session.get("user")
-    if not name:
+    who = {"user": session.get("user"), "visit": session.get("visit")}
+    if not any(who.values()):
         return None
-    user = gov().accounts.get(name)
-    if user is None or user.disabled:
-        session.clear()
-        return None
-    return gov().grants.with_delegations(Actor(user.name, user.role))
+    actor = gov().actor(**who)
+    if actor is None:
+        session.clear()                  # disabled, closed or over: the session ends with it
+    return actor
 
 
 def rule(access):
