@@ -134,10 +134,11 @@ def test_disabled_account_may_do_nothing():
 def gov(tmp_path):
     conn = gdb.connect(tmp_path / "data")
     logbook = Logbook(conn, DeviceSigner(tmp_path / "keys"))
-    return Accounts(conn, logbook), logbook, conn
+    return Accounts(conn, logbook, lambda: MASTER), logbook, conn
 
 
 PW = "a long pass phrase 42"
+MASTER = bytes(range(32))                   # a device master key for the account tests
 
 
 def test_first_account_only_on_the_device_R10(gov):
@@ -483,7 +484,7 @@ from firmware.governance.delegation import GrantError, Grants  # noqa: E402
 @pytest.fixture
 def grants(desk):
     reqs, people, store, logbook = desk
-    accounts = Accounts(reqs.db, logbook)
+    accounts = Accounts(reqs.db, logbook, lambda: MASTER)
     accounts.add("a.designee", Role.DESIGNEE, PW, by=people["t.admin"])
     return Grants(reqs.db, logbook), people, accounts
 
@@ -565,6 +566,18 @@ def test_second_factor_is_required_once_enabled_and_codes_are_single_use_R81(gov
         accounts.authenticate("t.admin", "wrong password!!", now=NOW + 60,
                               code=totp.code_at(secret, int((NOW + 60) // 30)))
     assert "totp-enabled" in [e["action"] for e in logbook.entries("usage")]
+
+
+def test_second_factor_secrets_are_sealed_under_the_master_key_R81(gov):
+    accounts, _, conn = gov
+    accounts.add("t.admin", Role.TECHNICAL, PW, as_root=True)
+    me = accounts.authenticate("t.admin", PW).actor()
+    secret = accounts.enable_totp("t.admin", by=me)
+    stored = conn.execute("SELECT totp_secret FROM users").fetchone()[0]
+    assert secret not in stored and stored.startswith("w1:")
+    other = Accounts(conn, accounts.logbook, lambda: bytes(32))       # another master key
+    with pytest.raises(AuthError, match="cannot be checked.*master key"):
+        other.authenticate("t.admin", PW, now=NOW, code=totp.code_at(secret, int(NOW // 30)))
 
 
 def test_export_needs_a_registered_art9_request_covering_it_R60(desk):

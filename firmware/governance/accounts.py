@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -22,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from firmware.governance import totp
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor, Role, decide
+from firmware.storage.keys import KeyProblem, unwrap, wrap
 
 MIN_PASSWORD = 12
 MAX_FAILURES = 5
@@ -64,9 +66,26 @@ def check_password(name: str, password: str) -> None:
         raise AccountError("the password is too easy to guess; choose a longer phrase")
 
 
+WRAPPED = "w1:"            # totp_secret as stored: "w1:" + hex(nonce + sealed secret)
+
+
 class Accounts:
-    def __init__(self, db: sqlite3.Connection, logbook: Logbook):
-        self.db, self.logbook = db, logbook
+    """Personal accounts. `master_key` loads the device master key, which seals second-factor
+    secrets at rest (a copied index reveals no TOTP secret); it is read only when a second
+    factor is set up or checked."""
+
+    def __init__(self, db: sqlite3.Connection, logbook: Logbook,
+                 master_key: Callable[[], bytes]):
+        self.db, self.logbook, self._master_key = db, logbook, master_key
+
+    def _seal(self, name: str, secret: str) -> str:
+        return WRAPPED + wrap(self._master_key(), secret.encode(), f"totp:{name}").hex()
+
+    def _open(self, name: str, stored: str) -> str:
+        if not stored.startswith(WRAPPED):
+            return stored                       # written before secrets were sealed
+        return unwrap(self._master_key(), bytes.fromhex(stored[len(WRAPPED):]),
+                      f"totp:{name}").decode()
 
     # --- enrollment ---------------------------------------------------------------------
 
@@ -155,7 +174,7 @@ class Accounts:
             raise AccountError("a second factor is set up by the account's own user")
         secret = totp.new_secret()
         self.db.execute("UPDATE users SET totp_secret = ?, totp_last = -1 WHERE name = ?",
-                        (secret, name))
+                        (self._seal(name, secret), name))
         self.logbook.append("usage", name, "totp-enabled")
         return secret
 
@@ -182,12 +201,21 @@ class Accounts:
             self.logbook.append("usage", name, "login-refused-disabled", at=now)
             raise AuthError(f"account '{name}' is disabled")
         if row["totp_secret"]:
-            counter = totp.match(row["totp_secret"], code or "", now, after=row["totp_last"])
+            try:
+                secret = self._open(name, row["totp_secret"])
+            except KeyProblem as exc:
+                raise AuthError(f"the second factor of '{name}' cannot be checked: {exc}. "
+                                "Restore the device's master key (docs/storage.md).") from None
+            counter = totp.match(secret, code or "", now, after=row["totp_last"])
             if counter is None:
                 self._failed(name, row, now)
                 raise AuthError("this account needs its current second-factor code "
                                 "(NVR_TOTP or the prompt); the code was missing, wrong or used")
-            self.db.execute("UPDATE users SET totp_last = ? WHERE name = ?", (counter, name))
+            stored = row["totp_secret"]
+            if not stored.startswith(WRAPPED):      # seal a secret from before sealing
+                stored = self._seal(name, secret)
+            self.db.execute("UPDATE users SET totp_last = ?, totp_secret = ? WHERE name = ?",
+                            (counter, stored, name))
         self.db.execute("UPDATE users SET failures = 0, locked_until = NULL WHERE name = ?",
                         (name,))
         self.logbook.append("usage", name, "login", at=now)

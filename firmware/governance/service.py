@@ -13,6 +13,7 @@ from firmware.governance.delegation import GrantError, Grants
 from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.access import require
 from firmware.governance.roles import Action, Actor
+from firmware.storage.keys import FileKeyProvider
 
 if TYPE_CHECKING:
     from firmware.governance.requests import Requests
@@ -36,7 +37,8 @@ class Governance:
     def open(cls, cfg: Config) -> "Governance":
         conn = gdb.connect(cfg.storage.data_dir)
         logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
-        return cls(logbook, Accounts(conn, logbook), Grants(conn, logbook))
+        master_key = FileKeyProvider(cfg.storage.key_dir).load     # read when TOTP is used
+        return cls(logbook, Accounts(conn, logbook, master_key), Grants(conn, logbook))
 
     def login(self, name: str, password: str, code: str | None = None) -> Actor:
         """Authenticate; a designee comes with the delegations granted to it (R-12)."""
