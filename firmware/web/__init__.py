@@ -51,20 +51,10 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
         SESSION_COOKIE_NAME="nvr_session",
         MAX_CONTENT_LENGTH=64 * 1024,
     )
-    nvr_cfg = cfg
     app.extensions["nvr"] = {"cfg": cfg, "store": store or EncryptedStore.from_config(cfg)}
 
-    from firmware.web import (
-        api,
-        auth,
-        casework,
-        exports,
-        live,
-        logbooks,
-        people,
-        recordings,
-        system,
-    )
+    from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
+                              system)
     for module in (auth, recordings, live, casework, exports, logbooks, people, system, api):
         app.register_blueprint(module.bp)
 
@@ -97,7 +87,7 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     @app.context_processor
     def _navigation():
         return {"nav": routes.navigation(), "Action": routes.Action,
-                "device": nvr_cfg.device}
+                "device": cfg.device}
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
