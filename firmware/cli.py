@@ -608,68 +608,50 @@ def cmd_grants_list(args) -> int:
     return 0
 
 
-def _iso_date(text: str) -> float:
+def _iso_date(text: str):
     from datetime import date
-    from firmware.governance.documents import AMSTERDAM
     try:
-        d = date.fromisoformat(text)
+        return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-04-24") from None
-    return datetime(d.year, d.month, d.day, tzinfo=AMSTERDAM).timestamp()
 
 
 def cmd_logbook_export(args) -> int:
-    from firmware.governance.documents import logbook_csv, logbook_pdf
+    from firmware.governance.paperwork import logbook_file
     from firmware.governance.roles import Action
     cfg = _config(args)
     gov = _governance(cfg)
     actor = _login(gov, args, Action.LOGBOOK_READ)
-    entries = gov.logbook.entries(args.book)
-    out = Path(args.out)
-    if args.format == "csv":
-        logbook_csv(entries, out)
-    else:
-        logbook_pdf(entries, args.book, cfg.device.id, gov.logbook.verify().ok, out)
-    gov.logbook.append("usage", actor.name, "logbook-export", subject=args.book,
-                       details={"format": args.format, "entries": len(entries)})
-    print(f"wrote {out} ({len(entries)} entries)")
+    count = logbook_file(gov, actor, args.book, args.format, cfg.device.id, Path(args.out))
+    print(f"wrote {args.out} ({count} entries)")
     return 0
 
 
 def cmd_request_declaration_pdf(args) -> int:
-    from firmware.governance.documents import declaration_pdf, file_sha256
+    from firmware.governance.paperwork import request_declaration_file
     from firmware.governance.requests import RequestError
     from firmware.governance.roles import Action
     cfg, gov, reqs = _requests(args)
     actor = _login(gov, args, Action.IDENTIFY)
     try:
-        req = reqs.show(args.id)
+        count = request_declaration_file(gov, actor, reqs.store, args.id, cfg.device.id,
+                                         Path(args.out))
     except RequestError as exc:
         raise CliError(str(exc)) from None
-    store = reqs.store
-    segments = [{**s, "sha256": file_sha256(store.data_dir / s["path"])}
-                for s in store.list_segments(req["camera_id"])
-                if s["start"] < req["end"] and s["end"] > req["start"]]
-    out = declaration_pdf(req, segments, cfg.device.id, Path(args.out))
-    gov.logbook.append("inzien", actor.name, "declaration-printed", subject=f"request {args.id}",
-                       details={"files": len(segments)})
-    print(f"wrote {out} ({len(segments)} file(s) with SHA-256)")
+    print(f"wrote {args.out} ({count} file(s) with SHA-256)")
     return 0
 
 
 def cmd_report(args) -> int:
-    from firmware.governance.documents import report_pdf
-    from firmware.governance.report import report_data
+    from firmware.governance.paperwork import PaperworkError, report_file
     from firmware.governance.roles import Action
     cfg = _config(args)
     gov = _governance(cfg)
     actor = _login(gov, args, Action.LOGBOOK_READ)
-    end = args.to + 86400 - 1
-    data = report_data(cfg, _store(cfg), gov, args.since, end)
-    data.update({"from": _iso(args.since)[:10], "to": _iso(end)[:10]})
-    out = report_pdf(data, cfg.device.id, Path(args.out))
-    gov.logbook.append("usage", actor.name, "report", subject=str(out),
-                       details={"from": data["from"], "to": data["to"]})
+    try:
+        out = report_file(gov, actor, cfg, _store(cfg), args.since, args.to, Path(args.out))
+    except PaperworkError as exc:
+        raise CliError(str(exc)) from None
     print(f"wrote {out}")
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, g, send_file, url_for
 
+from firmware.governance.paperwork import request_declaration_file
 from firmware.governance.requests import LEGAL_BASES, REQUESTER_KINDS
 from firmware.storage.holds import list_holds
 from firmware.web.routes import (Action, InputError, camera_id, done, fields, gov, integer,
@@ -218,16 +219,11 @@ def request_declaration(req_id: int):
 def request_declaration_pdf(req_id: int):
     """R-73: the viewing declaration, pre-filled with the segments to be shown and their
     SHA-256, printed for the requester to sign."""
-    from firmware.governance.documents import declaration_pdf, file_sha256   # fpdf2 on demand
-    store = nvr()["store"]
-    req = gov().requests(store).show(req_id)
-    segments = [{**s, "sha256": file_sha256(store.data_dir / s["path"])}
-                for s in store.list_segments(req["camera_id"], req["start"], req["end"])]
     with tempfile.TemporaryDirectory() as tmp:          # a form, not footage
-        pdf = declaration_pdf(req, segments, nvr()["cfg"].device.id,
-                              Path(tmp) / "v.pdf").read_bytes()
-    gov().logbook.append("inzien", g.actor.name, "declaration-printed",
-                         subject=f"request {req_id}", details={"files": len(segments)})
+        out = Path(tmp) / "v.pdf"
+        request_declaration_file(gov(), g.actor, nvr()["store"], req_id,
+                                 nvr()["cfg"].device.id, out)
+        pdf = out.read_bytes()
     return send_file(io.BytesIO(pdf), mimetype="application/pdf",
                      download_name=f"verklaring-verzoek-{req_id}.pdf")
 

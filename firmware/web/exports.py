@@ -11,6 +11,7 @@ from flask import Blueprint, g, send_file, url_for
 
 from firmware.export.helpers import ExportError, helper_for
 from firmware.export.service import list_exports, make_export, show_export
+from firmware.governance.paperwork import export_declaration_file
 from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, moment,
                                  nvr, reply, rule, text)
 
@@ -61,15 +62,10 @@ def declaration(export_id: int):
         export = show_export(reqs.db, export_id)
     except ExportError as exc:
         raise InputError(str(exc)) from None
-    req = reqs.show(export["request_id"])
-    files = [{"id": f["name"], "start": f["start"], "end": f["end"], "sha256": f["sha256"]}
-             for f in export["files"]]
-    from firmware.governance.documents import declaration_pdf   # fpdf2 only when printing
     with tempfile.TemporaryDirectory() as tmp:           # a form, not footage
-        out = declaration_pdf(req, files, nvr()["cfg"].device.id, Path(tmp) / "v.pdf",
-                              archive=export["archive"])
+        out = Path(tmp) / "v.pdf"
+        export_declaration_file(gov(), g.actor, nvr()["store"], export, nvr()["cfg"].device.id,
+                                out)
         data = out.read_bytes()
-    gov().logbook.append("inzien", g.actor.name, "declaration-printed",
-                         subject=f"request {req['id']}", details={"export": export_id})
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"verklaring-export-{export_id}.pdf")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import tempfile
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, render_template, request, send_file, url_for
 
 from firmware.governance.logbook import BOOKS
+from firmware.governance.paperwork import logbook_file, report_file
 from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, may,
                                  nvr, reply, rule, text)
 
@@ -60,19 +60,13 @@ def verify():
 @bp.route("/logbooks/<book>/<fmt>")
 @rule(Action.LOGBOOK_READ)
 def download(book: str, fmt: str):
-    entries = gov().logbook.entries(_book(book))
+    _book(book)
     if fmt not in ("csv", "pdf"):
         abort(404, "a logbook is exported as csv or pdf")
-    from firmware.governance.documents import logbook_csv, logbook_pdf   # fpdf2 when needed
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"logbook.{fmt}"
-        if fmt == "csv":
-            logbook_csv(entries, out)
-        else:
-            logbook_pdf(entries, book, nvr()["cfg"].device.id, gov().logbook.verify().ok, out)
+        logbook_file(gov(), g.actor, book, fmt, nvr()["cfg"].device.id, out)
         data = out.read_bytes()
-    gov().logbook.append("usage", g.actor.name, "logbook-export", subject=book,
-                         details={"format": fmt, "entries": len(entries)})
     return send_file(io.BytesIO(data), mimetype="text/csv" if fmt == "csv" else "application/pdf",
                      download_name=f"logboek-{book}.{fmt}")
 
@@ -83,24 +77,13 @@ def report():
     """R-83: the report for the DPIA and the DPO over a period, as PDF (`?from=&to=` dates)."""
     if not request.args.get("from"):
         return render_template("report.html")
-    tz = ZoneInfo(nvr()["cfg"].device.timezone)
     try:
         first, last = (date.fromisoformat(request.args.get(k, "")) for k in ("from", "to"))
     except ValueError:
         raise InputError("give the period as two dates like 2026-11-01") from None
-    if last < first:
-        raise InputError("the period's end lies before its start")
-    start = datetime(first.year, first.month, first.day, tzinfo=tz).timestamp()
-    end = (datetime(last.year, last.month, last.day, tzinfo=tz) + timedelta(days=1)).timestamp()
-    from firmware.governance.documents import report_pdf      # fpdf2 only when printing
-    from firmware.governance.report import report_data
-    cfg = nvr()["cfg"]
-    data = report_data(cfg, nvr()["store"], gov(), start, end - 1)
-    data.update({"from": first.isoformat(), "to": last.isoformat()})
     with tempfile.TemporaryDirectory() as tmp:
-        pdf = report_pdf(data, cfg.device.id, Path(tmp) / "report.pdf").read_bytes()
-    gov().logbook.append("usage", g.actor.name, "report", subject="web",
-                         details={"from": data["from"], "to": data["to"]})
+        pdf = report_file(gov(), g.actor, nvr()["cfg"], nvr()["store"], first, last,
+                          Path(tmp) / "report.pdf").read_bytes()
     return send_file(io.BytesIO(pdf), mimetype="application/pdf",
                      download_name=f"rapportage-{first}-{last}.pdf")
 

@@ -18,6 +18,7 @@ from flask import (abort, current_app, flash, g, jsonify, redirect, render_templ
 from firmware.governance.access import AccessRefused, grant_footage
 from firmware.governance.accounts import AccountError
 from firmware.governance.delegation import GrantError
+from firmware.governance.paperwork import PaperworkError
 from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.governance.service import DecisionError, Governance, Refused
@@ -34,7 +35,7 @@ class InputError(Exception):
 # Errors that carry a rule's or an input's reason, shown to the user (403 for a Refusal).
 Refusal = (AccessRefused, Refused)
 RuleError = (InputError, AccountError, GrantError, RequestError, HoldError, DecisionError,
-             *Refusal)
+             PaperworkError, *Refusal)
 
 
 def nvr() -> dict:
