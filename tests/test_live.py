@@ -157,5 +157,32 @@ def test_a_live_stream_ends_when_its_delegation_is_revoked_R12(running, monkeypa
         if rest == 100:
             break
     assert rest < 50                                 # 10 fps: a few seconds at most, not 30 min
+    response.close()                                 # as the server does when a response ends
     assert wait_for(lambda: tap.viewers == 0)
     assert c.get("/cameras/cam/live.mjpeg").status_code == 403
+
+
+def test_streams_closed_before_their_first_frame_give_their_place_back(running):
+    """A viewer who leaves before the first part is sent (the server closes the response
+    without iterating it) must not keep one of the MAX_STREAMS places."""
+    from firmware.web import create_app, live
+
+    from conftest import staff
+    from webutil import api, login
+    cfg, tap = running
+    staff(cfg.source)
+    app = create_app(cfg)
+    c = login(app, "b.beheerder")
+    assert api(c, "POST", "/api/cameras/cam/access", {
+        "action": "live", "purpose": "safety", "reason": "controle ingang"}).status_code == 200
+    from werkzeug.test import EnvironBuilder
+    environ = EnvironBuilder(path="/cameras/cam/live.mjpeg", base_url="https://localhost",
+                             headers={"Cookie": "nvr_session="
+                                      + c.get_cookie("nvr_session").value}).get_environ()
+    for _ in range(live.MAX_STREAMS + 2):
+        status = []
+        body = app(dict(environ), lambda s, h, e=None: status.append(s))
+        assert status == ["200 OK"]
+        body.close()                                  # gone before the first part
+    assert wait_for(lambda: tap.viewers == 0)
+    assert live._streams._value == live.MAX_STREAMS      # every place is free again

@@ -101,9 +101,13 @@ def stream(camera: str):
                 frame = next(frames)
         except (LiveUnavailable, OSError):
             return
-        finally:
-            frames.close()
-            _streams.release()
 
-    return Response(parts(), mimetype="multipart/x-mixed-replace; boundary=frame",
-                    headers={"X-Accel-Buffering": "no"})
+    def release() -> None:
+        frames.close()                       # the recorder stops encoding for this viewer
+        _streams.release()
+
+    response = Response(parts(), mimetype="multipart/x-mixed-replace; boundary=frame",
+                        headers={"X-Accel-Buffering": "no"})
+    # On close, also when the server closes the response before its first part.
+    response.call_on_close(release)
+    return response
