@@ -430,9 +430,25 @@ def cmd_logbook_verify(args) -> int:
                        details={"ok": result.ok, "problems": len(result.problems)})
     text = ("logbooks intact: " if result.ok else "logbooks NOT intact: ") + ", ".join(
         f"{b} {n} entries" for b, n in result.entries.items()) + "".join(
+        f"\n  first bad entry: {b} {n}" for b, n in result.first_bad.items()) + "".join(
         f"\n  {p}" for p in result.problems)
     _print(result.to_json(), args.json, text)
     return 0 if result.ok else EXIT_FAILED
+
+
+def cmd_logbook_head(args) -> int:
+    """The signed heads, for the central room to record outside the device (no login: a
+    head names no person, only how long a book is and its last hash)."""
+    from firmware.governance.logbook import BOOKS, LogbookError
+    gov = _governance(_config(args))
+    try:
+        heads = {book: gov.logbook.head_statement(book) for book in (args.book or BOOKS)}
+    except LogbookError as exc:
+        raise CliError(str(exc)) from None
+    text = "\n".join(f"{h['message']}signature: {h['signature']}\n"
+                     f"public_key: {h['public_key']}\n" for h in heads.values())
+    _print(heads, args.json, text.rstrip("\n"))
+    return 0
 
 
 def _footage_arguments(parser) -> None:
@@ -863,6 +879,9 @@ def build_parser() -> argparse.ArgumentParser:
     books = _group(sub, "logbook", "the logbooks (R-50, R-51)")
     c = _action(books, "verify", cmd_logbook_verify, "verify the hash chains and signed heads")
     c.add_argument("--user", required=True)
+    c = _action(books, "head", cmd_logbook_head, "the signed head of each book, to record "
+                "outside the device")
+    c.add_argument("--book", choices=["usage", "inzien"], action="append")
     c = _action(books, "export", cmd_logbook_export, "export a logbook", json=False)
     c.add_argument("--book", choices=["usage", "inzien"], required=True)
     c.add_argument("--format", choices=["csv", "pdf"], required=True)

@@ -138,3 +138,183 @@ def test_sqlite3_shell_attack_on_a_device_is_named_by_nvr_logbook_verify_R50(tmp
     assert named, result
     again = nvr("--config", str(config), "logbook", "verify", "--user", "d.dpo", env=env)
     assert again.returncode == 1 and f"usage entry {row['n']}:" in again.stdout
+
+
+def test_every_entry_beyond_the_signed_head_is_named_R50(book):
+    logbook, index_path = book
+    for days in (3, 2):
+        db = sqlite3.connect(index_path)
+        row = forged_row(db, "usage", NOW + 60 - days * DAY)
+        db.close()
+        insert_with_sqlite3_module(index_path, row)
+    found, text = problems(logbook)
+    assert {("usage", 7), ("usage", 8)} <= set(found)
+    assert text.count("after the signed head") == 2 and text.count("MAC") == 2
+    assert logbook.verify().first_bad == {"usage": 7}
+
+
+def test_rewritten_chain_without_the_key_is_named_entry_by_entry_R50(book):
+    """Entry 3 edited and every hash after it recomputed: the public chain is consistent
+    again, but no MAC is, and the signed head names the difference."""
+    logbook, index_path = book
+    db = sqlite3.connect(index_path, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("DROP TRIGGER logbook_no_update")
+    prev = db.execute("SELECT hash FROM logbook WHERE book = 'usage' AND n = 2").fetchone()[0]
+    for r in db.execute("SELECT * FROM logbook WHERE book = 'usage' AND n >= 3 ORDER BY n"
+                        ).fetchall():
+        r = dict(r, prev=prev, reason="curiosity" if r["n"] == 3 else r["reason"])
+        digest = chain_hash(*(r[k] for k in ("book", "n", "at", "actor", "action", "subject",
+                                             "reason", "details", "prev")))
+        db.execute("UPDATE logbook SET reason = ?, prev = ?, hash = ? WHERE book = 'usage' "
+                   "AND n = ?", (r["reason"], prev, digest, r["n"]))
+        prev = digest
+    db.close()
+    result = logbook.verify()
+    assert not result.ok
+    mac = [p.n for p in result.problems if "MAC" in p.message]
+    assert mac == [3, 4, 5, 6]
+    assert any(p.n == 6 and "differs from the signed head" in p.message
+               for p in result.problems)
+    assert result.first_bad == {"usage": 3}
+
+
+# --- the checks that were there before keep working ----------------------------------------
+
+@pytest.fixture
+def opened(book):
+    """The book with its append-only triggers dropped: what an attacker with the file does."""
+    logbook, index_path = book
+    db = sqlite3.connect(index_path, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("DROP TRIGGER logbook_no_update")
+    db.execute("DROP TRIGGER logbook_no_delete")
+    yield logbook, db
+    db.close()
+
+
+def reinsert(db, rows: list[dict]) -> None:
+    for r in rows:
+        db.execute(f"INSERT INTO logbook ({', '.join(r)}) VALUES ({', '.join('?' for _ in r)})",
+                   list(r.values()))
+
+
+def test_logbook_is_append_only_in_sql(book):
+    logbook, index_path = book
+    db = sqlite3.connect(index_path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE logbook SET actor = 'y'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("DELETE FROM logbook")
+
+
+def test_edited_entry_is_named(opened):
+    logbook, db = opened
+    db.execute("UPDATE logbook SET reason = 'curiosity' WHERE book = 'usage' AND n = 3")
+    found, text = problems(logbook)
+    assert ("usage", 3) in found and "was edited" in text
+    assert logbook.verify().first_bad == {"usage": 3}
+
+
+def test_deleted_entry_is_named(opened):
+    logbook, db = opened
+    db.execute("DELETE FROM logbook WHERE book = 'usage' AND n = 4")
+    found, text = problems(logbook)
+    assert ("usage", 4) in found and "missing" in text
+
+
+def test_inserted_entry_is_named(opened):
+    logbook, db = opened
+    rows = logbook.entries("usage")
+    db.execute("DELETE FROM logbook WHERE book = 'usage' AND n >= 3")
+    forged = dict(rows[1], n=3, subject="forged", prev=rows[1]["hash"])
+    reinsert(db, [forged] + [dict(r, n=r["n"] + 1) for r in rows[2:]])
+    found, text = problems(logbook)
+    assert ("usage", 3) in found and "was edited" in text
+
+
+def test_reordered_entries_are_named(opened):
+    logbook, db = opened
+    rows = logbook.entries("usage")
+    db.execute("DELETE FROM logbook WHERE book = 'usage' AND n IN (2, 3)")
+    reinsert(db, [dict(rows[2], n=2), dict(rows[1], n=3)])
+    found, text = problems(logbook)
+    assert ("usage", 2) in found
+
+
+def test_truncated_tail_is_detected_by_the_signed_head(opened):
+    logbook, db = opened
+    db.execute("DELETE FROM logbook WHERE book = 'usage' AND n >= 5")
+    found, text = problems(logbook)
+    assert ("usage", 5) in found and "truncated" in text and "says 6 entries, 4 are left" in text
+
+
+def test_forged_head_is_detected(book):
+    logbook, _ = book
+    head = logbook.signer.head_path("usage")
+    head.write_text(head.read_text().replace("n: 6", "n: 2"))
+    found, text = problems(logbook)
+    assert ("usage", 0) in found and "does not verify" in text
+
+
+# --- appending over a bad tail (R-50): logging goes on, the break stays on the record ----------
+
+def test_append_after_truncation_records_the_break_for_good(opened):
+    logbook, db = opened
+    db.execute("DELETE FROM logbook WHERE book = 'usage' AND n >= 5")
+    n = logbook.append("usage", "b.beheerder", "login")
+    entries = logbook.entries("usage")
+    assert [e["action"] for e in entries[4:]] == ["logbook-break", "login"] and n == 6
+    recorded = json.loads(entries[4]["details"])
+    assert recorded["signed_head"]["n"] == 6 and recorded["tail"]["n"] == 4
+    assert "entries were removed" in recorded["fault"]
+    logbook.append("usage", "b.beheerder", "logout")
+    found, text = problems(logbook)
+    assert found == [("usage", 5)] and "records a break" in text and "removed" in text
+
+
+def test_a_missing_mac_key_is_a_break_not_a_silent_new_start(tmp_path):
+    conn = gdb.connect(tmp_path / "data")
+    Logbook(conn, DeviceSigner(tmp_path / "keys")).append("usage", "a", "login")
+    (tmp_path / "keys" / "logbook-mac.key").unlink()
+    logbook = Logbook(conn, DeviceSigner(tmp_path / "keys"))       # a new key, made on use
+    logbook.append("usage", "a", "login")
+    assert [e["action"] for e in logbook.entries("usage")] == ["login", "logbook-break", "login"]
+    found, text = problems(logbook)
+    assert found == [("usage", 1), ("usage", 2)] and "MAC" in text
+
+
+def test_logbook_keys_live_in_the_key_directory_mode_0600(tmp_path):
+    conn = gdb.connect(tmp_path / "data")
+    logbook = Logbook(conn, DeviceSigner(tmp_path / "keys"))
+    logbook.append("usage", "a", "login")
+    for name in ("logbook-mac.key", "device-signing.key", "logbook-usage.signed-head"):
+        path = tmp_path / "keys" / name
+        assert path.stat().st_mode & 0o777 == 0o600, name
+    assert not list((tmp_path / "data").glob("*.key"))
+    assert len((tmp_path / "keys" / "logbook-mac.key").read_bytes()) == 32
+
+
+# --- times move forward ---------------------------------------------------------------------
+
+def test_append_never_dates_an_entry_before_the_tail_R50(book):
+    logbook, _ = book
+    tail = logbook.entries("usage")[-1]
+    logbook.append("usage", "b.beheerder", "login", at=tail["at"] - 5 * DAY)
+    last = logbook.entries("usage")[-1]
+    assert last["at"] == tail["at"]
+    assert json.loads(last["details"])["device_clock"] == tail["at"] - 5 * DAY
+    assert logbook.verify().ok
+
+
+def test_an_entry_dated_before_the_one_before_it_is_named_R50(book):
+    """Even written with the key (by someone who holds it), a back-dated entry is named."""
+    logbook, index_path = book
+    db = sqlite3.connect(index_path)
+    row = forged_row(db, "usage", NOW - 20 * DAY)
+    db.close()
+    row["mac"] = logbook.signer.mac(row["hash"])
+    insert_with_sqlite3_module(index_path, row)
+    logbook._sign_head("usage", row)
+    found, text = problems(logbook)
+    assert found == [("usage", 7)] and "dated before the entry before it" in text

@@ -26,17 +26,18 @@ CREATE TABLE IF NOT EXISTS enrollment (
     created     REAL NOT NULL,
     used        REAL
 );
-CREATE TABLE IF NOT EXISTS logbook (
+CREATE TABLE IF NOT EXISTS logbook (       -- schema 2: keyed (see UNKEYED_LOGBOOK)
     book     TEXT NOT NULL,               -- usage (R-50) | inzien (R-51)
     n        INTEGER NOT NULL,            -- 1, 2, 3, ... per book
-    at       REAL NOT NULL,
+    at       REAL NOT NULL,               -- never earlier than entry n - 1
     actor    TEXT NOT NULL,
     action   TEXT NOT NULL,
     subject  TEXT NOT NULL,
     reason   TEXT NOT NULL,
     details  TEXT NOT NULL,               -- JSON
     prev     TEXT NOT NULL,               -- hash of entry n - 1 ('' for the first)
-    hash     TEXT NOT NULL,
+    hash     TEXT NOT NULL,               -- SHA-256 over all of the above
+    mac      TEXT NOT NULL,               -- HMAC-SHA256 of hash, key in the key directory
     PRIMARY KEY (book, n)
 );
 CREATE TRIGGER IF NOT EXISTS logbook_no_update BEFORE UPDATE ON logbook
@@ -49,5 +50,34 @@ BEGIN SELECT RAISE(ABORT, 'the logbook is append-only'); END;
 def connect(data_dir: Path) -> sqlite3.Connection:
     Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     conn = index.connect(Path(data_dir) / "index.sqlite3")
+    _set_aside_unkeyed_logbook(conn)
     conn.executescript(SCHEMA)
     return conn
+
+
+UNKEYED_LOGBOOK = "logbook_v1"
+
+
+def _set_aside_unkeyed_logbook(conn: sqlite3.Connection) -> None:
+    """A clean break with the logbook of schema 1 (before issue 9: a hash chain without MACs,
+    never fielded): its table is renamed to logbook_v1 and kept as it was, append-only, and
+    the keyed books start again at entry 1."""
+    def unkeyed() -> bool:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(logbook)")}
+        return bool(columns) and "mac" not in columns
+    if not unkeyed():                   # the usual case, without taking the write lock
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if unkeyed():
+            conn.execute("DROP TRIGGER IF EXISTS logbook_no_update")
+            conn.execute("DROP TRIGGER IF EXISTS logbook_no_delete")
+            conn.execute(f"ALTER TABLE logbook RENAME TO {UNKEYED_LOGBOOK}")
+            for what in ("UPDATE", "DELETE"):
+                conn.execute(f"CREATE TRIGGER {UNKEYED_LOGBOOK}_no_{what.lower()} BEFORE "
+                             f"{what} ON {UNKEYED_LOGBOOK} BEGIN SELECT RAISE(ABORT, "
+                             "'the logbook is append-only'); END")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
