@@ -318,3 +318,179 @@ def test_an_entry_dated_before_the_one_before_it_is_named_R50(book):
     logbook._sign_head("usage", row)
     found, text = problems(logbook)
     assert found == [("usage", 7)] and "dated before the entry before it" in text
+
+
+# --- parallel writers: web threads and the CLI at once --------------------------------------
+
+WRITER = """
+import sys, threading
+from pathlib import Path
+from firmware.governance import db as gdb
+from firmware.governance.logbook import DeviceSigner, Logbook
+root, who, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+def write(thread):
+    logbook = Logbook(gdb.connect(root / "data"), DeviceSigner(root / "keys"))
+    for i in range(count):
+        logbook.append("usage", f"{who}.{thread}", "login", details={"i": i})
+threads = [threading.Thread(target=write, args=(t,)) for t in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+
+def test_two_processes_appending_at_once_keep_one_chain_and_head_R50(tmp_path):
+    """Two processes, two threads each, append at the same time: one unbroken chain, no
+    break recorded, and the signed head is the last entry."""
+    import sys
+    from conftest import ROOT
+    Logbook(gdb.connect(tmp_path / "data"), DeviceSigner(tmp_path / "keys"))   # keys made
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), who, "60"],
+                              cwd=ROOT, stderr=subprocess.PIPE, text=True)
+             for who in ("web", "cli")]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    logbook = Logbook(gdb.connect(tmp_path / "data"), DeviceSigner(tmp_path / "keys"))
+    entries = logbook.entries("usage")
+    assert [e["n"] for e in entries] == list(range(1, 241))
+    assert {e["action"] for e in entries} == {"login"}
+    assert len({e["actor"] for e in entries}) == 4
+    result = logbook.verify()
+    assert result.ok, result.problems
+    assert logbook.head_statement("usage")["n"] == 240
+
+
+# --- anchoring the head outside the device --------------------------------------------------
+
+def openssl_verify(statement: dict, folder) -> subprocess.CompletedProcess:
+    """What the central room runs: Ed25519 with the real openssl, the key given as DER."""
+    (folder / "msg").write_bytes(statement["message"].encode())
+    (folder / "sig").write_bytes(bytes.fromhex(statement["signature"]))
+    (folder / "pub.der").write_bytes(bytes.fromhex(statement["public_key"]))
+    return subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey",
+                           str(folder / "pub.der"), "-keyform", "DER", "-rawin",
+                           "-in", str(folder / "msg"), "-sigfile", str(folder / "sig")],
+                          capture_output=True, text=True)
+
+
+def openssl_fingerprint(statement: dict, folder) -> str:
+    (folder / "pub.der").write_bytes(bytes.fromhex(statement["public_key"]))
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-inform", "DER", "-in",
+                          str(folder / "pub.der"), "-outform", "DER"], capture_output=True,
+                         check=True).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
+def test_head_statement_verifies_with_openssl_R50(book, tmp_path):
+    logbook, _ = book
+    statement = logbook.head_statement("usage")
+    tail = logbook.entries("usage")[-1]
+    assert (statement["book"], statement["n"], statement["hash"]) == ("usage", 6, tail["hash"])
+    assert statement["message"].splitlines() == [
+        "nvr-logbook-head/2", "book: usage", "n: 6", f"hash: {tail['hash']}",
+        f"time: {statement['time']}", f"key: {statement['fingerprint']}"]
+    checked = openssl_verify(statement, tmp_path)
+    assert checked.returncode == 0 and "Signature Verified Successfully" in checked.stdout
+    assert openssl_fingerprint(statement, tmp_path) == statement["fingerprint"]
+    forged = dict(statement, message=statement["message"].replace("n: 6", "n: 5"))
+    assert openssl_verify(forged, tmp_path).returncode != 0
+
+
+def test_nvr_logbook_head_and_the_exports_carry_the_signed_head_R50_R51(tmp_path):
+    """`nvr logbook head --json`, the CSV export and the first page of the PDF export state
+    the same signed head, and the central room checks each with openssl."""
+    from firmware.governance.paperwork import logbook_file
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+    gov.accounts.add("d.dpo", Role.DPO, PASSWORD, by=admin)
+    dpo = gov.accounts.authenticate("d.dpo", PASSWORD).actor()
+
+    head = nvr("--config", str(config), "logbook", "head", "--json")
+    assert head.returncode == 0, head.stderr
+    heads = json.loads(head.stdout)
+    assert set(heads) == {"usage", "inzien"} and heads["inzien"]["n"] == 0
+    usage = heads["usage"]
+    assert usage["n"] == len(gov.logbook.entries("usage"))
+    assert openssl_verify(usage, tmp_path).returncode == 0
+    assert openssl_verify(heads["inzien"], tmp_path).returncode == 0
+    text = nvr("--config", str(config), "logbook", "head", "--book", "usage")
+    assert text.returncode == 0 and usage["message"] in text.stdout
+
+    out = tmp_path / "usage.csv"
+    logbook_file(gov, dpo, "usage", "csv", "test-device", out)
+    rows = list(__import__("csv").reader(out.open(encoding="utf-8", newline="")))
+    blank = rows.index([])
+    entries, (fields, values) = rows[1:blank], rows[blank + 1:]
+    statement = dict(zip(["message", "signature", "public_key", "fingerprint"], values))
+    assert fields == ["head_statement", "signature_ed25519", "public_key_der",
+                      "fingerprint_sha256"]
+    assert openssl_verify(statement, tmp_path).returncode == 0
+    n = int(statement["message"].split("\nn: ")[1].split("\n")[0])
+    signed_hash = statement["message"].split("\nhash: ")[1].split("\n")[0]
+    assert n == len(entries) and entries[n - 1][1] == str(n) and entries[n - 1][8] == signed_hash
+    assert statement["fingerprint"] == usage["fingerprint"]
+
+    pdf = tmp_path / "usage.pdf"
+    logbook_file(gov, dpo, "usage", "pdf", "test-device", pdf)
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    lines = [line.strip() for line in first.splitlines()]
+    start = lines.index("nvr-logbook-head/2")
+    message = "".join(line + "\n" for line in lines[start:start + 6])
+    assert message.startswith("nvr-logbook-head/2\nbook: usage\n")
+    sig = lines[start + 6].removeprefix("signature: ") + lines[start + 7]
+    key = lines[start + 8].removeprefix("public_key: ")
+    checked = openssl_verify({"message": message, "signature": sig, "public_key": key},
+                             tmp_path)
+    assert checked.returncode == 0, (message, sig, key, checked.stderr)
+
+
+# --- entries from before the keyed logbook --------------------------------------------------
+
+def test_an_unkeyed_logbook_of_schema_1_is_set_aside_and_kept(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    old = sqlite3.connect(data / "index.sqlite3")
+    old.executescript("""
+        CREATE TABLE logbook (book TEXT NOT NULL, n INTEGER NOT NULL, at REAL NOT NULL,
+            actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL,
+            reason TEXT NOT NULL, details TEXT NOT NULL, prev TEXT NOT NULL,
+            hash TEXT NOT NULL, PRIMARY KEY (book, n));
+        CREATE TRIGGER logbook_no_delete BEFORE DELETE ON logbook
+        BEGIN SELECT RAISE(ABORT, 'the logbook is append-only'); END;
+        INSERT INTO logbook VALUES ('usage', 1, 1.0, 'a', 'login', '', '', '{}', '', 'h1');
+    """)
+    old.close()
+    logbook = Logbook(gdb.connect(data), DeviceSigner(tmp_path / "keys"))
+    assert logbook.entries("usage") == []
+    assert logbook.append("usage", "a", "login") == 1 and logbook.verify().ok
+    kept = sqlite3.connect(data / "index.sqlite3")
+    assert kept.execute("SELECT actor, hash FROM logbook_v1").fetchall() == [("a", "h1")]
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        kept.execute("DELETE FROM logbook_v1")
+    gdb.connect(data)                                              # a second open: no change
+    assert len(logbook.entries("usage")) == 1
+
+
+def test_web_verify_names_the_first_bad_entry_R50(tmp_path):
+    from firmware.web import create_app
+    from webutil import login
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+    gov.accounts.add("d.dpo", Role.DPO, PASSWORD, by=admin)
+    gov.close()
+    index_path = tmp_path / "data" / "index.sqlite3"
+    db = sqlite3.connect(index_path)
+    row = forged_row(db, "usage", time.time() - 20 * DAY)
+    db.close()
+    insert_with_sqlite3_module(index_path, row)
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    page = login(app, "d.dpo").get("/logbooks/verify").get_data(True)
+    assert "NIET intact" in page and f"Eerste foute regel in usage: {row['n']}." in page
+    # the login itself found the forged tail: the entry before the login records the break
+    assert f"regel {row['n']}: does not carry the device&#39;s MAC" in page
+    assert f"regel {row['n'] + 1}: records a break" in page

@@ -269,8 +269,10 @@ class Logbook:
             faults.append(f"the book ends at entry {last} but its signed head is entry "
                           f"{head.n} (entries were removed)")
         elif head.n < last:
-            faults.append(f"entries {head.n + 1} to {last} lie beyond the signed head "
-                          f"(entry {head.n}): added without the device")
+            beyond = f"entry {last} lies" if last == head.n + 1 else \
+                f"entries {head.n + 1} to {last} lie"
+            faults.append(f"{beyond} beyond the signed head (entry {head.n}): added without "
+                          "the device")
         elif tail is not None and tail["hash"] != head.hash:
             faults.append(f"entry {last} differs from the signed head")
         return "; ".join(faults) or None
