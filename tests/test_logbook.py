@@ -494,3 +494,40 @@ def test_web_verify_names_the_first_bad_entry_R50(tmp_path):
     # the login itself found the forged tail: the entry before the login records the break
     assert f"regel {row['n']}: does not carry the device&#39;s MAC" in page
     assert f"regel {row['n'] + 1}: records a break" in page
+
+
+def test_an_entry_forged_far_ahead_does_not_drag_later_times_with_it_R50(book):
+    logbook, index_path = book
+    db = sqlite3.connect(index_path)
+    row = forged_row(db, "usage", time.time() + 365 * DAY)
+    db.close()
+    insert_with_sqlite3_module(index_path, row)
+    before = time.time()
+    logbook.append("usage", "b.beheerder", "login")
+    logbook.append("usage", "b.beheerder", "logout")
+    entries = logbook.entries("usage")
+    assert [e["action"] for e in entries[7:]] == ["logbook-break", "login", "logout"]
+    assert all(before - 1 <= e["at"] <= time.time() for e in entries[7:])
+    found, text = problems(logbook)
+    assert found[0] == ("usage", 7) and ("usage", 8) in found
+    assert "dated before the entry before it" in text        # the break, after the forgery
+
+
+def test_an_append_that_does_not_commit_leaves_the_signed_head_as_it_was(book):
+    """A commit that fails (here: a deferred foreign key, checked at COMMIT by the real
+    SQLite) rolls the entry back and puts the head it was signed for back too."""
+    logbook, index_path = book
+    before = logbook.head_statement("usage")
+    logbook.db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    logbook.db.execute("CREATE TABLE doomed (x REFERENCES parent(id) DEFERRABLE INITIALLY "
+                       "DEFERRED)")
+    logbook.db.execute("CREATE TEMP TRIGGER fail_at_commit AFTER INSERT ON main.logbook "
+                       "BEGIN INSERT INTO doomed VALUES (1); END")
+    with pytest.raises(sqlite3.IntegrityError):
+        logbook.append("usage", "b.beheerder", "login")
+    logbook.db.execute("DROP TRIGGER fail_at_commit")
+    assert len(logbook.entries("usage")) == 6
+    after = logbook.head_statement("usage")
+    assert (after["n"], after["hash"]) == (before["n"], before["hash"]) == (6, before["hash"])
+    assert logbook.verify().ok
+    assert logbook.append("usage", "b.beheerder", "login") == 7 and logbook.verify().ok

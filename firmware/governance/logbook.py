@@ -234,11 +234,14 @@ class Logbook:
         return dict(row) if row else None
 
     def _insert(self, book: str, tail: dict | None, actor: str, action: str, subject: str,
-                reason: str, details: dict, at: float) -> dict:
+                reason: str, details: dict, at: float, floor: float | None = None) -> dict:
+        """Write entry n + 1 after `tail`, dated no earlier than `floor` (by default the
+        tail's time: times only move forward)."""
         n, prev = (tail["n"] + 1, tail["hash"]) if tail else (1, "")
-        if tail and at < tail["at"]:
-            details = {**details, "device_clock": at}      # times only move forward
-            at = tail["at"]
+        floor = (tail["at"] if tail else 0.0) if floor is None else floor
+        if at < floor:
+            details = {**details, "device_clock": at}
+            at = floor
         text = json.dumps(details, ensure_ascii=False, sort_keys=True)
         digest = _entry_hash(book, n, at, actor, action, subject, reason, text, prev)
         mac = self.signer.mac(digest)
@@ -282,16 +285,23 @@ class Logbook:
         else is appended. `verify` names this entry from now on."""
         log.error("logbook %s: the chain did not verify before an append: %s; recorded as "
                   "a %s entry (see nvr logbook verify)", book, fault, BREAK)
+        signed, floor = None, 0.0
         try:
             head = self._signed_head(book)
             signed = {"n": head.n, "hash": head.hash}
+            row = self.db.execute("SELECT at, hash, mac FROM logbook WHERE book = ? AND n = ?",
+                                  (book, head.n)).fetchone()
+            if row and row["hash"] == head.hash and self.signer.mac_ok(row["hash"], row["mac"]):
+                floor = row["at"]                 # the last time the device vouches for
         except HeadError:
-            signed = None
+            pass
+        # Dated from the last trustworthy entry, not from the bad tail: a forged entry dated
+        # far ahead must not drag the times of every later entry with it.
         return self._insert(
             book, tail, SYSTEM, BREAK, "", "Het logboek bleek bij het toevoegen van een regel "
             "niet intact; zie de details en 'nvr logbook verify'.",
             {"fault": fault, "tail": {"n": tail["n"], "hash": tail["hash"]} if tail else None,
-             "signed_head": signed}, time.time())
+             "signed_head": signed}, time.time(), floor)
 
     # --- the signed head --------------------------------------------------------------------
 
