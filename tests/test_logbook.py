@@ -259,10 +259,12 @@ def test_forged_head_is_detected(book):
 
 # --- appending over a bad tail (R-50): logging goes on, the break stays on the record ----------
 
-def test_append_after_truncation_records_the_break_for_good(opened):
+def test_append_after_truncation_records_the_break_for_good(opened, caplog):
     logbook, db = opened
     db.execute("DELETE FROM logbook WHERE book = 'usage' AND n >= 5")
     n = logbook.append("usage", "b.beheerder", "login")
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "did not verify before an append" in caplog.text
     entries = logbook.entries("usage")
     assert [e["action"] for e in entries[4:]] == ["logbook-break", "login"] and n == 6
     recorded = json.loads(entries[4]["details"])
@@ -347,9 +349,12 @@ def test_two_processes_appending_at_once_keep_one_chain_and_head_R50(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), who, "60"],
                               cwd=ROOT, stderr=subprocess.PIPE, text=True)
              for who in ("web", "cli")]
+    logbook = Logbook(gdb.connect(tmp_path / "data"), DeviceSigner(tmp_path / "keys"))
+    while any(p.poll() is None for p in procs):        # verify while they write: rows and
+        result = logbook.verify()                        # heads are read consistently
+        assert result.ok, result.problems
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read()
-    logbook = Logbook(gdb.connect(tmp_path / "data"), DeviceSigner(tmp_path / "keys"))
     entries = logbook.entries("usage")
     assert [e["n"] for e in entries] == list(range(1, 241))
     assert {e["action"] for e in entries} == {"login"}
@@ -390,6 +395,10 @@ def test_head_statement_verifies_with_openssl_R50(book, tmp_path):
         f"time: {statement['time']}", f"key: {statement['fingerprint']}"]
     checked = openssl_verify(statement, tmp_path)
     assert checked.returncode == 0 and "Signature Verified Successfully" in checked.stdout
+    # the Python check of docs/governance.md
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    key = load_der_public_key(bytes.fromhex(statement["public_key"]))
+    key.verify(bytes.fromhex(statement["signature"]), statement["message"].encode())
     assert openssl_fingerprint(statement, tmp_path) == statement["fingerprint"]
     forged = dict(statement, message=statement["message"].replace("n: 6", "n: 5"))
     assert openssl_verify(forged, tmp_path).returncode != 0
@@ -531,3 +540,22 @@ def test_an_append_that_does_not_commit_leaves_the_signed_head_as_it_was(book):
     assert (after["n"], after["hash"]) == (before["n"], before["hash"]) == (6, before["hash"])
     assert logbook.verify().ok
     assert logbook.append("usage", "b.beheerder", "login") == 7 and logbook.verify().ok
+
+
+def test_the_openssl_check_in_the_docs_works_as_written_R50(tmp_path):
+    """The shell recipe of docs/governance.md, run as it stands against a device."""
+    import re
+    import sys
+    from conftest import ROOT
+    doc = (ROOT / "docs" / "governance.md").read_text()
+    recipe = re.search(r"```sh\n(nvr logbook head.*?)```", doc, re.S).group(1)
+    config = write_config(tmp_path)
+    staff(config)
+    script = (f'nvr() {{ {sys.executable} -m firmware.cli --config {config} "$@"; }}\n'
+              f"cd {tmp_path}\nset -e -o pipefail\n" + recipe)
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    fingerprint, verified = done.stdout.splitlines()
+    statement = json.loads((tmp_path / "head.json").read_text())["usage"]
+    assert fingerprint.split()[0] == statement["fingerprint"]
+    assert verified == "Signature Verified Successfully"
