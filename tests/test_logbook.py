@@ -286,6 +286,22 @@ def test_a_missing_mac_key_is_a_break_not_a_silent_new_start(tmp_path):
     assert found == [("usage", 1), ("usage", 2)] and "MAC" in text
 
 
+def test_a_damaged_key_is_kept_aside_and_logging_goes_on_with_a_break(tmp_path):
+    conn = gdb.connect(tmp_path / "data")
+    first = Logbook(conn, DeviceSigner(tmp_path / "keys"))
+    first.append("usage", "a", "login")
+    pinned = first.head_statement("usage")["fingerprint"]
+    (tmp_path / "keys" / "device-signing.key").write_bytes(b"short")
+    logbook = Logbook(conn, DeviceSigner(tmp_path / "keys"))
+    assert logbook.append("usage", "a", "login") == 3
+    assert logbook.head_statement("usage")["fingerprint"] != pinned   # the central room sees it
+    assert [p.read_bytes() for p in (tmp_path / "keys").glob("device-signing.key.unusable-*")
+            ] == [b"short"]
+    assert [e["action"] for e in logbook.entries("usage")][1] == "logbook-break"
+    found, text = problems(logbook)
+    assert found == [("usage", 2)] and "does not verify with the device key" in text
+
+
 def test_logbook_keys_live_in_the_key_directory_mode_0600(tmp_path):
     conn = gdb.connect(tmp_path / "data")
     logbook = Logbook(conn, DeviceSigner(tmp_path / "keys"))

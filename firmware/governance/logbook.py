@@ -97,16 +97,18 @@ def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
 
 
 def _key_file(path: Path, make: Callable[[], bytes], size: int) -> bytes:
-    """The key in `path`, made on first use (mode 0600, directory 0700)."""
+    """The key in `path`, made on first use (mode 0600, directory 0700). A damaged key is
+    moved aside (kept, for whoever investigates) and replaced, so that logging goes on; the
+    next append then finds the tail unverifiable and records the break."""
+    if path.exists() and path.stat().st_size != size:
+        aside = path.with_name(f"{path.name}.unusable-{int(time.time())}")
+        os.replace(path, aside)
+        log.error("%s was not a %d-byte key; moved to %s and replaced by a new key: the "
+                  "logbook records a break at its next entry", path, size, aside)
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write_private(path, make(), replace=False)
-    key = path.read_bytes()
-    if len(key) != size:
-        raise LogbookError(f"{path} holds {len(key)} bytes, not a {size}-byte key; restore it "
-                           "from the device's key backup (a new key would leave every entry "
-                           "unverifiable)")
-    return key
+    return path.read_bytes()
 
 
 def _utc(t: float) -> str:
