@@ -7,10 +7,13 @@ computing the public SHA-256 chain hash themselves.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import re
 import sqlite3
 import subprocess
+import sys
 import time
 
 import pytest
@@ -21,7 +24,7 @@ from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.roles import Role
 from firmware.governance.service import Governance
 
-from conftest import PASSWORD, nvr, staff, write_config
+from conftest import PASSWORD, ROOT, nvr, staff, write_config
 
 NOW = time.time() - 3600
 DAY = 86400.0
@@ -359,8 +362,6 @@ for t in threads: t.join()
 def test_two_processes_appending_at_once_keep_one_chain_and_head_R50(tmp_path):
     """Two processes, two threads each, append at the same time: one unbroken chain, no
     break recorded, and the signed head is the last entry."""
-    import sys
-    from conftest import ROOT
     Logbook(gdb.connect(tmp_path / "data"), DeviceSigner(tmp_path / "keys"))   # keys made
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), who, "60"],
                               cwd=ROOT, stderr=subprocess.PIPE, text=True)
@@ -444,7 +445,7 @@ def test_nvr_logbook_head_and_the_exports_carry_the_signed_head_R50_R51(tmp_path
 
     out = tmp_path / "usage.csv"
     logbook_file(gov, dpo, "usage", "csv", "test-device", out)
-    rows = list(__import__("csv").reader(out.open(encoding="utf-8", newline="")))
+    rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
     blank = rows.index([])
     entries, (fields, values) = rows[1:blank], rows[blank + 1:]
     statement = dict(zip(["message", "signature", "public_key", "fingerprint"], values))
@@ -560,9 +561,6 @@ def test_an_append_that_does_not_commit_leaves_the_signed_head_as_it_was(book):
 
 def test_the_openssl_check_in_the_docs_works_as_written_R50(tmp_path):
     """The shell recipe of docs/governance.md, run as it stands against a device."""
-    import re
-    import sys
-    from conftest import ROOT
     doc = (ROOT / "docs" / "governance.md").read_text()
     recipe = re.search(r"```sh\n(nvr logbook head.*?)```", doc, re.S).group(1)
     config = write_config(tmp_path)
