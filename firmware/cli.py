@@ -77,7 +77,8 @@ def _store(cfg: Config, reconcile: bool = False):
 
 
 def _iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()
+    from firmware.governance.bounds import when
+    return None if t is None else when(t, timezone.utc, iso=True)
 
 
 def cmd_ingest(args) -> int:
@@ -454,8 +455,9 @@ def _request_json(row: dict) -> dict:
     for key in ("start", "end", "received", "decided_at", "declaration_at", "created"):
         out[key] = _iso(out.get(key))
     if out.get("decision_due") is not None:
+        from firmware.governance.bounds import when
         from firmware.governance.requests import AMSTERDAM
-        out["decision_due"] = datetime.fromtimestamp(out["decision_due"], AMSTERDAM).isoformat()
+        out["decision_due"] = when(out["decision_due"], AMSTERDAM, iso=True)
     return out
 
 
