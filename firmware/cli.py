@@ -103,11 +103,20 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def _warn_swap() -> None:
+    """Decrypted video and keys must not reach swap (docs/storage.md, Swap)."""
+    from firmware.system.swap import swap_warning
+    warning = swap_warning()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+
+
 def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
     cfg = _config(args)
+    _warn_swap()
     refused = [c.recording_blocked_reason() for c in cfg.cameras]
     if all(refused):                                        # R-02, before anything starts
         raise CliError("no camera may record: " + "; ".join(refused))
@@ -170,6 +179,7 @@ def cmd_web(args) -> int:
     from firmware.web import create_app
     from firmware.web.server import WebServer
     cfg = _config(args)
+    _warn_swap()
     # Recording comes first: on a busy device the web interface waits, the camera does not.
     os.nice(WEB_NICE)
     server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir)
