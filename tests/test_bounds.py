@@ -408,3 +408,28 @@ def test_a_reason_with_accents_and_marks_still_counts_R01():
     assert visible_length("e\u0301e\u0301n incident") == 11
     check_reason("incident", "  fiets\u200b gestolen  ")
     check_reason("incident", "\u5e8a\u9418\u5e8a\u9418\u5e8a\u9418\u5e8a\u9418")
+
+
+# --- numbers and days out of range -------------------------------------------------------------
+
+def test_huge_numbers_and_far_days_are_bad_input_never_a_server_error(edge):
+    app, _ = edge
+    b = login(app, "b.beheerder")
+    for url in ("/cameras/cam/day/0001-01-01", "/cameras/cam/day/9999-12-31",
+                "/api/cameras/cam/segments/9999-12-31", "/api/requests/99999999999999999999",
+                "/requests/99999999999999999999/declaration.pdf",
+                "/report?from=0001-01-01&to=9999-12-31"):
+        r = b.get(url)
+        assert r.status_code in (400, 404), (url, r.status_code)
+    with b.session_transaction() as s:
+        token = s["csrf"]
+    for url, body in (("/api/exports", '{"request": Infinity, "password": "x"}'),
+                      ("/api/exports", '{"request": 1e400, "password": "x"}'),
+                      ("/api/holds/99999999999999999999999/release", "{}"),
+                      ("/api/visits", '{"visitor": "a", "organisation": "politie", "identity": '
+                                      '"pas", "legal_basis": "126nd", "reason": "aangifte", '
+                                      '"cameras": ["cam"], "start": "2026-11-29T08:00", '
+                                      '"end": "2026-11-29T08:30", "minutes": Infinity}')):
+        r = b.post(url, data=body, content_type="application/json",
+                   headers={"X-CSRF-Token": token})
+        assert r.status_code in (400, 404), (url, r.status_code)

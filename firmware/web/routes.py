@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask import (abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    session, url_for)
+from werkzeug.routing import IntegerConverter
 
 from firmware.governance.access import AccessRefused, grant_footage, visible_length
 from firmware.governance.bounds import when
@@ -207,7 +208,7 @@ def integer(f: Mapping, name: str, *, low: int = 1, high: int = 10**9) -> int:
     value = f.get(name)
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):        # JSON Infinity, NaN, 1e400
         raise InputError(f"'{name}' must be a whole number") from None
     if isinstance(value, bool) or not low <= number <= high:
         raise InputError(f"'{name}' must lie between {low} and {high}")
@@ -226,6 +227,15 @@ def moment(f: Mapping, name: str) -> float:
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(nvr()["cfg"].device.timezone))
     return t.timestamp()
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in paths: a whole number that fits SQLite's INTEGER; a larger one matches no
+    route (404) instead of overflowing in a query."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def camera_or_404(camera: str):
