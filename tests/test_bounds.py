@@ -433,3 +433,50 @@ def test_huge_numbers_and_far_days_are_bad_input_never_a_server_error(edge):
         r = b.post(url, data=body, content_type="application/json",
                    headers={"X-CSRF-Token": token})
         assert r.status_code in (400, 404), (url, r.status_code)
+
+
+def test_the_bounds_at_their_edges(tmp_path):
+    """bounds.py on its own, on a real index: the exact limits the docs name."""
+    from datetime import date
+
+    from firmware.governance import bounds
+    from firmware.storage import index
+    db = index.connect(tmp_path / "index.sqlite3")
+    now, day = 1_800_000_000.0, bounds.DAY
+
+    def window(start, end):
+        bounds.footage_window(db, "cam", start, end, retention_days=28, error=ValueError,
+                              now=now)
+
+    window(now - 28 * day + 1, now + 299)                      # inside, five minutes' slack
+    for start, end in ((now - 28 * day - 1, now), (now - 60, now + 301), (now, now - 1),
+                       (float("nan"), now), (now - 60, float("inf"))):
+        with pytest.raises(ValueError):
+            window(start, end)
+    db.execute("INSERT INTO holds (camera_id, start, end, reason, reference, created, "
+               "wrapped_key) VALUES ('cam', ?, ?, 'r', 'ref', ?, x'00')",
+               (now - 40 * day, now - 30 * day, now - 39 * day))
+    window(now - 40 * day, now - 30 * day)                     # inside an active hold
+    with pytest.raises(ValueError, match="hold of camera hal"):
+        bounds.footage_window(db, ["cam", "hal"], now - 40 * day, now - 30 * day,
+                              retention_days=28, error=ValueError, now=now)
+    db.execute("UPDATE holds SET released = ?", (now - day,))
+    with pytest.raises(ValueError, match="28 days"):
+        window(now - 40 * day, now - 30 * day)                 # released: erased
+    bounds.delegation_expiry(now + 366 * day, error=ValueError, now=now)
+    for expires in (now, now + 366 * day + 1):
+        with pytest.raises(ValueError):
+            bounds.delegation_expiry(expires, error=ValueError, now=now)
+    bounds.received_date(now - 366 * day, error=ValueError, now=now)
+    for received in (now + 301, now - 366 * day - 1):
+        with pytest.raises(ValueError):
+            bounds.received_date(received, error=ValueError, now=now)
+    for minutes in (0, 241, True, 1.5):
+        with pytest.raises(ValueError):
+            bounds.visit_minutes(minutes, error=ValueError)
+    today = date(2026, 11, 29)
+    bounds.report_period(date(2016, 12, 1), today, today, error=ValueError)
+    for first, last in ((today, date(2026, 11, 30)), (date(2016, 11, 1), today),
+                        (today, date(2026, 11, 28))):
+        with pytest.raises(ValueError):
+            bounds.report_period(first, last, today, error=ValueError)
