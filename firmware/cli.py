@@ -883,7 +883,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _undecodable(argv: list[str]) -> str | None:
+    """An argument whose bytes were not UTF-8 (Python keeps them as lone surrogates, which
+    cannot be stored or logged), or None."""
+    for arg in argv:
+        if any("\ud800" <= ch <= "\udfff" for ch in arg):
+            return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    bad = _undecodable(sys.argv[1:] if argv is None else argv)
+    if bad is not None:
+        print(f"nvr: the argument {ascii(bad)} is not UTF-8 text; type it again in a UTF-8 "
+              "terminal", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

@@ -480,3 +480,20 @@ def test_the_bounds_at_their_edges(tmp_path):
                         (today, date(2026, 11, 28))):
         with pytest.raises(ValueError):
             bounds.report_period(first, last, today, error=ValueError)
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error_not_a_traceback(edge):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    _, config = edge
+    now = datetime.now(AMSTERDAM)
+    args = [sys.executable, "-m", "firmware.cli", "--config", str(config), "hold", "add",
+            "--camera", "cam", "--start", (now - timedelta(hours=1)).isoformat(), "--end",
+            now.isoformat(), "--reason", "vernieling \udcff bij de ingang", "--reference", "x",
+            "--user", "b.beheerder"]
+    result = subprocess.run([a.encode("utf-8", "surrogateescape") for a in args],
+                            capture_output=True, env=staff(config), cwd=ROOT)
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 2 and "not UTF-8" in err and "Traceback" not in err, err

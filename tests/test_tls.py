@@ -108,6 +108,7 @@ def permissive_server(tmp_path) -> tuple[tuple[str, int], threading.Thread]:
     return listener.getsockname()[:2], thread
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
 def test_tls10_and_tls11_are_refused(server, version, tmp_path):
     address, thread = permissive_server(tmp_path)
