@@ -148,7 +148,7 @@ class Requests:
         self._window(camera, start, end)
         if received is not None:
             bounds.received_date(received, now=self.clock(), error=RequestError)
-        received = time.time() if received is None else received
+        received = self.clock() if received is None else received
         req_id = self._insert(actor, article=9, reference=reference, requester=requester,
                               requester_kind="police-or-prosecutor", legal_basis=legal_basis,
                               camera_id=camera, start=start, end=end, received=received,
