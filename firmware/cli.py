@@ -77,7 +77,8 @@ def _store(cfg: Config, reconcile: bool = False):
 
 
 def _iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()
+    from firmware.governance.bounds import when
+    return None if t is None else when(t, timezone.utc, iso=True)
 
 
 def cmd_ingest(args) -> int:
@@ -102,11 +103,20 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def _warn_swap() -> None:
+    """Decrypted video and keys must not reach swap (docs/storage.md, Swap)."""
+    from firmware.system.swap import swap_warning
+    warning = swap_warning()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+
+
 def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
     cfg = _config(args)
+    _warn_swap()
     refused = [c.recording_blocked_reason() for c in cfg.cameras]
     if all(refused):                                        # R-02, before anything starts
         raise CliError("no camera may record: " + "; ".join(refused))
@@ -169,6 +179,7 @@ def cmd_web(args) -> int:
     from firmware.web import create_app
     from firmware.web.server import WebServer
     cfg = _config(args)
+    _warn_swap()
     # Recording comes first: on a busy device the web interface waits, the camera does not.
     os.nice(WEB_NICE)
     server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir)
@@ -470,8 +481,9 @@ def _request_json(row: dict) -> dict:
     for key in ("start", "end", "received", "decided_at", "declaration_at", "created"):
         out[key] = _iso(out.get(key))
     if out.get("decision_due") is not None:
+        from firmware.governance.bounds import when
         from firmware.governance.requests import AMSTERDAM
-        out["decision_due"] = datetime.fromtimestamp(out["decision_due"], AMSTERDAM).isoformat()
+        out["decision_due"] = when(out["decision_due"], AMSTERDAM, iso=True)
     return out
 
 
@@ -890,7 +902,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _undecodable(argv: list[str]) -> str | None:
+    """An argument whose bytes were not UTF-8 (Python keeps them as lone surrogates, which
+    cannot be stored or logged), or None."""
+    for arg in argv:
+        if any("\ud800" <= ch <= "\udfff" for ch in arg):
+            return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    bad = _undecodable(sys.argv[1:] if argv is None else argv)
+    if bad is not None:
+        print(f"nvr: the argument {ascii(bad)} is not UTF-8 text; type it again in a UTF-8 "
+              "terminal", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

@@ -239,7 +239,7 @@ def test_cli_accounts_and_logbook_verify_by_role(tmp_path):
 
 # --- requests (R-41, R-60, R-70..R-74) --------------------------------------------------------
 
-from datetime import datetime  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
 
 from firmware.governance.requests import (AMSTERDAM, RequestError, Requests,  # noqa: E402
                                           decision_due)
@@ -275,7 +275,7 @@ def desk(tmp_path, gov):
         accounts.add(name, role, PW, by=admin)
         people[name] = accounts.authenticate(name, PW).actor()
     people["t.admin"] = admin
-    return Requests(conn, logbook, store), people, store, logbook
+    return Requests(conn, logbook, store, clock=lambda: NOW), people, store, logbook
 
 
 def art10(reqs, people, kind="citizen", received=NOW):
@@ -374,22 +374,25 @@ def test_cli_request_workflow(tmp_path):
     gov = Governance.open(load(config))
     admin = gov.accounts.authenticate("t.admin", "a long pass phrase 42").actor()
     gov.accounts.add("m.manager", Role.MANAGER, "a long pass phrase 42", by=admin)
+    # Footage windows lie in the last 28 days (bounds): received ten days ago.
+    received = datetime.fromtimestamp(time.time() - 10 * 86400, AMSTERDAM).replace(
+        microsecond=0)
+    window = ("--start", (received - timedelta(hours=2)).isoformat(),
+              "--end", (received - timedelta(hours=1)).isoformat())
     add = nvr("--config", str(config), "request", "add", "--article", "10", "--requester",
               "J. de Vries", "--motivation", "my bicycle was stolen", "--received",
-              "2026-04-24T10:00:00+02:00", "--camera", "cam", "--start",
-              "2026-04-24T08:00:00+02:00", "--end", "2026-04-24T09:00:00+02:00",
+              received.isoformat(), "--camera", "cam", *window,
               "--user", "p.officer", "--json", env=env)
     assert add.returncode == 0, add.stderr
     req = _json.loads(add.stdout)
-    assert req["decision_due"] == "2026-04-29T23:59:59+02:00" and req["overdue"]
+    assert req["decision_due"] == decision_due(received).isoformat() and req["overdue"]
     decided = nvr("--config", str(config), "request", "decide", str(req["id"]), "--approve",
                   "--reason", "victim of the theft", "--user", "m.manager", "--json", env=env)
     assert decided.returncode == 0, decided.stderr
     assert _json.loads(decided.stdout)["status"] == "approved"
     lawyer = nvr("--config", str(config), "request", "add", "--article", "10", "--requester",
                  "Mr. X", "--requester-kind", "lawyer", "--motivation", "for my client",
-                 "--received", "2026-04-24T10:00:00+02:00", "--camera", "cam", "--start",
-                 "2026-04-24T08:00:00+02:00", "--end", "2026-04-24T09:00:00+02:00",
+                 "--received", received.isoformat(), "--camera", "cam", *window,
                  "--user", "p.officer", env=env)
     assert lawyer.returncode == 1 and "R-71" in lawyer.stderr
     listed = nvr("--config", str(config), "request", "list", "--json", "--user", "b.beheerder",

@@ -10,18 +10,29 @@ import csv
 import hashlib
 import time
 import unicodedata
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+
+from firmware.governance.bounds import when
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 LOGBOOK_FIELDS = ("book", "n", "at", "actor", "action", "subject", "reason", "details", "hash")
 
 
 def local(t: float | None) -> str:
-    return "" if t is None else datetime.fromtimestamp(t, AMSTERDAM).strftime("%Y-%m-%d %H:%M:%S")
+    """A stored time as Dutch local time; never raises (bounds.when)."""
+    return when(t, AMSTERDAM, "%Y-%m-%d %H:%M:%S")
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet will not run: text that starts with = + - @ (also after leading
+    whitespace), or with a tab or carriage return, gets a leading apostrophe (CWE-1236)."""
+    text = "" if value is None else str(value)
+    if text.startswith(("\t", "\r")) or text.lstrip(" \t\r\n")[:1] in ("=", "+", "-", "@"):
+        return "'" + text
+    return text
 
 
 def _latin1(text: str) -> str:
@@ -100,8 +111,9 @@ def logbook_csv(entries: list[dict], out: Path, head: dict | None = None) -> Pat
         writer = csv.writer(f)
         writer.writerow(LOGBOOK_FIELDS)
         for e in entries:
-            writer.writerow([e["book"], e["n"], local(e["at"]), e["actor"], e["action"],
-                             e["subject"], e["reason"], e["details"], e["hash"]])
+            writer.writerow([csv_cell(v) for v in (
+                e["book"], e["n"], local(e["at"]), e["actor"], e["action"], e["subject"],
+                e["reason"], e["details"], e["hash"])])
         if head:
             writer.writerow([])
             writer.writerow(HEAD_FIELDS)

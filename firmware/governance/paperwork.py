@@ -41,10 +41,10 @@ def report_file(gov: Governance, actor: Actor, cfg, store, first: date, last: da
     """The report for the DPIA and the DPO over the days first..last (device time)."""
     from firmware.governance.documents import report_pdf
     from firmware.governance.report import report_data
+    from firmware.governance.bounds import report_period
     require(gov.logbook, actor, Action.LOGBOOK_READ, Refused)
-    if last < first:
-        raise PaperworkError("the period's end lies before its start")
     tz = ZoneInfo(cfg.device.timezone)
+    report_period(first, last, datetime.now(tz).date(), error=PaperworkError)
     start = datetime(first.year, first.month, first.day, tzinfo=tz).timestamp()
     end = (datetime(last.year, last.month, last.day, tzinfo=tz)
            + timedelta(days=1)).timestamp() - 1

@@ -38,7 +38,8 @@ class Governance:
         conn = gdb.connect(cfg.storage.data_dir)
         logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
         master_key = FileKeyProvider(cfg.storage.key_dir).load     # read when TOTP is used
-        return cls(logbook, Accounts(conn, logbook, master_key), Grants(conn, logbook))
+        return cls(logbook, Accounts(conn, logbook, master_key),
+                   Grants(conn, logbook, cfg.storage.retention_days))
 
     def login(self, name: str, password: str, code: str | None = None) -> Actor:
         """Authenticate; a designee comes with the delegations granted to it (R-12)."""
@@ -72,8 +73,14 @@ class Governance:
     def place_hold(self, actor: Actor, store, camera: str, start: float, end: float,
                    reason: str, reference: str) -> dict:
         """R-41: keep footage past retention for an incident or request; logged (R-50)."""
-        from firmware.storage.holds import add_hold
+        from firmware.governance import bounds
+        from firmware.governance.access import visible_length
+        from firmware.storage.holds import HoldError, add_hold
         require(self.logbook, actor, Action.HOLD, Refused, camera=camera)
+        if not (visible_length(reason) and visible_length(reference)):
+            raise HoldError("a hold needs a reason and a reference (the request it serves)")
+        bounds.footage_window(self.accounts.db, camera, start, end, error=HoldError,
+                              retention_days=store.retention / bounds.DAY)
         hold = add_hold(store, camera, start, end, reason, reference)
         self.logbook.append("usage", actor.name, "hold-add", subject=f"hold {hold['id']}",
                             reason=reason, details={"camera": camera, "reference": reference,
@@ -93,7 +100,9 @@ class Governance:
         """R-80: a decision outside the rules, taken by the gemeentesecretaris after advice of
         the privacy officer, put on the record in both logbooks; returns its inzien entry."""
         require(self.logbook, actor, Action.LOGBOOK_READ, Refused)
-        if not (decided_by.strip() and len(text.strip()) >= 10 and advice.strip()):
+        from firmware.governance.access import visible_length
+        if not (visible_length(decided_by) and visible_length(text) >= 10
+                and visible_length(advice)):
             raise DecisionError("a decision outside the rules needs who decided (the "
                           "gemeentesecretaris), the decision in words and the advice (R-80)")
         n = self.logbook.append("inzien", actor.name, "decision-outside-rules",

@@ -52,6 +52,7 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.extensions["nvr"] = {"cfg": cfg, "store": store or EncryptedStore.from_config(cfg)}
+    app.url_map.converters["int"] = routes.IdConverter      # ids that fit SQLite (issue 9)
 
     from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
                               system)

@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 
 from flask import (abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    session, url_for)
+from werkzeug.routing import IntegerConverter
 
-from firmware.governance.access import AccessRefused, grant_footage
+from firmware.governance.access import AccessRefused, grant_footage, visible_length
+from firmware.governance.bounds import when
 from firmware.governance.accounts import AccountError
 from firmware.governance.delegation import GrantError
 from firmware.governance.paperwork import PaperworkError
@@ -156,23 +158,48 @@ def done(result, message: str, back: str, status: int = 200):
 
 # --- input ------------------------------------------------------------------------------------
 
+def _has_surrogate(value) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (valid JSON as \\ud800, but no
+    character: it cannot be stored, hashed into a logbook or shown)."""
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+SURROGATE_MESSAGE = ("the text holds a lone surrogate (an escape such as \\ud800 that is no "
+                     "character); send UTF-8 text")
+
+
 def fields() -> Mapping:
+    """The form, or under /api the JSON object of the body; text that is no Unicode (lone
+    surrogates) is bad input. Forms, query strings and paths come as bytes that werkzeug
+    decodes with replacement, so they cannot carry surrogates."""
     if is_api():
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise InputError("the request body must be a JSON object")
+        if _has_surrogate(body):
+            raise InputError(SURROGATE_MESSAGE)
         return body
     return request.form
 
 
 def text(f: Mapping, name: str, *, required: bool = True, default: str = "") -> str:
+    """A text field, stripped; a required one needs visible characters (a value of
+    zero-width or control characters is missing)."""
     value = f.get(name, default)
     if value is None:
         value = default
     if not isinstance(value, str):
         raise InputError(f"'{name}' must be text")
+    if _has_surrogate(value):
+        raise InputError(f"'{name}': {SURROGATE_MESSAGE}")
     value = value.strip()
-    if required and not value:
+    if required and not visible_length(value):
         raise InputError(f"'{name}' is required")
     return value
 
@@ -181,7 +208,7 @@ def integer(f: Mapping, name: str, *, low: int = 1, high: int = 10**9) -> int:
     value = f.get(name)
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):        # JSON Infinity, NaN, 1e400
         raise InputError(f"'{name}' must be a whole number") from None
     if isinstance(value, bool) or not low <= number <= high:
         raise InputError(f"'{name}' must lie between {low} and {high}")
@@ -202,6 +229,15 @@ def moment(f: Mapping, name: str) -> float:
     return t.timestamp()
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in paths: a whole number that fits SQLite's INTEGER; a larger one matches no
+    route (404) instead of overflowing in a query."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def camera_or_404(camera: str):
     """The configuration of camera `camera` (a URL part), or a 404."""
     for c in nvr()["cfg"].cameras:
@@ -219,10 +255,9 @@ def camera_id(f: Mapping, name: str = "camera") -> str:
 
 
 def local_time(t: float | None) -> str:
-    if t is None:
-        return ""
-    return datetime.fromtimestamp(t, ZoneInfo(nvr()["cfg"].device.timezone)).strftime(
-        "%Y-%m-%d %H:%M")
+    """A stored time in the device's time zone; never raises (bounds.when), so one bad row
+    cannot break a page."""
+    return when(t, ZoneInfo(nvr()["cfg"].device.timezone))
 
 
 # --- footage grants (R-01) ---------------------------------------------------------------------
