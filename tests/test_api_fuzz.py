@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from webutil import client, login
 
-PUBLIC = {("/api/session", "GET"), ("/api/login", "POST"), ("/api/openapi.json", "GET")}
+PUBLIC = {("/api/session", "GET"), ("/api/login", "POST"), ("/api/openapi.json", "GET"),
+          ("/api/reset", "POST")}
 FUZZ = settings(max_examples=15, deadline=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
 

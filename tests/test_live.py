@@ -159,7 +159,8 @@ def test_a_live_stream_ends_when_its_delegation_is_revoked_R12(running, monkeypa
     assert rest < 50                                 # 10 fps: a few seconds at most, not 30 min
     response.close()                                 # as the server does when a response ends
     assert wait_for(lambda: tap.viewers == 0)
-    assert c.get("/cameras/cam/live.mjpeg").status_code == 403
+    again = c.get("/cameras/cam/live.mjpeg")            # the revocation ended the session too
+    assert again.status_code == 302 and "/login" in again.headers["Location"]
 
 
 def test_streams_closed_before_their_first_frame_give_their_place_back(running):
