@@ -15,7 +15,7 @@ from conftest import PASSWORD, nvr, staff, write_config
 from firmware.config import load
 from firmware.governance import totp
 from firmware.governance.accounts import AccountError, AuthError, check_password
-from firmware.governance.roles import Role
+from firmware.governance.roles import Actor, Role
 from firmware.governance.service import Governance
 from firmware.storage.keys import FileKeyProvider
 
@@ -129,6 +129,8 @@ def test_managers_enrol_by_code_then_by_an_existing_managers_approval_R11(tmp_pa
         gov.login("m.tech", PASSWORD)
     with pytest.raises(AccountError):
         gov.accounts.approve("m.tech", by=admin)
+    with pytest.raises(AccountError, match="own account"):
+        gov.accounts.approve("m.tech", by=Actor("m.tech", Role.MANAGER))
     gov.accounts.approve("m.tech", by=actor(gov, "m.first"))
     assert gov.login("m.tech", PASSWORD).role is Role.MANAGER
 
@@ -152,6 +154,28 @@ def test_cli_reset_code_pending_and_approval(config):
     assert used.returncode == 0, used.stderr
     again = nvr(*c, "user", "pending", "--user", "m.manager", env=env)
     assert "k.nieuw" in again.stdout, again.stderr        # back before the manager
+
+
+def test_accounts_from_before_approvals_stay_in_force(tmp_path):
+    """An index made before four-eyes approval gets the new columns; its accounts keep the
+    force they had (R-10)."""
+    import sqlite3
+
+    from firmware.governance import db as gdb
+    (tmp_path / "data").mkdir()
+    old = sqlite3.connect(tmp_path / "data" / "index.sqlite3")
+    old.execute("CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash "
+                "TEXT NOT NULL, created REAL NOT NULL, created_by TEXT NOT NULL, disabled REAL, "
+                "failures INTEGER NOT NULL DEFAULT 0, locked_until REAL, totp_secret TEXT, "
+                "totp_last INTEGER NOT NULL DEFAULT -1)")
+    old.execute("INSERT INTO users (name, role, password_hash, created, created_by) VALUES "
+                "('b.oud', 'beheerder', 'x', 1.0, 't.admin')")
+    old.commit()
+    old.close()
+    from firmware.governance.accounts import Accounts
+    accounts = Accounts(gdb.connect(tmp_path / "data"), None, lambda: b"")
+    assert accounts.get("b.oud").pending is False
+    assert accounts.list()[0]["approved_by"] == "in force before approvals"
 
 
 # --- item 11: races on the real database, no third-party lockout ---------------------------------

@@ -57,6 +57,9 @@ def test_a_password_change_ends_every_session_of_the_account_R81(web):
     app, _ = web
     c, other = login(app, "b.beheerder"), login(app, "b.beheerder")
     stolen = replay(app, c)
+    wrong = api(c, "POST", "/api/account/password", {"current": "not my password", "password":
+                                                     NEW})
+    assert wrong.status_code == 400 and who(stolen) == "b.beheerder"
     changed = api(c, "POST", "/api/account/password", {"current": PASSWORD, "password": NEW})
     assert changed.status_code == 200, changed.get_json()
     assert who(stolen) is None and who(other) is None
@@ -93,6 +96,23 @@ def test_a_revoked_delegation_ends_the_designees_sessions_R12(web):
     stolen = replay(app, c)
     gov.grants.revoke(beheerder, did)                   # as the CLI does, another connection
     assert who(stolen) is None
+
+
+def test_a_waiting_source_gets_the_wrong_password_answer_on_the_web_R81(web):
+    """Item 11: after five failures from one address, the right password from that address
+    gets exactly the wrong-password answer; another address logs in."""
+    app, _ = web
+    c = client(app)
+    answers = set()
+    for password in [f"guess number {i}" for i in range(5)] + [PASSWORD]:
+        r = c.post("/login", data={"name": "b.beheerder", "password": password,
+                                   "csrf": csrf_of(c)}, environ_base={"REMOTE_ADDR": "10.6.6.6"})
+        answers.add((r.status_code, "wrong account name or password" in r.get_data(True)))
+    assert answers == {(200, True)}
+    other = client(app)
+    r = other.post("/login", data={"name": "b.beheerder", "password": PASSWORD,
+                                   "csrf": csrf_of(other)}, environ_base={"REMOTE_ADDR": "10.1.1.1"})
+    assert r.status_code == 302
 
 
 def test_an_idle_session_ends_on_the_server_R81(web):

@@ -72,7 +72,8 @@ BEGIN SELECT RAISE(ABORT, 'the logbook is append-only'); END;
 # Columns added to `users` after the first devices were made, with what existing rows get.
 # Accounts from before four-eyes approval keep the force they had (approved = created).
 _ADDED = (("approved", "REAL", "UPDATE users SET approved = created, "
-                               "approved_by = 'in force before approvals'"),
+                               "approved_by = 'in force before approvals' "
+                               "WHERE approved IS NULL"),
           ("approved_by", "TEXT", None), ("session_gen", "INTEGER NOT NULL DEFAULT 0", None),
           ("reset_hash", "TEXT", None), ("reset_expires", "REAL", None))
 
@@ -87,6 +88,7 @@ def connect(data_dir: Path) -> sqlite3.Connection:
 
 def _migrate_users(conn: sqlite3.Connection) -> None:
     have = {r["name"] for r in conn.execute("PRAGMA table_info(users)")}
+    fills = []
     for column, kind, fill in _ADDED:
         if column not in have:
             try:
@@ -96,4 +98,6 @@ def _migrate_users(conn: sqlite3.Connection) -> None:
                     raise
                 continue
             if fill:
-                conn.execute(fill)
+                fills.append(fill)
+    for fill in fills:
+        conn.execute(fill)
