@@ -16,7 +16,7 @@ from firmware.governance.documents import file_sha256
 from firmware.governance.roles import Role
 from firmware.governance.service import Governance
 
-from conftest import PASSWORD, add_accounts, nvr, recordings, render_scene, staff, write_config
+from conftest import add_accounts, nvr, recordings, render_scene, staff, write_config
 
 
 def pdf_text(path) -> str:

@@ -197,7 +197,7 @@ def test_a_live_stream_ends_when_its_session_ends_or_idles_out_R81(running, monk
     from firmware.web import create_app, live
 
     from conftest import staff
-    from webutil import api, client, login
+    from webutil import api, login, replay
     cfg, tap = running
     monkeypatch.setattr(live, "RECHECK_SECONDS", 0.2)
     staff(cfg.source)
@@ -211,9 +211,7 @@ def test_a_live_stream_ends_when_its_session_ends_or_idles_out_R81(running, monk
     for _ in range(3):
         assert next(parts).startswith(b"--frame")
     if event == "logout":
-        other = client(app)
-        other.set_cookie("nvr_session", c.get_cookie("nvr_session").value, domain="localhost")
-        assert api(other, "POST", "/api/logout").status_code == 200
+        assert api(replay(app, c), "POST", "/api/logout").status_code == 200
     else:
         gov = Governance.open(cfg)
         gov.accounts.db.execute("UPDATE sessions SET seen = seen - 16 * 60")

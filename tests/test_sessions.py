@@ -8,7 +8,7 @@ import time
 
 import pytest
 from conftest import PASSWORD, staff, write_config
-from webutil import api, client, csrf_of, login
+from webutil import api, client, csrf_of, login, replay
 
 from firmware.config import load
 from firmware.governance.roles import Action, Role
@@ -29,13 +29,6 @@ def web(tmp_path):
     app = create_app(load(config))
     app.config["TESTING"] = True
     return app, config
-
-
-def replay(app, c):
-    """A second client carrying a copy of `c`'s session cookie, as a thief would."""
-    copy = client(app)
-    copy.set_cookie("nvr_session", c.get_cookie("nvr_session").value, domain="localhost")
-    return copy
 
 
 def who(c) -> str | None:
@@ -111,7 +104,8 @@ def test_a_waiting_source_gets_the_wrong_password_answer_on_the_web_R81(web):
     assert answers == {(200, True)}
     other = client(app)
     r = other.post("/login", data={"name": "b.beheerder", "password": PASSWORD,
-                                   "csrf": csrf_of(other)}, environ_base={"REMOTE_ADDR": "10.1.1.1"})
+                                   "csrf": csrf_of(other)},
+                   environ_base={"REMOTE_ADDR": "10.1.1.1"})
     assert r.status_code == 302
 
 

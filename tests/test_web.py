@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import ssl
-import time
 import urllib.request
 from datetime import datetime
 from zoneinfo import ZoneInfo
