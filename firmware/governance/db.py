@@ -83,7 +83,15 @@ def connect(data_dir: Path) -> sqlite3.Connection:
     conn = index.connect(Path(data_dir) / "index.sqlite3")
     conn.executescript(SCHEMA)
     _migrate_users(conn)
+    _migrate_enrollment(conn)
     return conn
+
+
+def _migrate_enrollment(conn: sqlite3.Connection) -> None:
+    """A code `nvr init` printed before codes were kept per role is the technisch-beheerder's."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'enrollment'").fetchone():
+        conn.execute("INSERT OR IGNORE INTO enrollment_codes (role, code_hash, created, used) "
+                     "SELECT 'technisch-beheerder', code_hash, created, used FROM enrollment")
 
 
 def _migrate_users(conn: sqlite3.Connection) -> None:
