@@ -135,6 +135,21 @@ def test_managers_enrol_by_code_then_by_an_existing_managers_approval_R11(tmp_pa
     assert gov.login("m.tech", PASSWORD).role is Role.MANAGER
 
 
+def test_with_no_manager_in_force_root_on_the_device_makes_one_R11(config):
+    """The only manager was reset (and so awaits approval): nobody could approve. Root on the
+    device may then make a manager, as at the start; while a manager is in force, it may not."""
+    gov = open_gov(config)
+    with pytest.raises(AccountError, match="only a technisch-beheerder"):
+        gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
+    gov.accounts.reset_password("m.manager", gov.accounts.issue_reset_code(
+        "m.manager", by=actor(gov, "t.admin")), NEW)
+    with pytest.raises(AuthError, match="approval"):
+        gov.login("m.manager", NEW)
+    gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
+    gov.accounts.approve("m.manager", by=actor(gov, "m.root"))
+    assert gov.login("m.manager", NEW).role is Role.MANAGER
+
+
 def test_cli_reset_code_pending_and_approval(config):
     env = {**os.environ, "NVR_PASSWORD": PASSWORD}
     c = ["--config", str(config)]
