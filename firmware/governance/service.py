@@ -13,6 +13,7 @@ from firmware.governance.delegation import GrantError, Grants
 from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.access import require
 from firmware.governance.roles import Action, Actor
+from firmware.governance.sessions import Sessions
 from firmware.storage.keys import FileKeyProvider
 
 if TYPE_CHECKING:
@@ -32,19 +33,36 @@ class Governance:
     logbook: Logbook
     accounts: Accounts
     grants: Grants
+    sessions: Sessions
 
     @classmethod
     def open(cls, cfg: Config) -> "Governance":
         conn = gdb.connect(cfg.storage.data_dir)
         logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
         master_key = FileKeyProvider(cfg.storage.key_dir).load     # read when TOTP is used
-        return cls(logbook, Accounts(conn, logbook, master_key),
-                   Grants(conn, logbook, cfg.storage.retention_days))
+        # Words a password may not lean on, besides the organisation's own (R-81).
+        words = (cfg.device.id, *cfg.device.name.split())
+        return cls(logbook, Accounts(conn, logbook, master_key, words),
+                   Grants(conn, logbook, cfg.storage.retention_days), Sessions(conn))
 
-    def login(self, name: str, password: str, code: str | None = None) -> Actor:
+    def login(self, name: str, password: str, code: str | None = None,
+              source: str = "local") -> Actor:
         """Authenticate; a designee comes with the delegations granted to it (R-12)."""
-        user = self.accounts.authenticate(name, password, code=code)
+        user = self.accounts.authenticate(name, password, code=code, source=source)
         return self.grants.with_delegations(user.actor())
+
+    def session_actor(self, token: str, *, touch: bool = True) -> Actor | None:
+        """Who the web session with cookie token `token` stands for now, or None when the
+        session is over (ended, idle, too old, its account changed, a delegation revoked) or
+        what it stood for is gone (account disabled or awaiting approval, visit closed); a
+        session found wanting is ended on the server (R-81)."""
+        found = self.sessions.check(token, touch=touch)
+        if found is None:
+            return None
+        actor = self.actor(user=found.user, visit=found.visit)
+        if actor is None:
+            self.sessions.end(token, "no-longer-allowed")
+        return actor
 
     def actor(self, *, user: str | None = None, visit: int | None = None) -> Actor | None:
         """Who a session stands for now: the account `user` with its current delegations, or
@@ -59,7 +77,7 @@ class Governance:
                 return None
             return actor
         found = self.accounts.get(user) if user else None
-        if found is None or found.disabled:
+        if found is None or found.disabled or found.pending:
             return None
         return self.grants.with_delegations(found.actor())
 

@@ -7,6 +7,7 @@ answers JSON (`reply`, `done`); the same view under a page path renders or redir
 from __future__ import annotations
 
 import functools
+import secrets
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -56,14 +57,22 @@ def is_api() -> bool:
 
 
 def current_actor() -> Actor | None:
-    """The account of this session, with its delegations, or the visit it was handed to."""
-    who = {"user": session.get("user"), "visit": session.get("visit")}
-    if not any(who.values()):
+    """The account of this session, with its delegations, or the visit it was handed to; the
+    server's session table decides (R-81), the cookie holds only a token."""
+    token = session.get("sid")
+    if not token:
         return None
-    actor = gov().actor(**who)
+    actor = gov().session_actor(token)
     if actor is None:
-        session.clear()                  # disabled, closed or over: the session ends with it
+        forget_session()                 # ended, idle, disabled, closed: the cookie is spent
     return actor
+
+
+def forget_session() -> None:
+    """Drop what the cookie holds except its CSRF token (a fresh one if it had none)."""
+    csrf = session.get("csrf") or secrets.token_urlsafe(32)
+    session.clear()
+    session["csrf"] = csrf
 
 
 def rule(access):
@@ -98,12 +107,15 @@ def rule(access):
 
 
 def new_session(**identity) -> str:
-    """Replace the session by a fresh one for `identity` (user= or visit=), keeping only the
-    CSRF token: no session fixation (R-81). Returns the token."""
-    csrf, now = session.get("csrf"), time.time()
-    session.clear()
-    session.update(identity, since=now, seen=now, csrf=csrf)
-    return csrf
+    """Replace the session by a fresh one for `identity` (user= or visit=), kept on the server;
+    the session it replaces ends there too. Only the CSRF token stays: no session fixation
+    (R-81). Returns the token."""
+    old = session.get("sid")
+    if old:
+        gov().sessions.end(old, "replaced")
+    forget_session()
+    session["sid"] = gov().sessions.start(**identity)
+    return session["csrf"]
 
 
 def may(action: Action, camera: str | None = None) -> bool:
@@ -118,6 +130,7 @@ _MENU = (("recordings.index", "Camera's", "login"), ("live.grid", "Live", Action
          ("exports.index", "Export", Action.EXPORT),
          ("logbooks.start", "Logboeken", Action.LOGBOOK_READ),
          ("people.users", "Gebruikers", Action.USERS),
+         ("people.users_pending", "Goedkeuren", Role.MANAGER),
          ("people.delegations", "Delegaties", Action.DELEGATE),
          ("system.page", "Systeem", "account"))
 
@@ -134,6 +147,8 @@ def navigation() -> list[tuple[str, str]]:
             ok = actor.visit is None
         elif access == "login":
             ok = True
+        elif isinstance(access, Role):
+            ok = actor.role is access
         else:
             ok = bool(decide(actor, access))
         if ok:
@@ -281,4 +296,4 @@ def granted_until(action: Action, camera: str) -> float:
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
            "granted_until", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
-           "new_session"]
+           "new_session", "forget_session"]
