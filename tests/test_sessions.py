@@ -149,13 +149,23 @@ def test_login_returns_to_the_page_asked_for(web):
     assert r.headers["Location"].endswith("/cameras/cam/day/2026-04-24")
 
 
+def _last_hour() -> dict:
+    """A footage window inside the retention period (bounds refuse older ones), in the
+    device's local time as the forms take it."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    now = datetime.now(ZoneInfo("Europe/Amsterdam")).replace(tzinfo=None)
+    return {"start": (now - timedelta(hours=1)).isoformat(timespec="minutes"),
+            "end": (now - timedelta(minutes=10)).isoformat(timespec="minutes")}
+
+
 def test_a_closed_visits_cookie_is_logged_out_not_a_server_error(web):
     app, _ = web
     b = login(app, "b.beheerder")
     visit = api(b, "POST", "/api/visits", {
         "visitor": "rechercheur P. Smit", "organisation": "politie", "identity": "dienstpas 5",
         "legal_basis": "126nd", "reason": "onderzoek inbraak", "cameras": ["cam"],
-        "start": "2026-01-01T10:00", "end": "2026-01-01T11:00", "minutes": 30})
+        **_last_hour(), "minutes": 30})
     assert visit.status_code == 201, visit.get_json()
     vid = visit.get_json()["id"]
     assert api(b, "POST", f"/api/visits/{vid}/start").status_code == 200
