@@ -217,7 +217,8 @@ def cmd_recordings_list(args) -> int:
 def cmd_recordings_verify(args) -> int:
     """Decrypt and authenticate everything. With no recorder running it owns the store for
     its length (and reconciles); beside the recorder it only reads and reports."""
-    from firmware.storage.store import Reconciliation, StoreBusy
+    from firmware.storage.ownership import StoreBusy
+    from firmware.storage.store import Reconciliation
     store = _store(_config(args))
     try:
         rec = store.take_ownership("verify")
@@ -239,13 +240,13 @@ def cmd_recordings_verify(args) -> int:
     return EXIT_FAILED if problems else 0
 
 
-SEGMENT_ID = "0123456789abcdef"
+HEX = "0123456789abcdef"
 
 
 def _segment_source(store, target: str):
     """FILE or ID: (segment id, a function that yields the plaintext)."""
     from firmware.storage.segcrypt import SegmentError, read_header
-    if len(target) == 32 and all(c in SEGMENT_ID for c in target) and not Path(target).exists():
+    if len(target) == 32 and all(c in HEX for c in target) and not Path(target).exists():
         if store.segment_row(target) is None:
             raise CliError(f"there is no segment {target} in the index; see nvr recordings list")
         return target, lambda: store.read_segment(target)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FOOTAGE, ROOT, ffprobe, make_store, nvr, recordings, staff
+from conftest import FOOTAGE, ROOT, make_store, nvr, recordings, staff
 from firmware.storage import retention
 from firmware.storage.holds import add_hold, release_hold
 from firmware.storage.store import KeyErased

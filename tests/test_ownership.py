@@ -6,7 +6,6 @@ a traceback. With real `nvr` processes, real files and SIGKILL.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -18,11 +17,10 @@ from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 
-from conftest import (FOOTAGE, ROOT, make_store, nvr, recordings, staff, write_config)
+from conftest import FOOTAGE, ROOT, nvr, recordings, staff, write_config
 from test_erasure import files_of
-from test_store import busy_video, device, ingest, iso, now_utc  # noqa: F401 (fixture)
+from test_store import busy_video, device, ingest, now_utc  # noqa: F401 (fixture)
 
 DAY = 86400
 

@@ -29,14 +29,14 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from firmware.config import Config
 from firmware.storage import index
 from firmware.storage.keys import FileKeyProvider, KeyProblem, KeyProvider, new_key, unwrap, wrap
-from firmware.storage.ownership import OwnerLock, StoreBusy
+from firmware.storage.ownership import OwnerLock
 from firmware.storage.segcrypt import (CIPHERS, EncryptingWriter, Header, SegmentError,
                                        decrypt_chunks, read_header)
 from firmware.storage.sink import SegmentMeta, SegmentRecord, StorageError
@@ -51,8 +51,6 @@ SUFFIX = ".seg"
 QUARANTINE = "quarantine"
 WAL_ALARM = "wal-not-purged"
 CHECKPOINT_ATTEMPTS = 20           # 50 ms apart: a second, then the owner retries each minute
-
-__all__ = ["EncryptedStore", "KeyErased", "StorageFull", "StoreBusy", "IndexMissing"]
 
 
 class StorageFull(StorageError):
@@ -72,11 +70,11 @@ class Reconciliation:
     quarantined: list[str]       # files the index does not explain, moved to data_dir/quarantine
     partial: list[str]           # .part files of a crashed owner, removed by the next owner
     missing: list[str]           # indexed segments whose file is gone
-    erased: list[str] = ()       # rows of erased footage whose file went before a crash
+    erased: list[str] = field(default_factory=list)   # keyless rows whose file went first
 
     def to_json(self) -> dict:
         return {"quarantined": self.quarantined, "partial_removed": self.partial,
-                "missing_files": self.missing, "erased_rows_removed": list(self.erased)}
+                "missing_files": self.missing, "erased_rows_removed": self.erased}
 
 
 def _fsync_dir(path: Path) -> None:
