@@ -261,3 +261,30 @@ def test_segment_play_pipes_to_a_player_never_to_a_file_or_terminal_item7(tmp_pa
     assert viewed and viewed[0]["subject"] == f"segment {seg['id']}"
     gov.close()
 
+
+
+def test_web_playback_of_a_due_slot_is_gone_before_any_sweep_item4(tmp_path, busy_video):
+    """The web process never sweeps: a slot past its erase time (set back in the index, as
+    time would) is refused at the key lookup and no longer on the timeline."""
+    from webutil import api, login
+
+    from firmware.config import load
+    from firmware.web import create_app
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(minutes=10))
+    staff(config)
+    app = create_app(load(config))
+    c = login(app, "b.beheerder")
+    seg = recordings(config)[0]
+    day = now_utc().astimezone().date().isoformat()
+    granted = api(c, "POST", "/api/cameras/cam/access",
+                  {"action": "playback", "purpose": "incident", "reason": "a test of R-40"})
+    assert granted.status_code == 200, granted.data
+    assert len(c.get(f"/api/cameras/cam/segments/{day}").get_json()) == len(recordings(config))
+    with closing(sqlite3.connect(tmp_path / "data" / "index.sqlite3")) as db:
+        db.execute("UPDATE slot_keys SET erase_at = ?", (time.time() - 1,))
+        db.commit()
+    gone = c.get(f"/api/segments/{seg['id']}/video")
+    assert gone.status_code == 410 and "R-40" in gone.get_json()["error"]
+    assert c.get(f"/api/cameras/cam/segments/{day}").get_json() == []
+    assert Path(seg["path"]).exists()                 # no sweep ran; the key is refused

@@ -311,3 +311,32 @@ def test_sigkill_during_a_hold_release_leaves_nothing_behind(tmp_path, busy_vide
             files = files_of(data)
             assert not any(s in files for s in secrets), "a released key is still in a file"
     assert kills >= 1
+
+
+def test_sigkill_between_the_erase_and_its_checkpoint_the_next_owner_purges(tmp_path,
+                                                                            busy_video):
+    """A reader keeps the sweep's checkpoint retrying; the sweep is killed then. The keys are
+    destroyed in the index but still in a file; the next owner purges them when it starts."""
+    from test_erasure import Reader
+    config = _expired_footage(tmp_path, busy_video, hours=1)
+    data = tmp_path / "data"
+    with closing(sqlite3.connect(data / "index.sqlite3")) as db:
+        secrets = [r[0] for r in db.execute("SELECT wrapped FROM slot_keys")]
+    reader = Reader(data)
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                             "retention", "run"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    probe = sqlite3.connect(data / "index.sqlite3")
+    deadline = time.monotonic() + 60
+    while probe.execute("SELECT count(*) FROM slot_keys WHERE wrapped IS NOT NULL OR "
+                        "purged = 0").fetchone()[0]:              # erase and deletes committed
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)                                # now in its checkpoint
+    proc.wait()
+    reader.db.execute("COMMIT")              # the snapshot ends; the connection stays open
+    assert any(s in files_of(data) for s in secrets)
+    _agree(config, data)                     # the next owner checkpoints when it starts
+    assert not any(s in files_of(data) for s in secrets)
+    reader.db.close()
+    probe.close()
