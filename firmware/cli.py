@@ -50,11 +50,14 @@ def cmd_init(args) -> int:
     except InitError as exc:
         raise CliError(str(exc)) from None
     from firmware.config import load as load_config
-    code = _governance(load_config(path)).accounts.issue_enrollment_code()
+    from firmware.governance.roles import Role
+    accounts = _governance(load_config(path)).accounts
     print(f"wrote {path}")
-    print(f"one-time enrollment code for the first account: {code}")
-    print(f"  nvr --config {path} user add NAME --role technisch-beheerder "
-          f"--enrollment-code {code}")
+    for role in (Role.TECHNICAL, Role.MANAGER):
+        code = accounts.issue_enrollment_code(role)
+        print(f"one-time enrollment code for the first {role.value}: {code}")
+        print(f"  nvr --config {path} user add NAME --role {role.value} "
+              f"--enrollment-code {code}")
     print(f"start the recorder with: nvr --config {path} run")
     return 0
 
@@ -89,7 +92,8 @@ def _reconciled(rec) -> str:
 
 
 def _iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()
+    from firmware.governance.bounds import when
+    return None if t is None else when(t, timezone.utc, iso=True)
 
 
 def cmd_ingest(args) -> int:
@@ -114,11 +118,20 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def _warn_swap() -> None:
+    """Decrypted video and keys must not reach swap (docs/storage.md, Swap)."""
+    from firmware.system.swap import swap_warning
+    warning = swap_warning()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+
+
 def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
     cfg = _config(args)
+    _warn_swap()
     refused = [c.recording_blocked_reason() for c in cfg.cameras]
     if all(refused):                                        # R-02, before anything starts
         raise CliError("no camera may record: " + "; ".join(refused))
@@ -178,6 +191,7 @@ def cmd_web(args) -> int:
     from firmware.web import create_app
     from firmware.web.server import WebServer
     cfg = _config(args)
+    _warn_swap()
     # Recording comes first: on a busy device the web interface waits, the camera does not.
     os.nice(WEB_NICE)
     server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir)
@@ -401,7 +415,8 @@ def cmd_user_add(args) -> int:
     from firmware.governance.roles import Action, Role
     gov = _governance(_config(args))
     by = None
-    if gov.accounts.count() > 0:
+    if args.user or (gov.accounts.count() > 0 and not args.enrollment_code
+                     and not (os.geteuid() == 0 and args.role == Role.MANAGER.value)):
         by = _login(gov, args, Action.USERS)
     password = _password("NVR_NEW_PASSWORD", f"new password for {args.name}: ", confirm=True)
     try:
@@ -410,17 +425,20 @@ def cmd_user_add(args) -> int:
                                 enrollment_code=args.enrollment_code)
     except AccountError as exc:
         raise CliError(str(exc)) from None
-    print(f"account {user.name} ({user.role.value}) created")
+    print(f"account {user.name} ({user.role.value}) created"
+          + ("; it comes into force when a manager-bedrijfsvoering approves it "
+             "(nvr user approve)" if user.pending else ""))
     return 0
 
 
 def cmd_user_list(args) -> int:
     gov = _governance(_config(args))
     users = [{**u, "created": _iso(u["created"]), "disabled": _iso(u["disabled"]),
-              "locked_until": _iso(u["locked_until"])} for u in gov.accounts.list()]
-    _print(users, args.json, "\n".join(f"{u['name']:20} {u['role']:32} "
-                                       f"{'disabled' if u['disabled'] else 'active'}"
-                                       for u in users) or "no accounts")
+              "approved": _iso(u["approved"])} for u in gov.accounts.list()]
+    _print(users, args.json, "\n".join(
+        f"{u['name']:20} {u['role']:32} "
+        f"{'disabled' if u['disabled'] else 'awaits approval' if u['pending'] else 'active'}"
+        for u in users) or "no accounts")
     return 0
 
 
@@ -433,33 +451,113 @@ def cmd_user_disable(args) -> int:
         gov.accounts.disable(args.name, by=actor)
     except AccountError as exc:
         raise CliError(str(exc)) from None
-    print(f"account {args.name} disabled (kept, so the logbook keeps its name)")
+    print(f"account {args.name} disabled (kept, so the logbook keeps its name); its sessions "
+          "ended")
     return 0
 
 
 def cmd_user_passwd(args) -> int:
-    from firmware.governance.accounts import AccountError, AuthError
+    """One's own new password (a technisch-beheerder issues reset codes instead)."""
+    from firmware.governance.accounts import AccountError
     gov = _governance(_config(args))
-    who = args.user or args.name
+    if args.user and args.user != args.name:
+        raise CliError("a password is changed only by its owner; a technisch-beheerder gives "
+                       f"the owner a one-time code: nvr user reset-code {args.name} --user "
+                       f"{args.user}")
+    args.user = args.name
+    actor = _login(gov, args, None)
     try:
-        actor = gov.accounts.authenticate(who, _password("NVR_PASSWORD",
-                                                         f"password of {who}: ")).actor()
         gov.accounts.set_password(args.name, _password("NVR_NEW_PASSWORD", "new password: ",
                                                        confirm=True), by=actor)
-    except (AccountError, AuthError) as exc:
+    except AccountError as exc:
         raise CliError(str(exc)) from None
-    print(f"password of {args.name} changed")
+    print(f"password of {args.name} changed; its sessions ended")
+    return 0
+
+
+def cmd_user_reset_code(args) -> int:
+    from firmware.governance.accounts import APPROVAL_ROLES, AccountError
+    from firmware.governance.roles import Action
+    gov = _governance(_config(args))
+    actor = _login(gov, args, Action.USERS)
+    try:
+        code = gov.accounts.issue_reset_code(args.name, by=actor)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"one-time reset code for {args.name}: {code}")
+    print(f"  give it to {args.name} in person; valid for a day, once. The owner runs:")
+    print(f"  nvr user reset {args.name} --code {code}   (or the web page /reset)")
+    if gov.accounts.get(args.name).role in APPROVAL_ROLES:
+        print("  afterwards the account awaits a manager-bedrijfsvoering's approval again")
+    return 0
+
+
+def cmd_user_reset(args) -> int:
+    from firmware.governance.accounts import AccountError
+    gov = _governance(_config(args))
+    try:
+        user = gov.accounts.reset_password(args.name, args.code, _password(
+            "NVR_NEW_PASSWORD", f"new password for {args.name}: ", confirm=True))
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"password of {args.name} set" + ("; the account awaits a manager-bedrijfsvoering's "
+                                            "approval (nvr user approve)" if user.pending else ""))
+    return 0
+
+
+def cmd_user_pending(args) -> int:
+    gov = _governance(_config(args))
+    actor = _login(gov, args, None)
+    from firmware.governance.roles import Role
+    if actor.role is not Role.MANAGER:
+        raise CliError("only a manager-bedrijfsvoering approves accounts (art. 2, art. 3.1)")
+    rows = [{**u, "created": _iso(u["created"])} for u in gov.accounts.pending()]
+    _print(rows, args.json, "\n".join(f"{u['name']:20} {u['role']:32} added by "
+                                       f"{u['created_by']}" for u in rows)
+           or "no accounts await approval")
+    return 0
+
+
+def cmd_user_approve(args) -> int:
+    from firmware.governance.accounts import AccountError
+    gov = _governance(_config(args))
+    actor = _login(gov, args, None)
+    try:
+        gov.accounts.approve(args.name, by=actor)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"account {args.name} approved by {actor.name}: in force")
+    return 0
+
+
+def cmd_user_role(args) -> int:
+    from firmware.governance.accounts import AccountError
+    from firmware.governance.roles import Action, Role
+    gov = _governance(_config(args))
+    actor = _login(gov, args, Action.USERS)
+    try:
+        gov.accounts.set_role(args.name, Role(args.role), by=actor)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    pending = gov.accounts.get(args.name).pending
+    print(f"{args.name} is now {args.role}; its sessions ended"
+          + ("; it awaits a manager-bedrijfsvoering's approval" if pending else ""))
     return 0
 
 
 def cmd_user_totp(args) -> int:
+    """Set up the second factor: the password, and once one exists its current code."""
     from firmware.governance import totp
     from firmware.governance.accounts import AccountError
     cfg = _config(args)
     gov = _governance(cfg)
-    actor = _login(gov, args, None)
+    password = _password("NVR_PASSWORD", f"password of {args.user}: ")
     try:
-        secret = gov.accounts.enable_totp(args.user, by=actor)
+        actor = gov.accounts.get(args.user)
+        if actor is None or actor.disabled or actor.pending:
+            raise AccountError(f"'{args.user}' is not an account in force")
+        secret = gov.accounts.enable_totp(args.user, by=actor.actor(), password=password,
+                                          code=os.environ.get("NVR_TOTP"))
     except AccountError as exc:
         raise CliError(str(exc)) from None
     print(f"second factor on for {args.user}; add it to an authenticator app:")
@@ -477,9 +575,25 @@ def cmd_logbook_verify(args) -> int:
                        details={"ok": result.ok, "problems": len(result.problems)})
     text = ("logbooks intact: " if result.ok else "logbooks NOT intact: ") + ", ".join(
         f"{b} {n} entries" for b, n in result.entries.items()) + "".join(
+        f"\n  first bad entry: {b} {n}" for b, n in result.first_bad.items()) + "".join(
         f"\n  {p}" for p in result.problems)
     _print(result.to_json(), args.json, text)
     return 0 if result.ok else EXIT_FAILED
+
+
+def cmd_logbook_head(args) -> int:
+    """The signed heads, for the central room to record outside the device (no login: a
+    head names no person, only how long a book is and its last hash)."""
+    from firmware.governance.logbook import BOOKS, LogbookError
+    gov = _governance(_config(args))
+    try:
+        heads = {book: gov.logbook.head_statement(book) for book in (args.book or BOOKS)}
+    except LogbookError as exc:
+        raise CliError(str(exc)) from None
+    text = "\n".join(f"{h['message']}signature: {h['signature']}\n"
+                     f"public_key: {h['public_key']}\n" for h in heads.values())
+    _print(heads, args.json, text.rstrip("\n"))
+    return 0
 
 
 def _footage_arguments(parser) -> None:
@@ -501,8 +615,9 @@ def _request_json(row: dict) -> dict:
     for key in ("start", "end", "received", "decided_at", "declaration_at", "created"):
         out[key] = _iso(out.get(key))
     if out.get("decision_due") is not None:
+        from firmware.governance.bounds import when
         from firmware.governance.requests import AMSTERDAM
-        out["decision_due"] = datetime.fromtimestamp(out["decision_due"], AMSTERDAM).isoformat()
+        out["decision_due"] = when(out["decision_due"], AMSTERDAM, iso=True)
     return out
 
 
@@ -800,15 +915,36 @@ def build_parser() -> argparse.ArgumentParser:
                 "or a prompt", json=False)
     c.add_argument("name")
     c.add_argument("--role", required=True, choices=[r.value for r in Role])
-    c.add_argument("--enrollment-code", help="the one-time code from nvr init (first account)")
+    c.add_argument("--enrollment-code", help="the one-time code from nvr init (the first "
+                   "technisch-beheerder, the first manager-bedrijfsvoering)")
     c.add_argument("--user", help="your account (a technisch-beheerder); NVR_PASSWORD")
     _action(users, "list", cmd_user_list, "list accounts")
     c = _action(users, "disable", cmd_user_disable, "disable an account", json=False)
     c.add_argument("name")
     c.add_argument("--user", required=True)
-    c = _action(users, "passwd", cmd_user_passwd, "change a password", json=False)
+    c = _action(users, "passwd", cmd_user_passwd, "change your own password", json=False)
     c.add_argument("name")
-    c.add_argument("--user", help="your account, if not NAME")
+    c.add_argument("--user", help="your account (must be NAME)")
+    c = _action(users, "reset-code", cmd_user_reset_code,
+                "a one-time code for the owner to set a new password (technisch-beheerder)",
+                json=False)
+    c.add_argument("name")
+    c.add_argument("--user", required=True)
+    c = _action(users, "reset", cmd_user_reset, "set your new password with a reset code; "
+                "password from NVR_NEW_PASSWORD or a prompt", json=False)
+    c.add_argument("name")
+    c.add_argument("--code", required=True)
+    c = _action(users, "pending", cmd_user_pending, "accounts awaiting approval (manager)")
+    c.add_argument("--user", required=True)
+    c = _action(users, "approve", cmd_user_approve, "approve an account with footage or "
+                "manager rights (manager-bedrijfsvoering, art. 2, art. 3.1)", json=False)
+    c.add_argument("name")
+    c.add_argument("--user", required=True)
+    c = _action(users, "role", cmd_user_role, "change an account's role (technisch-beheerder)",
+                json=False)
+    c.add_argument("name")
+    c.add_argument("--role", required=True, choices=[r.value for r in Role])
+    c.add_argument("--user", required=True)
 
     reqs = _group(sub, "request", "requests for footage, art. 9 and 10")
     c = _action(reqs, "add", cmd_request_add, "register (art. 9) or take in (art. 10)")
@@ -910,6 +1046,9 @@ def build_parser() -> argparse.ArgumentParser:
     books = _group(sub, "logbook", "the logbooks (R-50, R-51)")
     c = _action(books, "verify", cmd_logbook_verify, "verify the hash chains and signed heads")
     c.add_argument("--user", required=True)
+    c = _action(books, "head", cmd_logbook_head, "the signed head of each book, to record "
+                "outside the device")
+    c.add_argument("--book", choices=["usage", "inzien"], action="append")
     c = _action(books, "export", cmd_logbook_export, "export a logbook", json=False)
     c.add_argument("--book", choices=["usage", "inzien"], required=True)
     c.add_argument("--format", choices=["csv", "pdf"], required=True)
@@ -918,7 +1057,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _undecodable(argv: list[str]) -> str | None:
+    """An argument whose bytes were not UTF-8 (Python keeps them as lone surrogates, which
+    cannot be stored or logged), or None."""
+    for arg in argv:
+        if any("\ud800" <= ch <= "\udfff" for ch in arg):
+            return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    bad = _undecodable(sys.argv[1:] if argv is None else argv)
+    if bad is not None:
+        print(f"nvr: the argument {ascii(bad)} is not UTF-8 text; type it again in a UTF-8 "
+              "terminal", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

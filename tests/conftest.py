@@ -134,20 +134,34 @@ FOOTAGE = ("--user", "b.beheerder", "--purpose", "incident", "--reason",
 
 
 def staff(config: Path) -> dict:
-    """Personal accounts t.admin and b.beheerder (made the way a new device makes them: with
-    the enrollment code); returns an environment with their password for `nvr`."""
+    """Personal accounts t.admin (technisch beheerder), m.manager (manager bedrijfsvoering),
+    b.beheerder and p.officer, made the way a new device makes them: the first two with their
+    enrollment codes from `nvr init`, the others by t.admin and approved by m.manager (art. 2,
+    art. 3.1); returns an environment with their password for `nvr`."""
     import os
     from firmware.governance.roles import Role
     from firmware.governance.service import Governance
     gov = Governance.open(load(config))
-    if gov.accounts.get("t.admin") is None:
-        code = gov.accounts.issue_enrollment_code()
-        gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD, enrollment_code=code)
+    for name, role in (("t.admin", Role.TECHNICAL), ("m.manager", Role.MANAGER)):
+        if gov.accounts.get(name) is None:
+            code = gov.accounts.issue_enrollment_code(role)
+            gov.accounts.add(name, role, PASSWORD, enrollment_code=code)
+    add_accounts(gov, {"b.beheerder": Role.BEHEERDER, "p.officer": Role.PRIVACY_OFFICER})
+    gov.close()
+    return {**os.environ, "NVR_PASSWORD": PASSWORD}
+
+
+def add_accounts(gov, accounts: dict) -> None:
+    """Accounts {name: Role} added by t.admin, and approved by m.manager where their role
+    needs it (footage or manager rights)."""
     admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    for name, role in (("b.beheerder", Role.BEHEERDER), ("p.officer", Role.PRIVACY_OFFICER)):
+    manager = None
+    for name, role in accounts.items():
         if gov.accounts.get(name) is None:
             gov.accounts.add(name, role, PASSWORD, by=admin)
-    return {**os.environ, "NVR_PASSWORD": PASSWORD}
+        if gov.accounts.get(name).pending:
+            manager = manager or gov.accounts.authenticate("m.manager", PASSWORD).actor()
+            gov.accounts.approve(name, by=manager)
 
 
 def decrypt_all(config: Path, rows: list[dict], out_dir: Path) -> list[Path]:
@@ -180,10 +194,7 @@ def recorded_site(tmp: Path, accounts: dict) -> Path:
                           extra='[export]\ndirectory = "usb-stand-in"')
     staff(config)
     gov = Governance.open(load(config))
-    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    for name, role in accounts.items():
-        if gov.accounts.get(name) is None:
-            gov.accounts.add(name, role, PASSWORD, by=admin)
+    add_accounts(gov, accounts)
     gov.close()
     scene = Scene(320, 240, 25, [Mover(1, 7, 0.1, 0.3, 0.7, 0.3, 0.15, 0.25, 20)], noise=2,
                   clock=False)

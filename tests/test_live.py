@@ -159,7 +159,8 @@ def test_a_live_stream_ends_when_its_delegation_is_revoked_R12(running, monkeypa
     assert rest < 50                                 # 10 fps: a few seconds at most, not 30 min
     response.close()                                 # as the server does when a response ends
     assert wait_for(lambda: tap.viewers == 0)
-    assert c.get("/cameras/cam/live.mjpeg").status_code == 403
+    again = c.get("/cameras/cam/live.mjpeg")            # the revocation ended the session too
+    assert again.status_code == 302 and "/login" in again.headers["Location"]
 
 
 def test_streams_closed_before_their_first_frame_give_their_place_back(running):
@@ -186,3 +187,40 @@ def test_streams_closed_before_their_first_frame_give_their_place_back(running):
         body.close()                                  # gone before the first part
     assert wait_for(lambda: tap.viewers == 0)
     assert live._streams._value == live.MAX_STREAMS      # every place is free again
+
+
+@pytest.mark.parametrize("event", ["logout", "idle"])
+def test_a_live_stream_ends_when_its_session_ends_or_idles_out_R81(running, monkeypatch, event):
+    """A stream runs no longer than its session: logging out (from a copy of the cookie) or
+    letting the session idle out stops the picture within RECHECK_SECONDS."""
+    from firmware.governance.service import Governance
+    from firmware.web import create_app, live
+
+    from conftest import staff
+    from webutil import api, login, replay
+    cfg, tap = running
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 0.2)
+    staff(cfg.source)
+    app = create_app(cfg)
+    c = login(app, "b.beheerder")
+    assert api(c, "POST", "/api/cameras/cam/access", {
+        "action": "live", "purpose": "safety", "reason": "controle ingang"}).status_code == 200
+    response = c.get("/cameras/cam/live.mjpeg", buffered=False)
+    assert response.status_code == 200
+    parts = iter(response.response)
+    for _ in range(3):
+        assert next(parts).startswith(b"--frame")
+    if event == "logout":
+        assert api(replay(app, c), "POST", "/api/logout").status_code == 200
+    else:
+        gov = Governance.open(cfg)
+        gov.accounts.db.execute("UPDATE sessions SET seen = seen - 16 * 60")
+        gov.close()
+    rest = 0
+    for _ in parts:
+        rest += 1
+        if rest == 100:
+            break
+    assert rest < 50
+    response.close()
+    assert wait_for(lambda: tap.viewers == 0)

@@ -210,6 +210,8 @@ def test_delegation_lets_a_designee_play_back_until_revoked_R12(site):
     assert made.status_code == 201
     assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 200
     assert api(b, "POST", f"/api/delegations/{made.get_json()['id']}/revoke").status_code == 200
+    assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 401   # session ended
+    designee = api_login(app, "a.designee")
     assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 403
     wrong = api(b, "POST", "/api/delegations", {"grantee": "p.officer", "actions": ["playback"],
                                                 "cameras": ["cam"], "reason": "vakantie",
@@ -223,8 +225,11 @@ def test_accounts_are_added_and_disabled_by_the_technical_administrator_R10(site
     weak = api(t, "POST", "/api/users", {"name": "k.klaassen", "role": "beheerder",
                                           "password": "short"})
     assert weak.status_code == 400
-    assert api(t, "POST", "/api/users", {"name": "k.klaassen", "role": "beheerder",
-                                          "password": PASSWORD}).status_code == 201
+    made = api(t, "POST", "/api/users", {"name": "k.klaassen", "role": "beheerder",
+                                          "password": PASSWORD})
+    assert made.status_code == 201 and made.get_json()["awaits_approval"]
+    assert api(api_login(app, "m.manager"), "POST",
+               "/api/users/k.klaassen/approve").status_code == 200      # art. 2, art. 3.1
     api_login(app, "k.klaassen")
     assert api(t, "POST", "/api/users/k.klaassen/disable").status_code == 200
     c = client(app)

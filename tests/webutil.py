@@ -27,6 +27,13 @@ def client(app):
     return app.test_client()
 
 
+def replay(app, c):
+    """A second client carrying a copy of `c`'s session cookie, as a thief would."""
+    copy = client(app)
+    copy.set_cookie("nvr_session", c.get_cookie("nvr_session").value, domain="localhost")
+    return copy
+
+
 def csrf_of(c) -> str:
     c.get("/login")
     with c.session_transaction() as s:
@@ -47,8 +54,6 @@ PARAMS = {"camera": "cam", "day": "2026-04-24", "segment_id": "0" * 32, "hold_id
 
 def url_of(rule: str) -> str:
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: PARAMS[m.group(1)], rule)
-
-
 
 
 def api(c, method: str, url: str, body: dict | None = None):

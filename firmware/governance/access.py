@@ -7,6 +7,8 @@ what, when and why); every refusal to the usage logbook.
 
 from __future__ import annotations
 
+import unicodedata
+
 from firmware.governance.roles import Action, Actor, decide
 
 # Article 1: what camera footage may serve.
@@ -17,6 +19,8 @@ PURPOSES = {
     "incident": "vastleggen van incidenten",
 }
 MIN_REASON = 8
+# Letters that draw nothing (Hangul fillers, the Braille blank, the Mongolian vowel separator).
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
 
 
 class AccessRefused(Exception):
@@ -33,13 +37,24 @@ def require(logbook, actor: Actor, action: Action, error: type[Exception] = Acce
         raise error(decision.reason)
 
 
+def visible_length(text: str | None) -> int:
+    """How many characters of `text` a reader sees: letters, digits, punctuation and symbols.
+    Whitespace, control and format characters (zero-width spaces, joiners, byte-order marks,
+    tags), lone combining marks, surrogates and blank letters do not count, so a reason of
+    invisible characters is no reason (R-01)."""
+    if not isinstance(text, str):
+        return 0
+    return sum(1 for ch in text
+               if unicodedata.category(ch)[0] in "LNPS" and ch not in _BLANK)
+
+
 def check_reason(purpose: str | None, reason: str | None) -> None:
     if purpose not in PURPOSES:
         options = ", ".join(f"{k} ({v})" for k, v in PURPOSES.items())
         raise AccessRefused(f"access to footage needs a purpose from article 1: {options} (R-01)")
-    if not reason or len(reason.strip()) < MIN_REASON:
+    if visible_length(reason) < MIN_REASON:
         raise AccessRefused(f"access to footage needs a reason in words, at least {MIN_REASON} "
-                            "characters: what happened, which request (R-01)")
+                            "visible characters: what happened, which request (R-01)")
 
 
 def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purpose: str | None,

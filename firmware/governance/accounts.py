@@ -1,12 +1,20 @@
-"""Personal accounts (R-10, R-81): Argon2id, a password policy, lockout, disable not delete.
+"""Personal accounts (R-10, R-11, R-81): Argon2id, a password policy, four eyes on footage
+accounts, password resets by one-time code, a growing delay instead of a lockout.
 
-There are no default or shared accounts. The very first account is a technisch beheerder and can
-only be made on the device itself: by root, or with the one-time enrollment code that `nvr init`
-prints. Every later account is made by a user whose role may manage users.
+There are no default or shared accounts. The first technisch beheerder and the first manager
+bedrijfsvoering are made on the device itself: by root, or with the one-time enrollment code of
+their role that `nvr init` prints. Every later account is made by a technisch beheerder; an
+account with footage rights (beheerder, privacy officer) or a manager's comes into force only when
+a manager bedrijfsvoering approves it (art. 2: the beheerder is appointed; art. 3.1: the manager
+carries the final responsibility). A technisch beheerder never approves, never sets someone
+else's password (it issues a one-time reset code the owner uses) and so never holds a working
+password of an account that sees footage: a reset puts such an account back before a manager.
 
-Login failures are answered alike for unknown names and wrong passwords, with the same Argon2
-work, so neither the message nor the time tells whether a name exists. After MAX_FAILURES
-failures in a row an account is locked for LOCK_SECONDS, and that is logged.
+Login failures are answered alike for unknown names, wrong passwords and throttled attempts:
+same message, same Argon2 work, so neither message nor time tells whether a name exists or is
+being guessed at. Failures are counted atomically (BEGIN IMMEDIATE) per account and per source
+and name; from THROTTLE_AFTER failures on, that source waits a doubling delay for that name,
+while the owner at another desk still logs in (no lockout a third party can cause).
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from firmware.governance import totp
 from firmware.governance.logbook import Logbook
@@ -26,9 +35,19 @@ from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.storage.keys import KeyProblem, unwrap, wrap
 
 MIN_PASSWORD = 12
-MAX_FAILURES = 5
-LOCK_SECONDS = 15 * 60
-_COMMON = {"welkom01welkom", "wachtwoord123", "password1234", "gemeente2026!", "123456789012"}
+MIN_GUESSES_LOG10 = 10          # zxcvbn's score 4: "very unguessable"
+ORGANISATION_WORDS = ("soest", "gemeente", "gemeentehuis", "welkom", "camera", "beheerder",
+                      "wachtwoord", "nvr")
+THROTTLE_AFTER = 5              # failures from one source on one name before it must wait
+THROTTLE_BASE = 30.0            # then 30 s, 60 s, 120 s, ... per further failure
+THROTTLE_MAX = 15 * 60.0
+RESET_SECONDS = 24 * 3600       # a reset code is good for a day
+# Roles whose accounts come into force only with a manager's approval (art. 2, art. 3.1).
+APPROVAL_ROLES = frozenset({Role.BEHEERDER, Role.PRIVACY_OFFICER, Role.MANAGER})
+# Roles whose first account is made on the device with a one-time code from `nvr init`.
+ENROLLED_ROLES = (Role.TECHNICAL, Role.MANAGER)
+WRONG = "wrong account name or password"
+MAX_FAILURES = THROTTLE_AFTER   # the name older code and tests know
 
 # OWASP's Argon2id minimum (19 MiB, 2 passes): about 40 ms here, well under a second on a Pi 4.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -51,32 +70,59 @@ class User:
     name: str
     role: Role
     disabled: bool
+    pending: bool = False           # awaits a manager's approval: not in force
 
     def actor(self) -> Actor:
-        return Actor(self.name, self.role, disabled=self.disabled)
+        return Actor(self.name, self.role, disabled=self.disabled or self.pending)
 
 
-def check_password(name: str, password: str) -> None:
-    """The password policy: long, not the name, not a well-known one."""
+def check_password(name: str, password: str, extra: Iterable[str] = ()) -> None:
+    """The password policy (R-81): long, not the name, and hard to guess by zxcvbn's estimate,
+    which also knows the organisation's words, the account's name and `extra` (the device)."""
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AccountError("the password holds a character that is not text (a lone "
+                           "surrogate); type it again") from None
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
     if name.lower() in password.lower():
         raise AccountError("the password may not contain the account name")
-    if password.lower() in _COMMON or len(set(password)) < 5:
-        raise AccountError("the password is too easy to guess; choose a longer phrase")
+    words = [*ORGANISATION_WORDS, name, *name.replace("-", ".").split("."), *extra]
+    if zxcvbn(password[:100], user_inputs=[w for w in words if w])["guesses_log10"] \
+            < MIN_GUESSES_LOG10:
+        raise AccountError("the password is too easy to guess (a word with digits, a name, "
+                           "the organisation); choose a phrase of four or more unusual words")
 
 
 WRAPPED = "w1:"            # totp_secret as stored: "w1:" + hex(nonce + sealed secret)
 
 
+def _code() -> str:
+    return "-".join(secrets.token_hex(3).upper() for _ in range(3))
+
+
+def _verify(stored: str | None, secret: str) -> bool:
+    """Argon2 check of `secret` against `stored`; with nothing stored, the same work."""
+    if not isinstance(secret, str):
+        secret = ""
+    try:
+        return bool(HASHER.verify(stored or _DUMMY, secret.encode("utf-8", "surrogatepass"))) \
+            and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 class Accounts:
     """Personal accounts. `master_key` loads the device master key, which seals second-factor
     secrets at rest (a copied index reveals no TOTP secret); it is read only when a second
-    factor is set up or checked."""
+    factor is set up or checked. `words` are extra words a password may not lean on (the
+    device's id and name)."""
 
     def __init__(self, db: sqlite3.Connection, logbook: Logbook,
-                 master_key: Callable[[], bytes]):
+                 master_key: Callable[[], bytes], words: Iterable[str] = ()):
         self.db, self.logbook, self._master_key = db, logbook, master_key
+        self.words = tuple(words)
 
     def _seal(self, name: str, secret: str) -> str:
         return WRAPPED + wrap(self._master_key(), secret.encode(), f"totp:{name}").hex()
@@ -87,149 +133,301 @@ class Accounts:
         return unwrap(self._master_key(), bytes.fromhex(stored[len(WRAPPED):]),
                       f"totp:{name}").decode()
 
+    def _check_password(self, name: str, password: str) -> None:
+        check_password(name, password, self.words)
+
     # --- enrollment ---------------------------------------------------------------------
 
-    def issue_enrollment_code(self) -> str:
-        """A one-time code for the first account, shown once and stored only as a hash."""
-        code = "-".join(secrets.token_hex(3).upper() for _ in range(3))
-        self.db.execute("INSERT OR REPLACE INTO enrollment (id, code_hash, created) "
-                        "VALUES (1, ?, ?)", (HASHER.hash(code), time.time()))
+    def issue_enrollment_code(self, role: Role = Role.TECHNICAL) -> str:
+        """A one-time code for the first account of `role` (technisch-beheerder or manager),
+        shown once and stored only as a hash."""
+        if role not in ENROLLED_ROLES:
+            raise AccountError("enrollment codes exist for the first technisch-beheerder and "
+                               "the first manager-bedrijfsvoering only")
+        code = _code()
+        self.db.execute("INSERT OR REPLACE INTO enrollment_codes (role, code_hash, created) "
+                        "VALUES (?, ?, ?)", (role.value, HASHER.hash(code), time.time()))
         return code
 
-    def _use_enrollment_code(self, code: str) -> bool:
-        row = self.db.execute("SELECT code_hash, used FROM enrollment WHERE id = 1").fetchone()
-        if row is None or row["used"] is not None:
+    def _use_enrollment_code(self, role: Role, code: str | None) -> bool:
+        row = self.db.execute("SELECT code_hash FROM enrollment_codes WHERE role = ? AND "
+                              "used IS NULL", (role.value,)).fetchone()
+        if not code or row is None or not _verify(row["code_hash"], code):
             return False
-        try:
-            HASHER.verify(row["code_hash"], code)
-        except (VerificationError, InvalidHashError):
-            return False
-        self.db.execute("UPDATE enrollment SET used = ? WHERE id = 1", (time.time(),))
-        return True
+        return self.db.execute("UPDATE enrollment_codes SET used = ? WHERE role = ? AND used "
+                               "IS NULL", (time.time(), role.value)).rowcount == 1
 
     # --- accounts -----------------------------------------------------------------------
 
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM users").fetchone()[0]
 
+    def _has_manager(self) -> bool:
+        return self.db.execute("SELECT 1 FROM users WHERE role = ? AND disabled IS NULL AND "
+                               "approved IS NOT NULL", (Role.MANAGER.value,)).fetchone() \
+            is not None
+
+    @staticmethod
+    def _user(row) -> User:
+        role = Role(row["role"])
+        return User(row["name"], role, row["disabled"] is not None,
+                    role in APPROVAL_ROLES and row["approved"] is None)
+
     def get(self, name: str) -> User | None:
-        row = self.db.execute("SELECT name, role, disabled FROM users WHERE name = ?",
+        row = self.db.execute("SELECT name, role, disabled, approved FROM users WHERE name = ?",
                               (name,)).fetchone()
-        return None if row is None else User(row["name"], Role(row["role"]),
-                                             row["disabled"] is not None)
+        return None if row is None else self._user(row)
 
     def list(self) -> list[dict]:
-        return [dict(r) for r in self.db.execute(
-            "SELECT name, role, created, created_by, disabled, locked_until FROM users "
-            "ORDER BY name")]
+        return [{**dict(r), "pending": self._user(r).pending} for r in self.db.execute(
+            "SELECT name, role, created, created_by, disabled, approved, approved_by, "
+            "failures FROM users ORDER BY name")]
+
+    def pending(self) -> list[dict]:
+        """Accounts with footage or manager rights that await a manager's approval."""
+        return [u for u in self.list() if u["pending"] and u["disabled"] is None]
 
     def add(self, name: str, role: Role, password: str, *, by: Actor | None = None,
             as_root: bool = False, enrollment_code: str | None = None) -> User:
-        if not name or not name.replace(".", "").replace("-", "").isalnum():
+        if not name or not name.replace(".", "").replace("-", "").isalnum() \
+                or not name.isascii() or len(name) > 64:
             raise AccountError("a name is letters, digits, '.' and '-' (a personal account, "
                                "e.g. j.jansen)")
         if self.get(name) is not None:
             raise AccountError(f"account '{name}' exists already (accounts are never reused)")
-        check_password(name, password)
-        if self.count() == 0:
-            if role is not Role.TECHNICAL:
-                raise AccountError("the first account must be a technisch-beheerder")
-            if not as_root and not (enrollment_code and
-                                    self._use_enrollment_code(enrollment_code)):
-                raise AccountError("the first account can only be made on the device: as root, "
-                                   "or with the one-time enrollment code from `nvr init`")
-            creator = "root" if as_root else "enrollment-code"
-        else:
-            if by is None or not decide(by, Action.USERS):
+        self._check_password(name, password)
+        now = time.time()
+        if by is not None:
+            if not decide(by, Action.USERS):
                 raise AccountError("only a technisch-beheerder may add accounts (R-11)")
             creator = by.name
-        self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (name, role.value, HASHER.hash(password), time.time(), creator))
+        elif self.count() == 0 or (role is Role.MANAGER and not self._has_manager()):
+            if self.count() == 0 and role is not Role.TECHNICAL:
+                raise AccountError("the first account must be a technisch-beheerder")
+            if not as_root and not self._use_enrollment_code(role, enrollment_code):
+                raise AccountError(f"the first {role.value} can only be made on the device: as "
+                                   "root, or with its one-time enrollment code from `nvr init`")
+            creator = "root" if as_root else "enrollment-code"
+        else:
+            raise AccountError("only a technisch-beheerder may add accounts (R-11)")
+        approved = None if role in APPROVAL_ROLES and by is not None else now
+        self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
+                        "approved, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (name, role.value, HASHER.hash(password), now, creator, approved,
+                         None if approved is None else creator))
         self.logbook.append("usage", creator, "user-add", subject=name,
-                            details={"role": role.value})
-        return User(name, role, False)
+                            details={"role": role.value, "awaits_approval": approved is None})
+        return User(name, role, False, approved is None)
+
+    def approve(self, name: str, *, by: Actor) -> None:
+        """The manager bedrijfsvoering puts an account with footage or manager rights into
+        force (art. 2, art. 3.1): the second pair of eyes after the technisch beheerder."""
+        if by.role is not Role.MANAGER or by.disabled or by.visit is not None:
+            raise AccountError("only a manager-bedrijfsvoering approves accounts with footage "
+                               "or manager rights (art. 2, art. 3.1); never a technisch-beheerder")
+        if by.name == name:
+            raise AccountError("nobody approves their own account: ask another manager")
+        user = self.get(name)
+        if user is None or not user.pending or user.disabled:
+            raise AccountError(f"account '{name}' does not await approval")
+        if not self.db.execute("UPDATE users SET approved = ?, approved_by = ? WHERE name = ? "
+                               "AND approved IS NULL", (time.time(), by.name, name)).rowcount:
+            raise AccountError(f"account '{name}' does not await approval")
+        self.logbook.append("usage", by.name, "user-approve", subject=name,
+                            details={"role": user.role.value})
+
+    def set_role(self, name: str, role: Role, *, by: Actor) -> None:
+        """A new role for an account; its sessions end, and a footage or manager role awaits
+        a manager's approval again."""
+        if not decide(by, Action.USERS):
+            raise AccountError("only a technisch-beheerder may change roles (R-11)")
+        user = self.get(name)
+        if user is None:
+            raise AccountError(f"there is no account '{name}'")
+        now = time.time()
+        approved = None if role in APPROVAL_ROLES else now
+        self.db.execute("UPDATE users SET role = ?, approved = ?, approved_by = ?, "
+                        "session_gen = session_gen + 1 WHERE name = ?",
+                        (role.value, approved, None if approved is None else by.name, name))
+        self.logbook.append("usage", by.name, "user-role", subject=name,
+                            details={"from": user.role.value, "to": role.value,
+                                     "awaits_approval": approved is None})
 
     def disable(self, name: str, *, by: Actor) -> None:
         if not decide(by, Action.USERS):
             raise AccountError("only a technisch-beheerder may disable accounts (R-11)")
         if self.get(name) is None:
             raise AccountError(f"there is no account '{name}'")
-        self.db.execute("UPDATE users SET disabled = ? WHERE name = ?", (time.time(), name))
+        self.db.execute("UPDATE users SET disabled = ?, session_gen = session_gen + 1 "
+                        "WHERE name = ?", (time.time(), name))
         self.logbook.append("usage", by.name, "user-disable", subject=name)
 
     def set_password(self, name: str, new: str, *, by: Actor) -> None:
-        if by.name != name and not decide(by, Action.USERS):
-            raise AccountError("you may change only your own password")
-        check_password(name, new)
-        self.db.execute("UPDATE users SET password_hash = ?, failures = 0, locked_until = NULL "
-                        "WHERE name = ?", (HASHER.hash(new), name))
+        """One's own new password; every session of the account ends."""
+        if by.name != name:
+            raise AccountError("you may change only your own password; a technisch-beheerder "
+                               "issues a one-time reset code to the account's owner instead")
+        self._check_password(name, new)
+        self.db.execute("UPDATE users SET password_hash = ?, failures = 0, "
+                        "session_gen = session_gen + 1 WHERE name = ?", (HASHER.hash(new), name))
         self.logbook.append("usage", by.name, "user-passwd", subject=name)
 
-    # --- login --------------------------------------------------------------------------
+    # --- password reset by one-time code ---------------------------------------------------
 
-    def enable_totp(self, name: str, *, by: Actor) -> str:
-        """Turn on the second factor for one's own account; returns the secret to scan."""
+    def issue_reset_code(self, name: str, *, by: Actor) -> str:
+        """A technisch beheerder's reset: a one-time code for the owner, good for a day. The
+        password stays as it is until the owner sets a new one with the code."""
+        if not decide(by, Action.USERS):
+            raise AccountError("only a technisch-beheerder issues password reset codes (R-11)")
+        user = self.get(name)
+        if user is None or user.disabled:
+            raise AccountError(f"there is no active account '{name}'")
+        code = _code()
+        self.db.execute("UPDATE users SET reset_hash = ?, reset_expires = ? WHERE name = ?",
+                        (HASHER.hash(code), time.time() + RESET_SECONDS, name))
+        self.logbook.append("usage", by.name, "user-reset-code", subject=name)
+        return code
+
+    def reset_password(self, name: str, code: str, new: str, now: float | None = None) -> User:
+        """The owner sets a new password with the reset code. Every session of the account
+        ends, and an account with footage or manager rights awaits a manager's approval again:
+        whoever held the code, nobody sees footage on it without a second pair of eyes."""
+        now = time.time() if now is None else now
+        row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        stored = row["reset_hash"] if row is not None else None
+        fresh = row is not None and (row["reset_expires"] or 0) > now
+        if not (_verify(stored, code) and fresh and row["disabled"] is None):
+            raise AccountError("the reset code is wrong, used or expired; ask the "
+                               "technisch-beheerder for a new one")
+        self._check_password(name, new)
+        again = Role(row["role"]) in APPROVAL_ROLES
+        if not self.db.execute(
+                "UPDATE users SET password_hash = ?, reset_hash = NULL, reset_expires = NULL, "
+                "failures = 0, session_gen = session_gen + 1, "
+                "approved = CASE WHEN ? THEN NULL ELSE approved END, "
+                "approved_by = CASE WHEN ? THEN NULL ELSE approved_by END "
+                "WHERE name = ? AND reset_hash = ?",
+                (HASHER.hash(new), again, again, name, stored)).rowcount:
+            raise AccountError("the reset code is wrong, used or expired; ask the "
+                               "technisch-beheerder for a new one")
+        self.logbook.append("usage", name, "user-reset", subject=name,
+                            details={"awaits_approval": again})
+        return self.get(name)
+
+    # --- second factor ------------------------------------------------------------------
+
+    def enable_totp(self, name: str, *, by: Actor, password: str, code: str | None = None,
+                    now: float | None = None) -> str:
+        """Turn on (or register anew) the second factor of one's own account; returns the
+        secret to scan. Needs the password, and once a second factor exists its current code:
+        a stolen session alone cannot move the second factor to another phone."""
         if by.name != name:
             raise AccountError("a second factor is set up by the account's own user")
+        now = time.time() if now is None else now
+        row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None or not _verify(row["password_hash"], password):
+            if row is not None:
+                self._failed(name, row is not None, now, "totp-setup")
+            raise AccountError("the password is wrong: setting up the second factor needs "
+                               "your password")
+        if row["totp_secret"]:
+            if not self._use_code(name, row, code, now):
+                raise AccountError("this account has a second factor already: give its current "
+                                   "code to register a new one")
         secret = totp.new_secret()
         self.db.execute("UPDATE users SET totp_secret = ?, totp_last = -1 WHERE name = ?",
                         (self._seal(name, secret), name))
-        self.logbook.append("usage", name, "totp-enabled")
+        self.logbook.append("usage", name, "totp-enabled",
+                            details={"replaced": bool(row["totp_secret"])})
         return secret
 
-    def authenticate(self, name: str, password: str, now: float | None = None,
-                     code: str | None = None) -> User:
-        """The user, or AuthError. Unknown names cost the same Argon2 work as wrong passwords.
-        An account with a second factor also needs the current TOTP code, each code once."""
-        now = time.time() if now is None else now
-        row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+    def _use_code(self, name: str, row, code: str | None, now: float) -> bool:
+        """Check the TOTP code and record it as used, atomically: of parallel attempts with
+        one code exactly one wins (the conditional UPDATE's row count says which)."""
         try:
-            HASHER.verify(row["password_hash"] if row else _DUMMY, password)
-            good = row is not None
-        except (VerificationError, InvalidHashError):
-            good = False
-        if row is not None and row["locked_until"] and row["locked_until"] > now:
-            until = time.strftime("%H:%M", time.localtime(row["locked_until"]))
-            self.logbook.append("usage", name, "login-refused-locked", at=now)
-            raise AuthError(f"account '{name}' is locked until {until} after {MAX_FAILURES} "
-                            "failed logins; wait, or ask a technisch-beheerder")
+            secret = self._open(name, row["totp_secret"])
+        except KeyProblem as exc:
+            raise AuthError(f"the second factor of '{name}' cannot be checked: {exc}. "
+                            "Restore the device's master key (docs/storage.md).") from None
+        counter = totp.match(secret, code or "", now, after=row["totp_last"])
+        if counter is None:
+            return False
+        stored = row["totp_secret"]
+        if not stored.startswith(WRAPPED):      # seal a secret from before sealing
+            stored = self._seal(name, secret)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            won = self.db.execute("UPDATE users SET totp_last = ?, totp_secret = ? WHERE name = ? "
+                                  "AND totp_last < ?", (counter, stored, name, counter)).rowcount
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return won == 1
+
+    # --- login --------------------------------------------------------------------------
+
+    def authenticate(self, name: str, password: str, now: float | None = None,
+                     code: str | None = None, source: str = "local") -> User:
+        """The user, or AuthError. Unknown names, wrong passwords and attempts while `source`
+        must wait for `name` get the same message after the same Argon2 work. An account with
+        a second factor also needs the current TOTP code, each code once."""
+        now = time.time() if now is None else now
+        name = name if isinstance(name, str) else ""
+        row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        good = _verify(row["password_hash"] if row else None, password)
+        wait = self._wait(name, source, now)
+        if wait:
+            self._failed(name, row is not None, now, source)
+            self.logbook.append("usage", name, "login-throttled", at=now,
+                                details={"source": source, "wait_seconds": round(wait)})
+            raise AuthError(WRONG)
         if not good:
-            self._failed(name, row, now)
-            raise AuthError("wrong account name or password")
+            self._failed(name, row is not None, now, source)
+            raise AuthError(WRONG)
         if row["disabled"] is not None:
             self.logbook.append("usage", name, "login-refused-disabled", at=now)
             raise AuthError(f"account '{name}' is disabled")
-        if row["totp_secret"]:
-            try:
-                secret = self._open(name, row["totp_secret"])
-            except KeyProblem as exc:
-                raise AuthError(f"the second factor of '{name}' cannot be checked: {exc}. "
-                                "Restore the device's master key (docs/storage.md).") from None
-            counter = totp.match(secret, code or "", now, after=row["totp_last"])
-            if counter is None:
-                self._failed(name, row, now)
-                raise AuthError("this account needs its current second-factor code "
-                                "(NVR_TOTP or the prompt); the code was missing, wrong or used")
-            stored = row["totp_secret"]
-            if not stored.startswith(WRAPPED):      # seal a secret from before sealing
-                stored = self._seal(name, secret)
-            self.db.execute("UPDATE users SET totp_last = ?, totp_secret = ? WHERE name = ?",
-                            (counter, stored, name))
-        self.db.execute("UPDATE users SET failures = 0, locked_until = NULL WHERE name = ?",
-                        (name,))
-        self.logbook.append("usage", name, "login", at=now)
-        return User(row["name"], Role(row["role"]), False)
+        user = self._user(row)
+        if user.pending:
+            self.logbook.append("usage", name, "login-refused-pending", at=now)
+            raise AuthError(f"account '{name}' awaits approval by a manager-bedrijfsvoering "
+                            "before it comes into force (art. 2, art. 3.1)")
+        if row["totp_secret"] and not self._use_code(name, row, code, now):
+            self._failed(name, True, now, source)
+            raise AuthError("this account needs its current second-factor code "
+                            "(NVR_TOTP or the prompt); the code was missing, wrong or used")
+        self.db.execute("UPDATE users SET failures = 0 WHERE name = ?", (name,))
+        self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
+                        (name, source))
+        self.logbook.append("usage", name, "login", at=now, details={"source": source})
+        return user
 
-    def _failed(self, name: str, row, now: float) -> None:
+    def _wait(self, name: str, source: str, now: float) -> float:
+        """Seconds `source` must still wait before trying `name` again (0: none)."""
+        row = self.db.execute("SELECT failures, last FROM login_throttle WHERE name = ? AND "
+                              "source = ?", (name, source)).fetchone()
+        if row is None or row["failures"] < THROTTLE_AFTER:
+            return 0.0
+        delay = min(THROTTLE_BASE * 2 ** (row["failures"] - THROTTLE_AFTER), THROTTLE_MAX)
+        return max(0.0, row["last"] + delay - now)
+
+    def _failed(self, name: str, known: bool, now: float, source: str) -> None:
+        """Count one failure for the account and for (source, name), atomically: eight
+        parallel failures count eight."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("INSERT INTO login_throttle (name, source, failures, last) "
+                            "VALUES (?, ?, 1, ?) ON CONFLICT (name, source) DO UPDATE SET "
+                            "failures = failures + 1, last = excluded.last",
+                            (name, source, now))
+            self.db.execute("DELETE FROM login_throttle WHERE last < ?", (now - 86400,))
+            if known and self.db.execute("UPDATE users SET failures = failures + 1 WHERE "
+                                         "name = ?", (name,)).rowcount != 1:
+                raise AuthError(WRONG)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.logbook.append("usage", name, "login-failed", at=now,
-                            details={"known": row is not None})
-        if row is None:
-            return
-        failures = row["failures"] + 1
-        locked = now + LOCK_SECONDS if failures >= MAX_FAILURES else None
-        self.db.execute("UPDATE users SET failures = ?, locked_until = ? WHERE name = ?",
-                        (0 if locked else failures, locked, name))
-        if locked:
-            self.logbook.append("usage", name, "account-locked", at=now,
-                                details={"until": locked, "failures": failures})
+                            details={"known": known, "source": source})

@@ -12,7 +12,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from firmware.governance.access import require
+from firmware.config import MAX_RETENTION_DAYS
+from firmware.governance import bounds
+from firmware.governance.access import require, visible_length
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import FOOTAGE, Action, Actor, Delegation, Role, VisitScope
 
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS visits (
     closed        REAL
 );
 """
-MAX_VISIT_MINUTES = 240
+MAX_VISIT_MINUTES = bounds.MAX_VISIT_MINUTES
 
 
 class GrantError(Exception):
@@ -55,6 +57,7 @@ class GrantError(Exception):
 class Grants:
     db: sqlite3.Connection
     logbook: Logbook
+    retention_days: float = MAX_RETENTION_DAYS    # the configuration's, for visit windows
 
     def __post_init__(self):
         self.db.executescript(SCHEMA)
@@ -71,8 +74,10 @@ class Grants:
             raise GrantError(f"'{grantee}' is not an account with the role aangewezen-persoon")
         if not actions or not actions <= FOOTAGE:
             raise GrantError("a delegation grants live, playback and/or export only (R-12)")
-        if not cameras or len(reason.strip()) < 5 or expires <= time.time():
-            raise GrantError("a delegation needs cameras, a reason and an expiry in the future")
+        if not cameras or visible_length(reason) < 5:
+            raise GrantError("a delegation needs cameras and a reason of at least 5 visible "
+                             "characters (R-12)")
+        bounds.delegation_expiry(expires, error=GrantError)
         cur = self.db.execute(
             "INSERT INTO delegations (grantee, actions, cameras, reason, expires, granted_by, "
             "granted) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -114,13 +119,15 @@ class Grants:
         self._require(by, Action.IDENTIFY)
         if legal_basis not in ("126nd", "126nda"):
             raise GrantError("a visit needs its legal basis: art. 126nd or 126nda Sv")
-        if not (visitor.strip() and organisation.strip() and identity.strip()
-                and len(reason.strip()) >= 5):
+        if not (visible_length(visitor) and visible_length(organisation)
+                and visible_length(identity) and visible_length(reason) >= 5):
             raise GrantError("register the visitor's name, organisation, how identity was "
-                             "checked, and the stated reason")
-        if not cameras or end <= start or not 1 <= minutes <= MAX_VISIT_MINUTES:
-            raise GrantError(f"a visit needs cameras, a footage window and a session of 1 to "
-                             f"{MAX_VISIT_MINUTES} minutes")
+                             "checked, and the stated reason (at least 5 visible characters)")
+        if not cameras:
+            raise GrantError("a visit needs the cameras it may see")
+        bounds.visit_minutes(minutes, error=GrantError)
+        bounds.footage_window(self.db, cameras, start, end, error=GrantError,
+                              retention_days=self.retention_days)
         now = time.time()
         cur = self.db.execute(
             "INSERT INTO visits (visitor, organisation, identity, legal_basis, reason, cameras, "

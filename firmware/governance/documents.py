@@ -10,18 +10,29 @@ import csv
 import hashlib
 import time
 import unicodedata
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+
+from firmware.governance.bounds import when
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 LOGBOOK_FIELDS = ("book", "n", "at", "actor", "action", "subject", "reason", "details", "hash")
 
 
 def local(t: float | None) -> str:
-    return "" if t is None else datetime.fromtimestamp(t, AMSTERDAM).strftime("%Y-%m-%d %H:%M:%S")
+    """A stored time as Dutch local time; never raises (bounds.when)."""
+    return when(t, AMSTERDAM, "%Y-%m-%d %H:%M:%S")
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet will not run: text that starts with = + - @ (also after leading
+    whitespace), or with a tab or carriage return, gets a leading apostrophe (CWE-1236)."""
+    text = "" if value is None else str(value)
+    if text.startswith(("\t", "\r")) or text.lstrip(" \t\r\n")[:1] in ("=", "+", "-", "@"):
+        return "'" + text
+    return text
 
 
 def _latin1(text: str) -> str:
@@ -90,27 +101,61 @@ class _Document(FPDF):
 
 # --- logbooks -------------------------------------------------------------------------------
 
-def logbook_csv(entries: list[dict], out: Path) -> Path:
+HEAD_FIELDS = ("head_statement", "signature_ed25519", "public_key_der", "fingerprint_sha256")
+
+
+def logbook_csv(entries: list[dict], out: Path, head: dict | None = None) -> Path:
+    """The entries, then (after an empty row) the signed statement of the book's head: the
+    exact signed message, its Ed25519 signature and the device's public key, all hex."""
     with open(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(LOGBOOK_FIELDS)
         for e in entries:
-            writer.writerow([e["book"], e["n"], local(e["at"]), e["actor"], e["action"],
-                             e["subject"], e["reason"], e["details"], e["hash"]])
+            writer.writerow([csv_cell(v) for v in (
+                e["book"], e["n"], local(e["at"]), e["actor"], e["action"], e["subject"],
+                e["reason"], e["details"], e["hash"])])
+        if head:
+            writer.writerow([])
+            writer.writerow(HEAD_FIELDS)
+            writer.writerow([head["message"], head["signature"], head["public_key"],
+                             head["fingerprint"]])
     return Path(out)
 
 
 def logbook_pdf(entries: list[dict], book: str, device: str, verified: bool,
-                out: Path) -> Path:
+                out: Path, head: dict | None = None) -> Path:
     title = {"usage": "Logboek gebruik camerasysteem",
              "inzien": "Logboek Inzien Beeldmateriaal (vertrouwelijk)"}[book]
     doc = _Document(title, device)
     doc.line_text(f"{len(entries)} regels. Hashketen en ondertekende kop: "
                   f"{'intact' if verified else 'NIET intact'}.")
+    _head_statement(doc, head)
     doc.table(["nr", "tijd", "wie", "wat", "onderwerp", "reden"],
               [[e["n"], local(e["at"]), e["actor"], e["action"], e["subject"], e["reason"]]
                for e in entries], [10, 32, 30, 35, 35, 38])
     return doc.save(out)
+
+
+def _head_statement(doc: _Document, head: dict | None) -> None:
+    """The signed head on the first page, so that the central room can record it and check
+    it (docs/governance.md): the message lines exactly as signed, then the signature and the
+    public key in hex."""
+    doc.heading("Ondertekende kop van dit logboek")
+    if head is None:
+        doc.line_text("Er is geen geldige ondertekende kop: controleer de logboeken "
+                      "('nvr logbook verify') en meld dit aan de FG.")
+        return
+    doc.line_text("Het ondertekende bericht bestaat uit de zes regels hieronder, elk gevolgd "
+                  "door een regelovergang (Ed25519). Bewaar deze kop buiten het apparaat; "
+                  "controleer de handtekening met de publieke sleutel van het apparaat.")
+    doc.set_font("Courier", "", 8)
+    for line in head["message"].splitlines():
+        doc.cell(0, 4, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+    sig = head["signature"]
+    for label, value in (("signature:", sig[:64]), ("", sig[64:]),
+                         ("public_key:", head["public_key"])):
+        doc.cell(0, 4, f"{label} {value}".strip(), new_x="LMARGIN", new_y="NEXT")
+    doc.ln(3)
 
 
 # --- declarations (R-62, R-73) ----------------------------------------------------------------

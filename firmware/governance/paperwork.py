@@ -22,15 +22,15 @@ class PaperworkError(Exception):
 
 def logbook_file(gov: Governance, actor: Actor, book: str, fmt: str, device: str,
                  out: Path) -> int:
-    """One logbook as CSV or PDF (the PDF states whether the chains verify); returns the
-    number of entries written."""
+    """One logbook as CSV or PDF with the signed statement of its head (the PDF on its first
+    page, and whether the chains verify); returns the number of entries written."""
     from firmware.governance.documents import logbook_csv, logbook_pdf
     require(gov.logbook, actor, Action.LOGBOOK_READ, Refused)
-    entries = gov.logbook.entries(book)
+    entries, head = gov.logbook.snapshot(book)
     if fmt == "csv":
-        logbook_csv(entries, out)
+        logbook_csv(entries, out, head)
     else:
-        logbook_pdf(entries, book, device, gov.logbook.verify().ok, out)
+        logbook_pdf(entries, book, device, gov.logbook.verify().ok, out, head)
     gov.logbook.append("usage", actor.name, "logbook-export", subject=book,
                        details={"format": fmt, "entries": len(entries)})
     return len(entries)
@@ -41,10 +41,10 @@ def report_file(gov: Governance, actor: Actor, cfg, store, first: date, last: da
     """The report for the DPIA and the DPO over the days first..last (device time)."""
     from firmware.governance.documents import report_pdf
     from firmware.governance.report import report_data
+    from firmware.governance.bounds import report_period
     require(gov.logbook, actor, Action.LOGBOOK_READ, Refused)
-    if last < first:
-        raise PaperworkError("the period's end lies before its start")
     tz = ZoneInfo(cfg.device.timezone)
+    report_period(first, last, datetime.now(tz).date(), error=PaperworkError)
     start = datetime(first.year, first.month, first.day, tzinfo=tz).timestamp()
     end = (datetime(last.year, last.month, last.day, tzinfo=tz)
            + timedelta(days=1)).timestamp() - 1

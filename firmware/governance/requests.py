@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
 
-from firmware.governance.access import require
+from firmware.governance import bounds
+from firmware.governance.access import require, visible_length
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor
 from firmware.storage.holds import add_hold, release_hold
@@ -97,12 +99,18 @@ class Requests:
     db: sqlite3.Connection
     logbook: Logbook
     store: EncryptedStore
+    clock: Callable[[], float] = time.time     # what "now" is for the bounds (tests set it)
 
     def __post_init__(self):
         self.db.executescript(SCHEMA)
 
     def _require(self, actor: Actor, action: Action) -> None:
         require(self.logbook, actor, action, RequestError)
+
+    def _window(self, camera: str, start: float, end: float) -> None:
+        """The window holds footage that can exist (bounds: retention period or a hold)."""
+        bounds.footage_window(self.db, camera, start, end, now=self.clock(), error=RequestError,
+                              retention_days=self.store.retention / bounds.DAY)
 
     def _hold(self, req_id: int, camera: str, start: float, end: float, reason: str,
               reference: str) -> int:
@@ -134,12 +142,13 @@ class Requests:
         self._require(actor, Action.REQUEST_ART9)
         if legal_basis not in LEGAL_BASES:
             raise RequestError(f"legal basis must be art. 126nd or 126nda Sv, not {legal_basis!r}")
-        if not reference.strip() or not requester.strip():
+        if not visible_length(reference) or not visible_length(requester):
             raise RequestError("an art. 9 request needs the written request's reference and "
                                "the requester (R-60)")
-        if end <= start:
-            raise RequestError("the window's end must lie after its start")
-        received = time.time() if received is None else received
+        self._window(camera, start, end)
+        if received is not None:
+            bounds.received_date(received, now=self.clock(), error=RequestError)
+        received = self.clock() if received is None else received
         req_id = self._insert(actor, article=9, reference=reference, requester=requester,
                               requester_kind="police-or-prosecutor", legal_basis=legal_basis,
                               camera_id=camera, start=start, end=end, received=received,
@@ -163,10 +172,11 @@ class Requests:
                                "prosecutor (art. 9), not under art. 10 (R-71)")
         if requester_kind not in REQUESTER_KINDS:
             raise RequestError(f"requester kind must be one of {', '.join(REQUESTER_KINDS)}")
-        if len(motivation.strip()) < 10:
-            raise RequestError("an art. 10 request needs the requester's motivation (R-70)")
-        if end <= start:
-            raise RequestError("the window's end must lie after its start")
+        if visible_length(motivation) < 10 or not visible_length(requester):
+            raise RequestError("an art. 10 request needs the requester and their motivation, "
+                               "at least 10 visible characters (R-70)")
+        self._window(camera, start, end)
+        bounds.received_date(received, now=self.clock(), error=RequestError)
         due = decision_due(datetime.fromtimestamp(received, AMSTERDAM)).timestamp()
         req_id = self._insert(actor, article=10, reference=reference or "", requester=requester,
                               requester_kind=requester_kind, motivation=motivation,
@@ -187,8 +197,9 @@ class Requests:
         if row["article"] != 10 or row["status"] != "open":
             raise RequestError(f"request {req_id} is not an open art. 10 request "
                                f"(status {row['status']})")
-        if len(reason.strip()) < 5:
-            raise RequestError("a decision needs its reasons (R-74)")
+        if visible_length(reason) < 5:
+            raise RequestError("a decision needs its reasons, at least 5 visible characters "
+                               "(R-74)")
         status = "approved" if approve else "refused"
         now = time.time()
         self.db.execute("UPDATE requests SET status = ?, decided_by = ?, decided_at = ?, "
@@ -209,6 +220,8 @@ class Requests:
         if row["status"] != "approved":
             raise RequestError(f"request {req_id} is {row['status']}: identity is checked only "
                                "for an approved request")
+        if not visible_length(method):
+            raise RequestError("say how the identity was checked, e.g. passport seen (R-73)")
         self.db.execute("UPDATE requests SET identity_checked_by = ?, identity_method = ? "
                         "WHERE id = ?", (actor.name, method, req_id))
         self.logbook.append("inzien", actor.name, "identity-checked",
@@ -221,6 +234,8 @@ class Requests:
         row = self._row(req_id)
         if row["article"] == 10 and row["identity_checked_by"] is None:
             raise RequestError("check the requester's identity before the declaration (R-73)")
+        if not visible_length(signed_by):
+            raise RequestError("name who signed the declaration (R-62, R-73)")
         self.db.execute("UPDATE requests SET declaration_signed_by = ?, declaration_at = ? "
                         "WHERE id = ?", (signed_by, time.time(), req_id))
         self.logbook.append("inzien", actor.name, "declaration-signed",
@@ -232,6 +247,7 @@ class Requests:
         """R-60: an export to police or prosecutor needs a registered art. 9 request that covers
         the camera and window; the exporter needs the export permission. Logged (R-51)."""
         require(self.logbook, actor, Action.EXPORT, RequestError, camera=camera)
+        self._window(camera, start, end)
         row = self._row(req_id)
         if row["article"] != 9 or row["status"] != "registered":
             raise RequestError(f"request {req_id} is not a registered art. 9 request: exports "
@@ -264,6 +280,9 @@ class Requests:
         self._require(actor, needed)
         if row["status"] == "closed":
             raise RequestError(f"request {req_id} is closed already")
+        if visible_length(reason) < 5:
+            raise RequestError("closing a request needs its reason, at least 5 visible "
+                               "characters (R-74)")
         self.db.execute("UPDATE requests SET status = 'closed' WHERE id = ?", (req_id,))
         self._release(row)
         self.logbook.append("inzien", actor.name, "request-closed", subject=f"request {req_id}",

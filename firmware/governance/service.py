@@ -13,6 +13,7 @@ from firmware.governance.delegation import GrantError, Grants
 from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.access import require
 from firmware.governance.roles import Action, Actor
+from firmware.governance.sessions import Sessions
 from firmware.storage.keys import FileKeyProvider
 
 if TYPE_CHECKING:
@@ -32,18 +33,36 @@ class Governance:
     logbook: Logbook
     accounts: Accounts
     grants: Grants
+    sessions: Sessions
 
     @classmethod
     def open(cls, cfg: Config) -> "Governance":
         conn = gdb.connect(cfg.storage.data_dir)
         logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
         master_key = FileKeyProvider(cfg.storage.key_dir).load     # read when TOTP is used
-        return cls(logbook, Accounts(conn, logbook, master_key), Grants(conn, logbook))
+        # Words a password may not lean on, besides the organisation's own (R-81).
+        words = (cfg.device.id, *cfg.device.name.split())
+        return cls(logbook, Accounts(conn, logbook, master_key, words),
+                   Grants(conn, logbook, cfg.storage.retention_days), Sessions(conn))
 
-    def login(self, name: str, password: str, code: str | None = None) -> Actor:
+    def login(self, name: str, password: str, code: str | None = None,
+              source: str = "local") -> Actor:
         """Authenticate; a designee comes with the delegations granted to it (R-12)."""
-        user = self.accounts.authenticate(name, password, code=code)
+        user = self.accounts.authenticate(name, password, code=code, source=source)
         return self.grants.with_delegations(user.actor())
+
+    def session_actor(self, token: str, *, touch: bool = True) -> Actor | None:
+        """Who the web session with cookie token `token` stands for now, or None when the
+        session is over (ended, idle, too old, its account changed, a delegation revoked) or
+        what it stood for is gone (account disabled or awaiting approval, visit closed); a
+        session found wanting is ended on the server (R-81)."""
+        found = self.sessions.check(token, touch=touch)
+        if found is None:
+            return None
+        actor = self.actor(user=found.user, visit=found.visit)
+        if actor is None:
+            self.sessions.end(token, "no-longer-allowed")
+        return actor
 
     def actor(self, *, user: str | None = None, visit: int | None = None) -> Actor | None:
         """Who a session stands for now: the account `user` with its current delegations, or
@@ -58,7 +77,7 @@ class Governance:
                 return None
             return actor
         found = self.accounts.get(user) if user else None
-        if found is None or found.disabled:
+        if found is None or found.disabled or found.pending:
             return None
         return self.grants.with_delegations(found.actor())
 
@@ -72,8 +91,14 @@ class Governance:
     def place_hold(self, actor: Actor, store, camera: str, start: float, end: float,
                    reason: str, reference: str) -> dict:
         """R-41: keep footage past retention for an incident or request; logged (R-50)."""
-        from firmware.storage.holds import add_hold
+        from firmware.governance import bounds
+        from firmware.governance.access import visible_length
+        from firmware.storage.holds import HoldError, add_hold
         require(self.logbook, actor, Action.HOLD, Refused, camera=camera)
+        if not (visible_length(reason) and visible_length(reference)):
+            raise HoldError("a hold needs a reason and a reference (the request it serves)")
+        bounds.footage_window(self.accounts.db, camera, start, end, error=HoldError,
+                              retention_days=store.retention / bounds.DAY)
         hold = add_hold(store, camera, start, end, reason, reference)
         self.logbook.append("usage", actor.name, "hold-add", subject=f"hold {hold['id']}",
                             reason=reason, details={"camera": camera, "reference": reference,
@@ -93,7 +118,9 @@ class Governance:
         """R-80: a decision outside the rules, taken by the gemeentesecretaris after advice of
         the privacy officer, put on the record in both logbooks; returns its inzien entry."""
         require(self.logbook, actor, Action.LOGBOOK_READ, Refused)
-        if not (decided_by.strip() and len(text.strip()) >= 10 and advice.strip()):
+        from firmware.governance.access import visible_length
+        if not (visible_length(decided_by) and visible_length(text) >= 10
+                and visible_length(advice)):
             raise DecisionError("a decision outside the rules needs who decided (the "
                           "gemeentesecretaris), the decision in words and the advice (R-80)")
         n = self.logbook.append("inzien", actor.name, "decision-outside-rules",

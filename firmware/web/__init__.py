@@ -18,6 +18,7 @@ from flask import Flask, abort, g, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
 from firmware.config import Config
+from firmware.governance import sessions
 from firmware.storage import index
 from firmware.storage.store import EncryptedStore
 from firmware.web import routes
@@ -29,8 +30,8 @@ DUTCH = {"open": "in behandeling", "approved": "toegewezen", "refused": "afgewez
          "police-or-prosecutor": "politie of OM", "recording": "neemt op", "stopped": "gestopt",
          "stalled": "hapert", "unknown": "onbekend", "not started": "niet gestart",
          "live": "live", "playback": "terugkijken", "export": "exporteren"}
-IDLE_SECONDS = 15 * 60
-ABSOLUTE_SECONDS = 12 * 3600
+IDLE_SECONDS = sessions.IDLE_SECONDS            # kept on the server (governance.sessions)
+ABSOLUTE_SECONDS = sessions.ABSOLUTE_SECONDS
 SECRET_FILE = "web-session.key"
 
 
@@ -71,31 +72,29 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.extensions["nvr"] = {"cfg": cfg, "store": store or _open_store(cfg)}
+    app.url_map.converters["int"] = routes.IdConverter      # ids that fit SQLite (issue 9)
 
     from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
                               system)
     for module in (auth, recordings, live, casework, exports, logbooks, people, system, api):
         app.register_blueprint(module.bp)
+    auth.limit_logins(app)
 
     app.jinja_env.filters["nl"] = lambda value: DUTCH.get(value, value)
 
     @app.before_request
-    def _session_and_csrf():
-        now = time.time()
-        if session.get("user") or session.get("visit"):
-            idle = now - session.get("seen", 0) > IDLE_SECONDS
-            old = now - session.get("since", 0) > ABSOLUTE_SECONDS
-            if idle or old:                       # R-81: sessions expire
-                session.clear()
-            else:
-                session["seen"] = now
+    def _csrf():
+        # Who the session stands for, and whether it still lives, is the server's session
+        # table's to say (routes.current_actor, R-81); the cookie keeps the CSRF token.
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(32)
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             token = request.form.get("csrf") or request.headers.get("X-CSRF-Token")
-            if not token or not secrets.compare_digest(token, session["csrf"]):
+            if not isinstance(token, str) or not secrets.compare_digest(
+                    token.encode("utf-8", "surrogatepass"),
+                    session["csrf"].encode("utf-8", "surrogatepass")):
                 abort(400, "missing or wrong CSRF token: reload the page and try again")
-        g.now = now
+        g.now = time.time()
 
     @app.teardown_appcontext
     def _close_governance(exc):

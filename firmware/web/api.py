@@ -138,13 +138,23 @@ def _document() -> dict:
                                                            password=_TEXT), 201)},
         "/api/users/{name}/disable": {"parameters": _path(("name", "str")),
                                       "post": _op("disable an account")},
-        "/api/users/{name}/password": {"parameters": _path(("name", "str")),
-                                       "post": _op("set an account's password",
-                                                   _body(["password"], password=_TEXT))},
+        "/api/users/{name}/reset-code": {"parameters": _path(("name", "str")),
+                                         "post": _op("a one-time code for the owner to set a "
+                                                     "new password with (art. 2)")},
+        "/api/users/{name}/role": {"parameters": _path(("name", "str")),
+                                   "post": _op("change an account's role; its sessions end",
+                                               _body(["role"], role=_TEXT))},
+        "/api/users/pending": {"get": _op("accounts awaiting a manager's approval")},
+        "/api/users/{name}/approve": {"parameters": _path(("name", "str")),
+                                      "post": _op("approve an account (manager, art. 3.1)")},
+        "/api/reset": {"post": _op("set a new password with a one-time reset code", _body(
+            ["name", "code", "password"], name=_TEXT, code=_TEXT, password=_TEXT),
+            public=True)},
         "/api/account": {"get": _op("one's own account")},
         "/api/account/password": {"post": _op("change one's own password", _body(
-            ["current", "password"], current=_TEXT, password=_TEXT))},
-        "/api/account/totp": {"post": _op("turn on the second factor; returns the secret")},
+            ["current", "password"], current=_TEXT, password=_TEXT, code=_TEXT))},
+        "/api/account/totp": {"post": _op("turn on the second factor; returns the secret",
+                                          _body(["password"], password=_TEXT, code=_TEXT))},
         "/api/delegations": {"get": _op("delegations (R-12)"),
                              "post": _op("delegate to a designee", _body(
                                  ["grantee", "actions", "cameras", "reason", "expires"],

@@ -1,8 +1,9 @@
 """Live view: one camera or a grid of all, as MJPEG from the recorder's live socket.
 
 The viewer states a purpose and reason first (R-01, logged by governance); the stream then runs
-until the grant expires, the viewer leaves, or the session ends. The recorder encodes JPEGs
-only while at least one stream is open (firmware.live.tap).
+until the grant expires, the viewer leaves, or the session ends on the server (logged out,
+idled out, account or delegation changed): the stream asks every RECHECK_SECONDS. The
+recorder encodes JPEGs only while at least one stream is open (firmware.live.tap).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
 
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
@@ -20,7 +21,7 @@ from firmware.web.routes import Action, camera_or_404, footage_grant, granted_un
 
 bp = Blueprint("live", __name__)
 MAX_STREAMS = 12                 # keeps server threads free for pages and playback
-RECHECK_SECONDS = 5              # a disabled account or revoked delegation stops the stream
+RECHECK_SECONDS = 5              # an ended session or revoked delegation stops the stream
 _streams = threading.BoundedSemaphore(MAX_STREAMS)
 
 
@@ -74,14 +75,15 @@ def stream(camera: str):
         _streams.release()
         return {"error": f"no live picture: {exc}"}, 503
 
-    who = {"user": None, "visit": g.actor.visit.visit_id} if g.actor.visit else \
-        {"user": g.actor.name, "visit": None}
+    token = session.get("sid", "")
     cfg = nvr()["cfg"]
 
     def still_allowed() -> bool:
+        """The session still lives (not ended, not idle: watching is not activity) and its
+        viewer may still watch this camera (R-12, R-81)."""
         gov = Governance.open(cfg)
         try:
-            actor = gov.actor(**who)
+            actor = gov.session_actor(token, touch=False)
             return actor is not None and bool(decide(actor, Action.LIVE, camera=camera))
         finally:
             gov.close()

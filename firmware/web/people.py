@@ -1,16 +1,19 @@
-"""Accounts (technisch beheerder, R-10, R-81), one's own account, and delegations (beheerder,
-R-12). The rules live in governance.accounts and governance.delegation."""
+"""Accounts (technisch beheerder, R-10, R-81), their approval (manager bedrijfsvoering, art. 2,
+3.1), one's own account, and delegations (beheerder, R-12). The rules live in
+governance.accounts and governance.delegation."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, g, url_for
+from flask import Blueprint, g, render_template, request, url_for
 
 from firmware.governance import totp
+from firmware.governance.accounts import APPROVAL_ROLES
 from firmware.governance.roles import FOOTAGE, Action, Role
-from firmware.web.routes import (InputError, done, fields, gov, is_api, local_time, moment, nvr,
-                                 reply, rule, text)
+from firmware.governance.service import Refused
+from firmware.web.routes import (InputError, done, fields, gov, is_api, local_time, moment,
+                                 new_session, nvr, reply, rule, text)
 
 bp = Blueprint("people", __name__)
 ROLE_NAMES = {Role.BEHEERDER: "beheerder", Role.DESIGNEE: "aangewezen persoon",
@@ -42,15 +45,13 @@ def users():
 @rule(Action.USERS)
 def user_add():
     f = fields()
-    try:
-        role = Role(text(f, "role"))
-    except ValueError:
-        raise InputError("'role' is one of " + ", ".join(r.value for r in Role)) from None
+    role = _role(f)
     user = gov().accounts.add(text(f, "name"), role, text(f, "password", required=False),
                               by=g.actor)
-    return done({"name": user.name, "role": user.role.value},
-                f"Account {user.name} ({ROLE_NAMES[role]}) aangemaakt.", url_for("people.users"),
-                201)
+    return done({"name": user.name, "role": user.role.value, "awaits_approval": user.pending},
+                f"Account {user.name} ({ROLE_NAMES[role]}) aangemaakt"
+                + ("; het werkt na goedkeuring door de manager bedrijfsvoering." if user.pending
+                   else "."), url_for("people.users"), 201)
 
 
 @bp.route("/users/<name>/disable", methods=["POST"])
@@ -62,15 +63,67 @@ def user_disable(name: str):
                 url_for("people.users"))
 
 
-@bp.route("/users/<name>/password", methods=["POST"])
-@bp.route("/api/users/<name>/password", methods=["POST"], endpoint="api_user_password")
+@bp.route("/users/<name>/reset-code", methods=["POST"])
+@bp.route("/api/users/<name>/reset-code", methods=["POST"], endpoint="api_user_reset_code")
 @rule(Action.USERS)
-def user_password(name: str):
-    if gov().accounts.get(name) is None:
-        raise InputError(f"there is no account '{name}'")
-    gov().accounts.set_password(name, text(fields(), "password", required=False), by=g.actor)
-    return done({"name": name}, f"Nieuw wachtwoord voor {name} ingesteld.",
-                url_for("people.users"))
+def user_reset_code(name: str):
+    """A one-time code for the owner to set a new password with (/reset); the technisch
+    beheerder never sets or learns a password (R-11, art. 2)."""
+    code = gov().accounts.issue_reset_code(name, by=g.actor)
+    user = gov().accounts.get(name)
+    if is_api():
+        return {"name": name, "code": code, "awaits_approval_after_reset":
+                user.role in APPROVAL_ROLES}
+    return render_template("reset_code.html", name=name, code=code,
+                           approval=user.role in APPROVAL_ROLES)
+
+
+@bp.route("/users/<name>/role", methods=["POST"])
+@bp.route("/api/users/<name>/role", methods=["POST"], endpoint="api_user_role")
+@rule(Action.USERS)
+def user_role(name: str):
+    """A new role; the account's sessions end, and a footage or manager role waits for a
+    manager's approval again."""
+    role = _role(fields())
+    gov().accounts.set_role(name, role, by=g.actor)
+    pending = gov().accounts.get(name).pending
+    return done({"name": name, "role": role.value, "awaits_approval": pending},
+                f"Rol van {name} is nu {ROLE_NAMES[role]}"
+                + (" (wacht op goedkeuring)." if pending else "."), url_for("people.users"))
+
+
+# --- approval by the manager bedrijfsvoering (art. 2, art. 3.1) ------------------------------
+
+@bp.route("/users/pending")
+@bp.route("/api/users/pending", endpoint="api_users_pending")
+@rule("account")
+def users_pending():
+    _manager_only()
+    rows = [{**u, "created_local": local_time(u["created"])} for u in gov().accounts.pending()]
+    return reply("pending.html", rows, roles=ROLE_NAMES)
+
+
+@bp.route("/users/<name>/approve", methods=["POST"])
+@bp.route("/api/users/<name>/approve", methods=["POST"], endpoint="api_user_approve")
+@rule("account")
+def user_approve(name: str):
+    _manager_only()
+    gov().accounts.approve(name, by=g.actor)
+    return done({"name": name, "approved": True}, f"Account {name} goedgekeurd.",
+                url_for("people.users_pending"))
+
+
+def _manager_only() -> None:
+    """Approval is the manager bedrijfsvoering's (governance.accounts.approve checks again)."""
+    if g.actor.role is not Role.MANAGER:
+        raise Refused("alleen de manager bedrijfsvoering keurt accounts goed (art. 2, 3.1)")
+
+
+def _role(f) -> Role:
+    try:
+        return Role(text(f, "role"))
+    except ValueError:
+        raise InputError("'role' is one of " + ", ".join(r.value for r in Role)) from None
 
 
 # --- one's own account -------------------------------------------------------------------------
@@ -91,9 +144,14 @@ def account():
 @bp.route("/api/account/password", methods=["POST"], endpoint="api_own_password")
 @rule("account")
 def own_password():
+    """A new password for oneself: every session of the account ends, this browser gets a
+    fresh one (R-81)."""
     f = fields()
-    gov().accounts.authenticate(g.actor.name, text(f, "current", required=False))
+    gov().accounts.authenticate(g.actor.name, text(f, "current", required=False),
+                                code=text(f, "code", required=False) or None,
+                                source=request.remote_addr or "?")
     gov().accounts.set_password(g.actor.name, text(f, "password", required=False), by=g.actor)
+    new_session(user=g.actor.name)
     return done({"name": g.actor.name}, "Uw wachtwoord is gewijzigd.", url_for("people.account"))
 
 
@@ -101,8 +159,12 @@ def own_password():
 @bp.route("/api/account/totp", methods=["POST"], endpoint="api_own_totp")
 @rule("account")
 def own_totp():
-    """Turn on the second factor (R-81); the secret is shown once, to be scanned."""
-    secret = gov().accounts.enable_totp(g.actor.name, by=g.actor)
+    """Turn on, or register anew, the second factor (R-81): needs the password, and the
+    current code once a second factor exists. The secret is shown once, to be scanned."""
+    f = fields()
+    secret = gov().accounts.enable_totp(g.actor.name, by=g.actor,
+                                        password=text(f, "password", required=False),
+                                        code=text(f, "code", required=False) or None)
     link = totp.uri(secret, g.actor.name, f"nvr {nvr()['cfg'].device.id}")
     if is_api():
         return {"secret": secret, "uri": link}

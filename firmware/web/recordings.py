@@ -51,6 +51,8 @@ def _day_bounds(day: str) -> tuple[float, float]:
         d = date.fromisoformat(day)
     except ValueError:
         abort(404, f"'{day}' is not a date like 2026-11-29")
+    if not 2000 <= d.year < 2200:                # bounds.PLAUSIBLE: no footage outside these
+        abort(404, f"there is no footage on {day}")
     start = datetime(d.year, d.month, d.day, tzinfo=_tz())
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 

@@ -7,6 +7,7 @@ answers JSON (`reply`, `done`); the same view under a page path renders or redir
 from __future__ import annotations
 
 import functools
+import secrets
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -14,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 from flask import (abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    session, url_for)
+from werkzeug.routing import IntegerConverter
 
-from firmware.governance.access import AccessRefused, grant_footage
+from firmware.governance.access import AccessRefused, grant_footage, visible_length
+from firmware.governance.bounds import when
 from firmware.governance.accounts import AccountError
 from firmware.governance.delegation import GrantError
 from firmware.governance.paperwork import PaperworkError
@@ -54,14 +57,22 @@ def is_api() -> bool:
 
 
 def current_actor() -> Actor | None:
-    """The account of this session, with its delegations, or the visit it was handed to."""
-    who = {"user": session.get("user"), "visit": session.get("visit")}
-    if not any(who.values()):
+    """The account of this session, with its delegations, or the visit it was handed to; the
+    server's session table decides (R-81), the cookie holds only a token."""
+    token = session.get("sid")
+    if not token:
         return None
-    actor = gov().actor(**who)
+    actor = gov().session_actor(token)
     if actor is None:
-        session.clear()                  # disabled, closed or over: the session ends with it
+        forget_session()                 # ended, idle, disabled, closed: the cookie is spent
     return actor
+
+
+def forget_session() -> None:
+    """Drop what the cookie holds except its CSRF token (a fresh one if it had none)."""
+    csrf = session.get("csrf") or secrets.token_urlsafe(32)
+    session.clear()
+    session["csrf"] = csrf
 
 
 def rule(access):
@@ -96,12 +107,15 @@ def rule(access):
 
 
 def new_session(**identity) -> str:
-    """Replace the session by a fresh one for `identity` (user= or visit=), keeping only the
-    CSRF token: no session fixation (R-81). Returns the token."""
-    csrf, now = session.get("csrf"), time.time()
-    session.clear()
-    session.update(identity, since=now, seen=now, csrf=csrf)
-    return csrf
+    """Replace the session by a fresh one for `identity` (user= or visit=), kept on the server;
+    the session it replaces ends there too. Only the CSRF token stays: no session fixation
+    (R-81). Returns the token."""
+    old = session.get("sid")
+    if old:
+        gov().sessions.end(old, "replaced")
+    forget_session()
+    session["sid"] = gov().sessions.start(**identity)
+    return session["csrf"]
 
 
 def may(action: Action, camera: str | None = None) -> bool:
@@ -116,6 +130,7 @@ _MENU = (("recordings.index", "Camera's", "login"), ("live.grid", "Live", Action
          ("exports.index", "Export", Action.EXPORT),
          ("logbooks.start", "Logboeken", Action.LOGBOOK_READ),
          ("people.users", "Gebruikers", Action.USERS),
+         ("people.users_pending", "Goedkeuren", Role.MANAGER),
          ("people.delegations", "Delegaties", Action.DELEGATE),
          ("system.page", "Systeem", "account"))
 
@@ -132,6 +147,8 @@ def navigation() -> list[tuple[str, str]]:
             ok = actor.visit is None
         elif access == "login":
             ok = True
+        elif isinstance(access, Role):
+            ok = actor.role is access
         else:
             ok = bool(decide(actor, access))
         if ok:
@@ -156,23 +173,48 @@ def done(result, message: str, back: str, status: int = 200):
 
 # --- input ------------------------------------------------------------------------------------
 
+def _has_surrogate(value) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (valid JSON as \\ud800, but no
+    character: it cannot be stored, hashed into a logbook or shown)."""
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+SURROGATE_MESSAGE = ("the text holds a lone surrogate (an escape such as \\ud800 that is no "
+                     "character); send UTF-8 text")
+
+
 def fields() -> Mapping:
+    """The form, or under /api the JSON object of the body; text that is no Unicode (lone
+    surrogates) is bad input. Forms, query strings and paths come as bytes that werkzeug
+    decodes with replacement, so they cannot carry surrogates."""
     if is_api():
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise InputError("the request body must be a JSON object")
+        if _has_surrogate(body):
+            raise InputError(SURROGATE_MESSAGE)
         return body
     return request.form
 
 
 def text(f: Mapping, name: str, *, required: bool = True, default: str = "") -> str:
+    """A text field, stripped; a required one needs visible characters (a value of
+    zero-width or control characters is missing)."""
     value = f.get(name, default)
     if value is None:
         value = default
     if not isinstance(value, str):
         raise InputError(f"'{name}' must be text")
+    if _has_surrogate(value):
+        raise InputError(f"'{name}': {SURROGATE_MESSAGE}")
     value = value.strip()
-    if required and not value:
+    if required and not visible_length(value):
         raise InputError(f"'{name}' is required")
     return value
 
@@ -181,7 +223,7 @@ def integer(f: Mapping, name: str, *, low: int = 1, high: int = 10**9) -> int:
     value = f.get(name)
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):        # JSON Infinity, NaN, 1e400
         raise InputError(f"'{name}' must be a whole number") from None
     if isinstance(value, bool) or not low <= number <= high:
         raise InputError(f"'{name}' must lie between {low} and {high}")
@@ -202,6 +244,15 @@ def moment(f: Mapping, name: str) -> float:
     return t.timestamp()
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in paths: a whole number that fits SQLite's INTEGER; a larger one matches no
+    route (404) instead of overflowing in a query."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def camera_or_404(camera: str):
     """The configuration of camera `camera` (a URL part), or a 404."""
     for c in nvr()["cfg"].cameras:
@@ -219,10 +270,9 @@ def camera_id(f: Mapping, name: str = "camera") -> str:
 
 
 def local_time(t: float | None) -> str:
-    if t is None:
-        return ""
-    return datetime.fromtimestamp(t, ZoneInfo(nvr()["cfg"].device.timezone)).strftime(
-        "%Y-%m-%d %H:%M")
+    """A stored time in the device's time zone; never raises (bounds.when), so one bad row
+    cannot break a page."""
+    return when(t, ZoneInfo(nvr()["cfg"].device.timezone))
 
 
 # --- footage grants (R-01) ---------------------------------------------------------------------
@@ -246,4 +296,4 @@ def granted_until(action: Action, camera: str) -> float:
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
            "granted_until", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
-           "new_session"]
+           "new_session", "forget_session"]

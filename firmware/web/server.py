@@ -2,6 +2,10 @@
 
 Without a configured certificate, a self-signed device certificate is made at first start and
 kept in the key directory (web-cert.pem, web-key.pem with mode 0600).
+
+TLS follows Mozilla's "intermediate" profile: TLS 1.2 and 1.3 only; in TLS 1.2 only AEAD suites
+with forward secrecy (ECDHE with AES-GCM or ChaCha20-Poly1305), so no CBC suite (LUCKY13) and no
+RSA key exchange. TLS 1.3 suites are all AEAD with forward secrecy and keep OpenSSL's defaults.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import datetime as dt
 import ipaddress
 import os
 import socket
+import ssl
 import threading
 from pathlib import Path
 
@@ -21,6 +26,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 CERT, KEY = "web-cert.pem", "web-key.pem"
+TLS12_SUITES = ":".join((
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"))
+
+
+def harden(context: ssl.SSLContext) -> ssl.SSLContext:
+    """Mozilla intermediate: TLS 1.2 at least, AEAD suites with ECDHE only in TLS 1.2."""
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_SUITES)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    return context
 
 
 def ensure_certificate(key_dir: Path, hostname: str) -> tuple[Path, Path]:
@@ -51,7 +68,9 @@ class WebServer:
     def __init__(self, app, host: str, port: int, key_dir: Path):
         cert, key = ensure_certificate(key_dir, socket.gethostname())
         self.server = wsgi.Server((host, port), app, numthreads=8, server_name="nvr")
-        self.server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+        adapter = BuiltinSSLAdapter(str(cert), str(key))
+        harden(adapter.context)
+        self.server.ssl_adapter = adapter
         self.cert = cert
         self._thread: threading.Thread | None = None
 

@@ -1,0 +1,300 @@
+"""Accounts against a careful attacker and a curious technisch beheerder (R-10, R-11, R-81):
+four eyes on footage accounts, password resets by one-time code, races on the real database,
+no lockout a third party can trigger, a password check worth the name."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+
+import pytest
+from conftest import PASSWORD, nvr, staff, write_config
+
+from firmware.config import load
+from firmware.governance import totp
+from firmware.governance.accounts import AccountError, AuthError, check_password
+from firmware.governance.roles import Actor, Role
+from firmware.governance.service import Governance
+from firmware.storage.keys import FileKeyProvider
+
+NEW = "zomer fiets lantaarn 42"
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = write_config(tmp_path)
+    FileKeyProvider(tmp_path / "keys").create()          # seals second-factor secrets
+    staff(path)
+    return path
+
+
+def open_gov(config) -> Governance:
+    return Governance.open(load(config))
+
+
+def actor(gov, name):
+    return gov.login(name, PASSWORD)
+
+
+# --- item 10: the technisch beheerder cannot reach footage (art. 2, art. 3.1) ------------------
+
+def test_technisch_beheerder_cannot_set_someone_elses_password_R11(config):
+    gov = open_gov(config)
+    admin = actor(gov, "t.admin")
+    with pytest.raises(AccountError):
+        gov.accounts.set_password("b.beheerder", NEW, by=admin)
+    with pytest.raises(AuthError):
+        gov.login("b.beheerder", NEW)
+    assert gov.login("b.beheerder", PASSWORD).name == "b.beheerder"
+
+
+def test_a_reset_gives_a_one_time_code_the_owner_uses_R11(config):
+    gov = open_gov(config)
+    admin = actor(gov, "t.admin")
+    code = gov.accounts.issue_reset_code("p.officer", by=admin)
+    assert gov.login("p.officer", PASSWORD).name == "p.officer"   # nothing changed yet
+    with pytest.raises(AccountError):
+        gov.accounts.reset_password("p.officer", "WRONG-CODE-0", NEW)
+    gov.accounts.reset_password("p.officer", code, NEW)
+    with pytest.raises(AccountError):
+        gov.accounts.reset_password("p.officer", code, NEW + "x")     # used once
+    # Whoever used the code, a footage account is back before the manager (four eyes).
+    with pytest.raises(AuthError, match="approval"):
+        gov.login("p.officer", NEW)
+    gov.accounts.approve("p.officer", by=actor(gov, "m.manager"))
+    assert gov.login("p.officer", NEW).name == "p.officer"
+    actions = [(e["actor"], e["action"]) for e in gov.logbook.entries("usage")]
+    assert ("t.admin", "user-reset-code") in actions and ("p.officer", "user-reset") in actions
+    with pytest.raises(AccountError, match="technisch-beheerder"):
+        gov.accounts.issue_reset_code("t.admin", by=actor(gov, "b.beheerder"))
+
+
+def test_footage_accounts_come_into_force_only_when_the_manager_approves_R11(config):
+    gov = open_gov(config)
+    admin = actor(gov, "t.admin")
+    gov.accounts.add("x.mine", Role.BEHEERDER, PASSWORD, by=admin)
+    with pytest.raises(AuthError, match="approval"):
+        gov.login("x.mine", PASSWORD)
+    assert gov.actor(user="x.mine") is None
+    with pytest.raises(AccountError, match="manager"):
+        gov.accounts.approve("x.mine", by=admin)                 # never the technisch beheerder
+    with pytest.raises(AccountError, match="manager"):
+        gov.accounts.approve("x.mine", by=actor(gov, "b.beheerder"))
+    assert [u["name"] for u in gov.accounts.pending()] == ["x.mine"]
+    gov.accounts.approve("x.mine", by=actor(gov, "m.manager"))
+    assert gov.login("x.mine", PASSWORD).role is Role.BEHEERDER
+    assert gov.accounts.pending() == []
+    log = [(e["actor"], e["action"], e["subject"]) for e in gov.logbook.entries("usage")]
+    assert ("t.admin", "user-add", "x.mine") in log
+    assert ("m.manager", "user-approve", "x.mine") in log
+    # A designee or DPO has no footage of its own: in force at once.
+    gov.accounts.add("x.dpo", Role.DPO, PASSWORD, by=admin)
+    assert gov.login("x.dpo", PASSWORD).role is Role.DPO
+
+
+def test_a_role_change_to_a_footage_role_needs_approval_again_R11(config):
+    gov = open_gov(config)
+    admin = actor(gov, "t.admin")
+    gov.accounts.add("x.dpo", Role.DPO, PASSWORD, by=admin)
+    gov.accounts.set_role("x.dpo", Role.BEHEERDER, by=admin)
+    with pytest.raises(AuthError, match="approval"):
+        gov.login("x.dpo", PASSWORD)
+    with pytest.raises(AccountError):
+        gov.accounts.set_role("t.admin", Role.BEHEERDER, by=actor(gov, "b.beheerder"))
+
+
+def test_managers_enrol_by_code_then_by_an_existing_managers_approval_R11(tmp_path):
+    out = nvr("init", str(tmp_path / "dev"))
+    assert out.returncode == 0, out.stderr
+    codes = dict(re.findall(r"one-time enrollment code for the first (\S+): (\S+)", out.stdout))
+    assert set(codes) == {"technisch-beheerder", "manager-bedrijfsvoering"}, out.stdout
+    cfg = load(tmp_path / "dev" / "nvr.toml")
+    gov = Governance.open(cfg)
+    with pytest.raises(AccountError):     # the technisch beheerder's code makes no manager
+        gov.accounts.add("m.first", Role.MANAGER, PASSWORD,
+                         enrollment_code=codes["technisch-beheerder"])
+    gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD,
+                     enrollment_code=codes["technisch-beheerder"])
+    admin = actor(gov, "t.admin")
+    gov.accounts.add("m.first", Role.MANAGER, PASSWORD,
+                     enrollment_code=codes["manager-bedrijfsvoering"])
+    assert gov.login("m.first", PASSWORD).role is Role.MANAGER
+    with pytest.raises(AccountError):
+        gov.accounts.add("m.again", Role.MANAGER, PASSWORD,
+                         enrollment_code=codes["manager-bedrijfsvoering"])   # used up
+    gov.accounts.add("m.tech", Role.MANAGER, PASSWORD, by=admin)   # a manager of the tb's own
+    with pytest.raises(AuthError, match="approval"):
+        gov.login("m.tech", PASSWORD)
+    with pytest.raises(AccountError):
+        gov.accounts.approve("m.tech", by=admin)
+    with pytest.raises(AccountError, match="own account"):
+        gov.accounts.approve("m.tech", by=Actor("m.tech", Role.MANAGER))
+    gov.accounts.approve("m.tech", by=actor(gov, "m.first"))
+    assert gov.login("m.tech", PASSWORD).role is Role.MANAGER
+
+
+def test_with_no_manager_in_force_root_on_the_device_makes_one_R11(config):
+    """The only manager was reset (and so awaits approval): nobody could approve. Root on the
+    device may then make a manager, as at the start; while a manager is in force, it may not."""
+    gov = open_gov(config)
+    with pytest.raises(AccountError, match="only a technisch-beheerder"):
+        gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
+    gov.accounts.reset_password("m.manager", gov.accounts.issue_reset_code(
+        "m.manager", by=actor(gov, "t.admin")), NEW)
+    with pytest.raises(AuthError, match="approval"):
+        gov.login("m.manager", NEW)
+    gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
+    gov.accounts.approve("m.manager", by=actor(gov, "m.root"))
+    assert gov.login("m.manager", NEW).role is Role.MANAGER
+
+
+def test_cli_reset_code_pending_and_approval(config):
+    env = {**os.environ, "NVR_PASSWORD": PASSWORD}
+    c = ["--config", str(config)]
+    assert nvr(*c, "user", "add", "k.nieuw", "--role", "privacy-officer", "--user", "t.admin",
+               env={**env, "NVR_NEW_PASSWORD": PASSWORD}).returncode == 0
+    pending = nvr(*c, "user", "pending", "--user", "m.manager", env=env)
+    assert pending.returncode == 0 and "k.nieuw" in pending.stdout, pending.stderr
+    refused = nvr(*c, "user", "approve", "k.nieuw", "--user", "t.admin", env=env)
+    assert refused.returncode == 1 and "manager" in refused.stderr
+    ok = nvr(*c, "user", "approve", "k.nieuw", "--user", "m.manager", env=env)
+    assert ok.returncode == 0, ok.stderr
+    issued = nvr(*c, "user", "reset-code", "k.nieuw", "--user", "t.admin", env=env)
+    assert issued.returncode == 0, issued.stderr
+    code = re.search(r"one-time reset code for k\.nieuw: (\S+)", issued.stdout).group(1)
+    used = nvr(*c, "user", "reset", "k.nieuw", "--code", code,
+               env={**os.environ, "NVR_NEW_PASSWORD": NEW})
+    assert used.returncode == 0, used.stderr
+    again = nvr(*c, "user", "pending", "--user", "m.manager", env=env)
+    assert "k.nieuw" in again.stdout, again.stderr        # back before the manager
+
+
+def test_accounts_from_before_approvals_stay_in_force(tmp_path):
+    """An index made before four-eyes approval gets the new columns; its accounts keep the
+    force they had (R-10)."""
+    import sqlite3
+
+    from firmware.governance import db as gdb
+    (tmp_path / "data").mkdir()
+    old = sqlite3.connect(tmp_path / "data" / "index.sqlite3")
+    old.execute("CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash "
+                "TEXT NOT NULL, created REAL NOT NULL, created_by TEXT NOT NULL, disabled REAL, "
+                "failures INTEGER NOT NULL DEFAULT 0, locked_until REAL, totp_secret TEXT, "
+                "totp_last INTEGER NOT NULL DEFAULT -1)")
+    old.execute("INSERT INTO users (name, role, password_hash, created, created_by) VALUES "
+                "('b.oud', 'beheerder', 'x', 1.0, 't.admin')")
+    old.commit()
+    old.close()
+    from firmware.governance.accounts import Accounts
+    accounts = Accounts(gdb.connect(tmp_path / "data"), None, lambda: b"")
+    assert accounts.get("b.oud").pending is False
+    assert accounts.list()[0]["approved_by"] == "in force before approvals"
+
+
+# --- item 11: races on the real database, no third-party lockout ---------------------------------
+
+def in_parallel(n: int, call) -> list:
+    """Run `call(i)` in n threads that start together; each returns its result or exception."""
+    barrier, results = threading.Barrier(n), [None] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = call(i)
+        except Exception as exc:          # noqa: BLE001 - the outcome is what is counted
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_six_parallel_logins_with_one_totp_code_give_one_success_R81(config):
+    gov = open_gov(config)
+    secret = gov.accounts.enable_totp("t.admin", by=actor(gov, "t.admin"), password=PASSWORD)
+    now = time.time()
+    code = totp.code_at(secret, int(now // 30))
+
+    def login(_):
+        g = open_gov(config)            # its own connection, as each web thread or CLI has
+        try:
+            return g.accounts.authenticate("t.admin", PASSWORD, now=now, code=code)
+        finally:
+            g.close()
+
+    results = in_parallel(6, login)
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+
+
+def test_eight_parallel_wrong_passwords_count_eight_failures_R81(config):
+    def wrong(i):
+        g = open_gov(config)
+        try:
+            return g.accounts.authenticate("b.beheerder", f"not the password {i}")
+        finally:
+            g.close()
+
+    results = in_parallel(8, wrong)
+    assert all(isinstance(r, AuthError) for r in results)
+    gov = open_gov(config)
+    row = gov.accounts.db.execute("SELECT failures FROM users WHERE name = 'b.beheerder'")
+    assert row.fetchone()[0] == 8
+    failed = [e for e in gov.logbook.entries("usage")
+              if e["action"] == "login-failed" and e["actor"] == "b.beheerder"]
+    assert len(failed) == 8
+
+
+def test_a_throttled_login_answers_like_a_wrong_password_and_only_for_its_source_R81(config):
+    gov = open_gov(config)
+    messages = set()
+    for i in range(12):
+        with pytest.raises(AuthError) as info:
+            gov.accounts.authenticate("b.beheerder", f"guess number {i}", source="10.6.6.6")
+        messages.add(str(info.value))
+    with pytest.raises(AuthError) as info:              # the right password, same source
+        gov.accounts.authenticate("b.beheerder", PASSWORD, source="10.6.6.6")
+    messages.add(str(info.value))
+    with pytest.raises(AuthError) as info:              # an unknown name, same source
+        gov.accounts.authenticate("nobody.here", PASSWORD, source="10.6.6.6")
+    messages.add(str(info.value))
+    assert messages == {"wrong account name or password"}
+    # The owner at their own desk is not locked out by someone else's guessing.
+    assert gov.accounts.authenticate("b.beheerder", PASSWORD, source="10.1.1.1").name \
+        == "b.beheerder"
+    actions = [e["action"] for e in gov.logbook.entries("usage")]
+    assert "login-throttled" in actions
+
+
+def test_re_registering_the_second_factor_needs_password_and_current_code_R81(config):
+    gov = open_gov(config)
+    me = actor(gov, "b.beheerder")
+    with pytest.raises(AccountError):
+        gov.accounts.enable_totp("b.beheerder", by=me, password="not the password")
+    secret = gov.accounts.enable_totp("b.beheerder", by=me, password=PASSWORD)
+    now = time.time()
+    with pytest.raises(AccountError):                    # a stolen session alone: no
+        gov.accounts.enable_totp("b.beheerder", by=me, password=PASSWORD)
+    with pytest.raises(AccountError):
+        gov.accounts.enable_totp("b.beheerder", by=me, password=PASSWORD, code="000000")
+    fresh = gov.accounts.enable_totp("b.beheerder", by=me, password=PASSWORD,
+                                     code=totp.code_at(secret, int(now // 30)))
+    assert fresh != secret
+
+
+# --- item 12: a password check worth the name ---------------------------------------------------
+
+@pytest.mark.parametrize("password", ["Welkom123456", "Soest2026!!!", "Gemeente2026!",
+                                      "Beheerder2026!!", "test-device-2026"])
+def test_guessable_passwords_are_refused_R81(password):
+    with pytest.raises(AccountError, match="guess"):
+        check_password("b.beheerder", password, extra=["test-device"])
+
+
+def test_a_long_phrase_passes_R81():
+    check_password("b.beheerder", PASSWORD, extra=["test-device"])
+    check_password("b.beheerder", NEW, extra=["test-device"])
