@@ -85,8 +85,7 @@ def test_a_process_40_days_ahead_cannot_open_footage_no_sweep_needed_item4(tmp_p
     assert copy.returncode == 1 and copy.stdout == b"" and b"R-40" in copy.stderr
     # The store as the web process opens it (`create_app` calls `_open_store`; the app itself
     # is not built here: under libfaketime Flask-Limiter's timer thread keeps a process from
-    # exiting): in a process
-    # 40 days ahead, no key opens.
+    # exiting): in a process 40 days ahead, no key opens.
     script = ("import sys\nfrom firmware.config import load\nfrom firmware.web import _open_store\n"
               "store = _open_store(load(sys.argv[1]))\n"
               "try:\n    b''.join(store.read_segment(sys.argv[2]))\nexcept Exception as e:\n"
