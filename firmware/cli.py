@@ -274,16 +274,29 @@ def _segment_source(store, target: str):
     return header.segment_id, lambda: store.decrypt_file(src)
 
 
+def _refuse_unless_pipe(target: str) -> None:
+    """Issue 9 item 7: stdout must be a pipe (a player); a terminal gets a hint, a file is no
+    place for plaintext footage (a file leaves the device only as an export)."""
+    import stat
+    mode = os.fstat(sys.stdout.fileno()).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return
+    hint = f"nvr segment play {target} --user ... | ffplay -   (or: | mpv -)"
+    if sys.stdout.isatty():
+        raise CliError(f"refusing to write video to a terminal: pipe it into a player: {hint}")
+    raise CliError("refusing to write plaintext video into a file: footage leaves the device "
+                   "as a file only as an export for a registered request (nvr request, the "
+                   f"web's Exports); to look at it, pipe it into a player: {hint}")
+
+
 def cmd_segment_play(args) -> int:
-    """R-01, issue 9 item 7: plaintext only into a pipe (a player), never into a file the
-    device does not control nor onto a terminal."""
+    """R-01, issue 9 item 7: the plaintext MP4 goes only into a pipe (a player), never into a
+    file nor onto a terminal; logged as playback in both logbooks."""
     from firmware.governance.access import AccessRefused, grant_footage
     from firmware.governance.roles import Action
     from firmware.storage.segcrypt import SegmentError
     from firmware.storage.store import KeyErased
-    if sys.stdout.isatty():
-        raise CliError("refusing to write video to a terminal: pipe it into a player, e.g. "
-                       f"nvr segment play {args.target} ... | ffplay -   (or: | mpv -)")
+    _refuse_unless_pipe(args.target)
     cfg = _config(args)
     store = _store(cfg)
     segment_id, plaintext = _segment_source(store, args.target)
@@ -1087,12 +1100,11 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, StorageError) as exc:
         print(f"nvr: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.DatabaseError as exc:         # the index, found damaged or busy on the way
         from firmware.storage import index
-        cfg = getattr(args, "config", None) or os.environ.get(CONFIG_ENV, "")
-        problem = (index.damaged(Path("index.sqlite3"), exc) if index.is_damage(exc) else exc)
-        print(f"nvr: {problem}" + ("" if index.is_damage(exc) else
-                                   f" (index of {cfg}); try again"), file=sys.stderr)
+        problem = index.damaged(Path("index.sqlite3"), exc) if index.is_damage(exc) else \
+            f"the index could not be read ({exc}); try again"
+        print(f"nvr: {problem}", file=sys.stderr)
         return EXIT_FAILED
 
 

@@ -171,13 +171,12 @@ def decrypt_all(config: Path, rows: list[dict], out_dir: Path) -> list[Path]:
     env = staff(config)
     paths = []
     for row in rows:
-        out = out_dir / f"{row['id']}.mp4"
-        with open(out, "wb") as f:
-            result = subprocess.run([sys.executable, "-m", "firmware.cli", "--config",
-                                     str(config), "segment", "play", row["path"], *FOOTAGE],
-                                    stdout=f, stderr=subprocess.PIPE, text=False, env=env,
-                                    cwd=ROOT, timeout=300)
+        result = subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                                 "segment", "play", row["path"], *FOOTAGE],
+                                capture_output=True, env=env, cwd=ROOT, timeout=300)
         assert result.returncode == 0, result.stderr.decode()
+        out = out_dir / f"{row['id']}.mp4"          # the test's copy, for ffprobe and PyAV
+        out.write_bytes(result.stdout)
         paths.append(out)
     return paths
 

@@ -255,6 +255,11 @@ def test_segment_play_pipes_to_a_player_never_to_a_file_or_terminal_item7(tmp_pa
         os.close(master)
     assert tty.returncode == 1 and b"terminal" in tty.stderr and b"ffplay" in tty.stderr
     assert b"ftyp" not in shown and b"moof" not in shown
+    # Into a file (`> clip.mp4`): refused, the file stays empty; a file is an export's job.
+    with open(tmp_path / "clip.mp4", "wb") as f:
+        to_file = play(config, seg["id"], env, stdout=f)
+    assert to_file.returncode == 1 and b"export" in to_file.stderr
+    assert (tmp_path / "clip.mp4").stat().st_size == 0
     # Logged as playback in both logbooks.
     from firmware.config import load
     from firmware.governance.service import Governance
