@@ -19,7 +19,7 @@ run: $(STAMP)
 
 check-debian:
 	@missing=""; \
-	for cmd in ffprobe pdftotext 7z chromium; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	for cmd in ffprobe pdftotext 7z chromium faketime; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "The tests need$$missing. Install: apt-get install -y $$(grep -v '^#' debian-packages.txt | tr '\n' ' ')"; \
 	  exit 1; fi

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -71,12 +72,23 @@ def cmd_config_check(args) -> int:
     return 0
 
 
-def _store(cfg: Config, reconcile: bool = False):
+def _store(cfg: Config, owner: str | None = None):
+    """The store as a reader; with `owner` (what the command owns it for: record, ingest,
+    sweep) as its owner for the command's life: checked, reconciled and swept first. Refused
+    with StoreBusy while another process (the recorder) owns it."""
     from firmware.storage.store import EncryptedStore
     store = EncryptedStore.from_config(cfg)
-    if reconcile:
-        store.reconcile()
+    if owner:
+        store.take_ownership(owner)
     return store
+
+
+def _reconciled(rec) -> str:
+    if rec is None or not (rec.quarantined or rec.partial or rec.missing):
+        return ""
+    return (f"reconciled the store: {len(rec.partial)} partial file(s) removed, "
+            f"{len(rec.quarantined)} unexplained file(s) moved to the quarantine folder, "
+            f"{len(rec.missing)} segment(s) without a file")
 
 
 def _iso(t: float | None) -> str | None:
@@ -92,7 +104,7 @@ def cmd_ingest(args) -> int:
     if not video.is_file():
         raise CliError(f"{video}: no such file")
     try:
-        summary = ingest(cfg, args.camera, video, _store(cfg, reconcile=True),
+        summary = ingest(cfg, args.camera, video, _store(cfg, owner="ingest"),
                          start=args.start, realtime=args.realtime)
     except SourceError as exc:
         raise CliError(str(exc)) from None
@@ -124,12 +136,9 @@ def cmd_run(args) -> int:
     if all(refused):                                        # R-02, before anything starts
         raise CliError("no camera may record: " + "; ".join(refused))
     limit_malloc_arenas()
-    store = _store(cfg)
-    report = store.reconcile()
-    if report.orphans or report.partial or report.missing:
-        print(f"reconciled the store: {len(report.orphans)} orphan and {len(report.partial)} "
-              f"partial file(s) removed, {len(report.missing)} segment(s) without a file",
-              flush=True)
+    store = _store(cfg, owner="record")          # owned for the recorder's life (issue 9)
+    if _reconciled(store.reconciliation):
+        print(_reconciled(store.reconciliation), flush=True)
     service = RecorderService(cfg, store)
     stop: list[int] = []
 
@@ -220,66 +229,113 @@ def cmd_recordings_list(args) -> int:
 
 
 def cmd_recordings_verify(args) -> int:
+    """Decrypt and authenticate everything. With no recorder running it owns the store for
+    its length (and reconciles); beside the recorder it only reads and reports."""
+    from firmware.storage.ownership import StoreBusy
+    from firmware.storage.store import Reconciliation
     store = _store(_config(args))
-    rec = store.reconcile()
+    try:
+        rec = store.take_ownership("verify")
+    except StoreBusy:
+        rec = None                              # the recorder owns it: reconciling is its job
     checked, problems = store.verify()
+    alarms = store.alarms()
+    waiting = store.quarantined()
     result = {"checked": checked, "ok": checked - len(problems), "problems": problems,
-              **rec.to_json()}
-    text = f"{checked} segment(s) checked, {len(problems)} problem(s)" + "".join(
+              "owner": rec is not None, "alarms": alarms, "in_quarantine": waiting,
+              **(rec or Reconciliation([], [], [])).to_json()}
+    text = "\n".join(filter(None, [_reconciled(rec), *(
+        f"in quarantine (the index does not explain it; inspect, then delete): {q}"
+        for q in waiting), *(
+        f"alarm {a['kind']}: {a['detail']}" for a in alarms),
+        f"{checked} segment(s) checked, {len(problems)} problem(s)"])) + "".join(
         f"\n  {p['segment']}: {p['error']}" for p in problems)
     _print(result, args.json, text)
     return EXIT_FAILED if problems else 0
 
 
-def cmd_segment_decrypt(args) -> int:
-    import os
-    from firmware.governance.access import AccessRefused, grant_footage
-    from firmware.governance.roles import Action
+HEX = "0123456789abcdef"
+
+
+def _segment_source(store, target: str):
+    """FILE or ID: (segment id, a function that yields the plaintext)."""
     from firmware.storage.segcrypt import SegmentError, read_header
-    from firmware.storage.store import KeyErased
-    cfg = _config(args)
-    store = _store(cfg)
-    src, out = Path(args.file), Path(args.out)
+    if len(target) == 32 and all(c in HEX for c in target) and not Path(target).exists():
+        if store.segment_row(target) is None:
+            raise CliError(f"there is no segment {target} in the index; see nvr recordings list")
+        return target, lambda: store.read_segment(target)
+    src = Path(target)
     if not src.is_file():
-        raise CliError(f"{src}: no such file")
-    # R-01: a person, a permission and a reason before any footage is opened.
-    gov = _governance(cfg)
-    actor = _login(gov, args, None)
+        raise CliError(f"{src}: no such file, and not a segment id (32 hex digits)")
     try:
         header = read_header(src)
     except SegmentError as exc:
         raise CliError(str(exc)) from None
-    row = store.segment_row(header.segment_id)
+    return header.segment_id, lambda: store.decrypt_file(src)
+
+
+def _refuse_unless_pipe(target: str) -> None:
+    """Issue 9 item 7: stdout must be a pipe (a player); a terminal gets a hint, a file is no
+    place for plaintext footage (a file leaves the device only as an export)."""
+    import stat
+    mode = os.fstat(sys.stdout.fileno()).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return
+    hint = f"nvr segment play {target} --user ... | ffplay -   (or: | mpv -)"
+    if sys.stdout.isatty():
+        raise CliError(f"refusing to write video to a terminal: pipe it into a player: {hint}")
+    raise CliError("refusing to write plaintext video into a file: footage leaves the device "
+                   "as a file only as an export for a registered request (nvr request, the "
+                   f"web's Exports); to look at it, pipe it into a player: {hint}")
+
+
+def cmd_segment_play(args) -> int:
+    """R-01, issue 9 item 7: the plaintext MP4 goes only into a pipe (a player), never into a
+    file nor onto a terminal; logged as playback in both logbooks."""
+    from firmware.governance.access import AccessRefused, grant_footage
+    from firmware.governance.roles import Action
+    from firmware.storage.segcrypt import SegmentError
+    from firmware.storage.store import KeyErased
+    _refuse_unless_pipe(args.target)
+    cfg = _config(args)
+    store = _store(cfg)
+    segment_id, plaintext = _segment_source(store, args.target)
+    gov = _governance(cfg)
+    actor = _login(gov, args, None)
+    row = store.segment_row(segment_id)
     try:
-        grant_footage(gov, actor, Action.EXPORT, camera=row["camera_id"] if row else None,
-                      purpose=args.purpose, reason=args.reason,
-                      subject=f"segment {header.segment_id}")
+        grant_footage(gov, actor, Action.PLAYBACK, camera=row["camera_id"] if row else None,
+                      purpose=args.purpose, reason=args.reason, subject=f"segment {segment_id}")
     except AccessRefused as exc:
         raise CliError(str(exc)) from None
-    tmp = out.with_name(out.name + ".part")
+    out = sys.stdout.buffer
     try:
-        with open(tmp, "wb") as f:
-            for chunk in store.decrypt_file(src):
-                f.write(chunk)
-        os.replace(tmp, out)
+        for chunk in plaintext():
+            out.write(chunk)
+        out.flush()
     except (KeyErased, SegmentError) as exc:
-        tmp.unlink(missing_ok=True)
         raise CliError(str(exc)) from None
-    print(f"wrote {out}")
+    except BrokenPipeError:                    # the player was closed: fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
 def cmd_retention_run(args) -> int:
     from firmware.storage.retention import sweep
     store = _store(_config(args))
-    report = sweep(store)
+    with store.owned("sweep"):                       # refused while the recorder runs
+        report = sweep(store, purge=True)
     horizon = report.horizon_seconds
     text = (f"destroyed {len(report.slots_destroyed)} slot key(s), erased "
             f"{len(report.segments_erased)} segment(s), freed {report.bytes_freed} bytes; "
             f"oldest footage kept: " + (f"{horizon / 86400:.2f} days" if horizon is not None
                                         else "none"))
+    if not report.erase_complete:
+        text += ("\nNOT complete: destroyed keys may still be in index.sqlite3-wal because a "
+                 "reader holds an old snapshot; alarm wal-not-purged raised, retried at the "
+                 "next sweep")
     _print(report.to_json(), args.json, text)
-    return 0
+    return 0 if report.erase_complete else EXIT_FAILED
 
 
 def cmd_hold_add(args) -> int:
@@ -311,6 +367,10 @@ def cmd_hold_release(args) -> int:
         raise CliError(str(exc)) from None
     _print(result, args.json, f"hold {args.id} released; {result['released_segments']} "
            "segment(s) fall back under retention")
+    if not result["erase_complete"]:
+        print("warning: the released keys may still be in index.sqlite3-wal (a reader holds "
+              "an old snapshot); alarm wal-not-purged raised, the recorder retries every "
+              "minute", file=sys.stderr)
     return 0
 
 
@@ -840,10 +900,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--camera")
     _action(recs, "verify", cmd_recordings_verify, "decrypt and authenticate every segment")
 
-    c = _action(_group(sub, "segment", "one segment file"), "decrypt", cmd_segment_decrypt,
-                "decrypt a segment file (also a copy taken elsewhere) to an MP4", json=False)
-    c.add_argument("file")
-    c.add_argument("--out", required=True)
+    c = _action(_group(sub, "segment", "one segment"), "play", cmd_segment_play,
+                "decrypt a segment (by id, or a file, also a copy taken elsewhere) into a "
+                "pipe: nvr segment play ID ... | ffplay -", json=False)
+    c.add_argument("target", metavar="FILE|ID")
     _footage_arguments(c)
 
     _action(_group(sub, "retention", "retention by cryptographic erase"), "run",
@@ -1039,6 +1099,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except (CliError, StorageError) as exc:
         print(f"nvr: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.DatabaseError as exc:         # the index, found damaged or busy on the way
+        from firmware.storage import index
+        problem = index.damaged(Path("index.sqlite3"), exc) if index.is_damage(exc) else \
+            f"the index could not be read ({exc}); try again"
+        print(f"nvr: {problem}", file=sys.stderr)
         return EXIT_FAILED
 
 

@@ -103,11 +103,11 @@ def render_scene(scene, frames: int, path: Path) -> Path:
 
 
 def make_store(root: Path, *, retention_days: int = 28, high_water_percent: int = 90,
-               data_dir: Path | None = None) -> EncryptedStore:
-    """A real encrypted store with its master key in root/keys."""
+               data_dir: Path | None = None, owner: bool = False) -> EncryptedStore:
+    """A real encrypted store with its master key in root/keys; a reader unless `owner`."""
     return EncryptedStore(data_dir or root / "data", "test-device",
                           FileKeyProvider(root / "keys"), retention_days=retention_days,
-                          high_water_percent=high_water_percent)
+                          high_water_percent=high_water_percent, owner=owner)
 
 
 def decrypt_to(store: EncryptedStore, segment_id: str, path: Path) -> Path:
@@ -117,8 +117,13 @@ def decrypt_to(store: EncryptedStore, segment_id: str, path: Path) -> Path:
     return path
 
 
-def recordings(config: Path, *extra: str) -> list[dict]:
-    result = nvr("--config", str(config), "recordings", "list", "--json", *extra)
+def recordings(config: Path, *extra: str, clock: str | None = None) -> list[dict]:
+    """`nvr recordings list`; with `clock` (e.g. "-29d") in a process whose clock faketime
+    moved, which sees footage as it was then."""
+    cmd = [sys.executable, "-m", "firmware.cli", "--config", str(config), "recordings", "list",
+           "--json", *extra]
+    result = subprocess.run(["faketime", "-f", clock, *cmd] if clock else cmd,
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -160,15 +165,18 @@ def add_accounts(gov, accounts: dict) -> None:
 
 
 def decrypt_all(config: Path, rows: list[dict], out_dir: Path) -> list[Path]:
-    """Decrypt every listed segment through the real `nvr segment decrypt`, as a beheerder."""
+    """Decrypt every listed segment through the real `nvr segment play`, as a beheerder: the
+    MP4 comes out of its pipe (stdout), the way a player would read it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = staff(config)
     paths = []
     for row in rows:
-        out = out_dir / f"{row['id']}.mp4"
-        result = nvr("--config", str(config), "segment", "decrypt", row["path"], "--out",
-                     str(out), *FOOTAGE, env=env)
-        assert result.returncode == 0, result.stderr
+        result = subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                                 "segment", "play", row["path"], *FOOTAGE],
+                                capture_output=True, env=env, cwd=ROOT, timeout=300)
+        assert result.returncode == 0, result.stderr.decode()
+        out = out_dir / f"{row['id']}.mp4"          # the test's copy, for ffprobe and PyAV
+        out.write_bytes(result.stdout)
         paths.append(out)
     return paths
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from firmware.storage.keys import new_key, wrap
-from firmware.storage.store import EncryptedStore, KeyErased
+from firmware.storage.store import CHECKPOINT_ATTEMPTS, EncryptedStore, KeyErased
 
 
 class HoldError(Exception):
@@ -21,6 +21,9 @@ class HoldError(Exception):
 
 def add_hold(store: EncryptedStore, camera_id: str, start: float, end: float, reason: str,
              reference: str, now: float | None = None) -> dict:
+    """Hold what can still be opened at `now`: a segment whose slot is past its erase time
+    counts as erased, swept or not (issue 9 item 5), unless another hold keeps it."""
+    now = time.time() if now is None else now
     if end <= start:
         raise HoldError("the hold's end must lie after its start")
     if not reason.strip() or not reference.strip():
@@ -31,7 +34,7 @@ def add_hold(store: EncryptedStore, camera_id: str, start: float, end: float, re
         cur = db.execute("INSERT INTO holds (camera_id, start, end, reason, reference, created, "
                          "wrapped_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (camera_id, start, end, reason, reference,
-                          time.time() if now is None else now, b""))
+                          now, b""))
         hold_id = cur.lastrowid
         db.execute("UPDATE holds SET wrapped_key = ? WHERE id = ?",
                    (wrap(store.master, key, f"hold:{hold_id}"), hold_id))
@@ -39,7 +42,7 @@ def add_hold(store: EncryptedStore, camera_id: str, start: float, end: float, re
                           (camera_id, end, start)).fetchall()
         for r in rows:
             try:
-                dek = store.data_key(r["id"])
+                dek = store.data_key(r["id"], now)
             except KeyErased:
                 lost.append(r["id"])
                 continue
@@ -51,7 +54,11 @@ def add_hold(store: EncryptedStore, camera_id: str, start: float, end: float, re
             "segments": len(held), "already_erased": len(lost)}
 
 
-def release_hold(store: EncryptedStore, hold_id: int, now: float | None = None) -> dict:
+def release_hold(store: EncryptedStore, hold_id: int, now: float | None = None, *,
+                 checkpoint_attempts: int = CHECKPOINT_ATTEMPTS) -> dict:
+    """Destroy the hold key and the data keys wrapped under it, then checkpoint the WAL so
+    neither is left in a file (issue 9 item 6); `erase_complete` says whether that worked (if
+    not, the alarm is raised and the owner retries every minute)."""
     with store.transaction() as db:
         row = db.execute("SELECT * FROM holds WHERE id = ?", (hold_id,)).fetchone()
         if row is None:
@@ -69,7 +76,8 @@ def release_hold(store: EncryptedStore, hold_id: int, now: float | None = None) 
         # Segments whose slot key is gone have no key left: the next sweep erases them.
         db.executemany("UPDATE slot_keys SET purged = 0 WHERE slot = ? AND wrapped IS NULL",
                        [(s,) for s in slots])
-    return {"id": hold_id, "released_segments": count}
+    return {"id": hold_id, "released_segments": count,
+            "erase_complete": store.purge_wal(checkpoint_attempts)}
 
 
 def list_holds(store: EncryptedStore) -> list[dict]:

@@ -1,13 +1,18 @@
-"""The SQLite index: cameras, events, segments, slot keys, holds. Plain SQL, WAL mode.
+"""The SQLite index: cameras, events, segments, slot keys, holds, alarms. Plain SQL, WAL mode.
 
 Times are REAL epoch seconds (UTC). `secure_delete` zeroes freed pages, so a destroyed key
-or a deleted row does not linger in the database file.
+or a deleted row does not linger in the database file once the WAL is checkpointed into it;
+`checkpoint` does that without blocking writers and says whether it succeeded.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from firmware.storage.sink import StorageError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cameras (
@@ -72,17 +77,106 @@ CREATE TABLE IF NOT EXISTS hold_segments (
     PRIMARY KEY (hold_id, segment_id)
 );
 CREATE INDEX IF NOT EXISTS hold_segments_segment ON hold_segments(segment_id);
+CREATE TABLE IF NOT EXISTS alarms (
+    kind    TEXT PRIMARY KEY,            -- e.g. wal-not-purged
+    since   REAL NOT NULL,
+    detail  TEXT NOT NULL
+);
 """
+
+RECOVERY = ("stop the recorder, move index.sqlite3 (with its -wal and -shm files) aside and "
+            "restore index.sqlite3 from its backup; the segment files are kept, nothing is "
+            "deleted without a healthy index")
+
+
+class IndexDamaged(StorageError):
+    """The index cannot be read: the message names the file, the fault and the recovery."""
+
+
+def is_damage(exc: BaseException) -> bool:
+    """A fault of the file itself (not a busy lock): truncated, overwritten, not SQLite."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.DatabaseError) and any(
+        word in text for word in ("malformed", "not a database", "disk i/o"))
+
+
+def damaged(path: Path, exc: BaseException) -> IndexDamaged:
+    return IndexDamaged(f"the index {path} is damaged ({exc}): {RECOVERY}")
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (and create) the index. The connection may be shared between threads under a lock."""
+    """Open (and create) the index. The connection may be shared between threads under a lock.
+    A damaged file raises IndexDamaged, never a bare sqlite3 error."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA secure_delete = ON")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA cache_size = -8192")       # 8 MiB: the hot part of a 28-day index
-    conn.executescript(SCHEMA)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA cache_size = -8192")       # 8 MiB: the hot part of a 28-day index
+        conn.executescript(SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if is_damage(exc):
+            raise damaged(path, exc) from None
+        raise
     return conn
+
+
+def check_size(conn: sqlite3.Connection, path: Path) -> None:
+    """A cheap test for every process: with the WAL empty, the file must hold every page the
+    database counts (a truncated copy or a cut-off restore does not). Only stat(), never
+    open(): closing another descriptor of the file would drop this process's SQLite locks."""
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return
+    try:
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        (size,) = conn.execute("PRAGMA page_size").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, exc) from None
+    actual = path.stat().st_size
+    if actual < pages * size:
+        raise damaged(path, f"the file has {actual} bytes, the database {pages * size}: it was "
+                            "cut off")
+
+
+def check(conn: sqlite3.Connection, path: Path) -> None:
+    """Read every page once (PRAGMA quick_check): for the long-running processes at start."""
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, exc) from None
+    if rows != ["ok"]:
+        raise damaged(path, "; ".join(rows[:3]))
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    done: bool          # the whole WAL is in the database file and the WAL is empty
+    busy: bool          # a reader on an older snapshot (or a writer) kept it from finishing
+    wal_pages: int
+    moved_pages: int
+    attempts: int
+
+
+def checkpoint(path: Path, attempts: int, pause: float = 0.05) -> Checkpoint:
+    """PRAGMA wal_checkpoint(TRUNCATE) on a connection of its own, without a busy wait: it never
+    holds SQLite's write lock while waiting for a reader, so writers are not stalled. Retried
+    `attempts` times, `pause` seconds apart; the result says whether the WAL was emptied."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    busy, log, moved = 1, -1, -1
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                busy, log, moved = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:          # locked: another checkpoint runs
+                busy = 1
+            if busy == 0 and log == moved:
+                return Checkpoint(True, False, log, moved, attempt)
+            if attempt < attempts:
+                time.sleep(pause)
+        return Checkpoint(False, bool(busy), log, moved, attempts)
+    finally:
+        conn.close()

@@ -8,7 +8,10 @@ under the hold's key, so they survive the slot; when the hold is released they a
 next sweep if their slot is gone.
 
 The sweep touches only slots that are due or not yet purged, so its cost does not grow with the
-number of days kept.
+number of days kept. Only the store's owner sweeps (a reader takes ownership for the sweep, or
+is refused while the recorder runs). After destroying keys it checkpoints the WAL without the
+store lock and says whether the erase is complete on disk; if a reader kept the checkpoint
+from finishing, the alarm `wal-not-purged` stays raised and every later sweep retries.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from firmware.storage.store import EncryptedStore
+from firmware.storage.store import CHECKPOINT_ATTEMPTS, WAL_ALARM, EncryptedStore
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +35,24 @@ class SweepReport:
     segments_erased: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     horizon_seconds: float | None = None
+    erase_complete: bool = True      # False: destroyed keys may still be in a file (alarm)
 
     def to_json(self) -> dict:
         return {"now": self.now, "slots_destroyed": self.slots_destroyed,
                 "segments_erased": self.segments_erased, "bytes_freed": self.bytes_freed,
-                "retention_horizon_seconds": self.horizon_seconds}
+                "retention_horizon_seconds": self.horizon_seconds,
+                "erase_complete": self.erase_complete}
 
 
-def sweep(store: EncryptedStore, now: float | None = None) -> SweepReport:
-    now = time.time() if now is None else now
+def sweep(store: EncryptedStore, now: float | None = None, *, purge: bool = False,
+          checkpoint_attempts: int = CHECKPOINT_ATTEMPTS) -> SweepReport:
+    """One sweep as the store's owner; `purge` checkpoints the WAL even if nothing was due
+    (the owner does so at start, after a crash that may have come before the checkpoint)."""
+    with store.owned("sweep"):
+        return _sweep(store, time.time() if now is None else now, purge, checkpoint_attempts)
+
+
+def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int) -> SweepReport:
     report = SweepReport(now)
     # 1. Cryptographic erase: destroy every slot key that is due. One transaction per slot,
     #    committed before any file is touched.
@@ -55,9 +67,6 @@ def sweep(store: EncryptedStore, now: float | None = None) -> SweepReport:
             db.execute("UPDATE segments SET wrapped_dek = NULL WHERE slot = ?", (slot,))
         store.forget_slot(slot)
         report.slots_destroyed.append(slot)
-    if due:
-        with store.lock:
-            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # 2. Delete what no key opens any more: unheld segments of destroyed slots.
     with store.lock:
         pending = [r["slot"] for r in store.db.execute(
@@ -73,6 +82,10 @@ def sweep(store: EncryptedStore, now: float | None = None) -> SweepReport:
                 report.segments_erased.append(r["id"])
                 report.bytes_freed += r["bytes"]
             db.execute("UPDATE slot_keys SET purged = 1 WHERE slot = ?", (slot,))
+    # 3. The erase is complete only when no file holds the destroyed keys: checkpoint the WAL
+    #    (without the store lock; writers go on) and check the result.
+    if due or purge or any(a["kind"] == WAL_ALARM for a in store.alarms()):
+        report.erase_complete = store.purge_wal(attempts)
     report.horizon_seconds = store.horizon(now)
     if report.slots_destroyed or report.segments_erased:
         log.info("retention: destroyed %d slot key(s), erased %d segment(s), freed %d bytes",

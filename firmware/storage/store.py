@@ -10,6 +10,12 @@ per store does every file operation, fsync and index write. A slow card can ther
 stall a camera, and encryption overlaps the disk. `commit()` returns at once; a segment is
 durable when the writer has done it (`drain()` waits for that). A failure on the writer thread
 loses that segment only: it is logged and counted in `lost_segments`.
+
+One owner per data directory (firmware/storage/ownership.py): a process opens the store as a
+reader (no writer thread, no reconcile, no sweep, no unlink) unless it owns it. `owner=True`
+takes ownership at open: check the index, reconcile, sweep and purge the WAL before anything
+is read. A reader that writes its first segment becomes the owner then (tests, benchmarks).
+Every key lookup refuses a slot whose erase time has passed, in every process (R-40).
 """
 
 from __future__ import annotations
@@ -23,13 +29,14 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from firmware.config import Config
 from firmware.storage import index
 from firmware.storage.keys import FileKeyProvider, KeyProblem, KeyProvider, new_key, unwrap, wrap
+from firmware.storage.ownership import OwnerLock
 from firmware.storage.segcrypt import (CIPHERS, EncryptingWriter, Header, SegmentError,
                                        decrypt_chunks, read_header)
 from firmware.storage.sink import SegmentMeta, SegmentRecord, StorageError
@@ -41,6 +48,9 @@ SLOT_SECONDS = 3600
 INDEX_NAME = "index.sqlite3"
 SEGMENT_DIR = "segments"
 SUFFIX = ".seg"
+QUARANTINE = "quarantine"
+WAL_ALARM = "wal-not-purged"
+CHECKPOINT_ATTEMPTS = 20           # 50 ms apart: a second, then the owner retries each minute
 
 
 class StorageFull(StorageError):
@@ -51,15 +61,20 @@ class KeyErased(StorageError):
     """The data key of a segment no longer exists: the footage is gone for good."""
 
 
+class IndexMissing(StorageError):
+    """Segment files without their index: nothing may be deleted, nothing can be opened."""
+
+
 @dataclass(frozen=True)
 class Reconciliation:
-    orphans: list[str]
-    partial: list[str]
-    missing: list[str]
+    quarantined: list[str]       # files the index does not explain, moved to data_dir/quarantine
+    partial: list[str]           # .part files of a crashed owner, removed by the next owner
+    missing: list[str]           # indexed segments whose file is gone
+    erased: list[str] = field(default_factory=list)   # keyless rows whose file went first
 
     def to_json(self) -> dict:
-        return {"orphans_removed": self.orphans, "partial_removed": self.partial,
-                "missing_files": self.missing}
+        return {"quarantined": self.quarantined, "partial_removed": self.partial,
+                "missing_files": self.missing, "erased_rows_removed": self.erased}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -161,25 +176,83 @@ class EncryptedStore:
 
     def __init__(self, data_dir: Path, device_id: str, provider: KeyProvider, *,
                  retention_days: int, high_water_percent: int = 90,
-                 cipher: str = "chacha20-poly1305", create_key: bool = True):
+                 cipher: str = "chacha20-poly1305", create_key: bool = True,
+                 owner: bool = False):
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / SEGMENT_DIR
+        self.index_path = self.data_dir / INDEX_NAME
         self.device_id = device_id
         self.retention = retention_days * 86400
         self.high_water = high_water_percent / 100
         self.cipher = CIPHERS[cipher]
         self.lock = threading.RLock()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = index.connect(self.data_dir / INDEX_NAME)
+        self.ownership = OwnerLock(self.data_dir)
+        if not self.index_path.exists() or self.index_path.stat().st_size == 0:
+            self._refuse_segments_without_index()
+        self.db = index.connect(self.index_path)
+        index.check_size(self.db, self.index_path)
+        (slots,) = self.db.execute("SELECT count(*) FROM slot_keys").fetchone()
+        if slots == 0:                 # an index that never saw a segment: new, or not ours
+            self._refuse_segments_without_index(self.db.close)
         self.master = self._master_key(provider, create_key)
-        self._slot_cache: dict[int, bytes] = {}
+        self._slot_cache: dict[int, tuple[bytes, float]] = {}     # slot: (key, erase_at)
+        self._cache_expiry = float("inf")
         self.alarm: str | None = None
         self.lost_segments = 0
+        self.reconciliation: Reconciliation | None = None
         # 16 operations of at most a 256 KiB chunk each: at most ~4 MB waits for a slow disk.
         self._queue: queue.Queue = queue.Queue(maxsize=16)
-        self._writer = threading.Thread(target=self._write_loop, name="store-writer",
-                                        daemon=True)
-        self._writer.start()
+        self._writer: threading.Thread | None = None
+        if owner:
+            self.take_ownership("record")
+
+    def _refuse_segments_without_index(self, before=None) -> None:
+        if self.root.exists() and next(self.root.rglob("*" + SUFFIX), None) is not None:
+            if before is not None:
+                before()
+            count = sum(1 for _ in self.root.rglob("*" + SUFFIX))
+            raise IndexMissing(
+                f"{self.data_dir} holds {count} segment file(s) but no index ({INDEX_NAME} is "
+                f"missing or empty): restore {INDEX_NAME} from its backup (or move it back) "
+                "and start again. Nothing was deleted; without the index the footage cannot "
+                "be opened, and nothing is erased or reconciled until it is back.")
+
+    def take_ownership(self, what: str) -> Reconciliation:
+        """Become the owner for this process's life (or until close): check the index, make
+        disk and index agree, sweep and purge the WAL, then start the writer thread. Raises
+        StoreBusy when another process owns the store."""
+        from firmware.storage.retention import sweep
+        self.ownership.acquire(what)
+        try:
+            index.check(self.db, self.index_path)
+            self.reconciliation = self.reconcile()
+            sweep(self, purge=True)
+        except BaseException:
+            self.ownership.release()
+            raise
+        self._start_writer()
+        return self.reconciliation
+
+    @contextlib.contextmanager
+    def owned(self, what: str) -> Iterator[None]:
+        """Ownership for a block: kept if this process owns the store already, else taken for
+        the block and given back after (StoreBusy if another process owns it)."""
+        if self.ownership.held:
+            yield
+            return
+        self.ownership.acquire(what)
+        try:
+            yield
+        finally:
+            if self._writer is None:           # unless it became the writer meanwhile
+                self.ownership.release()
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="store-writer",
+                                            daemon=True)
+            self._writer.start()
 
     @classmethod
     def from_config(cls, cfg: Config, **kw) -> "EncryptedStore":
@@ -223,11 +296,12 @@ class EncryptedStore:
         self._queue.join()
 
     def close(self) -> None:
-        if self._writer.is_alive():
+        if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join()
         with self.lock:
             self.db.close()
+        self.ownership.release()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator:
@@ -245,45 +319,74 @@ class EncryptedStore:
     def slot_of(self, t: float) -> int:
         return int(t // SLOT_SECONDS)
 
-    def _slot_key(self, slot: int, *, create: bool) -> bytes | None:
-        """The slot's key; a new one if there is none yet; None once destroyed."""
+    def _slot_key(self, slot: int, *, create: bool = False,
+                  now: float | None = None) -> bytes | None:
+        """The slot's key; a new one if there is none yet and `create`; None once destroyed or
+        once its erase time has passed, whether or not a sweep ran (R-40). Keys leave the
+        cache at their erase time."""
+        now = time.time() if now is None else now
         with self.lock:
-            key = self._slot_cache.get(slot)
-            if key is not None:
-                return key
-            row = self.db.execute("SELECT wrapped FROM slot_keys WHERE slot = ?",
+            if now >= self._cache_expiry:
+                self._slot_cache = {s: c for s, c in self._slot_cache.items() if now < c[1]}
+                self._cache_expiry = min((c[1] for c in self._slot_cache.values()),
+                                         default=float("inf"))
+            cached = self._slot_cache.get(slot)
+            if cached is not None:
+                return cached[0] if now < cached[1] else None
+            row = self.db.execute("SELECT wrapped, erase_at FROM slot_keys WHERE slot = ?",
                                   (slot,)).fetchone()
             if row is not None:
-                if row["wrapped"] is None:
+                erase_at = row["erase_at"]
+                if row["wrapped"] is None or now >= erase_at:
                     return None
                 key = unwrap(self.master, row["wrapped"], f"slot:{slot}")
             elif create:
-                key = new_key()
                 start = slot * SLOT_SECONDS
+                erase_at = start + self.retention
+                if now >= erase_at:
+                    return None
+                key = new_key()
                 self.db.execute(
                     "INSERT INTO slot_keys (slot, start, erase_at, wrapped, created) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (slot, start, start + self.retention, wrap(self.master, key, f"slot:{slot}"),
-                     time.time()))
+                    (slot, start, erase_at, wrap(self.master, key, f"slot:{slot}"), time.time()))
             else:
                 return None
-            self._slot_cache[slot] = key
+            if now < erase_at:
+                self._slot_cache[slot] = (key, erase_at)
+                self._cache_expiry = min(self._cache_expiry, erase_at)
             return key
 
     def forget_slot(self, slot: int) -> None:
         with self.lock:
             self._slot_cache.pop(slot, None)
 
+    def _erased(self, segment_id: str, slot: int | None, now: float) -> KeyErased:
+        """Why a segment has no key any more, in words."""
+        row = None
+        if slot is not None:
+            with self.lock:
+                row = self.db.execute("SELECT erase_at FROM slot_keys WHERE slot = ?",
+                                      (slot,)).fetchone()
+        if row is not None and row["erase_at"] <= now:
+            when = datetime.fromtimestamp(row["erase_at"]).astimezone().isoformat(
+                timespec="seconds")
+            return KeyErased(f"segment {segment_id}: its key was erased on {when} by the "
+                             "retention rule (R-40); it can never be decrypted again")
+        return KeyErased(f"segment {segment_id}: its key was erased (capacity eviction or "
+                         "released hold); it can never be decrypted again")
+
     def hold_key(self, hold_id: int, wrapped: bytes) -> bytes:
         return unwrap(self.master, wrapped, f"hold:{hold_id}")
 
-    def data_key(self, segment_id: str) -> bytes:
+    def data_key(self, segment_id: str, now: float | None = None) -> bytes:
         """The segment's data key, through its slot key or any hold; KeyErased if none."""
+        now = time.time() if now is None else now
         with self.lock:
             row = self.db.execute("SELECT slot, wrapped_dek FROM segments WHERE id = ?",
                                   (segment_id,)).fetchone()
             if row is not None and row["wrapped_dek"] is not None:
-                slot_key = self._slot_key(row["slot"], create=False)
+                slot_key = self._slot_key(row["slot"], now=now)
                 if slot_key is not None:
                     return unwrap(slot_key, row["wrapped_dek"], f"dek:{segment_id}")
             held = self.db.execute(
@@ -294,16 +397,22 @@ class EncryptedStore:
             if held is not None:
                 hk = self.hold_key(held["id"], held["wrapped_key"])
                 return unwrap(hk, held["wrapped_dek"], f"hold-dek:{held['id']}:{segment_id}")
-        raise KeyErased(f"segment {segment_id}: its key was erased")
+        raise self._erased(segment_id, row["slot"] if row is not None else None, now)
 
     # --- writing (the SegmentSink interface) ------------------------------------------------
 
     def begin(self, meta: SegmentMeta) -> _Target:
+        if self._writer is None:                        # the first segment: become the owner
+            self.ownership.acquire("record")
+            self._start_writer()
         self.ensure_capacity()
         start = meta.start.timestamp()
         slot = self.slot_of(start)
-        with self.lock:
-            self._slot_key(slot, create=True)          # the slot key exists before any data
+        with self.lock:                                 # the slot key exists before any data
+            if self._slot_key(slot, create=True) is None:
+                raise KeyErased(f"camera {meta.camera_id}: footage from "
+                                f"{meta.start:%Y-%m-%d %H:%M} is past its erase time: not "
+                                "stored (R-40)")
         name = f"{meta.start:%Y%m%dT%H%M%S}Z_{meta.segment_id}{SUFFIX}"
         final = self.root / meta.camera_id / meta.start.strftime("%Y-%m-%d") / name
         return self.target_class(self, meta, slot, new_key(), final)
@@ -312,7 +421,7 @@ class EncryptedStore:
         m = record.meta
         start, end = m.start.timestamp(), record.end.timestamp()
         with self.transaction() as db:
-            slot_key = self._slot_key(slot, create=False)
+            slot_key = self._slot_key(slot)
             if slot_key is None:
                 raise KeyErased(f"slot {slot} was erased while segment {m.segment_id} was written")
             db.execute("INSERT INTO cameras (id, name, location) VALUES (?, ?, ?) "
@@ -387,56 +496,49 @@ class EncryptedStore:
             return self.db.execute("SELECT * FROM segments WHERE id = ?",
                                    (segment_id,)).fetchone()
 
-    def read_segment(self, segment_id: str) -> Iterator[bytes]:
+    def read_segment(self, segment_id: str, now: float | None = None) -> Iterator[bytes]:
         """The plaintext MP4 of an indexed segment, chunk by chunk, authenticated."""
         row = self.segment_row(segment_id)
         if row is None:
             raise KeyErased(f"segment {segment_id} is not in the index")
-        dek = self.data_key(segment_id)
+        dek = self.data_key(segment_id, now)
         path = self.data_dir / row["path"]
         with open(path, "rb") as f:
             yield from decrypt_chunks(f, dek, expected_id=segment_id, name=f"segment {segment_id}")
 
-    def decrypt_file(self, path: Path) -> Iterator[bytes]:
+    def decrypt_file(self, path: Path, now: float | None = None) -> Iterator[bytes]:
         """Decrypt any segment file of this device, also a copy taken elsewhere."""
         header = read_header(path)
         if header.device_id != self.device_id:
             raise KeyErased(f"{path} was recorded by device '{header.device_id}', not by "
                             f"'{self.device_id}': decrypt it on that device")
         try:
-            dek = self.data_key(header.segment_id)
+            dek = self.data_key(header.segment_id, now)
         except KeyErased:
-            with self.lock:
-                slot = self.db.execute("SELECT destroyed FROM slot_keys WHERE slot = ?",
-                                       (header.slot,)).fetchone()
-            if slot is not None and slot["destroyed"] is not None:
-                when = datetime.fromtimestamp(slot["destroyed"]).astimezone().isoformat(
-                    timespec="seconds")
-                raise KeyErased(f"{path}: the key of segment {header.segment_id} was erased on "
-                                f"{when} by the retention rule (R-40); this file can never be "
-                                "decrypted again") from None
-            raise KeyErased(f"{path}: the key of segment {header.segment_id} was erased "
-                            "(capacity eviction or released hold): this file can never be "
-                            "decrypted again") from None
+            now = time.time() if now is None else now
+            raise KeyErased(f"{path}: {self._erased(header.segment_id, header.slot, now)}"
+                            ) from None
         with open(path, "rb") as f:
             yield from decrypt_chunks(f, dek, name=str(path))
 
     def list_segments(self, camera_id: str | None = None, start: float | None = None,
-                      end: float | None = None) -> list[dict]:
-        """Segments, oldest first; optionally of one camera and overlapping [start, end)."""
+                      end: float | None = None, now: float | None = None) -> list[dict]:
+        """Segments whose key still opens at `now` (R-40: a slot past its erase time counts as
+        erased, swept or not, unless a hold keeps the segment), oldest first; optionally of
+        one camera and overlapping [start, end)."""
+        held = ("EXISTS (SELECT 1 FROM hold_segments hs JOIN holds h ON h.id = hs.hold_id "
+                "WHERE hs.segment_id = s.id AND h.released IS NULL)")
         sql = ("SELECT s.id, s.camera_id, s.event_id, s.start, s.end, s.bytes, s.path, s.status, "
-               "s.frames, s.location, s.clock_synced, "
-               "EXISTS (SELECT 1 FROM hold_segments hs JOIN holds h ON h.id = hs.hold_id "
-               "WHERE hs.segment_id = s.id AND h.released IS NULL) AS held FROM segments s")
-        where, args = [], []
+               f"s.frames, s.location, s.clock_synced, {held} AS held FROM segments s "
+               "JOIN slot_keys k ON k.slot = s.slot")
+        where, args = [f"(k.erase_at > ? OR {held})"], [time.time() if now is None else now]
         if camera_id:
             where.append("s.camera_id = ?")
             args.append(camera_id)
         if start is not None and end is not None:
             where += ["s.start < ?", "s.end > ?"]
             args += [end, start]
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        sql += " WHERE " + " AND ".join(where)
         with self.lock:
             return [dict(r) for r in self.db.execute(sql + " ORDER BY s.start", args)]
 
@@ -446,14 +548,56 @@ class EncryptedStore:
             (oldest,) = self.db.execute("SELECT min(start) FROM segments").fetchone()
         return None if oldest is None else (now or time.time()) - oldest
 
+    # --- alarms and the WAL -----------------------------------------------------------------
+
+    def alarms(self) -> list[dict]:
+        """Alarms kept in the index, so every process (and /metrics) sees them."""
+        with self.lock:
+            return [dict(r) for r in self.db.execute("SELECT kind, since, detail FROM alarms "
+                                                     "ORDER BY kind")]
+
+    def purge_wal(self, attempts: int = CHECKPOINT_ATTEMPTS) -> bool:
+        """Checkpoint the WAL into the database and empty it, so keys set to NULL are in no
+        file any more (secure_delete zeroed their old bytes in the page). Runs without the
+        store lock and without blocking writers; when a reader on an old snapshot keeps it from
+        finishing, the alarm `wal-not-purged` is raised (and cleared by the next success).
+        Returns whether the erase is complete on disk."""
+        result = index.checkpoint(self.index_path, attempts)
+        with self.lock:
+            pending = self.db.execute("SELECT 1 FROM alarms WHERE kind = ?",
+                                      (WAL_ALARM,)).fetchone() is not None
+        if result.done and pending:
+            with self.transaction() as db:
+                db.execute("DELETE FROM alarms WHERE kind = ?", (WAL_ALARM,))
+            log.info("WAL purged: erased keys are in no file any more; alarm cleared")
+        elif not result.done:
+            detail = (f"{result.wal_pages - max(result.moved_pages, 0)} page(s) of "
+                      f"{INDEX_NAME}-wal could not be checkpointed after {result.attempts} "
+                      "attempt(s): a reader holds an old snapshot open. Erased keys may still "
+                      "be in the WAL or the database file; the owner retries every minute")
+            with self.transaction() as db:
+                db.execute("INSERT INTO alarms (kind, since, detail) VALUES (?, ?, ?) "
+                           "ON CONFLICT (kind) DO UPDATE SET detail = excluded.detail",
+                           (WAL_ALARM, time.time(), detail))
+            log.warning("alarm %s: %s", WAL_ALARM, detail)
+        return result.done
+
     # --- start-up and maintenance ---------------------------------------------------------
 
     def reconcile(self) -> Reconciliation:
-        """Make disk and index agree after a crash or power cut."""
-        with self.lock:
-            indexed = {r["path"]: (r["id"], r["status"]) for r in
-                       self.db.execute("SELECT id, path, status FROM segments")}
-            orphans, partial, seen = [], [], set()
+        """Make disk and index agree after a crash or power cut (the owner only).
+
+        `.part` files are the owner's own debris (their key died with the process that wrote
+        them). A finished file the index does not explain is never deleted: it goes to
+        data_dir/quarantine and is reported. A row whose file is gone is marked missing, unless
+        its key was erased already (the file went first, the crash came before the row)."""
+        with self.owned("reconcile"), self.lock:
+            rows = self.db.execute(
+                "SELECT id, path, status, wrapped_dek IS NULL AND NOT EXISTS (SELECT 1 FROM "
+                "hold_segments hs JOIN holds h ON h.id = hs.hold_id WHERE hs.segment_id = s.id "
+                "AND h.wrapped_key IS NOT NULL) AS keyless FROM segments s").fetchall()
+            indexed = {r["path"]: r for r in rows}
+            quarantined, partial, seen = [], [], set()
             if self.root.exists():
                 for dirpath, _, files in os.walk(self.root):
                     for name in files:
@@ -465,33 +609,65 @@ class EncryptedStore:
                         elif rel in indexed:
                             seen.add(rel)
                         else:
-                            path.unlink()      # never indexed: its key died with the process
-                            orphans.append(rel)
-            missing = []
+                            self._quarantine(path, rel)
+                            quarantined.append(rel)
+            missing, erased = [], []
             with self.transaction() as db:
-                for rel, (seg_id, status) in indexed.items():
-                    if rel not in seen and status != "missing":
+                for rel, r in indexed.items():
+                    if rel in seen:
+                        if r["status"] == "missing":
+                            db.execute("UPDATE segments SET status = 'ok' WHERE id = ?",
+                                       (r["id"],))
+                    elif r["keyless"]:
+                        self._delete_segment(db, r["id"], rel)
+                        erased.append(r["id"])
+                    elif r["status"] != "missing":
                         db.execute("UPDATE segments SET status = 'missing' WHERE id = ?",
-                                   (seg_id,))
-                        missing.append(seg_id)
-                    elif rel in seen and status == "missing":
-                        db.execute("UPDATE segments SET status = 'ok' WHERE id = ?", (seg_id,))
-        if orphans or partial or missing:
-            log.warning("reconcile: removed %d orphan and %d partial file(s); %d indexed "
-                        "segment(s) have no file", len(orphans), len(partial), len(missing))
-        return Reconciliation(orphans, partial, missing)
+                                   (r["id"],))
+                        missing.append(r["id"])
+        if quarantined or partial or missing:
+            log.warning("reconcile: moved %d unexplained file(s) to %s, removed %d partial "
+                        "file(s); %d indexed segment(s) have no file", len(quarantined),
+                        self.data_dir / QUARANTINE, len(partial), len(missing))
+        return Reconciliation(quarantined, partial, missing, erased)
 
-    def verify(self) -> tuple[int, list[dict]]:
-        """Decrypt and authenticate every segment; returns (checked, problems)."""
-        problems = []
-        rows = self.list_segments()
-        for row in rows:
+    def quarantined(self) -> list[str]:
+        """Files waiting in the quarantine folder for the operator, relative to data_dir."""
+        folder = self.data_dir / QUARANTINE
+        return sorted(str(p.relative_to(self.data_dir)) for p in folder.rglob("*")
+                      if p.is_file()) if folder.exists() else []
+
+    def _quarantine(self, path: Path, rel: str) -> None:
+        target = self.data_dir / QUARANTINE / Path(rel).relative_to(SEGMENT_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        _fsync_dir(target.parent)
+
+    def verify(self, now: float | None = None) -> tuple[int, list[dict]]:
+        """Decrypt and authenticate every segment that can still be opened; returns (checked,
+        problems). Safe beside a running owner: it changes nothing, and footage the owner
+        erased or that fell due meanwhile is not a problem."""
+        problems, checked = [], 0
+        for row in self.list_segments(now=now):
+            checked += 1
             if row["status"] == "missing":
                 problems.append({"segment": row["id"], "error": f"file {row['path']} is missing"})
                 continue
             try:
-                for _ in self.read_segment(row["id"]):
+                for _ in self.read_segment(row["id"], now):
                     pass
             except (SegmentError, KeyErased, KeyProblem, OSError) as exc:
+                if self._gone_meanwhile(row["id"]):
+                    checked -= 1
+                    continue
                 problems.append({"segment": row["id"], "error": str(exc)})
-        return len(rows), problems
+        return checked, problems
+
+    def _gone_meanwhile(self, segment_id: str) -> bool:
+        """Erased (swept, evicted, fallen due) since the listing: not a fault of the store."""
+        with self.lock:
+            return self.db.execute(
+                "SELECT 1 FROM segments s JOIN slot_keys k ON k.slot = s.slot WHERE s.id = ? "
+                "AND (k.erase_at > ? OR EXISTS (SELECT 1 FROM hold_segments hs JOIN holds h ON "
+                "h.id = hs.hold_id WHERE hs.segment_id = s.id AND h.released IS NULL))",
+                (segment_id, time.time())).fetchone() is None

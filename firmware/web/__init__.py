@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from firmware.config import Config
 from firmware.governance import sessions
+from firmware.storage import index
 from firmware.storage.store import EncryptedStore
 from firmware.web import routes
 
@@ -42,6 +44,23 @@ def _secret_key(key_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+def _open_store(cfg: Config) -> EncryptedStore:
+    """A reader of the store (the recorder owns it): every page of the index read once, so a
+    damaged index stops `nvr web` at start with its recovery instead of failing later."""
+    store = EncryptedStore.from_config(cfg)
+    index.check(store.db, store.index_path)
+    return store
+
+
+def _index_problem(exc: Exception) -> str:
+    if isinstance(exc, index.IndexDamaged) or index.is_damage(exc):
+        return ("De index van de opnames (index.sqlite3) is beschadigd en kan niet worden "
+                f"gelezen ({exc}). Stop de recorder, zet index.sqlite3 met de bestanden -wal en "
+                "-shm opzij en zet de reservekopie terug; er wordt niets gewist zolang de index "
+                "ontbreekt.")
+    return f"De index van de opnames is even niet bereikbaar ({exc}); probeer het opnieuw."
+
+
 def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
@@ -52,7 +71,7 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
         SESSION_COOKIE_NAME="nvr_session",
         MAX_CONTENT_LENGTH=64 * 1024,
     )
-    app.extensions["nvr"] = {"cfg": cfg, "store": store or EncryptedStore.from_config(cfg)}
+    app.extensions["nvr"] = {"cfg": cfg, "store": store or _open_store(cfg)}
     app.url_map.converters["int"] = routes.IdConverter      # ids that fit SQLite (issue 9)
 
     from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
@@ -104,6 +123,15 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
 
     for error in routes.RuleError:
         app.register_error_handler(error, _rule_error)
+
+    def _index_error(exc: Exception):
+        """A damaged or unreachable index: say so and how to recover, never a traceback."""
+        if routes.is_api():
+            return {"error": _index_problem(exc)}, 503
+        return render_template("error.html", message=_index_problem(exc)), 503
+
+    app.register_error_handler(sqlite3.DatabaseError, _index_error)
+    app.register_error_handler(index.IndexDamaged, _index_error)
 
     @app.after_request
     def _headers(response):

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, g, request, send_file, url_for
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
 from firmware.storage.holds import list_holds
+from firmware.storage.store import KeyErased
 from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_grant,
                                  granted_until, is_api, nvr, reply, rule, text)
 
@@ -177,6 +178,9 @@ def video(segment_id: str):
         return {"error": decision.reason}, 403
     if not granted_until(Action.PLAYBACK, camera):
         return {"error": "state a purpose and reason for this camera first (R-01)"}, 428
-    data = b"".join(store.read_segment(segment_id))       # in memory only, never on disk
+    try:
+        data = b"".join(store.read_segment(segment_id))   # in memory only, never on disk
+    except KeyErased:                                     # R-40, also before the next sweep
+        abort(410, "deze beelden zijn gewist: de bewaartermijn van 28 dagen is voorbij (R-40)")
     return send_file(io.BytesIO(data), mimetype="video/mp4", conditional=True,
                      download_name=f"{segment_id}.mp4")
