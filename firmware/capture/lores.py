@@ -51,24 +51,27 @@ class LoresScaler:
         """Scale `luma` (height, width) into `out` (lores height, lores width); returns `out`."""
         if not self._fast:
             return cv2.resize(luma, self.dst, dst=out, interpolation=cv2.INTER_AREA)
-        m, n, s, dw = self._m, self._n, self._s, self.dst[0]
+        m, n, dw = self._m, self._n, self.dst[0]
+        shift, scale = self._s.bit_length() - 1, self._s * m
         total = luma.shape[0] // m
         pairs = out.reshape(total, 2, dw)
         for g0 in range(0, total, self._groups):
             g = min(self._groups, total - g0)
             wide = self._wide[: g * m]
-            # Scaled by s up front: whole rows count 2s, the middle row s in each lores row.
-            np.multiply(luma[g0 * m:(g0 + g) * m], s, out=wide, dtype=np.uint16)
+            np.copyto(wide, luma[g0 * m:(g0 + g) * m])
             rows = wide.reshape(g, m, -1)
             for half, (lo, hi) in enumerate(((0, n), (n + 1, m))):
                 acc = self._sums[half, :g]
-                cv2.add(rows[:, lo], rows[:, lo + 1], dst=acc) if hi - lo > 1 else \
+                if hi - lo > 1:
+                    cv2.add(rows[:, lo], rows[:, lo + 1], dst=acc)
+                else:
                     np.copyto(acc, rows[:, lo])
                 for i in range(lo + 2, hi):
                     cv2.add(acc, rows[:, i], dst=acc)
-                cv2.add(acc, acc, dst=acc)
-                cv2.add(acc, rows[:, n], dst=acc)
+                np.left_shift(acc, 1, out=acc)             # whole rows count twice,
+                cv2.add(acc, rows[:, n], dst=acc)          # the middle row once in each
+                np.left_shift(acc, shift, out=acc)         # scaled by s for the next pass
                 # Whole horizontal factor: OpenCV's exact path averages fx columns.
                 avg = cv2.resize(acc, (dw, g), interpolation=cv2.INTER_AREA)
-                pairs[g0:g0 + g, half] = (avg.astype(np.uint32) * 2 + s * m) // (2 * s * m)
+                pairs[g0:g0 + g, half] = (avg.astype(np.uint32) * 2 + scale) // (2 * scale)
         return out
