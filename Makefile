@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/motion.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/recorder.py
 	$(BIN)/python bench/web.py
 
 clean:

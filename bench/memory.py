@@ -45,13 +45,13 @@ postroll_seconds = 10
 IMPORTS = ("import numpy, cv2, av, firmware.recording.service, firmware.storage.retention, time; "
            "time.sleep({s})")
 ENCODER = """
-import numpy as np, time
+import time
 from firmware.capture.encoder import SoftwareEncoder
 from firmware.capture.synthetic import demo_scene
 scene = demo_scene(1920, 1080, 30); enc = SoftwareEncoder(1920, 1080, 30, 4000, 1.0)
-buf = np.empty((1620, 1920), np.uint8); end = time.time() + {s}; i = 0
-while time.time() < end:
-    enc.encode(scene.i420(i, buf), i / 30); i += 1
+end = time.time() + {s}; i = 0
+while time.time() < end:            # drawn into the encoder's input, as the camera does
+    enc.encode(scene.i420(i, enc.input), i / 30); i += 1
 """
 
 

@@ -13,12 +13,12 @@ import threading
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import cv2
 import numpy as np
 
 from firmware.capture.caption import Caption
 from firmware.capture.encoder import SoftwareEncoder
 from firmware.capture.frames import i420_planes
+from firmware.capture.lores import LoresScaler
 from firmware.capture.packets import EncodedPacket
 from firmware.capture.privacy import PrivacyMask
 from firmware.config import CameraConfig
@@ -54,18 +54,21 @@ class SoftwareCamera:
         self.encoder = SoftwareEncoder(self.width, self.height, self.fps, bitrate,
                                        cam.keyframe_seconds)
         self._lores = np.empty((lh, lw), np.uint8)
+        self._scale_lores = LoresScaler((self.width, self.height), self.lores_size)
         self.frames = 0
         self.live = None            # a firmware.live.tap.LiveTap, set by the recorder service
 
     def run(self, consumer: FrameConsumer, stop: threading.Event) -> None:
         mask, caption, encoder = self.mask, self.caption, self.encoder
         w, h = self.width, self.height
-        lores, live = self._lores, self.live
-        for buf, t in self.source.frames(stop):
+        lores, live, scale_lores = self._lores, self.live, self._scale_lores
+        # The source draws each frame into the encoder's input: masks, caption and the
+        # encoder then work on one buffer, and no frame is copied on the way.
+        for buf, t in self.source.frames(stop, out=encoder.input):
             planes = i420_planes(buf, w, h)
             if mask:
                 mask.apply(planes)
-            cv2.resize(planes.y, self.lores_size, dst=lores, interpolation=cv2.INTER_AREA)
+            scale_lores(planes.y, lores)
             consumer.on_lores(lores, t)
             caption.apply(planes, t)
             if live is not None:

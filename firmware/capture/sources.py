@@ -1,9 +1,11 @@
 """Portable frame sources: the synthetic scene, video files and V4L2 webcams (via PyAV).
 
-A source yields (I420 frame, capture time) pairs. With `realtime`, frames are paced to the wall
-clock and stamped with it; without, they come as fast as they can be made, stamped from `start`
-plus the frame's own time (used by `nvr ingest`). A live device (V4L2) paces itself and is
-stamped with the wall clock on arrival.
+A source yields (I420 frame, capture time) pairs. The frame is one buffer, reused for every
+frame: `out` when the consumer passes one (the encoder's input, so that a frame is drawn where
+it is encoded and never copied again), else the source's own; a consumer copies what it keeps.
+With `realtime`, frames are paced to the wall clock and stamped with it; without, they come as
+fast as they can be made, stamped from `start` plus the frame's own time (used by `nvr
+ingest`). A live device (V4L2) paces itself and is stamped with the wall clock on arrival.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
+from firmware.capture.frames import Planes, i420_planes
 from firmware.capture.synthetic import Scene
 
 Frame = tuple[np.ndarray, float]
@@ -42,6 +46,23 @@ class _Pacer:
         return time.time()
 
 
+def _buffer(out: np.ndarray | None, width: int, height: int) -> np.ndarray:
+    shape = (height * 3 // 2, width)
+    if out is None:
+        return np.empty(shape, np.uint8)
+    if out.shape != shape or out.dtype != np.uint8:
+        raise ValueError(f"a {width}x{height} I420 buffer has shape {shape}, not {out.shape}")
+    return out
+
+
+def _copy_into(frame: av.VideoFrame, planes: Planes) -> None:
+    """Copy a yuv420p frame's planes into `planes` (one copy, no temporary array)."""
+    for plane, dst in zip(frame.planes, (planes.y, planes.u, planes.v)):
+        rows, cols = dst.shape
+        src = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :cols]
+        np.copyto(dst, src)
+
+
 class SyntheticSource:
     def __init__(self, scene: Scene, *, realtime: bool = True, start: float | None = None,
                  frames: int | None = None):
@@ -49,10 +70,9 @@ class SyntheticSource:
         self.width, self.height, self.fps = scene.width, scene.height, scene.fps
         self.realtime, self.start, self.limit = realtime, start, frames
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+    def frames(self, stop: threading.Event, out: np.ndarray | None = None) -> Iterator[Frame]:
         pacer = _Pacer(self.realtime, self.start)
-        # One buffer for all frames: consumers copy what they keep (the encoder does).
-        buf = np.empty((self.height * 3 // 2, self.width), np.uint8)
+        buf = _buffer(out, self.width, self.height)
         i = 0
         while not stop.is_set() and (self.limit is None or i < self.limit):
             t = pacer.stamp(i / self.fps, stop)
@@ -98,8 +118,15 @@ class AvSource:
         w, h = size or native
         self.width, self.height = w & ~1, h & ~1
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+    def frames(self, stop: threading.Event, out: np.ndarray | None = None) -> Iterator[Frame]:
         pacer = _Pacer(self.realtime, self.start, live=self.device_format is not None)
+        buf = _buffer(out, self.width, self.height)
+        planes = i420_planes(buf, self.width, self.height)
+        # One scaler for the stream: `VideoFrame.reformat` would set up swscale (and its
+        # threads) again for every frame. It scales on this thread (threads=1, the same pixels):
+        # decoding and scaling the clip to 1080p used 0.05-0.5 ms less CPU a frame than with
+        # swscale's own threads.
+        scaler = VideoReformatter()
         offset = 0.0
         index = decoded = 0
         while not stop.is_set():
@@ -121,9 +148,11 @@ class AvSource:
                         t = pacer.stamp(last, stop)
                         if stop.is_set():
                             return
-                        img = frame.reformat(self.width, self.height, "yuv420p").to_ndarray()
+                        img = scaler.reformat(frame, self.width, self.height, "yuv420p",
+                                              threads=1)
+                        _copy_into(img, planes)
                         index += 1
-                        yield img, t
+                        yield buf, t
                 except av.FFmpegError as exc:
                     raise SourceError(f"{self.path}: decoding failed after {index} frames: "
                                       f"{exc}") from None

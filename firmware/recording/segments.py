@@ -63,8 +63,11 @@ class SegmentWriter:
         self.start = meta.start.timestamp()
         self._out = av.open(_Writer(target), "w", format="mp4", options={"movflags": MOVFLAGS})
         self._out.metadata.update(segment_tags(meta))
-        stream = self._out.add_stream("h264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height = width, height
+        # A stream for muxing only: `add_stream` would open a second libx264 encoder per
+        # segment (four threads and about 10 MB at 1080p) that never encodes a frame. The
+        # muxer takes SPS/PPS from the first keyframe (the encoder repeats them in-band).
+        stream = self._out.add_mux_stream("h264", rate=Fraction(fps).limit_denominator(1001),
+                                          width=width, height=height)
         stream.time_base = TIME_BASE
         self._stream = stream
         self._held: EncodedPacket | None = None
