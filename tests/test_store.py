@@ -407,7 +407,7 @@ def test_full_disk_of_held_footage_stops_recording_with_an_alarm_R42(tmp_path, s
                           camera_extra="bitrate_kbps = 3000", data_dir=str(data))
     store = make_store(tmp_path, data_dir=data)
     start = now_utc() - timedelta(hours=1)
-    add_hold(store, "cam", start.timestamp(), start.timestamp() + 3600, "r", "ref")
+    hold = add_hold(store, "cam", start.timestamp(), start.timestamp() + 3600, "r", "ref")
     result = nvr("--config", str(config), "-v", "ingest", str(busy_video), "--camera", "cam",
                  "--start", iso(start), "--json")
     assert result.returncode == 0, result.stderr
@@ -417,6 +417,14 @@ def test_full_disk_of_held_footage_stops_recording_with_an_alarm_R42(tmp_path, s
     assert all(r["held"] for r in store.list_segments())
     check = nvr("--config", str(config), "recordings", "verify", "--json")
     assert check.returncode == 0 and json.loads(check.stdout)["problems"] == []
+    # The alarm is kept in the index, so every process (/readyz of the web) sees it ...
+    alarms = make_store(tmp_path, data_dir=data).alarms()
+    assert [a["kind"] for a in alarms] == ["storage-full"] and "R-42" in alarms[0]["detail"]
+    # ... and it is cleared once room is made again.
+    release_hold(store, hold["id"])
+    store.take_ownership("record")
+    store.ensure_capacity()
+    assert store.alarms() == []
     store.close()
 
 
