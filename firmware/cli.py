@@ -330,7 +330,7 @@ def cmd_retention_run(args) -> int:
     from firmware.storage.retention import sweep
     store = _store(_config(args))
     with store.owned("sweep"):                       # refused while the recorder runs
-        report = sweep(store, purge=True)
+        report = sweep(store, purge=True, clock_checked=args.clock_checked)
     horizon = report.horizon_seconds
     text = (f"destroyed {len(report.slots_destroyed)} slot key(s), erased "
             f"{len(report.segments_erased)} segment(s), freed {report.bytes_freed} bytes; "
@@ -916,8 +916,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("target", metavar="FILE|ID")
     _footage_arguments(c)
 
-    _action(_group(sub, "retention", "retention by cryptographic erase"), "run",
-            cmd_retention_run, "run one retention sweep now")
+    c = _action(_group(sub, "retention", "retention by cryptographic erase"), "run",
+                cmd_retention_run, "run one retention sweep now")
+    c.add_argument("--clock-checked", action="store_true",
+                   help="the time is right (checked by hand): erase by it even though the "
+                        "clock is not synchronised and far ahead of the last recording")
 
     holds = _group(sub, "hold", "holds on footage (R-41)")
     c = _action(holds, "add", cmd_hold_add, "hold a camera's footage in a time window")

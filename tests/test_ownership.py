@@ -253,7 +253,8 @@ def test_sigkill_during_the_sweep_leaves_a_consistent_store(tmp_path, busy_video
     total = len(segment_files(data))
     assert total >= 20
     proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
-                             "retention", "run"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "retention", "run", "--clock-checked"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while len(segment_files(data)) == total and proc.poll() is None:     # the first unlink
@@ -385,7 +386,8 @@ def test_sigkill_between_the_erase_and_its_checkpoint_the_next_owner_purges(tmp_
         secrets = [r[0] for r in db.execute("SELECT wrapped FROM slot_keys")]
     reader = Reader(data)
     proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
-                             "retention", "run"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "retention", "run", "--clock-checked"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     probe = sqlite3.connect(data / "index.sqlite3")
     deadline = time.monotonic() + 60

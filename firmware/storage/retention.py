@@ -50,12 +50,24 @@ class SweepReport:
 
 
 def sweep(store: EncryptedStore, now: float | None = None, *, purge: bool = False,
-          checkpoint_attempts: int = CHECKPOINT_ATTEMPTS) -> SweepReport:
+          checkpoint_attempts: int = CHECKPOINT_ATTEMPTS,
+          clock_checked: bool = False) -> SweepReport:
     """One sweep as the store's owner; `purge` checkpoints the WAL even if nothing was due
-    (the owner does so at start, after a crash that may have come before the checkpoint)."""
+    (the owner does so at start, after a crash that may have come before the checkpoint).
+    An explicit `now` (tests, benchmarks) or `clock_checked` (an operator confirmed the time:
+    `nvr retention run --clock-checked`) skips the check of the clock in `clock_ahead`."""
     with store.owned("sweep"):
-        refused = None if now is not None else clock_ahead(store)
+        refused = None if now is not None or clock_checked else clock_ahead(store)
+        if refused is None:
+            store.clear_alarm(CLOCK_ALARM)
         return _sweep(store, store.now(now), purge, checkpoint_attempts, refused)
+
+
+def finish_erase(store: EncryptedStore) -> SweepReport:
+    """What a read-only command's owner may do: delete the files of keys destroyed already
+    (a sweep killed half-way) and checkpoint; it never destroys a key (issue 9 review)."""
+    with store.owned("sweep"):
+        return _sweep(store, store.now(), True, CHECKPOINT_ATTEMPTS, destroy=False)
 
 
 def clock_ahead(store: EncryptedStore) -> str | None:
@@ -65,24 +77,24 @@ def clock_ahead(store: EncryptedStore) -> str | None:
     trusted however far ahead it is (a device that was off for weeks must erase when it
     starts). The alarm is raised here and cleared when the clock is trusted again."""
     clock, known = time.time(), store.floor(refresh=True)
-    if clock - known <= CLOCK_AHEAD or clock_synchronised():
-        store.clear_alarm(CLOCK_ALARM)
-        return None
+    if known == 0 or clock - known <= CLOCK_AHEAD or clock_synchronised():
+        return None                    # (an empty index knows no time, and has nothing to erase)
     detail = (f"the clock is {(clock - known) / 86400:.1f} days ahead of the newest recording "
               "or key in the index and is not synchronised: no key is destroyed until the "
-              "time is right (synchronise the clock: NTP, timedatectl); footage stays")
+              "time is right (synchronise the clock: NTP, timedatectl; or, if the time is right, "
+              "`nvr retention run --clock-checked`); footage stays")
     store.raise_alarm(CLOCK_ALARM, detail)
     return detail
 
 
 def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
-           refused: str | None = None) -> SweepReport:
+           refused: str | None = None, destroy: bool = True) -> SweepReport:
     report = SweepReport(now, clock_refused=refused)
     # 1. Cryptographic erase: destroy every slot key that is due (by its row, or by the hard
     #    bound of its slot number). One transaction per slot, committed before any file is
     #    touched. Nothing is destroyed on a clock that is not trusted.
     with store.lock:
-        due = [] if refused else [r["slot"] for r in store.db.execute(
+        due = [] if refused or not destroy else [r["slot"] for r in store.db.execute(
             "SELECT slot FROM slot_keys WHERE wrapped IS NOT NULL AND (erase_at <= ? OR "
             "slot <= ?) ORDER BY slot", (now, last_due_slot(now)))]
     for slot in due:

@@ -275,11 +275,13 @@ class EncryptedStore:
     def settle(self, what: str) -> Reconciliation:
         """Own the store for this call only: check the index, make disk and index agree and
         purge the WAL; no sweep (a read-only command never erases). Gives ownership back
-        unless this process owned the store already (StoreBusy if another one does)."""
+        unless this process owned the store already (StoreBusy if another one does). The
+        files of keys a killed sweep destroyed already are deleted (they open with nothing)."""
+        from firmware.storage.retention import finish_erase
         with self.owned(what):
             index.check(self.db, self.index_path)
             self.reconciliation = self.reconcile()
-            self.purge_wal()
+            finish_erase(self)
         return self.reconciliation
 
     # --- time -------------------------------------------------------------------------------
@@ -563,8 +565,7 @@ class EncryptedStore:
             evicted += 1
         if evicted:
             log.warning("capacity: evicted the %d oldest unheld segment(s) (R-42)", evicted)
-        if self.alarm is not None or evicted:
-            self.clear_alarm(FULL_ALARM)
+        self.clear_alarm(FULL_ALARM)           # one SELECT per segment when there is none
         self.alarm = None
         return evicted
 
