@@ -229,13 +229,15 @@ def cmd_recordings_list(args) -> int:
 
 
 def cmd_recordings_verify(args) -> int:
-    """Decrypt and authenticate everything. With no recorder running it owns the store for
-    its length (and reconciles); beside the recorder it only reads and reports."""
+    """Decrypt and authenticate everything. With no recorder running it owns the store for its
+    reconcile only (never sweeps: a read-only command erases nothing), then gives it back
+    before it decrypts, so the recorder can start meanwhile; beside the recorder it only reads
+    and reports."""
     from firmware.storage.ownership import StoreBusy
     from firmware.storage.store import Reconciliation
     store = _store(_config(args))
     try:
-        rec = store.take_ownership("verify")
+        rec = store.settle("verify")
     except StoreBusy:
         rec = None                              # the recorder owns it: reconciling is its job
     checked, problems = store.verify()
@@ -261,8 +263,12 @@ def _segment_source(store, target: str):
     """FILE or ID: (segment id, a function that yields the plaintext)."""
     from firmware.storage.segcrypt import SegmentError, read_header
     if len(target) == 32 and all(c in HEX for c in target) and not Path(target).exists():
-        if store.segment_row(target) is None:
+        row = store.segment_row(target)
+        if row is None:
             raise CliError(f"there is no segment {target} in the index; see nvr recordings list")
+        if not (store.data_dir / row["path"]).is_file():
+            raise CliError(f"segment {target}: its file {store.data_dir / row['path']} is "
+                           "missing; run `nvr recordings verify` to reconcile the index")
         return target, lambda: store.read_segment(target)
     src = Path(target)
     if not src.is_file():
@@ -295,7 +301,7 @@ def cmd_segment_play(args) -> int:
     from firmware.governance.access import AccessRefused, grant_footage
     from firmware.governance.roles import Action
     from firmware.storage.segcrypt import SegmentError
-    from firmware.storage.store import KeyErased
+    from firmware.storage.store import KeyErased, SegmentMissing
     _refuse_unless_pipe(args.target)
     cfg = _config(args)
     store = _store(cfg)
@@ -313,7 +319,7 @@ def cmd_segment_play(args) -> int:
         for chunk in plaintext():
             out.write(chunk)
         out.flush()
-    except (KeyErased, SegmentError) as exc:
+    except (KeyErased, SegmentError, SegmentMissing) as exc:
         raise CliError(str(exc)) from None
     except BrokenPipeError:                    # the player was closed: fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -324,18 +330,22 @@ def cmd_retention_run(args) -> int:
     from firmware.storage.retention import sweep
     store = _store(_config(args))
     with store.owned("sweep"):                       # refused while the recorder runs
-        report = sweep(store, purge=True)
+        report = sweep(store, purge=True, clock_checked=args.clock_checked)
     horizon = report.horizon_seconds
     text = (f"destroyed {len(report.slots_destroyed)} slot key(s), erased "
             f"{len(report.segments_erased)} segment(s), freed {report.bytes_freed} bytes; "
             f"oldest footage kept: " + (f"{horizon / 86400:.2f} days" if horizon is not None
                                         else "none"))
+    if report.clock_refused:
+        text += f"\nNOTHING destroyed (alarm clock-ahead): {report.clock_refused}"
     if not report.erase_complete:
         text += ("\nNOT complete: destroyed keys may still be in index.sqlite3-wal because a "
                  "reader holds an old snapshot; alarm wal-not-purged raised, retried at the "
                  "next sweep")
     _print(report.to_json(), args.json, text)
-    return 0 if report.erase_complete else EXIT_FAILED
+    if report.clock_refused:
+        print(f"nvr: {report.clock_refused}", file=sys.stderr)
+    return 0 if report.erase_complete and not report.clock_refused else EXIT_FAILED
 
 
 def cmd_hold_add(args) -> int:
@@ -906,8 +916,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("target", metavar="FILE|ID")
     _footage_arguments(c)
 
-    _action(_group(sub, "retention", "retention by cryptographic erase"), "run",
-            cmd_retention_run, "run one retention sweep now")
+    c = _action(_group(sub, "retention", "retention by cryptographic erase"), "run",
+                cmd_retention_run, "run one retention sweep now")
+    c.add_argument("--clock-checked", action="store_true",
+                   help="the time is right (checked by hand): erase by it even though the "
+                        "clock is not synchronised and far ahead of the last recording")
 
     holds = _group(sub, "hold", "holds on footage (R-41)")
     c = _action(holds, "add", cmd_hold_add, "hold a camera's footage in a time window")

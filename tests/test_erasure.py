@@ -103,12 +103,14 @@ def test_cached_slot_keys_leave_at_their_erase_time_item4(tmp_path, busy_video):
     store = make_store(tmp_path)
     seg = store.list_segments()[0]
     assert b"".join(store.read_segment(seg["id"]))            # the slot key is now cached
-    erase_at = store.db.execute("SELECT erase_at FROM slot_keys").fetchone()[0]
+    erase_at = store.db.execute("SELECT erase_at FROM slot_keys k JOIN segments s ON s.slot = "
+                                "k.slot WHERE s.id = ?", (seg["id"],)).fetchone()[0]
+    last = store.db.execute("SELECT max(erase_at) FROM slot_keys").fetchone()[0]   # an hour
     with pytest.raises(KeyErased, match="R-40"):
         b"".join(store.read_segment(seg["id"], now=erase_at + 1))
     with pytest.raises(KeyErased, match="R-40"):
         store.data_key(seg["id"], now=erase_at)
-    assert store.list_segments(now=erase_at) == []           # nobody is shown what is gone
+    assert store.list_segments(now=last) == []               # nobody is shown what is gone
     assert b"".join(store.read_segment(seg["id"], now=erase_at - 1))
 
 
@@ -123,7 +125,7 @@ def test_a_hold_over_a_due_slot_keeps_nothing_item5(tmp_path, busy_video):
     hold = add_hold(store, "cam", start.timestamp(), start.timestamp() + 60, "incident",
                     "ref")                                   # no sweep ran since it fell due
     assert hold["segments"] == 0 and hold["already_erased"] > 0
-    report = retention.sweep(store)
+    report = retention.sweep(store, clock_checked=True)      # only old footage: 29 days on
     assert report.segments_erased and store.db.execute(
         "SELECT count(*) FROM segments").fetchone()[0] == 0
     assert not list((tmp_path / "data" / "segments").rglob("*.seg"))
@@ -139,7 +141,7 @@ def test_sweep_checkpoints_without_stalling_the_writer_and_alarms_item3(tmp_path
     assert secrets
     reader = Reader(data)
     store = make_store(tmp_path)              # a reader; the sweep takes ownership for its length
-    report = retention.sweep(store, checkpoint_attempts=3)
+    report = retention.sweep(store, checkpoint_attempts=3, clock_checked=True)
     assert report.slots_destroyed and report.erase_complete is False
     # Honest: the wrapped keys are still in a file, and the alarm says so to every process.
     assert any(s in files_of(data) for s in secrets)
@@ -153,7 +155,8 @@ def test_sweep_checkpoints_without_stalling_the_writer_and_alarms_item3(tmp_path
     # sweep holds no lock while it waits.
     store.take_ownership("record")
     done = threading.Event()
-    sweeper = threading.Thread(target=lambda: (retention.sweep(store, checkpoint_attempts=400),
+    sweeper = threading.Thread(target=lambda: (retention.sweep(store, checkpoint_attempts=400,
+                                                               clock_checked=True),
                                                done.set()))
     sweeper.start()
     written = _write_one_segment(store)
@@ -295,3 +298,131 @@ def test_web_playback_of_a_due_slot_is_gone_before_any_sweep_item4(tmp_path, bus
     assert gone.status_code == 410 and "R-40" in gone.get_json()["error"]
     assert c.get(f"/api/cameras/cam/segments/{day}").get_json() == []
     assert Path(seg["path"]).exists()                 # no sweep ran; the key is refused
+
+
+# --- store2: the clock and the index cannot stretch the 28 days (issue 9 review) ---------------
+
+def _due_footage(tmp_path: Path, video: Path) -> tuple[Path, list[dict], dict]:
+    """Footage recorded 29 days ago (due in real time, not yet swept), and a hold placed today
+    on a window without footage, so the index knows today's date (as a running device's does)."""
+    config = device(tmp_path)
+    ingest(config, video, now_utc() - timedelta(days=29), clock="-29d")
+    old = recordings(config, clock="-29d")
+    env = staff(config)
+    today = nvr("--config", str(config), "hold", "add", "--camera", "cam", "--start",
+                (now_utc() - timedelta(minutes=10)).isoformat(), "--end",
+                (now_utc() - timedelta(minutes=5)).isoformat(), "--reason", "incident",
+                "--reference", "R-8", "--user", "b.beheerder", env=env)
+    assert today.returncode == 0, today.stderr
+    return config, old, env
+
+
+def test_a_clock_moved_back_cannot_open_or_hold_a_due_slot_R40(tmp_path, busy_video):
+    config, old, env = _due_footage(tmp_path, busy_video)
+    assert old
+    back = play(config, old[0]["id"], env, clock="-30d")
+    assert back.returncode == 1 and back.stdout == b"" and b"R-40" in back.stderr, back.stderr
+    held = subprocess.run(                   # two days back: the window is not in the future
+        ["faketime", "-f", "-2d", sys.executable, "-m", "firmware.cli", "--config", str(config),
+         "hold", "add", "--camera", "cam", "--start", old[0]["start"], "--end", old[-1]["end"],
+         "--reason", "incident", "--reference", "R-9", "--json", "--user", "b.beheerder"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert held.returncode == 0, held.stderr
+    assert json.loads(held.stdout)["segments"] == 0
+    # Recording with a clock behind what the index already knows is refused, clearly.
+    start = now_utc() - timedelta(days=30, minutes=5)
+    refused = subprocess.run(
+        ["faketime", "-f", "-30d", sys.executable, "-m", "firmware.cli", "--config", str(config),
+         "ingest", str(busy_video), "--camera", "cam", "--start", start.isoformat()],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "clock is behind" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_raising_erase_at_with_sqlite3_changes_nothing_R40(tmp_path, busy_video):
+    config, old, env = _due_footage(tmp_path, busy_video)
+    with closing(sqlite3.connect(tmp_path / "data" / "index.sqlite3")) as db:
+        db.execute("UPDATE slot_keys SET erase_at = erase_at + 1000 * 86400")
+        db.commit()
+    late = play(config, old[0]["id"], env)
+    assert late.returncode == 1 and late.stdout == b"" and b"R-40" in late.stderr, late.stderr
+    assert recordings(config) == []
+    swept = nvr("--config", str(config), "retention", "run", "--json")
+    assert swept.returncode == 0, swept.stderr
+    assert sorted(json.loads(swept.stdout)["segments_erased"]) == sorted(r["id"] for r in old)
+    # Within the bound too: erase_at is bound into the wrapped key, an edit does not open it.
+    ingest(config, busy_video, now_utc() - timedelta(minutes=10))
+    fresh = recordings(config)
+    with closing(sqlite3.connect(tmp_path / "data" / "index.sqlite3")) as db:
+        db.execute("UPDATE slot_keys SET erase_at = erase_at + 1 WHERE wrapped IS NOT NULL")
+        db.commit()
+    edited = play(config, fresh[0]["id"], env)
+    assert edited.returncode == 1 and edited.stdout == b"", edited.stderr
+    assert b"altered" in edited.stderr and b"Traceback" not in edited.stderr
+
+
+def test_a_clock_moved_forward_erases_nothing_without_a_synchronised_clock_R40(tmp_path,
+                                                                               busy_video):
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(minutes=10))
+    before = recordings(config)
+    ahead = subprocess.run(["faketime", "-f", "+40d", sys.executable, "-m", "firmware.cli",
+                            "--config", str(config), "recordings", "verify", "--json"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert ahead.returncode in (0, 1), ahead.stderr
+    assert recordings(config) == before                      # verify never sweeps
+    sweep = subprocess.run(["faketime", "-f", "+40d", sys.executable, "-m", "firmware.cli",
+                            "--config", str(config), "retention", "run"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert sweep.returncode != 0 and "clock" in sweep.stderr + sweep.stdout, sweep.stderr
+    assert recordings(config) == before                      # no key was destroyed
+    assert all(Path(r["path"]).exists() for r in before)
+    alarms = make_store(tmp_path).alarms()
+    assert [a["kind"] for a in alarms] == ["clock-ahead"], alarms
+    env = staff(config)
+    assert play(config, before[0]["id"], env).returncode == 0
+
+
+def test_readyz_and_system_page_show_persisted_alarms_R42(tmp_path, busy_video):
+    from webutil import login
+
+    from firmware.config import load
+    from firmware.web import create_app
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(minutes=10))
+    staff(config)
+    store = make_store(tmp_path)
+    hold = add_hold(store, "cam", time.time() - 3600, time.time(), "incident", "ref")
+    reader = Reader(tmp_path / "data")
+    assert release_hold(store, hold["id"], checkpoint_attempts=2)["erase_complete"] is False
+    app = create_app(load(config))             # another process's view: only the index knows
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503 and "wal-not-purged" in ready.get_data(as_text=True)
+    page = login(app, "t.admin").get("/system").get_data(as_text=True)
+    assert "wal-not-purged" in page and "sleutels" in page
+    reader.end()
+    store.purge_wal()
+    again = app.test_client().get("/readyz")
+    assert again.status_code == 200, again.get_json()
+
+
+def test_a_segment_file_gone_before_the_read_is_a_clear_error(tmp_path, busy_video):
+    from webutil import api, login
+
+    from firmware.config import load
+    from firmware.web import create_app
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(minutes=10))
+    env = staff(config)
+    seg = recordings(config)[0]
+    Path(seg["path"]).unlink()
+    cli = play(config, seg["id"], env)
+    assert cli.returncode == 1 and b"Traceback" not in cli.stderr, cli.stderr
+    assert b"missing" in cli.stderr and b"verify" in cli.stderr
+    app = create_app(load(config))
+    c = login(app, "b.beheerder")
+    assert api(c, "POST", "/api/cameras/cam/access", {"action": "playback", "purpose":
+               "incident", "reason": "checking a missing file"}).status_code == 200
+    gone = c.get(f"/api/segments/{seg['id']}/video")
+    assert gone.status_code == 410, gone.data
+    assert "ontbreekt" in gone.get_json()["error"]

@@ -6,7 +6,6 @@ a traceback. With real `nvr` processes, real files and SIGKILL.
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import signal
 import sqlite3
@@ -254,7 +253,8 @@ def test_sigkill_during_the_sweep_leaves_a_consistent_store(tmp_path, busy_video
     total = len(segment_files(data))
     assert total >= 20
     proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
-                             "retention", "run"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "retention", "run", "--clock-checked"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while len(segment_files(data)) == total and proc.poll() is None:     # the first unlink
@@ -269,15 +269,58 @@ def test_sigkill_during_the_sweep_leaves_a_consistent_store(tmp_path, busy_video
     print(f"killed with {left} of {total} files left")
 
 
+# A test-only pause, outside the product: the child is `nvr` run through this wrapper, which
+# wraps one named function so that it announces PAUSED on stderr and waits for a line on stdin.
+PAUSED = "PAUSED"
+PAUSE_AT = """
+import contextlib, importlib, sys
+module, name, where = sys.argv[1], sys.argv[2], sys.argv[3]
+owner, _, attr = name.rpartition(".")
+target = importlib.import_module(module)
+holder = getattr(target, owner) if owner else target
+original = getattr(holder, attr)
+def pause():
+    print("PAUSED", file=sys.stderr, flush=True)
+    sys.stdin.readline()
+if where == "inside":                     # a context manager: pause at the end of its body
+    @contextlib.contextmanager
+    def wrapped(*a, **k):
+        with original(*a, **k) as value:
+            yield value
+            pause()
+else:
+    def wrapped(*a, **k):
+        pause()
+        return original(*a, **k)
+setattr(holder, attr, wrapped)
+from firmware.cli import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def paused(where: tuple[str, str, str], *args: str, env: dict | None = None
+           ) -> subprocess.Popen:
+    """`nvr ARGS` that stops at `where` (module, function, before|inside) until told to go on;
+    returns once it stopped there."""
+    proc = subprocess.Popen([sys.executable, "-c", PAUSE_AT, *where, *args], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert line.strip() == PAUSED, line + proc.stderr.read()
+    return proc
+
+
 def test_sigkill_during_a_hold_release_leaves_nothing_behind(tmp_path, busy_video):
+    """Killed at known points of the release: inside its transaction (before the commit) and
+    after the commit, before the checkpoint."""
     config = device(tmp_path)
     ingest(config, busy_video, now_utc() - timedelta(minutes=10))
     data = tmp_path / "data"
     env = staff(config)
     rows = recordings(config)
-    rng = random.Random(9)
-    kills = 0
-    for i in range(6):
+    points = [("firmware.storage.store", "EncryptedStore.transaction", "inside"),
+              ("firmware.storage.store", "EncryptedStore.purge_wal", "before")]
+    for i, point in enumerate(points):
         held = nvr("--config", str(config), "hold", "add", "--camera", "cam", "--start",
                    rows[0]["start"], "--end", rows[-1]["end"], "--reason", "kill test",
                    "--reference", f"K-{i}", "--json", "--user", "b.beheerder", env=env)
@@ -289,28 +332,47 @@ def test_sigkill_during_a_hold_release_leaves_nothing_behind(tmp_path, busy_vide
                                   (hold["id"],)).fetchone()[0]]
             secrets += [r[0] for r in db.execute("SELECT wrapped_dek FROM hold_segments "
                                                  "WHERE hold_id = ?", (hold["id"],))]
-        proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
-                                 "hold", "release", str(hold["id"]), "--user", "b.beheerder"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.3, 1.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
+        proc = paused(point, "--config", str(config), "hold", "release", str(hold["id"]),
+                      "--user", "b.beheerder", env=env)
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
+        assert proc.returncode == -signal.SIGKILL
         with closing(sqlite3.connect(data / "index.sqlite3")) as db:
             key, released = db.execute("SELECT wrapped_key, released FROM holds WHERE id = ?",
                                        (hold["id"],)).fetchone()
             (kept,) = db.execute("SELECT count(*) FROM hold_segments WHERE hold_id = ?",
                                  (hold["id"],)).fetchone()
-        # All or nothing: released without a key or a wrapped data key, or still whole.
-        assert (released is not None and key is None and kept == 0) or \
-            (released is None and key and kept == len(rows)), (released, key, kept)
-        _agree(config, data)                 # the owner's start checkpoints what was left
+        if point[2] == "inside":             # before the commit: still whole
+            assert released is None and key and kept == len(rows), (released, key, kept)
+        else:                                # after the commit: released, keys gone from rows
+            assert released is not None and key is None and kept == 0, (released, key, kept)
+        _agree(config, data)                 # the next owner checkpoints what was left
         if released is not None:
             files = files_of(data)
             assert not any(s in files for s in secrets), "a released key is still in a file"
-    assert kills >= 1
+
+
+def test_verify_gives_ownership_back_before_it_decrypts_item4(tmp_path, busy_video):
+    """A read-only command never keeps the recorder from starting: `recordings verify` owns the
+    store for its reconcile only."""
+    from firmware.storage.ownership import OwnerLock
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(minutes=10))
+    data = tmp_path / "data"
+    proc = paused(("firmware.storage.store", "EncryptedStore.verify", "before"),
+                  "--config", str(config), "recordings", "verify", "--json")
+    lock = OwnerLock(data)
+    try:
+        lock.acquire("record")               # the recorder could start now
+        assert lock.held
+    finally:
+        lock.release()
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    assert report["owner"] is True and report["problems"] == []
 
 
 def test_sigkill_between_the_erase_and_its_checkpoint_the_next_owner_purges(tmp_path,
@@ -324,7 +386,8 @@ def test_sigkill_between_the_erase_and_its_checkpoint_the_next_owner_purges(tmp_
         secrets = [r[0] for r in db.execute("SELECT wrapped FROM slot_keys")]
     reader = Reader(data)
     proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
-                             "retention", "run"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "retention", "run", "--clock-checked"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     probe = sqlite3.connect(data / "index.sqlite3")
     deadline = time.monotonic() + 60

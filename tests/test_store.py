@@ -84,7 +84,8 @@ def test_expired_copies_no_longer_decrypt_newer_ones_do_R40(tmp_path, busy_video
     aside.mkdir()
     copies = [Path(shutil.copy(r["path"], aside / f"copy-{i}.seg")) for i, r in enumerate(old)]
 
-    result = nvr("--config", str(config), "retention", "run", "--json")
+    # Only footage of 29 days ago in the index: the unsynchronised clock is confirmed by hand.
+    result = nvr("--config", str(config), "retention", "run", "--json", "--clock-checked")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert sorted(report["segments_erased"]) == sorted(r["id"] for r in old)
@@ -138,7 +139,7 @@ def test_hold_keeps_exactly_its_window_and_release_erases_R41(tmp_path, busy_vid
     env = staff(config)
     expected = {r["id"] for r in rows if r["start"] < h1 and r["end"] > h0}
     assert hold["segments"] == len(expected) >= 2
-    assert nvr("--config", str(config), "retention", "run").returncode == 0
+    assert nvr("--config", str(config), "retention", "run", "--clock-checked").returncode == 0
     kept = recordings(config)
     assert {r["id"] for r in kept} == expected and all(r["held"] for r in kept)
     for path in decrypt_all(config, kept, tmp_path / "held"):
@@ -149,7 +150,8 @@ def test_hold_keeps_exactly_its_window_and_release_erases_R41(tmp_path, busy_vid
     result = nvr("--config", str(config), "hold", "release", str(hold["id"]), "--user",
                  "b.beheerder", env=env)
     assert result.returncode == 0, result.stderr
-    report = json.loads(nvr("--config", str(config), "retention", "run", "--json").stdout)
+    report = json.loads(nvr("--config", str(config), "retention", "run", "--json",
+                            "--clock-checked").stdout)
     assert sorted(report["segments_erased"]) == sorted(expected)
     assert recordings(config) == []
 
@@ -158,9 +160,10 @@ def test_hold_placed_before_recording_holds_new_footage(tmp_path, busy_video):
     store = make_store(tmp_path)
     config = device(tmp_path)
     start = now_utc() - timedelta(days=30)
-    add_hold(store, "cam", start.timestamp() + 30, start.timestamp() + 60, "reason", "ref")
+    add_hold(store, "cam", start.timestamp() + 30, start.timestamp() + 60, "reason", "ref",
+             now=start.timestamp())                # placed then: recording then is not refused
     ingest(config, busy_video, start, clock="-30d")
-    retention.sweep(store)
+    retention.sweep(store, clock_checked=True)
     kept = store.list_segments()
     assert kept and all(r["held"] for r in kept)
     assert all(r["end"] > start.timestamp() + 30 for r in kept)
@@ -407,7 +410,7 @@ def test_full_disk_of_held_footage_stops_recording_with_an_alarm_R42(tmp_path, s
                           camera_extra="bitrate_kbps = 3000", data_dir=str(data))
     store = make_store(tmp_path, data_dir=data)
     start = now_utc() - timedelta(hours=1)
-    add_hold(store, "cam", start.timestamp(), start.timestamp() + 3600, "r", "ref")
+    hold = add_hold(store, "cam", start.timestamp(), start.timestamp() + 3600, "r", "ref")
     result = nvr("--config", str(config), "-v", "ingest", str(busy_video), "--camera", "cam",
                  "--start", iso(start), "--json")
     assert result.returncode == 0, result.stderr
@@ -417,6 +420,14 @@ def test_full_disk_of_held_footage_stops_recording_with_an_alarm_R42(tmp_path, s
     assert all(r["held"] for r in store.list_segments())
     check = nvr("--config", str(config), "recordings", "verify", "--json")
     assert check.returncode == 0 and json.loads(check.stdout)["problems"] == []
+    # The alarm is kept in the index, so every process (/readyz of the web) sees it ...
+    alarms = make_store(tmp_path, data_dir=data).alarms()
+    assert [a["kind"] for a in alarms] == ["storage-full"] and "R-42" in alarms[0]["detail"]
+    # ... and it is cleared once room is made again.
+    release_hold(store, hold["id"])
+    store.take_ownership("record")
+    store.ensure_capacity()
+    assert store.alarms() == []
     store.close()
 
 

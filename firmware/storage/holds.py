@@ -23,7 +23,7 @@ def add_hold(store: EncryptedStore, camera_id: str, start: float, end: float, re
              reference: str, now: float | None = None) -> dict:
     """Hold what can still be opened at `now`: a segment whose slot is past its erase time
     counts as erased, swept or not (issue 9 item 5), unless another hold keeps it."""
-    now = time.time() if now is None else now
+    now = store.now(now)                   # never before what the index knows (R-40)
     if end <= start:
         raise HoldError("the hold's end must lie after its start")
     if not reason.strip() or not reference.strip():

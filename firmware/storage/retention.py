@@ -21,11 +21,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from firmware.storage.store import CHECKPOINT_ATTEMPTS, WAL_ALARM, EncryptedStore
+from firmware.storage.store import (CHECKPOINT_ATTEMPTS, WAL_ALARM, EncryptedStore,
+                                    last_due_slot)
+from firmware.system.clock import clock_synchronised
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 60.0
+CLOCK_ALARM = "clock-ahead"
+CLOCK_AHEAD = 86400.0      # a clock this far ahead of the index must be synchronised to erase
 
 
 @dataclass
@@ -36,30 +40,63 @@ class SweepReport:
     bytes_freed: int = 0
     horizon_seconds: float | None = None
     erase_complete: bool = True      # False: destroyed keys may still be in a file (alarm)
+    clock_refused: str | None = None  # why no key was destroyed: the clock is not trusted
 
     def to_json(self) -> dict:
         return {"now": self.now, "slots_destroyed": self.slots_destroyed,
                 "segments_erased": self.segments_erased, "bytes_freed": self.bytes_freed,
                 "retention_horizon_seconds": self.horizon_seconds,
-                "erase_complete": self.erase_complete}
+                "erase_complete": self.erase_complete, "clock_refused": self.clock_refused}
 
 
 def sweep(store: EncryptedStore, now: float | None = None, *, purge: bool = False,
-          checkpoint_attempts: int = CHECKPOINT_ATTEMPTS) -> SweepReport:
+          checkpoint_attempts: int = CHECKPOINT_ATTEMPTS,
+          clock_checked: bool = False) -> SweepReport:
     """One sweep as the store's owner; `purge` checkpoints the WAL even if nothing was due
-    (the owner does so at start, after a crash that may have come before the checkpoint)."""
+    (the owner does so at start, after a crash that may have come before the checkpoint).
+    An explicit `now` (tests, benchmarks) or `clock_checked` (an operator confirmed the time:
+    `nvr retention run --clock-checked`) skips the check of the clock in `clock_ahead`."""
     with store.owned("sweep"):
-        return _sweep(store, time.time() if now is None else now, purge, checkpoint_attempts)
+        refused = None if now is not None or clock_checked else clock_ahead(store)
+        if refused is None:
+            store.clear_alarm(CLOCK_ALARM)
+        return _sweep(store, store.now(now), purge, checkpoint_attempts, refused)
 
 
-def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int) -> SweepReport:
-    report = SweepReport(now)
-    # 1. Cryptographic erase: destroy every slot key that is due. One transaction per slot,
-    #    committed before any file is touched.
+def finish_erase(store: EncryptedStore) -> SweepReport:
+    """What a read-only command's owner may do: delete the files of keys destroyed already
+    (a sweep killed half-way) and checkpoint; it never destroys a key (issue 9 review)."""
+    with store.owned("sweep"):
+        return _sweep(store, store.now(), True, CHECKPOINT_ATTEMPTS, destroy=False)
+
+
+def clock_ahead(store: EncryptedStore) -> str | None:
+    """Why the clock may not be trusted to destroy keys, or None (R-40). A clock more than a
+    day ahead of the newest time the index knows, and not synchronised, may have been moved
+    forward: erasing then would destroy footage recorded minutes ago. A synchronised clock is
+    trusted however far ahead it is (a device that was off for weeks must erase when it
+    starts). The alarm is raised here and cleared when the clock is trusted again."""
+    clock, known = time.time(), store.floor(refresh=True)
+    if known == 0 or clock - known <= CLOCK_AHEAD or clock_synchronised():
+        return None                    # (an empty index knows no time, and has nothing to erase)
+    detail = (f"the clock is {(clock - known) / 86400:.1f} days ahead of the newest recording "
+              "or key in the index and is not synchronised: no key is destroyed until the "
+              "time is right (synchronise the clock: NTP, timedatectl; or, if the time is right, "
+              "`nvr retention run --clock-checked`); footage stays")
+    store.raise_alarm(CLOCK_ALARM, detail)
+    return detail
+
+
+def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
+           refused: str | None = None, destroy: bool = True) -> SweepReport:
+    report = SweepReport(now, clock_refused=refused)
+    # 1. Cryptographic erase: destroy every slot key that is due (by its row, or by the hard
+    #    bound of its slot number). One transaction per slot, committed before any file is
+    #    touched. Nothing is destroyed on a clock that is not trusted.
     with store.lock:
-        due = [r["slot"] for r in store.db.execute(
-            "SELECT slot FROM slot_keys WHERE wrapped IS NOT NULL AND erase_at <= ? "
-            "ORDER BY slot", (now,))]
+        due = [] if refused or not destroy else [r["slot"] for r in store.db.execute(
+            "SELECT slot FROM slot_keys WHERE wrapped IS NOT NULL AND (erase_at <= ? OR "
+            "slot <= ?) ORDER BY slot", (now, last_due_slot(now)))]
     for slot in due:
         with store.transaction() as db:
             db.execute("UPDATE slot_keys SET wrapped = NULL, destroyed = ?, purged = 0 "

@@ -16,6 +16,12 @@ reader (no writer thread, no reconcile, no sweep, no unlink) unless it owns it. 
 takes ownership at open: check the index, reconcile, sweep and purge the WAL before anything
 is read. A reader that writes its first segment becomes the owner then (tests, benchmarks).
 Every key lookup refuses a slot whose erase time has passed, in every process (R-40).
+
+"Now" for erasure is never earlier than the newest time the index already knows (`floor()`),
+so a clock set back cannot reopen a slot that is due; recording with such a clock is refused.
+A slot's erase time is bounded by its own number (slot start + MAX_RETENTION_DAYS), not only
+by its row, and the row's erase time is bound into the wrapped slot key: editing it with
+sqlite3 either changes nothing or makes the key refuse to open.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from firmware.config import Config
+from firmware.config import MAX_RETENTION_DAYS, Config
 from firmware.storage import index
 from firmware.storage.keys import FileKeyProvider, KeyProblem, KeyProvider, new_key, unwrap, wrap
 from firmware.storage.ownership import OwnerLock
@@ -51,6 +57,25 @@ SUFFIX = ".seg"
 QUARANTINE = "quarantine"
 WAL_ALARM = "wal-not-purged"
 CHECKPOINT_ATTEMPTS = 20           # 50 ms apart: a second, then the owner retries each minute
+FULL_ALARM = "storage-full"        # R-42, kept in the index like the WAL alarm
+HARD_LIMIT = MAX_RETENTION_DAYS * 86400     # R-40: no slot outlives its start by more
+CLOCK_SLACK = 300                  # how far a recording clock may lag what the index knows
+FLOOR_REFRESH = 5.0                # seconds between reads of the index's newest time
+
+
+def hard_erase_at(slot: int) -> float:
+    """The latest a slot can ever be erased, from its number alone (R-40)."""
+    return slot * SLOT_SECONDS + HARD_LIMIT
+
+
+def last_due_slot(now: float) -> int:
+    """Every slot up to this number is due at `now` by the hard bound."""
+    return int((now - HARD_LIMIT) // SLOT_SECONDS)
+
+
+def slot_context(slot: int, erase_at: float) -> str:
+    """The associated data of a wrapped slot key: the row's erase time is part of it."""
+    return f"slot:{slot}:erase_at:{float(erase_at)!r}"
 
 
 class StorageFull(StorageError):
@@ -59,6 +84,14 @@ class StorageFull(StorageError):
 
 class KeyErased(StorageError):
     """The data key of a segment no longer exists: the footage is gone for good."""
+
+
+class ClockBehind(StorageError):
+    """The clock is behind what the index already recorded: recording now would be wrong."""
+
+
+class SegmentMissing(StorageError):
+    """An indexed segment's file is gone (removed after it was listed)."""
 
 
 class IndexMissing(StorageError):
@@ -199,6 +232,9 @@ class EncryptedStore:
         self._slot_cache: dict[int, tuple[bytes, float]] = {}     # slot: (key, erase_at)
         self._cache_expiry = float("inf")
         self.alarm: str | None = None
+        self._floor = 0.0
+        self._floor_read = float("-inf")
+        self.floor(refresh=True)
         self.lost_segments = 0
         self.reconciliation: Reconciliation | None = None
         # 16 operations of at most a 256 KiB chunk each: at most ~4 MB waits for a slow disk.
@@ -225,6 +261,8 @@ class EncryptedStore:
         from firmware.storage.retention import sweep
         self.ownership.acquire(what)
         try:
+            if what in ("record", "ingest"):
+                self.check_clock(refresh=True)
             index.check(self.db, self.index_path)
             self.reconciliation = self.reconcile()
             sweep(self, purge=True)
@@ -233,6 +271,55 @@ class EncryptedStore:
             raise
         self._start_writer()
         return self.reconciliation
+
+    def settle(self, what: str) -> Reconciliation:
+        """Own the store for this call only: check the index, make disk and index agree and
+        purge the WAL; no sweep (a read-only command never erases). Gives ownership back
+        unless this process owned the store already (StoreBusy if another one does). The
+        files of keys a killed sweep destroyed already are deleted (they open with nothing)."""
+        from firmware.storage.retention import finish_erase
+        with self.owned(what):
+            index.check(self.db, self.index_path)
+            self.reconciliation = self.reconcile()
+            finish_erase(self)
+        return self.reconciliation
+
+    # --- time -------------------------------------------------------------------------------
+
+    def known_time(self) -> float:
+        """The newest time the index knows: slot keys made or destroyed, segments, holds."""
+        with self.lock:
+            (t,) = self.db.execute(
+                "SELECT max(coalesce((SELECT max(max(created, coalesce(destroyed, 0))) FROM "
+                "slot_keys), 0), coalesce((SELECT max(start) FROM segments), 0), "
+                "coalesce((SELECT max(max(created, coalesce(released, 0))) FROM holds), 0))"
+            ).fetchone()
+        return t or 0.0
+
+    def floor(self, refresh: bool = False) -> float:
+        """The time erasure never goes below in this process: the newest the index knows,
+        read at most every few seconds, and never lower than before (R-40)."""
+        tick = time.monotonic()
+        if refresh or tick - self._floor_read >= FLOOR_REFRESH:
+            self._floor = max(self._floor, self.known_time())
+            self._floor_read = tick
+        return self._floor
+
+    def now(self, now: float | None = None) -> float:
+        """"Now" for erasure: the clock (or `now`), but never before the floor."""
+        return max(time.time() if now is None else now, self.floor())
+
+    def check_clock(self, refresh: bool = False) -> None:
+        """Refuse to record with a clock behind what the index already recorded (R-40). Per
+        segment the floor read at most 5 s ago is enough; at take-over it is read afresh."""
+        clock, known = time.time(), self.floor(refresh=refresh)
+        if clock < known - CLOCK_SLACK:
+            fmt = "%Y-%m-%d %H:%M:%S UTC"
+            raise ClockBehind(
+                f"the clock is behind what was already recorded: it says "
+                f"{time.strftime(fmt, time.gmtime(clock))}, but the index holds footage or "
+                f"keys of {time.strftime(fmt, time.gmtime(known))}. Fix the time (NTP, "
+                "timedatectl) and start again; nothing was recorded")
 
     @contextlib.contextmanager
     def owned(self, what: str) -> Iterator[None]:
@@ -324,7 +411,7 @@ class EncryptedStore:
         """The slot's key; a new one if there is none yet and `create`; None once destroyed or
         once its erase time has passed, whether or not a sweep ran (R-40). Keys leave the
         cache at their erase time."""
-        now = time.time() if now is None else now
+        now = self.now(now)
         with self.lock:
             if now >= self._cache_expiry:
                 self._slot_cache = {s: c for s, c in self._slot_cache.items() if now < c[1]}
@@ -336,20 +423,21 @@ class EncryptedStore:
             row = self.db.execute("SELECT wrapped, erase_at FROM slot_keys WHERE slot = ?",
                                   (slot,)).fetchone()
             if row is not None:
-                erase_at = row["erase_at"]
+                erase_at = min(row["erase_at"], hard_erase_at(slot))
                 if row["wrapped"] is None or now >= erase_at:
                     return None
-                key = unwrap(self.master, row["wrapped"], f"slot:{slot}")
+                key = unwrap(self.master, row["wrapped"], slot_context(slot, row["erase_at"]))
             elif create:
                 start = slot * SLOT_SECONDS
-                erase_at = start + self.retention
+                erase_at = min(start + self.retention, hard_erase_at(slot))
                 if now >= erase_at:
                     return None
                 key = new_key()
                 self.db.execute(
                     "INSERT INTO slot_keys (slot, start, erase_at, wrapped, created) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (slot, start, erase_at, wrap(self.master, key, f"slot:{slot}"), time.time()))
+                    (slot, start, erase_at, wrap(self.master, key, slot_context(slot, erase_at)),
+                     now))
             else:
                 return None
             if now < erase_at:
@@ -368,9 +456,9 @@ class EncryptedStore:
             with self.lock:
                 row = self.db.execute("SELECT erase_at FROM slot_keys WHERE slot = ?",
                                       (slot,)).fetchone()
-        if row is not None and row["erase_at"] <= now:
-            when = datetime.fromtimestamp(row["erase_at"]).astimezone().isoformat(
-                timespec="seconds")
+        due = None if row is None else min(row["erase_at"], hard_erase_at(slot))
+        if due is not None and due <= now:
+            when = datetime.fromtimestamp(due).astimezone().isoformat(timespec="seconds")
             return KeyErased(f"segment {segment_id}: its key was erased on {when} by the "
                              "retention rule (R-40); it can never be decrypted again")
         return KeyErased(f"segment {segment_id}: its key was erased (capacity eviction or "
@@ -381,7 +469,7 @@ class EncryptedStore:
 
     def data_key(self, segment_id: str, now: float | None = None) -> bytes:
         """The segment's data key, through its slot key or any hold; KeyErased if none."""
-        now = time.time() if now is None else now
+        now = self.now(now)
         with self.lock:
             row = self.db.execute("SELECT slot, wrapped_dek FROM segments WHERE id = ?",
                                   (segment_id,)).fetchone()
@@ -405,6 +493,7 @@ class EncryptedStore:
         if self._writer is None:                        # the first segment: become the owner
             self.ownership.acquire("record")
             self._start_writer()
+        self.check_clock()
         self.ensure_capacity()
         start = meta.start.timestamp()
         slot = self.slot_of(start)
@@ -466,15 +555,18 @@ class EncryptedStore:
                     "SELECT id, path FROM segments s WHERE NOT EXISTS (SELECT 1 FROM "
                     "hold_segments hs JOIN holds h ON h.id = hs.hold_id WHERE hs.segment_id = "
                     "s.id AND h.released IS NULL) ORDER BY start LIMIT 1").fetchone()
-                if row is None:
-                    self.alarm = (f"disk {self.disk_used():.0%} full (high-water mark "
-                                  f"{self.high_water:.0%}) and all footage left is held: "
-                                  "recording stopped (R-42)")
-                    raise StorageFull(self.alarm)
-                self._delete_segment(db, row["id"], row["path"])
+                if row is not None:
+                    self._delete_segment(db, row["id"], row["path"])
+            if row is None:
+                self.alarm = (f"disk {self.disk_used():.0%} full (high-water mark "
+                              f"{self.high_water:.0%}) and all footage left is held: "
+                              "recording stopped (R-42)")
+                self.raise_alarm(FULL_ALARM, self.alarm)
+                raise StorageFull(self.alarm)
             evicted += 1
         if evicted:
             log.warning("capacity: evicted the %d oldest unheld segment(s) (R-42)", evicted)
+        self.clear_alarm(FULL_ALARM)           # one SELECT per segment when there is none
         self.alarm = None
         return evicted
 
@@ -503,7 +595,13 @@ class EncryptedStore:
             raise KeyErased(f"segment {segment_id} is not in the index")
         dek = self.data_key(segment_id, now)
         path = self.data_dir / row["path"]
-        with open(path, "rb") as f:
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise SegmentMissing(f"segment {segment_id}: its file {path} is missing (removed "
+                                 "after it was listed); run `nvr recordings verify` to "
+                                 "reconcile the index") from None
+        with f:
             yield from decrypt_chunks(f, dek, expected_id=segment_id, name=f"segment {segment_id}")
 
     def decrypt_file(self, path: Path, now: float | None = None) -> Iterator[bytes]:
@@ -515,7 +613,7 @@ class EncryptedStore:
         try:
             dek = self.data_key(header.segment_id, now)
         except KeyErased:
-            now = time.time() if now is None else now
+            now = self.now(now)
             raise KeyErased(f"{path}: {self._erased(header.segment_id, header.slot, now)}"
                             ) from None
         with open(path, "rb") as f:
@@ -531,7 +629,8 @@ class EncryptedStore:
         sql = ("SELECT s.id, s.camera_id, s.event_id, s.start, s.end, s.bytes, s.path, s.status, "
                f"s.frames, s.location, s.clock_synced, {held} AS held FROM segments s "
                "JOIN slot_keys k ON k.slot = s.slot")
-        where, args = [f"(k.erase_at > ? OR {held})"], [time.time() if now is None else now]
+        now = self.now(now)
+        where, args = [f"((k.erase_at > ? AND k.slot > ?) OR {held})"], [now, last_due_slot(now)]
         if camera_id:
             where.append("s.camera_id = ?")
             args.append(camera_id)
@@ -546,7 +645,7 @@ class EncryptedStore:
         """Age in seconds of the oldest footage kept: the retention horizon reached (R-42)."""
         with self.lock:
             (oldest,) = self.db.execute("SELECT min(start) FROM segments").fetchone()
-        return None if oldest is None else (now or time.time()) - oldest
+        return None if oldest is None else self.now(now) - oldest
 
     # --- alarms and the WAL -----------------------------------------------------------------
 
@@ -555,6 +654,23 @@ class EncryptedStore:
         with self.lock:
             return [dict(r) for r in self.db.execute("SELECT kind, since, detail FROM alarms "
                                                      "ORDER BY kind")]
+
+    def raise_alarm(self, kind: str, detail: str) -> None:
+        """Keep an alarm in the index (every process sees it) until `clear_alarm`."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO alarms (kind, since, detail) VALUES (?, ?, ?) "
+                       "ON CONFLICT (kind) DO UPDATE SET detail = excluded.detail",
+                       (kind, time.time(), detail))
+        log.warning("alarm %s: %s", kind, detail)
+
+    def clear_alarm(self, kind: str) -> None:
+        with self.lock:
+            present = self.db.execute("SELECT 1 FROM alarms WHERE kind = ?",
+                                      (kind,)).fetchone() is not None
+        if present:
+            with self.transaction() as db:
+                db.execute("DELETE FROM alarms WHERE kind = ?", (kind,))
+            log.info("alarm %s cleared", kind)
 
     def purge_wal(self, attempts: int = CHECKPOINT_ATTEMPTS) -> bool:
         """Checkpoint the WAL into the database and empty it, so keys set to NULL are in no
@@ -656,7 +772,7 @@ class EncryptedStore:
             try:
                 for _ in self.read_segment(row["id"], now):
                     pass
-            except (SegmentError, KeyErased, KeyProblem, OSError) as exc:
+            except (SegmentError, SegmentMissing, KeyErased, KeyProblem, OSError) as exc:
                 if self._gone_meanwhile(row["id"]):
                     checked -= 1
                     continue
@@ -665,9 +781,10 @@ class EncryptedStore:
 
     def _gone_meanwhile(self, segment_id: str) -> bool:
         """Erased (swept, evicted, fallen due) since the listing: not a fault of the store."""
+        now = self.now()
         with self.lock:
             return self.db.execute(
                 "SELECT 1 FROM segments s JOIN slot_keys k ON k.slot = s.slot WHERE s.id = ? "
-                "AND (k.erase_at > ? OR EXISTS (SELECT 1 FROM hold_segments hs JOIN holds h ON "
-                "h.id = hs.hold_id WHERE hs.segment_id = s.id AND h.released IS NULL))",
-                (segment_id, time.time())).fetchone() is None
+                "AND ((k.erase_at > ? AND k.slot > ?) OR EXISTS (SELECT 1 FROM hold_segments "
+                "hs JOIN holds h ON h.id = hs.hold_id WHERE hs.segment_id = s.id AND "
+                "h.released IS NULL))", (segment_id, now, last_due_slot(now))).fetchone() is None

@@ -17,7 +17,7 @@ from flask import Blueprint, abort, g, request, send_file, url_for
 from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
 from firmware.storage.holds import list_holds
-from firmware.storage.store import KeyErased
+from firmware.storage.store import KeyErased, SegmentMissing
 from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_grant,
                                  granted_until, is_api, nvr, reply, rule, text)
 
@@ -182,5 +182,9 @@ def video(segment_id: str):
         data = b"".join(store.read_segment(segment_id))   # in memory only, never on disk
     except KeyErased:                                     # R-40, also before the next sweep
         abort(410, "deze beelden zijn gewist: de bewaartermijn van 28 dagen is voorbij (R-40)")
+    except SegmentMissing:                                # removed after it was looked up
+        abort(410, "het bestand van dit segment ontbreekt op de schijf (verwijderd nadat het "
+                   "werd opgezocht); laat de technisch beheerder `nvr recordings verify` "
+                   "draaien om de index bij te werken")
     return send_file(io.BytesIO(data), mimetype="video/mp4", conditional=True,
                      download_name=f"{segment_id}.mp4")

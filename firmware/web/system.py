@@ -16,6 +16,17 @@ from firmware.web.routes import PUBLIC, local_time, nvr, reply, rule
 bp = Blueprint("system", __name__)
 STALE_SECONDS = 10              # a camera without frames for this long is reported as stalled
 
+# The alarms the store keeps in its index (every process sees them), in Dutch for the page.
+ALARMS_NL = {
+    "wal-not-purged": "gewiste sleutels staan mogelijk nog in index.sqlite3-wal: een lezer houdt "
+                      "een oude momentopname open; de recorder probeert het elke minuut opnieuw",
+    "storage-full": "de schijf is vol en alle beelden die er nog staan worden vastgehouden: het "
+                    "opnemen is gestopt (R-42); hef een vasthouding op of maak ruimte",
+    "clock-ahead": "de klok loopt meer dan een dag voor op de laatste opname en is niet "
+                   "gesynchroniseerd: er wordt niets gewist tot de tijd klopt (R-40); "
+                   "synchroniseer de klok",
+}
+
 
 @bp.route("/healthz")
 @rule(PUBLIC)
@@ -27,11 +38,14 @@ def healthz():
 @rule(PUBLIC)
 def readyz():
     store = nvr()["store"]
+    alarms = store.alarms()                    # kept in the index: the owner's, seen here too
     checks = {"disk_below_high_water": store.disk_used() <= store.high_water,
-              "storage_alarm": store.alarm is None,
+              "storage_alarm": store.alarm is None and not alarms,
               "clock_synchronised": clock_synchronised()}
     ready = checks["disk_below_high_water"] and checks["storage_alarm"]
-    return {"ready": ready, "checks": checks}, 200 if ready else 503
+    return ({"ready": ready, "checks": checks,
+             "alarms": [{"kind": a["kind"], "detail": a["detail"]} for a in alarms]},
+            200 if ready else 503)
 
 
 def system_state() -> dict:
@@ -62,6 +76,9 @@ def system_state() -> dict:
         "storage": {"used_percent": round(100 * (disk.total - disk.free) / disk.total, 1),
                     "high_water_percent": cfg.storage.high_water_percent,
                     "free_gb": round(disk.free / 1e9, 1), "alarm": store.alarm,
+                    "alarms": [{"kind": a["kind"], "since": local_time(a["since"]),
+                                "text": ALARMS_NL.get(a["kind"], a["detail"])}
+                               for a in store.alarms()],
                     "retention_days": cfg.storage.retention_days,
                     "horizon_days": None if horizon is None else round(horizon / 86400, 2),
                     "max_days": MAX_RETENTION_DAYS},
