@@ -208,3 +208,32 @@ def test_reset_code_and_approval_on_the_web_R11(web):
     c = client(app)
     r = c.post("/login", data={"name": "b.beheerder", "password": NEW, "csrf": csrf_of(c)})
     assert r.status_code == 302
+
+
+def test_review_5_forty_parallel_wrong_logins_from_one_address_check_at_most_ten_R81(web):
+    """Flask-Limiter counted a failure after the response, so a burst got past. The attempt
+    now counts before the password is checked: of 40 parallel wrong logins from one address,
+    at most PER_MINUTE reach the password check (401), the rest get 429."""
+    import threading
+
+    from firmware.web.auth import PER_MINUTE
+    app, _ = web
+    barrier, statuses = threading.Barrier(40), []
+
+    def attempt(i):
+        c = client(app)
+        token = csrf_of(c)
+        barrier.wait()
+        r = c.post("/api/login", json={"name": f"nobody.{i}", "password": f"guess {i}"},
+                   headers={"X-CSRF-Token": token}, environ_base={"REMOTE_ADDR": "10.5.5.5"})
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(statuses) == 40 and set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= PER_MINUTE, statuses.count(401)
+    # The owner, from another address, is not affected.
+    assert login(app, "b.beheerder")
