@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import PASSWORD, staff, write_config
+from conftest import PASSWORD, add_accounts, staff, write_config
 from webutil import api, client, csrf_of, login, replay
 
 from firmware.config import load
@@ -23,8 +23,7 @@ def web(tmp_path):
     config = write_config(tmp_path)
     staff(config)
     gov = Governance.open(load(config))
-    admin = gov.login("t.admin", PASSWORD)
-    gov.accounts.add("a.designee", Role.DESIGNEE, PASSWORD, by=admin)
+    add_accounts(gov, {"a.designee": Role.DESIGNEE})     # approved by m.manager
     gov.close()
     app = create_app(load(config))
     app.config["TESTING"] = True
@@ -100,7 +99,7 @@ def test_a_waiting_source_gets_the_wrong_password_answer_on_the_web_R81(web):
     for password in [f"guess number {i}" for i in range(5)] + [PASSWORD]:
         r = c.post("/login", data={"name": "b.beheerder", "password": password,
                                    "csrf": csrf_of(c)}, environ_base={"REMOTE_ADDR": "10.6.6.6"})
-        answers.add((r.status_code, "wrong account name or password" in r.get_data(True)))
+        answers.add((r.status_code, "Aanmelden mislukt" in r.get_data(True)))
     assert answers == {(200, True)}
     other = client(app)
     r = other.post("/login", data={"name": "b.beheerder", "password": PASSWORD,
