@@ -41,7 +41,7 @@ REFUSED = ("Aanmelden mislukt: naam, wachtwoord of code (tweede factor) onjuist,
 def limit_logins(app: Flask) -> None:
     """Answer 429 once PER_MINUTE attempts from an address failed within the minute. Each
     POST takes its place in the window atomically before the view runs (the storage counts
-    under a lock) and gives it back when it did not fail (`g.failed` unset)."""
+    under a lock) and gives it back unless a check failed (`g.failed`, set by `_refuse`)."""
     storage = MemoryStorage()
     window, item = FixedWindowRateLimiter(storage), RateLimitItemPerMinute(PER_MINUTE)
 
@@ -53,10 +53,11 @@ def limit_logins(app: Flask) -> None:
             address = request.remote_addr or "?"
             if not window.hit(item, "login", address):
                 raise TooManyRequests("Te veel mislukte pogingen; wacht een minuut.")
-            response = view(*args, **kwargs)
-            if not g.get("failed", False):
-                storage.decr(item.key_for("login", address))     # a success costs nothing
-            return response
+            try:
+                return view(*args, **kwargs)
+            finally:        # a success, or input refused before any check, costs nothing
+                if not g.get("failed", False):
+                    storage.decr(item.key_for("login", address))
         return guarded
 
     for endpoint in LIMITED:
