@@ -3,16 +3,18 @@ accounts, password resets by one-time code, a growing delay instead of a lockout
 
 There are no default or shared accounts. The first technisch beheerder and the first manager
 bedrijfsvoering are made on the device itself: by root, or with the one-time enrollment code of
-their role that `nvr init` prints. Every later account is made by a technisch beheerder; an
-account with footage rights (beheerder, privacy officer) or a manager's comes into force only when
-a manager bedrijfsvoering approves it (art. 2: the beheerder is appointed; art. 3.1: the manager
-carries the final responsibility). A technisch beheerder never approves, never sets someone
-else's password (it issues a one-time reset code the owner uses) and so never holds a working
-password of an account that sees footage: a reset puts such an account back before a manager.
+their role that `nvr init` prints. Every later account is made by a technisch beheerder, and
+every account whose role is not technisch-beheerder comes into force only when a manager
+bedrijfsvoering approves it: at creation, after a role change, after a reset (art. 2: the
+beheerder is appointed; art. 3.1: the manager carries the final responsibility). That covers
+designees (footage by delegation) and the DPO (the Inzien logbook) too; a role change or a reset
+also ends the account's delegations (R-12). A technisch beheerder never approves, never sets
+someone else's password (it issues a one-time reset code the owner uses) and so never holds a
+working password of an account that sees footage or a logbook without a second pair of eyes.
 
-Login failures are answered alike for unknown names, wrong passwords and throttled attempts:
-same message, same Argon2 work, so neither message nor time tells whether a name exists or is
-being guessed at. Failures are counted atomically (BEGIN IMMEDIATE) per account and per source
+Every refused login is answered alike (WRONG): unknown name, wrong password, missing or wrong
+second-factor code, throttled, disabled or awaiting approval; same Argon2 work, so no answer
+tells whether a name exists or a password was right; the reason is logged. Failures are counted atomically (BEGIN IMMEDIATE) per account and per source
 and name; from THROTTLE_AFTER failures on, that source waits a doubling delay for that name,
 while the owner at another desk still logs in (no lockout a third party can cause).
 """
