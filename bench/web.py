@@ -210,9 +210,13 @@ def main() -> None:
         gov = Governance.open(load(config))
         gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD,
                          enrollment_code=gov.accounts.issue_enrollment_code())
+        gov.accounts.add("m.manager", Role.MANAGER, PASSWORD,
+                         enrollment_code=gov.accounts.issue_enrollment_code(Role.MANAGER))
         admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+        manager = gov.accounts.authenticate("m.manager", PASSWORD).actor()
         for i in range(VIEWERS + 2):
             gov.accounts.add(f"b.viewer{i}", Role.BEHEERDER, PASSWORD, by=admin)
+            gov.accounts.approve(f"b.viewer{i}", by=manager)    # four eyes
         gov.close()
         start = (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat()
         subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config), "ingest",

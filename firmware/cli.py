@@ -962,8 +962,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--code", required=True)
     c = _action(users, "pending", cmd_user_pending, "accounts awaiting approval (manager)")
     c.add_argument("--user", required=True)
-    c = _action(users, "approve", cmd_user_approve, "approve an account with footage or "
-                "manager rights (manager-bedrijfsvoering, art. 2, art. 3.1)", json=False)
+    c = _action(users, "approve", cmd_user_approve, "approve an account of any role but "
+                "technisch-beheerder (manager-bedrijfsvoering, art. 2, art. 3.1)", json=False)
     c.add_argument("name")
     c.add_argument("--user", required=True)
     c = _action(users, "role", cmd_user_role, "change an account's role (technisch-beheerder)",

@@ -153,7 +153,7 @@ def staff(config: Path) -> dict:
 
 def add_accounts(gov, accounts: dict) -> None:
     """Accounts {name: Role} added by t.admin, and approved by m.manager where their role
-    needs it (footage or manager rights)."""
+    needs it (every role but technisch-beheerder, art. 2, art. 3.1)."""
     admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
     manager = None
     for name, role in accounts.items():

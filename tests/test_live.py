@@ -130,14 +130,14 @@ def test_a_live_stream_ends_when_its_delegation_is_revoked_R12(running, monkeypa
     from firmware.governance.service import Governance
     from firmware.web import create_app, live
 
-    from conftest import PASSWORD, staff
+    from conftest import PASSWORD, add_accounts, staff
     from webutil import api, login
     cfg, tap = running
     monkeypatch.setattr(live, "RECHECK_SECONDS", 0.2)
     staff(cfg.source)
     gov = Governance.open(cfg)
     admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    gov.accounts.add("a.designee", Role.DESIGNEE, PASSWORD, by=admin)
+    add_accounts(gov, {"a.designee": Role.DESIGNEE})     # approved by m.manager
     beheerder = gov.login("b.beheerder", PASSWORD)
     delegation = gov.grants.delegate(beheerder, "a.designee", Role.DESIGNEE, {Action.LIVE},
                                      {"cam"}, "nachtdienst", time.time() + 3600)

@@ -24,7 +24,7 @@ from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.roles import Role
 from firmware.governance.service import Governance
 
-from conftest import PASSWORD, ROOT, nvr, staff, write_config
+from conftest import PASSWORD, ROOT, add_accounts, nvr, staff, write_config
 
 NOW = time.time() - 3600
 DAY = 86400.0
@@ -120,8 +120,7 @@ def test_sqlite3_shell_attack_on_a_device_is_named_by_nvr_logbook_verify_R50(tmp
     config = write_config(tmp_path)
     env = staff(config)
     gov = Governance.open(load(config))
-    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    gov.accounts.add("d.dpo", Role.DPO, PASSWORD, by=admin)
+    add_accounts(gov, {"d.dpo": Role.DPO})               # approved by m.manager
     gov.close()
     index_path = tmp_path / "data" / "index.sqlite3"
     db = sqlite3.connect(index_path)
@@ -428,8 +427,7 @@ def test_nvr_logbook_head_and_the_exports_carry_the_signed_head_R50_R51(tmp_path
     config = write_config(tmp_path)
     staff(config)
     gov = Governance.open(load(config))
-    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    gov.accounts.add("d.dpo", Role.DPO, PASSWORD, by=admin)
+    add_accounts(gov, {"d.dpo": Role.DPO})               # approved by m.manager
     dpo = gov.accounts.authenticate("d.dpo", PASSWORD).actor()
 
     head = nvr("--config", str(config), "logbook", "head", "--json")
@@ -505,8 +503,7 @@ def test_web_verify_names_the_first_bad_entry_R50(tmp_path):
     config = write_config(tmp_path)
     staff(config)
     gov = Governance.open(load(config))
-    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    gov.accounts.add("d.dpo", Role.DPO, PASSWORD, by=admin)
+    add_accounts(gov, {"d.dpo": Role.DPO})               # approved by m.manager
     gov.close()
     index_path = tmp_path / "data" / "index.sqlite3"
     db = sqlite3.connect(index_path)

@@ -80,7 +80,7 @@ def test_login_starts_a_fresh_session_and_wrong_passwords_are_refused(site):
         s["planted"] = "by an attacker"
     r = c.post("/login", data={"name": "b.beheerder", "password": "wrong password!!",
                                "csrf": token})
-    assert r.status_code == 200 and "wrong account name or password" in r.get_data(True)
+    assert r.status_code == 200 and "Aanmelden mislukt" in r.get_data(True)
     c.post("/login", data={"name": "b.beheerder", "password": PASSWORD, "csrf": token})
     with c.session_transaction() as s:
         assert "planted" not in s and s["sid"]

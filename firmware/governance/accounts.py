@@ -3,22 +3,25 @@ accounts, password resets by one-time code, a growing delay instead of a lockout
 
 There are no default or shared accounts. The first technisch beheerder and the first manager
 bedrijfsvoering are made on the device itself: by root, or with the one-time enrollment code of
-their role that `nvr init` prints. Every later account is made by a technisch beheerder; an
-account with footage rights (beheerder, privacy officer) or a manager's comes into force only when
-a manager bedrijfsvoering approves it (art. 2: the beheerder is appointed; art. 3.1: the manager
-carries the final responsibility). A technisch beheerder never approves, never sets someone
-else's password (it issues a one-time reset code the owner uses) and so never holds a working
-password of an account that sees footage: a reset puts such an account back before a manager.
+their role that `nvr init` prints. Every later account is made by a technisch beheerder, and
+every account whose role is not technisch-beheerder comes into force only when a manager
+bedrijfsvoering approves it: at creation, after a role change, after a reset (art. 2: the
+beheerder is appointed; art. 3.1: the manager carries the final responsibility). That covers
+designees (footage by delegation) and the DPO (the Inzien logbook) too; a role change or a reset
+also ends the account's delegations (R-12). A technisch beheerder never approves, never sets
+someone else's password (it issues a one-time reset code the owner uses) and so never holds a
+working password of an account that sees footage or a logbook without a second pair of eyes.
 
-Login failures are answered alike for unknown names, wrong passwords and throttled attempts:
-same message, same Argon2 work, so neither message nor time tells whether a name exists or is
-being guessed at. Failures are counted atomically (BEGIN IMMEDIATE) per account and per source
+Every refused login is answered alike (WRONG): unknown name, wrong password, missing or wrong
+second-factor code, throttled, disabled or awaiting approval; same Argon2 work, so no answer
+tells whether a name exists or a password was right; the reason is logged. Failures are counted atomically (BEGIN IMMEDIATE) per account and per source
 and name; from THROTTLE_AFTER failures on, that source waits a doubling delay for that name,
 while the owner at another desk still logs in (no lockout a third party can cause).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 import time
@@ -29,7 +32,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
-from firmware.governance import totp
+from firmware.governance import delegation, totp
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.storage.keys import KeyProblem, unwrap, wrap
@@ -42,11 +45,18 @@ THROTTLE_AFTER = 5              # failures from one source on one name before it
 THROTTLE_BASE = 30.0            # then 30 s, 60 s, 120 s, ... per further failure
 THROTTLE_MAX = 15 * 60.0
 RESET_SECONDS = 24 * 3600       # a reset code is good for a day
-# Roles whose accounts come into force only with a manager's approval (art. 2, art. 3.1).
-APPROVAL_ROLES = frozenset({Role.BEHEERDER, Role.PRIVACY_OFFICER, Role.MANAGER})
+# Roles whose accounts come into force only with a manager's approval (art. 2, art. 3.1): every
+# role but the technisch beheerder's own. A designee plays footage on delegations and a DPO reads
+# the Inzien logbook, so the technisch beheerder may not make, take over or move into either
+# without a second pair of eyes.
+APPROVAL_ROLES = frozenset(Role) - {Role.TECHNICAL}
 # Roles whose first account is made on the device with a one-time code from `nvr init`.
 ENROLLED_ROLES = (Role.TECHNICAL, Role.MANAGER)
-WRONG = "wrong account name or password"
+# The one answer to every refused login (R-81): wrong name, password or code, throttled, disabled
+# or awaiting approval look alike; the reason goes to the logbook only.
+WRONG = ("login refused: wrong account name, password or second-factor code, or the account is "
+         "not in force; if this keeps happening, ask the technisch-beheerder")
+PASSWORD_SHAPE_LONG = 20        # from this length, one word plus digits and signs may pass
 MAX_FAILURES = THROTTLE_AFTER   # the name older code and tests know
 
 # OWASP's Argon2id minimum (19 MiB, 2 passes): about 40 ms here, well under a second on a Pi 4.
@@ -77,8 +87,10 @@ class User:
 
 
 def check_password(name: str, password: str, extra: Iterable[str] = ()) -> None:
-    """The password policy (R-81): long, not the name, and hard to guess by zxcvbn's estimate,
-    which also knows the organisation's words, the account's name and `extra` (the device)."""
+    """The password policy (R-81): long, not the name, hard to guess by zxcvbn's estimate
+    (which also knows the organisation's words, the account's name and `extra`, the device),
+    and, below PASSWORD_SHAPE_LONG characters, not the shape "one or two words plus digits and
+    signs" whatever the words, since zxcvbn knows no Dutch."""
     try:
         password.encode("utf-8")
     except UnicodeEncodeError:
@@ -93,7 +105,14 @@ def check_password(name: str, password: str, extra: Iterable[str] = ()) -> None:
             < MIN_GUESSES_LOG10:
         raise AccountError("the password is too easy to guess (a word with digits, a name, "
                            "the organisation); choose a phrase of four or more unusual words")
+    # zxcvbn's dictionaries are English: a Dutch word plus a year passes it (Stadhuis2026!!).
+    if len(password) < PASSWORD_SHAPE_LONG and len(_LETTER_RUN.findall(password)) <= 2:
+        raise AccountError("the password is one or two words with digits or signs, which "
+                           "any word list guesses; choose a phrase of several words (or use "
+                           f"{PASSWORD_SHAPE_LONG} or more characters)")
 
+
+_LETTER_RUN = re.compile(r"[^\W\d_]+")     # a run of letters, in any script
 
 WRAPPED = "w1:"            # totp_secret as stored: "w1:" + hex(nonce + sealed secret)
 
@@ -184,7 +203,7 @@ class Accounts:
             "failures FROM users ORDER BY name")]
 
     def pending(self) -> list[dict]:
-        """Accounts with footage or manager rights that await a manager's approval."""
+        """Accounts that await a manager's approval (every role but technisch-beheerder)."""
         return [u for u in self.list() if u["pending"] and u["disabled"] is None]
 
     def add(self, name: str, role: Role, password: str, *, by: Actor | None = None,
@@ -220,11 +239,11 @@ class Accounts:
         return User(name, role, False, approved is None)
 
     def approve(self, name: str, *, by: Actor) -> None:
-        """The manager bedrijfsvoering puts an account with footage or manager rights into
+        """The manager bedrijfsvoering puts an account (any role but technisch-beheerder) into
         force (art. 2, art. 3.1): the second pair of eyes after the technisch beheerder."""
         if by.role is not Role.MANAGER or by.disabled or by.visit is not None:
-            raise AccountError("only a manager-bedrijfsvoering approves accounts with footage "
-                               "or manager rights (art. 2, art. 3.1); never a technisch-beheerder")
+            raise AccountError("only a manager-bedrijfsvoering approves accounts (art. 2, "
+                               "art. 3.1); never a technisch-beheerder")
         if by.name == name:
             raise AccountError("nobody approves their own account: ask another manager")
         user = self.get(name)
@@ -237,8 +256,8 @@ class Accounts:
                             details={"role": user.role.value})
 
     def set_role(self, name: str, role: Role, *, by: Actor) -> None:
-        """A new role for an account; its sessions end, and a footage or manager role awaits
-        a manager's approval again."""
+        """A new role for an account: its sessions and delegations end (R-12), and every role
+        but technisch-beheerder awaits a manager's approval again (art. 2, art. 3.1)."""
         if not decide(by, Action.USERS):
             raise AccountError("only a technisch-beheerder may change roles (R-11)")
         user = self.get(name)
@@ -252,6 +271,13 @@ class Accounts:
         self.logbook.append("usage", by.name, "user-role", subject=name,
                             details={"from": user.role.value, "to": role.value,
                                      "awaits_approval": approved is None})
+        self._end_delegations(name, by.name, now, "role-change")
+
+    def _end_delegations(self, name: str, by: str, now: float, why: str) -> None:
+        ended = delegation.end_delegations(self.db, name, now)
+        if ended:
+            self.logbook.append("usage", by, "delegations-ended", subject=name,
+                                details={"count": ended, "because": why})
 
     def disable(self, name: str, *, by: Actor) -> None:
         if not decide(by, Action.USERS):
@@ -289,9 +315,10 @@ class Accounts:
         return code
 
     def reset_password(self, name: str, code: str, new: str, now: float | None = None) -> User:
-        """The owner sets a new password with the reset code. Every session of the account
-        ends, and an account with footage or manager rights awaits a manager's approval again:
-        whoever held the code, nobody sees footage on it without a second pair of eyes."""
+        """The owner sets a new password with the reset code. Every session and delegation of
+        the account ends (R-12), and every account but a technisch-beheerder's awaits a
+        manager's approval again: whoever held the code (the technisch beheerder issued it),
+        nobody sees footage or the Inzien logbook on it without a second pair of eyes."""
         now = time.time() if now is None else now
         row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         stored = row["reset_hash"] if row is not None else None
@@ -312,6 +339,7 @@ class Accounts:
                                "technisch-beheerder for a new one")
         self.logbook.append("usage", name, "user-reset", subject=name,
                             details={"awaits_approval": again})
+        self._end_delegations(name, name, now, "password-reset")
         return self.get(name)
 
     # --- second factor ------------------------------------------------------------------
@@ -369,39 +397,37 @@ class Accounts:
 
     def authenticate(self, name: str, password: str, now: float | None = None,
                      code: str | None = None, source: str = "local") -> User:
-        """The user, or AuthError. Unknown names, wrong passwords and attempts while `source`
-        must wait for `name` get the same message after the same Argon2 work. An account with
-        a second factor also needs the current TOTP code, each code once."""
+        """The user, or AuthError(WRONG). Every refusal (unknown name, wrong password, missing
+        or wrong second-factor code, `source` must wait, account disabled or awaiting
+        approval) gets the same message after the same Argon2 work and counts as a failure, so
+        no answer tells whether the password was right; the reason goes to the logbook. An
+        account with a second factor also needs the current TOTP code, each code once."""
         now = time.time() if now is None else now
         name = name if isinstance(name, str) else ""
         row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         good = _verify(row["password_hash"] if row else None, password)
         wait = self._wait(name, source, now)
+        reason = None
         if wait:
-            self._failed(name, row is not None, now, source)
+            reason = "throttled"
             self.logbook.append("usage", name, "login-throttled", at=now,
                                 details={"source": source, "wait_seconds": round(wait)})
+        elif not good:
+            reason = "password"
+        elif row["disabled"] is not None:
+            reason = "disabled"
+        elif self._user(row).pending:
+            reason = "pending"
+        elif row["totp_secret"] and not self._use_code(name, row, code, now):
+            reason = "second-factor"
+        if reason:
+            self._failed(name, row is not None, now, source, reason)
             raise AuthError(WRONG)
-        if not good:
-            self._failed(name, row is not None, now, source)
-            raise AuthError(WRONG)
-        if row["disabled"] is not None:
-            self.logbook.append("usage", name, "login-refused-disabled", at=now)
-            raise AuthError(f"account '{name}' is disabled")
-        user = self._user(row)
-        if user.pending:
-            self.logbook.append("usage", name, "login-refused-pending", at=now)
-            raise AuthError(f"account '{name}' awaits approval by a manager-bedrijfsvoering "
-                            "before it comes into force (art. 2, art. 3.1)")
-        if row["totp_secret"] and not self._use_code(name, row, code, now):
-            self._failed(name, True, now, source)
-            raise AuthError("this account needs its current second-factor code "
-                            "(NVR_TOTP or the prompt); the code was missing, wrong or used")
         self.db.execute("UPDATE users SET failures = 0 WHERE name = ?", (name,))
         self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
                         (name, source))
         self.logbook.append("usage", name, "login", at=now, details={"source": source})
-        return user
+        return self._user(row)
 
     def _wait(self, name: str, source: str, now: float) -> float:
         """Seconds `source` must still wait before trying `name` again (0: none)."""
@@ -412,7 +438,8 @@ class Accounts:
         delay = min(THROTTLE_BASE * 2 ** (row["failures"] - THROTTLE_AFTER), THROTTLE_MAX)
         return max(0.0, row["last"] + delay - now)
 
-    def _failed(self, name: str, known: bool, now: float, source: str) -> None:
+    def _failed(self, name: str, known: bool, now: float, source: str,
+                reason: str = "password") -> None:
         """Count one failure for the account and for (source, name), atomically: eight
         parallel failures count eight."""
         self.db.execute("BEGIN IMMEDIATE")
@@ -430,4 +457,4 @@ class Accounts:
             self.db.execute("ROLLBACK")
             raise
         self.logbook.append("usage", name, "login-failed", at=now,
-                            details={"known": known, "source": source})
+                            details={"known": known, "source": source, "reason": reason})

@@ -53,6 +53,18 @@ class GrantError(Exception):
     pass
 
 
+def end_delegations(db: sqlite3.Connection, grantee: str, now: float) -> int:
+    """End every delegation of `grantee` still in force; the number ended. Called when the
+    account changes hands (a reset) or role (R-12): a delegation was granted to a person, and
+    the beheerder delegates anew once a manager has approved the account again. Ending one also
+    ends the grantee's sessions (sessions.check)."""
+    try:
+        return db.execute("UPDATE delegations SET revoked = ? WHERE grantee = ? AND revoked IS "
+                          "NULL", (now, grantee)).rowcount
+    except sqlite3.OperationalError:          # no delegations table yet: nothing to end
+        return 0
+
+
 @dataclass
 class Grants:
     db: sqlite3.Connection

@@ -4,48 +4,64 @@ optional TOTP, rate limited, a fresh session kept on the server.
 The JSON API logs in the same way: GET /api/session gives the CSRF token, POST /api/login
 sets the session cookie; later calls send the cookie and the token (X-CSRF-Token).
 
-Failed logins are limited per client address by Flask-Limiter (in memory: there is one web
-process); governance adds its own delay per source and account name, for the CLI too.
+Login and reset attempts are limited per client address with the `limits` library (the one
+Flask-Limiter is built on; in memory: there is one web process). The attempt is counted BEFORE
+the password is checked and given back when it succeeds, so even a burst of parallel requests
+gets at most PER_MINUTE failed checks per address and minute; Flask-Limiter's decorator can
+only count a failure after the response, which let bursts through. Governance adds its own
+delay per source and account name, for the CLI too.
+
+Every refused login gets one answer (governance.accounts.WRONG, here in Dutch): the real reason
+is in the logbook, and the technisch beheerder sees an account's state on /users.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 from firmware.governance.accounts import AccountError, AuthError
 from firmware.web.routes import (PUBLIC, current_actor, fields, forget_session, gov, is_api,
-                                 new_session, rule, text)
+                                 local_target, new_session, rule, text)
 
 bp = Blueprint("auth", __name__)
 
 PER_MINUTE = 10                        # failed logins (or reset attempts) per address
 LIMITED = ("auth.login", "auth.api_login", "auth.reset", "auth.api_reset")
-# A path on this device, nothing a browser could read as another host (no "//", "\", tabs,
-# spaces or line breaks, no scheme): where a login may send the user back to.
-_LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9._~/-]*")
+REFUSED = ("Aanmelden mislukt: naam, wachtwoord of code (tweede factor) onjuist, of het account "
+           "is (nog) niet in gebruik. Lukt het blijvend niet, vraag dan de technisch beheerder; "
+           "die ziet de toestand van uw account.")
 
 
 def limit_logins(app: Flask) -> None:
-    """Answer 429 after PER_MINUTE failed attempts per address and minute; only failures
-    count (`g.failed`)."""
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      default_limits=[], headers_enabled=False)
-    limit = limiter.limit(f"{PER_MINUTE} per minute", deduct_when=lambda _: g.get("failed",
-                                                                                   False),
-                          error_message="Te veel mislukte pogingen; wacht een minuut.")
+    """Answer 429 once PER_MINUTE attempts from an address failed within the minute. Each
+    POST takes its place in the window atomically before the view runs (the storage counts
+    under a lock) and gives it back unless a check failed (`g.failed`, set by `_refuse`)."""
+    storage = MemoryStorage()
+    window, item = FixedWindowRateLimiter(storage), RateLimitItemPerMinute(PER_MINUTE)
+
+    def guard(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            if request.method != "POST":
+                return view(*args, **kwargs)
+            address = request.remote_addr or "?"
+            if not window.hit(item, "login", address):
+                raise TooManyRequests("Te veel mislukte pogingen; wacht een minuut.")
+            try:
+                return view(*args, **kwargs)
+            finally:        # a success, or input refused before any check, costs nothing
+                if not g.get("failed", False):
+                    storage.decr(item.key_for("login", address))
+        return guarded
+
     for endpoint in LIMITED:
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
-
-
-def local_target(target: str | None) -> str:
-    """`target` if it is a plain path on this device, else the start page."""
-    if isinstance(target, str) and _LOCAL_PATH.fullmatch(target) and "//" not in target:
-        return target
-    return "/"
+        app.view_functions[endpoint] = guard(app.view_functions[endpoint])
 
 
 def _refuse(template: str, message: str, status: int):
@@ -67,8 +83,8 @@ def login():
                                            text(f, "password", required=False),
                                            code=text(f, "code", required=False) or None,
                                            source=request.remote_addr or "?")
-    except AuthError as exc:
-        return _refuse("login.html", str(exc), 401 if is_api() else 200)
+    except AuthError:                   # one answer for every refusal (R-81)
+        return _refuse("login.html", REFUSED, 401 if is_api() else 200)
     csrf = new_session(user=user.name)
     if is_api():
         return {"user": user.name, "role": user.role.value, "csrf": csrf}

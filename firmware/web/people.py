@@ -82,8 +82,8 @@ def user_reset_code(name: str):
 @bp.route("/api/users/<name>/role", methods=["POST"], endpoint="api_user_role")
 @rule(Action.USERS)
 def user_role(name: str):
-    """A new role; the account's sessions end, and a footage or manager role waits for a
-    manager's approval again."""
+    """A new role; the account's sessions and delegations end, and every role but
+    technisch-beheerder waits for a manager's approval again."""
     role = _role(fields())
     gov().accounts.set_role(name, role, by=g.actor)
     pending = gov().accounts.get(name).pending

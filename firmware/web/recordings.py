@@ -19,7 +19,7 @@ from firmware.governance.roles import decide
 from firmware.storage.holds import list_holds
 from firmware.storage.store import KeyErased, SegmentMissing
 from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_grant,
-                                 granted_until, is_api, nvr, reply, rule, text)
+                                 granted_until, is_api, local_target, nvr, reply, rule, text)
 
 bp = Blueprint("recordings", __name__)
 _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -155,9 +155,7 @@ def access(camera: str):
     footage_grant(action, camera, text(f, "purpose", required=False),
                   text(f, "reason", required=False))
     until = granted_until(action, camera)
-    back = request.form.get("back") or url_for("recordings.index")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("recordings.index")
+    back = local_target(request.form.get("back"), url_for("recordings.index"))
     return done({"camera": camera, "action": action.value, "until": until},
                 "Reden vastgelegd.", back)
 

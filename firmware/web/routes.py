@@ -7,6 +7,7 @@ answers JSON (`reply`, `done`); the same view under a page path renders or redir
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -29,6 +30,10 @@ from firmware.storage.holds import HoldError
 
 PUBLIC = "public"
 GRANT_SECONDS = 30 * 60          # a stated reason holds this long per camera and action
+# A path on this device, nothing a browser could read as another host (no "//", "\", tabs,
+# spaces or line breaks, no scheme), with a plain query string if any: where a form may send
+# the user back to.
+_LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9._~/-]*(\?[A-Za-z0-9._~=&%+-]*)?")
 
 
 class InputError(Exception):
@@ -287,6 +292,14 @@ def footage_grant(action: Action, camera: str, purpose: str | None, reason: str 
     session["grants"] = grants
 
 
+def local_target(target: str | None, default: str = "/") -> str:
+    """`target` if it is a plain path on this device, else `default`: the one check for every
+    redirect a request names (the login's `next`, the reason form's `back`)."""
+    if isinstance(target, str) and _LOCAL_PATH.fullmatch(target) and "//" not in target:
+        return target
+    return default
+
+
 def granted_until(action: Action, camera: str) -> float:
     """Until when a stated reason covers `action` on `camera` (0: no grant)."""
     until = session.get("grants", {}).get(f"{action.value}:{camera}", 0)
@@ -296,4 +309,4 @@ def granted_until(action: Action, camera: str) -> float:
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
            "granted_until", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
-           "new_session", "forget_session"]
+           "new_session", "forget_session", "local_target"]
