@@ -337,7 +337,8 @@ def cmd_retention_run(args) -> int:
             f"oldest footage kept: " + (f"{horizon / 86400:.2f} days" if horizon is not None
                                         else "none"))
     if report.clock_refused:
-        text += f"\nNOTHING destroyed (alarm clock-ahead): {report.clock_refused}"
+        text += ("\nerased by the index's time, not the clock (alarm clock-ahead): "
+                 f"{report.clock_refused}")
     if not report.erase_complete:
         text += ("\nNOT complete: destroyed keys may still be in index.sqlite3-wal because a "
                  "reader holds an old snapshot; alarm wal-not-purged raised, retried at the "

@@ -426,3 +426,72 @@ def test_a_segment_file_gone_before_the_read_is_a_clear_error(tmp_path, busy_vid
     gone = c.get(f"/api/segments/{seg['id']}/video")
     assert gone.status_code == 410, gone.data
     assert "ontbreekt" in gone.get_json()["error"]
+
+
+# --- review, round 2: a clock or a start in the future must not make the store erase early --
+
+def test_an_ingest_that_starts_in_the_future_is_refused_and_erases_nothing_R40(tmp_path,
+                                                                             busy_video):
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(minutes=10))
+    before = recordings(config)
+    ahead = nvr("--config", str(config), "ingest", str(busy_video), "--camera", "cam",
+                "--start", (now_utc() + timedelta(days=200)).isoformat())
+    assert ahead.returncode == 1 and "future" in ahead.stderr, ahead.stderr
+    assert "Traceback" not in ahead.stderr
+    assert nvr("--config", str(config), "retention", "run").returncode == 0
+    assert recordings(config) == before            # nothing from the future, nothing erased
+
+
+_OWN_WRITES_AHEAD = """
+import json, sys, time
+from firmware.config import load
+from firmware.storage.holds import add_hold
+from firmware.storage.retention import sweep
+from firmware.storage.store import ClockBehind, EncryptedStore
+store = EncryptedStore.from_config(load(sys.argv[1]))
+what = sys.argv[2]
+try:
+    store.take_ownership(what)
+except ClockBehind as exc:
+    print(json.dumps({"refused": str(exc)})); sys.exit(0)
+out = {"alarms": [a["kind"] for a in store.alarms()]}
+if what == "record":
+    # this process's own write at its (wrong) clock raises the index's newest time
+    add_hold(store, "cam", time.time() - 60, time.time(), "test", "ref")
+    out["erased"] = sweep(store).segments_erased
+print(json.dumps(out))
+"""
+
+
+def _as_process(config: Path, clock: str, what: str) -> dict:
+    run = subprocess.run(["faketime", "-f", clock, sys.executable, "-c", _OWN_WRITES_AHEAD,
+                          str(config), what], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_a_recorder_on_a_clock_ahead_erases_by_the_index_time_not_its_own_writes_R40(
+        tmp_path, busy_video):
+    from firmware.system.clock import clock_synchronised
+    if clock_synchronised():
+        pytest.skip("this host's clock is synchronised (adjtimex): the store trusts a "
+                    "synchronised clock however far ahead it is, so the case cannot be made")
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(days=20), clock="-20d")
+    before = recordings(config)
+    assert before
+    got = _as_process(config, "+10d", "record")       # 20-day-old footage is 30 days old there
+    assert got["alarms"] == ["clock-ahead"] and got["erased"] == [], got
+    assert all(Path(r["path"]).exists() for r in before)   # (its own write stays in the
+    # index, so later processes count its time: docs/storage.md, "Time")
+
+
+def test_a_recorder_on_a_clock_behind_records_on_with_an_alarm_an_ingest_is_refused_R40(
+        tmp_path, busy_video):
+    config = device(tmp_path)
+    ingest(config, busy_video, now_utc() - timedelta(minutes=10))
+    assert "refused" in _as_process(config, "-2d", "ingest")
+    got = _as_process(config, "-2d", "record")
+    assert "refused" not in got and "clock-behind" in got["alarms"], got

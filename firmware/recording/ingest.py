@@ -12,7 +12,9 @@ from firmware.capture.sources import AvSource
 from firmware.config import Config, ConfigError
 from firmware.recording.recorder import Event
 from firmware.recording.service import make_recorder
-from firmware.storage.sink import SegmentSink
+from firmware.storage.sink import SegmentSink, StorageError
+
+FUTURE_SLACK = 300.0        # seconds a start may lie ahead of the clock (clock drift)
 
 
 def ingest(cfg: Config, camera_id: str, video: Path, sink: SegmentSink, *, start: float | None,
@@ -26,6 +28,11 @@ def ingest(cfg: Config, camera_id: str, video: Path, sink: SegmentSink, *, start
     reason = cam.recording_blocked_reason()
     if reason:
         raise ConfigError(str(cfg.source), [reason])
+    if start is not None and start > time.time() + FUTURE_SLACK:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(start))
+        raise StorageError(f"--start lies in the future ({when}): footage is recorded now or "
+                           "earlier; a start in the future would make the store erase by it "
+                           "(R-40)")
     source = AvSource(video, realtime=realtime, start=time.time() if start is None else start)
     camera = SoftwareCamera(source, cam, ZoneInfo(cfg.device.timezone))
     events: list[Event] = []

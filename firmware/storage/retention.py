@@ -21,15 +21,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from firmware.storage.store import (CHECKPOINT_ATTEMPTS, WAL_ALARM, EncryptedStore,
-                                    last_due_slot)
+from firmware.storage.store import (CHECKPOINT_ATTEMPTS, CLOCK_AHEAD, WAL_ALARM,
+                                    EncryptedStore, last_due_slot)
 from firmware.system.clock import clock_synchronised
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 60.0
 CLOCK_ALARM = "clock-ahead"
-CLOCK_AHEAD = 86400.0      # a clock this far ahead of the index must be synchronised to erase
 
 
 @dataclass
@@ -40,7 +39,7 @@ class SweepReport:
     bytes_freed: int = 0
     horizon_seconds: float | None = None
     erase_complete: bool = True      # False: destroyed keys may still be in a file (alarm)
-    clock_refused: str | None = None  # why no key was destroyed: the clock is not trusted
+    clock_refused: str | None = None  # why the clock was not trusted: erased by the index's time
 
     def to_json(self) -> dict:
         return {"now": self.now, "slots_destroyed": self.slots_destroyed,
@@ -60,7 +59,11 @@ def sweep(store: EncryptedStore, now: float | None = None, *, purge: bool = Fals
         refused = None if now is not None or clock_checked else clock_ahead(store)
         if refused is None:
             store.clear_alarm(CLOCK_ALARM)
-        return _sweep(store, store.now(now), purge, checkpoint_attempts, refused)
+            return _sweep(store, store.now(now), purge, checkpoint_attempts)
+        # The clock may have been moved forward: erase by the reference time (the index's time
+        # at this process's start plus the time elapsed since), which this process's own
+        # writes cannot move, never by the clock or a floor those writes raised.
+        return _sweep(store, store.reference_time(), purge, checkpoint_attempts, refused)
 
 
 def finish_erase(store: EncryptedStore) -> SweepReport:
@@ -76,13 +79,13 @@ def clock_ahead(store: EncryptedStore) -> str | None:
     forward: erasing then would destroy footage recorded minutes ago. A synchronised clock is
     trusted however far ahead it is (a device that was off for weeks must erase when it
     starts). The alarm is raised here and cleared when the clock is trusted again."""
-    clock, known = time.time(), store.floor(refresh=True)
-    if known == 0 or clock - known <= CLOCK_AHEAD or clock_synchronised():
+    clock, known = time.time(), store.reference_time()
+    if not known or clock - known <= CLOCK_AHEAD or clock_synchronised():
         return None                    # (an empty index knows no time, and has nothing to erase)
     detail = (f"the clock is {(clock - known) / 86400:.1f} days ahead of the newest recording "
-              "or key in the index and is not synchronised: no key is destroyed until the "
-              "time is right (synchronise the clock: NTP, timedatectl; or, if the time is right, "
-              "`nvr retention run --clock-checked`); footage stays")
+              "or key in the index and is not synchronised: keys are destroyed by the "
+              "index's time, not by this clock, until the time is right (synchronise the clock: NTP, timedatectl; or, if the time is right, "
+              "`nvr retention run --clock-checked`)")
     store.raise_alarm(CLOCK_ALARM, detail)
     return detail
 
@@ -94,7 +97,7 @@ def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
     #    bound of its slot number). One transaction per slot, committed before any file is
     #    touched. Nothing is destroyed on a clock that is not trusted.
     with store.lock:
-        due = [] if refused or not destroy else [r["slot"] for r in store.db.execute(
+        due = [] if not destroy else [r["slot"] for r in store.db.execute(
             "SELECT slot FROM slot_keys WHERE wrapped IS NOT NULL AND (erase_at <= ? OR "
             "slot <= ?) ORDER BY slot", (now, last_due_slot(now)))]
     for slot in due:

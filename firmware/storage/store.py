@@ -61,6 +61,11 @@ FULL_ALARM = "storage-full"        # R-42, kept in the index like the WAL alarm
 HARD_LIMIT = MAX_RETENTION_DAYS * 86400     # R-40: no slot outlives its start by more
 CLOCK_SLACK = 300                  # how far a recording clock may lag what the index knows
 FLOOR_REFRESH = 5.0                # seconds between reads of the index's newest time
+# Times from 2200 on are a damaged or forged row, never a recording: they do not count for the
+# floor (one bad row must not make every key due).
+IMPOSSIBLE_TIME = 7258118400.0     # 2200-01-01 UTC
+CLOCK_ALARM_BEHIND = "clock-behind"
+CLOCK_AHEAD = 86400.0              # a clock this far ahead of the index must be synchronised
 
 
 def hard_erase_at(slot: int) -> float:
@@ -234,6 +239,9 @@ class EncryptedStore:
         self.alarm: str | None = None
         self._floor = 0.0
         self._floor_read = float("-inf")
+        self._first_known: tuple[float, float] | None = None
+        self._purpose = "record"
+        self._clock_behind = False
         self.floor(refresh=True)
         self.lost_segments = 0
         self.reconciliation: Reconciliation | None = None
@@ -262,7 +270,8 @@ class EncryptedStore:
         self.ownership.acquire(what)
         try:
             if what in ("record", "ingest"):
-                self.check_clock(refresh=True)
+                self._purpose = what
+                self.check_clock(what, refresh=True)
             index.check(self.db, self.index_path)
             self.reconciliation = self.reconcile()
             sweep(self, purge=True)
@@ -287,13 +296,16 @@ class EncryptedStore:
     # --- time -------------------------------------------------------------------------------
 
     def known_time(self) -> float:
-        """The newest time the index knows: slot keys made or destroyed, segments, holds."""
+        """The newest time the index knows: slot keys made or destroyed, segments, holds.
+        Times from 2200 on (a damaged or forged row) do not count."""
         with self.lock:
             (t,) = self.db.execute(
                 "SELECT max(coalesce((SELECT max(max(created, coalesce(destroyed, 0))) FROM "
-                "slot_keys), 0), coalesce((SELECT max(start) FROM segments), 0), "
-                "coalesce((SELECT max(max(created, coalesce(released, 0))) FROM holds), 0))"
-            ).fetchone()
+                "slot_keys WHERE max(created, coalesce(destroyed, 0)) < :cap), 0), "
+                "coalesce((SELECT max(start) FROM segments WHERE start < :cap), 0), "
+                "coalesce((SELECT max(max(created, coalesce(released, 0))) FROM holds "
+                "WHERE max(created, coalesce(released, 0)) < :cap), 0))",
+                {"cap": IMPOSSIBLE_TIME}).fetchone()
         return t or 0.0
 
     def floor(self, refresh: bool = False) -> float:
@@ -301,25 +313,50 @@ class EncryptedStore:
         read at most every few seconds, and never lower than before (R-40)."""
         tick = time.monotonic()
         if refresh or tick - self._floor_read >= FLOOR_REFRESH:
-            self._floor = max(self._floor, self.known_time())
+            known = self.known_time()
+            if self._first_known is None:
+                self._first_known = (known, tick)
+            self._floor = max(self._floor, known)
             self._floor_read = tick
         return self._floor
+
+    def reference_time(self) -> float | None:
+        """The index's newest time when this process first read it, plus the time elapsed
+        since on the monotonic clock: an estimate of the time that this process's own writes
+        (made with a clock that may be wrong) cannot move. None before the first read or for an
+        empty index."""
+        if self._first_known is None:
+            self.floor(refresh=True)
+        known, tick = self._first_known
+        return known + (time.monotonic() - tick) if known else None
 
     def now(self, now: float | None = None) -> float:
         """"Now" for erasure: the clock (or `now`), but never before the floor."""
         return max(time.time() if now is None else now, self.floor())
 
-    def check_clock(self, refresh: bool = False) -> None:
-        """Refuse to record with a clock behind what the index already recorded (R-40). Per
-        segment the floor read at most 5 s ago is enough; at take-over it is read afresh."""
+    def check_clock(self, what: str, refresh: bool = False) -> None:
+        """A clock behind what the index already recorded (R-40). Erasure never goes by it
+        (`now` is never below the floor); an ingest is refused (ClockBehind), a recorder
+        records on, because the cameras never stop, and raises the alarm `clock-behind` until
+        the clock has caught up. Per segment the floor read at most 5 s ago is enough."""
         clock, known = time.time(), self.floor(refresh=refresh)
-        if clock < known - CLOCK_SLACK:
+        behind = clock < known - CLOCK_SLACK
+        if behind and what != "record":
             fmt = "%Y-%m-%d %H:%M:%S UTC"
             raise ClockBehind(
                 f"the clock is behind what was already recorded: it says "
                 f"{time.strftime(fmt, time.gmtime(clock))}, but the index holds footage or "
                 f"keys of {time.strftime(fmt, time.gmtime(known))}. Fix the time (NTP, "
                 "timedatectl) and start again; nothing was recorded")
+        if behind != self._clock_behind:
+            self._clock_behind = behind
+            if behind:
+                self.raise_alarm(CLOCK_ALARM_BEHIND, (
+                    f"the clock is {(known - clock) / 3600:.1f} h behind the newest recording "
+                    "in the index: recording goes on, erasure goes by the index's time; "
+                    "synchronise the clock (NTP, timedatectl)"))
+            else:
+                self.clear_alarm(CLOCK_ALARM_BEHIND)
 
     @contextlib.contextmanager
     def owned(self, what: str) -> Iterator[None]:
@@ -493,9 +530,13 @@ class EncryptedStore:
         if self._writer is None:                        # the first segment: become the owner
             self.ownership.acquire("record")
             self._start_writer()
-        self.check_clock()
-        self.ensure_capacity()
         start = meta.start.timestamp()
+        if start > time.time() + CLOCK_SLACK:
+            raise StorageError(f"camera {meta.camera_id}: footage from "
+                               f"{meta.start:%Y-%m-%d %H:%M} UTC lies in the future: not stored "
+                               "(a start time in the future would make the store erase by it)")
+        self.check_clock(self._purpose)
+        self.ensure_capacity()
         slot = self.slot_of(start)
         with self.lock:                                 # the slot key exists before any data
             if self._slot_key(slot, create=True) is None:
