@@ -157,7 +157,8 @@ def test_first_account_only_on_the_device_R10(gov):
     new_account(accounts, "b.beheerder", Role.BEHEERDER, admin)
     accounts.add("m.manager", Role.MANAGER, PW,
                  enrollment_code=accounts.issue_enrollment_code(Role.MANAGER))
-    accounts.approve("b.beheerder", role=Role.BEHEERDER, by=accounts.authenticate("m.manager", PW).actor())
+    accounts.approve("b.beheerder", role=Role.BEHEERDER,
+                     by=accounts.authenticate("m.manager", PW).actor())
     beheerder = accounts.authenticate("b.beheerder", PW).actor()
     with pytest.raises(AccountError, match="only a technisch-beheerder"):
         new_account(accounts, "c.other", Role.BEHEERDER, beheerder)
@@ -295,7 +296,7 @@ def desk(tmp_path, gov):
     for name, role in (("b.beheerder", Role.BEHEERDER), ("p.officer", Role.PRIVACY_OFFICER),
                        ("d.dpo", Role.DPO)):
         new_account(accounts, name, role, admin)
-        accounts.approve(name, role=role, by=manager)                  # four eyes (art. 2, art. 3.1)
+        accounts.approve(name, role=role, by=manager)       # four eyes (art. 2, art. 3.1)
         people[name] = accounts.authenticate(name, PW).actor()
     people["m.manager"] = manager
     people["t.admin"] = admin

@@ -3,18 +3,18 @@ accounts, password resets by one-time code, a growing delay instead of a lockout
 
 There are no default or shared accounts. The first technisch beheerder and the first manager
 bedrijfsvoering are made on the device itself: by root, or with the one-time enrollment code of
-their role that `nvr init` prints, and choose their own password. Every later account is made
-by a technisch beheerder without a password: it gets a one-time setup code (the reset code's
+their role that `nvr init` prints, and choose their own password. Every later account is made by
+a technisch beheerder without a password: it gets a one-time setup code (the reset code's
 mechanism, valid SETUP_SECONDS) that the technisch beheerder hands to the owner, who sets the
-password with it. Every account whose role is not technisch-beheerder comes into force only when a manager
-bedrijfsvoering approves it: at creation, after a role change, after a reset (art. 2: the
-beheerder is appointed; art. 3.1: the manager carries the final responsibility). The manager
+password with it. Every account whose role is not technisch-beheerder comes into force only when
+a manager bedrijfsvoering approves it: at creation, after a role change, after a reset (art. 2:
+the beheerder is appointed; art. 3.1: the manager carries the final responsibility). The manager
 approves only an account whose owner has set its password, and approves the role they saw: a
-role changed in between is refused. That covers
-designees (footage by delegation) and the DPO (the Inzien logbook) too; a role change or a reset
-also ends the account's delegations (R-12). A technisch beheerder never approves, never sets
-someone else's password (it issues a one-time reset code the owner uses) and so never holds a
-working password of an account that sees footage or a logbook without a second pair of eyes.
+role changed in between is refused. That covers designees (footage by delegation) and the DPO
+(the Inzien logbook) too; a role change or a reset also ends the account's delegations (R-12). A
+technisch beheerder never approves, never sets anyone's password (it issues one-time setup and
+reset codes the owner uses) and so never holds a working password of an account that sees footage
+or a logbook without a second pair of eyes.
 
 Every refused login is answered alike (WRONG): unknown name, wrong password, missing or wrong
 second-factor code, throttled, disabled or awaiting approval; same Argon2 work, so no answer
@@ -51,7 +51,7 @@ THROTTLE_MAX = 15 * 60.0
 RESET_SECONDS = 24 * 3600       # a reset code is good for a day
 SETUP_SECONDS = 3 * 24 * 3600   # a new account's setup code, for three days
 NO_PASSWORD = ""                # password_hash of an account whose owner has not set one yet
-MIN_OWN_WORDS = 3               # (three) runs of letters that are neither the organisation's nor the name
+MIN_OWN_WORDS = 3               # runs of letters not the organisation's, device's or name's
 # Roles whose accounts come into force only with a manager's approval (art. 2, art. 3.1): every
 # role but the technisch beheerder's own. A designee plays footage on delegations and a DPO reads
 # the Inzien logbook, so the technisch beheerder may not make, take over or move into either
