@@ -215,8 +215,9 @@ def main() -> None:
         admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
         manager = gov.accounts.authenticate("m.manager", PASSWORD).actor()
         for i in range(VIEWERS + 2):
-            gov.accounts.add(f"b.viewer{i}", Role.BEHEERDER, PASSWORD, by=admin)
-            gov.accounts.approve(f"b.viewer{i}", by=manager)    # four eyes
+            code = gov.accounts.create(f"b.viewer{i}", Role.BEHEERDER, by=admin)
+            gov.accounts.reset_password(f"b.viewer{i}", code, PASSWORD)     # the owner
+            gov.accounts.approve(f"b.viewer{i}", role=Role.BEHEERDER, by=manager)
         gov.close()
         start = (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat()
         subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config), "ingest",

@@ -442,9 +442,10 @@ def cmd_user_add(args) -> int:
     if args.user or (gov.accounts.count() > 0 and not args.enrollment_code
                      and not (os.geteuid() == 0 and args.role == Role.MANAGER.value)):
         by = _login(gov, args, Action.USERS)
+        return _user_create(gov, args, by)
     password = _password("NVR_NEW_PASSWORD", f"new password for {args.name}: ", confirm=True)
     try:
-        user = gov.accounts.add(args.name, Role(args.role), password, by=by,
+        user = gov.accounts.add(args.name, Role(args.role), password,
                                 as_root=os.geteuid() == 0 and args.enrollment_code is None,
                                 enrollment_code=args.enrollment_code)
     except AccountError as exc:
@@ -452,6 +453,30 @@ def cmd_user_add(args) -> int:
     print(f"account {user.name} ({user.role.value}) created"
           + ("; it comes into force when a manager-bedrijfsvoering approves it "
              "(nvr user approve)" if user.pending else ""))
+    return 0
+
+
+def _user_create(gov, args, by) -> int:
+    """A technisch-beheerder's new account: no password, a one-time setup code for the owner
+    (R-11, art. 2)."""
+    import os
+    from firmware.governance.accounts import APPROVAL_ROLES, SETUP_SECONDS, AccountError
+    from firmware.governance.roles import Role
+    if os.environ.get("NVR_NEW_PASSWORD"):
+        print("NVR_NEW_PASSWORD is not used: the owner sets the password with the setup code",
+              file=sys.stderr)
+    try:
+        code = gov.accounts.create(args.name, Role(args.role), by=by)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"account {args.name} ({args.role}) created without a password")
+    print(f"one-time setup code for {args.name}: {code}")
+    print(f"  give it to {args.name} in person; valid for {SETUP_SECONDS // 86400} days, once. "
+          "The owner runs:")
+    print(f"  nvr user reset {args.name} --code {code}   (or the web page /reset)")
+    if Role(args.role) in APPROVAL_ROLES:
+        print("  then a manager-bedrijfsvoering approves it, with the owner present "
+              f"(nvr user approve {args.name} --role {args.role})")
     return 0
 
 
@@ -537,20 +562,25 @@ def cmd_user_pending(args) -> int:
         raise CliError("only a manager-bedrijfsvoering approves accounts (art. 2, art. 3.1)")
     rows = [{**u, "created": _iso(u["created"])} for u in gov.accounts.pending()]
     _print(rows, args.json, "\n".join(f"{u['name']:20} {u['role']:32} added by "
-                                       f"{u['created_by']}" for u in rows)
+                                       f"{u['created_by']}; password "
+                                       f"{'set' if u['password_set'] else 'not set'}"
+                                       for u in rows)
            or "no accounts await approval")
     return 0
 
 
 def cmd_user_approve(args) -> int:
+    """Approve the account as the role the manager names (`user pending` shows it): if the
+    technisch-beheerder changed the role, nothing is approved."""
     from firmware.governance.accounts import AccountError
+    from firmware.governance.roles import Role
     gov = _governance(_config(args))
     actor = _login(gov, args, None)
     try:
-        gov.accounts.approve(args.name, by=actor)
+        gov.accounts.approve(args.name, role=Role(args.role), by=actor)
     except AccountError as exc:
         raise CliError(str(exc)) from None
-    print(f"account {args.name} approved by {actor.name}: in force")
+    print(f"account {args.name} ({args.role}) approved by {actor.name}: in force")
     return 0
 
 
@@ -938,8 +968,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from firmware.governance.roles import Role
     users = _group(sub, "user", "personal accounts (R-10, R-81)")
-    c = _action(users, "add", cmd_user_add, "add an account; password from NVR_NEW_PASSWORD "
-                "or a prompt", json=False)
+    c = _action(users, "add", cmd_user_add, "add an account: by a technisch-beheerder with a "
+                "one-time setup code for the owner; the first technisch-beheerder and manager "
+                "choose a password (NVR_NEW_PASSWORD or a prompt)", json=False)
     c.add_argument("name")
     c.add_argument("--role", required=True, choices=[r.value for r in Role])
     c.add_argument("--enrollment-code", help="the one-time code from nvr init (the first "
@@ -966,6 +997,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = _action(users, "approve", cmd_user_approve, "approve an account of any role but "
                 "technisch-beheerder (manager-bedrijfsvoering, art. 2, art. 3.1)", json=False)
     c.add_argument("name")
+    c.add_argument("--role", required=True, choices=[r.value for r in Role],
+                   help="the role you approve, as `user pending` shows it")
     c.add_argument("--user", required=True)
     c = _action(users, "role", cmd_user_role, "change an account's role (technisch-beheerder)",
                 json=False)

@@ -151,17 +151,29 @@ def staff(config: Path) -> dict:
     return {**os.environ, "NVR_PASSWORD": PASSWORD}
 
 
+def new_account(accounts, name: str, role, admin, manager=None, password: str = PASSWORD):
+    """An account made the only way a technisch beheerder can (R-11, art. 2): `admin` creates
+    it without a password, the owner sets `password` with the one-time setup code, and
+    `manager` (if given) approves it as `role`."""
+    code = accounts.create(name, role, by=admin)
+    accounts.reset_password(name, code, password)
+    if manager is not None:
+        accounts.approve(name, role=role, by=manager)
+
+
 def add_accounts(gov, accounts: dict) -> None:
-    """Accounts {name: Role} added by t.admin, and approved by m.manager where their role
-    needs it (every role but technisch-beheerder, art. 2, art. 3.1)."""
+    """Accounts {name: Role} added by t.admin, their owner setting PASSWORD with the one-time
+    setup code, and approved by m.manager where their role needs it (every role but
+    technisch-beheerder, art. 2, art. 3.1)."""
     admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
     manager = None
     for name, role in accounts.items():
         if gov.accounts.get(name) is None:
-            gov.accounts.add(name, role, PASSWORD, by=admin)
-        if gov.accounts.get(name).pending:
+            new_account(gov.accounts, name, role, admin)
+        user = gov.accounts.get(name)
+        if user.pending:
             manager = manager or gov.accounts.authenticate("m.manager", PASSWORD).actor()
-            gov.accounts.approve(name, by=manager)
+            gov.accounts.approve(name, role=user.role, by=manager)
 
 
 def decrypt_all(config: Path, rows: list[dict], out_dir: Path) -> list[Path]:

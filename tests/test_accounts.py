@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from conftest import PASSWORD, nvr, staff, write_config
+from conftest import PASSWORD, new_account, nvr, staff, write_config
 
 from firmware.config import load
 from firmware.governance import totp
@@ -64,7 +64,7 @@ def test_a_reset_gives_a_one_time_code_the_owner_uses_R11(config):
     # Whoever used the code, a footage account is back before the manager (four eyes).
     with pytest.raises(AuthError, match="not in force"):
         gov.login("p.officer", NEW)
-    gov.accounts.approve("p.officer", by=actor(gov, "m.manager"))
+    gov.accounts.approve("p.officer", role=Role.PRIVACY_OFFICER, by=actor(gov, "m.manager"))
     assert gov.login("p.officer", NEW).name == "p.officer"
     actions = [(e["actor"], e["action"]) for e in gov.logbook.entries("usage")]
     assert ("t.admin", "user-reset-code") in actions and ("p.officer", "user-reset") in actions
@@ -75,30 +75,30 @@ def test_a_reset_gives_a_one_time_code_the_owner_uses_R11(config):
 def test_footage_accounts_come_into_force_only_when_the_manager_approves_R11(config):
     gov = open_gov(config)
     admin = actor(gov, "t.admin")
-    gov.accounts.add("x.mine", Role.BEHEERDER, PASSWORD, by=admin)
+    new_account(gov.accounts, "x.mine", Role.BEHEERDER, admin)
     with pytest.raises(AuthError, match="not in force"):
         gov.login("x.mine", PASSWORD)
     assert gov.actor(user="x.mine") is None
     with pytest.raises(AccountError, match="manager"):
-        gov.accounts.approve("x.mine", by=admin)                 # never the technisch beheerder
+        gov.accounts.approve("x.mine", role=Role.BEHEERDER, by=admin)   # never the tb
     with pytest.raises(AccountError, match="manager"):
-        gov.accounts.approve("x.mine", by=actor(gov, "b.beheerder"))
+        gov.accounts.approve("x.mine", role=Role.BEHEERDER, by=actor(gov, "b.beheerder"))
     assert [u["name"] for u in gov.accounts.pending()] == ["x.mine"]
-    gov.accounts.approve("x.mine", by=actor(gov, "m.manager"))
+    gov.accounts.approve("x.mine", role=Role.BEHEERDER, by=actor(gov, "m.manager"))
     assert gov.login("x.mine", PASSWORD).role is Role.BEHEERDER
     assert gov.accounts.pending() == []
     log = [(e["actor"], e["action"], e["subject"]) for e in gov.logbook.entries("usage")]
     assert ("t.admin", "user-add", "x.mine") in log
     assert ("m.manager", "user-approve", "x.mine") in log
     # A technisch beheerder's account is in force at once: it sees no footage and no logbook.
-    gov.accounts.add("x.tech", Role.TECHNICAL, PASSWORD, by=admin)
+    new_account(gov.accounts, "x.tech", Role.TECHNICAL, admin)
     assert gov.login("x.tech", PASSWORD).role is Role.TECHNICAL
 
 
 def test_a_role_change_to_a_footage_role_needs_approval_again_R11(config):
     gov = open_gov(config)
     admin = actor(gov, "t.admin")
-    gov.accounts.add("x.dpo", Role.TECHNICAL, PASSWORD, by=admin)
+    new_account(gov.accounts, "x.dpo", Role.TECHNICAL, admin)
     gov.accounts.set_role("x.dpo", Role.BEHEERDER, by=admin)
     with pytest.raises(AuthError, match="not in force"):
         gov.login("x.dpo", PASSWORD)
@@ -125,14 +125,14 @@ def test_managers_enrol_by_code_then_by_an_existing_managers_approval_R11(tmp_pa
     with pytest.raises(AccountError):
         gov.accounts.add("m.again", Role.MANAGER, PASSWORD,
                          enrollment_code=codes["manager-bedrijfsvoering"])   # used up
-    gov.accounts.add("m.tech", Role.MANAGER, PASSWORD, by=admin)   # a manager of the tb's own
+    new_account(gov.accounts, "m.tech", Role.MANAGER, admin)   # a manager of the tb's own
     with pytest.raises(AuthError, match="not in force"):
         gov.login("m.tech", PASSWORD)
     with pytest.raises(AccountError):
-        gov.accounts.approve("m.tech", by=admin)
+        gov.accounts.approve("m.tech", role=Role.MANAGER, by=admin)
     with pytest.raises(AccountError, match="own account"):
-        gov.accounts.approve("m.tech", by=Actor("m.tech", Role.MANAGER))
-    gov.accounts.approve("m.tech", by=actor(gov, "m.first"))
+        gov.accounts.approve("m.tech", role=Role.MANAGER, by=Actor("m.tech", Role.MANAGER))
+    gov.accounts.approve("m.tech", role=Role.MANAGER, by=actor(gov, "m.first"))
     assert gov.login("m.tech", PASSWORD).role is Role.MANAGER
 
 
@@ -147,20 +147,26 @@ def test_with_no_manager_in_force_root_on_the_device_makes_one_R11(config):
     with pytest.raises(AuthError, match="not in force"):
         gov.login("m.manager", NEW)
     gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
-    gov.accounts.approve("m.manager", by=actor(gov, "m.root"))
+    gov.accounts.approve("m.manager", role=Role.MANAGER, by=actor(gov, "m.root"))
     assert gov.login("m.manager", NEW).role is Role.MANAGER
 
 
 def test_cli_reset_code_pending_and_approval(config):
     env = {**os.environ, "NVR_PASSWORD": PASSWORD}
     c = ["--config", str(config)]
-    assert nvr(*c, "user", "add", "k.nieuw", "--role", "privacy-officer", "--user", "t.admin",
+    made = nvr(*c, "user", "add", "k.nieuw", "--role", "privacy-officer", "--user", "t.admin",
+               env=env)
+    assert made.returncode == 0, made.stderr
+    setup = re.search(r"one-time setup code for k\.nieuw: (\S+)", made.stdout).group(1)
+    assert nvr(*c, "user", "reset", "k.nieuw", "--code", setup,
                env={**env, "NVR_NEW_PASSWORD": PASSWORD}).returncode == 0
     pending = nvr(*c, "user", "pending", "--user", "m.manager", env=env)
     assert pending.returncode == 0 and "k.nieuw" in pending.stdout, pending.stderr
-    refused = nvr(*c, "user", "approve", "k.nieuw", "--user", "t.admin", env=env)
+    refused = nvr(*c, "user", "approve", "k.nieuw", "--role", "privacy-officer", "--user",
+                  "t.admin", env=env)
     assert refused.returncode == 1 and "manager" in refused.stderr
-    ok = nvr(*c, "user", "approve", "k.nieuw", "--user", "m.manager", env=env)
+    ok = nvr(*c, "user", "approve", "k.nieuw", "--role", "privacy-officer", "--user",
+             "m.manager", env=env)
     assert ok.returncode == 0, ok.stderr
     issued = nvr(*c, "user", "reset-code", "k.nieuw", "--user", "t.admin", env=env)
     assert issued.returncode == 0, issued.stderr
@@ -335,8 +341,8 @@ def test_review_1_a_reset_or_role_change_of_a_designee_ends_its_delegations_R12(
     with pytest.raises(AuthError):
         gov.login("e.designee", PASSWORD)
     manager = actor(gov, "m.manager")
-    gov.accounts.approve("d.designee", by=manager)
-    gov.accounts.approve("e.designee", by=manager)
+    gov.accounts.approve("d.designee", role=Role.DESIGNEE, by=manager)
+    gov.accounts.approve("e.designee", role=Role.DESIGNEE, by=manager)
     assert not _may_play(gov, "d.designee") and not _may_play(gov, "e.designee")
     ended = [e for e in gov.logbook.entries("usage") if e["action"] == "delegations-ended"]
     assert {e["subject"] for e in ended} == {"d.designee", "e.designee"}
@@ -348,10 +354,10 @@ def test_review_2_the_technisch_beheerder_makes_no_dpo_of_its_own_R11(config):
     from conftest import add_accounts
     gov = open_gov(config)
     admin = actor(gov, "t.admin")
-    gov.accounts.add("x.dpo", Role.DPO, PASSWORD, by=admin)
+    new_account(gov.accounts, "x.dpo", Role.DPO, admin)
     with pytest.raises(AuthError):
         gov.login("x.dpo", PASSWORD)
-    gov.accounts.add("t.second", Role.TECHNICAL, PASSWORD, by=admin)
+    new_account(gov.accounts, "t.second", Role.TECHNICAL, admin)
     assert gov.login("t.second", PASSWORD).role is Role.TECHNICAL  # no footage, no logbook
     gov.accounts.set_role("t.second", Role.DPO, by=admin)
     with pytest.raises(AuthError):
@@ -365,7 +371,7 @@ def test_review_2_the_technisch_beheerder_makes_no_dpo_of_its_own_R11(config):
     assert gov.session_actor(token) is None
     assert {u["name"] for u in gov.accounts.pending()} == {"x.dpo", "t.second", "d.dpo"}
     with pytest.raises(AccountError, match="manager"):
-        gov.accounts.approve("x.dpo", by=admin)
+        gov.accounts.approve("x.dpo", role=Role.DPO, by=admin)
 
 
 def test_review_3_every_refused_login_answers_alike_R81(config):
@@ -377,8 +383,8 @@ def test_review_3_every_refused_login_answers_alike_R81(config):
     gov = open_gov(config)
     admin = actor(gov, "t.admin")
     gov.accounts.enable_totp("p.officer", by=actor(gov, "p.officer"), password=PASSWORD)
-    gov.accounts.add("x.pending", Role.BEHEERDER, PASSWORD, by=admin)
-    gov.accounts.add("x.off", Role.TECHNICAL, PASSWORD, by=admin)
+    new_account(gov.accounts, "x.pending", Role.BEHEERDER, admin)
+    new_account(gov.accounts, "x.off", Role.TECHNICAL, admin)
     gov.accounts.disable("x.off", by=admin)
     cases = [("b.beheerder", "not the password"), ("p.officer", PASSWORD),
              ("x.pending", PASSWORD), ("x.off", PASSWORD), ("no.body", PASSWORD)]
@@ -439,3 +445,101 @@ def test_review_6_the_reason_forms_back_stays_on_this_device(config):
                                              "reason": "a long enough reason",
                                              "csrf": csrf_of(c)})
     assert r.headers["Location"].endswith("/cameras/cam?day=2026-04-24")
+
+
+# --- review 3 of items 10 and 12 -----------------------------------------------------------------
+
+def test_review3_1_a_technisch_beheerder_never_chooses_a_first_password_R11(config):
+    """The owner sets the first password with a one-time setup code; the manager can approve
+    only after that (art. 2, art. 3.1)."""
+    gov = open_gov(config)
+    admin, manager = actor(gov, "t.admin"), actor(gov, "m.manager")
+    with pytest.raises(AccountError, match="setup code"):
+        gov.accounts.add("x.new", Role.BEHEERDER, NEW, by=admin)
+    code = gov.accounts.create("x.new", Role.BEHEERDER, by=admin)
+    [row] = [u for u in gov.accounts.pending() if u["name"] == "x.new"]
+    assert row["password_set"] is False
+    with pytest.raises(AccountError, match="not set"):
+        gov.accounts.approve("x.new", role=Role.BEHEERDER, by=manager)
+    gov.accounts.reset_password("x.new", code, NEW)
+    with pytest.raises(AccountError):
+        gov.accounts.reset_password("x.new", code, PASSWORD)          # once
+    assert [u["password_set"] for u in gov.accounts.pending() if u["name"] == "x.new"] == [True]
+    gov.accounts.approve("x.new", role=Role.BEHEERDER, by=manager)
+    assert gov.login("x.new", NEW).role is Role.BEHEERDER
+
+
+def test_review3_1_cli_and_web_give_a_setup_code_not_a_password_R11(config):
+    env = {**os.environ, "NVR_PASSWORD": PASSWORD}
+    c = ["--config", str(config)]
+    made = nvr(*c, "user", "add", "k.nieuw", "--role", "beheerder", "--user", "t.admin",
+               env={**env, "NVR_NEW_PASSWORD": NEW})
+    assert made.returncode == 0, made.stderr
+    code = re.search(r"one-time setup code for k\.nieuw: (\S+)", made.stdout).group(1)
+    pending = nvr(*c, "user", "pending", "--user", "m.manager", env=env)
+    assert re.search(r"k\.nieuw .*password not set", pending.stdout), pending.stdout
+    early = nvr(*c, "user", "approve", "k.nieuw", "--role", "beheerder", "--user", "m.manager",
+                env=env)
+    assert early.returncode == 1 and "not set" in early.stderr, early.stderr
+    assert nvr(*c, "user", "reset", "k.nieuw", "--code", code,
+               env={**os.environ, "NVR_NEW_PASSWORD": NEW}).returncode == 0
+    ok = nvr(*c, "user", "approve", "k.nieuw", "--role", "beheerder", "--user", "m.manager",
+             env=env)
+    assert ok.returncode == 0, ok.stderr
+    gov = open_gov(config)
+    assert gov.login("k.nieuw", NEW).role is Role.BEHEERDER
+    gov.close()
+
+    from webutil import api, login
+
+    from firmware.web import create_app
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    r = api(login(app, "t.admin"), "POST", "/api/users",
+            {"name": "w.nieuw", "role": "privacy-officer"})
+    assert r.status_code == 201 and r.json["setup_code"], r.data
+    assert "Wachtwoord" not in login(app, "t.admin").get("/users").get_data(as_text=True)
+    m = login(app, "m.manager")
+    assert "nog geen wachtwoord" in m.get("/users/pending").get_data(as_text=True)
+    assert api(m, "POST", "/api/users/w.nieuw/approve",
+               {"role": "privacy-officer"}).status_code == 400
+
+
+def test_review3_2_approval_is_of_the_role_the_manager_saw_R11(config):
+    """A role change between the manager's look and the approval is refused, in the core and
+    on the web form, so a beheerder seen is never a manager approved."""
+    gov = open_gov(config)
+    admin, manager = actor(gov, "t.admin"), actor(gov, "m.manager")
+    code = gov.accounts.create("x.new", Role.BEHEERDER, by=admin)
+    gov.accounts.reset_password("x.new", code, NEW)
+    gov.accounts.set_role("x.new", Role.MANAGER, by=admin)
+    with pytest.raises(AccountError, match="role"):
+        gov.accounts.approve("x.new", role=Role.BEHEERDER, by=manager)
+    assert gov.accounts.get("x.new").pending
+    gov.close()
+    from webutil import api, login
+
+    from firmware.web import create_app
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    m = login(app, "m.manager")
+    assert api(m, "POST", "/api/users/x.new/approve", {"role": "beheerder"}).status_code == 400
+    assert api(m, "POST", "/api/users/x.new/approve").status_code == 400     # no role: no
+    page = m.get("/users/pending").get_data(as_text=True)
+    assert 'name="role" value="manager-bedrijfsvoering"' in page
+    assert api(m, "POST", "/api/users/x.new/approve",
+               {"role": "manager-bedrijfsvoering"}).status_code == 200
+
+
+@pytest.mark.parametrize("password", ["Stadhuis-Soest-2026!", "Soest-Gemeente-2026-!",
+                                      "Gemeente Soest 1 2 3 4", "Voorjaar2026!Zomer2026!",
+                                      "Stadhuis2026!!", "Jansen Test Device 2026!"])
+def test_review3_3_three_runs_of_own_letters_whatever_the_length_R81(password):
+    with pytest.raises(AccountError, match="three"):
+        check_password("j.jansen", password, extra=["test-device"])
+
+
+@pytest.mark.parametrize("password", ["a long pass phrase 42", "walrus ferment zeppelin harpoon",
+                                      "x7$Kq9!mZ2#pLw"])
+def test_review3_3_phrases_and_generated_passwords_pass_R81(password):
+    check_password("j.jansen", password, extra=["test-device"])

@@ -15,7 +15,7 @@ from firmware.governance.accounts import (MAX_FAILURES, WRONG, AccountError, Acc
 from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.roles import Action, Actor, Delegation, Role, decide
 
-from conftest import ROOT, nvr, write_config
+from conftest import ROOT, new_account, nvr, write_config
 
 REQUIREMENTS = ROOT.parent / "shared" / "regulation" / "REQUIREMENTS.md"
 
@@ -154,13 +154,14 @@ def test_first_account_only_on_the_device_R10(gov):
     with pytest.raises(AccountError, match="only a technisch-beheerder"):
         accounts.add("x.other", Role.TECHNICAL, PW, enrollment_code=code)   # used up
     admin = accounts.authenticate("t.admin", PW).actor()
-    accounts.add("b.beheerder", Role.BEHEERDER, PW, by=admin)
+    new_account(accounts, "b.beheerder", Role.BEHEERDER, admin)
     accounts.add("m.manager", Role.MANAGER, PW,
                  enrollment_code=accounts.issue_enrollment_code(Role.MANAGER))
-    accounts.approve("b.beheerder", by=accounts.authenticate("m.manager", PW).actor())
+    accounts.approve("b.beheerder", role=Role.BEHEERDER,
+                     by=accounts.authenticate("m.manager", PW).actor())
     beheerder = accounts.authenticate("b.beheerder", PW).actor()
     with pytest.raises(AccountError, match="only a technisch-beheerder"):
-        accounts.add("c.other", Role.BEHEERDER, PW, by=beheerder)
+        new_account(accounts, "c.other", Role.BEHEERDER, beheerder)
     assert [e["action"] for e in logbook.entries("usage")].count("user-add") == 3
 
 
@@ -214,7 +215,7 @@ def test_disabled_accounts_are_kept_and_refused(gov):
     accounts, _, _ = gov
     accounts.add("t.admin", Role.TECHNICAL, PW, as_root=True)
     admin = accounts.authenticate("t.admin", PW).actor()
-    accounts.add("p.officer", Role.PRIVACY_OFFICER, PW, by=admin)
+    new_account(accounts, "p.officer", Role.PRIVACY_OFFICER, admin)
     accounts.disable("p.officer", by=admin)
     assert [u["name"] for u in accounts.list()] == ["p.officer", "t.admin"]
     with pytest.raises(AuthError, match="not in force"):     # the answer of every refusal
@@ -235,10 +236,13 @@ def test_cli_accounts_and_logbook_verify_by_role(tmp_path):
     result = nvr("--config", str(config), "user", "add", "d.dpo", "--role",
                  "functionaris-gegevensbescherming", "--user", "t.admin", env=env)
     assert result.returncode == 0, result.stderr
+    code = re.search(r"one-time setup code for d\.dpo: (\S+)", result.stdout).group(1)
+    assert nvr("--config", str(config), "user", "reset", "d.dpo", "--code", code,   # the owner
+               env=env).returncode == 0
     assert nvr("--config", str(config), "user", "add", "m.manager", "--role",       # as root
                "manager-bedrijfsvoering", env=env).returncode == 0
-    approved = nvr("--config", str(config), "user", "approve", "d.dpo", "--user", "m.manager",
-                   env=env)
+    approved = nvr("--config", str(config), "user", "approve", "d.dpo", "--role",
+                   "functionaris-gegevensbescherming", "--user", "m.manager", env=env)
     assert approved.returncode == 0, approved.stderr            # four eyes
     ok = nvr("--config", str(config), "logbook", "verify", "--user", "d.dpo", "--json", env=env)
     assert ok.returncode == 0, ok.stderr
@@ -291,8 +295,8 @@ def desk(tmp_path, gov):
     manager = accounts.authenticate("m.manager", PW).actor()
     for name, role in (("b.beheerder", Role.BEHEERDER), ("p.officer", Role.PRIVACY_OFFICER),
                        ("d.dpo", Role.DPO)):
-        accounts.add(name, role, PW, by=admin)
-        accounts.approve(name, by=manager)                  # four eyes (art. 2, art. 3.1)
+        new_account(accounts, name, role, admin)
+        accounts.approve(name, role=role, by=manager)       # four eyes (art. 2, art. 3.1)
         people[name] = accounts.authenticate(name, PW).actor()
     people["m.manager"] = manager
     people["t.admin"] = admin
@@ -425,8 +429,8 @@ from firmware.governance.delegation import GrantError, Grants  # noqa: E402
 def grants(desk):
     reqs, people, store, logbook = desk
     accounts = Accounts(reqs.db, logbook, lambda: MASTER)
-    accounts.add("a.designee", Role.DESIGNEE, PW, by=people["t.admin"])
-    accounts.approve("a.designee", by=people["m.manager"])
+    new_account(accounts, "a.designee", Role.DESIGNEE, people["t.admin"])
+    accounts.approve("a.designee", role=Role.DESIGNEE, by=people["m.manager"])
     return Grants(reqs.db, logbook), people, accounts
 
 

@@ -202,8 +202,10 @@ def test_reset_code_and_approval_on_the_web_R11(web):
     pending = m.get("/users/pending")
     assert pending.status_code == 200 and "b.beheerder" in pending.get_data(True)
     assert t.get("/users/pending").status_code == 403
-    assert api(t, "POST", "/api/users/b.beheerder/approve").status_code == 403
-    assert api(m, "POST", "/api/users/b.beheerder/approve").status_code == 200
+    assert api(t, "POST", "/api/users/b.beheerder/approve",
+               {"role": "beheerder"}).status_code == 403
+    assert api(m, "POST", "/api/users/b.beheerder/approve",
+               {"role": "beheerder"}).status_code == 200
     c = client(app)
     r = c.post("/login", data={"name": "b.beheerder", "password": NEW, "csrf": csrf_of(c)})
     assert r.status_code == 302

@@ -3,14 +3,18 @@ accounts, password resets by one-time code, a growing delay instead of a lockout
 
 There are no default or shared accounts. The first technisch beheerder and the first manager
 bedrijfsvoering are made on the device itself: by root, or with the one-time enrollment code of
-their role that `nvr init` prints. Every later account is made by a technisch beheerder, and
-every account whose role is not technisch-beheerder comes into force only when a manager
-bedrijfsvoering approves it: at creation, after a role change, after a reset (art. 2: the
-beheerder is appointed; art. 3.1: the manager carries the final responsibility). That covers
-designees (footage by delegation) and the DPO (the Inzien logbook) too; a role change or a reset
-also ends the account's delegations (R-12). A technisch beheerder never approves, never sets
-someone else's password (it issues a one-time reset code the owner uses) and so never holds a
-working password of an account that sees footage or a logbook without a second pair of eyes.
+their role that `nvr init` prints, and choose their own password. Every later account is made by
+a technisch beheerder without a password: it gets a one-time setup code (the reset code's
+mechanism, valid SETUP_SECONDS) that the technisch beheerder hands to the owner, who sets the
+password with it. Every account whose role is not technisch-beheerder comes into force only when
+a manager bedrijfsvoering approves it: at creation, after a role change, after a reset (art. 2:
+the beheerder is appointed; art. 3.1: the manager carries the final responsibility). The manager
+approves only an account whose owner has set its password, and approves the role they saw: a
+role changed in between is refused. That covers designees (footage by delegation) and the DPO
+(the Inzien logbook) too; a role change or a reset also ends the account's delegations (R-12). A
+technisch beheerder never approves, never sets anyone's password (it issues one-time setup and
+reset codes the owner uses) and so never holds a working password of an account that sees footage
+or a logbook without a second pair of eyes.
 
 Every refused login is answered alike (WRONG): unknown name, wrong password, missing or wrong
 second-factor code, throttled, disabled or awaiting approval; same Argon2 work, so no answer
@@ -45,6 +49,9 @@ THROTTLE_AFTER = 5              # failures from one source on one name before it
 THROTTLE_BASE = 30.0            # then 30 s, 60 s, 120 s, ... per further failure
 THROTTLE_MAX = 15 * 60.0
 RESET_SECONDS = 24 * 3600       # a reset code is good for a day
+SETUP_SECONDS = 3 * 24 * 3600   # a new account's setup code, for three days
+NO_PASSWORD = ""                # password_hash of an account whose owner has not set one yet
+MIN_OWN_WORDS = 3               # runs of letters not the organisation's, device's or name's
 # Roles whose accounts come into force only with a manager's approval (art. 2, art. 3.1): every
 # role but the technisch beheerder's own. A designee plays footage on delegations and a DPO reads
 # the Inzien logbook, so the technisch beheerder may not make, take over or move into either
@@ -56,7 +63,6 @@ ENROLLED_ROLES = (Role.TECHNICAL, Role.MANAGER)
 # or awaiting approval look alike; the reason goes to the logbook only.
 WRONG = ("login refused: wrong account name, password or second-factor code, or the account is "
          "not in force; if this keeps happening, ask the technisch-beheerder")
-PASSWORD_SHAPE_LONG = 20        # from this length, one word plus digits and signs may pass
 MAX_FAILURES = THROTTLE_AFTER   # the name older code and tests know
 
 # OWASP's Argon2id minimum (19 MiB, 2 passes): about 40 ms here, well under a second on a Pi 4.
@@ -89,8 +95,9 @@ class User:
 def check_password(name: str, password: str, extra: Iterable[str] = ()) -> None:
     """The password policy (R-81): long, not the name, hard to guess by zxcvbn's estimate
     (which also knows the organisation's words, the account's name and `extra`, the device),
-    and, below PASSWORD_SHAPE_LONG characters, not the shape "one or two words plus digits and
-    signs" whatever the words, since zxcvbn knows no Dutch."""
+    and, whatever the length, MIN_OWN_WORDS runs of letters that are not the organisation's
+    words, the device's words or parts of the name: zxcvbn knows no Dutch, so "Stadhuis-Soest-
+    2026!" or "Voorjaar2026!Zomer2026!" (one or two words with a year) pass it."""
     try:
         password.encode("utf-8")
     except UnicodeEncodeError:
@@ -101,15 +108,18 @@ def check_password(name: str, password: str, extra: Iterable[str] = ()) -> None:
     if name.lower() in password.lower():
         raise AccountError("the password may not contain the account name")
     words = [*ORGANISATION_WORDS, name, *name.replace("-", ".").split("."), *extra]
+    # zxcvbn's dictionaries are English: a Dutch word plus a year passes it (Stadhuis2026!!).
+    known = {w.lower() for word in words for w in _LETTER_RUN.findall(word)}
+    own = [r for r in _LETTER_RUN.findall(password) if r.lower() not in known]
+    if len(own) < MIN_OWN_WORDS:
+        raise AccountError("the password is too easy to guess: it needs at least three words "
+                           "(runs of letters) of your own besides the organisation's, the "
+                           "device's and your name; choose a phrase of several words, e.g. "
+                           "four unusual words and a digit")
     if zxcvbn(password[:100], user_inputs=[w for w in words if w])["guesses_log10"] \
             < MIN_GUESSES_LOG10:
         raise AccountError("the password is too easy to guess (a word with digits, a name, "
                            "the organisation); choose a phrase of four or more unusual words")
-    # zxcvbn's dictionaries are English: a Dutch word plus a year passes it (Stadhuis2026!!).
-    if len(password) < PASSWORD_SHAPE_LONG and len(_LETTER_RUN.findall(password)) <= 2:
-        raise AccountError("the password is one or two words with digits or signs, which "
-                           "any word list guesses; choose a phrase of several words (or use "
-                           f"{PASSWORD_SHAPE_LONG} or more characters)")
 
 
 _LETTER_RUN = re.compile(r"[^\W\d_]+")     # a run of letters, in any script
@@ -127,7 +137,7 @@ def _verify(stored: str | None, secret: str) -> bool:
         secret = ""
     try:
         return bool(HASHER.verify(stored or _DUMMY, secret.encode("utf-8", "surrogatepass"))) \
-            and stored is not None
+            and bool(stored)            # None, or NO_PASSWORD: nothing matches
     except (VerificationError, InvalidHashError):
         return False
 
@@ -192,35 +202,69 @@ class Accounts:
         return User(row["name"], role, row["disabled"] is not None,
                     role in APPROVAL_ROLES and row["approved"] is None)
 
+    def _password_set(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM users WHERE name = ? AND password_hash != ?",
+                               (name, NO_PASSWORD)).fetchone() is not None
+
     def get(self, name: str) -> User | None:
         row = self.db.execute("SELECT name, role, disabled, approved FROM users WHERE name = ?",
                               (name,)).fetchone()
         return None if row is None else self._user(row)
 
     def list(self) -> list[dict]:
-        return [{**dict(r), "pending": self._user(r).pending} for r in self.db.execute(
+        """Every account; `password_set` is False until the owner set a first password with
+        the setup code."""
+        return [{**dict(r), "password_set": bool(r["password_set"]),
+                 "pending": self._user(r).pending} for r in self.db.execute(
             "SELECT name, role, created, created_by, disabled, approved, approved_by, "
-            "failures FROM users ORDER BY name")]
+            "failures, password_hash != '' AS password_set FROM users ORDER BY name")]
 
     def pending(self) -> list[dict]:
-        """Accounts that await a manager's approval (every role but technisch-beheerder)."""
+        """Accounts that await a manager's approval (every role but technisch-beheerder); the
+        manager can approve those with `password_set`."""
         return [u for u in self.list() if u["pending"] and u["disabled"] is None]
 
-    def add(self, name: str, role: Role, password: str, *, by: Actor | None = None,
-            as_root: bool = False, enrollment_code: str | None = None) -> User:
+    def _new_name(self, name: str) -> None:
         if not name or not name.replace(".", "").replace("-", "").isalnum() \
                 or not name.isascii() or len(name) > 64:
             raise AccountError("a name is letters, digits, '.' and '-' (a personal account, "
                                "e.g. j.jansen)")
         if self.get(name) is not None:
             raise AccountError(f"account '{name}' exists already (accounts are never reused)")
+
+    def create(self, name: str, role: Role, *, by: Actor) -> str:
+        """A technisch beheerder makes an account WITHOUT a password and gets its one-time
+        setup code (stored as a hash, good for SETUP_SECONDS) to hand to the owner, who sets
+        the password with it (reset_password). The technisch beheerder never knows a working
+        password; every role but its own then awaits the manager's approval (art. 2, 3.1)."""
+        if not decide(by, Action.USERS):
+            raise AccountError("only a technisch-beheerder may add accounts (R-11)")
+        self._new_name(name)
+        now, code = time.time(), _code()
+        approved = None if role in APPROVAL_ROLES else now
+        self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
+                        "approved, approved_by, reset_hash, reset_expires) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (name, role.value, NO_PASSWORD, now, by.name, approved,
+                         None if approved is None else by.name, HASHER.hash(code),
+                         now + SETUP_SECONDS))
+        self.logbook.append("usage", by.name, "user-add", subject=name,
+                            details={"role": role.value, "awaits_approval": approved is None,
+                                     "setup_code": True})
+        return code
+
+    def add(self, name: str, role: Role, password: str, *, by: Actor | None = None,
+            as_root: bool = False, enrollment_code: str | None = None) -> User:
+        """The first technisch beheerder or first manager, on the device (as root or with
+        the enrollment code), with the password they choose themselves."""
+        if by is not None:
+            raise AccountError("a technisch-beheerder never chooses someone's password: create "
+                               "the account without one and hand its one-time setup code to "
+                               "the owner (nvr user add NAME --role ROLE --user YOU)")
+        self._new_name(name)
         self._check_password(name, password)
         now = time.time()
-        if by is not None:
-            if not decide(by, Action.USERS):
-                raise AccountError("only a technisch-beheerder may add accounts (R-11)")
-            creator = by.name
-        elif self.count() == 0 or (role is Role.MANAGER and not self._has_manager()):
+        if self.count() == 0 or (role is Role.MANAGER and not self._has_manager()):
             if self.count() == 0 and role is not Role.TECHNICAL:
                 raise AccountError("the first account must be a technisch-beheerder")
             if not as_root and not self._use_enrollment_code(role, enrollment_code):
@@ -229,18 +273,21 @@ class Accounts:
             creator = "root" if as_root else "enrollment-code"
         else:
             raise AccountError("only a technisch-beheerder may add accounts (R-11)")
-        approved = None if role in APPROVAL_ROLES and by is not None else now
+        approved = now
         self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
                         "approved, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (name, role.value, HASHER.hash(password), now, creator, approved,
                          None if approved is None else creator))
         self.logbook.append("usage", creator, "user-add", subject=name,
-                            details={"role": role.value, "awaits_approval": approved is None})
-        return User(name, role, False, approved is None)
+                            details={"role": role.value, "awaits_approval": False})
+        return User(name, role, False, False)
 
-    def approve(self, name: str, *, by: Actor) -> None:
+    def approve(self, name: str, *, role: Role, by: Actor) -> None:
         """The manager bedrijfsvoering puts an account (any role but technisch-beheerder) into
-        force (art. 2, art. 3.1): the second pair of eyes after the technisch beheerder."""
+        force (art. 2, art. 3.1): the second pair of eyes after the technisch beheerder. `role`
+        is the role the manager saw; if the account has another one now, nothing is approved.
+        Only an account whose owner has set its password (with the setup or reset code) is
+        approved, so the owner can be present and the technisch beheerder holds nothing."""
         if by.role is not Role.MANAGER or by.disabled or by.visit is not None:
             raise AccountError("only a manager-bedrijfsvoering approves accounts (art. 2, "
                                "art. 3.1); never a technisch-beheerder")
@@ -249,9 +296,17 @@ class Accounts:
         user = self.get(name)
         if user is None or not user.pending or user.disabled:
             raise AccountError(f"account '{name}' does not await approval")
+        if user.role is not role:
+            raise AccountError(f"account '{name}' now has the role {user.role.value}, not the "
+                               f"{role.value} you saw: nothing approved; look at it again")
+        if not self._password_set(name):
+            raise AccountError(f"the owner of '{name}' has not set a password yet (password not "
+                               "set): they set it with the setup code from the technisch-"
+                               "beheerder; approve with the owner present after that")
         if not self.db.execute("UPDATE users SET approved = ?, approved_by = ? WHERE name = ? "
-                               "AND approved IS NULL", (time.time(), by.name, name)).rowcount:
-            raise AccountError(f"account '{name}' does not await approval")
+                               "AND approved IS NULL AND role = ? AND password_hash != ''",
+                               (time.time(), by.name, name, role.value)).rowcount:
+            raise AccountError(f"account '{name}' does not await approval as {role.value}")
         self.logbook.append("usage", by.name, "user-approve", subject=name,
                             details={"role": user.role.value})
 
@@ -309,13 +364,16 @@ class Accounts:
         if user is None or user.disabled:
             raise AccountError(f"there is no active account '{name}'")
         code = _code()
+        first = not self._password_set(name)
         self.db.execute("UPDATE users SET reset_hash = ?, reset_expires = ? WHERE name = ?",
-                        (HASHER.hash(code), time.time() + RESET_SECONDS, name))
+                        (HASHER.hash(code), time.time() + (SETUP_SECONDS if first
+                                                           else RESET_SECONDS), name))
         self.logbook.append("usage", by.name, "user-reset-code", subject=name)
         return code
 
     def reset_password(self, name: str, code: str, new: str, now: float | None = None) -> User:
-        """The owner sets a new password with the reset code. Every session and delegation of
+        """The owner sets a new password with the reset code, or the first one with the setup
+        code (the same path). Every session and delegation of
         the account ends (R-12), and every account but a technisch-beheerder's awaits a
         manager's approval again: whoever held the code (the technisch beheerder issued it),
         nobody sees footage or the Inzien logbook on it without a second pair of eyes."""
@@ -338,7 +396,8 @@ class Accounts:
             raise AccountError("the reset code is wrong, used or expired; ask the "
                                "technisch-beheerder for a new one")
         self.logbook.append("usage", name, "user-reset", subject=name,
-                            details={"awaits_approval": again})
+                            details={"awaits_approval": again,
+                                     "first_password": row["password_hash"] == NO_PASSWORD})
         self._end_delegations(name, name, now, "password-reset")
         return self.get(name)
 

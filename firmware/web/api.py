@@ -133,9 +133,9 @@ def _document() -> dict:
         "/api/decisions": {"post": _op("record a decision outside the rules (R-80)", _body(
             ["decided_by", "text", "advice"], decided_by=_TEXT, text=_TEXT, advice=_TEXT), 201)},
         "/api/users": {"get": _op("accounts"),
-                       "post": _op("add an account", _body(["name", "role", "password"],
-                                                           name=_TEXT, role=_TEXT,
-                                                           password=_TEXT), 201)},
+                       "post": _op("add an account without a password; answers its "
+                                   "one-time setup code for the owner (art. 2)",
+                                   _body(["name", "role"], name=_TEXT, role=_TEXT), 201)},
         "/api/users/{name}/disable": {"parameters": _path(("name", "str")),
                                       "post": _op("disable an account")},
         "/api/users/{name}/reset-code": {"parameters": _path(("name", "str")),
@@ -146,8 +146,11 @@ def _document() -> dict:
                                                _body(["role"], role=_TEXT))},
         "/api/users/pending": {"get": _op("accounts awaiting a manager's approval")},
         "/api/users/{name}/approve": {"parameters": _path(("name", "str")),
-                                      "post": _op("approve an account (manager, art. 3.1)")},
-        "/api/reset": {"post": _op("set a new password with a one-time reset code", _body(
+                                      "post": _op("approve an account as the role the "
+                                                  "manager saw (manager, art. 3.1)",
+                                                  _body(["role"], role=_TEXT))},
+        "/api/reset": {"post": _op("set a (first) password with a one-time reset or setup "
+                                   "code", _body(
             ["name", "code", "password"], name=_TEXT, code=_TEXT, password=_TEXT),
             public=True)},
         "/api/account": {"get": _op("one's own account")},
