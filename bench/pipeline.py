@@ -27,7 +27,8 @@ from firmware.storage.keys import FileKeyProvider  # noqa: E402
 from firmware.storage.store import EncryptedStore  # noqa: E402
 
 W, H, FPS, SECONDS, SEGMENT = 1920, 1080, 30, 30, 10.0
-T0 = 1_800_000_000.0
+# Hour-aligned, two hours ago: the store refuses footage from the future.
+T0 = float(int(time.time()) // 3600 * 3600 - 2 * 3600)
 
 
 class Always:

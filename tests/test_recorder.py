@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import time
 
 import av
 import pytest
@@ -19,7 +20,8 @@ import numpy as np
 from conftest import decrypt_to, make_store
 
 FPS = 25
-T0 = 1_800_000_000.0
+# Hour-aligned, two hours ago: the store refuses footage from the future.
+T0 = float(int(time.time()) // 3600 * 3600 - 2 * 3600)
 IDENT = CameraIdentity("dev", "cam", "Cam", "Hal")
 
 
