@@ -17,7 +17,10 @@ from firmware.governance.roles import Action, Actor, Delegation, Role, decide
 
 from conftest import ROOT, new_account, nvr, write_config
 
-REQUIREMENTS = ROOT.parent / "shared" / "regulation" / "REQUIREMENTS.md"
+# The requirement list the firmware implements, kept in the project (issue 10): the tests read
+# this copy and fail, never skip, when it is missing.
+REQUIREMENTS = ROOT / "docs" / "regulation" / "REQUIREMENTS.md"
+SHARED_REQUIREMENTS = ROOT.parent / "shared" / "regulation" / "REQUIREMENTS.md"
 
 # How the words in the cells of the R-11 table translate into actions. Who handles requests
 # may read them; "read + verify" is both; the beheerder, who registers art. 9 requests, is also
@@ -45,8 +48,7 @@ ROLE_NAMES = {"beheerder": Role.BEHEERDER, "aangewezen persoon": Role.DESIGNEE,
 
 def r11_table() -> dict[Role, dict[str, str]]:
     """The R-11 table as written in REQUIREMENTS.md: role -> column -> cell."""
-    if not REQUIREMENTS.is_file():
-        pytest.skip(f"{REQUIREMENTS} is not present (it lives in ../shared/regulation)")
+    assert REQUIREMENTS.is_file(), f"{REQUIREMENTS} is missing: the project keeps its copy"
     lines = [ln for ln in REQUIREMENTS.read_text().splitlines() if ln.strip().startswith("|")]
     header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
     table = {}
@@ -70,6 +72,16 @@ def expected_rights(row: dict[str, str]) -> tuple[set[Action], bool]:
         assert cell in CELLS[column], f"unknown cell {cell!r} in column {column!r}"
         rights |= CELLS[column][cell]
     return rights, delegated
+
+
+def test_the_projects_regulation_is_the_shared_one():
+    """The copies in docs/regulation/ are the texts the firmware implements; when the shared
+    originals change, this test says so, and the copy is updated on purpose."""
+    shared = SHARED_REQUIREMENTS.parent
+    if not shared.is_dir():
+        pytest.skip(f"{shared} is not beside the project: nothing to compare the copy with")
+    for name in ("REQUIREMENTS.md", "regeling-cameratoezicht-gemeentehuis-soest.txt"):
+        assert (REQUIREMENTS.parent / name).read_bytes() == (shared / name).read_bytes(), name
 
 
 def test_r11_table_is_read_completely():
