@@ -236,7 +236,6 @@ class EncryptedStore:
         self.master = self._master_key(provider, create_key)
         self._slot_cache: dict[int, tuple[bytes, float]] = {}     # slot: (key, erase_at)
         self._cache_expiry = float("inf")
-        self.alarm: str | None = None
         self._floor = 0.0
         self._floor_read = float("-inf")
         self._first_known: tuple[float, float] | None = None
@@ -599,16 +598,15 @@ class EncryptedStore:
                 if row is not None:
                     self._delete_segment(db, row["id"], row["path"])
             if row is None:
-                self.alarm = (f"disk {self.disk_used():.0%} full (high-water mark "
-                              f"{self.high_water:.0%}) and all footage left is held: "
-                              "recording stopped (R-42)")
-                self.raise_alarm(FULL_ALARM, self.alarm)
-                raise StorageFull(self.alarm)
+                detail = (f"disk {self.disk_used():.0%} full (high-water mark "
+                          f"{self.high_water:.0%}) and all footage left is held: "
+                          "recording stopped (R-42)")
+                self.raise_alarm(FULL_ALARM, detail)
+                raise StorageFull(detail)
             evicted += 1
         if evicted:
             log.warning("capacity: evicted the %d oldest unheld segment(s) (R-42)", evicted)
         self.clear_alarm(FULL_ALARM)           # one SELECT per segment when there is none
-        self.alarm = None
         return evicted
 
     def _delete_segment(self, db, segment_id: str, path: str) -> None:

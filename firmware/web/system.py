@@ -23,8 +23,10 @@ ALARMS_NL = {
     "storage-full": "de schijf is vol en alle beelden die er nog staan worden vastgehouden: het "
                     "opnemen is gestopt (R-42); hef een vasthouding op of maak ruimte",
     "clock-ahead": "de klok loopt meer dan een dag voor op de laatste opname en is niet "
-                   "gesynchroniseerd: er wordt niets gewist tot de tijd klopt (R-40); "
-                   "synchroniseer de klok",
+                   "gesynchroniseerd: er wordt gewist naar de tijd van de index, niet naar deze "
+                   "klok (R-40); synchroniseer de klok",
+    "clock-behind": "de klok loopt achter op de laatste opname: de recorder neemt op, maar "
+                    "wissen gaat naar de tijd van de index (R-40); synchroniseer de klok",
 }
 
 
@@ -40,7 +42,7 @@ def readyz():
     store = nvr()["store"]
     alarms = store.alarms()                    # kept in the index: the owner's, seen here too
     checks = {"disk_below_high_water": store.disk_used() <= store.high_water,
-              "storage_alarm": store.alarm is None and not alarms,
+              "storage_alarm": not alarms,
               "clock_synchronised": clock_synchronised()}
     ready = checks["disk_below_high_water"] and checks["storage_alarm"]
     return ({"ready": ready, "checks": checks,
@@ -75,7 +77,7 @@ def system_state() -> dict:
         "cameras": cameras,
         "storage": {"used_percent": round(100 * (disk.total - disk.free) / disk.total, 1),
                     "high_water_percent": cfg.storage.high_water_percent,
-                    "free_gb": round(disk.free / 1e9, 1), "alarm": store.alarm,
+                    "free_gb": round(disk.free / 1e9, 1),
                     "alarms": [{"kind": a["kind"], "since": local_time(a["since"]),
                                 "text": ALARMS_NL.get(a["kind"], a["detail"])}
                                for a in store.alarms()],
