@@ -838,7 +838,7 @@ def cmd_logbook_export(args) -> int:
     cfg = _config(args)
     gov = _governance(cfg)
     actor = _login(gov, args, Action.LOGBOOK_READ)
-    count = logbook_file(gov, actor, args.book, args.format, cfg.device.id, Path(args.out))
+    count = logbook_file(gov, actor, args.book, args.format, cfg, Path(args.out))
     print(f"wrote {args.out} ({count} entries)")
     return 0
 

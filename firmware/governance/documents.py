@@ -14,11 +14,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+from fpdf.enums import WrapMode
 
 from firmware.governance.bounds import when
+from firmware.governance.wording import VALUES, Names, action_text, moment
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-LOGBOOK_FIELDS = ("book", "n", "at", "actor", "action", "subject", "reason", "details", "hash")
 
 
 def local(t: float | None) -> str:
@@ -52,7 +53,7 @@ class _Document(FPDF):
         self.set_font("Helvetica", "B", 13)
         self.cell(0, 8, _latin1(self.title_text), new_x="LMARGIN", new_y="NEXT")
         self.set_font("Helvetica", "", 8)
-        self.cell(0, 5, _latin1(f"Camerasysteem {self.device} - gemaakt {local(time.time())}"),
+        self.cell(0, 5, _latin1(f"Camerasysteem {self.device} - gemaakt {moment(time.time())}"),
                   new_x="LMARGIN", new_y="NEXT")
         self.ln(3)
 
@@ -77,19 +78,36 @@ class _Document(FPDF):
         self.set_font("Helvetica", "", 9)
         self.multi_cell(0, 5, _latin1(value or "-"), new_x="LMARGIN", new_y="NEXT")
 
-    def table(self, headers: list[str], rows: list[list[str]], widths: list[int]) -> None:
+    def entry_block(self, title: str, lines: list[tuple[str, str]]) -> None:
+        """One logbook entry: a bold title line, then its fields, each wrapped in full."""
+        if self.will_page_break(5 * (len(lines) + 1)):
+            self.add_page()
         self.set_font("Helvetica", "B", 8)
-        for h, w in zip(headers, widths, strict=True):
-            self.cell(w, 5, _latin1(h), border=1)
-        self.ln()
+        self.multi_cell(0, 4.5, _latin1(title), new_x="LMARGIN", new_y="NEXT")
+        for label, value in lines:
+            if not value:
+                continue
+            self.set_font("Helvetica", "B", 8)
+            self.cell(24, 4.2, _latin1(label))
+            self.set_font("Helvetica", "", 8)
+            self.multi_cell(0, 4.2, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        self.ln(1.5)
+
+    def table(self, headers: list[str], rows: list[list[str]], widths: list[int]) -> None:
+        """A table whose cells wrap (word by word; a word longer than its column by character): nothing is
+        cut off. An empty table says so in words."""
+        if not rows:
+            self.line_text("Geen.")
+            return
         self.set_font("Helvetica", "", 7)
-        for row in rows:
-            for value, w in zip(row, widths, strict=True):
-                text = _latin1(str(value))
-                while text and self.get_string_width(text) > w - 1:
-                    text = text[:-1]
-                self.cell(w, 5, text, border=1)
-            self.ln()
+        with FPDF.table(self, col_widths=tuple(widths), width=sum(widths), align="LEFT",
+                        text_align="LEFT", line_height=3.6, wrapmode=WrapMode.WORD,
+                        padding=0.6) as table:
+            for row in [headers, *rows]:
+                cells = table.row()
+                for value in row:
+                    cells.cell(_latin1("" if value is None else str(value)))
+        self.ln(1)
 
     def save(self, out: Path) -> Path:
         self.alias_nb_pages()
@@ -99,21 +117,34 @@ class _Document(FPDF):
         return Path(out)
 
 
-# --- logbooks -------------------------------------------------------------------------------
+# --- logbooks (R-50, R-51) -------------------------------------------------------------------
 
 HEAD_FIELDS = ("head_statement", "signature_ed25519", "public_key_der", "fingerprint_sha256")
+# Dutch columns a person reads, then three for the auditor: the action's code as stored, the
+# time in UTC (ISO 8601) and the entry's hash, to compare with `nvr logbook verify`.
+LOGBOOK_FIELDS = ("logboek", "nr", "tijd", "wie", "handeling", "onderwerp", "reden", "details",
+                  "code handeling", "tijd UTC (ISO 8601)", "hash")
+BOOK_TITLES = {"usage": "Logboek gebruik camerasysteem",
+               "inzien": "Logboek Inzien Beeldmateriaal (vertrouwelijk)"}
 
 
-def logbook_csv(entries: list[dict], out: Path, head: dict | None = None) -> Path:
-    """The entries, then (after an empty row) the signed statement of the book's head: the
-    exact signed message, its Ed25519 signature and the device's public key, all hex."""
+def _entry_row(e: dict, names: Names) -> list[str]:
+    return [VALUES.get(e["book"], e["book"]), str(e["n"]), moment(e["at"], names.tz),
+            e["actor"], action_text(e["action"]), names.subject(e["subject"]), e["reason"],
+            names.details(e["details"]), e["action"], when(e["at"], iso=True), e["hash"]]
+
+
+def logbook_csv(entries: list[dict], out: Path, head: dict | None = None,
+                names: Names | None = None) -> Path:
+    """The entries with Dutch headers and words, then (after an empty row) the signed
+    statement of the book's head: the exact signed message, its Ed25519 signature and the
+    device's public key, all hex."""
+    names = names or Names()
     with open(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(LOGBOOK_FIELDS)
         for e in entries:
-            writer.writerow([csv_cell(v) for v in (
-                e["book"], e["n"], local(e["at"]), e["actor"], e["action"], e["subject"],
-                e["reason"], e["details"], e["hash"])])
+            writer.writerow([csv_cell(v) for v in _entry_row(e, names)])
         if head:
             writer.writerow([])
             writer.writerow(HEAD_FIELDS)
@@ -123,16 +154,24 @@ def logbook_csv(entries: list[dict], out: Path, head: dict | None = None) -> Pat
 
 
 def logbook_pdf(entries: list[dict], book: str, device: str, verified: bool,
-                out: Path, head: dict | None = None) -> Path:
-    title = {"usage": "Logboek gebruik camerasysteem",
-             "inzien": "Logboek Inzien Beeldmateriaal (vertrouwelijk)"}[book]
-    doc = _Document(title, device)
-    doc.line_text(f"{len(entries)} regels. Hashketen en ondertekende kop: "
-                  f"{'intact' if verified else 'NIET intact'}.")
+                out: Path, head: dict | None = None, names: Names | None = None) -> Path:
+    """The book entry by entry, each a block of labelled lines that wrap (nothing is cut off);
+    on the first page the result of the chain's verification and the signed head."""
+    names = names or Names()
+    doc = _Document(BOOK_TITLES[book], device)
+    doc.line_text("Controle van de hashketen en de ondertekende kop: " + (
+        "intact." if verified else "NIET intact. Zie 'nvr logbook verify' en meld dit aan de "
+                                   "functionaris gegevensbescherming."))
+    doc.field("Aantal regels", str(len(entries)))
+    doc.field("Tijden", f"lokale tijd ({names.tz}), met de tijdzone")
     _head_statement(doc, head)
-    doc.table(["nr", "tijd", "wie", "wat", "onderwerp", "reden"],
-              [[e["n"], local(e["at"]), e["actor"], e["action"], e["subject"], e["reason"]]
-               for e in entries], [10, 32, 30, 35, 35, 38])
+    doc.heading("Regels")
+    for e in entries:
+        doc.entry_block(f"Regel {e['n']}  -  {moment(e['at'], names.tz)}  -  {e['actor']}", [
+            ("Handeling", action_text(e["action"])),
+            ("Onderwerp", names.subject(e["subject"])),
+            ("Reden", e["reason"]),
+            ("Details", names.details(e["details"]))])
     return doc.save(out)
 
 
