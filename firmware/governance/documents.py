@@ -10,6 +10,7 @@ import csv
 import hashlib
 import time
 import unicodedata
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,13 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 
 from firmware.governance.bounds import when
-from firmware.governance.wording import VALUES, Names, action_text, moment
+from firmware.governance.wording import (ALARMS, DETAIL_KEYS, ROLES, STATUSES, VALUES, Names,
+                                         action_text, device_label, moment)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# Labels of the keys the introduction adds to the report (dpia, works_council, signage).
+INTRO_KEYS = {"reference": "kenmerk", "date": "datum", "camera": "camera", "where": "plaats",
+              "location": "plaats", "text": "tekst", "approved": "ingestemd"}
 
 
 def local(t: float | None) -> str:
@@ -63,6 +68,8 @@ class _Document(FPDF):
         self.cell(0, 5, f"pagina {self.page_no()}/{{nb}}", align="C")
 
     def heading(self, text: str) -> None:
+        if self.will_page_break(25):           # a heading never ends a page alone
+            self.add_page()
         self.ln(2)
         self.set_font("Helvetica", "B", 11)
         self.cell(0, 7, _latin1(text), new_x="LMARGIN", new_y="NEXT")
@@ -94,8 +101,8 @@ class _Document(FPDF):
         self.ln(1.5)
 
     def table(self, headers: list[str], rows: list[list[str]], widths: list[int]) -> None:
-        """A table whose cells wrap (word by word; a word longer than its column by character): nothing is
-        cut off. An empty table says so in words."""
+        """A table whose cells wrap (word by word; a word longer than its column by
+        character): nothing is cut off. An empty table says so in words."""
         if not rows:
             self.line_text("Geen.")
             return
@@ -255,34 +262,127 @@ def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path,
 
 # --- the DPIA / DPO report (R-83) -------------------------------------------------------------
 
-def report_pdf(data: dict, device: str, out: Path) -> Path:
-    doc = _Document("Rapportage camerasysteem voor DPIA en FG", device)
-    doc.field("Periode", f"{data['from']} tot en met {data['to']}")
+def _date(text: str) -> str:
+    """An ISO date from the configuration as 29-11-2026; other text as it is."""
+    try:
+        return datetime.strptime(str(text), "%Y-%m-%d").strftime("%d-%m-%Y")
+    except ValueError:
+        return str(text)
+
+
+def _readable(value, names: Names, key: str = "") -> str:
+    """A value of the introduction's keys (dpia, works_council, signage) as Dutch text."""
+    if isinstance(value, dict):
+        return "; ".join(f"{INTRO_KEYS.get(k, DETAIL_KEYS.get(k, k))}: {_readable(v, names, k)}"
+                         for k, v in value.items() if v not in (None, ""))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_readable(v, names, key) for v in value)
+    if key in ("camera", "camera_id", "id"):
+        return names.camera(value)
+    if key.endswith("date") or key == "datum":
+        return _date(value)
+    return names.value(key, value)
+
+
+def _items(value) -> list:
+    if value in (None, "", [], {}):
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def report_pdf(data: dict, cfg, out: Path) -> Path:
+    """The report for the DPIA and the FG (R-83): every section in Dutch, local times with
+    the zone, cameras by name and location, statuses in words; tables wrap, nothing is cut."""
+    names = Names.of(cfg)
+    tz = names.tz
+
+    def at(t) -> str:
+        return moment(t, tz, seconds=False) if t is not None else "-"
+
+    doc = _Document("Rapportage camerasysteem voor DPIA en FG", device_label(cfg))
+    doc.field("Periode", f"{_date(data['from'])} tot en met {_date(data['to'])}")
+    doc.field("Logboeken", "hashketens en ondertekende koppen intact" if data["logbook_ok"]
+              else "NIET intact: " + " ".join(data["logbook_problems"]))
+    if data.get("dpia"):
+        doc.heading("DPIA (art. 35 AVG, inleiding van de regeling)")
+        for item in _items(data["dpia"]):
+            doc.line_text(_readable(item, names))
+    doc.heading("Doelen van het cameratoezicht (art. 1)")
+    purposes = data.get("purposes", {"defined": {}, "used": {}})
+    doc.table(["doel", "toegang tot beelden in de periode"],
+              [[words, purposes["used"].get(key, 0)]
+               for key, words in purposes["defined"].items()], [90, 60])
+    doc.heading("Grondslagen")
+    doc.table(["grondslag", "toelichting"], [list(b) for b in data.get("legal_bases", ())],
+              [50, 130])
     doc.heading("Camera's")
-    doc.table(["camera", "locatie", "privacymaskers", "personeel in beeld", "OR-instemming"],
-              [[c["id"], c["location"], str(c["masks"]), "ja" if c["staff_in_view"] else "nee",
-                c["works_council"] or "-"] for c in data["cameras"]], [25, 60, 25, 30, 40])
-    doc.heading("Bewaartermijn")
+    doc.table(["camera", "locatie", "privacy-maskers", "personeel in beeld",
+               "instemming OR (art. 11)"],
+              [[c.get("name") or c["id"], c["location"], str(c["masks"]),
+                "ja" if c["staff_in_view"] else "nee", c["works_council"] or "-"]
+               for c in data["cameras"]], [30, 60, 22, 22, 46])
+    if data.get("works_council"):
+        doc.heading("Ondernemingsraad (art. 11, art. 27 WOR)")
+        for item in _items(data["works_council"]):
+            doc.line_text(_readable(item, names))
+    if data.get("signage"):
+        doc.heading("Borden cameratoezicht (art. 6 lid 3)")
+        for item in _items(data["signage"]):
+            doc.line_text("- " + _readable(item, names))
+    doc.heading("Bewaartermijn (art. 7 lid 1)")
     horizon = data["horizon_days"]
+    oldest = "geen" if horizon is None else f"{horizon:.1f} dagen".replace(".", ",")
     doc.line_text(f"Ingestelde bewaartermijn: {data['retention_days']} dagen. Oudste bewaarde "
-                  f"beelden: {'geen' if horizon is None else f'{horizon:.1f} dagen'}. "
+                  f"beelden: {oldest}. "
                   f"Opgeslagen segmenten: {data['segments']}.")
-    doc.heading("Bewaarplichten (holds)")
-    doc.table(["nr", "camera", "van", "tot", "kenmerk", "vrijgegeven"],
-              [[h["id"], h["camera_id"], local(h["start"]), local(h["end"]), h["reference"],
-                local(h["released"]) or "nee"] for h in data["holds"]], [10, 22, 32, 32, 52, 32])
+    doc.heading("Opslagalarmen")
+    doc.table(["alarm sinds", "wat er aan de hand is"],
+              [[at(a.get("since")), ALARMS.get(a["kind"], a.get("detail", ""))]
+               for a in data.get("alarms", [])], [40, 140])
+    doc.heading("Bewaaropdrachten (art. 7 lid 1)")
+    doc.table(["nr", "camera", "van", "tot", "kenmerk", "opgeheven"],
+              [[h["id"], names.camera(h["camera_id"]), at(h["start"]), at(h["end"]),
+                names.subject(h["reference"]), at(h["released"]) if h["released"] else "nee"]
+               for h in data["holds"]], [10, 40, 30, 30, 40, 30])
     doc.heading("Toegang tot beelden per rol")
     doc.table(["rol", "live", "terugkijken", "export", "geweigerd"],
-              [[role, c.get("live", 0), c.get("playback", 0), c.get("export", 0),
-                c.get("refused", 0)] for role, c in sorted(data["access"].items())],
-              [60, 25, 30, 25, 30])
-    doc.heading("Verzoeken")
-    doc.table(["nr", "art.", "status", "ontvangen", "beslistermijn", "op tijd"],
-              [[r["id"], r["article"], r["status"], local(r["received"]),
-                local(r["decision_due"]), r["in_time"]] for r in data["requests"]],
-              [10, 12, 25, 40, 40, 25])
-    doc.heading("Logboeken")
-    doc.line_text(f"Verificatie van de hashketens en ondertekende koppen: "
-                  f"{'intact' if data['logbook_ok'] else 'NIET intact'}. "
-                  + " ".join(f"{p}" for p in data["logbook_problems"]))
+              [[ROLES.get(role, role), c.get("live", 0), c.get("playback", 0),
+                c.get("export", 0), c.get("refused", 0)]
+               for role, c in sorted(data["access"].items())], [60, 25, 30, 25, 30])
+    doc.heading("Exporten en ontvangers (art. 9)")
+    doc.table(["gemaakt", "door", "kenmerk", "ontvanger", "grondslag", "camera en tijdvak",
+               "bestanden", "verklaring getekend"],
+              [[at(x["made"]), x["made_by"], x["reference"], x["recipient"],
+                f"art. {x['legal_basis']} Sv" if x.get("legal_basis") else "-",
+                f"{names.camera(x['camera_id'])}, {at(x['start'])} tot {at(x['end'])}",
+                x["files"], (f"{x['declaration_signed_by']}, {at(x['declaration_at'])}"
+                             if x.get("declaration_signed_by") else "nee")]
+               for x in data.get("exports", [])], [22, 20, 24, 26, 18, 36, 14, 20])
+    doc.heading("Bezoeken van politie en OM (art. 5 lid 4)")
+    doc.table(["geopend", "bezoeker", "organisatie", "grondslag", "identiteit", "reden",
+               "camera's", "gesloten"],
+              [[at(v["opened"]), v["visitor"], v["organisation"], f"art. {v['legal_basis']} Sv",
+                v["identity"], v["reason"], ", ".join(names.camera(c) for c in v["cameras"]),
+                at(v["closed"]) if v["closed"] else f"verloopt {at(v['expires'])}"]
+               for v in data.get("visits", [])], [22, 22, 24, 18, 22, 30, 24, 18])
+    doc.heading("Aanwijzingen door de beheerder (art. 5 lid 1)")
+    doc.table(["verleend", "door", "aan", "handelingen", "camera's", "reden", "geldig tot",
+               "ingetrokken"],
+              [[at(d["granted"]), d["granted_by"], d["grantee"],
+                ", ".join(VALUES.get(a, a) for a in d["actions"]),
+                ", ".join(names.camera(c) for c in d["cameras"]), d["reason"],
+                at(d["expires"]), at(d["revoked"]) if d["revoked"] else "nee"]
+               for d in data.get("delegations", [])], [22, 20, 20, 20, 28, 34, 18, 18])
+    doc.heading("Verzoeken (art. 9 en 10)")
+    doc.table(["nr", "art.", "verzoeker", "status", "ontvangen", "beslissen uiterlijk",
+               "beslist", "termijn"],
+              [[r["id"], r["article"], r["requester"], STATUSES.get(r["status"], r["status"]),
+                at(r["received"]), at(r["decision_due"]) if r["decision_due"] else "n.v.t.",
+                at(r["decided_at"]) if r["decided_at"] else "-", r["in_time"]]
+               for r in data["requests"]], [10, 10, 32, 24, 28, 28, 28, 20])
+    doc.heading("Te late verzoeken (art. 10 lid 3: binnen 2 werkdagen)")
+    doc.table(["nr", "verzoeker", "ontvangen", "beslissen uiterlijk", "status"],
+              [[r["id"], r["requester"], at(r["received"]), at(r["decision_due"]),
+                STATUSES.get(r["status"], r["status"])] for r in data.get("overdue", [])],
+              [10, 50, 40, 40, 40])
     return doc.save(out)

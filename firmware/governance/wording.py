@@ -11,6 +11,7 @@ has a wording here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
@@ -81,7 +82,8 @@ DETAIL_KEYS: dict[str, str] = {
     "organisation": "organisatie", "problems": "problemen", "purpose": "doel",
     "reason": "reden", "reference": "kenmerk", "released_segments": "vrijgegeven segmenten",
     "replaced": "vervangen", "requester": "verzoeker", "role": "rol",
-    "segments": "segmenten", "setup_code": "instelcode uitgegeven", "signed_head": "ondertekende kop",
+    "segments": "segmenten", "setup_code": "instelcode uitgegeven",
+    "signed_head": "ondertekende kop",
     "source": "bron", "start": "van", "tail": "laatste regel", "to": "tot",
     "visitor": "bezoeker", "wait_seconds": "wachttijd (seconden)", "why": "waarom",
     "n": "regel", "hash": "hash", "kind_of_scan": "soort scan", "size": "grootte (bytes)",
@@ -121,6 +123,19 @@ VALUES: dict[str, str] = {
     "identify": "identiteit en verklaringen vastleggen", "logbook-read": "logboeken lezen",
     "logbook-verify": "logboeken controleren", "config": "configuratie", "users": "accounts",
     "delegate": "aanwijzen", "scan-attach": "scan toevoegen",
+}
+# The alarms the store keeps in its index (every process sees them), for the system page and
+# the report.
+ALARMS: dict[str, str] = {
+    "wal-not-purged": "gewiste sleutels staan mogelijk nog in index.sqlite3-wal: een lezer houdt "
+                      "een oude momentopname open; de recorder probeert het elke minuut opnieuw",
+    "storage-full": "de schijf is vol en alle beelden die er nog staan worden vastgehouden: het "
+                    "opnemen is gestopt (R-42); hef een vasthouding op of maak ruimte",
+    "clock-ahead": "de klok loopt meer dan een dag voor op de laatste opname en is niet "
+                   "gesynchroniseerd: er wordt gewist naar de tijd van de index, niet naar deze "
+                   "klok (R-40); synchroniseer de klok",
+    "clock-behind": "de klok loopt achter op de laatste opname: de recorder neemt op, maar "
+                    "wissen gaat naar de tijd van de index (R-40); synchroniseer de klok",
 }
 SUBJECTS: dict[str, str] = {
     "request": "verzoek", "hold": "bewaaropdracht", "visit": "bezoek",
@@ -167,6 +182,8 @@ class Names:
         """'request 3' -> 'verzoek 3', 'camera cam' -> 'camera Hal (Gemeentehuis, hal)'; an
         action id as subject (a refused action) -> its wording."""
         kind, _, rest = (subject or "").partition(" ")
+        if kind == "request" and re.fullmatch(r"\d+:.*", rest, re.S):   # a hold's reference
+            return f"verzoek {rest}"
         if kind == "camera" and rest:
             return f"camera {self.camera(rest)}"
         if kind in SUBJECTS and rest:
