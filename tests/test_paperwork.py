@@ -318,7 +318,7 @@ def test_scans_upload_list_download_and_refusals_on_the_request_page_R11_R51(sit
     page = officer.get("/requests/2").get_data(True)
     assert "Scans van het dossier" in page and "verklaring getekend.pdf" in page
     assert "ondertekende verklaring" in page
-    link = re.search(r'href="(/requests/2/scans/(\d+))"', page)
+    link = re.search(r'href="(/requests/2/scans/(\d+))">verklaring getekend\.pdf<', page)
     assert link, page
     dpo = login(app, "d.dpo")
     got = dpo.get(link.group(1))
