@@ -292,12 +292,25 @@ def test_art10_lid6_scan_is_sealed_on_disk_and_useless_without_the_key_dir_R82(s
                    FileKeyProvider(thief / "keys").load)
     with pytest.raises((KeyProblem, ScanError)):
         stolen.read(actor, 2, attached["id"])
-    meta, back = Scans.open(gov, cfg).read(actor, 2, attached["id"])
+    scans = Scans.open(gov, cfg)
+    meta, back = scans.read(actor, 2, attached["id"])
     assert back == data and meta["sha256"] == attached["sha256"]
+    # A sealed scan moved onto another request's scan does not open there.
+    officer = gov.login("p.officer", PASSWORD)
+    other = scans.attach(officer, 1, "written-request", data, "politie.pdf")
+    token = gov.accounts.db.execute("SELECT token FROM request_scans WHERE id = ?",
+                                    (other["id"],)).fetchone()[0]
+    (cfg.storage.data_dir / SCAN_DIR / f"{token}.scan").write_bytes(sealed)
+    with pytest.raises(ScanError, match="beschadigd of verwisseld"):
+        scans.read(actor, 1, other["id"])
     gov.close()
+    # Kept as long as the request's record: nothing in the firmware deletes either.
+    for path in FIRMWARE.rglob("*.py"):
+        assert not re.search(r"DELETE\s+FROM\s+(requests|request_scans)\b",
+                             path.read_text(), re.I), path
 
 
-def test_scans_upload_list_download_and_refusals_on_the_request_page_R11_R51(site):
+def test_scans_upload_list_download_and_refusals_on_the_request_page_R11_R51(site, monkeypatch):
     from firmware.governance.scans import MAX_BYTES
     from firmware.web import create_app
     from webutil import csrf_of
@@ -313,7 +326,15 @@ def test_scans_upload_list_download_and_refusals_on_the_request_page_R11_R51(sit
             "csrf": token, "kind": kind, "file": (io.BytesIO(content), name)},
             content_type="multipart/form-data")
 
-    r = upload(officer, data, "verklaring getekend.pdf")
+    # The upload stays in memory: werkzeug's temporary files are not there to be used.
+    import werkzeug.formparser
+
+    def no_temporary_file(*args, **kwargs):
+        raise AssertionError("a scan upload went to a temporary file")
+    monkeypatch.setattr(werkzeug.formparser, "SpooledTemporaryFile", no_temporary_file)
+    monkeypatch.setattr(werkzeug.formparser, "TemporaryFile", no_temporary_file, raising=False)
+    padded = data.replace(b"%%EOF", b" " * 1_000_000 + b"\n%%EOF")          # 1 MB
+    r = upload(officer, padded, "verklaring getekend.pdf")
     assert r.status_code == 302, r.get_data(True)
     page = officer.get("/requests/2").get_data(True)
     assert "Scans van het dossier" in page and "verklaring getekend.pdf" in page
@@ -322,7 +343,7 @@ def test_scans_upload_list_download_and_refusals_on_the_request_page_R11_R51(sit
     assert link, page
     dpo = login(app, "d.dpo")
     got = dpo.get(link.group(1))
-    assert got.status_code == 200 and got.data == data
+    assert got.status_code == 200 and got.data == padded
     assert got.mimetype == "application/pdf"
     # Not a role that reads requests: refused, and the technisch beheerder cannot upload.
     assert login(app, "t.admin").get(link.group(1)).status_code == 403
@@ -331,6 +352,8 @@ def test_scans_upload_list_download_and_refusals_on_the_request_page_R11_R51(sit
     assert upload(admin, data, "x.pdf").status_code == 403
     # Wrong type (by content, whatever the name) and too large: a clear Dutch error.
     token = csrf_of(officer)
+    empty = upload(officer, b"", "leeg.pdf")
+    assert empty.status_code == 400 and "Het bestand is leeg" in empty.get_data(True)
     wrong = upload(officer, b"MZ\x90\x00 not a scan at all", "verklaring.pdf")
     assert wrong.status_code == 400
     assert "geen PDF, PNG of JPEG" in wrong.get_data(True)
@@ -342,6 +365,9 @@ def test_scans_upload_list_download_and_refusals_on_the_request_page_R11_R51(sit
     gov = Governance.open(load(config))
     reads = [e for e in gov.logbook.entries("inzien") if e["action"] == "scan-read"]
     assert reads and reads[-1]["actor"] == "d.dpo" and reads[-1]["subject"] == "request 2"
+    refused = [e for e in gov.logbook.entries("usage")
+               if e["action"] == "refused" and e["actor"] == "t.admin"]
+    assert {e["subject"] for e in refused} >= {"request-read", "scan-attach"}
     gov.close()
 
 
