@@ -95,10 +95,10 @@ def site(tmp_path_factory):
 
 # --- the wording of the logbooks (R-50, R-51) --------------------------------------------------
 
-def _appended_actions() -> tuple[set[str], set[str]]:
-    """Every action the firmware appends to a logbook: the literal ones, and the expressions
-    of the others (which the test expands by hand below)."""
-    literal, dynamic = set(), set()
+def _appended_actions() -> tuple[set[str], set[str], set[str]]:
+    """Every action the firmware appends to a logbook: the literal ones, the expressions of
+    the others (which the test expands by hand below), and the keys of literal details."""
+    literal, dynamic, keys = set(), set(), set()
     for path in FIRMWARE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -115,14 +115,20 @@ def _appended_actions() -> tuple[set[str], set[str]]:
                 literal.add(action.value)
             else:
                 dynamic.add(ast.unparse(action))
-    return literal, dynamic
+            details = [k.value for k in node.keywords if k.arg == "details"]
+            details += [a for a in node.args[5:] if node.func.attr == "_insert"]
+            for d in details:
+                if isinstance(d, ast.Dict):
+                    keys.update(k.value for k in d.keys if isinstance(k, ast.Constant))
+    return literal, dynamic, keys
 
 
 def test_every_logbook_action_in_the_code_has_a_dutch_wording_art7_lid2_art10_lid6_R50_R51():
     from firmware.governance.logbook import BREAK
     from firmware.governance.roles import FOOTAGE
     from firmware.governance.wording import ACTIONS
-    literal, dynamic = _appended_actions()
+    from firmware.governance.wording import DETAIL_KEYS
+    literal, dynamic, keys = _appended_actions()
     assert len(literal) > 30, literal
     expansions = {"action.value": {a.value for a in FOOTAGE},
                   "f'request-{status}'": {"request-approved", "request-refused"},
@@ -134,6 +140,9 @@ def test_every_logbook_action_in_the_code_has_a_dutch_wording_art7_lid2_art10_li
     assert not missing, f"no Dutch wording in governance/wording.py for {missing}"
     for action, words in ACTIONS.items():
         assert words and words != action and not re.search(r"\b(request|user|hold)\b", words)
+    assert len(keys) > 20, keys
+    unlabelled = sorted(keys - set(DETAIL_KEYS))
+    assert not unlabelled, f"details without a Dutch label in governance/wording.py: {unlabelled}"
 
 
 def test_logbook_pdf_is_dutch_with_zone_names_and_every_detail_art7_lid2_art10_lid6_R50_R51(

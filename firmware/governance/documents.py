@@ -19,7 +19,7 @@ from fpdf.enums import WrapMode
 
 from firmware.governance.bounds import when
 from firmware.governance.wording import (ALARMS, DETAIL_KEYS, ROLES, STATUSES, VALUES, Names,
-                                         action_text, device_label, moment)
+                                         action_text, actor_text, device_label, moment)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # Labels of the keys the introduction adds to the report (dpia, works_council, signage).
@@ -137,7 +137,8 @@ BOOK_TITLES = {"usage": "Logboek gebruik camerasysteem",
 
 def _entry_row(e: dict, names: Names) -> list[str]:
     return [VALUES.get(e["book"], e["book"]), str(e["n"]), moment(e["at"], names.tz),
-            e["actor"], action_text(e["action"]), names.subject(e["subject"]), e["reason"],
+            actor_text(e["actor"]), action_text(e["action"]), names.subject(e["subject"]),
+            e["reason"],
             names.details(e["details"]), e["action"], when(e["at"], iso=True), e["hash"]]
 
 
@@ -174,7 +175,8 @@ def logbook_pdf(entries: list[dict], book: str, device: str, verified: bool,
     _head_statement(doc, head)
     doc.heading("Regels")
     for e in entries:
-        doc.entry_block(f"Regel {e['n']}  -  {moment(e['at'], names.tz)}  -  {e['actor']}", [
+        doc.entry_block(f"Regel {e['n']}  -  {moment(e['at'], names.tz)}  -  "
+                        f"{actor_text(e['actor'])}", [
             ("Handeling", action_text(e["action"])),
             ("Onderwerp", names.subject(e["subject"])),
             ("Reden", e["reason"]),

@@ -88,6 +88,12 @@ DETAIL_KEYS: dict[str, str] = {
     "visitor": "bezoeker", "wait_seconds": "wachttijd (seconden)", "why": "waarom",
     "n": "regel", "hash": "hash", "kind_of_scan": "soort scan", "size": "grootte (bytes)",
     "sha256": "SHA-256", "media_type": "bestandstype", "scan": "scan",
+    "first_password": "eerste wachtwoord",
+}
+# Who wrote an entry when it was not a person's account.
+ACTORS: dict[str, str] = {
+    "nvr": "het apparaat zelf", "root": "beheer als root op het apparaat",
+    "enrollment-code": "eenmalige inschrijfcode van nvr init",
 }
 # The order in which details are shown (who, what, where, when, then the rest by name).
 ORDER = ("requester", "kind", "visitor", "organisation", "identity", "legal_basis", "role",
@@ -115,7 +121,7 @@ VALUES: dict[str, str] = {
     "incident": "vastleggen van incidenten", "live": "live", "playback": "terugkijken",
     "csv": "CSV", "pdf": "PDF", "usage": "logboek gebruik",
     "inzien": "Logboek Inzien Beeldmateriaal", "role-change": "rolwijziging",
-    "reset": "wachtwoordherstel",
+    "reset": "wachtwoordherstel", "local": "op het apparaat (opdrachtregel)",
     # the rights of R-11, as the subject of a refused action
     "hold": "bewaaropdrachten", "hold-request": "bewaaropdracht bij verzoek",
     "request-art9": "verzoek art. 9 registreren", "request-intake": "verzoek art. 10 innemen",
@@ -141,6 +147,11 @@ SUBJECTS: dict[str, str] = {
     "request": "verzoek", "hold": "bewaaropdracht", "visit": "bezoek",
     "delegation": "aanwijzing", "camera": "camera", "export": "export", "scan": "scan",
 }
+
+
+def actor_text(actor: str) -> str:
+    """An account's name as it is; the device's own writers in words."""
+    return ACTORS.get(actor, actor)
 
 
 def action_text(action: str) -> str:

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, g, render_template, request, send_file, url_
 
 from firmware.governance.logbook import BOOKS
 from firmware.governance.paperwork import logbook_file, report_file
-from firmware.governance.wording import Names, action_text, moment
+from firmware.governance.wording import Names, action_text, actor_text, moment
 from firmware.web.routes import (Action, InputError, done, fields, gov, integer, may,
                                  nvr, reply, rule, text)
 
@@ -44,6 +44,7 @@ def index(book: str):
         entries = [e for e in entries if e["n"] < before]
     names = Names.of(nvr()["cfg"])
     page = [{**e, "at_local": moment(e["at"], names.tz), "action_nl": action_text(e["action"]),
+             "actor_nl": actor_text(e["actor"]),
              "subject_nl": names.subject(e["subject"]), "details_nl": names.details(e["details"])}
             for e in reversed(entries[-PAGE:])]
     return reply("logbooks.html", page, book=book, books=TITLES, may_verify=may(
