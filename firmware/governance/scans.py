@@ -129,8 +129,9 @@ class Scans:
     def _may_attach(self, actor: Actor) -> None:
         if any(decide(actor, a) for a in HANDLING):
             return
+        who = actor.role.value if actor.role else "a visit"
         self.logbook.append("usage", actor.name, "refused", subject="scan-attach",
-                            details={"why": f"{actor.role.value} handles no requests (R-11)"})
+                            details={"why": f"{who} handles no requests (R-11)"})
         raise ScanRefused("Uw rol behandelt geen verzoeken en mag geen scans toevoegen (R-11). "
                           "Vraag de beheerder, de privacy officer of de manager "
                           "bedrijfsvoering.")
