@@ -9,6 +9,7 @@ import ast
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -48,8 +49,7 @@ def flat(text: str) -> str:
 
 
 def run(config, *args):
-    result = nvr("--config", str(config), *args, env={**__import__("os").environ,
-                                                      "NVR_PASSWORD": PASSWORD})
+    result = nvr("--config", str(config), *args, env={**os.environ, "NVR_PASSWORD": PASSWORD})
     assert result.returncode == 0, result.stderr
     return result
 
@@ -267,6 +267,21 @@ def _pdf_scan(tmp: Path) -> bytes:
     path = tmp / "verzoek.pdf"
     doc.output(str(path))
     return path.read_bytes()
+
+
+def test_scan_type_is_found_from_the_content_not_the_name_art10_lid6(tmp_path):
+    import cv2
+    import numpy as np
+    from firmware.governance.scans import media_type
+    page = np.full((200, 140, 3), 255, np.uint8)
+    cv2.putText(page, "verklaring", (5, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+    png = cv2.imencode(".png", page)[1].tobytes()
+    jpeg = cv2.imencode(".jpg", page)[1].tobytes()
+    assert media_type(png) == "image/png" and media_type(jpeg) == "image/jpeg"
+    assert media_type(_pdf_scan(tmp_path)) == "application/pdf"
+    for cut in (png[:len(png) // 2], jpeg[:len(jpeg) // 2], b"%PDF-1.7\n1 0 obj",
+                b"GIF89a", b"PK\x03\x04 a zip", b"<html>%PDF-</html>"):
+        assert media_type(cut) is None, cut[:12]
 
 
 def test_art10_lid6_scan_is_sealed_on_disk_and_useless_without_the_key_dir_R82(site):

@@ -69,10 +69,11 @@ class ScanRefused(ScanError):
 
 
 def media_type(data: bytes) -> str | None:
-    """What the bytes are, by their content: PDF, PNG or JPEG, else None."""
+    """What the bytes are, by their content: PDF, PNG or JPEG, else None. The end marker is
+    checked too, so a file cut off in transit is refused rather than kept."""
     if data.startswith(b"%PDF-") and b"%%EOF" in data[-2048:]:
         return "application/pdf"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in data[-16:]:
         return "image/png"
     if data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\0\r\n")[-2:] == b"\xff\xd9":
         return "image/jpeg"
