@@ -100,6 +100,9 @@ ORDER = ("requester", "kind", "visitor", "organisation", "identity", "legal_basi
          "from", "to", "action", "actions", "purpose", "camera", "cameras", "start", "end",
          "due", "expires", "kind_of_scan", "scan", "export", "files", "media_type", "size",
          "bytes", "sha256", "archive_sha256")
+# Keys whose values are codes with a wording in VALUES (other values are shown as written).
+CODE_KEYS = frozenset({"role", "from", "to", "kind", "purpose", "action", "actions", "format",
+                       "because", "source"})
 # Keys whose values are stored times (epoch seconds), shown as local times.
 TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock"})
 
@@ -216,7 +219,7 @@ class Names:
             return ", ".join(self.value(key, v) for v in value)
         if isinstance(value, dict):
             return "(" + self.details(value) + ")"
-        return VALUES.get(str(value), str(value))
+        return VALUES.get(str(value), str(value)) if key in CODE_KEYS else str(value)
 
     def details(self, details: Mapping | str | None) -> str:
         """The details of an entry as 'sleutel: waarde; ...' in Dutch, every key shown."""
