@@ -689,6 +689,8 @@ def _request_call(args, fn, *fa, **kw) -> dict:
 def _print_request(row: dict, as_json: bool) -> None:
     due = f", decision due {row['decision_due']}" if row.get("decision_due") else ""
     late = " OVERDUE" if row.get("overdue") else ""
+    if row.get("decided_at") and row.get("decision_due"):       # late stays late
+        late = " DECIDED LATE" if row.get("decided_late") else " decided in time"
     _print(row, as_json, f"request {row['id']} (art. {row['article']}) {row['status']}{due}"
                          f"{late}")
 
@@ -710,7 +712,8 @@ def cmd_request_add(args) -> int:
         row = _request_call(args, "add_article10", requester=args.requester,
                             requester_kind=args.requester_kind, motivation=args.motivation,
                             received=args.received, camera=args.camera, start=args.start,
-                            end=args.end, reference=args.reference or "")
+                            end=args.end, reference=args.reference or "",
+                            acts_for=args.acts_for)
     _print_request(row, args.json)
     return 0
 
@@ -753,7 +756,8 @@ def cmd_request_list(args) -> int:
         rows = [r for r in rows if r["overdue"]]
     _print(rows, args.json, "\n".join(
         f"{r['id']:>4} art. {r['article']:<2} {r['status']:10} {r['camera_id']:10} "
-        f"{r['requester']}{'  OVERDUE' if r['overdue'] else ''}" for r in rows) or "no requests")
+        f"{r['requester']}{'  OVERDUE' if r['overdue'] else ''}"
+        f"{'  DECIDED LATE' if r['decided_late'] else ''}" for r in rows) or "no requests")
     return 0
 
 
@@ -1013,6 +1017,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--requester")
     c.add_argument("--requester-kind", default="citizen",
                    choices=["citizen", "company", "insurer", "lawyer", "other"])
+    c.add_argument("--acts-for", choices=["defence-of-suspect", "victim", "civil-claim", "other"],
+                   help="art. 10: what a lawyer acts for; the defence of a suspect goes "
+                        "through the officier van justitie (art. 10 lid 2)")
     c.add_argument("--legal-basis", choices=["126nd", "126nda"])
     c.add_argument("--motivation")
     c.add_argument("--received", type=_iso_time)

@@ -280,12 +280,12 @@ from firmware.storage.holds import list_holds  # noqa: E402
 
 @pytest.mark.parametrize("received,due", [
     ("2026-04-24 10:00", "2026-04-29"),   # Friday; Koningsdag Monday 27 April
-    ("2026-04-01 16:30", "2026-04-03"),   # Wednesday; Good Friday is a working day by law
-    ("2026-04-02 09:00", "2026-04-07"),   # Thursday; (Good Friday), weekend, Easter Monday
+    ("2026-04-01 16:30", "2026-04-07"),   # Wednesday; Good Friday (art. 3 lid 2 Atw), Easter Monday
+    ("2026-04-02 09:00", "2026-04-08"),   # Thursday; Good Friday, weekend, Easter Monday
     ("2026-12-23 12:00", "2026-12-28"),   # Wednesday; Christmas Friday, Boxing Day Saturday
     ("2026-12-24 12:00", "2026-12-29"),   # Thursday before Christmas
     ("2026-05-04 12:00", "2026-05-07"),   # Monday; Liberation Day Tuesday 5 May
-    ("2026-05-13 23:30", "2026-05-18"),   # Wednesday late; Ascension Thursday
+    ("2026-05-13 23:30", "2026-05-19"),   # Wednesday late; Ascension, Friday by decree (lid 3)
     ("2026-03-06 12:00", "2026-03-10"),   # an ordinary Friday
 ])
 def test_decision_deadline_counts_dutch_working_days_R72(received, due):
@@ -323,9 +323,11 @@ def art10(reqs, people, kind="citizen", received=NOW):
 
 def test_lawyer_may_only_ask_through_the_prosecutor_R71(desk):
     reqs, people, _, logbook = desk
-    with pytest.raises(RequestError, match="only request footage through the public "
-                                           "prosecutor"):
-        art10(reqs, people, kind="lawyer")
+    with pytest.raises(RequestError, match="only through the officier van justitie"):
+        reqs.add_article10(people["p.officer"], requester="J. de Vries", requester_kind="lawyer",
+                           motivation="my client is suspected of the theft", received=NOW,
+                           camera="entree", start=NOW - 3600, end=NOW,
+                           acts_for="defence-of-suspect")
     assert reqs.list() == []
     assert logbook.entries("inzien")[-1]["action"] == "request-art10-refused-at-intake"
 

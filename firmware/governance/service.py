@@ -34,6 +34,7 @@ class Governance:
     accounts: Accounts
     grants: Grants
     sessions: Sessions
+    equated_days: frozenset = frozenset()    # art. 3 lid 3 Atw days of the configuration
 
     @classmethod
     def open(cls, cfg: Config) -> "Governance":
@@ -43,7 +44,8 @@ class Governance:
         # Words a password may not lean on, besides the organisation's own.
         words = (cfg.device.id, *cfg.device.name.split())
         return cls(logbook, Accounts(conn, logbook, master_key, words),
-                   Grants(conn, logbook, cfg.storage.retention_days), Sessions(conn))
+                   Grants(conn, logbook, cfg.storage.retention_days), Sessions(conn),
+                   equated_days=frozenset(d for d, _ in cfg.deadlines.equated_days))
 
     def login(self, name: str, password: str, code: str | None = None,
               source: str = "local") -> Actor:
@@ -86,7 +88,7 @@ class Governance:
 
     def requests(self, store) -> "Requests":
         from firmware.governance.requests import Requests
-        return Requests(self.accounts.db, self.logbook, store)
+        return Requests(self.accounts.db, self.logbook, store, equated_days=self.equated_days)
 
     def place_hold(self, actor: Actor, store, camera: str, start: float, end: float,
                    reason: str, reference: str) -> dict:

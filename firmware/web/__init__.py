@@ -29,7 +29,9 @@ DUTCH = {"open": "in behandeling", "approved": "toegewezen", "refused": "afgewez
          "company": "bedrijf", "insurer": "verzekeraar", "lawyer": "advocaat", "other": "anders",
          "police-or-prosecutor": "politie of OM", "recording": "neemt op", "stopped": "gestopt",
          "stalled": "hapert", "unknown": "onbekend", "not started": "niet gestart",
-         "live": "live", "playback": "terugkijken", "export": "exporteren"}
+         "live": "live", "playback": "terugkijken", "export": "exporteren",
+         "defence-of-suspect": "verdediging van een verdachte", "victim": "een slachtoffer",
+         "civil-claim": "een civiele vordering"}
 IDLE_SECONDS = sessions.IDLE_SECONDS            # kept on the server (governance.sessions)
 ABSOLUTE_SECONDS = sessions.ABSOLUTE_SECONDS
 SECRET_FILE = "web-session.key"

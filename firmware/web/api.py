@@ -104,7 +104,8 @@ def _document() -> dict:
             requester=_TEXT, requester_kind={"enum": ["citizen", "company", "insurer", "lawyer",
                                                       "other"]},
             motivation=_TEXT, received=_TIME, camera=_TEXT, start=_TIME, end=_TIME,
-            reference=_TEXT), 201)},
+            reference=_TEXT, acts_for={"enum": ["defence-of-suspect", "victim", "civil-claim",
+                                                "other"]}), 201)},
         "/api/requests/{req_id}/decision": {
             "parameters": _path(("req_id", "int")),
             "post": _op("decide an art. 10 request (R-72)", _body(
