@@ -17,15 +17,12 @@ from firmware.governance.sessions import Sessions
 from firmware.storage.keys import FileKeyProvider
 
 if TYPE_CHECKING:
+    from firmware.governance.decisions import Decisions
     from firmware.governance.requests import Requests
 
 
 class Refused(Exception):
     """Authenticated, but the role may not do this (R-11); logged."""
-
-
-class DecisionError(Exception):
-    """A decision outside the rules lacks what R-80 asks for."""
 
 
 @dataclass
@@ -116,20 +113,10 @@ class Governance:
                             details=result)
         return result
 
-    def record_decision(self, actor: Actor, *, decided_by: str, text: str, advice: str) -> int:
-        """R-80: a decision outside the rules, taken by the gemeentesecretaris after advice of
-        the privacy officer, put on the record in both logbooks; returns its inzien entry."""
-        require(self.logbook, actor, Action.LOGBOOK_READ, Refused)
-        from firmware.governance.access import visible_length
-        if not (visible_length(decided_by) and visible_length(text) >= 10
-                and visible_length(advice)):
-            raise DecisionError("a decision outside the rules needs who decided (the "
-                          "gemeentesecretaris), the decision in words and the advice (R-80)")
-        n = self.logbook.append("inzien", actor.name, "decision-outside-rules",
-                                subject=decided_by, reason=text, details={"advice": advice})
-        self.logbook.append("usage", actor.name, "decision-outside-rules", subject=decided_by,
-                            reason=text)
-        return n
+    def decisions(self) -> "Decisions":
+        """Art. 12 (R-80): questions, advice and decisions outside the rules."""
+        from firmware.governance.decisions import Decisions
+        return Decisions(self.accounts.db, self.logbook)
 
     def authorize(self, name: str, password: str, action: Action,
                   camera: str | None = None, code: str | None = None) -> Actor:
@@ -139,4 +126,4 @@ class Governance:
         return actor
 
 
-__all__ = ["Governance", "Refused", "AuthError", "DecisionError"]
+__all__ = ["Governance", "Refused", "AuthError"]

@@ -76,9 +76,10 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     app.extensions["nvr"] = {"cfg": cfg, "store": store or _open_store(cfg)}
     app.url_map.converters["int"] = routes.IdConverter      # ids that fit SQLite (issue 9)
 
-    from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
-                              system)
-    for module in (auth, recordings, live, casework, exports, logbooks, people, system, api):
+    from firmware.web import (api, auth, casework, decisions, exports, live, logbooks, people,
+                              recordings, system)
+    for module in (auth, recordings, live, casework, exports, logbooks, people, system, api,
+                   decisions):
         app.register_blueprint(module.bp)
     auth.limit_logins(app)
 

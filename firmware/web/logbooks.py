@@ -86,15 +86,3 @@ def report():
                           Path(tmp) / "report.pdf").read_bytes()
     return send_file(io.BytesIO(pdf), mimetype="application/pdf",
                      download_name=f"rapportage-{first}-{last}.pdf")
-
-
-@bp.route("/decisions", methods=["POST"])
-@bp.route("/api/decisions", methods=["POST"], endpoint="api_decision")
-@rule(Action.LOGBOOK_READ)
-def decision():
-    """R-80: a decision outside the rules (gemeentesecretaris, after advice) on the record."""
-    f = fields()
-    n = gov().record_decision(g.actor, decided_by=text(f, "decided_by"), text=text(f, "text"),
-                              advice=text(f, "advice"))
-    return done({"entry": n}, f"Besluit vastgelegd als regel {n} van het Logboek Inzien "
-                              "Beeldmateriaal.", url_for("logbooks.report"), 201)
