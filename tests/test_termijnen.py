@@ -54,7 +54,9 @@ import json, locale, sys, time
 from datetime import datetime
 locale.setlocale(locale.LC_ALL, "")      # as a program under this locale would run
 from firmware.governance.requests import AMSTERDAM, decision_due
-out = {"friday": time.strftime("%A", (2026, 4, 3, 12, 0, 0, 4, 93, -1))}
+from firmware.governance.termijnen import closed_days
+out = {"friday": time.strftime("%A", (2026, 4, 3, 12, 0, 0, 4, 93, -1)),
+       "closed2025": sorted(d.isoformat() for d in closed_days(2025))}
 for received in json.loads(sys.argv[1]):
     due = decision_due(datetime.fromisoformat(received).replace(tzinfo=AMSTERDAM))
     out[received] = [due.date().isoformat(), due.hour, due.minute]
@@ -75,6 +77,11 @@ def test_atw_art3_decision_due_is_the_same_under_every_locale_R72(lang, friday):
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout)
     assert got.pop("friday") == friday          # the locale really is in force
+    # 2025, art. 3 Atw: lid 1 (27 April is a Sunday: Koningsdag on Saturday 26 April), lid 2
+    # (Goede Vrijdag 18 April) and lid 3 (Friday 30 May after Hemelvaartsdag, by decree).
+    assert got.pop("closed2025") == [
+        "2025-01-01", "2025-04-18", "2025-04-21", "2025-04-26", "2025-05-05", "2025-05-29",
+        "2025-05-30", "2025-06-09", "2025-12-25", "2025-12-26"]
     for received, (due, why) in CASES.items():
         assert got[received] == [due, 23, 59], f"received {received}: {why}"
 
