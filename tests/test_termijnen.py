@@ -22,7 +22,7 @@ import pytest
 
 from firmware.config import ConfigError, load
 from firmware.governance import termijnen
-from firmware.governance.requests import AMSTERDAM, decision_due
+from firmware.governance.requests import AMSTERDAM
 
 from conftest import ROOT, nvr, staff, write_config
 

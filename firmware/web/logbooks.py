@@ -8,12 +8,12 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from flask import Blueprint, abort, g, render_template, request, send_file, url_for
+from flask import Blueprint, abort, g, render_template, request, send_file
 
 from firmware.governance.logbook import BOOKS
 from firmware.governance.paperwork import logbook_file, report_file
-from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, may,
-                                 nvr, reply, rule, text)
+from firmware.web.routes import (Action, InputError, gov, integer, local_time, may, nvr, reply,
+                                 rule)
 
 bp = Blueprint("logbooks", __name__)
 PAGE = 200
