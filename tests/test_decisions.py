@@ -97,6 +97,17 @@ def test_art12_each_advice_once_from_its_own_account_two_people_R80(gov):
     assert entries(gov, "usage")[-1]["action"] == "refused"
 
 
+def test_art12_an_adviser_does_not_also_record_the_decision_R80(gov):
+    d = gov.decisions()
+    q = d.open(who(gov, "b.beheerder"), QUESTION)
+    d.advise(who(gov, "p.officer"), q["id"], "positief advies van de privacy officer")
+    d.advise(who(gov, "d.dpo"), q["id"], "positief advies van de functionaris")
+    # p.officer, made eindverantwoordelijke meanwhile, cannot decide on their own advice.
+    with pytest.raises(DecisionError, match="an adviser does not also record the decision"):
+        d.record(Actor("p.officer", Role.EINDVERANTWOORDELIJKE), q["id"], "akkoord, zelf besloten")
+    assert d.show(q["id"])["status"] == "open"
+
+
 def test_art12_recorded_by_the_eindverantwoordelijke_or_the_manager_naming_them_R80(gov):
     d = gov.decisions()
     q = d.open(who(gov, "m.manager"), QUESTION)

@@ -188,6 +188,13 @@ def test_item8_a_decision_after_the_due_date_is_te_laat_never_op_tijd_R72(office
     config, env = office
     late = intake(config, received=time.time() - 10 * DAY)           # due days ago
     in_time = intake(config, received=time.time() - 60)
+    from firmware.web import create_app
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    manager = login(app, "m.manager")
+    assert "te laat: nog niet beslist" in manager.get(f"/requests/{late['id']}").get_data(
+        as_text=True)
+    assert ">loopt</td>" in manager.get(f"/requests/{in_time['id']}").get_data(as_text=True)
     for req, approve in ((late, "--approve"), (in_time, "--refuse")):
         run = nvr("--config", str(config), "request", "decide", str(req["id"]), approve,
                   "--reason", "afgewogen tegen de privacy van anderen", "--user", "m.manager",
@@ -203,10 +210,6 @@ def test_item8_a_decision_after_the_due_date_is_te_laat_never_op_tijd_R72(office
     decided = [e for e in inzien(config) if e["subject"] == f"request {late['id']}"
                and e["action"] == "request-approved"]
     assert decided[0]["details"]["late"] is True
-    from firmware.web import create_app
-    app = create_app(load(config))
-    app.config["TESTING"] = True
-    manager = login(app, "m.manager")
     page = manager.get(f"/requests/{late['id']}").get_data(as_text=True)
     assert "te laat beslist" in page and "op tijd" not in page
     assert "op tijd beslist" in manager.get(f"/requests/{in_time['id']}").get_data(as_text=True)

@@ -129,6 +129,8 @@ def test_atw_art3_lid3_decree_days_are_shipped_with_their_source():
         assert all(d.weekday() < 5 for d in decree.days), decree   # a weekend needs no decree
     assert not termijnen.is_working_day(date(2026, 5, 15))
     assert termijnen.is_working_day(date(2026, 5, 18))
+    # A configured day that a shipped decree lists too changes nothing.
+    assert termijnen.closed_days(2026, {date(2026, 5, 15)}) == termijnen.closed_days(2026)
 
 
 def test_atw_art3_lid3_the_municipality_adds_decree_days_in_the_configuration_R72(tmp_path):
