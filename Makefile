@@ -22,6 +22,9 @@ check-debian:
 	for cmd in ffprobe pdftotext 7z chromium faketime; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "The tests need$$missing. Install: apt-get install -y $$(grep -v '^#' debian-packages.txt | tr '\n' ' ')"; \
+	  exit 1; fi; \
+	if ! locale -a 2>/dev/null | grep -qix 'nl_NL.utf-\?8'; then \
+	  echo "The tests need the locale nl_NL.UTF-8: apt-get install -y locales; sed -i 's/^# *nl_NL.UTF-8 UTF-8/nl_NL.UTF-8 UTF-8/' /etc/locale.gen; locale-gen"; \
 	  exit 1; fi
 
 test: $(STAMP) check-debian

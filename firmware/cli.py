@@ -689,6 +689,8 @@ def _request_call(args, fn, *fa, **kw) -> dict:
 def _print_request(row: dict, as_json: bool) -> None:
     due = f", decision due {row['decision_due']}" if row.get("decision_due") else ""
     late = " OVERDUE" if row.get("overdue") else ""
+    if row.get("decided_at") and row.get("decision_due"):       # R-72: late stays late
+        late = " DECIDED LATE" if row.get("decided_late") else " decided in time"
     _print(row, as_json, f"request {row['id']} (art. {row['article']}) {row['status']}{due}"
                          f"{late}")
 
@@ -710,7 +712,8 @@ def cmd_request_add(args) -> int:
         row = _request_call(args, "add_article10", requester=args.requester,
                             requester_kind=args.requester_kind, motivation=args.motivation,
                             received=args.received, camera=args.camera, start=args.start,
-                            end=args.end, reference=args.reference or "")
+                            end=args.end, reference=args.reference or "",
+                            acts_for=args.acts_for)
     _print_request(row, args.json)
     return 0
 
@@ -804,7 +807,8 @@ def cmd_request_list(args) -> int:
         rows = [r for r in rows if r["overdue"]]
     _print(rows, args.json, "\n".join(
         f"{r['id']:>4} art. {r['article']:<2} {r['status']:10} {r['camera_id']:10} "
-        f"{r['requester']}{'  OVERDUE' if r['overdue'] else ''}" for r in rows) or "no requests")
+        f"{r['requester']}{'  OVERDUE' if r['overdue'] else ''}"
+        f"{'  DECIDED LATE' if r['decided_late'] else ''}" for r in rows) or "no requests")
     return 0
 
 
@@ -923,18 +927,53 @@ def cmd_report(args) -> int:
     return 0
 
 
-def cmd_decision_record(args) -> int:
-    """R-80: a decision outside the rules, by the gemeentesecretaris, on the record."""
-    from firmware.governance.roles import Action
+def _decision_call(args, fn, *fa, **kw) -> dict:
+    """Art. 12 (R-80): one step of a decision outside the rules, from an authenticated
+    account (`firmware.governance.decisions`)."""
+    from firmware.governance.decisions import DecisionError
     gov = _governance(_config(args))
-    actor = _login(gov, args, Action.LOGBOOK_READ)
-    from firmware.governance.service import DecisionError
+    actor = _login(gov, args, None)
     try:
-        n = gov.record_decision(actor, decided_by=args.decided_by, text=args.text,
-                                advice=args.advice)
+        return getattr(gov.decisions(), fn)(actor, *fa, **kw)
     except DecisionError as exc:
         raise CliError(str(exc)) from None
-    print(f"recorded as entry {n} of the Logboek Inzien Beeldmateriaal")
+
+
+def _print_decision(row: dict, as_json: bool) -> None:
+    row = {**row, "opened": _iso(row["opened"]), "decided_at": _iso(row["decided_at"]),
+           "advice": {k: {**a, "given": _iso(a["given"])} for k, a in row["advice"].items()}}
+    advice = ", ".join(f"{k} advice by {a['adviser']}" for k, a in row["advice"].items())
+    text = (f"decision {row['id']} {row['status']}: {row['question']}"
+            + (f"\n  advice: {advice}" if advice else "\n  advice: none yet")
+            + (f"\n  decided by {row['decided_by']} (recorded by {row['recorded_by']}): "
+               f"{row['decision']}" if row["decided_at"] else ""))
+    _print(row, as_json, text)
+
+
+def cmd_decision_open(args) -> int:
+    _print_decision(_decision_call(args, "open", args.question), args.json)
+    return 0
+
+
+def cmd_decision_advise(args) -> int:
+    _print_decision(_decision_call(args, "advise", args.id, args.advice), args.json)
+    return 0
+
+
+def cmd_decision_record(args) -> int:
+    _print_decision(_decision_call(args, "record", args.id, args.decision,
+                                   on_behalf_of=args.on_behalf_of), args.json)
+    return 0
+
+
+def cmd_decision_list(args) -> int:
+    from firmware.governance.roles import Action
+    gov = _governance(_config(args))
+    _login(gov, args, Action.DECISION_READ)
+    rows = [{**r, "opened": _iso(r["opened"]), "decided_at": _iso(r["decided_at"])}
+            for r in gov.decisions().list()]
+    _print(rows, args.json, "\n".join(f"{r['id']:>4} {r['status']:8} {r['question']}"
+                                      for r in rows) or "no decisions")
     return 0
 
 
@@ -1064,6 +1103,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--requester")
     c.add_argument("--requester-kind", default="citizen",
                    choices=["citizen", "company", "insurer", "lawyer", "other"])
+    c.add_argument("--acts-for", choices=["defence-of-suspect", "victim", "civil-claim", "other"],
+                   help="art. 10: what a lawyer acts for; the defence of a suspect goes "
+                        "through the officier van justitie (art. 10 lid 2)")
     c.add_argument("--legal-basis", choices=["126nd", "126nda"])
     c.add_argument("--motivation")
     c.add_argument("--received", type=_iso_time)
@@ -1154,12 +1196,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--user")
     c.set_defaults(func=cmd_report)
 
-    c = _action(_group(sub, "decision", "decisions outside the rules (R-80)"), "record",
-                cmd_decision_record, "record a decision of the gemeentesecretaris", json=False)
-    c.add_argument("--text", required=True)
-    c.add_argument("--decided-by", required=True)
-    c.add_argument("--advice", required=True, help="advice of privacy officer and DPO")
-    c.add_argument("--user")
+    decisions = _group(sub, "decision", "decisions outside the rules (art. 12, R-80)")
+    c = _action(decisions, "open", cmd_decision_open,
+                "put a situation the regulation does not cover to the eindverantwoordelijke")
+    c.add_argument("--question", required=True)
+    c.add_argument("--user", required=True)
+    c = _action(decisions, "advise", cmd_decision_advise,
+                "your advice as privacy officer or functionaris gegevensbescherming")
+    c.add_argument("id", type=int)
+    c.add_argument("--advice", required=True)
+    c.add_argument("--user", required=True)
+    c = _action(decisions, "record", cmd_decision_record,
+                "record the decision of the gemeentesecretaris/algemeen directeur, after "
+                "both advices")
+    c.add_argument("id", type=int)
+    c.add_argument("--decision", required=True)
+    c.add_argument("--on-behalf-of", help="manager bedrijfsvoering: the gemeentesecretaris/"
+                                          "algemeen directeur you record for (art. 3 lid 1)")
+    c.add_argument("--user", required=True)
+    c = _action(decisions, "list", cmd_decision_list, "questions and decisions")
+    c.add_argument("--user", required=True)
 
     c = _action(users, "totp", cmd_user_totp, "turn on the second factor for your account",
                 json=False)

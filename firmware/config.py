@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -131,6 +131,17 @@ class DeviceConfig:
     timezone: str = _spec("Europe/Amsterdam", timezone=True)
 
 
+EquatedDay = tuple[date, str]            # (day, the decree that equates it)
+
+
+@dataclass(frozen=True)
+class DeadlinesConfig:
+    equated_days: tuple[EquatedDay, ...] = _spec(
+        (), equated_days=True,
+        help="days equated with a feast day by royal decree (art. 3 lid 3 Algemene "
+             "termijnenwet) after the decrees the firmware ships: [{date, decree}]")
+
+
 @dataclass(frozen=True)
 class Config:
     device: DeviceConfig
@@ -139,6 +150,7 @@ class Config:
     cameras: tuple[CameraConfig, ...]
     source: Path = Path("<memory>")
     export: ExportConfig = field(default_factory=ExportConfig)
+    deadlines: DeadlinesConfig = field(default_factory=DeadlinesConfig)
 
     @property
     def export_directory(self) -> Path | None:
@@ -188,6 +200,44 @@ def _check_polygons(value: Any, where: str, problems: _Problems) -> tuple[Polygo
             points.append((float(pt[0]), float(pt[1])))
         polygons.append(tuple(points))
     return tuple(polygons)
+
+
+def _check_equated_days(value: Any, where: str, problems: _Problems) -> tuple[EquatedDay, ...]:
+    """R-72: each entry a weekday with the decree (Staatscourant) that equates it."""
+    if not isinstance(value, list):
+        problems.add(where, "must be a list of tables like { date = 2029-05-11, decree = "
+                            "\"Besluit ..., Stcrt. 2028, 12345\" }")
+        return ()
+    days: dict[date, str] = {}
+    for i, entry in enumerate(value):
+        ew = f"{where}[{i}]"
+        if not isinstance(entry, dict):
+            problems.add(ew, f"{entry!r} must be a table {{ date = ..., decree = ... }}")
+            continue
+        for key in set(entry) - {"date", "decree"}:
+            problems.add(ew, f"unknown key '{key}'; allowed here: date, decree")
+        day = entry.get("date")
+        if isinstance(day, str):
+            try:
+                day = date.fromisoformat(day)
+            except ValueError:
+                problems.add(f"{ew}.date", f"{day!r} is not a date like 2029-05-11")
+                continue
+        if isinstance(day, datetime) or not isinstance(day, date):
+            problems.add(f"{ew}.date", f"{day!r} is not a date like 2029-05-11")
+            continue
+        if day.weekday() >= 5:
+            problems.add(f"{ew}.date", f"{day} is a {('Saturday', 'Sunday')[day.weekday() - 5]}: "
+                         "no working day anyway; check the date in the decree")
+        decree = entry.get("decree")
+        if not isinstance(decree, str) or not decree.strip():
+            problems.add(f"{ew}.decree", "name the decree that equates the day, e.g. "
+                         "\"Besluit gelijkstelling ..., Stcrt. 2028, 12345\"")
+            continue
+        if day in days:
+            problems.add(f"{ew}.date", f"{day} is listed twice")
+        days[day] = decree.strip()
+    return tuple(sorted(days.items()))
 
 
 _SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
@@ -255,6 +305,8 @@ def _build(cls: type, table: Any, where: str, problems: _Problems, base: Path) -
             values[name] = _build(f.default_factory, value, fw, problems, base)
         elif f.metadata.get("polygons"):
             values[name] = _check_polygons(value, fw, problems)
+        elif f.metadata.get("equated_days"):
+            values[name] = _check_equated_days(value, fw, problems)
         else:
             checked = _check_scalar(f, value, fw, problems)
             if checked is not None and f.metadata.get("path"):
@@ -293,7 +345,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
     problems = _Problems()
     for key in raw:
-        sections = ["device", "storage", "web", "export", "cameras"]
+        sections = ["device", "storage", "web", "export", "cameras", "deadlines"]
         if key not in sections:
             hint = difflib.get_close_matches(key, sections, n=1)
             problems.add(key, "unknown section" + (f" (did you mean '{hint[0]}'?)" if hint else "")
@@ -302,6 +354,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     storage = _build(StorageConfig, raw.get("storage", {}), "storage", problems, base)
     web = _build(WebConfig, raw.get("web", {}), "web", problems, base)
     export = _build(ExportConfig, raw.get("export", {}), "export", problems, base)
+    deadlines = _build(DeadlinesConfig, raw.get("deadlines", {}), "deadlines", problems, base)
     cams_raw = raw.get("cameras")
     cameras: list[CameraConfig] = []
     if not isinstance(cams_raw, list) or not cams_raw:
@@ -314,7 +367,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     if problems:
         raise ConfigError(source, problems)
     cfg = Config(device=device, storage=storage, web=web, cameras=tuple(cameras),
-                 source=Path(source), export=export)
+                 source=Path(source), export=export, deadlines=deadlines)
     _check_cross(cfg, problems)
     if problems:
         raise ConfigError(source, problems)

@@ -89,15 +89,6 @@ def test_logbook_exports_are_complete_and_need_the_role_R50_R51(site):
     assert not (tmp / "x.csv").exists()
 
 
-def test_decision_outside_the_rules_is_on_the_record_R80(site):
-    _, config, env, _ = site
-    run(config, env, "decision", "record", "--text", "camera tijdelijk verplaatst naar de hal",
-        "--decided-by", "gemeentesecretaris", "--advice", "positief advies PO en FG",
-        "--user", "p.officer")
-    last = Governance.open(load(config)).logbook.entries("inzien")[-1]
-    assert last["action"] == "decision-outside-rules" and last["subject"] == "gemeentesecretaris"
-
-
 def test_report_for_the_dpia_and_the_dpo_R83(site):
     tmp, config, env, start = site
     run(config, env, "request", "add", "--article", "10", "--requester", "J. de Vries",

@@ -11,7 +11,7 @@ from firmware.governance.roles import Role
 
 ROLE_USERS = {Role.BEHEERDER: "b.beheerder", Role.PRIVACY_OFFICER: "p.officer",
               Role.TECHNICAL: "t.admin", Role.MANAGER: "m.manager", Role.DPO: "d.dpo",
-              Role.DESIGNEE: "a.designee"}
+              Role.DESIGNEE: "a.designee", Role.EINDVERANTWOORDELIJKE: "g.secretaris"}
 
 
 class HttpsClient(FlaskClient):
@@ -49,7 +49,7 @@ def login(app, name):
 
 PARAMS = {"camera": "cam", "day": "2026-04-24", "segment_id": "0" * 32, "hold_id": "1",
           "visit_id": "1", "req_id": "1", "name": "nobody", "delegation_id": "1",
-          "export_id": "1", "book": "inzien", "fmt": "csv", "scan_id": "1"}
+          "export_id": "1", "book": "inzien", "fmt": "csv", "scan_id": "1", "decision_id": "1"}
 
 
 def url_of(rule: str) -> str:

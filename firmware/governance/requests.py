@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import holidays
-
-from firmware.governance import bounds
+from firmware.governance import bounds, termijnen
 from firmware.governance.access import require, visible_length
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor
@@ -31,6 +30,12 @@ from firmware.storage.store import EncryptedStore
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 LEGAL_BASES = ("126nd", "126nda")
 REQUESTER_KINDS = ("citizen", "company", "insurer", "lawyer", "other")
+# Art. 10 lid 2: what a lawyer acts for. Only the defence of a suspect goes through the
+# officier van justitie (art. 9); a lawyer for anything else asks under art. 10 like anyone.
+DEFENCE = "defence-of-suspect"
+ACTS_FOR = (DEFENCE, "victim", "civil-claim", "other")
+# Words that make a request a lawyer's, in any field of the form (accents and case ignored).
+LAWYER_WORDS = ("advocaat", "advocate", "lawyer")
 WORKING_DAYS_TO_DECIDE = 2
 
 SCHEMA = """
@@ -61,37 +66,43 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 
+# Art. 10 lid 2: what the lawyer of a request acts for (a table of its own: older devices keep
+# their requests table as it is).
+ACTS_FOR_SCHEMA = """
+CREATE TABLE IF NOT EXISTS request_acts_for (
+    request_id INTEGER PRIMARY KEY REFERENCES requests(id),
+    acts_for   TEXT NOT NULL
+);
+"""
+
 
 class RequestError(Exception):
     """A refused request operation; the message names the rule."""
 
 
-def _closed_days(year: int) -> set[date]:
-    """Days that do not count as working days besides weekends.
+def decision_due(received: datetime, equated: Iterable[date] = ()) -> datetime:
+    """The end of the second working day after the day of receipt (R-72, art. 10 lid 3).
 
-    The feast days of the Algemene termijnenwet (art. 3): New Year, Easter Monday, King's Day,
-    Liberation Day (5 May, every year), Ascension, Whit Monday, Christmas and Boxing Day. The
-    movable feasts come from the `holidays` package; its Good Friday is not one of them.
-    """
-    days = {d for d, name in holidays.country_holidays("NL", years=[year]).items()
-            if name != "Good Friday"}
-    days.add(date(year, 5, 5))
-    return days
-
-
-def is_working_day(d: date) -> bool:
-    return d.weekday() < 5 and d not in _closed_days(d.year)
-
-
-def decision_due(received: datetime) -> datetime:
-    """The end of the second Dutch working day after the day of receipt (R-72)."""
-    d = received.astimezone(AMSTERDAM).date()
-    counted = 0
-    while counted < WORKING_DAYS_TO_DECIDE:
-        d += timedelta(days=1)
-        if is_working_day(d):
-            counted += 1
+    "Binnen 2 werkdagen" is read as a count of working days: the days after the day of
+    receipt that are neither a Saturday, a Sunday nor a day of art. 3 Algemene termijnenwet
+    (lid 1 and 2, and lid 3: the shipped decrees and `equated`, from the configuration), see
+    firmware.governance.termijnen. Counting working days never ends on a closed day, so
+    art. 1 Atw (a period ending on such a day runs on to the next working day) changes
+    nothing here."""
+    d = termijnen.working_day_after(received.astimezone(AMSTERDAM).date(),
+                                    WORKING_DAYS_TO_DECIDE, equated)
     return datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=AMSTERDAM)
+
+
+def is_lawyer(*fields: str) -> bool:
+    """Whether any field names a lawyer ("advocaat", "advocate", "lawyer"), whatever the case
+    or accents (art. 10 lid 2)."""
+    for text in fields:
+        plain = "".join(c for c in unicodedata.normalize("NFKD", text or "")
+                        if not unicodedata.combining(c)).casefold()
+        if any(word in plain for word in LAWYER_WORDS):
+            return True
+    return False
 
 
 @dataclass
@@ -100,9 +111,11 @@ class Requests:
     logbook: Logbook
     store: EncryptedStore
     clock: Callable[[], float] = time.time     # what "now" is for the bounds (tests set it)
+    equated_days: frozenset[date] = frozenset()    # decree days from the configuration (R-72)
 
     def __post_init__(self):
         self.db.executescript(SCHEMA)
+        self.db.executescript(ACTS_FOR_SCHEMA)
 
     def _require(self, actor: Actor, action: Action) -> None:
         require(self.logbook, actor, action, RequestError)
@@ -162,36 +175,55 @@ class Requests:
 
     def add_article10(self, actor: Actor, *, requester: str, requester_kind: str,
                       motivation: str, received: float, camera: str, start: float,
-                      end: float, reference: str = "") -> dict:
-        """R-70: a written, motivated request taken in by the privacy officer."""
+                      end: float, reference: str = "", acts_for: str | None = None) -> dict:
+        """R-70: a written, motivated request taken in by the privacy officer. A lawyer's
+        request (kind lawyer, or "advocaat" in any field) says what the lawyer acts for; the
+        defence of a suspect is refused (art. 10 lid 2, R-71), anything else is taken in."""
         self._require(actor, Action.REQUEST_INTAKE)
-        if requester_kind == "lawyer":
-            self.logbook.append("inzien", actor.name, "request-art10-refused-at-intake",
-                                subject=requester, reason="lawyer (R-71)")
-            raise RequestError("a lawyer may only request footage through the public "
-                               "prosecutor (art. 9), not under art. 10 (R-71)")
         if requester_kind not in REQUESTER_KINDS:
             raise RequestError(f"requester kind must be one of {', '.join(REQUESTER_KINDS)}")
+        if acts_for is not None and acts_for not in ACTS_FOR:
+            raise RequestError(f"what the lawyer acts for must be one of {', '.join(ACTS_FOR)}")
+        lawyer = requester_kind == "lawyer" or is_lawyer(requester, motivation, reference)
+        if lawyer and acts_for is None:
+            raise RequestError("the request is a lawyer's: say what the lawyer acts for "
+                               f"({', '.join(ACTS_FOR)}); only the defence of a suspect goes "
+                               "through the officier van justitie (art. 10 lid 2, R-71)")
+        if lawyer and acts_for == DEFENCE:
+            self.logbook.append("inzien", actor.name, "request-art10-refused-at-intake",
+                                subject=requester, reason="lawyer for a suspect (art. 10 "
+                                                          "lid 2, R-71)",
+                                details={"kind": requester_kind, "acts_for": acts_for})
+            raise RequestError("a lawyer for the defence of a suspect requests footage only "
+                               "through the officier van justitie (art. 9), not under "
+                               "art. 10 (art. 10 lid 2, R-71)")
         if visible_length(motivation) < 10 or not visible_length(requester):
             raise RequestError("an art. 10 request needs the requester and their motivation, "
                                "at least 10 visible characters (R-70)")
         self._window(camera, start, end)
         bounds.received_date(received, now=self.clock(), error=RequestError)
-        due = decision_due(datetime.fromtimestamp(received, AMSTERDAM)).timestamp()
+        due = decision_due(datetime.fromtimestamp(received, AMSTERDAM),
+                           self.equated_days).timestamp()
         req_id = self._insert(actor, article=10, reference=reference or "", requester=requester,
                               requester_kind=requester_kind, motivation=motivation,
                               camera_id=camera, start=start, end=end, received=received,
                               decision_due=due, status="open")
+        if acts_for is not None:
+            self.db.execute("INSERT INTO request_acts_for (request_id, acts_for) VALUES (?, ?)",
+                            (req_id, acts_for))
         self._hold(req_id, camera, start, end, f"art. 10 request of {requester}",
                    reference or requester)
         self.logbook.append("inzien", actor.name, "request-art10-intake",
                             subject=f"request {req_id}", reason=motivation,
                             details={"requester": requester, "kind": requester_kind,
-                                     "camera": camera, "due": due})
+                                     "camera": camera, "due": due,
+                                     **({"acts_for": acts_for} if acts_for else {})})
         return self.show(req_id)
 
     def decide(self, actor: Actor, req_id: int, *, approve: bool, reason: str) -> dict:
-        """R-72: the manager bedrijfsvoering approves or refuses; refusal releases the hold."""
+        """R-72: the manager bedrijfsvoering approves or refuses; refusal releases the hold.
+        A decision after the due time is late, and stays late: `show` reads it from the
+        decision's own time against the due time, and the logbook entry says so."""
         self._require(actor, Action.REQUEST_DECIDE)
         row = self._row(req_id)
         if row["article"] != 10 or row["status"] != "open":
@@ -201,7 +233,7 @@ class Requests:
             raise RequestError("a decision needs its reasons, at least 5 visible characters "
                                "(R-74)")
         status = "approved" if approve else "refused"
-        now = time.time()
+        now = self.clock()
         self.db.execute("UPDATE requests SET status = ?, decided_by = ?, decided_at = ?, "
                         "decision_reason = ? WHERE id = ?",
                         (status, actor.name, now, reason, req_id))
@@ -298,8 +330,15 @@ class Requests:
     def show(self, req_id: int, now: float | None = None) -> dict:
         row = dict(self._row(req_id))
         now = time.time() if now is None else now
+        due = row["decision_due"]
         row["overdue"] = bool(row["article"] == 10 and row["status"] == "open"
-                              and row["decision_due"] is not None and now > row["decision_due"])
+                              and due is not None and now > due)
+        # R-72: decided after the due time is late for good, however it is shown later.
+        row["decided_late"] = bool(row["article"] == 10 and row["decided_at"] is not None
+                                   and due is not None and row["decided_at"] > due)
+        found = self.db.execute("SELECT acts_for FROM request_acts_for WHERE request_id = ?",
+                                (req_id,)).fetchone()
+        row["acts_for"] = found["acts_for"] if found else None
         return row
 
     def list(self, now: float | None = None) -> list[dict]:

@@ -2,6 +2,12 @@
 
 The table below is the table of REQUIREMENTS.md R-11, as data. `decide()` is the only place in
 the firmware that looks at a role; everything else asks it.
+
+Art. 12 (R-80) adds what the R-11 table does not cover: the eindverantwoordelijke of art. 2
+(gemeentesecretaris/algemeen directeur) decides situations the regulation does not foresee,
+after advice of the privacy officer and the functionaris gegevensbescherming; the manager
+bedrijfsvoering, to whom the task is delegated (art. 3 lid 1), may record such a decision on
+the eindverantwoordelijke's behalf, naming them (firmware.governance.decisions).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ class Role(str, Enum):
     PRIVACY_OFFICER = "privacy-officer"
     MANAGER = "manager-bedrijfsvoering"
     DPO = "functionaris-gegevensbescherming"
+    EINDVERANTWOORDELIJKE = "eindverantwoordelijke"   # gemeentesecretaris/algemeen directeur
 
 
 class Action(str, Enum):
@@ -36,22 +43,36 @@ class Action(str, Enum):
     CONFIG = "config"                       # system configuration
     USERS = "users"                         # accounts
     DELEGATE = "delegate"                   # grant delegations to designees (R-12)
+    # Art. 12 (R-80), outside the R-11 table: situations the regulation does not foresee.
+    DECISION_OPEN = "decision-open"         # put a question to the eindverantwoordelijke
+    DECISION_READ = "decision-read"
+    ADVISE_PRIVACY = "advise-privacy-officer"   # the advice of the privacy officer
+    ADVISE_FG = "advise-fg"                 # the advice of the functionaris gegevensbescherming
+    DECISION_TAKE = "decision-take"         # the eindverantwoordelijke decides (art. 2, 12)
+    DECISION_RECORD_FOR = "decision-record-for"  # the manager records it, naming them (art. 3.1)
 
 
 FOOTAGE = frozenset({Action.LIVE, Action.PLAYBACK, Action.EXPORT})
 
-# R-11, column by column. A designee's footage rights come from delegations only.
+# Art. 12: who may put a question and read the decisions: everyone with a task in the
+# regulation (art. 3), not a designee, whose rights come from delegations only.
+_ART12 = frozenset({Action.DECISION_OPEN, Action.DECISION_READ})
+
+# R-11, column by column, plus art. 12. A designee's footage rights come from delegations only.
 TABLE: dict[Role, frozenset[Action]] = {
     Role.BEHEERDER: frozenset({Action.LIVE, Action.PLAYBACK, Action.EXPORT, Action.HOLD,
                                Action.REQUEST_ART9, Action.REQUEST_READ, Action.IDENTIFY,
-                               Action.LOGBOOK_READ, Action.DELEGATE}),
+                               Action.LOGBOOK_READ, Action.DELEGATE}) | _ART12,
     Role.DESIGNEE: frozenset(),
-    Role.TECHNICAL: frozenset({Action.CONFIG, Action.USERS}),
+    Role.TECHNICAL: frozenset({Action.CONFIG, Action.USERS}) | _ART12,
     Role.PRIVACY_OFFICER: frozenset({Action.LIVE, Action.PLAYBACK, Action.HOLD_REQUEST,
                                      Action.REQUEST_INTAKE, Action.REQUEST_READ,
-                                     Action.LOGBOOK_READ}),
-    Role.MANAGER: frozenset({Action.REQUEST_DECIDE, Action.REQUEST_READ, Action.LOGBOOK_READ}),
-    Role.DPO: frozenset({Action.REQUEST_READ, Action.LOGBOOK_READ, Action.LOGBOOK_VERIFY}),
+                                     Action.LOGBOOK_READ, Action.ADVISE_PRIVACY}) | _ART12,
+    Role.MANAGER: frozenset({Action.REQUEST_DECIDE, Action.REQUEST_READ, Action.LOGBOOK_READ,
+                             Action.DECISION_RECORD_FOR}) | _ART12,
+    Role.DPO: frozenset({Action.REQUEST_READ, Action.LOGBOOK_READ, Action.LOGBOOK_VERIFY,
+                         Action.ADVISE_FG}) | _ART12,
+    Role.EINDVERANTWOORDELIJKE: frozenset({Action.DECISION_TAKE}) | _ART12,
 }
 
 

@@ -17,15 +17,12 @@ from firmware.governance.sessions import Sessions
 from firmware.storage.keys import FileKeyProvider
 
 if TYPE_CHECKING:
+    from firmware.governance.decisions import Decisions
     from firmware.governance.requests import Requests
 
 
 class Refused(Exception):
     """Authenticated, but the role may not do this (R-11); logged."""
-
-
-class DecisionError(Exception):
-    """A decision outside the rules lacks what R-80 asks for."""
 
 
 @dataclass
@@ -34,6 +31,7 @@ class Governance:
     accounts: Accounts
     grants: Grants
     sessions: Sessions
+    equated_days: frozenset = frozenset()    # art. 3 lid 3 Atw days of the configuration (R-72)
 
     @classmethod
     def open(cls, cfg: Config) -> "Governance":
@@ -43,7 +41,8 @@ class Governance:
         # Words a password may not lean on, besides the organisation's own (R-81).
         words = (cfg.device.id, *cfg.device.name.split())
         return cls(logbook, Accounts(conn, logbook, master_key, words),
-                   Grants(conn, logbook, cfg.storage.retention_days), Sessions(conn))
+                   Grants(conn, logbook, cfg.storage.retention_days), Sessions(conn),
+                   equated_days=frozenset(d for d, _ in cfg.deadlines.equated_days))
 
     def login(self, name: str, password: str, code: str | None = None,
               source: str = "local") -> Actor:
@@ -86,7 +85,7 @@ class Governance:
 
     def requests(self, store) -> "Requests":
         from firmware.governance.requests import Requests
-        return Requests(self.accounts.db, self.logbook, store)
+        return Requests(self.accounts.db, self.logbook, store, equated_days=self.equated_days)
 
     def place_hold(self, actor: Actor, store, camera: str, start: float, end: float,
                    reason: str, reference: str) -> dict:
@@ -114,20 +113,10 @@ class Governance:
                             details=result)
         return result
 
-    def record_decision(self, actor: Actor, *, decided_by: str, text: str, advice: str) -> int:
-        """R-80: a decision outside the rules, taken by the gemeentesecretaris after advice of
-        the privacy officer, put on the record in both logbooks; returns its inzien entry."""
-        require(self.logbook, actor, Action.LOGBOOK_READ, Refused)
-        from firmware.governance.access import visible_length
-        if not (visible_length(decided_by) and visible_length(text) >= 10
-                and visible_length(advice)):
-            raise DecisionError("a decision outside the rules needs who decided (the "
-                          "gemeentesecretaris), the decision in words and the advice (R-80)")
-        n = self.logbook.append("inzien", actor.name, "decision-outside-rules",
-                                subject=decided_by, reason=text, details={"advice": advice})
-        self.logbook.append("usage", actor.name, "decision-outside-rules", subject=decided_by,
-                            reason=text)
-        return n
+    def decisions(self) -> "Decisions":
+        """Art. 12 (R-80): questions, advice and decisions outside the rules."""
+        from firmware.governance.decisions import Decisions
+        return Decisions(self.accounts.db, self.logbook)
 
     def authorize(self, name: str, password: str, action: Action,
                   camera: str | None = None, code: str | None = None) -> Actor:
@@ -137,4 +126,4 @@ class Governance:
         return actor
 
 
-__all__ = ["Governance", "Refused", "AuthError", "DecisionError"]
+__all__ = ["Governance", "Refused", "AuthError"]

@@ -29,7 +29,9 @@ DUTCH = {"open": "in behandeling", "approved": "toegewezen", "refused": "afgewez
          "company": "bedrijf", "insurer": "verzekeraar", "lawyer": "advocaat", "other": "anders",
          "police-or-prosecutor": "politie of OM", "recording": "neemt op", "stopped": "gestopt",
          "stalled": "hapert", "unknown": "onbekend", "not started": "niet gestart",
-         "live": "live", "playback": "terugkijken", "export": "exporteren"}
+         "live": "live", "playback": "terugkijken", "export": "exporteren",
+         "defence-of-suspect": "verdediging van een verdachte", "victim": "een slachtoffer",
+         "civil-claim": "een civiele vordering"}
 IDLE_SECONDS = sessions.IDLE_SECONDS            # kept on the server (governance.sessions)
 ABSOLUTE_SECONDS = sessions.ABSOLUTE_SECONDS
 SECRET_FILE = "web-session.key"
@@ -74,10 +76,10 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     app.extensions["nvr"] = {"cfg": cfg, "store": store or _open_store(cfg)}
     app.url_map.converters["int"] = routes.IdConverter      # ids that fit SQLite (issue 9)
 
-    from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
-                              scans, system)
+    from firmware.web import (api, auth, casework, decisions, exports, live, logbooks, people,
+                              recordings, scans, system)
     for module in (auth, recordings, live, casework, exports, logbooks, people, system, api,
-                   scans):
+                   decisions, scans):
         app.register_blueprint(module.bp)
     auth.limit_logins(app)
 

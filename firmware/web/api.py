@@ -104,7 +104,8 @@ def _document() -> dict:
             requester=_TEXT, requester_kind={"enum": ["citizen", "company", "insurer", "lawyer",
                                                       "other"]},
             motivation=_TEXT, received=_TIME, camera=_TEXT, start=_TIME, end=_TIME,
-            reference=_TEXT), 201)},
+            reference=_TEXT, acts_for={"enum": ["defence-of-suspect", "victim", "civil-claim",
+                                                "other"]}), 201)},
         "/api/requests/{req_id}/decision": {
             "parameters": _path(("req_id", "int")),
             "post": _op("decide an art. 10 request (R-72)", _body(
@@ -130,8 +131,19 @@ def _document() -> dict:
                             "schema": {"enum": ["usage", "inzien"]}}],
             "get": _op("logbook entries, newest first (R-50, R-51)")},
         "/api/logbooks/verify": {"get": _op("verify both hash chains and signed heads")},
-        "/api/decisions": {"post": _op("record a decision outside the rules (R-80)", _body(
-            ["decided_by", "text", "advice"], decided_by=_TEXT, text=_TEXT, advice=_TEXT), 201)},
+        "/api/decisions": {
+            "get": _op("questions and decisions outside the rules (art. 12, R-80)"),
+            "post": _op("open a question for the eindverantwoordelijke (art. 12)",
+                        _body(["question"], question=_TEXT), 201)},
+        "/api/decisions/{decision_id}/advice": {
+            "parameters": _path(("decision_id", "int")),
+            "post": _op("the advice of the privacy officer or the FG (art. 12)",
+                        _body(["advice"], advice=_TEXT))},
+        "/api/decisions/{decision_id}/decision": {
+            "parameters": _path(("decision_id", "int")),
+            "post": _op("record the decision of the gemeentesecretaris/algemeen directeur, "
+                        "after both advices (art. 12, R-80)",
+                        _body(["decision"], decision=_TEXT, on_behalf_of=_TEXT))},
         "/api/users": {"get": _op("accounts"),
                        "post": _op("add an account without a password; answers its "
                                    "one-time setup code for the owner (art. 2)",

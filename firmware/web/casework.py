@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Blueprint, g, send_file, url_for
 
 from firmware.governance.paperwork import request_declaration_file
-from firmware.governance.requests import LEGAL_BASES, REQUESTER_KINDS
+from firmware.governance.requests import ACTS_FOR, LEGAL_BASES, REQUESTER_KINDS
 from firmware.storage.holds import list_holds
 from firmware.web.routes import (Action, InputError, camera_id, done, fields, gov, integer,
                                  local_time, may, moment, new_session, nvr, reply, rule, text)
@@ -128,7 +128,7 @@ def _request_rows() -> list[dict]:
 @rule(Action.REQUEST_READ)
 def requests():
     return reply("requests.html", _request_rows(), cameras=nvr()["cfg"].cameras,
-                 bases=LEGAL_BASES, kinds=REQUESTER_KINDS, may=may)
+                 bases=LEGAL_BASES, kinds=REQUESTER_KINDS, acts_for=ACTS_FOR, may=may)
 
 
 @bp.route("/requests/<int:req_id>")
@@ -167,7 +167,8 @@ def request_art10():
         g.actor, requester=text(f, "requester"), requester_kind=text(f, "requester_kind"),
         motivation=text(f, "motivation"), received=received, camera=camera_id(f),
         start=moment(f, "start"), end=moment(f, "end"),
-        reference=text(f, "reference", required=False))
+        reference=text(f, "reference", required=False),
+        acts_for=text(f, "acts_for", required=False) or None)
     return done(row, f"Verzoek {row['id']} (artikel 10) ingenomen; besluit uiterlijk "
                      f"{local_time(row['decision_due'])}.",
                 url_for("casework.request_detail", req_id=row["id"]), 201)

@@ -1,5 +1,5 @@
 """The two logbooks (R-50 usage, R-51 Logboek Inzien Beeldmateriaal): read, verify, export;
-the DPIA / DPO report (R-83) and decisions outside the rules (R-80)."""
+and the DPIA / DPO report (R-83)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from flask import Blueprint, abort, g, render_template, request, send_file, url_for
+from flask import Blueprint, abort, g, render_template, request, send_file
 
 from firmware.governance.logbook import BOOKS
 from firmware.governance.paperwork import logbook_file, report_file
 from firmware.governance.wording import Names, action_text, actor_text, moment
-from firmware.web.routes import (Action, InputError, done, fields, gov, integer, may,
-                                 nvr, reply, rule, text)
+from firmware.web.routes import Action, InputError, gov, integer, may, nvr, reply, rule
 
 bp = Blueprint("logbooks", __name__)
 PAGE = 200
@@ -91,15 +90,3 @@ def report():
                           Path(tmp) / "report.pdf").read_bytes()
     return send_file(io.BytesIO(pdf), mimetype="application/pdf",
                      download_name=f"rapportage-{first}-{last}.pdf")
-
-
-@bp.route("/decisions", methods=["POST"])
-@bp.route("/api/decisions", methods=["POST"], endpoint="api_decision")
-@rule(Action.LOGBOOK_READ)
-def decision():
-    """R-80: a decision outside the rules (gemeentesecretaris, after advice) on the record."""
-    f = fields()
-    n = gov().record_decision(g.actor, decided_by=text(f, "decided_by"), text=text(f, "text"),
-                              advice=text(f, "advice"))
-    return done({"entry": n}, f"Besluit vastgelegd als regel {n} van het Logboek Inzien "
-                              "Beeldmateriaal.", url_for("logbooks.report"), 201)

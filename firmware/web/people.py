@@ -19,7 +19,9 @@ bp = Blueprint("people", __name__)
 ROLE_NAMES = {Role.BEHEERDER: "beheerder", Role.DESIGNEE: "aangewezen persoon",
               Role.TECHNICAL: "technisch beheerder", Role.PRIVACY_OFFICER: "privacy officer",
               Role.MANAGER: "manager bedrijfsvoering",
-              Role.DPO: "functionaris gegevensbescherming"}
+              Role.DPO: "functionaris gegevensbescherming",
+              Role.EINDVERANTWOORDELIJKE: "gemeentesecretaris/algemeen directeur "
+                                          "(eindverantwoordelijke)"}
 
 
 def _list(f, name: str) -> list[str]:

@@ -25,7 +25,8 @@ from firmware.governance.delegation import GrantError
 from firmware.governance.paperwork import PaperworkError
 from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, Role, decide
-from firmware.governance.service import DecisionError, Governance, Refused
+from firmware.governance.decisions import DecisionError, DecisionRefused
+from firmware.governance.service import Governance, Refused
 from firmware.storage.holds import HoldError
 
 PUBLIC = "public"
@@ -41,7 +42,7 @@ class InputError(Exception):
 
 
 # Errors that carry a rule's or an input's reason, shown to the user (403 for a Refusal).
-Refusal = (AccessRefused, Refused)
+Refusal = (AccessRefused, Refused, DecisionRefused)
 RuleError = (InputError, AccountError, GrantError, RequestError, HoldError, DecisionError,
              PaperworkError, *Refusal)
 
@@ -134,6 +135,7 @@ _MENU = (("recordings.index", "Camera's", "login"), ("live.grid", "Live", Action
          ("casework.requests", "Verzoeken", Action.REQUEST_READ),
          ("exports.index", "Export", Action.EXPORT),
          ("logbooks.start", "Logboeken", Action.LOGBOOK_READ),
+         ("decisions.index", "Besluiten", Action.DECISION_READ),
          ("people.users", "Gebruikers", Action.USERS),
          ("people.users_pending", "Goedkeuren", Role.MANAGER),
          ("people.delegations", "Delegaties", Action.DELEGATE),

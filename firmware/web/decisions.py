@@ -1,0 +1,63 @@
+"""Art. 12 (R-80): the page for decisions outside the rules. A question is opened, the privacy
+officer and the functionaris gegevensbescherming each advise from their own account, then the
+gemeentesecretaris/algemeen directeur decides (or the manager bedrijfsvoering records it on
+their behalf). The procedure lives in governance.decisions; the views only read fields."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, url_for
+
+from firmware.web.routes import (Action, decide, done, fields, gov, local_time, may, reply,
+                                 rule, text)
+
+bp = Blueprint("decisions", __name__)
+
+
+def _shown(row: dict) -> dict:
+    advice = {k: {**a, "given_local": local_time(a["given"])} for k, a in row["advice"].items()}
+    return {**row, "advice": advice, "opened_local": local_time(row["opened"]),
+            "decided_at_local": local_time(row["decided_at"])}
+
+
+@bp.route("/decisions")
+@bp.route("/api/decisions", endpoint="api_decisions")
+@rule(Action.DECISION_READ)
+def index():
+    rows = [_shown(r) for r in gov().decisions().list()]
+    return reply("decisions.html", rows, may=may,
+                 adviser=decide(g.actor, Action.ADVISE_PRIVACY) or decide(g.actor,
+                                                                         Action.ADVISE_FG),
+                 decider=decide(g.actor, Action.DECISION_TAKE),
+                 recorder=decide(g.actor, Action.DECISION_RECORD_FOR))
+
+
+@bp.route("/decisions", methods=["POST"])
+@bp.route("/api/decisions", methods=["POST"], endpoint="api_decision_open")
+@rule(Action.DECISION_OPEN)
+def open_question():
+    row = gov().decisions().open(g.actor, text(fields(), "question"))
+    return done(row, f"Vraag {row['id']} voorgelegd aan de gemeentesecretaris/algemeen "
+                     "directeur; eerst adviseren de privacy officer en de FG.",
+                url_for("decisions.index"), 201)
+
+
+@bp.route("/decisions/<int:decision_id>/advice", methods=["POST"])
+@bp.route("/api/decisions/<int:decision_id>/advice", methods=["POST"],
+          endpoint="api_decision_advice")
+@rule(Action.DECISION_READ)
+def advise(decision_id: int):
+    row = gov().decisions().advise(g.actor, decision_id, text(fields(), "advice"))
+    return done(_shown(row), f"Advies op vraag {decision_id} vastgelegd.",
+                url_for("decisions.index"))
+
+
+@bp.route("/decisions/<int:decision_id>/decision", methods=["POST"])
+@bp.route("/api/decisions/<int:decision_id>/decision", methods=["POST"],
+          endpoint="api_decision_record")
+@rule(Action.DECISION_READ)
+def record(decision_id: int):
+    f = fields()
+    row = gov().decisions().record(g.actor, decision_id, text(f, "decision"),
+                                   on_behalf_of=text(f, "on_behalf_of", required=False) or None)
+    return done(_shown(row), f"Besluit op vraag {decision_id} vastgelegd in beide logboeken.",
+                url_for("decisions.index"))
