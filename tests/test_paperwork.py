@@ -82,8 +82,14 @@ def site(tmp_path_factory):
     run(config, "delegation", "add", "--grantee", "a.designee", "--actions", "playback",
         "--cameras", "cam", "--reason", "vervanging tijdens vakantie beheerder", "--expires",
         (now + timedelta(days=14)).isoformat(), "--user", "b.beheerder")
-    run(config, "decision", "record", "--text", LONG_REASON, "--decided-by",
-        "gemeentesecretaris", "--advice", "positief advies PO en FG", "--user", "p.officer")
+    question = json.loads(run(config, "decision", "open", "--question", LONG_REASON, "--json",
+                              "--user", "b.beheerder").stdout)["id"]
+    run(config, "decision", "advise", str(question), "--advice", "positief advies PO",
+        "--user", "p.officer")
+    run(config, "decision", "advise", str(question), "--advice", "positief advies FG",
+        "--user", "d.dpo")
+    run(config, "decision", "record", str(question), "--decision", LONG_REASON,
+        "--on-behalf-of", "gemeentesecretaris", "--user", "m.manager")
     gov = Governance.open(cfg)
     store = _store(cfg)
     beheerder = gov.login("b.beheerder", PASSWORD)

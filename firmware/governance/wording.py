@@ -47,6 +47,8 @@ ACTIONS: dict[str, str] = {
     "logbook-export": "logboek geexporteerd",
     "logbook-break": "logboek bleek niet intact bij toevoegen",
     "report": "rapportage voor DPIA en FG gemaakt",
+    "decision-question-opened": "vraag buiten de regeling voorgelegd (art. 12)",
+    "decision-advice-given": "advies over een vraag buiten de regeling gegeven (art. 12)",
     "decision-outside-rules": "besluit buiten de regeling vastgelegd (art. 12)",
     # Logboek Inzien Beeldmateriaal (art. 10.6)
     "request-art9-registered": "schriftelijk verzoek politie/OM geregistreerd (art. 9)",
@@ -89,6 +91,7 @@ DETAIL_KEYS: dict[str, str] = {
     "n": "regel", "hash": "hash", "kind_of_scan": "soort scan", "size": "grootte (bytes)",
     "sha256": "SHA-256", "media_type": "bestandstype", "scan": "scan",
     "first_password": "eerste wachtwoord",
+    "acts_for": "advocaat handelt voor", "adviser": "adviseur", "decided_by": "besloten door",
 }
 # Who wrote an entry when it was not a person's account.
 ACTORS: dict[str, str] = {
@@ -132,6 +135,10 @@ VALUES: dict[str, str] = {
     "identify": "identiteit en verklaringen vastleggen", "logbook-read": "logboeken lezen",
     "logbook-verify": "logboeken controleren", "config": "configuratie", "users": "accounts",
     "delegate": "aanwijzen", "scan-attach": "scan toevoegen",
+    # what a lawyer acts for (art. 10 lid 2) and who advises (art. 12)
+    "defence-of-suspect": "verdediging van een verdachte", "victim": "slachtoffer",
+    "civil-claim": "civiele vordering",
+    "fg": "functionaris gegevensbescherming",
 }
 # The alarms the store keeps in its index (every process sees them), for the system page and
 # the report.
