@@ -219,9 +219,17 @@ def test_art9_declaration_lists_what_the_recipient_gets_and_cli_and_web_print_th
     web_pdf = tmp_path / "web.pdf"
     web_pdf.write_bytes(web.data)
 
+    export_pdf = tmp_path / "export.pdf"
+    cli(site, env, "export", "declaration", str(export["id"]), "--out", str(export_pdf),
+        "--user", "b.beheerder")
+    listed = json.loads(cli(site, env, "export", "list", "--user", "b.beheerder",
+                            "--json").stdout)
+    assert [e["handover"]["medium"] for e in listed if e["id"] == export["id"]] == [MEDIUM]
+
     text = pdf_text(cli_pdf)
     made = re.compile(r"^.*gemaakt \d.*$", re.M)         # the header's moment of printing
     assert made.sub("", text) == made.sub("", pdf_text(web_pdf))
+    assert made.sub("", text) == made.sub("", pdf_text(export_pdf))
 
     # Every file the real 7z extracts is listed with its SHA-256 (the MP4, not the .seg).
     archive = Path(export["archive"]["path"])
@@ -233,6 +241,7 @@ def test_art9_declaration_lists_what_the_recipient_gets_and_cli_and_web_print_th
     assert len(videos) == len(export["files"]) >= 2
     flat = " ".join(text.split())
     for video in videos:
+        assert re.fullmatch(r"cam_\d{8}-\d{6}_\d{3}\.mp4", video.name), video.name
         assert video.name in flat and sha256sum(video) in flat, video.name
     assert sha256sum(archive) in flat and archive.name in flat
     for row in recordings(site):                  # neither the encrypted files nor their ids
@@ -249,3 +258,46 @@ def test_art9_declaration_lists_what_the_recipient_gets_and_cli_and_web_print_th
                      "Handtekening ontvanger", "Handtekening beheerder"):
         assert expected in flat, expected
     assert not re.search(r"(?<![0-9a-f.])\d{9,}(?:\.\d+)?(?![0-9a-f])", flat), flat
+
+
+def test_art9_an_export_of_an_old_device_keeps_working_and_says_what_is_missing_R62(site,
+                                                                                    tmp_path):
+    """A device updated from firmware without the art. 9 tables: its exports were made without
+    an identity check. They are listed, their declaration says that the identity was not
+    recorded, and their handover waits for the identity and the declaration."""
+    import sqlite3
+
+    from firmware.export.service import hand_over, show_export
+    from firmware.governance import handover
+    from firmware.governance.paperwork import export_declaration_file
+    desk = Desk(site)
+    req = desk.register("PL0900-2026-3001")
+    files = [{"name": "cam_20261129-101500_001.mp4", "segment": "0" * 32, "start": req["start"],
+              "end": req["start"] + 4, "sha256": "ab" * 32}]
+    archive = {"path": "/media/usb/export-3-20261129-101600.7z", "bytes": 1234,
+               "sha256": "cd" * 32}
+    db = sqlite3.connect(desk.cfg.storage.data_dir / "index.sqlite3")
+    with db:                                   # as the old firmware left it: no art. 9 tables
+        db.execute("DROP TABLE IF EXISTS art9_officers")
+        db.execute("DROP TABLE IF EXISTS handovers")
+        db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, archive, "
+                   "made_by, made) VALUES (?, 'cam', ?, ?, ?, ?, 'b.beheerder', ?)",
+                   (req["id"], req["start"], req["end"], json.dumps(files), json.dumps(archive),
+                    req["start"] + 600))
+        old_id = db.execute("SELECT max(id) FROM exports").fetchone()[0]
+    db.close()
+    desk = Desk(site)
+    export = show_export(desk.reqs.db, old_id)
+    assert export["handover"] is None
+    out = tmp_path / "oud.pdf"
+    export_declaration_file(desk.gov, desk.beheerder, desk.store, export, "test-device", out)
+    flat = " ".join(pdf_text(out).split())
+    assert "De identiteit van de ontvanger is niet vastgelegd" in flat
+    assert "Nog niet overgedragen" in flat and "ab" * 32 in flat
+    with pytest.raises(REFUSED, match=r"art\. 9 lid 3"):
+        hand_over(desk.gov, desk.store, desk.beheerder, old_id, medium=MEDIUM)
+    handover.record_identity(desk.reqs, desk.beheerder, req["id"], officer=OFFICER,
+                             document_type="rijbewijs", last_digits="12")
+    desk.reqs.record_declaration(desk.beheerder, req["id"], OFFICER)
+    assert hand_over(desk.gov, desk.store, desk.beheerder, old_id,
+                     medium=MEDIUM)["recipient"] == OFFICER
