@@ -2,9 +2,10 @@
 
 The request must cover the camera and window, and the officer must have identified and signed
 the declaration (`Requests.authorize_export`, which checks the permission, art. 9 lid 3-4 and
-logs): this function is the one gate for the CLI and the web. The segments are decrypted one at a time into the package, never to a
-plain file. The export is recorded with the SHA-256 of every file, so the declaration of careful
-use (R-62) can be printed, pre-filled, whenever it is needed.
+logs): `make_export` is the one gate for the CLI and the web. The segments are decrypted one at
+a time into the package, never to a plain file. The export is recorded with the SHA-256 of every
+MP4 as the recipient extracts it, so the art. 9 declaration (R-62) can be printed, pre-filled,
+whenever it is needed; `hand_over` records the handover.
 """
 
 from __future__ import annotations

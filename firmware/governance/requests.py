@@ -268,7 +268,9 @@ class Requests:
                                "(R-60)")
         if camera != row["camera_id"] or start < row["start"] or end > row["end"]:
             raise RequestError(f"request {req_id} covers camera {row['camera_id']} from "
-                               f"{row['start']} to {row['end']}; the export lies outside it")
+                               f"{bounds.when(row['start'], AMSTERDAM)} to "
+                               f"{bounds.when(row['end'], AMSTERDAM)}; the export lies outside "
+                               "it: export within that window")
         from firmware.governance.handover import require_ready
         require_ready(self.db, req_id)                      # art. 9 lid 3-4
         self.logbook.append("inzien", actor.name, "export-authorized",
