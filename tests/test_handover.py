@@ -237,12 +237,21 @@ def test_art9_declaration_lists_what_the_recipient_gets_and_cli_and_web_print_th
     opened = subprocess.run(["7z", "x", f"-p{ARCHIVE_PASSWORD}", f"-o{out}", str(archive)],
                             capture_output=True, text=True)
     assert opened.returncode == 0, opened.stdout + opened.stderr
-    videos = sorted(out.glob("*.mp4"))
+    extracted = sorted(out.iterdir())
+    videos = [p for p in extracted if p.suffix == ".mp4"]
     assert len(videos) == len(export["files"]) >= 2
+    assert {p.name for p in extracted} - {p.name for p in videos} == {"SHA256SUMS",
+                                                                       "manifest.json"}
     flat = " ".join(text.split())
     for video in videos:
         assert re.fullmatch(r"cam_\d{8}-\d{6}_\d{3}\.mp4", video.name), video.name
-        assert video.name in flat and sha256sum(video) in flat, video.name
+    for member in extracted:                      # every file the recipient gets
+        assert member.name in flat and sha256sum(member) in flat, member.name
+    manifest = json.loads((out / "manifest.json").read_text())   # times as text, no ids
+    assert manifest["kenmerk"] == "PL0900-2026-2001"
+    assert all(f["van"].endswith(("+01:00", "+02:00")) and set(f) == {"naam", "van", "tot",
+                                                                         "sha256"}
+               for f in manifest["bestanden"])
     assert sha256sum(archive) in flat and archive.name in flat
     for row in recordings(site):                  # neither the encrypted files nor their ids
         assert sha256sum(Path(row["path"])) not in flat and row["id"] not in flat

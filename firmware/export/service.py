@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS exports (
     start       REAL NOT NULL,
     end         REAL NOT NULL,
     files       TEXT NOT NULL,          -- JSON: [{name, segment, start, end, sha256 of the MP4}]
-    archive     TEXT NOT NULL,          -- JSON: {path, bytes, sha256}
+    archive     TEXT NOT NULL,          -- JSON: {path, bytes, sha256, other_files: [{name, sha256}]}
     made_by     TEXT NOT NULL,
     made        REAL NOT NULL
 );
@@ -51,6 +51,7 @@ def make_export(gov, store, helper: ExportHelper, actor: Actor, *, request_id: i
         raise ExportError(f"camera {camera} has no footage between the given times: nothing "
                           "to export")
     files: list[dict] = []
+    extras: list[dict] = []             # SHA256SUMS and manifest.json, as the recipient gets them
 
     def members():
         for n, s in enumerate(segments, 1):
@@ -59,14 +60,18 @@ def make_export(gov, store, helper: ExportHelper, actor: Actor, *, request_id: i
             files.append({"name": name, "segment": s["id"], "start": s["start"],
                           "end": s["end"], "sha256": hashlib.sha256(data).hexdigest()})
             yield name, data
-        sums = "".join(f"{f['sha256']}  {f['name']}\n" for f in files)
-        yield "SHA256SUMS", sums.encode()
-        yield "manifest.json", json.dumps({"request": request_id, "reference": req["reference"],
-                                           "camera": camera, "start": start, "end": end,
-                                           "files": files}, indent=1).encode()
+        sums = "".join(f"{f['sha256']}  {f['name']}\n" for f in files).encode()
+        manifest = json.dumps({
+            "kenmerk": req["reference"], "camera": camera, "van": _iso(start),
+            "tot": _iso(end), "bestanden": [{"naam": f["name"], "van": _iso(f["start"]),
+                                             "tot": _iso(f["end"]), "sha256": f["sha256"]}
+                                            for f in files]}, indent=1).encode()
+        for extra, data in (("SHA256SUMS", sums), ("manifest.json", manifest)):
+            extras.append({"name": extra, "sha256": hashlib.sha256(data).hexdigest()})
+            yield extra, data
 
     name = f"export-{_safe(req['reference'])}-{_stamp(time.time())}"
-    archive = helper.write(name, members(), password)
+    archive = {**helper.write(name, members(), password), "other_files": extras}
     db = reqs.db
     db.executescript(SCHEMA)
     cur = db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, archive, "
@@ -92,6 +97,10 @@ def hand_over(gov, store, actor: Actor, export_id: int, *, medium: str) -> dict:
 def _stamp(t: float) -> str:
     """A time in file names: Dutch local time (the times the declaration shows)."""
     return datetime.fromtimestamp(t, AMSTERDAM).strftime("%Y%m%d-%H%M%S")
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, AMSTERDAM).isoformat(timespec="seconds")
 
 
 def _safe(reference: str) -> str:

@@ -276,11 +276,15 @@ def art9_declaration_pdf(facts: dict, out: Path) -> Path:
     doc.heading("Bestanden in het exportpakket")
     if export:
         files = export["files"]
-        doc.line_text(f"{len(files)} videobestanden (MP4, zonder geluid). De SHA-256 is die "
-                      "van het bestand zoals de ontvanger het uit het pakket haalt; controleer "
-                      "elk bestand, bijvoorbeeld met sha256sum.")
+        doc.line_text(f"{len(files)} videobestanden (MP4, zonder geluid) en de lijsten "
+                      "SHA256SUMS en manifest.json. De SHA-256 is die van het bestand zoals de "
+                      "ontvanger het uit het pakket haalt; controleer elk bestand, bijvoorbeeld "
+                      "met sha256sum.")
         for f in files:
             doc.line_text(f"{f['name']}   {local_zoned(f['start'])} tot {local_zoned(f['end'])}")
+            doc.hash_line(f["sha256"])
+        for f in export["archive"].get("other_files", []):       # SHA256SUMS, manifest.json
+            doc.line_text(f"{f['name']}   lijst van de bestanden en hun SHA-256")
             doc.hash_line(f["sha256"])
         archive = export["archive"]
         doc.line_text(f"Exportpakket {Path(archive['path']).name}: {archive['bytes']} bytes, "
