@@ -226,9 +226,9 @@ def test_article9_handover_identity_declaration_export_and_declaration_R60_R62(a
 
     page.goto(f"{url}/exports")                     # no export before the identity (lid 3)
     row = page.locator("tr:has-text('PL0900-2026-7001')")
-    row.locator("input[name=password]").fill("geheim wachtwoord 2026")
-    row.locator("button:has-text('Exporteren')").click()
-    assert "art. 9 lid 3" in page.inner_text("p.error")
+    assert row.locator("input[name=password]").count() == 0
+    assert "eerst identiteit en verklaring" in row.inner_text()
+    shot(page, "art9-0-export-nog-niet")
 
     page.goto(request_url)
     page.fill("input[name=officer]", officer)

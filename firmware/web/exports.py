@@ -12,6 +12,7 @@ from flask import Blueprint, g, send_file, url_for
 
 from firmware.export.helpers import ExportError, helper_for
 from firmware.export.service import hand_over, list_exports, make_export, show_export
+from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
 from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, moment,
                                  nvr, reply, rule, text)
@@ -24,7 +25,8 @@ bp = Blueprint("exports", __name__)
 @rule(Action.EXPORT)
 def index():
     reqs = gov().requests(nvr()["store"])
-    open_requests = [{**r, "start_local": local_time(r["start"]), "end_local": local_time(r["end"])}
+    open_requests = [{**r, "start_local": local_time(r["start"]), "end_local": local_time(r["end"]),
+                      "ready": _ready(reqs.db, r["id"])}
                      for r in reqs.list() if r["article"] == 9 and r["status"] == "registered"]
     exports = [{**e, "made_local": local_time(e["made"]),
                 "handed_over_local": local_time((e["handover"] or {}).get("handed_over_at"))}
@@ -32,6 +34,13 @@ def index():
     medium = nvr()["cfg"].export_directory
     return reply("exports.html", exports, requests=open_requests,
                  medium=str(medium) if medium else None)
+
+
+def _ready(db, req_id: int) -> bool:
+    """Whether the officer's identity and signed declaration are recorded (art. 9 lid 3-4);
+    only a hint for the page: make_export refuses without them."""
+    record = officer_record(db, req_id)
+    return bool(record and record["declaration_signed_by"])
 
 
 @bp.route("/exports", methods=["POST"])
