@@ -727,8 +727,12 @@ def cmd_request_decide(args) -> int:
 
 
 def cmd_request_identity(args) -> int:
-    _print_request(_request_call(args, "record_identity", args.id, args.method),
-                   args.json)
+    """Art. 10: --method; art. 9 lid 3: --officer, --document-type and --last-digits (the
+    governance layer chooses by the request's article)."""
+    _print_request(_request_call(args, "record_identity", args.id, args.method or "",
+                                 officer=args.officer or "",
+                                 document_type=args.document_type or "",
+                                 last_digits=args.last_digits or ""), args.json)
     return 0
 
 
@@ -822,6 +826,94 @@ def cmd_request_show(args) -> int:
     return 0
 
 
+def _export_desk(args):
+    """The configuration, governance, store and logged-in --user for an export step."""
+    cfg = _config(args)
+    gov = _governance(cfg)
+    store = _store(cfg)
+    return cfg, gov, store, _login(gov, args, None)
+
+
+def _export_errors():
+    from firmware.export.helpers import ExportError
+    from firmware.governance.requests import RequestError
+    return ExportError, RequestError
+
+
+def cmd_export_create(args) -> int:
+    from firmware.export.helpers import helper_for
+    from firmware.export.service import make_export
+    cfg, gov, store, actor = _export_desk(args)
+    try:
+        req = gov.requests(store).show(args.request)
+        # The password comes from the environment or a prompt, never an argument (which
+        # other users of the machine can read in the process list).
+        password = _password("NVR_EXPORT_PASSWORD", "archive password (give it to the "
+                             "recipient apart from the stick): ")
+        export = make_export(gov, store, helper_for(cfg), actor, request_id=req["id"],
+                             camera=req["camera_id"],
+                             start=req["start"] if args.start is None else args.start,
+                             end=req["end"] if args.end is None else args.end,
+                             password=password, min_password=cfg.export.min_password)
+    except _export_errors() as exc:
+        raise CliError(str(exc)) from None
+    _print(export, args.json, f"export {export['id']} written to {export['archive']['path']}: "
+                              f"{len(export['files'])} file(s), archive SHA-256 "
+                              f"{export['archive']['sha256']}; record the handover with "
+                              f"nvr export handover {export['id']} --medium LABEL")
+    return 0
+
+
+def cmd_export_handover(args) -> int:
+    from firmware.export.service import hand_over
+    _, gov, store, actor = _export_desk(args)
+    try:
+        row = hand_over(gov, store, actor, args.id, medium=args.medium)
+    except _export_errors() as exc:
+        raise CliError(str(exc)) from None
+    _print(row, args.json, f"export {args.id} handed over to {row['recipient']} on "
+                           f"{row['medium']}; print the declaration with nvr export "
+                           f"declaration {args.id} --out FILE.pdf")
+    return 0
+
+
+def cmd_export_list(args) -> int:
+    from firmware.export.service import list_exports
+    from firmware.governance.roles import Action
+    cfg = _config(args)
+    gov = _governance(cfg)
+    _login(gov, args, Action.EXPORT)
+    rows = list_exports(gov.requests(_store(cfg)).db)
+    _print(rows, args.json, "\n".join(
+        f"{r['id']:>4} request {r['request_id']:<4} {r['camera_id']:10} {len(r['files'])} "
+        f"file(s) {'handed over to ' + r['handover']['recipient'] if r['handover'] else 'not handed over'}"
+        for r in rows) or "no exports")
+    return 0
+
+
+def cmd_export_declaration(args) -> int:
+    from firmware.export.helpers import ExportError
+    from firmware.export.service import show_export
+    from firmware.governance.paperwork import export_declaration_file
+    from firmware.governance.roles import Action
+    cfg = _config(args)
+    gov = _governance(cfg)
+    store = _store(cfg)
+    actor = _login(gov, args, Action.EXPORT)
+    try:
+        export = show_export(gov.requests(store).db, args.id)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    export_declaration_file(gov, actor, store, export, _device_label(cfg), Path(args.out))
+    print(f"wrote {args.out} ({len(export['files'])} file(s) with SHA-256)")
+    return 0
+
+
+def _device_label(cfg) -> str:
+    """The device as people know it in documents: its name, else its configured id."""
+    return cfg.device.name or cfg.device.id
+
+
 def _grants_call(args, fn, *fa, **kw):
     from firmware.governance.delegation import GrantError
     gov = _governance(_config(args))
@@ -905,7 +997,7 @@ def cmd_request_declaration_pdf(args) -> int:
     cfg, gov, reqs = _requests(args)
     actor = _login(gov, args, Action.IDENTIFY)
     try:
-        count = request_declaration_file(gov, actor, reqs.store, args.id, cfg.device.id,
+        count = request_declaration_file(gov, actor, reqs.store, args.id, _device_label(cfg),
                                          Path(args.out))
     except RequestError as exc:
         raise CliError(str(exc)) from None
@@ -1121,7 +1213,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--user")
     c = _action(reqs, "identity", cmd_request_identity, "record the in-person identity check")
     c.add_argument("id", type=int)
-    c.add_argument("--method", required=True, help="e.g. passport checked")
+    c.add_argument("--method", help="art. 10: e.g. passport checked")
+    c.add_argument("--officer", help="art. 9 lid 3: the officer's name and rank")
+    c.add_argument("--document-type", choices=["dienstpas", "paspoort", "identiteitskaart",
+                                               "rijbewijs"], help="art. 9 lid 3")
+    c.add_argument("--last-digits", help="art. 9 lid 3: the last 2-4 characters of the "
+                   "document number, never the full number")
     c.add_argument("--user")
     c = _action(reqs, "declaration", cmd_request_declaration, "record the signed declaration")
     c.add_argument("id", type=int)
@@ -1147,6 +1244,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--user")
     c = _action(reqs, "scans", cmd_request_scans, "list the scans of a request")
     c.add_argument("id", type=int)
+    c.add_argument("--user")
+
+    exports = _group(sub, "export", "exports to police and prosecutor (art. 9, R-60..R-62)")
+    c = _action(exports, "create", cmd_export_create, "write the package for a registered art. 9 "
+                "request after the officer's identity and declaration; password from "
+                "NVR_EXPORT_PASSWORD or a prompt")
+    c.add_argument("--request", type=int, required=True)
+    c.add_argument("--start", type=_iso_time, help="default: the request's window")
+    c.add_argument("--end", type=_iso_time, help="default: the request's window")
+    c.add_argument("--user")
+    c = _action(exports, "handover", cmd_export_handover, "record the handover of an export "
+                "to the identified officer (art. 9 lid 2-4)")
+    c.add_argument("id", type=int)
+    c.add_argument("--medium", required=True, help="the stick's label or serial number")
+    c.add_argument("--user")
+    c = _action(exports, "list", cmd_export_list, "list exports and their handovers")
+    c.add_argument("--user")
+    c = _action(exports, "declaration", cmd_export_declaration, "print the art. 9 declaration "
+                "of an export (R-62)", json=False)
+    c.add_argument("id", type=int)
+    c.add_argument("--out", required=True)
     c.add_argument("--user")
 
     dels = _group(sub, "delegation", "delegations from the beheerder to designees (R-12)")

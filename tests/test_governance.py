@@ -573,6 +573,11 @@ def test_export_needs_a_registered_art9_request_covering_it_R60(desk):
         reqs.authorize_export(people["b.beheerder"], req["id"], "hal", NOW - 60, NOW)
     with pytest.raises(RequestError, match="privacy-officer may not export"):
         reqs.authorize_export(people["p.officer"], req["id"], "entree", NOW - 60, NOW)
+    with pytest.raises(RequestError, match=r"art\. 9 lid 3"):
+        reqs.authorize_export(people["b.beheerder"], req["id"], "entree", NOW - 60, NOW)
+    reqs.record_identity(people["b.beheerder"], req["id"], officer="agent J. Smit",
+                         document_type="dienstpas", last_digits="123")
+    reqs.record_declaration(people["b.beheerder"], req["id"], "agent J. Smit")
     assert reqs.authorize_export(people["b.beheerder"], req["id"], "entree", NOW - 60,
                                  NOW)["reference"] == "PL-9"
     assert logbook.entries("inzien")[-1]["action"] == "export-authorized"

@@ -128,6 +128,14 @@ def test_article9_export_is_a_7z_with_aes_that_the_real_7z_opens_R60_R61_R62(sit
         "legal_basis": "126nd", "camera": "cam", "start": start, "end": end}).get_json()
     short = api(c, "POST", "/api/exports", {"request": req["id"], "password": "kort"})
     assert short.status_code == 400 and "R-61" in short.get_json()["error"]
+    early = api(c, "POST", "/api/exports", {"request": req["id"], "password": ARCHIVE_PASSWORD})
+    assert early.status_code == 400 and "art. 9 lid 3" in early.get_json()["error"]
+    # Art. 9 lid 3-4: the officer identifies to the beheerder and signs, then the export.
+    assert api(c, "POST", f"/api/requests/{req['id']}/identity", {
+        "officer": "brigadier K. Bakker", "document_type": "dienstpas",
+        "last_digits": "4411"}).status_code == 200
+    assert api(c, "POST", f"/api/requests/{req['id']}/declaration",
+               {"signed_by": "brigadier K. Bakker"}).status_code == 200
     made = api(c, "POST", "/api/exports", {"request": req["id"], "password": ARCHIVE_PASSWORD})
     assert made.status_code == 201, made.get_json()
     export = made.get_json()
@@ -150,13 +158,16 @@ def test_article9_export_is_a_7z_with_aes_that_the_real_7z_opens_R60_R61_R62(sit
         assert hashlib.sha256(data).hexdigest() == digest
         probe = ffprobe(out / name)
         assert [s["codec_type"] for s in probe["streams"]] == ["video"]   # never audio
+    handed = api(c, "POST", f"/api/exports/{export['id']}/handover",
+                 {"medium": "USB-stick PL-0042"})
+    assert handed.status_code == 200 and handed.get_json()["recipient"] == "brigadier K. Bakker"
     pdf = c.get(f"/exports/{export['id']}/declaration.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     (tmp_path / "v.pdf").write_bytes(pdf.data)
     text = subprocess.run(["pdftotext", str(tmp_path / "v.pdf"), "-"], capture_output=True,
                           text=True).stdout
     assert export["archive"]["sha256"] in text and "PL0900-2026-4411" in text
-    assert export["files"][0]["sha256"] in text
+    assert export["files"][0]["sha256"] in text and "USB-stick PL-0042" in text
     officer = api_login(app, "p.officer")
     assert api(officer, "POST", "/api/exports", {"request": req["id"],
                                                  "password": ARCHIVE_PASSWORD}).status_code == 403

@@ -1,19 +1,26 @@
 """Make an export for a registered art. 9 request (R-60..R-62).
 
-The request must cover the camera and window (`Requests.authorize_export`, which checks the
-permission and logs). The segments are decrypted one at a time into the package, never to a
-plain file. The export is recorded with the SHA-256 of every file, so the declaration of careful
-use (R-62) can be printed, pre-filled, whenever it is needed.
+The request must cover the camera and window, and the officer must have identified and signed
+the declaration (`Requests.authorize_export`, which checks the permission, art. 9 lid 3-4 and
+logs): `make_export` is the one gate for the CLI and the web. The segments are decrypted one at
+a time into the package, never to a plain file. The export is recorded with the SHA-256 of every
+MP4 as the recipient extracts it, so the art. 9 declaration (R-62) can be printed, pre-filled,
+whenever it is needed; `hand_over` records the handover.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from firmware.export.helpers import ExportError, ExportHelper
 from firmware.governance.roles import Actor
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exports (
@@ -22,8 +29,8 @@ CREATE TABLE IF NOT EXISTS exports (
     camera_id   TEXT NOT NULL,
     start       REAL NOT NULL,
     end         REAL NOT NULL,
-    files       TEXT NOT NULL,          -- JSON: [{name, segment, start, end, sha256}]
-    archive     TEXT NOT NULL,          -- JSON: {path, bytes, sha256}
+    files       TEXT NOT NULL,          -- JSON: [{name, segment, start, end, sha256 of the MP4}]
+    archive     TEXT NOT NULL,          -- JSON: {path, bytes, sha256, other_files: [{name, sha256}]}
     made_by     TEXT NOT NULL,
     made        REAL NOT NULL
 );
@@ -44,39 +51,66 @@ def make_export(gov, store, helper: ExportHelper, actor: Actor, *, request_id: i
         raise ExportError(f"camera {camera} has no footage between the given times: nothing "
                           "to export")
     files: list[dict] = []
+    extras: list[dict] = []             # SHA256SUMS and manifest.json, as the recipient gets them
 
     def members():
-        for s in segments:
+        for n, s in enumerate(segments, 1):
             data = b"".join(store.read_segment(s["id"]))
-            name = f"{camera}_{time.strftime('%Y%m%d-%H%M%S', time.localtime(s['start']))}" \
-                   f"_{s['id'][:8]}.mp4"
+            name = f"{camera}_{_stamp(s['start'])}_{n:03d}.mp4"
             files.append({"name": name, "segment": s["id"], "start": s["start"],
                           "end": s["end"], "sha256": hashlib.sha256(data).hexdigest()})
             yield name, data
-        sums = "".join(f"{f['sha256']}  {f['name']}\n" for f in files)
-        yield "SHA256SUMS", sums.encode()
-        yield "manifest.json", json.dumps({"request": request_id, "reference": req["reference"],
-                                           "camera": camera, "start": start, "end": end,
-                                           "files": files}, indent=1).encode()
+        sums = "".join(f"{f['sha256']}  {f['name']}\n" for f in files).encode()
+        manifest = json.dumps({
+            "kenmerk": req["reference"], "camera": camera, "van": _iso(start),
+            "tot": _iso(end), "bestanden": [{"naam": f["name"], "van": _iso(f["start"]),
+                                             "tot": _iso(f["end"]), "sha256": f["sha256"]}
+                                            for f in files]}, indent=1).encode()
+        for extra, data in (("SHA256SUMS", sums), ("manifest.json", manifest)):
+            extras.append({"name": extra, "sha256": hashlib.sha256(data).hexdigest()})
+            yield extra, data
 
-    name = f"export-{request_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    archive = helper.write(name, members(), password)
+    name = f"export-{_safe(req['reference'])}-{_stamp(time.time())}"
+    archive = {**helper.write(name, members(), password), "other_files": extras}
     db = reqs.db
     db.executescript(SCHEMA)
     cur = db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, archive, "
                      "made_by, made) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (request_id, camera, start, end, json.dumps(files), json.dumps(archive),
                       actor.name, time.time()))
-    gov.logbook.append("inzien", actor.name, "export-written", subject=f"request {request_id}",
-                       reason=req["reference"],
-                       details={"export": cur.lastrowid, "files": len(files),
-                                "archive_sha256": archive["sha256"], "bytes": archive["bytes"]})
+    details = {"export": cur.lastrowid, "files": len(files), "camera": camera,
+               "archive_sha256": archive["sha256"], "bytes": archive["bytes"]}
+    for book in ("usage", "inzien"):            # art. 7 lid 2 and R-51: both logbooks
+        gov.logbook.append(book, actor.name, "export-written", subject=f"request {request_id}",
+                           reason=req["reference"], details=details)
     return show_export(db, cur.lastrowid)
+
+
+def hand_over(gov, store, actor: Actor, export_id: int, *, medium: str) -> dict:
+    """Art. 9 lid 2-4: the export on medium `medium` (the stick's label or serial) is given to
+    the officer who identified and signed; recorded and logged in the Logboek Inzien (R-51)."""
+    from firmware.governance.handover import record_handover
+    reqs = gov.requests(store)
+    return record_handover(reqs, actor, show_export(reqs.db, export_id), medium)
+
+
+def _stamp(t: float) -> str:
+    """A time in file names: Dutch local time (the times the declaration shows)."""
+    return datetime.fromtimestamp(t, AMSTERDAM).strftime("%Y%m%d-%H%M%S")
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, AMSTERDAM).isoformat(timespec="seconds")
+
+
+def _safe(reference: str) -> str:
+    """The request's reference as part of a file name: what the recipient knows it by."""
+    return re.sub(r"[^0-9A-Za-z.-]+", "_", reference).strip("._-")[:40] or "verzoek"
 
 
 def list_exports(db) -> list[dict]:
     db.executescript(SCHEMA)
-    return [_decode(dict(r)) for r in db.execute("SELECT * FROM exports ORDER BY id")]
+    return [_decode(db, dict(r)) for r in db.execute("SELECT * FROM exports ORDER BY id")]
 
 
 def show_export(db, export_id: int) -> dict:
@@ -84,10 +118,12 @@ def show_export(db, export_id: int) -> dict:
     row = db.execute("SELECT * FROM exports WHERE id = ?", (export_id,)).fetchone()
     if row is None:
         raise ExportError(f"there is no export {export_id}")
-    return _decode(dict(row))
+    return _decode(db, dict(row))
 
 
-def _decode(row: dict) -> dict:
+def _decode(db, row: dict) -> dict:
+    from firmware.governance.handover import handover_of
     row["files"] = json.loads(row["files"])
     row["archive"] = json.loads(row["archive"])
+    row["handover"] = handover_of(db, row["id"])          # None until handed over
     return row

@@ -85,6 +85,12 @@ class _Document(FPDF):
         self.set_font("Helvetica", "", 9)
         self.multi_cell(0, 5, _latin1(value or "-"), new_x="LMARGIN", new_y="NEXT")
 
+    def hash_line(self, digest: str) -> None:
+        """A SHA-256 on its own line, whole, in a fixed-width font."""
+        self.set_font("Courier", "", 8)
+        self.cell(0, 4, f"    SHA-256 {digest}", new_x="LMARGIN", new_y="NEXT")
+        self.set_font("Helvetica", "", 9)
+
     def entry_block(self, title: str, lines: list[tuple[str, str]]) -> None:
         """One logbook entry: a bold title line, then its fields, each wrapped in full."""
         if self.will_page_break(5 * (len(lines) + 1)):
@@ -259,6 +265,95 @@ def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path,
     doc.field("Naam", "")
     doc.field("Handtekening", "")
     doc.field("Datum", "")
+    return doc.save(out)
+
+
+def local_zoned(t: float | None) -> str:
+    """A stored time as Dutch local time with its zone, e.g. 29-11-2026 14:05 (CET)."""
+    return when(t, AMSTERDAM, "%d-%m-%Y %H:%M (%Z)")
+
+
+ART9_DECLARATION = (
+    "Ondergetekende ontvanger verklaart de camerabeelden in dit pakket netjes en zorgvuldig te "
+    "gebruiken (artikel 9 lid 4 van de regeling): uitsluitend voor het onderzoek waarvoor de "
+    "politie of de officier van justitie erom heeft gevraagd, zorgvuldig bewaard, niet aan "
+    "derden verstrekt buiten het strafproces, en vernietigd zodra het doel is bereikt. Met de "
+    "overdracht gaat de verantwoordelijkheid voor deze kopie over op de ontvanger.")
+
+
+def art9_declaration_pdf(facts: dict, out: Path) -> Path:
+    """The art. 9 declaration (R-62): the request, the officer's identity and its check (lid 3),
+    the medium and the moment of handover (lid 2), every file of the package with the SHA-256
+    of the file the recipient extracts, the archive's SHA-256, the declaration of careful use
+    (lid 4) and both signatures. `facts` is what paperwork.art9_facts gathers."""
+    req, officer = facts["request"], facts["officer"]
+    export, handover = facts["export"], facts["handover"]
+    doc = _Document("Verklaring zorgvuldig gebruik camerabeelden (artikel 9)", facts["device"])
+    doc.heading("Schriftelijk verzoek (artikel 9 lid 1)")
+    doc.field("Kenmerk van het verzoek", req.get("reference") or "")
+    doc.field("Verzoeker", req["requester"])
+    doc.field("Wettelijke grondslag", f"artikel {req['legal_basis']} Wetboek van Strafvordering")
+    doc.field("Ontvangen", local_zoned(req["received"]))
+    doc.heading("Beelden")
+    doc.field("Camera", facts["camera"])
+    doc.field("Locatie", facts["location"])
+    doc.field("Camerasysteem", facts["device"])
+    start, end = (export or req)["start"], (export or req)["end"]
+    doc.field("Tijdvak", f"{local_zoned(start)} tot {local_zoned(end)}")
+    doc.heading("Identiteit van de ontvanger (artikel 9 lid 3)")
+    if officer:
+        doc.field("Ontvanger", officer["officer"])
+        doc.field("Legitimatiebewijs", f"{officer['document_type_text']}, nummer eindigend op "
+                                       f"{officer['last_digits']}")
+        doc.field("Gecontroleerd door", f"beheerder {officer['checked_by']} op "
+                                        f"{local_zoned(officer['checked_at'])}")
+    else:
+        doc.line_text("De identiteit van de ontvanger is niet vastgelegd (export van voor de "
+                      "controle bij de overdracht); vul in en laat de beheerder tekenen.")
+        doc.field("Ontvanger", "")
+        doc.field("Legitimatiebewijs", "")
+    doc.heading("Overdracht (artikel 9 lid 2)")
+    if handover:
+        doc.field("Medium", handover["medium"])
+        doc.field("Datum en tijd", local_zoned(handover["handed_over_at"]))
+        doc.field("Uitgegeven door", f"beheerder {handover['handed_over_by']}")
+        doc.field("Ontvangen door", handover["recipient"])
+    else:
+        doc.line_text("Nog niet overgedragen: leg de overdracht vast (medium, datum en tijd) "
+                      "en druk deze verklaring opnieuw af.")
+    doc.heading("Bestanden in het exportpakket")
+    if export:
+        files = export["files"]
+        doc.line_text(f"{len(files)} videobestanden (MP4, zonder geluid) en de lijsten "
+                      "SHA256SUMS en manifest.json. De SHA-256 is die van het bestand zoals de "
+                      "ontvanger het uit het pakket haalt; controleer elk bestand, bijvoorbeeld "
+                      "met sha256sum.")
+        for f in files:
+            doc.line_text(f"{f['name']}   {local_zoned(f['start'])} tot {local_zoned(f['end'])}")
+            doc.hash_line(f["sha256"])
+        for f in export["archive"].get("other_files", []):       # SHA256SUMS, manifest.json
+            doc.line_text(f"{f['name']}   lijst van de bestanden en hun SHA-256")
+            doc.hash_line(f["sha256"])
+        archive = export["archive"]
+        doc.line_text(f"Exportpakket {Path(archive['path']).name}: {archive['bytes']} bytes, "
+                      "7z-archief met AES-256, geopend met het wachtwoord dat apart van het "
+                      "medium wordt doorgegeven.")
+        doc.hash_line(archive["sha256"])
+    else:
+        doc.line_text("Er is nog geen export geschreven. Na de export staan hier alle "
+                      "bestanden met hun SHA-256.")
+    doc.heading("Verklaring (artikel 9 lid 4)")
+    doc.line_text(ART9_DECLARATION)
+    if officer and officer["declaration_signed_by"]:
+        doc.line_text(f"Ondertekening vastgelegd door beheerder "
+                      f"{officer['declaration_recorded_by']} op "
+                      f"{local_zoned(officer['declaration_at'])}.")
+    for who, name in (("ontvanger", (officer or {}).get("officer", "")),
+                      ("beheerder", (handover or {}).get("handed_over_by", ""))):
+        doc.ln(6)
+        doc.field(f"Naam {who}", name)
+        doc.field(f"Handtekening {who}", "_" * 40)
+        doc.field("Datum", "_" * 20)
     return doc.save(out)
 
 

@@ -61,11 +61,18 @@ def report_file(gov: Governance, actor: Actor, cfg, store, first: date, last: da
 
 def request_declaration_file(gov: Governance, actor: Actor, store, req_id: int, device: str,
                              out: Path) -> int:
-    """R-73 (and R-62 without an export): the declaration for a request, listing the segment
-    files of its window with their SHA-256; returns how many."""
+    """R-73: the declaration for a request, listing the segment files of its window with their
+    SHA-256; returns how many. For an art. 9 request (R-62), the same document as the web's
+    export declaration: that of the request's latest export (the files the recipient gets)."""
     from firmware.governance.documents import declaration_pdf, file_sha256
     require(gov.logbook, actor, Action.IDENTIFY, Refused)
     req = gov.requests(store).show(req_id)
+    if req["article"] == 9:
+        from firmware.export.service import list_exports
+        exports = [e for e in list_exports(gov.requests(store).db) if e["request_id"] == req_id]
+        export = exports[-1] if exports else None
+        _art9_declaration(gov, actor, store, req, export, device, out)
+        return len(export["files"]) if export else 0
     segments = [{**s, "sha256": file_sha256(store.data_dir / s["path"])}
                 for s in store.list_segments(req["camera_id"], req["start"], req["end"])]
     declaration_pdf(req, segments, device, out)
@@ -77,11 +84,29 @@ def request_declaration_file(gov: Governance, actor: Actor, store, req_id: int, 
 def export_declaration_file(gov: Governance, actor: Actor, store, export: dict, device: str,
                             out: Path) -> None:
     """R-62: the declaration for an export, with every file's and the archive's SHA-256."""
-    from firmware.governance.documents import declaration_pdf
     require(gov.logbook, actor, Action.EXPORT, Refused, camera=export["camera_id"])
     req = gov.requests(store).show(export["request_id"])
-    files = [{"id": f["name"], "start": f["start"], "end": f["end"], "sha256": f["sha256"]}
-             for f in export["files"]]
-    declaration_pdf(req, files, device, out, archive=export["archive"])
+    _art9_declaration(gov, actor, store, req, export, device, out)
+
+
+def _art9_declaration(gov: Governance, actor: Actor, store, req: dict, export: dict | None,
+                      device: str, out: Path) -> None:
+    """The art. 9 declaration (documents.art9_declaration_pdf), made and logged (R-51)."""
+    from firmware.governance.documents import art9_declaration_pdf
+    from firmware.governance.handover import DOCUMENT_TYPES, handover_of, officer_record
+    db = gov.requests(store).db
+    officer = officer_record(db, req["id"])
+    if officer:
+        officer["document_type_text"] = DOCUMENT_TYPES.get(officer["document_type"],
+                                                           officer["document_type"])
+    camera = db.execute("SELECT name, location FROM cameras WHERE id = ?",
+                        (req["camera_id"],)).fetchone()
+    art9_declaration_pdf({
+        "request": req, "officer": officer, "export": export,
+        "handover": handover_of(db, export["id"]) if export else None,
+        "camera": camera["name"] if camera else req["camera_id"],
+        "location": camera["location"] if camera else "onbekend (camera niet meer ingesteld)",
+        "device": device}, out)
     gov.logbook.append("inzien", actor.name, "declaration-printed",
-                       subject=f"request {req['id']}", details={"export": export["id"]})
+                       subject=f"request {req['id']}",
+                       details={"export": export["id"] if export else None})

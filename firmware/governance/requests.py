@@ -245,8 +245,16 @@ class Requests:
                             details={"late": late})
         return self.show(req_id)
 
-    def record_identity(self, actor: Actor, req_id: int, method: str) -> dict:
-        """R-73: the approved requester identified in person to the beheerder."""
+    def record_identity(self, actor: Actor, req_id: int, method: str = "", *,
+                        officer: str = "", document_type: str = "",
+                        last_digits: str = "") -> dict:
+        """R-73: the approved requester identified in person to the beheerder. For an art. 9
+        request, the officer (name, document type, last digits): art. 9 lid 3, handover.py."""
+        if self._row(req_id)["article"] == 9:
+            from firmware.governance import handover
+            return handover.record_identity(self, actor, req_id, officer=officer,
+                                            document_type=document_type,
+                                            last_digits=last_digits)
         self._require(actor, Action.IDENTIFY)
         row = self._row(req_id)
         if row["status"] != "approved":
@@ -261,7 +269,11 @@ class Requests:
         return self.show(req_id)
 
     def record_declaration(self, actor: Actor, req_id: int, signed_by: str) -> dict:
-        """R-73, R-62: the requester signed the declaration of careful use."""
+        """R-73, R-62: the requester signed the declaration of careful use (art. 9 lid 4:
+        handover.py, after the officer's identity)."""
+        if self._row(req_id)["article"] == 9:
+            from firmware.governance import handover
+            return handover.record_declaration(self, actor, req_id, signed_by)
         self._require(actor, Action.IDENTIFY)
         row = self._row(req_id)
         if row["article"] == 10 and row["identity_checked_by"] is None:
@@ -277,7 +289,8 @@ class Requests:
     def authorize_export(self, actor: Actor, req_id: int, camera: str, start: float,
                          end: float) -> dict:
         """R-60: an export to police or prosecutor needs a registered art. 9 request that covers
-        the camera and window; the exporter needs the export permission. Logged (R-51)."""
+        the camera and window, the officer's identity and signed declaration (art. 9 lid 3-4,
+        R-62); the exporter needs the export permission. Logged (R-51)."""
         require(self.logbook, actor, Action.EXPORT, RequestError, camera=camera)
         self._window(camera, start, end)
         row = self._row(req_id)
@@ -287,7 +300,11 @@ class Requests:
                                "(R-60)")
         if camera != row["camera_id"] or start < row["start"] or end > row["end"]:
             raise RequestError(f"request {req_id} covers camera {row['camera_id']} from "
-                               f"{row['start']} to {row['end']}; the export lies outside it")
+                               f"{bounds.when(row['start'], AMSTERDAM)} to "
+                               f"{bounds.when(row['end'], AMSTERDAM)}; the export lies outside "
+                               "it: export within that window")
+        from firmware.governance.handover import require_ready
+        require_ready(self.db, req_id)                      # art. 9 lid 3-4
         self.logbook.append("inzien", actor.name, "export-authorized",
                             subject=f"request {req_id}", reason=row["reference"],
                             details={"camera": camera, "start": start, "end": end})

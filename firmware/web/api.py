@@ -112,8 +112,13 @@ def _document() -> dict:
                 ["approve", "reason"], approve={"type": "boolean"}, reason=_TEXT))},
         "/api/requests/{req_id}/identity": {
             "parameters": _path(("req_id", "int")),
-            "post": _op("record the in-person identity check (R-73)",
-                        _body(["method"], method=_TEXT))},
+            "post": _op("record the in-person identity check: art. 10 the method (R-73); "
+                        "art. 9 lid 3 the officer, document type and last 2-4 characters of "
+                        "its number (R-62)",
+                        _body([], method=_TEXT, officer=_TEXT,
+                              document_type={"enum": ["dienstpas", "paspoort",
+                                                      "identiteitskaart", "rijbewijs"]},
+                              last_digits={"type": "string", "pattern": "^[0-9A-Za-z]{2,4}$"}))},
         "/api/requests/{req_id}/declaration": {
             "parameters": _path(("req_id", "int")),
             "post": _op("record the signed declaration (R-62, R-73)",
@@ -126,6 +131,11 @@ def _document() -> dict:
                          "post": _op("export a registered art. 9 request's footage (R-60, R-61)",
                                      _body(["request", "password"], request={"type": "integer"},
                                            password=_TEXT, start=_TIME, end=_TIME), 201)},
+        "/api/exports/{export_id}/handover": {
+            "parameters": _path(("export_id", "int")),
+            "post": _op("record the handover of an export to the identified officer: the "
+                        "medium's label or serial (art. 9 lid 2-4, R-62)",
+                        _body(["medium"], medium=_TEXT))},
         "/api/logbooks/{book}": {
             "parameters": [{"name": "book", "in": "path", "required": True,
                             "schema": {"enum": ["usage", "inzien"]}}],

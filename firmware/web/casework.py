@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, g, send_file, url_for
 
+from firmware.governance.handover import DOCUMENT_TYPES, officer_record
 from firmware.governance.paperwork import request_declaration_file
 from firmware.governance.requests import ACTS_FOR, LEGAL_BASES, REQUESTER_KINDS
 from firmware.storage.holds import list_holds
@@ -140,8 +141,23 @@ def request_detail(req_id: int):
                  "declaration_at")
     ready, why = reqs.may_view(req_id)
     row["viewing"] = {"ready": ready, "why": why}
+    if row["article"] == 9:
+        row["handover"] = _art9_handover(reqs.db, req_id)
     day = row["start_local"][:10]
-    return reply("request.html", row, may=may, day=day)
+    return reply("request.html", row, may=may, day=day, document_types=DOCUMENT_TYPES)
+
+
+def _art9_handover(db, req_id: int) -> dict:
+    """Art. 9 lid 3-4: the officer's identity and declaration, and the request's exports with
+    their handovers, for the request page."""
+    from firmware.export.service import list_exports
+    officer = officer_record(db, req_id)
+    if officer:
+        officer = _times(officer, "checked_at", "declaration_at")
+    exports = [{**e, "made_local": local_time(e["made"]),
+                "handed_over_local": local_time((e["handover"] or {}).get("handed_over_at"))}
+               for e in list_exports(db) if e["request_id"] == req_id]
+    return {"officer": officer, "exports": exports}
 
 
 @bp.route("/requests/art9", methods=["POST"])
@@ -199,8 +215,14 @@ def request_decide(req_id: int):
 @bp.route("/api/requests/<int:req_id>/identity", methods=["POST"], endpoint="api_request_identity")
 @rule(Action.IDENTIFY)
 def request_identity(req_id: int):
-    row = gov().requests(nvr()["store"]).record_identity(g.actor, req_id,
-                                                         text(fields(), "method"))
+    """Art. 10: how the identity was checked; art. 9 lid 3: the officer, the document type and
+    its last digits (governance chooses by the request's article)."""
+    f = fields()
+    row = gov().requests(nvr()["store"]).record_identity(
+        g.actor, req_id, text(f, "method", required=False),
+        officer=text(f, "officer", required=False),
+        document_type=text(f, "document_type", required=False),
+        last_digits=text(f, "last_digits", required=False))
     return done(row, "Identiteit vastgelegd.", url_for("casework.request_detail", req_id=req_id))
 
 
@@ -222,8 +244,9 @@ def request_declaration_pdf(req_id: int):
     SHA-256, printed for the requester to sign."""
     with tempfile.TemporaryDirectory() as tmp:          # a form, not footage
         out = Path(tmp) / "v.pdf"
+        device = nvr()["cfg"].device
         request_declaration_file(gov(), g.actor, nvr()["store"], req_id,
-                                 nvr()["cfg"].device.id, out)
+                                 device.name or device.id, out)
         pdf = out.read_bytes()
     return send_file(io.BytesIO(pdf), mimetype="application/pdf",
                      download_name=f"verklaring-verzoek-{req_id}.pdf")

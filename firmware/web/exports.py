@@ -1,5 +1,6 @@
-"""Exports for police and prosecutor (R-60..R-62): from a registered art. 9 request to a
-password-protected package on the export medium, and the pre-filled declaration."""
+"""Exports for police and prosecutor (R-60..R-62): from a registered art. 9 request, after the
+officer's identity and signed declaration (art. 9 lid 3-4, checked in make_export), to a
+password-protected package on the export medium, its handover, and the art. 9 declaration."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from flask import Blueprint, g, send_file, url_for
 
 from firmware.export.helpers import ExportError, helper_for
-from firmware.export.service import list_exports, make_export, show_export
+from firmware.export.service import hand_over, list_exports, make_export, show_export
+from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
 from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, moment,
                                  nvr, reply, rule, text)
@@ -23,12 +25,22 @@ bp = Blueprint("exports", __name__)
 @rule(Action.EXPORT)
 def index():
     reqs = gov().requests(nvr()["store"])
-    open_requests = [{**r, "start_local": local_time(r["start"]), "end_local": local_time(r["end"])}
+    open_requests = [{**r, "start_local": local_time(r["start"]), "end_local": local_time(r["end"]),
+                      "ready": _ready(reqs.db, r["id"])}
                      for r in reqs.list() if r["article"] == 9 and r["status"] == "registered"]
-    exports = [{**e, "made_local": local_time(e["made"])} for e in list_exports(reqs.db)]
+    exports = [{**e, "made_local": local_time(e["made"]),
+                "handed_over_local": local_time((e["handover"] or {}).get("handed_over_at"))}
+               for e in list_exports(reqs.db)]
     medium = nvr()["cfg"].export_directory
     return reply("exports.html", exports, requests=open_requests,
                  medium=str(medium) if medium else None)
+
+
+def _ready(db, req_id: int) -> bool:
+    """Whether the officer's identity and signed declaration are recorded (art. 9 lid 3-4);
+    only a hint for the page: make_export refuses without them."""
+    record = officer_record(db, req_id)
+    return bool(record and record["declaration_signed_by"])
 
 
 @bp.route("/exports", methods=["POST"])
@@ -49,8 +61,23 @@ def create():
     except ExportError as exc:
         raise InputError(str(exc)) from None
     return done(export, f"Export {export['id']} geschreven: {len(export['files'])} bestand(en). "
-                        "Druk de verklaring af en laat die ondertekenen.",
+                        "Leg de overdracht vast (medium) en druk de verklaring af.",
                 url_for("exports.index"), 201)
+
+
+@bp.route("/exports/<int:export_id>/handover", methods=["POST"])
+@bp.route("/api/exports/<int:export_id>/handover", methods=["POST"], endpoint="api_handover")
+@rule(Action.EXPORT)
+def handover(export_id: int):
+    """Art. 9 lid 2-4: the export on its medium given to the identified officer."""
+    try:
+        row = hand_over(gov(), nvr()["store"], g.actor, export_id,
+                        medium=text(fields(), "medium"))
+    except ExportError as exc:
+        raise InputError(str(exc)) from None
+    return done(row, f"Overdracht vastgelegd: export {export_id} op {row['medium']} aan "
+                     f"{row['recipient']}. Druk de verklaring af en laat beiden tekenen.",
+                url_for("exports.index"))
 
 
 @bp.route("/exports/<int:export_id>/declaration.pdf")
@@ -64,8 +91,9 @@ def declaration(export_id: int):
         raise InputError(str(exc)) from None
     with tempfile.TemporaryDirectory() as tmp:           # a form, not footage
         out = Path(tmp) / "v.pdf"
-        export_declaration_file(gov(), g.actor, nvr()["store"], export, nvr()["cfg"].device.id,
-                                out)
+        device = nvr()["cfg"].device
+        export_declaration_file(gov(), g.actor, nvr()["store"], export,
+                                device.name or device.id, out)
         data = out.read_bytes()
     return send_file(io.BytesIO(data), mimetype="application/pdf",
                      download_name=f"verklaring-export-{export_id}.pdf")
