@@ -90,6 +90,11 @@ def site(tmp_path_factory):
         "--user", "d.dpo")
     run(config, "decision", "record", str(question), "--decision", LONG_REASON,
         "--on-behalf-of", "gemeentesecretaris", "--user", "m.manager")
+    officer = "brigadier A. Jansen"                  # art. 9 lid 3-4 before the export
+    run(config, "request", "identity", str(art9["id"]), "--officer", officer, "--document-type",
+        "dienstpas", "--last-digits", "4411", "--user", "b.beheerder")
+    run(config, "request", "declaration", str(art9["id"]), "--signed-by", officer,
+        "--user", "b.beheerder")
     gov = Governance.open(cfg)
     store = _store(cfg)
     beheerder = gov.login("b.beheerder", PASSWORD)

@@ -62,6 +62,7 @@ ACTIONS: dict[str, str] = {
     "declaration-printed": "verklaring afgedrukt",
     "export-authorized": "export toegestaan op verzoek art. 9",
     "export-written": "overdrachtspakket geschreven",
+    "export-handed-over": "export overgedragen aan politie of OM (art. 9 lid 2-4)",
     "visit-opened": "bezoek politie/OM geregistreerd",
     "visit-closed": "bezoek politie/OM beeindigd",
     "visit-session-started": "sessie bezoek politie/OM gestart",
@@ -91,6 +92,8 @@ DETAIL_KEYS: dict[str, str] = {
     "n": "regel", "hash": "hash", "kind_of_scan": "soort scan", "size": "grootte (bytes)",
     "sha256": "SHA-256", "media_type": "bestandstype", "scan": "scan",
     "first_password": "eerste wachtwoord",
+    "article": "artikel", "document_type": "soort document", "last_digits": "laatste tekens",
+    "medium": "gegevensdrager", "recipient": "ontvanger",
     "acts_for": "advocaat handelt voor", "adviser": "adviseur", "decided_by": "besloten door",
 }
 # Who wrote an entry when it was not a person's account.
