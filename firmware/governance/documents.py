@@ -216,9 +216,31 @@ def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path,
 
 # --- the DPIA / DPO report (R-83) -------------------------------------------------------------
 
+def _introduction_section(doc: "_Document", data: dict) -> None:
+    """The DPIA, the works council (art. 11) and the signs (art. 6 lid 3): report_data's
+    keys dpia, works_council and signage."""
+    doc.heading("Invoering: DPIA, ondernemingsraad en borden")
+    dpia = data["dpia"]
+    doc.field("DPIA", f"{dpia['reference']}, uitgevoerd op {dpia['date_text']}"
+              if dpia["reference"] and dpia["date"] else "niet vastgelegd")
+    if dpia["refused"]:
+        doc.line_text(f"Er wordt niet opgenomen: {dpia['refused']}.")
+    doc.line_text("Ondernemingsraad (artikel 11): " + (
+        "instemming nodig voor de camera's met medewerkers in beeld" if data["works_council"]
+        else "geen camera heeft medewerkers in beeld"))
+    for c in data["works_council"]:
+        approval = (f"instemming {c['reference']} van {c['date_text']}" if c["reference"]
+                    else "geen instemming vastgelegd")
+        doc.line_text(f"    {c['name']} ({c['location']}): {approval}"
+                      + (f". Er wordt niet opgenomen: {c['refused']}." if c["refused"] else ""))
+    doc.line_text("Borden cameratoezicht (artikel 6 lid 3): "
+                  + (", ".join(data["signage"]) or "niet vastgelegd"))
+
+
 def report_pdf(data: dict, device: str, out: Path) -> Path:
     doc = _Document("Rapportage camerasysteem voor DPIA en FG", device)
     doc.field("Periode", f"{data['from']} tot en met {data['to']}")
+    _introduction_section(doc, data)
     doc.heading("Camera's")
     doc.table(["camera", "locatie", "privacymaskers", "personeel in beeld", "OR-instemming"],
               [[c["id"], c["location"], str(c["masks"]), "ja" if c["staff_in_view"] else "nee",

@@ -5,11 +5,34 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from firmware.config import Config
+from firmware.governance.introduction import (dpia_refusal, dutch_date, today,
+                                              works_council_refusal)
 from firmware.storage.holds import list_holds
 from firmware.storage.store import EncryptedStore
 
 FOOTAGE_ACTIONS = {"live": "live", "playback": "playback", "export": "export",
                    "footage-refused": "refused"}
+
+
+def introduction_data(cfg: Config) -> dict:
+    """The DPIA (the regulation's introduction), the works council's approval per camera with
+    staff in view (art. 11) and where the signs hang (art. 6 lid 3); `refused` says in Dutch
+    why recording waits, '' when it does not."""
+    on, intro = today(cfg), cfg.introduction
+    dpia = dpia_refusal(cfg, on)
+    council = []
+    for c in cfg.cameras:
+        if c.staff_in_view:
+            refused = works_council_refusal(c, on)
+            council.append({"camera": c.id, "name": c.name, "location": c.location,
+                            "reference": c.works_council_reference,
+                            "date": c.works_council_date,
+                            "date_text": dutch_date(c.works_council_date),
+                            "refused": refused[1] if refused else ""})
+    return {"dpia": {"reference": intro.dpia_reference, "date": intro.dpia_date,
+                     "date_text": dutch_date(intro.dpia_date),
+                     "refused": dpia[1] if dpia else ""},
+            "works_council": council, "signage": list(intro.signage)}
 
 
 def report_data(cfg: Config, store: EncryptedStore, gov, start: float, end: float) -> dict:
@@ -39,7 +62,7 @@ def report_data(cfg: Config, store: EncryptedStore, gov, start: float, end: floa
             in_time = "ja" if r["decided_at"] <= r["decision_due"] else "nee"
         requests.append({**r, "in_time": in_time})
     verification = gov.logbook.verify()
-    return {"cameras": cameras, "retention_days": cfg.storage.retention_days,
+    return {**introduction_data(cfg), "cameras": cameras, "retention_days": cfg.storage.retention_days,
             "horizon_days": None if horizon is None else horizon / 86400,
             "segments": len(store.list_segments()), "holds": holds,
             "access": {k: dict(v) for k, v in access.items()}, "requests": requests,
