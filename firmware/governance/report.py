@@ -62,7 +62,8 @@ def report_data(cfg: Config, store: EncryptedStore, gov, start: float, end: floa
             in_time = "ja" if r["decided_at"] <= r["decision_due"] else "nee"
         requests.append({**r, "in_time": in_time})
     verification = gov.logbook.verify()
-    return {**introduction_data(cfg), "cameras": cameras, "retention_days": cfg.storage.retention_days,
+    return {**introduction_data(cfg), "cameras": cameras,
+            "retention_days": cfg.storage.retention_days,
             "horizon_days": None if horizon is None else horizon / 86400,
             "segments": len(store.list_segments()), "holds": holds,
             "access": {k: dict(v) for k, v in access.items()}, "requests": requests,
