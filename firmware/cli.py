@@ -43,83 +43,16 @@ def _config(args) -> Config:
     return load(args.config)
 
 
-class _NoAnswer(Exception):
-    """`nvr init` asked and stdin gave no (valid) answer; the message names the flag."""
-
-
-def _ask(question: str, flag: str, check=None, empty: bool = True) -> str:
-    """One answer from stdin, asked again while `check` (returns a problem or None) objects."""
-    while True:
-        print(question, end=" ", flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            raise _NoAnswer(f"no answer to \"{question}\": answer it, or pass {flag}")
-        answer = line.strip()
-        problem = (None if not answer and empty else "an answer is needed" if not answer
-                   else check(answer) if check else None)
-        if problem is None:
-            return answer
-        print(f"  {problem}", flush=True)
-
-
-def _date_problem(text: str) -> str | None:
-    from datetime import date
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return f"{text!r} is not a date like 2026-03-31"
-    return None
-
-
-def _yes(text: str) -> bool | None:
-    return {"yes": True, "y": True, "ja": True, "j": True,
-            "no": False, "n": False, "nee": False}.get(text.strip().lower())
-
-
-def _introduction(args):
-    """What `nvr init` must know before a camera may record (the DPIA of the introduction,
-    art. 11, art. 6 lid 3): from the flags, else asked on stdin."""
-    from firmware.provision import Introduction
-    dpia = args.dpia_reference
-    if dpia is None:
-        dpia = _ask("DPIA reference (kenmerk)? Empty if the DPIA is not done yet: no camera "
-                    "records before it.", "--dpia-reference")
-    dpia_date = args.dpia_date
-    if dpia_date is None and dpia:
-        dpia_date = _ask("Date the DPIA was completed (YYYY-MM-DD)?", "--dpia-date",
-                         _date_problem, empty=False)
-    signage = args.signage
-    if signage is None:
-        answer = _ask("Where do the signs announcing camera surveillance hang (art. 6 lid 3; "
-                      "places, separated by commas)?", "--signage")
-        signage = [s for s in answer.split(",")]
-    staff = _yes(args.staff_in_view) if args.staff_in_view is not None else None
-    if staff is None:
-        staff = _yes(_ask("Are staff at work in view of the camera 'entree' (yes/no; art. 11: "
-                          "then it records only after the works council's approval)?",
-                          "--staff-in-view yes|no",
-                          lambda a: None if _yes(a) is not None else "answer yes or no",
-                          empty=False))
-    council, council_date = args.works_council_reference, args.works_council_date
-    if staff and council is None:
-        council = _ask("Reference of the works council's (OR) approval? Empty if not given "
-                       "yet: the camera records only after it.", "--works-council-reference")
-    if staff and council and council_date is None:
-        council_date = _ask("Date of the works council's approval (YYYY-MM-DD)?",
-                            "--works-council-date", _date_problem, empty=False)
-    return Introduction(staff_in_view=staff, dpia_reference=dpia or "",
-                        dpia_date=dpia_date or "",
-                        signage=tuple(s.strip() for s in signage if s.strip()),
-                        works_council_reference=council or "",
-                        works_council_date=council_date or "")
-
-
 def cmd_init(args) -> int:
     from firmware.governance.introduction import refusals, signage_warning
-    from firmware.provision import InitError, init_device
+    from firmware.provision import InitError, NoAnswer, ask_introduction, init_device
     try:
-        introduction = _introduction(args)
-    except _NoAnswer as exc:
+        introduction = ask_introduction(
+            staff_in_view=args.staff_in_view, dpia_reference=args.dpia_reference,
+            dpia_date=args.dpia_date, signage=args.signage,
+            works_council_reference=args.works_council_reference,
+            works_council_date=args.works_council_date)
+    except NoAnswer as exc:
         print(f"nvr: {exc}; nothing was written", file=sys.stderr)
         return EXIT_USAGE
     try:

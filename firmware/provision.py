@@ -12,6 +12,7 @@ import json
 import os
 import re
 import socket
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,10 @@ from firmware.storage.keys import FileKeyProvider
 
 class InitError(Exception):
     pass
+
+
+class NoAnswer(Exception):
+    """`nvr init` asked and stdin gave no answer; the message names the flag."""
 
 
 _TEMPLATE = """\
@@ -151,3 +156,72 @@ def init_device(directory: Path, source: str = "synthetic", *,
     path.write_text(text, encoding="utf-8")
     FileKeyProvider(directory / "keys").create()       # back it up: without it, no footage
     return path
+
+
+# --- what `nvr init` asks (the answers may also come as flags) --------------------------------
+
+def _ask(question: str, flag: str, check=None, empty: bool = True) -> str:
+    """One answer from stdin, asked again while `check` (returns a problem or None) objects."""
+    while True:
+        print(question, end=" ", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            raise NoAnswer(f"no answer to \"{question}\": answer it, or pass {flag}")
+        answer = line.strip()
+        problem = (None if not answer and empty else "an answer is needed" if not answer
+                   else check(answer) if check else None)
+        if problem is None:
+            return answer
+        print(f"  {problem}", flush=True)
+
+
+def _date_problem(text: str) -> str | None:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return f"{text!r} is not a date like 2026-03-31"
+    return None
+
+
+def yes(text: str) -> bool | None:
+    """yes/no (or ja/nee) as a bool; None for anything else."""
+    return {"yes": True, "y": True, "ja": True, "j": True,
+            "no": False, "n": False, "nee": False}.get(text.strip().lower())
+
+
+def ask_introduction(*, staff_in_view: str | None, dpia_reference: str | None,
+                     dpia_date: str | None, signage: list[str] | None,
+                     works_council_reference: str | None,
+                     works_council_date: str | None) -> Introduction:
+    """What `nvr init` must know before a camera may record (the DPIA of the introduction,
+    art. 11, art. 6 lid 3): each value given (a flag), else asked on stdin. An empty DPIA or
+    works-council answer is allowed (recording then waits); staff in view needs yes or no."""
+    dpia = dpia_reference
+    if dpia is None:
+        dpia = _ask("DPIA reference (kenmerk)? Empty if the DPIA is not done yet: no camera "
+                    "records before it.", "--dpia-reference")
+    if dpia_date is None and dpia:
+        dpia_date = _ask("Date the DPIA was completed (YYYY-MM-DD)?", "--dpia-date",
+                         _date_problem, empty=False)
+    if signage is None:
+        signage = _ask("Where do the signs announcing camera surveillance hang (art. 6 lid 3; "
+                       "places, separated by commas)?", "--signage").split(",")
+    staff = yes(staff_in_view) if staff_in_view is not None else None
+    if staff is None:
+        staff = yes(_ask("Are staff at work in view of the camera 'entree' (yes/no; art. 11: "
+                         "then it records only after the works council's approval)?",
+                         "--staff-in-view yes|no",
+                         lambda a: None if yes(a) is not None else "answer yes or no",
+                         empty=False))
+    council, council_date = works_council_reference, works_council_date
+    if staff and council is None:
+        council = _ask("Reference of the works council's (OR) approval? Empty if not given "
+                       "yet: the camera records only after it.", "--works-council-reference")
+    if staff and council and council_date is None:
+        council_date = _ask("Date of the works council's approval (YYYY-MM-DD)?",
+                            "--works-council-date", _date_problem, empty=False)
+    return Introduction(staff_in_view=staff, dpia_reference=dpia or "",
+                        dpia_date=dpia_date or "",
+                        signage=tuple(s.strip() for s in signage if s.strip()),
+                        works_council_reference=council or "",
+                        works_council_date=council_date or "")
