@@ -300,3 +300,29 @@ def test_report_data_keys_for_the_paperwork(tmp_path):
                                       "refused": data["works_council"][0]["refused"]}]
     assert "ondernemingsraad" in data["works_council"][0]["refused"]
     assert data["signage"] == ["hoofdingang", "ingang Raadhuisplein"]
+
+
+def test_art7_lid2_a_device_from_before_the_configlog_gets_its_table_and_one_record(tmp_path):
+    """An index made before configlog (accounts, logbook entries, no config_snapshots): the
+    first start records the configuration once, after the entries already there."""
+    import sqlite3
+    from contextlib import closing
+
+    from firmware.governance.configlog import record_changes
+    config = write_config(tmp_path)
+    staff(config)                                   # an existing device's index and logbook
+    with closing(sqlite3.connect(tmp_path / "data" / "index.sqlite3")) as db:
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'config_snapshots'"
+                          ).fetchone() is None
+    cfg = load(config)
+    gov = Governance.open(cfg)
+    try:
+        before = len(gov.logbook.entries("usage"))
+        assert record_changes(gov, cfg, "nvr run") == []
+        entries = gov.logbook.entries("usage")
+        assert [e["action"] for e in entries[before:]] == ["config-recorded"]
+        assert record_changes(gov, cfg, "nvr web") == []          # the same: nothing new
+        assert len(gov.logbook.entries("usage")) == before + 1
+        assert gov.logbook.verify().ok
+    finally:
+        gov.close()
