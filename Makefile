@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	@test -f $(DEV)/nvr.toml || $(BIN)/nvr init $(DEV)
+	@test -f $(DEV)/nvr.toml || $(BIN)/nvr init $(DEV) --staff-in-view no \
+	  --dpia-reference "DPIA ontwikkelomgeving" --dpia-date "$$(TZ=Europe/Amsterdam date +%F)" \
+	  --signage "hoofdingang (ontwikkelomgeving)"
 	$(BIN)/nvr --config $(DEV)/nvr.toml run
 
 check-debian:

@@ -40,6 +40,11 @@ height = 1080
 fps = 30
 preroll_seconds = 5
 postroll_seconds = 10
+staff_in_view = false
+[introduction]                 # the regulation's introduction: the DPIA before recording
+dpia_reference = "DPIA bench"
+dpia_date = "2026-03-02"
+signage = ["bench"]
 """
 
 IMPORTS = ("import numpy, cv2, av, firmware.recording.service, firmware.storage.retention, time; "

@@ -60,9 +60,14 @@ height = 1080
 fps = 30
 preroll_seconds = 5
 postroll_seconds = 10
+staff_in_view = false
 [cameras.motion]
 threshold = 12
 min_area = 0.001
+[introduction]                 # the regulation's introduction: the DPIA before recording
+dpia_reference = "DPIA bench"
+dpia_date = "2026-03-02"
+signage = ["bench"]
 """
 
 

@@ -44,15 +44,30 @@ def _config(args) -> Config:
 
 
 def cmd_init(args) -> int:
-    from firmware.provision import InitError, init_device
+    from firmware.governance.introduction import refusals, signage_warning
+    from firmware.provision import InitError, NoAnswer, ask_introduction, init_device
     try:
-        path = init_device(Path(args.directory), args.source)
+        introduction = ask_introduction(
+            staff_in_view=args.staff_in_view, dpia_reference=args.dpia_reference,
+            dpia_date=args.dpia_date, signage=args.signage,
+            works_council_reference=args.works_council_reference,
+            works_council_date=args.works_council_date)
+    except NoAnswer as exc:
+        print(f"nvr: {exc}; nothing was written", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        path = init_device(Path(args.directory), args.source, introduction=introduction)
     except InitError as exc:
         raise CliError(str(exc)) from None
     from firmware.config import load as load_config
     from firmware.governance.roles import Role
-    accounts = _governance(load_config(path)).accounts
+    cfg = load_config(path)
+    accounts = _governance(cfg).accounts
     print(f"wrote {path}")
+    for refused in refusals(cfg).values():
+        print(f"note: camera '{refused.camera}' will not record yet: {refused.message}")
+    if signage_warning(cfg):
+        print(f"note: {signage_warning(cfg)}")
     for role in (Role.TECHNICAL, Role.MANAGER):
         code = accounts.issue_enrollment_code(role)
         print(f"one-time enrollment code for the first {role.value}: {code}")
@@ -63,12 +78,14 @@ def cmd_init(args) -> int:
 
 
 def cmd_config_check(args) -> int:
+    from firmware.governance.introduction import refusals, signage_warning
     cfg = _config(args)
     print(f"{cfg.source}: OK, {len(cfg.cameras)} camera(s)")
-    for cam in cfg.cameras:
-        reason = cam.recording_blocked_reason()
-        if reason:
-            print(f"  warning: {reason}")
+    for refused in refusals(cfg).values():
+        print(f"  warning: camera '{refused.camera}' will not record: {refused.message}")
+    signs = signage_warning(cfg)
+    if signs:
+        print(f"  warning: {signs} (art. 6 lid 3)")
     return 0
 
 
@@ -130,11 +147,14 @@ def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
+    from firmware.governance.introduction import refusals
     cfg = _config(args)
     _warn_swap()
-    refused = [c.recording_blocked_reason() for c in cfg.cameras]
-    if all(refused):                                        # R-02, before anything starts
-        raise CliError("no camera may record: " + "; ".join(refused))
+    _record_config_changes(cfg, "nvr run")
+    refused = refusals(cfg)                 # the DPIA (introduction), art. 11 (R-02)
+    if len(refused) == len(cfg.cameras):    # before anything starts
+        messages = list(dict.fromkeys(r.message for r in refused.values()))
+        raise CliError("no camera may record: " + "; ".join(messages))
     limit_malloc_arenas()
     store = _store(cfg, owner="record")          # owned for the recorder's life (issue 9)
     if _reconciled(store.reconciliation):
@@ -175,6 +195,19 @@ def cmd_run(args) -> int:
 WEB_NICE = 10
 
 
+def _record_config_changes(cfg: Config, noticed_by: str) -> None:
+    """Art. 7 lid 2, R-50: every configuration change into the usage logbook at start."""
+    from firmware.governance.configlog import record_changes
+    gov = _governance(cfg)
+    try:
+        found = record_changes(gov, cfg, noticed_by)
+    finally:
+        gov.close()
+    if found:
+        print(f"configuration changed since the last start: {', '.join(c['key'] for c in found)}"
+              " (recorded in the usage logbook)", flush=True)
+
+
 def _first_account_hint(cfg) -> None:
     gov = _governance(cfg)
     if gov.accounts.count() == 0:
@@ -192,6 +225,7 @@ def cmd_web(args) -> int:
     from firmware.web.server import WebServer
     cfg = _config(args)
     _warn_swap()
+    _record_config_changes(cfg, "nvr web")
     # Recording comes first: on a busy device the web interface waits, the camera does not.
     os.nice(WEB_NICE)
     server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir)
@@ -1096,6 +1130,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", default="synthetic",
                    choices=["synthetic", "picamera2", "file", "v4l2"],
                    help="camera source of the first camera (default: synthetic)")
+    s.add_argument("--staff-in-view", choices=["yes", "no", "ja", "nee"],
+                   help="does the camera see staff at work (art. 11)? asked when not given")
+    s.add_argument("--works-council-reference", help="the works council's approval (art. 11)")
+    s.add_argument("--works-council-date", help="its date, YYYY-MM-DD")
+    s.add_argument("--dpia-reference", help="the DPIA's reference; asked when not given")
+    s.add_argument("--dpia-date", help="the date the DPIA was completed, YYYY-MM-DD")
+    s.add_argument("--signage", action="append", metavar="PLACE",
+                   help="where a sign announcing camera surveillance hangs (art. 6 lid 3); "
+                        "repeat for every entrance")
     s.set_defaults(func=cmd_init)
 
     _action(_group(sub, "config", "configuration commands"), "check", cmd_config_check,

@@ -39,12 +39,14 @@ class ConfigError(Exception):
         super().__init__(f"{source}: the configuration has {len(problems)} problem(s):\n{lines}")
 
 
-def _spec(default: Any = dataclasses.MISSING, *, help: str = "", **rules: Any) -> Any:
-    """A dataclass field with validation rules (min, max, choices, pattern, even) in metadata."""
+def _spec(default: Any = dataclasses.MISSING, *, help: str = "", kw_only: bool = False,
+          **rules: Any) -> Any:
+    """A dataclass field with validation rules (min, max, choices, pattern, even) in metadata;
+    `missing`: what the message says when a required key is missing."""
     meta = {"help": help, **rules}
     if isinstance(default, (list, dict)):
         raise TypeError("use a tuple for sequence defaults")
-    return field(default=default, metadata=meta)
+    return field(default=default, metadata=meta, kw_only=kw_only)
 
 
 _ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -82,17 +84,25 @@ class CameraConfig:
     preroll_seconds: float = _spec(5.0, min=0.0, max=30.0)
     postroll_seconds: float = _spec(10.0, min=1.0, max=300.0)
     privacy_masks: tuple[Polygon, ...] = _spec((), polygons=True)
-    staff_in_view: bool = _spec(False)
+    # Art. 11, R-02: no silent default; a camera that sees staff at work waits for the works
+    # council's approval (firmware.governance.introduction).
+    staff_in_view: bool = _spec(kw_only=True, missing=(
+        "say whether staff at work are in view: true or false (art. 11: true waits for the "
+        "works council's approval in works_council_reference and works_council_date)"))
     works_council_reference: str = _spec("")
     works_council_date: str = _spec("", iso_date=True)
     motion: MotionConfig = field(default_factory=MotionConfig)
 
-    def recording_blocked_reason(self) -> str | None:
-        """R-02: a camera with staff in view records only after works-council approval."""
-        if self.staff_in_view and not (self.works_council_reference and self.works_council_date):
-            return (f"camera '{self.id}' has staff in view and no works-council (OR) approval: "
-                    "set works_council_reference and works_council_date to record (R-02)")
-        return None
+
+@dataclass(frozen=True)
+class IntroductionConfig:
+    """What the regulation asks before the cameras are switched on: the DPIA (its introduction,
+    AVG art. 35) and the signs at the entrances (art. 6 lid 3). Recording waits for the DPIA
+    (firmware.governance.introduction)."""
+    dpia_reference: str = _spec("", help="the DPIA's reference (kenmerk)")
+    dpia_date: str = _spec("", iso_date=True, help="the date the DPIA was completed")
+    signage: tuple[str, ...] = _spec((), strings=True,
+                                     help="where the signs announcing camera surveillance hang")
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,7 @@ class Config:
     source: Path = Path("<memory>")
     export: ExportConfig = field(default_factory=ExportConfig)
     deadlines: DeadlinesConfig = field(default_factory=DeadlinesConfig)
+    introduction: IntroductionConfig = field(default_factory=IntroductionConfig)
 
     @property
     def export_directory(self) -> Path | None:
@@ -238,6 +249,12 @@ def _check_equated_days(value: Any, where: str, problems: _Problems) -> tuple[Eq
             problems.add(f"{ew}.date", f"{day} is listed twice")
         days[day] = decree.strip()
     return tuple(sorted(days.items()))
+def _check_strings(value: Any, where: str, problems: _Problems) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.add(where, f"{value!r} is not a list of texts, such as [\"hoofdingang\", "
+                     "\"ingang Raadhuisplein\"]")
+        return ()
+    return tuple(v.strip() for v in value)
 
 
 _SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
@@ -297,7 +314,8 @@ def _build(cls: type, table: Any, where: str, problems: _Problems, base: Path) -
         fw = f"{where}.{name}" if where else name
         if name not in table:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                problems.add(fw, "missing; this key is required")
+                why = f.metadata.get("missing")
+                problems.add(fw, "missing; this key is required" + (f": {why}" if why else ""))
             continue
         value = table[name]
         if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING
@@ -307,6 +325,8 @@ def _build(cls: type, table: Any, where: str, problems: _Problems, base: Path) -
             values[name] = _check_polygons(value, fw, problems)
         elif f.metadata.get("equated_days"):
             values[name] = _check_equated_days(value, fw, problems)
+        elif f.metadata.get("strings"):
+            values[name] = _check_strings(value, fw, problems)
         else:
             checked = _check_scalar(f, value, fw, problems)
             if checked is not None and f.metadata.get("path"):
@@ -345,7 +365,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
     problems = _Problems()
     for key in raw:
-        sections = ["device", "storage", "web", "export", "cameras", "deadlines"]
+        sections = ["device", "storage", "web", "export", "introduction", "cameras", "deadlines"]
         if key not in sections:
             hint = difflib.get_close_matches(key, sections, n=1)
             problems.add(key, "unknown section" + (f" (did you mean '{hint[0]}'?)" if hint else "")
@@ -355,6 +375,8 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     web = _build(WebConfig, raw.get("web", {}), "web", problems, base)
     export = _build(ExportConfig, raw.get("export", {}), "export", problems, base)
     deadlines = _build(DeadlinesConfig, raw.get("deadlines", {}), "deadlines", problems, base)
+    introduction = _build(IntroductionConfig, raw.get("introduction", {}), "introduction",
+                          problems, base)
     cams_raw = raw.get("cameras")
     cameras: list[CameraConfig] = []
     if not isinstance(cams_raw, list) or not cams_raw:
@@ -367,7 +389,8 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     if problems:
         raise ConfigError(source, problems)
     cfg = Config(device=device, storage=storage, web=web, cameras=tuple(cameras),
-                 source=Path(source), export=export, deadlines=deadlines)
+                 source=Path(source), export=export, deadlines=deadlines,
+                 introduction=introduction)
     _check_cross(cfg, problems)
     if problems:
         raise ConfigError(source, problems)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from firmware.config import load
-from firmware.provision import init_device
+from firmware.provision import Introduction, init_device
 from firmware.storage.keys import FileKeyProvider
 from firmware.storage.store import EncryptedStore
 
@@ -29,15 +29,35 @@ def shared_clip(path: Path) -> Path:
 
 @pytest.fixture
 def device(tmp_path):
-    """A device directory from `nvr init`, loaded."""
-    path = init_device(tmp_path / "dev")
+    """A device directory from `nvr init`, loaded: no staff in view, the DPIA done."""
+    path = init_device(tmp_path / "dev", introduction=INIT_ANSWERS)
     return load(path)
+
+
+# The introduction of the regulation: a DPIA before the cameras are switched on, and the signs
+# at the entrances (art. 6 lid 3). Pass introduction="" for a device without them.
+INTRODUCTION = """[introduction]
+dpia_reference = "DPIA-2026-07"
+dpia_date = "2026-03-02"
+signage = ["hoofdingang", "ingang Raadhuisplein"]
+"""
+
+
+# What `nvr init` asks, answered for the tests (art. 11, the introduction, art. 6 lid 3).
+INIT_ANSWERS = Introduction(staff_in_view=False, dpia_reference="DPIA-2026-07",
+                            dpia_date="2026-03-02", signage=("hoofdingang",))
+INIT_FLAGS = ("--staff-in-view", "no", "--dpia-reference", "DPIA-2026-07", "--dpia-date",
+              "2026-03-02", "--signage", "hoofdingang")
 
 
 def write_config(tmp_path: Path, camera_extra: str = "", motion: str = "",
                  storage: str = "", source: str = 'source = "synthetic"',
-                 data_dir: str = "data", extra: str = "") -> Path:
-    """A small configuration for tests: one camera 'cam', 320x240."""
+                 data_dir: str = "data", extra: str = "",
+                 introduction: str = INTRODUCTION) -> Path:
+    """A small configuration for tests: one camera 'cam', 320x240, without staff in view
+    unless `camera_extra` says so (art. 11), and the DPIA of `introduction`."""
+    if "staff_in_view" not in camera_extra:
+        camera_extra = "staff_in_view = false\n" + camera_extra
     (tmp_path / "data").mkdir(exist_ok=True)
     (tmp_path / "keys").mkdir(exist_ok=True)
     text = f"""
@@ -67,6 +87,7 @@ lores_height = 240
 [cameras.motion]
 {motion}
 
+{introduction}
 {extra}
 """
     path = tmp_path / "nvr.toml"

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from conftest import PASSWORD, new_account, nvr, staff, write_config
+from conftest import INIT_FLAGS, PASSWORD, new_account, nvr, staff, write_config
 
 from firmware.config import load
 from firmware.governance import totp
@@ -107,7 +107,7 @@ def test_a_role_change_to_a_footage_role_needs_approval_again_R11(config):
 
 
 def test_managers_enrol_by_code_then_by_an_existing_managers_approval_R11(tmp_path):
-    out = nvr("init", str(tmp_path / "dev"))
+    out = nvr("init", str(tmp_path / "dev"), *INIT_FLAGS)
     assert out.returncode == 0, out.stderr
     codes = dict(re.findall(r"one-time enrollment code for the first (\S+): (\S+)", out.stdout))
     assert set(codes) == {"technisch-beheerder", "manager-bedrijfsvoering"}, out.stdout

@@ -8,7 +8,7 @@ import pytest
 
 from firmware.config import MAX_RETENTION_DAYS, ConfigError, load, parse
 
-from conftest import nvr, write_config
+from conftest import INIT_FLAGS, nvr, write_config
 
 BASE = """
 [device]
@@ -27,10 +27,17 @@ location = "Hal"
 """
 
 
+def base(storage: str = "", camera: str = "", motion: str = "") -> str:
+    """BASE with the camera's staff_in_view (required, art. 11) unless `camera` has it."""
+    if "staff_in_view" not in camera:
+        camera += "\nstaff_in_view = false"
+    return BASE.format(storage=storage, camera=camera, motion=motion)
+
+
 def problems(storage="", camera="", motion="", text=None, tmp_path=None) -> list[str]:
     if "source =" not in camera:
         camera = 'source = "synthetic"\n' + camera
-    text = text if text is not None else BASE.format(storage=storage, camera=camera,
+    text = text if text is not None else base(storage=storage, camera=camera,
                                                      motion=motion)
     with pytest.raises(ConfigError) as info:
         parse(text, "nvr.toml", tmp_path)
@@ -38,7 +45,7 @@ def problems(storage="", camera="", motion="", text=None, tmp_path=None) -> list
 
 
 def test_valid_config_loads_with_defaults(tmp_path):
-    cfg = parse(BASE.format(storage="", camera="source = 'synthetic'", motion=""), "nvr.toml", tmp_path)
+    cfg = parse(base(storage="", camera="source = 'synthetic'", motion=""), "nvr.toml", tmp_path)
     cam = cfg.cameras[0]
     assert (cam.width, cam.height, cam.fps) == (1920, 1080, 25)
     assert cam.preroll_seconds == 5 and cam.postroll_seconds == 10
@@ -75,7 +82,7 @@ def test_retention_above_28_days_is_refused_R40():
 
 
 def test_key_dir_inside_data_dir_is_refused_R82(tmp_path):
-    found = problems(text=BASE.format(storage="", camera="source = 'synthetic'", motion="")
+    found = problems(text=base(storage="", camera="source = 'synthetic'", motion="")
                      .replace('key_dir = "keys"', 'key_dir = "data/keys"'), tmp_path=tmp_path)
     assert len(found) == 1 and "storage.key_dir" in found[0] and "R-82" in found[0]
 
@@ -89,19 +96,21 @@ def test_motion_section_is_validated():
 def test_missing_and_unknown_sections():
     found = problems(text='[devise]\nid = "x"\n')
     assert any(p.startswith("devise: unknown section (did you mean 'device'?); allowed: device, "
-                            "storage, web, export, cameras") for p in found), found
+                            "storage, web, export, introduction, cameras, deadlines")
+               for p in found), found
     assert "device.id: missing; this key is required" in found
     assert "cameras: missing; add at least one [[cameras]] table" in found
 
 
 def test_duplicate_camera_ids():
-    text = BASE.format(storage="", camera="source = 'synthetic'", motion="") + \
-        '[[cameras]]\nid = "cam"\nname = "B"\nlocation = "B"\nsource = "synthetic"\n'
+    text = base(storage="", camera="source = 'synthetic'", motion="") + \
+        '[[cameras]]\nid = "cam"\nname = "B"\nlocation = "B"\nsource = "synthetic"\n' \
+        'staff_in_view = false\n'
     assert problems(text=text) == ["cameras[1].id: 'cam' is used by more than one camera"]
 
 
 def test_bad_timezone():
-    text = BASE.format(storage="", camera="source = 'synthetic'", motion="")
+    text = base(storage="", camera="source = 'synthetic'", motion="")
     found = problems(text=text.replace('id = "dev"', 'id = "dev"\ntimezone = "Mars/Olympus"'))
     assert found == ["device.timezone: 'Mars/Olympus' is not a known time zone such as "
                      "Europe/Amsterdam"]
@@ -112,15 +121,18 @@ def test_invalid_toml_is_reported():
     assert found[0].startswith("not valid TOML")
 
 
-def test_staff_in_view_needs_works_council_approval_R02(tmp_path):
-    cfg = parse(BASE.format(storage="", camera="source = 'synthetic'\nstaff_in_view = true",
-                            motion=""), "x", tmp_path)
-    assert "R-02" in cfg.cameras[0].recording_blocked_reason()
-    cfg = parse(BASE.format(storage="", motion="", camera="source = 'synthetic'\n"
-                            "staff_in_view = true\n"
+def test_art11_staff_in_view_needs_works_council_approval_R02(tmp_path):
+    from datetime import date
+
+    from firmware.governance.introduction import works_council_refusal
+    cfg = parse(base(camera="source = 'synthetic'\nstaff_in_view = true"), "x", tmp_path)
+    english, dutch = works_council_refusal(cfg.cameras[0], date(2026, 4, 1))
+    assert "R-02" in english and "art. 11" in english and "ondernemingsraad" in dutch
+    cfg = parse(base(camera="source = 'synthetic'\nstaff_in_view = true\n"
                             "works_council_reference = 'OR-2026-04'\n"
                             "works_council_date = '2026-03-31'"), "x", tmp_path)
-    assert cfg.cameras[0].recording_blocked_reason() is None
+    assert works_council_refusal(cfg.cameras[0], date(2026, 4, 1)) is None
+    assert works_council_refusal(cfg.cameras[0], date(2026, 3, 30)) is not None   # future
 
 
 # --- through the real command line -------------------------------------------------------
@@ -160,7 +172,7 @@ def test_run_refuses_camera_without_works_council_approval_R02(tmp_path):
 
 def test_init_writes_loadable_config_and_refuses_to_overwrite(tmp_path):
     target = tmp_path / "device"
-    result = nvr("init", str(target))
+    result = nvr("init", str(target), *INIT_FLAGS)
     assert result.returncode == 0, result.stderr
     cfg = load(target / "nvr.toml")
     assert cfg.storage.data_dir.is_dir() and cfg.storage.key_dir.is_dir()
@@ -168,7 +180,7 @@ def test_init_writes_loadable_config_and_refuses_to_overwrite(tmp_path):
     assert (cfg.storage.data_dir.stat().st_mode & 0o777) == 0o700
     assert (cfg.storage.key_dir.stat().st_mode & 0o777) == 0o700
     before = (target / "nvr.toml").read_text()
-    again = nvr("init", str(target))
+    again = nvr("init", str(target), *INIT_FLAGS)
     assert again.returncode == 1 and "never overwrites" in again.stderr
     assert (target / "nvr.toml").read_text() == before
 

@@ -254,16 +254,19 @@ def test_report_renders_dpia_works_council_and_signage_when_given_art6_lid3_art1
     now = datetime.now(timezone.utc).timestamp()
     data = report_data(cfg, _store(cfg), gov, now - 86400, now)
     data.update({"from": "2026-11-01", "to": "2026-11-28",
-                 "dpia": {"reference": "DPIA-2026-003", "date": "2026-06-01"},
-                 "works_council": [{"camera": "cam", "reference": "OR-2026-12",
-                                    "date": "2026-05-20"}],
+                 "dpia": {"reference": "DPIA-2026-003", "date": "2026-06-01",
+                          "date_text": "01-06-2026", "refused": ""},
+                 "works_council": [{"camera": "cam", "name": "Testcamera",
+                                    "location": "testgang", "reference": "OR-2026-12",
+                                    "date": "2026-05-20", "date_text": "20-05-2026",
+                                    "refused": ""}],
                  "signage": ["hoofdingang Steenhoffstraat", "personeelsingang achterzijde"],
                  "alarms": [{"kind": "storage-full", "since": now - 3600, "detail": "x"}]})
     out = report_pdf(data, cfg, tmp_path / "r.pdf")
     body = flat(pdf_text(out, "-raw"))
     for words in ("DPIA-2026-003", "01-06-2026", "OR-2026-12", "20-05-2026",
                   "hoofdingang Steenhoffstraat", "personeelsingang achterzijde",
-                  "Borden cameratoezicht (art. 6 lid 3)", "de schijf is vol"):
+                  "Borden cameratoezicht (artikel 6 lid 3)", "de schijf is vol"):
         assert words in body, words
 
 

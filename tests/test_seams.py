@@ -37,7 +37,7 @@ def test_picamera2_source_on_a_pc_says_what_to_do(tmp_path):
     from firmware.capture.backends import open_camera
     from firmware.capture.picam import CameraUnavailable
     cfg = parse('[device]\nid = "d"\n[[cameras]]\nid = "c"\nname = "C"\nlocation = "L"\n'
-                'source = "picamera2"\n', "x", tmp_path)
+                'source = "picamera2"\nstaff_in_view = false\n', "x", tmp_path)
     with pytest.raises(CameraUnavailable) as info:
         open_camera(cfg.cameras[0], None)
     assert "python3-picamera2" in str(info.value) and "synthetic" in str(info.value)

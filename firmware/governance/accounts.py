@@ -91,6 +91,12 @@ class User:
     def actor(self) -> Actor:
         return Actor(self.name, self.role, disabled=self.disabled or self.pending)
 
+    @property
+    def status(self) -> str:
+        """In Dutch, for the old and new value of an account change in the logbook (art. 7.2)."""
+        return ("uitgeschakeld" if self.disabled else "wacht op goedkeuring" if self.pending
+                else "actief")
+
 
 def check_password(name: str, password: str, extra: Iterable[str] = ()) -> None:
     """The password policy (R-81): long, not the name, hard to guess by zxcvbn's estimate
@@ -308,7 +314,8 @@ class Accounts:
                                (time.time(), by.name, name, role.value)).rowcount:
             raise AccountError(f"account '{name}' does not await approval as {role.value}")
         self.logbook.append("usage", by.name, "user-approve", subject=name,
-                            details={"role": user.role.value})
+                            details={"role": user.role.value, "old": {"status": user.status},
+                                     "new": {"status": self.get(name).status}})
 
     def set_role(self, name: str, role: Role, *, by: Actor) -> None:
         """A new role for an account: its sessions and delegations end (R-12), and every role
@@ -325,7 +332,10 @@ class Accounts:
                         (role.value, approved, None if approved is None else by.name, name))
         self.logbook.append("usage", by.name, "user-role", subject=name,
                             details={"from": user.role.value, "to": role.value,
-                                     "awaits_approval": approved is None})
+                                     "awaits_approval": approved is None,
+                                     "old": {"role": user.role.value, "status": user.status},
+                                     "new": {"role": role.value,
+                                             "status": self.get(name).status}})
         self._end_delegations(name, by.name, now, "role-change")
 
     def _end_delegations(self, name: str, by: str, now: float, why: str) -> None:
@@ -337,11 +347,14 @@ class Accounts:
     def disable(self, name: str, *, by: Actor) -> None:
         if not decide(by, Action.USERS):
             raise AccountError("only a technisch-beheerder may disable accounts (R-11)")
-        if self.get(name) is None:
+        user = self.get(name)
+        if user is None:
             raise AccountError(f"there is no account '{name}'")
         self.db.execute("UPDATE users SET disabled = ?, session_gen = session_gen + 1 "
                         "WHERE name = ?", (time.time(), name))
-        self.logbook.append("usage", by.name, "user-disable", subject=name)
+        self.logbook.append("usage", by.name, "user-disable", subject=name,
+                            details={"old": {"status": user.status},
+                                     "new": {"status": self.get(name).status}})
 
     def set_password(self, name: str, new: str, *, by: Actor) -> None:
         """One's own new password; every session of the account ends."""
@@ -395,9 +408,12 @@ class Accounts:
                 (HASHER.hash(new), again, again, name, stored)).rowcount:
             raise AccountError("the reset code is wrong, used or expired; ask the "
                                "technisch-beheerder for a new one")
+        before = self._user(row)
         self.logbook.append("usage", name, "user-reset", subject=name,
                             details={"awaits_approval": again,
-                                     "first_password": row["password_hash"] == NO_PASSWORD})
+                                     "first_password": row["password_hash"] == NO_PASSWORD,
+                                     "old": {"status": before.status},
+                                     "new": {"status": self.get(name).status}})
         self._end_delegations(name, name, now, "password-reset")
         return self.get(name)
 

@@ -22,9 +22,6 @@ from firmware.governance.wording import (ALARMS, DETAIL_KEYS, ROLES, STATUSES, V
                                          action_text, actor_text, device_label, moment)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-# Labels of the keys the introduction adds to the report (dpia, works_council, signage).
-INTRO_KEYS = {"reference": "kenmerk", "date": "datum", "camera": "camera", "where": "plaats",
-              "location": "plaats", "text": "tekst", "approved": "ingestemd"}
 
 
 def local(t: float | None) -> str:
@@ -367,24 +364,25 @@ def _date(text: str) -> str:
         return str(text)
 
 
-def _readable(value, names: Names, key: str = "") -> str:
-    """A value of the introduction's keys (dpia, works_council, signage) as Dutch text."""
-    if isinstance(value, dict):
-        return "; ".join(f"{INTRO_KEYS.get(k, DETAIL_KEYS.get(k, k))}: {_readable(v, names, k)}"
-                         for k, v in value.items() if v not in (None, ""))
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_readable(v, names, key) for v in value)
-    if key in ("camera", "camera_id", "id"):
-        return names.camera(value)
-    if key.endswith("date") or key == "datum":
-        return _date(value)
-    return names.value(key, value)
-
-
-def _items(value) -> list:
-    if value in (None, "", [], {}):
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+def _introduction_section(doc: "_Document", data: dict) -> None:
+    """The DPIA, the works council (art. 11) and the signs (art. 6 lid 3): report_data's
+    keys dpia, works_council and signage."""
+    doc.heading("Invoering: DPIA, ondernemingsraad en borden")
+    dpia = data["dpia"]
+    doc.field("DPIA", f"{dpia['reference']}, uitgevoerd op {dpia['date_text']}"
+              if dpia["reference"] and dpia["date"] else "niet vastgelegd")
+    if dpia["refused"]:
+        doc.line_text(f"Er wordt niet opgenomen: {dpia['refused']}.")
+    doc.line_text("Ondernemingsraad (artikel 11): " + (
+        "instemming nodig voor de camera's met medewerkers in beeld" if data["works_council"]
+        else "geen camera heeft medewerkers in beeld"))
+    for c in data["works_council"]:
+        approval = (f"instemming {c['reference']} van {c['date_text']}" if c["reference"]
+                    else "geen instemming vastgelegd")
+        doc.line_text(f"    {c['name']} ({c['location']}): {approval}"
+                      + (f". Er wordt niet opgenomen: {c['refused']}." if c["refused"] else ""))
+    doc.line_text("Borden cameratoezicht (artikel 6 lid 3): "
+                  + (", ".join(data["signage"]) or "niet vastgelegd"))
 
 
 def report_pdf(data: dict, cfg, out: Path) -> Path:
@@ -400,10 +398,8 @@ def report_pdf(data: dict, cfg, out: Path) -> Path:
     doc.field("Periode", f"{_date(data['from'])} tot en met {_date(data['to'])}")
     doc.field("Logboeken", "hashketens en ondertekende koppen intact" if data["logbook_ok"]
               else "NIET intact: " + " ".join(data["logbook_problems"]))
-    if data.get("dpia"):
-        doc.heading("DPIA (art. 35 AVG, inleiding van de regeling)")
-        for item in _items(data["dpia"]):
-            doc.line_text(_readable(item, names))
+    if "dpia" in data:
+        _introduction_section(doc, data)
     doc.heading("Doelen van het cameratoezicht (art. 1)")
     purposes = data.get("purposes", {"defined": {}, "used": {}})
     doc.table(["doel", "toegang tot beelden in de periode"],
@@ -418,14 +414,6 @@ def report_pdf(data: dict, cfg, out: Path) -> Path:
               [[c.get("name") or c["id"], c["location"], str(c["masks"]),
                 "ja" if c["staff_in_view"] else "nee", c["works_council"] or "-"]
                for c in data["cameras"]], [30, 60, 22, 22, 46])
-    if data.get("works_council"):
-        doc.heading("Ondernemingsraad (art. 11, art. 27 WOR)")
-        for item in _items(data["works_council"]):
-            doc.line_text(_readable(item, names))
-    if data.get("signage"):
-        doc.heading("Borden cameratoezicht (art. 6 lid 3)")
-        for item in _items(data["signage"]):
-            doc.line_text("- " + _readable(item, names))
     doc.heading("Bewaartermijn (art. 7 lid 1)")
     horizon = data["horizon_days"]
     oldest = "geen" if horizon is None else f"{horizon:.1f} dagen".replace(".", ",")

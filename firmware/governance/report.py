@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 
 from firmware.config import Config
 from firmware.governance.access import PURPOSES
+from firmware.governance.introduction import (dpia_refusal, dutch_date, today,
+                                              works_council_refusal)
 from firmware.storage.holds import list_holds
 from firmware.storage.store import EncryptedStore
 
@@ -76,6 +78,27 @@ def _in_time(r: dict) -> str:
     return "op tijd" if r["decided_at"] <= r["decision_due"] else "te laat"
 
 
+def introduction_data(cfg: Config) -> dict:
+    """The DPIA (the regulation's introduction), the works council's approval per camera with
+    staff in view (art. 11) and where the signs hang (art. 6 lid 3); `refused` says in Dutch
+    why recording waits, '' when it does not."""
+    on, intro = today(cfg), cfg.introduction
+    dpia = dpia_refusal(cfg, on)
+    council = []
+    for c in cfg.cameras:
+        if c.staff_in_view:
+            refused = works_council_refusal(c, on)
+            council.append({"camera": c.id, "name": c.name, "location": c.location,
+                            "reference": c.works_council_reference,
+                            "date": c.works_council_date,
+                            "date_text": dutch_date(c.works_council_date),
+                            "refused": refused[1] if refused else ""})
+    return {"dpia": {"reference": intro.dpia_reference, "date": intro.dpia_date,
+                     "date_text": dutch_date(intro.dpia_date),
+                     "refused": dpia[1] if dpia else ""},
+            "works_council": council, "signage": list(intro.signage)}
+
+
 def report_data(cfg: Config, store: EncryptedStore, gov, start: float, end: float) -> dict:
     cameras = [{"id": c.id, "name": c.name, "location": c.location,
                 "masks": len(c.privacy_masks), "staff_in_view": c.staff_in_view,
@@ -98,7 +121,8 @@ def report_data(cfg: Config, store: EncryptedStore, gov, start: float, end: floa
                    for d in gov.grants.list_delegations()
                    if d["granted"] <= end and (d["revoked"] or d["expires"]) >= start]
     verification = gov.logbook.verify()
-    return {"device": {"id": cfg.device.id, "name": cfg.device.name,
+    return {**introduction_data(cfg),
+            "device": {"id": cfg.device.id, "name": cfg.device.name,
                        "timezone": cfg.device.timezone},
             "cameras": cameras, "retention_days": cfg.storage.retention_days,
             "horizon_days": None if horizon is None else horizon / 86400,

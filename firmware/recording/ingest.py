@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from firmware.capture.camera import SoftwareCamera
 from firmware.capture.sources import AvSource
 from firmware.config import Config, ConfigError
+from firmware.governance.introduction import refusal
 from firmware.recording.recorder import Event
 from firmware.recording.service import make_recorder
 from firmware.storage.sink import SegmentSink, StorageError
@@ -25,9 +26,10 @@ def ingest(cfg: Config, camera_id: str, video: Path, sink: SegmentSink, *, start
     now). Timestamps are asserted, not measured, so segments are marked as not clock-synced.
     """
     cam = cfg.camera(camera_id)
-    reason = cam.recording_blocked_reason()
-    if reason:
-        raise ConfigError(str(cfg.source), [reason])
+    refused = refusal(cfg, cam)                    # the DPIA, art. 11 (R-02)
+    if refused:
+        raise ConfigError(str(cfg.source), [f"camera '{cam.id}' may not record: "
+                                            f"{refused.message}"])
     if start is not None and start > time.time() + FUTURE_SLACK:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(start))
         raise StorageError(f"--start lies in the future ({when}): footage is recorded now or "

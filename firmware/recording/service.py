@@ -11,6 +11,7 @@ from firmware.capture.backends import open_camera
 from firmware.capture.camera import Camera
 from firmware.capture.motion import MotionDetector
 from firmware.config import CameraConfig, Config
+from firmware.governance.introduction import refusals
 from firmware.live.hub import LiveHub
 from firmware.live.tap import LiveTap
 from firmware.recording.recorder import CameraIdentity, Event, EventRecorder
@@ -65,11 +66,11 @@ class RecorderService:
 
     def start(self) -> None:
         tz = ZoneInfo(self.cfg.device.timezone)
+        refused = refusals(self.cfg)                # the DPIA, art. 11
         for cam in self.cfg.cameras:
-            reason = cam.recording_blocked_reason()
-            if reason:
-                self.refused[cam.id] = reason
-                log.warning("%s", reason)
+            if cam.id in refused:
+                self.refused[cam.id] = refused[cam.id].message
+                log.warning("camera %s does not record: %s", cam.id, refused[cam.id].message)
                 continue
             camera = open_camera(cam, tz)
             if self.hub is not None:

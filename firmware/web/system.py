@@ -10,6 +10,7 @@ from flask import Blueprint
 
 from firmware.config import MAX_RETENTION_DAYS
 from firmware.governance.wording import ALARMS
+from firmware.governance.introduction import refusals
 from firmware.live.client import recorder_status
 from firmware.system.clock import clock_synchronised
 from firmware.web.routes import PUBLIC, local_time, nvr, reply, rule
@@ -32,12 +33,16 @@ def healthz():
 def readyz():
     store = nvr()["store"]
     alarms = store.alarms()                    # kept in the index: the owner's, seen here too
+    refused = refusals(nvr()["cfg"])           # the DPIA, art. 11: why a camera does not record
     checks = {"disk_below_high_water": store.disk_used() <= store.high_water,
               "storage_alarm": not alarms,
+              "cameras_may_record": not refused,
               "clock_synchronised": clock_synchronised()}
-    ready = checks["disk_below_high_water"] and checks["storage_alarm"]
+    ready = (checks["disk_below_high_water"] and checks["storage_alarm"]
+             and checks["cameras_may_record"])
     return ({"ready": ready, "checks": checks,
-             "alarms": [{"kind": a["kind"], "detail": a["detail"]} for a in alarms]},
+             "alarms": [{"kind": a["kind"], "detail": a["detail"]} for a in alarms],
+             "refused": {cam: r.dutch for cam, r in refused.items()}},
             200 if ready else 503)
 
 
@@ -45,6 +50,7 @@ def system_state() -> dict:
     cfg, store = nvr()["cfg"], nvr()["store"]
     now = time.time()
     recorder = recorder_status(cfg.live_socket)
+    refused = refusals(cfg)                    # said in Dutch here, whatever the recorder says
     cameras = []
     for c in cfg.cameras:
         seen = (recorder or {}).get(c.id, {})
@@ -55,7 +61,7 @@ def system_state() -> dict:
         segments = store.list_segments(c.id, now - 3600, now + 60)
         cameras.append({"id": c.id, "name": c.name, "location": c.location, "source": c.source,
                         "size": f"{c.width}x{c.height}@{c.fps}", "state": state,
-                        "why": seen.get("why", "") or c.recording_blocked_reason() or "",
+                        "why": refused[c.id].dutch if c.id in refused else seen.get("why", ""),
                         "viewers": seen.get("viewers", 0),
                         "last_frame": local_time(last) if last else "",
                         "segments_last_hour": len(segments)})
