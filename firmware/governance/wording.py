@@ -35,6 +35,8 @@ ACTIONS: dict[str, str] = {
     "user-add": "account aangemaakt",
     "user-approve": "account goedgekeurd (vier ogen)",
     "user-role": "rol van account gewijzigd",
+    "config-recorded": "configuratie vastgelegd bij de eerste start (art. 7 lid 2)",
+    "config-change": "configuratie gewijzigd (art. 7 lid 2)",
     "user-disable": "account uitgeschakeld",
     "user-passwd": "eigen wachtwoord gewijzigd",
     "user-reset-code": "herstelcode voor wachtwoord uitgegeven",
@@ -94,6 +96,10 @@ DETAIL_KEYS: dict[str, str] = {
     "first_password": "eerste wachtwoord",
     "article": "artikel", "document_type": "soort document", "last_digits": "laatste tekens",
     "medium": "gegevensdrager", "recipient": "ontvanger",
+    "values": "waarden", "file": "bestand", "noticed_by": "opgemerkt door",
+    "file_modified": "bestand gewijzigd op", "file_owner": "eigenaar bestand",
+    "os_user": "gebruiker besturingssysteem", "key": "instelling", "old": "oud", "new": "nieuw",
+    "status": "status",
     "acts_for": "advocaat handelt voor", "adviser": "adviseur", "decided_by": "besloten door",
 }
 # Who wrote an entry when it was not a person's account.
