@@ -6,9 +6,9 @@ no blurred copy is ever written to disk. The beheerder can draw regions to blur 
 wherever the detector misses someone, see docs/recording.md "Vervagen"); the detector
 (firmware/playback/detect.py) adds a box around everything that moves.
 
-Blurring is pixelation followed by smooth interpolation: each box is reduced to blocks of about
-1/40 of the frame width and scaled back up. What comes out depends on those block averages only,
-so no sharpening can bring a face back.
+Blurring is pixelation followed by smooth interpolation (firmware/playback/pixelate.py): what
+comes out in a blurred box depends on block means about 1/40 of the frame wide only, so no
+sharpening can bring a face back.
 """
 
 from __future__ import annotations
@@ -18,19 +18,20 @@ from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
 import av
-import cv2
 import numpy as np
 
 from firmware.capture.frames import i420_planes
 from firmware.playback.detect import (BackgroundSampler, Box, Hold, MotionDetector,
                                       detect_size)
 from firmware.playback.faststart import faststart
+from firmware.playback.pixelate import Pixelator
 
-VIEW_WIDTH = 1280           # wider footage is scaled down to this width for viewing
-BLOCKS_ACROSS = 40          # pixelation block: the frame width / this, at least MIN_BLOCK
-MIN_BLOCK = 8
+VIEW_WIDTH = 960            # wider footage is scaled down to this width for viewing
 TIME_BASE = Fraction(1, 90000)
-ENCODER_OPTIONS = {"preset": "veryfast", "crf": "23", "profile": "high", "bframes": "0"}
+# The recorder's own encoder settings (capture/encoder.py): fast enough for the device.
+# Deblocking on (ultrafast turns it off): it costs little and keeps block edges out of the
+# blurred boxes.
+ENCODER_OPTIONS = {"preset": "ultrafast", "crf": "23", "bframes": "0", "deblock": "0:0"}
 
 Region = tuple[float, float, float, float]
 
@@ -55,11 +56,28 @@ def blur_mp4(data: bytes, *, regions: Sequence[Region] = (), detect: bool = True
         return _blur(data, checked, detect)
     except BlurError:
         raise
+    except _EncoderFailed as exc:
+        raise BlurError(
+            "Het vervaagde beeld kon niet worden gemaakt: de videocodering op het apparaat "
+            f"faalde ({exc.__cause__}). Het opgeslagen fragment is niet veranderd. Probeer het "
+            "opnieuw; lukt dat weer niet, meld het aan de technisch beheerder.") from exc
     except (av.FFmpegError, ValueError, EOFError) as exc:
         raise BlurError(
             "Het beeldfragment kon niet als video worden gelezen, dus het kan niet vervaagd "
             f"worden getoond ({exc}). Open het fragment opnieuw; lukt dat weer niet, laat de "
             "technisch beheerder het fragment controleren met 'nvr recordings verify'.") from exc
+
+
+class _EncoderFailed(Exception):
+    """The encoder, not the footage, failed."""
+
+
+def _encode(out: av.container.OutputContainer, video: av.VideoStream,
+            frame: av.VideoFrame | None) -> None:
+    try:
+        out.mux(video.encode(frame))
+    except av.FFmpegError as exc:
+        raise _EncoderFailed() from exc
 
 
 def _check_region(region: Region) -> Region:
@@ -136,20 +154,6 @@ def _copy_into(frame: av.VideoFrame, planes, width: int, height: int) -> None:
         np.copyto(dst, src)
 
 
-def pixelate(planes, box: Box, block: int) -> None:
-    """Make one box of an I420 frame unrecognisable, in place (all three planes)."""
-    x0, y0, x1, y1 = box
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return
-    for plane, scale in ((planes.y, 1), (planes.u, 2), (planes.v, 2)):
-        roi = plane[y0 // scale:y1 // scale, x0 // scale:x1 // scale]
-        h, w = roi.shape
-        b = max(1, block // scale)
-        small = cv2.resize(roi, (max(1, round(w / b)), max(1, round(h / b))),
-                           interpolation=cv2.INTER_AREA)
-        roi[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
 def frames_with_boxes(data: bytes, width: int, height: int, detect: bool = True
                       ) -> Iterator[tuple[av.VideoFrame, list[Box]]]:
     """Each frame of the segment at the viewing size, with the boxes the detector put around
@@ -179,8 +183,7 @@ def view_size(data: bytes) -> tuple[int, int, Fraction]:
 
 def _blur(data: bytes, regions: Sequence[Region], detect: bool) -> bytes:
     width, height, rate = view_size(data)
-    fixed = _region_boxes(regions, width, height)
-    block = max(MIN_BLOCK, width // BLOCKS_ACROSS) & ~1
+    pixelator = Pixelator(width, height, _region_boxes(regions, width, height))
 
     out_io = io.BytesIO()
     out = av.open(out_io, "w", format="mp4")
@@ -201,19 +204,14 @@ def _blur(data: bytes, regions: Sequence[Region], detect: bool) -> bytes:
                 start = float(frame.time or 0.0)
             frames += 1
             _copy_into(frame, planes, width, height)
-            for box in fixed:
-                pixelate(planes, box, block)
-            for box in boxes:
-                pixelate(planes, box, block)
+            pixelator.apply(planes, boxes)
             last_pts = max(last_pts + 1, round((float(frame.time or 0.0) - start) * 90000))
             out_frame.pts = last_pts
             out_frame.time_base = TIME_BASE
-            for packet in video.encode(out_frame):
-                out.mux(packet)
+            _encode(out, video, out_frame)
         if not frames:
             raise BlurError("Het beeldfragment bevat geen enkel beeld; kies een ander fragment.")
-        for packet in video.encode(None):
-            out.mux(packet)
+        _encode(out, video, None)
     except BaseException:
         try:
             out.close()
