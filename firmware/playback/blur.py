@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 
 from firmware.capture.frames import i420_planes
@@ -122,49 +123,57 @@ def _region_boxes(regions: Sequence[Region], width: int, height: int) -> list[Bo
     return boxes
 
 
+MIN_KEY_SAMPLES = 8         # fewer keyframes than this: learn the background from every frame
+
+
 def _background(data: bytes, width: int, height: int) -> np.ndarray:
-    """First pass: the segment's background at detection size."""
-    container, stream = _open(data)
-    sampler = BackgroundSampler(detect_size(width, height))
-    with container:
-        for frame in container.decode(stream):
-            frame = _viewable(frame, width, height)
-            sampler.add(_luma(frame, width, height))
-    return sampler.background()
+    """First pass: the segment's background at detection size, from its keyframes alone when
+    it has enough of them (the recorder writes one a second), else from every frame."""
+    size = detect_size(width, height)
+    for keyframes_only in (True, False):
+        container, stream = _open(data)
+        if keyframes_only:
+            stream.codec_context.skip_frame = "NONKEY"
+        sampler = BackgroundSampler(size)
+        with container:
+            for frame in container.decode(stream):
+                sampler.add(_source_planes(frame)[0])
+        if not keyframes_only or sampler.count >= MIN_KEY_SAMPLES:
+            return sampler.background()
+    raise AssertionError("unreachable")
 
 
-def _viewable(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
-    if frame.width != width or frame.height != height or frame.format.name != "yuv420p":
-        return frame.reformat(width=width, height=height, format="yuv420p")
-    return frame
+def _source_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views (no copy) on the Y, U and V planes of a decoded frame; other pixel formats are
+    converted to yuv420p first."""
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
+        frame = frame.reformat(format="yuv420p")
+    w, h = frame.width, frame.height
+    sizes = ((w, h), (w // 2, h // 2), (w // 2, h // 2))
+    return tuple(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+                 for plane, (pw, ph) in zip(frame.planes, sizes))
 
 
-def _luma(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    plane = frame.planes[0]
-    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
-
-
-def _copy_into(frame: av.VideoFrame, planes, width: int, height: int) -> None:
-    """Copy a decoded yuv420p frame's planes into the encoder's buffer."""
-    for index, (dst, w, h) in enumerate(((planes.y, width, height),
-                                         (planes.u, width // 2, height // 2),
-                                         (planes.v, width // 2, height // 2))):
-        plane = frame.planes[index]
-        src = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:h, :w]
-        np.copyto(dst, src)
+def _into(frame: av.VideoFrame, planes) -> None:
+    """A decoded frame into the encoder's buffer: copied, or scaled down to the viewing size."""
+    for src, dst in zip(_source_planes(frame), (planes.y, planes.u, planes.v)):
+        if src.shape == dst.shape:
+            np.copyto(dst, src)
+        else:
+            cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=cv2.INTER_AREA)
 
 
 def frames_with_boxes(data: bytes, width: int, height: int, detect: bool = True
                       ) -> Iterator[tuple[av.VideoFrame, list[Box]]]:
-    """Each frame of the segment at the viewing size, with the boxes the detector put around
-    moving things in it (held over HOLD frames either side); no boxes without `detect`."""
+    """Each decoded frame of the segment with the boxes (in pixels of the viewing size) the
+    detector put around moving things, held over HOLD frames either side; none without
+    `detect`."""
     detector = MotionDetector(_background(data, width, height), width, height) if detect else None
     hold = Hold()
     container, stream = _open(data)
     with container:
         for frame in container.decode(stream):
-            frame = _viewable(frame, width, height)
-            boxes = detector.boxes(_luma(frame, width, height)) if detector else []
+            boxes = detector.boxes(_source_planes(frame)[0]) if detector else []
             yield from hold.push(frame, boxes)
     yield from hold.drain()
 
@@ -203,7 +212,7 @@ def _blur(data: bytes, regions: Sequence[Region], detect: bool) -> bytes:
             if frames == 0:
                 start = float(frame.time or 0.0)
             frames += 1
-            _copy_into(frame, planes, width, height)
+            _into(frame, planes)
             pixelator.apply(planes, boxes)
             last_pts = max(last_pts + 1, round((float(frame.time or 0.0) - start) * 90000))
             out_frame.pts = last_pts

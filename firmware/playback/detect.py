@@ -42,24 +42,26 @@ class BackgroundSampler:
     def __init__(self, size: tuple[int, int]):
         self.size = size
         self._samples: list[np.ndarray] = []
-        self._step, self._count = 1, 0
+        self._step, self.count = 1, 0
 
     def add(self, luma: np.ndarray) -> None:
-        if self._count % self._step == 0:
+        """Offer a frame's luma (any size with the segment's aspect)."""
+        if self.count % self._step == 0:
             self._samples.append(cv2.resize(luma, self.size, interpolation=cv2.INTER_AREA))
             if len(self._samples) >= MAX_SAMPLES:
                 self._samples = self._samples[::2]      # keep every other, sample half as often
                 self._step *= 2
-        self._count += 1
+        self.count += 1
 
     def background(self) -> np.ndarray:
         if not self._samples:
             raise ValueError("no frames to learn a background from")
-        return np.median(np.stack(self._samples), axis=0).astype(np.uint8)
+        return np.median(np.stack(self._samples, axis=-1), axis=-1).astype(np.uint8)
 
 
 class MotionDetector:
-    """Boxes around what differs from the background, in full-frame pixels."""
+    """Boxes around what differs from the background, in pixels of a frame width x height
+    (the viewing size); the luma given may be of any size with the same aspect."""
 
     def __init__(self, background: np.ndarray, width: int, height: int):
         self.background = background
