@@ -72,6 +72,7 @@ class MotionDetector:
         self._small = np.empty_like(background)
         self._diff = np.empty_like(background)
         self._mask = np.empty_like(background)
+        self._labels = np.empty(background.shape, np.int32)
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._min_area = max(4, round(MIN_AREA * dw * dh))
         self._pad_min = PAD_MIN * dw
@@ -82,7 +83,8 @@ class MotionDetector:
         cv2.threshold(self._diff, THRESHOLD, 255, cv2.THRESH_BINARY, dst=self._mask)
         cv2.morphologyEx(self._mask, cv2.MORPH_OPEN, self._kernel, dst=self._mask)
         cv2.dilate(self._mask, self._kernel, dst=self._mask, iterations=2)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(self._mask, connectivity=8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(self._mask, self._labels,
+                                                          connectivity=8)
         found = []
         for x, y, w, h, area in stats[1:n]:
             if area < self._min_area:
