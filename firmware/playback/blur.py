@@ -29,6 +29,7 @@ from firmware.playback.pixelate import Pixelator
 
 VIEW_WIDTH = 960            # wider footage is scaled down to this width for viewing
 TIME_BASE = Fraction(1, 90000)
+MIN_KEY_SAMPLES = 8         # fewer keyframes than this: learn the background from every frame
 # The recorder's own encoder settings (capture/encoder.py): fast enough for the device.
 # Deblocking on (ultrafast turns it off): it costs little and keeps block edges out of the
 # blurred boxes.
@@ -123,9 +124,6 @@ def _region_boxes(regions: Sequence[Region], width: int, height: int) -> list[Bo
     return boxes
 
 
-MIN_KEY_SAMPLES = 8         # fewer keyframes than this: learn the background from every frame
-
-
 def _background(data: bytes, width: int, height: int) -> np.ndarray:
     """First pass: the segment's background at detection size, from its keyframes alone when
     it has enough of them (the recorder writes one a second), else from every frame."""
@@ -149,7 +147,8 @@ def _source_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.nda
     if frame.format.name not in ("yuv420p", "yuvj420p"):
         frame = frame.reformat(format="yuv420p")
     w, h = frame.width, frame.height
-    sizes = ((w, h), (w // 2, h // 2), (w // 2, h // 2))
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    sizes = ((w, h), (cw, ch), (cw, ch))
     return tuple(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
                  for plane, (pw, ph) in zip(frame.planes, sizes))
 
@@ -209,12 +208,14 @@ def _blur(data: bytes, regions: Sequence[Region], detect: bool) -> bytes:
     last_pts, start, frames = -1, 0.0, 0
     try:
         for frame, boxes in frames_with_boxes(data, width, height, detect):
+            # The segment's own frame times; a frame without one is placed by the frame rate.
+            t = float(frame.time) if frame.time is not None else frames / rate
             if frames == 0:
-                start = float(frame.time or 0.0)
+                start = t
             frames += 1
             _into(frame, planes)
             pixelator.apply(planes, boxes)
-            last_pts = max(last_pts + 1, round((float(frame.time or 0.0) - start) * 90000))
+            last_pts = max(last_pts + 1, round((t - start) * 90000))
             out_frame.pts = last_pts
             out_frame.time_base = TIME_BASE
             _encode(out, video, out_frame)
