@@ -213,3 +213,45 @@ def test_art10_lid4_blurred_footage_is_never_written_to_disk(segment, tmp_path):
     assert result.returncode == 0, result.stderr.decode()
     assert len(lumas(result.stdout)) == 250
     assert list(work.iterdir()) == [] and list(temp.iterdir()) == []
+
+
+def scene_segment(tmp_path: Path, width: int, height: int, movers, seconds: int = 4) -> bytes:
+    from conftest import render_scene
+    from firmware.capture.synthetic import Scene
+    scene = Scene(width, height, 25, movers, noise=2, clock=False)
+    return render_scene(scene, 25 * seconds, tmp_path / "scene.mp4").read_bytes()
+
+
+def box_change(out: np.ndarray, src: np.ndarray, box) -> float:
+    x0, y0, x1, y1 = box
+    return float(np.abs(out[y0:y1, x0:x1].astype(int) - src[y0:y1, x0:x1].astype(int)).mean())
+
+
+def test_art10_lid4_someone_standing_still_is_missed_and_a_drawn_region_covers_them(tmp_path):
+    """The documented limit of the detector (docs/recording.md "Vervagen"): what does not move
+    is background. A walker is blurred, a figure standing still all segment is not, until the
+    beheerder draws a region over it."""
+    from firmware.capture.synthetic import Mover
+    still = Mover(0, 99, 0.6, 0.4, 0.6, 0.4, 0.08, 0.3, luma=30)
+    walker = Mover(0, 4, 0.05, 0.5, 0.65, 0.5, 0.08, 0.3, luma=30)   # 192 pixels in 4 s
+    data = scene_segment(tmp_path, 320, 240, [still, walker])
+    src = lumas(data)
+    detected = lumas(blur_mp4(data))
+    drawn = lumas(blur_mp4(data, regions=[(0.55, 0.35, 0.2, 0.4)]))
+    k = 50                                                           # t = 2 s
+    still_box = (192 - 4, 96 - 4, 192 + 26 + 4, 96 + 72 + 4)        # 0.6 * 320, 0.4 * 240
+    walker_box = (112 - 4, 120 - 4, 112 + 26 + 4, 120 + 72 + 4)     # (0.05 + 0.3) * 320
+    assert box_change(detected[k], src[k], walker_box) > 10         # found and blurred
+    assert box_change(detected[k], src[k], still_box) < 3           # missed: left as it is
+    assert box_change(drawn[k], src[k], still_box) > 10             # the region blurs it
+
+
+def test_art10_lid4_footage_wider_than_960_is_shown_960_wide(tmp_path):
+    from firmware.capture.synthetic import Mover
+    data = scene_segment(tmp_path, 1280, 720, [Mover(0, 9, 0.1, 0.3, 0.7, 0.3, 0.1, 0.2, 20)],
+                         seconds=1)
+    out = blur_mp4(data, regions=[(0, 0, 0.5, 0.5)])
+    with av.open(io.BytesIO(out)) as c:
+        stream = c.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (960, 540)
+        assert sum(1 for _ in c.decode(stream)) == 25
