@@ -255,3 +255,29 @@ def test_art10_lid4_footage_wider_than_960_is_shown_960_wide(tmp_path):
         stream = c.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height) == (960, 540)
         assert sum(1 for _ in c.decode(stream)) == 25
+
+
+def test_art10_lid4_chromium_plays_the_blurred_segment(segment, tmp_path):
+    """The real browser of the secured room's computer plays what blur_mp4 returns."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev "
+                                   "dependency: make test installs it")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.fail(f"{chromium} is missing: apt-get install -y chromium (.ci/run installs it)")
+    (tmp_path / "blurred.mp4").write_bytes(blur_mp4(segment))   # the test's copy, for the page
+    (tmp_path / "play.html").write_text('<video id="v" src="blurred.mp4" muted></video>')
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium),
+                                    args=["--headless", "--no-sandbox", "--disable-gpu",
+                                          "--allow-file-access-from-files"])
+        page = browser.new_page()
+        page.goto((tmp_path / "play.html").as_uri())
+        state = page.evaluate("""() => new Promise(done => {
+            const v = document.getElementById('v');
+            v.onerror = () => done({error: v.error ? v.error.code : 'unknown'});
+            v.onended = () => done({ended: true, duration: v.duration, width: v.videoWidth});
+            v.playbackRate = 4;
+            v.play().catch(e => done({error: String(e)}));
+        })""")
+        browser.close()
+    assert state == {"ended": True, "duration": 10, "width": 320}, state
