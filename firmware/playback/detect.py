@@ -4,9 +4,9 @@ OpenCV 5 (the opencv-python-headless this firmware installs) no longer ships the
 nor the HOG people detector, and no DNN model comes with the wheel. On the town hall's cameras a
 passer-by is often 10-40 pixels tall, far below what those detectors find anyway (HOG needs
 64x128). What works at any size is motion: the segment is decoded once to learn its background
-(the per-pixel median of frames spread over the segment), and every frame's difference from it,
-cleaned up and grown by a margin, gives boxes around everything that moves or stands where the
-background does not (people, cyclists, cars). docs/recording.md "Vervagen" has the measurement.
+(the per-pixel median of its keyframes, or of frames spread over it when it has few), and every
+frame's difference from it, cleaned up and grown by a margin, gives boxes around everything that
+moves or stands where the background does not (people, cyclists, cars). docs/recording.md "Vervagen" has the measurement.
 
 A box is kept for HOLD frames before and after each detection, so a frame where the detector
 misses a person between two where it found them still shows that person blurred.
@@ -27,7 +27,7 @@ PAD_MIN = 0.015                 # ... and by at least this fraction of the frame
 HOLD = 8                        # frames a box is kept before and after the frame it was found in
 MAX_SAMPLES = 48                # frames the background median is taken over
 
-Box = tuple[int, int, int, int]   # x0, y0, x1, y1 in pixels of the full frame, end exclusive
+Box = tuple[int, int, int, int]   # x0, y0, x1, y1 in pixels of the viewing size, end exclusive
 
 
 def detect_size(width: int, height: int) -> tuple[int, int]:

@@ -15,14 +15,15 @@ import cv2
 import numpy as np
 
 from firmware.capture.frames import Planes, i420_planes
+from firmware.playback.detect import Box
 
-BLOCKS_ACROSS = 40          # a block is the frame width / 40 (8 px at 320, 32 px at 1280) ...
+BLOCKS_ACROSS = 40          # a block is the frame width / 40 (8 px at 320, 24 px at 960) ...
 MIN_BLOCK = 8               # ... and never smaller than 8 pixels
-
-Box = tuple[int, int, int, int]     # x0, y0, x1, y1 in pixels, end exclusive
 
 
 class Pixelator:
+    """Pixelates the fixed regions (the beheerder's) and each frame's boxes (the detector's)."""
+
     def __init__(self, width: int, height: int, fixed: Iterable[Box] = ()):
         self.width, self.height = width, height
         block = max(MIN_BLOCK, width // BLOCKS_ACROSS)
