@@ -1,4 +1,4 @@
-"""Blurring for an art. 10 viewing (issue 10, procedures item 2; art. 10 lid 4-5).
+"""Blurring for an art. 10 viewing (issue 10, procedures item 2; art. 10 lid 4-5, R-73).
 
 Real parts only: segments cut from the shared real clip with PyAV in the recorder's own MP4
 layout, a segment the real `nvr ingest` stored and `nvr segment play` decrypted, the real
