@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/recorder.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/blur.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
