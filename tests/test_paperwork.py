@@ -21,7 +21,7 @@ import pytest
 from firmware.cli import _store
 from firmware.config import load
 from firmware.export.helpers import helper_for
-from firmware.export.service import make_export
+from firmware.export.service import hand_over, make_export
 from firmware.governance.roles import Role
 from firmware.governance.service import Governance
 
@@ -98,8 +98,10 @@ def site(tmp_path_factory):
     gov = Governance.open(cfg)
     store = _store(cfg)
     beheerder = gov.login("b.beheerder", PASSWORD)
-    make_export(gov, store, helper_for(cfg), beheerder, request_id=art9["id"], camera="cam",
-                start=start.timestamp(), end=end.timestamp(), password="een lang wachtwoord")
+    export = make_export(gov, store, helper_for(cfg), beheerder, request_id=art9["id"],
+                         camera="cam", start=start.timestamp(), end=end.timestamp(),
+                         password="een lang wachtwoord")
+    hand_over(gov, store, beheerder, export["id"], medium="USB-stick GEM-0042")
     gov.close()
     return tmp, config
 
@@ -231,6 +233,7 @@ def test_report_lists_exports_visits_delegations_bases_purposes_and_overdue_R83(
             "Doelen van het cameratoezicht (art. 1)", "veiligheid van personen",
             "Grondslagen", "art. 6 lid 1 sub e AVG", "126nda Sv",
             "Exporten en ontvangers (art. 9)", "PL0900-2026-77", "Politie Midden-Nederland",
+            "brigadier A. Jansen", "USB-stick GEM-0042",
             "Bezoeken van politie en OM (art. 5 lid 4)", "agent H. Jansen",
             "Aanwijzingen door de beheerder (art. 5 lid 1)", "a.designee",
             "vervanging tijdens vakantie beheerder", "Testcamera", "Gemeentehuis Soest, testgang",

@@ -435,9 +435,12 @@ def report_pdf(data: dict, cfg, out: Path) -> Path:
                 c.get("export", 0), c.get("refused", 0)]
                for role, c in sorted(data["access"].items())], [60, 25, 30, 25, 30])
     doc.heading("Exporten en ontvangers (art. 9)")
-    doc.table(["gemaakt", "door", "kenmerk", "ontvanger", "grondslag", "camera en tijdvak",
-               "bestanden", "verklaring getekend"],
-              [[at(x["made"]), x["made_by"], x["reference"], x["recipient"],
+    doc.table(["gemaakt", "door", "kenmerk", "ontvanger en overdracht", "grondslag",
+               "camera en tijdvak", "bestanden", "verklaring getekend"],
+              [[at(x["made"]), x["made_by"], x["reference"],
+                (f"{x['recipient']} ({x['requester']}), {x['medium']}, "
+                 f"{at(x['handed_over_at'])}" if x.get("recipient")
+                 else f"nog niet overgedragen ({x['requester']})"),
                 f"art. {x['legal_basis']} Sv" if x.get("legal_basis") else "-",
                 f"{names.camera(x['camera_id'])}, {at(x['start'])} tot {at(x['end'])}",
                 x["files"], (f"{x['declaration_signed_by']}, {at(x['declaration_at'])}"

@@ -63,7 +63,11 @@ def _exports(gov, requests: dict[int, dict], start: float, end: float) -> list[d
         out.append({"made": x["made"], "made_by": x["made_by"], "camera_id": x["camera_id"],
                     "start": x["start"], "end": x["end"], "files": len(x["files"]),
                     "reference": req.get("reference", ""),
-                    "recipient": req.get("requester", ""),
+                    "requester": req.get("requester", ""),
+                    # art. 9 lid 2-4: who received it, on which medium, when (handover.py)
+                    "recipient": (x.get("handover") or {}).get("recipient"),
+                    "medium": (x.get("handover") or {}).get("medium"),
+                    "handed_over_at": (x.get("handover") or {}).get("handed_over_at"),
                     "legal_basis": req.get("legal_basis"),
                     "declaration_signed_by": req.get("declaration_signed_by"),
                     "declaration_at": req.get("declaration_at")})
