@@ -719,7 +719,7 @@ def cmd_request_decide(args) -> int:
     if args.approve == args.refuse:
         raise CliError("say --approve or --refuse")
     _print_request(_request_call(args, "decide", args.id, approve=args.approve,
-                                 reason=args.reason), args.json)
+                                 reason=args.reason, weighing=args.weighing), args.json)
     return 0
 
 
@@ -844,17 +844,37 @@ def cmd_logbook_export(args) -> int:
 
 
 def cmd_request_declaration_pdf(args) -> int:
+    from firmware.governance.letters import LetterError, article10_declaration_file
     from firmware.governance.paperwork import request_declaration_file
     from firmware.governance.requests import RequestError
     from firmware.governance.roles import Action
     cfg, gov, reqs = _requests(args)
     actor = _login(gov, args, Action.IDENTIFY)
     try:
+        if reqs.show(args.id)["article"] == 10:          # art. 10 lid 5: once approved
+            article10_declaration_file(gov, actor, cfg, reqs.store, args.id, Path(args.out))
+            print(f"wrote {args.out}")
+            return 0
         count = request_declaration_file(gov, actor, reqs.store, args.id, cfg.device.id,
                                          Path(args.out))
-    except RequestError as exc:
+    except (RequestError, LetterError) as exc:
         raise CliError(str(exc)) from None
     print(f"wrote {args.out} ({count} file(s) with SHA-256)")
+    return 0
+
+
+def cmd_request_letter(args) -> int:
+    """The decision letter of an art. 10 request (art. 10 lid 3), as PDF."""
+    from firmware.governance.letters import LetterError, decision_letter_file
+    from firmware.governance.requests import RequestError
+    from firmware.governance.service import Refused
+    cfg, gov, reqs = _requests(args)
+    actor = _login(gov, args, None)
+    try:
+        decision_letter_file(gov, actor, cfg, reqs.store, args.id, Path(args.out))
+    except (RequestError, LetterError, Refused) as exc:
+        raise CliError(str(exc)) from None
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -1025,6 +1045,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--approve", action="store_true")
     c.add_argument("--refuse", action="store_true")
     c.add_argument("--reason", required=True)
+    c.add_argument("--weighing", help="others in view weighed against the requester's "
+                                      "interest (toelichting art. 10); needed to approve")
     c.add_argument("--user")
     c = _action(reqs, "identity", cmd_request_identity, "record the in-person identity check")
     c.add_argument("id", type=int)
@@ -1081,6 +1103,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = _action(reqs, "declaration-pdf", cmd_request_declaration_pdf,
                 "print the pre-filled declaration with file hashes (R-62, R-73)", json=False)
+    c.add_argument("id", type=int)
+    c.add_argument("--out", required=True)
+    c.add_argument("--user")
+    c = _action(reqs, "letter", cmd_request_letter,
+                "the decision letter of an art. 10 request, as PDF (art. 10 lid 3)", json=False)
     c.add_argument("id", type=int)
     c.add_argument("--out", required=True)
     c.add_argument("--user")

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from firmware.governance import bounds
+from firmware.governance import weighing as weighings
 from firmware.governance.access import require, visible_length
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor
@@ -190,8 +191,11 @@ class Requests:
                                      "camera": camera, "due": due})
         return self.show(req_id)
 
-    def decide(self, actor: Actor, req_id: int, *, approve: bool, reason: str) -> dict:
-        """R-72: the manager bedrijfsvoering approves or refuses; refusal releases the hold."""
+    def decide(self, actor: Actor, req_id: int, *, approve: bool, reason: str,
+               weighing: str | None = None) -> dict:
+        """R-72: the manager bedrijfsvoering approves or refuses; refusal releases the hold.
+        `weighing`: others in view against the requester's interest (toelichting art. 10),
+        needed for an approval (governance.weighing)."""
         self._require(actor, Action.REQUEST_DECIDE)
         row = self._row(req_id)
         if row["article"] != 10 or row["status"] != "open":
@@ -200,11 +204,13 @@ class Requests:
         if visible_length(reason) < 5:
             raise RequestError("a decision needs its reasons, at least 5 visible characters "
                                "(R-74)")
+        weighing = weighings.check(approve, weighing, RequestError)
         status = "approved" if approve else "refused"
         now = time.time()
         self.db.execute("UPDATE requests SET status = ?, decided_by = ?, decided_at = ?, "
                         "decision_reason = ? WHERE id = ?",
                         (status, actor.name, now, reason, req_id))
+        weighings.record(self.db, self.logbook, actor.name, req_id, weighing)
         if not approve:
             self._release(row)
         late = row["decision_due"] is not None and now > row["decision_due"]
@@ -297,6 +303,7 @@ class Requests:
 
     def show(self, req_id: int, now: float | None = None) -> dict:
         row = dict(self._row(req_id))
+        row["weighing"] = weighings.of(self.db, req_id)
         now = time.time() if now is None else now
         row["overdue"] = bool(row["article"] == 10 and row["status"] == "open"
                               and row["decision_due"] is not None and now > row["decision_due"])
