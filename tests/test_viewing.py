@@ -230,3 +230,51 @@ def test_weighing_on_a_database_from_before_the_weighing_table(site, footage):
     assert manager.get(f"/api/requests/{req['id']}").get_json()["weighing"] is None
     approve(app, req["id"])
     assert manager.get(f"/api/requests/{req['id']}").get_json()["weighing"] == WEIGHING
+
+
+def _laplacian_variance(mp4: bytes, part: slice) -> float:
+    """Mean over the frames of the variance of the Laplacian of the luma columns `part`."""
+    import io
+
+    import av
+    import cv2
+    values = []
+    with av.open(io.BytesIO(mp4)) as container:
+        assert not container.streams.audio
+        for frame in container.decode(video=0):
+            luma = frame.to_ndarray(format="gray")
+            values.append(cv2.Laplacian(luma[:, part], cv2.CV_64F).var())
+    assert values
+    return sum(values) / len(values)
+
+
+def test_art10_toelichting_inzage_shows_others_blurred_in_the_player_path_R73(site, footage):
+    app, config = site
+    req = take_in(app, footage)
+    beheerder = ready(app, req["id"])
+    segment = footage[1]["id"]
+    plain = beheerder.get(video_url(req["id"], segment))
+    assert plain.status_code == 200
+    page = beheerder.get(f"/requests/{req['id']}/inzage?regions=0,0,0.5,1").get_data(
+        as_text=True)
+    assert "regions=0%2C0%2C0.5%2C1" in page         # the player's urls carry the blurring
+    blurred = beheerder.get(video_url(req["id"], segment, "?regions=0,0,0.5,1"))
+    assert blurred.status_code == 200 and blurred.mimetype == "video/mp4"
+    assert blurred.data != plain.data
+    width = 320
+    left, right = slice(4, width // 2 - 8), slice(width // 2 + 8, width - 4)
+    assert _laplacian_variance(blurred.data, left) < 0.2 * _laplacian_variance(plain.data, left)
+    assert _laplacian_variance(blurred.data, right) > 0.5 * _laplacian_variance(plain.data,
+                                                                                right)
+    detected = beheerder.get(video_url(req["id"], segment, "?detect=1"))
+    assert detected.status_code == 200 and detected.data[4:8] == b"ftyp"
+    bad = beheerder.get(video_url(req["id"], segment, "?regions=0.8,0,0.5,1"))
+    assert bad.status_code == 403 and "buiten het beeld" in bad.get_json()["error"]
+    shown = [e["details"]["blur"] for e in inzien(config)
+             if e["action"] == "viewing-segment-shown" and e["subject"] == f"request {req['id']}"]
+    assert shown == [{"detect": False, "regions": []},
+                     {"detect": False, "regions": [[0.0, 0.0, 0.5, 1.0]]},
+                     {"detect": True, "regions": []}]
+    # Nothing blurred or decrypted is left on disk: the data directory holds segments only.
+    data = load(config).storage.data_dir
+    assert not [p for p in data.rglob("*") if p.suffix.lower() in (".mp4", ".mov", ".tmp")]

@@ -41,6 +41,13 @@ def _camera(camera_id: str):
     return None
 
 
+@bp.app_template_global()
+def camera_label(camera_id: str) -> str:
+    """A camera as people know it: 'name, location' (pages show no internal ids)."""
+    c = _camera(camera_id)
+    return f"{c.name}, {c.location}" if c else camera_id
+
+
 @bp.route("/requests/<int:req_id>/inzage")
 @bp.route("/api/requests/<int:req_id>/inzage", endpoint="api_inzage")
 @rule(Action.IDENTIFY)
@@ -64,7 +71,7 @@ def inzage(req_id: int):
     for name in ("start", "end", "decided_at", "declaration_at"):
         req[f"{name}_local"] = when(req[name], tz, "%d-%m-%Y %H:%M:%S (%Z)")
     return reply("inzage.html", rows, r=req, camera=_camera(req["camera_id"]), tz=str(tz),
-                 detect=detect, regions=regions_text,
+                 detect=detect, regions=regions_text, region_boxes=regions,
                  player=[{k: row[k] for k in ("id", "start", "end", "url")} for row in rows])
 
 
