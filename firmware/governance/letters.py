@@ -36,8 +36,14 @@ def _moment(t: float | None, tz: ZoneInfo) -> str:
     return when(t, tz, "%d-%m-%Y %H:%M (%Z)")
 
 
-def _day(t: float | None, tz: ZoneInfo) -> str:
-    return when(t, tz, "%d-%m-%Y")
+def _window(row: dict, tz: ZoneInfo) -> str:
+    """The footage window, to the second when it does not start and end on whole minutes."""
+    seconds = any(t is not None and int(t) % 60 for t in (row["start"], row["end"]))
+    fmt = "%d-%m-%Y %H:%M:%S (%Z)" if seconds else "%d-%m-%Y %H:%M (%Z)"
+    return f"{when(row['start'], tz, fmt)} tot {when(row['end'], tz, fmt)}"
+
+
+BLANK = "_" * 40            # a line to write on
 
 
 def _camera(cfg, camera_id: str) -> str:
@@ -74,8 +80,8 @@ def _document(title: str, cfg, tz: ZoneInfo):
             self.set_font("Helvetica", "B", 13)
             self.multi_cell(0, 7, _latin1(self.title_text), new_x="LMARGIN", new_y="NEXT")
             self.set_font("Helvetica", "", 8)
-            self.cell(0, 5, _latin1(f"{_place(cfg)} - camerasysteem - gemaakt op "
-                                    f"{_moment(time.time(), tz)}"),
+            self.cell(0, 5, _latin1(f"Camerasysteem {cfg.device.name or 'gemeentehuis'} - "
+                                    f"gemaakt op {_moment(time.time(), tz)}"),
                       new_x="LMARGIN", new_y="NEXT")
             self.ln(3)
 
@@ -112,7 +118,7 @@ def decision_letter_file(gov: Governance, actor: Actor, cfg, store, req_id: int,
     doc.line_text(
         f"Op {_moment(row['received'], tz)} heeft de privacy officer uw schriftelijke verzoek "
         f"ontvangen om camerabeelden in te zien van de camera {_camera(cfg, row['camera_id'])}"
-        f", van {_moment(row['start'], tz)} tot {_moment(row['end'], tz)}. U lichtte uw "
+        f", van {_window(row, tz)}. U lichtte uw "
         f"verzoek als volgt toe: \"{row['motivation'] or ''}\"")
     doc.heading("Besluit")
     doc.line_text(f"De manager bedrijfsvoering heeft op {_moment(row['decided_at'], tz)} "
@@ -164,9 +170,9 @@ def decision_letter_file(gov: Governance, actor: Actor, cfg, store, req_id: int,
     doc.line_text("Met vriendelijke groet,")
     doc.line_text("de manager bedrijfsvoering")
     doc.ln(6)
-    doc.field("Naam", "")
-    doc.field("Handtekening", "")
-    doc.field("Datum", "")
+    doc.field("Naam", BLANK)
+    doc.ln(4)
+    doc.field("Handtekening", BLANK)
     doc.save(out)
     gov.logbook.append("inzien", actor.name, "decision-letter", subject=f"request {req_id}",
                        details={"decision": decision})
@@ -197,7 +203,7 @@ def article10_declaration_file(gov: Governance, actor: Actor, cfg, store, req_id
     doc.field("Ontvangen", _moment(row["received"], tz))
     doc.field("Doel van de inzage", f"inzage op grond van artikel 10: {row['motivation'] or ''}")
     doc.field("Camera", _camera(cfg, row["camera_id"]))
-    doc.field("Toegewezen tijdvak", f"{_moment(row['start'], tz)} tot {_moment(row['end'], tz)}")
+    doc.field("Toegewezen tijdvak", _window(row, tz))
     doc.heading("Besluit")
     doc.field("Toegewezen", f"door de manager bedrijfsvoering op {_moment(row['decided_at'], tz)}")
     doc.field("Gronden", row["decision_reason"] or "")
@@ -214,10 +220,12 @@ def article10_declaration_file(gov: Governance, actor: Actor, cfg, store, req_id
                   "Inzien Beeldmateriaal (artikel 10 lid 6).")
     for who in ("verzoeker", "beheerder"):
         doc.heading(f"Voor akkoord, de {who}")
-        doc.field("Naam", row["requester"] if who == "verzoeker" else "")
-        doc.field("Plaats en datum", "")
-        doc.field(f"Handtekening {who}", "")
+        doc.field("Naam", row["requester"] if who == "verzoeker" else BLANK)
+        doc.ln(3)
+        doc.field("Plaats en datum", BLANK)
         doc.ln(6)
+        doc.field(f"Handtekening {who}", BLANK)
+        doc.ln(4)
     doc.save(out)
     gov.logbook.append("inzien", actor.name, "declaration-printed", subject=f"request {req_id}",
                        details={"article": 10})
