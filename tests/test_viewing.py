@@ -96,11 +96,11 @@ def test_art10_lid4_lid5_inzage_only_inside_the_approved_request_R73(site, foota
     req = take_in(app, footage)
     beheerder = api_login(app, "b.beheerder")
     early = beheerder.get(f"/api/requests/{req['id']}/inzage")
-    assert early.status_code == 403 and "toegewezen" in early.get_json()["error"]
-    assert beheerder.get(video_url(req["id"], footage[1]["id"])).status_code == 403
+    assert early.status_code == 400 and "toegewezen" in early.get_json()["error"]
+    assert beheerder.get(video_url(req["id"], footage[1]["id"])).status_code == 400
     approve(app, req["id"])
     no_identity = beheerder.get(f"/api/requests/{req['id']}/inzage")
-    assert no_identity.status_code == 403 and "identiteit" in no_identity.get_json()["error"]
+    assert no_identity.status_code == 400 and "identiteit" in no_identity.get_json()["error"]
     beheerder = ready_after_approval(app, req["id"])
     opened = beheerder.get(f"/api/requests/{req['id']}/inzage")
     assert opened.status_code == 200, opened.get_json()
@@ -119,7 +119,7 @@ def test_art10_lid4_lid5_inzage_only_inside_the_approved_request_R73(site, foota
     assert api(officer, "POST", f"/api/requests/{req['id']}/close",
                {"reason": "inzage gehad"}).status_code == 200
     closed = beheerder.get(video_url(req["id"], footage[1]["id"]))
-    assert closed.status_code == 403 and "gesloten" in closed.get_json()["error"]
+    assert closed.status_code == 400 and "gesloten" in closed.get_json()["error"]
 
 
 def ready_after_approval(app, req_id: int):
@@ -278,3 +278,32 @@ def test_art10_toelichting_inzage_shows_others_blurred_in_the_player_path_R73(si
     # Nothing blurred or decrypted is left on disk: the data directory holds segments only.
     data = load(config).storage.data_dir
     assert not [p for p in data.rglob("*") if p.suffix.lower() in (".mp4", ".mov", ".tmp")]
+
+
+def test_art10_lid4_lid5_the_cli_shows_the_same_window_under_the_same_rules_R73(site, footage):
+    app, config = site
+    req = take_in(app, footage)
+    env = staff(config)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                               "request", *args, "--user", "b.beheerder"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+                              timeout=120)
+
+    early = cli("play", str(req["id"]), footage[1]["id"])
+    assert early.returncode == 1 and "toegewezen" in early.stderr.decode()
+    assert early.stdout == b""
+    ready(app, req["id"])
+    listed = cli("inzage", str(req["id"]), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [s["id"] for s in json.loads(listed.stdout)] == [footage[1]["id"]]
+    outside = cli("play", str(req["id"]), footage[0]["id"])
+    assert outside.returncode == 1 and "tijdvak" in outside.stderr.decode()
+    before = len(inzien(config))
+    played = cli("play", str(req["id"]), footage[1]["id"], "--regions", "0,0,0.5,1")
+    assert played.returncode == 0, played.stderr
+    assert played.stdout[4:8] == b"ftyp"                  # an MP4, into the pipe only
+    shown = [e for e in inzien(config)[before:] if e["action"] == "viewing-segment-shown"]
+    assert [(e["details"]["segment"], e["details"]["blur"]) for e in shown] == [
+        (footage[1]["id"], {"detect": False, "regions": [[0.0, 0.0, 0.5, 1.0]]})]

@@ -22,6 +22,7 @@ import sqlite3
 import time
 
 from firmware.governance.access import ART10_PURPOSE, ART10_OUTSIDE, AccessRefused
+from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, decide
 
 SHOWING_SECONDS = 10 * 60
@@ -74,10 +75,12 @@ def blur_settings(detect: bool, regions: list[Region]) -> dict:
 
 
 def _check_request(reqs, actor: Actor, req_id: int) -> dict:
-    """The request, if `actor` may now show its footage; else AccessRefused saying why."""
+    """The request, if `actor` may now show its footage. Raises AccessRefused when the
+    account may not (a permission, 403 on the web), RequestError when the request is not
+    ready for an inzage (a step of the procedure, 400)."""
     row = reqs.show(req_id)
     if row["article"] != 10:
-        raise AccessRefused(f"verzoek {req_id} is een verzoek van politie of justitie "
+        raise RequestError(f"verzoek {req_id} is een verzoek van politie of justitie "
                             "(artikel 9): daarvoor is geen inzage, maar een export")
     for action, camera in ((Action.IDENTIFY, None), (Action.PLAYBACK, row["camera_id"])):
         decision = decide(actor, action, camera=camera)
@@ -87,13 +90,13 @@ def _check_request(reqs, actor: Actor, req_id: int) -> dict:
             raise AccessRefused("inzage bij een verzoek (artikel 10 lid 4) toont de beheerder "
                                 f"die deze camera mag terugkijken: {decision.reason}")
     if row["status"] != "approved":
-        raise AccessRefused(_not_ready(req_id, row["status"]))
+        raise RequestError(_not_ready(req_id, row["status"]))
     if row["identity_checked_by"] is None:
-        raise AccessRefused("de identiteit van de verzoeker is nog niet in persoon "
+        raise RequestError("de identiteit van de verzoeker is nog niet in persoon "
                             "gecontroleerd (artikel 10 lid 4); leg die eerst vast op de "
                             "pagina van het verzoek")
     if row["declaration_signed_by"] is None:
-        raise AccessRefused("de verzoeker heeft de verklaring nog niet ondertekend (artikel 10 "
+        raise RequestError("de verzoeker heeft de verklaring nog niet ondertekend (artikel 10 "
                             "lid 5); leg die eerst vast op de pagina van het verzoek")
     return row
 

@@ -21,6 +21,7 @@ from firmware.governance import viewing
 from firmware.governance.access import AccessRefused
 from firmware.governance.bounds import when
 from firmware.governance.letters import decision_letter_file
+from firmware.governance.requests import RequestError
 from firmware.storage.store import KeyErased, SegmentMissing
 from firmware.web.routes import Action, gov, is_api, nvr, reply, rule
 
@@ -88,6 +89,8 @@ def video(req_id: int, segment_id: str):
                                                viewing.blur_settings(detect, regions))
     except AccessRefused as exc:
         return {"error": str(exc)}, 403
+    except RequestError as exc:
+        return {"error": str(exc)}, 400
     try:
         data = b"".join(store.read_segment(segment["id"]))   # in memory only, never on disk
     except KeyErased:
