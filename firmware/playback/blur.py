@@ -14,7 +14,7 @@ so no sharpening can bring a face back.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
 import av
@@ -150,59 +150,66 @@ def pixelate(planes, box: Box, block: int) -> None:
         roi[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _blur(data: bytes, regions: Sequence[Region], detect: bool) -> bytes:
+def frames_with_boxes(data: bytes, width: int, height: int, detect: bool = True
+                      ) -> Iterator[tuple[av.VideoFrame, list[Box]]]:
+    """Each frame of the segment at the viewing size, with the boxes the detector put around
+    moving things in it (held over HOLD frames either side); no boxes without `detect`."""
+    detector = MotionDetector(_background(data, width, height), width, height) if detect else None
+    hold = Hold()
+    container, stream = _open(data)
+    with container:
+        for frame in container.decode(stream):
+            frame = _viewable(frame, width, height)
+            boxes = detector.boxes(_luma(frame, width, height)) if detector else []
+            yield from hold.push(frame, boxes)
+    yield from hold.drain()
+
+
+def view_size(data: bytes) -> tuple[int, int, Fraction]:
+    """Width, height and frame rate the blurred segment will have."""
     container, stream = _open(data)
     with container:
         width, height = _view_size(stream.codec_context.width, stream.codec_context.height)
-        if width < 2 or height < 2:
-            raise BlurError("Het beeldfragment heeft geen bruikbare beeldgrootte; kies een "
-                            "ander fragment.")
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-    detector = None
-    if detect:
-        detector = MotionDetector(_background(data, width, height), width, height)
+    if width < 2 or height < 2:
+        raise BlurError("Het beeldfragment heeft geen bruikbare beeldgrootte; kies een ander "
+                        "fragment.")
+    return width, height, Fraction(rate)
+
+
+def _blur(data: bytes, regions: Sequence[Region], detect: bool) -> bytes:
+    width, height, rate = view_size(data)
     fixed = _region_boxes(regions, width, height)
     block = max(MIN_BLOCK, width // BLOCKS_ACROSS) & ~1
 
     out_io = io.BytesIO()
     out = av.open(out_io, "w", format="mp4")
-    video = out.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
+    video = out.add_stream("libx264", rate=rate.limit_denominator(1001))
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
     video.time_base = TIME_BASE
     video.codec_context.time_base = TIME_BASE
     video.codec_context.options = dict(ENCODER_OPTIONS)
+    # One frame buffer for the whole segment: each decoded frame is copied into it, blurred
+    # in place and encoded (x264 copies the picture inside the encode call).
     buffer = np.empty((height * 3 // 2, width), np.uint8)
     planes = i420_planes(buffer, width, height)
     out_frame = av.VideoFrame.from_numpy_buffer(buffer, format="yuv420p")
-    hold = Hold()
-    last_pts, start, frames = -1, None, 0
-
-    def emit(frame: av.VideoFrame, boxes: list[Box]) -> None:
-        nonlocal last_pts, start
-        if start is None:
-            start = float(frame.time or 0.0)
-        _copy_into(frame, planes, width, height)
-        for box in fixed:
-            pixelate(planes, box, block)
-        for box in boxes:
-            pixelate(planes, box, block)
-        pts = max(last_pts + 1, round((float(frame.time or 0.0) - start) * 90000))
-        last_pts = out_frame.pts = pts
-        out_frame.time_base = TIME_BASE
-        for packet in video.encode(out_frame):
-            out.mux(packet)
-
+    last_pts, start, frames = -1, 0.0, 0
     try:
-        container, stream = _open(data)
-        with container:
-            for frame in container.decode(stream):
-                frame = _viewable(frame, width, height)
-                frames += 1
-                boxes = detector.boxes(_luma(frame, width, height)) if detector else []
-                for ready, held in hold.push(frame, boxes):
-                    emit(ready, held)
-            for ready, held in hold.drain():
-                emit(ready, held)
+        for frame, boxes in frames_with_boxes(data, width, height, detect):
+            if frames == 0:
+                start = float(frame.time or 0.0)
+            frames += 1
+            _copy_into(frame, planes, width, height)
+            for box in fixed:
+                pixelate(planes, box, block)
+            for box in boxes:
+                pixelate(planes, box, block)
+            last_pts = max(last_pts + 1, round((float(frame.time or 0.0) - start) * 90000))
+            out_frame.pts = last_pts
+            out_frame.time_base = TIME_BASE
+            for packet in video.encode(out_frame):
+                out.mux(packet)
         if not frames:
             raise BlurError("Het beeldfragment bevat geen enkel beeld; kies een ander fragment.")
         for packet in video.encode(None):
