@@ -187,3 +187,21 @@ def _app(config):
         app.config["TESTING"] = True
         _APPS[config] = app
     return _APPS[config]
+
+
+def test_art10_lid3_a_letter_decided_after_the_two_working_days_says_so(desk):
+    tmp, _, _, start = desk
+    t = datetime.fromtimestamp(int(start) + 2, AMSTERDAM)
+    received = datetime.now(AMSTERDAM).replace(microsecond=0) - timedelta(days=10)
+    add = run(desk, "request", "add", "--article", "10", "--requester", "A. Jansen",
+              "--motivation", "mijn auto is beschadigd bij de ingang", "--received",
+              received.isoformat(), "--camera", "cam", "--start", t.isoformat(),
+              "--end", (t + timedelta(seconds=6)).isoformat(), "--user", "p.officer", "--json")
+    req = json.loads(add.stdout)
+    run(desk, "request", "decide", str(req["id"]), "--refuse", "--reason",
+        "Geen belang aangetoond bij deze beelden.", "--user", "m.manager")
+    out = tmp / "besluit-te-laat.pdf"
+    run(desk, "request", "letter", str(req["id"]), "--out", str(out), "--user", "m.manager")
+    words = flat(pdf_text(out))
+    assert "na afloop van die termijn" in words and "binnen die termijn" not in words
+    assert received.strftime("%d-%m-%Y %H:%M") in words
