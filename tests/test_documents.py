@@ -75,7 +75,7 @@ def test_logbook_exports_are_complete_and_need_the_role_R50_R51(site):
     rows = list(csv.reader(out.open(encoding="utf-8")))
     rows = rows[:rows.index([])]            # the signed head statement follows the entries
     gov = Governance.open(load(config))
-    assert rows[0][:5] == ["book", "n", "at", "actor", "action"]
+    assert rows[0][:5] == ["logboek", "nr", "tijd", "wie", "handeling"]
     assert [int(r[1]) for r in rows[1:]] == list(range(1, len(rows)))
     assert len(rows) - 1 <= len(gov.logbook.entries("usage"))
     pdf = tmp / "inzien.pdf"
@@ -110,6 +110,7 @@ def test_report_for_the_dpia_and_the_dpo_R83(site):
         day.isoformat(), "--out", str(out), "--user", "d.dpo")
     text = pdf_text(out)
     for expected in ("Rapportage camerasysteem voor DPIA en FG", "Gemeentehuis Soest, testgang",
-                     "Ingestelde bewaartermijn: 28 dagen", "PL0900-2026-42", "open", "intact",
+                     "Ingestelde bewaartermijn: 28 dagen", "PL0900-2026-42", "in behandeling",
+                     "intact",
                      "Toegang tot beelden per rol"):
         assert expected in text, expected

@@ -442,7 +442,7 @@ def test_nvr_logbook_head_and_the_exports_carry_the_signed_head_R50_R51(tmp_path
     assert text.returncode == 0 and usage["message"] in text.stdout
 
     out = tmp_path / "usage.csv"
-    logbook_file(gov, dpo, "usage", "csv", "test-device", out)
+    logbook_file(gov, dpo, "usage", "csv", load(config), out)
     rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
     blank = rows.index([])
     entries, (fields, values) = rows[1:blank], rows[blank + 1:]
@@ -452,11 +452,13 @@ def test_nvr_logbook_head_and_the_exports_carry_the_signed_head_R50_R51(tmp_path
     assert openssl_verify(statement, tmp_path).returncode == 0
     n = int(statement["message"].split("\nn: ")[1].split("\n")[0])
     signed_hash = statement["message"].split("\nhash: ")[1].split("\n")[0]
-    assert n == len(entries) and entries[n - 1][1] == str(n) and entries[n - 1][8] == signed_hash
+    hash_column = rows[0].index("hash")
+    assert n == len(entries) and entries[n - 1][1] == str(n)
+    assert entries[n - 1][hash_column] == signed_hash
     assert statement["fingerprint"] == usage["fingerprint"]
 
     pdf = tmp_path / "usage.pdf"
-    logbook_file(gov, dpo, "usage", "pdf", "test-device", pdf)
+    logbook_file(gov, dpo, "usage", "pdf", load(config), pdf)
     first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"],
                            capture_output=True, text=True, check=True).stdout
     lines = [line.strip() for line in first.splitlines()]

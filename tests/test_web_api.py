@@ -252,7 +252,7 @@ def test_logbooks_are_read_verified_and_exported_R50_R51(site):
     entries = dpo.get("/api/logbooks/usage").get_json()
     assert [e["n"] for e in entries] == sorted((e["n"] for e in entries), reverse=True)
     csv = dpo.get("/logbooks/usage/csv")
-    assert csv.status_code == 200 and csv.get_data(True).startswith("book,")
+    assert csv.status_code == 200 and csv.get_data(True).startswith("logboek,nr,tijd,")
     assert dpo.get("/logbooks/usage/pdf").data.startswith(b"%PDF")
     assert api_login(app, "m.manager").get("/api/logbooks/verify").status_code == 403
     assert api_login(app, "t.admin").get("/api/logbooks/inzien").status_code == 403

@@ -49,7 +49,7 @@ def login(app, name):
 
 PARAMS = {"camera": "cam", "day": "2026-04-24", "segment_id": "0" * 32, "hold_id": "1",
           "visit_id": "1", "req_id": "1", "name": "nobody", "delegation_id": "1",
-          "export_id": "1", "book": "inzien", "fmt": "csv"}
+          "export_id": "1", "book": "inzien", "fmt": "csv", "scan_id": "1"}
 
 
 def url_of(rule: str) -> str:

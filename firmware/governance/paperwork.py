@@ -20,17 +20,20 @@ class PaperworkError(Exception):
     """The document cannot be made as asked; the message says why."""
 
 
-def logbook_file(gov: Governance, actor: Actor, book: str, fmt: str, device: str,
-                 out: Path) -> int:
-    """One logbook as CSV or PDF with the signed statement of its head (the PDF on its first
-    page, and whether the chains verify); returns the number of entries written."""
+def logbook_file(gov: Governance, actor: Actor, book: str, fmt: str, cfg, out: Path) -> int:
+    """One logbook as CSV or PDF in Dutch, cameras by name and location (`cfg`), with the
+    signed statement of its head (the PDF on its first page, and whether the chains verify);
+    returns the number of entries written."""
     from firmware.governance.documents import logbook_csv, logbook_pdf
+    from firmware.governance.wording import Names, device_label
     require(gov.logbook, actor, Action.LOGBOOK_READ, Refused)
     entries, head = gov.logbook.snapshot(book)
+    names = Names.of(cfg)
     if fmt == "csv":
-        logbook_csv(entries, out, head)
+        logbook_csv(entries, out, head, names)
     else:
-        logbook_pdf(entries, book, device, gov.logbook.verify().ok, out, head)
+        logbook_pdf(entries, book, device_label(cfg), gov.logbook.verify().ok, out, head,
+                    names)
     gov.logbook.append("usage", actor.name, "logbook-export", subject=book,
                        details={"format": fmt, "entries": len(entries)})
     return len(entries)
@@ -50,7 +53,7 @@ def report_file(gov: Governance, actor: Actor, cfg, store, first: date, last: da
            + timedelta(days=1)).timestamp() - 1
     data = report_data(cfg, store, gov, start, end)
     data.update({"from": first.isoformat(), "to": last.isoformat()})
-    report_pdf(data, cfg.device.id, out)
+    report_pdf(data, cfg, out)
     gov.logbook.append("usage", actor.name, "report",
                        details={"from": data["from"], "to": data["to"]})
     return out

@@ -75,9 +75,9 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     app.url_map.converters["int"] = routes.IdConverter      # ids that fit SQLite (issue 9)
 
     from firmware.web import (api, auth, casework, exports, live, logbooks, people, recordings,
-                              system, viewing)
+                              scans, system, viewing)
     for module in (auth, recordings, live, casework, exports, logbooks, people, system, api,
-                   viewing):
+                   scans, viewing):
         app.register_blueprint(module.bp)
     auth.limit_logins(app)
 

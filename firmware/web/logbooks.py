@@ -12,7 +12,8 @@ from flask import Blueprint, abort, g, render_template, request, send_file, url_
 
 from firmware.governance.logbook import BOOKS
 from firmware.governance.paperwork import logbook_file, report_file
-from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, may,
+from firmware.governance.wording import Names, action_text, actor_text, moment
+from firmware.web.routes import (Action, InputError, done, fields, gov, integer, may,
                                  nvr, reply, rule, text)
 
 bp = Blueprint("logbooks", __name__)
@@ -41,7 +42,11 @@ def index(book: str):
     before = integer(request.args, "before") if request.args.get("before") else None
     if before is not None:
         entries = [e for e in entries if e["n"] < before]
-    page = [{**e, "at_local": local_time(e["at"])} for e in reversed(entries[-PAGE:])]
+    names = Names.of(nvr()["cfg"])
+    page = [{**e, "at_local": moment(e["at"], names.tz), "action_nl": action_text(e["action"]),
+             "actor_nl": actor_text(e["actor"]),
+             "subject_nl": names.subject(e["subject"]), "details_nl": names.details(e["details"])}
+            for e in reversed(entries[-PAGE:])]
     return reply("logbooks.html", page, book=book, books=TITLES, may_verify=may(
         Action.LOGBOOK_VERIFY), older=page[-1]["n"] if len(entries) > PAGE else None)
 
@@ -65,7 +70,7 @@ def download(book: str, fmt: str):
         abort(404, "a logbook is exported as csv or pdf")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"logbook.{fmt}"
-        logbook_file(gov(), g.actor, book, fmt, nvr()["cfg"].device.id, out)
+        logbook_file(gov(), g.actor, book, fmt, nvr()["cfg"], out)
         data = out.read_bytes()
     return send_file(io.BytesIO(data), mimetype="text/csv" if fmt == "csv" else "application/pdf",
                      download_name=f"logboek-{book}.{fmt}")

@@ -9,6 +9,7 @@ import time
 from flask import Blueprint
 
 from firmware.config import MAX_RETENTION_DAYS
+from firmware.governance.wording import ALARMS
 from firmware.live.client import recorder_status
 from firmware.system.clock import clock_synchronised
 from firmware.web.routes import PUBLIC, local_time, nvr, reply, rule
@@ -16,18 +17,8 @@ from firmware.web.routes import PUBLIC, local_time, nvr, reply, rule
 bp = Blueprint("system", __name__)
 STALE_SECONDS = 10              # a camera without frames for this long is reported as stalled
 
-# The alarms the store keeps in its index (every process sees them), in Dutch for the page.
-ALARMS_NL = {
-    "wal-not-purged": "gewiste sleutels staan mogelijk nog in index.sqlite3-wal: een lezer houdt "
-                      "een oude momentopname open; de recorder probeert het elke minuut opnieuw",
-    "storage-full": "de schijf is vol en alle beelden die er nog staan worden vastgehouden: het "
-                    "opnemen is gestopt (R-42); hef een vasthouding op of maak ruimte",
-    "clock-ahead": "de klok loopt meer dan een dag voor op de laatste opname en is niet "
-                   "gesynchroniseerd: er wordt gewist naar de tijd van de index, niet naar deze "
-                   "klok (R-40); synchroniseer de klok",
-    "clock-behind": "de klok loopt achter op de laatste opname: de recorder neemt op, maar "
-                    "wissen gaat naar de tijd van de index (R-40); synchroniseer de klok",
-}
+# The alarms in Dutch for the page: one wording with the report (governance/wording.py).
+ALARMS_NL = ALARMS
 
 
 @bp.route("/healthz")
