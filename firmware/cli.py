@@ -937,7 +937,8 @@ def cmd_request_play(args) -> int:
     memory when asked; checked and logged like the web's inzage."""
     from firmware.governance.access import AccessRefused
     from firmware.governance.requests import RequestError
-    from firmware.governance.viewing import blur_settings, parse_regions, show_request_segment
+    from firmware.governance.viewing import (RegionError, blur_settings, parse_regions,
+                                             show_request_segment)
     from firmware.storage.segcrypt import SegmentError
     from firmware.storage.store import KeyErased, SegmentMissing
     _refuse_unless_pipe(args.segment)
@@ -948,7 +949,8 @@ def cmd_request_play(args) -> int:
         show_request_segment(reqs, reqs.store, actor, args.id, args.segment,
                              blur_settings(args.detect, regions))
         data = b"".join(reqs.store.read_segment(args.segment))      # in memory only
-    except (AccessRefused, RequestError, KeyErased, SegmentError, SegmentMissing) as exc:
+    except (AccessRefused, RequestError, RegionError, KeyErased, SegmentError,
+            SegmentMissing) as exc:
         raise CliError(str(exc)) from None
     if args.detect or regions:
         from firmware.playback.blur import BlurError, blur_mp4

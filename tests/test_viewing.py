@@ -269,7 +269,9 @@ def test_art10_toelichting_inzage_shows_others_blurred_in_the_player_path_R73(si
     detected = beheerder.get(video_url(req["id"], segment, "?detect=1"))
     assert detected.status_code == 200 and detected.data[4:8] == b"ftyp"
     bad = beheerder.get(video_url(req["id"], segment, "?regions=0.8,0,0.5,1"))
-    assert bad.status_code == 403 and "buiten het beeld" in bad.get_json()["error"]
+    assert bad.status_code == 400 and "buiten het beeld" in bad.get_json()["error"]
+    page = beheerder.get(f"/requests/{req['id']}/inzage?regions=links")
+    assert page.status_code == 400 and "x,y,breedte,hoogte" in page.get_data(as_text=True)
     shown = [e["details"]["blur"] for e in inzien(config)
              if e["action"] == "viewing-segment-shown" and e["subject"] == f"request {req['id']}"]
     assert shown == [{"detect": False, "regions": []},

@@ -47,6 +47,11 @@ CREATE INDEX IF NOT EXISTS segment_showings_key
 Region = tuple[float, float, float, float]
 
 
+class RegionError(ValueError):
+    """A rectangle to blur that is no rectangle inside the frame; the message (Dutch) says
+    how to write one."""
+
+
 def parse_regions(text: str | None) -> list[Region]:
     """Rectangles the beheerder draws over others in view: 'x,y,b,h' as fractions of the frame
     (0 to 1, from the top left), several separated by ';' or new lines."""
@@ -58,15 +63,15 @@ def parse_regions(text: str | None) -> list[Region]:
         try:
             x, y, w, h = (float(v.strip().replace("%", "")) for v in part.split(","))
         except ValueError:
-            raise AccessRefused(f"gebied '{part}' is geen rechthoek x,y,breedte,hoogte in "
+            raise RegionError(f"gebied '{part}' is geen rechthoek x,y,breedte,hoogte in "
                                 "fracties van het beeld, zoals 0.1,0.2,0.3,0.4") from None
         if not all(math.isfinite(v) for v in (x, y, w, h)) or not (
                 0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x + 1e-9 and 0 < h <= 1 - y + 1e-9):
-            raise AccessRefused(f"gebied '{part}' valt buiten het beeld: x en y vanaf 0, "
+            raise RegionError(f"gebied '{part}' valt buiten het beeld: x en y vanaf 0, "
                                 "breedte en hoogte groter dan 0, samen niet meer dan 1")
         regions.append((x, y, w, h))
     if len(regions) > MAX_REGIONS:
-        raise AccessRefused(f"ten hoogste {MAX_REGIONS} gebieden; gebruik grotere rechthoeken")
+        raise RegionError(f"ten hoogste {MAX_REGIONS} gebieden; gebruik grotere rechthoeken")
     return regions
 
 

@@ -23,7 +23,7 @@ from firmware.governance.bounds import when
 from firmware.governance.letters import decision_letter_file
 from firmware.governance.requests import RequestError
 from firmware.storage.store import KeyErased, SegmentMissing
-from firmware.web.routes import Action, gov, is_api, nvr, reply, rule
+from firmware.web.routes import Action, InputError, gov, is_api, nvr, reply, rule
 
 bp = Blueprint("viewing", __name__)
 
@@ -32,7 +32,10 @@ def _blur_choice() -> tuple[bool, list, str]:
     """Blurring asked for in the query: detect=1 and regions=x,y,b,h;..."""
     detect = request.args.get("detect") in ("1", "on", "yes")
     text = request.args.get("regions", "")
-    return detect, viewing.parse_regions(text), text
+    try:
+        return detect, viewing.parse_regions(text), text
+    except viewing.RegionError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _camera(camera_id: str):
@@ -89,7 +92,7 @@ def video(req_id: int, segment_id: str):
                                                viewing.blur_settings(detect, regions))
     except AccessRefused as exc:
         return {"error": str(exc)}, 403
-    except RequestError as exc:
+    except (RequestError, InputError) as exc:
         return {"error": str(exc)}, 400
     try:
         data = b"".join(store.read_segment(segment["id"]))   # in memory only, never on disk
