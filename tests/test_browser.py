@@ -8,6 +8,7 @@ refreshes the ones in docs/screenshots).
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -172,7 +173,10 @@ def test_place_a_hold_R41(as_user, device):
 
 
 def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, device):
-    url, _ = device
+    """Art. 10: intake by the privacy officer, approval with the weighing of others in view by
+    the manager, identity and declaration at the beheerder, and the inzage inside the request
+    with the others blurred in the player path (lid 3-6, toelichting)."""
+    url, config = device
     officer = as_user("p.officer")
     officer.goto(f"{url}/requests")
     form = officer.locator("fieldset:has-text('artikel 10')")
@@ -191,8 +195,12 @@ def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, 
     manager.goto(request_url)
     manager.check("input[name=approve][value=yes]")
     manager.fill("fieldset:has-text('Besluit') input[name=reason]", "belang aangetoond")
+    manager.fill("textarea[name=weighing]", "voorbijgangers in beeld; het belang van de "
+                                            "aanvrager weegt zwaarder, zij worden vervaagd")
     manager.click("button:has-text('Besluiten')")
     assert "toegewezen" in manager.inner_text("h2")
+    assert "voorbijgangers in beeld" in manager.inner_text("table")
+    assert manager.locator("a:has-text('Besluitbrief')").count() == 1
     shot(manager, "06-verzoek-besluit")
 
     beheerder = as_user("b.beheerder")
@@ -201,8 +209,37 @@ def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, 
     beheerder.click("button:has-text('Vastleggen')")
     beheerder.click("button:has-text('Vastleggen')")         # the signed declaration
     assert "mogelijk" in beheerder.inner_text("table")
-    assert beheerder.locator("a:has-text('beelden tonen')").count() == 1
+    assert beheerder.locator("a:has-text('beelden tonen')").count() == 0   # not the whole day
     shot(beheerder, "07-verzoek-inzage")
+    beheerder.click("a:has-text('Inzage openen')")
+    assert "Inzage verzoek" in beheerder.inner_text("h2")
+    beheerder.wait_for_function("() => document.getElementById('player-video').videoHeight > 0",
+                                timeout=30000)          # the picture has its size
+    beheerder.click("#draw-region")                 # draw where passers-by walk
+    box = beheerder.locator("#draw-layer").bounding_box()
+    beheerder.mouse.move(box["x"] + 0.05 * box["width"], box["y"] + 0.20 * box["height"])
+    beheerder.mouse.down()
+    beheerder.mouse.move(box["x"] + 0.95 * box["width"], box["y"] + 0.65 * box["height"],
+                         steps=5)
+    beheerder.mouse.up()
+    drawn = [float(v) for v in beheerder.input_value("input[name=regions]").split(",")]
+    assert all(abs(a - b) < 0.02 for a, b in zip(drawn, (0.05, 0.20, 0.90, 0.45), strict=True))
+    beheerder.click("button:has-text('Toepassen')")
+    assert "regions=0.05" in beheerder.url
+    links = beheerder.locator("a[data-jump]")
+    assert links.count() >= 1
+    links.first.click()
+    beheerder.wait_for_function(
+        "() => document.getElementById('player-video').currentTime > 0.5", timeout=30000)
+    assert beheerder.locator("#player-video").evaluate("v => v.videoWidth") == 320
+    shot(beheerder, "10-inzage-vervaagd")
+    entries = Governance.open(load(config)).logbook.entries("inzien")
+    shown = [json.loads(e["details"]) for e in entries if e["action"] == "viewing-segment-shown"]
+    assert shown and all(s["purpose"] == "art10" for s in shown)
+    blurs = [s["blur"] for s in shown if s["blur"]["regions"]]
+    assert blurs and all(not b["detect"] and len(b["regions"]) == 1 and all(
+        abs(a - e) < 0.02 for a, e in zip(b["regions"][0], (0.05, 0.20, 0.90, 0.45),
+                                          strict=True)) for b in blurs)
 
 
 def test_article9_handover_identity_declaration_export_and_declaration_R60_R62(as_user, device,

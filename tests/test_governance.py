@@ -386,7 +386,8 @@ def test_identity_and_declaration_before_viewing_R73(desk):
                                                "(R-72)")
     with pytest.raises(RequestError, match="only for an approved request"):
         reqs.record_identity(people["b.beheerder"], req["id"], "passport")
-    reqs.decide(people["m.manager"], req["id"], approve=True, reason="victim of the theft")
+    reqs.decide(people["m.manager"], req["id"], approve=True, reason="victim of the theft",
+                weighing="no one else in view of the bicycle stand")
     ok, why = reqs.may_view(req["id"])
     assert not ok and "identity" in why
     with pytest.raises(RequestError, match="identity before the declaration"):
@@ -397,7 +398,8 @@ def test_identity_and_declaration_before_viewing_R73(desk):
     reqs.record_declaration(people["b.beheerder"], req["id"], "J. de Vries")
     assert reqs.may_view(req["id"]) == (True, "ready")
     assert [e["action"] for e in logbook.entries("inzien")] == [
-        "request-art10-intake", "request-approved", "identity-checked", "declaration-signed"]
+        "request-art10-intake", "request-weighing", "request-approved", "identity-checked",
+        "declaration-signed"]
 
 
 def test_overdue_requests_are_flagged_R72(desk):
@@ -442,7 +444,9 @@ def test_cli_request_workflow(tmp_path):
     req = _json.loads(add.stdout)
     assert req["decision_due"] == decision_due(received).isoformat() and req["overdue"]
     decided = nvr("--config", str(config), "request", "decide", str(req["id"]), "--approve",
-                  "--reason", "victim of the theft", "--user", "m.manager", "--json", env=env)
+                  "--reason", "victim of the theft", "--weighing",
+                  "passers-by in view are blurred at the viewing", "--user", "m.manager",
+                  "--json", env=env)
     assert decided.returncode == 0, decided.stderr
     assert _json.loads(decided.stdout)["status"] == "approved"
     lawyer = nvr("--config", str(config), "request", "add", "--article", "10", "--requester",

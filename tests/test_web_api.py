@@ -95,7 +95,8 @@ def test_article10_request_from_intake_to_viewing_R70_R72_R73(site):
                {"approve": True, "reason": "gegrond"}).status_code == 403  # not the manager
     manager = api_login(app, "m.manager")
     decided = api(manager, "POST", f"/api/requests/{req['id']}/decision",
-                  {"approve": True, "reason": "belang aangetoond, beelden beperkt tot fiets"})
+                  {"approve": True, "reason": "belang aangetoond, beelden beperkt tot fiets",
+                   "weighing": "geen anderen herkenbaar in beeld bij de fietsenstalling"})
     assert decided.status_code == 200 and decided.get_json()["status"] == "approved"
     beheerder = api_login(app, "b.beheerder")
     early = api(beheerder, "POST", f"/api/requests/{req['id']}/declaration",
@@ -110,7 +111,7 @@ def test_article10_request_from_intake_to_viewing_R70_R72_R73(site):
     pdf = beheerder.get(f"/requests/{req['id']}/declaration.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf.data, capture_output=True).stdout
-    assert b"J. de Vries" in text and b"SHA-256" in text
+    assert b"J. de Vries" in text and b"Verklaring inzage camerabeelden" in text
     actions = [e["action"] for e in Governance.open(load(config)).logbook.entries("inzien")]
     for expected in ("request-art10-intake", "request-approved", "identity-checked",
                      "declaration-signed"):

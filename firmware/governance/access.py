@@ -11,13 +11,22 @@ import unicodedata
 
 from firmware.governance.roles import Action, Actor, decide
 
-# Article 1: what camera footage may serve.
-PURPOSES = {
+# Article 1: what camera footage may serve; a person states one of these for live view and
+# ordinary playback.
+ORDINARY_PURPOSES = {
     "safety": "veiligheid van personen",
     "property": "bescherming van eigendommen",
     "access": "toegang tot het gebouw",
     "incident": "vastleggen van incidenten",
 }
+# Art. 10 lid 4-5: showing an approved requester their footage. Only the viewing inside the
+# request uses it (governance.viewing), never an ordinary grant.
+ART10_PURPOSE = "art10"
+PURPOSES = {**ORDINARY_PURPOSES, ART10_PURPOSE: "art. 10 inzage (verzoek van een ander)"}
+ART10_OUTSIDE = ("het doel 'art. 10 inzage' geldt alleen binnen het verzoek: open de inzage "
+                 "vanaf de pagina van het toegewezen verzoek (Verzoeken, verzoek, 'Inzage "
+                 "openen'), waar alleen de camera en het tijdvak van het besluit te zien zijn "
+                 "(artikel 10 lid 4-5, R-73)")
 MIN_REASON = 8
 # Letters that draw nothing (Hangul fillers, the Braille blank, the Mongolian vowel separator).
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
@@ -49,8 +58,12 @@ def visible_length(text: str | None) -> int:
 
 
 def check_reason(purpose: str | None, reason: str | None) -> None:
-    if purpose not in PURPOSES:
-        options = ", ".join(f"{k} ({v})" for k, v in PURPOSES.items())
+    """R-01 for an ordinary access: a purpose of article 1 and a reason in words. The art. 10
+    purpose is refused here: it exists only inside an approved request (governance.viewing)."""
+    if purpose == ART10_PURPOSE:
+        raise AccessRefused(ART10_OUTSIDE)
+    if purpose not in ORDINARY_PURPOSES:
+        options = ", ".join(f"{k} ({v})" for k, v in ORDINARY_PURPOSES.items())
         raise AccessRefused(f"access to footage needs a purpose from article 1: {options} (R-01)")
     if visible_length(reason) < MIN_REASON:
         raise AccessRefused(f"access to footage needs a reason in words, at least {MIN_REASON} "
@@ -58,8 +71,9 @@ def check_reason(purpose: str | None, reason: str | None) -> None:
 
 
 def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purpose: str | None,
-                  reason: str | None, subject: str) -> None:
-    """Allow one footage access or raise AccessRefused; both outcomes are logged."""
+                  reason: str | None, subject: str) -> int:
+    """Allow one footage access or raise AccessRefused; both outcomes are logged. Returns the
+    number of the grant's entry in the Logboek Inzien Beeldmateriaal."""
     try:
         check_reason(purpose, reason)
         decision = decide(actor, action, camera=camera)
@@ -73,5 +87,5 @@ def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purp
     details = {"action": action.value, "camera": camera, "purpose": purpose}
     gov.logbook.append("usage", actor.name, action.value, subject=subject, reason=reason,
                        details=details)
-    gov.logbook.append("inzien", actor.name, action.value, subject=subject, reason=reason,
-                       details=details)
+    return gov.logbook.append("inzien", actor.name, action.value, subject=subject,
+                              reason=reason, details=details)

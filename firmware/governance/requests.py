@@ -21,6 +21,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from firmware.governance import bounds, termijnen
+from firmware.governance import weighing as weighings
 from firmware.governance.access import require, visible_length
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor
@@ -220,10 +221,13 @@ class Requests:
                                      **({"acts_for": acts_for} if acts_for else {})})
         return self.show(req_id)
 
-    def decide(self, actor: Actor, req_id: int, *, approve: bool, reason: str) -> dict:
+    def decide(self, actor: Actor, req_id: int, *, approve: bool, reason: str,
+               weighing: str | None = None) -> dict:
         """R-72: the manager bedrijfsvoering approves or refuses; refusal releases the hold.
         A decision after the due time is late, and stays late: `show` reads it from the
-        decision's own time against the due time, and the logbook entry says so."""
+        decision's own time against the due time, and the logbook entry says so.
+        `weighing`: others in view against the requester's interest (toelichting art. 10),
+        needed for an approval (governance.weighing)."""
         self._require(actor, Action.REQUEST_DECIDE)
         row = self._row(req_id)
         if row["article"] != 10 or row["status"] != "open":
@@ -232,11 +236,13 @@ class Requests:
         if visible_length(reason) < 5:
             raise RequestError("a decision needs its reasons, at least 5 visible characters "
                                "(R-74)")
+        weighing = weighings.check(approve, weighing, RequestError)
         status = "approved" if approve else "refused"
         now = self.clock()
         self.db.execute("UPDATE requests SET status = ?, decided_by = ?, decided_at = ?, "
                         "decision_reason = ? WHERE id = ?",
                         (status, actor.name, now, reason, req_id))
+        weighings.record(self.db, self.logbook, actor.name, req_id, weighing)
         if not approve:
             self._release(row)
         late = row["decision_due"] is not None and now > row["decision_due"]
@@ -346,6 +352,7 @@ class Requests:
 
     def show(self, req_id: int, now: float | None = None) -> dict:
         row = dict(self._row(req_id))
+        row["weighing"] = weighings.of(self.db, req_id)
         now = time.time() if now is None else now
         due = row["decision_due"]
         row["overdue"] = bool(row["article"] == 10 and row["status"] == "open"

@@ -71,6 +71,12 @@ ACTIONS: dict[str, str] = {
     "visit-session-ended": "sessie bezoek politie/OM beeindigd",
     "scan-attached": "scan aan verzoek toegevoegd",
     "scan-read": "scan van verzoek ingezien",
+    # what was shown (art. 7.2, art. 10.4-6; governance/viewing.py, weighing.py, letters.py)
+    "playback-segment-shown": "opname getoond bij terugkijken",
+    "viewing-opened": "inzage bij verzoek geopend (art. 10)",
+    "viewing-segment-shown": "opname getoond bij inzage (art. 10)",
+    "request-weighing": "afweging anderen in beeld vastgelegd bij het besluit",
+    "decision-letter": "besluitbrief gemaakt (art. 10)",
 }
 
 # The keys of the details of logbook entries, as a label a person reads.
@@ -101,6 +107,10 @@ DETAIL_KEYS: dict[str, str] = {
     "os_user": "gebruiker besturingssysteem", "key": "instelling", "old": "oud", "new": "nieuw",
     "status": "status",
     "acts_for": "advocaat handelt voor", "adviser": "adviseur", "decided_by": "besloten door",
+    "segment": "opname", "request": "verzoek", "window_start": "tijdvak van",
+    "window_end": "tijdvak tot", "blur": "vervagen", "detect": "personen automatisch",
+    "regions": "getekende gebieden", "grant": "op grond van logboekregel",
+    "decision": "besluit",
 }
 # Who wrote an entry when it was not a person's account.
 ACTORS: dict[str, str] = {
@@ -114,9 +124,10 @@ ORDER = ("requester", "kind", "visitor", "organisation", "identity", "legal_basi
          "bytes", "sha256", "archive_sha256")
 # Keys whose values are codes with a wording in VALUES (other values are shown as written).
 CODE_KEYS = frozenset({"role", "from", "to", "kind", "purpose", "action", "actions", "format",
-                       "because", "source"})
+                       "because", "source", "decision"})
 # Keys whose values are stored times (epoch seconds), shown as local times.
-TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock"})
+TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock", "window_start",
+                       "window_end"})
 
 STATUSES: dict[str, str] = {
     "registered": "geregistreerd", "open": "in behandeling", "approved": "toegewezen",
@@ -133,7 +144,8 @@ VALUES: dict[str, str] = {
     "citizen": "burger", "company": "bedrijf", "insurer": "verzekeraar", "lawyer": "advocaat",
     "other": "anders", "safety": "veiligheid van personen",
     "property": "bescherming van eigendommen", "access": "toegang tot het gebouw",
-    "incident": "vastleggen van incidenten", "live": "live", "playback": "terugkijken",
+    "incident": "vastleggen van incidenten", "art10": "art. 10 inzage (verzoek van een ander)",
+    "live": "live", "playback": "terugkijken",
     "csv": "CSV", "pdf": "PDF", "usage": "logboek gebruik",
     "inzien": "Logboek Inzien Beeldmateriaal", "role-change": "rolwijziging",
     "reset": "wachtwoordherstel", "local": "op het apparaat (opdrachtregel)",

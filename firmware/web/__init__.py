@@ -77,9 +77,9 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     app.url_map.converters["int"] = routes.IdConverter      # ids that fit SQLite (issue 9)
 
     from firmware.web import (api, auth, casework, decisions, exports, live, logbooks, people,
-                              recordings, scans, system)
+                              recordings, scans, system, viewing)
     for module in (auth, recordings, live, casework, exports, logbooks, people, system, api,
-                   decisions, scans):
+                   decisions, scans, viewing):
         app.register_blueprint(module.bp)
     auth.limit_logins(app)
 

@@ -109,7 +109,12 @@ def _document() -> dict:
         "/api/requests/{req_id}/decision": {
             "parameters": _path(("req_id", "int")),
             "post": _op("decide an art. 10 request (R-72)", _body(
-                ["approve", "reason"], approve={"type": "boolean"}, reason=_TEXT))},
+                ["approve", "reason"], approve={"type": "boolean"}, reason=_TEXT,
+                weighing=_TEXT))},
+        "/api/requests/{req_id}/inzage": {
+            "parameters": _path(("req_id", "int")),
+            "get": _op("the inzage of an approved art. 10 request: its camera, window and "
+                       "segments, each to be played at its url (art. 10 lid 4-5); logged")},
         "/api/requests/{req_id}/identity": {
             "parameters": _path(("req_id", "int")),
             "post": _op("record the in-person identity check: art. 10 the method (R-73); "

@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Blueprint, g, send_file, url_for
 
 from firmware.governance.handover import DOCUMENT_TYPES, officer_record
+from firmware.governance.letters import article10_declaration_file
 from firmware.governance.paperwork import request_declaration_file
 from firmware.governance.requests import ACTS_FOR, LEGAL_BASES, REQUESTER_KINDS
 from firmware.storage.holds import list_holds
@@ -205,7 +206,8 @@ def _yes(f, name: str) -> bool:
 def request_decide(req_id: int):
     f = fields()
     row = gov().requests(nvr()["store"]).decide(g.actor, req_id, approve=_yes(f, "approve"),
-                                                reason=text(f, "reason"))
+                                                reason=text(f, "reason"),
+                                                weighing=text(f, "weighing", required=False))
     word = "toegewezen" if row["status"] == "approved" else "afgewezen"
     return done(row, f"Verzoek {req_id} {word}.",
                 url_for("casework.request_detail", req_id=req_id))
@@ -245,8 +247,12 @@ def request_declaration_pdf(req_id: int):
     with tempfile.TemporaryDirectory() as tmp:          # a form, not footage
         out = Path(tmp) / "v.pdf"
         device = nvr()["cfg"].device
-        request_declaration_file(gov(), g.actor, nvr()["store"], req_id,
-                                 device.name or device.id, out)
+        if gov().requests(nvr()["store"]).show(req_id)["article"] == 10:   # once approved
+            article10_declaration_file(gov(), g.actor, nvr()["cfg"], nvr()["store"], req_id,
+                                       out)
+        else:
+            request_declaration_file(gov(), g.actor, nvr()["store"], req_id,
+                                     device.name or device.id, out)
         pdf = out.read_bytes()
     return send_file(io.BytesIO(pdf), mimetype="application/pdf",
                      download_name=f"verklaring-verzoek-{req_id}.pdf")

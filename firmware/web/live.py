@@ -13,7 +13,7 @@ import time
 
 from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
 
-from firmware.governance.access import PURPOSES
+from firmware.governance.access import ORDINARY_PURPOSES as PURPOSES
 from firmware.governance.roles import decide
 from firmware.governance.service import Governance
 from firmware.live.client import LiveUnavailable, live_frames

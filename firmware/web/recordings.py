@@ -2,7 +2,8 @@
 
 Playback needs a footage grant first: the viewer states a purpose and a reason per camera
 (R-01), which is checked and logged by governance.access and kept in the session for
-GRANT_SECONDS. Decrypted footage is held in memory for the response only, never on disk.
+GRANT_SECONDS. Every segment served is logged under that grant (governance.viewing, art. 7
+lid 2). Decrypted footage is held in memory for the response only, never on disk.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, request, send_file, url_for
 
-from firmware.governance.access import PURPOSES
+from firmware.governance.access import ORDINARY_PURPOSES as PURPOSES
 from firmware.governance.roles import decide
+from firmware.governance.viewing import show_playback_segment
 from firmware.storage.holds import list_holds
 from firmware.storage.store import KeyErased, SegmentMissing
 from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_grant,
-                                 granted_until, is_api, local_target, nvr, reply, rule, text)
+                                 gov, grant_entry, granted_until, is_api, local_target, nvr,
+                                 reply, rule, text)
 
 bp = Blueprint("recordings", __name__)
 _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -174,7 +177,8 @@ def video(segment_id: str):
     decision = decide(g.actor, Action.PLAYBACK, camera=camera, at=row["start"])
     if not decision:
         return {"error": decision.reason}, 403
-    if not granted_until(Action.PLAYBACK, camera):
+    entry = grant_entry(Action.PLAYBACK, camera)
+    if entry is None:
         return {"error": "state a purpose and reason for this camera first (R-01)"}, 428
     try:
         data = b"".join(store.read_segment(segment_id))   # in memory only, never on disk
@@ -184,5 +188,7 @@ def video(segment_id: str):
         abort(410, "het bestand van dit segment ontbreekt op de schijf (verwijderd nadat het "
                    "werd opgezocht); laat de technisch beheerder `nvr recordings verify` "
                    "draaien om de index bij te werken")
+    # Art. 7 lid 2, R-51: what is served is on the record (once per showing, see viewing).
+    show_playback_segment(gov().accounts.db, gov().logbook, g.actor, dict(row), entry)
     return send_file(io.BytesIO(data), mimetype="video/mp4", conditional=True,
                      download_name=f"{segment_id}.mp4")

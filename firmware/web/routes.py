@@ -22,6 +22,7 @@ from firmware.governance.access import AccessRefused, grant_footage, visible_len
 from firmware.governance.bounds import when
 from firmware.governance.accounts import AccountError
 from firmware.governance.delegation import GrantError
+from firmware.governance.letters import LetterError
 from firmware.governance.paperwork import PaperworkError
 from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, Role, decide
@@ -44,7 +45,7 @@ class InputError(Exception):
 # Errors that carry a rule's or an input's reason, shown to the user (403 for a Refusal).
 Refusal = (AccessRefused, Refused, DecisionRefused)
 RuleError = (InputError, AccountError, GrantError, RequestError, HoldError, DecisionError,
-             PaperworkError, *Refusal)
+             PaperworkError, LetterError, *Refusal)
 
 
 def nvr() -> dict:
@@ -287,11 +288,14 @@ def local_time(t: float | None) -> str:
 def footage_grant(action: Action, camera: str, purpose: str | None, reason: str | None) -> None:
     """R-01: check and log purpose and reason, then remember them in the session for
     GRANT_SECONDS. Raises AccessRefused with the reason when refused (also logged)."""
-    grant_footage(gov(), g.actor, action, camera=camera, purpose=purpose, reason=reason,
-                  subject=f"camera {camera}")
+    entry = grant_footage(gov(), g.actor, action, camera=camera, purpose=purpose,
+                          reason=reason, subject=f"camera {camera}")
     grants = session.get("grants", {})
     grants[f"{action.value}:{camera}"] = time.time() + GRANT_SECONDS
     session["grants"] = grants
+    entries = session.get("grant_entries", {})       # the grant's logbook entry: what each
+    entries[f"{action.value}:{camera}"] = entry       # served segment is logged under
+    session["grant_entries"] = entries
 
 
 def local_target(target: str | None, default: str = "/") -> str:
@@ -302,6 +306,13 @@ def local_target(target: str | None, default: str = "/") -> str:
     return default
 
 
+def grant_entry(action: Action, camera: str) -> int | None:
+    """The number of the current grant's entry in the Logboek Inzien Beeldmateriaal."""
+    if not granted_until(action, camera):
+        return None
+    return session.get("grant_entries", {}).get(f"{action.value}:{camera}")
+
+
 def granted_until(action: Action, camera: str) -> float:
     """Until when a stated reason covers `action` on `camera` (0: no grant)."""
     until = session.get("grants", {}).get(f"{action.value}:{camera}", 0)
@@ -309,6 +320,6 @@ def granted_until(action: Action, camera: str) -> float:
 
 
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
-           "granted_until", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
+           "granted_until", "grant_entry", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
            "new_session", "forget_session", "local_target"]

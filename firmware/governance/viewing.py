@@ -1,0 +1,204 @@
+"""Which footage may be shown, and the record of every segment that was (art. 7 lid 2,
+art. 10 lid 4-6, R-51, R-73).
+
+- Art. 10 inzage happens inside the request: only its camera and approved window, only once it
+  is approved, the requester identified in person and the declaration signed
+  (`Requests.may_view`), shown by a beheerder (art. 10 lid 4: "melden bij de beheerder") who
+  may play back that camera. The purpose is "art. 10 inzage" (access.ART10_PURPOSE), which an
+  ordinary grant refuses (access.check_reason).
+- Every segment served, inside a request or by ordinary playback, is written to the Logboek
+  Inzien Beeldmateriaal when it is served, not when a page opens: who, which segment, camera,
+  its window, purpose, reason, and for art. 10 the request, its window and the blurring. A
+  player fetches one segment in several range requests; the segment_showings table makes
+  those one showing (same person, segment, purpose, request and blurring within
+  SHOWING_SECONDS), so the logbook says what was seen, not how the browser asked for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+
+from firmware.governance.access import ART10_PURPOSE, ART10_OUTSIDE, AccessRefused
+from firmware.governance.requests import RequestError
+from firmware.governance.roles import Action, Actor, decide
+
+SHOWING_SECONDS = 10 * 60
+MAX_REGIONS = 8
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS segment_showings (
+    id          INTEGER PRIMARY KEY,
+    actor       TEXT NOT NULL,
+    segment_id  TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    request_id  INTEGER NOT NULL,        -- 0: ordinary playback
+    blur        TEXT NOT NULL,
+    logged_at   REAL NOT NULL,           -- when the showing went into the logbook
+    last_at     REAL NOT NULL,
+    served      INTEGER NOT NULL,        -- responses (range requests) of this showing
+    entry       INTEGER NOT NULL         -- its entry in the Logboek Inzien Beeldmateriaal
+);
+CREATE INDEX IF NOT EXISTS segment_showings_key
+    ON segment_showings (actor, segment_id, purpose, request_id, blur, logged_at);
+"""
+
+Region = tuple[float, float, float, float]
+
+
+class RegionError(ValueError):
+    """A rectangle to blur that is no rectangle inside the frame; the message (Dutch) says
+    how to write one."""
+
+
+def parse_regions(text: str | None) -> list[Region]:
+    """Rectangles the beheerder draws over others in view: 'x,y,b,h' as fractions of the frame
+    (0 to 1, from the top left), several separated by ';' or new lines."""
+    regions: list[Region] = []
+    for part in (text or "").replace("\n", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            x, y, w, h = (float(v.strip().replace("%", "")) for v in part.split(","))
+        except ValueError:
+            raise RegionError(f"gebied '{part}' is geen rechthoek x,y,breedte,hoogte in "
+                                "fracties van het beeld, zoals 0.1,0.2,0.3,0.4") from None
+        if not all(math.isfinite(v) for v in (x, y, w, h)) or not (
+                0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x + 1e-9 and 0 < h <= 1 - y + 1e-9):
+            raise RegionError(f"gebied '{part}' valt buiten het beeld: x en y vanaf 0, "
+                                "breedte en hoogte groter dan 0, samen niet meer dan 1")
+        regions.append((x, y, w, h))
+    if len(regions) > MAX_REGIONS:
+        raise RegionError(f"ten hoogste {MAX_REGIONS} gebieden; gebruik grotere rechthoeken")
+    return regions
+
+
+def blur_settings(detect: bool, regions: list[Region]) -> dict:
+    return {"detect": bool(detect), "regions": [list(r) for r in regions]}
+
+
+def _check_request(reqs, actor: Actor, req_id: int) -> dict:
+    """The request, if `actor` may now show its footage. Raises AccessRefused when the
+    account may not (a permission, 403 on the web), RequestError when the request is not
+    ready for an inzage (a step of the procedure, 400)."""
+    row = reqs.show(req_id)
+    if row["article"] != 10:
+        raise RequestError(f"verzoek {req_id} is een verzoek van politie of justitie "
+                            "(artikel 9): daarvoor is geen inzage, maar een export")
+    for action, camera in ((Action.IDENTIFY, None), (Action.PLAYBACK, row["camera_id"])):
+        decision = decide(actor, action, camera=camera)
+        if not decision:
+            reqs.logbook.append("usage", actor.name, "refused", subject=f"request {req_id}",
+                                details={"camera": row["camera_id"], "why": decision.reason})
+            raise AccessRefused("inzage bij een verzoek (artikel 10 lid 4) toont de beheerder "
+                                f"die deze camera mag terugkijken: {decision.reason}")
+    if row["status"] != "approved":
+        raise RequestError(_not_ready(req_id, row["status"]))
+    if row["identity_checked_by"] is None:
+        raise RequestError("de identiteit van de verzoeker is nog niet in persoon "
+                            "gecontroleerd (artikel 10 lid 4); leg die eerst vast op de "
+                            "pagina van het verzoek")
+    if row["declaration_signed_by"] is None:
+        raise RequestError("de verzoeker heeft de verklaring nog niet ondertekend (artikel 10 "
+                            "lid 5); leg die eerst vast op de pagina van het verzoek")
+    return row
+
+
+def _not_ready(req_id: int, status: str) -> str:
+    if status == "closed":
+        return (f"verzoek {req_id} is gesloten: er worden geen beelden meer voor getoond; een "
+                "nieuwe inzage vraagt een nieuw verzoek")
+    word = {"open": "nog in behandeling", "refused": "afgewezen"}.get(status, status)
+    return (f"verzoek {req_id} is {word}: beelden worden pas getoond als de manager "
+            "bedrijfsvoering het verzoek heeft toegewezen (artikel 10 lid 3)")
+
+
+def request_segments(reqs, store, row: dict) -> list[dict]:
+    """The segments of the request's camera that overlap its approved window, oldest first
+    (the same list as the declaration's)."""
+    return store.list_segments(row["camera_id"], row["start"], row["end"])
+
+
+def open_viewing(reqs, store, actor: Actor, req_id: int) -> dict:
+    """Open the inzage of request `req_id`: the request and the segments it may show. Logged
+    (who, which request, which window); the segments are logged when served."""
+    row = _check_request(reqs, actor, req_id)
+    segments = request_segments(reqs, store, row)
+    details = {"camera": row["camera_id"], "start": row["start"], "end": row["end"],
+               "purpose": ART10_PURPOSE, "segments": len(segments)}
+    reqs.logbook.append("inzien", actor.name, "viewing-opened", subject=f"request {req_id}",
+                        reason=row["requester"], details=details)
+    reqs.logbook.append("usage", actor.name, "viewing-opened", subject=f"request {req_id}",
+                        details=details)
+    return {"request": row, "segments": segments}
+
+
+def show_request_segment(reqs, store, actor: Actor, req_id: int, segment_id: str,
+                         blur: dict) -> dict:
+    """May segment `segment_id` be served to the inzage of request `req_id` now? Checked again
+    at every response (the request may have been closed meanwhile); the showing is logged.
+    Returns the segment's index row."""
+    row = _check_request(reqs, actor, req_id)
+    segment = store.segment_row(segment_id)
+    allowed = {s["id"] for s in request_segments(reqs, store, row)}
+    if segment is None or segment_id not in allowed:
+        reqs.logbook.append("usage", actor.name, "refused", subject=f"request {req_id}",
+                            details={"segment": segment_id, "why": "outside the window"})
+        raise AccessRefused(f"dit segment ligt buiten de camera of het tijdvak van verzoek "
+                            f"{req_id}: alleen het tijdvak van het besluit wordt getoond "
+                            "(artikel 10 lid 4)")
+    _record(reqs.db, reqs.logbook, actor, segment, purpose=ART10_PURPOSE,
+            reason=row["requester"], request=row, blur=blur)
+    return segment
+
+
+def show_playback_segment(db: sqlite3.Connection, logbook, actor: Actor, segment: dict,
+                          grant: int | None) -> None:
+    """Art. 7 lid 2: a segment served by ordinary playback, under the grant whose entry in the
+    Logboek Inzien Beeldmateriaal is number `grant` (access.grant_footage): its purpose and
+    reason come from that entry, which must be this person's playback grant for this camera.
+    The art. 10 purpose is refused outside its request (R-73)."""
+    found = None if grant is None else db.execute(
+        "SELECT actor, action, reason, details FROM logbook WHERE book = 'inzien' AND n = ?",
+        (grant,)).fetchone()
+    details = json.loads(found["details"]) if found else {}
+    if (found is None or found["actor"] != actor.name or found["action"] != "playback"
+            or details.get("camera") != segment["camera_id"]):
+        raise AccessRefused("geef eerst doel en reden op voor het terugkijken van deze camera "
+                            "(R-01)")
+    if details.get("purpose") == ART10_PURPOSE:
+        raise AccessRefused(ART10_OUTSIDE)
+    _record(db, logbook, actor, segment, purpose=details.get("purpose", ""),
+            reason=found["reason"], grant=grant)
+
+
+def _record(db: sqlite3.Connection, logbook, actor: Actor, segment: dict, *, purpose: str,
+            reason: str, request: dict | None = None, blur: dict | None = None,
+            grant: int | None = None) -> None:
+    """One showing of `segment` in the Logboek Inzien Beeldmateriaal; repeated responses of the
+    same showing within SHOWING_SECONDS are counted, not logged again."""
+    db.executescript(SCHEMA)
+    now = time.time()
+    key = (actor.name, segment["id"], purpose, request["id"] if request else 0,
+           json.dumps(blur or {}, sort_keys=True))
+    seen = db.execute("UPDATE segment_showings SET served = served + 1, last_at = ? "
+                      "WHERE actor = ? AND segment_id = ? AND purpose = ? AND request_id = ? "
+                      "AND blur = ? AND logged_at > ?", (now, *key, now - SHOWING_SECONDS))
+    if seen.rowcount:
+        return
+    details = {"segment": segment["id"], "camera": segment["camera_id"],
+               "start": segment["start"], "end": segment["end"], "purpose": purpose}
+    if request is not None:
+        details.update(request=request["id"], window_start=request["start"],
+                       window_end=request["end"], blur=blur or {})
+        action, subject = "viewing-segment-shown", f"request {request['id']}"
+    else:
+        details["grant"] = grant
+        action, subject = "playback-segment-shown", f"segment {segment['id']}"
+    entry = logbook.append("inzien", actor.name, action, subject=subject, reason=reason,
+                           details=details)
+    db.execute("INSERT INTO segment_showings (actor, segment_id, purpose, request_id, blur, "
+               "logged_at, last_at, served, entry) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+               (*key, now, now, entry))
