@@ -197,8 +197,8 @@ def test_item8_a_decision_after_the_due_date_is_te_laat_never_op_tijd_R72(office
     assert ">loopt</td>" in manager.get(f"/requests/{in_time['id']}").get_data(as_text=True)
     for req, approve in ((late, "--approve"), (in_time, "--refuse")):
         run = nvr("--config", str(config), "request", "decide", str(req["id"]), approve,
-                  "--reason", "afgewogen tegen de privacy van anderen", "--user", "m.manager",
-                  env=env)
+                  "--reason", "afgewogen tegen de privacy van anderen", "--weighing",
+                  "alleen de aanvrager is herkenbaar in beeld", "--user", "m.manager", env=env)
         assert run.returncode == 0, run.stderr
     shown = nvr("--config", str(config), "request", "show", str(late["id"]), "--user",
                 "m.manager", env=env)
