@@ -194,7 +194,8 @@ def cmd_web(args) -> int:
     _warn_swap()
     # Recording comes first: on a busy device the web interface waits, the camera does not.
     os.nice(WEB_NICE)
-    server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir)
+    server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir,
+                       cfg.device.id)
     try:
         url = server.start()
     except OSError as exc:

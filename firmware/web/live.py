@@ -17,7 +17,8 @@ from firmware.governance.access import PURPOSES
 from firmware.governance.roles import decide
 from firmware.governance.service import Governance
 from firmware.live.client import LiveUnavailable, live_frames
-from firmware.web.routes import Action, camera_or_404, footage_grant, granted_until, nvr, rule
+from firmware.web.routes import (Action, camera_or_404, footage_client, footage_grant,
+                                 granted_until, nvr, rule)
 
 bp = Blueprint("live", __name__)
 MAX_STREAMS = 12                 # keeps server threads free for pages and playback
@@ -32,6 +33,7 @@ def live_cameras() -> list:
 
 @bp.route("/live")
 @rule("login")
+@footage_client
 def grid():
     cameras = live_cameras()
     if not cameras:
@@ -43,6 +45,7 @@ def grid():
 
 @bp.route("/live/access", methods=["POST"])
 @rule("login")
+@footage_client
 def grid_access():
     cameras = live_cameras()
     for c in cameras:
@@ -52,6 +55,7 @@ def grid_access():
 
 @bp.route("/cameras/<camera>/live")
 @rule(Action.LIVE)
+@footage_client
 def camera_page(camera: str):
     cam = camera_or_404(camera)
     return render_template("live.html", cameras=[cam], purposes=PURPOSES, single=True,
@@ -61,6 +65,7 @@ def camera_page(camera: str):
 
 @bp.route("/cameras/<camera>/live.mjpeg")
 @rule(Action.LIVE)
+@footage_client
 def stream(camera: str):
     camera_or_404(camera)
     until = granted_until(Action.LIVE, camera)
