@@ -7,14 +7,32 @@ real TLS, the real `nvr` CLI and the real `openssl pkcs12`."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
 import re
 import subprocess
+import sys
+import time
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD
+import requests
+from conftest import PASSWORD, ROOT, recorded_site
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from webutil import client, csrf_of
+
+from firmware.config import load
+from firmware.governance.service import Governance
+from firmware.system.clients import Clients
+from firmware.web import create_app
+from firmware.web.server import WebServer
 
 ELSEWHERE = "192.0.2.7"          # TEST-NET-1: an address that is no workstation
 ART4 = "alleen op de werkplek in de beveiligde ruimte (art. 4 lid 1)"
@@ -50,3 +68,222 @@ def test_art4_lid1_footage_refused_from_an_unlisted_address_admin_pages_not_R20(
         assert c.get(url).status_code == 200, url
     local = login_from(app, "b.beheerder", "127.0.0.1")
     assert local.get("/cameras/cam/live").status_code == 200
+
+
+# --- real TLS: the cheroot server, `nvr client issue`, openssl, requests ----------------------
+
+REASON = {"purpose": "incident", "reason": "aanrijding bij de ingang, melding 2026-118"}
+
+
+@pytest.fixture(scope="module")
+def secured_room(tmp_path_factory):
+    """A device whose address list excludes this machine (127.0.0.1 stands for a computer
+    outside the secured room), served by the real WebServer over TLS on a free port."""
+    tmp = tmp_path_factory.mktemp("clients")
+    config = recorded_site(tmp, {})
+    text = config.read_text().replace("[web]\nport = 0", '[web]\nport = 0\n'
+                                      'footage_addresses = ["192.0.2.1", "10.20.30.0/24"]')
+    config.write_text(text)
+    cfg = load(config)
+    server = WebServer(create_app(cfg), "127.0.0.1", 0, cfg.storage.key_dir, cfg.device.id)
+    url = server.start()
+    yield {"config": config, "cfg": cfg, "url": url, "tmp": tmp}
+    server.stop()
+
+
+def cli(config: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "NVR_PASSWORD": PASSWORD, **(env or {})})
+
+
+def issue(room, name: str) -> tuple[Path, Path]:
+    """`nvr client issue` as the technisch beheerder; the bundle opened with the real
+    `openssl pkcs12` into the PEM a client sends. Returns (client PEM, server certificate)."""
+    out = room["tmp"] / f"bundle-{name}"
+    done = cli(room["config"], "client", "issue", name, "--out", str(out), "--user", "t.admin")
+    assert done.returncode == 0, done.stderr
+    password = re.search(r"password of the bundle \(shown once[^)]*\): (\S+)", done.stdout)[1]
+    bundle = out / f"{name}.p12"
+    assert bundle.stat().st_mode & 0o077 == 0                      # the key: owner only
+    pem = out / "client.pem"
+    opened = subprocess.run(["openssl", "pkcs12", "-in", str(bundle), "-passin",
+                             f"pass:{password}", "-nodes", "-out", str(pem)],
+                            capture_output=True, text=True)
+    assert opened.returncode == 0, opened.stderr
+    opened_text = pem.read_text()
+    assert "BEGIN PRIVATE KEY" in opened_text
+    assert re.search(rf"subject=.*CN ?= ?{name}", opened_text), opened_text[:300]
+    wrong = subprocess.run(["openssl", "pkcs12", "-in", str(bundle), "-passin",
+                            "pass:not-the-password", "-nodes"], capture_output=True)
+    assert wrong.returncode != 0
+    return pem, out / "nvr-apparaat.crt"
+
+
+def device_certificate(room) -> Path:
+    return room["cfg"].storage.key_dir / "web-cert.pem"
+
+
+def browser(room, cert: Path | None, trust: Path | None = None, user="b.beheerder"):
+    """A logged-in API session over real TLS, with or without a client certificate."""
+    s = requests.Session()
+    s.trust_env = False                 # REQUESTS_CA_BUNDLE would override `verify`
+    s.verify = str(trust or device_certificate(room))
+    if cert is not None:
+        s.cert = str(cert)
+    token = s.get(room["url"] + "/api/session", timeout=10).json()["csrf"]
+    r = s.post(room["url"] + "/api/login", json={"name": user, "password": PASSWORD},
+               headers={"X-CSRF-Token": token}, timeout=10)
+    assert r.status_code == 200, r.text
+    s.headers["X-CSRF-Token"] = s.get(room["url"] + "/api/session", timeout=10).json()["csrf"]
+    return s
+
+
+def play_first_segment(room, s) -> requests.Response:
+    """State the reason, list today's segments, fetch the first one's video."""
+    r = s.post(room["url"] + "/api/cameras/cam/access", json={**REASON, "action": "playback"},
+               timeout=10)
+    if r.status_code != 200:
+        return r
+    day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
+    rows = s.get(room["url"] + f"/api/cameras/cam/segments/{day}", timeout=10).json()
+    if not rows:      # footage recorded 20 minutes ago lies in yesterday just after midnight
+        day = (datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+               - dt.timedelta(days=1)).isoformat()
+        rows = s.get(room["url"] + f"/api/cameras/cam/segments/{day}", timeout=10).json()
+    assert rows, "no footage recorded"
+    return s.get(room["url"] + f"/api/segments/{rows[0]['id']}/video", timeout=30)
+
+
+def usage_entries(room, action: str) -> list[dict]:
+    gov = Governance.open(room["cfg"])
+    try:
+        return [e for e in gov.logbook.entries("usage") if e["action"] == action]
+    finally:
+        gov.close()
+
+
+def test_art4_lid1_footage_only_with_the_devices_client_certificate_over_mtls_R20(secured_room):
+    room = secured_room
+    pem, server_cert = issue(room, "centrale-ruimte")
+    # The workstation trusts the device by the server certificate from the bundle.
+    s = browser(room, pem, trust=server_cert)
+    video = play_first_segment(room, s)
+    assert video.status_code == 200 and video.headers["Content-Type"] == "video/mp4"
+    assert video.content[4:8] == b"ftyp"
+    assert s.get(room["url"] + "/cameras/cam/live", timeout=10).status_code == 200
+    # The same account from a computer without a certificate: no footage, paperwork works.
+    other = browser(room, None)
+    for method, path in (("POST", "/api/cameras/cam/access"), ("GET", "/cameras/cam/live"),
+                         ("GET", "/live"), ("GET", "/cameras/cam/live.mjpeg"),
+                         ("POST", "/api/exports")):
+        r = other.request(method, room["url"] + path, json={**REASON, "request": 1},
+                          timeout=10)
+        assert r.status_code == 403, (path, r.status_code)
+        assert ART4 in r.text, path
+    assert play_first_segment(room, other).status_code == 403
+    for path in ("/login", "/requests", "/logbooks", "/exports", "/api/requests"):
+        assert other.get(room["url"] + path, timeout=10).status_code == 200, path
+    anonymous = requests.Session()
+    anonymous.trust_env = False
+    assert anonymous.get(room["url"] + "/login", verify=str(device_certificate(room)),
+                         timeout=10).status_code == 200
+    refused = usage_entries(room, "refused")
+    assert any(ART4 in json_details(e)["why"] for e in refused)
+
+
+def json_details(entry: dict) -> dict:
+    details = entry["details"]
+    return json.loads(details) if isinstance(details, str) else details
+
+
+def test_art4_lid1_revoked_certificate_counts_as_none_and_both_steps_are_logged_R20(
+        secured_room):
+    room = secured_room
+    pem, _ = issue(room, "reserve-werkplek")
+    s = browser(room, pem)
+    assert play_first_segment(room, s).status_code == 200
+    again = cli(room["config"], "client", "issue", "reserve-werkplek", "--out",
+                str(room["tmp"] / "again"), "--user", "t.admin")
+    assert again.returncode == 1 and "revoke it first" in again.stderr
+    done = cli(room["config"], "client", "revoke", "reserve-werkplek", "--user", "t.admin")
+    assert done.returncode == 0, done.stderr
+    r = s.post(room["url"] + "/api/cameras/cam/access", json={**REASON, "action": "playback"},
+               timeout=10)
+    assert r.status_code == 403 and "ingetrokken" in r.json()["error"]
+    assert s.get(room["url"] + "/logbooks", timeout=10).status_code == 200
+    listed = cli(room["config"], "client", "list", "--json", "--user", "t.admin")
+    states = {r["name"]: r["state"] for r in json.loads(listed.stdout)}
+    assert states["reserve-werkplek"] == "revoked"
+    # Item 7 (art. 7 lid 2): issuing and revoking in the usage logbook, old and new value.
+    issued = [e for e in usage_entries(room, "client-issue")
+              if e["subject"] == "werkplek reserve-werkplek"]
+    revoked = [e for e in usage_entries(room, "client-revoke")
+               if e["subject"] == "werkplek reserve-werkplek"]
+    assert len(issued) == 1 and issued[0]["actor"] == "t.admin"
+    assert json_details(issued[0])["old"] is None
+    assert json_details(issued[0])["new"]["certificate"]
+    assert len(revoked) == 1
+    assert json_details(revoked[0])["old"][0]["state"] == "valid"
+    assert json_details(revoked[0])["new"][0]["state"] == "revoked"
+
+
+def test_art4_lid1_only_the_technisch_beheerder_issues_revokes_and_lists(secured_room):
+    room = secured_room
+    for args in (("issue", "x-werkplek", "--out", str(room["tmp"] / "nope")),
+                 ("revoke", "centrale-ruimte"), ("list",)):
+        done = cli(room["config"], "client", *args, "--user", "b.beheerder")
+        assert done.returncode == 1 and "may not config" in done.stderr, (args, done.stderr)
+    assert not (room["tmp"] / "nope").exists()
+
+
+def test_art4_lid1_expired_certificate_counts_as_none_admin_pages_stay_R20(secured_room):
+    room = secured_room
+    gov = Governance.open(room["cfg"])
+    admin = gov.login("t.admin", PASSWORD)
+    clients = Clients(gov.accounts.db, gov.logbook, room["cfg"].storage.key_dir,
+                      room["cfg"].device.id)
+    bundle, password, _ = clients.issue(admin, "verlopen-werkplek", days=1,
+                                        now=time.time() - 3 * 86400)
+    gov.close()
+    key, cert, _ = pkcs12.load_key_and_certificates(bundle, password.encode())
+    assert cert.not_valid_after_utc < datetime.now(ZoneInfo("UTC"))
+    pem = room["tmp"] / "expired.pem"
+    pem.write_bytes(_pem(key, cert))
+    s = browser(room, pem)                          # the handshake works: it counts as none
+    r = s.post(room["url"] + "/api/cameras/cam/access", json={**REASON, "action": "playback"},
+               timeout=10)
+    assert r.status_code == 403 and "verlopen" in r.json()["error"]
+    assert s.get(room["url"] + "/requests", timeout=10).status_code == 200
+
+
+def _pem(key, cert) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()) \
+        + cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_art4_lid1_certificate_of_another_ca_is_refused_R20(secured_room):
+    """A certificate made by another CA (another device, anyone) for the same workstation name
+    never reaches the application: the TLS handshake refuses it."""
+    room = secured_room
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nvr other werkplekken")])
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "centrale-ruimte")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = room["tmp"] / "foreign.pem"
+    pem.write_bytes(_pem(key, cert))
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = str(device_certificate(room))
+    with pytest.raises(requests.exceptions.SSLError):   # the server ends the handshake
+        s.get(room["url"] + "/api/session", cert=str(pem), timeout=10)
+    assert s.get(room["url"] + "/api/session", timeout=10).status_code == 200
