@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from test_live import running, wait_for  # noqa: F401 (a fixture)
 from webutil import client, csrf_of
 
 from firmware.config import load
@@ -68,6 +69,31 @@ def test_art4_lid1_footage_refused_from_an_unlisted_address_admin_pages_not_R20(
         assert c.get(url).status_code == 200, url
     local = login_from(app, "b.beheerder", "127.0.0.1")
     assert local.get("/cameras/cam/live").status_code == 200
+
+
+
+# Endpoints that show or hand out footage (art. 4 lid 1): the check must sit on each of them.
+FOOTAGE_ENDPOINTS = {"live.grid", "live.grid_access", "live.camera_page", "live.stream",
+                     "recordings.timeline", "recordings.api_timeline", "recordings.access",
+                     "recordings.api_access", "recordings.video", "recordings.api_video",
+                     "exports.create", "exports.api_create"}
+
+
+def test_art4_lid1_every_footage_endpoint_checks_the_workstation_R20(site):
+    """The check is `routes.footage_client`: on the endpoints above, on every endpoint whose
+    rule is live or playback, and on every art. 10 inzage route (/requests/<id>/inzage...)."""
+    from firmware.governance.roles import Action
+    app, _ = site
+    marked, must = set(), set(FOOTAGE_ENDPOINTS)
+    for r in app.url_map.iter_rules():
+        view = app.view_functions[r.endpoint]
+        if getattr(view, "nvr_footage", False):
+            marked.add(r.endpoint)
+        if getattr(view, "nvr_access", None) in (Action.LIVE, Action.PLAYBACK) \
+                or "/inzage" in r.rule:
+            must.add(r.endpoint)
+    assert must - marked == set()
+    assert marked - must == set()          # nothing else (paperwork stays reachable)
 
 
 # --- real TLS: the cheroot server, `nvr client issue`, openssl, requests ----------------------
@@ -287,3 +313,47 @@ def test_art4_lid1_certificate_of_another_ca_is_refused_R20(secured_room):
     with pytest.raises(requests.exceptions.SSLError):   # the server ends the handshake
         s.get(room["url"] + "/api/session", cert=str(pem), timeout=10)
     assert s.get(room["url"] + "/api/session", timeout=10).status_code == 200
+
+
+def test_art4_lid1_revoking_the_certificate_ends_a_running_live_stream_R20(running, monkeypatch):
+    """The live stream re-checks the workstation with the session: a revoked certificate stops
+    the picture within RECHECK_SECONDS. The certificate reaches the app as cheroot puts a
+    verified one in the environ (SSL_CLIENT_VERIFY, SSL_CLIENT_CERT; the handshake itself is
+    proven above)."""
+    from conftest import staff
+    from firmware.web import live
+    cfg, tap = running
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 0.2)
+    staff(cfg.source)
+    gov = Governance.open(cfg)
+    admin = gov.login("t.admin", PASSWORD)
+    clients = Clients(gov.accounts.db, gov.logbook, cfg.storage.key_dir, cfg.device.id)
+    bundle, password, _ = clients.issue(admin, "centrale-ruimte")
+    _, cert, _ = pkcs12.load_key_and_certificates(bundle, password.encode())
+    app = create_app(cfg)
+    c = client(app)
+    c.environ_base.update({"REMOTE_ADDR": ELSEWHERE, "SSL_CLIENT_VERIFY": "SUCCESS",
+                           "SSL_CLIENT_CERT": cert.public_bytes(
+                               serialization.Encoding.PEM).decode()})
+    assert c.post("/login", data={"name": "b.beheerder", "password": PASSWORD,
+                                  "csrf": csrf_of(c)}).status_code == 302
+    assert c.post("/cameras/cam/access", data={
+        "csrf": csrf_of(c), "action": "live", "purpose": "safety",
+        "reason": "ronde nachtdienst"}).status_code == 302
+    response = c.get("/cameras/cam/live.mjpeg", buffered=False)
+    assert response.status_code == 200
+    parts = iter(response.response)
+    for _ in range(3):
+        assert next(parts).startswith(b"--frame")
+    clients.revoke(admin, "centrale-ruimte")
+    gov.close()
+    rest = 0
+    for _ in parts:                                  # ends by itself once the check sees it
+        rest += 1
+        if rest == 100:
+            break
+    assert rest < 50                                 # 10 fps: a few seconds at most
+    response.close()
+    assert wait_for(lambda: tap.viewers == 0)
+    again = c.get("/cameras/cam/live.mjpeg")
+    assert again.status_code == 403 and ART4 in again.get_data(True)

@@ -18,7 +18,7 @@ from firmware.governance.roles import decide
 from firmware.governance.service import Governance
 from firmware.live.client import LiveUnavailable, live_frames
 from firmware.web.routes import (Action, camera_or_404, footage_client, footage_grant,
-                                 granted_until, nvr, rule)
+                                 granted_until, nvr, rule, workstation)
 
 bp = Blueprint("live", __name__)
 MAX_STREAMS = 12                 # keeps server threads free for pages and playback
@@ -82,14 +82,18 @@ def stream(camera: str):
 
     token = session.get("sid", "")
     cfg = nvr()["cfg"]
+    address = request.remote_addr
+    tls = {k: request.environ.get(k) for k in ("SSL_CLIENT_VERIFY", "SSL_CLIENT_CERT")}
 
     def still_allowed() -> bool:
-        """The session still lives (not ended, not idle: watching is not activity) and its
-        viewer may still watch this camera (R-12, R-81)."""
+        """The session still lives (not ended, not idle: watching is not activity), its
+        viewer may still watch this camera (R-12, R-81) and the computer is still a
+        workstation (a revoked certificate ends the stream, art. 4 lid 1)."""
         gov = Governance.open(cfg)
         try:
             actor = gov.session_actor(token, touch=False)
-            return actor is not None and bool(decide(actor, Action.LIVE, camera=camera))
+            return (actor is not None and bool(decide(actor, Action.LIVE, camera=camera))
+                    and bool(workstation(gov, cfg, address, tls)))
         finally:
             gov.close()
 

@@ -111,21 +111,25 @@ def rule(access):
     return wrap
 
 
+def workstation(governance: Governance, cfg, address: str | None, environ: Mapping):
+    """Art. 4 lid 1: whether the computer of this request is a workstation of the secured
+    room (system.clients.footage_workstation), from the TLS facts cheroot put in `environ`."""
+    from firmware.system.clients import Clients, footage_workstation
+    clients = Clients(governance.accounts.db, governance.logbook, cfg.storage.key_dir,
+                      cfg.device.id)
+    return footage_workstation(clients, cfg.web, address=address,
+                               verified=environ.get("SSL_CLIENT_VERIFY") == "SUCCESS",
+                               certificate=environ.get("SSL_CLIENT_CERT"))
+
+
 def footage_client(view):
     """Art. 4 lid 1 (R-20): footage is shown only on a workstation of the secured room. Put it
     under `rule` on every route that shows or hands out footage (live, playback, exports, the
     art. 10 inzage); the rule itself is `system.clients.footage_workstation`. A refusal is a
     403 with the Dutch reason and is written in the usage logbook."""
-    from firmware.system.clients import Clients, footage_workstation
-
     @functools.wraps(view)
     def inner(*args, **kwargs):
-        cfg = nvr()["cfg"]
-        clients = Clients(gov().accounts.db, gov().logbook, cfg.storage.key_dir, cfg.device.id)
-        place = footage_workstation(clients, cfg.web, address=request.remote_addr,
-                                    verified=request.environ.get("SSL_CLIENT_VERIFY")
-                                    == "SUCCESS",
-                                    certificate=request.environ.get("SSL_CLIENT_CERT"))
+        place = workstation(gov(), nvr()["cfg"], request.remote_addr, request.environ)
         if not place:
             actor = g.get("actor")
             gov().logbook.append("usage", actor.name if actor else "-", "refused",
@@ -338,4 +342,4 @@ def granted_until(action: Action, camera: str) -> float:
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
            "granted_until", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
-           "new_session", "forget_session", "local_target", "footage_client"]
+           "new_session", "forget_session", "local_target", "footage_client", "workstation"]
