@@ -72,6 +72,38 @@ def test_art4_lid1_footage_refused_from_an_unlisted_address_admin_pages_not_R20(
 
 
 
+def test_art4_lid1_address_list_networks_and_certificate_required_R20(tmp_path):
+    """The rule below the web (system.clients.footage_workstation): listed addresses and
+    networks, IPv4 seen through a dual-stack socket, and `footage_certificate_required`, which
+    makes a listed address not enough."""
+    import dataclasses
+    from conftest import staff, write_config
+    from firmware.system.clients import footage_workstation
+    config = write_config(tmp_path)
+    staff(config)
+    cfg = load(config)
+    gov = Governance.open(cfg)
+    clients = Clients(gov.accounts.db, gov.logbook, cfg.storage.key_dir, cfg.device.id)
+    web = dataclasses.replace(cfg.web, footage_addresses=("10.0.4.17", "10.0.5.0/28"))
+
+    def allowed(address, web=web, pem=None):
+        return bool(footage_workstation(clients, web, address=address, verified=pem is not None,
+                                        certificate=pem))
+    assert allowed("10.0.4.17") and allowed("10.0.5.14") and allowed("::ffff:10.0.4.17")
+    assert not allowed("10.0.4.18") and not allowed("10.0.5.16") and not allowed("127.0.0.1")
+    assert not allowed(None) and not allowed("not an address")
+    strict = dataclasses.replace(web, footage_certificate_required=True)
+    assert not allowed("10.0.4.17", strict)
+    bundle, password, _ = clients.issue(gov.login("t.admin", PASSWORD), "centrale-ruimte")
+    _, cert, _ = pkcs12.load_key_and_certificates(bundle, password.encode())
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    assert allowed("10.9.9.9", strict, pem)
+    refused = footage_workstation(clients, strict, address="10.0.4.17", verified=False,
+                                  certificate=pem)       # not verified by the handshake
+    assert not refused and ART4 in refused.reason
+    gov.close()
+
+
 # Endpoints that show or hand out footage (art. 4 lid 1): the check must sit on each of them.
 FOOTAGE_ENDPOINTS = {"live.grid", "live.grid_access", "live.camera_page", "live.stream",
                      "recordings.timeline", "recordings.api_timeline", "recordings.access",
@@ -193,6 +225,15 @@ def test_art4_lid1_footage_only_with_the_devices_client_certificate_over_mtls_R2
     room = secured_room
     pem, server_cert = issue(room, "centrale-ruimte")
     # The workstation trusts the device by the server certificate from the bundle.
+    key = serialization.load_pem_private_key(pem.read_bytes(), None)
+    pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption())
+    forms = (key.private_numbers().private_value.to_bytes(32, "big"), pkcs8,
+             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption()).splitlines()[1])
+    for kept in [*room["cfg"].storage.key_dir.rglob("*"), *room["cfg"].storage.data_dir.rglob("*")]:
+        if kept.is_file():                   # the device keeps no copy of the workstation's key
+            assert not any(form in kept.read_bytes() for form in forms), kept
     s = browser(room, pem, trust=server_cert)
     video = play_first_segment(room, s)
     assert video.status_code == 200 and video.headers["Content-Type"] == "video/mp4"
