@@ -181,11 +181,7 @@ class Clients:
             raise ClientError(f"the bundle's password needs at least {MIN_BUNDLE_PASSWORD} "
                               "characters")
         now = time.time() if now is None else now
-        valid = [r for r in self.list(now) if r["name"] == name and r["state"] == "valid"]
-        if valid:
-            raise ClientError(f"workstation '{name}' has a valid certificate until "
-                              f"{_utc(valid[0]['not_after'])}; revoke it first "
-                              f"(nvr client revoke {name}), then issue a new one")
+        self._no_valid_certificate(name, now)
         ensure_ca(self.key_dir, self.device_id)
         ca_key, ca = _load_ca(self.key_dir)
         key = ec.generate_private_key(ec.SECP256R1())
@@ -208,11 +204,17 @@ class Clients:
         bundle = pkcs12.serialize_key_and_certificates(
             f"nvr {self.device_id} {name}".encode(), key, cert, [ca],
             serialization.BestAvailableEncryption(password.encode()))
-        before = [r for r in self.list(now) if r["name"] == name]
-        with self.db:
+        self.db.execute("BEGIN IMMEDIATE")       # the check again, and the insert, as one
+        try:
+            self._no_valid_certificate(name, now)
+            before = [r for r in self.list(now) if r["name"] == name]
             self.db.execute("INSERT INTO clients (serial, name, fingerprint, issued, issued_by, "
                             "not_after) VALUES (:serial, :name, :fingerprint, :issued, "
                             ":issued_by, :not_after)", record)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.logbook.append("usage", actor.name, "client-issue", subject=f"werkplek {name}",
                             details={"old": {"certificate": before[-1]["serial"],
                                              "state": before[-1]["state"]} if before else None,
@@ -234,17 +236,29 @@ class Clients:
             known = sorted({r["name"] for r in self.list(now) if not r["revoked"]})
             raise ClientError(f"workstation '{name}' has no certificate to revoke (not "
                               f"revoked: {', '.join(known) or 'none'}); see nvr client list")
-        with self.db:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
             for r in rows:
                 self.db.execute("UPDATE clients SET revoked = ?, revoked_by = ? "
                                 "WHERE serial = ? AND revoked IS NULL",
                                 (now, actor.name, r["serial"]))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.logbook.append("usage", actor.name, "client-revoke", subject=f"werkplek {name}",
                             details={"old": [{"certificate": r["serial"], "state": r["state"]}
                                              for r in rows],
                                      "new": [{"certificate": r["serial"], "state": "revoked"}
                                              for r in rows]})
         return rows
+
+    def _no_valid_certificate(self, name: str, now: float) -> None:
+        valid = [r for r in self.list(now) if r["name"] == name and r["state"] == "valid"]
+        if valid:
+            raise ClientError(f"workstation '{name}' has a valid certificate until "
+                              f"{_utc(valid[0]['not_after'])}; revoke it first "
+                              f"(nvr client revoke {name}), then issue a new one")
 
     def known(self, pem: str | None, now: float | None = None) -> tuple[dict | None, str]:
         """The record of a presented certificate (PEM) when it counts, else None and why."""
