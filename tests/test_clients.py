@@ -410,3 +410,47 @@ def test_art4_lid1_revoking_the_certificate_ends_a_running_live_stream_R20(runni
     assert wait_for(lambda: tap.viewers == 0)
     again = c.get("/cameras/cam/live.mjpeg")
     assert again.status_code == 403 and ART4 in again.get_data(True)
+
+
+def test_art4_lid1_a_resumed_tls_session_keeps_the_client_certificate_R20(tmp_path):
+    """Browsers resume TLS sessions; cheroot must still see the workstation's certificate on a
+    resumed connection (TLS 1.2 and 1.3), or footage would come and go."""
+    import socket
+    import ssl
+    from conftest import staff, write_config
+    config = write_config(tmp_path)
+    staff(config)
+    cfg = load(config)
+    gov = Governance.open(cfg)
+    clients = Clients(gov.accounts.db, gov.logbook, cfg.storage.key_dir, cfg.device.id)
+    bundle, password, _ = clients.issue(gov.login("t.admin", PASSWORD), "centrale-ruimte")
+    gov.close()
+    key, cert, _ = pkcs12.load_key_and_certificates(bundle, password.encode())
+    pem = tmp_path / "client.pem"
+    pem.write_bytes(_pem(key, cert))
+
+    def echo(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ.get("SSL_CLIENT_VERIFY", "").encode(), b" ",
+                b"cert" if environ.get("SSL_CLIENT_CERT") else b"none"]
+    web = WebServer(echo, "127.0.0.1", 0, cfg.storage.key_dir, cfg.device.id)
+    web.start()
+    try:
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = ssl.create_default_context(cafile=str(cfg.storage.key_dir / "web-cert.pem"))
+            ctx.minimum_version = ctx.maximum_version = version
+            ctx.load_cert_chain(str(pem))
+            session, seen = None, []
+            for _ in range(3):
+                with socket.create_connection(web.server.bind_addr[:2], timeout=10) as raw, \
+                        ctx.wrap_socket(raw, server_hostname="127.0.0.1",
+                                        session=session) as tls:
+                    tls.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    data = b""
+                    while chunk := tls.recv(4096):
+                        data += chunk
+                    seen.append((tls.session_reused, b"SUCCESS" in data and b"cert" in data))
+                    session = tls.session
+            assert seen[1:] == [(True, True), (True, True)] and seen[0][1], (version, seen)
+    finally:
+        web.stop()
