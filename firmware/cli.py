@@ -202,6 +202,10 @@ def cmd_web(args) -> int:
         raise CliError(f"the web interface cannot listen on {cfg.web.host}:{cfg.web.port}: "
                        f"{exc}; change [web] port in {cfg.source}") from None
     print(f"web interface: {url} (device certificate {server.cert})", flush=True)
+    print("footage (art. 4 lid 1) only on workstations with a certificate from `nvr client "
+          "issue`" + ("" if cfg.web.footage_certificate_required else
+                      f" or at {', '.join(cfg.web.footage_addresses) or 'no address'}"),
+          flush=True)
     _first_account_hint(cfg)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())

@@ -454,3 +454,26 @@ def test_art4_lid1_a_resumed_tls_session_keeps_the_client_certificate_R20(tmp_pa
             assert seen[1:] == [(True, True), (True, True)] and seen[0][1], (version, seen)
     finally:
         web.stop()
+
+
+def test_art4_lid1_nvr_web_says_where_footage_is_shown(tmp_path):
+    """The real `nvr web` makes the client CA at start and prints which computers show
+    footage."""
+    from conftest import write_config
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace(
+        "[web]\nport = 0", '[web]\nport = 0\nfootage_addresses = ["10.0.4.17"]'))
+    web = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config), "web"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in web.stdout:
+            lines.append(line)
+            if line.startswith("footage") or len(lines) > 50:
+                break
+        assert lines[-1].strip() == ("footage (art. 4 lid 1) only on workstations with a "
+                                     "certificate from `nvr client issue` or at 10.0.4.17"), lines
+        assert (tmp_path / "keys" / "client-ca.pem").stat().st_mode & 0o077 == 0
+    finally:
+        web.terminate()
+        web.wait(30)
