@@ -477,3 +477,17 @@ def test_art4_lid1_nvr_web_says_where_footage_is_shown(tmp_path):
     finally:
         web.terminate()
         web.wait(30)
+
+
+def test_art4_lid1_the_address_list_is_validated_naming_the_key(tmp_path):
+    from conftest import write_config
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace(
+        "[web]\nport = 0", '[web]\nport = 0\nfootage_addresses = ["10.0.4.300", 7, "10.0.5.0/28"]'
+                           '\nfootage_certificate_required = "yes"'))
+    done = cli(config, "config", "check")
+    assert done.returncode == 2
+    assert "web.footage_addresses[0]: '10.0.4.300' is not an IP address or network" in done.stderr
+    assert "web.footage_addresses[1]: 7 is not an IP address" in done.stderr
+    assert "footage_addresses[2]" not in done.stderr
+    assert "web.footage_certificate_required: 'yes' is not true or false" in done.stderr
