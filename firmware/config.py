@@ -124,6 +124,12 @@ class WebConfig:
     live_fps: int = _spec(10, min=1, max=30, help="live view frames per second")
     live_width: int = _spec(960, min=160, max=1920, even=True,
                             help="live view picture width; the height keeps the aspect")
+    # Art. 4 lid 1: footage only on the workstations of the secured room (system/clients.py).
+    footage_addresses: tuple[str, ...] = _spec(("127.0.0.1", "::1"), addresses=True,
+                                               help="addresses or networks (CIDR) that may show "
+                                                    "footage without a client certificate")
+    footage_certificate_required: bool = _spec(False, help="footage only with a client "
+                                                           "certificate `nvr client issue` made")
 
 
 @dataclass(frozen=True)
@@ -249,12 +255,31 @@ def _check_equated_days(value: Any, where: str, problems: _Problems) -> tuple[Eq
             problems.add(f"{ew}.date", f"{day} is listed twice")
         days[day] = decree.strip()
     return tuple(sorted(days.items()))
+
+
 def _check_strings(value: Any, where: str, problems: _Problems) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         problems.add(where, f"{value!r} is not a list of texts, such as [\"hoofdingang\", "
                      "\"ingang Raadhuisplein\"]")
         return ()
     return tuple(v.strip() for v in value)
+
+
+def _check_addresses(value: Any, where: str, problems: _Problems) -> tuple[str, ...]:
+    """A list of IP addresses or networks such as "10.0.4.17" or "10.0.4.0/28"."""
+    import ipaddress
+    if not isinstance(value, list):
+        problems.add(where, 'must be a list of addresses or networks, e.g. ["10.0.4.17"]')
+        return ()
+    for i, item in enumerate(value):
+        try:
+            if not isinstance(item, str):
+                raise TypeError
+            ipaddress.ip_network(item, strict=False)
+        except (TypeError, ValueError):
+            problems.add(f"{where}[{i}]", f"{item!r} is not an IP address or network such as "
+                         "10.0.4.17 or 10.0.4.0/28")
+    return tuple(value)
 
 
 _SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
@@ -327,6 +352,8 @@ def _build(cls: type, table: Any, where: str, problems: _Problems, base: Path) -
             values[name] = _check_equated_days(value, fw, problems)
         elif f.metadata.get("strings"):
             values[name] = _check_strings(value, fw, problems)
+        elif f.metadata.get("addresses"):
+            values[name] = _check_addresses(value, fw, problems)
         else:
             checked = _check_scalar(f, value, fw, problems)
             if checked is not None and f.metadata.get("path"):

@@ -178,6 +178,7 @@ def test_streams_closed_before_their_first_frame_give_their_place_back(running):
         "action": "live", "purpose": "safety", "reason": "controle ingang"}).status_code == 200
     from werkzeug.test import EnvironBuilder
     environ = EnvironBuilder(path="/cameras/cam/live.mjpeg", base_url="https://localhost",
+                             environ_base={"REMOTE_ADDR": "127.0.0.1"},   # as a server sets
                              headers={"Cookie": "nvr_session="
                                       + c.get_cookie("nvr_session").value}).get_environ()
     for _ in range(live.MAX_STREAMS + 2):

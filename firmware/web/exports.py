@@ -14,8 +14,8 @@ from firmware.export.helpers import ExportError, helper_for
 from firmware.export.service import hand_over, list_exports, make_export, show_export
 from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
-from firmware.web.routes import (Action, InputError, done, fields, gov, integer, local_time, moment,
-                                 nvr, reply, rule, text)
+from firmware.web.routes import (Action, InputError, done, fields, footage_client, gov, integer,
+                                 local_time, moment, nvr, reply, rule, text)
 
 bp = Blueprint("exports", __name__)
 
@@ -46,6 +46,7 @@ def _ready(db, req_id: int) -> bool:
 @bp.route("/exports", methods=["POST"])
 @bp.route("/api/exports", methods=["POST"], endpoint="api_create")
 @rule(Action.EXPORT)
+@footage_client
 def create():
     f = fields()
     cfg = nvr()["cfg"]

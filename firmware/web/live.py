@@ -17,7 +17,8 @@ from firmware.governance.access import ORDINARY_PURPOSES as PURPOSES
 from firmware.governance.roles import decide
 from firmware.governance.service import Governance
 from firmware.live.client import LiveUnavailable, live_frames
-from firmware.web.routes import Action, camera_or_404, footage_grant, granted_until, nvr, rule
+from firmware.web.routes import (Action, camera_or_404, footage_client, footage_grant,
+                                 granted_until, nvr, rule, workstation)
 
 bp = Blueprint("live", __name__)
 MAX_STREAMS = 12                 # keeps server threads free for pages and playback
@@ -32,6 +33,7 @@ def live_cameras() -> list:
 
 @bp.route("/live")
 @rule("login")
+@footage_client
 def grid():
     cameras = live_cameras()
     if not cameras:
@@ -43,6 +45,7 @@ def grid():
 
 @bp.route("/live/access", methods=["POST"])
 @rule("login")
+@footage_client
 def grid_access():
     cameras = live_cameras()
     for c in cameras:
@@ -52,6 +55,7 @@ def grid_access():
 
 @bp.route("/cameras/<camera>/live")
 @rule(Action.LIVE)
+@footage_client
 def camera_page(camera: str):
     cam = camera_or_404(camera)
     return render_template("live.html", cameras=[cam], purposes=PURPOSES, single=True,
@@ -61,6 +65,7 @@ def camera_page(camera: str):
 
 @bp.route("/cameras/<camera>/live.mjpeg")
 @rule(Action.LIVE)
+@footage_client
 def stream(camera: str):
     camera_or_404(camera)
     until = granted_until(Action.LIVE, camera)
@@ -77,14 +82,18 @@ def stream(camera: str):
 
     token = session.get("sid", "")
     cfg = nvr()["cfg"]
+    address = request.remote_addr
+    tls = {k: request.environ.get(k) for k in ("SSL_CLIENT_VERIFY", "SSL_CLIENT_CERT")}
 
     def still_allowed() -> bool:
-        """The session still lives (not ended, not idle: watching is not activity) and its
-        viewer may still watch this camera (R-12, R-81)."""
+        """The session still lives (not ended, not idle: watching is not activity), its
+        viewer may still watch this camera (R-12, R-81) and the computer is still a
+        workstation (a revoked certificate ends the stream, art. 4 lid 1)."""
         gov = Governance.open(cfg)
         try:
             actor = gov.session_actor(token, touch=False)
-            return actor is not None and bool(decide(actor, Action.LIVE, camera=camera))
+            return (actor is not None and bool(decide(actor, Action.LIVE, camera=camera))
+                    and bool(workstation(gov, cfg, address, tls)))
         finally:
             gov.close()
 

@@ -20,9 +20,9 @@ from firmware.governance.roles import decide
 from firmware.governance.viewing import show_playback_segment
 from firmware.storage.holds import list_holds
 from firmware.storage.store import KeyErased, SegmentMissing
-from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_grant,
-                                 gov, grant_entry, granted_until, is_api, local_target, nvr,
-                                 reply, rule, text)
+from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_client,
+                                 footage_grant, gov, grant_entry, granted_until, is_api,
+                                 local_target, nvr, reply, rule, text)
 
 bp = Blueprint("recordings", __name__)
 _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -112,6 +112,7 @@ def timeline_svg(segments: list[dict], holds: list[dict], start: float, end: flo
 @bp.route("/cameras/<camera>/day/<day>")
 @bp.route("/api/cameras/<camera>/segments/<day>", endpoint="api_timeline")
 @rule(Action.PLAYBACK)
+@footage_client
 def timeline(camera: str, day: str):
     cam = camera_or_404(camera)
     store = nvr()["store"]
@@ -144,6 +145,7 @@ def timeline(camera: str, day: str):
 @bp.route("/cameras/<camera>/access", methods=["POST"])
 @bp.route("/api/cameras/<camera>/access", methods=["POST"], endpoint="api_access")
 @rule("login")
+@footage_client
 def access(camera: str):
     """R-01: purpose and reason before footage is shown, live or recorded; logged by
     governance. The grant holds for this camera and action in this session."""
@@ -166,6 +168,7 @@ def access(camera: str):
 @bp.route("/segments/<segment_id>/video")
 @bp.route("/api/segments/<segment_id>/video", endpoint="api_video")
 @rule("login")
+@footage_client
 def video(segment_id: str):
     if not _SEGMENT_ID.match(segment_id):
         abort(404, "no such segment")

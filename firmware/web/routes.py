@@ -113,6 +113,39 @@ def rule(access):
     return wrap
 
 
+def workstation(governance: Governance, cfg, address: str | None, environ: Mapping):
+    """Art. 4 lid 1: whether the computer of this request is a workstation of the secured
+    room (system.clients.footage_workstation), from the TLS facts cheroot put in `environ`."""
+    from firmware.system.clients import Clients, footage_workstation
+    clients = Clients(governance.accounts.db, governance.logbook, cfg.storage.key_dir,
+                      cfg.device.id)
+    return footage_workstation(clients, cfg.web, address=address,
+                               verified=environ.get("SSL_CLIENT_VERIFY") == "SUCCESS",
+                               certificate=environ.get("SSL_CLIENT_CERT"))
+
+
+def footage_client(view):
+    """Art. 4 lid 1 (R-20): footage is shown only on a workstation of the secured room. Put it
+    under `rule` on every route that shows or hands out footage (live, playback, exports, the
+    art. 10 inzage); the rule itself is `system.clients.footage_workstation`. A refusal is a
+    403 with the Dutch reason and is written in the usage logbook."""
+    @functools.wraps(view)
+    def inner(*args, **kwargs):
+        place = workstation(gov(), nvr()["cfg"], request.remote_addr, request.environ)
+        if not place:
+            actor = g.get("actor")
+            gov().logbook.append("usage", actor.name if actor else "-", "refused",
+                                 subject=request.path, details={
+                                     "why": place.reason, "address": request.remote_addr})
+            if is_api():
+                return {"error": place.reason}, 403
+            return render_template("error.html", message=place.reason), 403
+        g.workstation = place.name
+        return view(*args, **kwargs)
+    inner.nvr_footage = True
+    return inner
+
+
 def new_session(**identity) -> str:
     """Replace the session by a fresh one for `identity` (user= or visit=), kept on the server;
     the session it replaces ends there too. Only the CSRF token stays: no session fixation
@@ -322,4 +355,4 @@ def granted_until(action: Action, camera: str) -> float:
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
            "granted_until", "grant_entry", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
-           "new_session", "forget_session", "local_target"]
+           "new_session", "forget_session", "local_target", "footage_client", "workstation"]

@@ -23,7 +23,7 @@ from firmware.governance.bounds import when
 from firmware.governance.letters import decision_letter_file
 from firmware.governance.requests import RequestError
 from firmware.storage.store import KeyErased, SegmentMissing
-from firmware.web.routes import Action, InputError, gov, is_api, nvr, reply, rule
+from firmware.web.routes import Action, InputError, footage_client, gov, is_api, nvr, reply, rule
 
 bp = Blueprint("viewing", __name__)
 
@@ -55,6 +55,7 @@ def camera_label(camera_id: str) -> str:
 @bp.route("/requests/<int:req_id>/inzage")
 @bp.route("/api/requests/<int:req_id>/inzage", endpoint="api_inzage")
 @rule(Action.IDENTIFY)
+@footage_client
 def inzage(req_id: int):
     """The footage of the request's camera and approved window, and nothing else."""
     detect, regions, regions_text = _blur_choice()
@@ -81,6 +82,7 @@ def inzage(req_id: int):
 
 @bp.route("/requests/<int:req_id>/inzage/segments/<segment_id>/video")
 @rule(Action.IDENTIFY)
+@footage_client
 def video(req_id: int, segment_id: str):
     """One segment of the request's window, checked and logged at every response, blurred in
     memory when asked."""

@@ -1,0 +1,314 @@
+"""The workstations that may show footage (art. 4 lid 1: "op een speciale computer in een
+beveiligde ruimte"): the device's own client CA, the certificates it issues to the computers of
+the secured room, and the one check every footage route asks.
+
+A computer counts as a workstation when it presents a client certificate this device issued
+that is neither revoked nor expired (mutual TLS), or, the simpler option, when its address is in
+`[web] footage_addresses` and `[web] footage_certificate_required` is false. Anything else (no
+certificate, a revoked or expired one, one the device does not know) counts as no certificate.
+A certificate of another CA never gets past the TLS handshake (`web/server.py`).
+
+The CA key and certificate are one file in the key directory (`client-ca.pem`, mode 0600),
+made once, never overwritten. The device keeps of each issued certificate its name, serial,
+SHA-256 fingerprint, validity and who issued and revoked it (table `clients`); the private key
+of a workstation exists only in the PKCS#12 bundle handed to its browser. Issuing and revoking
+need the technisch beheerder (Action.CONFIG) and are written in the usage logbook with the old
+and the new value (art. 7 lid 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import os
+import re
+import secrets
+import sqlite3
+import ssl
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_FILE = "client-ca.pem"            # key and certificate of the device's client CA, 0600
+CA_YEARS = 20
+DEFAULT_DAYS = 730                   # a workstation certificate, then issue a new one
+MAX_DAYS = 1825
+MIN_BUNDLE_PASSWORD = 12
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# The Dutch refusal every footage route gives (art. 4 lid 1); the reason follows it.
+REFUSAL = "Beelden zijn alleen op de werkplek in de beveiligde ruimte (art. 4 lid 1) te zien"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS clients (
+    serial       TEXT PRIMARY KEY,         -- hex, as in the certificate
+    name         TEXT NOT NULL,            -- the workstation, e.g. centrale-ruimte
+    fingerprint  TEXT NOT NULL UNIQUE,     -- SHA-256 of the certificate (DER), hex
+    issued       REAL NOT NULL,
+    issued_by    TEXT NOT NULL,
+    not_after    REAL NOT NULL,
+    revoked      REAL,
+    revoked_by   TEXT
+);
+CREATE INDEX IF NOT EXISTS clients_name ON clients(name);
+"""
+
+
+class ClientError(Exception):
+    """A refused operation on workstation certificates; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Workstation:
+    """The answer of `footage_workstation`: may this computer show footage, and why."""
+
+    allowed: bool
+    reason: str                      # Dutch, for the person at the computer
+    name: str | None = None          # the certificate's workstation, or the listed address
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+# --- the device's client CA ----------------------------------------------------------------
+
+def _ca_path(key_dir: Path) -> Path:
+    return Path(key_dir) / CA_FILE
+
+
+def ensure_ca(key_dir: Path, device_id: str) -> Path:
+    """The client CA of this device, made at first use (by `nvr web` or `nvr client issue`,
+    whichever comes first; os.link makes the file appear whole and only once)."""
+    path = _ca_path(key_dir)
+    if path.exists():
+        return path
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"nvr {device_id} werkplekken"),
+                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, device_id)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                         encipher_only=False, decipher_only=False),
+                           critical=True)
+            .sign(key, hashes.SHA256()))
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()) \
+        + cert.public_bytes(serialization.Encoding.PEM)
+    fd, tmp = tempfile.mkstemp(dir=key_dir, prefix=".client-ca.")
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        try:
+            os.link(tmp, path)                 # never replaces a CA made meanwhile
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    return path
+
+
+def _load_ca(key_dir: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    data = _ca_path(key_dir).read_bytes()
+    key = serialization.load_pem_private_key(data, password=None)
+    return key, x509.load_pem_x509_certificate(data)
+
+
+def ca_certificate_pem(key_dir: Path) -> str:
+    """The CA certificate alone (PEM), for the server's verification of client certificates."""
+    return _load_ca(key_dir)[1].public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+# --- issue, list, revoke ---------------------------------------------------------------------
+
+def _fingerprint(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
+
+
+def _utc(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class Clients:
+    """Workstation certificates on the governance database, logged in its usage logbook."""
+
+    def __init__(self, db: sqlite3.Connection, logbook, key_dir: Path, device_id: str):
+        self.db, self.logbook = db, logbook
+        self.key_dir, self.device_id = Path(key_dir), device_id
+        db.executescript(SCHEMA)
+
+    def _rows(self, where: str = "", args: Iterable = ()) -> list[dict]:
+        return [dict(r) for r in self.db.execute(
+            f"SELECT * FROM clients {where} ORDER BY issued, serial", tuple(args))]
+
+    def list(self, now: float | None = None) -> list[dict]:
+        """Every certificate ever issued, with its state: valid, revoked or expired."""
+        now = time.time() if now is None else now
+        return [{**r, "state": "revoked" if r["revoked"] else
+                 "expired" if r["not_after"] <= now else "valid"} for r in self._rows()]
+
+    def issue(self, actor, name: str, *, password: str | None = None,
+              days: int = DEFAULT_DAYS, now: float | None = None) -> tuple[bytes, str, dict]:
+        """A certificate and key for workstation `name`, as a PKCS#12 bundle protected by
+        `password` (made when not given). Returns (bundle, password, record). One valid
+        certificate per workstation: revoke the old one first."""
+        from firmware.governance.access import require
+        from firmware.governance.roles import Action
+        from firmware.governance.service import Refused
+        require(self.logbook, actor, Action.CONFIG, Refused)
+        if not isinstance(name, str) or not NAME.match(name):
+            raise ClientError(f"{name!r} is no workstation name: 1-32 characters of a-z, 0-9, "
+                              "'-' and '_', e.g. centrale-ruimte")
+        if not 1 <= days <= MAX_DAYS:
+            raise ClientError(f"a workstation certificate lasts 1 to {MAX_DAYS} days, not {days}")
+        if password is None:
+            password = "-".join(secrets.token_hex(3) for _ in range(4))
+        if len(password) < MIN_BUNDLE_PASSWORD:
+            raise ClientError(f"the bundle's password needs at least {MIN_BUNDLE_PASSWORD} "
+                              "characters")
+        now = time.time() if now is None else now
+        self._no_valid_certificate(name, now)
+        ensure_ca(self.key_dir, self.device_id)
+        ca_key, ca = _load_ca(self.key_dir)
+        key = ec.generate_private_key(ec.SECP256R1())
+        start = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
+                             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME,
+                                                self.device_id)])
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(start - dt.timedelta(minutes=5))
+                .not_valid_after(start + dt.timedelta(days=days))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+                               critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        der = cert.public_bytes(serialization.Encoding.DER)
+        record = {"serial": format(cert.serial_number, "X"), "name": name,
+                  "fingerprint": _fingerprint(der), "issued": now, "issued_by": actor.name,
+                  "not_after": cert.not_valid_after_utc.timestamp()}
+        bundle = pkcs12.serialize_key_and_certificates(
+            f"nvr {self.device_id} {name}".encode(), key, cert, [ca],
+            serialization.BestAvailableEncryption(password.encode()))
+        self.db.execute("BEGIN IMMEDIATE")       # the check again, and the insert, as one
+        try:
+            self._no_valid_certificate(name, now)
+            before = [r for r in self.list(now) if r["name"] == name]
+            self.db.execute("INSERT INTO clients (serial, name, fingerprint, issued, issued_by, "
+                            "not_after) VALUES (:serial, :name, :fingerprint, :issued, "
+                            ":issued_by, :not_after)", record)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.logbook.append("usage", actor.name, "client-issue", subject=f"werkplek {name}",
+                            details={"old": {"certificate": before[-1]["serial"],
+                                             "state": before[-1]["state"]} if before else None,
+                                     "new": {"certificate": record["serial"],
+                                             "fingerprint": record["fingerprint"],
+                                             "valid_until": _utc(record["not_after"])}})
+        return bundle, password, record
+
+    def revoke(self, actor, name: str, now: float | None = None) -> list[dict]:
+        """Revoke every certificate of workstation `name` not revoked yet; it shows footage
+        no more from the next request on (the check reads this table every time)."""
+        from firmware.governance.access import require
+        from firmware.governance.roles import Action
+        from firmware.governance.service import Refused
+        require(self.logbook, actor, Action.CONFIG, Refused)
+        now = time.time() if now is None else now
+        rows = [r for r in self.list(now) if r["name"] == name and not r["revoked"]]
+        if not rows:
+            known = sorted({r["name"] for r in self.list(now) if not r["revoked"]})
+            raise ClientError(f"workstation '{name}' has no certificate to revoke (not "
+                              f"revoked: {', '.join(known) or 'none'}); see nvr client list")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for r in rows:
+                self.db.execute("UPDATE clients SET revoked = ?, revoked_by = ? "
+                                "WHERE serial = ? AND revoked IS NULL",
+                                (now, actor.name, r["serial"]))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.logbook.append("usage", actor.name, "client-revoke", subject=f"werkplek {name}",
+                            details={"old": [{"certificate": r["serial"], "state": r["state"]}
+                                             for r in rows],
+                                     "new": [{"certificate": r["serial"], "state": "revoked"}
+                                             for r in rows]})
+        return rows
+
+    def _no_valid_certificate(self, name: str, now: float) -> None:
+        valid = [r for r in self.list(now) if r["name"] == name and r["state"] == "valid"]
+        if valid:
+            raise ClientError(f"workstation '{name}' has a valid certificate until "
+                              f"{_utc(valid[0]['not_after'])}; revoke it first "
+                              f"(nvr client revoke {name}), then issue a new one")
+
+    def known(self, pem: str | None, now: float | None = None) -> tuple[dict | None, str]:
+        """The record of a presented certificate (PEM) when it counts, else None and why."""
+        if not pem:
+            return None, "deze computer toont geen werkplekcertificaat van dit apparaat"
+        try:
+            der = ssl.PEM_cert_to_DER_cert(pem)
+        except ValueError:
+            return None, "het getoonde certificaat is onleesbaar"
+        row = self.db.execute("SELECT * FROM clients WHERE fingerprint = ?",
+                              (_fingerprint(der),)).fetchone()
+        now = time.time() if now is None else now
+        if row is None:
+            return None, "het getoonde certificaat is niet door dit apparaat uitgegeven"
+        if row["revoked"]:
+            return None, f"het certificaat van werkplek '{row['name']}' is ingetrokken"
+        if row["not_after"] <= now:
+            return None, f"het certificaat van werkplek '{row['name']}' is verlopen"
+        return dict(row), ""
+
+
+# --- the check of art. 4 lid 1 ---------------------------------------------------------------
+
+def _listed(address: str | None, networks: Iterable[str]) -> bool:
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped                    # a dual-stack socket shows IPv4 as ::ffff:a.b.c.d
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def footage_workstation(clients: Clients, web, *, address: str | None,
+                        verified: bool, certificate: str | None,
+                        now: float | None = None) -> Workstation:
+    """Art. 4 lid 1, R-20: may the computer at `address`, which presented `certificate` (PEM,
+    `verified` by the TLS handshake against the device's client CA), show footage? `web` is
+    the [web] configuration (footage_addresses, footage_certificate_required)."""
+    record, why = clients.known(certificate if verified else None, now)
+    if record is not None:
+        return Workstation(True, f"werkplek {record['name']}", record["name"])
+    if not web.footage_certificate_required and _listed(address, web.footage_addresses):
+        return Workstation(True, f"werkplek op adres {address}", address)
+    return Workstation(False, f"{REFUSAL}: {why}"
+                              + ("" if web.footage_certificate_required else
+                                 f", en het adres {address} staat niet in de lijst van "
+                                 "werkplekken")
+                              + ". Gebruik de computer in de beveiligde ruimte, of vraag de "
+                                "technisch beheerder om een werkplekcertificaat voor deze "
+                                "computer.")
