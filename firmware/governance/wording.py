@@ -37,6 +37,8 @@ ACTIONS: dict[str, str] = {
     "user-role": "rol van account gewijzigd",
     "config-recorded": "configuratie vastgelegd bij de eerste start (art. 7 lid 2)",
     "config-change": "configuratie gewijzigd (art. 7 lid 2)",
+    "client-issue": "certificaat voor een werkplek in de beveiligde ruimte uitgegeven (art. 4 lid 1)",
+    "client-revoke": "certificaat van een werkplek ingetrokken (art. 4 lid 1)",
     "user-disable": "account uitgeschakeld",
     "user-passwd": "eigen wachtwoord gewijzigd",
     "user-reset-code": "herstelcode voor wachtwoord uitgegeven",
@@ -110,7 +112,8 @@ DETAIL_KEYS: dict[str, str] = {
     "segment": "opname", "request": "verzoek", "window_start": "tijdvak van",
     "window_end": "tijdvak tot", "blur": "vervagen", "detect": "personen automatisch",
     "regions": "getekende gebieden", "grant": "op grond van logboekregel",
-    "decision": "besluit",
+    "decision": "besluit", "address": "adres", "certificate": "certificaat",
+    "fingerprint": "vingerafdruk", "state": "toestand",
 }
 # Who wrote an entry when it was not a person's account.
 ACTORS: dict[str, str] = {
