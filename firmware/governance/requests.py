@@ -266,6 +266,10 @@ class Requests:
         if row["status"] != "approved":
             raise RequestError(f"request {req_id} is {row['status']}: identity is checked only "
                                "for an approved request")
+        if row["declaration_signed_by"] is not None:
+            raise RequestError(f"request {req_id}: the identity was checked and the declaration "
+                               f"signed by {row['declaration_signed_by']} already; it stays on "
+                               "the record as given (art. 10 lid 4-5)")
         if not visible_length(method):
             raise RequestError("say how the identity was checked, e.g. passport seen (R-73)")
         self.db.execute("UPDATE requests SET identity_checked_by = ?, identity_method = ? "
