@@ -274,3 +274,67 @@ def test_decision_letter_keeps_a_name_outside_latin1(site, tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert f"Geachte {name}" in " ".join(text.split()), text[:600]
+
+
+def test_logbook_csv_and_pdf_show_no_epoch_numbers_nor_internal_ids(site, tmp_path):
+    """Issue 10: logbooks with readable times and zone, no epoch numbers, no internal ids.
+    After an inzage (segments shown) and a configuration of the site, read both books back as
+    the FG does: the Dutch columns (before the auditor's three) and the PDF."""
+    import csv
+    import re
+    app, config = site
+    req = art10(app, config)
+    approve(app, req["id"])
+    b = api_login(app, "b.beheerder")
+    assert api(b, "POST", f"/api/requests/{req['id']}/identity",
+               {"method": "paspoort NX1234567"}).status_code == 200
+    assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
+               {"signed_by": "J. de Vries"}).status_code == 200
+    opened = b.get(f"/api/requests/{req['id']}/inzage").get_json()
+    for s in opened["segments"]:
+        assert b.get(s["url"]).status_code == 200
+    dpo = api_login(app, "d.dpo")
+    problems = []
+    for book in ("inzien", "usage"):
+        data = dpo.get(f"/logbooks/{book}/csv")
+        assert data.status_code == 200
+        rows = list(csv.reader(data.get_data(as_text=True).splitlines()))
+        header = rows[0]
+        for row in rows[1:]:
+            if len(row) != len(header):
+                continue
+            readable = " | ".join(row[:8])
+            if re.search(r"\b1[6-9]\d{8}(\.\d+)?\b", readable):
+                problems.append(f"{book} csv epoch: {readable}")
+            if re.search(r"\b[0-9a-f]{32}\b", readable):
+                problems.append(f"{book} csv segment id: {readable}")
+        pdf = dpo.get(f"/logbooks/{book}/pdf")
+        out = tmp_path / f"{book}.pdf"
+        out.write_bytes(pdf.data)
+        text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        for m in re.finditer(r".{0,80}\b1[6-9]\d{8}(\.\d+)?\b.{0,40}", text):
+            problems.append(f"{book} pdf epoch: {m.group(0)}")
+    assert not problems, "\n".join(problems[:15])
+
+
+def test_art10_blurring_the_decision_asks_for_cannot_be_dropped_from_the_url(site):
+    """Toelichting art. 10: others in view are weighed in the decision, and the viewing can
+    blur them. The blurring is a query parameter of each video request, chosen by whoever
+    sits at the screen: the decision cannot make it binding, and the same segment is served
+    unblurred by leaving `?detect=1` off the URL. The decision must fix the blurring (here:
+    'detect') and the inzage must refuse anything less."""
+    app, config = site
+    req = art10(app, config)
+    r = api(api_login(app, "m.manager"), "POST", f"/api/requests/{req['id']}/decision",
+            {"approve": True, "reason": "belang aangetoond: aangifte fietsdiefstal",
+             "weighing": WEIGHING, "blur": "detect"})
+    assert r.status_code == 200, r.get_json()
+    b = api_login(app, "b.beheerder")
+    assert api(b, "POST", f"/api/requests/{req['id']}/identity",
+               {"method": "paspoort NX1234567"}).status_code == 200
+    assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
+               {"signed_by": "J. de Vries"}).status_code == 200
+    segment = b.get(f"/api/requests/{req['id']}/inzage").get_json()["segments"][0]["id"]
+    plain = b.get(f"/requests/{req['id']}/inzage/segments/{segment}/video")
+    assert plain.status_code == 403, "unblurred footage of others shown against the decision"
