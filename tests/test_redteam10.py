@@ -338,3 +338,54 @@ def test_art10_blurring_the_decision_asks_for_cannot_be_dropped_from_the_url(sit
     segment = b.get(f"/api/requests/{req['id']}/inzage").get_json()["segments"][0]["id"]
     plain = b.get(f"/requests/{req['id']}/inzage/segments/{segment}/video")
     assert plain.status_code == 403, "unblurred footage of others shown against the decision"
+
+
+def test_art4_lid1_a_revoked_certificate_stays_revoked_against_sqlite3(certified):
+    """Someone with sqlite3 and the data directory (no keys) un-revokes a workstation
+    certificate: the check reads only the `clients` table, which no chain or MAC covers, so
+    the revoked computer shows footage again while the logbook still says 'ingetrokken' and
+    verifies intact."""
+    import sqlite3
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from firmware.system.clients import Clients, footage_workstation
+    config, _, _ = certified
+    cfg = load(config)
+    gov = Governance.open(cfg)
+    try:
+        admin = gov.login("t.admin", PASSWORD)
+        clients = Clients(gov.accounts.db, gov.logbook, cfg.storage.key_dir, cfg.device.id)
+        bundle, password, _ = clients.issue(admin, "gestolen-laptop")
+        _, cert, _ = pkcs12.load_key_and_certificates(bundle, password.encode())
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        clients.revoke(admin, "gestolen-laptop")
+        path = gov.accounts.db.execute("PRAGMA database_list").fetchone()[2]
+    finally:
+        gov.close()
+    with sqlite3.connect(path) as attacker:            # no keys: only the data directory
+        attacker.execute("UPDATE clients SET revoked = NULL, revoked_by = NULL "
+                         "WHERE name = 'gestolen-laptop'")
+    gov = Governance.open(cfg)
+    try:
+        clients = Clients(gov.accounts.db, gov.logbook, cfg.storage.key_dir, cfg.device.id)
+        place = footage_workstation(clients, cfg.web, address="10.0.9.9", verified=True,
+                                    certificate=pem)
+    finally:
+        gov.close()
+    assert not place, f"revoked certificate shows footage again: {place.reason}"
+
+
+def test_art10_lid4_identity_keeps_no_full_document_number(site):
+    """Art. 9 lid 3 keeps only the last digits of the officer's document ('never the full
+    number: the logbook is kept for years'); the art. 10 identity is free text, so the full
+    passport number of a citizen goes into the Logboek Inzien Beeldmateriaal (AVG art. 5 lid 1
+    sub c, and art. 46 Uitvoeringswet AVG for the BSN)."""
+    app, config = site
+    req = art10(app, config)
+    approve(app, req["id"])
+    b = api_login(app, "b.beheerder")
+    r = api(b, "POST", f"/api/requests/{req['id']}/identity",
+            {"method": "paspoort NX1234567, BSN 123456782"})
+    logged = json.dumps(entries(config, "inzien"), ensure_ascii=False)
+    assert r.status_code == 400 or ("NX1234567" not in logged and "123456782" not in logged)
