@@ -389,3 +389,23 @@ def test_art10_lid4_identity_keeps_no_full_document_number(site):
             {"method": "paspoort NX1234567, BSN 123456782"})
     logged = json.dumps(entries(config, "inzien"), ensure_ascii=False)
     assert r.status_code == 400 or ("NX1234567" not in logged and "123456782" not in logged)
+
+
+@pytest.mark.parametrize("requester,motivation", [
+    ("mr. K. Jansen, raadsman", "beelden voor de verdediging van mijn cliënt, verdachte van "
+                                "mishandeling in de hal"),
+    ("Advocatuur Jansen & De Wit", "beelden voor de verdediging van onze cliënt in de "
+                                   "strafzaak"),
+    ("mr. A. Bakker, advokaat", "beelden voor de verdediging van een verdachte")])
+def test_art10_lid2_a_defence_counsel_not_called_advocaat_still_says_what_they_act_for(
+        site, requester, motivation):
+    """Art. 10 lid 2: a lawyer for the defence of a suspect goes through the officier van
+    justitie. The words that make a request a lawyer's are 'advocaat', 'advocate', 'lawyer':
+    the Dutch 'raadsman' (Sv art. 28: the defence counsel), 'advocatuur' or a misspelling
+    'advokaat' with kind 'other' are taken in with no question what the lawyer acts for."""
+    app, config = site
+    rows = segments(config)
+    r = api(api_login(app, "p.officer"), "POST", "/api/requests/art10", {
+        "requester": requester, "requester_kind": "other", "motivation": motivation,
+        "camera": "cam", "start": iso(rows[1]["start"] + 1.5), "end": iso(rows[1]["end"] - 0.5)})
+    assert r.status_code == 400 and "acts for" in r.get_json()["error"], r.get_json()

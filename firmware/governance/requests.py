@@ -35,8 +35,12 @@ REQUESTER_KINDS = ("citizen", "company", "insurer", "lawyer", "other")
 # officier van justitie (art. 9); a lawyer for anything else asks under art. 10 like anyone.
 DEFENCE = "defence-of-suspect"
 ACTS_FOR = (DEFENCE, "victim", "civil-claim", "other")
-# Words that make a request a lawyer's, in any field of the form (accents and case ignored).
-LAWYER_WORDS = ("advocaat", "advocate", "lawyer")
+# Words that make a request a lawyer's, in any field of the form (accents and case ignored):
+# "advocat" covers advocate, advocaten, advocatuur, advocatenkantoor; "raadsman"/"raadsvrouw"
+# is the defence counsel of the Wetboek van Strafvordering (art. 28 Sv); "advokaat" a common
+# misspelling.
+LAWYER_WORDS = ("advocaat", "advocat", "advokaat", "lawyer", "raadsman", "raadsvrouw",
+                "raadslieden")
 WORKING_DAYS_TO_DECIDE = 2
 
 SCHEMA = """
@@ -96,8 +100,8 @@ def decision_due(received: datetime, equated: Iterable[date] = ()) -> datetime:
 
 
 def is_lawyer(*fields: str) -> bool:
-    """Whether any field names a lawyer ("advocaat", "advocate", "lawyer"), whatever the case
-    or accents (art. 10 lid 2)."""
+    """Whether any field names a lawyer (LAWYER_WORDS: "advocaat", "raadsman", ...), whatever
+    the case or accents (art. 10 lid 2)."""
     for text in fields:
         plain = "".join(c for c in unicodedata.normalize("NFKD", text or "")
                         if not unicodedata.combining(c)).casefold()
