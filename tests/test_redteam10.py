@@ -74,7 +74,7 @@ def approve(app, req_id: int) -> None:
 
 # --- art. 12: who decides ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("on_behalf_of", ["p.officer", "d.dpo", "t.admin"])
+@pytest.mark.parametrize("on_behalf_of", ["p.officer", "d.dpo", "t.admin", "P.Officer "])
 def test_art12_manager_records_no_decision_on_behalf_of_an_adviser_or_another_role(site,
                                                                                    on_behalf_of):
     """Art. 12: the gemeentesecretaris/algemeen directeur decides after the advice of the
