@@ -409,3 +409,32 @@ def test_art10_lid2_a_defence_counsel_not_called_advocaat_still_says_what_they_a
         "requester": requester, "requester_kind": "other", "motivation": motivation,
         "camera": "cam", "start": iso(rows[1]["start"] + 1.5), "end": iso(rows[1]["end"] - 0.5)})
     assert r.status_code == 400 and "acts for" in r.get_json()["error"], r.get_json()
+
+
+def test_report_counts_the_art10_inzage_and_exports_as_access_to_footage(site, tmp_path):
+    """The DPIA/FG report (R-83) lists the purpose 'art. 10 inzage' and the access per role;
+    it counted only the usage entries 'live', 'playback', 'export': an inzage
+    ('viewing-opened') and an export ('export-written') were never counted, so the report
+    said 0 inzages and 'Geen' access while footage was shown in the period."""
+    import re
+    from datetime import date
+    app, config = site
+    req = art10(app, config)
+    approve(app, req["id"])
+    b = api_login(app, "b.beheerder")
+    assert api(b, "POST", f"/api/requests/{req['id']}/identity",
+               {"method": "paspoort gezien"}).status_code == 200
+    assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
+               {"signed_by": "J. de Vries"}).status_code == 200
+    assert b.get(f"/api/requests/{req['id']}/inzage").status_code == 200
+    today = date.today().isoformat()
+    pdf = api_login(app, "d.dpo").get(f"/report?from={today}&to={today}")
+    assert pdf.status_code == 200
+    out = tmp_path / "rapportage.pdf"
+    out.write_bytes(pdf.data)
+    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    counted = re.search(r"art\. 10 inzage \(verzoek van een ander\)\s+(\d+)", text)
+    assert counted and int(counted.group(1)) >= 1, text[:1500]
+    section = text.split("Toegang tot beelden per rol", 1)[1].split("Exporten en ontvangers")[0]
+    assert "beheerder" in section and "Geen." not in section, section
