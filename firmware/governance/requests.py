@@ -294,6 +294,12 @@ class Requests:
             raise RequestError("check the requester's identity before the declaration (R-73)")
         if not visible_length(signed_by):
             raise RequestError("name who signed the declaration (R-62, R-73)")
+        if row["article"] == 10 and row["requester_kind"] == "citizen" and \
+                " ".join(signed_by.split()).casefold() != \
+                " ".join(row["requester"].split()).casefold():
+            raise RequestError(f"the declaration is signed by the citizen who asked and whose "
+                               f"identity was checked, {row['requester']}, not {signed_by!r} "
+                               "(art. 10 lid 4-5): the footage is shown to them only")
         self.db.execute("UPDATE requests SET declaration_signed_by = ?, declaration_at = ? "
                         "WHERE id = ?", (signed_by, time.time(), req_id))
         self.logbook.append("inzien", actor.name, "declaration-signed",
