@@ -24,7 +24,7 @@ import os
 import pwd
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -45,13 +45,15 @@ LOCK = "configlog.lock"
 
 
 def _plain(value):
-    """The configuration as JSON values: tuples as lists, paths as text, cameras by id."""
+    """The configuration as JSON values: tuples as lists, paths and dates as text."""
     if dataclasses.is_dataclass(value):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, (date, datetime)):     # [deadlines] equated_days: ISO text, as in
+        return value.isoformat()                # the configuration file
     return value
 
 

@@ -139,6 +139,16 @@ class Decisions:
         if actor.name in {a["adviser"] for a in given.values()}:
             raise DecisionError(f"{actor.name} advised on decision {decision_id}: an adviser "
                                 "does not also record the decision (art. 12)")
+        if decided_by.casefold() in {a["adviser"].casefold() for a in given.values()}:
+            raise DecisionError(f"{decided_by} advised on decision {decision_id}: an adviser "
+                                "does not also take the decision (art. 12)")
+        account = self.db.execute("SELECT role FROM users WHERE lower(name) = lower(?) "
+                                  "AND role != 'eindverantwoordelijke'",
+                                  (decided_by,)).fetchone()
+        if decided_by != actor.name and account is not None:
+            raise DecisionError(f"{decided_by} is the account of a {account[0]}, not of the "
+                                "gemeentesecretaris/algemeen directeur who decides (art. 2, "
+                                "art. 12)")
         if visible_length(decision) < MIN_TEXT:
             raise DecisionError(f"give the decision in words, at least {MIN_TEXT} visible "
                                 "characters (R-80)")

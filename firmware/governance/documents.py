@@ -430,10 +430,10 @@ def report_pdf(data: dict, cfg, out: Path) -> Path:
                 names.subject(h["reference"]), at(h["released"]) if h["released"] else "nee"]
                for h in data["holds"]], [10, 40, 30, 30, 40, 30])
     doc.heading("Toegang tot beelden per rol")
-    doc.table(["rol", "live", "terugkijken", "export", "geweigerd"],
+    doc.table(["rol", "live", "terugkijken", "inzage (art. 10)", "export", "geweigerd"],
               [[ROLES.get(role, role), c.get("live", 0), c.get("playback", 0),
-                c.get("export", 0), c.get("refused", 0)]
-               for role, c in sorted(data["access"].items())], [60, 25, 30, 25, 30])
+                c.get("inzage", 0), c.get("export", 0), c.get("refused", 0)]
+               for role, c in sorted(data["access"].items())], [50, 20, 30, 30, 20, 25])
     doc.heading("Exporten en ontvangers (art. 9)")
     doc.table(["gemaakt", "door", "kenmerk", "ontvanger en overdracht", "grondslag",
                "camera en tijdvak", "bestanden", "verklaring getekend"],

@@ -166,6 +166,11 @@ def record_handover(reqs: Requests, actor: Actor, export: dict, medium: str) -> 
     if handover_of(reqs.db, export["id"]) is not None:
         raise RequestError(f"export {export['id']} was already handed over; make a new export "
                            "for a second medium")
+    status = reqs._row(export["request_id"])["status"]
+    if status != "registered":
+        raise RequestError(f"request {export['request_id']} is {status}: footage is handed over "
+                           "only for a registered art. 9 request; a new handover needs a new "
+                           "request (art. 9 lid 2-4)")
     record = require_ready(reqs.db, export["request_id"])
     now = time.time()
     cur = reqs.db.execute(

@@ -21,6 +21,7 @@ from firmware.storage.holds import list_holds
 from firmware.storage.store import EncryptedStore
 
 FOOTAGE_ACTIONS = {"live": "live", "playback": "playback", "export": "export",
+                   "export-written": "export", "viewing-opened": "inzage",
                    "footage-refused": "refused"}
 # The grounds of the camera surveillance (toelichting art. 1) and of sharing (art. 5, art. 9).
 LEGAL_BASES = (
@@ -47,7 +48,7 @@ def _footage_access(gov, start: float, end: float) -> tuple[dict, dict]:
         user = gov.accounts.get(e["actor"])
         role = user.role.value if user else "bezoek politie/OM"
         by_role[role][FOOTAGE_ACTIONS[e["action"]]] += 1
-        if e["action"] != "footage-refused":
+        if e["action"] not in ("footage-refused", "export-written"):
             purpose = json.loads(e["details"] or "{}").get("purpose")
             by_purpose[purpose or "none"] += 1
     return {k: dict(v) for k, v in by_role.items()}, dict(by_purpose)

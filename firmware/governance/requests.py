@@ -35,8 +35,12 @@ REQUESTER_KINDS = ("citizen", "company", "insurer", "lawyer", "other")
 # officier van justitie (art. 9); a lawyer for anything else asks under art. 10 like anyone.
 DEFENCE = "defence-of-suspect"
 ACTS_FOR = (DEFENCE, "victim", "civil-claim", "other")
-# Words that make a request a lawyer's, in any field of the form (accents and case ignored).
-LAWYER_WORDS = ("advocaat", "advocate", "lawyer")
+# Words that make a request a lawyer's, in any field of the form (accents and case ignored):
+# "advocat" covers advocate, advocaten, advocatuur, advocatenkantoor; "raadsman"/"raadsvrouw"
+# is the defence counsel of the Wetboek van Strafvordering (art. 28 Sv); "advokaat" a common
+# misspelling.
+LAWYER_WORDS = ("advocaat", "advocat", "advokaat", "lawyer", "raadsman", "raadsvrouw",
+                "raadslieden")
 WORKING_DAYS_TO_DECIDE = 2
 
 SCHEMA = """
@@ -96,8 +100,8 @@ def decision_due(received: datetime, equated: Iterable[date] = ()) -> datetime:
 
 
 def is_lawyer(*fields: str) -> bool:
-    """Whether any field names a lawyer ("advocaat", "advocate", "lawyer"), whatever the case
-    or accents (art. 10 lid 2)."""
+    """Whether any field names a lawyer (LAWYER_WORDS: "advocaat", "raadsman", ...), whatever
+    the case or accents (art. 10 lid 2)."""
     for text in fields:
         plain = "".join(c for c in unicodedata.normalize("NFKD", text or "")
                         if not unicodedata.combining(c)).casefold()
@@ -266,6 +270,10 @@ class Requests:
         if row["status"] != "approved":
             raise RequestError(f"request {req_id} is {row['status']}: identity is checked only "
                                "for an approved request")
+        if row["declaration_signed_by"] is not None:
+            raise RequestError(f"request {req_id}: the identity was checked and the declaration "
+                               f"signed by {row['declaration_signed_by']} already; it stays on "
+                               "the record as given (art. 10 lid 4-5)")
         if not visible_length(method):
             raise RequestError("say how the identity was checked, e.g. passport seen (R-73)")
         self.db.execute("UPDATE requests SET identity_checked_by = ?, identity_method = ? "
@@ -286,6 +294,12 @@ class Requests:
             raise RequestError("check the requester's identity before the declaration (R-73)")
         if not visible_length(signed_by):
             raise RequestError("name who signed the declaration (R-62, R-73)")
+        if row["article"] == 10 and row["requester_kind"] == "citizen" and \
+                " ".join(signed_by.split()).casefold() != \
+                " ".join(row["requester"].split()).casefold():
+            raise RequestError(f"the declaration is signed by the citizen who asked and whose "
+                               f"identity was checked, {row['requester']}, not {signed_by!r} "
+                               "(art. 10 lid 4-5): the footage is shown to them only")
         self.db.execute("UPDATE requests SET declaration_signed_by = ?, declaration_at = ? "
                         "WHERE id = ?", (signed_by, time.time(), req_id))
         self.logbook.append("inzien", actor.name, "declaration-signed",
