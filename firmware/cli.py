@@ -39,8 +39,20 @@ def _iso_time(text: str) -> float:
     return dt.timestamp()
 
 
+# Commands that do not record configuration changes when they load the configuration: `config
+# check` is a dry run; `run` and `web` record them themselves, at the point of their start.
+_CONFIG_UNRECORDED = ("config", "run", "web")
+
+
 def _config(args) -> Config:
-    return load(args.config)
+    """The configuration, with any change since it was last recorded put in the usage logbook
+    first (art. 7 lid 2, R-50): a change a command uses is on the record even when the file is
+    set back before the next start of the recorder or the web."""
+    cfg = load(args.config)
+    command = getattr(args, "command", None)
+    if command and command not in _CONFIG_UNRECORDED:
+        _record_config_changes(cfg, f"nvr {command}", out=sys.stderr)
+    return cfg
 
 
 def cmd_init(args) -> int:
@@ -195,8 +207,8 @@ def cmd_run(args) -> int:
 WEB_NICE = 10
 
 
-def _record_config_changes(cfg: Config, noticed_by: str) -> None:
-    """Art. 7 lid 2, R-50: every configuration change into the usage logbook at start."""
+def _record_config_changes(cfg: Config, noticed_by: str, out=sys.stdout) -> None:
+    """Art. 7 lid 2, R-50: every configuration change into the usage logbook."""
     from firmware.governance.configlog import record_changes
     gov = _governance(cfg)
     try:
@@ -205,7 +217,7 @@ def _record_config_changes(cfg: Config, noticed_by: str) -> None:
         gov.close()
     if found:
         print(f"configuration changed since the last start: {', '.join(c['key'] for c in found)}"
-              " (recorded in the usage logbook)", flush=True)
+              " (recorded in the usage logbook)", file=out, flush=True)
 
 
 def _first_account_hint(cfg) -> None:
