@@ -206,6 +206,29 @@ def test_logbook_csv_has_dutch_headers_and_readable_details_art7_lid2_R50(site):
     assert not EPOCH.search(everything) and "{" not in everything
 
 
+def test_every_stored_detail_and_subject_of_both_logbooks_has_a_dutch_label_art7_lid2_art12(
+        site):
+    """The static check above sees only literal details; this one reads every entry the
+    paperwork fixture left in both books (an art. 12 decision builds its details in code)."""
+    from firmware.governance.wording import DETAIL_KEYS, SUBJECTS, Names
+    tmp, config = site
+    gov = Governance.open(load(config))
+    try:
+        entries = [e for book in ("usage", "inzien") for e in gov.logbook.entries(book)]
+    finally:
+        gov.close()
+    assert any(e["action"] == "decision-outside-rules" for e in entries)
+    names = Names()
+    for e in entries:
+        details = json.loads(e["details"]) if isinstance(e["details"], str) else e["details"]
+        unlabelled = sorted(set(details or {}) - set(DETAIL_KEYS))
+        assert not unlabelled, f"{e['action']}: no Dutch label for {unlabelled}"
+        kind = (e["subject"] or "").partition(" ")[0]
+        assert kind not in ("decision", "request", "segment") or kind in SUBJECTS, e["subject"]
+        assert not names.subject(e["subject"] or "").startswith(("decision ", "segment ")), e
+        assert "lawyer" not in (e["reason"] or "")
+
+
 def test_web_logbook_page_shows_dutch_actions_and_readable_details_R50_R51(site):
     from firmware.web import create_app
     _, config = site

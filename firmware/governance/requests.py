@@ -192,7 +192,9 @@ class Requests:
                                "through the officier van justitie (art. 10 lid 2, R-71)")
         if lawyer and acts_for == DEFENCE:
             self.logbook.append("inzien", actor.name, "request-art10-refused-at-intake",
-                                subject=requester, reason="lawyer for a suspect (art. 10 "
+                                subject=requester, reason="advocaat voor de verdediging "
+                                                          "van een verdachte: alleen via de "
+                                                          "officier van justitie (art. 10 "
                                                           "lid 2, R-71)",
                                 details={"kind": requester_kind, "acts_for": acts_for})
             raise RequestError("a lawyer for the defence of a suspect requests footage only "

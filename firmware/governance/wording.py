@@ -114,6 +114,11 @@ DETAIL_KEYS: dict[str, str] = {
     "regions": "getekende gebieden", "grant": "op grond van logboekregel",
     "decision": "besluit", "address": "adres", "certificate": "certificaat",
     "fingerprint": "vingerafdruk", "state": "toestand",
+    # an art. 12 decision: the question, both advices and their advisers, who recorded it
+    "question": "vraag", "recorded_by": "vastgelegd door",
+    "advice_privacy_officer": "advies privacy officer", "privacy_officer": "privacy officer",
+    "advice_fg": "advies functionaris gegevensbescherming",
+    "fg": "functionaris gegevensbescherming",
 }
 # Who wrote an entry when it was not a person's account.
 ACTORS: dict[str, str] = {
@@ -180,6 +185,7 @@ ALARMS: dict[str, str] = {
 SUBJECTS: dict[str, str] = {
     "request": "verzoek", "hold": "bewaaropdracht", "visit": "bezoek",
     "delegation": "aanwijzing", "camera": "camera", "export": "export", "scan": "scan",
+    "decision": "vraag buiten de regeling (art. 12)", "segment": "opname",
 }
 
 
