@@ -158,7 +158,7 @@ def test_item8_a_received_date_in_the_future_is_refused_cli_R72(office, article)
     else:
         args += ["--motivation", "mijn fiets is gestolen", "--user", "p.officer"]
     run = nvr(*args, env=env)
-    assert run.returncode == 1 and "lies in the future" in run.stderr, run.stderr
+    assert run.returncode == 1 and "ligt in de toekomst" in run.stderr, run.stderr
 
 
 def test_item8_a_received_date_in_the_future_is_refused_web_R72(office):
@@ -174,7 +174,7 @@ def test_item8_a_received_date_in_the_future_is_refused_web_R72(office):
         "requester": "J. de Vries", "requester_kind": "citizen",
         "motivation": "mijn fiets is gestolen", "received": (now + timedelta(days=1)).isoformat(),
         **window_})
-    assert ahead.status_code == 400 and "in the future" in ahead.get_json()["error"]
+    assert ahead.status_code == 400 and "ligt in de toekomst" in ahead.get_json()["error"]
     # Art. 9 in the web: the form has no date received; registering takes now, never ahead.
     beheerder = login(app, "b.beheerder")
     before = time.time()
