@@ -256,7 +256,7 @@ def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path,
                   "verstrekken en te vernietigen zodra het doel is bereikt. Na overdracht "
                   "berust de verantwoordelijkheid bij de ontvanger." if art9 else
                   "Ondergetekende verklaart de beelden uitsluitend in te zien voor het "
-                  "genoemde doel, er geen opnamen of kopieen van te maken en de privacy van "
+                  "genoemde doel, er geen opnamen of kopieën van te maken en de privacy van "
                   "anderen in beeld te respecteren.")
     doc.ln(8)
     doc.field("Naam", "")
