@@ -229,6 +229,15 @@ def test_every_stored_detail_and_subject_of_both_logbooks_has_a_dutch_label_art7
         assert "lawyer" not in (e["reason"] or "")
 
 
+def test_every_role_has_the_regulations_name_art2():
+    """Art. 2 and 3 lid 1: the roles by the regulation's names, the eindverantwoordelijke as
+    the gemeentesecretaris/algemeen directeur."""
+    from firmware.governance.wording import ROLES, Names
+    assert {r.value for r in Role} <= set(ROLES)
+    assert "gemeentesecretaris/algemeen directeur" in Names().details(
+        {"role": Role.EINDVERANTWOORDELIJKE.value})
+
+
 def test_web_logbook_page_shows_dutch_actions_and_readable_details_R50_R51(site):
     from firmware.web import create_app
     _, config = site

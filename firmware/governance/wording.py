@@ -146,6 +146,7 @@ ROLES: dict[str, str] = {
     "technisch-beheerder": "technisch beheerder", "privacy-officer": "privacy officer",
     "manager-bedrijfsvoering": "manager bedrijfsvoering",
     "functionaris-gegevensbescherming": "functionaris gegevensbescherming",
+    "eindverantwoordelijke": "eindverantwoordelijke (gemeentesecretaris/algemeen directeur)",
 }
 VALUES: dict[str, str] = {
     **STATUSES, **ROLES,
