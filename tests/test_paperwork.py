@@ -229,6 +229,23 @@ def test_every_stored_detail_and_subject_of_both_logbooks_has_a_dutch_label_art7
         assert "lawyer" not in (e["reason"] or "")
 
 
+def test_web_refusal_pages_are_dutch_R11(site):
+    """A page the role may not open says so in Dutch, by the role's name and the action's
+    wording (the API keeps the reason of decide); every action has a wording."""
+    from firmware.governance.roles import Action
+    from firmware.governance.wording import VALUES
+    from firmware.web import create_app
+    assert not [a.value for a in Action if a.value not in VALUES]
+    tmp, config = site
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    page = login(app, "t.admin").get("/requests")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 403
+    assert "de rol technisch beheerder mag dit niet: verzoeken lezen" in text, text
+    assert "may not" not in text
+
+
 def test_every_role_has_the_regulations_name_art2():
     """Art. 2 and 3 lid 1: the roles by the regulation's names, the eindverantwoordelijke as
     the gemeentesecretaris/algemeen directeur."""

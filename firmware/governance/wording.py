@@ -164,7 +164,14 @@ VALUES: dict[str, str] = {
     "request-decide": "beslissen op verzoek art. 10", "request-read": "verzoeken lezen",
     "identify": "identiteit en verklaringen vastleggen", "logbook-read": "logboeken lezen",
     "logbook-verify": "logboeken controleren", "config": "configuratie", "users": "accounts",
-    "delegate": "aanwijzen", "scan-attach": "scan toevoegen",
+    "delegate": "aanwijzen", "scan-attach": "scan toevoegen", "export": "exporteren (art. 9)",
+    "decision-open": "vraag buiten de regeling voorleggen (art. 12)",
+    "decision-read": "vragen buiten de regeling lezen (art. 12)",
+    "advise-privacy-officer": "adviseren als privacy officer (art. 12)",
+    "advise-fg": "adviseren als functionaris gegevensbescherming (art. 12)",
+    "decision-take": "besluiten buiten de regeling (art. 12)",
+    "decision-record-for": "besluit vastleggen namens de gemeentesecretaris/algemeen directeur "
+                           "(art. 12)",
     # what a lawyer acts for (art. 10 lid 2) and who advises (art. 12)
     "defence-of-suspect": "verdediging van een verdachte", "victim": "slachtoffer",
     "civil-claim": "civiele vordering",
