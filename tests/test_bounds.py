@@ -112,7 +112,7 @@ def test_the_cli_refuses_the_same_times_as_the_web(edge):
                   "9999-12-31T23:59:00Z", "--camera", "cam",
                   "--start", (datetime.now(AMSTERDAM) - timedelta(hours=1)).isoformat(),
                   "--end", datetime.now(AMSTERDAM).isoformat(), "--user", "p.officer", env=env)
-    assert request.returncode == 1 and "future" in request.stderr, request.stderr
+    assert request.returncode == 1 and "toekomst" in request.stderr, request.stderr
     delegation = nvr(*base, "delegation", "add", "--grantee", "a.designee", "--actions", "live",
                      "--cameras", "cam", "--reason", "vakantie", "--expires",
                      "2099-01-01T00:00:00Z", *user, env=env)
@@ -167,7 +167,7 @@ def test_a_delegation_lasts_at_most_a_year_and_a_received_date_is_not_ahead_R12_
              "motivation": "fiets gestolen bij de ingang"}
     ahead = api(p, "POST", "/api/requests/art10",
                 {**art10, "received": local(now + timedelta(days=2))})
-    assert ahead.status_code == 400 and "future" in ahead.get_json()["error"]
+    assert ahead.status_code == 400 and "toekomst" in ahead.get_json()["error"]
     assert api(p, "POST", "/api/requests/art10",
                {**art10, "received": local(now - timedelta(hours=1))}).status_code == 201
 

@@ -265,6 +265,7 @@ def test_article9_handover_identity_declaration_export_and_declaration_R60_R62(a
     row = page.locator("tr:has-text('PL0900-2026-7001')")
     assert row.locator("input[name=password]").count() == 0
     assert "eerst identiteit en verklaring" in row.inner_text()
+    assert "Testcamera, " in row.inner_text()       # the camera by name, never its id
     shot(page, "art9-0-export-nog-niet")
 
     page.goto(request_url)
@@ -286,6 +287,7 @@ def test_article9_handover_identity_declaration_export_and_declaration_R60_R62(a
     shot(page, "art9-2-export")
     made = page.locator("tr:has(form input[name=medium])")
     assert made.count() == 1
+    assert "Testcamera, " in made.inner_text()
     made.locator("input[name=medium]").fill(medium)
     made.locator("button:has-text('Overdracht vastleggen')").click()
     assert f"aan {officer}" in page.inner_text("p.flash")

@@ -344,7 +344,7 @@ def art10(reqs, people, kind="citizen", received=NOW):
 
 def test_lawyer_may_only_ask_through_the_prosecutor_R71(desk):
     reqs, people, _, logbook = desk
-    with pytest.raises(RequestError, match="only through the officier van justitie"):
+    with pytest.raises(RequestError, match="alleen via de officier van justitie"):
         reqs.add_article10(people["p.officer"], requester="J. de Vries", requester_kind="lawyer",
                            motivation="my client is suspected of the theft", received=NOW,
                            camera="entree", start=NOW - 3600, end=NOW,

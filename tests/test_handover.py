@@ -247,6 +247,10 @@ def test_art9_declaration_lists_what_the_recipient_gets_and_cli_and_web_print_th
         assert re.fullmatch(r"cam_\d{8}-\d{6}_\d{3}\.mp4", video.name), video.name
     for member in extracted:                      # every file the recipient gets
         assert member.name in flat and sha256sum(member) in flat, member.name
+    for f in export["files"]:                     # a file lasts seconds: its times have them
+        first, last = (datetime.fromtimestamp(f[k], AMSTERDAM) for k in ("start", "end"))
+        assert (f"{f['name']} {first:%d-%m-%Y %H:%M:%S} ({first.tzname()}) tot "
+                f"{last:%d-%m-%Y %H:%M:%S} ({last.tzname()})") in flat, f["name"]
     manifest = json.loads((out / "manifest.json").read_text())   # times as text, no ids
     assert manifest["kenmerk"] == "PL0900-2026-2001"
     assert all(f["van"].endswith(("+01:00", "+02:00")) and set(f) == {"naam", "van", "tot",

@@ -75,7 +75,7 @@ def inzien(config) -> list[dict]:
 ])
 def test_art10_lid2_lawyer_for_a_suspect_is_refused_whatever_kind_R71(office, kind, fields):
     config, _ = office
-    with pytest.raises(RequestError, match="only through the officier van justitie"):
+    with pytest.raises(RequestError, match="alleen via de officier van justitie"):
         intake(config, requester_kind=kind, acts_for="defence-of-suspect", **fields)
     last = inzien(config)[-1]
     assert last["action"] == "request-art10-refused-at-intake"
@@ -85,7 +85,7 @@ def test_art10_lid2_lawyer_for_a_suspect_is_refused_whatever_kind_R71(office, ki
 def test_art10_lid2_a_lawyer_says_what_they_act_for_also_as_kind_other_R71(office):
     # Today's bug: the same lawyer registered as kind "other" is taken in without a question.
     config, _ = office
-    with pytest.raises(RequestError, match="say what the lawyer acts for"):
+    with pytest.raises(RequestError, match="geef aan waarvoor de advocaat optreedt"):
         intake(config, requester_kind="other", requester="Mr. A. Advocaat")
 
 
@@ -111,7 +111,7 @@ def test_art10_lid2_cli_asks_what_the_lawyer_acts_for_R71(office):
     assert refused.returncode == 1 and "officier van justitie" in refused.stderr
     asked = nvr(*common, env=env)
     assert asked.returncode == 1 and "--acts-for" not in asked.stdout
-    assert "say what the lawyer acts for" in asked.stderr
+    assert "geef aan waarvoor de advocaat optreedt" in asked.stderr
     taken = nvr(*common, "--acts-for", "victim", "--json", env=env)
     assert taken.returncode == 0, taken.stderr
     assert json.loads(taken.stdout)["acts_for"] == "victim"
@@ -133,6 +133,7 @@ def test_art10_lid2_web_form_and_api_R71(office):
     refused = api(officer, "POST", "/api/requests/art10", {**body,
                                                           "acts_for": "defence-of-suspect"})
     assert refused.status_code == 400 and "art. 10 lid 2" in refused.get_json()["error"]
+    assert "alleen via de officier van justitie" in refused.get_json()["error"]   # Dutch
     taken = api(officer, "POST", "/api/requests/art10", {**body, "acts_for": "civil-claim"})
     assert taken.status_code == 201, taken.get_json()
     shown = officer.get(f"/requests/{taken.get_json()['id']}").get_data(as_text=True)
@@ -157,7 +158,7 @@ def test_item8_a_received_date_in_the_future_is_refused_cli_R72(office, article)
     else:
         args += ["--motivation", "mijn fiets is gestolen", "--user", "p.officer"]
     run = nvr(*args, env=env)
-    assert run.returncode == 1 and "lies in the future" in run.stderr, run.stderr
+    assert run.returncode == 1 and "ligt in de toekomst" in run.stderr, run.stderr
 
 
 def test_item8_a_received_date_in_the_future_is_refused_web_R72(office):
@@ -173,7 +174,7 @@ def test_item8_a_received_date_in_the_future_is_refused_web_R72(office):
         "requester": "J. de Vries", "requester_kind": "citizen",
         "motivation": "mijn fiets is gestolen", "received": (now + timedelta(days=1)).isoformat(),
         **window_})
-    assert ahead.status_code == 400 and "in the future" in ahead.get_json()["error"]
+    assert ahead.status_code == 400 and "ligt in de toekomst" in ahead.get_json()["error"]
     # Art. 9 in the web: the form has no date received; registering takes now, never ahead.
     beheerder = login(app, "b.beheerder")
     before = time.time()

@@ -155,7 +155,7 @@ def test_art10_lid5_declaration_only_once_approved_with_window_grounds_place_sig
                      "mijn fiets is gestolen bij de ingang", "Aangifte gedaan; het belang is "
                      "aangetoond.", flat(WEIGHING), "Testcamera", "Gemeentehuis Soest, testgang",
                      "Plaats", "paspoort NX1234567", "Handtekening verzoeker",
-                     "Handtekening beheerder", "geen opnamen"):
+                     "Handtekening beheerder", "geen opnamen", "kopieën"):
         assert expected in words, expected
     start = datetime.fromtimestamp(req_start(req), AMSTERDAM)
     assert start.strftime("%d-%m-%Y %H:%M:%S") + f" ({start.tzname()})" in words

@@ -206,6 +206,55 @@ def test_logbook_csv_has_dutch_headers_and_readable_details_art7_lid2_R50(site):
     assert not EPOCH.search(everything) and "{" not in everything
 
 
+def test_every_stored_detail_and_subject_of_both_logbooks_has_a_dutch_label_art7_lid2_art12(
+        site):
+    """The static check above sees only literal details; this one reads every entry the
+    paperwork fixture left in both books (an art. 12 decision builds its details in code)."""
+    from firmware.governance.wording import DETAIL_KEYS, SUBJECTS, Names
+    tmp, config = site
+    gov = Governance.open(load(config))
+    try:
+        entries = [e for book in ("usage", "inzien") for e in gov.logbook.entries(book)]
+    finally:
+        gov.close()
+    assert any(e["action"] == "decision-outside-rules" for e in entries)
+    names = Names()
+    for e in entries:
+        details = json.loads(e["details"]) if isinstance(e["details"], str) else e["details"]
+        unlabelled = sorted(set(details or {}) - set(DETAIL_KEYS))
+        assert not unlabelled, f"{e['action']}: no Dutch label for {unlabelled}"
+        kind = (e["subject"] or "").partition(" ")[0]
+        assert kind not in ("decision", "request", "segment") or kind in SUBJECTS, e["subject"]
+        assert not names.subject(e["subject"] or "").startswith(("decision ", "segment ")), e
+        assert "lawyer" not in (e["reason"] or "")
+
+
+def test_web_refusal_pages_are_dutch_R11(site):
+    """A page the role may not open says so in Dutch, by the role's name and the action's
+    wording (the API keeps the reason of decide); every action has a wording."""
+    from firmware.governance.roles import Action
+    from firmware.governance.wording import VALUES
+    from firmware.web import create_app
+    assert not [a.value for a in Action if a.value not in VALUES]
+    tmp, config = site
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    page = login(app, "t.admin").get("/requests")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 403
+    assert "de rol technisch beheerder mag dit niet: verzoeken lezen" in text, text
+    assert "may not" not in text
+
+
+def test_every_role_has_the_regulations_name_art2():
+    """Art. 2 and 3 lid 1: the roles by the regulation's names, the eindverantwoordelijke as
+    the gemeentesecretaris/algemeen directeur."""
+    from firmware.governance.wording import ROLES, Names
+    assert {r.value for r in Role} <= set(ROLES)
+    assert "gemeentesecretaris/algemeen directeur" in Names().details(
+        {"role": Role.EINDVERANTWOORDELIJKE.value})
+
+
 def test_web_logbook_page_shows_dutch_actions_and_readable_details_R50_R51(site):
     from firmware.web import create_app
     _, config = site

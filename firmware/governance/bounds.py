@@ -108,12 +108,14 @@ def received_date(received: float, *, error: type[Exception],
     """When a written request arrived: not in the future, not more than a year ago (R-72)."""
     now = time.time() if now is None else now
     _finite(error, **{"date received": received})
+    from zoneinfo import ZoneInfo
+    local = when(received, ZoneInfo("Europe/Amsterdam"), "%d-%m-%Y %H:%M (%Z)")
     if received > now + CLOCK_SLACK:
-        raise error(f"the date received ({_text(received)} UTC) lies in the future: give the "
-                    "day and time the written request arrived (R-72)")
+        raise error(f"de datum van ontvangst ({local}) ligt in de toekomst: geef de dag en "
+                    "het tijdstip waarop het schriftelijke verzoek binnenkwam (R-72)")
     if received < now - MAX_RECEIVED_AGE:
-        raise error(f"the date received ({_text(received)} UTC) is more than a year ago: "
-                    "check the date on the letter (R-72)")
+        raise error(f"de datum van ontvangst ({local}) ligt meer dan een jaar terug: "
+                    "controleer de datum op de brief (R-72)")
 
 
 def visit_minutes(minutes: int, *, error: type[Exception]) -> None:

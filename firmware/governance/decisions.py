@@ -120,35 +120,35 @@ class Decisions:
         on_behalf_of = (on_behalf_of or "").strip()
         if decide(actor, Action.DECISION_TAKE):
             if on_behalf_of and on_behalf_of != actor.name:
-                raise DecisionError("the eindverantwoordelijke records their own decision; "
-                                    "leave 'on behalf of' empty")
+                raise DecisionError("de eindverantwoordelijke legt het eigen besluit vast; "
+                                    "laat 'namens' leeg")
             decided_by = actor.name
         elif decide(actor, Action.DECISION_RECORD_FOR):
             if not visible_length(on_behalf_of) or on_behalf_of == actor.name:
-                raise DecisionError("name the gemeentesecretaris/algemeen directeur on whose "
-                                    "behalf you record the decision (art. 3 lid 1, art. 12)")
+                raise DecisionError("noem de gemeentesecretaris/algemeen directeur namens "
+                                    "wie u het besluit vastlegt (artikel 3 lid 1, artikel 12)")
             decided_by = on_behalf_of
         else:
             require(self.logbook, actor, Action.DECISION_TAKE, DecisionRefused)  # logs, raises
         given = self._advice(decision_id)
         missing = [ADVISERS[k] for k in ADVICE if k not in given]
         if missing:
-            raise DecisionError(f"decision {decision_id} still lacks the advice of the "
-                                f"{' and the '.join(missing)}: the decision follows both "
-                                "advices (art. 12, R-80)")
+            raise DecisionError(f"bij vraag {decision_id} ontbreekt nog het advies van de "
+                                f"{' en de '.join(missing)}: het besluit volgt op beide "
+                                "adviezen (artikel 12, R-80)")
         if actor.name in {a["adviser"] for a in given.values()}:
-            raise DecisionError(f"{actor.name} advised on decision {decision_id}: an adviser "
-                                "does not also record the decision (art. 12)")
+            raise DecisionError(f"{actor.name} heeft over vraag {decision_id} geadviseerd: "
+                                "een adviseur legt niet ook het besluit vast (artikel 12)")
         if decided_by.casefold() in {a["adviser"].casefold() for a in given.values()}:
-            raise DecisionError(f"{decided_by} advised on decision {decision_id}: an adviser "
-                                "does not also take the decision (art. 12)")
+            raise DecisionError(f"{decided_by} heeft over vraag {decision_id} geadviseerd: "
+                                "een adviseur neemt niet ook het besluit (artikel 12)")
         account = self.db.execute("SELECT role FROM users WHERE lower(name) = lower(?) "
                                   "AND role != 'eindverantwoordelijke'",
                                   (decided_by,)).fetchone()
         if decided_by != actor.name and account is not None:
-            raise DecisionError(f"{decided_by} is the account of a {account[0]}, not of the "
-                                "gemeentesecretaris/algemeen directeur who decides (art. 2, "
-                                "art. 12)")
+            raise DecisionError(f"{decided_by} is het account van een {account[0]}, niet van de "
+                                "gemeentesecretaris/algemeen directeur die beslist (artikel 2, "
+                                "artikel 12)")
         if visible_length(decision) < MIN_TEXT:
             raise DecisionError(f"give the decision in words, at least {MIN_TEXT} visible "
                                 "characters (R-80)")

@@ -256,7 +256,7 @@ def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path,
                   "verstrekken en te vernietigen zodra het doel is bereikt. Na overdracht "
                   "berust de verantwoordelijkheid bij de ontvanger." if art9 else
                   "Ondergetekende verklaart de beelden uitsluitend in te zien voor het "
-                  "genoemde doel, er geen opnamen of kopieen van te maken en de privacy van "
+                  "genoemde doel, er geen opnamen of kopieën van te maken en de privacy van "
                   "anderen in beeld te respecteren.")
     doc.ln(8)
     doc.field("Naam", "")
@@ -265,9 +265,10 @@ def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path,
     return doc.save(out)
 
 
-def local_zoned(t: float | None) -> str:
-    """A stored time as Dutch local time with its zone, e.g. 29-11-2026 14:05 (CET)."""
-    return when(t, AMSTERDAM, "%d-%m-%Y %H:%M (%Z)")
+def local_zoned(t: float | None, seconds: bool = False) -> str:
+    """A stored time as Dutch local time with its zone, e.g. 29-11-2026 14:05 (CET), or with
+    the seconds, 29-11-2026 14:05:07 (CET)."""
+    return when(t, AMSTERDAM, "%d-%m-%Y %H:%M:%S (%Z)" if seconds else "%d-%m-%Y %H:%M (%Z)")
 
 
 ART9_DECLARATION = (
@@ -326,7 +327,8 @@ def art9_declaration_pdf(facts: dict, out: Path) -> Path:
                       "ontvanger het uit het pakket haalt; controleer elk bestand, bijvoorbeeld "
                       "met sha256sum.")
         for f in files:
-            doc.line_text(f"{f['name']}   {local_zoned(f['start'])} tot {local_zoned(f['end'])}")
+            doc.line_text(f"{f['name']}   {local_zoned(f['start'], seconds=True)} tot "
+                          f"{local_zoned(f['end'], seconds=True)}")     # a file lasts seconds
             doc.hash_line(f["sha256"])
         for f in export["archive"].get("other_files", []):       # SHA256SUMS, manifest.json
             doc.line_text(f"{f['name']}   lijst van de bestanden en hun SHA-256")

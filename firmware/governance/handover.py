@@ -141,13 +141,13 @@ def require_ready(db, req_id: int) -> dict:
     are recorded; return the officer's record."""
     record = officer_record(db, req_id)
     if record is None:
-        raise RequestError(f"request {req_id}: the officer has not identified to the beheerder "
-                           "yet; record the identity first (art. 9 lid 3), then the signed "
-                           "declaration, then export")
+        raise RequestError(f"verzoek {req_id}: de ontvanger heeft zich nog niet gelegitimeerd "
+                           "bij de beheerder; leg eerst de identiteit vast (art. 9 lid 3), "
+                           "dan de ondertekende verklaring, en exporteer daarna")
     if not record["declaration_signed_by"]:
-        raise RequestError(f"request {req_id}: {record['officer']} has not signed the "
-                           "declaration of careful use yet; record it before the export "
-                           "(art. 9 lid 4)")
+        raise RequestError(f"verzoek {req_id}: {record['officer']} heeft de verklaring "
+                           "zorgvuldig gebruik nog niet ondertekend; leg die vast voor de "
+                           "export (art. 9 lid 4)")
     return record
 
 

@@ -214,7 +214,7 @@ def article10_declaration_file(gov: Governance, actor: Actor, cfg, store, req_id
     doc.field("Plaats van inzage", f"{_place(cfg)}, in de beveiligde ruimte (artikel 4)")
     doc.heading("Verklaring")
     doc.line_text("Ondergetekende verklaart de camerabeelden alleen in te zien voor het hierboven "
-                  "genoemde doel; er geen opnamen, foto's of kopieen van te maken; wat hij of zij "
+                  "genoemde doel; er geen opnamen, foto's of kopieën van te maken; wat hij of zij "
                   "over anderen in beeld ziet vertrouwelijk te houden en niet aan derden bekend "
                   "te maken. Ondergetekende weet dat de inzage wordt vastgelegd in het Logboek "
                   "Inzien Beeldmateriaal (artikel 10 lid 6).")

@@ -191,17 +191,21 @@ class Requests:
             raise RequestError(f"what the lawyer acts for must be one of {', '.join(ACTS_FOR)}")
         lawyer = requester_kind == "lawyer" or is_lawyer(requester, motivation, reference)
         if lawyer and acts_for is None:
-            raise RequestError("the request is a lawyer's: say what the lawyer acts for "
-                               f"({', '.join(ACTS_FOR)}); only the defence of a suspect goes "
-                               "through the officier van justitie (art. 10 lid 2, R-71)")
+            raise RequestError("het verzoek komt van een advocaat: geef aan waarvoor de "
+                               f"advocaat optreedt ({', '.join(ACTS_FOR)}); alleen voor de "
+                               "verdediging van een verdachte loopt het verzoek via de "
+                               "officier van justitie (artikel 10 lid 2, R-71)")
         if lawyer and acts_for == DEFENCE:
             self.logbook.append("inzien", actor.name, "request-art10-refused-at-intake",
-                                subject=requester, reason="lawyer for a suspect (art. 10 "
+                                subject=requester, reason="advocaat voor de verdediging "
+                                                          "van een verdachte: alleen via de "
+                                                          "officier van justitie (art. 10 "
                                                           "lid 2, R-71)",
                                 details={"kind": requester_kind, "acts_for": acts_for})
-            raise RequestError("a lawyer for the defence of a suspect requests footage only "
-                               "through the officier van justitie (art. 9), not under "
-                               "art. 10 (art. 10 lid 2, R-71)")
+            raise RequestError("een advocaat die optreedt voor de verdediging van een "
+                               "verdachte vraagt beelden alleen via de officier van justitie "
+                               "(artikel 9), niet met een verzoek op grond van artikel 10 "
+                               "(art. 10 lid 2, R-71)")
         if visible_length(motivation) < 10 or not visible_length(requester):
             raise RequestError("an art. 10 request needs the requester and their motivation, "
                                "at least 10 visible characters (R-70)")

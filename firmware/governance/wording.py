@@ -114,6 +114,11 @@ DETAIL_KEYS: dict[str, str] = {
     "regions": "getekende gebieden", "grant": "op grond van logboekregel",
     "decision": "besluit", "address": "adres", "certificate": "certificaat",
     "fingerprint": "vingerafdruk", "state": "toestand",
+    # an art. 12 decision: the question, both advices and their advisers, who recorded it
+    "question": "vraag", "recorded_by": "vastgelegd door",
+    "advice_privacy_officer": "advies privacy officer", "privacy_officer": "privacy officer",
+    "advice_fg": "advies functionaris gegevensbescherming",
+    "fg": "functionaris gegevensbescherming",
 }
 # Who wrote an entry when it was not a person's account.
 ACTORS: dict[str, str] = {
@@ -141,6 +146,7 @@ ROLES: dict[str, str] = {
     "technisch-beheerder": "technisch beheerder", "privacy-officer": "privacy officer",
     "manager-bedrijfsvoering": "manager bedrijfsvoering",
     "functionaris-gegevensbescherming": "functionaris gegevensbescherming",
+    "eindverantwoordelijke": "eindverantwoordelijke (gemeentesecretaris/algemeen directeur)",
 }
 VALUES: dict[str, str] = {
     **STATUSES, **ROLES,
@@ -158,7 +164,14 @@ VALUES: dict[str, str] = {
     "request-decide": "beslissen op verzoek art. 10", "request-read": "verzoeken lezen",
     "identify": "identiteit en verklaringen vastleggen", "logbook-read": "logboeken lezen",
     "logbook-verify": "logboeken controleren", "config": "configuratie", "users": "accounts",
-    "delegate": "aanwijzen", "scan-attach": "scan toevoegen",
+    "delegate": "aanwijzen", "scan-attach": "scan toevoegen", "export": "exporteren (art. 9)",
+    "decision-open": "vraag buiten de regeling voorleggen (art. 12)",
+    "decision-read": "vragen buiten de regeling lezen (art. 12)",
+    "advise-privacy-officer": "adviseren als privacy officer (art. 12)",
+    "advise-fg": "adviseren als functionaris gegevensbescherming (art. 12)",
+    "decision-take": "besluiten buiten de regeling (art. 12)",
+    "decision-record-for": "besluit vastleggen namens de gemeentesecretaris/algemeen directeur "
+                           "(art. 12)",
     # what a lawyer acts for (art. 10 lid 2) and who advises (art. 12)
     "defence-of-suspect": "verdediging van een verdachte", "victim": "slachtoffer",
     "civil-claim": "civiele vordering",
@@ -180,6 +193,7 @@ ALARMS: dict[str, str] = {
 SUBJECTS: dict[str, str] = {
     "request": "verzoek", "hold": "bewaaropdracht", "visit": "bezoek",
     "delegation": "aanwijzing", "camera": "camera", "export": "export", "scan": "scan",
+    "decision": "vraag buiten de regeling (art. 12)", "segment": "opname",
 }
 
 

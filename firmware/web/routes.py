@@ -82,6 +82,25 @@ def forget_session() -> None:
     session["csrf"] = csrf
 
 
+VISIT_ONLY = ("een bezoek van politie of OM ziet alleen de eigen camera's en het eigen tijdvak "
+              "(artikel 5 lid 4)")
+
+
+def refusal_text(actor: Actor, action: Action) -> str:
+    """The page's Dutch wording of a refusal by `decide` (the API keeps decide's reason)."""
+    from firmware.governance.wording import ROLES, VALUES
+    what = VALUES.get(action.value, action.value)
+    if actor.disabled:
+        return "dit account is uitgeschakeld"
+    if actor.visit is not None:
+        return f"{VISIT_ONLY}; dit valt erbuiten: {what}"
+    role = ROLES.get(actor.role.value, actor.role.value)
+    if actor.role is Role.DESIGNEE:
+        return (f"geen geldige aanwijzing door de beheerder voor: {what} (artikel 5 lid 1, "
+                "R-12)")
+    return f"de rol {role} mag dit niet: {what} (artikel 3 en 5, R-11)"
+
+
 def rule(access):
     """`access` is PUBLIC, an Action (checked with decide), "login" (any account or a visit) or
     "account" (a personal account: not a visit of police or prosecutor)."""
@@ -100,13 +119,14 @@ def rule(access):
                 message = "a visit sees only its cameras and footage window (art. 5.4)"
                 if is_api():
                     return {"error": message}, 403
-                return render_template("error.html", message=message), 403
+                return render_template("error.html", message=VISIT_ONLY), 403
             if isinstance(access, Action):
                 decision = decide(actor, access, camera=kwargs.get("camera"))
                 if not decision:
                     if is_api():
                         return {"error": decision.reason}, 403
-                    return render_template("error.html", message=decision.reason), 403
+                    return render_template("error.html",
+                                           message=refusal_text(actor, access)), 403
             return view(*args, **kwargs)
         inner.nvr_access = access
         return inner
