@@ -408,7 +408,7 @@ def test_art10_lid2_a_defence_counsel_not_called_advocaat_still_says_what_they_a
     r = api(api_login(app, "p.officer"), "POST", "/api/requests/art10", {
         "requester": requester, "requester_kind": "other", "motivation": motivation,
         "camera": "cam", "start": iso(rows[1]["start"] + 1.5), "end": iso(rows[1]["end"] - 0.5)})
-    assert r.status_code == 400 and "acts for" in r.get_json()["error"], r.get_json()
+    assert r.status_code == 400 and "waarvoor de advocaat optreedt" in r.get_json()["error"], r.get_json()
 
 
 def test_report_counts_the_art10_inzage_and_exports_as_access_to_footage(site, tmp_path):
