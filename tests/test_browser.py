@@ -28,7 +28,8 @@ from firmware.governance.service import Governance
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--lang=nl"]
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("NVR_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -331,9 +331,10 @@ def camera_id(f: Mapping, name: str = "camera") -> str:
 
 
 def local_time(t: float | None) -> str:
-    """A stored time in the device's time zone; never raises (bounds.when), so one bad row
-    cannot break a page."""
-    return when(t, ZoneInfo(nvr()["cfg"].device.timezone))
+    """A stored time in the device's time zone, as people here read it, with the zone named
+    ('29-11-2026 14:05 (CET)'); never raises (bounds.when), so one bad row cannot break a
+    page."""
+    return when(t, ZoneInfo(nvr()["cfg"].device.timezone), "%d-%m-%Y %H:%M (%Z)")
 
 
 # --- footage grants (R-01) ---------------------------------------------------------------------
