@@ -25,6 +25,9 @@ check-debian:
 	if [ -n "$$missing" ]; then \
 	  echo "The tests need$$missing. Install: apt-get install -y $$(grep -v '^#' debian-packages.txt | tr '\n' ' ')"; \
 	  exit 1; fi; \
+	if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	  echo "The documents (PDF) need the DejaVu fonts: apt-get install -y fonts-dejavu-core"; \
+	  exit 1; fi; \
 	if ! locale -a 2>/dev/null | grep -qix 'nl_NL.utf-\?8'; then \
 	  echo "The tests need the locale nl_NL.UTF-8: apt-get install -y locales; sed -i 's/^# *nl_NL.UTF-8 UTF-8/nl_NL.UTF-8 UTF-8/' /etc/locale.gen; locale-gen"; \
 	  exit 1; fi

@@ -109,3 +109,44 @@ def test_report_for_the_dpia_and_the_dpo_R83(site):
                      "intact",
                      "Toegang tot beelden per rol"):
         assert expected in text, expected
+
+
+# --- fonts: every name as written (issue 10, documents) -----------------------------------------
+
+NAMES_OUTSIDE_LATIN1 = ("Ayşe Yılmaz", "Łukasz Wiśniewski", "Dvořák", "Ørsted-Ñúñez")
+
+
+def test_issue10_every_document_prints_names_outside_latin1_as_written(tmp_path):
+    """Issue 10 (documents a privacy officer signs): the logbook PDF (blocks and the signed
+    head in the fixed-width font) and a table (the report's) print every name as written, read
+    back with the real pdftotext; no '?' in its place."""
+    import time as clock
+    from firmware.governance.documents import _Document, logbook_pdf
+    entries = [{"book": "inzien", "n": n, "at": clock.time(), "actor": "b.beheerder",
+                "action": "identity-checked", "subject": f"request {n}", "reason": name,
+                "details": json.dumps({"requester": name})}
+               for n, name in enumerate(NAMES_OUTSIDE_LATIN1, 1)]
+    head = {"message": "book: inzien\nactor: Łukasz Wiśniewski", "signature": "ab" * 64,
+            "public_key": "cd" * 22, "fingerprint": "ef" * 32}
+    text = pdf_text(logbook_pdf(entries, "inzien", "Gemeentehuis Sœst", True,
+                                tmp_path / "inzien.pdf", head=head))
+    doc = _Document("Tabel", "Gemeentehuis")
+    doc.table(["naam"], [[name] for name in NAMES_OUTSIDE_LATIN1], [80])
+    table = pdf_text(doc.save(tmp_path / "tabel.pdf"))
+    for name in NAMES_OUTSIDE_LATIN1:
+        assert name in text and name in table, (name, text[:800])
+    assert "actor: Łukasz Wiśniewski" in text and "Sœst" in text
+    assert "?" not in text.replace("'nvr logbook verify'", "") and "?" not in table
+
+
+def test_issue10_documents_refuse_to_print_without_the_font_package(tmp_path):
+    """No silent fallback to a font that turns a name into '?': without the DejaVu files the
+    document is not made and the message names the Debian package to install."""
+    from firmware.governance.documents import FONT_PACKAGE, FontsMissing, _Document
+
+    class Elsewhere(_Document):
+        font_dir = tmp_path
+    with pytest.raises(FontsMissing) as refused:
+        Elsewhere("Besluit", "Gemeentehuis")
+    assert FONT_PACKAGE == "fonts-dejavu-core" and FONT_PACKAGE in str(refused.value)
+    assert str(tmp_path / "DejaVuSans.ttf") in str(refused.value)

@@ -22,7 +22,7 @@ from firmware.cli import _store
 from firmware.config import load
 from firmware.export.helpers import helper_for
 from firmware.export.service import hand_over, make_export
-from firmware.governance.roles import Role
+from firmware.governance.roles import Action, Role
 from firmware.governance.service import Governance
 
 from conftest import PASSWORD, ROOT, nvr, recorded_site
@@ -483,3 +483,59 @@ def test_compliance_matrix_cites_article_and_lid_for_every_rule():
                     for a in re.findall(r"\bart\. (\d+)", line.split("|")[2])}:
         if article <= 13:
             assert f"Artikel {article} " in regulation, article
+
+
+# --- no internal ids in what a person reads (issue 10, documents) ---------------------------------
+
+SEGMENT_ID = "01a227427ae87de08a5925314cc74457"
+
+
+def test_issue10_a_segment_reads_as_its_camera_and_times_never_its_id_art10_lid6_R51():
+    """Issue 10: the logbooks show no internal ids. A segment shown at an inzage (art. 10 lid 6)
+    or in playback (art. 7 lid 2) reads as its camera by name and location and its start and
+    end with the zone; the subject 'segment <id>' of `nvr segment play` and a refused segment
+    known only by its id show no id either. Request, export and grant numbers stay: they are
+    the file's numbers."""
+    from firmware.governance.wording import Names
+    names = Names({"cam": "Hal (Gemeentehuis Soest, hal)"}, "Europe/Amsterdam")
+    shown = names.details({"segment": SEGMENT_ID, "camera": "cam", "start": 1780000000.0,
+                           "end": 1780000004.0, "purpose": "art10", "request": 7,
+                           "window_start": 1780000001.5, "window_end": 1780000003.5,
+                           "grant": 17})
+    assert SEGMENT_ID not in shown and not EPOCH.search(shown), shown
+    assert "camera: Hal (Gemeentehuis Soest, hal)" in shown and "verzoek: 7" in shown
+    assert len(ZONED.findall(shown)) == 4 and "op grond van logboekregel: 17" in shown, shown
+    refused = names.details({"segment": SEGMENT_ID, "why": "outside the window"})
+    assert SEGMENT_ID not in refused and "buiten de camera of het tijdvak" in refused, refused
+    subject = names.subject(f"segment {SEGMENT_ID}")
+    assert SEGMENT_ID not in subject and subject.startswith("opname"), subject
+    assert names.subject("request 12") == "verzoek 12" and names.subject("export 3") == "export 3"
+
+
+def test_issue10_web_logbook_page_shows_no_segment_id_after_playback_art7_lid2_R51(site):
+    """The web page Logboeken uses the same wording (docs/web.md): a segment played back under
+    a grant whose subject is the segment (as `nvr segment play` states it) and then served
+    (governance/access.py, governance/viewing.py, the real calls) reads on the page as its
+    camera and zoned times; no segment id on the page."""
+    from firmware.governance.access import grant_footage
+    from firmware.governance.viewing import show_playback_segment
+    from firmware.web import create_app
+    _, config = site
+    cfg = load(config)
+    store, gov = _store(cfg), Governance.open(cfg)
+    try:
+        segment = store.list_segments("cam")[0]
+        beheerder = gov.login("b.beheerder", PASSWORD)
+        grant = grant_footage(gov, beheerder, Action.PLAYBACK, camera="cam", purpose="incident",
+                              reason="vernieling bij de ingang nagekeken",
+                              subject=f"segment {segment['id']}")
+        show_playback_segment(gov.accounts.db, gov.logbook, beheerder, segment, grant)
+        ids = [s["id"] for s in store.list_segments("cam")]
+    finally:
+        gov.close()
+        store.close()
+    app = create_app(cfg)
+    app.config["TESTING"] = True
+    page = login(app, "d.dpo").get("/logbooks/inzien").get_data(True)
+    assert "opname getoond bij terugkijken" in page and "vernieling bij de ingang" in page
+    assert not [i for i in ids if i in page] and not re.search(r"\b[0-9a-f]{32}\b", page)

@@ -1,7 +1,8 @@
 """Documents the regulation asks for: logbook exports, declarations, the DPIA/DPO report.
 
-PDFs are made with fpdf2's built-in fonts (no font files needed on the device); their text is
-Dutch, like the interface. Text outside Latin-1 is transliterated.
+PDFs are made with fpdf2 in the DejaVu fonts of the Debian package fonts-dejavu-core, embedded
+(subset) in every PDF, so that every name prints as written ("Ayşe Yılmaz",
+"Łukasz Wiśniewski"): issue 10, documents. Their text is Dutch, like the interface.
 """
 
 from __future__ import annotations
@@ -38,69 +39,104 @@ def csv_cell(value) -> str:
     return text
 
 
-def _latin1(text: str) -> str:
-    text = unicodedata.normalize("NFKC", str(text))
-    return text.encode("latin-1", "replace").decode("latin-1")
+FONT_PACKAGE = "fonts-dejavu-core"
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+# (family, style) -> file in FONT_DIR: a Unicode TrueType font for text and one fixed-width.
+FONT_FILES: dict[tuple[str, str], str] = {
+    ("DejaVuSans", ""): "DejaVuSans.ttf", ("DejaVuSans", "B"): "DejaVuSans-Bold.ttf",
+    ("DejaVuSansMono", ""): "DejaVuSansMono.ttf",
+}
+
+
+class FontsMissing(RuntimeError):
+    """The font files the documents are printed in are not on this machine."""
+
+
+def font_paths(font_dir: Path | None = None) -> dict[tuple[str, str], Path]:
+    """The font files of FONT_FILES in `font_dir`; FontsMissing naming the package when one is
+    missing: a document never falls back to a font that prints '?' for a name (issue 10)."""
+    folder = Path(font_dir or FONT_DIR)
+    paths = {key: folder / name for key, name in FONT_FILES.items()}
+    missing = sorted(str(p) for p in paths.values() if not p.is_file())
+    if missing:
+        raise FontsMissing(f"the documents need the DejaVu fonts ({', '.join(missing)} not "
+                           f"found): install the Debian package {FONT_PACKAGE} "
+                           f"(apt-get install {FONT_PACKAGE})")
+    return paths
+
+
+def _text(text: object) -> str:
+    """Text as it is printed: Unicode, composed (NFC), no letter replaced."""
+    return unicodedata.normalize("NFC", str(text))
 
 
 class _Document(FPDF):
+    """Every PDF the firmware makes: A4, the DejaVu fonts embedded (subset), Dutch headers.
+    `text_font` and `mono_font` (not FPDF's own font_family) are the fonts every set_font uses
+    (documents.py and letters.py)."""
+    text_font = "DejaVuSans"
+    mono_font = "DejaVuSansMono"
+    font_dir: Path | None = None
+
     def __init__(self, title: str, device: str):
         super().__init__(format="A4")
+        for (family, style), path in font_paths(self.font_dir).items():
+            self.add_font(family, style, str(path))
         self.title_text, self.device = title, device
         self.set_auto_page_break(True, margin=15)
         self.set_margins(15, 15, 15)
         self.add_page()
 
     def header(self) -> None:
-        self.set_font("Helvetica", "B", 13)
-        self.cell(0, 8, _latin1(self.title_text), new_x="LMARGIN", new_y="NEXT")
-        self.set_font("Helvetica", "", 8)
-        self.cell(0, 5, _latin1(f"Camerasysteem {self.device} - gemaakt {moment(time.time())}"),
+        self.set_font(self.text_font, "B", 13)
+        self.cell(0, 8, _text(self.title_text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.text_font, "", 8)
+        self.cell(0, 5, _text(f"Camerasysteem {self.device} - gemaakt {moment(time.time())}"),
                   new_x="LMARGIN", new_y="NEXT")
         self.ln(3)
 
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", "", 8)
+        self.set_font(self.text_font, "", 8)
         self.cell(0, 5, f"pagina {self.page_no()}/{{nb}}", align="C")
 
     def heading(self, text: str) -> None:
         if self.will_page_break(25):           # a heading never ends a page alone
             self.add_page()
         self.ln(2)
-        self.set_font("Helvetica", "B", 11)
-        self.cell(0, 7, _latin1(text), new_x="LMARGIN", new_y="NEXT")
-        self.set_font("Helvetica", "", 9)
+        self.set_font(self.text_font, "B", 11)
+        self.cell(0, 7, _text(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.text_font, "", 9)
 
     def line_text(self, text: str) -> None:
-        self.set_font("Helvetica", "", 9)
-        self.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.text_font, "", 9)
+        self.multi_cell(0, 5, _text(text), new_x="LMARGIN", new_y="NEXT")
 
     def field(self, label: str, value: str) -> None:
-        self.set_font("Helvetica", "B", 9)
-        self.cell(55, 5, _latin1(label))
-        self.set_font("Helvetica", "", 9)
-        self.multi_cell(0, 5, _latin1(value or "-"), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.text_font, "B", 9)
+        self.cell(55, 5, _text(label))
+        self.set_font(self.text_font, "", 9)
+        self.multi_cell(0, 5, _text(value or "-"), new_x="LMARGIN", new_y="NEXT")
 
     def hash_line(self, digest: str) -> None:
         """A SHA-256 on its own line, whole, in a fixed-width font."""
-        self.set_font("Courier", "", 8)
+        self.set_font(self.mono_font, "", 8)
         self.cell(0, 4, f"    SHA-256 {digest}", new_x="LMARGIN", new_y="NEXT")
-        self.set_font("Helvetica", "", 9)
+        self.set_font(self.text_font, "", 9)
 
     def entry_block(self, title: str, lines: list[tuple[str, str]]) -> None:
         """One logbook entry: a bold title line, then its fields, each wrapped in full."""
         if self.will_page_break(5 * (len(lines) + 1)):
             self.add_page()
-        self.set_font("Helvetica", "B", 8)
-        self.multi_cell(0, 4.5, _latin1(title), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.text_font, "B", 8)
+        self.multi_cell(0, 4.5, _text(title), new_x="LMARGIN", new_y="NEXT")
         for label, value in lines:
             if not value:
                 continue
-            self.set_font("Helvetica", "B", 8)
-            self.cell(24, 4.2, _latin1(label))
-            self.set_font("Helvetica", "", 8)
-            self.multi_cell(0, 4.2, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+            self.set_font(self.text_font, "B", 8)
+            self.cell(24, 4.2, _text(label))
+            self.set_font(self.text_font, "", 8)
+            self.multi_cell(0, 4.2, _text(value), new_x="LMARGIN", new_y="NEXT")
         self.ln(1.5)
 
     def table(self, headers: list[str], rows: list[list[str]], widths: list[int]) -> None:
@@ -109,14 +145,14 @@ class _Document(FPDF):
         if not rows:
             self.line_text("Geen.")
             return
-        self.set_font("Helvetica", "", 7)
+        self.set_font(self.text_font, "", 7)
         with FPDF.table(self, col_widths=tuple(widths), width=sum(widths), align="LEFT",
                         text_align="LEFT", line_height=3.6, wrapmode=WrapMode.WORD,
                         padding=0.6) as table:
             for row in [headers, *rows]:
                 cells = table.row()
                 for value in row:
-                    cells.cell(_latin1("" if value is None else str(value)))
+                    cells.cell(_text("" if value is None else str(value)))
         self.ln(1)
 
     def save(self, out: Path) -> Path:
@@ -199,9 +235,9 @@ def _head_statement(doc: _Document, head: dict | None) -> None:
     doc.line_text("Het ondertekende bericht bestaat uit de zes regels hieronder, elk gevolgd "
                   "door een regelovergang (Ed25519). Bewaar deze kop buiten het apparaat; "
                   "controleer de handtekening met de publieke sleutel van het apparaat.")
-    doc.set_font("Courier", "", 8)
+    doc.set_font(doc.mono_font, "", 8)
     for line in head["message"].splitlines():
-        doc.cell(0, 4, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+        doc.cell(0, 4, _text(line), new_x="LMARGIN", new_y="NEXT")
     sig = head["signature"]
     for label, value in (("signature:", sig[:64]), ("", sig[64:]),
                          ("public_key:", head["public_key"])):

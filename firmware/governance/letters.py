@@ -72,15 +72,15 @@ def _decision(gov: Governance, row: dict) -> str | None:
 
 
 def _document(title: str, cfg, tz: ZoneInfo):
-    from firmware.governance.documents import _Document, _latin1
+    from firmware.governance.documents import _Document, _text
     import time
 
     class Letter(_Document):
         def header(self) -> None:
-            self.set_font("Helvetica", "B", 13)
-            self.multi_cell(0, 7, _latin1(self.title_text), new_x="LMARGIN", new_y="NEXT")
-            self.set_font("Helvetica", "", 8)
-            self.cell(0, 5, _latin1(f"Camerasysteem {cfg.device.name or 'gemeentehuis'} - "
+            self.set_font(self.text_font, "B", 13)
+            self.multi_cell(0, 7, _text(self.title_text), new_x="LMARGIN", new_y="NEXT")
+            self.set_font(self.text_font, "", 8)
+            self.cell(0, 5, _text(f"Camerasysteem {cfg.device.name or 'gemeentehuis'} - "
                                     f"gemaakt op {_moment(time.time(), tz)}"),
                       new_x="LMARGIN", new_y="NEXT")
             self.ln(3)

@@ -132,7 +132,7 @@ ORDER = ("requester", "kind", "visitor", "organisation", "identity", "legal_basi
          "bytes", "sha256", "archive_sha256")
 # Keys whose values are codes with a wording in VALUES (other values are shown as written).
 CODE_KEYS = frozenset({"role", "from", "to", "kind", "purpose", "action", "actions", "format",
-                       "because", "source", "decision"})
+                       "because", "source", "decision", "why"})
 # Keys whose values are stored times (epoch seconds), shown as local times.
 TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock", "window_start",
                        "window_end"})
@@ -176,6 +176,8 @@ VALUES: dict[str, str] = {
     "defence-of-suspect": "verdediging van een verdachte", "victim": "slachtoffer",
     "civil-claim": "civiele vordering",
     "fg": "functionaris gegevensbescherming",
+    # why a segment was refused (governance/viewing.py)
+    "outside the window": "buiten de camera of het tijdvak van het verzoek",
 }
 # The alarms the store keeps in its index (every process sees them), for the system page and
 # the report.
@@ -190,6 +192,15 @@ ALARMS: dict[str, str] = {
     "clock-behind": "de klok loopt achter op de laatste opname: de recorder neemt op, maar "
                     "wissen gaat naar de tijd van de index (R-40); synchroniseer de klok",
 }
+# Internal ids a person never reads (issue 10, documents: "no internal ids"): a segment is shown
+# as its camera (by name and location) and its start and end with the zone, which its entries
+# carry beside the id (governance/viewing.py); the id stays in the stored entry, hashed into the
+# chain, for `nvr logbook verify` and the auditor's hash column.
+INTERNAL_KEYS = frozenset({"segment"})
+SEGMENT_SUBJECT = "opname (camera en tijden bij de details)"
+# A segment named by id alone (a refused request for a segment outside a window): no camera or
+# time is known to show, and the id is not shown either.
+UNKNOWN_SEGMENT = "een gevraagde opname (camera en tijden niet vastgelegd)"
 SUBJECTS: dict[str, str] = {
     "request": "verzoek", "hold": "bewaaropdracht", "visit": "bezoek",
     "delegation": "aanwijzing", "camera": "camera", "export": "export", "scan": "scan",
@@ -241,6 +252,8 @@ class Names:
         """'request 3' -> 'verzoek 3', 'camera cam' -> 'camera Hal (Gemeentehuis, hal)'; an
         action id as subject (a refused action) -> its wording."""
         kind, _, rest = (subject or "").partition(" ")
+        if kind == "segment" and rest:      # an internal id: the details name camera and times
+            return SEGMENT_SUBJECT
         if kind == "request" and re.fullmatch(r"\d+:.*", rest, re.S):   # a hold's reference
             return f"verzoek {rest}"
         if kind == "camera" and rest:
@@ -275,5 +288,9 @@ class Names:
                 return details
         if not isinstance(details, Mapping):
             return "" if details is None else str(details)
-        keys = sorted(details, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k))
-        return "; ".join(f"{DETAIL_KEYS.get(k, k)}: {self.value(k, details[k])}" for k in keys)
+        keys = sorted((k for k in details if k not in INTERNAL_KEYS),
+                      key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k))
+        shown = [f"{DETAIL_KEYS.get(k, k)}: {self.value(k, details[k])}" for k in keys]
+        if "segment" in details and not {"camera", "start"} <= set(details):
+            shown.append(f"{DETAIL_KEYS['segment']}: {UNKNOWN_SEGMENT}")
+        return "; ".join(shown)
