@@ -346,6 +346,18 @@ def _refuse_unless_pipe(target: str) -> None:
                    f"web's Exports); to look at it, pipe it into a player: {hint}")
 
 
+def _footage_here(cfg: Config, gov, actor, subject: str) -> None:
+    """Art. 4 lid 1 (R-20): footage on the command line only in the secured room, checked by
+    system.clients.footage_command_line before anything is decrypted; a refusal goes into the
+    usage logbook and says what to do."""
+    from firmware.system.clients import footage_command_line
+    place = footage_command_line(cfg.web)
+    if not place:
+        gov.logbook.append("usage", actor.name, "refused", subject=subject,
+                           details={"why": place.reason, "via": "opdrachtregel"})
+        raise CliError(place.reason)
+
+
 def cmd_segment_play(args) -> int:
     """R-01, issue 9 item 7: the plaintext MP4 goes only into a pipe (a player), never into a
     file nor onto a terminal; logged as playback in both logbooks."""
@@ -359,6 +371,7 @@ def cmd_segment_play(args) -> int:
     segment_id, plaintext = _segment_source(store, args.target)
     gov = _governance(cfg)
     actor = _login(gov, args, None)
+    _footage_here(cfg, gov, actor, f"segment {segment_id}")
     row = store.segment_row(segment_id)
     try:
         grant_footage(gov, actor, Action.PLAYBACK, camera=row["camera_id"] if row else None,
@@ -1091,6 +1104,7 @@ def cmd_request_play(args) -> int:
     _refuse_unless_pipe(args.segment)
     cfg, gov, reqs = _requests(args)
     actor = _login(gov, args, None)
+    _footage_here(cfg, gov, actor, f"request {args.id}")
     try:
         regions = parse_regions(args.regions)
         show_request_segment(reqs, reqs.store, actor, args.id, args.segment,

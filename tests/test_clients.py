@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -491,3 +492,211 @@ def test_art4_lid1_the_address_list_is_validated_naming_the_key(tmp_path):
     assert "web.footage_addresses[1]: 7 is not an IP address" in done.stderr
     assert "footage_addresses[2]" not in done.stderr
     assert "web.footage_certificate_required: 'yes' is not true or false" in done.stderr
+
+
+# --- art. 4 lid 1 on the command line: `nvr segment play`, `nvr request play` -------------------
+
+SSH_ELSEWHERE = f"{ELSEWHERE} 50022 10.0.0.2 22"       # SSH_CONNECTION of a computer outside
+SSH_LOCAL = "127.0.0.1 50022 127.0.0.1 22"              # a listed address (the default list)
+
+
+@pytest.fixture(scope="module")
+def command_line(tmp_path_factory):
+    """A device with the default address list (127.0.0.1, ::1) and an art. 10 request ready
+    for its inzage: (configuration, request id, a segment in its window)."""
+    from firmware.storage.store import EncryptedStore
+    config = recorded_site(tmp_path_factory.mktemp("command-line"), {})
+    cfg = load(config)
+    gov = Governance.open(cfg)
+    store = EncryptedStore.from_config(cfg)
+    rows = store.list_segments("cam")
+    reqs = gov.requests(store)
+    req = reqs.add_article10(gov.login("p.officer", PASSWORD), requester="J. de Vries",
+                             requester_kind="citizen", motivation="mijn fiets is gestolen",
+                             received=rows[0]["start"], camera="cam",
+                             start=rows[1]["start"] + 1, end=rows[1]["end"] - 1)
+    reqs.decide(gov.login("m.manager", PASSWORD), req["id"], approve=True,
+                reason="belang aangetoond", weighing="voorbijgangers worden vervaagd getoond")
+    b = gov.login("b.beheerder", PASSWORD)
+    reqs.record_identity(b, req["id"], "paspoort gezien")
+    reqs.record_declaration(b, req["id"], "J. de Vries")
+    store.close()
+    gov.close()
+    return config, req["id"], rows[1]["id"]
+
+
+def no_ssh_environ(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_CLIENT")}
+    return {**env, "NVR_PASSWORD": PASSWORD, **extra}
+
+
+def under(shell: str, parent_env: dict, inner: str) -> subprocess.CompletedProcess:
+    """Run `inner` in a `shell -c` parent with its own environment `parent_env` (the process
+    an sshd starts); `; exit $?` keeps the shell as the parent instead of exec'ing."""
+    return subprocess.run([shell, "-c", inner + "; exit $?"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, cwd=ROOT, timeout=120,
+                          env=no_ssh_environ(**parent_env))
+
+
+def play_commands(fixture) -> list[list[str]]:
+    config, req_id, segment = fixture
+    base = [sys.executable, "-m", "firmware.cli", "--config", str(config)]
+    return [base + ["segment", "play", segment, "--user", "b.beheerder",
+                    "--purpose", "incident", "--reason", "aanrijding bij de ingang"],
+            base + ["request", "play", str(req_id), segment, "--user", "b.beheerder"]]
+
+
+def like_sudo(command: list[str]) -> str:
+    """sudo drops SSH_CONNECTION and SSH_CLIENT from the command it starts."""
+    return shlex.join(["env", "-u", "SSH_CONNECTION", "-u", "SSH_CLIENT", *command])
+
+
+def test_art4_lid1_cli_play_over_ssh_only_from_a_listed_address_also_under_sudo_R20(
+        command_line):
+    """Both CLI playback commands, started like sudo starts them (no SSH_* of their own) under
+    a parent whose environment has SSH_CONNECTION: refused from an unlisted computer, before
+    anything is decrypted, logged in the usage logbook, saying what to do; played from a
+    listed address. A process that sets a listed SSH_CONNECTION itself does not hide the
+    parent's."""
+    config = command_line[0]
+    for command in play_commands(command_line):
+        refused = under("sh", {"SSH_CONNECTION": SSH_ELSEWHERE}, like_sudo(command))
+        assert refused.returncode == 1 and refused.stdout == b"", command
+        message = refused.stderr.decode()
+        assert ART4 in message and f"via SSH van {ELSEWHERE}" in message, message
+        assert "Bekijk de beelden op de computer in de beveiligde ruimte" in message
+        own = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                             timeout=120, env=no_ssh_environ(SSH_CLIENT=f"{ELSEWHERE} 50022 22"))
+        assert own.returncode == 1 and own.stdout == b"" and ART4 in own.stderr.decode()
+        spoofed = under("sh", {"SSH_CONNECTION": SSH_ELSEWHERE}, shlex.join(
+            ["env", "-u", "SSH_CLIENT", f"SSH_CONNECTION={SSH_LOCAL}", *command]))
+        assert spoofed.returncode == 1 and spoofed.stdout == b""
+        assert f"via SSH van {ELSEWHERE}" in spoofed.stderr.decode()
+        played = under("sh", {"SSH_CONNECTION": SSH_LOCAL}, like_sudo(command))
+        assert played.returncode == 0, played.stderr.decode()
+        assert played.stdout[4:8] == b"ftyp"
+    gov = Governance.open(load(config))
+    try:
+        refused = [e for e in gov.logbook.entries("usage") if e["action"] == "refused"
+                   and json_details(e).get("via") == "opdrachtregel"]
+    finally:
+        gov.close()
+    assert {e["subject"] for e in refused} == {f"segment {command_line[2]}",
+                                                f"request {command_line[1]}"}
+    assert all(e["actor"] == "b.beheerder" and ELSEWHERE in json_details(e)["why"]
+               for e in refused)
+
+
+def test_art4_lid1_cli_play_under_an_sshd_that_shows_no_address_is_refused_R20(
+        command_line, tmp_path):
+    """An ancestor named sshd whose session carries no SSH address (`ssh device env -u
+    SSH_CONNECTION nvr ...`, or sudo to another user that cannot read the environment): the
+    origin is unknown, so no footage. The session's first process with a listed address
+    plays. The sshd here is a copy of the shell under that name (its /proc comm)."""
+    import shutil
+    sshd = tmp_path / "sshd"
+    shutil.copy(shutil.which("sh"), sshd)
+    segment_play = play_commands(command_line)[0]
+    refused = under(str(sshd), {}, like_sudo(segment_play))
+    assert refused.returncode == 1 and refused.stdout == b""
+    assert "de sessie komt via SSH (sshd" in refused.stderr.decode(), refused.stderr.decode()
+    session = shlex.join(["sh", "-c", like_sudo(segment_play) + "; exit $?"])
+    played = under(str(sshd), {}, f"SSH_CONNECTION='{SSH_LOCAL}' {session}")
+    assert played.returncode == 0, played.stderr.decode()
+    assert played.stdout[4:8] == b"ftyp"
+
+
+def test_art4_lid1_cli_play_never_with_certificate_required_console_counts_as_the_room_R20(
+        tmp_path):
+    """The rule below the CLI (system.clients.footage_command_line): with
+    footage_certificate_required the command line never shows footage; without it, a session
+    with no SSH anywhere in its ancestry is the device's console in the secured room (art. 4
+    lid 2), checked on a real child process of this one."""
+    import dataclasses
+    from conftest import write_config
+    from firmware.system.clients import footage_command_line, session_origin
+    cfg = load(write_config(tmp_path))
+    strict = dataclasses.replace(cfg.web, footage_certificate_required=True)
+    refused = footage_command_line(strict, environ={}, pid=os.getpid())
+    assert not refused and ART4 in refused.reason
+    assert "footage_certificate_required" in refused.reason
+    child = subprocess.Popen(["sh", "-c", "sleep 30; exit 0"], env=no_ssh_environ())
+    try:
+        time.sleep(0.2)
+        here = session_origin({}, child.pid)
+        assert here.unknown is None and here.addresses == (), here
+        assert footage_command_line(cfg.web, environ={}, pid=child.pid).name == "console"
+        outside = footage_command_line(cfg.web, environ={"SSH_CLIENT": f"{ELSEWHERE} 1 22"},
+                                       pid=child.pid)
+        assert not outside and ELSEWHERE in outside.reason
+    finally:
+        child.kill()
+        child.wait()
+
+
+# --- a revocation stays, whatever sqlite3 does to the data directory (R-82) -------------------
+
+def test_art4_lid1_a_revocation_is_kept_in_the_key_directory_R20_R82(tmp_path):
+    """Someone with the data directory but not the key directory un-revokes a certificate in
+    the `clients` table, restores a copy of the database from before the revocation, or moves
+    an expired certificate's end date: the certificate still counts as none. A revocation the
+    table alone knew (made before the list existed) goes into the list at the next start."""
+    import sqlite3
+    from conftest import staff, write_config
+    from firmware.system.clients import REVOKED_FILE, footage_workstation
+    config = write_config(tmp_path)
+    staff(config)
+    cfg = load(config)
+    key_dir = cfg.storage.key_dir
+    gov = Governance.open(cfg)
+    admin = gov.login("t.admin", PASSWORD)
+    clients = Clients(gov.accounts.db, gov.logbook, key_dir, cfg.device.id)
+    path = gov.accounts.db.execute("PRAGMA database_list").fetchone()[2]
+
+    def pem_of(name: str, **kwargs) -> str:
+        bundle, password, _ = clients.issue(admin, name, **kwargs)
+        cert = pkcs12.load_key_and_certificates(bundle, password.encode())[1]
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def state(pem: str) -> str:
+        gov = Governance.open(cfg)
+        try:
+            c = Clients(gov.accounts.db, gov.logbook, key_dir, cfg.device.id)
+            return footage_workstation(c, cfg.web, address=ELSEWHERE, verified=True,
+                                       certificate=pem).reason
+        finally:
+            gov.close()
+
+    laptop, old, expired = (pem_of("laptop"), pem_of("oude-werkplek"),
+                            pem_of("verlopen", days=1, now=time.time() - 3 * 86400))
+    before = tmp_path / "before.sqlite"
+    with sqlite3.connect(before) as copy:
+        gov.accounts.db.backup(copy)                 # the attacker's copy, not revoked yet
+    clients.revoke(admin, "laptop")
+    gov.close()
+    revoked = key_dir / REVOKED_FILE
+    assert revoked.stat().st_mode & 0o777 == 0o600
+    assert "laptop" in revoked.read_text()
+    assert "werkplek 'laptop' is ingetrokken" in state(laptop)
+    with sqlite3.connect(path) as attacker:
+        attacker.execute("UPDATE clients SET revoked = NULL, revoked_by = NULL")
+        attacker.execute("UPDATE clients SET not_after = ? WHERE name = 'verlopen'",
+                         (time.time() + 365 * 86400,))
+    assert "ingetrokken" in state(laptop) and "verlopen" in state(expired)
+    gov = Governance.open(cfg)
+    listed = {r["name"]: r["state"] for r in Clients(gov.accounts.db, gov.logbook, key_dir,
+                                                     cfg.device.id).list()}
+    assert listed["laptop"] == "revoked"
+    gov.close()
+    with sqlite3.connect(before) as copy, sqlite3.connect(path) as live:
+        copy.backup(live)                            # the older database back in place
+    assert "ingetrokken" in state(laptop)
+    # A revocation in the table only (before this list existed) is taken into the list.
+    with sqlite3.connect(path) as old_device:
+        old_device.execute("UPDATE clients SET revoked = 1, revoked_by = 't.admin' "
+                           "WHERE name = 'oude-werkplek'")
+    assert "ingetrokken" in state(old)
+    assert "oude-werkplek" in revoked.read_text()
+    with sqlite3.connect(path) as attacker:
+        attacker.execute("UPDATE clients SET revoked = NULL WHERE name = 'oude-werkplek'")
+    assert "ingetrokken" in state(old)

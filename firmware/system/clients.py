@@ -9,7 +9,10 @@ certificate, a revoked or expired one, one the device does not know) counts as n
 A certificate of another CA never gets past the TLS handshake (`web/server.py`).
 
 The CA key and certificate are one file in the key directory (`client-ca.pem`, mode 0600),
-made once, never overwritten. The device keeps of each issued certificate its name, serial,
+made once, never overwritten. A revocation is written first into an append-only list in the key
+directory (`client-revoked`, mode 0600) and then into the table: whoever holds the data
+directory but not the key directory (R-82) cannot undo it with sqlite3, nor by restoring an
+older copy of the table; the check reads that list (cached by its mtime) on every request. The device keeps of each issued certificate its name, serial,
 SHA-256 fingerprint, validity and who issued and revoked it (table `clients`); the private key
 of a workstation exists only in the PKCS#12 bundle handed to its browser. Issuing and revoking
 need the technisch beheerder (Action.CONFIG) and are written in the usage logbook with the old
@@ -28,7 +31,7 @@ import sqlite3
 import ssl
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_FILE = "client-ca.pem"            # key and certificate of the device's client CA, 0600
+REVOKED_FILE = "client-revoked"      # append-only: one revoked certificate a line, 0600
 CA_YEARS = 20
 DEFAULT_DAYS = 730                   # a workstation certificate, then issue a new one
 MAX_DAYS = 1825
@@ -133,6 +137,56 @@ def ca_certificate_pem(key_dir: Path) -> str:
     return _load_ca(key_dir)[1].public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+# --- the revocations, kept in the key directory (art. 4 lid 1, R-20, R-82) --------------------
+
+_revoked_cache: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+
+
+def _revoked_path(key_dir: Path) -> Path:
+    return Path(key_dir) / REVOKED_FILE
+
+
+def revoked_certificates(key_dir: Path) -> frozenset[str]:
+    """The serials and fingerprints of every revoked workstation certificate, from the key
+    directory's append-only list; read again only when the file changed (the check of art. 4
+    lid 1 runs on every footage request). A list that cannot be read raises: no footage then."""
+    path = _revoked_path(key_dir)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return frozenset()
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _revoked_cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    found: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        found.update(line.split()[:2])         # serial, fingerprint, then when and which
+    _revoked_cache[path] = (stamp, frozenset(found))
+    return _revoked_cache[path][1]
+
+
+def record_revocation(key_dir: Path, rows: Iterable[dict], now: float) -> None:
+    """Append revoked certificates (serial, fingerprint, when, workstation) to the key
+    directory's list and fsync it, before the table says so: the data directory alone cannot
+    undo a revocation (R-82)."""
+    text = "".join(f"{r['serial']} {r['fingerprint']} {_utc(now).replace(' ', '_')} "
+                   f"{r['name']}\n" for r in rows)
+    if not text:
+        return
+    fd = os.open(_revoked_path(key_dir), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    dir_fd = os.open(key_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)                       # the file's name too, when it was just made
+    finally:
+        os.close(dir_fd)
+
+
 # --- issue, list, revoke ---------------------------------------------------------------------
 
 def _fingerprint(der: bytes) -> str:
@@ -150,6 +204,21 @@ class Clients:
         self.db, self.logbook = db, logbook
         self.key_dir, self.device_id = Path(key_dir), device_id
         db.executescript(SCHEMA)
+        self._keep_table_revocations()
+
+    def _keep_table_revocations(self) -> None:
+        """A revocation the table knows and the key directory's list not (made before the
+        list existed) goes into the list now; the list only ever grows."""
+        listed = revoked_certificates(self.key_dir)
+        record_revocation(self.key_dir, [
+            r for r in self._rows("WHERE revoked IS NOT NULL")
+            if r["serial"] not in listed and r["fingerprint"] not in listed],
+            time.time())
+
+    def _revoked(self, row: dict) -> bool:
+        """Revoked by the table or by the key directory's list (which sqlite3 cannot undo)."""
+        listed = revoked_certificates(self.key_dir)
+        return bool(row["revoked"]) or row["serial"] in listed or row["fingerprint"] in listed
 
     def _rows(self, where: str = "", args: Iterable = ()) -> list[dict]:
         return [dict(r) for r in self.db.execute(
@@ -158,7 +227,7 @@ class Clients:
     def list(self, now: float | None = None) -> list[dict]:
         """Every certificate ever issued, with its state: valid, revoked or expired."""
         now = time.time() if now is None else now
-        return [{**r, "state": "revoked" if r["revoked"] else
+        return [{**r, "state": "revoked" if self._revoked(r) else
                  "expired" if r["not_after"] <= now else "valid"} for r in self._rows()]
 
     def issue(self, actor, name: str, *, password: str | None = None,
@@ -225,17 +294,19 @@ class Clients:
 
     def revoke(self, actor, name: str, now: float | None = None) -> list[dict]:
         """Revoke every certificate of workstation `name` not revoked yet; it shows footage
-        no more from the next request on (the check reads this table every time)."""
+        no more from the next request on. First into the key directory's list (R-82), then
+        into the table."""
         from firmware.governance.access import require
         from firmware.governance.roles import Action
         from firmware.governance.service import Refused
         require(self.logbook, actor, Action.CONFIG, Refused)
         now = time.time() if now is None else now
-        rows = [r for r in self.list(now) if r["name"] == name and not r["revoked"]]
+        rows = [r for r in self.list(now) if r["name"] == name and r["state"] != "revoked"]
         if not rows:
-            known = sorted({r["name"] for r in self.list(now) if not r["revoked"]})
+            known = sorted({r["name"] for r in self.list(now) if r["state"] != "revoked"})
             raise ClientError(f"workstation '{name}' has no certificate to revoke (not "
                               f"revoked: {', '.join(known) or 'none'}); see nvr client list")
+        record_revocation(self.key_dir, rows, now)
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for r in rows:
@@ -266,16 +337,22 @@ class Clients:
             return None, "deze computer toont geen werkplekcertificaat van dit apparaat"
         try:
             der = ssl.PEM_cert_to_DER_cert(pem)
+            cert = x509.load_der_x509_certificate(der)
         except ValueError:
             return None, "het getoonde certificaat is onleesbaar"
+        fingerprint = _fingerprint(der)
         row = self.db.execute("SELECT * FROM clients WHERE fingerprint = ?",
-                              (_fingerprint(der),)).fetchone()
+                              (fingerprint,)).fetchone()
         now = time.time() if now is None else now
         if row is None:
             return None, "het getoonde certificaat is niet door dit apparaat uitgegeven"
-        if row["revoked"]:
+        # The certificate's own serial, fingerprint and end date (signed by the device's CA)
+        # count, not only the row's: sqlite3 on the data directory changes the row, not these.
+        facts = {"revoked": row["revoked"], "serial": format(cert.serial_number, "X"),
+                 "fingerprint": fingerprint}
+        if self._revoked(facts):
             return None, f"het certificaat van werkplek '{row['name']}' is ingetrokken"
-        if row["not_after"] <= now:
+        if min(row["not_after"], cert.not_valid_after_utc.timestamp()) <= now:
             return None, f"het certificaat van werkplek '{row['name']}' is verlopen"
         return dict(row), ""
 
@@ -312,3 +389,110 @@ def footage_workstation(clients: Clients, web, *, address: str | None,
                               + ". Gebruik de computer in de beveiligde ruimte, of vraag de "
                                 "technisch beheerder om een werkplekcertificaat voor deze "
                                 "computer.")
+
+
+# --- the same check for the command line (art. 4 lid 1, R-20) --------------------------------
+
+SSH_DAEMONS = frozenset({"sshd", "sshd-session", "dropbear"})   # their /proc comm
+SSH_VARIABLES = ("SSH_CONNECTION", "SSH_CLIENT")                # "client-address port ..."
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a command-line session comes from: the SSH client address of every hop its
+    process and ancestors show, or why one cannot be read (Dutch)."""
+
+    addresses: tuple[str, ...] = ()
+    unknown: str | None = None
+
+
+def _ssh_address(environ: Mapping[str, str] | None) -> str | None:
+    for name in SSH_VARIABLES:
+        fields = (environ or {}).get(name, "").split()
+        if fields:
+            return fields[0]
+    return None
+
+
+def _proc_environ(proc: Path, pid: int) -> dict[str, str] | None:
+    """The environment process `pid` was started with, or None when it cannot be read (a
+    process of another user, e.g. sudo's own)."""
+    try:
+        raw = (proc / str(pid) / "environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in pairs}
+
+
+def _proc_stat(proc: Path, pid: int) -> tuple[str, int] | None:
+    """(comm, parent pid) of process `pid`, or None when it cannot be read."""
+    try:
+        text = (proc / str(pid) / "stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    close = text.rfind(")")                    # comm may hold spaces and parentheses
+    fields = text[close + 2:].split()
+    if text.find("(") < 0 or close < 0 or len(fields) < 2:
+        return None
+    return text[text.find("(") + 1:close], int(fields[1])
+
+
+def session_origin(environ: Mapping[str, str], pid: int, proc: Path = PROC) -> Origin:
+    """The SSH hops of process `pid` (whose environment is `environ`): SSH_CONNECTION or
+    SSH_CLIENT of the process and of every ancestor whose environment is readable (sudo drops
+    them from its child, not from itself), and for every sshd among the ancestors the address
+    it gave the first process of its session. An sshd ancestor whose session shows no
+    address (`env -u SSH_CONNECTION`, or a process of another user): unknown."""
+    chain: list[tuple[int, str, Mapping[str, str] | None]] = []
+    seen: set[int] = set()
+    current = pid
+    while current > 0 and current not in seen:
+        seen.add(current)
+        stat = _proc_stat(proc, current)
+        if stat is None:
+            return Origin(unknown=f"de herkomst van proces {current} is niet te lezen in {proc}")
+        env = environ if current == pid else _proc_environ(proc, current)
+        chain.append((current, stat[0], env))
+        current = stat[1]
+    addresses = [a for a in (_ssh_address(env) for _, _, env in chain) if a]
+    for i, (ancestor, comm, _) in enumerate(chain):
+        if i and comm in SSH_DAEMONS and chain[i - 1][1] not in SSH_DAEMONS:
+            address = _ssh_address(chain[i - 1][2])
+            if address is None:
+                return Origin(tuple(addresses), f"de sessie komt via SSH ({comm}, proces "
+                                                f"{ancestor}), maar van welke computer is "
+                                                "niet te lezen")
+            addresses.append(address)
+    return Origin(tuple(dict.fromkeys(addresses)))
+
+
+def footage_command_line(web, *, environ: Mapping[str, str] | None = None,
+                         pid: int | None = None, proc: Path = PROC) -> Workstation:
+    """Art. 4 lid 1, R-20, for `nvr segment play` and `nvr request play`: may this command
+    line show footage? With `[web] footage_certificate_required` never (footage only in the
+    browser of a certified workstation). Otherwise a session over SSH counts only when every
+    SSH client address it shows is in `[web] footage_addresses`; a session with no SSH at all
+    is the device's own console, in the secured room (art. 4 lid 2)."""
+    todo = (" Bekijk de beelden op de computer in de beveiligde ruimte (de browser van de "
+            "werkplek of de console van het apparaat).")
+    if web.footage_certificate_required:
+        return Workstation(False, f"{REFUSAL}: dit apparaat toont beelden alleen aan een "
+                                  "werkplek met een certificaat ([web] "
+                                  "footage_certificate_required), dus niet via de "
+                                  "opdrachtregel." + todo)
+    origin = session_origin(os.environ if environ is None else environ,
+                            os.getpid() if pid is None else pid, proc)
+    if origin.unknown:
+        return Workstation(False, f"{REFUSAL}: {origin.unknown}." + todo)
+    outside = [a for a in origin.addresses if not _listed(a, web.footage_addresses)]
+    if outside:
+        return Workstation(False, f"{REFUSAL}: de sessie komt via SSH van {', '.join(outside)}"
+                                  ", en dat adres staat niet in de lijst van werkplekken "
+                                  "([web] footage_addresses)." + todo)
+    if origin.addresses:
+        return Workstation(True, f"werkplek op adres {origin.addresses[-1]} (SSH)",
+                           origin.addresses[-1])
+    return Workstation(True, "de console van het apparaat in de beveiligde ruimte "
+                             "(art. 4 lid 2)", "console")
