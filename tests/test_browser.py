@@ -205,7 +205,8 @@ def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, 
 
     beheerder = as_user("b.beheerder")
     beheerder.goto(request_url)
-    beheerder.fill("input[name=method]", "paspoort NX1234567")
+    beheerder.select_option("select[name=document_type]", "paspoort")
+    beheerder.fill("input[name=last_digits]", "4567")
     beheerder.click("button:has-text('Vastleggen')")
     beheerder.click("button:has-text('Vastleggen')")         # the signed declaration
     assert "mogelijk" in beheerder.inner_text("table")
