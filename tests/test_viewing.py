@@ -330,7 +330,7 @@ def test_art10_toelichting_the_decision_fixes_the_blurring_for_web_and_cli_R73(s
     assert "Vervaging bij de inzage" in page and "getekende gebieden vervagen" in page
     entry = [e for e in inzien(config) if e["subject"] == f"request {req['id']}"
              and e["action"] == "request-weighing"]
-    assert entry[-1]["details"] == {"blur": "regions"}
+    assert entry[-1]["details"] == {"required_blur": "regions"}
     beheerder = ready_after_approval(app, req["id"])
     opened = beheerder.get(f"/api/requests/{req['id']}/inzage").get_json()
     assert opened["required_blur"] == "regions"
@@ -342,6 +342,13 @@ def test_art10_toelichting_the_decision_fixes_the_blurring_for_web_and_cli_R73(s
         assert refused.status_code == 403, query
         assert "minder vervaging" in refused.get_json()["error"]
     assert beheerder.get(video_url(req["id"], segment, "?regions=0,0,0.5,1")).status_code == 200
+    gov = Governance.open(load(config))
+    try:
+        refusals = [json.loads(e["details"]) for e in gov.logbook.entries("usage")
+                    if e["action"] == "refused" and e["subject"] == f"request {req['id']}"]
+    finally:
+        gov.close()
+    assert [r["required_blur"] for r in refusals] == ["regions"] * 2
     env = staff(config)
 
     def play(*extra: str) -> subprocess.CompletedProcess:
@@ -368,6 +375,8 @@ def test_art10_toelichting_the_inzage_page_preselects_detection_the_decision_req
     beheerder = ready_after_approval(app, req["id"])
     opened = beheerder.get(f"/api/requests/{req['id']}/inzage").get_json()
     assert opened["blur"]["detect"] is True
+    book = api_login(app, "d.dpo").get("/logbooks/inzien/csv").get_data(as_text=True)
+    assert "vervaging volgens besluit: personen vervagen (automatische detectie)" in book
     assert all("detect=1" in s["url"] for s in opened["segments"])
     page = beheerder.get(f"/requests/{req['id']}/inzage").get_data(as_text=True)
     assert 'name="detect" value="1" checked' in page

@@ -94,7 +94,8 @@ def _require_blur(reqs, actor: Actor, req_id: int, blur: dict) -> None:
     if weighings.satisfies(required, blur.get("detect", False), blur.get("regions", [])):
         return
     reqs.logbook.append("usage", actor.name, "refused", subject=f"request {req_id}",
-                        details={"blur": blur, "why": f"the decision requires blur {required}"})
+                        details={"blur": blur, "required_blur": required,
+                                 "why": "less blurring than the decision requires"})
     how = ("zet het automatisch vervagen van personen aan" if required == "detect" else
            "teken ten minste één gebied om te vervagen")
     raise AccessRefused(f"het besluit op verzoek {req_id} vraagt: "
@@ -150,7 +151,8 @@ def open_viewing(reqs, store, actor: Actor, req_id: int) -> dict:
     row = _check_request(reqs, actor, req_id)
     segments = request_segments(reqs, store, row)
     details = {"camera": row["camera_id"], "start": row["start"], "end": row["end"],
-               "purpose": ART10_PURPOSE, "segments": len(segments), "blur": row["blur"]}
+               "purpose": ART10_PURPOSE, "segments": len(segments),
+               "required_blur": row["blur"]}
     reqs.logbook.append("inzien", actor.name, "viewing-opened", subject=f"request {req_id}",
                         reason=row["requester"], details=details)
     reqs.logbook.append("usage", actor.name, "viewing-opened", subject=f"request {req_id}",

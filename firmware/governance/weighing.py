@@ -95,7 +95,7 @@ def record(db: sqlite3.Connection, logbook: Logbook, actor: str, req_id: int,
                "recorded_at, blur) VALUES (?, ?, ?, ?, ?)",
                (req_id, weighing, actor, time.time(), blur))
     logbook.append("inzien", actor, "request-weighing", subject=f"request {req_id}",
-                   reason=weighing, details={"blur": blur})
+                   reason=weighing, details={"required_blur": blur})
 
 
 def blur_of(db: sqlite3.Connection, req_id: int) -> str:
