@@ -786,14 +786,15 @@ def cmd_request_decide(args) -> int:
     if args.approve == args.refuse:
         raise CliError("say --approve or --refuse")
     _print_request(_request_call(args, "decide", args.id, approve=args.approve,
-                                 reason=args.reason, weighing=args.weighing), args.json)
+                                 reason=args.reason, weighing=args.weighing, blur=args.blur),
+                   args.json)
     return 0
 
 
 def cmd_request_identity(args) -> int:
-    """Art. 10: --method; art. 9 lid 3: --officer, --document-type and --last-digits (the
+    """Art. 10 lid 4: --document-type and --last-digits; art. 9 lid 3: --officer too (the
     governance layer chooses by the request's article)."""
-    _print_request(_request_call(args, "record_identity", args.id, args.method or "",
+    _print_request(_request_call(args, "record_identity", args.id,
                                  officer=args.officer or "",
                                  document_type=args.document_type or "",
                                  last_digits=args.last_digits or ""), args.json)
@@ -1429,15 +1430,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reason", required=True)
     c.add_argument("--weighing", help="others in view weighed against the requester's "
                                       "interest (toelichting art. 10); needed to approve")
+    c.add_argument("--blur", choices=["none", "detect", "regions"], default="none",
+                   help="the blurring the inzage must show (toelichting art. 10): none, "
+                        "detect (people detected automatically) or regions (at least one drawn "
+                        "region); binding on every segment shown")
     c.add_argument("--user")
     c = _action(reqs, "identity", cmd_request_identity, "record the in-person identity check")
     c.add_argument("id", type=int)
-    c.add_argument("--method", help="art. 10: e.g. passport checked")
     c.add_argument("--officer", help="art. 9 lid 3: the officer's name and rank")
     c.add_argument("--document-type", choices=["dienstpas", "paspoort", "identiteitskaart",
-                                               "rijbewijs"], help="art. 9 lid 3")
-    c.add_argument("--last-digits", help="art. 9 lid 3: the last 2-4 characters of the "
-                   "document number, never the full number")
+                                               "rijbewijs", "verblijfsdocument"],
+                   help="art. 9 lid 3, art. 10 lid 4")
+    c.add_argument("--last-digits", help="art. 9 lid 3, art. 10 lid 4: the last 2-4 "
+                   "characters of the document number, never the full number or a BSN")
     c.add_argument("--user")
     c = _action(reqs, "declaration", cmd_request_declaration, "record the signed declaration")
     c.add_argument("id", type=int)

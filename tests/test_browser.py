@@ -198,6 +198,7 @@ def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, 
     manager.fill("fieldset:has-text('Besluit') input[name=reason]", "belang aangetoond")
     manager.fill("textarea[name=weighing]", "voorbijgangers in beeld; het belang van de "
                                             "aanvrager weegt zwaarder, zij worden vervaagd")
+    manager.select_option("select[name=blur]", "detect")     # binding (toelichting art. 10)
     manager.click("button:has-text('Besluiten')")
     assert "toegewezen" in manager.inner_text("h2")
     assert "voorbijgangers in beeld" in manager.inner_text("table")
@@ -206,7 +207,8 @@ def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, 
 
     beheerder = as_user("b.beheerder")
     beheerder.goto(request_url)
-    beheerder.fill("input[name=method]", "paspoort NX1234567")
+    beheerder.select_option("select[name=document_type]", "paspoort")
+    beheerder.fill("input[name=last_digits]", "4567")
     beheerder.click("button:has-text('Vastleggen')")
     beheerder.click("button:has-text('Vastleggen')")         # the signed declaration
     assert "mogelijk" in beheerder.inner_text("table")
@@ -217,6 +219,7 @@ def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, 
     beheerder.wait_for_function("() => document.getElementById('player-video').videoHeight > 0",
                                 timeout=30000)          # the picture has its size
     beheerder.click("#draw-region")                 # draw where passers-by walk
+    beheerder.locator("#draw-layer").scroll_into_view_if_needed()   # the page grew a row
     box = beheerder.locator("#draw-layer").bounding_box()
     beheerder.mouse.move(box["x"] + 0.05 * box["width"], box["y"] + 0.20 * box["height"])
     beheerder.mouse.down()
@@ -238,7 +241,8 @@ def test_article10_request_from_intake_to_approval_and_viewing_R70_R73(as_user, 
     shown = [json.loads(e["details"]) for e in entries if e["action"] == "viewing-segment-shown"]
     assert shown and all(s["purpose"] == "art10" for s in shown)
     blurs = [s["blur"] for s in shown if s["blur"]["regions"]]
-    assert blurs and all(not b["detect"] and len(b["regions"]) == 1 and all(
+    assert shown and all(s["blur"]["detect"] for s in shown)    # as the decision requires
+    assert blurs and all(len(b["regions"]) == 1 and all(
         abs(a - e) < 0.02 for a, e in zip(b["regions"][0], (0.05, 0.20, 0.90, 0.45),
                                           strict=True)) for b in blurs)
 

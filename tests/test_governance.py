@@ -385,14 +385,18 @@ def test_identity_and_declaration_before_viewing_R73(desk):
     assert reqs.may_view(req["id"]) == (False, f"request {req['id']} is open, not approved "
                                                "(R-72)")
     with pytest.raises(RequestError, match="only for an approved request"):
-        reqs.record_identity(people["b.beheerder"], req["id"], "passport")
+        reqs.record_identity(people["b.beheerder"], req["id"], document_type="paspoort",
+                             last_digits="4567")
     reqs.decide(people["m.manager"], req["id"], approve=True, reason="victim of the theft",
                 weighing="no one else in view of the bicycle stand")
     ok, why = reqs.may_view(req["id"])
     assert not ok and "identity" in why
     with pytest.raises(RequestError, match="identity before the declaration"):
         reqs.record_declaration(people["b.beheerder"], req["id"], "J. de Vries")
-    reqs.record_identity(people["b.beheerder"], req["id"], "passport NL checked in person")
+    with pytest.raises(RequestError, match="not as free text"):      # art. 10 lid 4
+        reqs.record_identity(people["b.beheerder"], req["id"], "passport NX1234567 checked")
+    reqs.record_identity(people["b.beheerder"], req["id"], document_type="paspoort",
+                         last_digits="4567")
     ok, why = reqs.may_view(req["id"])
     assert not ok and "declaration" in why
     reqs.record_declaration(people["b.beheerder"], req["id"], "J. de Vries")

@@ -82,7 +82,7 @@ def test_art10_decision_letter_for_an_approval_with_grounds_weighing_and_remedy(
     assert not (tmp / "x.pdf").exists()
     run(desk, "request", "decide", str(req["id"]), "--approve", "--reason",
         "Het belang van de aanvrager is aangetoond met de aangifte.", "--weighing", WEIGHING,
-        "--user", "m.manager")
+        "--blur", "regions", "--user", "m.manager")
     out = tmp / "besluit-toegewezen.pdf"
     run(desk, "request", "letter", str(req["id"]), "--out", str(out), "--user", "m.manager")
     text = pdf_text(out)
@@ -95,7 +95,10 @@ def test_art10_decision_letter_for_an_approval_with_grounds_weighing_and_remedy(
                      "artikel 10 lid 4", "identiteitsbewijs", "verklaring",
                      "geen besluit in de zin van de Algemene wet bestuursrecht",
                      "burgerlijke rechter", "Autoriteit Persoonsgegevens",
-                     "manager bedrijfsvoering", "Handtekening"):
+                     "manager bedrijfsvoering", "Handtekening",
+                     # toelichting art. 10: the blurring the decision requires
+                     "Vervaging bij de inzage, bindend voor de beheerder: getekende gebieden "
+                     "vervagen (ten minste één gebied)."):
         assert expected in words, expected
     window = datetime.fromtimestamp(req_start(req), AMSTERDAM)
     assert window.strftime("%d-%m-%Y %H:%M:%S") + f" ({window.tzname()})" in words
@@ -144,9 +147,9 @@ def test_art10_lid5_declaration_only_once_approved_with_window_grounds_place_sig
     assert page.status_code == 400 and "pas worden afgedrukt" in page.get_data(as_text=True)
     run(desk, "request", "decide", str(req["id"]), "--approve", "--reason",
         "Aangifte gedaan; het belang is aangetoond.", "--weighing", WEIGHING,
-        "--user", "m.manager")
-    run(desk, "request", "identity", str(req["id"]), "--method", "paspoort NX1234567",
-        "--user", "b.beheerder")
+        "--blur", "detect", "--user", "m.manager")
+    run(desk, "request", "identity", str(req["id"]), "--document-type", "paspoort",
+        "--last-digits", "4567", "--user", "b.beheerder")
     run(desk, "request", "declaration-pdf", str(req["id"]), "--out", str(out),
         "--user", "b.beheerder")
     text = pdf_text(out)
@@ -154,7 +157,9 @@ def test_art10_lid5_declaration_only_once_approved_with_window_grounds_place_sig
     for expected in ("Verklaring inzage camerabeelden", "artikel 10 lid 5", "J. de Vries",
                      "mijn fiets is gestolen bij de ingang", "Aangifte gedaan; het belang is "
                      "aangetoond.", flat(WEIGHING), "Testcamera", "Gemeentehuis Soest, testgang",
-                     "Plaats", "paspoort NX1234567", "Handtekening verzoeker",
+                     "Plaats", "paspoort, nummer eindigend op 4567",
+                     "Vervaging anderen in beeld", "personen vervagen (automatische detectie)",
+                     "Handtekening verzoeker",
                      "Handtekening beheerder", "geen opnamen", "kopieën"):
         assert expected in words, expected
     start = datetime.fromtimestamp(req_start(req), AMSTERDAM)

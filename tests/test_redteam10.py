@@ -103,7 +103,7 @@ def test_art10_lid5_declaration_signed_by_another_person_than_the_requester_is_r
     approve(app, req["id"])
     b = api_login(app, "b.beheerder")
     assert api(b, "POST", f"/api/requests/{req['id']}/identity",
-               {"method": "paspoort NX1234567"}).status_code == 200
+               {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
     signed = api(b, "POST", f"/api/requests/{req['id']}/declaration",
                  {"signed_by": "K. Anders, buurman"})
     assert signed.status_code == 400, signed.get_json()
@@ -118,11 +118,11 @@ def test_art10_lid4_identity_is_not_replaced_after_the_declaration(site):
     approve(app, req["id"])
     b = api_login(app, "b.beheerder")
     assert api(b, "POST", f"/api/requests/{req['id']}/identity",
-               {"method": "paspoort NX1234567"}).status_code == 200
+               {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
     assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
                {"signed_by": "J. de Vries"}).status_code == 200
     again = api(b, "POST", f"/api/requests/{req['id']}/identity",
-                {"method": "rijbewijs van een ander"})
+                {"document_type": "rijbewijs", "last_digits": "9876"})
     assert again.status_code == 400, again.get_json()
 
 
@@ -183,7 +183,7 @@ def certified(tmp_path_factory):
     reqs.decide(gov.login("m.manager", PASSWORD), req["id"], approve=True,
                 reason="belang aangetoond", weighing=WEIGHING)
     b = gov.login("b.beheerder", PASSWORD)
-    reqs.record_identity(b, req["id"], "paspoort gezien")
+    reqs.record_identity(b, req["id"], document_type="paspoort", last_digits="4567")
     reqs.record_declaration(b, req["id"], "J. de Vries")
     store.close()
     gov.close()
@@ -287,7 +287,7 @@ def test_logbook_csv_and_pdf_show_no_epoch_numbers_nor_internal_ids(site, tmp_pa
     approve(app, req["id"])
     b = api_login(app, "b.beheerder")
     assert api(b, "POST", f"/api/requests/{req['id']}/identity",
-               {"method": "paspoort NX1234567"}).status_code == 200
+               {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
     assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
                {"signed_by": "J. de Vries"}).status_code == 200
     opened = b.get(f"/api/requests/{req['id']}/inzage").get_json()
@@ -332,7 +332,7 @@ def test_art10_blurring_the_decision_asks_for_cannot_be_dropped_from_the_url(sit
     assert r.status_code == 200, r.get_json()
     b = api_login(app, "b.beheerder")
     assert api(b, "POST", f"/api/requests/{req['id']}/identity",
-               {"method": "paspoort NX1234567"}).status_code == 200
+               {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
     assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
                {"signed_by": "J. de Vries"}).status_code == 200
     segment = b.get(f"/api/requests/{req['id']}/inzage").get_json()["segments"][0]["id"]
@@ -423,7 +423,7 @@ def test_report_counts_the_art10_inzage_and_exports_as_access_to_footage(site, t
     approve(app, req["id"])
     b = api_login(app, "b.beheerder")
     assert api(b, "POST", f"/api/requests/{req['id']}/identity",
-               {"method": "paspoort gezien"}).status_code == 200
+               {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
     assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
                {"signed_by": "J. de Vries"}).status_code == 200
     assert b.get(f"/api/requests/{req['id']}/inzage").status_code == 200

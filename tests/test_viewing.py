@@ -81,7 +81,7 @@ def ready(app, req_id: int):
     approve(app, req_id)
     beheerder = api_login(app, "b.beheerder")
     assert api(beheerder, "POST", f"/api/requests/{req_id}/identity",
-               {"method": "paspoort NX1234567"}).status_code == 200
+               {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
     assert api(beheerder, "POST", f"/api/requests/{req_id}/declaration",
                {"signed_by": "J. de Vries"}).status_code == 200
     return beheerder
@@ -125,7 +125,7 @@ def test_art10_lid4_lid5_inzage_only_inside_the_approved_request_R73(site, foota
 def ready_after_approval(app, req_id: int):
     beheerder = api_login(app, "b.beheerder")
     assert api(beheerder, "POST", f"/api/requests/{req_id}/identity",
-               {"method": "paspoort NX1234567"}).status_code == 200
+               {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
     assert api(beheerder, "POST", f"/api/requests/{req_id}/declaration",
                {"signed_by": "J. de Vries"}).status_code == 200
     return beheerder
@@ -309,3 +309,145 @@ def test_art10_lid4_lid5_the_cli_shows_the_same_window_under_the_same_rules_R73(
     shown = [e for e in inzien(config)[before:] if e["action"] == "viewing-segment-shown"]
     assert [(e["details"]["segment"], e["details"]["blur"]) for e in shown] == [
         (footage[1]["id"], {"detect": False, "regions": [[0.0, 0.0, 0.5, 1.0]]})]
+
+
+def test_art10_toelichting_the_decision_fixes_the_blurring_for_web_and_cli_R73(site, footage):
+    """Toelichting art. 10: the decision records the blurring of others in view it requires,
+    stored with the weighing; the request page, the inzage page and the logbook show it, and
+    a segment asked with less blurring is refused on the web and by `nvr request play`."""
+    app, config = site
+    req = take_in(app, footage)
+    manager = api_login(app, "m.manager")
+    wrong = api(manager, "POST", f"/api/requests/{req['id']}/decision",
+                {"approve": True, "reason": "belang aangetoond", "weighing": WEIGHING,
+                 "blur": "alles"})
+    assert wrong.status_code == 400 and "vervaging" in wrong.get_json()["error"]
+    r = api(manager, "POST", f"/api/requests/{req['id']}/decision",
+            {"approve": True, "reason": "belang aangetoond: aangifte fietsdiefstal",
+             "weighing": WEIGHING, "blur": "regions"})
+    assert r.status_code == 200 and r.get_json()["blur"] == "regions", r.get_json()
+    page = login(app, "m.manager").get(f"/requests/{req['id']}").get_data(as_text=True)
+    assert "Vervaging bij de inzage" in page and "getekende gebieden vervagen" in page
+    entry = [e for e in inzien(config) if e["subject"] == f"request {req['id']}"
+             and e["action"] == "request-weighing"]
+    assert entry[-1]["details"] == {"required_blur": "regions"}
+    beheerder = ready_after_approval(app, req["id"])
+    opened = beheerder.get(f"/api/requests/{req['id']}/inzage").get_json()
+    assert opened["required_blur"] == "regions"
+    inzage = beheerder.get(f"/requests/{req['id']}/inzage").get_data(as_text=True)
+    assert "teken ten minste één gebied" in inzage
+    segment = footage[1]["id"]
+    for query in ("", "?detect=1"):
+        refused = beheerder.get(video_url(req["id"], segment, query))
+        assert refused.status_code == 403, query
+        assert "minder vervaging" in refused.get_json()["error"]
+    assert beheerder.get(video_url(req["id"], segment, "?regions=0,0,0.5,1")).status_code == 200
+    gov = Governance.open(load(config))
+    try:
+        refusals = [json.loads(e["details"]) for e in gov.logbook.entries("usage")
+                    if e["action"] == "refused" and e["subject"] == f"request {req['id']}"]
+    finally:
+        gov.close()
+    assert [r["required_blur"] for r in refusals] == ["regions"] * 2
+    env = staff(config)
+
+    def play(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                               "request", "play", str(req["id"]), segment, *extra,
+                               "--user", "b.beheerder"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, cwd=ROOT, timeout=120)
+
+    bare = play()
+    assert bare.returncode == 1 and "minder vervaging" in bare.stderr.decode()
+    assert bare.stdout == b""
+    played = play("--regions", "0,0,0.5,1")
+    assert played.returncode == 0 and played.stdout[4:8] == b"ftyp", played.stderr
+
+
+def test_art10_toelichting_the_inzage_page_preselects_detection_the_decision_requires(
+        site, footage):
+    app, _ = site
+    req = take_in(app, footage)
+    r = api(api_login(app, "m.manager"), "POST", f"/api/requests/{req['id']}/decision",
+            {"approve": True, "reason": "belang aangetoond: aangifte fietsdiefstal",
+             "weighing": WEIGHING, "blur": "detect"})
+    assert r.status_code == 200, r.get_json()
+    beheerder = ready_after_approval(app, req["id"])
+    opened = beheerder.get(f"/api/requests/{req['id']}/inzage").get_json()
+    assert opened["blur"]["detect"] is True
+    book = api_login(app, "d.dpo").get("/logbooks/inzien/csv").get_data(as_text=True)
+    assert "vervaging volgens besluit: personen vervagen (automatische detectie)" in book
+    assert all("detect=1" in s["url"] for s in opened["segments"])
+    page = beheerder.get(f"/requests/{req['id']}/inzage").get_data(as_text=True)
+    assert 'name="detect" value="1" checked' in page
+
+
+def test_blur_on_a_weighing_table_from_before_the_blur_column(site, footage):
+    """A device whose request_weighings table predates the blurring: its decisions read as
+    'none' (as they were taken), and a new decision adds the column (idempotent migration)."""
+    app, config = site
+    old = take_in(app, footage)
+    new = take_in(app, footage)
+    db = sqlite3.connect(load(config).storage.data_dir / "index.sqlite3")
+    db.execute("DROP TABLE IF EXISTS request_weighings")
+    db.execute("CREATE TABLE request_weighings (request_id INTEGER PRIMARY KEY REFERENCES "
+               "requests(id), weighing TEXT NOT NULL, recorded_by TEXT NOT NULL, "
+               "recorded_at REAL NOT NULL)")
+    db.execute("INSERT INTO request_weighings VALUES (?, ?, 'm.manager', 0)",
+               (old["id"], WEIGHING))
+    db.commit()
+    db.close()
+    manager = api_login(app, "m.manager")
+    shown = manager.get(f"/api/requests/{old['id']}").get_json()
+    assert shown["weighing"] == WEIGHING and shown["blur"] == "none"
+    r = api(manager, "POST", f"/api/requests/{new['id']}/decision",
+            {"approve": True, "reason": "belang aangetoond", "weighing": WEIGHING,
+             "blur": "detect"})
+    assert r.status_code == 200 and r.get_json()["blur"] == "detect", r.get_json()
+    assert manager.get(f"/api/requests/{old['id']}").get_json()["blur"] == "none"
+
+
+@pytest.mark.parametrize("body", [
+    {"method": "paspoort NX1234567"},
+    {"document_type": "paspoort", "last_digits": "NX1234567"},
+    {"document_type": "paspoort", "last_digits": "123456782"},
+    {"document_type": "bsn", "last_digits": "6782"},
+    {"document_type": "paspoort", "last_digits": "4567", "method": "BSN 123456782"}])
+def test_art10_lid4_identity_keeps_only_document_type_and_last_characters(site, footage, body):
+    """Art. 10 lid 4 (like art. 9 lid 3): the document type from a list and only its last 2-4
+    characters; a free text or a full number is refused and nothing reaches the logbook."""
+    app, config = site
+    req = take_in(app, footage)
+    approve(app, req["id"])
+    r = api(api_login(app, "b.beheerder"), "POST", f"/api/requests/{req['id']}/identity", body)
+    assert r.status_code == 400, r.get_json()
+    logged = json.dumps(inzien(config), ensure_ascii=False)
+    assert "NX1234567" not in logged and "123456782" not in logged
+
+
+def test_art10_lid4_identity_by_cli_and_web_form_records_type_and_last_digits(site, footage):
+    app, config = site
+    req = take_in(app, footage)
+    approve(app, req["id"])
+    env = staff(config)
+
+    def identity(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                               "request", "identity", str(req["id"]), *args,
+                               "--user", "b.beheerder"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, cwd=ROOT, timeout=120)
+
+    full = identity("--document-type", "paspoort", "--last-digits", "NX1234567")
+    assert full.returncode == 1 and "never the full number" in full.stderr.decode()
+    assert identity("--method", "paspoort gezien").returncode == 2        # the option is gone
+    done = identity("--document-type", "identiteitskaart", "--last-digits", "78", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["identity_method"] == "identiteitskaart, nummer eindigend op 78"
+    entry = [e for e in inzien(config) if e["subject"] == f"request {req['id']}"
+             and e["action"] == "identity-checked"][-1]
+    assert entry["actor"] == "b.beheerder" and entry["details"] == {
+        "article": "10 lid 4", "document_type": "identiteitskaart", "last_digits": "78"}
+    other = take_in(app, footage)
+    approve(app, other["id"])
+    page = login(app, "b.beheerder").get(f"/requests/{other['id']}").get_data(as_text=True)
+    assert 'name="last_digits"' in page and 'name="method"' not in page

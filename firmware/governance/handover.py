@@ -55,7 +55,30 @@ DOCUMENT_TYPES = {
     "identiteitskaart": "identiteitskaart",
     "rijbewijs": "rijbewijs",
 }
+# The documents a citizen identifies with at an art. 10 inzage (art. 10 lid 4; Wet op de
+# identificatieplicht art. 1).
+CITIZEN_DOCUMENT_TYPES = {
+    "paspoort": "paspoort",
+    "identiteitskaart": "identiteitskaart",
+    "rijbewijs": "rijbewijs",
+    "verblijfsdocument": "verblijfsdocument",
+}
 LAST_DIGITS = re.compile(r"[0-9A-Za-z]{2,4}")
+
+
+def check_document(document_type: str, last_digits: str, types: dict[str, str],
+                   article: str) -> str:
+    """The words kept for an identity document: its type from `types` and only the last 2 to
+    4 characters of its number, never the full number (art. 9 lid 3, art. 10 lid 4). Raises
+    RequestError naming `article` otherwise."""
+    if document_type not in types:
+        raise RequestError(f"the document type must be one of {', '.join(types)}, "
+                           f"not {document_type!r} ({article})")
+    last_digits = (last_digits or "").strip()
+    if not LAST_DIGITS.fullmatch(last_digits):
+        raise RequestError("give only the last digits of the document number, 2 to 4 letters "
+                           f"or digits, never the full number ({article})")
+    return f"{types[document_type]}, nummer eindigend op {last_digits}"
 
 
 def _schema(db) -> None:
@@ -85,13 +108,8 @@ def record_identity(reqs: Requests, actor: Actor, req_id: int, *, officer: str,
     _art9(reqs, req_id)
     if not visible_length(officer):
         raise RequestError("name the officer who identifies (name and rank), art. 9 lid 3")
-    if document_type not in DOCUMENT_TYPES:
-        raise RequestError(f"the document type must be one of {', '.join(DOCUMENT_TYPES)}, "
-                           f"not {document_type!r} (art. 9 lid 3)")
     last_digits = (last_digits or "").strip()
-    if not LAST_DIGITS.fullmatch(last_digits):
-        raise RequestError("give only the last digits of the document number, 2 to 4 letters "
-                           "or digits, never the full number (art. 9 lid 3)")
+    method = check_document(document_type, last_digits, DOCUMENT_TYPES, "art. 9 lid 3")
     done = officer_record(reqs.db, req_id)
     if done and done["declaration_signed_by"]:
         raise RequestError(f"request {req_id}: the officer's identity was checked and the "
@@ -102,7 +120,6 @@ def record_identity(reqs: Requests, actor: Actor, req_id: int, *, officer: str,
         "INSERT OR REPLACE INTO art9_officers (request_id, officer, document_type, "
         "last_digits, checked_by, checked_at) VALUES (?, ?, ?, ?, ?, ?)",
         (req_id, officer.strip(), document_type, last_digits, actor.name, now))
-    method = f"{DOCUMENT_TYPES[document_type]}, nummer eindigend op {last_digits}"
     reqs.db.execute("UPDATE requests SET identity_checked_by = ?, identity_method = ? "
                     "WHERE id = ?", (actor.name, method, req_id))
     reqs.logbook.append("inzien", actor.name, "identity-checked", subject=f"request {req_id}",

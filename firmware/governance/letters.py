@@ -137,6 +137,9 @@ def decision_letter_file(gov: Governance, actor: Actor, cfg, store, req_id: int,
     doc.line_text(row.get("weighing") or "Bij dit besluit is geen afweging van anderen in beeld "
                                          "vastgelegd.")
     if approved:
+        doc.line_text(f"Vervaging bij de inzage, bindend voor de beheerder: "
+                      f"{row.get('blur_label') or 'geen vervaging'}.")
+    if approved:
         doc.heading("Wat u nu moet doen")
         doc.line_text(
             "Meld u persoonlijk bij de beheerder van het camerasysteem in "
@@ -208,6 +211,7 @@ def article10_declaration_file(gov: Governance, actor: Actor, cfg, store, req_id
     doc.field("Toegewezen", f"door de manager bedrijfsvoering op {_moment(row['decided_at'], tz)}")
     doc.field("Gronden", row["decision_reason"] or "")
     doc.field("Afweging anderen in beeld", row.get("weighing") or "niet vastgelegd")
+    doc.field("Vervaging anderen in beeld", row.get("blur_label") or "geen vervaging")
     doc.field("Identiteit", f"in persoon gecontroleerd door de beheerder: "
                             f"{row['identity_method']}" if row["identity_checked_by"] else
               "nog te controleren door de beheerder, in persoon (artikel 10 lid 4)")

@@ -230,12 +230,14 @@ class Requests:
         return self.show(req_id)
 
     def decide(self, actor: Actor, req_id: int, *, approve: bool, reason: str,
-               weighing: str | None = None) -> dict:
+               weighing: str | None = None, blur: str | None = None) -> dict:
         """R-72: the manager bedrijfsvoering approves or refuses; refusal releases the hold.
         A decision after the due time is late, and stays late: `show` reads it from the
         decision's own time against the due time, and the logbook entry says so.
         `weighing`: others in view against the requester's interest (toelichting art. 10),
-        needed for an approval (governance.weighing)."""
+        needed for an approval (governance.weighing); `blur`: the blurring the inzage must
+        show (weighing.BLUR_CHOICES, 'none' when not given), binding on every segment served
+        (governance.viewing)."""
         self._require(actor, Action.REQUEST_DECIDE)
         row = self._row(req_id)
         if row["article"] != 10 or row["status"] != "open":
@@ -245,12 +247,13 @@ class Requests:
             raise RequestError("a decision needs its reasons, at least 5 visible characters "
                                "(R-74)")
         weighing = weighings.check(approve, weighing, RequestError)
+        blur = weighings.check_blur(blur, RequestError) if approve else "none"
         status = "approved" if approve else "refused"
         now = self.clock()
         self.db.execute("UPDATE requests SET status = ?, decided_by = ?, decided_at = ?, "
                         "decision_reason = ? WHERE id = ?",
                         (status, actor.name, now, reason, req_id))
-        weighings.record(self.db, self.logbook, actor.name, req_id, weighing)
+        weighings.record(self.db, self.logbook, actor.name, req_id, weighing, blur)
         if not approve:
             self._release(row)
         late = row["decision_due"] is not None and now > row["decision_due"]
@@ -262,10 +265,12 @@ class Requests:
     def record_identity(self, actor: Actor, req_id: int, method: str = "", *,
                         officer: str = "", document_type: str = "",
                         last_digits: str = "") -> dict:
-        """R-73: the approved requester identified in person to the beheerder. For an art. 9
-        request, the officer (name, document type, last digits): art. 9 lid 3, handover.py."""
+        """R-73, art. 10 lid 4: the approved requester identified in person to the logged-in
+        beheerder, by document type and the last 2-4 characters of its number only (the
+        Logboek Inzien is kept for years: no full passport number, no BSN); `method`, a free
+        text, is refused. For an art. 9 request, the officer too: art. 9 lid 3, handover.py."""
+        from firmware.governance import handover
         if self._row(req_id)["article"] == 9:
-            from firmware.governance import handover
             return handover.record_identity(self, actor, req_id, officer=officer,
                                             document_type=document_type,
                                             last_digits=last_digits)
@@ -278,12 +283,20 @@ class Requests:
             raise RequestError(f"request {req_id}: the identity was checked and the declaration "
                                f"signed by {row['declaration_signed_by']} already; it stays on "
                                "the record as given (art. 10 lid 4-5)")
-        if not visible_length(method):
-            raise RequestError("say how the identity was checked, e.g. passport seen (R-73)")
+        if visible_length(method):
+            raise RequestError("record the identity document by its type and the last 2 to 4 "
+                               "characters of its number (--document-type, --last-digits), not "
+                               "as free text: a full document number or BSN would stay in the "
+                               "logbook for years (art. 10 lid 4)")
+        last_digits = (last_digits or "").strip()
+        method = handover.check_document(document_type, last_digits,
+                                         handover.CITIZEN_DOCUMENT_TYPES, "art. 10 lid 4")
         self.db.execute("UPDATE requests SET identity_checked_by = ?, identity_method = ? "
                         "WHERE id = ?", (actor.name, method, req_id))
         self.logbook.append("inzien", actor.name, "identity-checked",
-                            subject=f"request {req_id}", reason=method)
+                            subject=f"request {req_id}", reason=method,
+                            details={"article": "10 lid 4", "document_type": document_type,
+                                     "last_digits": last_digits})
         return self.show(req_id)
 
     def record_declaration(self, actor: Actor, req_id: int, signed_by: str) -> dict:
@@ -371,6 +384,8 @@ class Requests:
     def show(self, req_id: int, now: float | None = None) -> dict:
         row = dict(self._row(req_id))
         row["weighing"] = weighings.of(self.db, req_id)
+        row["blur"] = weighings.blur_of(self.db, req_id)
+        row["blur_label"] = weighings.blur_label(row["blur"])
         now = time.time() if now is None else now
         due = row["decision_due"]
         row["overdue"] = bool(row["article"] == 10 and row["status"] == "open"

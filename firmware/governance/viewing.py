@@ -12,6 +12,9 @@ art. 10 lid 4-6, R-51, R-73).
   player fetches one segment in several range requests; the segment_showings table makes
   those one showing (same person, segment, purpose, request and blurring within
   SHOWING_SECONDS), so the logbook says what was seen, not how the browser asked for it.
+- The decision fixes the blurring of others in view (toelichting art. 10, weighing.BLUR_CHOICES);
+  `show_request_segment` refuses a segment asked with less blurring than that, for the web and
+  `nvr request play` alike, whatever the URL or the options say.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import math
 import sqlite3
 import time
 
+from firmware.governance import weighing as weighings
 from firmware.governance.access import ART10_PURPOSE, ART10_OUTSIDE, AccessRefused
 from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, decide
@@ -79,6 +83,26 @@ def blur_settings(detect: bool, regions: list[Region]) -> dict:
     return {"detect": bool(detect), "regions": [list(r) for r in regions]}
 
 
+def required_blur(reqs, req_id: int) -> str:
+    """The blurring the decision on request `req_id` requires (weighing.BLUR_CHOICES)."""
+    return weighings.blur_of(reqs.db, req_id)
+
+
+def _require_blur(reqs, actor: Actor, req_id: int, blur: dict) -> None:
+    """Toelichting art. 10: the inzage shows no less blurring than the decision requires."""
+    required = required_blur(reqs, req_id)
+    if weighings.satisfies(required, blur.get("detect", False), blur.get("regions", [])):
+        return
+    reqs.logbook.append("usage", actor.name, "refused", subject=f"request {req_id}",
+                        details={"blur": blur, "required_blur": required,
+                                 "why": "less blurring than the decision requires"})
+    how = ("zet het automatisch vervagen van personen aan" if required == "detect" else
+           "teken ten minste één gebied om te vervagen")
+    raise AccessRefused(f"het besluit op verzoek {req_id} vraagt: "
+                        f"{weighings.blur_label(required)}; deze beelden worden niet met minder "
+                        f"vervaging getoond (toelichting artikel 10): {how}")
+
+
 def _check_request(reqs, actor: Actor, req_id: int) -> dict:
     """The request, if `actor` may now show its footage. Raises AccessRefused when the
     account may not (a permission, 403 on the web), RequestError when the request is not
@@ -127,7 +151,8 @@ def open_viewing(reqs, store, actor: Actor, req_id: int) -> dict:
     row = _check_request(reqs, actor, req_id)
     segments = request_segments(reqs, store, row)
     details = {"camera": row["camera_id"], "start": row["start"], "end": row["end"],
-               "purpose": ART10_PURPOSE, "segments": len(segments)}
+               "purpose": ART10_PURPOSE, "segments": len(segments),
+               "required_blur": row["blur"]}
     reqs.logbook.append("inzien", actor.name, "viewing-opened", subject=f"request {req_id}",
                         reason=row["requester"], details=details)
     reqs.logbook.append("usage", actor.name, "viewing-opened", subject=f"request {req_id}",
@@ -141,6 +166,7 @@ def show_request_segment(reqs, store, actor: Actor, req_id: int, segment_id: str
     at every response (the request may have been closed meanwhile); the showing is logged.
     Returns the segment's index row."""
     row = _check_request(reqs, actor, req_id)
+    _require_blur(reqs, actor, req_id, blur)
     segment = store.segment_row(segment_id)
     allowed = {s["id"] for s in request_segments(reqs, store, row)}
     if segment is None or segment_id not in allowed:

@@ -5,6 +5,11 @@ de beelden staan, wordt er gekeken of het belang van de aanvrager opweegt tegen 
 anderen." The manager bedrijfsvoering records that weighing with the decision; an approval
 needs it, a refusal may give it. It lives in its own table, so a device whose requests table
 predates it needs no migration: the table is made when first used.
+
+With the weighing the decision fixes the blurring the inzage must show (toelichting art. 10,
+art. 10 lid 4): `BLUR_CHOICES`, kept in the column `blur`. A table from before that column gets
+it by `_schema` (ALTER TABLE, idempotent), its decisions reading "none" as they were taken.
+governance.viewing refuses to serve a segment with less blurring than the decision requires.
 """
 
 from __future__ import annotations
@@ -21,8 +26,50 @@ CREATE TABLE IF NOT EXISTS request_weighings (
     request_id  INTEGER PRIMARY KEY REFERENCES requests(id),
     weighing    TEXT NOT NULL,
     recorded_by TEXT NOT NULL,
-    recorded_at REAL NOT NULL
+    recorded_at REAL NOT NULL,
+    blur        TEXT NOT NULL DEFAULT 'none'
 )"""
+
+# The blurring a decision requires of the inzage (toelichting art. 10): the ids are those of
+# the player's query (`detect=1`, `regions=...`), the labels what people read.
+BLUR_CHOICES = {
+    "none": "geen vervaging (er staan geen anderen herkenbaar in beeld)",
+    "detect": "personen vervagen (automatische detectie)",
+    "regions": "getekende gebieden vervagen (ten minste één gebied)",
+}
+
+
+def _schema(db: sqlite3.Connection) -> None:
+    """Make the table, and give a table from before the blurring its `blur` column."""
+    db.execute(SCHEMA)
+    columns = {r[1] for r in db.execute("PRAGMA table_info(request_weighings)")}
+    if "blur" not in columns:
+        db.execute("ALTER TABLE request_weighings ADD COLUMN blur TEXT NOT NULL "
+                   "DEFAULT 'none'")
+
+
+def check_blur(blur: str | None, error: type[Exception]) -> str:
+    """The blurring id a decision asks for ('none' when not given); anything else raises."""
+    choice = (blur or "none").strip()
+    if choice not in BLUR_CHOICES:
+        raise error(f"de vervaging moet een van {', '.join(BLUR_CHOICES)} zijn, niet "
+                    f"{choice!r} (toelichting artikel 10)")
+    return choice
+
+
+def blur_label(choice: str) -> str:
+    """The Dutch words for blurring id `choice`."""
+    return BLUR_CHOICES.get(choice, choice)
+
+
+def satisfies(required: str, detect: bool, regions: list) -> bool:
+    """Does the blurring of a showing (detect, drawn regions) give at least what the decision
+    requires? 'detect' needs the detection on, 'regions' at least one drawn region."""
+    if required == "detect":
+        return bool(detect)
+    if required == "regions":
+        return len(regions) > 0
+    return True
 
 
 def check(approve: bool, weighing: str | None, error: type[Exception]) -> str:
@@ -38,16 +85,25 @@ def check(approve: bool, weighing: str | None, error: type[Exception]) -> str:
 
 
 def record(db: sqlite3.Connection, logbook: Logbook, actor: str, req_id: int,
-           weighing: str) -> None:
-    """Keep the weighing with the decision and put it in the Logboek Inzien Beeldmateriaal
-    (art. 10 lid 6)."""
-    if not weighing:
+           weighing: str, blur: str = "none") -> None:
+    """Keep the weighing and the blurring it requires with the decision and put them in the
+    Logboek Inzien Beeldmateriaal (art. 10 lid 6)."""
+    if not weighing and blur == "none":
         return
-    db.execute(SCHEMA)
-    db.execute("INSERT OR REPLACE INTO request_weighings VALUES (?, ?, ?, ?)",
-               (req_id, weighing, actor, time.time()))
+    _schema(db)
+    db.execute("INSERT OR REPLACE INTO request_weighings (request_id, weighing, recorded_by, "
+               "recorded_at, blur) VALUES (?, ?, ?, ?, ?)",
+               (req_id, weighing, actor, time.time(), blur))
     logbook.append("inzien", actor, "request-weighing", subject=f"request {req_id}",
-                   reason=weighing)
+                   reason=weighing, details={"required_blur": blur})
+
+
+def blur_of(db: sqlite3.Connection, req_id: int) -> str:
+    """The blurring the decision on request `req_id` requires ('none' if it fixed none)."""
+    _schema(db)
+    row = db.execute("SELECT blur FROM request_weighings WHERE request_id = ?",
+                     (req_id,)).fetchone()
+    return row[0] if row else "none"
 
 
 def of(db: sqlite3.Connection, req_id: int) -> str | None:

@@ -119,6 +119,7 @@ DETAIL_KEYS: dict[str, str] = {
     "advice_privacy_officer": "advies privacy officer", "privacy_officer": "privacy officer",
     "advice_fg": "advies functionaris gegevensbescherming",
     "fg": "functionaris gegevensbescherming",
+    "required_blur": "vervaging volgens besluit", "via": "gevraagd via",
 }
 # Who wrote an entry when it was not a person's account.
 ACTORS: dict[str, str] = {
@@ -132,7 +133,7 @@ ORDER = ("requester", "kind", "visitor", "organisation", "identity", "legal_basi
          "bytes", "sha256", "archive_sha256")
 # Keys whose values are codes with a wording in VALUES (other values are shown as written).
 CODE_KEYS = frozenset({"role", "from", "to", "kind", "purpose", "action", "actions", "format",
-                       "because", "source", "decision", "why"})
+                       "because", "source", "decision", "why", "required_blur"})
 # Keys whose values are stored times (epoch seconds), shown as local times.
 TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock", "window_start",
                        "window_end"})
@@ -155,6 +156,9 @@ VALUES: dict[str, str] = {
     "property": "bescherming van eigendommen", "access": "toegang tot het gebouw",
     "incident": "vastleggen van incidenten", "art10": "art. 10 inzage (verzoek van een ander)",
     "live": "live", "playback": "terugkijken",
+    # the blurring an art. 10 decision requires (governance/weighing.py BLUR_CHOICES)
+    "none": "geen vervaging", "detect": "personen vervagen (automatische detectie)",
+    "regions": "getekende gebieden vervagen",
     "csv": "CSV", "pdf": "PDF", "usage": "logboek gebruik",
     "inzien": "Logboek Inzien Beeldmateriaal", "role-change": "rolwijziging",
     "reset": "wachtwoordherstel", "local": "op het apparaat (opdrachtregel)",

@@ -110,19 +110,20 @@ def _document() -> dict:
             "parameters": _path(("req_id", "int")),
             "post": _op("decide an art. 10 request (R-72)", _body(
                 ["approve", "reason"], approve={"type": "boolean"}, reason=_TEXT,
-                weighing=_TEXT))},
+                weighing=_TEXT, blur={"enum": ["none", "detect", "regions"]}))},
         "/api/requests/{req_id}/inzage": {
             "parameters": _path(("req_id", "int")),
             "get": _op("the inzage of an approved art. 10 request: its camera, window and "
                        "segments, each to be played at its url (art. 10 lid 4-5); logged")},
         "/api/requests/{req_id}/identity": {
             "parameters": _path(("req_id", "int")),
-            "post": _op("record the in-person identity check: art. 10 the method (R-73); "
-                        "art. 9 lid 3 the officer, document type and last 2-4 characters of "
-                        "its number (R-62)",
-                        _body([], method=_TEXT, officer=_TEXT,
+            "post": _op("record the in-person identity check: the document type and the last "
+                        "2-4 characters of its number, never the full number or a BSN (art. 10 "
+                        "lid 4, R-73); art. 9 lid 3 also the officer (R-62)",
+                        _body(["document_type", "last_digits"], officer=_TEXT,
                               document_type={"enum": ["dienstpas", "paspoort",
-                                                      "identiteitskaart", "rijbewijs"]},
+                                                      "identiteitskaart", "rijbewijs",
+                                                      "verblijfsdocument"]},
                               last_digits={"type": "string", "pattern": "^[0-9A-Za-z]{2,4}$"}))},
         "/api/requests/{req_id}/declaration": {
             "parameters": _path(("req_id", "int")),

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from flask import Blueprint, g, send_file, url_for
 
-from firmware.governance.handover import DOCUMENT_TYPES, officer_record
+from firmware.governance.handover import CITIZEN_DOCUMENT_TYPES, DOCUMENT_TYPES, officer_record
 from firmware.governance.letters import article10_declaration_file
 from firmware.governance.paperwork import request_declaration_file
 from firmware.governance.requests import ACTS_FOR, LEGAL_BASES, REQUESTER_KINDS
+from firmware.governance.weighing import BLUR_CHOICES
 from firmware.storage.holds import list_holds
 from firmware.web.routes import (Action, InputError, camera_id, done, fields, gov, integer,
                                  local_time, may, moment, new_session, nvr, reply, rule, text)
@@ -145,7 +146,8 @@ def request_detail(req_id: int):
     if row["article"] == 9:
         row["handover"] = _art9_handover(reqs.db, req_id)
     day = row["start_local"][:10]
-    return reply("request.html", row, may=may, day=day, document_types=DOCUMENT_TYPES)
+    return reply("request.html", row, may=may, day=day, document_types=DOCUMENT_TYPES,
+                 citizen_documents=CITIZEN_DOCUMENT_TYPES, blur_choices=BLUR_CHOICES)
 
 
 def _art9_handover(db, req_id: int) -> dict:
@@ -207,7 +209,8 @@ def request_decide(req_id: int):
     f = fields()
     row = gov().requests(nvr()["store"]).decide(g.actor, req_id, approve=_yes(f, "approve"),
                                                 reason=text(f, "reason"),
-                                                weighing=text(f, "weighing", required=False))
+                                                weighing=text(f, "weighing", required=False),
+                                                blur=text(f, "blur", required=False))
     word = "toegewezen" if row["status"] == "approved" else "afgewezen"
     return done(row, f"Verzoek {req_id} {word}.",
                 url_for("casework.request_detail", req_id=req_id))
@@ -217,8 +220,8 @@ def request_decide(req_id: int):
 @bp.route("/api/requests/<int:req_id>/identity", methods=["POST"], endpoint="api_request_identity")
 @rule(Action.IDENTIFY)
 def request_identity(req_id: int):
-    """Art. 10: how the identity was checked; art. 9 lid 3: the officer, the document type and
-    its last digits (governance chooses by the request's article)."""
+    """Art. 10 lid 4: the document type and its last digits (a free `method` is refused);
+    art. 9 lid 3: the officer too (governance chooses by the request's article)."""
     f = fields()
     row = gov().requests(nvr()["store"]).record_identity(
         g.actor, req_id, text(f, "method", required=False),

@@ -57,11 +57,13 @@ def camera_label(camera_id: str) -> str:
 @rule(Action.IDENTIFY)
 @footage_client
 def inzage(req_id: int):
-    """The footage of the request's camera and approved window, and nothing else."""
+    """The footage of the request's camera and approved window, and nothing else; the
+    blurring the decision requires is selected (toelichting art. 10)."""
     detect, regions, regions_text = _blur_choice()
     found = viewing.open_viewing(gov().requests(nvr()["store"]), nvr()["store"], g.actor,
                                  req_id)
     req, segments = found["request"], found["segments"]
+    detect = detect or req["blur"] == "detect"
     tz = ZoneInfo(nvr()["cfg"].device.timezone)
     query = {k: v for k, v in (("detect", "1" if detect else ""), ("regions", regions_text))
              if v}
@@ -72,7 +74,8 @@ def inzage(req_id: int):
     if is_api():
         return reply("", {"request": req_id, "camera": req["camera_id"], "start": req["start"],
                           "end": req["end"], "segments": rows,
-                          "blur": viewing.blur_settings(detect, regions)})
+                          "blur": viewing.blur_settings(detect, regions),
+                          "required_blur": req["blur"]})
     for name in ("start", "end", "decided_at", "declaration_at"):
         req[f"{name}_local"] = when(req[name], tz, "%d-%m-%Y %H:%M:%S (%Z)")
     return reply("inzage.html", rows, r=req, camera=_camera(req["camera_id"]), tz=str(tz),
