@@ -255,52 +255,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def declaration_pdf(request: dict, segments: list[dict], device: str, out: Path,
-                    archive: dict | None = None) -> Path:
-    """The declaration of careful use, pre-filled with who, what, which cameras and window,
-    and the SHA-256 of every file handed over (R-62) or shown (R-73)."""
-    art9 = request["article"] == 9
-    doc = _Document("Verklaring zorgvuldig gebruik camerabeelden" if art9 else
-                    "Verklaring inzage camerabeelden", device)
-    doc.heading("Verzoek")
-    doc.field("Verzoek", f"{request['id']} (artikel {request['article']} van de regeling)")
-    doc.field("Kenmerk", request.get("reference") or "")
-    doc.field("Verzoeker", request["requester"])
-    if art9:
-        doc.field("Wettelijke grondslag", f"artikel {request['legal_basis']} Wetboek van "
-                                          "Strafvordering")
-    else:
-        doc.field("Motivering", request.get("motivation") or "")
-        doc.field("Besluit", f"{request['status']} door {request.get('decided_by') or '-'} op "
-                             f"{local(request.get('decided_at'))}")
-        doc.field("Identiteit gecontroleerd", f"{request.get('identity_checked_by') or '-'}: "
-                                              f"{request.get('identity_method') or '-'}")
-    doc.field("Camera", request["camera_id"])
-    doc.field("Tijdvak", f"{local(request['start'])} tot {local(request['end'])}")
-    doc.heading("Bestanden" if art9 else "Getoonde beelden")
-    doc.line_text(f"{len(segments)} bestanden; controleer elk met SHA-256.")
-    for s in segments:
-        doc.line_text(f"segment {s['id']}  {local(s['start'])} tot {local(s['end'])}\n"
-                      f"    SHA-256 {s['sha256']}")
-    if archive:
-        doc.field("Exportpakket", f"{Path(archive['path']).name}, {archive['bytes']} bytes, "
-                                  "7z met AES-256 en wachtwoord")
-        doc.line_text(f"    SHA-256 {archive['sha256']}")
-    doc.heading("Verklaring")
-    doc.line_text("Ondergetekende verklaart de camerabeelden uitsluitend te gebruiken voor het "
-                  "doel waarvoor zij zijn verstrekt, zorgvuldig te bewaren, niet aan derden te "
-                  "verstrekken en te vernietigen zodra het doel is bereikt. Na overdracht "
-                  "berust de verantwoordelijkheid bij de ontvanger." if art9 else
-                  "Ondergetekende verklaart de beelden uitsluitend in te zien voor het "
-                  "genoemde doel, er geen opnamen of kopieën van te maken en de privacy van "
-                  "anderen in beeld te respecteren.")
-    doc.ln(8)
-    doc.field("Naam", "")
-    doc.field("Handtekening", "")
-    doc.field("Datum", "")
-    return doc.save(out)
-
-
 def local_zoned(t: float | None, seconds: bool = False) -> str:
     """A stored time as Dutch local time with its zone, e.g. 29-11-2026 14:05 (CET), or with
     the seconds, 29-11-2026 14:05:07 (CET)."""

@@ -61,24 +61,19 @@ def report_file(gov: Governance, actor: Actor, cfg, store, first: date, last: da
 
 def request_declaration_file(gov: Governance, actor: Actor, store, req_id: int, device: str,
                              out: Path) -> int:
-    """R-73: the declaration for a request, listing the segment files of its window with their
-    SHA-256; returns how many. For an art. 9 request (R-62), the same document as the web's
-    export declaration: that of the request's latest export (the files the recipient gets)."""
-    from firmware.governance.documents import declaration_pdf, file_sha256
+    """R-62: the art. 9 declaration of a request, the same document as the web's export
+    declaration: that of the request's latest export (the files the recipient gets); returns
+    how many files it lists. The art. 10 declaration is `letters.article10_declaration_file`."""
     require(gov.logbook, actor, Action.IDENTIFY, Refused)
     req = gov.requests(store).show(req_id)
-    if req["article"] == 9:
-        from firmware.export.service import list_exports
-        exports = [e for e in list_exports(gov.requests(store).db) if e["request_id"] == req_id]
-        export = exports[-1] if exports else None
-        _art9_declaration(gov, actor, store, req, export, device, out)
-        return len(export["files"]) if export else 0
-    segments = [{**s, "sha256": file_sha256(store.data_dir / s["path"])}
-                for s in store.list_segments(req["camera_id"], req["start"], req["end"])]
-    declaration_pdf(req, segments, device, out)
-    gov.logbook.append("inzien", actor.name, "declaration-printed", subject=f"request {req_id}",
-                       details={"files": len(segments)})
-    return len(segments)
+    if req["article"] != 9:
+        raise PaperworkError(f"verzoek {req_id} is een verzoek volgens artikel 10: de verklaring "
+                             "daarvan is de verklaring inzage (artikel 10 lid 5)")
+    from firmware.export.service import list_exports
+    exports = [e for e in list_exports(gov.requests(store).db) if e["request_id"] == req_id]
+    export = exports[-1] if exports else None
+    _art9_declaration(gov, actor, store, req, export, device, out)
+    return len(export["files"]) if export else 0
 
 
 def export_declaration_file(gov: Governance, actor: Actor, store, export: dict, device: str,
