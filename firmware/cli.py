@@ -375,7 +375,8 @@ def cmd_segment_play(args) -> int:
     row = store.segment_row(segment_id)
     try:
         grant_footage(gov, actor, Action.PLAYBACK, camera=row["camera_id"] if row else None,
-                      purpose=args.purpose, reason=args.reason, subject=f"segment {segment_id}")
+                      purpose=args.purpose, reason=args.reason, subject=f"segment {segment_id}",
+                      window=(row["start"], row["end"]) if row else None)
     except AccessRefused as exc:
         raise CliError(str(exc)) from None
     out = sys.stdout.buffer

@@ -479,4 +479,10 @@ def test_play_needs_a_person_a_permission_and_a_reason_R01(tmp_path, busy_video)
     (viewing,) = gov.logbook.entries("inzien")
     assert viewing["actor"] == "b.beheerder" and viewing["reason"] == "bicycle stolen at 14:00"
     assert viewing["action"] == "playback"
+    import json
+    shown = json.loads(viewing["details"])          # which recording: its window (art. 7 lid 2)
+    row = recordings(config)[0]
+    assert viewing["subject"] == f"segment {row['id']}"
+    assert [datetime.fromtimestamp(shown[k], timezone.utc) for k in ("start", "end")] == \
+        [datetime.fromisoformat(row[k]) for k in ("start", "end")]
     assert gov.logbook.verify().ok

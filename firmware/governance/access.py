@@ -71,9 +71,11 @@ def check_reason(purpose: str | None, reason: str | None) -> None:
 
 
 def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purpose: str | None,
-                  reason: str | None, subject: str) -> int:
-    """Allow one footage access or raise AccessRefused; both outcomes are logged. Returns the
-    number of the grant's entry in the Logboek Inzien Beeldmateriaal."""
+                  reason: str | None, subject: str,
+                  window: tuple[float, float] | None = None) -> int:
+    """Allow one footage access or raise AccessRefused; both outcomes are logged, with the
+    `window` (start, end) of the footage when it is one recording. Returns the number of the
+    grant's entry in the Logboek Inzien Beeldmateriaal."""
     try:
         check_reason(purpose, reason)
         decision = decide(actor, action, camera=camera)
@@ -85,6 +87,8 @@ def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purp
                                                          "camera": camera, "why": str(exc)})
         raise
     details = {"action": action.value, "camera": camera, "purpose": purpose}
+    if window is not None:
+        details.update(start=window[0], end=window[1])
     gov.logbook.append("usage", actor.name, action.value, subject=subject, reason=reason,
                        details=details)
     return gov.logbook.append("inzien", actor.name, action.value, subject=subject,
