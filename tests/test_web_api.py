@@ -101,7 +101,7 @@ def test_article10_request_from_intake_to_viewing_R70_R72_R73(site):
     beheerder = api_login(app, "b.beheerder")
     early = api(beheerder, "POST", f"/api/requests/{req['id']}/declaration",
                 {"signed_by": "J. de Vries"})
-    assert early.status_code == 400 and "identity" in early.get_json()["error"]
+    assert early.status_code == 400 and "identiteit" in early.get_json()["error"]
     assert api(beheerder, "POST", f"/api/requests/{req['id']}/identity",
                {"method": "paspoort NX1234567"}).status_code == 200
     assert api(beheerder, "POST", f"/api/requests/{req['id']}/declaration",
