@@ -498,3 +498,35 @@ def test_an_argument_that_is_not_utf8_is_a_usage_error_not_a_traceback(edge):
                             capture_output=True, env=staff(config), cwd=ROOT)
     err = result.stderr.decode("utf-8", "replace")
     assert result.returncode == 2 and "not UTF-8" in err and "Traceback" not in err, err
+
+
+def test_bounds_refusals_are_dutch_with_rule_and_local_time_R12_R40_R41_R83(tmp_path):
+    """What a person reads when a time is refused (web page, API, CLI) is Dutch at its source,
+    names the rule (R-id, article and lid) and shows a time as a Dutch date with its zone."""
+    from datetime import date
+
+    from firmware.governance import bounds
+    from firmware.storage import index
+    db = index.connect(tmp_path / "index.sqlite3")
+    now, day = 1_800_000_000.0, bounds.DAY              # 15-01-2027 08:00 UTC: 09:00 (CET)
+
+    def refusal(call) -> str:
+        with pytest.raises(ValueError) as raised:
+            call()
+        return str(raised.value)
+
+    window = (lambda s, e: lambda: bounds.footage_window(db, "cam", s, e, retention_days=28,
+                                                         error=ValueError, now=now))
+    future = refusal(window(now - 60, now + 3600))
+    assert "toekomst" in future and "15-01-2027 10:00 (CET)" in future and "R-41" in future
+    old = refusal(window(now - 40 * day, now - 30 * day))
+    assert "bewaartermijn van 28 dagen" in old and "(vanaf 18-12-2026 09:00 (CET))" in old
+    assert "bewaaropdracht van camera cam" in old and "R-40, R-41" in old
+    assert "einde van het tijdvak" in refusal(window(now, now - 1))
+    assert "het begin is geen tijd" in refusal(window(float("nan"), now))
+    year = refusal(lambda: bounds.delegation_expiry(now + 400 * day, error=ValueError, now=now))
+    assert "hoogstens een jaar" in year and "(CET)" in year and "R-12" in year
+    assert "artikel 5 lid 4" in refusal(lambda: bounds.visit_minutes(0, error=ValueError))
+    later = refusal(lambda: bounds.report_period(date(2027, 1, 1), date(2027, 2, 1),
+                                                 date(2027, 1, 15), error=ValueError))
+    assert "na vandaag (15-01-2027)" in later and "R-83" in later

@@ -391,11 +391,11 @@ def test_identity_and_declaration_before_viewing_R73(desk):
                 weighing="no one else in view of the bicycle stand")
     ok, why = reqs.may_view(req["id"])
     assert not ok and "identiteit" in why
-    with pytest.raises(RequestError, match="identity before the declaration"):
+    with pytest.raises(RequestError, match="identiteit .* dan pas de verklaring"):
         reqs.record_declaration(people["b.beheerder"], req["id"], "J. de Vries")
     reqs.record_identity(people["b.beheerder"], req["id"], "passport NL checked in person")
     ok, why = reqs.may_view(req["id"])
-    assert not ok and "declaration" in why
+    assert not ok and "verklaring nog niet ondertekend" in why
     reqs.record_declaration(people["b.beheerder"], req["id"], "J. de Vries")
     assert reqs.may_view(req["id"]) == (True, "ready")
     assert [e["action"] for e in logbook.entries("inzien")] == [

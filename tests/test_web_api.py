@@ -123,7 +123,7 @@ def test_article9_export_is_a_7z_with_aes_that_the_real_7z_opens_R60_R61_R62(sit
     start, end = window(config)
     c = api_login(app, "b.beheerder")
     refused = api(c, "POST", "/api/exports", {"request": 999, "password": ARCHIVE_PASSWORD})
-    assert refused.status_code == 400 and "no request 999" in refused.get_json()["error"]
+    assert refused.status_code == 400 and "geen verzoek 999" in refused.get_json()["error"]
     req = api(c, "POST", "/api/requests/art9", {
         "reference": "PL0900-2026-4411", "requester": "brigadier K. Bakker",
         "legal_basis": "126nd", "camera": "cam", "start": start, "end": end}).get_json()
