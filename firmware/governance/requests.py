@@ -194,9 +194,9 @@ class Requests:
             raise RequestError(f"de soort verzoeker is een van {kinds}, niet {requester_kind!r} "
                                "(artikel 10 lid 1, R-70)")
         if acts_for is not None and acts_for not in ACTS_FOR:
-            raise RequestError(f"waarvoor de advocaat optreedt is een van "
-                               f"{', '.join(ACTS_FOR)}, niet {acts_for!r} (artikel 10 lid 2, "
-                               "R-71)")
+            options = ", ".join(f"{k} ({VALUES.get(k, k)})" for k in ACTS_FOR)
+            raise RequestError(f"waarvoor de advocaat optreedt is een van {options}, niet "
+                               f"{acts_for!r} (artikel 10 lid 2, R-71)")
         lawyer = requester_kind == "lawyer" or is_lawyer(requester, motivation, reference)
         if lawyer and acts_for is None:
             raise RequestError("het verzoek komt van een advocaat: geef aan waarvoor de "
