@@ -85,7 +85,7 @@ def test_years_0001_and_9999_are_refused_and_every_page_still_answers_R41_R60_R7
     }
     for what, r in tries.items():
         assert r.status_code == 400, (what, r.status_code, r.get_json())
-        assert "R-" in r.get_json()["error"] or "year" in r.get_json()["error"], what
+        assert "R-" in r.get_json()["error"] or "jaar" in r.get_json()["error"], what
     every_page_answers(app)
     env = staff(config)
     out = config.parent / "rapport.pdf"
@@ -106,7 +106,7 @@ def test_the_cli_refuses_the_same_times_as_the_web(edge):
     hold = nvr(*base, "hold", "add", "--camera", "cam", "--start", "0001-01-01T00:00:00Z",
                "--end", "9999-12-31T23:59:00Z", "--reason", "vernieling", "--reference", "x",
                *user, env=env)
-    assert hold.returncode == 1 and "future" in hold.stderr, hold.stderr
+    assert hold.returncode == 1 and "toekomst" in hold.stderr, hold.stderr
     request = nvr(*base, "request", "add", "--article", "10", "--requester", "J. de Vries",
                   "--motivation", "fiets gestolen bij de ingang", "--received",
                   "9999-12-31T23:59:00Z", "--camera", "cam",
@@ -116,7 +116,7 @@ def test_the_cli_refuses_the_same_times_as_the_web(edge):
     delegation = nvr(*base, "delegation", "add", "--grantee", "a.designee", "--actions", "live",
                      "--cameras", "cam", "--reason", "vakantie", "--expires",
                      "2099-01-01T00:00:00Z", *user, env=env)
-    assert delegation.returncode == 1 and "year" in delegation.stderr, delegation.stderr
+    assert delegation.returncode == 1 and "jaar" in delegation.stderr, delegation.stderr
     listed = nvr(*base, "request", "list", "--json", *user, env=env)
     assert listed.returncode == 0, listed.stderr
 
@@ -128,7 +128,7 @@ def test_a_window_lies_in_the_retention_period_or_inside_a_hold_R40_R41(edge):
     old = {"start": local(now - timedelta(days=30)), "end": local(now - timedelta(days=29))}
     refused = api(b, "POST", "/api/holds", {"camera": "cam", **old, "reason": "vernieling",
                                              "reference": "incident 2"})
-    assert refused.status_code == 400 and "28 days" in refused.get_json()["error"]
+    assert refused.status_code == 400 and "28 dagen" in refused.get_json()["error"]
     future = {"start": local(now - timedelta(hours=1)), "end": local(now + timedelta(hours=2))}
     assert api(b, "POST", "/api/holds", {"camera": "cam", **future, "reason": "vernieling",
                                           "reference": "incident 3"}).status_code == 400
@@ -383,7 +383,7 @@ def test_a_reason_counts_only_its_visible_characters_R01(edge, blank):
     access = api(b, "POST", "/api/cameras/cam/access",
                  {"action": "playback", "purpose": "incident", "reason": blank})
     assert access.status_code in (400, 403, 428), access.status_code
-    assert "reason" in access.get_json()["error"]
+    assert "reden" in access.get_json()["error"]
     hold = api(b, "POST", "/api/holds", {"camera": "cam", **recent(), "reason": blank,
                                           "reference": "incident 9"})
     assert hold.status_code == 400
@@ -458,11 +458,11 @@ def test_the_bounds_at_their_edges(tmp_path):
                "wrapped_key) VALUES ('cam', ?, ?, 'r', 'ref', ?, x'00')",
                (now - 40 * day, now - 30 * day, now - 39 * day))
     window(now - 40 * day, now - 30 * day)                     # inside an active hold
-    with pytest.raises(ValueError, match="hold of camera hal"):
+    with pytest.raises(ValueError, match="bewaaropdracht van camera hal"):
         bounds.footage_window(db, ["cam", "hal"], now - 40 * day, now - 30 * day,
                               retention_days=28, error=ValueError, now=now)
     db.execute("UPDATE holds SET released = ?", (now - day,))
-    with pytest.raises(ValueError, match="28 days"):
+    with pytest.raises(ValueError, match="28 dagen"):
         window(now - 40 * day, now - 30 * day)                 # released: erased
     bounds.delegation_expiry(now + 366 * day, error=ValueError, now=now)
     for expires in (now, now + 366 * day + 1):
@@ -498,3 +498,35 @@ def test_an_argument_that_is_not_utf8_is_a_usage_error_not_a_traceback(edge):
                             capture_output=True, env=staff(config), cwd=ROOT)
     err = result.stderr.decode("utf-8", "replace")
     assert result.returncode == 2 and "not UTF-8" in err and "Traceback" not in err, err
+
+
+def test_bounds_refusals_are_dutch_with_rule_and_local_time_R12_R40_R41_R83(tmp_path):
+    """What a person reads when a time is refused (web page, API, CLI) is Dutch at its source,
+    names the rule (R-id, article and lid) and shows a time as a Dutch date with its zone."""
+    from datetime import date
+
+    from firmware.governance import bounds
+    from firmware.storage import index
+    db = index.connect(tmp_path / "index.sqlite3")
+    now, day = 1_800_000_000.0, bounds.DAY              # 15-01-2027 08:00 UTC: 09:00 (CET)
+
+    def refusal(call) -> str:
+        with pytest.raises(ValueError) as raised:
+            call()
+        return str(raised.value)
+
+    window = (lambda s, e: lambda: bounds.footage_window(db, "cam", s, e, retention_days=28,
+                                                         error=ValueError, now=now))
+    future = refusal(window(now - 60, now + 3600))
+    assert "toekomst" in future and "15-01-2027 10:00 (CET)" in future and "R-41" in future
+    old = refusal(window(now - 40 * day, now - 30 * day))
+    assert "bewaartermijn van 28 dagen" in old and "(vanaf 18-12-2026 09:00 (CET))" in old
+    assert "bewaaropdracht van camera cam" in old and "R-40, R-41" in old
+    assert "einde van het tijdvak" in refusal(window(now, now - 1))
+    assert "het begin is geen tijd" in refusal(window(float("nan"), now))
+    year = refusal(lambda: bounds.delegation_expiry(now + 400 * day, error=ValueError, now=now))
+    assert "hoogstens een jaar" in year and "(CET)" in year and "R-12" in year
+    assert "artikel 5 lid 4" in refusal(lambda: bounds.visit_minutes(0, error=ValueError))
+    later = refusal(lambda: bounds.report_period(date(2027, 1, 1), date(2027, 2, 1),
+                                                 date(2027, 1, 15), error=ValueError))
+    assert "na vandaag (15-01-2027)" in later and "R-83" in later

@@ -77,7 +77,7 @@ def test_art12_the_decision_follows_both_advices_R80(gov):
     assert inzien[0]["details"]["question"] == QUESTION
     assert [e["action"] for e in usage] == ["decision-question-opened", "decision-advice-given",
                                             "decision-advice-given", "decision-outside-rules"]
-    with pytest.raises(DecisionError, match="taken already"):
+    with pytest.raises(DecisionError, match="al besloten"):
         d.record(secretaris, q["id"], "toch anders besloten, later")
 
 
@@ -85,11 +85,11 @@ def test_art12_each_advice_once_from_its_own_account_two_people_R80(gov):
     d = gov.decisions()
     q = d.open(who(gov, "p.officer"), QUESTION)
     d.advise(who(gov, "p.officer"), q["id"], "positief advies van de privacy officer")
-    with pytest.raises(DecisionError, match="gave the advice on decision .* already"):
+    with pytest.raises(DecisionError, match="heeft over vraag .* al geadviseerd"):
         d.advise(who(gov, "p.officer2"), q["id"], "een tweede advies van een privacy officer")
     # The same person, whose role was changed to functionaris gegevensbescherming meanwhile,
     # cannot give the second advice: art. 12 asks two people.
-    with pytest.raises(DecisionError, match="are two people"):
+    with pytest.raises(DecisionError, match="twee personen"):
         d.advise(Actor("p.officer", Role.DPO), q["id"], "nu als FG hetzelfde advies")
     for name in ("b.beheerder", "m.manager", "g.secretaris", "t.admin"):
         with pytest.raises(DecisionRefused, match="may not advise-privacy-officer"):

@@ -438,7 +438,7 @@ def test_art10_lid4_identity_by_cli_and_web_form_records_type_and_last_digits(si
                               stderr=subprocess.PIPE, env=env, cwd=ROOT, timeout=120)
 
     full = identity("--document-type", "paspoort", "--last-digits", "NX1234567")
-    assert full.returncode == 1 and "never the full number" in full.stderr.decode()
+    assert full.returncode == 1 and "nooit het hele nummer" in full.stderr.decode()
     assert identity("--method", "paspoort gezien").returncode == 2        # the option is gone
     done = identity("--document-type", "identiteitskaart", "--last-digits", "78", "--json")
     assert done.returncode == 0, done.stderr

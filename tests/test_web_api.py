@@ -101,7 +101,7 @@ def test_article10_request_from_intake_to_viewing_R70_R72_R73(site):
     beheerder = api_login(app, "b.beheerder")
     early = api(beheerder, "POST", f"/api/requests/{req['id']}/declaration",
                 {"signed_by": "J. de Vries"})
-    assert early.status_code == 400 and "identity" in early.get_json()["error"]
+    assert early.status_code == 400 and "identiteit" in early.get_json()["error"]
     assert api(beheerder, "POST", f"/api/requests/{req['id']}/identity",
                {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
     assert api(beheerder, "POST", f"/api/requests/{req['id']}/declaration",
@@ -123,7 +123,7 @@ def test_article9_export_is_a_7z_with_aes_that_the_real_7z_opens_R60_R61_R62(sit
     start, end = window(config)
     c = api_login(app, "b.beheerder")
     refused = api(c, "POST", "/api/exports", {"request": 999, "password": ARCHIVE_PASSWORD})
-    assert refused.status_code == 400 and "no request 999" in refused.get_json()["error"]
+    assert refused.status_code == 400 and "geen verzoek 999" in refused.get_json()["error"]
     req = api(c, "POST", "/api/requests/art9", {
         "reference": "PL0900-2026-4411", "requester": "brigadier K. Bakker",
         "legal_basis": "126nd", "camera": "cam", "start": start, "end": end}).get_json()

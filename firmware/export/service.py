@@ -42,14 +42,16 @@ def make_export(gov, store, helper: ExportHelper, actor: Actor, *, request_id: i
                 min_password: int = 12) -> dict:
     """Write the package for request `request_id`; return the recorded export."""
     if len(password) < min_password:
-        raise ExportError(f"the archive password needs at least {min_password} characters "
-                          "(R-61); give it to the recipient separately from the stick")
+        raise ExportError(f"het wachtwoord van het archief heeft minstens {min_password} "
+                          "tekens (R-61); geef het de ontvanger apart van de USB-stick "
+                          "(artikel 9 lid 2)")
     reqs = gov.requests(store)
     req = reqs.authorize_export(actor, request_id, camera, start, end)
     segments = store.list_segments(camera, start, end)
     if not segments:
-        raise ExportError(f"camera {camera} has no footage between the given times: nothing "
-                          "to export")
+        raise ExportError(f"camera {camera} heeft geen opnames in het gegeven tijdvak: er is "
+                          "niets te exporteren; kies een tijdvak binnen de bewaartermijn of "
+                          "een bewaaropdracht (R-40, R-41)")
     files: list[dict] = []
     extras: list[dict] = []             # SHA256SUMS and manifest.json, as the recipient gets them
 

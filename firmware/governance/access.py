@@ -64,10 +64,12 @@ def check_reason(purpose: str | None, reason: str | None) -> None:
         raise AccessRefused(ART10_OUTSIDE)
     if purpose not in ORDINARY_PURPOSES:
         options = ", ".join(f"{k} ({v})" for k, v in ORDINARY_PURPOSES.items())
-        raise AccessRefused(f"access to footage needs a purpose from article 1: {options} (R-01)")
+        raise AccessRefused(f"toegang tot beelden vraagt een doel uit artikel 1: kies "
+                            f"{options} (artikel 1, R-01)")
     if visible_length(reason) < MIN_REASON:
-        raise AccessRefused(f"access to footage needs a reason in words, at least {MIN_REASON} "
-                            "visible characters: what happened, which request (R-01)")
+        raise AccessRefused(f"toegang tot beelden vraagt een reden in woorden, minstens "
+                            f"{MIN_REASON} zichtbare tekens: wat er gebeurde, bij welk verzoek "
+                            "(artikel 1, R-01)")
 
 
 def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purpose: str | None,

@@ -50,14 +50,22 @@ def when(t: object, tz: tzinfo | None = None, fmt: str = "%Y-%m-%d %H:%M",
         return f"{UNREADABLE} ({str(t)[:24]})"
 
 
+# The Dutch names of the times a person gives, for the refusals below.
+_NAMES = {"start": "het begin", "end": "het einde", "expiry": "de einddatum",
+          "date received": "de datum van ontvangst"}
+
+
 def _text(t: float, tz: tzinfo | None = None) -> str:
-    return when(t, tz, "%Y-%m-%d %H:%M")
+    """A time as a person reads it in a refusal: Dutch date, local time and zone
+    ('29-11-2026 14:05 (CET)', as wording.moment, which imports this module)."""
+    from zoneinfo import ZoneInfo
+    return when(t, tz or ZoneInfo("Europe/Amsterdam"), "%d-%m-%Y %H:%M (%Z)")
 
 
 def _finite(error: type[Exception], **times: float) -> None:
     for name, t in times.items():
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t):
-            raise error(f"the {name} is not a time")
+            raise error(f"{_NAMES.get(name, name)} is geen tijd: geef een datum en tijdstip")
 
 
 def held(db: sqlite3.Connection, camera: str, start: float, end: float) -> bool:
@@ -75,20 +83,22 @@ def footage_window(db: sqlite3.Connection, cameras: str | Iterable[str], start: 
     now = time.time() if now is None else now
     _finite(error, start=start, end=end)
     if end <= start:
-        raise error("the window's end must lie after its start")
+        raise error("het einde van het tijdvak ligt niet na het begin: geef een einde na het "
+                    "begin")
     if end > now + CLOCK_SLACK:
-        raise error(f"the window ends in the future ({_text(end)} UTC): footage is asked for "
-                    "once it is recorded; end it at the latest now (R-41)")
+        raise error(f"het tijdvak eindigt in de toekomst ({_text(end)}): beelden worden pas "
+                    "gevraagd als ze zijn opgenomen; laat het tijdvak uiterlijk nu eindigen "
+                    "(R-41)")
     earliest = now - retention_days * DAY
     if start >= earliest:
         return
     cameras = [cameras] if isinstance(cameras, str) else sorted(cameras)
     bare = [c for c in cameras if not held(db, c, start, end)]
     if bare:
-        raise error(f"the window starts before the last {retention_days:g} days "
-                    f"(from {_text(earliest)} UTC) and no active hold of camera "
-                    f"{', '.join(bare)} covers it: footage older than that is erased "
-                    "(R-40, R-41); give a window inside the 28 days or inside a hold")
+        raise error(f"het tijdvak begint voor de bewaartermijn van {retention_days:g} dagen "
+                    f"(vanaf {_text(earliest)}) en geen actieve bewaaropdracht van camera "
+                    f"{', '.join(bare)} dekt het: oudere beelden zijn gewist (R-40, R-41); "
+                    "geef een tijdvak binnen de bewaartermijn of binnen een bewaaropdracht")
 
 
 def delegation_expiry(expires: float, *, error: type[Exception],
@@ -97,10 +107,11 @@ def delegation_expiry(expires: float, *, error: type[Exception],
     now = time.time() if now is None else now
     _finite(error, expiry=expires)
     if expires <= now:
-        raise error("a delegation's expiry must lie in the future (R-12)")
+        raise error("de einddatum van een aanwijzing ligt in de toekomst: geef een latere "
+                    "einddatum (R-12)")
     if expires > now + MAX_DELEGATION:
-        raise error(f"a delegation lasts at most a year: let it expire by "
-                    f"{_text(now + MAX_DELEGATION)} UTC at the latest, and renew it then (R-12)")
+        raise error(f"een aanwijzing duurt hoogstens een jaar: laat haar uiterlijk "
+                    f"{_text(now + MAX_DELEGATION)} eindigen en verleng haar dan (R-12)")
 
 
 def received_date(received: float, *, error: type[Exception],
@@ -109,7 +120,7 @@ def received_date(received: float, *, error: type[Exception],
     now = time.time() if now is None else now
     _finite(error, **{"date received": received})
     from zoneinfo import ZoneInfo
-    local = when(received, ZoneInfo("Europe/Amsterdam"), "%d-%m-%Y %H:%M (%Z)")
+    local = _text(received, ZoneInfo("Europe/Amsterdam"))
     if received > now + CLOCK_SLACK:
         raise error(f"de datum van ontvangst ({local}) ligt in de toekomst: geef de dag en "
                     "het tijdstip waarop het schriftelijke verzoek binnenkwam (R-72)")
@@ -122,15 +133,18 @@ def visit_minutes(minutes: int, *, error: type[Exception]) -> None:
     """A visit's session lasts 1 to 240 minutes from its opening (art. 5.4)."""
     if isinstance(minutes, bool) or not isinstance(minutes, int) \
             or not 1 <= minutes <= MAX_VISIT_MINUTES:
-        raise error(f"a visit's session lasts 1 to {MAX_VISIT_MINUTES} minutes (art. 5.4)")
+        raise error(f"een sessie van een bezoek van politie of OM duurt 1 tot "
+                    f"{MAX_VISIT_MINUTES} minuten: geef het aantal minuten (artikel 5 lid 4)")
 
 
 def report_period(first: date, last: date, today: date, *, error: type[Exception]) -> None:
     """A report covers whole days up to today, at most ten years (R-83)."""
     if last < first:
-        raise error("the period's end lies before its start")
+        raise error("het einde van de periode ligt voor het begin: geef een einde na het "
+                    "begin (R-83)")
     if last > today:
-        raise error(f"the period ends after today ({today}): a report covers what happened")
+        raise error(f"de periode eindigt na vandaag ({today:%d-%m-%Y}): een rapportage gaat "
+                    "over wat er gebeurde; laat de periode uiterlijk vandaag eindigen (R-83)")
     if first < today - timedelta(days=MAX_REPORT_DAYS):
-        raise error(f"the period starts more than ten years ago; start at "
-                    f"{today - timedelta(days=MAX_REPORT_DAYS)} or later")
+        raise error(f"de periode begint meer dan tien jaar geleden; begin op "
+                    f"{today - timedelta(days=MAX_REPORT_DAYS):%d-%m-%Y} of later (R-83)")

@@ -76,8 +76,8 @@ class Decisions:
         """Step 1: the situation the regulation says nothing about, in words."""
         require(self.logbook, actor, Action.DECISION_OPEN, DecisionRefused)
         if visible_length(question) < MIN_TEXT:
-            raise DecisionError(f"describe the situation the regulation does not cover, at "
-                                f"least {MIN_TEXT} visible characters (art. 12, R-80)")
+            raise DecisionError(f"beschrijf de situatie waarin de regeling niet voorziet, "
+                                f"minstens {MIN_TEXT} zichtbare tekens (artikel 12, R-80)")
         cur = self.db.execute("INSERT INTO decisions (question, opened_by, opened) "
                               "VALUES (?, ?, ?)", (question.strip(), actor.name, time.time()))
         self.logbook.append("usage", actor.name, "decision-question-opened",
@@ -93,17 +93,17 @@ class Decisions:
             require(self.logbook, actor, Action.ADVISE_PRIVACY, DecisionRefused)  # logs, raises
         kind = kinds[0]
         if visible_length(advice) < MIN_TEXT:
-            raise DecisionError(f"give the advice in words, at least {MIN_TEXT} visible "
-                                "characters (art. 12)")
+            raise DecisionError(f"geef het advies in woorden, minstens {MIN_TEXT} zichtbare "
+                                "tekens (artikel 12, R-80)")
         given = self._advice(decision_id)
         if kind in given:
-            raise DecisionError(f"the {ADVISERS[kind]} gave the advice on decision "
-                                f"{decision_id} already ({given[kind]['adviser']}); it stays "
-                                "on the record as given")
+            raise DecisionError(f"de {ADVISERS[kind]} heeft over vraag {decision_id} al "
+                                f"geadviseerd ({given[kind]['adviser']}); dat advies blijft "
+                                "vastgelegd zoals het is gegeven (artikel 12)")
         if any(a["adviser"] == actor.name for a in given.values()):
-            raise DecisionError(f"{actor.name} advised on decision {decision_id} already: the "
-                                "privacy officer and the functionaris gegevensbescherming "
-                                "are two people (art. 12)")
+            raise DecisionError(f"{actor.name} heeft over vraag {decision_id} al "
+                                "geadviseerd: de privacy officer en de functionaris "
+                                "gegevensbescherming zijn twee personen (artikel 12)")
         self.db.execute("INSERT INTO decision_advice (decision_id, kind, adviser, advice, given) "
                         "VALUES (?, ?, ?, ?, ?)",
                         (row["id"], kind, actor.name, advice.strip(), time.time()))
@@ -150,8 +150,8 @@ class Decisions:
                                 "gemeentesecretaris/algemeen directeur die beslist (artikel 2, "
                                 "artikel 12)")
         if visible_length(decision) < MIN_TEXT:
-            raise DecisionError(f"give the decision in words, at least {MIN_TEXT} visible "
-                                "characters (R-80)")
+            raise DecisionError(f"geef het besluit in woorden, minstens {MIN_TEXT} zichtbare "
+                                "tekens (artikel 12, R-80)")
         now = time.time()
         self.db.execute("UPDATE decisions SET decision = ?, decided_by = ?, recorded_by = ?, "
                         "decided_at = ? WHERE id = ?",
@@ -172,7 +172,8 @@ class Decisions:
     def show(self, decision_id: int) -> dict:
         row = self.db.execute("SELECT * FROM decisions WHERE id = ?", (decision_id,)).fetchone()
         if row is None:
-            raise DecisionError(f"there is no decision {decision_id}")
+            raise DecisionError(f"er is geen vraag {decision_id} buiten de regeling "
+                                "(artikel 12): zie de lijst van besluiten")
         out = dict(row)
         out["status"] = "decided" if row["decided_at"] is not None else "open"
         out["advice"] = self._advice(decision_id)
@@ -185,8 +186,8 @@ class Decisions:
     def _open_row(self, decision_id: int):
         row = self.show(decision_id)
         if row["status"] != "open":
-            raise DecisionError(f"decision {decision_id} was taken already; a new situation "
-                                "is a new question")
+            raise DecisionError(f"over vraag {decision_id} is al besloten; een nieuwe situatie "
+                                "is een nieuwe vraag (artikel 12)")
         return row
 
     def _advice(self, decision_id: int) -> dict[str, dict]:

@@ -24,6 +24,7 @@ import time
 from firmware.governance.access import require, visible_length
 from firmware.governance.requests import RequestError, Requests
 from firmware.governance.roles import Action, Actor
+from firmware.governance.wording import STATUSES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS art9_officers (
@@ -72,12 +73,12 @@ def check_document(document_type: str, last_digits: str, types: dict[str, str],
     4 characters of its number, never the full number (art. 9 lid 3, art. 10 lid 4). Raises
     RequestError naming `article` otherwise."""
     if document_type not in types:
-        raise RequestError(f"the document type must be one of {', '.join(types)}, "
-                           f"not {document_type!r} ({article})")
+        raise RequestError(f"het soort identiteitsbewijs is een van {', '.join(types)}, "
+                           f"niet {document_type!r} ({article})")
     last_digits = (last_digits or "").strip()
     if not LAST_DIGITS.fullmatch(last_digits):
-        raise RequestError("give only the last digits of the document number, 2 to 4 letters "
-                           f"or digits, never the full number ({article})")
+        raise RequestError("geef alleen de laatste tekens van het documentnummer, 2 tot 4 "
+                           f"letters of cijfers, nooit het hele nummer ({article})")
     return f"{types[document_type]}, nummer eindigend op {last_digits}"
 
 
@@ -95,9 +96,10 @@ def officer_record(db, req_id: int) -> dict | None:
 def _art9(reqs: Requests, req_id: int):
     row = reqs._row(req_id)
     if row["article"] != 9 or row["status"] != "registered":
-        raise RequestError(f"request {req_id} is not a registered art. 9 request (status "
-                           f"{row['status']}); the officer's identity and declaration belong "
-                           "to one (art. 9 lid 3-4)")
+        raise RequestError(f"verzoek {req_id} is geen geregistreerd verzoek op grond van "
+                           f"artikel 9 (status {STATUSES.get(row['status'], row['status'])}): "
+                           "de identiteit en de verklaring van de ambtenaar horen bij een "
+                           "geregistreerd verzoek van politie of OM (artikel 9 lid 3-4)")
     return row
 
 
@@ -107,14 +109,16 @@ def record_identity(reqs: Requests, actor: Actor, req_id: int, *, officer: str,
     require(reqs.logbook, actor, Action.IDENTIFY, RequestError)
     _art9(reqs, req_id)
     if not visible_length(officer):
-        raise RequestError("name the officer who identifies (name and rank), art. 9 lid 3")
+        raise RequestError("noem de ambtenaar die zich legitimeert (naam en rang) "
+                           "(artikel 9 lid 3)")
     last_digits = (last_digits or "").strip()
     method = check_document(document_type, last_digits, DOCUMENT_TYPES, "art. 9 lid 3")
     done = officer_record(reqs.db, req_id)
     if done and done["declaration_signed_by"]:
-        raise RequestError(f"request {req_id}: the officer's identity was checked and the "
-                           "declaration signed already; a different officer needs a new "
-                           "request registration")
+        raise RequestError(f"verzoek {req_id}: de identiteit van de ambtenaar is al "
+                           "gecontroleerd en de verklaring al ondertekend; een andere "
+                           "ambtenaar vraagt om een nieuwe registratie van het verzoek "
+                           "(artikel 9 lid 3-4)")
     now = time.time()
     reqs.db.execute(
         "INSERT OR REPLACE INTO art9_officers (request_id, officer, document_type, "
@@ -135,13 +139,15 @@ def record_declaration(reqs: Requests, actor: Actor, req_id: int, signed_by: str
     _art9(reqs, req_id)
     record = officer_record(reqs.db, req_id)
     if record is None:
-        raise RequestError("record the officer's identity before the declaration: "
-                           "nvr request identity ID --officer ... --document-type ... "
-                           "--last-digits ... (art. 9 lid 3)")
+        raise RequestError("leg eerst de identiteit van de ambtenaar vast, dan pas de "
+                           "verklaring: op de pagina van het verzoek, of nvr request identity "
+                           "ID --officer ... --document-type ... --last-digits ... "
+                           "(artikel 9 lid 3)")
     if " ".join((signed_by or "").split()).casefold() != record["officer"].casefold():
-        raise RequestError(f"the declaration is signed by the officer whose identity was "
-                           f"checked, {record['officer']}, not {signed_by!r} (art. 9 lid 4); "
-                           "check the identity of whoever receives the footage")
+        raise RequestError(f"de verklaring ondertekent de ambtenaar wiens identiteit is "
+                           f"gecontroleerd, {record['officer']}, niet {signed_by!r} "
+                           "(artikel 9 lid 4); controleer de identiteit van wie de beelden "
+                           "ontvangt")
     now = time.time()
     reqs.db.execute("UPDATE art9_officers SET declaration_signed_by = ?, "
                     "declaration_recorded_by = ?, declaration_at = ? WHERE request_id = ?",
@@ -178,16 +184,17 @@ def record_handover(reqs: Requests, actor: Actor, export: dict, medium: str) -> 
     """The export on its medium given to the identified officer; logged (R-51)."""
     require(reqs.logbook, actor, Action.EXPORT, RequestError, camera=export["camera_id"])
     if not visible_length(medium):
-        raise RequestError("name the medium handed over: the label or serial number of the "
-                           "USB stick (art. 9 lid 2)")
+        raise RequestError("noem de gegevensdrager die wordt overgedragen: het label of "
+                           "serienummer van de USB-stick (artikel 9 lid 2)")
     if handover_of(reqs.db, export["id"]) is not None:
-        raise RequestError(f"export {export['id']} was already handed over; make a new export "
-                           "for a second medium")
+        raise RequestError(f"export {export['id']} is al overgedragen; maak een nieuwe export "
+                           "voor een tweede gegevensdrager (artikel 9 lid 2)")
     status = reqs._row(export["request_id"])["status"]
     if status != "registered":
-        raise RequestError(f"request {export['request_id']} is {status}: footage is handed over "
-                           "only for a registered art. 9 request; a new handover needs a new "
-                           "request (art. 9 lid 2-4)")
+        raise RequestError(f"verzoek {export['request_id']} is "
+                           f"{STATUSES.get(status, status)}: beelden worden alleen overgedragen "
+                           "bij een geregistreerd verzoek op grond van artikel 9; een nieuwe "
+                           "overdracht vraagt om een nieuw verzoek (artikel 9 lid 2-4)")
     record = require_ready(reqs.db, export["request_id"])
     now = time.time()
     cur = reqs.db.execute(

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from firmware.governance import bounds, termijnen
 from firmware.governance import weighing as weighings
 from firmware.governance.access import require, visible_length
+from firmware.governance.wording import STATUSES, VALUES, moment
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor
 from firmware.storage.holds import add_hold, release_hold
@@ -159,10 +160,13 @@ class Requests:
         """R-60: the written request of police or prosecutor, registered by the beheerder."""
         self._require(actor, Action.REQUEST_ART9)
         if legal_basis not in LEGAL_BASES:
-            raise RequestError(f"legal basis must be art. 126nd or 126nda Sv, not {legal_basis!r}")
+            raise RequestError(f"de wettelijke grondslag is art. 126nd of art. 126nda Sv, niet "
+                               f"{legal_basis!r}: kies de grondslag die op het schriftelijke "
+                               "verzoek staat (artikel 9, R-60)")
         if not visible_length(reference) or not visible_length(requester):
-            raise RequestError("an art. 9 request needs the written request's reference and "
-                               "the requester (R-60)")
+            raise RequestError("een verzoek op grond van artikel 9 noemt het kenmerk van het "
+                               "schriftelijke verzoek en de verzoeker (politie of OM): vul "
+                               "beide in (artikel 9, R-60)")
         self._window(camera, start, end)
         if received is not None:
             bounds.received_date(received, now=self.clock(), error=RequestError)
@@ -186,9 +190,13 @@ class Requests:
         defence of a suspect is refused (art. 10 lid 2, R-71), anything else is taken in."""
         self._require(actor, Action.REQUEST_INTAKE)
         if requester_kind not in REQUESTER_KINDS:
-            raise RequestError(f"requester kind must be one of {', '.join(REQUESTER_KINDS)}")
+            kinds = ", ".join(f"{k} ({VALUES.get(k, k)})" for k in REQUESTER_KINDS)
+            raise RequestError(f"de soort verzoeker is een van {kinds}, niet {requester_kind!r} "
+                               "(artikel 10 lid 1, R-70)")
         if acts_for is not None and acts_for not in ACTS_FOR:
-            raise RequestError(f"what the lawyer acts for must be one of {', '.join(ACTS_FOR)}")
+            options = ", ".join(f"{k} ({VALUES.get(k, k)})" for k in ACTS_FOR)
+            raise RequestError(f"waarvoor de advocaat optreedt is een van {options}, niet "
+                               f"{acts_for!r} (artikel 10 lid 2, R-71)")
         lawyer = requester_kind == "lawyer" or is_lawyer(requester, motivation, reference)
         if lawyer and acts_for is None:
             raise RequestError("het verzoek komt van een advocaat: geef aan waarvoor de "
@@ -207,8 +215,9 @@ class Requests:
                                "(artikel 9), niet met een verzoek op grond van artikel 10 "
                                "(art. 10 lid 2, R-71)")
         if visible_length(motivation) < 10 or not visible_length(requester):
-            raise RequestError("an art. 10 request needs the requester and their motivation, "
-                               "at least 10 visible characters (R-70)")
+            raise RequestError("een verzoek op grond van artikel 10 noemt de verzoeker en de "
+                               "motivering van het verzoek, minstens 10 zichtbare tekens: vul "
+                               "beide in (artikel 10 lid 1, R-70)")
         self._window(camera, start, end)
         bounds.received_date(received, now=self.clock(), error=RequestError)
         due = decision_due(datetime.fromtimestamp(received, AMSTERDAM),
@@ -308,15 +317,17 @@ class Requests:
         self._require(actor, Action.IDENTIFY)
         row = self._row(req_id)
         if row["article"] == 10 and row["identity_checked_by"] is None:
-            raise RequestError("check the requester's identity before the declaration (R-73)")
+            raise RequestError("controleer eerst in persoon de identiteit van de verzoeker en "
+                               "leg die vast, dan pas de verklaring (artikel 10 lid 4-5, R-73)")
         if not visible_length(signed_by):
-            raise RequestError("name who signed the declaration (R-62, R-73)")
+            raise RequestError("noem wie de verklaring ondertekende (R-62, R-73)")
         if row["article"] == 10 and row["requester_kind"] == "citizen" and \
                 " ".join(signed_by.split()).casefold() != \
                 " ".join(row["requester"].split()).casefold():
-            raise RequestError(f"the declaration is signed by the citizen who asked and whose "
-                               f"identity was checked, {row['requester']}, not {signed_by!r} "
-                               "(art. 10 lid 4-5): the footage is shown to them only")
+            raise RequestError(f"de verklaring ondertekent de burger die het verzoek deed en "
+                               f"wiens identiteit is gecontroleerd, {row['requester']}, niet "
+                               f"{signed_by!r}: alleen aan die persoon worden de beelden getoond "
+                               "(artikel 10 lid 4-5, R-73)")
         self.db.execute("UPDATE requests SET declaration_signed_by = ?, declaration_at = ? "
                         "WHERE id = ?", (signed_by, time.time(), req_id))
         self.logbook.append("inzien", actor.name, "declaration-signed",
@@ -332,14 +343,17 @@ class Requests:
         self._window(camera, start, end)
         row = self._row(req_id)
         if row["article"] != 9 or row["status"] != "registered":
-            raise RequestError(f"request {req_id} is not a registered art. 9 request: exports "
-                               "are made only on a written request of police or prosecutor "
-                               "(R-60)")
+            raise RequestError(f"verzoek {req_id} is geen geregistreerd verzoek op grond van "
+                               f"artikel 9 (status {STATUSES.get(row['status'], row['status'])}"
+                               f"): beelden worden alleen geexporteerd op een schriftelijk "
+                               "verzoek van politie of OM; registreer dat verzoek eerst "
+                               "(artikel 9, R-60)")
         if camera != row["camera_id"] or start < row["start"] or end > row["end"]:
-            raise RequestError(f"request {req_id} covers camera {row['camera_id']} from "
-                               f"{bounds.when(row['start'], AMSTERDAM)} to "
-                               f"{bounds.when(row['end'], AMSTERDAM)}; the export lies outside "
-                               "it: export within that window")
+            raise RequestError(f"verzoek {req_id} betreft camera {row['camera_id']} van "
+                               f"{moment(row['start'], AMSTERDAM)} tot "
+                               f"{moment(row['end'], AMSTERDAM)}; de export valt buiten dat "
+                               "tijdvak: exporteer binnen het tijdvak van het verzoek "
+                               "(artikel 9, R-60)")
         from firmware.governance.handover import require_ready
         require_ready(self.db, req_id)                      # art. 9 lid 3-4
         self.logbook.append("inzien", actor.name, "export-authorized",
@@ -352,11 +366,16 @@ class Requests:
         row = self._row(req_id)
         if row["article"] == 10:
             if row["status"] != "approved":
-                return False, f"request {req_id} is {row['status']}, not approved (R-72)"
+                status = STATUSES.get(row["status"], row["status"])
+                return False, (f"verzoek {req_id} is {status}, niet toegewezen: beelden worden "
+                               "pas getoond na toewijzing door de manager bedrijfsvoering "
+                               "(artikel 10 lid 3, R-72)")
             if row["identity_checked_by"] is None:
-                return False, "the requester's identity has not been checked in person (R-73)"
+                return False, ("de identiteit van de verzoeker is nog niet in persoon "
+                               "gecontroleerd: leg die eerst vast (artikel 10 lid 4, R-73)")
             if row["declaration_signed_by"] is None:
-                return False, "the requester has not signed the declaration (R-73)"
+                return False, ("de verzoeker heeft de verklaring nog niet ondertekend: leg die "
+                               "eerst vast (artikel 10 lid 5, R-73)")
         return True, "ready"
 
     def close(self, actor: Actor, req_id: int, reason: str) -> dict:
@@ -365,10 +384,10 @@ class Requests:
         needed = Action.REQUEST_ART9 if row["article"] == 9 else Action.REQUEST_INTAKE
         self._require(actor, needed)
         if row["status"] == "closed":
-            raise RequestError(f"request {req_id} is closed already")
+            raise RequestError(f"verzoek {req_id} is al gesloten")
         if visible_length(reason) < 5:
-            raise RequestError("closing a request needs its reason, at least 5 visible "
-                               "characters (R-74)")
+            raise RequestError("een verzoek sluit u af met de reden, minstens 5 zichtbare "
+                               "tekens (R-74)")
         self.db.execute("UPDATE requests SET status = 'closed' WHERE id = ?", (req_id,))
         self._release(row)
         self.logbook.append("inzien", actor.name, "request-closed", subject=f"request {req_id}",
@@ -378,7 +397,7 @@ class Requests:
     def _row(self, req_id: int):
         row = self.db.execute("SELECT * FROM requests WHERE id = ?", (req_id,)).fetchone()
         if row is None:
-            raise RequestError(f"there is no request {req_id}")
+            raise RequestError(f"er is geen verzoek {req_id}: zie de lijst van verzoeken")
         return row
 
     def show(self, req_id: int, now: float | None = None) -> dict:

@@ -240,15 +240,17 @@ class Clients:
         from firmware.governance.service import Refused
         require(self.logbook, actor, Action.CONFIG, Refused)
         if not isinstance(name, str) or not NAME.match(name):
-            raise ClientError(f"{name!r} is no workstation name: 1-32 characters of a-z, 0-9, "
-                              "'-' and '_', e.g. centrale-ruimte")
+            raise ClientError(f"{name!r} is geen naam voor een werkplek: 1 tot 32 tekens uit "
+                              "a-z, 0-9, '-' en '_', bijvoorbeeld centrale-ruimte "
+                              "(artikel 4 lid 1)")
         if not 1 <= days <= MAX_DAYS:
-            raise ClientError(f"a workstation certificate lasts 1 to {MAX_DAYS} days, not {days}")
+            raise ClientError(f"een certificaat voor een werkplek geldt 1 tot {MAX_DAYS} "
+                              f"dagen, niet {days} (artikel 4 lid 1)")
         if password is None:
             password = "-".join(secrets.token_hex(3) for _ in range(4))
         if len(password) < MIN_BUNDLE_PASSWORD:
-            raise ClientError(f"the bundle's password needs at least {MIN_BUNDLE_PASSWORD} "
-                              "characters")
+            raise ClientError(f"het wachtwoord van de certificaatbundel heeft minstens "
+                              f"{MIN_BUNDLE_PASSWORD} tekens (artikel 4 lid 1)")
         now = time.time() if now is None else now
         self._no_valid_certificate(name, now)
         ensure_ca(self.key_dir, self.device_id)
@@ -304,8 +306,9 @@ class Clients:
         rows = [r for r in self.list(now) if r["name"] == name and r["state"] != "revoked"]
         if not rows:
             known = sorted({r["name"] for r in self.list(now) if r["state"] != "revoked"})
-            raise ClientError(f"workstation '{name}' has no certificate to revoke (not "
-                              f"revoked: {', '.join(known) or 'none'}); see nvr client list")
+            raise ClientError(f"werkplek '{name}' heeft geen certificaat om in te trekken "
+                              f"(niet ingetrokken: {', '.join(known) or 'geen'}); zie nvr "
+                              "client list (artikel 4 lid 1)")
         record_revocation(self.key_dir, rows, now)
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -327,9 +330,11 @@ class Clients:
     def _no_valid_certificate(self, name: str, now: float) -> None:
         valid = [r for r in self.list(now) if r["name"] == name and r["state"] == "valid"]
         if valid:
-            raise ClientError(f"workstation '{name}' has a valid certificate until "
-                              f"{_utc(valid[0]['not_after'])}; revoke it first "
-                              f"(nvr client revoke {name}), then issue a new one")
+            from firmware.governance.wording import moment
+            raise ClientError(f"werkplek '{name}' heeft een geldig certificaat tot "
+                              f"{moment(valid[0]['not_after'])}; trek dat eerst in "
+                              f"(nvr client revoke {name}) en geef dan een nieuw uit "
+                              "(artikel 4 lid 1)")
 
     def known(self, pem: str | None, now: float | None = None) -> tuple[dict | None, str]:
         """The record of a presented certificate (PEM) when it counts, else None and why."""
