@@ -518,7 +518,7 @@ def command_line(tmp_path_factory):
     reqs.decide(gov.login("m.manager", PASSWORD), req["id"], approve=True,
                 reason="belang aangetoond", weighing="voorbijgangers worden vervaagd getoond")
     b = gov.login("b.beheerder", PASSWORD)
-    reqs.record_identity(b, req["id"], "paspoort gezien")
+    reqs.record_identity(b, req["id"], document_type="paspoort", last_digits="4567")
     reqs.record_declaration(b, req["id"], "J. de Vries")
     store.close()
     gov.close()

@@ -385,7 +385,7 @@ def test_identity_and_declaration_before_viewing_R73(desk):
     ok, why = reqs.may_view(req["id"])
     assert not ok and why.startswith(f"verzoek {req['id']} is in behandeling, niet toegewezen")
     assert "artikel 10 lid 3, R-72" in why
-    with pytest.raises(RequestError, match="only for an approved request"):
+    with pytest.raises(RequestError, match="alleen gecontroleerd bij een toegewezen verzoek"):
         reqs.record_identity(people["b.beheerder"], req["id"], document_type="paspoort",
                              last_digits="4567")
     reqs.decide(people["m.manager"], req["id"], approve=True, reason="victim of the theft",
@@ -394,7 +394,7 @@ def test_identity_and_declaration_before_viewing_R73(desk):
     assert not ok and "identiteit" in why
     with pytest.raises(RequestError, match="identiteit .* dan pas de verklaring"):
         reqs.record_declaration(people["b.beheerder"], req["id"], "J. de Vries")
-    with pytest.raises(RequestError, match="not as free text"):      # art. 10 lid 4
+    with pytest.raises(RequestError, match="niet als vrije tekst"):      # art. 10 lid 4
         reqs.record_identity(people["b.beheerder"], req["id"], "passport NX1234567 checked")
     reqs.record_identity(people["b.beheerder"], req["id"], document_type="paspoort",
                          last_digits="4567")

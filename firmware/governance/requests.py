@@ -250,11 +250,13 @@ class Requests:
         self._require(actor, Action.REQUEST_DECIDE)
         row = self._row(req_id)
         if row["article"] != 10 or row["status"] != "open":
-            raise RequestError(f"request {req_id} is not an open art. 10 request "
-                               f"(status {row['status']})")
+            raise RequestError(f"verzoek {req_id} is geen openstaand verzoek volgens artikel 10 "
+                               f"(status: {STATUSES.get(row['status'], row['status'])}); "
+                               "alleen daarop beslist de manager bedrijfsvoering (artikel 10 "
+                               "lid 3)")
         if visible_length(reason) < 5:
-            raise RequestError("a decision needs its reasons, at least 5 visible characters "
-                               "(R-74)")
+            raise RequestError("een besluit vraagt de gronden, ten minste 5 zichtbare tekens "
+                               "(artikel 10 lid 6, R-74)")
         weighing = weighings.check(approve, weighing, RequestError)
         blur = weighings.check_blur(blur, RequestError) if approve else "none"
         status = "approved" if approve else "refused"
@@ -286,17 +288,19 @@ class Requests:
         self._require(actor, Action.IDENTIFY)
         row = self._row(req_id)
         if row["status"] != "approved":
-            raise RequestError(f"request {req_id} is {row['status']}: identity is checked only "
-                               "for an approved request")
+            raise RequestError(f"verzoek {req_id} is "
+                               f"{STATUSES.get(row['status'], row['status'])}: de identiteit "
+                               "wordt alleen gecontroleerd bij een toegewezen verzoek (artikel "
+                               "10 lid 4)")
         if row["declaration_signed_by"] is not None:
-            raise RequestError(f"request {req_id}: the identity was checked and the declaration "
-                               f"signed by {row['declaration_signed_by']} already; it stays on "
-                               "the record as given (art. 10 lid 4-5)")
+            raise RequestError(f"verzoek {req_id}: de identiteit is al gecontroleerd en de "
+                               f"verklaring al ondertekend door {row['declaration_signed_by']}; "
+                               "dat blijft vastgelegd zoals het is gegeven (artikel 10 lid 4-5)")
         if visible_length(method):
-            raise RequestError("record the identity document by its type and the last 2 to 4 "
-                               "characters of its number (--document-type, --last-digits), not "
-                               "as free text: a full document number or BSN would stay in the "
-                               "logbook for years (art. 10 lid 4)")
+            raise RequestError("leg het identiteitsbewijs vast met zijn soort en de laatste 2 tot 4 "
+                               "tekens van het nummer (--document-type, --last-digits), niet als "
+                               "vrije tekst: een volledig documentnummer of BSN zou jaren in het "
+                               "logboek staan (artikel 10 lid 4)")
         last_digits = (last_digits or "").strip()
         method = handover.check_document(document_type, last_digits,
                                          handover.CITIZEN_DOCUMENT_TYPES, "art. 10 lid 4")
