@@ -1,0 +1,117 @@
+"""Second red team on issue 10: each test is a finding (fails on the code it was written
+against, passes once fixed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD, write_config
+from test_redteam10 import WEIGHING, api_login, art10, entries, segments
+from webutil import api
+
+from firmware.config import load
+from firmware.governance.service import Governance
+from firmware.storage.store import EncryptedStore
+
+
+# --- 1. art. 4 lid 1 on the command line: "no sshd among the ancestors" is not the console --
+
+def _fake_proc(root: Path, chain: list[tuple[int, str, int]]) -> Path:
+    """A /proc with processes (pid, comm, parent), no SSH variable in any environment."""
+    for pid, comm, parent in chain:
+        d = root / str(pid)
+        d.mkdir(parents=True)
+        # pid (comm) state ppid pgrp session tty_nr ...: no controlling terminal (tty_nr 0)
+        (d / "stat").write_text(f"{pid} ({comm}) S {parent} {pid} {pid} 0 -1 0\n")
+        (d / "environ").write_bytes(b"HOME=/root\0")
+    return root
+
+
+@pytest.mark.parametrize("chain", [
+    # `ssh device`, then `tmux attach` to a server started earlier: the nvr under the tmux
+    # server has no sshd among its ancestors (the tmux client under sshd does).
+    [(400, "python3", 300), (300, "bash", 200), (200, "tmux: server", 1), (1, "systemd", 0)],
+    # `ssh device 'env -u SSH_CONNECTION -u SSH_CLIENT setsid -f nvr segment play ... | nc'`,
+    # `at now`, `systemd-run`, `nohup ... &` after logout: reparented to init.
+    [(400, "python3", 1), (1, "systemd", 0)],
+    [(400, "python3", 390), (390, "atd", 1), (1, "systemd", 0)],
+])
+def test_art4_lid1_a_session_detached_from_its_sshd_is_not_the_console(tmp_path, chain):
+    """footage_command_line counts every process with no sshd and no SSH variable in its
+    ancestry as the device's console in the secured room. A remote user leaves the sshd's
+    tree (tmux server, setsid -f, at, systemd-run, nohup) and plays footage to any pipe. The
+    console is a process on a local terminal (a VT, tty_nr major 4), not 'no SSH seen'."""
+    import dataclasses
+
+    from firmware.system.clients import footage_command_line
+    cfg = load(write_config(tmp_path))
+    web = dataclasses.replace(cfg.web, footage_certificate_required=False)
+    proc = _fake_proc(tmp_path / "proc", chain)
+    place = footage_command_line(web, environ={}, pid=chain[0][0], proc=proc)
+    assert not place, f"footage on the command line of a detached session: {place.reason}"
+
+
+# --- 2. the blurring the decision requires: a speck is not "drawn regions" ----------------------
+
+def _ready_inzage(app, config, blur: str) -> tuple:
+    req = art10(app, config)
+    r = api(api_login(app, "m.manager"), "POST", f"/api/requests/{req['id']}/decision",
+            {"approve": True, "reason": "belang aangetoond: aangifte fietsdiefstal",
+             "weighing": WEIGHING, "blur": blur})
+    assert r.status_code == 200, r.get_json()
+    b = api_login(app, "b.beheerder")
+    assert api(b, "POST", f"/api/requests/{req['id']}/identity",
+               {"document_type": "paspoort", "last_digits": "4567"}).status_code == 200
+    assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
+               {"signed_by": "J. de Vries"}).status_code == 200
+    segment = b.get(f"/api/requests/{req['id']}/inzage").get_json()["segments"][0]["id"]
+    return b, req["id"], segment
+
+
+@pytest.mark.parametrize("regions", ["0.999,0.999,0.000001,0.000001",
+                                     "0,0,0.001,0.001"])
+def test_art10_a_decision_asking_drawn_regions_is_not_met_by_a_speck(site, regions):
+    """The decision requires 'regions' (others in view blurred by rectangles the beheerder
+    draws); weighing.satisfies counts any region, so a rectangle of a millionth of the frame
+    in a corner serves the segment with everyone visible, logged as shown 'with blurring'."""
+    app, config = site
+    b, req_id, segment = _ready_inzage(app, config, "regions")
+    r = b.get(f"/requests/{req_id}/inzage/segments/{segment}/video",
+              query_string={"regions": regions})
+    assert r.status_code in (400, 403), "a speck of blurring served as the decision's regions"
+
+
+# --- 3. art. 9 lid 3: the full document number goes in through the officer's name ------------
+
+@pytest.mark.parametrize("officer", ["brigadier K. Bakker, paspoort NX1234567",
+                                     "K. Bakker dienstnummer 12-34-567",
+                                     "K. Bakker (bsn 1234 56 782)"])
+def test_art9_lid3_the_officer_field_keeps_no_full_document_number(site, officer):
+    """The document type and last 2-4 characters are checked, but the officer's name is free
+    text: a full passport number or BSN typed there is kept for years in the Logboek Inzien
+    (the same data minimisation the art. 10 identity was fixed for)."""
+    from firmware.governance import handover
+    from firmware.governance.requests import RequestError
+    _, config = site
+    cfg = load(config)
+    gov = Governance.open(cfg)
+    store = EncryptedStore.from_config(cfg)
+    try:
+        reqs = gov.requests(store)
+        b = gov.login("b.beheerder", PASSWORD)
+        rows = segments(config)
+        req = reqs.add_article9(b, reference="PL0900-2026-7002",
+                                requester="Politie Midden-Nederland", legal_basis="126nd",
+                                camera="cam", start=rows[0]["start"], end=rows[-1]["end"])
+        try:
+            handover.record_identity(reqs, b, req["id"], officer=officer,
+                                     document_type="dienstpas", last_digits="4411")
+        except RequestError:
+            return
+    finally:
+        store.close()
+        gov.close()
+    logged = json.dumps(entries(config, "inzien"), ensure_ascii=False)
+    assert officer not in logged, "a full document number is in the Logboek Inzien"
