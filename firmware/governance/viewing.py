@@ -97,7 +97,8 @@ def _require_blur(reqs, actor: Actor, req_id: int, blur: dict) -> None:
                         details={"blur": blur, "required_blur": required,
                                  "why": "less blurring than the decision requires"})
     how = ("zet het automatisch vervagen van personen aan" if required == "detect" else
-           "teken ten minste één gebied om te vervagen")
+           "teken ten minste één gebied om te vervagen, minstens "
+           f"{weighings.MIN_REGION:.0%} van het beeld breed en hoog")
     raise AccessRefused(f"het besluit op verzoek {req_id} vraagt: "
                         f"{weighings.blur_label(required)}; deze beelden worden niet met minder "
                         f"vervaging getoond (toelichting artikel 10): {how}")
