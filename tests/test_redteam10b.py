@@ -115,3 +115,40 @@ def test_art9_lid3_the_officer_field_keeps_no_full_document_number(site, officer
         gov.close()
     logged = json.dumps(entries(config, "inzien"), ensure_ascii=False)
     assert officer not in logged, "a full document number is in the Logboek Inzien"
+
+
+# --- 4. art. 7 lid 2: the configuration snapshot is in the data directory, open to sqlite3 ----
+
+def test_art7_lid2_a_snapshot_written_with_sqlite3_hides_a_configuration_change(tmp_path):
+    """Whether a change is logged is decided against the newest row of `config_snapshots`, a
+    table in the data directory that no MAC covers. With sqlite3 (no keys) one copies the last
+    snapshot with the new value in it; the next command then uses the changed configuration
+    (here retention_days = 1) and the usage logbook says nothing, its chain intact."""
+    import sqlite3
+
+    from firmware.governance.configlog import record_changes
+    config = write_config(tmp_path)
+    gov = Governance.open(load(config))
+    try:
+        record_changes(gov, load(config), "nvr web")
+        path = gov.accounts.db.execute("PRAGMA database_list").fetchone()[2]
+    finally:
+        gov.close()
+    config.write_text(config.read_text().replace("[storage]\n",
+                                                 "[storage]\nretention_days = 1\n", 1))
+    with sqlite3.connect(path) as attacker:
+        at, source, settings = attacker.execute(
+            "SELECT at, source, settings FROM config_snapshots ORDER BY n DESC").fetchone()
+        forged = json.loads(settings)
+        forged["storage"]["retention_days"] = 1
+        attacker.execute("INSERT INTO config_snapshots (at, source, settings) VALUES (?, ?, ?)",
+                         (at + 1, source, json.dumps(forged, sort_keys=True)))
+    cfg = load(config)
+    assert cfg.storage.retention_days == 1
+    gov = Governance.open(cfg)
+    try:
+        record_changes(gov, cfg, "nvr retention run")
+    finally:
+        gov.close()
+    changed = [e["subject"] for e in entries(config, "usage") if e["action"] == "config-change"]
+    assert "storage.retention_days" in changed, "a configuration change left no entry"
