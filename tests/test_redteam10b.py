@@ -152,3 +152,23 @@ def test_art7_lid2_a_snapshot_written_with_sqlite3_hides_a_configuration_change(
         gov.close()
     changed = [e["subject"] for e in entries(config, "usage") if e["action"] == "config-change"]
     assert "storage.retention_days" in changed, "a configuration change left no entry"
+
+
+# --- 5. documents without the DejaVu fonts: a Dutch page, not a 500 ---------------------------
+
+def test_a_missing_dejavu_font_is_a_dutch_error_page_not_a_500(site, monkeypatch, tmp_path):
+    """documents.font_paths raises FontsMissing (a RuntimeError, in English) when
+    fonts-dejavu-core is absent; no web handler knows it, so the decision letter (and every
+    other PDF route) answers 500 with Flask's English 'Internal Server Error'."""
+    from test_redteam10 import approve
+
+    from firmware.governance import documents
+    app, config = site
+    req = art10(app, config)
+    approve(app, req["id"])
+    monkeypatch.setattr(documents._Document, "font_dir", tmp_path / "geen-fonts")
+    manager = api_login(app, "m.manager")
+    r = manager.get(f"/requests/{req['id']}/besluit.pdf")
+    assert r.status_code != 500, "a missing font answers 500 Internal Server Error"
+    text = r.get_data(as_text=True)
+    assert "fonts-dejavu-core" in text and "lettertype" in text.lower(), text[:300]
