@@ -1633,12 +1633,13 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     if args.command == "ingest" and not args.verbose:
         logging.getLogger("firmware").setLevel(logging.WARNING)
+    from firmware.governance.documents import FontsMissing
     try:
         return args.func(args)
     except ConfigError as exc:
         print(f"nvr: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, StorageError) as exc:
+    except (CliError, StorageError, FontsMissing) as exc:
         print(f"nvr: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except sqlite3.DatabaseError as exc:         # the index, found damaged or busy on the way
