@@ -1633,13 +1633,18 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     if args.command == "ingest" and not args.verbose:
         logging.getLogger("firmware").setLevel(logging.WARNING)
-    from firmware.governance.documents import FontsMissing
     try:
         return args.func(args)
     except ConfigError as exc:
         print(f"nvr: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, StorageError, FontsMissing) as exc:
+    except (CliError, StorageError) as exc:
+        print(f"nvr: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except RuntimeError as exc:                  # documents.FontsMissing (fpdf not imported
+        documents = sys.modules.get("firmware.governance.documents")   # for every command)
+        if documents is None or not isinstance(exc, documents.FontsMissing):
+            raise
         print(f"nvr: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except sqlite3.DatabaseError as exc:         # the index, found damaged or busy on the way
