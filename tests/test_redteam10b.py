@@ -172,3 +172,29 @@ def test_a_missing_dejavu_font_is_a_dutch_error_page_not_a_500(site, monkeypatch
     assert r.status_code != 500, "a missing font answers 500 Internal Server Error"
     text = r.get_data(as_text=True)
     assert "fonts-dejavu-core" in text and "lettertype" in text.lower(), text[:300]
+
+
+# --- 6. nothing cut off: a very long word, a right-to-left name -------------------------------
+
+LONG = "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaftschaferswessenschafewaren"
+
+
+@pytest.mark.parametrize("requester", [f"J. {LONG}{LONG}", "محمد عبد الله"])
+def test_decision_letter_prints_a_long_or_right_to_left_name_whole(site, tmp_path, requester):
+    """The decision letter (art. 10 lid 3) names the requester; read back with pdftotext, the
+    whole name is there (hyphenless wrapping keeps all letters; a right-to-left name keeps its
+    letters, in order). fpdf2 without text shaping draws an Arabic name's letters left to
+    right, unjoined: the letter reads 'هللا دبع دمحم', the name backwards."""
+    import subprocess
+
+    from test_redteam10 import approve
+    app, config = site
+    req = art10(app, config, requester=requester)
+    approve(app, req["id"])
+    pdf = api_login(app, "m.manager").get(f"/requests/{req['id']}/besluit.pdf")
+    assert pdf.status_code == 200
+    (tmp_path / "b.pdf").write_bytes(pdf.data)
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "b.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    flat = "".join(text.split())
+    assert "".join(requester.split()) in flat, text[:1500]
