@@ -198,3 +198,22 @@ def test_decision_letter_prints_a_long_or_right_to_left_name_whole(site, tmp_pat
                           capture_output=True, text=True, check=True).stdout
     flat = "".join(text.split())
     assert "".join(requester.split()) in flat, text[:1500]
+
+
+# --- 7. refusals in Dutch: what still answers in English --------------------------------------
+
+def test_refusals_of_exports_and_decisions_are_dutch(site):
+    """Issue 10's web features refuse in Dutch at their source; these two still answer in
+    English: the handover of an export that does not exist ('there is no export 999',
+    export/service.show_export), and a decision whose 'approve' is no yes/no ("'approve' is
+    yes or no (true or false in JSON)", web/casework._yes)."""
+    app, config = site
+    b = api_login(app, "b.beheerder")
+    r = api(b, "POST", "/api/exports/999/handover", {"medium": "USB-stick 0042"})
+    assert r.status_code in (400, 404), r.get_json()
+    assert "there is no" not in r.get_json()["error"], r.get_json()["error"]
+    req = art10(app, config)
+    r = api(api_login(app, "m.manager"), "POST", f"/api/requests/{req['id']}/decision",
+            {"approve": "misschien", "reason": "belang aangetoond", "weighing": WEIGHING})
+    assert r.status_code == 400, r.get_json()
+    assert "yes or no" not in r.get_json()["error"], r.get_json()["error"]
