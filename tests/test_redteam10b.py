@@ -217,3 +217,26 @@ def test_refusals_of_exports_and_decisions_are_dutch(site):
             {"approve": "misschien", "reason": "belang aangetoond", "weighing": WEIGHING})
     assert r.status_code == 400, r.get_json()
     assert "yes or no" not in r.get_json()["error"], r.get_json()["error"]
+
+
+# --- 8. the decision's blurring lives in a table sqlite3 can change ---------------------------
+
+def test_art10_the_required_blurring_cannot_be_lowered_with_sqlite3(site):
+    """The decision requires 'detect'; the requirement is read from `request_weighings` in the
+    data directory, which no MAC covers (the Logboek Inzien entry 'request-weighing' that says
+    'detect' is not consulted). One UPDATE with sqlite3, no keys, and the next inzage serves
+    the segment unblurred while the logbook still says the decision required blurring."""
+    import sqlite3
+    app, config = site
+    b, req_id, segment = _ready_inzage(app, config, "detect")
+    assert b.get(f"/requests/{req_id}/inzage/segments/{segment}/video").status_code == 403
+    gov = Governance.open(load(config))
+    try:
+        path = gov.accounts.db.execute("PRAGMA database_list").fetchone()[2]
+    finally:
+        gov.close()
+    with sqlite3.connect(path) as attacker:
+        attacker.execute("UPDATE request_weighings SET blur = 'none' WHERE request_id = ?",
+                         (req_id,))
+    r = b.get(f"/requests/{req_id}/inzage/segments/{segment}/video")
+    assert r.status_code in (400, 403), "the decision's blurring was dropped with sqlite3"
