@@ -240,3 +240,20 @@ def test_art10_the_required_blurring_cannot_be_lowered_with_sqlite3(site):
                          (req_id,))
     r = b.get(f"/requests/{req_id}/inzage/segments/{segment}/video")
     assert r.status_code in (400, 403), "the decision's blurring was dropped with sqlite3"
+
+
+def test_the_decision_form_without_a_reason_answers_in_dutch(site):
+    """The web's shared field checks (web/routes.text, integer, moment, camera_id) still say
+    "'reason' is required", "'start' must be a date and time like ...", "there is no camera"
+    on the Dutch pages of issue 10's forms (decision, identity, art. 9/10 requests)."""
+    from webutil import csrf_of, login
+    app, config = site
+    req = art10(app, config)
+    manager = login(app, "m.manager")
+    r = manager.post(f"/requests/{req['id']}/decision",
+                     data={"approve": "yes", "reason": "", "weighing": WEIGHING,
+                           "csrf": csrf_of(manager)})
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    assert "is required" not in page and "&#39;reason&#39;" not in page, page[-800:]
+    assert "&#39;reden&#39;" in page
