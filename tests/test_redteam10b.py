@@ -53,6 +53,25 @@ def test_art4_lid1_a_session_detached_from_its_sshd_is_not_the_console(tmp_path,
     assert not place, f"footage on the command line of a detached session: {place.reason}"
 
 
+def test_art4_lid1_an_ssh_session_through_a_tunnel_is_not_the_workstation(tmp_path):
+    """The default list of workstation addresses is 127.0.0.1 and ::1, and an SSH session
+    whose client address is listed plays footage. Every SSH session from 127.0.0.1 came
+    through the device itself: `ssh -L 2222:127.0.0.1:22 device` from home, then
+    `ssh -p 2222 127.0.0.1 nvr segment play ... | cat > clip.mp4` at home, or any hop; the footage
+    leaves through the tunnel. The same holds for the web with certificates not required
+    (`ssh -L 8443:127.0.0.1:8443 device`: every request comes from 127.0.0.1)."""
+    from firmware.system.clients import footage_command_line
+    cfg = load(write_config(tmp_path))
+    assert "127.0.0.1" in cfg.web.footage_addresses          # the default list
+    proc = tmp_path / "proc"
+    _fake_proc(proc, [(400, "python3", 300), (300, "bash", 200),
+                      (200, "sshd-session", 100), (100, "sshd", 1), (1, "systemd", 0)])
+    (proc / "300" / "environ").write_bytes(b"SSH_CONNECTION=127.0.0.1 50022 127.0.0.1 22\0")
+    place = footage_command_line(cfg.web, pid=400, proc=proc,
+                                 environ={"SSH_CONNECTION": "127.0.0.1 50022 127.0.0.1 22"})
+    assert not place, f"an SSH session through a tunnel plays footage: {place.reason}"
+
+
 # --- 2. the blurring the decision requires: a speck is not "drawn regions" ----------------------
 
 def _ready_inzage(app, config, blur: str) -> tuple:
