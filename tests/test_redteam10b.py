@@ -276,3 +276,18 @@ def test_the_decision_form_without_a_reason_answers_in_dutch(site):
     page = r.get_data(as_text=True)
     assert "is required" not in page and "&#39;reason&#39;" not in page, page[-800:]
     assert "&#39;reden&#39;" in page
+
+
+def test_logbook_pdf_prints_a_very_long_word_whole(site, tmp_path):
+    """The Logboek Inzien PDF (issue 10: 'every detail shown, wrapped, never truncated') with
+    a requester whose name is one very long word: read back with pdftotext, all of it."""
+    import subprocess
+    app, config = site
+    name = f"J. {LONG}{LONG}{LONG}"
+    art10(app, config, requester=name)
+    pdf = api_login(app, "d.dpo").get("/logbooks/inzien/pdf")
+    assert pdf.status_code == 200, pdf.status_code
+    (tmp_path / "l.pdf").write_bytes(pdf.data)
+    text = subprocess.run(["pdftotext", str(tmp_path / "l.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "".join(name.split()) in "".join(text.split()), "the long name is cut off"
