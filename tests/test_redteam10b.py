@@ -291,3 +291,33 @@ def test_logbook_pdf_prints_a_very_long_word_whole(site, tmp_path):
     text = subprocess.run(["pdftotext", str(tmp_path / "l.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert "".join(name.split()) in "".join(text.split()), "the long name is cut off"
+
+
+# --- 9. the revocation list in the key directory: unreadable is a refusal, not a crash --------
+
+def test_art4_lid1_an_unreadable_revocation_list_refuses_footage_in_dutch(site):
+    """revoked_certificates raises on a list it cannot read (here: bytes that are no UTF-8,
+    as a torn write or a damaged card leaves them), and the web's footage check does not
+    catch it: every footage route, also for a listed address that needs no certificate,
+    ends in a 500 instead of the Dutch refusal of art. 4 lid 1 (fail closed, but unexplained
+    and not in the usage logbook)."""
+    from firmware.system.clients import REVOKED_FILE
+    app, config = site
+    path = load(config).storage.key_dir / REVOKED_FILE
+    before = path.read_bytes() if path.exists() else None
+    path.write_bytes(b"\xff\xfe\x00 niet te lezen\n")
+    try:
+        r = login_web(app).get("/live")
+    finally:
+        if before is None:
+            path.unlink()
+        else:
+            path.write_bytes(before)
+    assert r.status_code in (403, 503), r.status_code
+    page = r.get_data(as_text=True)
+    assert "art. 4 lid 1" in page and "ingetrokken" in page, page[-600:]
+
+
+def login_web(app):
+    from webutil import login
+    return login(app, "b.beheerder")
