@@ -136,12 +136,16 @@ def rule(access):
 def workstation(governance: Governance, cfg, address: str | None, environ: Mapping):
     """Art. 4 lid 1: whether the computer of this request is a workstation of the secured
     room (system.clients.footage_workstation), from the TLS facts cheroot put in `environ`."""
-    from firmware.system.clients import Clients, footage_workstation
-    clients = Clients(governance.accounts.db, governance.logbook, cfg.storage.key_dir,
-                      cfg.device.id)
-    return footage_workstation(clients, cfg.web, address=address,
-                               verified=environ.get("SSL_CLIENT_VERIFY") == "SUCCESS",
-                               certificate=environ.get("SSL_CLIENT_CERT"))
+    from firmware.system.clients import (REFUSAL, Clients, RevocationsUnreadable, Workstation,
+                                         footage_workstation)
+    try:
+        clients = Clients(governance.accounts.db, governance.logbook, cfg.storage.key_dir,
+                          cfg.device.id)
+        return footage_workstation(clients, cfg.web, address=address,
+                                   verified=environ.get("SSL_CLIENT_VERIFY") == "SUCCESS",
+                                   certificate=environ.get("SSL_CLIENT_CERT"))
+    except RevocationsUnreadable as exc:        # fail closed, and say why
+        return Workstation(False, f"{REFUSAL}: {exc}.")
 
 
 def footage_client(view):
