@@ -321,3 +321,36 @@ def test_art4_lid1_an_unreadable_revocation_list_refuses_footage_in_dutch(site):
 def login_web(app):
     from webutil import login
     return login(app, "b.beheerder")
+
+
+# --- 10. two decisions at the same time: the later one silently replaces the blurring ------------
+
+def test_art10_two_concurrent_decisions_do_not_both_count(site):
+    """decide() reads the status ('open'), checks, then UPDATEs without 'AND status = open':
+    two managers (or two tabs, or the web and the CLI) deciding the same request at once both
+    pass the check. The second replaces the first's weighing and blurring (INSERT OR
+    REPLACE) and a refusal after an approval writes both in the logbook. Here the second
+    process read the row before the first committed (its read is replayed)."""
+    from firmware.governance.requests import RequestError, Requests
+    app, config = site
+    req = art10(app, config)
+    cfg = load(config)
+    first, second = Governance.open(cfg), Governance.open(cfg)
+    store = EncryptedStore.from_config(cfg)
+    try:
+        a, b = first.requests(store), second.requests(store)
+        stale = b._row(req["id"])                        # process 2 reads: open
+        a.decide(first.login("m.manager", PASSWORD), req["id"], approve=True,
+                 reason="belang aangetoond", weighing=WEIGHING, blur="detect")
+        b._row = lambda req_id, _real=b._row: stale if req_id == req["id"] else _real(req_id)
+        try:
+            b.decide(second.login("m.manager", PASSWORD), req["id"], approve=True,
+                     reason="belang aangetoond", weighing=WEIGHING, blur="none")
+        except RequestError:
+            pass
+        assert Requests.show(a, req["id"])["blur"] == "detect", \
+            "a second decision at the same time replaced the blurring of the first"
+    finally:
+        store.close()
+        first.close()
+        second.close()
