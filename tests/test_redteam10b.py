@@ -354,3 +354,17 @@ def test_art10_two_concurrent_decisions_do_not_both_count(site):
         store.close()
         first.close()
         second.close()
+
+
+def test_a_permission_refusal_on_issue_10_pages_is_dutch(site):
+    """The role check (roles.decide) gives its reason in English: the technisch beheerder who
+    opens an inzage, the privacy officer who records a decision, read 'technisch-beheerder may
+    not identify (R-11)' on a Dutch page."""
+    app, config = site
+    req = art10(app, config)
+    refused = [api_login(app, "t.admin").get(f"/api/requests/{req['id']}/inzage"),
+               api(api_login(app, "p.officer"), "POST", f"/api/requests/{req['id']}/decision",
+                   {"approve": True, "reason": "belang aangetoond", "weighing": WEIGHING})]
+    for r in refused:
+        assert r.status_code == 403, r.get_json()
+        assert "may not" not in r.get_json()["error"], r.get_json()["error"]
