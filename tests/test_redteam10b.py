@@ -37,6 +37,10 @@ def _fake_proc(root: Path, chain: list[tuple[int, str, int]]) -> Path:
     # `at now`, `systemd-run`, `nohup ... &` after logout: reparented to init.
     [(400, "python3", 1), (1, "systemd", 0)],
     [(400, "python3", 390), (390, "atd", 1), (1, "systemd", 0)],
+    # A terminal on the device's desktop, which Raspberry Pi OS serves over VNC (wayvnc,
+    # RealVNC): the remote viewer's keyboard is nowhere in the ancestry.
+    [(400, "python3", 380), (380, "bash", 370), (370, "lxterminal", 360), (360, "labwc", 1),
+     (1, "systemd", 0)],
 ])
 def test_art4_lid1_a_session_detached_from_its_sshd_is_not_the_console(tmp_path, chain):
     """footage_command_line counts every process with no sshd and no SSH variable in its
