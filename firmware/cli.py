@@ -1641,6 +1641,12 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, StorageError) as exc:
         print(f"nvr: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except RuntimeError as exc:                  # documents.FontsMissing (fpdf not imported
+        documents = sys.modules.get("firmware.governance.documents")   # for every command)
+        if documents is None or not isinstance(exc, documents.FontsMissing):
+            raise
+        print(f"nvr: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except sqlite3.DatabaseError as exc:         # the index, found damaged or busy on the way
         from firmware.storage import index
         problem = index.damaged(Path("index.sqlite3"), exc) if index.is_damage(exc) else \

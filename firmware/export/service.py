@@ -119,7 +119,7 @@ def show_export(db, export_id: int) -> dict:
     db.executescript(SCHEMA)
     row = db.execute("SELECT * FROM exports WHERE id = ?", (export_id,)).fetchone()
     if row is None:
-        raise ExportError(f"there is no export {export_id}")
+        raise ExportError(f"er is geen export {export_id}: zie de lijst van exports")
     return _decode(db, dict(row))
 
 

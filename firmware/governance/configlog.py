@@ -3,7 +3,9 @@
 The configuration is a TOML file the technisch beheerder edits outside the device's software,
 so a change is noticed where it takes effect: at every start of `nvr run` and `nvr web` the
 effective configuration (after validation and defaults) is compared with the one recorded at
-the previous start (table `config_snapshots` in the index), and one usage entry per changed key
+the previous start (table `config_snapshots` in the index for the history; the last one
+also in the key directory, `config-recorded.json`, which is what counts: sqlite3 on the
+data directory cannot make a change look recorded), and one usage entry per changed key
 is appended with its old and new value. The attribution is what the device can know honestly:
 the file, its owner and modification time, and the operating-system user that started the
 process; the entry's actor is the device itself ("nvr"), which noticed the change.
@@ -22,6 +24,7 @@ import getpass
 import json
 import os
 import pwd
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -42,6 +45,7 @@ CREATE TABLE IF NOT EXISTS config_snapshots (
 SECRET_WORDS = ("password", "secret", "token", "passphrase", "private")
 SECRET_OLD, SECRET_NEW = "(geheim)", "(geheim, gewijzigd)"
 LOCK = "configlog.lock"
+KEPT = "config-recorded.json"       # in the key directory: the last recorded settings
 
 
 def _plain(value):
@@ -132,9 +136,13 @@ def record_changes(gov, cfg: Config, noticed_by: str, now: float | None = None) 
     current = settings(cfg, gov.logbook.signer.mac)
     with open(Path(cfg.storage.data_dir) / LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        row = db.execute("SELECT settings FROM config_snapshots ORDER BY n DESC LIMIT 1"
-                         ).fetchone()
-        previous = json.loads(row[0]) if row else None
+        kept = Path(cfg.storage.key_dir) / KEPT
+        try:                       # the key directory's copy counts: sqlite3 cannot forge it
+            previous = json.loads(kept.read_text(encoding="utf-8"))
+        except FileNotFoundError:  # a device from before the copy: the table, this once
+            row = db.execute("SELECT settings FROM config_snapshots ORDER BY n DESC LIMIT 1"
+                             ).fetchone()
+            previous = json.loads(row[0]) if row else None
         if previous == current:
             return []
         who = _attribution(cfg, noticed_by)
@@ -148,4 +156,19 @@ def record_changes(gov, cfg: Config, noticed_by: str, now: float | None = None) 
         # After the entries: a crash in between logs a change twice, never not at all.
         db.execute("INSERT INTO config_snapshots (at, source, settings) VALUES (?, ?, ?)",
                    (now, str(cfg.source), json.dumps(current, sort_keys=True)))
+        _keep(kept, current)
         return found
+
+
+def _keep(path: Path, current: dict) -> None:
+    """The recorded configuration into the key directory (0600), whole or not at all: whoever
+    holds only the data directory cannot make a change look recorded (R-82)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.write(fd, json.dumps(current, sort_keys=True).encode("utf-8"))
+        os.fsync(fd)
+        os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

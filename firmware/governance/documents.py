@@ -59,9 +59,10 @@ def font_paths(font_dir: Path | None = None) -> dict[tuple[str, str], Path]:
     paths = {key: folder / name for key, name in FONT_FILES.items()}
     missing = sorted(str(p) for p in paths.values() if not p.is_file())
     if missing:
-        raise FontsMissing(f"the documents need the DejaVu fonts ({', '.join(missing)} not "
-                           f"found): install the Debian package {FONT_PACKAGE} "
-                           f"(apt-get install {FONT_PACKAGE})")
+        raise FontsMissing(f"de documenten worden gedrukt in het lettertype DejaVu, en dat "
+                           f"ontbreekt op dit apparaat ({', '.join(missing)} niet gevonden): "
+                           f"laat de technisch beheerder het Debian-pakket {FONT_PACKAGE} "
+                           f"installeren (apt-get install {FONT_PACKAGE})")
     return paths
 
 

@@ -64,6 +64,7 @@ CITIZEN_DOCUMENT_TYPES = {
     "rijbewijs": "rijbewijs",
     "verblijfsdocument": "verblijfsdocument",
 }
+MAX_NAME_DIGITS = 4                  # an officer's name and rank: no document number
 LAST_DIGITS = re.compile(r"[0-9A-Za-z]{2,4}")
 
 
@@ -110,6 +111,11 @@ def record_identity(reqs: Requests, actor: Actor, req_id: int, *, officer: str,
     _art9(reqs, req_id)
     if not visible_length(officer):
         raise RequestError("noem de ambtenaar die zich legitimeert (naam en rang) "
+                           "(artikel 9 lid 3)")
+    if sum(c.isdigit() for c in officer) > MAX_NAME_DIGITS:
+        raise RequestError("noem de ambtenaar met naam en rang, zonder nummers: van het "
+                           "identiteitsbewijs worden alleen de soort en de laatste 2 tot 4 "
+                           "tekens vastgelegd, nooit het volledige nummer of een BSN "
                            "(artikel 9 lid 3)")
     last_digits = (last_digits or "").strip()
     method = check_document(document_type, last_digits, DOCUMENT_TYPES, "art. 9 lid 3")

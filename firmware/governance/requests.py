@@ -261,9 +261,14 @@ class Requests:
         blur = weighings.check_blur(blur, RequestError) if approve else "none"
         status = "approved" if approve else "refused"
         now = self.clock()
-        self.db.execute("UPDATE requests SET status = ?, decided_by = ?, decided_at = ?, "
-                        "decision_reason = ? WHERE id = ?",
-                        (status, actor.name, now, reason, req_id))
+        decided = self.db.execute("UPDATE requests SET status = ?, decided_by = ?, "
+                                  "decided_at = ?, decision_reason = ? WHERE id = ? "
+                                  "AND status = 'open'",     # one decision, also at once
+                                  (status, actor.name, now, reason, req_id)).rowcount
+        if decided != 1:
+            raise RequestError(f"op verzoek {req_id} is zojuist al beslist (status: "
+                               f"{STATUSES.get(self._row(req_id)['status'], '?')}); bekijk het "
+                               "verzoek opnieuw (artikel 10 lid 3)")
         weighings.record(self.db, self.logbook, actor.name, req_id, weighing, blur)
         if not approve:
             self._release(row)

@@ -84,8 +84,29 @@ def blur_settings(detect: bool, regions: list[Region]) -> dict:
 
 
 def required_blur(reqs, req_id: int) -> str:
-    """The blurring the decision on request `req_id` requires (weighing.BLUR_CHOICES)."""
-    return weighings.blur_of(reqs.db, req_id)
+    """The blurring the decision on request `req_id` requires (weighing.BLUR_CHOICES), as the
+    decision's entry in the Logboek Inzien says it, checked against its hash and the device's
+    MAC: the table `request_weighings` alone is open to sqlite3 on the data directory. An
+    approval always records its weighing there; none found, or one that disagrees with the
+    table, shows nothing (AccessRefused)."""
+    from firmware.governance.logbook import _entry_hash
+    table = weighings.blur_of(reqs.db, req_id)
+    for r in reqs.db.execute("SELECT * FROM logbook WHERE book = 'inzien' AND action = "
+                             "'request-weighing' AND subject = ? ORDER BY n DESC",
+                             (f"request {req_id}",)):
+        if _entry_hash(r["book"], r["n"], r["at"], r["actor"], r["action"], r["subject"],
+                       r["reason"], r["details"], r["prev"]) != r["hash"] or \
+                not reqs.logbook.signer.mac_ok(r["hash"], r["mac"]):
+            continue
+        logged = (json.loads(r["details"] or "{}") or {}).get("required_blur", "none")
+        if logged == table:
+            return logged
+        break
+    raise AccessRefused(f"de vervaging die het besluit op verzoek {req_id} vraagt, staat niet "
+                        "(of anders) in het Logboek Inzien Beeldmateriaal: de gegevens van het "
+                        "besluit zijn buiten het apparaat om gewijzigd. Er worden geen beelden "
+                        "getoond; laat de technisch beheerder `nvr logbook verify` draaien "
+                        "(toelichting artikel 10, artikel 7 lid 2)")
 
 
 def _require_blur(reqs, actor: Actor, req_id: int, blur: dict) -> None:
@@ -97,7 +118,8 @@ def _require_blur(reqs, actor: Actor, req_id: int, blur: dict) -> None:
                         details={"blur": blur, "required_blur": required,
                                  "why": "less blurring than the decision requires"})
     how = ("zet het automatisch vervagen van personen aan" if required == "detect" else
-           "teken ten minste één gebied om te vervagen")
+           "teken ten minste één gebied om te vervagen, minstens "
+           f"{weighings.MIN_REGION:.0%} van het beeld breed en hoog")
     raise AccessRefused(f"het besluit op verzoek {req_id} vraagt: "
                         f"{weighings.blur_label(required)}; deze beelden worden niet met minder "
                         f"vervaging getoond (toelichting artikel 10): {how}")

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS request_weighings (
 
 # The blurring a decision requires of the inzage (toelichting art. 10): the ids are those of
 # the player's query (`detect=1`, `regions=...`), the labels what people read.
+MIN_REGION = 0.02                    # a drawn region counts from 2% of the frame a side
 BLUR_CHOICES = {
     "none": "geen vervaging (er staan geen anderen herkenbaar in beeld)",
     "detect": "personen vervagen (automatische detectie)",
@@ -67,8 +68,9 @@ def satisfies(required: str, detect: bool, regions: list) -> bool:
     requires? 'detect' needs the detection on, 'regions' at least one drawn region."""
     if required == "detect":
         return bool(detect)
-    if required == "regions":
-        return len(regions) > 0
+    if required == "regions":            # a speck in a corner blurs no one: a region counts
+        return any(float(r[2]) >= MIN_REGION and float(r[3]) >= MIN_REGION  # from 2% a side
+                   for r in regions)
     return True
 
 

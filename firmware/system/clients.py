@@ -70,6 +70,11 @@ class ClientError(Exception):
     """A refused operation on workstation certificates; the message says what to do."""
 
 
+class RevocationsUnreadable(ClientError):
+    """The key directory's revocation list cannot be read: no certificate counts (fail
+    closed); the message (Dutch) says what to do."""
+
+
 @dataclass(frozen=True)
 class Workstation:
     """The answer of `footage_workstation`: may this computer show footage, and why."""
@@ -160,7 +165,14 @@ def revoked_certificates(key_dir: Path) -> frozenset[str]:
     if cached is not None and cached[0] == stamp:
         return cached[1]
     found: set[str] = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RevocationsUnreadable(
+            f"de lijst van ingetrokken werkplekcertificaten ({path}) is niet te lezen "
+            f"({exc.__class__.__name__}); zolang toont geen werkplek beelden. Laat de technisch "
+            "beheerder de lijst herstellen uit de reservekopie van de sleutelmap") from None
+    for line in text.splitlines():
         found.update(line.split()[:2])         # serial, fingerprint, then when and which
     _revoked_cache[path] = (stamp, frozenset(found))
     return _revoked_cache[path][1]

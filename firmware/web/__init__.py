@@ -133,6 +133,14 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
             return {"error": _index_problem(exc)}, 503
         return render_template("error.html", message=_index_problem(exc)), 503
 
+    def _fonts_missing(exc: Exception):
+        """A document cannot be printed without its fonts: say which package, in Dutch."""
+        if routes.is_api():
+            return {"error": str(exc)}, 503
+        return render_template("error.html", message=str(exc)), 503
+
+    from firmware.governance.documents import FontsMissing
+    app.register_error_handler(FontsMissing, _fonts_missing)
     app.register_error_handler(sqlite3.DatabaseError, _index_error)
     app.register_error_handler(index.IndexDamaged, _index_error)
 

@@ -199,7 +199,8 @@ def _yes(f, name: str) -> bool:
         return value
     if value in ("yes", "no"):
         return value == "yes"
-    raise InputError(f"'{name}' is yes or no (true or false in JSON)")
+    from firmware.web.routes import field_label
+    raise InputError(f"'{field_label(name)}' is ja of nee (yes of no; true of false in JSON)")
 
 
 @bp.route("/requests/<int:req_id>/decision", methods=["POST"])

@@ -136,12 +136,16 @@ def rule(access):
 def workstation(governance: Governance, cfg, address: str | None, environ: Mapping):
     """Art. 4 lid 1: whether the computer of this request is a workstation of the secured
     room (system.clients.footage_workstation), from the TLS facts cheroot put in `environ`."""
-    from firmware.system.clients import Clients, footage_workstation
-    clients = Clients(governance.accounts.db, governance.logbook, cfg.storage.key_dir,
-                      cfg.device.id)
-    return footage_workstation(clients, cfg.web, address=address,
-                               verified=environ.get("SSL_CLIENT_VERIFY") == "SUCCESS",
-                               certificate=environ.get("SSL_CLIENT_CERT"))
+    from firmware.system.clients import (REFUSAL, Clients, RevocationsUnreadable, Workstation,
+                                         footage_workstation)
+    try:
+        clients = Clients(governance.accounts.db, governance.logbook, cfg.storage.key_dir,
+                          cfg.device.id)
+        return footage_workstation(clients, cfg.web, address=address,
+                                   verified=environ.get("SSL_CLIENT_VERIFY") == "SUCCESS",
+                                   certificate=environ.get("SSL_CLIENT_CERT"))
+    except RevocationsUnreadable as exc:        # fail closed, and say why
+        return Workstation(False, f"{REFUSAL}: {exc}.")
 
 
 def footage_client(view):
@@ -246,8 +250,30 @@ def _has_surrogate(value) -> bool:
     return False
 
 
-SURROGATE_MESSAGE = ("the text holds a lone surrogate (an escape such as \\ud800 that is no "
-                     "character); send UTF-8 text")
+SURROGATE_MESSAGE = ("de tekst bevat een losse surrogate (een escape zoals \\ud800 die geen "
+                     "teken is); stuur UTF-8-tekst")
+
+
+# The Dutch words for the fields of the forms and the API, in the refusals a person reads.
+FIELD_LABELS = {
+    "action": "handeling", "acts_for": "treedt op voor", "blur": "vervaging",
+    "code": "code", "current": "huidig wachtwoord", "decision": "besluit",
+    "document_type": "soort identiteitsbewijs", "end": "einde", "expires": "verloopt",
+    "grantee": "gemachtigde", "identity": "identiteit", "last_digits": "laatste tekens",
+    "legal_basis": "wettelijke grondslag", "method": "werkwijze", "minutes": "minuten",
+    "motivation": "motivering", "name": "naam", "officer": "ambtenaar",
+    "on_behalf_of": "namens", "organisation": "organisatie", "password": "wachtwoord",
+    "purpose": "doel", "reason": "reden", "received": "ontvangen op",
+    "reference": "kenmerk", "request": "verzoek", "requester": "verzoeker",
+    "requester_kind": "soort verzoeker", "role": "rol", "start": "begin",
+    "visitor": "bezoeker", "weighing": "afweging", "medium": "medium",
+    "signed_by": "ondertekend door", "camera": "camera", "approve": "toewijzen",
+}
+
+
+def field_label(name: str) -> str:
+    """The Dutch word for field `name` (the name itself when none is known)."""
+    return FIELD_LABELS.get(name, name)
 
 
 def fields() -> Mapping:
@@ -257,7 +283,7 @@ def fields() -> Mapping:
     if is_api():
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise InputError("the request body must be a JSON object")
+            raise InputError("de inhoud van het verzoek is een JSON-object")
         if _has_surrogate(body):
             raise InputError(SURROGATE_MESSAGE)
         return body
@@ -271,12 +297,12 @@ def text(f: Mapping, name: str, *, required: bool = True, default: str = "") -> 
     if value is None:
         value = default
     if not isinstance(value, str):
-        raise InputError(f"'{name}' must be text")
+        raise InputError(f"'{field_label(name)}' is tekst")
     if _has_surrogate(value):
-        raise InputError(f"'{name}': {SURROGATE_MESSAGE}")
+        raise InputError(f"'{field_label(name)}': {SURROGATE_MESSAGE}")
     value = value.strip()
     if required and not visible_length(value):
-        raise InputError(f"'{name}' is required")
+        raise InputError(f"vul '{field_label(name)}' in: dit veld is verplicht")
     return value
 
 
@@ -285,9 +311,9 @@ def integer(f: Mapping, name: str, *, low: int = 1, high: int = 10**9) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError, OverflowError):        # JSON Infinity, NaN, 1e400
-        raise InputError(f"'{name}' must be a whole number") from None
+        raise InputError(f"'{field_label(name)}' is een geheel getal") from None
     if isinstance(value, bool) or not low <= number <= high:
-        raise InputError(f"'{name}' must lie between {low} and {high}")
+        raise InputError(f"'{field_label(name)}' ligt tussen {low} en {high}")
     return number
 
 
@@ -298,8 +324,8 @@ def moment(f: Mapping, name: str) -> float:
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise InputError(f"'{name}' must be a date and time like 2026-11-29T14:05, "
-                         f"not {value!r}") from None
+        raise InputError(f"'{field_label(name)}' is een datum en tijd zoals "
+                         f"2026-11-29T14:05, niet {value!r}") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(nvr()["cfg"].device.timezone))
     return t.timestamp()
@@ -319,14 +345,14 @@ def camera_or_404(camera: str):
     for c in nvr()["cfg"].cameras:
         if c.id == camera:
             return c
-    abort(404, f"there is no camera '{camera}'")
+    abort(404, f"er is geen camera '{camera}'")
 
 
 def camera_id(f: Mapping, name: str = "camera") -> str:
     value = text(f, name)
     known = [c.id for c in nvr()["cfg"].cameras]
     if value not in known:
-        raise InputError(f"there is no camera '{value}' (cameras: {', '.join(known)})")
+        raise InputError(f"er is geen camera '{value}' (camera's: {', '.join(known)})")
     return value
 
 
