@@ -130,6 +130,10 @@ class WebConfig:
                                                     "footage without a client certificate")
     footage_certificate_required: bool = _spec(False, help="footage only with a client "
                                                            "certificate `nvr client issue` made")
+    footage_console: bool = _spec(False, help="the command line (`nvr segment play`, `nvr "
+                                              "request play`) may show footage on the device "
+                                              "itself; every process without SSH then counts "
+                                              "as the console in the secured room")
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ key_dir = "keys"
 
 [web]
 port = 0
+footage_console = true
 
 [[cameras]]
 id = "cam"

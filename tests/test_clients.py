@@ -313,7 +313,7 @@ def test_art4_lid1_only_the_technisch_beheerder_issues_revokes_and_lists(secured
     for args in (("issue", "x-werkplek", "--out", str(room["tmp"] / "nope")),
                  ("revoke", "centrale-ruimte"), ("list",)):
         done = cli(room["config"], "client", *args, "--user", "b.beheerder")
-        assert done.returncode == 1 and "may not config" in done.stderr, (args, done.stderr)
+        assert done.returncode == 1 and "config)" in done.stderr, (args, done.stderr)
     assert not (room["tmp"] / "nope").exists()
 
 
@@ -497,15 +497,19 @@ def test_art4_lid1_the_address_list_is_validated_naming_the_key(tmp_path):
 # --- art. 4 lid 1 on the command line: `nvr segment play`, `nvr request play` -------------------
 
 SSH_ELSEWHERE = f"{ELSEWHERE} 50022 10.0.0.2 22"       # SSH_CONNECTION of a computer outside
-SSH_LOCAL = "127.0.0.1 50022 127.0.0.1 22"              # a listed address (the default list)
+SSH_LOCAL = "10.0.4.17 50022 10.0.0.2 22"              # the listed workstation of the room
+SSH_TUNNEL = "127.0.0.1 50022 127.0.0.1 22"             # through a tunnel or hop on the device
 
 
 @pytest.fixture(scope="module")
 def command_line(tmp_path_factory):
-    """A device with the default address list (127.0.0.1, ::1) and an art. 10 request ready
+    """A device whose address list names the room's workstation 10.0.4.17 (beside the
+    default 127.0.0.1, ::1), the console turned on, and an art. 10 request ready
     for its inzage: (configuration, request id, a segment in its window)."""
     from firmware.storage.store import EncryptedStore
     config = recorded_site(tmp_path_factory.mktemp("command-line"), {})
+    config.write_text(config.read_text().replace(
+        "[web]\n", '[web]\nfootage_addresses = ["127.0.0.1", "::1", "10.0.4.17"]\n', 1))
     cfg = load(config)
     gov = Governance.open(cfg)
     store = EncryptedStore.from_config(cfg)
@@ -575,6 +579,11 @@ def test_art4_lid1_cli_play_over_ssh_only_from_a_listed_address_also_under_sudo_
         played = under("sh", {"SSH_CONNECTION": SSH_LOCAL}, like_sudo(command))
         assert played.returncode == 0, played.stderr.decode()
         assert played.stdout[4:8] == b"ftyp"
+        # 127.0.0.1 is listed (for the browser on the device), but an SSH session from the
+        # device itself came through a tunnel or a hop: never the workstation.
+        tunnel = under("sh", {"SSH_CONNECTION": SSH_TUNNEL}, like_sudo(command))
+        assert tunnel.returncode == 1 and tunnel.stdout == b""
+        assert "een tunnel of tussenstap" in tunnel.stderr.decode()
     gov = Governance.open(load(config))
     try:
         refused = [e for e in gov.logbook.entries("usage") if e["action"] == "refused"
@@ -583,8 +592,9 @@ def test_art4_lid1_cli_play_over_ssh_only_from_a_listed_address_also_under_sudo_
         gov.close()
     assert {e["subject"] for e in refused} == {f"segment {command_line[2]}",
                                                 f"request {command_line[1]}"}
-    assert all(e["actor"] == "b.beheerder" and ELSEWHERE in json_details(e)["why"]
-               for e in refused)
+    assert all(e["actor"] == "b.beheerder" for e in refused)
+    assert {("tunnel" in json_details(e)["why"], ELSEWHERE in json_details(e)["why"])
+            for e in refused} == {(False, True), (True, False)}
 
 
 def test_art4_lid1_cli_play_under_an_sshd_that_shows_no_address_is_refused_R20(

@@ -92,7 +92,7 @@ def test_art12_each_advice_once_from_its_own_account_two_people_R80(gov):
     with pytest.raises(DecisionError, match="twee personen"):
         d.advise(Actor("p.officer", Role.DPO), q["id"], "nu als FG hetzelfde advies")
     for name in ("b.beheerder", "m.manager", "g.secretaris", "t.admin"):
-        with pytest.raises(DecisionRefused, match="may not advise-privacy-officer"):
+        with pytest.raises(DecisionRefused, match="advise-privacy-officer\\)"):
             d.advise(who(gov, name), q["id"], "advies van iemand anders dan PO of FG")
     assert entries(gov, "usage")[-1]["action"] == "refused"
 
@@ -114,7 +114,7 @@ def test_art12_recorded_by_the_eindverantwoordelijke_or_the_manager_naming_them_
     d.advise(who(gov, "p.officer2"), q["id"], "positief advies van de privacy officer")
     d.advise(who(gov, "d.dpo"), q["id"], "positief advies van de functionaris")
     for name in ("b.beheerder", "p.officer", "d.dpo", "t.admin"):
-        with pytest.raises(DecisionRefused, match="may not decision-take"):
+        with pytest.raises(DecisionRefused, match="decision-take\\)"):
             d.record(who(gov, name), q["id"], "ik besluit dit zelf wel even")
     manager = who(gov, "m.manager")
     with pytest.raises(DecisionError, match="noem de gemeentesecretaris/algemeen directeur"):
@@ -155,7 +155,7 @@ def test_art12_cli_open_advise_record_list_R80(town):
     assert early.returncode == 1 and "ontbreekt nog het advies" in early.stderr
     assert run("advise", n, "--advice", "positief advies PO", user="p.officer").returncode == 0
     refused = run("advise", n, "--advice", "advies van de beheerder", user="b.beheerder")
-    assert refused.returncode == 1 and "may not advise" in refused.stderr
+    assert refused.returncode == 1 and "mag dit niet: adviseren" in refused.stderr
     assert run("advise", n, "--advice", "positief advies FG", user="d.dpo").returncode == 0
     nameless = run("record", n, "--decision", "akkoord voor de verbouwing", user="m.manager")
     assert nameless.returncode == 1 and "noem de gemeentesecretaris" in nameless.stderr

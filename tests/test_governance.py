@@ -281,7 +281,7 @@ def test_cli_accounts_and_logbook_verify_by_role(tmp_path):
     assert ok.returncode == 0, ok.stderr
     refused = nvr("--config", str(config), "logbook", "verify", "--user", "t.admin", env=env)
     assert refused.returncode == 1
-    assert "technisch-beheerder may not logbook-verify (R-11)" in refused.stderr
+    assert "technisch-beheerder logbook-verify)" in refused.stderr
     wrong = nvr("--config", str(config), "logbook", "verify", "--user", "d.dpo",
                 env={**env, "NVR_PASSWORD": "wrong password!!"})
     assert wrong.returncode == 1 and "wrong account name" in wrong.stderr
@@ -355,14 +355,14 @@ def test_lawyer_may_only_ask_through_the_prosecutor_R71(desk):
 
 def test_only_the_roles_of_the_table_handle_requests_R11(desk):
     reqs, people, _, _ = desk
-    with pytest.raises(RequestError, match="may not request-intake"):
+    with pytest.raises(RequestError, match="request-intake\\)"):
         reqs.add_article10(people["b.beheerder"], requester="x", requester_kind="citizen",
                            motivation="long enough motivation", received=NOW, camera="entree",
                            start=NOW - 10, end=NOW)
     req = art10(reqs, people)
-    with pytest.raises(RequestError, match="may not request-decide"):
+    with pytest.raises(RequestError, match="request-decide\\)"):
         reqs.decide(people["p.officer"], req["id"], approve=True, reason="fine by me")
-    with pytest.raises(RequestError, match="may not request-art9"):
+    with pytest.raises(RequestError, match="request-art9\\)"):
         reqs.add_article9(people["p.officer"], reference="PL-1", requester="Politie",
                           legal_basis="126nd", camera="entree", start=NOW - 10, end=NOW)
 
@@ -492,7 +492,7 @@ def test_stored_delegation_is_loaded_at_login_and_revocable_R12(grants):
 
 def test_only_the_beheerder_delegates_and_only_footage_to_designees_R12(grants):
     g, people, _ = grants
-    with pytest.raises(GrantError, match="may not delegate"):
+    with pytest.raises(GrantError, match="delegate\\)"):
         g.delegate(people["p.officer"], "a.designee", Role.DESIGNEE, {Action.LIVE}, {"entree"},
                    "because", time.time() + 60)
     with pytest.raises(GrantError, match="not an account with the role aangewezen-persoon"):
@@ -523,7 +523,7 @@ def test_visit_is_limited_to_its_cameras_window_and_time_R11(grants):
         g.open_visit(people["b.beheerder"], visitor="x", organisation="politie", identity="pas",
                      legal_basis="none", reason="reason", cameras={"entree"}, start=t0 - 10,
                      end=t0, minutes=10)
-    with pytest.raises(GrantError, match="may not identify"):
+    with pytest.raises(GrantError, match="identify\\)"):
         g.open_visit(people["p.officer"], visitor="x", organisation="politie", identity="pas",
                      legal_basis="126nd", reason="reason", cameras={"entree"}, start=t0 - 10,
                      end=t0, minutes=10)
@@ -580,7 +580,7 @@ def test_export_needs_a_registered_art9_request_covering_it_R60(desk):
         reqs.authorize_export(people["b.beheerder"], req["id"], "entree", NOW - 900, NOW)
     with pytest.raises(RequestError, match="valt buiten dat tijdvak"):
         reqs.authorize_export(people["b.beheerder"], req["id"], "hal", NOW - 60, NOW)
-    with pytest.raises(RequestError, match="privacy-officer may not export"):
+    with pytest.raises(RequestError, match="privacy-officer export\\)"):
         reqs.authorize_export(people["p.officer"], req["id"], "entree", NOW - 60, NOW)
     with pytest.raises(RequestError, match=r"art\. 9 lid 3"):
         reqs.authorize_export(people["b.beheerder"], req["id"], "entree", NOW - 60, NOW)

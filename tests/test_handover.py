@@ -93,7 +93,7 @@ def test_art9_lid3_identity_keeps_the_last_digits_and_who_checked_R62(site):
     with pytest.raises(RequestError, match="soort identiteitsbewijs"):
         handover.record_identity(desk.reqs, desk.beheerder, req["id"], officer=OFFICER,
                                  document_type="bibliotheekpas", last_digits="4411")
-    with pytest.raises(RequestError, match="may not identify"):
+    with pytest.raises(RequestError, match="identify\\)"):
         handover.record_identity(desk.reqs, desk.officer, req["id"], officer=OFFICER,
                                  document_type="dienstpas", last_digits="4411")
     handover.record_identity(desk.reqs, desk.beheerder, req["id"], officer=OFFICER,
@@ -138,7 +138,7 @@ def test_art9_handover_is_logged_in_the_logboek_inzien_R51_R62(site):
     export = desk.export(req)
     with pytest.raises(REFUSED, match="gegevensdrager"):
         hand_over(desk.gov, desk.store, desk.beheerder, export["id"], medium="  ")
-    with pytest.raises(REFUSED, match="may not export"):
+    with pytest.raises(REFUSED, match="export\\)"):
         hand_over(desk.gov, desk.store, desk.officer, export["id"], medium=MEDIUM)
     done = hand_over(desk.gov, desk.store, desk.beheerder, export["id"], medium=MEDIUM)
     assert (done["medium"], done["recipient"], done["handed_over_by"]) == (

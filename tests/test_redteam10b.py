@@ -46,15 +46,22 @@ def test_art4_lid1_a_session_detached_from_its_sshd_is_not_the_console(tmp_path,
     """footage_command_line counts every process with no sshd and no SSH variable in its
     ancestry as the device's console in the secured room. A remote user leaves the sshd's
     tree (tmux server, setsid -f, at, systemd-run, nohup) and plays footage to any pipe. The
-    console is a process on a local terminal (a VT, tty_nr major 4), not 'no SSH seen'."""
+    device cannot tell such a process from its console, so the command line shows no footage
+    unless the configuration turns the console on ([web] footage_console, off by default)."""
     import dataclasses
 
     from firmware.system.clients import footage_command_line
     cfg = load(write_config(tmp_path))
-    web = dataclasses.replace(cfg.web, footage_certificate_required=False)
+    web = dataclasses.replace(cfg.web, footage_certificate_required=False,
+                              footage_console=False)       # the default of a device
     proc = _fake_proc(tmp_path / "proc", chain)
     place = footage_command_line(web, environ={}, pid=chain[0][0], proc=proc)
     assert not place, f"footage on the command line of a detached session: {place.reason}"
+    assert "footage_console" in place.reason
+    # A device that turns the console on trusts every process without SSH as the console
+    # (docs/web.md says so): that is the municipality's choice, not a default.
+    console = dataclasses.replace(web, footage_console=True)
+    assert footage_command_line(console, environ={}, pid=chain[0][0], proc=proc)
 
 
 def test_art4_lid1_an_ssh_session_through_a_tunnel_is_not_the_workstation(tmp_path):

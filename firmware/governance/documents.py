@@ -83,6 +83,9 @@ class _Document(FPDF):
         super().__init__(format="A4")
         for (family, style), path in font_paths(self.font_dir).items():
             self.add_font(family, style, str(path))
+        # HarfBuzz shaping: a right-to-left name (Arabic, Hebrew) in its order and with its
+        # letters joined; ligatures off, so pdftotext and a search find "fi" as two letters.
+        self.set_text_shaping(use_shaping_engine=True, features={"liga": False, "clig": False})
         self.title_text, self.device = title, device
         self.set_auto_page_break(True, margin=15)
         self.set_margins(15, 15, 15)

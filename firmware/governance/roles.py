@@ -131,6 +131,14 @@ class Decision:
         return self.allowed
 
 
+def refusal(role: Role, action: Action) -> str:
+    """Why `role` may not do `action`, in Dutch for the person who reads it, with the codes of
+    the R-11 table at the end for the technisch beheerder and the tests."""
+    from firmware.governance.wording import ROLES, VALUES
+    return (f"de rol {ROLES.get(role.value, role.value)} mag dit niet: "
+            f"{VALUES.get(action.value, action.value)} (R-11; {role.value} {action.value})")
+
+
 def decide(actor: Actor, action: Action, *, camera: str | None = None,
            at: float | None = None, now: float | None = None) -> Decision:
     """May `actor` do `action` (on `camera`, footage of time `at`) now? The single permission
@@ -152,5 +160,5 @@ def decide(actor: Actor, action: Action, *, camera: str | None = None,
                 return Decision(True, f"delegated until {until} (R-12)")
         return Decision(False, f"no current delegation lets '{actor.name}' {action.value}"
                                + (f" camera '{camera}'" if camera else "") + " (R-12)")
-    return Decision(False, f"{actor.role.value} may not {action.value} (R-11)")
+    return Decision(False, refusal(actor.role, action))
 

@@ -485,15 +485,31 @@ def session_origin(environ: Mapping[str, str], pid: int, proc: Path = PROC) -> O
     return Origin(tuple(dict.fromkeys(addresses)))
 
 
+def _loopback(address: str) -> bool:
+    import ipaddress
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
 def footage_command_line(web, *, environ: Mapping[str, str] | None = None,
                          pid: int | None = None, proc: Path = PROC) -> Workstation:
     """Art. 4 lid 1, R-20, for `nvr segment play` and `nvr request play`: may this command
-    line show footage? With `[web] footage_certificate_required` never (footage only in the
-    browser of a certified workstation). Otherwise a session over SSH counts only when every
+    line show footage? Only when `[web] footage_console` says the device's own console is a
+    workstation of the secured room (off by default), and never with `[web]
+    footage_certificate_required` (footage only in the browser of a certified workstation).
+    An SSH session from a loopback address came through a tunnel or a hop: never. Otherwise a session over SSH counts only when every
     SSH client address it shows is in `[web] footage_addresses`; a session with no SSH at all
     is the device's own console, in the secured room (art. 4 lid 2)."""
     todo = (" Bekijk de beelden op de computer in de beveiligde ruimte (de browser van de "
             "werkplek of de console van het apparaat).")
+    if not web.footage_console:
+        return Workstation(False, f"{REFUSAL}: dit apparaat toont beelden niet op de "
+                                  "opdrachtregel ([web] footage_console staat uit); alleen de "
+                                  "browser van een werkplek toont ze." + todo)
     if web.footage_certificate_required:
         return Workstation(False, f"{REFUSAL}: dit apparaat toont beelden alleen aan een "
                                   "werkplek met een certificaat ([web] "
@@ -503,6 +519,11 @@ def footage_command_line(web, *, environ: Mapping[str, str] | None = None,
                             os.getpid() if pid is None else pid, proc)
     if origin.unknown:
         return Workstation(False, f"{REFUSAL}: {origin.unknown}." + todo)
+    tunnelled = [a for a in origin.addresses if _loopback(a)]
+    if tunnelled:            # an SSH session from the device itself came through a tunnel or hop
+        return Workstation(False, f"{REFUSAL}: de sessie komt via SSH van {tunnelled[0]}, het "
+                                  "apparaat zelf: een tunnel of tussenstap, geen werkplek in de "
+                                  "beveiligde ruimte." + todo)
     outside = [a for a in origin.addresses if not _listed(a, web.footage_addresses)]
     if outside:
         return Workstation(False, f"{REFUSAL}: de sessie komt via SSH van {', '.join(outside)}"
