@@ -379,3 +379,30 @@ def test_a_permission_refusal_on_issue_10_pages_is_dutch(site):
     for r in refused:
         assert r.status_code == 403, r.get_json()
         assert "may not" not in r.get_json()["error"], r.get_json()["error"]
+
+
+def test_hold_and_visit_refusals_are_dutch_R41_R12(site):
+    """The beheerder's other casework refuses in Dutch too, at its source (storage/holds.py,
+    governance/delegation.py): releasing a hold that does not exist, a visit without its
+    legal basis, a delegation to an account that is no designee."""
+    app, _ = site
+    b = api_login(app, "b.beheerder")
+    r = api(b, "POST", "/api/holds/999/release", {})
+    assert r.status_code in (400, 404) and "bewaaropdracht" in r.get_json()["error"], r.get_json()
+    r = api(b, "POST", "/api/visits", {"visitor": "agent H. Jansen", "organisation": "Politie",
+                                       "identity": "dienstpas gezien", "legal_basis": "geen",
+                                       "reason": "onderzoek naar een vernieling",
+                                       "cameras": ["cam"], "minutes": 30,
+                                       "start": _ago(30), "end": _ago(10)})
+    assert r.status_code == 400 and "grondslag" in r.get_json()["error"], r.get_json()
+    r = api(b, "POST", "/api/delegations", {"grantee": "p.officer", "actions": ["playback"],
+                                            "cameras": ["cam"], "reason": "vervanging",
+                                            "expires": "2099-01-01T00:00:00+01:00"})
+    assert r.status_code in (400, 403), r.get_json()
+    assert "aangewezen persoon" in r.get_json()["error"] or "artikel" in r.get_json()["error"], \
+        r.get_json()
+
+
+def _ago(minutes: int) -> str:
+    from datetime import datetime, timedelta, timezone
+    return (datetime.now(timezone.utc) - timedelta(minutes=minutes)).isoformat()

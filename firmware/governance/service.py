@@ -95,7 +95,7 @@ class Governance:
         from firmware.storage.holds import HoldError, add_hold
         require(self.logbook, actor, Action.HOLD, Refused, camera=camera)
         if not (visible_length(reason) and visible_length(reference)):
-            raise HoldError("a hold needs a reason and a reference (the request it serves)")
+            raise HoldError("een bewaaropdracht vraagt een reden en een kenmerk (het verzoek waarvoor de beelden bewaard blijven; artikel 7 lid 1, R-41)")
         bounds.footage_window(self.accounts.db, camera, start, end, error=HoldError,
                               retention_days=store.retention / bounds.DAY)
         hold = add_hold(store, camera, start, end, reason, reference)
