@@ -8,7 +8,6 @@ PDFs are made with fpdf2 in the DejaVu fonts of the Debian package fonts-dejavu-
 from __future__ import annotations
 
 import csv
-import hashlib
 import time
 import unicodedata
 from datetime import datetime
@@ -23,11 +22,6 @@ from firmware.governance.wording import (ALARMS, DETAIL_KEYS, ROLES, STATUSES, V
                                          action_text, actor_text, device_label, moment)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-
-
-def local(t: float | None) -> str:
-    """A stored time as Dutch local time; never raises (bounds.when)."""
-    return when(t, AMSTERDAM, "%Y-%m-%d %H:%M:%S")
 
 
 def csv_cell(value) -> str:
@@ -250,14 +244,6 @@ def _head_statement(doc: _Document, head: dict | None) -> None:
 
 
 # --- declarations (R-62, R-73) ----------------------------------------------------------------
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def local_zoned(t: float | None, seconds: bool = False) -> str:
     """A stored time as Dutch local time with its zone, e.g. 29-11-2026 14:05 (CET), or with
