@@ -15,7 +15,10 @@ import time
 from pathlib import Path
 
 from flask import Flask, abort, g, render_template, request, session
+from flask_babel import Babel, Domain
 from werkzeug.exceptions import HTTPException
+
+from firmware import i18n
 
 from firmware.config import Config
 from firmware.governance import sessions
@@ -63,6 +66,13 @@ def _index_problem(exc: Exception) -> str:
     return f"De index van de opnames is even niet bereikbaar ({exc}); probeer het opnieuw."
 
 
+class _Catalogue(Domain):
+    """Flask-Babel's domain, reading the one catalogue (firmware.i18n) compiled from its .po."""
+
+    def get_translations(self):
+        return i18n.translations(i18n.WEB_LOCALE)
+
+
 def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
@@ -75,6 +85,9 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     )
     app.extensions["nvr"] = {"cfg": cfg, "store": store or _open_store(cfg)}
     app.url_map.converters["int"] = routes.IdConverter      # ids that fit SQLite (issue 9)
+    babel = Babel(app, locale_selector=lambda: i18n.WEB_LOCALE,
+                  timezone_selector=lambda: cfg.device.timezone)
+    babel.domain_instance = _Catalogue()                    # Dutch pages, one catalogue
 
     from firmware.web import (api, auth, casework, decisions, exports, live, logbooks, people,
                               recordings, scans, system, viewing)
