@@ -205,3 +205,17 @@ def test_every_message_raised_to_a_person_is_a_catalogue_entry():
         if str(path.relative_to(ROOT)) not in waiting:
             found += messages_outside_the_catalogue(path, rule_errors)
     assert not found, "messages not from the catalogue:\n" + "\n".join(found)
+
+
+def test_nvr_lang_makes_the_command_line_dutch():
+    """NVR_LANG=nl, read when the command line starts, gives the catalogue's Dutch."""
+    import os
+    import subprocess
+    import sys
+    code = "from firmware.i18n import _; print(_('Camera system'))"
+    env = {k: v for k, v in os.environ.items() if k != "NVR_LANG"}
+    english = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    dutch = subprocess.run([sys.executable, "-c", code], env={**env, "NVR_LANG": "nl"},
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert (english, dutch) == ("Camera system", "Camerasysteem")
