@@ -222,3 +222,13 @@ def test_nvr_lang_makes_the_command_line_dutch():
     dutch = subprocess.run([sys.executable, "-c", code], env={**env, "NVR_LANG": "nl"},
                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     assert (english, dutch) == ("Camera system", "Camerasysteem")
+
+
+def test_no_message_is_in_the_catalogue_twice():
+    """Babel silently keeps one of two entries with the same msgid: when branches append their
+    entries, a message added twice (perhaps with two Dutch texts) must be merged by hand."""
+    text = i18n.po_path("nl").read_text(encoding="utf-8")
+    ids = ["".join(re.findall(r'"(.*)"', block))
+           for block in re.findall(r'^msgid ((?:".*"\n)+)', text, re.M)]
+    twice = sorted({m for m in ids if ids.count(m) > 1})
+    assert not twice, f"in messages.po more than once: {twice}"
