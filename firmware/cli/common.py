@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 from firmware.config import Config, load
 
@@ -91,6 +92,24 @@ def _requests(args):
     cfg = _config(args)
     gov = _governance(cfg)
     return cfg, gov, gov.requests(_store(cfg))
+
+
+def nvr_command() -> str:
+    """How to type `nvr` in this shell, for the commands a command prints: `nvr` when the `nvr`
+    on PATH is this installation's, else the path of its console script (e.g. `.venv/bin/nvr`
+    after `make run`, which does not activate the venv)."""
+    import shlex
+    import shutil
+    script = Path(sys.executable).parent / "nvr"     # beside the venv's (or system's) python
+    if not script.is_file():
+        return "nvr"
+    found = shutil.which("nvr")
+    if found and Path(found).resolve() == script.resolve():
+        return "nvr"
+    try:
+        return shlex.quote(str(script.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(script))
 
 
 def _print(obj, as_json: bool, text: str) -> None:

@@ -4,13 +4,15 @@ interface, its own process)."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from firmware.cli.common import (EXIT_FAILED, EXIT_USAGE, CliError, _action, _config, _governance,
-                                 _group, _reconciled, _record_config_changes, _store)
+                                 _group, _reconciled, _record_config_changes, _store,
+                                 nvr_command)
 
 
 def cmd_init(args) -> int:
@@ -41,9 +43,9 @@ def cmd_init(args) -> int:
     for role in (Role.TECHNICAL, Role.MANAGER):
         code = accounts.issue_enrollment_code(role)
         print(f"one-time enrollment code for the first {role.value}: {code}")
-        print(f"  nvr --config {path} user add NAME --role {role.value} "
-              f"--enrollment-code {code}")
-    print(f"start the recorder with: nvr --config {path} run")
+        print(f"  {nvr_command()} --config {shlex.quote(str(path))} user add NAME --role "
+              f"{role.value} --enrollment-code {code}")
+    print(f"start the recorder with: {nvr_command()} --config {shlex.quote(str(path))} run")
     return 0
 
 
@@ -80,6 +82,8 @@ def cmd_run(args) -> int:
         messages = list(dict.fromkeys(r.message for r in refused.values()))
         raise CliError("no camera may record: " + "; ".join(messages))
     limit_malloc_arenas()
+    print(f"other commands: {nvr_command()} --config {shlex.quote(str(cfg.source))} COMMAND "
+          f"({nvr_command()} --help lists them)", flush=True)
     store = _store(cfg, owner="record")          # owned for the recorder's life (issue 9)
     if _reconciled(store.reconciliation):
         print(_reconciled(store.reconciliation), flush=True)
@@ -123,7 +127,8 @@ def _first_account_hint(cfg) -> None:
     gov = _governance(cfg)
     if gov.accounts.count() == 0:
         print("no accounts yet. Make the first (a technisch-beheerder), as root:\n"
-              f"  nvr --config {cfg.source} user add NAME --role technisch-beheerder\n"
+              f"  {nvr_command()} --config {shlex.quote(str(cfg.source))} user add NAME --role "
+              "technisch-beheerder\n"
               "or as any user with the one-time code `nvr init` printed: add "
               "--enrollment-code CODE. Then log in at the web interface's URL.", flush=True)
     gov.close()
