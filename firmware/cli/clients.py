@@ -6,7 +6,8 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from firmware.cli.common import CliError, _action, _config, _governance, _group, _iso, _login, _print
+from firmware.cli.common import (CliError, _action, _config, _governance, _group, _iso, _login,
+                                 _print)
 
 
 def _clients(args):

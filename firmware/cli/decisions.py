@@ -3,8 +3,8 @@ decisions.py."""
 
 from __future__ import annotations
 
-
-from firmware.cli.common import CliError, _action, _config, _governance, _group, _iso, _login, _print
+from firmware.cli.common import (CliError, _action, _config, _governance, _group, _iso, _login,
+                                 _print)
 
 
 def _decision_call(args, fn, *fa, **kw) -> dict:

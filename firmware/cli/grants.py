@@ -4,7 +4,6 @@ faces are people.py (delegations) and casework.py (visits)."""
 
 from __future__ import annotations
 
-
 from firmware.cli.common import (CliError, _action, _config, _governance, _group, _iso_time,
                                  _login, _print)
 

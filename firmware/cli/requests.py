@@ -4,7 +4,6 @@ documents of a request in viewing.py: their actions join this group."""
 
 from __future__ import annotations
 
-
 from firmware.cli import scans, viewing
 from firmware.cli.common import (CliError, _action, _config, _group, _iso, _iso_time, _login,
                                  _print, _requests)
