@@ -180,3 +180,14 @@ def test_the_commands_nvr_init_and_nvr_run_print_work_as_printed(tmp_path):
     listed = _shell(other.split(" COMMAND")[0] + " user list")
     assert listed.returncode == 0, (other, listed.stderr)
     assert "t.admin" in listed.stdout and "m.manager" in listed.stdout
+
+
+def test_with_the_venv_active_the_printed_commands_say_nvr(tmp_path):
+    from conftest import INIT_FLAGS
+    active = f"{NVR.parent}:{NO_VENV_PATH}"                 # what `. .venv/bin/activate` does
+    init = _shell(f"nvr init {tmp_path / 'dev'} {' '.join(INIT_FLAGS)}", PATH=active)
+    assert init.returncode == 0, init.stderr
+    start = _printed(init.stdout, "start the recorder with:")
+    assert start.startswith("nvr --config "), start
+    check = _shell(start.replace(" run", " config check"), PATH=active)
+    assert check.returncode == 0 and ": OK, 1 camera(s)" in check.stdout, check.stderr
