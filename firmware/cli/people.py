@@ -7,6 +7,7 @@ import sys
 
 from firmware.cli.common import (CliError, _action, _config, _governance, _group, _iso, _login,
                                  _password, _print)
+from firmware.i18n import _
 
 
 def cmd_user_add(args) -> int:
@@ -185,7 +186,7 @@ def cmd_user_totp(args) -> int:
     try:
         actor = gov.accounts.get(args.user)
         if actor is None or actor.disabled or actor.pending:
-            raise AccountError(f"'{args.user}' is not an account in force")
+            raise AccountError(_("'%(name)s' is not an account in force", name=args.user))
         secret = gov.accounts.enable_totp(args.user, by=actor.actor(), password=password,
                                           code=os.environ.get("NVR_TOTP"))
     except AccountError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from firmware.cli.common import CliError, _action, _config, _governance, _iso, _login, _print
+from firmware.i18n import _
 
 
 def _scans(args):
@@ -28,8 +29,8 @@ def cmd_request_attach(args) -> int:
     path = Path(args.file)
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise ScanError(f"{path} is larger than {MAX_BYTES // 1048576} MB: scan at a lower "
-                            "resolution or in greyscale and try again")
+            raise ScanError(_("%(path)s is larger than %(mb)s MB: scan at a lower resolution or "
+                              "in greyscale and try again", path=path, mb=MAX_BYTES // 1048576))
         data = path.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
