@@ -1158,6 +1158,20 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_work(args) -> int:
+    """Issue 11 item 5: the work waiting for --user's role (governance/worklist.py)."""
+    from firmware.governance.worklist import desk_for, work_for
+    cfg = _config(args)
+    gov = _governance(cfg)
+    actor = _login(gov, args, None)
+    items = [i.as_dict() for i in work_for(actor, desk_for(actor, cfg, _store(cfg),
+                                                            gov.accounts.db))]
+    text = "\n".join(("OVERDUE " if i["overdue"] else "") + f"{i['text']}  [{i['link']}]"
+                     for i in items) or "nothing waits for you"
+    _print({"items": items}, args.json, text)
+    return 0
+
+
 def _decision_call(args, fn, *fa, **kw) -> dict:
     """Art. 12 (R-80): one step of a decision outside the rules, from an authenticated
     account (`firmware.governance.decisions`)."""
@@ -1548,6 +1562,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("id", type=int)
     c.add_argument("--out", required=True)
     c.add_argument("--user")
+
+    c = _action(sub, "work", cmd_work, "the work waiting for your role, overdue first "
+                "(issue 11 item 5)")
+    c.add_argument("--user", required=True)
 
     c = sub.add_parser("report", help="the DPIA / DPO report as PDF (R-83)")
     c.add_argument("--from", dest="since", type=_iso_date, required=True)

@@ -188,7 +188,7 @@ def may(action: Action, camera: str | None = None) -> bool:
 
 
 # Pages in the menu, each shown only to whom it is for.
-_MENU = (("recordings.index", "Camera's", "login"), ("live.grid", "Live", Action.LIVE),
+_MENU = (("home.index", "Start", "login"), ("live.grid", "Live", Action.LIVE),
          ("casework.holds", "Bewaren", Action.HOLD), ("casework.visits", "Bezoek", Action.IDENTIFY),
          ("casework.requests", "Verzoeken", Action.REQUEST_READ),
          ("exports.index", "Export", Action.EXPORT),
