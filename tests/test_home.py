@@ -164,6 +164,16 @@ def test_technisch_beheerder_sees_no_requester_and_no_footage_R11(work):
     assert 'href="/cameras/' not in page and 'href="/live' not in page   # no footage links
 
 
+def test_every_item_links_to_a_page_of_the_web(work):
+    app, _, _ = work
+    routes = app.url_map.bind("localhost")
+    for name in ("b.beheerder", "p.officer", "m.manager", "d.dpo", "t.admin"):
+        work_of = login(app, name).get("/api/work").get_json()
+        for item in work_of["items"] + work_of["requests"]:
+            endpoint, _args = routes.match(item["link"], method="GET")   # raises if none
+            assert not endpoint.split(".")[-1].startswith("api"), item
+
+
 def test_home_page_keeps_the_cameras_for_roles_that_may_watch(work):
     app, _, _ = work
     page = login(app, "b.beheerder").get("/").get_data(as_text=True)

@@ -24,7 +24,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import tzinfo
 
 from firmware.export.service import SCHEMA as EXPORT_SCHEMA
@@ -36,6 +36,7 @@ from firmware.i18n import _
 from firmware.system.readiness import Readiness
 
 NOTICE_DAYS = 3
+CLOCK_MAX_AGE = 30.0         # seconds: the work list may show a clock state this old
 # The roles whose list shows the recorder and the clock: only they need `Desk.readiness`.
 SYSTEM_ROLES = frozenset({Role.BEHEERDER, Role.TECHNICAL})
 TIME_FORMAT = "%d-%m-%Y %H:%M (%Z)"
@@ -87,6 +88,7 @@ class Desk:
     tz: tzinfo
     now: float
     readiness: Readiness | None = None
+    steps: list[Step] | None = field(default=None, repr=False)     # computed once
 
     def when(self, t: float | None) -> str:
         return when(t, self.tz, TIME_FORMAT)
@@ -101,7 +103,7 @@ def desk_for(actor: Actor, cfg, store, db: sqlite3.Connection,
     from firmware.system.readiness import readiness
     ready = None
     if actor.visit is None and actor.role in SYSTEM_ROLES:
-        ready = readiness(cfg, store)
+        ready = readiness(cfg, store, clock_max_age=CLOCK_MAX_AGE)
     return Desk(db, store.retention, ZoneInfo(cfg.device.timezone),
                 time.time() if now is None else now, ready)
 
@@ -187,7 +189,9 @@ def next_step(row, desk: Desk) -> Step:
 
 def request_steps(desk: Desk) -> list[Step]:
     """The next step of every open request: for the roles that may read requests (R-11)."""
-    return [next_step(row, desk) for row in _open_requests(desk)]
+    if desk.steps is None:
+        desk.steps = [next_step(row, desk) for row in _open_requests(desk)]
+    return desk.steps
 
 
 def _steps_of(desk: Desk, role: Role) -> list[Item]:

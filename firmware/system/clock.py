@@ -11,6 +11,7 @@ import ctypes.util
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +43,13 @@ class ClockState:
     source: str          # "timedatectl", "systemd-timesyncd" or "kernel": who said so
 
 
-def clock_state(timeout: float = 2.0) -> ClockState:
-    """Whether the clock is synchronised, and who says so, asked in this order:
+_last: tuple[float, str, ClockState] | None = None     # (monotonic time, command, state)
+
+
+def clock_state(timeout: float = 2.0, max_age: float = 0.0) -> ClockState:
+    """Whether the clock is synchronised, and who says so. `max_age` > 0 accepts an answer
+    that old (a page that shows the state need not start `timedatectl` at every load;
+    /readyz asks afresh). Asked in this order:
 
     1. `timedatectl show --property=NTPSynchronized --value` (systemd's own view), or the
        command named by $NVR_TIMEDATECTL; only a "yes" or "no" counts;
@@ -51,7 +57,17 @@ def clock_state(timeout: float = 2.0) -> ClockState:
        timesyncd has synchronised the clock since boot;
     3. neither (no systemd, as in a container): the kernel's adjtimex state, which reads
        unsynchronised until some NTP daemon disciplines the clock (`clock_synchronised`)."""
+    global _last
     command = os.environ.get(TIMEDATECTL_ENV) or TIMEDATECTL
+    if max_age > 0 and _last is not None and _last[1] == command \
+            and time.monotonic() - _last[0] <= max_age:
+        return _last[2]
+    state = _ask(command, timeout)
+    _last = (time.monotonic(), command, state)
+    return state
+
+
+def _ask(command: str, timeout: float) -> ClockState:
     found = shutil.which(command)
     if found:
         try:

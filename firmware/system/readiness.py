@@ -67,14 +67,16 @@ def recorder_problems(cfg: Config, refused: dict, now: float,
     return problems
 
 
-def readiness(cfg: Config, store, now: float | None = None) -> Readiness:
+def readiness(cfg: Config, store, now: float | None = None,
+              clock_max_age: float = 0.0) -> Readiness:
     """The checks of /readyz, each True when it is as it should be, except `storage_alarm`,
-    which is True when there IS an alarm (the field says what it names)."""
+    which is True when there IS an alarm (the field says what it names). `clock_max_age`:
+    how old an answer about the clock may be (0 for /readyz: asked afresh)."""
     now = time.time() if now is None else now
     alarms = store.alarms()                  # kept in the index: the owner's, seen here too
     refused = refusals(cfg)
     recorder = recorder_problems(cfg, refused, now, recorder_status(cfg.live_socket))
-    clock = clock_state()
+    clock = clock_state(max_age=clock_max_age)
     below = store.disk_used() <= store.high_water
     checks = {"disk_below_high_water": below, "storage_alarm": bool(alarms),
               "cameras_may_record": not refused, "recorder_running": not recorder,
