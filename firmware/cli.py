@@ -1166,7 +1166,7 @@ def cmd_work(args) -> int:
     actor = _login(gov, args, None)
     items = [i.as_dict() for i in work_for(actor, desk_for(actor, cfg, _store(cfg),
                                                             gov.accounts.db))]
-    text = "\n".join(("OVERDUE " if i["overdue"] else "") + f"{i['text']}  [{i['link']}]"
+    text = "\n".join(("! " if i["overdue"] else "- ") + f"{i['text']}  [{i['link']}]"
                      for i in items) or "nothing waits for you"
     _print({"items": items}, args.json, text)
     return 0

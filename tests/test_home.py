@@ -100,6 +100,23 @@ def test_readyz_follows_the_running_recorder_and_the_clock_state(tmp_path, monke
     assert status == 503 and body["checks"]["recorder_running"] is False, body
 
 
+def test_a_stalled_or_stopped_camera_is_a_recorder_problem(tmp_path):
+    """The recorder's own status (as `?status` on its socket answers it): a camera whose last
+    frame is older than HEARTBEAT_SECONDS, or that stopped, makes the device not ready."""
+    from firmware.system.readiness import HEARTBEAT_SECONDS, recorder_problems
+    cfg = load(write_config(tmp_path))
+    now = time.time()
+    assert recorder_problems(cfg, {}, now, {"cam": {"state": "recording",
+                                                    "last_frame": now - 1}}) == []
+    stalled = recorder_problems(cfg, {}, now, {"cam": {
+        "state": "recording", "last_frame": now - HEARTBEAT_SECONDS - 5}})
+    assert len(stalled) == 1 and "cam" in stalled[0] and str(HEARTBEAT_SECONDS) in stalled[0]
+    stopped = recorder_problems(cfg, {}, now, {"cam": {"state": "stopped",
+                                                       "why": "camera unplugged"}})
+    assert len(stopped) == 1 and "camera unplugged" in stopped[0]
+    assert "does not answer" in recorder_problems(cfg, {}, now, None)[0]
+
+
 def test_clock_state_falls_back_to_the_kernel_without_timedatectl(monkeypatch, tmp_path):
     from firmware.system.clock import clock_state, clock_synchronised
     monkeypatch.setenv("NVR_TIMEDATECTL", str(tmp_path / "absent"))
