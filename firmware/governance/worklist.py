@@ -206,8 +206,9 @@ def _awaiting_decision(desk: Desk, overdue_only: bool) -> list[Item]:
         if s.kind != "decide" or (overdue_only and not s.overdue):
             continue
         due = desk.when(s.due)
-        text = (_("Overdue: the decision on the request of %(requester)s was due %(due)s "
-                  "(art. 10 lid 3, R-72)", requester=s.requester, due=due) if s.overdue else
+        text = (_("The decision on the request of %(requester)s was due %(due)s and has not "
+                  "been taken (art. 10 lid 3, R-72)", requester=s.requester, due=due)
+                if s.overdue else
                 _("The manager bedrijfsvoering decides on the request of %(requester)s by "
                   "%(due)s (art. 10 lid 3)", requester=s.requester, due=due))
         items.append(Item("overdue" if s.overdue else "awaiting-decision",
