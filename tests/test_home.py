@@ -198,6 +198,27 @@ def test_home_page_keeps_the_cameras_for_roles_that_may_watch(work):
     assert "Wat op u wacht" in page
 
 
+def test_a_visit_sees_its_cameras_and_no_work_art5_lid4(work):
+    from webutil import api
+
+    from firmware.governance.service import Governance
+    app, config, _ = work
+    gov = Governance.open(load(config))
+    now = time.time()
+    visit = gov.grants.open_visit(gov.login("b.beheerder", PASSWORD), visitor="R. Agent",
+                                  organisation="Politie", identity="dienstpas, eindigend op 12",
+                                  legal_basis="126nda", reason="aangifte vernieling",
+                                  cameras={"cam"}, start=now - 3600, end=now - 600, minutes=30)
+    gov.close()
+    c = login(app, "b.beheerder")
+    assert api(c, "POST", f"/api/visits/{visit}/start").status_code == 200
+    assert c.get("/api/work").get_json() == {"items": [], "requests": []}
+    page = c.get("/").get_data(as_text=True)
+    assert "Testcamera" in page and "Wat op u wacht" not in page
+    for name in NAMES:
+        assert name not in page
+
+
 def test_cli_work_lists_the_same_items_overdue_first(work):
     _, config, ids = work
     env = {**os.environ, "NVR_PASSWORD": PASSWORD}
