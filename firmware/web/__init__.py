@@ -96,9 +96,9 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
                   timezone_selector=lambda: cfg.device.timezone)
     babel.domain_instance = _Catalogue()                    # Dutch pages, one catalogue
 
-    from firmware.web import (api, auth, casework, decisions, exports, live, logbooks, people,
-                              recordings, scans, system, viewing)
-    for module in (auth, recordings, live, casework, exports, logbooks, people, system, api,
+    from firmware.web import (api, auth, casework, decisions, exports, home, live, logbooks,
+                              people, recordings, scans, system, viewing)
+    for module in (auth, home, recordings, live, casework, exports, logbooks, people, system, api,
                    decisions, scans, viewing):
         app.register_blueprint(module.bp)
     auth.limit_logins(app)

@@ -191,7 +191,7 @@ def may(action: Action, camera: str | None = None) -> bool:
 
 
 # Pages in the menu, each shown only to whom it is for.
-_MENU = (("recordings.index", lazy_gettext("Cameras"), "login"),
+_MENU = (("home.index", lazy_gettext("Start"), "login"),
          ("live.grid", lazy_gettext("Live"), Action.LIVE),
          ("casework.holds", lazy_gettext("Holds"), Action.HOLD),
          ("casework.visits", lazy_gettext("Visits"), Action.IDENTIFY),
