@@ -14,7 +14,7 @@
   const range = document.getElementById("tl-range");
   const fmt = new Intl.DateTimeFormat("nl-NL", {timeZone: d.tz, hour: "2-digit", minute: "2-digit"});
   const STEPS = [60, 120, 600, 1800, 3600, 10800];     // seconds between labels
-  const MIN_SPAN = 120, LABEL_PX = 40, ZOOM = 1.5;
+  const MIN_SPAN = 120, LABEL_PX = 38, ZOOM = 1.5;
   const full = d.end - d.start;
   let v0 = d.start, v1 = d.end;
 
