@@ -12,6 +12,9 @@
   if (!box) return;
   const segs = JSON.parse(box.dataset.segments);
   if (!segs.length) return;
+  segs.forEach(function (s) {          // a day page gives one url pattern, not 1,500 urls
+    if (!s.url) s.url = box.dataset.video.replace("{id}", s.id);
+  });
   const seek = document.getElementById("player-seek");
   const clock = document.getElementById("player-clock");
   const fmt = new Intl.DateTimeFormat("nl-NL", {timeZone: box.dataset.tz, hour: "2-digit",
