@@ -202,6 +202,61 @@ def test_zoom_from_the_day_to_an_hour_shows_10_minute_labels(as_user, events_sit
     shot(page, "12-tijdlijn-ingezoomd")
 
 
+def test_timeline_by_keyboard_and_by_pinch(browser, events_site):  # noqa: F811
+    """Keys move and zoom it, Enter on a block plays the event; two fingers pinch it (real touch
+    input through the DevTools protocol, a touch screen context)."""
+    context = browser.new_context(ignore_https_errors=True, locale="nl-NL", has_touch=True,
+                                  viewport={"width": 1280, "height": 860})
+    try:
+        page = context.new_page()
+        url = events_site["url"]
+        page.goto(f"{url}/login")
+        page.fill("input[name=name]", "b.beheerder")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Aanmelden')")
+        page.goto(f"{url}/cameras/cam/day/{_day()}")
+        state_reason(page, "terugkijken fietsendiefstal")
+        start, end = _view(page)
+        block = page.locator("#tl-track button.event >> nth=-1")
+        block.focus()
+        page.keyboard.press("Enter")
+        last = events_site["today"][-1][0]
+        page.wait_for_function(f"() => document.getElementById('player').dataset.current === "
+                               f"'{last}'", timeout=20000)
+        assert "current" in block.get_attribute("class")
+        block.focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function(f"() => document.getElementById('timeline').dataset.viewStart"
+                               f" < {start - 1}")
+        start, end = _view(page)
+        page.keyboard.press("+")
+        page.wait_for_function(f"() => {{ const d = document.getElementById('timeline')"
+                               f".dataset; return d.viewEnd - d.viewStart < {end - start - 1}; }}")
+        start, end = _view(page)
+        page.locator("#tl-track").scroll_into_view_if_needed()
+        box = page.locator("#tl-track").bounding_box()
+        cdp = context.new_cdp_session(page)
+        y = box["y"] + 6                                     # above the blocks
+        mid = box["x"] + box["width"] / 2
+
+        def touch(kind, spread):
+            points = [] if kind == "touchEnd" else [
+                {"x": mid - spread, "y": y, "id": 0}, {"x": mid + spread, "y": y, "id": 1}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [
+            {"x": mid - 40, "y": y, "id": 0}]})               # one finger, then the second
+        touch("touchStart", 40)
+        for spread in range(60, 320, 20):                    # fingers apart: zoom in
+            touch("touchMove", spread)
+        touch("touchEnd", 0)
+        page.wait_for_function(f"() => {{ const d = document.getElementById('timeline')"
+                               f".dataset; return d.viewEnd - d.viewStart < "
+                               f"{(end - start) / 3}; }}")
+    finally:
+        context.close()
+
+
 def test_another_day_opens_at_its_first_event(as_user, events_site):
     page = as_user("b.beheerder")
     page.goto(f"{events_site['url']}/cameras/cam/day/{_day(-1)}")
