@@ -37,7 +37,7 @@ test: $(STAMP) check-debian
 
 # Refresh the screenshots in docs/ from the browser test.
 screenshots: $(STAMP) check-debian
-	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py
+	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py tests/test_browser_events.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/motion.py

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import PASSWORD, make_store, nvr, render_scene, staff, write_config
-from test_browser import AMSTERDAM, browser, shot, state_reason  # noqa: F401 (fixture)
+from test_browser import AMSTERDAM, SHOTS, browser, shot, state_reason  # noqa: F401 (fixture)
 from webutil import api, client, login
 
 from firmware.config import load
@@ -170,7 +170,6 @@ def test_day_lists_40_events_and_the_timeline_opens_at_now(as_user, events_site)
     assert page.locator("#tl-track .band.hold").count() == 1
     assert page.locator("#tl-track .band.hold").is_visible()
     assert "bewaard (bevriezing)" in page.inner_text(".legend")
-    shot(page, "11-dag-gebeurtenissen")
 
 
 def test_zoom_from_the_day_to_an_hour_shows_10_minute_labels(as_user, events_site):
@@ -296,6 +295,14 @@ def test_thumbnails_are_jpegs_shown_after_a_reason(as_user, events_site):
     page.wait_for_function("() => { const i = document.querySelector('table.events img');"
                            " return i && i.complete && i.naturalWidth > 0; }", timeout=20000)
     assert page.evaluate("document.querySelector('table.events img').naturalWidth") == 160
+    page.locator("h3:has-text('Gebeurtenissen')").scroll_into_view_if_needed()
+    page.wait_for_function("() => [...document.querySelectorAll('table.events img')].slice(0, 4)"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=20000)
+    page.evaluate("window.scrollTo(0, 0)")
+    path = SHOTS / "11-dag-gebeurtenissen.png"             # the README's picture: one screen
+    page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": 1280, "height": 1400},
+                    full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_day_page_has_no_serious_axe_violations(as_user, events_site):
