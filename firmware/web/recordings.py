@@ -18,8 +18,8 @@ from flask import Blueprint, abort, g, request, send_file, url_for
 
 from firmware.governance.access import ORDINARY_PURPOSES as PURPOSES
 from firmware.governance.roles import decide
-from firmware.i18n import _
 from firmware.governance.viewing import show_playback_segment
+from firmware.i18n import _
 from firmware.playback.thumbnail import NoPicture, ThumbnailCache, make_thumbnail
 from firmware.storage.events import covering, group_events
 from firmware.storage.holds import list_holds
