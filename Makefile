@@ -29,7 +29,7 @@ test: debian-setup $(STAMP)
 
 # Refresh the screenshots in docs/ from the browser test.
 screenshots: debian-setup $(STAMP)
-	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py
+	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py tests/test_browser_events.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/motion.py

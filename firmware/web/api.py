@@ -66,6 +66,10 @@ def _document() -> dict:
                                  "the next step of each open request (issue 11 item 5)")},
         "/api/cameras/{camera}/segments/{day}": {
             "parameters": _path(cam, day), "get": _op("segments of one camera on one day")},
+        "/api/cameras/{camera}/events/{day}": {
+            "parameters": _path(cam, day),
+            "get": _op("events of one camera on one day (start, duration, held, request, "
+                       "segments, thumbnail)")},
         "/api/cameras/{camera}/access": {
             "parameters": _path(cam), "post": _op(
                 "state purpose and reason before footage is shown (R-01); logged",
@@ -75,6 +79,10 @@ def _document() -> dict:
         "/api/segments/{segment_id}/video": {
             "parameters": _path(("segment_id", "str")),
             "get": _op("one segment as MP4, decrypted into the response", content="video/mp4")},
+        "/api/segments/{segment_id}/thumbnail": {
+            "parameters": _path(("segment_id", "str")),
+            "get": _op("a JPEG of the segment's motion, made in memory; logged as a showing",
+                       content="image/jpeg")},
         "/api/holds": {"get": _op("holds (R-41)"),
                        "post": _op("place a hold", _body(
                            ["camera", "start", "end", "reason", "reference"], camera=_TEXT,
