@@ -438,7 +438,7 @@ def cmd_hold_release(args) -> int:
     gov = _governance(cfg)
     actor = _login(gov, args, Action.HOLD)
     try:
-        result = gov.release_hold(actor, _store(cfg), args.id)
+        result = gov.release_hold(actor, _store(cfg), args.id, reason=args.reason)
     except HoldError as exc:
         raise CliError(str(exc)) from None
     _print(result, args.json, f"hold {args.id} released; {result['released_segments']} "
@@ -562,11 +562,27 @@ def cmd_user_disable(args) -> int:
     gov = _governance(_config(args))
     actor = _login(gov, args, Action.USERS)
     try:
-        gov.accounts.disable(args.name, by=actor)
+        gov.accounts.disable(args.name, by=actor, reason=args.reason)
     except AccountError as exc:
         raise CliError(str(exc)) from None
     print(f"account {args.name} disabled (kept, so the logbook keeps its name); its sessions "
           "ended")
+    return 0
+
+
+def cmd_user_enable(args) -> int:
+    """Propose a disabled account for use again; a manager-bedrijfsvoering approves it
+    (`user approve`) before it is in force (four eyes)."""
+    from firmware.governance.accounts import AccountError
+    from firmware.governance.roles import Action
+    gov = _governance(_config(args))
+    actor = _login(gov, args, Action.USERS)
+    try:
+        gov.accounts.enable(args.name, by=actor, reason=args.reason)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"account {args.name} proposed for use again; it awaits a manager-bedrijfsvoering's "
+          f"approval (nvr user approve {args.name} --role {gov.accounts.get(args.name).role.value})")
     return 0
 
 
@@ -1006,7 +1022,7 @@ def cmd_delegation_add(args) -> int:
 
 
 def cmd_delegation_revoke(args) -> int:
-    _grants_call(args, "revoke", args.id)
+    _grants_call(args, "revoke", args.id, reason=args.reason)
     print(f"delegation {args.id} revoked")
     return 0
 
@@ -1022,7 +1038,7 @@ def cmd_visit_open(args) -> int:
 
 
 def cmd_visit_close(args) -> int:
-    _grants_call(args, "close_visit", args.id)
+    _grants_call(args, "close_visit", args.id, reason=args.reason)
     print(f"visit {args.id} closed")
     return 0
 
@@ -1362,8 +1378,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reason", required=True)
     c.add_argument("--reference", required=True)
     c.add_argument("--user", help="your account (beheerder); password from NVR_PASSWORD")
-    c = _action(holds, "release", cmd_hold_release, "release a hold")
+    c = _action(holds, "release", cmd_hold_release, "release a hold (not one of a request "
+                "still open: close the request)")
     c.add_argument("id", type=int)
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user", help="your account (beheerder); password from NVR_PASSWORD")
     _action(holds, "list", cmd_hold_list, "list holds")
 
@@ -1380,6 +1398,12 @@ def build_parser() -> argparse.ArgumentParser:
     _action(users, "list", cmd_user_list, "list accounts")
     c = _action(users, "disable", cmd_user_disable, "disable an account", json=False)
     c.add_argument("name")
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
+    c.add_argument("--user", required=True)
+    c = _action(users, "enable", cmd_user_enable, "propose a disabled account for use again "
+                "(a manager-bedrijfsvoering approves it)", json=False)
+    c.add_argument("name")
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user", required=True)
     c = _action(users, "passwd", cmd_user_passwd, "change your own password", json=False)
     c.add_argument("name")
@@ -1502,6 +1526,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--user")
     c = _action(dels, "revoke", cmd_delegation_revoke, "revoke a delegation", json=False)
     c.add_argument("id", type=int)
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user")
     c = _action(dels, "list", cmd_grants_list, "list delegations")
     c.add_argument("--user")
@@ -1521,6 +1546,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--user")
     c = _action(visits, "close", cmd_visit_close, "close a visit", json=False)
     c.add_argument("id", type=int)
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user")
     c = _action(visits, "list", cmd_grants_list, "list visits")
     c.add_argument("--user")

@@ -161,3 +161,44 @@ def test_a_technisch_beheerder_enabled_again_waits_for_the_manager_too_R10_art2(
     assert accounts.get("t.tweede").actor().disabled
     accounts.approve("t.tweede", role=Role.TECHNICAL, by=people["m.manager"])
     assert not accounts.authenticate("t.tweede", PW).actor().disabled
+
+
+# --- the command line: --reason required, the same rules ----------------------------------------
+
+def test_cli_asks_a_reason_for_every_undoing_step_R41_R74_R10_R12(tmp_path):
+    from datetime import datetime, timedelta
+
+    from conftest import nvr, staff, write_config
+    config = write_config(tmp_path)
+    env = staff(config)
+    run = lambda *args, user="b.beheerder": nvr("--config", str(config), *args,  # noqa: E731
+                                                "--user", user, env=env)
+    for args in (("hold", "release", "1"), ("request", "close", "1"),
+                 ("user", "disable", "p.officer"), ("user", "enable", "p.officer"),
+                 ("delegation", "revoke", "1"), ("visit", "close", "1")):
+        refused = run(*args)
+        assert refused.returncode == 2 and "--reason" in refused.stderr, (args, refused.stderr)
+    now = datetime.now().astimezone()
+    window = ("--start", (now - timedelta(minutes=20)).isoformat(timespec="seconds"),
+              "--end", (now - timedelta(minutes=10)).isoformat(timespec="seconds"))
+    added = run("request", "add", "--article", "9", "--reference", "PL-77", "--requester",
+                "Politie", "--legal-basis", "126nd", "--camera", "cam", *window, "--json")
+    assert added.returncode == 0, added.stderr
+    import json
+    req = json.loads(added.stdout)
+    held = run("hold", "release", str(req["hold_id"]), "--reason", "niet meer nodig")
+    assert held.returncode != 0 and f"request {req['id']}, which is not closed" in held.stderr
+    closed = run("request", "close", str(req["id"]), "--reason", "beelden overgedragen")
+    assert closed.returncode == 0, closed.stderr
+
+    disabled = run("user", "disable", "p.officer", "--reason", "uit dienst", user="t.admin")
+    assert disabled.returncode == 0, disabled.stderr
+    last = run("user", "disable", "t.admin", "--reason", "ik vertrek", user="t.admin")
+    assert last.returncode != 0 and "last technisch beheerder in force" in last.stderr
+    enabled = run("user", "enable", "p.officer", "--reason", "terug in dienst", user="t.admin")
+    assert enabled.returncode == 0 and "awaits" in enabled.stdout, enabled.stderr
+    listed = json.loads(nvr("--config", str(config), "user", "list", "--json", env=env).stdout)
+    officer = next(u for u in listed if u["name"] == "p.officer")
+    assert officer["disabled"] is None and officer["pending"]
+    approved = run("user", "approve", "p.officer", "--role", "privacy-officer", user="m.manager")
+    assert approved.returncode == 0, approved.stderr
