@@ -64,7 +64,12 @@ def hold_release(hold_id: int):
         result = gov().release_hold(g.actor, nvr()["store"], hold_id, reason=reason)
         return done(result, _("Hold %(id)s released; the footage falls under the retention "
                               "period again.", id=hold_id), url_for("casework.holds"))
-    return confirm_step(release, title=_("Release hold %(id)s", id=hold_id),
+    hold = next((h for h in list_holds(nvr()["store"]) if h["id"] == hold_id), None)
+    detail = "" if hold is None else _(
+        "Camera %(camera)s, %(start)s – %(end)s; reason: %(reason)s; reference: %(reference)s.",
+        camera=hold["camera_id"], start=local_time(hold["start"]), end=local_time(hold["end"]),
+        reason=hold["reason"], reference=hold["reference"])
+    return confirm_step(release, title=_("Release hold %(id)s", id=hold_id), detail=detail,
                         consequence=_("The footage of this hold falls under the retention "
                                       "period of 28 days again and is erased when that has "
                                       "passed. This cannot be undone."),

@@ -19,14 +19,14 @@ from firmware.web.routes import FormState, Refusal, RuleError, fields, is_api, t
 
 
 def confirm_step(step: Callable[[str], object], *, title: str, consequence: str, button: str,
-                 back: str):
+                 back: str, detail: str = ""):
     """Run `step(reason)` once confirmed; until then (and when a rule refuses the reason or the
-    step) answer with the confirmation page. `title`, `consequence` and `button` are what the
-    person reads; `back` is where 'Cancel' goes."""
+    step) answer with the confirmation page. `title`, `detail` (what it is about),
+    `consequence` and `button` are what the person reads; `back` is where 'Cancel' goes."""
     f = fields()
     if is_api():
         return step(text(f, "reason", required=False))
-    page = {"title": title, "consequence": consequence, "button": button, "back": back,
+    page = {"title": title, "detail": detail, "consequence": consequence, "button": button, "back": back,
             "minimum": MIN_UNDO_REASON}
     if f.get("confirm") != "yes":
         return render_template("confirm.html", state=FormState(None, f), **page)

@@ -279,7 +279,7 @@ class FormState:
         if not self.message or self.field != name:
             return Markup("")
         ident = f' id="error-{name}"' if name else ""
-        return Markup('<span class="error field-error" role="alert"%s>%s</span>') % (
+        return Markup('<span class="error field-error" role="alert" style="margin: 0 .5rem"%s>%s</span>') % (
             Markup(ident), self.message)
 
 
