@@ -186,3 +186,20 @@ def test_revoking_a_delegation_and_ending_a_visit_are_confirmed_R12_art5_4(site)
     assert entries(config, "inzien", "visit-closed")[-1]["reason"] == "bezoekers vertrokken"
     # the API takes the reason in its body, without a page
     assert api(b, "POST", f"/api/visits/{vid}/close", {}).status_code == 400
+
+
+def test_the_decision_form_of_a_request_keeps_its_input_R70(site):
+    app, _ = site
+    p = login(app, "p.officer")
+    r = post(p, "/requests/art10", requester="A. Jansen", requester_kind="citizen",
+             motivation="mijn auto is beschadigd op het plein", camera="cam",
+             start=local(-30), end=local(-10))
+    assert r.status_code == 302, page(r)
+    req = max(q["id"] for q in p.get("/api/requests").get_json())
+    m = login(app, "m.manager")
+    r = post(m, f"/requests/{req}/decision", approve="yes", reason="belang aangetoond",
+             weighing="", blur="none")
+    html = page(r)
+    assert r.status_code == 400 and 'value="belang aangetoond"' in field(html, "reason")
+    assert re.search(r'name="approve" value="yes" required checked', html)
+    assert 'class="error field-error"' in html
