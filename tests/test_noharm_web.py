@@ -203,3 +203,11 @@ def test_the_decision_form_of_a_request_keeps_its_input_R70(site):
     assert r.status_code == 400 and 'value="belang aangetoond"' in field(html, "reason")
     assert re.search(r'name="approve" value="yes" required checked', html)
     assert 'class="error field-error"' in html
+
+
+def test_a_refused_form_of_a_missing_request_is_an_error_page_not_a_crash(site):
+    app, _ = site
+    m = login(app, "m.manager")
+    r = post(m, "/requests/99999/decision", approve="yes", reason="belang aangetoond",
+             weighing="", blur="none")
+    assert r.status_code == 400 and "er is geen verzoek 99999" in page(r)

@@ -308,8 +308,11 @@ def form_again(exc: Exception):
         return None
     g.form_state = FormState(request.endpoint, request.form, getattr(exc, "field", None),
                              str(exc))
-    response = current_app.make_response(current_app.view_functions[page](
-        **(request.view_args or {})))
+    try:
+        response = current_app.make_response(current_app.view_functions[page](
+            **(request.view_args or {})))
+    except RuleError:                   # the page itself is refused (no such request): the
+        return None                     # error page says what the rule said
     if response.status_code == 200:
         response.status_code = 400
     return response
