@@ -581,8 +581,9 @@ def cmd_user_enable(args) -> int:
         gov.accounts.enable(args.name, by=actor, reason=args.reason)
     except AccountError as exc:
         raise CliError(str(exc)) from None
+    role = gov.accounts.get(args.name).role.value
     print(f"account {args.name} proposed for use again; it awaits a manager-bedrijfsvoering's "
-          f"approval (nvr user approve {args.name} --role {gov.accounts.get(args.name).role.value})")
+          f"approval (nvr user approve {args.name} --role {role})")
     return 0
 
 

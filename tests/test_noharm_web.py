@@ -160,7 +160,8 @@ def test_disable_and_enable_again_are_confirmed_and_four_eyes_R10(site):
     assert entries(config, "usage", "user-enable")[-1]["reason"] == "terug in de oude functie"
     m = login(app, "m.manager")
     assert "d.dpo" in page(m.get("/users/pending"))
-    assert post(m, "/users/d.dpo/approve", role="functionaris-gegevensbescherming").status_code == 302
+    assert post(m, "/users/d.dpo/approve",
+                role="functionaris-gegevensbescherming").status_code == 302
     login(app, "d.dpo")                                          # in force again
 
 

@@ -26,8 +26,8 @@ def confirm_step(step: Callable[[str], object], *, title: str, consequence: str,
     f = fields()
     if is_api():
         return step(text(f, "reason", required=False))
-    page = {"title": title, "detail": detail, "consequence": consequence, "button": button, "back": back,
-            "minimum": MIN_UNDO_REASON}
+    page = {"title": title, "detail": detail, "consequence": consequence, "button": button,
+            "back": back, "minimum": MIN_UNDO_REASON}
     if f.get("confirm") != "yes":
         return render_template("confirm.html", state=FormState(None, f), **page)
     try:

@@ -256,7 +256,7 @@ class FormState:
     def attrs(self, name: str, default: str | None = None) -> Markup:
         """` value="..."` (what was typed, else `default`) and, on the refused field,
         aria-invalid and aria-describedby pointing at its message."""
-        value = self.value(name, default or "") if self.values else (default or "")
+        value = self.value(name, default or "")
         out = Markup(' value="%s"') % value if value else Markup("")
         if self.field == name:
             out += Markup(' aria-invalid="true" aria-describedby="error-%s"') % name
@@ -278,9 +278,9 @@ class FormState:
         the form when the rule named no field."""
         if not self.message or self.field != name:
             return Markup("")
-        ident = f' id="error-{name}"' if name else ""
-        return Markup('<span class="error field-error" role="alert" style="margin: 0 .5rem"%s>%s</span>') % (
-            Markup(ident), self.message)
+        ident = Markup(' id="error-%s"') % name if name else Markup("")
+        return Markup('<span class="error field-error" role="alert" style="margin: 0 .5rem"'
+                      '%s>%s</span>') % (ident, self.message)
 
 
 def form_state(endpoint: str) -> FormState:
@@ -319,7 +319,8 @@ def form_again(exc: Exception):
 
 
 def _names_field(parse):
-    """An InputError raised while reading field `name` names it (FormState marks it)."""
+    """An InputError raised while reading field `name` names it (FormState marks it). The
+    default name is camera_id's, the one reader called without a name."""
     @functools.wraps(parse)
     def inner(f, name: str = "camera", *args, **kwargs):
         try:
