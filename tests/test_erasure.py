@@ -198,7 +198,7 @@ def test_hold_release_leaves_no_key_in_any_file_item6(tmp_path, busy_video):
         secrets = [db.execute("SELECT wrapped_key FROM holds").fetchone()[0]]
         secrets += [r[0] for r in db.execute("SELECT wrapped_dek FROM hold_segments")]
     assert len(secrets) == len(rows) + 1 and all(s in files_of(data) for s in secrets)
-    released = nvr("--config", str(config), "hold", "release", str(hold["id"]), "--user",
+    released = nvr("--config", str(config), "hold", "release", str(hold["id"]), "--reason", "incident afgehandeld", "--user",
                    "b.beheerder", env=env)
     assert released.returncode == 0, released.stderr
     assert not any(s in files_of(data) for s in secrets)
