@@ -120,7 +120,7 @@ def grant_live_view(gov, actor: Actor, cameras: list[str], *, purpose: str | Non
                                                          "cameras": cameras, "why": str(exc)})
         raise
     details = {"action": Action.LIVE.value, "cameras": cameras, "purpose": purpose}
-    gov.logbook.append("usage", actor.name, Action.LIVE.value, subject=subject, reason=reason,
+    gov.logbook.append("usage", actor.name, "live", subject=subject, reason=reason,
                        details=details)
-    return gov.logbook.append("inzien", actor.name, Action.LIVE.value, subject=subject,
-                              reason=reason, details=details)
+    return gov.logbook.append("inzien", actor.name, "live", subject=subject, reason=reason,
+                              details=details)
