@@ -90,18 +90,33 @@ def device(tmp_path_factory):
 
 
 @pytest.fixture
-def beheerder(browser, device):  # noqa: F811
-    """A fresh browser context logged in as the beheerder, on /live."""
-    context = browser.new_context(ignore_https_errors=True, locale="nl-NL", viewport=VIEWPORT)
-    page = context.new_page()
-    page.goto(f"{device.url}/login")
-    page.fill("input[name=name]", "b.beheerder")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Aanmelden')")
-    page.wait_for_url(f"{device.url}/")
-    page.goto(f"{device.url}/live")
-    yield page
-    context.close()
+def open_live(browser, device):  # noqa: F811
+    """Open a fresh browser context logged in as the beheerder, on /live."""
+    contexts = []
+
+    def open_as(viewport=VIEWPORT, script: str | None = None):
+        context = browser.new_context(ignore_https_errors=True, locale="nl-NL",
+                                      viewport=viewport)
+        contexts.append(context)
+        if script:
+            context.add_init_script(script)
+        page = context.new_page()
+        page.goto(f"{device.url}/login")
+        page.fill("input[name=name]", "b.beheerder")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Aanmelden')")
+        page.wait_for_url(f"{device.url}/")
+        page.goto(f"{device.url}/live")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def beheerder(open_live):
+    return open_live()
 
 
 def live_entries(device, reason: str) -> list[dict]:
@@ -142,8 +157,30 @@ def test_a_grid_of_two_cameras_fills_the_screen_both_showing_frames(beheerder, d
     shot(page, "live-grid")
     page.click("nav.live-layouts a:text-is('4')")                   # 2x2: four per screen
     page.wait_for_function(BOTH_PLAY, timeout=20000)
+    assert page.locator("input[name=reason]").count() == 0          # no reason asked again
     four = page.locator("figure.tile").nth(0).bounding_box()
     assert four["width"] < boxes[0]["width"] + 1 and four["height"] < boxes[0]["height"] / 1.5
+    page.click("nav.live-layouts a:text-is('1')")                   # one per screen: scrolls
+    page.wait_for_function(BOTH_PLAY, timeout=20000)
+    grid = page.locator("#livegrid").bounding_box()
+    one = page.locator("figure.tile").nth(0).bounding_box()
+    assert one["width"] == grid["width"] and one["height"] > grid["height"] * 0.9
+    assert page.evaluate("(g => g.scrollHeight > g.clientHeight)"
+                         "(document.getElementById('livegrid'))")
+
+
+def test_at_375_px_the_tiles_stack_and_fit_the_width(open_live):
+    page = open_live(viewport={"width": 375, "height": 740})
+    state_reason(page, "controle op de telefoon")
+    page.wait_for_function(BOTH_PLAY, timeout=20000)
+    first, second = (page.locator("figure.tile").nth(i).bounding_box() for i in range(2))
+    assert first["x"] == second["x"] and second["y"] >= first["y"] + first["height"]
+    # the grid and its tiles fit the width (the menu above is base.html's, folded by item 6)
+    for part in ("#livegrid", "nav.live-layouts", "figure.tile >> nth=1"):
+        box = page.locator(part).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375, part
+    assert page.evaluate("(g => g.scrollWidth <= g.clientWidth)"
+                         "(document.getElementById('livegrid'))")
 
 
 def test_the_reason_is_asked_once_for_two_cameras_one_logbook_entry_R01_R51(beheerder, device):
@@ -180,10 +217,28 @@ def test_one_camera_on_the_full_screen_and_back_with_escape(beheerder, device):
     shot(page, "live-fullscreen")
     page.keyboard.press("Escape")
     page.wait_for_function("() => document.fullscreenElement === null", timeout=5000)
+    page.wait_for_function("() => document.activeElement === document.querySelectorAll("
+                           "'figure.tile')[1].querySelector('button.fullscreen')", timeout=5000)
     page.locator("figure.tile").nth(0).locator("img.live").dblclick()
     page.wait_for_function(is_full, arg=0, timeout=5000)
     page.keyboard.press("Escape")
     page.wait_for_function("() => document.fullscreenElement === null", timeout=5000)
+
+
+def test_without_the_fullscreen_api_the_tile_fills_the_window_and_escape_returns(open_live):
+    """A browser without the Fullscreen API (a phone): the tile fills the window instead."""
+    page = open_live(script="delete Element.prototype.requestFullscreen;")
+    state_reason(page, "controle zonder volledig scherm")
+    page.wait_for_function(BOTH_PLAY, timeout=20000)
+    tile = page.locator("figure.tile").nth(0)
+    tile.locator("button.fullscreen").click()
+    assert "expanded" in tile.get_attribute("class")
+    box = tile.bounding_box()
+    assert box["width"] == VIEWPORT["width"] and box["height"] == VIEWPORT["height"]
+    assert tile.locator("button.fullscreen").inner_text() == "Terug naar het overzicht"
+    page.keyboard.press("Escape")
+    assert "expanded" not in tile.get_attribute("class")
+    assert tile.locator("button.fullscreen").inner_text() == "Volledig scherm"
 
 
 def test_an_ended_access_shows_toegang_verlopen_not_a_frozen_frame_R81(beheerder, device):

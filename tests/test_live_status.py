@@ -130,6 +130,18 @@ def test_status_says_expired_when_the_grant_lapses_R01(recorder):
         s["grants"] = {k: time.time() - 1 for k in s["grants"]}
     assert states(c, "cam", "door") == {"cam": "expired", "door": "expired"}
     assert c.get("/cameras/cam/live.mjpeg").status_code == 428      # and no stream
+    assert 'name="reason"' in c.get("/live").get_data(as_text=True)  # the grid asks again
+
+
+def test_the_page_carries_each_state_in_dutch_for_the_script(recorder):
+    app, _, _ = recorder
+    html = grid_client(app).get("/live").get_data(as_text=True)
+    for state, words in (("expired", "Toegang verlopen"), ("session-ended", "Opnieuw aanmelden"),
+                         ("recorder-down", "Recorder niet bereikbaar"),
+                         ("camera-lost", "Camera geeft geen beeld")):
+        block = html.split(f'data-state="{state}">', 1)[1].split("</div>", 1)[0]
+        assert words in block, state
+    assert "<script>" not in html and 'src="/static/live.js"' in html          # CSP 'self'
 
 
 def test_status_of_an_ended_session_is_the_login_redirect_and_polling_is_no_activity_R81(
