@@ -269,3 +269,36 @@ def test_a_stopped_recorder_shows_its_state_and_the_picture_comes_back(beheerder
     page.wait_for_function(
         "() => [...document.querySelectorAll('figure.tile')].every(t => t.dataset.state"
         " === 'live' && t.querySelector('img.live').naturalWidth > 0)", timeout=30000)
+
+
+def test_a_grid_of_max_streams_leaves_threads_for_pages(device):
+    """Every live tile holds a server thread for as long as it plays: with the most streams
+    the web allows open (MAX_STREAMS), the status the tiles poll and the pages still answer,
+    and one stream more is refused with 503 instead of hanging (real cheroot over TLS)."""
+    import requests
+
+    from firmware.web.live import MAX_STREAMS
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = str(load(device.config).storage.key_dir / "web-cert.pem")
+    token = s.get(device.url + "/api/session", timeout=10).json()["csrf"]
+    assert s.post(device.url + "/api/login", json={"name": "b.beheerder", "password": PASSWORD},
+                  headers={"X-CSRF-Token": token}, timeout=10).status_code == 200
+    s.headers["X-CSRF-Token"] = s.get(device.url + "/api/session", timeout=10).json()["csrf"]
+    for camera in ("cam", "hal"):
+        assert s.post(f"{device.url}/api/cameras/{camera}/access", json={
+            "action": "live", "purpose": "safety", "reason": "alle plaatsen bezet"},
+            timeout=10).status_code == 200
+    streams = []
+    try:
+        for i in range(MAX_STREAMS):
+            r = s.get(f"{device.url}/cameras/{('cam', 'hal')[i % 2]}/live.mjpeg", stream=True,
+                      timeout=10)
+            assert r.status_code == 200, (i, r.status_code)
+            streams.append(r)
+        assert s.get(device.url + "/live/status", timeout=10).status_code == 200
+        assert s.get(device.url + "/live", timeout=10).status_code == 200
+        assert s.get(f"{device.url}/cameras/cam/live.mjpeg", timeout=10).status_code == 503
+    finally:
+        for r in streams:
+            r.close()
