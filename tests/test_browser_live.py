@@ -271,13 +271,9 @@ def test_a_stopped_recorder_shows_its_state_and_the_picture_comes_back(beheerder
         " === 'live' && t.querySelector('img.live').naturalWidth > 0)", timeout=30000)
 
 
-def test_a_grid_of_max_streams_leaves_threads_for_pages(device):
-    """Every live tile holds a server thread for as long as it plays: with the most streams
-    the web allows open (MAX_STREAMS), the status the tiles poll and the pages still answer,
-    and one stream more is refused with 503 instead of hanging (real cheroot over TLS)."""
+def api_session(device, reason: str):
+    """A logged-in API session over real TLS with a live grant on both cameras."""
     import requests
-
-    from firmware.web.live import MAX_STREAMS
     s = requests.Session()
     s.trust_env = False
     s.verify = str(load(device.config).storage.key_dir / "web-cert.pem")
@@ -287,18 +283,51 @@ def test_a_grid_of_max_streams_leaves_threads_for_pages(device):
     s.headers["X-CSRF-Token"] = s.get(device.url + "/api/session", timeout=10).json()["csrf"]
     for camera in ("cam", "hal"):
         assert s.post(f"{device.url}/api/cameras/{camera}/access", json={
-            "action": "live", "purpose": "safety", "reason": "alle plaatsen bezet"},
-            timeout=10).status_code == 200
+            "action": "live", "purpose": "safety", "reason": reason}, timeout=10).status_code == 200
+    return s
+
+
+def open_streams(device, s, count: int) -> list:
     streams = []
+    for i in range(count):
+        r = s.get(f"{device.url}/cameras/{('cam', 'hal')[i % 2]}/live.mjpeg", stream=True,
+                  timeout=10)
+        assert r.status_code == 200, (i, r.status_code)
+        streams.append(r)
+    return streams
+
+
+def test_a_grid_of_max_streams_leaves_threads_for_pages(device):
+    """Every live tile holds a server thread for as long as it plays: with the most streams
+    the web allows open (MAX_STREAMS), the status the tiles poll and the pages still answer,
+    and one stream more is refused with 503 instead of hanging (real cheroot over TLS)."""
+    from firmware.web.live import MAX_STREAMS
+    s = api_session(device, "alle plaatsen bezet")
+    streams = open_streams(device, s, MAX_STREAMS)
     try:
-        for i in range(MAX_STREAMS):
-            r = s.get(f"{device.url}/cameras/{('cam', 'hal')[i % 2]}/live.mjpeg", stream=True,
-                      timeout=10)
-            assert r.status_code == 200, (i, r.status_code)
-            streams.append(r)
         assert s.get(device.url + "/live/status", timeout=10).status_code == 200
         assert s.get(device.url + "/live", timeout=10).status_code == 200
         assert s.get(f"{device.url}/cameras/cam/live.mjpeg", timeout=10).status_code == 503
     finally:
         for r in streams:
             r.close()
+
+
+def test_a_stream_refused_here_says_so_and_plays_once_a_place_is_free(beheerder, device):
+    """One place left for two tiles: the tile whose stream is refused (503) says "Geen beeld
+    ontvangen" instead of a broken image, and plays once the other streams close."""
+    from firmware.web.live import MAX_STREAMS
+    s = api_session(device, "bijna alle plaatsen bezet")
+    streams = open_streams(device, s, MAX_STREAMS - 1)
+    try:
+        state_reason(beheerder, "controle met weinig plaatsen")
+        beheerder.wait_for_function(      # one look at the page, while it says so
+            "() => [...document.querySelectorAll('figure.tile')].some(t =>"
+            " t.dataset.state === 'stream-failed'"
+            " && t.querySelector('.tile-state').innerText.includes('Geen beeld ontvangen')"
+            " && getComputedStyle(t.querySelector('img.live')).visibility === 'hidden')",
+            timeout=20000)
+    finally:
+        for r in streams:
+            r.close()
+    beheerder.wait_for_function(BOTH_PLAY, timeout=30000)

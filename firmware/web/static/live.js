@@ -1,5 +1,6 @@
 // The live grid: asks /live/status every few seconds and shows on each tile why it has no
-// picture (access expired, recorder not reachable, camera gives no picture) instead of a
+// picture (access expired, recorder not reachable, camera gives no picture, or its stream did
+// not open here, e.g. too many streams open) instead of a
 // frozen frame or a broken image; one tile on the full screen (button or double click,
 // Escape returns). The words come from the page (#live-states), never from this file.
 (function () {
@@ -60,7 +61,12 @@
         if (!data) return;
         tiles.forEach(function (t) {
           const found = data.cameras[t.dataset.camera];
-          show(t, found ? found.state : "expired");
+          let state = found ? found.state : "expired";
+          if (state === "live" && t.dataset.failed) {
+            delete t.dataset.failed;       // live, but this browser's stream did not open:
+            state = "stream-failed";       // say so, and try again at the next poll
+          }
+          show(t, state);
         });
         timer = setTimeout(check, poll);
       })
@@ -109,6 +115,7 @@
     tile.querySelector(".frame").addEventListener("dblclick", function () { enter(tile); });
     tile.querySelector("img.live").addEventListener("error", function () {
       if (tile.dataset.state === "live" && tile.querySelector("img.live").hasAttribute("src")) {
+        tile.dataset.failed = "1";
         check();                            // the stream failed: ask why at once
       }
     });
