@@ -415,6 +415,7 @@ def granted_until(action: Action, camera: str) -> float:
 
 
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
-           "granted_until", "grant_entry", "footage_grant_live", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
+           "granted_until", "grant_entry", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
-           "new_session", "forget_session", "local_target", "footage_client", "workstation"]
+           "new_session", "forget_session", "local_target", "footage_client", "workstation",
+           "footage_grant_live"]
