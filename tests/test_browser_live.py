@@ -239,6 +239,10 @@ def test_without_the_fullscreen_api_the_tile_fills_the_window_and_escape_returns
     page.keyboard.press("Escape")
     assert "expanded" not in tile.get_attribute("class")
     assert tile.locator("button.fullscreen").inner_text() == "Volledig scherm"
+    tile.locator("img.live").dblclick()                 # a double click, and the button back
+    assert "expanded" in tile.get_attribute("class")
+    tile.locator("button.fullscreen").click()
+    assert "expanded" not in tile.get_attribute("class")
 
 
 def test_an_ended_access_shows_toegang_verlopen_not_a_frozen_frame_R81(beheerder, device):
