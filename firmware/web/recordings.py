@@ -40,9 +40,9 @@ def _day_bounds(day: str) -> tuple[float, float]:
     try:
         d = date.fromisoformat(day)
     except ValueError:
-        abort(404, f"'{day}' is not a date like 2026-11-29")
+        abort(404, _("'%(day)s' is not a date like 2026-11-29", day=day))
     if not 2000 <= d.year < 2200:                # bounds.PLAUSIBLE: no footage outside these
-        abort(404, f"there is no footage on {day}")
+        abort(404, _("there is no footage on %(day)s", day=day))
     start = datetime(d.year, d.month, d.day, tzinfo=_tz())
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
@@ -60,10 +60,11 @@ def _window(day_start: float, day_end: float) -> tuple[float, float]:
             if not (0 <= hh <= 24 and 0 <= mm < 60):
                 raise ValueError
         except ValueError:
-            raise InputError(f"'{name}' is a time like 14:05, not {value!r}") from None
+            raise InputError(_("'%(name)s' is a time like 14:05, not %(value)r", name=name,
+                                     value=value)) from None
         bounds.append(day_start + hh * 3600 + mm * 60)
     if bounds[1] <= bounds[0]:
-        raise InputError("the window's end must lie after its start")
+        raise InputError(_("the window's end must lie after its start"))
     return bounds[0], bounds[1]
 
 
@@ -190,21 +191,25 @@ def access(camera: str):
     try:
         action = Action(text(f, "action", required=False, default="playback"))
     except ValueError:
-        raise InputError("'action' is 'playback' or 'live'") from None
+        raise InputError(_("'action' is 'playback' or 'live'")) from None
     if action not in (Action.PLAYBACK, Action.LIVE):
-        raise InputError("'action' is 'playback' or 'live'")
+        raise InputError(_("'action' is 'playback' or 'live'"))
     footage_grant(action, camera, text(f, "purpose", required=False),
                   text(f, "reason", required=False))
     until = granted_until(action, camera)
     back = local_target(request.form.get("back"), url_for("home.index"))
     return done({"camera": camera, "action": action.value, "until": until},
-                "Reden vastgelegd.", back)
+                _("Reason recorded."), back)
 
 
-_GONE = ("deze beelden zijn gewist: de bewaartermijn van 28 dagen is voorbij (R-40)")
-_MISSING = ("het bestand van dit segment ontbreekt op de schijf (verwijderd nadat het "
-            "werd opgezocht); laat de technisch beheerder `nvr recordings verify` "
-            "draaien om de index bij te werken")
+def _gone() -> str:
+    return _("this footage is erased: the retention period of 28 days is over (R-40)")
+
+
+def _missing() -> str:
+    return _("the file of this segment is missing on the disk (removed after it was looked "
+             "up); ask the technisch beheerder to run `nvr recordings verify` to update the "
+             "index")
 THUMBNAILS = ThumbnailCache(entries=200, max_bytes=4 << 20)   # this process's memory only
 
 
@@ -212,11 +217,11 @@ def _showable(segment_id: str):
     """The segment's index row and the grant it is shown under, or the refusal to return:
     the same checks for the video and its thumbnail (R-01, R-11, a visit's window)."""
     if not _SEGMENT_ID.match(segment_id):
-        abort(404, "no such segment")
+        abort(404, _("no such segment"))
     row = nvr()["store"].segment_row(segment_id)
     if row is None:
         THUMBNAILS.drop(segment_id)                       # erased: its picture goes too
-        abort(404, "no such segment")
+        abort(404, _("no such segment"))
     camera = row["camera_id"]
     decision = decide(g.actor, Action.PLAYBACK, camera=camera, at=row["start"])
     if not decision:
@@ -233,10 +238,10 @@ def _plaintext(segment_id: str) -> bytes:
         return b"".join(nvr()["store"].read_segment(segment_id))
     except KeyErased:                                     # R-40, also before the next sweep
         THUMBNAILS.drop(segment_id)
-        abort(410, _GONE)
+        abort(410, _gone())
     except SegmentMissing:                                # removed after it was looked up
         THUMBNAILS.drop(segment_id)
-        abort(410, _MISSING)
+        abort(410, _missing())
 
 
 @bp.route("/segments/<segment_id>/video")
@@ -274,13 +279,13 @@ def thumbnail(segment_id: str):
         try:
             jpeg = make_thumbnail(_plaintext(segment_id))
         except NoPicture:
-            abort(404, "this segment holds no picture")
+            abort(404, _("this segment holds no picture"))
         THUMBNAILS.put(segment_id, jpeg)
     else:
         try:
             nvr()["store"].data_key(segment_id)          # still readable (R-40)?
         except KeyErased:
             THUMBNAILS.drop(segment_id)
-            abort(410, _GONE)
+            abort(410, _gone())
     show_playback_segment(gov().accounts.db, gov().logbook, g.actor, dict(row), entry)
     return send_file(io.BytesIO(jpeg), mimetype="image/jpeg")
