@@ -88,6 +88,12 @@ def dutch(message: str, **variables) -> str:
     return text % variables if variables else text
 
 
+def N_(message: str) -> str:
+    """Marks `message` for the catalogue where it is defined (a table of words); it is
+    translated where it is read (governance.wording.Words)."""
+    return message
+
+
 def set_cli_locale(locale: str | None) -> None:
     """The command line's language (None: English)."""
     global _cli_locale
