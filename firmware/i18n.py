@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import io
 import os
+import sys
+from gettext import NullTranslations
 from pathlib import Path
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import LazyProxy, NullTranslations, Translations
 
 CATALOGUE_DIR = Path(__file__).parent / "translations"
 DOMAIN = "messages"
@@ -34,9 +32,14 @@ def po_path(locale: str) -> Path:
 
 
 def translations(locale: str | None) -> NullTranslations:
-    """The compiled catalogue of `locale` (English, the msgids, for None or "en")."""
+    """The compiled catalogue of `locale` (English, the msgids, for None or "en"). Babel is
+    imported only here and for the web: the recorder, whose storage raises messages through
+    `_`, speaks English and never loads it (its memory budget has no room to spare)."""
     if not locale or locale == "en":
         return NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
     path = po_path(locale)
     mtime = path.stat().st_mtime
     cached = _compiled.get(locale)
@@ -52,11 +55,10 @@ def translations(locale: str | None) -> NullTranslations:
 
 
 def _in_web_request() -> bool:
-    try:
-        from flask import has_request_context
-    except ImportError:                                      # pragma: no cover
-        return False
-    return has_request_context()
+    """Inside a Flask request? A process that never imported Flask (the recorder, the
+    command line) is not, and does not import it to find out."""
+    flask = sys.modules.get("flask")
+    return flask is not None and flask.has_request_context()
 
 
 def gettext(message: str, **variables) -> str:
@@ -77,8 +79,9 @@ def ngettext(singular: str, plural: str, num: int, **variables) -> str:
     return translations(_cli_locale).ngettext(singular, plural, num) % variables
 
 
-def lazy_gettext(message: str, **variables) -> LazyProxy:
+def lazy_gettext(message: str, **variables):
     """For messages defined at import time (constants, tables): translated when shown."""
+    from babel.support import LazyProxy
     return LazyProxy(gettext, message, enable_cache=False, **variables)
 
 
