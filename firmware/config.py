@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from firmware.i18n import _
+
 # footage is kept at most 28 days. The limit is a rule of the regulation, not a setting.
 MAX_RETENTION_DAYS = 28
 
@@ -433,8 +435,9 @@ def load(path: str | os.PathLike | None = None) -> Config:
     if path is None:
         path = os.environ.get(CONFIG_ENV)
     if not path:
-        raise ConfigError("nvr", [f"no configuration given: pass --config FILE or set {CONFIG_ENV}; "
-                                  "`nvr init DIR` writes a ready-to-run one"])
+        raise ConfigError("nvr", [_("no configuration given: pass --config FILE or set "
+                                    "%(variable)s; `nvr init DIR` writes a ready-to-run one",
+                                    variable=CONFIG_ENV)])
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

@@ -85,6 +85,21 @@ RULE_MODULES = ("firmware/governance/*.py", "firmware/storage/*.py", "firmware/e
                 "firmware/playback/*.py")
 # raise SomeError("literal") that nobody reads, each with its reason: "path:ExceptionName".
 INTERNAL = {
+    "firmware/governance/bounds.py:ValueError": "caught in the same function; the page shows "
+                                                "the time as unreadable",
+    "firmware/governance/logbook.py:ValueError": "an unknown book id is a programming error "
+                                                 "(books are constants and CLI choices)",
+    "firmware/governance/logbook.py:HeadError": "stored in the logbook as a logbook-break fault "
+                                                "(stored data stays as it was written)",
+    "firmware/governance/logbook.py:HeadMissing": "stored like HeadError",
+    "firmware/config.py:TypeError": "a field definition's programming error, at import",
+    "firmware/config.py:ConfigError": "the first argument is the file, the messages go "
+                                      "through _ in the list after it",
+    "firmware/playback/blur.py:AssertionError": "unreachable",
+    "firmware/playback/detect.py:ValueError": "asked only after frames were fed: a "
+                                              "programming error",
+    "firmware/playback/faststart.py:ValueError": "technical detail inside blur's translated "
+                                                 "BlurError (%(problem)s)",
 }
 
 
