@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 from firmware.governance.roles import Action, Actor, decide
-from firmware.i18n import _, lazy_gettext
+from firmware.i18n import N_, _
 
 # Article 1: what camera footage may serve; a person states one of these for live view and
 # ordinary playback.
@@ -24,10 +24,10 @@ ORDINARY_PURPOSES = {
 # request uses it (governance.viewing), never an ordinary grant.
 ART10_PURPOSE = "art10"
 PURPOSES = {**ORDINARY_PURPOSES, ART10_PURPOSE: "art. 10 inzage (verzoek van een ander)"}
-ART10_OUTSIDE = lazy_gettext("the purpose 'art. 10 inzage' holds only inside the request: "
-                              "open the inzage from the page of the approved request (Requests, "
-                              "the request, 'Open inzage'), where only the camera and the window "
-                              "of the besluit are shown (artikel 10 lid 4-5, R-73)")
+ART10_OUTSIDE = N_("the purpose 'art. 10 inzage' holds only inside the request: open the inzage "
+                   "from the page of the approved request (Requests, the request, 'Open "
+                   "inzage'), where only the camera and the window of the besluit are shown "
+                   "(artikel 10 lid 4-5, R-73)")
 MIN_REASON = 8
 # Letters that draw nothing (Hangul fillers, the Braille blank, the Mongolian vowel separator).
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
@@ -62,7 +62,7 @@ def check_reason(purpose: str | None, reason: str | None) -> None:
     """R-01 for an ordinary access: a purpose of article 1 and a reason in words. The art. 10
     purpose is refused here: it exists only inside an approved request (governance.viewing)."""
     if purpose == ART10_PURPOSE:
-        raise AccessRefused(str(ART10_OUTSIDE))
+        raise AccessRefused(_(ART10_OUTSIDE))
     if purpose not in ORDINARY_PURPOSES:
         from firmware.governance.wording import VALUES
         options = ", ".join(f"{k} ({VALUES.said(k, v)})" for k, v in ORDINARY_PURPOSES.items())

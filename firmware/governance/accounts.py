@@ -40,7 +40,7 @@ from firmware.governance import delegation, totp
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.storage.keys import KeyProblem, unwrap, wrap
-from firmware.i18n import _, lazy_gettext
+from firmware.i18n import N_, _
 
 MIN_PASSWORD = 12
 MIN_GUESSES_LOG10 = 10          # zxcvbn's score 4: "very unguessable"
@@ -62,8 +62,8 @@ APPROVAL_ROLES = frozenset(Role) - {Role.TECHNICAL}
 ENROLLED_ROLES = (Role.TECHNICAL, Role.MANAGER)
 # The one answer to every refused login: wrong name, password or code, throttled, disabled
 # or awaiting approval look alike; the reason goes to the logbook only.
-WRONG = lazy_gettext("login refused: wrong account name, password or second-factor code, or the "
-                     "account is not in force; if this keeps happening, ask the technisch-beheerder")
+WRONG = N_("login refused: wrong account name, password or second-factor code, or the "
+           "account is not in force; if this keeps happening, ask the technisch-beheerder")
 MAX_FAILURES = THROTTLE_AFTER   # the name older code and tests know
 
 # OWASP's Argon2id minimum (19 MiB, 2 passes): about 40 ms here, well under a second on a Pi 4.
@@ -505,7 +505,7 @@ class Accounts:
             reason = "second-factor"
         if reason:
             self._failed(name, row is not None, now, source, reason)
-            raise AuthError(str(WRONG))
+            raise AuthError(_(WRONG))
         self.db.execute("UPDATE users SET failures = 0 WHERE name = ?", (name,))
         self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
                         (name, source))
@@ -534,7 +534,7 @@ class Accounts:
             self.db.execute("DELETE FROM login_throttle WHERE last < ?", (now - 86400,))
             if known and self.db.execute("UPDATE users SET failures = failures + 1 WHERE "
                                          "name = ?", (name,)).rowcount != 1:
-                raise AuthError(str(WRONG))
+                raise AuthError(_(WRONG))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

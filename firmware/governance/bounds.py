@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
-from firmware.i18n import _, lazy_gettext
+from firmware.i18n import N_, _
 
 DAY = 86400.0
 CLOCK_SLACK = 300.0                 # a window may end this far ahead: clocks and typing
@@ -53,9 +53,8 @@ def when(t: object, tz: tzinfo | None = None, fmt: str = "%Y-%m-%d %H:%M",
 
 
 # The names of the times a person gives, for the refusals below.
-_NAMES = {"start": lazy_gettext("the start"), "end": lazy_gettext("the end"),
-          "expiry": lazy_gettext("the end date"),
-          "date received": lazy_gettext("the date received")}
+_NAMES = {"start": N_("the start"), "end": N_("the end"), "expiry": N_("the end date"),
+          "date received": N_("the date received")}
 
 
 def _text(t: float, tz: tzinfo | None = None) -> str:
@@ -69,7 +68,7 @@ def _finite(error: type[Exception], **times: float) -> None:
     for name, t in times.items():
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t):
             raise error(_("%(what)s is not a time: give a date and a time of day",
-                          what=_NAMES.get(name, name)))
+                          what=_(_NAMES.get(name, name))))
 
 
 def held(db: sqlite3.Connection, camera: str, start: float, end: float) -> bool:

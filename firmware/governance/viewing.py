@@ -28,7 +28,7 @@ from firmware.governance import weighing as weighings
 from firmware.governance.access import ART10_PURPOSE, ART10_OUTSIDE, AccessRefused
 from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, decide
-from firmware.governance.wording import STATUSES
+from firmware.governance.wording import STATUSES, VALUES
 from firmware.i18n import _
 
 SHOWING_SECONDS = 10 * 60
@@ -124,7 +124,8 @@ def _require_blur(reqs, actor: Actor, req_id: int, blur: dict) -> None:
              share=f"{weighings.MIN_REGION:.0%}"))
     raise AccessRefused(_("the besluit on request %(number)s requires: %(blur)s; this footage "
                           "is not shown with less blurring (toelichting artikel 10): %(how)s",
-                          number=req_id, blur=weighings.blur_label(required), how=how))
+                          number=req_id, how=how,
+                          blur=VALUES.said(required, weighings.blur_label(required))))
 
 
 def _check_request(reqs, actor: Actor, req_id: int) -> dict:
@@ -223,7 +224,7 @@ def show_playback_segment(db: sqlite3.Connection, logbook, actor: Actor, segment
         raise AccessRefused(_("first give a purpose and a reason for playing back this camera "
                               "(R-01)"))
     if details.get("purpose") == ART10_PURPOSE:
-        raise AccessRefused(str(ART10_OUTSIDE))
+        raise AccessRefused(_(ART10_OUTSIDE))
     _record(db, logbook, actor, segment, purpose=details.get("purpose", ""),
             reason=found["reason"], grant=grant)
 

@@ -167,7 +167,7 @@ TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock", "window
                        "window_end"})
 
 STATUSES: Words = Words({
-    "registered": N_("registered"), "open": N_("still being handled"), "approved": N_("approved"),
+    "registered": N_("registered"), "open": N_("in progress"), "approved": N_("approved"),
     "refused": N_("refused"), "closed": N_("closed"),
 })
 ROLES: Words = Words({
