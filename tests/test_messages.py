@@ -5,6 +5,9 @@ firmware/translations/nl/LC_MESSAGES/messages.po; and no rule raises a literal m
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,6 +40,30 @@ def test_reset_refusal_reads_dutch_on_the_page_and_english_on_the_command_line(s
               env={**staff(config), "NVR_NEW_PASSWORD": "een lange nieuwe wachtzin 42"})
     assert cli.returncode != 0
     assert "the reset code is wrong, used or expired" in cli.stderr, cli.stderr
+    dutch = nvr("--config", str(config), "user", "reset", "b.beheerder", "--code",
+                "AAAAAA-BBBBBB-CCCCCC", env={**staff(config), "NVR_LANG": "nl",
+                                             "NVR_NEW_PASSWORD": "een lange nieuwe wachtzin 42"})
+    assert "de herstelcode is onjuist, al gebruikt of verlopen" in dutch.stderr, dutch.stderr
+
+
+def test_the_recorder_raises_through_the_catalogue_without_loading_babel_or_flask(tmp_path):
+    """The recorder's storage messages go through `_` too, but its memory budget has no room
+    for Babel or Flask: outside a web request and without NVR_LANG neither is imported."""
+    code = ("import sys\n"
+            "import firmware.recording.service, firmware.storage.store as s\n"
+            "from firmware.storage.keys import FileKeyProvider, KeyProblem\n"
+            "try:\n"
+            f"    FileKeyProvider(__import__('pathlib').Path({str(tmp_path / 'none')!r})).load()\n"
+            "except KeyProblem as exc:\n"
+            "    print(exc)\n"
+            "print('babel' in sys.modules, 'flask' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NVR_LANG"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    message, loaded = run.stdout.splitlines()
+    assert message.startswith(f"the master key {tmp_path / 'none'}") and "is missing" in message
+    assert loaded == "False False"
 
 
 def test_login_refusal_raised_in_a_web_request_reads_dutch_R81(site):
