@@ -192,7 +192,7 @@ class Config:
             if cam.id == camera_id:
                 return cam
         known = ", ".join(c.id for c in self.cameras)
-        raise ConfigError(str(self.source), [f"no camera with id '{camera_id}' (configured: {known})"])
+        raise ConfigError(str(self.source), [_("no camera with id '%(camera)s' (configured: %(known)s)", camera=camera_id, known=known)])
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -395,7 +395,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(source, [_("not valid TOML: %(problem)s", problem=exc)]) from None
     problems = _Problems()
     for key in raw:
         sections = ["device", "storage", "web", "export", "introduction", "cameras", "deadlines"]
@@ -442,8 +442,8 @@ def load(path: str | os.PathLike | None = None) -> Config:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(p), ["file not found; `nvr init DIR` writes a ready-to-run "
-                                   "configuration"]) from None
+        raise ConfigError(str(p), [_("file not found; `nvr init DIR` writes a ready-to-run "
+                                     "configuration")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), [f"cannot be read: {exc}"]) from None
+        raise ConfigError(str(p), [_("cannot be read: %(problem)s", problem=exc)]) from None
     return parse(text, str(p), p.resolve().parent)

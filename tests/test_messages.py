@@ -120,8 +120,8 @@ INTERNAL = {
                                                 "(stored data stays as it was written)",
     "firmware/governance/logbook.py:HeadMissing": "stored like HeadError",
     "firmware/config.py:TypeError": "a field definition's programming error, at import",
-    "firmware/config.py:ConfigError": "the first argument is the file, the messages go "
-                                      "through _ in the list after it",
+    "firmware/config.py:ConfigError": "the first argument is the file; the messages in the "
+                                      "list after it go through _",
     "firmware/playback/blur.py:AssertionError": "unreachable",
     "firmware/playback/detect.py:ValueError": "asked only after frames were fed: a "
                                               "programming error",

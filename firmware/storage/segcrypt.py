@@ -149,14 +149,15 @@ def _diagnose(aead, aad: bytes, chunk: bytes, index: int, final: bool, name: str
     if final:
         try:
             aead.decrypt(_nonce(index, False), chunk, aad)
-            return f"{name}: truncated: the file ends after chunk {index}, the final chunk " \
-                   "is missing"
+            return _("%(name)s: truncated: the file ends after chunk %(index)s, the final "
+                     "chunk is missing", name=name, index=index)
         except InvalidTag:
             pass
         if len(chunk) < TAG:
-            return f"{name}: truncated inside chunk {index}"
-    return (f"{name}: chunk {index} failed authentication: the bytes were changed, chunks were "
-            "swapped or reordered, or the key does not belong to this file")
+            return _("%(name)s: truncated inside chunk %(index)s", name=name, index=index)
+    return _("%(name)s: chunk %(index)s failed authentication: the bytes were changed, chunks "
+             "were swapped or reordered, or the key does not belong to this file", name=name,
+             index=index)
 
 
 def read_header(path) -> Header:

@@ -498,10 +498,11 @@ class EncryptedStore:
         due = None if row is None else min(row["erase_at"], hard_erase_at(slot))
         if due is not None and due <= now:
             when = datetime.fromtimestamp(due).astimezone().isoformat(timespec="seconds")
-            return KeyErased(f"segment {segment_id}: its key was erased on {when} by the "
-                             "retention rule (R-40); it can never be decrypted again")
-        return KeyErased(f"segment {segment_id}: its key was erased (capacity eviction or "
-                         "released hold); it can never be decrypted again")
+            return KeyErased(_("segment %(segment)s: its key was erased on %(when)s by the "
+                               "retention rule (R-40); it can never be decrypted again",
+                               segment=segment_id, when=when))
+        return KeyErased(_("segment %(segment)s: its key was erased (capacity eviction or "
+                           "released hold); it can never be decrypted again", segment=segment_id))
 
     def hold_key(self, hold_id: int, wrapped: bytes) -> bytes:
         return unwrap(self.master, wrapped, f"hold:{hold_id}")
