@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
 from gettext import NullTranslations
 from pathlib import Path
 
@@ -24,6 +25,9 @@ DOMAIN = "messages"
 WEB_LOCALE = "nl"
 
 _compiled: dict[str, tuple[float, NullTranslations]] = {}
+_checked: dict[str, float] = {}          # locale: when its .po file was last looked at
+RECHECK = 2.0                            # seconds
+_ENGLISH = NullTranslations()
 _cli_locale: str | None = os.environ.get("NVR_LANG") or None
 
 
@@ -34,16 +38,22 @@ def po_path(locale: str) -> Path:
 def translations(locale: str | None) -> NullTranslations:
     """The compiled catalogue of `locale` (English, the msgids, for None or "en"). Babel is
     imported only here and for the web: the recorder, whose storage raises messages through
-    `_`, speaks English and never loads it (its memory budget has no room to spare)."""
+    `_`, speaks English and never loads it (its memory budget has no room to spare). The .po
+    file is looked at again at most every RECHECK seconds: a document of ten thousand logbook
+    lines reads its words without ten thousand stat() calls."""
     if not locale or locale == "en":
-        return NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-    from babel.support import Translations
+        return _ENGLISH
+    cached = _compiled.get(locale)
+    now = time.monotonic()
+    if cached is not None and now - _checked.get(locale, -RECHECK) < RECHECK:
+        return cached[1]
+    _checked[locale] = now
     path = po_path(locale)
     mtime = path.stat().st_mtime
-    cached = _compiled.get(locale)
     if cached is None or cached[0] != mtime:
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+        from babel.support import Translations
         with path.open("rb") as fh:
             catalog = read_po(fh, locale=locale)
         buffer = io.BytesIO()

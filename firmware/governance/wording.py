@@ -242,7 +242,9 @@ def actor_text(actor: str) -> str:
 def action_text(action: str) -> str:
     """The Dutch wording of a logbook action; an action without one shows its id, marked, so
     nothing is lost (the test keeps that from happening)."""
-    return ACTIONS.get(action, dutch("%(action)s (no Dutch wording)", action=action))
+    if action in ACTIONS:
+        return ACTIONS[action]
+    return dutch("%(action)s (no Dutch wording)", action=action)
 
 
 def moment(t: object, tz: tzinfo | str = "Europe/Amsterdam", seconds: bool = True) -> str:
