@@ -157,3 +157,32 @@ def test_every_raised_message_of_the_rules_goes_through_the_catalogue():
 def test_the_internal_allowlist_names_only_raises_that_exist():
     found = {f"{path}:{ast.unparse(node.exc.func)}" for path, node in _literal_raises()}
     assert set(INTERNAL) <= found, set(INTERNAL) - found
+
+
+def test_no_function_that_translates_rebinds_the_underscore():
+    """`for _, x in ...` inside a function that also calls `_("...")` makes `_` local there:
+    the message would raise UnboundLocalError instead of reading. Comprehensions have their
+    own scope and are fine."""
+    def own_nodes(fn):
+        todo = list(ast.iter_child_nodes(fn))
+        while todo:
+            node = todo.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                 ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                continue
+            yield node
+            todo.extend(ast.iter_child_nodes(node))
+
+    wrong = []
+    for path in sorted((ROOT / "firmware").rglob("*.py")):
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            nodes = list(own_nodes(fn))
+            binds = any(isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store)
+                        for n in nodes)
+            calls = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                        and n.func.id == "_" for n in ast.walk(fn))
+            if binds and calls:
+                wrong.append(f"{path.relative_to(ROOT)}:{fn.lineno} {fn.name}")
+    assert not wrong, wrong
