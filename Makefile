@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEV    := var/dev
 
-.PHONY: run test bench screenshots clean check-debian
+.PHONY: run test bench screenshots clean debian-setup
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
@@ -19,24 +19,16 @@ run: $(STAMP)
 	  --signage "hoofdingang (ontwikkelomgeving)"
 	$(BIN)/nvr --config $(DEV)/nvr.toml run
 
-check-debian:
-	@missing=""; \
-	for cmd in ffprobe pdftotext 7z chromium faketime; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "The tests need$$missing. Install: apt-get install -y $$(grep -v '^#' debian-packages.txt | tr '\n' ' ')"; \
-	  exit 1; fi; \
-	if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
-	  echo "The documents (PDF) need the DejaVu fonts: apt-get install -y fonts-dejavu-core"; \
-	  exit 1; fi; \
-	if ! locale -a 2>/dev/null | grep -qix 'nl_NL.utf-\?8'; then \
-	  echo "The tests need the locale nl_NL.UTF-8: apt-get install -y locales; sed -i 's/^# *nl_NL.UTF-8 UTF-8/nl_NL.UTF-8 UTF-8/' /etc/locale.gen; locale-gen"; \
-	  exit 1; fi
+# The Debian packages and the locale the tests need: installed when this runs as root or sudo
+# works without a password, else it stops with the command to run (tools/debian-setup.sh).
+debian-setup:
+	@sh tools/debian-setup.sh
 
-test: $(STAMP) check-debian
+test: debian-setup $(STAMP)
 	$(BIN)/pytest
 
 # Refresh the screenshots in docs/ from the browser test.
-screenshots: $(STAMP) check-debian
+screenshots: debian-setup $(STAMP)
 	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py
 
 bench: $(STAMP)

@@ -82,10 +82,10 @@ def gettext(message: str, **variables) -> str:
 
 
 def ngettext(singular: str, plural: str, num: int, **variables) -> str:
-    variables.setdefault("num", num)
     if _in_web_request():
-        import flask_babel
+        import flask_babel                  # sets %(num)s itself
         return flask_babel.ngettext(singular, plural, num, **variables)
+    variables.setdefault("num", num)
     return translations(_cli_locale).ngettext(singular, plural, num) % variables
 
 

@@ -515,7 +515,7 @@ def test_web_verify_names_the_first_bad_entry_R50(tmp_path):
     app = create_app(load(config))
     app.config["TESTING"] = True
     page = login(app, "d.dpo").get("/logbooks/verify").get_data(True)
-    assert "NIET intact" in page and f"Eerste foute regel in usage: {row['n']}." in page
+    assert "NIET intact" in page and f"Eerste foute regel in Logboek gebruik: {row['n']}." in page
     # the login itself found the forged tail: the entry before the login records the break
     assert f"regel {row['n']}: does not carry the device&#39;s MAC" in page
     assert f"regel {row['n'] + 1}: records a break" in page

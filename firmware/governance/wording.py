@@ -137,7 +137,7 @@ DETAIL_KEYS: Words = Words({
     "os_user": N_("operating system user"), "key": N_("setting"), "old": N_("old"), "new": N_("new"),
     "status": N_("status"),
     "acts_for": N_("lawyer acts for"), "adviser": N_("adviser"), "decided_by": N_("decided by"),
-    "segment": N_("recording"), "request": N_("request"), "window_start": N_("window from"),
+    "segment": N_("recording (segment)"), "request": N_("request"), "window_start": N_("window from"),
     "window_end": N_("window until"), "blur": N_("blurring"), "detect": N_("people automatically"),
     "regions": N_("drawn areas"), "grant": N_("on the grounds of logbook line"),
     "decision": N_("besluit"), "address": N_("address"), "certificate": N_("certificate"),
@@ -230,7 +230,7 @@ UNKNOWN_SEGMENT = N_("a recording asked for (camera and times not recorded)")
 SUBJECTS: Words = Words({
     "request": N_("request"), "hold": N_("hold"), "visit": N_("visit"),
     "delegation": N_("delegation"), "camera": N_("camera"), "export": N_("export"), "scan": N_("scan"),
-    "decision": N_("question outside the regulation (art. 12)"), "segment": N_("recording"),
+    "decision": N_("question outside the regulation (art. 12)"), "segment": N_("recording (segment)"),
 })
 
 

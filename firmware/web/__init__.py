@@ -19,6 +19,7 @@ from flask_babel import Babel, Domain
 from werkzeug.exceptions import HTTPException
 
 from firmware import i18n
+from firmware.i18n import _, lazy_gettext
 
 from firmware.config import Config
 from firmware.governance import sessions
@@ -26,15 +27,20 @@ from firmware.storage import index
 from firmware.storage.store import EncryptedStore
 from firmware.web import routes
 
-# Dutch words for the states the code keeps in English (API values stay English).
-DUTCH = {"open": "in behandeling", "approved": "toegewezen", "refused": "afgewezen",
-         "registered": "geregistreerd", "closed": "gesloten", "citizen": "burger",
-         "company": "bedrijf", "insurer": "verzekeraar", "lawyer": "advocaat", "other": "anders",
-         "police-or-prosecutor": "politie of OM", "recording": "neemt op", "stopped": "gestopt",
-         "stalled": "hapert", "unknown": "onbekend", "not started": "niet gestart",
-         "live": "live", "playback": "terugkijken", "export": "exporteren",
-         "defence-of-suspect": "verdediging van een verdachte", "victim": "een slachtoffer",
-         "civil-claim": "een civiele vordering"}
+# The words for the states the code keeps in English (API values stay English), from the one
+# catalogue: the `nl` filter of the templates shows them in Dutch.
+DUTCH = {"open": lazy_gettext("in progress"), "approved": lazy_gettext("granted"),
+         "refused": lazy_gettext("refused"), "registered": lazy_gettext("registered"),
+         "closed": lazy_gettext("closed"), "citizen": lazy_gettext("citizen"),
+         "company": lazy_gettext("company"), "insurer": lazy_gettext("insurer"),
+         "lawyer": lazy_gettext("lawyer"), "other": lazy_gettext("other"),
+         "police-or-prosecutor": lazy_gettext("police or public prosecutor"),
+         "recording": lazy_gettext("recording"), "stopped": lazy_gettext("stopped"),
+         "stalled": lazy_gettext("stalled"), "unknown": lazy_gettext("unknown"),
+         "not started": lazy_gettext("not started"), "live": lazy_gettext("live"),
+         "playback": lazy_gettext("playback"), "export": lazy_gettext("to export"),
+         "defence-of-suspect": lazy_gettext("the defence of a suspect"),
+         "victim": lazy_gettext("a victim"), "civil-claim": lazy_gettext("a civil claim")}
 IDLE_SECONDS = sessions.IDLE_SECONDS            # kept on the server (governance.sessions)
 ABSOLUTE_SECONDS = sessions.ABSOLUTE_SECONDS
 SECRET_FILE = "web-session.key"
@@ -59,11 +65,12 @@ def _open_store(cfg: Config) -> EncryptedStore:
 
 def _index_problem(exc: Exception) -> str:
     if isinstance(exc, index.IndexDamaged) or index.is_damage(exc):
-        return ("De index van de opnames (index.sqlite3) is beschadigd en kan niet worden "
-                f"gelezen ({exc}). Stop de recorder, zet index.sqlite3 met de bestanden -wal en "
-                "-shm opzij en zet de reservekopie terug; er wordt niets gewist zolang de index "
-                "ontbreekt.")
-    return f"De index van de opnames is even niet bereikbaar ({exc}); probeer het opnieuw."
+        return _("The index of the recordings (index.sqlite3) is damaged and cannot be read "
+                 "(%(problem)s). Stop the recorder, set index.sqlite3 aside with its -wal and "
+                 "-shm files and restore the backup; nothing is erased while the index is "
+                 "missing.", problem=exc)
+    return _("The index of the recordings cannot be reached just now (%(problem)s); try "
+             "again.", problem=exc)
 
 
 class _Catalogue(Domain):
@@ -89,14 +96,14 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
                   timezone_selector=lambda: cfg.device.timezone)
     babel.domain_instance = _Catalogue()                    # Dutch pages, one catalogue
 
-    from firmware.web import (api, auth, casework, decisions, exports, live, logbooks, people,
-                              recordings, scans, system, viewing)
-    for module in (auth, recordings, live, casework, exports, logbooks, people, system, api,
+    from firmware.web import (api, auth, casework, decisions, exports, home, live, logbooks,
+                              people, recordings, scans, system, viewing)
+    for module in (auth, home, recordings, live, casework, exports, logbooks, people, system, api,
                    decisions, scans, viewing):
         app.register_blueprint(module.bp)
     auth.limit_logins(app)
 
-    app.jinja_env.filters["nl"] = lambda value: DUTCH.get(value, value)
+    app.jinja_env.filters["nl"] = lambda value: str(DUTCH.get(value, value))
 
     @app.before_request
     def _csrf():
@@ -109,7 +116,7 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
             if not isinstance(token, str) or not secrets.compare_digest(
                     token.encode("utf-8", "surrogatepass"),
                     session["csrf"].encode("utf-8", "surrogatepass")):
-                abort(400, "missing or wrong CSRF token: reload the page and try again")
+                abort(400, _("missing or wrong CSRF token: reload the page and try again"))
         g.now = time.time()
 
     @app.teardown_appcontext
@@ -125,9 +132,10 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        message = routes.http_description(exc)
         if routes.is_api():
-            return {"error": exc.description}, exc.code
-        return render_template("error.html", message=exc.description), exc.code
+            return {"error": message}, exc.code
+        return render_template("error.html", message=message), exc.code
 
     def _rule_error(exc: Exception):
         """A governance rule refused the operation: say which, lose nothing. Refused access

@@ -62,6 +62,8 @@ def _document() -> dict:
             ["name", "password"], name=_TEXT, password=_TEXT, code=_TEXT), public=True)},
         "/api/logout": {"post": _op("log out")},
         "/api/cameras": {"get": _op("cameras, and what the caller may do with each")},
+        "/api/work": {"get": _op("the work waiting for the caller's role, overdue first, and "
+                                 "the next step of each open request (issue 11 item 5)")},
         "/api/cameras/{camera}/segments/{day}": {
             "parameters": _path(cam, day), "get": _op("segments of one camera on one day")},
         "/api/cameras/{camera}/access": {

@@ -12,12 +12,15 @@ only count a failure after the response, which let bursts through. Governance ad
 delay per source and account name, for the CLI too.
 
 Every refused login gets one answer (governance.accounts.WRONG, here in Dutch): the real reason
-is in the logbook, and the technisch beheerder sees an account's state on /users.
+is in the logbook, and the technisch beheerder sees an account's state on /users. When the
+address is locked out, the answer says until when, in the device's time zone with the zone.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
 from limits import RateLimitItemPerMinute
@@ -26,16 +29,28 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from firmware.governance.accounts import AccountError, AuthError
+from firmware.governance.bounds import when
+from firmware.i18n import _, lazy_gettext
 from firmware.web.routes import (PUBLIC, current_actor, fields, forget_session, gov, is_api,
-                                 local_target, new_session, rule, text)
+                                 local_target, new_session, nvr, rule, text)
 
 bp = Blueprint("auth", __name__)
 
 PER_MINUTE = 10                        # failed logins (or reset attempts) per address
 LIMITED = ("auth.login", "auth.api_login", "auth.reset", "auth.api_reset")
-REFUSED = ("Aanmelden mislukt: naam, wachtwoord of code (tweede factor) onjuist, of het account "
-           "is (nog) niet in gebruik. Lukt het blijvend niet, vraag dan de technisch beheerder; "
-           "die ziet de toestand van uw account.")
+REFUSED = lazy_gettext("Login failed: name, password or code (second factor) wrong, or the "
+                       "account is not (yet) in use. If it keeps failing, ask the technisch "
+                       "beheerder, who sees the state of your account.")
+
+
+def locked_until(reset_time: float) -> str:
+    """The lockout's message: until when, in the device's time zone with the zone named
+    ('tot 14:05 (CET)'), never in UTC; rounded up to the minute, so the lock has ended then."""
+    tz = ZoneInfo(nvr()["cfg"].device.timezone)
+    reset_time = math.ceil(reset_time / 60) * 60
+    return _("Too many failed attempts from this address: logging in is locked until "
+             "%(time)s. Wait until then, or ask the technisch beheerder.",
+             time=when(reset_time, tz, "%H:%M (%Z)"))
 
 
 def limit_logins(app: Flask) -> None:
@@ -52,7 +67,8 @@ def limit_logins(app: Flask) -> None:
                 return view(*args, **kwargs)
             address = request.remote_addr or "?"
             if not window.hit(item, "login", address):
-                raise TooManyRequests("Te veel mislukte pogingen; wacht een minuut.")
+                stats = window.get_window_stats(item, "login", address)
+                raise TooManyRequests(locked_until(stats.reset_time))
             try:
                 return view(*args, **kwargs)
             finally:        # a success, or input refused before any check, costs nothing
@@ -84,7 +100,7 @@ def login():
                                            code=text(f, "code", required=False) or None,
                                            source=request.remote_addr or "?")
     except AuthError:                   # one answer for every refusal (R-81)
-        return _refuse("login.html", REFUSED, 401 if is_api() else 200)
+        return _refuse("login.html", str(REFUSED), 401 if is_api() else 200)
     csrf = new_session(user=user.name)
     if is_api():
         return {"user": user.name, "role": user.role.value, "csrf": csrf}

@@ -116,7 +116,7 @@ def visit_start(visit_id: int):
                          subject=f"visit {visit_id}")
     csrf = new_session(visit=visit_id)
     return done({"visit": visit_id, "csrf": csrf}, f"Sessie voor bezoek {visit_id} gestart.",
-                url_for("recordings.index"))
+                url_for("home.index"))
 
 
 # --- requests (art. 9, art. 10) ------------------------------------------------------------

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g, url_for
 
+from firmware.i18n import _
+
 from firmware.web.routes import (Action, decide, done, fields, gov, local_time, may, reply,
                                  rule, text)
 
@@ -36,8 +38,8 @@ def index():
 @rule(Action.DECISION_OPEN)
 def open_question():
     row = gov().decisions().open(g.actor, text(fields(), "question"))
-    return done(row, f"Vraag {row['id']} voorgelegd aan de gemeentesecretaris/algemeen "
-                     "directeur; eerst adviseren de privacy officer en de FG.",
+    return done(row, _("Question %(number)s put to the gemeentesecretaris/algemeen directeur; "
+                       "the privacy officer and the FG advise first.", number=row["id"]),
                 url_for("decisions.index"), 201)
 
 
@@ -47,7 +49,7 @@ def open_question():
 @rule(Action.DECISION_READ)
 def advise(decision_id: int):
     row = gov().decisions().advise(g.actor, decision_id, text(fields(), "advice"))
-    return done(_shown(row), f"Advies op vraag {decision_id} vastgelegd.",
+    return done(_shown(row), _("Advice on question %(number)s recorded.", number=decision_id),
                 url_for("decisions.index"))
 
 
@@ -59,5 +61,6 @@ def record(decision_id: int):
     f = fields()
     row = gov().decisions().record(g.actor, decision_id, text(f, "decision"),
                                    on_behalf_of=text(f, "on_behalf_of", required=False) or None)
-    return done(_shown(row), f"Besluit op vraag {decision_id} vastgelegd in beide logboeken.",
+    return done(_shown(row), _("Decision on question %(number)s recorded in both logbooks.",
+                               number=decision_id),
                 url_for("decisions.index"))

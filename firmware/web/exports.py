@@ -14,6 +14,7 @@ from firmware.export.helpers import ExportError, helper_for
 from firmware.export.service import hand_over, list_exports, make_export, show_export
 from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
+from firmware.i18n import _, ngettext
 from firmware.web.routes import (Action, InputError, done, fields, footage_client, gov, integer,
                                  local_time, moment, nvr, reply, rule, text)
 
@@ -61,8 +62,11 @@ def create():
                              min_password=cfg.export.min_password)
     except ExportError as exc:
         raise InputError(str(exc)) from None
-    return done(export, f"Export {export['id']} geschreven: {len(export['files'])} bestand(en). "
-                        "Leg de overdracht vast (medium) en druk de verklaring af.",
+    return done(export, ngettext(
+        "Export %(number)s written: %(num)s file. Record the handover (medium) and print the "
+        "declaration.",
+        "Export %(number)s written: %(num)s files. Record the handover (medium) and print the "
+        "declaration.", len(export["files"]), number=export["id"]),
                 url_for("exports.index"), 201)
 
 
@@ -76,8 +80,9 @@ def handover(export_id: int):
                         medium=text(fields(), "medium"))
     except ExportError as exc:
         raise InputError(str(exc)) from None
-    return done(row, f"Overdracht vastgelegd: export {export_id} op {row['medium']} aan "
-                     f"{row['recipient']}. Druk de verklaring af en laat beiden tekenen.",
+    return done(row, _("Handover recorded: export %(number)s on %(medium)s to %(recipient)s. "
+                       "Print the declaration and have both sign it.", number=export_id,
+                       medium=row["medium"], recipient=row["recipient"]),
                 url_for("exports.index"))
 
 

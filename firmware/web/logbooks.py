@@ -13,16 +13,19 @@ from flask import Blueprint, abort, g, render_template, request, send_file
 from firmware.governance.logbook import BOOKS
 from firmware.governance.paperwork import logbook_file, report_file
 from firmware.governance.wording import Names, action_text, actor_text, moment
+from firmware.i18n import _, lazy_gettext
 from firmware.web.routes import Action, InputError, gov, integer, may, nvr, reply, rule
 
 bp = Blueprint("logbooks", __name__)
 PAGE = 200
-TITLES = {"usage": "Logboek gebruik", "inzien": "Logboek Inzien Beeldmateriaal"}
+TITLES = {"usage": lazy_gettext("Usage logbook"),
+          "inzien": lazy_gettext("Logbook of footage viewing")}
 
 
 def _book(book: str) -> str:
     if book not in BOOKS:
-        abort(404, f"there is no logbook '{book}' (books: {', '.join(BOOKS)})")
+        abort(404, _("there is no logbook '%(book)s' (logbooks: %(books)s)", book=book,
+                     books=", ".join(str(TITLES.get(b, b)) for b in BOOKS)))
     return book
 
 
@@ -58,7 +61,7 @@ def verify():
     result = gov().logbook.verify()
     gov().logbook.append("usage", g.actor.name, "logbook-verify",
                          details={"ok": result.ok, "problems": len(result.problems)})
-    return reply("verify.html", result.to_json())
+    return reply("verify.html", result.to_json(), books=TITLES)
 
 
 @bp.route("/logbooks/<book>/<fmt>")
@@ -66,7 +69,7 @@ def verify():
 def download(book: str, fmt: str):
     _book(book)
     if fmt not in ("csv", "pdf"):
-        abort(404, "a logbook is exported as csv or pdf")
+        abort(404, _("a logbook is exported as CSV or PDF"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"logbook.{fmt}"
         logbook_file(gov(), g.actor, book, fmt, nvr()["cfg"], out)
@@ -84,7 +87,7 @@ def report():
     try:
         first, last = (date.fromisoformat(request.args.get(k, "")) for k in ("from", "to"))
     except ValueError:
-        raise InputError("give the period as two dates like 2026-11-01") from None
+        raise InputError(_("give the period as two dates like 2026-11-01")) from None
     with tempfile.TemporaryDirectory() as tmp:
         pdf = report_file(gov(), g.actor, nvr()["cfg"], nvr()["store"], first, last,
                           Path(tmp) / "report.pdf").read_bytes()

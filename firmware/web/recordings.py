@@ -32,23 +32,6 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(nvr()["cfg"].device.timezone)
 
 
-def _camera_json(c) -> dict:
-    return {"id": c.id, "name": c.name, "location": c.location,
-            "live": bool(decide(g.actor, Action.LIVE, camera=c.id)),
-            "playback": bool(decide(g.actor, Action.PLAYBACK, camera=c.id))}
-
-
-@bp.route("/")
-@bp.route("/api/cameras", endpoint="api_index")
-@rule("login")
-def index():
-    cameras = [_camera_json(c) for c in nvr()["cfg"].cameras]
-    if g.actor.visit is not None:
-        cameras = [c for c in cameras if c["id"] in g.actor.visit.cameras]
-    today = datetime.now(_tz()).date().isoformat()
-    return reply("index.html", cameras, today=today, actor=g.actor)
-
-
 def _day_bounds(day: str) -> tuple[float, float]:
     try:
         d = date.fromisoformat(day)
@@ -160,7 +143,7 @@ def access(camera: str):
     footage_grant(action, camera, text(f, "purpose", required=False),
                   text(f, "reason", required=False))
     until = granted_until(action, camera)
-    back = local_target(request.form.get("back"), url_for("recordings.index"))
+    back = local_target(request.form.get("back"), url_for("home.index"))
     return done({"camera": camera, "action": action.value, "until": until},
                 "Reden vastgelegd.", back)
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import (abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    session, url_for)
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from firmware.governance.access import AccessRefused, grant_footage, visible_length
@@ -28,6 +29,7 @@ from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.governance.decisions import DecisionError, DecisionRefused
 from firmware.governance.service import Governance, Refused
+from firmware.i18n import _, lazy_gettext
 from firmware.storage.holds import HoldError
 
 PUBLIC = "public"
@@ -82,8 +84,8 @@ def forget_session() -> None:
     session["csrf"] = csrf
 
 
-VISIT_ONLY = ("een bezoek van politie of OM ziet alleen de eigen camera's en het eigen tijdvak "
-              "(artikel 5 lid 4)")
+VISIT_ONLY = lazy_gettext("a visit of police or public prosecutor sees only its own cameras and "
+                          "its own time window (article 5 paragraph 4)")
 
 
 def refusal_text(actor: Actor, action: Action) -> str:
@@ -91,14 +93,16 @@ def refusal_text(actor: Actor, action: Action) -> str:
     from firmware.governance.wording import ROLES, VALUES
     what = VALUES.get(action.value, action.value)
     if actor.disabled:
-        return "dit account is uitgeschakeld"
+        return _("this account is disabled")
     if actor.visit is not None:
-        return f"{VISIT_ONLY}; dit valt erbuiten: {what}"
+        return _("%(visit_only)s; this is outside it: %(what)s", visit_only=VISIT_ONLY,
+                 what=what)
     role = ROLES.get(actor.role.value, actor.role.value)
     if actor.role is Role.DESIGNEE:
-        return (f"geen geldige aanwijzing door de beheerder voor: {what} (artikel 5 lid 1, "
-                "R-12)")
-    return f"de rol {role} mag dit niet: {what} (artikel 3 en 5, R-11)"
+        return _("no valid designation by the beheerder for: %(what)s (article 5 paragraph 1, "
+                 "R-12)", what=what)
+    return _("the role %(role)s may not do this: %(what)s (articles 3 and 5, R-11)", role=role,
+             what=what)
 
 
 def rule(access):
@@ -112,13 +116,12 @@ def rule(access):
             actor = current_actor()
             if actor is None:
                 if is_api():
-                    return {"error": "log in first"}, 401
+                    return {"error": _("log in first")}, 401
                 return redirect(url_for("auth.login", next=request.path))
             g.actor = actor
             if access == "account" and actor.visit is not None:
-                message = "a visit sees only its cameras and footage window (art. 5.4)"
                 if is_api():
-                    return {"error": message}, 403
+                    return {"error": str(VISIT_ONLY)}, 403
                 return render_template("error.html", message=VISIT_ONLY), 403
             if isinstance(access, Action):
                 decision = decide(actor, access, camera=kwargs.get("camera"))
@@ -188,16 +191,18 @@ def may(action: Action, camera: str | None = None) -> bool:
 
 
 # Pages in the menu, each shown only to whom it is for.
-_MENU = (("recordings.index", "Camera's", "login"), ("live.grid", "Live", Action.LIVE),
-         ("casework.holds", "Bewaren", Action.HOLD), ("casework.visits", "Bezoek", Action.IDENTIFY),
-         ("casework.requests", "Verzoeken", Action.REQUEST_READ),
-         ("exports.index", "Export", Action.EXPORT),
-         ("logbooks.start", "Logboeken", Action.LOGBOOK_READ),
-         ("decisions.index", "Besluiten", Action.DECISION_READ),
-         ("people.users", "Gebruikers", Action.USERS),
-         ("people.users_pending", "Goedkeuren", Role.MANAGER),
-         ("people.delegations", "Delegaties", Action.DELEGATE),
-         ("system.page", "Systeem", "account"))
+_MENU = (("home.index", lazy_gettext("Start"), "login"),
+         ("live.grid", lazy_gettext("Live"), Action.LIVE),
+         ("casework.holds", lazy_gettext("Holds"), Action.HOLD),
+         ("casework.visits", lazy_gettext("Visits"), Action.IDENTIFY),
+         ("casework.requests", lazy_gettext("Requests"), Action.REQUEST_READ),
+         ("exports.index", lazy_gettext("Export"), Action.EXPORT),
+         ("logbooks.start", lazy_gettext("Logbooks"), Action.LOGBOOK_READ),
+         ("decisions.index", lazy_gettext("Decisions"), Action.DECISION_READ),
+         ("people.users", lazy_gettext("Users"), Action.USERS),
+         ("people.users_pending", lazy_gettext("Approve"), Role.MANAGER),
+         ("people.delegations", lazy_gettext("Delegations"), Action.DELEGATE),
+         ("system.page", lazy_gettext("System"), "account"))
 
 
 def navigation() -> list[tuple[str, str]]:
@@ -217,7 +222,7 @@ def navigation() -> list[tuple[str, str]]:
         else:
             ok = bool(decide(actor, access))
         if ok:
-            items.append((url_for(endpoint), label))
+            items.append((url_for(endpoint), str(label)))
     return items
 
 
@@ -250,30 +255,39 @@ def _has_surrogate(value) -> bool:
     return False
 
 
-SURROGATE_MESSAGE = ("de tekst bevat een losse surrogate (een escape zoals \\ud800 die geen "
-                     "teken is); stuur UTF-8-tekst")
+SURROGATE_MESSAGE = lazy_gettext("the text holds a lone surrogate (an escape such as \\ud800 that "
+                                 "is no character); send UTF-8 text")
 
 
 # The Dutch words for the fields of the forms and the API, in the refusals a person reads.
 FIELD_LABELS = {
-    "action": "handeling", "acts_for": "treedt op voor", "blur": "vervaging",
-    "code": "code", "current": "huidig wachtwoord", "decision": "besluit",
-    "document_type": "soort identiteitsbewijs", "end": "einde", "expires": "verloopt",
-    "grantee": "gemachtigde", "identity": "identiteit", "last_digits": "laatste tekens",
-    "legal_basis": "wettelijke grondslag", "method": "werkwijze", "minutes": "minuten",
-    "motivation": "motivering", "name": "naam", "officer": "ambtenaar",
-    "on_behalf_of": "namens", "organisation": "organisatie", "password": "wachtwoord",
-    "purpose": "doel", "reason": "reden", "received": "ontvangen op",
-    "reference": "kenmerk", "request": "verzoek", "requester": "verzoeker",
-    "requester_kind": "soort verzoeker", "role": "rol", "start": "begin",
-    "visitor": "bezoeker", "weighing": "afweging", "medium": "medium",
-    "signed_by": "ondertekend door", "camera": "camera", "approve": "toewijzen",
+    "action": lazy_gettext("action"), "acts_for": lazy_gettext("acts for"),
+    "blur": lazy_gettext("blurring"), "code": lazy_gettext("code"),
+    "current": lazy_gettext("current password"), "decision": lazy_gettext("decision"),
+    "document_type": lazy_gettext("type of identity document"), "end": lazy_gettext("end"),
+    "expires": lazy_gettext("expires"), "grantee": lazy_gettext("grantee"),
+    "identity": lazy_gettext("identity"), "last_digits": lazy_gettext("last characters"),
+    "legal_basis": lazy_gettext("legal basis"), "method": lazy_gettext("method"),
+    "minutes": lazy_gettext("minutes"), "motivation": lazy_gettext("motivation"),
+    "name": lazy_gettext("name"), "officer": lazy_gettext("officer"),
+    "on_behalf_of": lazy_gettext("on behalf of"), "organisation": lazy_gettext("organisation"),
+    "password": lazy_gettext("password"), "purpose": lazy_gettext("purpose"),
+    "reason": lazy_gettext("reason"), "received": lazy_gettext("received on"),
+    "reference": lazy_gettext("reference"), "request": lazy_gettext("request"),
+    "requester": lazy_gettext("requester"), "requester_kind": lazy_gettext("kind of requester"),
+    "role": lazy_gettext("role"), "start": lazy_gettext("start"),
+    "visitor": lazy_gettext("visitor"), "weighing": lazy_gettext("weighing"),
+    "medium": lazy_gettext("medium"), "signed_by": lazy_gettext("signed by"),
+    "camera": lazy_gettext("camera"), "approve": lazy_gettext("grant"),
+    "question": lazy_gettext("situation"), "advice": lazy_gettext("advice"),
+    "from": lazy_gettext("from"), "to": lazy_gettext("to"), "kind": lazy_gettext("kind"),
+    "file": lazy_gettext("file"), "before": lazy_gettext("older than entry"),
 }
 
 
 def field_label(name: str) -> str:
     """The Dutch word for field `name` (the name itself when none is known)."""
-    return FIELD_LABELS.get(name, name)
+    return str(FIELD_LABELS.get(name, name))
 
 
 def fields() -> Mapping:
@@ -283,9 +297,9 @@ def fields() -> Mapping:
     if is_api():
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise InputError("de inhoud van het verzoek is een JSON-object")
+            raise InputError(_("the body of the request is a JSON object"))
         if _has_surrogate(body):
-            raise InputError(SURROGATE_MESSAGE)
+            raise InputError(str(SURROGATE_MESSAGE))
         return body
     return request.form
 
@@ -297,12 +311,14 @@ def text(f: Mapping, name: str, *, required: bool = True, default: str = "") -> 
     if value is None:
         value = default
     if not isinstance(value, str):
-        raise InputError(f"'{field_label(name)}' is tekst")
+        raise InputError(_("'%(field)s' is text", field=field_label(name)))
     if _has_surrogate(value):
-        raise InputError(f"'{field_label(name)}': {SURROGATE_MESSAGE}")
+        raise InputError(_("'%(field)s': %(problem)s", field=field_label(name),
+                           problem=SURROGATE_MESSAGE))
     value = value.strip()
     if required and not visible_length(value):
-        raise InputError(f"vul '{field_label(name)}' in: dit veld is verplicht")
+        raise InputError(_("fill in '%(field)s': this field is required",
+                           field=field_label(name)))
     return value
 
 
@@ -311,9 +327,10 @@ def integer(f: Mapping, name: str, *, low: int = 1, high: int = 10**9) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError, OverflowError):        # JSON Infinity, NaN, 1e400
-        raise InputError(f"'{field_label(name)}' is een geheel getal") from None
+        raise InputError(_("'%(field)s' is a whole number", field=field_label(name))) from None
     if isinstance(value, bool) or not low <= number <= high:
-        raise InputError(f"'{field_label(name)}' ligt tussen {low} en {high}")
+        raise InputError(_("'%(field)s' lies between %(low)s and %(high)s",
+                           field=field_label(name), low=low, high=high))
     return number
 
 
@@ -324,8 +341,8 @@ def moment(f: Mapping, name: str) -> float:
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise InputError(f"'{field_label(name)}' is een datum en tijd zoals "
-                         f"2026-11-29T14:05, niet {value!r}") from None
+        raise InputError(_("'%(field)s' is a date and time like 2026-11-29T14:05, not "
+                           "%(value)s", field=field_label(name), value=repr(value))) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(nvr()["cfg"].device.timezone))
     return t.timestamp()
@@ -345,15 +362,43 @@ def camera_or_404(camera: str):
     for c in nvr()["cfg"].cameras:
         if c.id == camera:
             return c
-    abort(404, f"er is geen camera '{camera}'")
+    abort(404, _("there is no camera '%(camera)s'", camera=camera))
 
 
 def camera_id(f: Mapping, name: str = "camera") -> str:
     value = text(f, name)
     known = [c.id for c in nvr()["cfg"].cameras]
     if value not in known:
-        raise InputError(f"er is geen camera '{value}' (camera's: {', '.join(known)})")
+        raise InputError(_("there is no camera '%(camera)s' (cameras: %(known)s)", camera=value,
+                           known=", ".join(known)))
     return value
+
+
+# What a person reads for an HTTP error that carries werkzeug's default (English) description.
+HTTP_DESCRIPTIONS = {
+    400: lazy_gettext("The browser sent something this device cannot handle. Go back, reload "
+                      "the page and try again."),
+    401: lazy_gettext("Log in first."),
+    403: lazy_gettext("You may not open this page."),
+    404: lazy_gettext("This page does not exist. Check the address, or go back to the "
+                      "overview."),
+    405: lazy_gettext("This page cannot be opened this way; use the buttons and links of the "
+                      "pages."),
+    410: lazy_gettext("This is no longer here."),
+    413: lazy_gettext("What was sent is too large."),
+    429: lazy_gettext("Too many attempts; wait a minute and try again."),
+}
+
+
+def http_description(exc: HTTPException) -> str:
+    """The description of an HTTP error as a person reads it: the view's own words, or for
+    werkzeug's English default the catalogue's sentence for its code."""
+    if exc.description != type(exc).description:
+        return str(exc.description)
+    if exc.code in HTTP_DESCRIPTIONS:
+        return str(HTTP_DESCRIPTIONS[exc.code])
+    return _("Something went wrong on this device (HTTP %(code)s); try again, and tell the "
+             "technisch beheerder if it stays.", code=exc.code)
 
 
 def local_time(t: float | None) -> str:

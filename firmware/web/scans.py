@@ -14,13 +14,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from firmware.governance.scans import KINDS, MAX_BYTES, MEDIA, ScanError, ScanRefused, Scans
 from firmware.governance.wording import moment
-from firmware.web.routes import InputError, done, gov, is_api, nvr, rule, text
+from firmware.i18n import _, lazy_gettext
+from firmware.web.routes import (InputError, done, gov, http_description, is_api, nvr, rule,
+                                 text)
 
 bp = Blueprint("scans", __name__)
 UPLOAD = "scans.upload"
 FORM_SLACK = 256 * 1024           # the multipart framing and the other fields of the form
-TOO_LARGE = (f"Het bestand is te groot (ten hoogste {MAX_BYTES // 1048576} MB). Scan met een "
-             "lagere resolutie of in grijstinten en probeer het opnieuw.")
+TOO_LARGE = lazy_gettext("The file is too large (at most %(mb)s MB). Scan at a lower resolution "
+                         "or in greyscale and try again.", mb=MAX_BYTES // 1048576)
 
 
 def _scans() -> Scans:
@@ -39,7 +41,7 @@ def _upload_in_memory() -> None:
 
 @bp.app_errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge):
-    message = TOO_LARGE if request.endpoint == UPLOAD else exc.description
+    message = str(TOO_LARGE) if request.endpoint == UPLOAD else http_description(exc)
     if is_api():
         return {"error": message}, 413
     return render_template("error.html", message=message), 413
@@ -70,12 +72,13 @@ def upload(req_id: int):
     """Attach a scan (PDF, PNG, JPEG); the roles that handle requests (governance/scans.py)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise InputError("Kies een bestand: de scan als PDF, PNG of JPEG.")
+        raise InputError(_("Choose a file: the scan as PDF, PNG or JPEG."))
     kind = text(request.form, "kind")
     data = upload.read(MAX_BYTES + 1)
     scan = _scans().attach(g.actor, req_id, kind, data, upload.filename)
-    return done(scan, f"Scan toegevoegd: {KINDS[kind]} ({scan['filename']}), versleuteld "
-                      "opgeslagen.", url_for("casework.request_detail", req_id=req_id))
+    return done(scan, _("Scan added: %(kind)s (%(file)s), stored encrypted.", kind=KINDS[kind],
+                        file=scan["filename"]),
+                url_for("casework.request_detail", req_id=req_id))
 
 
 @bp.route("/requests/<int:req_id>/scans/<int:scan_id>")

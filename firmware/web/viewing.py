@@ -22,6 +22,7 @@ from firmware.governance.access import AccessRefused
 from firmware.governance.bounds import when
 from firmware.governance.letters import decision_letter_file
 from firmware.governance.requests import RequestError
+from firmware.i18n import _
 from firmware.storage.store import KeyErased, SegmentMissing
 from firmware.web.routes import Action, InputError, footage_client, gov, is_api, nvr, reply, rule
 
@@ -91,7 +92,7 @@ def video(req_id: int, segment_id: str):
     memory when asked."""
     store = nvr()["store"]
     try:                     # the player reads the answer: refusals as JSON, like playback's
-        detect, regions, _ = _blur_choice()
+        detect, regions, _text = _blur_choice()
         segment = viewing.show_request_segment(gov().requests(store), store, g.actor, req_id,
                                                segment_id,
                                                viewing.blur_settings(detect, regions))
@@ -102,10 +103,10 @@ def video(req_id: int, segment_id: str):
     try:
         data = b"".join(store.read_segment(segment["id"]))   # in memory only, never on disk
     except KeyErased:                                         # R-40
-        abort(410, "deze beelden zijn gewist: de bewaartermijn is voorbij (R-40)")
+        abort(410, _("this footage is erased: its retention period has passed (R-40)"))
     except SegmentMissing:
-        abort(410, "het bestand van dit segment ontbreekt op de schijf; laat de technisch "
-                   "beheerder `nvr recordings verify` draaien")
+        abort(410, _("the file of this segment is missing on the disk; have the technisch "
+                     "beheerder run `nvr recordings verify`"))
     if detect or regions:
         from firmware.playback.blur import BlurError, blur_mp4
         try:

@@ -1,0 +1,194 @@
+"""The device itself: `nvr init`, `config check`, `run` (the recorder) and `web` (the web
+interface, its own process)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from firmware.cli.common import (EXIT_FAILED, EXIT_USAGE, CliError, _action, _config, _governance,
+                                 _group, _reconciled, _record_config_changes, _store,
+                                 nvr_command)
+
+
+def cmd_init(args) -> int:
+    from firmware.governance.introduction import refusals, signage_warning
+    from firmware.provision import InitError, NoAnswer, ask_introduction, init_device
+    try:
+        introduction = ask_introduction(
+            staff_in_view=args.staff_in_view, dpia_reference=args.dpia_reference,
+            dpia_date=args.dpia_date, signage=args.signage,
+            works_council_reference=args.works_council_reference,
+            works_council_date=args.works_council_date)
+    except NoAnswer as exc:
+        print(f"nvr: {exc}; nothing was written", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        path = init_device(Path(args.directory), args.source, introduction=introduction)
+    except InitError as exc:
+        raise CliError(str(exc)) from None
+    from firmware.config import load as load_config
+    from firmware.governance.roles import Role
+    cfg = load_config(path)
+    accounts = _governance(cfg).accounts
+    print(f"wrote {path}")
+    for refused in refusals(cfg).values():
+        print(f"note: camera '{refused.camera}' will not record yet: {refused.message}")
+    if signage_warning(cfg):
+        print(f"note: {signage_warning(cfg)}")
+    for role in (Role.TECHNICAL, Role.MANAGER):
+        code = accounts.issue_enrollment_code(role)
+        print(f"one-time enrollment code for the first {role.value}: {code}")
+        print(f"  {nvr_command()} --config {shlex.quote(str(path))} user add NAME --role "
+              f"{role.value} --enrollment-code {code}")
+    print(f"start the recorder with: {nvr_command()} --config {shlex.quote(str(path))} run")
+    return 0
+
+
+def cmd_config_check(args) -> int:
+    from firmware.governance.introduction import refusals, signage_warning
+    cfg = _config(args)
+    print(f"{cfg.source}: OK, {len(cfg.cameras)} camera(s)")
+    for refused in refusals(cfg).values():
+        print(f"  warning: camera '{refused.camera}' will not record: {refused.message}")
+    signs = signage_warning(cfg)
+    if signs:
+        print(f"  warning: {signs} (art. 6 lid 3)")
+    return 0
+
+
+def _warn_swap() -> None:
+    """Decrypted video and keys must not reach swap (docs/storage.md, Swap)."""
+    from firmware.system.swap import swap_warning
+    warning = swap_warning()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+
+
+def cmd_run(args) -> int:
+    from firmware.recording.service import RecorderService
+    from firmware.storage.retention import RetentionThread
+    from firmware.system.memory import limit_malloc_arenas
+    from firmware.governance.introduction import refusals
+    cfg = _config(args)
+    _warn_swap()
+    _record_config_changes(cfg, "nvr run")
+    refused = refusals(cfg)                 # the DPIA (introduction), art. 11 (R-02)
+    if len(refused) == len(cfg.cameras):    # before anything starts
+        messages = list(dict.fromkeys(r.message for r in refused.values()))
+        raise CliError("no camera may record: " + "; ".join(messages))
+    limit_malloc_arenas()
+    print(f"other commands: {nvr_command()} --config {shlex.quote(str(cfg.source))} COMMAND "
+          f"({nvr_command()} --help lists them)", flush=True)
+    store = _store(cfg, owner="record")          # owned for the recorder's life (issue 9)
+    if _reconciled(store.reconciliation):
+        print(_reconciled(store.reconciliation), flush=True)
+    service = RecorderService(cfg, store)
+    stop: list[int] = []
+
+    def _stop(signum, frame):
+        stop.append(signum)
+        service.stop_event.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    # The web interface is its own process (docs/architecture: it never shares the recorder's
+    # memory or privileges); `--no-web` leaves it to its own service unit.
+    web = None if args.no_web else subprocess.Popen(
+        [sys.executable, "-m", "firmware.cli", "--config", str(cfg.source), "web"])
+    retention = RetentionThread(store, service.stop_event)
+    retention.start()
+    try:
+        service.start()
+        print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
+              "Ctrl-C stops", flush=True)
+        while service.alive() and not stop:
+            service.stop_event.wait(0.5)
+    finally:
+        service.stop()
+        if web is not None:
+            web.terminate()
+            web.wait(10)
+        retention.join(10)
+        store.close()
+    failed = [w for w in service.workers if w.error]
+    print("stopped; open segments closed", flush=True)
+    return EXIT_FAILED if failed and not stop else 0
+
+
+WEB_NICE = 10
+
+
+def _first_account_hint(cfg) -> None:
+    gov = _governance(cfg)
+    if gov.accounts.count() == 0:
+        print("no accounts yet. Make the first (a technisch-beheerder), as root:\n"
+              f"  {nvr_command()} --config {shlex.quote(str(cfg.source))} user add NAME --role "
+              "technisch-beheerder\n"
+              "or as any user with the one-time code `nvr init` printed: add "
+              "--enrollment-code CODE. Then log in at the web interface's URL.", flush=True)
+    gov.close()
+
+
+def cmd_web(args) -> int:
+    """Serve the web interface (R-20) until SIGINT or SIGTERM."""
+    import threading
+    from firmware.web import create_app
+    from firmware.web.server import WebServer
+    cfg = _config(args)
+    _warn_swap()
+    _record_config_changes(cfg, "nvr web")
+    # Recording comes first: on a busy device the web interface waits, the camera does not.
+    os.nice(WEB_NICE)
+    server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir,
+                       cfg.device.id)
+    try:
+        url = server.start()
+    except OSError as exc:
+        raise CliError(f"the web interface cannot listen on {cfg.web.host}:{cfg.web.port}: "
+                       f"{exc}; change [web] port in {cfg.source}") from None
+    print(f"web interface: {url} (device certificate {server.cert})", flush=True)
+    print("footage (art. 4 lid 1) only on workstations with a certificate from `nvr client "
+          "issue`" + ("" if cfg.web.footage_certificate_required else
+                      f" or at {', '.join(cfg.web.footage_addresses) or 'no address'}"),
+          flush=True)
+    _first_account_hint(cfg)
+    done = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    done.wait()
+    server.stop()
+    return 0
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("init", help="write a ready-to-run configuration into a new directory")
+    s.add_argument("directory")
+    s.add_argument("--source", default="synthetic",
+                   choices=["synthetic", "picamera2", "file", "v4l2"],
+                   help="camera source of the first camera (default: synthetic)")
+    s.add_argument("--staff-in-view", choices=["yes", "no", "ja", "nee"],
+                   help="does the camera see staff at work (art. 11)? asked when not given")
+    s.add_argument("--works-council-reference", help="the works council's approval (art. 11)")
+    s.add_argument("--works-council-date", help="its date, YYYY-MM-DD")
+    s.add_argument("--dpia-reference", help="the DPIA's reference; asked when not given")
+    s.add_argument("--dpia-date", help="the date the DPIA was completed, YYYY-MM-DD")
+    s.add_argument("--signage", action="append", metavar="PLACE",
+                   help="where a sign announcing camera surveillance hangs (art. 6 lid 3); "
+                        "repeat for every entrance")
+    s.set_defaults(func=cmd_init)
+
+    _action(_group(sub, "config", "configuration commands"), "check", cmd_config_check,
+            "validate the configuration and report problems", json=False)
+
+    s = sub.add_parser("run", help="record every configured camera until Ctrl-C")
+    s.add_argument("--no-web", action="store_true",
+                   help="do not start the web interface (it runs as its own service)")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("web", help="serve the web interface over TLS")
+    s.set_defaults(func=cmd_web)

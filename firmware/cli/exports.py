@@ -1,0 +1,115 @@
+"""Exports to police and prosecutor (art. 9, R-60..R-62): `nvr export ...`; the web's face is
+exports.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from firmware.cli.common import (CliError, _action, _config, _device_label, _governance, _group,
+                                 _iso_time, _login, _password, _print, _store)
+
+
+def _export_desk(args):
+    """The configuration, governance, store and logged-in --user for an export step."""
+    cfg = _config(args)
+    gov = _governance(cfg)
+    store = _store(cfg)
+    return cfg, gov, store, _login(gov, args, None)
+
+
+def _export_errors():
+    from firmware.export.helpers import ExportError
+    from firmware.governance.requests import RequestError
+    return ExportError, RequestError
+
+
+def cmd_export_create(args) -> int:
+    from firmware.export.helpers import helper_for
+    from firmware.export.service import make_export
+    cfg, gov, store, actor = _export_desk(args)
+    try:
+        req = gov.requests(store).show(args.request)
+        # The password comes from the environment or a prompt, never an argument (which
+        # other users of the machine can read in the process list).
+        password = _password("NVR_EXPORT_PASSWORD", "archive password (give it to the "
+                             "recipient apart from the stick): ")
+        export = make_export(gov, store, helper_for(cfg), actor, request_id=req["id"],
+                             camera=req["camera_id"],
+                             start=req["start"] if args.start is None else args.start,
+                             end=req["end"] if args.end is None else args.end,
+                             password=password, min_password=cfg.export.min_password)
+    except _export_errors() as exc:
+        raise CliError(str(exc)) from None
+    _print(export, args.json, f"export {export['id']} written to {export['archive']['path']}: "
+                              f"{len(export['files'])} file(s), archive SHA-256 "
+                              f"{export['archive']['sha256']}; record the handover with "
+                              f"nvr export handover {export['id']} --medium LABEL")
+    return 0
+
+
+def cmd_export_handover(args) -> int:
+    from firmware.export.service import hand_over
+    _, gov, store, actor = _export_desk(args)
+    try:
+        row = hand_over(gov, store, actor, args.id, medium=args.medium)
+    except _export_errors() as exc:
+        raise CliError(str(exc)) from None
+    _print(row, args.json, f"export {args.id} handed over to {row['recipient']} on "
+                           f"{row['medium']}; print the declaration with nvr export "
+                           f"declaration {args.id} --out FILE.pdf")
+    return 0
+
+
+def cmd_export_list(args) -> int:
+    from firmware.export.service import list_exports
+    from firmware.governance.roles import Action
+    cfg = _config(args)
+    gov = _governance(cfg)
+    _login(gov, args, Action.EXPORT)
+    rows = list_exports(gov.requests(_store(cfg)).db)
+    _print(rows, args.json, "\n".join(
+        f"{r['id']:>4} request {r['request_id']:<4} {r['camera_id']:10} {len(r['files'])} "
+        f"file(s) {'handed over to ' + r['handover']['recipient'] if r['handover'] else 'not handed over'}"
+        for r in rows) or "no exports")
+    return 0
+
+
+def cmd_export_declaration(args) -> int:
+    from firmware.export.helpers import ExportError
+    from firmware.export.service import show_export
+    from firmware.governance.paperwork import export_declaration_file
+    from firmware.governance.roles import Action
+    cfg = _config(args)
+    gov = _governance(cfg)
+    store = _store(cfg)
+    actor = _login(gov, args, Action.EXPORT)
+    try:
+        export = show_export(gov.requests(store).db, args.id)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    export_declaration_file(gov, actor, store, export, _device_label(cfg), Path(args.out))
+    print(f"wrote {args.out} ({len(export['files'])} file(s) with SHA-256)")
+    return 0
+
+
+def add_parser(sub) -> None:
+    exports = _group(sub, "export", "exports to police and prosecutor (art. 9, R-60..R-62)")
+    c = _action(exports, "create", cmd_export_create, "write the package for a registered art. 9 "
+                "request after the officer's identity and declaration; password from "
+                "NVR_EXPORT_PASSWORD or a prompt")
+    c.add_argument("--request", type=int, required=True)
+    c.add_argument("--start", type=_iso_time, help="default: the request's window")
+    c.add_argument("--end", type=_iso_time, help="default: the request's window")
+    c.add_argument("--user")
+    c = _action(exports, "handover", cmd_export_handover, "record the handover of an export "
+                "to the identified officer (art. 9 lid 2-4)")
+    c.add_argument("id", type=int)
+    c.add_argument("--medium", required=True, help="the stick's label or serial number")
+    c.add_argument("--user")
+    c = _action(exports, "list", cmd_export_list, "list exports and their handovers")
+    c.add_argument("--user")
+    c = _action(exports, "declaration", cmd_export_declaration, "print the art. 9 declaration "
+                "of an export (R-62)", json=False)
+    c.add_argument("id", type=int)
+    c.add_argument("--out", required=True)
+    c.add_argument("--user")
