@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from firmware.i18n import N_, _
+
 # R-40: footage is kept at most 28 days. The limit is a rule of the regulation, not a setting.
 MAX_RETENTION_DAYS = 28
 
@@ -190,7 +192,7 @@ class Config:
             if cam.id == camera_id:
                 return cam
         known = ", ".join(c.id for c in self.cameras)
-        raise ConfigError(str(self.source), [f"no camera with id '{camera_id}' (configured: {known})"])
+        raise ConfigError(str(self.source), [_("no camera with id '%(camera)s' (configured: %(known)s)", camera=camera_id, known=known)])
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -202,21 +204,22 @@ class _Problems(list):
 
 def _check_polygons(value: Any, where: str, problems: _Problems) -> tuple[Polygon, ...]:
     if not isinstance(value, list):
-        problems.add(where, "must be a list of polygons, each a list of [x, y] points from 0.0 to 1.0")
+        problems.add(where, _("must be a list of polygons, each a list of [x, y] points from 0.0 to 1.0"))
         return ()
     polygons = []
     for i, poly in enumerate(value):
         pw = f"{where}[{i}]"
         if not isinstance(poly, list) or len(poly) < 3:
-            problems.add(pw, "a polygon needs at least 3 points [x, y]")
+            problems.add(pw, _("a polygon needs at least 3 points [x, y]"))
             continue
         points = []
         for j, pt in enumerate(poly):
             ok = (isinstance(pt, list) and len(pt) == 2
                   and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in pt))
             if not ok or not all(0.0 <= c <= 1.0 for c in pt):
-                problems.add(f"{pw}[{j}]", f"{pt!r} is not a point [x, y] with 0.0 <= x, y <= 1.0 "
-                             "(fractions of the image width and height)")
+                problems.add(f"{pw}[{j}]", _("%(point)s is not a point [x, y] with 0.0 <= x, y <= 1.0 "
+                                               "(fractions of the image width and height)",
+                                               point=repr(pt)))
                 continue
             points.append((float(pt[0]), float(pt[1])))
         polygons.append(tuple(points))
@@ -226,45 +229,49 @@ def _check_polygons(value: Any, where: str, problems: _Problems) -> tuple[Polygo
 def _check_equated_days(value: Any, where: str, problems: _Problems) -> tuple[EquatedDay, ...]:
     """R-72: each entry a weekday with the decree (Staatscourant) that equates it."""
     if not isinstance(value, list):
-        problems.add(where, "must be a list of tables like { date = 2029-05-11, decree = "
-                            "\"Besluit ..., Stcrt. 2028, 12345\" }")
+        problems.add(where, _("must be a list of tables like { date = 2029-05-11, decree = "
+                              "\"Besluit ..., Stcrt. 2028, 12345\" }"))
         return ()
     days: dict[date, str] = {}
     for i, entry in enumerate(value):
         ew = f"{where}[{i}]"
         if not isinstance(entry, dict):
-            problems.add(ew, f"{entry!r} must be a table {{ date = ..., decree = ... }}")
+            problems.add(ew, _("%(entry)s must be a table { date = ..., decree = ... }",
+                                entry=repr(entry)))
             continue
         for key in set(entry) - {"date", "decree"}:
-            problems.add(ew, f"unknown key '{key}'; allowed here: date, decree")
+            problems.add(ew, _("unknown key '%(key)s'; allowed here: date, decree", key=key))
         day = entry.get("date")
         if isinstance(day, str):
             try:
                 day = date.fromisoformat(day)
             except ValueError:
-                problems.add(f"{ew}.date", f"{day!r} is not a date like 2029-05-11")
+                problems.add(f"{ew}.date", _("%(day)s is not a date like 2029-05-11",
+                                             day=repr(day)))
                 continue
         if isinstance(day, datetime) or not isinstance(day, date):
-            problems.add(f"{ew}.date", f"{day!r} is not a date like 2029-05-11")
+            problems.add(f"{ew}.date", _("%(day)s is not a date like 2029-05-11",
+                                         day=repr(day)))
             continue
         if day.weekday() >= 5:
-            problems.add(f"{ew}.date", f"{day} is a {('Saturday', 'Sunday')[day.weekday() - 5]}: "
-                         "no working day anyway; check the date in the decree")
+            problems.add(f"{ew}.date", _("%(day)s is a %(weekday)s: no working day anyway; check "
+                                         "the date in the decree", day=day,
+                                         weekday=(_("Saturday"), _("Sunday"))[day.weekday() - 5]))
         decree = entry.get("decree")
         if not isinstance(decree, str) or not decree.strip():
-            problems.add(f"{ew}.decree", "name the decree that equates the day, e.g. "
-                         "\"Besluit gelijkstelling ..., Stcrt. 2028, 12345\"")
+            problems.add(f"{ew}.decree", _("name the decree that equates the day, e.g. "
+                                           "\"Besluit gelijkstelling ..., Stcrt. 2028, 12345\""))
             continue
         if day in days:
-            problems.add(f"{ew}.date", f"{day} is listed twice")
+            problems.add(f"{ew}.date", _("%(day)s is listed twice", day=day))
         days[day] = decree.strip()
     return tuple(sorted(days.items()))
 
 
 def _check_strings(value: Any, where: str, problems: _Problems) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        problems.add(where, f"{value!r} is not a list of texts, such as [\"hoofdingang\", "
-                     "\"ingang Raadhuisplein\"]")
+        problems.add(where, _("%(value)s is not a list of texts, such as [\"hoofdingang\", "
+                              "\"ingang Raadhuisplein\"]", value=repr(value)))
         return ()
     return tuple(v.strip() for v in value)
 
@@ -273,7 +280,7 @@ def _check_addresses(value: Any, where: str, problems: _Problems) -> tuple[str, 
     """A list of IP addresses or networks such as "10.0.4.17" or "10.0.4.0/28"."""
     import ipaddress
     if not isinstance(value, list):
-        problems.add(where, 'must be a list of addresses or networks, e.g. ["10.0.4.17"]')
+        problems.add(where, _('must be a list of addresses or networks, e.g. ["10.0.4.17"]'))
         return ()
     for i, item in enumerate(value):
         try:
@@ -281,13 +288,14 @@ def _check_addresses(value: Any, where: str, problems: _Problems) -> tuple[str, 
                 raise TypeError
             ipaddress.ip_network(item, strict=False)
         except (TypeError, ValueError):
-            problems.add(f"{where}[{i}]", f"{item!r} is not an IP address or network such as "
-                         "10.0.4.17 or 10.0.4.0/28")
+            problems.add(f"{where}[{i}]", _("%(item)s is not an IP address or network such as "
+                                            "10.0.4.17 or 10.0.4.0/28", item=repr(item)))
     return tuple(value)
 
 
 _SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
-_TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+_TYPE_NAMES = {str: N_("a string"), int: N_("a whole number"), float: N_("a number"),
+               bool: N_("true or false")}
 
 
 def _check_scalar(f: dataclasses.Field, value: Any, where: str, problems: _Problems) -> Any:
@@ -297,30 +305,35 @@ def _check_scalar(f: dataclasses.Field, value: Any, where: str, problems: _Probl
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         ok, value = True, float(value)
     if not ok:
-        problems.add(where, f"{value!r} is not {_TYPE_NAMES.get(typ, typ.__name__)}")
+        problems.add(where, _("%(value)s is not %(kind)s", value=repr(value),
+                              kind=_(_TYPE_NAMES.get(typ, typ.__name__))))
         return None
     lo, hi = meta.get("min"), meta.get("max")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        problems.add(where, f"{value!r} is out of range: allowed {lo} to {hi}")
+        problems.add(where, _("%(value)s is out of range: allowed %(low)s to %(high)s",
+                              value=repr(value), low=lo, high=hi))
     if meta.get("even") and value % 2:
-        problems.add(where, f"{value!r} must be even (video planes are subsampled by 2)")
+        problems.add(where, _("%(value)s must be even (video planes are subsampled by 2)",
+                              value=repr(value)))
     if "choices" in meta and value not in meta["choices"]:
-        problems.add(where, f"{value!r} is not one of: {', '.join(meta['choices'])}")
+        problems.add(where, _("%(value)s is not one of: %(choices)s", value=repr(value),
+                              choices=", ".join(meta['choices'])))
     if "pattern" in meta and not re.match(meta["pattern"], value):
-        problems.add(where, f"{value!r} must be 1-32 characters of a-z, 0-9, '-' and '_', "
-                     "starting with a letter or digit")
+        problems.add(where, _("%(value)s must be 1-32 characters of a-z, 0-9, '-' and '_', "
+                              "starting with a letter or digit", value=repr(value)))
     if meta.get("min_len") and len(value.strip()) < meta["min_len"]:
-        problems.add(where, "must not be empty")
+        problems.add(where, _("must not be empty"))
     if meta.get("iso_date") and value:
         try:
             date.fromisoformat(value)
         except ValueError:
-            problems.add(where, f"{value!r} is not a date like 2026-03-31")
+            problems.add(where, _("%(value)s is not a date like 2026-03-31", value=repr(value)))
     if meta.get("timezone"):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            problems.add(where, f"{value!r} is not a known time zone such as Europe/Amsterdam")
+            problems.add(where, _("%(value)s is not a known time zone such as Europe/Amsterdam",
+                              value=repr(value)))
     if meta.get("path"):
         return Path(value)
     return value
@@ -328,23 +341,24 @@ def _check_scalar(f: dataclasses.Field, value: Any, where: str, problems: _Probl
 
 def _build(cls: type, table: Any, where: str, problems: _Problems, base: Path) -> Any:
     if not isinstance(table, dict):
-        problems.add(where, "must be a table")
+        problems.add(where, _("must be a table"))
         return None
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in table:
         if key not in fields:
             hint = difflib.get_close_matches(key, list(fields), n=1)
-            suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
+            suffix = _(" (did you mean '%(name)s'?)", name=hint[0]) if hint else ""
             allowed = ", ".join(fields)
             problems.add(f"{where}.{key}" if where else key,
-                         f"unknown key{suffix}; allowed here: {allowed}")
+                         _("unknown key%(hint)s; allowed here: %(allowed)s", hint=suffix,
+                           allowed=allowed))
     values: dict[str, Any] = {}
     for name, f in fields.items():
         fw = f"{where}.{name}" if where else name
         if name not in table:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 why = f.metadata.get("missing")
-                problems.add(fw, "missing; this key is required" + (f": {why}" if why else ""))
+                problems.add(fw, _("missing; this key is required") + (f": {why}" if why else ""))
             continue
         value = table[name]
         if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING
@@ -372,19 +386,22 @@ def _check_cross(cfg: Config, problems: _Problems) -> None:
     data = cfg.storage.data_dir.resolve()
     keys = cfg.storage.key_dir.resolve()
     if keys == data or data in keys.parents:
-        problems.add("storage.key_dir", f"{keys} lies inside storage.data_dir {data}; keys must be "
-                     "kept on another path so a stolen data disk opens nothing (R-82)")
+        problems.add("storage.key_dir", _("%(keys)s lies inside storage.data_dir %(data)s; keys "
+                                            "must be kept on another path so a stolen data disk "
+                                            "opens nothing (R-82)", keys=keys, data=data))
     seen: set[str] = set()
     for i, cam in enumerate(cfg.cameras):
         if cam.id in seen:
-            problems.add(f"cameras[{i}].id", f"'{cam.id}' is used by more than one camera")
+            problems.add(f"cameras[{i}].id", _("'%(camera)s' is used by more than one camera",
+                                               camera=cam.id))
         seen.add(cam.id)
         if cam.lores_width > cam.width or cam.lores_height > cam.height:
-            problems.add(f"cameras[{i}]", "the lores stream may not be larger than the main stream")
+            problems.add(f"cameras[{i}]", _("the lores stream may not be larger than the main stream"))
         if cam.source in ("file", "v4l2") and not cam.path:
-            problems.add(f"cameras[{i}].path", f"source '{cam.source}' needs a path")
+            problems.add(f"cameras[{i}].path", _("source '%(source)s' needs a path",
+                                                 source=cam.source))
         if cam.source == "file" and cam.path and not Path(cam.path).is_file():
-            problems.add(f"cameras[{i}].path", f"{cam.path} is not a readable file")
+            problems.add(f"cameras[{i}].path", _("%(path)s is not a readable file", path=cam.path))
 
 
 def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Config:
@@ -393,14 +410,15 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(source, [_("not valid TOML: %(problem)s", problem=exc)]) from None
     problems = _Problems()
     for key in raw:
         sections = ["device", "storage", "web", "export", "introduction", "cameras", "deadlines"]
         if key not in sections:
             hint = difflib.get_close_matches(key, sections, n=1)
-            problems.add(key, "unknown section" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                         + "; allowed: " + ", ".join(sections))
+            problems.add(key, _("unknown section%(hint)s; allowed: %(allowed)s",
+                                 hint=_(" (did you mean '%(name)s'?)", name=hint[0]) if hint else "",
+                                 allowed=", ".join(sections)))
     device = _build(DeviceConfig, raw.get("device", {}), "device", problems, base)
     storage = _build(StorageConfig, raw.get("storage", {}), "storage", problems, base)
     web = _build(WebConfig, raw.get("web", {}), "web", problems, base)
@@ -411,7 +429,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     cams_raw = raw.get("cameras")
     cameras: list[CameraConfig] = []
     if not isinstance(cams_raw, list) or not cams_raw:
-        problems.add("cameras", "missing; add at least one [[cameras]] table")
+        problems.add("cameras", _("missing; add at least one [[cameras]] table"))
     else:
         for i, table in enumerate(cams_raw):
             cam = _build(CameraConfig, table, f"cameras[{i}]", problems, base)
@@ -433,14 +451,15 @@ def load(path: str | os.PathLike | None = None) -> Config:
     if path is None:
         path = os.environ.get(CONFIG_ENV)
     if not path:
-        raise ConfigError("nvr", [f"no configuration given: pass --config FILE or set {CONFIG_ENV}; "
-                                  "`nvr init DIR` writes a ready-to-run one"])
+        raise ConfigError("nvr", [_("no configuration given: pass --config FILE or set "
+                                    "%(variable)s; `nvr init DIR` writes a ready-to-run one",
+                                    variable=CONFIG_ENV)])
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(p), ["file not found; `nvr init DIR` writes a ready-to-run "
-                                   "configuration"]) from None
+        raise ConfigError(str(p), [_("file not found; `nvr init DIR` writes a ready-to-run "
+                                     "configuration")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), [f"cannot be read: {exc}"]) from None
+        raise ConfigError(str(p), [_("cannot be read: %(problem)s", problem=exc)]) from None
     return parse(text, str(p), p.resolve().parent)

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import io
 import os
+import sys
+import time
+from gettext import NullTranslations
 from pathlib import Path
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import LazyProxy, NullTranslations, Translations
 
 CATALOGUE_DIR = Path(__file__).parent / "translations"
 DOMAIN = "messages"
 WEB_LOCALE = "nl"
 
-_compiled: dict[str, NullTranslations] = {}
+_compiled: dict[str, tuple[float, NullTranslations]] = {}
+_checked: dict[str, float] = {}          # locale: when its .po file was last looked at
+RECHECK = 2.0                            # seconds
 _ENGLISH = NullTranslations()
 _cli_locale: str | None = os.environ.get("NVR_LANG") or None
 
@@ -35,28 +36,38 @@ def po_path(locale: str) -> Path:
 
 
 def translations(locale: str | None) -> NullTranslations:
-    """The compiled catalogue of `locale` (English, the msgids, for None or "en"), compiled
-    once per process (a page looks up hundreds of messages: no file check per lookup; a
-    changed catalogue takes effect when the process restarts)."""
+    """The compiled catalogue of `locale` (English, the msgids, for None or "en"). Babel is
+    imported only here and for the web: the recorder, whose storage raises messages through
+    `_`, speaks English and never loads it (its memory budget has no room to spare). The .po
+    file is looked at again at most every RECHECK seconds: a document of ten thousand logbook
+    lines reads its words without ten thousand stat() calls."""
     if not locale or locale == "en":
         return _ENGLISH
     cached = _compiled.get(locale)
-    if cached is None:
-        with po_path(locale).open("rb") as fh:
+    now = time.monotonic()
+    if cached is not None and now - _checked.get(locale, -RECHECK) < RECHECK:
+        return cached[1]
+    _checked[locale] = now
+    path = po_path(locale)
+    mtime = path.stat().st_mtime
+    if cached is None or cached[0] != mtime:
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+        from babel.support import Translations
+        with path.open("rb") as fh:
             catalog = read_po(fh, locale=locale)
         buffer = io.BytesIO()
         write_mo(buffer, catalog)
         buffer.seek(0)
-        cached = _compiled[locale] = Translations(buffer, domain=DOMAIN)
-    return cached
+        cached = _compiled[locale] = (mtime, Translations(buffer, domain=DOMAIN))
+    return cached[1]
 
 
 def _in_web_request() -> bool:
-    try:
-        from flask import has_request_context
-    except ImportError:                                      # pragma: no cover
-        return False
-    return has_request_context()
+    """Inside a Flask request? A process that never imported Flask (the recorder, the
+    command line) is not, and does not import it to find out."""
+    flask = sys.modules.get("flask")
+    return flask is not None and flask.has_request_context()
 
 
 def gettext(message: str, **variables) -> str:
@@ -77,8 +88,9 @@ def ngettext(singular: str, plural: str, num: int, **variables) -> str:
     return translations(_cli_locale).ngettext(singular, plural, num) % variables
 
 
-def lazy_gettext(message: str, **variables) -> LazyProxy:
+def lazy_gettext(message: str, **variables):
     """For messages defined at import time (constants, tables): translated when shown."""
+    from babel.support import LazyProxy
     return LazyProxy(gettext, message, enable_cache=False, **variables)
 
 
@@ -86,6 +98,12 @@ def dutch(message: str, **variables) -> str:
     """Always Dutch: documents a person receives (letters, reports), whoever prints them."""
     text = translations(WEB_LOCALE).gettext(message)
     return text % variables if variables else text
+
+
+def N_(message: str) -> str:
+    """Marks `message` for the catalogue where it is defined (a table of words); it is
+    translated where it is read (governance.wording.Words)."""
+    return message
 
 
 def set_cli_locale(locale: str | None) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from firmware.config import CONFIG_NAME, ConfigError, parse
 from firmware.storage.keys import FileKeyProvider
+from firmware.i18n import _
 
 
 class InitError(Exception):
@@ -130,13 +131,14 @@ def init_device(directory: Path, source: str = "synthetic", *,
     """Write a new device directory; refuse to touch an existing configuration or data."""
     directory = Path(directory)
     if source not in _SIZES:
-        raise InitError(f"unknown source {source!r}; choose one of {', '.join(_SIZES)}")
+        raise InitError(_("unknown source %(source)s; choose one of %(choices)s",
+                          source=repr(source), choices=", ".join(_SIZES)))
     if (directory / CONFIG_NAME).exists():
-        raise InitError(f"{directory / CONFIG_NAME} exists already; nvr init never overwrites. "
-                        "Edit it, or choose a new directory.")
+        raise InitError(_("%(path)s exists already; nvr init never overwrites. Edit it, or "
+                          "choose a new directory.", path=directory / CONFIG_NAME))
     if directory.exists() and any(directory.iterdir()):
-        raise InitError(f"{directory} is not empty; nvr init writes only into a new or empty "
-                        "directory")
+        raise InitError(_("%(directory)s is not empty; nvr init writes only into a new or empty "
+                          "directory", directory=directory))
     host = re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower())[:32].strip("-") or "nvr"
     width, height, fps = _SIZES[source]
     text = _TEMPLATE.format(today=date.today().isoformat(), device_id=host, source=source,
@@ -166,7 +168,8 @@ def _ask(question: str, flag: str, check=None, empty: bool = True) -> str:
         print(question, end=" ", flush=True)
         line = sys.stdin.readline()
         if not line:
-            raise NoAnswer(f"no answer to \"{question}\": answer it, or pass {flag}")
+            raise NoAnswer(_("no answer to \"%(question)s\": answer it, or pass %(flag)s",
+                             question=question, flag=flag))
         answer = line.strip()
         problem = (None if not answer and empty else "an answer is needed" if not answer
                    else check(answer) if check else None)

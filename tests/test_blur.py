@@ -165,14 +165,24 @@ def test_art10_lid4_a_box_is_held_over_frames_where_the_detector_misses():
     assert covered == list(range(20 - HOLD, 20 + HOLD + 1))
 
 
+@pytest.fixture
+def dutch():
+    """A BlurError is read on the inzage page, in Dutch: the catalogue's language as a page
+    would set it (the command line reads the same message in English)."""
+    from firmware import i18n
+    i18n.set_cli_locale("nl")
+    yield
+    i18n.set_cli_locale(None)
+
+
 @pytest.mark.parametrize("data", [b"", b"dit is geen video" * 100, b"\x00\x00\x00\x18ftypmp42"])
-def test_art10_lid4_input_that_is_not_video_gives_a_dutch_error(data):
+def test_art10_lid4_input_that_is_not_video_gives_a_dutch_error(data, dutch):
     with pytest.raises(BlurError) as err:
         blur_mp4(data)
     assert "beeldfragment" in err.value.message and "technisch beheerder" in err.value.message
 
 
-def test_art10_lid4_an_encoder_failure_is_not_blamed_on_the_footage(segment, monkeypatch):
+def test_art10_lid4_an_encoder_failure_is_not_blamed_on_the_footage(segment, monkeypatch, dutch):
     from firmware.playback import blur
     monkeypatch.setitem(blur.ENCODER_OPTIONS, "preset", "no-such-preset")
     with pytest.raises(BlurError) as err:
@@ -180,7 +190,7 @@ def test_art10_lid4_an_encoder_failure_is_not_blamed_on_the_footage(segment, mon
     assert "videocodering" in err.value.message and "niet veranderd" in err.value.message
 
 
-def test_art10_lid4_audio_only_file_gives_a_dutch_error():
+def test_art10_lid4_audio_only_file_gives_a_dutch_error(dutch):
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
         sound = out.add_stream("aac", rate=48000)
@@ -195,7 +205,7 @@ def test_art10_lid4_audio_only_file_gives_a_dutch_error():
 
 @pytest.mark.parametrize("region", [(0.5, 0.5, 0.6, 0.1), (-0.1, 0, 0.5, 0.5), (0, 0, 0, 0.5),
                                     ("a", 0, 1, 1), (0, 0, 1)])
-def test_art10_lid4_region_outside_the_frame_gives_a_dutch_error(segment, region):
+def test_art10_lid4_region_outside_the_frame_gives_a_dutch_error(segment, region, dutch):
     with pytest.raises(BlurError, match="gebied"):
         blur_mp4(segment, regions=[region])
 

@@ -27,7 +27,7 @@ def _extracted() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(ROOT), METHOD_MAP, keywords={"_": None, "gettext": None, "lazy_gettext": None,
-                                             "dutch": None, "ngettext": (1, 2)}):
+                                             "dutch": None, "ngettext": (1, 2), "N_": None}):
         msgid = message[0] if isinstance(message, tuple) else message   # a plural: its singular
         if msgid:
             found.setdefault(msgid, []).append(f"{filename}:{lineno}")

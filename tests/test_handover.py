@@ -87,10 +87,10 @@ def test_art9_lid3_identity_keeps_the_last_digits_and_who_checked_R62(site):
     from firmware.governance import handover
     desk = Desk(site)
     req = desk.register("PL0900-2026-1002")
-    with pytest.raises(RequestError, match="laatste tekens"):
+    with pytest.raises(RequestError, match="last characters"):
         handover.record_identity(desk.reqs, desk.beheerder, req["id"], officer=OFFICER,
                                  document_type="dienstpas", last_digits="NX4C53001")
-    with pytest.raises(RequestError, match="soort identiteitsbewijs"):
+    with pytest.raises(RequestError, match="kind of proof of identity"):
         handover.record_identity(desk.reqs, desk.beheerder, req["id"], officer=OFFICER,
                                  document_type="bibliotheekpas", last_digits="4411")
     with pytest.raises(RequestError, match="identify\\)"):
@@ -113,14 +113,14 @@ def test_art9_lid4_export_refused_before_the_officers_declaration_R62(site):
     from firmware.governance import handover
     desk = Desk(site)
     req = desk.register("PL0900-2026-1003")
-    with pytest.raises(RequestError, match=r"identiteit.*artikel 9 lid 3"):
+    with pytest.raises(RequestError, match=r"identity.*artikel 9 lid 3"):
         desk.reqs.record_declaration(desk.beheerder, req["id"], OFFICER)
     handover.record_identity(desk.reqs, desk.beheerder, req["id"], officer=OFFICER,
                              document_type="dienstpas", last_digits="4411")
     with pytest.raises(REFUSED, match=r"art\. 9 lid 4"):
         desk.export(req)
     assert desk.packages(req) == []
-    with pytest.raises(RequestError, match="ambtenaar wiens identiteit"):
+    with pytest.raises(RequestError, match="officer whose identity"):
         desk.reqs.record_declaration(desk.beheerder, req["id"], "iemand anders")
     desk.reqs.record_declaration(desk.beheerder, req["id"], OFFICER)
     export = desk.export(req)
@@ -136,7 +136,7 @@ def test_art9_handover_is_logged_in_the_logboek_inzien_R51_R62(site):
                              document_type="paspoort", last_digits="81")
     desk.reqs.record_declaration(desk.beheerder, req["id"], OFFICER)
     export = desk.export(req)
-    with pytest.raises(REFUSED, match="gegevensdrager"):
+    with pytest.raises(REFUSED, match="data carrier"):
         hand_over(desk.gov, desk.store, desk.beheerder, export["id"], medium="  ")
     with pytest.raises(REFUSED, match="export\\)"):
         hand_over(desk.gov, desk.store, desk.officer, export["id"], medium=MEDIUM)
@@ -148,7 +148,7 @@ def test_art9_handover_is_logged_in_the_logboek_inzien_R51_R62(site):
     details = json.loads(entry["details"])
     assert details["medium"] == MEDIUM and details["recipient"] == OFFICER
     assert details["archive_sha256"] == export["archive"]["sha256"]
-    with pytest.raises(REFUSED, match="al overgedragen"):
+    with pytest.raises(REFUSED, match="handed over already"):
         hand_over(desk.gov, desk.store, desk.beheerder, export["id"], medium=MEDIUM)
 
 

@@ -75,7 +75,7 @@ def inzien(config) -> list[dict]:
 ])
 def test_art10_lid2_lawyer_for_a_suspect_is_refused_whatever_kind_R71(office, kind, fields):
     config, _ = office
-    with pytest.raises(RequestError, match="alleen via de officier van justitie"):
+    with pytest.raises(RequestError, match="only through the public prosecutor"):
         intake(config, requester_kind=kind, acts_for="defence-of-suspect", **fields)
     last = inzien(config)[-1]
     assert last["action"] == "request-art10-refused-at-intake"
@@ -85,7 +85,7 @@ def test_art10_lid2_lawyer_for_a_suspect_is_refused_whatever_kind_R71(office, ki
 def test_art10_lid2_a_lawyer_says_what_they_act_for_also_as_kind_other_R71(office):
     # Today's bug: the same lawyer registered as kind "other" is taken in without a question.
     config, _ = office
-    with pytest.raises(RequestError, match="geef aan waarvoor de advocaat optreedt"):
+    with pytest.raises(RequestError, match="say what the lawyer acts for"):
         intake(config, requester_kind="other", requester="Mr. A. Advocaat")
 
 
@@ -108,10 +108,10 @@ def test_art10_lid2_cli_asks_what_the_lawyer_acts_for_R71(office):
               "--camera", "cam", "--start", (received - timedelta(hours=2)).isoformat(),
               "--end", (received - timedelta(hours=1)).isoformat(), "--user", "p.officer")
     refused = nvr(*common, "--acts-for", "defence-of-suspect", env=env)
-    assert refused.returncode == 1 and "officier van justitie" in refused.stderr
+    assert refused.returncode == 1 and "public prosecutor" in refused.stderr
     asked = nvr(*common, env=env)
     assert asked.returncode == 1 and "--acts-for" not in asked.stdout
-    assert "geef aan waarvoor de advocaat optreedt" in asked.stderr
+    assert "say what the lawyer acts for" in asked.stderr
     taken = nvr(*common, "--acts-for", "victim", "--json", env=env)
     assert taken.returncode == 0, taken.stderr
     assert json.loads(taken.stdout)["acts_for"] == "victim"
@@ -158,7 +158,7 @@ def test_item8_a_received_date_in_the_future_is_refused_cli_R72(office, article)
     else:
         args += ["--motivation", "mijn fiets is gestolen", "--user", "p.officer"]
     run = nvr(*args, env=env)
-    assert run.returncode == 1 and "ligt in de toekomst" in run.stderr, run.stderr
+    assert run.returncode == 1 and "lies in the future" in run.stderr, run.stderr
 
 
 def test_item8_a_received_date_in_the_future_is_refused_web_R72(office):

@@ -78,7 +78,7 @@ def test_art10_decision_letter_for_an_approval_with_grounds_weighing_and_remedy(
     req = take_in(desk)
     early = run(desk, "request", "letter", str(req["id"]), "--out", str(tmp / "x.pdf"),
                 "--user", "m.manager", ok=False)
-    assert early.returncode == 1 and "nog geen besluit" in early.stderr
+    assert early.returncode == 1 and "no besluit has been taken" in early.stderr
     assert not (tmp / "x.pdf").exists()
     run(desk, "request", "decide", str(req["id"]), "--approve", "--reason",
         "Het belang van de aanvrager is aangetoond met de aangifte.", "--weighing", WEIGHING,
@@ -141,7 +141,7 @@ def test_art10_lid5_declaration_only_once_approved_with_window_grounds_place_sig
     out = tmp / "verklaring.pdf"
     early = run(desk, "request", "declaration-pdf", str(req["id"]), "--out", str(out),
                 "--user", "b.beheerder", ok=False)
-    assert early.returncode == 1 and "pas worden afgedrukt" in early.stderr
+    assert early.returncode == 1 and "can be printed only once the request is approved" in early.stderr
     assert not out.exists()
     page = login(_app(config), "b.beheerder").get(f"/requests/{req['id']}/declaration.pdf")
     assert page.status_code == 400 and "pas worden afgedrukt" in page.get_data(as_text=True)

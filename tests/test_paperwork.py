@@ -391,7 +391,7 @@ def test_art10_lid6_scan_is_sealed_on_disk_and_useless_without_the_key_dir_R82(s
     token = gov.accounts.db.execute("SELECT token FROM request_scans WHERE id = ?",
                                     (other["id"],)).fetchone()[0]
     (cfg.storage.data_dir / SCAN_DIR / f"{token}.scan").write_bytes(sealed)
-    with pytest.raises(ScanError, match="beschadigd of verwisseld"):
+    with pytest.raises(ScanError, match="damaged or swapped"):
         scans.read(actor, 1, other["id"])
     gov.close()
     # Kept as long as the request's record: nothing in the firmware deletes either.

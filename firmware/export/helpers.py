@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from firmware.export.package import write_7z
+from firmware.i18n import _
 
 
 class ExportError(Exception):
@@ -29,19 +30,20 @@ class DirectoryHelper:
             self.directory.mkdir(parents=True, exist_ok=True)
             return write_7z(self.directory / f"{name}.7z", members, password)
         except OSError as exc:
-            raise ExportError(f"the export medium {self.directory} could not be written "
-                              f"({exc.strerror or exc}); the footage is still on the recorder. "
-                              "Check the medium (removed? full?) and export again.") from None
+            raise ExportError(_("the export medium %(directory)s could not be written "
+                                "(%(problem)s); the footage is still on the recorder. Check the "
+                                "medium (removed? full?) and export again.",
+                                directory=self.directory, problem=exc.strerror or exc)) from None
 
 
 class MissingHelper:
     """No export medium is configured and the export helper is not installed yet."""
 
     def write(self, name: str, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-        raise ExportError("no export medium: the export helper (exportd) is not running on "
-                          "this device, and [export] directory is empty. Insert the export "
-                          "USB stick and start nvr-exportd, or set [export] directory in "
-                          "development.")
+        raise ExportError(_("no export medium: the export helper (exportd) is not running on "
+                            "this device, and [export] directory is empty. Insert the export "
+                            "USB stick and start nvr-exportd, or set [export] directory in "
+                            "development."))
 
 
 def helper_for(cfg) -> ExportHelper:

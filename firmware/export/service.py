@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from firmware.export.helpers import ExportError, ExportHelper
 from firmware.governance.roles import Actor
+from firmware.i18n import _
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -42,16 +43,16 @@ def make_export(gov, store, helper: ExportHelper, actor: Actor, *, request_id: i
                 min_password: int = 12) -> dict:
     """Write the package for request `request_id`; return the recorded export."""
     if len(password) < min_password:
-        raise ExportError(f"het wachtwoord van het archief heeft minstens {min_password} "
-                          "tekens (R-61); geef het de ontvanger apart van de USB-stick "
-                          "(artikel 9 lid 2)")
+        raise ExportError(_("the archive's password has at least %(count)s characters (R-61); "
+                            "give it to the recipient apart from the USB stick (artikel 9 lid 2)",
+                            count=min_password))
     reqs = gov.requests(store)
     req = reqs.authorize_export(actor, request_id, camera, start, end)
     segments = store.list_segments(camera, start, end)
     if not segments:
-        raise ExportError(f"camera {camera} heeft geen opnames in het gegeven tijdvak: er is "
-                          "niets te exporteren; kies een tijdvak binnen de bewaartermijn of "
-                          "een bewaaropdracht (R-40, R-41)")
+        raise ExportError(_("camera %(camera)s has no recordings in the given window: there is "
+                            "nothing to export; choose a window within the retention period or "
+                            "a hold (R-40, R-41)", camera=camera))
     files: list[dict] = []
     extras: list[dict] = []             # SHA256SUMS and manifest.json, as the recipient gets them
 
@@ -119,7 +120,8 @@ def show_export(db, export_id: int) -> dict:
     db.executescript(SCHEMA)
     row = db.execute("SELECT * FROM exports WHERE id = ?", (export_id,)).fetchone()
     if row is None:
-        raise ExportError(f"er is geen export {export_id}: zie de lijst van exports")
+        raise ExportError(_("there is no export %(number)s: see the list of exports",
+                            number=export_id))
     return _decode(db, dict(row))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 from firmware.governance.roles import Action, Actor, decide
-from firmware.i18n import _
+from firmware.i18n import N_, _
 
 # Article 1: what camera footage may serve; a person states one of these for live view and
 # ordinary playback.
@@ -24,10 +24,10 @@ ORDINARY_PURPOSES = {
 # request uses it (governance.viewing), never an ordinary grant.
 ART10_PURPOSE = "art10"
 PURPOSES = {**ORDINARY_PURPOSES, ART10_PURPOSE: "art. 10 inzage (verzoek van een ander)"}
-ART10_OUTSIDE = ("het doel 'art. 10 inzage' geldt alleen binnen het verzoek: open de inzage "
-                 "vanaf de pagina van het toegewezen verzoek (Verzoeken, verzoek, 'Inzage "
-                 "openen'), waar alleen de camera en het tijdvak van het besluit te zien zijn "
-                 "(artikel 10 lid 4-5, R-73)")
+ART10_OUTSIDE = N_("the purpose 'art. 10 inzage' holds only inside the request: open the inzage "
+                   "from the page of the approved request (Requests, the request, 'Open "
+                   "inzage'), where only the camera and the window of the besluit are shown "
+                   "(artikel 10 lid 4-5, R-73)")
 MIN_REASON = 8
 # Letters that draw nothing (Hangul fillers, the Braille blank, the Mongolian vowel separator).
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
@@ -62,15 +62,16 @@ def check_reason(purpose: str | None, reason: str | None) -> None:
     """R-01 for an ordinary access: a purpose of article 1 and a reason in words. The art. 10
     purpose is refused here: it exists only inside an approved request (governance.viewing)."""
     if purpose == ART10_PURPOSE:
-        raise AccessRefused(ART10_OUTSIDE)
+        raise AccessRefused(_(ART10_OUTSIDE))
     if purpose not in ORDINARY_PURPOSES:
-        options = ", ".join(f"{k} ({v})" for k, v in ORDINARY_PURPOSES.items())
-        raise AccessRefused(f"toegang tot beelden vraagt een doel uit artikel 1: kies "
-                            f"{options} (artikel 1, R-01)")
+        from firmware.governance.wording import VALUES
+        options = ", ".join(f"{k} ({VALUES.said(k, v)})" for k, v in ORDINARY_PURPOSES.items())
+        raise AccessRefused(_("access to footage needs a purpose from artikel 1: choose "
+                              "%(options)s (artikel 1, R-01)", options=options))
     if visible_length(reason) < MIN_REASON:
-        raise AccessRefused(f"toegang tot beelden vraagt een reden in woorden, minstens "
-                            f"{MIN_REASON} zichtbare tekens: wat er gebeurde, bij welk verzoek "
-                            "(artikel 1, R-01)")
+        raise AccessRefused(_("access to footage needs a reason in words, at least %(count)s "
+                              "visible characters: what happened, for which request "
+                              "(artikel 1, R-01)", count=MIN_REASON))
 
 
 def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purpose: str | None,

@@ -42,6 +42,7 @@ from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.governance.undo import undo_reason
 from firmware.i18n import _
 from firmware.storage.keys import KeyProblem, unwrap, wrap
+from firmware.i18n import N_, _
 
 MIN_PASSWORD = 12
 MIN_GUESSES_LOG10 = 10          # zxcvbn's score 4: "very unguessable"
@@ -63,8 +64,8 @@ APPROVAL_ROLES = frozenset(Role) - {Role.TECHNICAL}
 ENROLLED_ROLES = (Role.TECHNICAL, Role.MANAGER)
 # The one answer to every refused login (R-81): wrong name, password or code, throttled, disabled
 # or awaiting approval look alike; the reason goes to the logbook only.
-WRONG = ("login refused: wrong account name, password or second-factor code, or the account is "
-         "not in force; if this keeps happening, ask the technisch-beheerder")
+WRONG = N_("login refused: wrong account name, password or second-factor code, or the "
+           "account is not in force; if this keeps happening, ask the technisch-beheerder")
 MAX_FAILURES = THROTTLE_AFTER   # the name older code and tests know
 
 # OWASP's Argon2id minimum (19 MiB, 2 passes): about 40 ms here, well under a second on a Pi 4.
@@ -109,25 +110,26 @@ def check_password(name: str, password: str, extra: Iterable[str] = ()) -> None:
     try:
         password.encode("utf-8")
     except UnicodeEncodeError:
-        raise AccountError("the password holds a character that is not text (a lone "
-                           "surrogate); type it again") from None
+        raise AccountError(_("the password holds a character that is not text (a lone "
+                             "surrogate); type it again")) from None
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise AccountError(_("the password needs at least %(count)s characters",
+                             count=MIN_PASSWORD))
     if name.lower() in password.lower():
-        raise AccountError("the password may not contain the account name")
+        raise AccountError(_("the password may not contain the account name"))
     words = [*ORGANISATION_WORDS, name, *name.replace("-", ".").split("."), *extra]
     # zxcvbn's dictionaries are English: a Dutch word plus a year passes it (Stadhuis2026!!).
     known = {w.lower() for word in words for w in _LETTER_RUN.findall(word)}
     own = [r for r in _LETTER_RUN.findall(password) if r.lower() not in known]
     if len(own) < MIN_OWN_WORDS:
-        raise AccountError("the password is too easy to guess: it needs at least three words "
-                           "(runs of letters) of your own besides the organisation's, the "
-                           "device's and your name; choose a phrase of several words, e.g. "
-                           "four unusual words and a digit")
+        raise AccountError(_("the password is too easy to guess: it needs at least three words "
+                             "(runs of letters) of your own besides the organisation's, the "
+                             "device's and your name; choose a phrase of several words, e.g. "
+                             "four unusual words and a digit"))
     if zxcvbn(password[:100], user_inputs=[w for w in words if w])["guesses_log10"] \
             < MIN_GUESSES_LOG10:
-        raise AccountError("the password is too easy to guess (a word with digits, a name, "
-                           "the organisation); choose a phrase of four or more unusual words")
+        raise AccountError(_("the password is too easy to guess (a word with digits, a name, "
+                             "the organisation); choose a phrase of four or more unusual words"))
 
 
 _LETTER_RUN = re.compile(r"[^\W\d_]+")     # a run of letters, in any script
@@ -179,8 +181,8 @@ class Accounts:
         """A one-time code for the first account of `role` (technisch-beheerder or manager),
         shown once and stored only as a hash."""
         if role not in ENROLLED_ROLES:
-            raise AccountError("enrollment codes exist for the first technisch-beheerder and "
-                               "the first manager-bedrijfsvoering only")
+            raise AccountError(_("enrollment codes exist for the first technisch-beheerder and "
+                                 "the first manager-bedrijfsvoering only"))
         code = _code()
         self.db.execute("INSERT OR REPLACE INTO enrollment_codes (role, code_hash, created) "
                         "VALUES (?, ?, ?)", (role.value, HASHER.hash(code), time.time()))
@@ -236,10 +238,11 @@ class Accounts:
     def _new_name(self, name: str) -> None:
         if not name or not name.replace(".", "").replace("-", "").isalnum() \
                 or not name.isascii() or len(name) > 64:
-            raise AccountError("a name is letters, digits, '.' and '-' (a personal account, "
-                               "e.g. j.jansen)")
+            raise AccountError(_("a name is letters, digits, '.' and '-' (a personal account, "
+                                 "e.g. j.jansen)"))
         if self.get(name) is not None:
-            raise AccountError(f"account '{name}' exists already (accounts are never reused)")
+            raise AccountError(_("account '%(name)s' exists already (accounts are never reused)",
+                                 name=name))
 
     def create(self, name: str, role: Role, *, by: Actor) -> str:
         """A technisch beheerder makes an account WITHOUT a password and gets its one-time
@@ -247,7 +250,7 @@ class Accounts:
         the password with it (reset_password). The technisch beheerder never knows a working
         password; every role but its own then awaits the manager's approval (art. 2, 3.1)."""
         if not decide(by, Action.USERS):
-            raise AccountError("only a technisch-beheerder may add accounts (R-11)")
+            raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
         self._new_name(name)
         now, code = time.time(), _code()
         approved = None if role in APPROVAL_ROLES else now
@@ -267,21 +270,22 @@ class Accounts:
         """The first technisch beheerder or first manager, on the device (as root or with
         the enrollment code), with the password they choose themselves."""
         if by is not None:
-            raise AccountError("a technisch-beheerder never chooses someone's password: create "
-                               "the account without one and hand its one-time setup code to "
-                               "the owner (nvr user add NAME --role ROLE --user YOU)")
+            raise AccountError(_("a technisch-beheerder never chooses someone's password: create "
+                                 "the account without one and hand its one-time setup code to "
+                                 "the owner (nvr user add NAME --role ROLE --user YOU)"))
         self._new_name(name)
         self._check_password(name, password)
         now = time.time()
         if self.count() == 0 or (role is Role.MANAGER and not self._has_manager()):
             if self.count() == 0 and role is not Role.TECHNICAL:
-                raise AccountError("the first account must be a technisch-beheerder")
+                raise AccountError(_("the first account must be a technisch-beheerder"))
             if not as_root and not self._use_enrollment_code(role, enrollment_code):
-                raise AccountError(f"the first {role.value} can only be made on the device: as "
-                                   "root, or with its one-time enrollment code from `nvr init`")
+                raise AccountError(_("the first %(role)s can only be made on the device: as root, or "
+                                     "with its one-time enrollment code from `nvr init`",
+                                     role=role.value))
             creator = "root" if as_root else "enrollment-code"
         else:
-            raise AccountError("only a technisch-beheerder may add accounts (R-11)")
+            raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
         approved = now
         self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
                         "approved, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -298,24 +302,27 @@ class Accounts:
         Only an account whose owner has set its password (with the setup or reset code) is
         approved, so the owner can be present and the technisch beheerder holds nothing."""
         if by.role is not Role.MANAGER or by.disabled or by.visit is not None:
-            raise AccountError("only a manager-bedrijfsvoering approves accounts (art. 2, "
-                               "art. 3.1); never a technisch-beheerder")
+            raise AccountError(_("only a manager-bedrijfsvoering approves accounts (art. 2, "
+                                 "art. 3.1); never a technisch-beheerder"))
         if by.name == name:
-            raise AccountError("nobody approves their own account: ask another manager")
+            raise AccountError(_("nobody approves their own account: ask another manager"))
         user = self.get(name)
         if user is None or not user.pending or user.disabled:
-            raise AccountError(f"account '{name}' does not await approval")
+            raise AccountError(_("account '%(name)s' does not await approval", name=name))
         if user.role is not role:
-            raise AccountError(f"account '{name}' now has the role {user.role.value}, not the "
-                               f"{role.value} you saw: nothing approved; look at it again")
+            raise AccountError(_("account '%(name)s' now has the role %(role)s, not the %(seen)s "
+                                 "you saw: nothing approved; look at it again", name=name,
+                                 role=user.role.value, seen=role.value))
         if not self._password_set(name):
-            raise AccountError(f"the owner of '{name}' has not set a password yet (password not "
-                               "set): they set it with the setup code from the technisch-"
-                               "beheerder; approve with the owner present after that")
+            raise AccountError(_("the owner of '%(name)s' has not set a password yet (password not "
+                                 "set): they set it with the setup code from the technisch-"
+                                 "beheerder; approve with the owner present after that",
+                                 name=name))
         if not self.db.execute("UPDATE users SET approved = ?, approved_by = ? WHERE name = ? "
                                "AND approved IS NULL AND role = ? AND password_hash != ''",
                                (time.time(), by.name, name, role.value)).rowcount:
-            raise AccountError(f"account '{name}' does not await approval as {role.value}")
+            raise AccountError(_("account '%(name)s' does not await approval as %(role)s",
+                                 name=name, role=role.value))
         self.logbook.append("usage", by.name, "user-approve", subject=name,
                             details={"role": user.role.value, "old": {"status": user.status},
                                      "new": {"status": self.get(name).status}})
@@ -324,10 +331,10 @@ class Accounts:
         """A new role for an account: its sessions and delegations end (R-12), and every role
         but technisch-beheerder awaits a manager's approval again (art. 2, art. 3.1)."""
         if not decide(by, Action.USERS):
-            raise AccountError("only a technisch-beheerder may change roles (R-11)")
+            raise AccountError(_("only a technisch-beheerder may change roles (R-11)"))
         user = self.get(name)
         if user is None:
-            raise AccountError(f"there is no account '{name}'")
+            raise AccountError(_("there is no account '%(name)s'", name=name))
         if role is not Role.TECHNICAL and self._last_technical(name):
             raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
                                  "one nobody can manage accounts; first make a second technisch "
@@ -367,10 +374,10 @@ class Accounts:
         4); its sessions end. The last technisch beheerder in force is never disabled, by
         themselves or anyone: make and hand over a second one first (R-10)."""
         if not decide(by, Action.USERS):
-            raise AccountError("only a technisch-beheerder may disable accounts (R-11)")
+            raise AccountError(_("only a technisch-beheerder may disable accounts (R-11)"))
         user = self.get(name)
         if user is None:
-            raise AccountError(f"there is no account '{name}'")
+            raise AccountError(_("there is no account '%(name)s'", name=name))
         if user.disabled:
             raise AccountError(_("account '%(name)s' is already disabled", name=name))
         reason = undo_reason(reason, AccountError, _("Disabling an account (R-10)"))
@@ -394,7 +401,7 @@ class Accounts:
                                  "again; a manager bedrijfsvoering then approves it (R-11)"))
         user = self.get(name)
         if user is None:
-            raise AccountError(f"there is no account '{name}'")
+            raise AccountError(_("there is no account '%(name)s'", name=name))
         if not user.disabled:
             raise AccountError(_("account '%(name)s' is not disabled", name=name))
         reason = undo_reason(reason, AccountError, _("Enabling an account again (R-10)"))
@@ -408,8 +415,8 @@ class Accounts:
     def set_password(self, name: str, new: str, *, by: Actor) -> None:
         """One's own new password; every session of the account ends."""
         if by.name != name:
-            raise AccountError("you may change only your own password; a technisch-beheerder "
-                               "issues a one-time reset code to the account's owner instead")
+            raise AccountError(_("you may change only your own password; a technisch-beheerder "
+                                 "issues a one-time reset code to the account's owner instead"))
         self._check_password(name, new)
         self.db.execute("UPDATE users SET password_hash = ?, failures = 0, "
                         "session_gen = session_gen + 1 WHERE name = ?", (HASHER.hash(new), name))
@@ -421,10 +428,10 @@ class Accounts:
         """A technisch beheerder's reset: a one-time code for the owner, good for a day. The
         password stays as it is until the owner sets a new one with the code."""
         if not decide(by, Action.USERS):
-            raise AccountError("only a technisch-beheerder issues password reset codes (R-11)")
+            raise AccountError(_("only a technisch-beheerder issues password reset codes (R-11)"))
         user = self.get(name)
         if user is None or user.disabled:
-            raise AccountError(f"there is no active account '{name}'")
+            raise AccountError(_("there is no active account '%(name)s'", name=name))
         code = _code()
         first = not self._password_set(name)
         self.db.execute("UPDATE users SET reset_hash = ?, reset_expires = ? WHERE name = ?",
@@ -444,8 +451,8 @@ class Accounts:
         stored = row["reset_hash"] if row is not None else None
         fresh = row is not None and (row["reset_expires"] or 0) > now
         if not (_verify(stored, code) and fresh and row["disabled"] is None):
-            raise AccountError("the reset code is wrong, used or expired; ask the "
-                               "technisch-beheerder for a new one")
+            raise AccountError(_("the reset code is wrong, used or expired; ask the "
+                                 "technisch-beheerder for a new one"))
         self._check_password(name, new)
         again = Role(row["role"]) in APPROVAL_ROLES
         if not self.db.execute(
@@ -455,8 +462,8 @@ class Accounts:
                 "approved_by = CASE WHEN ? THEN NULL ELSE approved_by END "
                 "WHERE name = ? AND reset_hash = ?",
                 (HASHER.hash(new), again, again, name, stored)).rowcount:
-            raise AccountError("the reset code is wrong, used or expired; ask the "
-                               "technisch-beheerder for a new one")
+            raise AccountError(_("the reset code is wrong, used or expired; ask the "
+                                 "technisch-beheerder for a new one"))
         before = self._user(row)
         self.logbook.append("usage", name, "user-reset", subject=name,
                             details={"awaits_approval": again,
@@ -474,18 +481,18 @@ class Accounts:
         secret to scan. Needs the password, and once a second factor exists its current code:
         a stolen session alone cannot move the second factor to another phone."""
         if by.name != name:
-            raise AccountError("a second factor is set up by the account's own user")
+            raise AccountError(_("a second factor is set up by the account's own user"))
         now = time.time() if now is None else now
         row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         if row is None or not _verify(row["password_hash"], password):
             if row is not None:
                 self._failed(name, row is not None, now, "totp-setup")
-            raise AccountError("the password is wrong: setting up the second factor needs "
-                               "your password")
+            raise AccountError(_("the password is wrong: setting up the second factor needs "
+                                 "your password"))
         if row["totp_secret"]:
             if not self._use_code(name, row, code, now):
-                raise AccountError("this account has a second factor already: give its current "
-                                   "code to register a new one")
+                raise AccountError(_("this account has a second factor already: give its current "
+                                     "code to register a new one"))
         secret = totp.new_secret()
         self.db.execute("UPDATE users SET totp_secret = ?, totp_last = -1 WHERE name = ?",
                         (self._seal(name, secret), name))
@@ -499,8 +506,9 @@ class Accounts:
         try:
             secret = self._open(name, row["totp_secret"])
         except KeyProblem as exc:
-            raise AuthError(f"the second factor of '{name}' cannot be checked: {exc}. "
-                            "Restore the device's master key (docs/storage.md).") from None
+            raise AuthError(_("the second factor of '%(name)s' cannot be checked: %(problem)s. "
+                              "Restore the device's master key (docs/storage.md).",
+                              name=name, problem=exc)) from None
         counter = totp.match(secret, code or "", now, after=row["totp_last"])
         if counter is None:
             return False
@@ -546,7 +554,7 @@ class Accounts:
             reason = "second-factor"
         if reason:
             self._failed(name, row is not None, now, source, reason)
-            raise AuthError(WRONG)
+            raise AuthError(_(WRONG))
         self.db.execute("UPDATE users SET failures = 0 WHERE name = ?", (name,))
         self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
                         (name, source))
@@ -575,7 +583,7 @@ class Accounts:
             self.db.execute("DELETE FROM login_throttle WHERE last < ?", (now - 86400,))
             if known and self.db.execute("UPDATE users SET failures = failures + 1 WHERE "
                                          "name = ?", (name,)).rowcount != 1:
-                raise AuthError(WRONG)
+                raise AuthError(_(WRONG))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
+from firmware.i18n import N_, _
+
 DAY = 86400.0
 CLOCK_SLACK = 300.0                 # a window may end this far ahead: clocks and typing
 MAX_DELEGATION = 366 * DAY          # "at most a year", also across 29 February
@@ -50,9 +52,9 @@ def when(t: object, tz: tzinfo | None = None, fmt: str = "%Y-%m-%d %H:%M",
         return f"{UNREADABLE} ({str(t)[:24]})"
 
 
-# The Dutch names of the times a person gives, for the refusals below.
-_NAMES = {"start": "het begin", "end": "het einde", "expiry": "de einddatum",
-          "date received": "de datum van ontvangst"}
+# The names of the times a person gives, for the refusals below.
+_NAMES = {"start": N_("the start"), "end": N_("the end"), "expiry": N_("the end date"),
+          "date received": N_("the date received")}
 
 
 def _text(t: float, tz: tzinfo | None = None) -> str:
@@ -65,7 +67,8 @@ def _text(t: float, tz: tzinfo | None = None) -> str:
 def _finite(error: type[Exception], **times: float) -> None:
     for name, t in times.items():
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t):
-            raise error(f"{_NAMES.get(name, name)} is geen tijd: geef een datum en tijdstip")
+            raise error(_("%(what)s is not a time: give a date and a time of day",
+                          what=_(_NAMES.get(name, name))))
 
 
 def held(db: sqlite3.Connection, camera: str, start: float, end: float) -> bool:
@@ -90,23 +93,24 @@ def footage_window(db: sqlite3.Connection, cameras: str | Iterable[str], start: 
     now = time.time() if now is None else now
     _finite(error, start=start, end=end)
     if end <= start:
-        raise _about("end", error("het einde van het tijdvak ligt niet na het begin: geef een "
-                                  "einde na het begin"))
+        raise _about("end", error(_("the end of the window is not after its start: give an end "
+                                    "after the start")))
     if end > now + CLOCK_SLACK:
-        raise _about("end", error(f"het tijdvak eindigt in de toekomst ({_text(end)}): beelden "
-                                  "worden pas gevraagd als ze zijn opgenomen; laat het tijdvak "
-                                  "uiterlijk nu eindigen (R-41)"))
+        raise _about("end", error(_("the window ends in the future (%(end)s): footage is asked "
+                                    "for once it has been recorded; let the window end now at "
+                                    "the latest (R-41)", end=_text(end))))
     earliest = now - retention_days * DAY
     if start >= earliest:
         return
     cameras = [cameras] if isinstance(cameras, str) else sorted(cameras)
     bare = [c for c in cameras if not held(db, c, start, end)]
     if bare:
-        raise _about("start", error(
-            f"het tijdvak begint voor de bewaartermijn van {retention_days:g} dagen "
-            f"(vanaf {_text(earliest)}) en geen actieve bewaaropdracht van camera "
-            f"{', '.join(bare)} dekt het: oudere beelden zijn gewist (R-40, R-41); "
-            "geef een tijdvak binnen de bewaartermijn of binnen een bewaaropdracht"))
+        raise _about("start", error(_(
+            "the window starts before the retention period of %(days)s days (from "
+            "%(earliest)s) and no active hold of camera %(cameras)s covers it: older "
+            "footage has been erased (R-40, R-41); give a window within the "
+            "retention period or within a hold", days=f"{retention_days:g}",
+            earliest=_text(earliest), cameras=", ".join(bare))))
 
 
 def delegation_expiry(expires: float, *, error: type[Exception],
@@ -115,12 +119,12 @@ def delegation_expiry(expires: float, *, error: type[Exception],
     now = time.time() if now is None else now
     _finite(error, expiry=expires)
     if expires <= now:
-        raise _about("expires", error("de einddatum van een aanwijzing ligt in de toekomst: "
-                                      "geef een latere einddatum (R-12)"))
+        raise _about("expires", error(_("the end date of a delegation must lie in the future: "
+                                        "give a later end date (R-12)")))
     if expires > now + MAX_DELEGATION:
-        raise _about("expires", error(f"een aanwijzing duurt hoogstens een jaar: laat haar "
-                                      f"uiterlijk {_text(now + MAX_DELEGATION)} eindigen en "
-                                      "verleng haar dan (R-12)"))
+        raise _about("expires", error(_("a delegation lasts a year at most: let it end by "
+                                        "%(latest)s and extend it then (R-12)",
+                                        latest=_text(now + MAX_DELEGATION))))
 
 
 def received_date(received: float, *, error: type[Exception],
@@ -131,29 +135,31 @@ def received_date(received: float, *, error: type[Exception],
     from zoneinfo import ZoneInfo
     local = _text(received, ZoneInfo("Europe/Amsterdam"))
     if received > now + CLOCK_SLACK:
-        raise error(f"de datum van ontvangst ({local}) ligt in de toekomst: geef de dag en "
-                    "het tijdstip waarop het schriftelijke verzoek binnenkwam (R-72)")
+        raise error(_("the date received (%(received)s) lies in the future: give the day and "
+                      "time the written request came in (R-72)", received=local))
     if received < now - MAX_RECEIVED_AGE:
-        raise error(f"de datum van ontvangst ({local}) ligt meer dan een jaar terug: "
-                    "controleer de datum op de brief (R-72)")
+        raise error(_("the date received (%(received)s) lies more than a year back: check "
+                      "the date on the letter (R-72)", received=local))
 
 
 def visit_minutes(minutes: int, *, error: type[Exception]) -> None:
     """A visit's session lasts 1 to 240 minutes from its opening (art. 5.4)."""
     if isinstance(minutes, bool) or not isinstance(minutes, int) \
             or not 1 <= minutes <= MAX_VISIT_MINUTES:
-        raise error(f"een sessie van een bezoek van politie of OM duurt 1 tot "
-                    f"{MAX_VISIT_MINUTES} minuten: geef het aantal minuten (artikel 5 lid 4)")
+        raise error(_("a session of a visit of police or prosecutor lasts 1 to %(most)s "
+                      "minutes: give the number of minutes (artikel 5 lid 4)",
+                      most=MAX_VISIT_MINUTES))
 
 
 def report_period(first: date, last: date, today: date, *, error: type[Exception]) -> None:
     """A report covers whole days up to today, at most ten years (R-83)."""
     if last < first:
-        raise error("het einde van de periode ligt voor het begin: geef een einde na het "
-                    "begin (R-83)")
+        raise error(_("the end of the period lies before its start: give an end after the "
+                      "start (R-83)"))
     if last > today:
-        raise error(f"de periode eindigt na vandaag ({today:%d-%m-%Y}): een rapportage gaat "
-                    "over wat er gebeurde; laat de periode uiterlijk vandaag eindigen (R-83)")
+        raise error(_("the period ends after today (%(today)s): a report is about what "
+                      "happened; let the period end today at the latest (R-83)",
+                      today=f"{today:%d-%m-%Y}"))
     if first < today - timedelta(days=MAX_REPORT_DAYS):
-        raise error(f"de periode begint meer dan tien jaar geleden; begin op "
-                    f"{today - timedelta(days=MAX_REPORT_DAYS):%d-%m-%Y} of later (R-83)")
+        raise error(_("the period starts more than ten years ago; start on %(first)s or later "
+                      "(R-83)", first=f"{today - timedelta(days=MAX_REPORT_DAYS):%d-%m-%Y}"))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from firmware.governance.access import require, visible_length
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor, decide
+from firmware.i18n import _
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -76,8 +77,9 @@ class Decisions:
         """Step 1: the situation the regulation says nothing about, in words."""
         require(self.logbook, actor, Action.DECISION_OPEN, DecisionRefused)
         if visible_length(question) < MIN_TEXT:
-            raise DecisionError(f"beschrijf de situatie waarin de regeling niet voorziet, "
-                                f"minstens {MIN_TEXT} zichtbare tekens (artikel 12, R-80)")
+            raise DecisionError(_("describe the situation the regulation does not provide for, at "
+                                  "least %(count)s visible characters (artikel 12, R-80)",
+                                  count=MIN_TEXT))
         cur = self.db.execute("INSERT INTO decisions (question, opened_by, opened) "
                               "VALUES (?, ?, ?)", (question.strip(), actor.name, time.time()))
         self.logbook.append("usage", actor.name, "decision-question-opened",
@@ -93,17 +95,18 @@ class Decisions:
             require(self.logbook, actor, Action.ADVISE_PRIVACY, DecisionRefused)  # logs, raises
         kind = kinds[0]
         if visible_length(advice) < MIN_TEXT:
-            raise DecisionError(f"geef het advies in woorden, minstens {MIN_TEXT} zichtbare "
-                                "tekens (artikel 12, R-80)")
+            raise DecisionError(_("give the advice in words, at least %(count)s visible characters "
+                                  "(artikel 12, R-80)", count=MIN_TEXT))
         given = self._advice(decision_id)
         if kind in given:
-            raise DecisionError(f"de {ADVISERS[kind]} heeft over vraag {decision_id} al "
-                                f"geadviseerd ({given[kind]['adviser']}); dat advies blijft "
-                                "vastgelegd zoals het is gegeven (artikel 12)")
+            raise DecisionError(_("the %(role)s has advised on question %(number)s already "
+                                  "(%(adviser)s); that advice stays recorded as it was given "
+                                  "(artikel 12)", role=ADVISERS[kind], number=decision_id,
+                                  adviser=given[kind]['adviser']))
         if any(a["adviser"] == actor.name for a in given.values()):
-            raise DecisionError(f"{actor.name} heeft over vraag {decision_id} al "
-                                "geadviseerd: de privacy officer en de functionaris "
-                                "gegevensbescherming zijn twee personen (artikel 12)")
+            raise DecisionError(_("%(name)s has advised on question %(number)s already: the privacy "
+                                  "officer and the functionaris gegevensbescherming are two "
+                                  "people (artikel 12)", name=actor.name, number=decision_id))
         self.db.execute("INSERT INTO decision_advice (decision_id, kind, adviser, advice, given) "
                         "VALUES (?, ?, ?, ?, ?)",
                         (row["id"], kind, actor.name, advice.strip(), time.time()))
@@ -120,38 +123,40 @@ class Decisions:
         on_behalf_of = (on_behalf_of or "").strip()
         if decide(actor, Action.DECISION_TAKE):
             if on_behalf_of and on_behalf_of != actor.name:
-                raise DecisionError("de eindverantwoordelijke legt het eigen besluit vast; "
-                                    "laat 'namens' leeg")
+                raise DecisionError(_("the eindverantwoordelijke records their own besluit; leave "
+                                      "'on behalf of' empty"))
             decided_by = actor.name
         elif decide(actor, Action.DECISION_RECORD_FOR):
             if not visible_length(on_behalf_of) or on_behalf_of == actor.name:
-                raise DecisionError("noem de gemeentesecretaris/algemeen directeur namens "
-                                    "wie u het besluit vastlegt (artikel 3 lid 1, artikel 12)")
+                raise DecisionError(_("name the municipal secretary/general director on whose behalf "
+                                      "you record the besluit (artikel 3 lid 1, artikel 12)"))
             decided_by = on_behalf_of
         else:
             require(self.logbook, actor, Action.DECISION_TAKE, DecisionRefused)  # logs, raises
         given = self._advice(decision_id)
         missing = [ADVISERS[k] for k in ADVICE if k not in given]
         if missing:
-            raise DecisionError(f"bij vraag {decision_id} ontbreekt nog het advies van de "
-                                f"{' en de '.join(missing)}: het besluit volgt op beide "
-                                "adviezen (artikel 12, R-80)")
+            raise DecisionError(_("question %(number)s still lacks the advice of the %(advisers)s: "
+                                  "the besluit follows both advices (artikel 12, R-80)",
+                                  number=decision_id, advisers=_(" and the ").join(missing)))
         if actor.name in {a["adviser"] for a in given.values()}:
-            raise DecisionError(f"{actor.name} heeft over vraag {decision_id} geadviseerd: "
-                                "een adviseur legt niet ook het besluit vast (artikel 12)")
+            raise DecisionError(_("%(name)s advised on question %(number)s: an adviser does not also "
+                                  "record the besluit (artikel 12)", name=actor.name,
+                                  number=decision_id))
         if decided_by.casefold() in {a["adviser"].casefold() for a in given.values()}:
-            raise DecisionError(f"{decided_by} heeft over vraag {decision_id} geadviseerd: "
-                                "een adviseur neemt niet ook het besluit (artikel 12)")
+            raise DecisionError(_("%(name)s advised on question %(number)s: an adviser does not also "
+                                  "take the besluit (artikel 12)", name=decided_by,
+                                  number=decision_id))
         account = self.db.execute("SELECT role FROM users WHERE lower(name) = lower(?) "
                                   "AND role != 'eindverantwoordelijke'",
                                   (decided_by,)).fetchone()
         if decided_by != actor.name and account is not None:
-            raise DecisionError(f"{decided_by} is het account van een {account[0]}, niet van de "
-                                "gemeentesecretaris/algemeen directeur die beslist (artikel 2, "
-                                "artikel 12)")
+            raise DecisionError(_("%(name)s is the account of a %(role)s, not of the municipal "
+                                  "secretary/general director who decides (artikel 2, "
+                                  "artikel 12)", name=decided_by, role=account[0]))
         if visible_length(decision) < MIN_TEXT:
-            raise DecisionError(f"geef het besluit in woorden, minstens {MIN_TEXT} zichtbare "
-                                "tekens (artikel 12, R-80)")
+            raise DecisionError(_("give the besluit in words, at least %(count)s visible characters "
+                                  "(artikel 12, R-80)", count=MIN_TEXT))
         now = time.time()
         self.db.execute("UPDATE decisions SET decision = ?, decided_by = ?, recorded_by = ?, "
                         "decided_at = ? WHERE id = ?",
@@ -172,8 +177,8 @@ class Decisions:
     def show(self, decision_id: int) -> dict:
         row = self.db.execute("SELECT * FROM decisions WHERE id = ?", (decision_id,)).fetchone()
         if row is None:
-            raise DecisionError(f"er is geen vraag {decision_id} buiten de regeling "
-                                "(artikel 12): zie de lijst van besluiten")
+            raise DecisionError(_("there is no question %(number)s outside the regulation "
+                                  "(artikel 12): see the list of besluiten", number=decision_id))
         out = dict(row)
         out["status"] = "decided" if row["decided_at"] is not None else "open"
         out["advice"] = self._advice(decision_id)
@@ -186,8 +191,8 @@ class Decisions:
     def _open_row(self, decision_id: int):
         row = self.show(decision_id)
         if row["status"] != "open":
-            raise DecisionError(f"over vraag {decision_id} is al besloten; een nieuwe situatie "
-                                "is een nieuwe vraag (artikel 12)")
+            raise DecisionError(_("question %(number)s has been decided already; a new situation is a "
+                                  "new question (artikel 12)", number=decision_id))
         return row
 
     def _advice(self, decision_id: int) -> dict[str, dict]:

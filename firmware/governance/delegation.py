@@ -85,12 +85,12 @@ class Grants:
                  actions: set[Action], cameras: set[str], reason: str, expires: float) -> int:
         self._require(by, Action.DELEGATE)
         if role_of_grantee is not Role.DESIGNEE:
-            raise GrantError(f"'{grantee}' is geen account met de rol aangewezen persoon (artikel 5 lid 1, R-12)")
+            raise GrantError(_("'%(name)s' is not an account with the role designated person (artikel 5 lid 1, R-12)", name=grantee))
         if not actions or not actions <= FOOTAGE:
-            raise GrantError("een aanwijzing geeft alleen live kijken, terugkijken en/of exporteren (artikel 5 lid 1-2, R-12)")
+            raise GrantError(_("a delegation gives live viewing, playback and/or export only (artikel 5 lid 1-2, R-12)"))
         if not cameras or visible_length(reason) < 5:
-            raise GrantError("een aanwijzing vraagt de camera's en een reden van ten minste 5 "
-                             "zichtbare tekens (artikel 5 lid 1, R-12)")
+            raise GrantError(_("a delegation needs its cameras and a reason of at least 5 "
+                               "visible characters (artikel 5 lid 1, R-12)"))
         bounds.delegation_expiry(expires, error=GrantError)
         cur = self.db.execute(
             "INSERT INTO delegations (grantee, actions, cameras, reason, expires, granted_by, "
@@ -109,7 +109,7 @@ class Grants:
         reason = undo_reason(reason, GrantError, _("Revoking a delegation (R-12)"))
         if not self.db.execute("UPDATE delegations SET revoked = ? WHERE id = ? AND revoked IS "
                                "NULL", (time.time(), delegation_id)).rowcount:
-            raise GrantError(f"er is geen lopende aanwijzing {delegation_id}")
+            raise GrantError(_("there is no current delegation %(number)s", number=delegation_id))
         self.logbook.append("usage", by.name, "delegation-revoke",
                             subject=f"delegation {delegation_id}", reason=reason)
 
@@ -135,14 +135,14 @@ class Grants:
         """Register police or prosecutor and open their session (R-11, art. 5.4)."""
         self._require(by, Action.IDENTIFY)
         if legal_basis not in ("126nd", "126nda"):
-            raise GrantError("een bezoek vraagt zijn wettelijke grondslag: artikel 126nd of 126nda Sv (artikel 5 lid 3)")
+            raise GrantError(_("a visit needs its legal basis: artikel 126nd or 126nda Sv (artikel 5 lid 3)"))
         if not (visible_length(visitor) and visible_length(organisation)
                 and visible_length(identity) and visible_length(reason) >= 5):
-            raise GrantError("leg de naam van de bezoeker vast, de organisatie, hoe de identiteit "
-                             "is gecontroleerd en de opgegeven reden (ten minste 5 zichtbare "
-                             "tekens; artikel 5 lid 4)")
+            raise GrantError(_("record the visitor's name, the organisation, how the identity was "
+                               "checked and the reason given (at least 5 visible characters; "
+                               "artikel 5 lid 4)"))
         if not cameras:
-            raise GrantError("een bezoek vraagt de camera's die het mag zien (artikel 5 lid 4)")
+            raise GrantError(_("a visit needs the cameras it may see (artikel 5 lid 4)"))
         bounds.visit_minutes(minutes, error=GrantError)
         bounds.footage_window(self.db, cameras, start, end, error=GrantError,
                               retention_days=self.retention_days)
@@ -167,14 +167,14 @@ class Grants:
         reason = undo_reason(reason, GrantError, _("Ending a visit (art. 5 lid 4)"))
         if not self.db.execute("UPDATE visits SET closed = ? WHERE id = ? AND closed IS NULL",
                                (time.time(), visit_id)).rowcount:
-            raise GrantError(f"er is geen open bezoek {visit_id}")
+            raise GrantError(_("there is no open visit %(number)s", number=visit_id))
         self.logbook.append("inzien", by.name, "visit-closed", subject=f"visit {visit_id}",
                             reason=reason)
 
     def visit_actor(self, visit_id: int) -> Actor:
         r = self.db.execute("SELECT * FROM visits WHERE id = ?", (visit_id,)).fetchone()
         if r is None:
-            raise GrantError(f"er is geen bezoek {visit_id}")
+            raise GrantError(_("there is no visit %(number)s", number=visit_id))
         scope = VisitScope(r["id"], frozenset(json.loads(r["cameras"])), r["start"], r["end"],
                            r["expires"], r["closed"] is not None)
         return Actor(f"visit {r['id']}: {r['visitor']} ({r['organisation']})", None,

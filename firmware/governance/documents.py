@@ -20,6 +20,7 @@ from fpdf.enums import WrapMode
 from firmware.governance.bounds import when
 from firmware.governance.wording import (ALARMS, DETAIL_KEYS, ROLES, STATUSES, VALUES, Names,
                                          action_text, actor_text, device_label, moment)
+from firmware.i18n import _
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -53,10 +54,10 @@ def font_paths(font_dir: Path | None = None) -> dict[tuple[str, str], Path]:
     paths = {key: folder / name for key, name in FONT_FILES.items()}
     missing = sorted(str(p) for p in paths.values() if not p.is_file())
     if missing:
-        raise FontsMissing(f"de documenten worden gedrukt in het lettertype DejaVu, en dat "
-                           f"ontbreekt op dit apparaat ({', '.join(missing)} niet gevonden): "
-                           f"laat de technisch beheerder het Debian-pakket {FONT_PACKAGE} "
-                           f"installeren (apt-get install {FONT_PACKAGE})")
+        raise FontsMissing(_("documents are printed in the DejaVu typeface, and it is missing on "
+                             "this device (%(missing)s not found): let the technisch beheerder "
+                             "install the Debian package %(package)s (apt-get install "
+                             "%(package)s)", missing=", ".join(missing), package=FONT_PACKAGE))
     return paths
 
 

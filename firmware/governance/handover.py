@@ -25,6 +25,7 @@ from firmware.governance.access import require, visible_length
 from firmware.governance.requests import RequestError, Requests
 from firmware.governance.roles import Action, Actor
 from firmware.governance.wording import STATUSES
+from firmware.i18n import _
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS art9_officers (
@@ -74,12 +75,14 @@ def check_document(document_type: str, last_digits: str, types: dict[str, str],
     4 characters of its number, never the full number (art. 9 lid 3, art. 10 lid 4). Raises
     RequestError naming `article` otherwise."""
     if document_type not in types:
-        raise RequestError(f"het soort identiteitsbewijs is een van {', '.join(types)}, "
-                           f"niet {document_type!r} ({article})")
+        raise RequestError(_("the kind of proof of identity is one of %(kinds)s, not %(given)s "
+                             "(%(article)s)", kinds=", ".join(types), given=repr(document_type),
+                             article=article))
     last_digits = (last_digits or "").strip()
     if not LAST_DIGITS.fullmatch(last_digits):
-        raise RequestError("geef alleen de laatste tekens van het documentnummer, 2 tot 4 "
-                           f"letters of cijfers, nooit het hele nummer ({article})")
+        raise RequestError(_("give only the last characters of the document number, 2 to 4 "
+                             "letters or digits, never the whole number (%(article)s)",
+                             article=article))
     return f"{types[document_type]}, nummer eindigend op {last_digits}"
 
 
@@ -97,10 +100,10 @@ def officer_record(db, req_id: int) -> dict | None:
 def _art9(reqs: Requests, req_id: int):
     row = reqs._row(req_id)
     if row["article"] != 9 or row["status"] != "registered":
-        raise RequestError(f"verzoek {req_id} is geen geregistreerd verzoek op grond van "
-                           f"artikel 9 (status {STATUSES.get(row['status'], row['status'])}): "
-                           "de identiteit en de verklaring van de ambtenaar horen bij een "
-                           "geregistreerd verzoek van politie of OM (artikel 9 lid 3-4)")
+        raise RequestError(_("request %(number)s is not a registered artikel 9 request (status "
+                             "%(status)s): the officer's identity and verklaring belong to a "
+                             "registered request of police or prosecutor (artikel 9 lid 3-4)",
+                             number=req_id, status=STATUSES.said(row['status'], row['status'])))
     return row
 
 
@@ -110,21 +113,19 @@ def record_identity(reqs: Requests, actor: Actor, req_id: int, *, officer: str,
     require(reqs.logbook, actor, Action.IDENTIFY, RequestError)
     _art9(reqs, req_id)
     if not visible_length(officer):
-        raise RequestError("noem de ambtenaar die zich legitimeert (naam en rang) "
-                           "(artikel 9 lid 3)")
+        raise RequestError(_("name the officer who identifies themselves (name and rank) "
+                             "(artikel 9 lid 3)"))
     if sum(c.isdigit() for c in officer) > MAX_NAME_DIGITS:
-        raise RequestError("noem de ambtenaar met naam en rang, zonder nummers: van het "
-                           "identiteitsbewijs worden alleen de soort en de laatste 2 tot 4 "
-                           "tekens vastgelegd, nooit het volledige nummer of een BSN "
-                           "(artikel 9 lid 3)")
+        raise RequestError(_("name the officer by name and rank, without numbers: of the proof "
+                             "of identity only its kind and the last 2 to 4 characters are "
+                             "recorded, never the full number or a BSN (artikel 9 lid 3)"))
     last_digits = (last_digits or "").strip()
     method = check_document(document_type, last_digits, DOCUMENT_TYPES, "art. 9 lid 3")
     done = officer_record(reqs.db, req_id)
     if done and done["declaration_signed_by"]:
-        raise RequestError(f"verzoek {req_id}: de identiteit van de ambtenaar is al "
-                           "gecontroleerd en de verklaring al ondertekend; een andere "
-                           "ambtenaar vraagt om een nieuwe registratie van het verzoek "
-                           "(artikel 9 lid 3-4)")
+        raise RequestError(_("request %(number)s: the officer's identity was checked and the "
+                             "verklaring signed already; another officer needs a new "
+                             "registration of the request (artikel 9 lid 3-4)", number=req_id))
     now = time.time()
     reqs.db.execute(
         "INSERT OR REPLACE INTO art9_officers (request_id, officer, document_type, "
@@ -145,15 +146,14 @@ def record_declaration(reqs: Requests, actor: Actor, req_id: int, signed_by: str
     _art9(reqs, req_id)
     record = officer_record(reqs.db, req_id)
     if record is None:
-        raise RequestError("leg eerst de identiteit van de ambtenaar vast, dan pas de "
-                           "verklaring: op de pagina van het verzoek, of nvr request identity "
-                           "ID --officer ... --document-type ... --last-digits ... "
-                           "(artikel 9 lid 3)")
+        raise RequestError(_("first record the officer's identity, only then the verklaring: on "
+                             "the page of the request, or nvr request identity ID --officer ... "
+                             "--document-type ... --last-digits ... (artikel 9 lid 3)"))
     if " ".join((signed_by or "").split()).casefold() != record["officer"].casefold():
-        raise RequestError(f"de verklaring ondertekent de ambtenaar wiens identiteit is "
-                           f"gecontroleerd, {record['officer']}, niet {signed_by!r} "
-                           "(artikel 9 lid 4); controleer de identiteit van wie de beelden "
-                           "ontvangt")
+        raise RequestError(_("the verklaring is signed by the officer whose identity was checked, "
+                             "%(officer)s, not %(given)s (artikel 9 lid 4); check the identity "
+                             "of whoever receives the footage", officer=record['officer'],
+                             given=repr(signed_by)))
     now = time.time()
     reqs.db.execute("UPDATE art9_officers SET declaration_signed_by = ?, "
                     "declaration_recorded_by = ?, declaration_at = ? WHERE request_id = ?",
@@ -170,13 +170,13 @@ def require_ready(db, req_id: int) -> dict:
     are recorded; return the officer's record."""
     record = officer_record(db, req_id)
     if record is None:
-        raise RequestError(f"verzoek {req_id}: de ontvanger heeft zich nog niet gelegitimeerd "
-                           "bij de beheerder; leg eerst de identiteit vast (art. 9 lid 3), "
-                           "dan de ondertekende verklaring, en exporteer daarna")
+        raise RequestError(_("request %(number)s: the recipient has not identified themselves to "
+                             "the beheerder yet; record the identity first (art. 9 lid 3), then "
+                             "the signed verklaring, and export after that", number=req_id))
     if not record["declaration_signed_by"]:
-        raise RequestError(f"verzoek {req_id}: {record['officer']} heeft de verklaring "
-                           "zorgvuldig gebruik nog niet ondertekend; leg die vast voor de "
-                           "export (art. 9 lid 4)")
+        raise RequestError(_("request %(number)s: %(officer)s has not signed the verklaring of "
+                             "careful use yet; record it before the export (art. 9 lid 4)",
+                             number=req_id, officer=record['officer']))
     return record
 
 
@@ -190,17 +190,17 @@ def record_handover(reqs: Requests, actor: Actor, export: dict, medium: str) -> 
     """The export on its medium given to the identified officer; logged (R-51)."""
     require(reqs.logbook, actor, Action.EXPORT, RequestError, camera=export["camera_id"])
     if not visible_length(medium):
-        raise RequestError("noem de gegevensdrager die wordt overgedragen: het label of "
-                           "serienummer van de USB-stick (artikel 9 lid 2)")
+        raise RequestError(_("name the data carrier that is handed over: the label or serial "
+                             "number of the USB stick (artikel 9 lid 2)"))
     if handover_of(reqs.db, export["id"]) is not None:
-        raise RequestError(f"export {export['id']} is al overgedragen; maak een nieuwe export "
-                           "voor een tweede gegevensdrager (artikel 9 lid 2)")
+        raise RequestError(_("export %(number)s has been handed over already; make a new export "
+                             "for a second data carrier (artikel 9 lid 2)", number=export['id']))
     status = reqs._row(export["request_id"])["status"]
     if status != "registered":
-        raise RequestError(f"verzoek {export['request_id']} is "
-                           f"{STATUSES.get(status, status)}: beelden worden alleen overgedragen "
-                           "bij een geregistreerd verzoek op grond van artikel 9; een nieuwe "
-                           "overdracht vraagt om een nieuw verzoek (artikel 9 lid 2-4)")
+        raise RequestError(_("request %(number)s is %(status)s: footage is handed over only on a "
+                             "registered artikel 9 request; a new overdracht needs a new "
+                             "request (artikel 9 lid 2-4)", number=export['request_id'],
+                             status=STATUSES.said(status, status)))
     record = require_ready(reqs.db, export["request_id"])
     now = time.time()
     cur = reqs.db.execute(

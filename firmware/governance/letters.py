@@ -22,6 +22,7 @@ from firmware.governance.access import require
 from firmware.governance.bounds import when
 from firmware.governance.roles import Action, Actor
 from firmware.governance.service import Governance, Refused
+from firmware.i18n import _
 
 REGULATION = "Regeling Cameratoezicht Gemeentehuis Soest"
 DECIDED = ("approved", "refused")
@@ -96,14 +97,14 @@ def decision_letter_file(gov: Governance, actor: Actor, cfg, store, req_id: int,
     require(gov.logbook, actor, Action.REQUEST_READ, Refused)
     row = gov.requests(store).show(req_id)
     if row["article"] != 10:
-        raise LetterError(f"verzoek {req_id} is een verzoek van politie of justitie (artikel "
-                          "9): een besluitbrief hoort alleen bij een verzoek om inzage "
-                          "(artikel 10)")
+        raise LetterError(_("request %(number)s is a request of police or justice (artikel 9): a "
+                            "besluit letter belongs to a request for inzage only (artikel 10)",
+                            number=req_id))
     decision = _decision(gov, row)
     if decision is None:
-        raise LetterError(f"over verzoek {req_id} is nog geen besluit genomen: de manager "
-                          "bedrijfsvoering besluit eerst (artikel 10 lid 3), daarna is de "
-                          "brief te maken")
+        raise LetterError(_("no besluit has been taken on request %(number)s yet: the manager "
+                            "bedrijfsvoering decides first (artikel 10 lid 3), then the letter "
+                            "can be made", number=req_id))
     tz = ZoneInfo(cfg.device.timezone)
     approved = decision == "approved"
     doc = _document("Besluit op uw verzoek om camerabeelden in te zien", cfg, tz)
@@ -189,12 +190,14 @@ def article10_declaration_file(gov: Governance, actor: Actor, cfg, store, req_id
     require(gov.logbook, actor, Action.IDENTIFY, Refused)
     row = gov.requests(store).show(req_id)
     if row["article"] != 10:
-        raise LetterError(f"verzoek {req_id} is geen verzoek om inzage (artikel 10)")
+        raise LetterError(_("request %(number)s is not a request for inzage (artikel 10)",
+                            number=req_id))
     if row["status"] != "approved":
-        word = {"open": "nog in behandeling", "refused": "afgewezen",
-                "closed": "gesloten"}.get(row["status"], row["status"])
-        raise LetterError(f"de verklaring voor inzage kan pas worden afgedrukt als het verzoek "
-                          f"is toegewezen (artikel 10 lid 3 en 5); verzoek {req_id} is {word}")
+        from firmware.governance.wording import STATUSES
+        word = STATUSES.said(row["status"], row["status"])
+        raise LetterError(_("the verklaring for inzage can be printed only once the request is "
+                            "approved (artikel 10 lid 3 en 5); request %(number)s is %(status)s",
+                            number=req_id, status=word))
     tz = ZoneInfo(cfg.device.timezone)
     doc = _document("Verklaring inzage camerabeelden (artikel 10 lid 5)", cfg, tz)
     doc.line_text(f"Op grond van artikel 10 lid 5 van de {REGULATION} tekent iedereen die "

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey
                                                                Ed25519PublicKey)
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption,
                                                           PrivateFormat, PublicFormat)
+from firmware.i18n import _
 
 BOOKS = ("usage", "inzien")
 SIGNING_KEY = "device-signing.key"
@@ -362,14 +363,15 @@ class Logbook:
             head = self._signed_head(book)
         except HeadMissing:
             if self._tail(book) is not None:
-                raise LogbookError(f"no signed head for the {book} book: it is missing from "
-                                   f"{self.signer.key_dir} while the book has entries; run "
-                                   "'nvr logbook verify' and restore the key directory from "
-                                   "its backup") from None
+                raise LogbookError(_("no signed head for the %(book)s book: it is missing from "
+                                     "%(directory)s while the book has entries; run 'nvr logbook "
+                                     "verify' and restore the key directory from its backup",
+                                     book=book, directory=self.signer.key_dir)) from None
             head = self._head(book, {"n": 0, "hash": "", "at": time.time()})   # still empty
         except HeadError as exc:
-            raise LogbookError(f"no signed head for the {book} book: {exc}; run 'nvr logbook "
-                               "verify' and restore the key directory from its backup") from None
+            raise LogbookError(_("no signed head for the %(book)s book: %(problem)s; run 'nvr "
+                                 "logbook verify' and restore the key directory from its backup",
+                                 book=book, problem=exc)) from None
         return {"book": head.book, "n": head.n, "hash": head.hash, "time": head.time,
                 "algorithm": "Ed25519", "message": head.message, "signature": head.signature,
                 "public_key": self.signer.public_der.hex(),

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from firmware.governance.access import require
 from firmware.governance.roles import Action, Actor
 from firmware.governance.service import Governance, Refused
+from firmware.i18n import _
 
 
 class PaperworkError(Exception):
@@ -67,8 +68,8 @@ def request_declaration_file(gov: Governance, actor: Actor, store, req_id: int, 
     require(gov.logbook, actor, Action.IDENTIFY, Refused)
     req = gov.requests(store).show(req_id)
     if req["article"] != 9:
-        raise PaperworkError(f"verzoek {req_id} is een verzoek volgens artikel 10: de verklaring "
-                             "daarvan is de verklaring inzage (artikel 10 lid 5)")
+        raise PaperworkError(_("request %(number)s is an artikel 10 request: its verklaring is "
+                               "the verklaring inzage (artikel 10 lid 5)", number=req_id))
     from firmware.export.service import list_exports
     exports = [e for e in list_exports(gov.requests(store).db) if e["request_id"] == req_id]
     export = exports[-1] if exports else None

@@ -30,6 +30,7 @@ from firmware.governance.undo import undo_reason
 from firmware.i18n import _
 from firmware.storage.holds import add_hold, release_hold
 from firmware.storage.store import EncryptedStore
+from firmware.i18n import _
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 LEGAL_BASES = ("126nd", "126nda")
@@ -162,13 +163,13 @@ class Requests:
         """R-60: the written request of police or prosecutor, registered by the beheerder."""
         self._require(actor, Action.REQUEST_ART9)
         if legal_basis not in LEGAL_BASES:
-            raise RequestError(f"de wettelijke grondslag is art. 126nd of art. 126nda Sv, niet "
-                               f"{legal_basis!r}: kies de grondslag die op het schriftelijke "
-                               "verzoek staat (artikel 9, R-60)")
+            raise RequestError(_("the legal basis is art. 126nd or art. 126nda Sv, not %(given)s: "
+                                 "choose the basis the written request names (artikel 9, R-60)",
+                                 given=repr(legal_basis)))
         if not visible_length(reference) or not visible_length(requester):
-            raise RequestError("een verzoek op grond van artikel 9 noemt het kenmerk van het "
-                               "schriftelijke verzoek en de verzoeker (politie of OM): vul "
-                               "beide in (artikel 9, R-60)")
+            raise RequestError(_("an artikel 9 request names the reference of the written request "
+                                 "and the requester (police or prosecutor): fill in both "
+                                 "(artikel 9, R-60)"))
         self._window(camera, start, end)
         if received is not None:
             bounds.received_date(received, now=self.clock(), error=RequestError)
@@ -192,19 +193,20 @@ class Requests:
         defence of a suspect is refused (art. 10 lid 2, R-71), anything else is taken in."""
         self._require(actor, Action.REQUEST_INTAKE)
         if requester_kind not in REQUESTER_KINDS:
-            kinds = ", ".join(f"{k} ({VALUES.get(k, k)})" for k in REQUESTER_KINDS)
-            raise RequestError(f"de soort verzoeker is een van {kinds}, niet {requester_kind!r} "
-                               "(artikel 10 lid 1, R-70)")
+            kinds = ", ".join(f"{k} ({VALUES.said(k, k)})" for k in REQUESTER_KINDS)
+            raise RequestError(_("the kind of requester is one of %(kinds)s, not %(given)s "
+                                 "(artikel 10 lid 1, R-70)", kinds=kinds,
+                                 given=repr(requester_kind)))
         if acts_for is not None and acts_for not in ACTS_FOR:
-            options = ", ".join(f"{k} ({VALUES.get(k, k)})" for k in ACTS_FOR)
-            raise RequestError(f"waarvoor de advocaat optreedt is een van {options}, niet "
-                               f"{acts_for!r} (artikel 10 lid 2, R-71)")
+            options = ", ".join(f"{k} ({VALUES.said(k, k)})" for k in ACTS_FOR)
+            raise RequestError(_("what the lawyer acts for is one of %(options)s, not %(given)s "
+                                 "(artikel 10 lid 2, R-71)", options=options, given=repr(acts_for)))
         lawyer = requester_kind == "lawyer" or is_lawyer(requester, motivation, reference)
         if lawyer and acts_for is None:
-            raise RequestError("het verzoek komt van een advocaat: geef aan waarvoor de "
-                               f"advocaat optreedt ({', '.join(ACTS_FOR)}); alleen voor de "
-                               "verdediging van een verdachte loopt het verzoek via de "
-                               "officier van justitie (artikel 10 lid 2, R-71)")
+            raise RequestError(_("the request comes from a lawyer: say what the lawyer acts for "
+                                 "(%(options)s); only for the defence of a suspect the request "
+                                 "goes through the public prosecutor (artikel 10 lid 2, R-71)",
+                                 options=", ".join(ACTS_FOR)))
         if lawyer and acts_for == DEFENCE:
             self.logbook.append("inzien", actor.name, "request-art10-refused-at-intake",
                                 subject=requester, reason="advocaat voor de verdediging "
@@ -212,14 +214,13 @@ class Requests:
                                                           "officier van justitie (art. 10 "
                                                           "lid 2, R-71)",
                                 details={"kind": requester_kind, "acts_for": acts_for})
-            raise RequestError("een advocaat die optreedt voor de verdediging van een "
-                               "verdachte vraagt beelden alleen via de officier van justitie "
-                               "(artikel 9), niet met een verzoek op grond van artikel 10 "
-                               "(art. 10 lid 2, R-71)")
+            raise RequestError(_("a lawyer acting for the defence of a suspect asks for footage only "
+                                 "through the public prosecutor (artikel 9), not with an "
+                                 "artikel 10 request (art. 10 lid 2, R-71)"))
         if visible_length(motivation) < 10 or not visible_length(requester):
-            raise RequestError("een verzoek op grond van artikel 10 noemt de verzoeker en de "
-                               "motivering van het verzoek, minstens 10 zichtbare tekens: vul "
-                               "beide in (artikel 10 lid 1, R-70)")
+            raise RequestError(_("an artikel 10 request names the requester and the motivation of "
+                                 "the request, at least 10 visible characters: fill in both "
+                                 "(artikel 10 lid 1, R-70)"))
         self._window(camera, start, end)
         bounds.received_date(received, now=self.clock(), error=RequestError)
         due = decision_due(datetime.fromtimestamp(received, AMSTERDAM),
@@ -252,13 +253,13 @@ class Requests:
         self._require(actor, Action.REQUEST_DECIDE)
         row = self._row(req_id)
         if row["article"] != 10 or row["status"] != "open":
-            raise RequestError(f"verzoek {req_id} is geen openstaand verzoek volgens artikel 10 "
-                               f"(status: {STATUSES.get(row['status'], row['status'])}); "
-                               "alleen daarop beslist de manager bedrijfsvoering (artikel 10 "
-                               "lid 3)")
+            raise RequestError(_("request %(number)s is not an open artikel 10 request (status: "
+                                 "%(status)s); the manager bedrijfsvoering decides on those "
+                                 "only (artikel 10 lid 3)", number=req_id,
+                                 status=STATUSES.said(row['status'], row['status'])))
         if visible_length(reason) < 5:
-            raise RequestError("een besluit vraagt de gronden, ten minste 5 zichtbare tekens "
-                               "(artikel 10 lid 6, R-74)")
+            raise RequestError(_("a besluit needs its grounds, at least 5 visible characters "
+                                 "(artikel 10 lid 6, R-74)"))
         weighing = weighings.check(approve, weighing, RequestError)
         blur = weighings.check_blur(blur, RequestError) if approve else "none"
         status = "approved" if approve else "refused"
@@ -268,9 +269,9 @@ class Requests:
                                   "AND status = 'open'",     # one decision, also at once
                                   (status, actor.name, now, reason, req_id)).rowcount
         if decided != 1:
-            raise RequestError(f"op verzoek {req_id} is zojuist al beslist (status: "
-                               f"{STATUSES.get(self._row(req_id)['status'], '?')}); bekijk het "
-                               "verzoek opnieuw (artikel 10 lid 3)")
+            raise RequestError(_("request %(number)s was decided just now (status: %(status)s); "
+                                 "look at the request again (artikel 10 lid 3)", number=req_id,
+                                 status=STATUSES.said(self._row(req_id)['status'], '?')))
         weighings.record(self.db, self.logbook, actor.name, req_id, weighing, blur)
         if not approve:
             self._release(row)
@@ -295,19 +296,19 @@ class Requests:
         self._require(actor, Action.IDENTIFY)
         row = self._row(req_id)
         if row["status"] != "approved":
-            raise RequestError(f"verzoek {req_id} is "
-                               f"{STATUSES.get(row['status'], row['status'])}: de identiteit "
-                               "wordt alleen gecontroleerd bij een toegewezen verzoek (artikel "
-                               "10 lid 4)")
+            raise RequestError(_("request %(number)s is %(status)s: the identity is checked only for "
+                                 "an approved request (artikel 10 lid 4)", number=req_id,
+                                 status=STATUSES.said(row['status'], row['status'])))
         if row["declaration_signed_by"] is not None:
-            raise RequestError(f"verzoek {req_id}: de identiteit is al gecontroleerd en de "
-                               f"verklaring al ondertekend door {row['declaration_signed_by']}; "
-                               "dat blijft vastgelegd zoals het is gegeven (artikel 10 lid 4-5)")
+            raise RequestError(_("request %(number)s: the identity was checked and the verklaring "
+                                 "signed by %(signed_by)s already; that stays recorded as it "
+                                 "was given (artikel 10 lid 4-5)", number=req_id,
+                                 signed_by=row['declaration_signed_by']))
         if visible_length(method):
-            raise RequestError("leg het identiteitsbewijs vast met zijn soort en de laatste 2 tot 4 "
-                               "tekens van het nummer (--document-type, --last-digits), niet als "
-                               "vrije tekst: een volledig documentnummer of BSN zou jaren in het "
-                               "logboek staan (artikel 10 lid 4)")
+            raise RequestError(_("record the proof of identity by its kind and the last 2 to 4 "
+                                 "characters of its number (--document-type, --last-digits), not "
+                                 "as free text: a full document number or BSN would stay in the "
+                                 "logbook for years (artikel 10 lid 4)"))
         last_digits = (last_digits or "").strip()
         method = handover.check_document(document_type, last_digits,
                                          handover.CITIZEN_DOCUMENT_TYPES, "art. 10 lid 4")
@@ -328,17 +329,17 @@ class Requests:
         self._require(actor, Action.IDENTIFY)
         row = self._row(req_id)
         if row["article"] == 10 and row["identity_checked_by"] is None:
-            raise RequestError("controleer eerst in persoon de identiteit van de verzoeker en "
-                               "leg die vast, dan pas de verklaring (artikel 10 lid 4-5, R-73)")
+            raise RequestError(_("first check the requester's identity in person and record it, "
+                                 "only then the verklaring (artikel 10 lid 4-5, R-73)"))
         if not visible_length(signed_by):
-            raise RequestError("noem wie de verklaring ondertekende (R-62, R-73)")
+            raise RequestError(_("name who signed the verklaring (R-62, R-73)"))
         if row["article"] == 10 and row["requester_kind"] == "citizen" and \
                 " ".join(signed_by.split()).casefold() != \
                 " ".join(row["requester"].split()).casefold():
-            raise RequestError(f"de verklaring ondertekent de burger die het verzoek deed en "
-                               f"wiens identiteit is gecontroleerd, {row['requester']}, niet "
-                               f"{signed_by!r}: alleen aan die persoon worden de beelden getoond "
-                               "(artikel 10 lid 4-5, R-73)")
+            raise RequestError(_("the verklaring is signed by the citizen who made the request and "
+                                 "whose identity was checked, %(requester)s, not %(given)s: the "
+                                 "footage is shown to that person only (artikel 10 lid 4-5, "
+                                 "R-73)", requester=row['requester'], given=repr(signed_by)))
         self.db.execute("UPDATE requests SET declaration_signed_by = ?, declaration_at = ? "
                         "WHERE id = ?", (signed_by, time.time(), req_id))
         self.logbook.append("inzien", actor.name, "declaration-signed",
@@ -354,17 +355,17 @@ class Requests:
         self._window(camera, start, end)
         row = self._row(req_id)
         if row["article"] != 9 or row["status"] != "registered":
-            raise RequestError(f"verzoek {req_id} is geen geregistreerd verzoek op grond van "
-                               f"artikel 9 (status {STATUSES.get(row['status'], row['status'])}"
-                               f"): beelden worden alleen geexporteerd op een schriftelijk "
-                               "verzoek van politie of OM; registreer dat verzoek eerst "
-                               "(artikel 9, R-60)")
+            raise RequestError(_("request %(number)s is not a registered artikel 9 request (status "
+                                 "%(status)s): footage is exported only on a written request of "
+                                 "police or prosecutor; register that request first "
+                                 "(artikel 9, R-60)", number=req_id,
+                                 status=STATUSES.said(row['status'], row['status'])))
         if camera != row["camera_id"] or start < row["start"] or end > row["end"]:
-            raise RequestError(f"verzoek {req_id} betreft camera {row['camera_id']} van "
-                               f"{moment(row['start'], AMSTERDAM)} tot "
-                               f"{moment(row['end'], AMSTERDAM)}; de export valt buiten dat "
-                               "tijdvak: exporteer binnen het tijdvak van het verzoek "
-                               "(artikel 9, R-60)")
+            raise RequestError(_("request %(number)s is about camera %(camera)s from %(start)s to "
+                                 "%(end)s; the export falls outside that window: export within "
+                                 "the window of the request (artikel 9, R-60)", number=req_id,
+                                 camera=row['camera_id'], start=moment(row['start'], AMSTERDAM),
+                                 end=moment(row['end'], AMSTERDAM)))
         from firmware.governance.handover import require_ready
         require_ready(self.db, req_id)                      # art. 9 lid 3-4
         self.logbook.append("inzien", actor.name, "export-authorized",
@@ -377,16 +378,16 @@ class Requests:
         row = self._row(req_id)
         if row["article"] == 10:
             if row["status"] != "approved":
-                status = STATUSES.get(row["status"], row["status"])
-                return False, (f"verzoek {req_id} is {status}, niet toegewezen: beelden worden "
-                               "pas getoond na toewijzing door de manager bedrijfsvoering "
-                               "(artikel 10 lid 3, R-72)")
+                status = STATUSES.said(row["status"], row["status"])
+                return False, _("request %(number)s is %(status)s, not approved: footage is "
+                                "shown only once the manager bedrijfsvoering has approved it "
+                                "(artikel 10 lid 3, R-72)", number=req_id, status=status)
             if row["identity_checked_by"] is None:
-                return False, ("de identiteit van de verzoeker is nog niet in persoon "
-                               "gecontroleerd: leg die eerst vast (artikel 10 lid 4, R-73)")
+                return False, _("the requester's identity has not been checked in person yet: "
+                                "record it first (artikel 10 lid 4, R-73)")
             if row["declaration_signed_by"] is None:
-                return False, ("de verzoeker heeft de verklaring nog niet ondertekend: leg die "
-                               "eerst vast (artikel 10 lid 5, R-73)")
+                return False, _("the requester has not signed the verklaring yet: record it first "
+                                "(artikel 10 lid 5, R-73)")
         return True, "ready"
 
     def close(self, actor: Actor, req_id: int, reason: str) -> dict:
@@ -395,7 +396,7 @@ class Requests:
         needed = Action.REQUEST_ART9 if row["article"] == 9 else Action.REQUEST_INTAKE
         self._require(actor, needed)
         if row["status"] == "closed":
-            raise RequestError(f"verzoek {req_id} is al gesloten")
+            raise RequestError(_("request %(number)s is closed already", number=req_id))
         reason = undo_reason(reason, RequestError, _("Closing a request (R-74)"))
         self.db.execute("UPDATE requests SET status = 'closed' WHERE id = ?", (req_id,))
         self._release(row)
@@ -412,7 +413,8 @@ class Requests:
     def _row(self, req_id: int):
         row = self.db.execute("SELECT * FROM requests WHERE id = ?", (req_id,)).fetchone()
         if row is None:
-            raise RequestError(f"er is geen verzoek {req_id}: zie de lijst van verzoeken")
+            raise RequestError(_("there is no request %(number)s: see the list of requests",
+                                 number=req_id))
         return row
 
     def show(self, req_id: int, now: float | None = None) -> dict:

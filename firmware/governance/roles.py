@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 
+from firmware.i18n import _
+
 
 class Role(str, Enum):
     BEHEERDER = "beheerder"
@@ -132,11 +134,17 @@ class Decision:
 
 
 def refusal(role: Role, action: Action) -> str:
-    """Why `role` may not do `action`, in Dutch for the person who reads it, with the codes of
-    the R-11 table at the end for the technisch beheerder and the tests."""
+    """Why `role` may not do `action`, in the reader's language (Dutch on a page), with the
+    codes of the R-11 table at the end for the technisch beheerder and the tests."""
     from firmware.governance.wording import ROLES, VALUES
-    return (f"de rol {ROLES.get(role.value, role.value)} mag dit niet: "
-            f"{VALUES.get(action.value, action.value)} (R-11; {role.value} {action.value})")
+    return _("the role %(role)s may not do this: %(what)s (R-11; %(code)s)",
+             role=ROLES.said(role.value, role.value),
+             what=VALUES.said(action.value, action.value), code=f"{role.value} {action.value}")
+
+
+def _said(code: str) -> str:
+    from firmware.governance.wording import VALUES
+    return VALUES.said(code, code)
 
 
 def decide(actor: Actor, action: Action, *, camera: str | None = None,
@@ -145,12 +153,12 @@ def decide(actor: Actor, action: Action, *, camera: str | None = None,
     check of the firmware (R-11, R-12)."""
     now = time.time() if now is None else now
     if actor.disabled:
-        return Decision(False, f"account '{actor.name}' is disabled")
+        return Decision(False, _("account '%(name)s' is disabled", name=actor.name))
     if actor.visit is not None:
         if actor.visit.covers(action, camera, at, now):
             return Decision(True, f"within visit {actor.visit.visit_id} (R-11, art. 5.4)")
-        return Decision(False, f"outside the scope or time of visit {actor.visit.visit_id}: "
-                               "its cameras, window and session only (R-11)")
+        return Decision(False, _("outside the scope or time of visit %(number)s: its cameras, "
+                                 "window and session only (R-11)", number=actor.visit.visit_id))
     if action in TABLE[actor.role]:
         return Decision(True, f"{actor.role.value} may {action.value} (R-11)")
     if actor.role is Role.DESIGNEE:
@@ -158,7 +166,10 @@ def decide(actor: Actor, action: Action, *, camera: str | None = None,
             if d.covers(action, camera, now):
                 until = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.expires))
                 return Decision(True, f"delegated until {until} (R-12)")
-        return Decision(False, f"no current delegation lets '{actor.name}' {action.value}"
-                               + (f" camera '{camera}'" if camera else "") + " (R-12)")
+        return Decision(False, _("no current delegation lets '%(name)s' do %(what)s%(camera)s "
+                                 "(R-12)", name=actor.name,
+                                 what=_said(action.value),
+                                 camera=_(" on camera '%(camera)s'", camera=camera)
+                                 if camera else ""))
     return Decision(False, refusal(actor.role, action))
 

@@ -33,6 +33,7 @@ from firmware.governance.access import require
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor, decide
 from firmware.storage.keys import FileKeyProvider, new_key, unwrap, wrap
+from firmware.i18n import _
 
 SCAN_DIR = "scans"
 MAX_BYTES = 10 * 1024 * 1024
@@ -82,19 +83,18 @@ def media_type(data: bytes) -> str | None:
 
 def _check(data: bytes, kind: str) -> str:
     if kind not in KINDS:
-        raise ScanError(f"Onbekende soort scan '{kind}'. Kies uit: "
-                        + ", ".join(f"{k} ({v})" for k, v in KINDS.items()) + ".")
+        raise ScanError(_("Unknown kind of scan '%(kind)s'. Choose from: %(kinds)s.", kind=kind,
+                          kinds=", ".join(f"{k} ({v})" for k, v in KINDS.items())))
     if not data:
-        raise ScanError("Het bestand is leeg. Kies de scan opnieuw en probeer het nog eens.")
+        raise ScanError(_("The file is empty. Choose the scan again and try once more."))
     if len(data) > MAX_BYTES:
-        raise ScanError(f"Het bestand is te groot ({len(data) / 1048576:.1f} MB; ten hoogste "
-                        f"{MAX_BYTES // 1048576} MB). Scan met een lagere resolutie of in "
-                        "grijstinten en probeer het opnieuw.")
+        raise ScanError(_("The file is too large (%(size)s MB; at most %(most)s MB). Scan at a "
+                          "lower resolution or in greyscale and try again.",
+                          size=f"{len(data) / 1048576:.1f}", most=MAX_BYTES // 1048576))
     found = media_type(data)
     if found is None:
-        raise ScanError("Dit bestand is geen PDF, PNG of JPEG (gecontroleerd op de inhoud, "
-                        "niet op de naam). Sla de scan op als PDF, PNG of JPEG en probeer het "
-                        "opnieuw.")
+        raise ScanError(_("This file is not a PDF, PNG or JPEG (checked by its content, not its "
+                          "name). Save the scan as PDF, PNG or JPEG and try again."))
     return found
 
 
@@ -133,9 +133,9 @@ class Scans:
         who = actor.role.value if actor.role else "a visit"
         self.logbook.append("usage", actor.name, "refused", subject="scan-attach",
                             details={"why": f"{who} handles no requests (R-11)"})
-        raise ScanRefused("Uw rol behandelt geen verzoeken en mag geen scans toevoegen (R-11). "
-                          "Vraag de beheerder, de privacy officer of de manager "
-                          "bedrijfsvoering.")
+        raise ScanRefused(_("Your role does not handle requests and may not add scans (R-11). "
+                            "Ask the beheerder, the privacy officer or the manager "
+                            "bedrijfsvoering."))
 
     def _may_read(self, actor: Actor) -> None:
         require(self.logbook, actor, Action.REQUEST_READ, ScanRefused)
@@ -144,8 +144,8 @@ class Scans:
         row = self.db.execute("SELECT id, article FROM requests WHERE id = ?",
                               (request_id,)).fetchone()
         if row is None:
-            raise ScanError(f"Er is geen verzoek {request_id}. Controleer het nummer in de "
-                            "lijst van verzoeken.")
+            raise ScanError(_("There is no request %(number)s. Check the number in the list of "
+                              "requests.", number=request_id))
         return row
 
     # --- attach, list, read -------------------------------------------------------------------
@@ -204,8 +204,8 @@ class Scans:
                               "added_by, added FROM request_scans WHERE id = ?",
                               (scan_id,)).fetchone()
         if row is None:
-            raise ScanError(f"Er is geen scan {scan_id}. Controleer het nummer in de lijst van "
-                            "scans bij het verzoek.")
+            raise ScanError(_("There is no scan %(number)s. Check the number in the list of scans "
+                              "of the request.", number=scan_id))
         return dict(row)
 
     def list(self, actor: Actor, request_id: int) -> list[dict]:
@@ -222,22 +222,23 @@ class Scans:
         row = self.db.execute("SELECT * FROM request_scans WHERE id = ? AND request_id = ?",
                               (scan_id, request_id)).fetchone()
         if row is None:
-            raise ScanError(f"Verzoek {request_id} heeft geen scan {scan_id}. Controleer de "
-                            "lijst van scans bij het verzoek.")
+            raise ScanError(_("Request %(request)s has no scan %(number)s. Check the list of scans "
+                              "of the request.", request=request_id, number=scan_id))
         context = _context(row["token"], row["request_id"], row["kind"])
         try:
             sealed = (self.data_dir / SCAN_DIR / f"{row['token']}.scan").read_bytes()
         except FileNotFoundError:
-            raise ScanError(f"Het bestand van scan {scan_id} ontbreekt in de gegevensmap. Zet "
-                            "de gegevensmap terug uit de reservekopie; meld het aan de FG.") \
+            raise ScanError(_("The file of scan %(number)s is missing from the data directory. "
+                              "Restore the data directory from the backup; report it to the "
+                              "FG.", number=scan_id)) \
                 from None
         key = unwrap(self.master_key(), row["wrapped_key"], context)
         try:
             data = ChaCha20Poly1305(key).decrypt(sealed[:12], sealed[12:], context.encode())
         except InvalidTag:
-            raise ScanError(f"Scan {scan_id} is beschadigd of verwisseld: de inhoud klopt niet "
-                            "met de sleutel. Zet het bestand terug uit de reservekopie; meld het "
-                            "aan de FG.") from None
+            raise ScanError(_("Scan %(number)s is damaged or swapped: its content does not match "
+                              "its key. Restore the file from the backup; report it to the FG.",
+                              number=scan_id)) from None
         self.logbook.append("inzien", actor.name, "scan-read", subject=f"request {request_id}",
                             details={"scan": scan_id, "kind_of_scan": row["kind"]})
         return {k: row[k] for k in ("id", "request_id", "kind", "media_type", "filename",

@@ -15,6 +15,7 @@ from firmware.governance.access import require
 from firmware.governance.roles import Action, Actor
 from firmware.governance.sessions import Sessions
 from firmware.storage.keys import FileKeyProvider
+from firmware.i18n import _
 
 if TYPE_CHECKING:
     from firmware.governance.decisions import Decisions
@@ -95,7 +96,7 @@ class Governance:
         from firmware.storage.holds import HoldError, add_hold
         require(self.logbook, actor, Action.HOLD, Refused, camera=camera)
         if not (visible_length(reason) and visible_length(reference)):
-            raise HoldError("een bewaaropdracht vraagt een reden en een kenmerk (het verzoek waarvoor de beelden bewaard blijven; artikel 7 lid 1, R-41)")
+            raise HoldError(_("a hold needs a reason and a reference (the request the footage is kept for; artikel 7 lid 1, R-41)"))
         bounds.footage_window(self.accounts.db, camera, start, end, error=HoldError,
                               retention_days=store.retention / bounds.DAY)
         hold = add_hold(store, camera, start, end, reason, reference)

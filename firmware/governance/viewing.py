@@ -28,6 +28,8 @@ from firmware.governance import weighing as weighings
 from firmware.governance.access import ART10_PURPOSE, ART10_OUTSIDE, AccessRefused
 from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, decide
+from firmware.governance.wording import STATUSES, VALUES
+from firmware.i18n import _
 
 SHOWING_SECONDS = 10 * 60
 MAX_REGIONS = 8
@@ -67,15 +69,15 @@ def parse_regions(text: str | None) -> list[Region]:
         try:
             x, y, w, h = (float(v.strip().replace("%", "")) for v in part.split(","))
         except ValueError:
-            raise RegionError(f"gebied '{part}' is geen rechthoek x,y,breedte,hoogte in "
-                                "fracties van het beeld, zoals 0.1,0.2,0.3,0.4") from None
+            raise RegionError(_("area '%(area)s' is not a rectangle x,y,width,height in "
+                                  "fractions of the frame, such as 0.1,0.2,0.3,0.4", area=part)) from None
         if not all(math.isfinite(v) for v in (x, y, w, h)) or not (
                 0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x + 1e-9 and 0 < h <= 1 - y + 1e-9):
-            raise RegionError(f"gebied '{part}' valt buiten het beeld: x en y vanaf 0, "
-                                "breedte en hoogte groter dan 0, samen niet meer dan 1")
+            raise RegionError(_("area '%(area)s' falls outside the frame: x and y from 0, width and "
+                                  "height above 0, together no more than 1", area=part))
         regions.append((x, y, w, h))
     if len(regions) > MAX_REGIONS:
-        raise RegionError(f"ten hoogste {MAX_REGIONS} gebieden; gebruik grotere rechthoeken")
+        raise RegionError(_("at most %(count)s areas; use larger rectangles", count=MAX_REGIONS))
     return regions
 
 
@@ -102,11 +104,11 @@ def required_blur(reqs, req_id: int) -> str:
         if logged == table:
             return logged
         break
-    raise AccessRefused(f"de vervaging die het besluit op verzoek {req_id} vraagt, staat niet "
-                        "(of anders) in het Logboek Inzien Beeldmateriaal: de gegevens van het "
-                        "besluit zijn buiten het apparaat om gewijzigd. Er worden geen beelden "
-                        "getoond; laat de technisch beheerder `nvr logbook verify` draaien "
-                        "(toelichting artikel 10, artikel 7 lid 2)")
+    raise AccessRefused(_("the blurring the besluit on request %(number)s requires is not (or "
+                          "differently) in the Logboek Inzien Beeldmateriaal: the data of the "
+                          "besluit were changed outside the device. No footage is shown; let "
+                          "the technisch beheerder run `nvr logbook verify` (toelichting "
+                          "artikel 10, artikel 7 lid 2)", number=req_id))
 
 
 def _require_blur(reqs, actor: Actor, req_id: int, blur: dict) -> None:
@@ -117,12 +119,13 @@ def _require_blur(reqs, actor: Actor, req_id: int, blur: dict) -> None:
     reqs.logbook.append("usage", actor.name, "refused", subject=f"request {req_id}",
                         details={"blur": blur, "required_blur": required,
                                  "why": "less blurring than the decision requires"})
-    how = ("zet het automatisch vervagen van personen aan" if required == "detect" else
-           "teken ten minste één gebied om te vervagen, minstens "
-           f"{weighings.MIN_REGION:.0%} van het beeld breed en hoog")
-    raise AccessRefused(f"het besluit op verzoek {req_id} vraagt: "
-                        f"{weighings.blur_label(required)}; deze beelden worden niet met minder "
-                        f"vervaging getoond (toelichting artikel 10): {how}")
+    how = (_("switch on the automatic blurring of people") if required == "detect" else
+           _("draw at least one area to blur, at least %(share)s of the frame wide and high",
+             share=f"{weighings.MIN_REGION:.0%}"))
+    raise AccessRefused(_("the besluit on request %(number)s requires: %(blur)s; this footage "
+                          "is not shown with less blurring (toelichting artikel 10): %(how)s",
+                          number=req_id, how=how,
+                          blur=VALUES.said(required, weighings.blur_label(required))))
 
 
 def _check_request(reqs, actor: Actor, req_id: int) -> dict:
@@ -131,34 +134,38 @@ def _check_request(reqs, actor: Actor, req_id: int) -> dict:
     ready for an inzage (a step of the procedure, 400)."""
     row = reqs.show(req_id)
     if row["article"] != 10:
-        raise RequestError(f"verzoek {req_id} is een verzoek van politie of justitie "
-                            "(artikel 9): daarvoor is geen inzage, maar een export")
+        raise RequestError(_("request %(number)s is a request of police or justice (artikel 9): "
+                              "it gets an export, not an inzage", number=req_id))
     for action, camera in ((Action.IDENTIFY, None), (Action.PLAYBACK, row["camera_id"])):
         decision = decide(actor, action, camera=camera)
         if not decision:
             reqs.logbook.append("usage", actor.name, "refused", subject=f"request {req_id}",
                                 details={"camera": row["camera_id"], "why": decision.reason})
-            raise AccessRefused("inzage bij een verzoek (artikel 10 lid 4) toont de beheerder "
-                                f"die deze camera mag terugkijken: {decision.reason}")
+            raise AccessRefused(_("the inzage of a request (artikel 10 lid 4) is shown by a "
+                                  "beheerder who may play back this camera: %(reason)s",
+                                  reason=decision.reason))
     if row["status"] != "approved":
         raise RequestError(_not_ready(req_id, row["status"]))
     if row["identity_checked_by"] is None:
-        raise RequestError("de identiteit van de verzoeker is nog niet in persoon "
-                            "gecontroleerd (artikel 10 lid 4); leg die eerst vast op de "
-                            "pagina van het verzoek")
+        raise RequestError(_("the requester's identity has not been checked in person yet "
+                              "(artikel 10 lid 4); record it first on the page of the request"))
     if row["declaration_signed_by"] is None:
-        raise RequestError("de verzoeker heeft de verklaring nog niet ondertekend (artikel 10 "
-                            "lid 5); leg die eerst vast op de pagina van het verzoek")
+        raise RequestError(_("the requester has not signed the verklaring yet (artikel 10 lid 5); "
+                              "record it first on the page of the request"))
     return row
 
 
 def _not_ready(req_id: int, status: str) -> str:
     if status == "closed":
-        return (f"verzoek {req_id} is gesloten: er worden geen beelden meer voor getoond; een "
-                "nieuwe inzage vraagt een nieuw verzoek")
-    word = {"open": "nog in behandeling", "refused": "afgewezen"}.get(status, status)
-    return (f"verzoek {req_id} is {word}: beelden worden pas getoond als de manager "
-            "bedrijfsvoering het verzoek heeft toegewezen (artikel 10 lid 3)")
+        return _("request %(number)s is closed: no more footage is shown for it; a new "
+                 "inzage needs a new request", number=req_id)
+    if status == "open":
+        return _("request %(number)s is still being handled: footage is shown only once the "
+                 "manager bedrijfsvoering has approved the request (artikel 10 lid 3, R-72)",
+                 number=req_id)
+    return _("request %(number)s is %(status)s: footage is shown only once the manager "
+             "bedrijfsvoering has approved the request (artikel 10 lid 3, R-72)",
+             number=req_id, status=STATUSES.said(status, status))
 
 
 def request_segments(reqs, store, row: dict) -> list[dict]:
@@ -194,9 +201,9 @@ def show_request_segment(reqs, store, actor: Actor, req_id: int, segment_id: str
     if segment is None or segment_id not in allowed:
         reqs.logbook.append("usage", actor.name, "refused", subject=f"request {req_id}",
                             details={"segment": segment_id, "why": "outside the window"})
-        raise AccessRefused(f"dit segment ligt buiten de camera of het tijdvak van verzoek "
-                            f"{req_id}: alleen het tijdvak van het besluit wordt getoond "
-                            "(artikel 10 lid 4)")
+        raise AccessRefused(_("this segment lies outside the camera or the window of request "
+                              "%(number)s: only the window of the besluit is shown (artikel 10 "
+                              "lid 4)", number=req_id))
     _record(reqs.db, reqs.logbook, actor, segment, purpose=ART10_PURPOSE,
             reason=row["requester"], request=row, blur=blur)
     return segment
@@ -214,10 +221,10 @@ def show_playback_segment(db: sqlite3.Connection, logbook, actor: Actor, segment
     details = json.loads(found["details"]) if found else {}
     if (found is None or found["actor"] != actor.name or found["action"] != "playback"
             or details.get("camera") != segment["camera_id"]):
-        raise AccessRefused("geef eerst doel en reden op voor het terugkijken van deze camera "
-                            "(R-01)")
+        raise AccessRefused(_("first give a purpose and a reason for playing back this camera "
+                              "(R-01)"))
     if details.get("purpose") == ART10_PURPOSE:
-        raise AccessRefused(ART10_OUTSIDE)
+        raise AccessRefused(_(ART10_OUTSIDE))
     _record(db, logbook, actor, segment, purpose=details.get("purpose", ""),
             reason=found["reason"], grant=grant)
 

@@ -19,6 +19,7 @@ import time
 
 from firmware.governance.access import visible_length
 from firmware.governance.logbook import Logbook
+from firmware.i18n import _
 
 MIN_WEIGHING = 10
 SCHEMA = """
@@ -53,8 +54,8 @@ def check_blur(blur: str | None, error: type[Exception]) -> str:
     """The blurring id a decision asks for ('none' when not given); anything else raises."""
     choice = (blur or "none").strip()
     if choice not in BLUR_CHOICES:
-        raise error(f"de vervaging moet een van {', '.join(BLUR_CHOICES)} zijn, niet "
-                    f"{choice!r} (toelichting artikel 10)")
+        raise error(_("the blurring must be one of %(choices)s, not %(given)s (toelichting "
+                      "artikel 10)", choices=", ".join(BLUR_CHOICES), given=repr(choice)))
     return choice
 
 
@@ -78,11 +79,11 @@ def check(approve: bool, weighing: str | None, error: type[Exception]) -> str:
     """The weighing text to record ('' for none); an approval without one raises `error`."""
     text = (weighing or "").strip()
     if approve and visible_length(text) < MIN_WEIGHING:
-        raise error(
-            "een toewijzing vraagt de afweging van anderen in beeld: staan er anderen op de "
-            "beelden, en weegt het belang van de aanvrager op tegen hun privacy (toelichting "
-            f"artikel 10)? Schrijf die afweging op, ten minste {MIN_WEIGHING} tekens "
-            "(R-73, R-74)")
+        raise error(_(
+            "an approval needs the weighing of others in view: are there others in the "
+            "footage, and does the requester's interest outweigh their privacy (toelichting "
+            "artikel 10)? Write that weighing down, at least %(count)s characters "
+            "(R-73, R-74)", count=MIN_WEIGHING))
     return text
 
 

@@ -1,6 +1,12 @@
 """The Dutch words for what the firmware keeps in English: logbook actions, the keys of their
 details, request statuses and roles; and how a stored time reads for a person.
 
+The words themselves live in the one catalogue (firmware/translations/nl/.../messages.po): each
+table maps a code to the English message id of its words (`N_` marks it for the catalogue), and
+reading a table (`[]`, `get`, `items`) gives the Dutch of documents and pages (`dutch`);
+`Words.said` gives the reader's language instead (Dutch on a page, English on the command line),
+for messages raised by the rules.
+
 One place, used by the logbook documents (CSV, PDF), the web logbook page and the DPIA/FG
 report, so that a privacy officer reads the same words everywhere. The logbook itself keeps the
 English action ids (they are hashed into the chain and must never change); this module only
@@ -17,116 +23,138 @@ from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
 from firmware.governance.bounds import when
+from firmware.i18n import N_, dutch, gettext
+
+
+class Words(dict):
+    """Codes and the English message ids of their words, read in Dutch (documents, pages)."""
+
+    def __getitem__(self, key: str) -> str:
+        return dutch(dict.__getitem__(self, key))
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+    def values(self) -> list[str]:
+        return [self[key] for key in self]
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(key, self[key]) for key in self]
+
+    def said(self, key: str, default: str | None = None) -> str | None:
+        """The words of `key` in the reader's language (a rule's message: Dutch on a page,
+        English on the command line)."""
+        return gettext(dict.__getitem__(self, key)) if key in self else default
 
 # Every action written to a logbook (R-50, R-51), in the regulation's words.
-ACTIONS: dict[str, str] = {
+ACTIONS: Words = Words({
     # who used the system (art. 7.2)
-    "login": "ingelogd",
-    "login-failed": "inloggen mislukt",
-    "login-throttled": "inloggen tijdelijk geweigerd (te veel pogingen)",
-    "logout": "uitgelogd",
-    "refused": "handeling geweigerd (geen bevoegdheid)",
-    "footage-refused": "toegang tot beelden geweigerd",
-    "live": "live beelden bekeken",
-    "playback": "opnames teruggekeken",
-    "export": "beelden geexporteerd",
-    "hold-add": "bewaaropdracht geplaatst (beelden langer bewaard)",
-    "hold-release": "bewaaropdracht opgeheven",
-    "user-add": "account aangemaakt",
-    "user-approve": "account goedgekeurd (vier ogen)",
-    "user-role": "rol van account gewijzigd",
-    "config-recorded": "configuratie vastgelegd bij de eerste start (art. 7 lid 2)",
-    "config-change": "configuratie gewijzigd (art. 7 lid 2)",
-    "client-issue": "certificaat voor een werkplek in de beveiligde ruimte uitgegeven (art. 4 lid 1)",
-    "client-revoke": "certificaat van een werkplek ingetrokken (art. 4 lid 1)",
-    "user-disable": "account uitgeschakeld",
-    "user-enable": "account weer ingeschakeld voorgesteld (wacht op goedkeuring, vier ogen)",
-    "user-passwd": "eigen wachtwoord gewijzigd",
-    "user-reset-code": "herstelcode voor wachtwoord uitgegeven",
-    "user-reset": "wachtwoord hersteld met herstelcode",
-    "totp-enabled": "tweede factor ingesteld",
-    "delegation-grant": "aanwijzing door de beheerder verleend",
-    "delegation-revoke": "aanwijzing ingetrokken",
-    "delegations-ended": "aanwijzingen beeindigd",
-    "logbook-verify": "logboeken gecontroleerd",
-    "logbook-export": "logboek geexporteerd",
-    "logbook-break": "logboek bleek niet intact bij toevoegen",
-    "report": "rapportage voor DPIA en FG gemaakt",
-    "decision-question-opened": "vraag buiten de regeling voorgelegd (art. 12)",
-    "decision-advice-given": "advies over een vraag buiten de regeling gegeven (art. 12)",
-    "decision-outside-rules": "besluit buiten de regeling vastgelegd (art. 12)",
+    "login": N_("signed in"),
+    "login-failed": N_("sign-in failed"),
+    "login-throttled": N_("sign-in refused for a while (too many attempts)"),
+    "logout": N_("signed out"),
+    "refused": N_("action refused (no authority)"),
+    "footage-refused": N_("access to footage refused"),
+    "live": N_("live footage watched"),
+    "playback": N_("recordings played back"),
+    "export": N_("footage exported"),
+    "hold-add": N_("hold placed (footage kept longer)"),
+    "hold-release": N_("hold released"),
+    "user-add": N_("account created"),
+    "user-approve": N_("account approved (four eyes)"),
+    "user-role": N_("role of account changed"),
+    "config-recorded": N_("configuration recorded at the first start (art. 7 lid 2)"),
+    "config-change": N_("configuration changed (art. 7 lid 2)"),
+    "client-issue": N_("certificate issued for a workstation in the secured room (art. 4 lid 1)"),
+    "client-revoke": N_("certificate of a workstation revoked (art. 4 lid 1)"),
+    "user-disable": N_("account disabled"),
+    "user-enable": N_("account proposed for use again (awaits approval, four eyes)"),
+    "user-passwd": N_("own password changed"),
+    "user-reset-code": N_("password reset code issued"),
+    "user-reset": N_("password reset with a reset code"),
+    "totp-enabled": N_("second factor set up"),
+    "delegation-grant": N_("delegation by the beheerder granted"),
+    "delegation-revoke": N_("delegation revoked"),
+    "delegations-ended": N_("delegations ended"),
+    "logbook-verify": N_("logbooks verified"),
+    "logbook-export": N_("logbook exported"),
+    "logbook-break": N_("logbook found not intact when appending"),
+    "report": N_("report for the DPIA and the FG made"),
+    "decision-question-opened": N_("question outside the regulation put forward (art. 12)"),
+    "decision-advice-given": N_("advice on a question outside the regulation given (art. 12)"),
+    "decision-outside-rules": N_("decision outside the regulation recorded (art. 12)"),
     # Logboek Inzien Beeldmateriaal (art. 10.6)
-    "request-art9-registered": "schriftelijk verzoek politie/OM geregistreerd (art. 9)",
-    "request-art10-intake": "verzoek om inzage ontvangen (art. 10)",
-    "request-art10-refused-at-intake": "verzoek om inzage niet in behandeling genomen",
-    "request-approved": "verzoek om inzage toegewezen",
-    "request-refused": "verzoek om inzage afgewezen",
-    "request-closed": "verzoek afgesloten",
-    "identity-checked": "identiteit gecontroleerd (in persoon)",
-    "declaration-signed": "verklaring ondertekend",
-    "declaration-printed": "verklaring afgedrukt",
-    "export-authorized": "export toegestaan op verzoek art. 9",
-    "export-written": "overdrachtspakket geschreven",
-    "export-handed-over": "export overgedragen aan politie of OM (art. 9 lid 2-4)",
-    "visit-opened": "bezoek politie/OM geregistreerd",
-    "visit-closed": "bezoek politie/OM beeindigd",
-    "visit-session-started": "sessie bezoek politie/OM gestart",
-    "visit-session-ended": "sessie bezoek politie/OM beeindigd",
-    "scan-attached": "scan aan verzoek toegevoegd",
-    "scan-read": "scan van verzoek ingezien",
+    "request-art9-registered": N_("written request of police/prosecutor registered (art. 9)"),
+    "request-art10-intake": N_("request for inzage received (art. 10)"),
+    "request-art10-refused-at-intake": N_("request for inzage not taken into consideration"),
+    "request-approved": N_("request for inzage approved"),
+    "request-refused": N_("request for inzage refused"),
+    "request-closed": N_("request closed"),
+    "identity-checked": N_("identity checked (in person)"),
+    "declaration-signed": N_("verklaring signed"),
+    "declaration-printed": N_("verklaring printed"),
+    "export-authorized": N_("export allowed on an art. 9 request"),
+    "export-written": N_("overdracht package written"),
+    "export-handed-over": N_("export handed over to police or prosecutor (art. 9 lid 2-4)"),
+    "visit-opened": N_("visit of police/prosecutor registered"),
+    "visit-closed": N_("visit of police/prosecutor ended"),
+    "visit-session-started": N_("session of a visit of police/prosecutor started"),
+    "visit-session-ended": N_("session of a visit of police/prosecutor ended"),
+    "scan-attached": N_("scan added to a request"),
+    "scan-read": N_("scan of a request read"),
     # what was shown (art. 7.2, art. 10.4-6; governance/viewing.py, weighing.py, letters.py)
-    "playback-segment-shown": "opname getoond bij terugkijken",
-    "viewing-opened": "inzage bij verzoek geopend (art. 10)",
-    "viewing-segment-shown": "opname getoond bij inzage (art. 10)",
-    "request-weighing": "afweging anderen in beeld vastgelegd bij het besluit",
-    "decision-letter": "besluitbrief gemaakt (art. 10)",
-}
+    "playback-segment-shown": N_("recording shown in playback"),
+    "viewing-opened": N_("inzage of a request opened (art. 10)"),
+    "viewing-segment-shown": N_("recording shown at an inzage (art. 10)"),
+    "request-weighing": N_("weighing of others in view recorded with the besluit"),
+    "decision-letter": N_("besluit letter made (art. 10)"),
+})
 
 # The keys of the details of logbook entries, as a label a person reads.
-DETAIL_KEYS: dict[str, str] = {
-    "action": "handeling", "actions": "handelingen", "advice": "advies",
-    "archive_sha256": "SHA-256 pakket", "awaits_approval": "wacht op goedkeuring",
-    "because": "omdat", "bytes": "grootte (bytes)", "camera": "camera", "cameras": "camera's",
-    "count": "aantal", "device_clock": "klok apparaat", "due": "beslissen uiterlijk",
-    "end": "tot", "entries": "regels", "erase_complete": "wissen voltooid",
-    "expires": "geldig tot", "export": "export", "fault": "gevonden fout",
-    "files": "bestanden", "format": "formaat", "from": "van", "id": "nummer",
-    "identity": "identiteit", "kind": "soort verzoeker", "known": "bekend account",
-    "late": "te laat", "legal_basis": "grondslag", "ok": "intact",
-    "organisation": "organisatie", "problems": "problemen", "purpose": "doel",
-    "reason": "reden", "reference": "kenmerk", "released_segments": "vrijgegeven segmenten",
-    "replaced": "vervangen", "requester": "verzoeker", "role": "rol",
-    "segments": "segmenten", "setup_code": "instelcode uitgegeven",
-    "signed_head": "ondertekende kop",
-    "source": "bron", "start": "van", "tail": "laatste regel", "to": "tot",
-    "visitor": "bezoeker", "wait_seconds": "wachttijd (seconden)", "why": "waarom",
-    "n": "regel", "hash": "hash", "kind_of_scan": "soort scan", "size": "grootte (bytes)",
-    "sha256": "SHA-256", "media_type": "bestandstype", "scan": "scan",
-    "first_password": "eerste wachtwoord",
-    "article": "artikel", "document_type": "soort document", "last_digits": "laatste tekens",
-    "medium": "gegevensdrager", "recipient": "ontvanger",
-    "values": "waarden", "file": "bestand", "noticed_by": "opgemerkt door",
-    "file_modified": "bestand gewijzigd op", "file_owner": "eigenaar bestand",
-    "os_user": "gebruiker besturingssysteem", "key": "instelling", "old": "oud", "new": "nieuw",
-    "status": "status",
-    "acts_for": "advocaat handelt voor", "adviser": "adviseur", "decided_by": "besloten door",
-    "segment": "opname", "request": "verzoek", "window_start": "tijdvak van",
-    "window_end": "tijdvak tot", "blur": "vervagen", "detect": "personen automatisch",
-    "regions": "getekende gebieden", "grant": "op grond van logboekregel",
-    "decision": "besluit", "address": "adres", "certificate": "certificaat",
-    "fingerprint": "vingerafdruk", "state": "toestand",
+DETAIL_KEYS: Words = Words({
+    "action": N_("action"), "actions": N_("actions"), "advice": N_("advice"),
+    "archive_sha256": N_("SHA-256 of the package"), "awaits_approval": N_("awaits approval"),
+    "because": N_("because"), "bytes": N_("size (bytes)"), "camera": N_("camera"), "cameras": N_("cameras"),
+    "count": N_("count"), "device_clock": N_("device clock"), "due": N_("decide by"),
+    "end": N_("until"), "entries": N_("lines"), "erase_complete": N_("erasure complete"),
+    "expires": N_("valid until"), "export": N_("export"), "fault": N_("fault found"),
+    "files": N_("files"), "format": N_("format"), "from": N_("from"), "id": N_("number"),
+    "identity": N_("identity"), "kind": N_("kind of requester"), "known": N_("known account"),
+    "late": N_("late"), "legal_basis": N_("legal basis"), "ok": N_("intact"),
+    "organisation": N_("organisation"), "problems": N_("problems"), "purpose": N_("purpose"),
+    "reason": N_("reason"), "reference": N_("reference"), "released_segments": N_("released segments"),
+    "replaced": N_("replaced"), "requester": N_("requester"), "role": N_("role"),
+    "segments": N_("segments"), "setup_code": N_("setup code issued"),
+    "signed_head": N_("signed head"),
+    "source": N_("source"), "start": N_("from"), "tail": N_("last line"), "to": N_("until"),
+    "visitor": N_("visitor"), "wait_seconds": N_("waiting time (seconds)"), "why": N_("why"),
+    "n": N_("line"), "hash": N_("hash"), "kind_of_scan": N_("kind of scan"), "size": N_("size (bytes)"),
+    "sha256": N_("SHA-256"), "media_type": N_("file type"), "scan": N_("scan"),
+    "first_password": N_("first password"),
+    "article": N_("article"), "document_type": N_("kind of document"), "last_digits": N_("last characters"),
+    "medium": N_("data carrier"), "recipient": N_("recipient"),
+    "values": N_("values"), "file": N_("file"), "noticed_by": N_("noticed by"),
+    "file_modified": N_("file modified at"), "file_owner": N_("owner of the file"),
+    "os_user": N_("operating system user"), "key": N_("setting"), "old": N_("old"), "new": N_("new"),
+    "status": N_("status"),
+    "acts_for": N_("lawyer acts for"), "adviser": N_("adviser"), "decided_by": N_("decided by"),
+    "segment": N_("recording (segment)"), "request": N_("request"), "window_start": N_("window from"),
+    "window_end": N_("window until"), "blur": N_("blurring"), "detect": N_("people automatically"),
+    "regions": N_("drawn areas"), "grant": N_("on the grounds of logbook line"),
+    "decision": N_("besluit"), "address": N_("address"), "certificate": N_("certificate"),
+    "fingerprint": N_("fingerprint"), "state": N_("state"),
     # an art. 12 decision: the question, both advices and their advisers, who recorded it
-    "question": "vraag", "recorded_by": "vastgelegd door",
-    "advice_privacy_officer": "advies privacy officer", "privacy_officer": "privacy officer",
-    "advice_fg": "advies functionaris gegevensbescherming",
-    "fg": "functionaris gegevensbescherming",
-    "required_blur": "vervaging volgens besluit", "via": "gevraagd via",
-}
+    "question": N_("question"), "recorded_by": N_("recorded by"),
+    "advice_privacy_officer": N_("advice of the privacy officer"), "privacy_officer": N_("privacy officer"),
+    "advice_fg": N_("advice of the functionaris gegevensbescherming"),
+    "fg": N_("functionaris gegevensbescherming"),
+    "required_blur": N_("blurring the besluit requires"), "via": N_("asked through"),
+})
 # Who wrote an entry when it was not a person's account.
-ACTORS: dict[str, str] = {
-    "nvr": "het apparaat zelf", "root": "beheer als root op het apparaat",
-    "enrollment-code": "eenmalige inschrijfcode van nvr init",
-}
+ACTORS: Words = Words({
+    "nvr": N_("the device itself"), "root": N_("administration as root on the device"),
+    "enrollment-code": N_("one-time enrollment code from nvr init"),
+})
 # The order in which details are shown (who, what, where, when, then the rest by name).
 ORDER = ("requester", "kind", "visitor", "organisation", "identity", "legal_basis", "role",
          "from", "to", "action", "actions", "purpose", "camera", "cameras", "start", "end",
@@ -139,78 +167,72 @@ CODE_KEYS = frozenset({"role", "from", "to", "kind", "purpose", "action", "actio
 TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock", "window_start",
                        "window_end"})
 
-STATUSES: dict[str, str] = {
-    "registered": "geregistreerd", "open": "in behandeling", "approved": "toegewezen",
-    "refused": "afgewezen", "closed": "gesloten",
-}
-ROLES: dict[str, str] = {
-    "beheerder": "beheerder", "aangewezen-persoon": "aangewezen persoon",
-    "technisch-beheerder": "technisch beheerder", "privacy-officer": "privacy officer",
-    "manager-bedrijfsvoering": "manager bedrijfsvoering",
-    "functionaris-gegevensbescherming": "functionaris gegevensbescherming",
-    "eindverantwoordelijke": "eindverantwoordelijke (gemeentesecretaris/algemeen directeur)",
-}
-VALUES: dict[str, str] = {
+STATUSES: Words = Words({
+    "registered": N_("registered"), "open": N_("in progress"), "approved": N_("approved"),
+    "refused": N_("refused"), "closed": N_("closed"),
+})
+ROLES: Words = Words({
+    "beheerder": N_("beheerder"), "aangewezen-persoon": N_("designated person"),
+    "technisch-beheerder": N_("technisch beheerder"), "privacy-officer": N_("privacy officer"),
+    "manager-bedrijfsvoering": N_("manager bedrijfsvoering"),
+    "functionaris-gegevensbescherming": N_("functionaris gegevensbescherming"),
+    "eindverantwoordelijke": N_("eindverantwoordelijke (municipal secretary/general director)"),
+})
+VALUES: Words = Words({
     **STATUSES, **ROLES,
-    "citizen": "burger", "company": "bedrijf", "insurer": "verzekeraar", "lawyer": "advocaat",
-    "other": "anders", "safety": "veiligheid van personen",
-    "property": "bescherming van eigendommen", "access": "toegang tot het gebouw",
-    "incident": "vastleggen van incidenten", "art10": "art. 10 inzage (verzoek van een ander)",
-    "live": "live", "playback": "terugkijken",
+    "citizen": N_("citizen"), "company": N_("company"), "insurer": N_("insurer"), "lawyer": N_("lawyer"),
+    "other": N_("other"), "safety": N_("safety of persons"),
+    "property": N_("protection of property"), "access": N_("access to the building"),
+    "incident": N_("recording incidents"), "art10": N_("art. 10 inzage (a request of someone else)"),
+    "live": N_("live"), "playback": N_("playback"),
     # the blurring an art. 10 decision requires (governance/weighing.py BLUR_CHOICES)
-    "none": "geen vervaging", "detect": "personen vervagen (automatische detectie)",
-    "regions": "getekende gebieden vervagen",
-    "csv": "CSV", "pdf": "PDF", "usage": "logboek gebruik",
-    "inzien": "Logboek Inzien Beeldmateriaal", "role-change": "rolwijziging",
-    "reset": "wachtwoordherstel", "local": "op het apparaat (opdrachtregel)",
+    "none": N_("no blurring"), "detect": N_("blur people (automatic detection)"),
+    "regions": N_("blur drawn areas"),
+    "csv": N_("CSV"), "pdf": N_("PDF"), "usage": N_("usage logbook"),
+    "inzien": N_("Logboek Inzien Beeldmateriaal"), "role-change": N_("role change"),
+    "reset": N_("password reset"), "local": N_("on the device (command line)"),
     # the rights of R-11, as the subject of a refused action
-    "hold": "bewaaropdrachten", "hold-request": "bewaaropdracht bij verzoek",
-    "request-art9": "verzoek art. 9 registreren", "request-intake": "verzoek art. 10 innemen",
-    "request-decide": "beslissen op verzoek art. 10", "request-read": "verzoeken lezen",
-    "identify": "identiteit en verklaringen vastleggen", "logbook-read": "logboeken lezen",
-    "logbook-verify": "logboeken controleren", "config": "configuratie", "users": "accounts",
-    "delegate": "aanwijzen", "scan-attach": "scan toevoegen", "export": "exporteren (art. 9)",
-    "decision-open": "vraag buiten de regeling voorleggen (art. 12)",
-    "decision-read": "vragen buiten de regeling lezen (art. 12)",
-    "advise-privacy-officer": "adviseren als privacy officer (art. 12)",
-    "advise-fg": "adviseren als functionaris gegevensbescherming (art. 12)",
-    "decision-take": "besluiten buiten de regeling (art. 12)",
-    "decision-record-for": "besluit vastleggen namens de gemeentesecretaris/algemeen directeur "
-                           "(art. 12)",
+    "hold": N_("holds"), "hold-request": N_("hold for a request"),
+    "request-art9": N_("register an art. 9 request"), "request-intake": N_("take in an art. 10 request"),
+    "request-decide": N_("decide on an art. 10 request"), "request-read": N_("read requests"),
+    "identify": N_("record identities and verklaringen"), "logbook-read": N_("read logbooks"),
+    "logbook-verify": N_("verify logbooks"), "config": N_("configuration"), "users": N_("accounts"),
+    "delegate": N_("delegate"), "scan-attach": N_("add a scan"), "export": N_("export (art. 9)"),
+    "decision-open": N_("put forward a question outside the regulation (art. 12)"),
+    "decision-read": N_("read questions outside the regulation (art. 12)"),
+    "advise-privacy-officer": N_("advise as privacy officer (art. 12)"),
+    "advise-fg": N_("advise as functionaris gegevensbescherming (art. 12)"),
+    "decision-take": N_("decide outside the regulation (art. 12)"),
+    "decision-record-for": N_("record a besluit on behalf of the municipal secretary/general director (art. 12)"),
     # what a lawyer acts for (art. 10 lid 2) and who advises (art. 12)
-    "defence-of-suspect": "verdediging van een verdachte", "victim": "slachtoffer",
-    "civil-claim": "civiele vordering",
-    "fg": "functionaris gegevensbescherming",
+    "defence-of-suspect": N_("defence of a suspect"), "victim": N_("victim"),
+    "civil-claim": N_("civil claim"),
+    "fg": N_("functionaris gegevensbescherming"),
     # why a segment was refused (governance/viewing.py)
-    "outside the window": "buiten de camera of het tijdvak van het verzoek",
-}
+    "outside the window": N_("outside the camera or the window of the request"),
+})
 # The alarms the store keeps in its index (every process sees them), for the system page and
 # the report.
-ALARMS: dict[str, str] = {
-    "wal-not-purged": "gewiste sleutels staan mogelijk nog in index.sqlite3-wal: een lezer houdt "
-                      "een oude momentopname open; de recorder probeert het elke minuut opnieuw",
-    "storage-full": "de schijf is vol en alle beelden die er nog staan worden vastgehouden: het "
-                    "opnemen is gestopt (R-42); hef een vasthouding op of maak ruimte",
-    "clock-ahead": "de klok loopt meer dan een dag voor op de laatste opname en is niet "
-                   "gesynchroniseerd: er wordt gewist naar de tijd van de index, niet naar deze "
-                   "klok (R-40); synchroniseer de klok",
-    "clock-behind": "de klok loopt achter op de laatste opname: de recorder neemt op, maar "
-                    "wissen gaat naar de tijd van de index (R-40); synchroniseer de klok",
-}
+ALARMS: Words = Words({
+    "wal-not-purged": N_("erased keys may still be in index.sqlite3-wal: a reader keeps an old snapshot open; the recorder tries again every minute"),
+    "storage-full": N_("the disk is full and all footage still on it is held: recording has stopped (R-42); release a hold or make room"),
+    "clock-ahead": N_("the clock is more than a day ahead of the last recording and is not synchronised: erasure follows the index's time, not this clock (R-40); synchronise the clock"),
+    "clock-behind": N_("the clock is behind the last recording: the recorder records, but erasure follows the index's time (R-40); synchronise the clock"),
+})
 # Internal ids a person never reads (issue 10, documents: "no internal ids"): a segment is shown
 # as its camera (by name and location) and its start and end with the zone, which its entries
 # carry beside the id (governance/viewing.py); the id stays in the stored entry, hashed into the
 # chain, for `nvr logbook verify` and the auditor's hash column.
 INTERNAL_KEYS = frozenset({"segment"})
-SEGMENT_SUBJECT = "opname (camera en tijden bij de details)"
+SEGMENT_SUBJECT = N_("recording (camera and times in the details)")
 # A segment named by id alone (a refused request for a segment outside a window): no camera or
 # time is known to show, and the id is not shown either.
-UNKNOWN_SEGMENT = "een gevraagde opname (camera en tijden niet vastgelegd)"
-SUBJECTS: dict[str, str] = {
-    "request": "verzoek", "hold": "bewaaropdracht", "visit": "bezoek",
-    "delegation": "aanwijzing", "camera": "camera", "export": "export", "scan": "scan",
-    "decision": "vraag buiten de regeling (art. 12)", "segment": "opname",
-}
+UNKNOWN_SEGMENT = N_("a recording asked for (camera and times not recorded)")
+SUBJECTS: Words = Words({
+    "request": N_("request"), "hold": N_("hold"), "visit": N_("visit"),
+    "delegation": N_("delegation"), "camera": N_("camera"), "export": N_("export"), "scan": N_("scan"),
+    "decision": N_("question outside the regulation (art. 12)"), "segment": N_("recording (segment)"),
+})
 
 
 def actor_text(actor: str) -> str:
@@ -221,7 +243,9 @@ def actor_text(actor: str) -> str:
 def action_text(action: str) -> str:
     """The Dutch wording of a logbook action; an action without one shows its id, marked, so
     nothing is lost (the test keeps that from happening)."""
-    return ACTIONS.get(action, f"{action} (geen Nederlandse omschrijving)")
+    if action in ACTIONS:
+        return ACTIONS[action]
+    return dutch("%(action)s (no Dutch wording)", action=action)
 
 
 def moment(t: object, tz: tzinfo | str = "Europe/Amsterdam", seconds: bool = True) -> str:
@@ -258,11 +282,11 @@ class Names:
         action id as subject (a refused action) -> its wording."""
         kind, _, rest = (subject or "").partition(" ")
         if kind == "segment" and rest:      # an internal id: the details name camera and times
-            return SEGMENT_SUBJECT
+            return dutch(SEGMENT_SUBJECT)
         if kind == "request" and re.fullmatch(r"\d+:.*", rest, re.S):   # a hold's reference
-            return f"verzoek {rest}"
+            return dutch("request %(reference)s", reference=rest)
         if kind == "camera" and rest:
-            return f"camera {self.camera(rest)}"
+            return dutch("camera %(camera)s", camera=self.camera(rest))
         if kind in SUBJECTS and rest:
             return f"{SUBJECTS[kind]} {rest}"
         return VALUES.get(subject, ACTIONS.get(subject, subject or ""))
@@ -275,7 +299,7 @@ class Names:
         if key == "cameras" and isinstance(value, list):
             return ", ".join(self.camera(v) for v in value)
         if isinstance(value, bool):
-            return "ja" if value else "nee"
+            return dutch("yes") if value else dutch("no")
         if value is None:
             return "-"
         if isinstance(value, list):
@@ -297,5 +321,5 @@ class Names:
                       key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k))
         shown = [f"{DETAIL_KEYS.get(k, k)}: {self.value(k, details[k])}" for k in keys]
         if "segment" in details and not {"camera", "start"} <= set(details):
-            shown.append(f"{DETAIL_KEYS['segment']}: {UNKNOWN_SEGMENT}")
+            shown.append(f"{DETAIL_KEYS['segment']}: {dutch(UNKNOWN_SEGMENT)}")
         return "; ".join(shown)

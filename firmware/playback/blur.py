@@ -26,6 +26,7 @@ from firmware.playback.detect import (BackgroundSampler, Box, Hold, MotionDetect
                                       detect_size)
 from firmware.playback.faststart import faststart
 from firmware.playback.pixelate import Pixelator
+from firmware.i18n import _
 
 VIEW_WIDTH = 960            # wider footage is scaled down to this width for viewing
 TIME_BASE = Fraction(1, 90000)
@@ -59,15 +60,15 @@ def blur_mp4(data: bytes, *, regions: Sequence[Region] = (), detect: bool = True
     except BlurError:
         raise
     except _EncoderFailed as exc:
-        raise BlurError(
-            "Het vervaagde beeld kon niet worden gemaakt: de videocodering op het apparaat "
-            f"faalde ({exc.__cause__}). Het opgeslagen fragment is niet veranderd. Probeer het "
-            "opnieuw; lukt dat weer niet, meld het aan de technisch beheerder.") from exc
+        raise BlurError(_(
+            "The blurred picture could not be made: the video encoding on the device failed "
+            "(%(problem)s). The stored fragment has not changed. Try again; if it fails "
+            "again, report it to the technisch beheerder.", problem=exc.__cause__)) from exc
     except (av.FFmpegError, ValueError, EOFError) as exc:
-        raise BlurError(
-            "Het beeldfragment kon niet als video worden gelezen, dus het kan niet vervaagd "
-            f"worden getoond ({exc}). Open het fragment opnieuw; lukt dat weer niet, laat de "
-            "technisch beheerder het fragment controleren met 'nvr recordings verify'.") from exc
+        raise BlurError(_(
+            "The fragment could not be read as video, so it cannot be shown blurred "
+            "(%(problem)s). Open the fragment again; if it fails again, let the technisch "
+            "beheerder check it with 'nvr recordings verify'.", problem=exc)) from exc
 
 
 class _EncoderFailed(Exception):
@@ -86,12 +87,12 @@ def _check_region(region: Region) -> Region:
     try:
         x, y, w, h = (float(v) for v in region)
     except (TypeError, ValueError):
-        raise BlurError(f"Het te vervagen gebied {region!r} is geen (x, y, breedte, hoogte); "
-                        "teken het gebied opnieuw.") from None
+        raise BlurError(_("The area to blur %(area)s is not (x, y, width, height); draw the "
+                          "area again.", area=repr(region))) from None
     if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x + 1e-9 and 0 < h <= 1 - y + 1e-9):
-        raise BlurError(f"Het te vervagen gebied {region!r} ligt niet binnen het beeld "
-                        "(waarden tussen 0 en 1, breedte en hoogte groter dan 0); teken het "
-                        "gebied opnieuw.")
+        raise BlurError(_("The area to blur %(area)s does not lie within the frame (values "
+                          "between 0 and 1, width and height above 0); draw the area again.",
+                          area=repr(region)))
     return x, y, w, h
 
 
@@ -99,8 +100,8 @@ def _open(data: bytes):
     container = av.open(io.BytesIO(data), "r")
     if not container.streams.video:
         container.close()
-        raise BlurError("Het beeldfragment bevat geen videobeeld, dus er valt niets vervaagd "
-                        "te tonen. Kies een ander fragment.")
+        raise BlurError(_("The fragment holds no video picture, so there is nothing to show "
+                          "blurred. Choose another fragment."))
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     return container, stream
@@ -184,8 +185,8 @@ def view_size(data: bytes) -> tuple[int, int, Fraction]:
         width, height = _view_size(stream.codec_context.width, stream.codec_context.height)
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
     if width < 2 or height < 2:
-        raise BlurError("Het beeldfragment heeft geen bruikbare beeldgrootte; kies een ander "
-                        "fragment.")
+        raise BlurError(_("The fragment has no usable picture size; choose another "
+                          "fragment."))
     return width, height, Fraction(rate)
 
 
@@ -220,7 +221,7 @@ def _blur(data: bytes, regions: Sequence[Region], detect: bool) -> bytes:
             out_frame.time_base = TIME_BASE
             _encode(out, video, out_frame)
         if not frames:
-            raise BlurError("Het beeldfragment bevat geen enkel beeld; kies een ander fragment.")
+            raise BlurError(_("The fragment holds not a single picture; choose another fragment."))
         _encode(out, video, None)
     except BaseException:
         try:

@@ -13,6 +13,7 @@ import time
 
 from firmware.storage.keys import new_key, wrap
 from firmware.storage.store import CHECKPOINT_ATTEMPTS, EncryptedStore, KeyErased
+from firmware.i18n import _
 
 
 class HoldError(Exception):
@@ -25,9 +26,9 @@ def add_hold(store: EncryptedStore, camera_id: str, start: float, end: float, re
     counts as erased, swept or not (issue 9 item 5), unless another hold keeps it."""
     now = store.now(now)                   # never before what the index knows (R-40)
     if end <= start:
-        raise HoldError("het einde van de bewaaropdracht ligt na het begin (artikel 7 lid 1, R-41)")
+        raise HoldError(_("the end of a hold must lie after its start (artikel 7 lid 1, R-41)"))
     if not reason.strip() or not reference.strip():
-        raise HoldError("een bewaaropdracht vraagt een reden en een kenmerk (het verzoek waarvoor de beelden bewaard blijven; artikel 7 lid 1, R-41)")
+        raise HoldError(_("a hold needs a reason and a reference (the request the footage is kept for; artikel 7 lid 1, R-41)"))
     key = new_key()
     held, lost = [], []
     with store.transaction() as db:
@@ -62,9 +63,9 @@ def release_hold(store: EncryptedStore, hold_id: int, now: float | None = None, 
     with store.transaction() as db:
         row = db.execute("SELECT * FROM holds WHERE id = ?", (hold_id,)).fetchone()
         if row is None:
-            raise HoldError(f"er is geen bewaaropdracht {hold_id}")
+            raise HoldError(_("there is no hold %(number)s", number=hold_id))
         if row["released"] is not None:
-            raise HoldError(f"bewaaropdracht {hold_id} is al opgeheven")
+            raise HoldError(_("hold %(number)s is released already", number=hold_id))
         slots = [r["slot"] for r in db.execute(
             "SELECT DISTINCT s.slot FROM hold_segments hs JOIN segments s ON s.id = hs.segment_id "
             "WHERE hs.hold_id = ?", (hold_id,))]

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from firmware.storage.sink import StorageError
+from firmware.i18n import _
 
 KEY_BYTES = 32
 MASTER_FILE = "master.key"
@@ -43,8 +44,8 @@ def unwrap(kek: bytes, wrapped: bytes, context: str) -> bytes:
     try:
         return ChaCha20Poly1305(kek).decrypt(wrapped[:12], wrapped[12:], context.encode())
     except InvalidTag:
-        raise KeyProblem(f"the wrapped key for {context} does not open with this key: the master "
-                        "key was replaced or the index was altered") from None
+        raise KeyProblem(_("the wrapped key for %(context)s does not open with this key: the "
+                          "master key was replaced or the index was altered", context=context)) from None
 
 
 class KeyProvider(Protocol):
@@ -68,20 +69,21 @@ class FileKeyProvider:
     def _check(self) -> None:
         st = self.path.stat()
         if st.st_mode & 0o077:
-            raise KeyProblem(f"{self.path} is readable by others (mode "
-                            f"{stat.filemode(st.st_mode)}): run chmod 600 {self.path}")
+            raise KeyProblem(_("%(path)s is readable by others (mode %(mode)s): run chmod 600 "
+                              "%(path)s", path=self.path, mode=stat.filemode(st.st_mode)))
         if st.st_uid != os.geteuid():
-            raise KeyProblem(f"{self.path} belongs to uid {st.st_uid}, not to the recorder's user "
-                            f"(uid {os.geteuid()})")
+            raise KeyProblem(_("%(path)s belongs to uid %(owner)s, not to the recorder's user (uid "
+                              "%(uid)s)", path=self.path, owner=st.st_uid, uid=os.geteuid()))
 
     def load(self) -> bytes:
         try:
             self._check()
             key = self.path.read_bytes()
         except FileNotFoundError:
-            raise KeyProblem(f"the master key {self.path} is missing") from None
+            raise KeyProblem(_("the master key %(path)s is missing", path=self.path)) from None
         if len(key) != KEY_BYTES:
-            raise KeyProblem(f"{self.path} is damaged: {len(key)} bytes instead of {KEY_BYTES}")
+            raise KeyProblem(_("%(path)s is damaged: %(size)s bytes instead of %(want)s",
+                              path=self.path, size=len(key), want=KEY_BYTES))
         return key
 
     def create(self) -> bytes:

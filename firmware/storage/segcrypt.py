@@ -20,6 +20,8 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from firmware.i18n import _
+
 MAGIC = b"NVRSEG"
 VERSION = 1
 CHUNK_SIZE = 256 * 1024
@@ -50,19 +52,21 @@ class Header:
     def read(cls, f: BinaryIO, name: str = "segment") -> tuple["Header", bytes]:
         fixed = f.read(_FIXED.size)
         if len(fixed) < _FIXED.size or not fixed.startswith(MAGIC):
-            raise SegmentError(f"{name}: not an encrypted segment of this recorder "
-                               "(no NVRSEG header)")
+            raise SegmentError(_("%(name)s: not an encrypted segment of this recorder (no NVRSEG "
+                                 "header)", name=name))
         magic, version, cipher, chunk, raw_id, slot, dlen = _FIXED.unpack(fixed)
         if version != VERSION:
-            raise SegmentError(f"{name}: segment format version {version} is not supported "
-                               f"(this firmware reads version {VERSION})")
+            raise SegmentError(_("%(name)s: segment format version %(version)s is not supported (this "
+                                 "firmware reads version %(supported)s)", name=name,
+                                 version=version, supported=VERSION))
         if cipher not in _AEADS:
-            raise SegmentError(f"{name}: unknown cipher id {cipher}")
+            raise SegmentError(_("%(name)s: unknown cipher id %(cipher)s", name=name, cipher=cipher))
         if not 1024 <= chunk <= 16 * 1024 * 1024:
-            raise SegmentError(f"{name}: damaged header (chunk size {chunk})")
+            raise SegmentError(_("%(name)s: damaged header (chunk size %(size)s)", name=name,
+                                 size=chunk))
         device = f.read(dlen)
         if len(device) < dlen:
-            raise SegmentError(f"{name}: truncated header")
+            raise SegmentError(_("%(name)s: truncated header", name=name))
         header = cls(uuid.UUID(bytes=raw_id).hex, slot, device.decode(errors="replace"),
                      cipher, chunk)
         return header, fixed + device
@@ -120,8 +124,9 @@ def decrypt_chunks(f: BinaryIO, dek: bytes, *, expected_id: str | None = None,
     """Yield the plaintext of an encrypted segment, raising SegmentError on any tampering."""
     header, aad = Header.read(f, name)
     if expected_id is not None and header.segment_id != expected_id:
-        raise SegmentError(f"{name}: the file is segment {header.segment_id}, not "
-                           f"{expected_id}: it was copied or renamed over another segment")
+        raise SegmentError(_("%(name)s: the file is segment %(found)s, not %(expected)s: it was "
+                             "copied or renamed over another segment", name=name,
+                             found=header.segment_id, expected=expected_id))
     aead = _AEADS[header.cipher](dek)
     size = header.chunk_size + TAG
     index = 0
@@ -144,14 +149,15 @@ def _diagnose(aead, aad: bytes, chunk: bytes, index: int, final: bool, name: str
     if final:
         try:
             aead.decrypt(_nonce(index, False), chunk, aad)
-            return f"{name}: truncated: the file ends after chunk {index}, the final chunk " \
-                   "is missing"
+            return _("%(name)s: truncated: the file ends after chunk %(index)s, the final "
+                     "chunk is missing", name=name, index=index)
         except InvalidTag:
             pass
         if len(chunk) < TAG:
-            return f"{name}: truncated inside chunk {index}"
-    return (f"{name}: chunk {index} failed authentication: the bytes were changed, chunks were "
-            "swapped or reordered, or the key does not belong to this file")
+            return _("%(name)s: truncated inside chunk %(index)s", name=name, index=index)
+    return _("%(name)s: chunk %(index)s failed authentication: the bytes were changed, chunks "
+             "were swapped or reordered, or the key does not belong to this file", name=name,
+             index=index)
 
 
 def read_header(path) -> Header:

@@ -47,6 +47,7 @@ from firmware.storage.segcrypt import (CIPHERS, EncryptingWriter, Header, Segmen
                                        decrypt_chunks, read_header)
 from firmware.storage.sink import SegmentMeta, SegmentRecord, StorageError
 from firmware.system.memory import trim_heap
+from firmware.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -255,11 +256,12 @@ class EncryptedStore:
             if before is not None:
                 before()
             count = sum(1 for _ in self.root.rglob("*" + SUFFIX))
-            raise IndexMissing(
-                f"{self.data_dir} holds {count} segment file(s) but no index ({INDEX_NAME} is "
-                f"missing or empty): restore {INDEX_NAME} from its backup (or move it back) "
+            raise IndexMissing(_(
+                "%(directory)s holds %(count)s segment file(s) but no index (%(index)s is "
+                "missing or empty): restore %(index)s from its backup (or move it back) "
                 "and start again. Nothing was deleted; without the index the footage cannot "
-                "be opened, and nothing is erased or reconciled until it is back.")
+                "be opened, and nothing is erased or reconciled until it is back.",
+                directory=self.data_dir, count=count, index=INDEX_NAME))
 
     def take_ownership(self, what: str) -> Reconciliation:
         """Become the owner for this process's life (or until close): check the index, make
@@ -342,11 +344,11 @@ class EncryptedStore:
         behind = clock < known - CLOCK_SLACK
         if behind and what != "record":
             fmt = "%Y-%m-%d %H:%M:%S UTC"
-            raise ClockBehind(
-                f"the clock is behind what was already recorded: it says "
-                f"{time.strftime(fmt, time.gmtime(clock))}, but the index holds footage or "
-                f"keys of {time.strftime(fmt, time.gmtime(known))}. Fix the time (NTP, "
-                "timedatectl) and start again; nothing was recorded")
+            raise ClockBehind(_(
+                "the clock is behind what was already recorded: it says %(clock)s, but the "
+                "index holds footage or keys of %(known)s. Fix the time (NTP, timedatectl) and "
+                "start again; nothing was recorded", clock=time.strftime(fmt, time.gmtime(clock)),
+                known=time.strftime(fmt, time.gmtime(known))))
         if behind != self._clock_behind:
             self._clock_behind = behind
             if behind:
@@ -391,11 +393,12 @@ class EncryptedStore:
         (holds,) = self.db.execute("SELECT count(*) FROM holds WHERE wrapped_key IS NOT NULL"
                                    ).fetchone()
         if slots or holds:
-            raise KeyProblem(f"the master key is missing but the index holds {slots} slot key(s) "
-                             f"and {holds} hold key(s): restore the key file from its backup; "
-                             "without it the footage cannot be opened")
+            raise KeyProblem(_("the master key is missing but the index holds %(slots)s slot key(s) "
+                               "and %(holds)s hold key(s): restore the key file from its "
+                               "backup; without it the footage cannot be opened", slots=slots,
+                               holds=holds))
         if not create:
-            raise KeyProblem("there is no master key yet: start the recorder once to create it")
+            raise KeyProblem(_("there is no master key yet: start the recorder once to create it"))
         return provider.create()
 
     def _write_loop(self) -> None:
@@ -495,10 +498,11 @@ class EncryptedStore:
         due = None if row is None else min(row["erase_at"], hard_erase_at(slot))
         if due is not None and due <= now:
             when = datetime.fromtimestamp(due).astimezone().isoformat(timespec="seconds")
-            return KeyErased(f"segment {segment_id}: its key was erased on {when} by the "
-                             "retention rule (R-40); it can never be decrypted again")
-        return KeyErased(f"segment {segment_id}: its key was erased (capacity eviction or "
-                         "released hold); it can never be decrypted again")
+            return KeyErased(_("segment %(segment)s: its key was erased on %(when)s by the "
+                               "retention rule (R-40); it can never be decrypted again",
+                               segment=segment_id, when=when))
+        return KeyErased(_("segment %(segment)s: its key was erased (capacity eviction or "
+                           "released hold); it can never be decrypted again", segment=segment_id))
 
     def hold_key(self, hold_id: int, wrapped: bytes) -> bytes:
         return unwrap(self.master, wrapped, f"hold:{hold_id}")
@@ -531,17 +535,18 @@ class EncryptedStore:
             self._start_writer()
         start = meta.start.timestamp()
         if start > time.time() + CLOCK_SLACK:
-            raise StorageError(f"camera {meta.camera_id}: footage from "
-                               f"{meta.start:%Y-%m-%d %H:%M} UTC lies in the future: not stored "
-                               "(a start time in the future would make the store erase by it)")
+            raise StorageError(_("camera %(camera)s: footage from %(start)s UTC lies in the future: "
+                                 "not stored (a start time in the future would make the store "
+                                 "erase by it)", camera=meta.camera_id,
+                                 start=f"{meta.start:%Y-%m-%d %H:%M}"))
         self.check_clock(self._purpose)
         self.ensure_capacity()
         slot = self.slot_of(start)
         with self.lock:                                 # the slot key exists before any data
             if self._slot_key(slot, create=True) is None:
-                raise KeyErased(f"camera {meta.camera_id}: footage from "
-                                f"{meta.start:%Y-%m-%d %H:%M} is past its erase time: not "
-                                "stored (R-40)")
+                raise KeyErased(_("camera %(camera)s: footage from %(start)s is past its erase time: "
+                                  "not stored (R-40)", camera=meta.camera_id,
+                                  start=f"{meta.start:%Y-%m-%d %H:%M}"))
         name = f"{meta.start:%Y%m%dT%H%M%S}Z_{meta.segment_id}{SUFFIX}"
         final = self.root / meta.camera_id / meta.start.strftime("%Y-%m-%d") / name
         return self.target_class(self, meta, slot, new_key(), final)
@@ -552,7 +557,8 @@ class EncryptedStore:
         with self.transaction() as db:
             slot_key = self._slot_key(slot)
             if slot_key is None:
-                raise KeyErased(f"slot {slot} was erased while segment {m.segment_id} was written")
+                raise KeyErased(_("slot %(slot)s was erased while segment %(segment)s was written",
+                                  slot=slot, segment=m.segment_id))
             db.execute("INSERT INTO cameras (id, name, location) VALUES (?, ?, ?) "
                        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
                        "location = excluded.location", (m.camera_id, m.camera_name, m.location))
@@ -631,15 +637,15 @@ class EncryptedStore:
         """The plaintext MP4 of an indexed segment, chunk by chunk, authenticated."""
         row = self.segment_row(segment_id)
         if row is None:
-            raise KeyErased(f"segment {segment_id} is not in the index")
+            raise KeyErased(_("segment %(segment)s is not in the index", segment=segment_id))
         dek = self.data_key(segment_id, now)
         path = self.data_dir / row["path"]
         try:
             f = open(path, "rb")
         except FileNotFoundError:
-            raise SegmentMissing(f"segment {segment_id}: its file {path} is missing (removed "
-                                 "after it was listed); run `nvr recordings verify` to "
-                                 "reconcile the index") from None
+            raise SegmentMissing(_("segment %(segment)s: its file %(path)s is missing (removed "
+                                   "after it was listed); run `nvr recordings verify` to "
+                                   "reconcile the index", segment=segment_id, path=path)) from None
         with f:
             yield from decrypt_chunks(f, dek, expected_id=segment_id, name=f"segment {segment_id}")
 
@@ -647,14 +653,15 @@ class EncryptedStore:
         """Decrypt any segment file of this device, also a copy taken elsewhere."""
         header = read_header(path)
         if header.device_id != self.device_id:
-            raise KeyErased(f"{path} was recorded by device '{header.device_id}', not by "
-                            f"'{self.device_id}': decrypt it on that device")
+            raise KeyErased(_("%(path)s was recorded by device '%(device)s', not by '%(this)s': "
+                              "decrypt it on that device", path=path, device=header.device_id,
+                              this=self.device_id))
         try:
             dek = self.data_key(header.segment_id, now)
         except KeyErased:
             now = self.now(now)
-            raise KeyErased(f"{path}: {self._erased(header.segment_id, header.slot, now)}"
-                            ) from None
+            raise KeyErased(_("%(path)s: %(why)s", path=path,
+                              why=self._erased(header.segment_id, header.slot, now))) from None
         with open(path, "rb") as f:
             yield from decrypt_chunks(f, dek, name=str(path))
 

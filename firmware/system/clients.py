@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from firmware.i18n import _
+
 CA_FILE = "client-ca.pem"            # key and certificate of the device's client CA, 0600
 REVOKED_FILE = "client-revoked"      # append-only: one revoked certificate a line, 0600
 CA_YEARS = 20
@@ -168,10 +170,11 @@ def revoked_certificates(key_dir: Path) -> frozenset[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RevocationsUnreadable(
-            f"de lijst van ingetrokken werkplekcertificaten ({path}) is niet te lezen "
-            f"({exc.__class__.__name__}); zolang toont geen werkplek beelden. Laat de technisch "
-            "beheerder de lijst herstellen uit de reservekopie van de sleutelmap") from None
+        raise RevocationsUnreadable(_(
+            "the list of revoked workstation certificates (%(path)s) cannot be read "
+            "(%(problem)s); until it can, no workstation shows footage. Let the technisch "
+            "beheerder restore the list from the backup of the key directory", path=path,
+            problem=exc.__class__.__name__)) from None
     for line in text.splitlines():
         found.update(line.split()[:2])         # serial, fingerprint, then when and which
     _revoked_cache[path] = (stamp, frozenset(found))
@@ -252,17 +255,17 @@ class Clients:
         from firmware.governance.service import Refused
         require(self.logbook, actor, Action.CONFIG, Refused)
         if not isinstance(name, str) or not NAME.match(name):
-            raise ClientError(f"{name!r} is geen naam voor een werkplek: 1 tot 32 tekens uit "
-                              "a-z, 0-9, '-' en '_', bijvoorbeeld centrale-ruimte "
-                              "(artikel 4 lid 1)")
+            raise ClientError(_("%(name)s is not a name for a workstation: 1 to 32 characters of "
+                                "a-z, 0-9, '-' and '_', for example centrale-ruimte "
+                                "(artikel 4 lid 1)", name=repr(name)))
         if not 1 <= days <= MAX_DAYS:
-            raise ClientError(f"een certificaat voor een werkplek geldt 1 tot {MAX_DAYS} "
-                              f"dagen, niet {days} (artikel 4 lid 1)")
+            raise ClientError(_("a certificate for a workstation is valid 1 to %(most)s days, not "
+                                "%(days)s (artikel 4 lid 1)", most=MAX_DAYS, days=days))
         if password is None:
             password = "-".join(secrets.token_hex(3) for _ in range(4))
         if len(password) < MIN_BUNDLE_PASSWORD:
-            raise ClientError(f"het wachtwoord van de certificaatbundel heeft minstens "
-                              f"{MIN_BUNDLE_PASSWORD} tekens (artikel 4 lid 1)")
+            raise ClientError(_("the password of the certificate bundle has at least %(count)s "
+                                "characters (artikel 4 lid 1)", count=MIN_BUNDLE_PASSWORD))
         now = time.time() if now is None else now
         self._no_valid_certificate(name, now)
         ensure_ca(self.key_dir, self.device_id)
@@ -318,9 +321,9 @@ class Clients:
         rows = [r for r in self.list(now) if r["name"] == name and r["state"] != "revoked"]
         if not rows:
             known = sorted({r["name"] for r in self.list(now) if r["state"] != "revoked"})
-            raise ClientError(f"werkplek '{name}' heeft geen certificaat om in te trekken "
-                              f"(niet ingetrokken: {', '.join(known) or 'geen'}); zie nvr "
-                              "client list (artikel 4 lid 1)")
+            raise ClientError(_("workstation '%(name)s' has no certificate to revoke (not revoked: "
+                                "%(known)s); see nvr client list (artikel 4 lid 1)", name=name,
+                                known=", ".join(known) or _("none")))
         record_revocation(self.key_dir, rows, now)
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -343,10 +346,10 @@ class Clients:
         valid = [r for r in self.list(now) if r["name"] == name and r["state"] == "valid"]
         if valid:
             from firmware.governance.wording import moment
-            raise ClientError(f"werkplek '{name}' heeft een geldig certificaat tot "
-                              f"{moment(valid[0]['not_after'])}; trek dat eerst in "
-                              f"(nvr client revoke {name}) en geef dan een nieuw uit "
-                              "(artikel 4 lid 1)")
+            raise ClientError(_("workstation '%(name)s' has a valid certificate until %(until)s; "
+                                "revoke that first (nvr client revoke %(name)s) and then issue "
+                                "a new one (artikel 4 lid 1)", name=name,
+                                until=moment(valid[0]['not_after'])))
 
     def known(self, pem: str | None, now: float | None = None) -> tuple[dict | None, str]:
         """The record of a presented certificate (PEM) when it counts, else None and why."""

@@ -92,7 +92,7 @@ def video(req_id: int, segment_id: str):
     memory when asked."""
     store = nvr()["store"]
     try:                     # the player reads the answer: refusals as JSON, like playback's
-        detect, regions, _ = _blur_choice()
+        detect, regions, _text = _blur_choice()
         segment = viewing.show_request_segment(gov().requests(store), store, g.actor, req_id,
                                                segment_id,
                                                viewing.blur_settings(detect, regions))
