@@ -250,6 +250,10 @@ def test_menu_folds_at_375_px_and_opens_without_javascript(browser, device):
 def test_menu_is_open_on_a_desktop(as_user, device):
     page = as_user(ROLE_USERS[Role.BEHEERDER])
     assert page.locator("header nav").is_visible()
+    assert page.get_attribute("header nav", "aria-label") == "Hoofdmenu"
+    page.keyboard.press("Tab")                       # the first stop skips to the content
+    assert page.evaluate("document.activeElement.textContent") == "Naar de inhoud"
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
     assert not page.locator("header summary").is_visible()
     page.set_viewport_size({"width": 820, "height": 1180})     # a tablet upright
     assert page.locator("header nav").is_visible()
