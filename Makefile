@@ -29,7 +29,8 @@ test: debian-setup $(STAMP)
 
 # Refresh the screenshots in docs/ from the browser tests (desktop and 375 px).
 screenshots: debian-setup $(STAMP)
-	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py tests/test_browser_a11y.py
+	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py tests/test_browser_events.py \
+	  tests/test_browser_a11y.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/motion.py

@@ -25,7 +25,8 @@ CATALOGUE_DIR = Path(__file__).parent / "translations"
 DOMAIN = "messages"
 WEB_LOCALE = "nl"
 
-_compiled: dict[str, tuple[float, NullTranslations]] = {}
+_compiled: dict[str, NullTranslations] = {}
+_ENGLISH = NullTranslations()
 _cli_locale: str | None = os.environ.get("NVR_LANG") or None
 
 
@@ -34,21 +35,20 @@ def po_path(locale: str) -> Path:
 
 
 def translations(locale: str | None) -> NullTranslations:
-    """The compiled catalogue of `locale` (English, the msgids, for None or "en")."""
+    """The compiled catalogue of `locale` (English, the msgids, for None or "en"), compiled
+    once per process (a page looks up hundreds of messages: no file check per lookup; a
+    changed catalogue takes effect when the process restarts)."""
     if not locale or locale == "en":
-        return NullTranslations()
-    path = po_path(locale)
-    mtime = path.stat().st_mtime
+        return _ENGLISH
     cached = _compiled.get(locale)
-    if cached is None or cached[0] != mtime:
-        with path.open("rb") as fh:
+    if cached is None:
+        with po_path(locale).open("rb") as fh:
             catalog = read_po(fh, locale=locale)
         buffer = io.BytesIO()
         write_mo(buffer, catalog)
         buffer.seek(0)
-        cached = (mtime, Translations(buffer, domain=DOMAIN))
-        _compiled[locale] = cached
-    return cached[1]
+        cached = _compiled[locale] = Translations(buffer, domain=DOMAIN)
+    return cached
 
 
 def _in_web_request() -> bool:

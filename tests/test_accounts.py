@@ -385,7 +385,7 @@ def test_review_3_every_refused_login_answers_alike_R81(config):
     gov.accounts.enable_totp("p.officer", by=actor(gov, "p.officer"), password=PASSWORD)
     new_account(gov.accounts, "x.pending", Role.BEHEERDER, admin)
     new_account(gov.accounts, "x.off", Role.TECHNICAL, admin)
-    gov.accounts.disable("x.off", by=admin)
+    gov.accounts.disable("x.off", by=admin, reason="uit dienst getreden")
     cases = [("b.beheerder", "not the password"), ("p.officer", PASSWORD),
              ("x.pending", PASSWORD), ("x.off", PASSWORD), ("no.body", PASSWORD)]
     messages = set()

@@ -109,6 +109,8 @@ def test_art4_lid1_address_list_networks_and_certificate_required_R20(tmp_path):
 FOOTAGE_ENDPOINTS = {"live.grid", "live.grid_access", "live.camera_page", "live.stream",
                      "recordings.timeline", "recordings.api_timeline", "recordings.access",
                      "recordings.api_access", "recordings.video", "recordings.api_video",
+                     "recordings.api_events", "recordings.thumbnail",
+                     "recordings.api_thumbnail",
                      "exports.create", "exports.api_create"}
 
 

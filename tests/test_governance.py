@@ -249,7 +249,7 @@ def test_disabled_accounts_are_kept_and_refused(gov):
     accounts.add("t.admin", Role.TECHNICAL, PW, as_root=True)
     admin = accounts.authenticate("t.admin", PW).actor()
     new_account(accounts, "p.officer", Role.PRIVACY_OFFICER, admin)
-    accounts.disable("p.officer", by=admin)
+    accounts.disable("p.officer", by=admin, reason="uit dienst getreden")
     assert [u["name"] for u in accounts.list()] == ["p.officer", "t.admin"]
     with pytest.raises(AuthError, match="not in force"):     # the answer of every refusal
         accounts.authenticate("p.officer", PW)
@@ -485,7 +485,7 @@ def test_stored_delegation_is_loaded_at_login_and_revocable_R12(grants):
     actor = g.with_delegations(accounts.authenticate("a.designee", PW).actor())
     assert decide(actor, Action.PLAYBACK, camera="entree")
     assert not decide(actor, Action.PLAYBACK, camera="hal")
-    g.revoke(people["b.beheerder"], did)
+    g.revoke(people["b.beheerder"], did, reason="vakantie voorbij")
     actor = g.with_delegations(accounts.authenticate("a.designee", PW).actor())
     assert not decide(actor, Action.PLAYBACK, camera="entree")
 
@@ -517,7 +517,7 @@ def test_visit_is_limited_to_its_cameras_window_and_time_R11(grants):
     assert not decide(visit, Action.PLAYBACK, camera="hal", at=t0 - 2000)
     assert not decide(visit, Action.EXPORT, camera="entree", at=t0 - 2000)     # via art. 9 only
     assert not decide(visit, Action.LIVE, camera="entree", now=t0 + 31 * 60)   # time box over
-    g.close_visit(people["b.beheerder"], vid)
+    g.close_visit(people["b.beheerder"], vid, reason="bezoekers vertrokken")
     assert not decide(g.visit_actor(vid), Action.LIVE, camera="entree")
     with pytest.raises(GrantError, match="126nd of 126nda"):
         g.open_visit(people["b.beheerder"], visitor="x", organisation="politie", identity="pas",

@@ -243,7 +243,7 @@ def test_art7_lid2_account_changes_log_old_and_new_value(tmp_path):
         gov.accounts.approve("x.user", role=Role.PRIVACY_OFFICER, by=manager)
         code = gov.accounts.issue_reset_code("x.user", by=admin)
         gov.accounts.reset_password("x.user", code, "another long pass phrase 7")
-        gov.accounts.disable("x.user", by=admin)
+        gov.accounts.disable("x.user", by=admin, reason="uit dienst getreden")
         found = {e["action"]: json.loads(e["details"]) for e in gov.logbook.entries("usage")
                  if e["subject"] == "x.user"}
     finally:

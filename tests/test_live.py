@@ -150,7 +150,7 @@ def test_a_live_stream_ends_when_its_delegation_is_revoked_R12(running, monkeypa
     parts = iter(response.response)
     for _ in range(3):
         assert next(parts).startswith(b"--frame")
-    gov.grants.revoke(beheerder, delegation)
+    gov.grants.revoke(beheerder, delegation, reason="vakantie voorbij")
     rest = 0
     for _ in parts:                                  # ends by itself once the check sees it
         rest += 1

@@ -118,7 +118,8 @@ def test_fault_run_a_minute_while_every_read_only_command_loops(tmp_path, busy_v
                            "--reference", "F-1", "--json", "--user", "b.beheerder", env=env)
                 assert held.returncode == 0, held.stderr
                 released = nvr("--config", str(config), "hold", "release",
-                               str(json.loads(held.stdout)["id"]), "--user", "b.beheerder",
+                               str(json.loads(held.stdout)["id"]), "--reason", "afgehandeld",
+                               "--user", "b.beheerder",
                                env=env)
                 assert released.returncode == 0, released.stderr
                 runs["hold add/release"] = runs.get("hold add/release", 0) + 1
@@ -333,7 +334,7 @@ def test_sigkill_during_a_hold_release_leaves_nothing_behind(tmp_path, busy_vide
             secrets += [r[0] for r in db.execute("SELECT wrapped_dek FROM hold_segments "
                                                  "WHERE hold_id = ?", (hold["id"],))]
         proc = paused(point, "--config", str(config), "hold", "release", str(hold["id"]),
-                      "--user", "b.beheerder", env=env)
+                      "--reason", "afgehandeld", "--user", "b.beheerder", env=env)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL

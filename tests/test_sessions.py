@@ -63,7 +63,7 @@ def test_disabling_ends_the_sessions_at_once_R81(web):
     c = login(app, "p.officer")
     stolen = replay(app, c)
     t = login(app, "t.admin")
-    assert api(t, "POST", "/api/users/p.officer/disable").status_code == 200
+    assert api(t, "POST", "/api/users/p.officer/disable", {"reason": "uit dienst getreden"}).status_code == 200
     assert who(stolen) is None and who(c) is None
 
 
@@ -86,7 +86,7 @@ def test_a_revoked_delegation_ends_the_designees_sessions_R12(web):
                               {"cam"}, "vakantie beheerder", time.time() + 3600)
     c = login(app, "a.designee")
     stolen = replay(app, c)
-    gov.grants.revoke(beheerder, did)                   # as the CLI does, another connection
+    gov.grants.revoke(beheerder, did, reason="vakantie voorbij")                   # as the CLI does, another connection
     assert who(stolen) is None
 
 
@@ -170,7 +170,7 @@ def test_a_closed_visits_cookie_is_logged_out_not_a_server_error(web):
     assert api(b, "POST", f"/api/visits/{vid}/start").status_code == 200
     visitors = replay(app, b)
     closer = login(app, "b.beheerder")
-    assert api(closer, "POST", f"/api/visits/{vid}/close").status_code == 200
+    assert api(closer, "POST", f"/api/visits/{vid}/close", {"reason": "bezoekers vertrokken"}).status_code == 200
     for url in ("/api/session", "/", "/api/cameras", "/live"):
         assert visitors.get(url).status_code in (200, 302, 401), url
     assert visitors.post("/logout", data={"csrf": csrf_of(visitors)}).status_code in (302, 401)

@@ -147,7 +147,7 @@ def test_hold_keeps_exactly_its_window_and_release_erases_R41(tmp_path, busy_vid
 
     listed = json.loads(nvr("--config", str(config), "hold", "list", "--json").stdout)
     assert listed[0]["reference"] == "PL0900-2026-123" and listed[0]["released"] is None
-    result = nvr("--config", str(config), "hold", "release", str(hold["id"]), "--user",
+    result = nvr("--config", str(config), "hold", "release", str(hold["id"]), "--reason", "incident afgehandeld", "--user",
                  "b.beheerder", env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(nvr("--config", str(config), "retention", "run", "--json",

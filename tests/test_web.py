@@ -120,7 +120,7 @@ def test_playback_needs_a_reason_then_streams_decrypted_mp4_with_seeking_R01(sit
     c = login(app, "b.beheerder")
     day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
     page = c.get(f"/cameras/cam/day/{day}").get_data(True)
-    assert "<svg" in page and 'class="segment"' in page and "Waarom" in page
+    assert 'id="timeline"' in page and 'class="events"' in page and "Waarom" in page
     seg = json.loads(nvr("--config", str(config), "recordings", "list", "--json").stdout)[0]
     url = f"/segments/{seg['id']}/video"
     assert c.get(url).status_code == 428                     # no reason given yet

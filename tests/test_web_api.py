@@ -65,8 +65,8 @@ def test_hold_placed_and_released_through_the_api_R41(site):
     hold_id = placed.get_json()["id"]
     listed = {h["id"]: h for h in c.get("/api/holds").get_json()}
     assert listed[hold_id]["released"] is None
-    assert api(c, "POST", f"/api/holds/{hold_id}/release").status_code == 200
-    again = api(c, "POST", f"/api/holds/{hold_id}/release")
+    assert api(c, "POST", f"/api/holds/{hold_id}/release", {"reason": "incident afgehandeld"}).status_code == 200
+    again = api(c, "POST", f"/api/holds/{hold_id}/release", {"reason": "incident afgehandeld"})
     assert again.status_code == 400 and "al opgeheven" in again.get_json()["error"]
     bad = api(c, "POST", "/api/holds", {"camera": "cam", "start": "yesterday", "end": end,
                                          "reason": "x", "reference": "y"})
@@ -210,7 +210,7 @@ def test_a_visit_sees_only_its_cameras_and_window_R11(site):
     assert any(e["actor"].startswith(f"visit {visit_id}:") and e["action"] == "playback"
                for e in inzien)
     c = api_login(app, "b.beheerder")
-    assert api(c, "POST", f"/api/visits/{visit_id}/close").status_code == 200
+    assert api(c, "POST", f"/api/visits/{visit_id}/close", {"reason": "bezoekers vertrokken"}).status_code == 200
 
 
 def test_delegation_lets_a_designee_play_back_until_revoked_R12(site):
@@ -225,7 +225,8 @@ def test_delegation_lets_a_designee_play_back_until_revoked_R12(site):
                                                "expires": expires})
     assert made.status_code == 201
     assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 200
-    assert api(b, "POST", f"/api/delegations/{made.get_json()['id']}/revoke").status_code == 200
+    assert api(b, "POST", f"/api/delegations/{made.get_json()['id']}/revoke",
+               {"reason": "vakantie voorbij"}).status_code == 200
     assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 401   # session ended
     designee = api_login(app, "a.designee")
     assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 403
@@ -249,7 +250,7 @@ def test_accounts_are_added_and_disabled_by_the_technical_administrator_R10(site
     assert api(api_login(app, "m.manager"), "POST", "/api/users/k.klaassen/approve",
                {"role": "beheerder"}).status_code == 200                # art. 2, art. 3.1
     api_login(app, "k.klaassen")
-    assert api(t, "POST", "/api/users/k.klaassen/disable").status_code == 200
+    assert api(t, "POST", "/api/users/k.klaassen/disable", {"reason": "uit dienst getreden"}).status_code == 200
     c = client(app)
     token = c.get("/api/session").get_json()["csrf"]
     assert c.post("/api/login", json={"name": "k.klaassen", "password": PASSWORD},

@@ -34,7 +34,7 @@ def cmd_delegation_add(args) -> int:
 
 
 def cmd_delegation_revoke(args) -> int:
-    _grants_call(args, "revoke", args.id)
+    _grants_call(args, "revoke", args.id, reason=args.reason)
     print(f"delegation {args.id} revoked")
     return 0
 
@@ -50,7 +50,7 @@ def cmd_visit_open(args) -> int:
 
 
 def cmd_visit_close(args) -> int:
-    _grants_call(args, "close_visit", args.id)
+    _grants_call(args, "close_visit", args.id, reason=args.reason)
     print(f"visit {args.id} closed")
     return 0
 
@@ -76,6 +76,7 @@ def add_parser(sub) -> None:
     c.add_argument("--user")
     c = _action(dels, "revoke", cmd_delegation_revoke, "revoke a delegation", json=False)
     c.add_argument("id", type=int)
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user")
     c = _action(dels, "list", cmd_grants_list, "list delegations")
     c.add_argument("--user")
@@ -95,6 +96,7 @@ def add_parser(sub) -> None:
     c.add_argument("--user")
     c = _action(visits, "close", cmd_visit_close, "close a visit", json=False)
     c.add_argument("id", type=int)
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user")
     c = _action(visits, "list", cmd_grants_list, "list visits")
     c.add_argument("--user")

@@ -32,7 +32,7 @@ def cmd_hold_release(args) -> int:
     gov = _governance(cfg)
     actor = _login(gov, args, Action.HOLD)
     try:
-        result = gov.release_hold(actor, _store(cfg), args.id)
+        result = gov.release_hold(actor, _store(cfg), args.id, reason=args.reason)
     except HoldError as exc:
         raise CliError(str(exc)) from None
     _print(result, args.json, f"hold {args.id} released; {result['released_segments']} "
@@ -65,7 +65,9 @@ def add_parser(sub) -> None:
     c.add_argument("--reason", required=True)
     c.add_argument("--reference", required=True)
     c.add_argument("--user", help="your account (beheerder); password from NVR_PASSWORD")
-    c = _action(holds, "release", cmd_hold_release, "release a hold")
+    c = _action(holds, "release", cmd_hold_release, "release a hold (not one of a request "
+                "still open: close the request)")
     c.add_argument("id", type=int)
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user", help="your account (beheerder); password from NVR_PASSWORD")
     _action(holds, "list", cmd_hold_list, "list holds")

@@ -74,11 +74,28 @@ def cmd_user_disable(args) -> int:
     gov = _governance(_config(args))
     actor = _login(gov, args, Action.USERS)
     try:
-        gov.accounts.disable(args.name, by=actor)
+        gov.accounts.disable(args.name, by=actor, reason=args.reason)
     except AccountError as exc:
         raise CliError(str(exc)) from None
     print(f"account {args.name} disabled (kept, so the logbook keeps its name); its sessions "
           "ended")
+    return 0
+
+
+def cmd_user_enable(args) -> int:
+    """Propose a disabled account for use again; a manager-bedrijfsvoering approves it
+    (`user approve`) before it is in force (four eyes)."""
+    from firmware.governance.accounts import AccountError
+    from firmware.governance.roles import Action
+    gov = _governance(_config(args))
+    actor = _login(gov, args, Action.USERS)
+    try:
+        gov.accounts.enable(args.name, by=actor, reason=args.reason)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    role = gov.accounts.get(args.name).role.value
+    print(f"account {args.name} proposed for use again; it awaits a manager-bedrijfsvoering's "
+          f"approval (nvr user approve {args.name} --role {role})")
     return 0
 
 
@@ -211,6 +228,12 @@ def add_parser(sub) -> None:
     _action(users, "list", cmd_user_list, "list accounts")
     c = _action(users, "disable", cmd_user_disable, "disable an account", json=False)
     c.add_argument("name")
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
+    c.add_argument("--user", required=True)
+    c = _action(users, "enable", cmd_user_enable, "propose a disabled account for use again "
+                "(a manager-bedrijfsvoering approves it)", json=False)
+    c.add_argument("name")
+    c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user", required=True)
     c = _action(users, "passwd", cmd_user_passwd, "change your own password", json=False)
     c.add_argument("name")

@@ -39,6 +39,8 @@ from zxcvbn import zxcvbn
 from firmware.governance import delegation, totp
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor, Role, decide
+from firmware.governance.undo import undo_reason
+from firmware.i18n import _
 from firmware.storage.keys import KeyProblem, unwrap, wrap
 
 MIN_PASSWORD = 12
@@ -204,9 +206,10 @@ class Accounts:
 
     @staticmethod
     def _user(row) -> User:
+        """A technisch beheerder's account is approved when made; it awaits approval only
+        after being re-enabled (enable: four eyes)."""
         role = Role(row["role"])
-        return User(row["name"], role, row["disabled"] is not None,
-                    role in APPROVAL_ROLES and row["approved"] is None)
+        return User(row["name"], role, row["disabled"] is not None, row["approved"] is None)
 
     def _password_set(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM users WHERE name = ? AND password_hash != ?",
@@ -325,6 +328,10 @@ class Accounts:
         user = self.get(name)
         if user is None:
             raise AccountError(f"there is no account '{name}'")
+        if role is not Role.TECHNICAL and self._last_technical(name):
+            raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
+                                 "one nobody can manage accounts; first make a second technisch "
+                                 "beheerder whose owner has set a password (R-10)", name=name))
         now = time.time()
         approved = None if role in APPROVAL_ROLES else now
         self.db.execute("UPDATE users SET role = ?, approved = ?, approved_by = ?, "
@@ -344,16 +351,58 @@ class Accounts:
             self.logbook.append("usage", by, "delegations-ended", subject=name,
                                 details={"count": ended, "because": why})
 
-    def disable(self, name: str, *, by: Actor) -> None:
+    def _last_technical(self, name: str) -> bool:
+        """Whether `name` is the only technisch beheerder in force (approved, enabled, with a
+        password): nobody else could then manage accounts or the configuration (R-10)."""
+        user = self.get(name)
+        if user is None or user.role is not Role.TECHNICAL or user.disabled or user.pending:
+            return False
+        return self.db.execute(
+            "SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled IS NULL AND "
+            "approved IS NOT NULL AND password_hash != ?",
+            (Role.TECHNICAL.value, name, NO_PASSWORD)).fetchone() is None
+
+    def disable(self, name: str, *, by: Actor, reason: str) -> None:
+        """Take an account out of force, with the reason the logbook records (issue 11 item
+        4); its sessions end. The last technisch beheerder in force is never disabled, by
+        themselves or anyone: make and hand over a second one first (R-10)."""
         if not decide(by, Action.USERS):
             raise AccountError("only a technisch-beheerder may disable accounts (R-11)")
         user = self.get(name)
         if user is None:
             raise AccountError(f"there is no account '{name}'")
+        if user.disabled:
+            raise AccountError(_("account '%(name)s' is already disabled", name=name))
+        reason = undo_reason(reason, AccountError, _("Disabling an account (R-10)"))
+        if self._last_technical(name):
+            raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
+                                 "one nobody can manage accounts; first make a second technisch "
+                                 "beheerder whose owner has set a password (R-10)", name=name))
         self.db.execute("UPDATE users SET disabled = ?, session_gen = session_gen + 1 "
                         "WHERE name = ?", (time.time(), name))
-        self.logbook.append("usage", by.name, "user-disable", subject=name,
+        self.logbook.append("usage", by.name, "user-disable", subject=name, reason=reason,
                             details={"old": {"status": user.status},
+                                     "new": {"status": self.get(name).status}})
+
+    def enable(self, name: str, *, by: Actor, reason: str) -> None:
+        """A disabled account proposed for use again by a technisch beheerder; it comes into
+        force only when a manager bedrijfsvoering approves it (approve: the same four eyes as a
+        new account, art. 2, art. 3.1), whatever its role. Its password stays; its delegations
+        ended when it was disabled stay ended (R-12)."""
+        if not decide(by, Action.USERS):
+            raise AccountError(_("only a technisch beheerder proposes to enable an account "
+                                 "again; a manager bedrijfsvoering then approves it (R-11)"))
+        user = self.get(name)
+        if user is None:
+            raise AccountError(f"there is no account '{name}'")
+        if not user.disabled:
+            raise AccountError(_("account '%(name)s' is not disabled", name=name))
+        reason = undo_reason(reason, AccountError, _("Enabling an account again (R-10)"))
+        self.db.execute("UPDATE users SET disabled = NULL, approved = NULL, approved_by = NULL, "
+                        "session_gen = session_gen + 1 WHERE name = ?", (name,))
+        self.logbook.append("usage", by.name, "user-enable", subject=name, reason=reason,
+                            details={"role": user.role.value, "awaits_approval": True,
+                                     "old": {"status": user.status},
                                      "new": {"status": self.get(name).status}})
 
     def set_password(self, name: str, new: str, *, by: Actor) -> None:

@@ -75,6 +75,13 @@ def held(db: sqlite3.Connection, camera: str, start: float, end: float) -> bool:
     return row is not None
 
 
+def _about(field: str, exc: Exception) -> Exception:
+    """`exc`, naming the form field it concerns, so a page can show the form again with the
+    message next to that field (issue 11 item 4)."""
+    exc.field = field
+    return exc
+
+
 def footage_window(db: sqlite3.Connection, cameras: str | Iterable[str], start: float,
                    end: float, *, retention_days: float, error: type[Exception],
                    now: float | None = None) -> None:
@@ -83,22 +90,23 @@ def footage_window(db: sqlite3.Connection, cameras: str | Iterable[str], start: 
     now = time.time() if now is None else now
     _finite(error, start=start, end=end)
     if end <= start:
-        raise error("het einde van het tijdvak ligt niet na het begin: geef een einde na het "
-                    "begin")
+        raise _about("end", error("het einde van het tijdvak ligt niet na het begin: geef een "
+                                  "einde na het begin"))
     if end > now + CLOCK_SLACK:
-        raise error(f"het tijdvak eindigt in de toekomst ({_text(end)}): beelden worden pas "
-                    "gevraagd als ze zijn opgenomen; laat het tijdvak uiterlijk nu eindigen "
-                    "(R-41)")
+        raise _about("end", error(f"het tijdvak eindigt in de toekomst ({_text(end)}): beelden "
+                                  "worden pas gevraagd als ze zijn opgenomen; laat het tijdvak "
+                                  "uiterlijk nu eindigen (R-41)"))
     earliest = now - retention_days * DAY
     if start >= earliest:
         return
     cameras = [cameras] if isinstance(cameras, str) else sorted(cameras)
     bare = [c for c in cameras if not held(db, c, start, end)]
     if bare:
-        raise error(f"het tijdvak begint voor de bewaartermijn van {retention_days:g} dagen "
-                    f"(vanaf {_text(earliest)}) en geen actieve bewaaropdracht van camera "
-                    f"{', '.join(bare)} dekt het: oudere beelden zijn gewist (R-40, R-41); "
-                    "geef een tijdvak binnen de bewaartermijn of binnen een bewaaropdracht")
+        raise _about("start", error(
+            f"het tijdvak begint voor de bewaartermijn van {retention_days:g} dagen "
+            f"(vanaf {_text(earliest)}) en geen actieve bewaaropdracht van camera "
+            f"{', '.join(bare)} dekt het: oudere beelden zijn gewist (R-40, R-41); "
+            "geef een tijdvak binnen de bewaartermijn of binnen een bewaaropdracht"))
 
 
 def delegation_expiry(expires: float, *, error: type[Exception],
@@ -107,11 +115,12 @@ def delegation_expiry(expires: float, *, error: type[Exception],
     now = time.time() if now is None else now
     _finite(error, expiry=expires)
     if expires <= now:
-        raise error("de einddatum van een aanwijzing ligt in de toekomst: geef een latere "
-                    "einddatum (R-12)")
+        raise _about("expires", error("de einddatum van een aanwijzing ligt in de toekomst: "
+                                      "geef een latere einddatum (R-12)"))
     if expires > now + MAX_DELEGATION:
-        raise error(f"een aanwijzing duurt hoogstens een jaar: laat haar uiterlijk "
-                    f"{_text(now + MAX_DELEGATION)} eindigen en verleng haar dan (R-12)")
+        raise _about("expires", error(f"een aanwijzing duurt hoogstens een jaar: laat haar "
+                                      f"uiterlijk {_text(now + MAX_DELEGATION)} eindigen en "
+                                      "verleng haar dan (R-12)"))
 
 
 def received_date(received: float, *, error: type[Exception],

@@ -17,6 +17,8 @@ from firmware.governance import bounds
 from firmware.governance.access import require, visible_length
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import FOOTAGE, Action, Actor, Delegation, Role, VisitScope
+from firmware.governance.undo import undo_reason
+from firmware.i18n import _
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS delegations (
@@ -100,13 +102,16 @@ class Grants:
                                      "cameras": sorted(cameras), "expires": expires})
         return cur.lastrowid
 
-    def revoke(self, by: Actor, delegation_id: int) -> None:
+    def revoke(self, by: Actor, delegation_id: int, *, reason: str) -> None:
+        """End a delegation before it expires, with the reason the logbook records (issue 11
+        item 4); the designee's sessions end with it (sessions.check)."""
         self._require(by, Action.DELEGATE)
+        reason = undo_reason(reason, GrantError, _("Revoking a delegation (R-12)"))
         if not self.db.execute("UPDATE delegations SET revoked = ? WHERE id = ? AND revoked IS "
                                "NULL", (time.time(), delegation_id)).rowcount:
             raise GrantError(f"er is geen lopende aanwijzing {delegation_id}")
         self.logbook.append("usage", by.name, "delegation-revoke",
-                            subject=f"delegation {delegation_id}")
+                            subject=f"delegation {delegation_id}", reason=reason)
 
     def delegations_of(self, grantee: str) -> tuple[Delegation, ...]:
         return tuple(Delegation(r["grantee"], frozenset(Action(a) for a in json.loads(
@@ -155,12 +160,16 @@ class Grants:
                                                     "cameras": sorted(cameras)})
         return cur.lastrowid
 
-    def close_visit(self, by: Actor, visit_id: int) -> None:
+    def close_visit(self, by: Actor, visit_id: int, *, reason: str) -> None:
+        """End a visit before its time is up, with the reason the logbook records (issue 11
+        item 4); the visitors' session ends with it."""
         self._require(by, Action.IDENTIFY)
+        reason = undo_reason(reason, GrantError, _("Ending a visit (art. 5 lid 4)"))
         if not self.db.execute("UPDATE visits SET closed = ? WHERE id = ? AND closed IS NULL",
                                (time.time(), visit_id)).rowcount:
             raise GrantError(f"er is geen open bezoek {visit_id}")
-        self.logbook.append("inzien", by.name, "visit-closed", subject=f"visit {visit_id}")
+        self.logbook.append("inzien", by.name, "visit-closed", subject=f"visit {visit_id}",
+                            reason=reason)
 
     def visit_actor(self, visit_id: int) -> Actor:
         r = self.db.execute("SELECT * FROM visits WHERE id = ?", (visit_id,)).fetchone()

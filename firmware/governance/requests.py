@@ -26,6 +26,8 @@ from firmware.governance.access import require, visible_length
 from firmware.governance.wording import STATUSES, VALUES, moment
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor
+from firmware.governance.undo import undo_reason
+from firmware.i18n import _
 from firmware.storage.holds import add_hold, release_hold
 from firmware.storage.store import EncryptedStore
 
@@ -394,14 +396,18 @@ class Requests:
         self._require(actor, needed)
         if row["status"] == "closed":
             raise RequestError(f"verzoek {req_id} is al gesloten")
-        if visible_length(reason) < 5:
-            raise RequestError("een verzoek sluit u af met de reden, minstens 5 zichtbare "
-                               "tekens (R-74)")
+        reason = undo_reason(reason, RequestError, _("Closing a request (R-74)"))
         self.db.execute("UPDATE requests SET status = 'closed' WHERE id = ?", (req_id,))
         self._release(row)
         self.logbook.append("inzien", actor.name, "request-closed", subject=f"request {req_id}",
                             reason=reason)
         return self.show(req_id)
+
+    def open_request_of_hold(self, hold_id: int) -> int | None:
+        """The request, not yet closed, whose footage hold `hold_id` keeps (R-41, R-74)."""
+        row = self.db.execute("SELECT id FROM requests WHERE hold_id = ? AND status != 'closed'",
+                              (hold_id,)).fetchone()
+        return None if row is None else row["id"]
 
     def _row(self, req_id: int):
         row = self.db.execute("SELECT * FROM requests WHERE id = ?", (req_id,)).fetchone()

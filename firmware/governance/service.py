@@ -104,13 +104,24 @@ class Governance:
                                                     "segments": hold["segments"]})
         return hold
 
-    def release_hold(self, actor: Actor, store, hold_id: int) -> dict:
-        """The footage falls back under retention (R-40); logged (R-50)."""
-        from firmware.storage.holds import release_hold
+    def release_hold(self, actor: Actor, store, hold_id: int, *, reason: str) -> dict:
+        """The footage falls back under retention (R-40); logged with the reason (R-50, issue
+        11 item 4). A hold that keeps the footage of a request not yet closed is not released
+        by hand, whatever the reason: closing the request releases it (R-41, R-74), so footage
+        nobody has finished with cannot go by one click."""
+        from firmware.i18n import _
+        from firmware.governance.undo import undo_reason
+        from firmware.storage.holds import HoldError, release_hold
         require(self.logbook, actor, Action.HOLD, Refused)
+        reason = undo_reason(reason, HoldError, _("Releasing a hold (R-41)"))
+        request = self.requests(store).open_request_of_hold(hold_id)
+        if request is not None:
+            raise HoldError(_("hold %(hold)s keeps the footage of request %(request)s, which is "
+                              "not closed: close the request with its reason, which releases "
+                              "the hold (R-41, R-74)", hold=hold_id, request=request))
         result = release_hold(store, hold_id)
         self.logbook.append("usage", actor.name, "hold-release", subject=f"hold {hold_id}",
-                            details=result)
+                            reason=reason, details=result)
         return result
 
     def decisions(self) -> "Decisions":

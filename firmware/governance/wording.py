@@ -40,6 +40,7 @@ ACTIONS: dict[str, str] = {
     "client-issue": "certificaat voor een werkplek in de beveiligde ruimte uitgegeven (art. 4 lid 1)",
     "client-revoke": "certificaat van een werkplek ingetrokken (art. 4 lid 1)",
     "user-disable": "account uitgeschakeld",
+    "user-enable": "account weer ingeschakeld voorgesteld (wacht op goedkeuring, vier ogen)",
     "user-passwd": "eigen wachtwoord gewijzigd",
     "user-reset-code": "herstelcode voor wachtwoord uitgegeven",
     "user-reset": "wachtwoord hersteld met herstelcode",

@@ -96,9 +96,9 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
                   timezone_selector=lambda: cfg.device.timezone)
     babel.domain_instance = _Catalogue()                    # Dutch pages, one catalogue
 
-    from firmware.web import (api, auth, casework, decisions, exports, live, logbooks, people,
-                              recordings, scans, system, viewing)
-    for module in (auth, recordings, live, casework, exports, logbooks, people, system, api,
+    from firmware.web import (api, auth, casework, decisions, exports, home, live, logbooks,
+                              people, recordings, scans, system, viewing)
+    for module in (auth, home, recordings, live, casework, exports, logbooks, people, system, api,
                    decisions, scans, viewing):
         app.register_blueprint(module.bp)
     auth.limit_logins(app)
@@ -128,7 +128,7 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
     @app.context_processor
     def _navigation():
         return {"nav": routes.navigation(), "Action": routes.Action,
-                "device": cfg.device}
+                "device": cfg.device, "form_state": routes.form_state}
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -141,6 +141,10 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
         """A governance rule refused the operation: say which, lose nothing. Refused access
         is 403; everything else (bad input, a rule of the workflow) is 400."""
         status = 403 if isinstance(exc, routes.Refusal) else 400
+        if status == 400:
+            again = routes.form_again(exc)       # the form, filled in, with the message
+            if again is not None:
+                return again
         if routes.is_api():
             return {"error": str(exc)}, status
         return render_template("error.html", message=str(exc)), status

@@ -26,6 +26,10 @@ def _body(required: list[str], **props) -> dict:
         "type": "object", "properties": props, "required": required}}}}
 
 
+# Undoing a safeguard (issue 11 item 4): a reason the logbook records.
+_REASON = _body(["reason"], reason={"type": "string"})
+
+
 def _op(summary: str, body: dict | None = None, ok: int = 200, public: bool = False,
         content: str = "application/json") -> dict:
     responses = {str(ok): {"description": "done",
@@ -62,8 +66,14 @@ def _document() -> dict:
             ["name", "password"], name=_TEXT, password=_TEXT, code=_TEXT), public=True)},
         "/api/logout": {"post": _op("log out")},
         "/api/cameras": {"get": _op("cameras, and what the caller may do with each")},
+        "/api/work": {"get": _op("the work waiting for the caller's role, overdue first, and "
+                                 "the next step of each open request (issue 11 item 5)")},
         "/api/cameras/{camera}/segments/{day}": {
             "parameters": _path(cam, day), "get": _op("segments of one camera on one day")},
+        "/api/cameras/{camera}/events/{day}": {
+            "parameters": _path(cam, day),
+            "get": _op("events of one camera on one day (start, duration, held, request, "
+                       "segments, thumbnail)")},
         "/api/cameras/{camera}/access": {
             "parameters": _path(cam), "post": _op(
                 "state purpose and reason before footage is shown (R-01); logged",
@@ -73,12 +83,17 @@ def _document() -> dict:
         "/api/segments/{segment_id}/video": {
             "parameters": _path(("segment_id", "str")),
             "get": _op("one segment as MP4, decrypted into the response", content="video/mp4")},
+        "/api/segments/{segment_id}/thumbnail": {
+            "parameters": _path(("segment_id", "str")),
+            "get": _op("a JPEG of the segment's motion, made in memory; logged as a showing",
+                       content="image/jpeg")},
         "/api/holds": {"get": _op("holds (R-41)"),
                        "post": _op("place a hold", _body(
                            ["camera", "start", "end", "reason", "reference"], camera=_TEXT,
                            start=_TIME, end=_TIME, reason=_TEXT, reference=_TEXT), 201)},
-        "/api/holds/{hold_id}/release": {"parameters": _path(("hold_id", "int")),
-                                         "post": _op("release a hold")},
+        "/api/holds/{hold_id}/release": {"parameters": _path(("hold_id", "int")), "post": _op(
+            "release a hold, with the reason the logbook records; not one of a request still "
+            "open (close the request)", _REASON)},
         "/api/visits": {"get": _op("visits of police and prosecutor"),
                         "post": _op("register a visit (art. 5.4)", _body(
                             ["visitor", "organisation", "identity", "legal_basis", "reason",
@@ -88,7 +103,7 @@ def _document() -> dict:
                             cameras=_LIST, start=_TIME, end=_TIME,
                             minutes={"type": "integer"}), 201)},
         "/api/visits/{visit_id}/close": {"parameters": _path(("visit_id", "int")),
-                                         "post": _op("close a visit")},
+                                         "post": _op("end a visit, with a reason", _REASON)},
         "/api/visits/{visit_id}/start": {"parameters": _path(("visit_id", "int")),
                                          "post": _op("hand this session to the visit")},
         "/api/requests": {"get": _op("requests (art. 9 and 10) with deadlines")},
@@ -165,7 +180,12 @@ def _document() -> dict:
                                    "one-time setup code for the owner (art. 2)",
                                    _body(["name", "role"], name=_TEXT, role=_TEXT), 201)},
         "/api/users/{name}/disable": {"parameters": _path(("name", "str")),
-                                      "post": _op("disable an account")},
+                                      "post": _op("disable an account, with a reason; never "
+                                                  "the last technisch beheerder", _REASON)},
+        "/api/users/{name}/enable": {"parameters": _path(("name", "str")),
+                                     "post": _op("propose a disabled account for use again, "
+                                                 "with a reason; a manager approves it",
+                                                 _REASON)},
         "/api/users/{name}/reset-code": {"parameters": _path(("name", "str")),
                                          "post": _op("a one-time code for the owner to set a "
                                                      "new password with (art. 2)")},
@@ -192,7 +212,8 @@ def _document() -> dict:
                                  grantee=_TEXT, actions=_LIST, cameras=_LIST, reason=_TEXT,
                                  expires=_TIME), 201)},
         "/api/delegations/{delegation_id}/revoke": {
-            "parameters": _path(("delegation_id", "int")), "post": _op("revoke a delegation")},
+            "parameters": _path(("delegation_id", "int")),
+            "post": _op("revoke a delegation, with a reason", _REASON)},
         "/api/system": {"get": _op("cameras, storage, retention horizon, time sync")},
         "/api/openapi.json": {"get": _op("this document", public=True)},
     }

@@ -18,9 +18,12 @@ from firmware.governance.letters import article10_declaration_file
 from firmware.governance.paperwork import request_declaration_file
 from firmware.governance.requests import ACTS_FOR, LEGAL_BASES, REQUESTER_KINDS
 from firmware.governance.weighing import BLUR_CHOICES
+from firmware.i18n import _
 from firmware.storage.holds import list_holds
+from firmware.web.confirm import confirm_step
 from firmware.web.routes import (Action, InputError, camera_id, done, fields, gov, integer,
-                                 local_time, may, moment, new_session, nvr, reply, rule, text)
+                                 keeps_form, local_time, may, moment, new_session, nvr, reply,
+                                 rule, text)
 
 bp = Blueprint("casework", __name__)
 
@@ -42,21 +45,35 @@ def holds():
 @bp.route("/holds", methods=["POST"])
 @bp.route("/api/holds", methods=["POST"], endpoint="api_hold_add")
 @rule(Action.HOLD)
+@keeps_form("casework.holds")
 def hold_add():
     f = fields()
     hold = gov().place_hold(g.actor, nvr()["store"], camera_id(f), moment(f, "start"),
                             moment(f, "end"), text(f, "reason"), text(f, "reference"))
-    return done(hold, f"Bewaren {hold['id']} geplaatst op {hold['segments']} segment(en).",
-                url_for("casework.holds"), 201)
+    return done(hold, _("Hold %(id)s placed on %(count)s segment(s).", id=hold["id"],
+                        count=hold["segments"]), url_for("casework.holds"), 201)
 
 
 @bp.route("/holds/<int:hold_id>/release", methods=["POST"])
 @bp.route("/api/holds/<int:hold_id>/release", methods=["POST"], endpoint="api_hold_release")
 @rule(Action.HOLD)
 def hold_release(hold_id: int):
-    result = gov().release_hold(g.actor, nvr()["store"], hold_id)
-    return done(result, f"Bewaren {hold_id} opgeheven; de beelden vallen weer onder de "
-                        "bewaartermijn.", url_for("casework.holds"))
+    """Confirmed, with a reason; a hold of a request not yet closed goes with the request
+    (governance: R-41, R-74)."""
+    def release(reason: str):
+        result = gov().release_hold(g.actor, nvr()["store"], hold_id, reason=reason)
+        return done(result, _("Hold %(id)s released; the footage falls under the retention "
+                              "period again.", id=hold_id), url_for("casework.holds"))
+    hold = next((h for h in list_holds(nvr()["store"]) if h["id"] == hold_id), None)
+    detail = "" if hold is None else _(
+        "Camera %(camera)s, %(start)s – %(end)s; reason: %(reason)s; reference: %(reference)s.",
+        camera=hold["camera_id"], start=local_time(hold["start"]), end=local_time(hold["end"]),
+        reason=hold["reason"], reference=hold["reference"])
+    return confirm_step(release, title=_("Release hold %(id)s", id=hold_id), detail=detail,
+                        consequence=_("The footage of this hold falls under the retention "
+                                      "period of 28 days again and is erased when that has "
+                                      "passed. This cannot be undone."),
+                        button=_("Release"), back=url_for("casework.holds"))
 
 
 # --- visits of police and prosecutor (R-11, art. 5.4) ------------------------------------------
@@ -74,7 +91,9 @@ def visits():
 def _cameras(f) -> set[str]:
     value = f.getlist("cameras") if hasattr(f, "getlist") else f.get("cameras")
     if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
-        raise InputError("'cameras' must list one or more camera ids")
+        error = InputError(_("choose one or more cameras"))
+        error.field = "cameras"
+        raise error
     for c in value:
         camera_id({"camera": c})
     return set(value)
@@ -83,6 +102,7 @@ def _cameras(f) -> set[str]:
 @bp.route("/visits", methods=["POST"])
 @bp.route("/api/visits", methods=["POST"], endpoint="api_visit_open")
 @rule(Action.IDENTIFY)
+@keeps_form("casework.visits")
 def visit_open():
     f = fields()
     visit_id = gov().grants.open_visit(
@@ -90,7 +110,7 @@ def visit_open():
         identity=text(f, "identity"), legal_basis=text(f, "legal_basis"),
         reason=text(f, "reason"), cameras=_cameras(f), start=moment(f, "start"),
         end=moment(f, "end"), minutes=integer(f, "minutes", high=240))
-    return done({"id": visit_id}, f"Bezoek {visit_id} geregistreerd.",
+    return done({"id": visit_id}, _("Visit %(id)s registered.", id=visit_id),
                 url_for("casework.visits"), 201)
 
 
@@ -98,9 +118,15 @@ def visit_open():
 @bp.route("/api/visits/<int:visit_id>/close", methods=["POST"], endpoint="api_visit_close")
 @rule(Action.IDENTIFY)
 def visit_close(visit_id: int):
-    gov().grants.close_visit(g.actor, visit_id)
-    return done({"id": visit_id, "closed": True}, f"Bezoek {visit_id} gesloten.",
-                url_for("casework.visits"))
+    """Confirmed, with a reason the Logboek Inzien records (art. 5 lid 4)."""
+    def close(reason: str):
+        gov().grants.close_visit(g.actor, visit_id, reason=reason)
+        return done({"id": visit_id, "closed": True}, _("Visit %(id)s ended.", id=visit_id),
+                    url_for("casework.visits"))
+    return confirm_step(close, title=_("End visit %(id)s", id=visit_id),
+                        consequence=_("The visitors' session ends at once; they see no more "
+                                      "footage. To continue, register a new visit."),
+                        button=_("End visit"), back=url_for("casework.visits"))
 
 
 @bp.route("/visits/<int:visit_id>/start", methods=["POST"])
@@ -111,12 +137,13 @@ def visit_start(visit_id: int):
     only their cameras and window until the visit expires or is closed (art. 5.4)."""
     visit = gov().grants.visit_actor(visit_id)
     if visit.visit.closed or visit.visit.expires < time.time():
-        raise InputError(f"visit {visit_id} is closed or has expired")
+        raise InputError(_("visit %(id)s has ended or expired: register a new visit",
+                           id=visit_id))
     gov().logbook.append("inzien", g.actor.name, "visit-session-started",
                          subject=f"visit {visit_id}")
     csrf = new_session(visit=visit_id)
-    return done({"visit": visit_id, "csrf": csrf}, f"Sessie voor bezoek {visit_id} gestart.",
-                url_for("recordings.index"))
+    return done({"visit": visit_id, "csrf": csrf},
+                _("Session for visit %(id)s started.", id=visit_id), url_for("home.index"))
 
 
 # --- requests (art. 9, art. 10) ------------------------------------------------------------
@@ -166,19 +193,22 @@ def _art9_handover(db, req_id: int) -> dict:
 @bp.route("/requests/art9", methods=["POST"])
 @bp.route("/api/requests/art9", methods=["POST"], endpoint="api_request_art9")
 @rule(Action.REQUEST_ART9)
+@keeps_form("casework.requests")
 def request_art9():
     f = fields()
     row = gov().requests(nvr()["store"]).add_article9(
         g.actor, reference=text(f, "reference"), requester=text(f, "requester"),
         legal_basis=text(f, "legal_basis"), camera=camera_id(f), start=moment(f, "start"),
         end=moment(f, "end"))
-    return done(row, f"Verzoek {row['id']} (artikel 9) geregistreerd; de beelden worden "
-                     "bewaard.", url_for("casework.request_detail", req_id=row["id"]), 201)
+    return done(row, _("Request %(id)s (article 9) registered; the footage is kept.",
+                       id=row["id"]),
+                url_for("casework.request_detail", req_id=row["id"]), 201)
 
 
 @bp.route("/requests/art10", methods=["POST"])
 @bp.route("/api/requests/art10", methods=["POST"], endpoint="api_request_art10")
 @rule(Action.REQUEST_INTAKE)
+@keeps_form("casework.requests")
 def request_art10():
     f = fields()
     received = moment(f, "received") if text(f, "received", required=False) else time.time()
@@ -188,8 +218,8 @@ def request_art10():
         start=moment(f, "start"), end=moment(f, "end"),
         reference=text(f, "reference", required=False),
         acts_for=text(f, "acts_for", required=False) or None)
-    return done(row, f"Verzoek {row['id']} (artikel 10) ingenomen; besluit uiterlijk "
-                     f"{local_time(row['decision_due'])}.",
+    return done(row, _("Request %(id)s (article 10) taken in; decision due by %(due)s.",
+                       id=row["id"], due=local_time(row["decision_due"])),
                 url_for("casework.request_detail", req_id=row["id"]), 201)
 
 
@@ -200,26 +230,32 @@ def _yes(f, name: str) -> bool:
     if value in ("yes", "no"):
         return value == "yes"
     from firmware.web.routes import field_label
-    raise InputError(f"'{field_label(name)}' is ja of nee (yes of no; true of false in JSON)")
+    error = InputError(_("'%(field)s' is yes or no (true or false in JSON)",
+                         field=field_label(name)))
+    error.field = name
+    raise error
 
 
 @bp.route("/requests/<int:req_id>/decision", methods=["POST"])
 @bp.route("/api/requests/<int:req_id>/decision", methods=["POST"], endpoint="api_request_decide")
 @rule(Action.REQUEST_DECIDE)
+@keeps_form("casework.request_detail")
 def request_decide(req_id: int):
     f = fields()
     row = gov().requests(nvr()["store"]).decide(g.actor, req_id, approve=_yes(f, "approve"),
                                                 reason=text(f, "reason"),
                                                 weighing=text(f, "weighing", required=False),
                                                 blur=text(f, "blur", required=False))
-    word = "toegewezen" if row["status"] == "approved" else "afgewezen"
-    return done(row, f"Verzoek {req_id} {word}.",
+    message = (_("Request %(id)s approved.", id=req_id) if row["status"] == "approved"
+               else _("Request %(id)s refused.", id=req_id))
+    return done(row, message,
                 url_for("casework.request_detail", req_id=req_id))
 
 
 @bp.route("/requests/<int:req_id>/identity", methods=["POST"])
 @bp.route("/api/requests/<int:req_id>/identity", methods=["POST"], endpoint="api_request_identity")
 @rule(Action.IDENTIFY)
+@keeps_form("casework.request_detail")
 def request_identity(req_id: int):
     """Art. 10 lid 4: the document type and its last digits (a free `method` is refused);
     art. 9 lid 3: the officer too (governance chooses by the request's article)."""
@@ -229,17 +265,18 @@ def request_identity(req_id: int):
         officer=text(f, "officer", required=False),
         document_type=text(f, "document_type", required=False),
         last_digits=text(f, "last_digits", required=False))
-    return done(row, "Identiteit vastgelegd.", url_for("casework.request_detail", req_id=req_id))
+    return done(row, _("Identity recorded."), url_for("casework.request_detail", req_id=req_id))
 
 
 @bp.route("/requests/<int:req_id>/declaration", methods=["POST"])
 @bp.route("/api/requests/<int:req_id>/declaration", methods=["POST"],
           endpoint="api_request_declaration")
 @rule(Action.IDENTIFY)
+@keeps_form("casework.request_detail")
 def request_declaration(req_id: int):
     row = gov().requests(nvr()["store"]).record_declaration(g.actor, req_id,
                                                             text(fields(), "signed_by"))
-    return done(row, "Ondertekende verklaring vastgelegd.",
+    return done(row, _("Signed declaration recorded."),
                 url_for("casework.request_detail", req_id=req_id))
 
 
@@ -266,7 +303,16 @@ def request_declaration_pdf(req_id: int):
 @bp.route("/api/requests/<int:req_id>/close", methods=["POST"], endpoint="api_request_close")
 @rule(Action.REQUEST_READ)
 def request_close(req_id: int):
-    row = gov().requests(nvr()["store"]).close(g.actor, req_id, text(fields(), "reason"))
-    return done(row, f"Verzoek {req_id} gesloten; het bewaren is opgeheven.",
-                url_for("casework.request_detail", req_id=req_id))
+    """Confirmed, with the reason the Logboek Inzien records (R-74); releases the request's
+    hold (R-41)."""
+    def close(reason: str):
+        row = gov().requests(nvr()["store"]).close(g.actor, req_id, reason)
+        return done(row, _("Request %(id)s closed; its hold is released.", id=req_id),
+                    url_for("casework.request_detail", req_id=req_id))
+    back = url_for("casework.request_detail", req_id=req_id)
+    return confirm_step(close, title=_("Close request %(id)s", id=req_id),
+                        consequence=_("Closing ends the handling of this request and releases "
+                                      "its hold: the footage falls under the retention period "
+                                      "again. This cannot be undone."),
+                        button=_("Close request"), back=back)
 

@@ -9,25 +9,36 @@ import json
 from flask import Blueprint, g, render_template, request, url_for
 
 from firmware.governance import totp
-from firmware.governance.accounts import APPROVAL_ROLES
+from firmware.governance.accounts import APPROVAL_ROLES, AccountError
 from firmware.governance.roles import FOOTAGE, Action, Role
 from firmware.governance.service import Refused
-from firmware.web.routes import (InputError, done, fields, gov, is_api, local_time, moment,
-                                 new_session, nvr, reply, rule, text)
+from firmware.i18n import _, lazy_gettext
+from firmware.web.confirm import confirm_step
+from firmware.web.routes import (InputError, done, field_label, fields, gov, is_api, keeps_form,
+                                 local_time, moment, new_session, nvr, reply, rule, text)
 
 bp = Blueprint("people", __name__)
-ROLE_NAMES = {Role.BEHEERDER: "beheerder", Role.DESIGNEE: "aangewezen persoon",
-              Role.TECHNICAL: "technisch beheerder", Role.PRIVACY_OFFICER: "privacy officer",
-              Role.MANAGER: "manager bedrijfsvoering",
-              Role.DPO: "functionaris gegevensbescherming",
-              Role.EINDVERANTWOORDELIJKE: "gemeentesecretaris/algemeen directeur "
-                                          "(eindverantwoordelijke)"}
+# The regulation's names of the roles (art. 2, 3), as a person reads them.
+ROLE_NAMES = {Role.BEHEERDER: lazy_gettext("beheerder"),
+              Role.DESIGNEE: lazy_gettext("aangewezen persoon"),
+              Role.TECHNICAL: lazy_gettext("technisch beheerder"),
+              Role.PRIVACY_OFFICER: lazy_gettext("privacy officer"),
+              Role.MANAGER: lazy_gettext("manager bedrijfsvoering"),
+              Role.DPO: lazy_gettext("functionaris gegevensbescherming"),
+              Role.EINDVERANTWOORDELIJKE: lazy_gettext("gemeentesecretaris/algemeen directeur "
+                                                       "(eindverantwoordelijke)")}
+
+
+def _input_error(message: str, name: str) -> InputError:
+    error = InputError(message)
+    error.field = name
+    return error
 
 
 def _list(f, name: str) -> list[str]:
     value = f.getlist(name) if hasattr(f, "getlist") else f.get(name)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"'{name}' must be a list")
+        raise _input_error(_("'%(field)s' is a list", field=field_label(name)), name)
     return value
 
 
@@ -45,12 +56,17 @@ def users():
 @bp.route("/users", methods=["POST"])
 @bp.route("/api/users", methods=["POST"], endpoint="api_user_add")
 @rule(Action.USERS)
+@keeps_form("people.users")
 def user_add():
     """A new account without a password: its one-time setup code, for the technisch beheerder
     to hand to the owner, who sets the password on /reset (R-11, art. 2)."""
     f = fields()
     role, name = _role(f), text(f, "name")
-    code = gov().accounts.create(name, role, by=g.actor)
+    try:
+        code = gov().accounts.create(name, role, by=g.actor)
+    except AccountError as exc:             # a name that is malformed or taken
+        exc.field = getattr(exc, "field", None) or "name"
+        raise
     if is_api():
         return {"name": name, "role": role.value, "setup_code": code,
                 "awaits_approval": role in APPROVAL_ROLES}, 201
@@ -62,9 +78,36 @@ def user_add():
 @bp.route("/api/users/<name>/disable", methods=["POST"], endpoint="api_user_disable")
 @rule(Action.USERS)
 def user_disable(name: str):
-    gov().accounts.disable(name, by=g.actor)
-    return done({"name": name, "disabled": True}, f"Account {name} uitgeschakeld.",
-                url_for("people.users"))
+    """Confirmed, with a reason the logbook records; never the last technisch beheerder
+    (governance.accounts.disable, R-10)."""
+    def disable(reason: str):
+        gov().accounts.disable(name, by=g.actor, reason=reason)
+        return done({"name": name, "disabled": True},
+                    _("Account %(name)s disabled.", name=name), url_for("people.users"))
+    return confirm_step(disable, title=_("Disable account %(name)s", name=name),
+                        consequence=_("The account's sessions end at once and it can no longer "
+                                      "log in. It can be enabled again later: a technisch "
+                                      "beheerder proposes it, a manager bedrijfsvoering "
+                                      "approves it."),
+                        button=_("Disable"), back=url_for("people.users"))
+
+
+@bp.route("/users/<name>/enable", methods=["POST"])
+@bp.route("/api/users/<name>/enable", methods=["POST"], endpoint="api_user_enable")
+@rule(Action.USERS)
+def user_enable(name: str):
+    """A disabled account proposed for use again, with a reason; a manager bedrijfsvoering
+    approves it before it is in force (four eyes, governance.accounts.enable)."""
+    def enable(reason: str):
+        gov().accounts.enable(name, by=g.actor, reason=reason)
+        return done({"name": name, "awaits_approval": True},
+                    _("Account %(name)s proposed for use again; it awaits the approval of a "
+                      "manager bedrijfsvoering.", name=name), url_for("people.users"))
+    return confirm_step(enable, title=_("Enable account %(name)s again", name=name),
+                        consequence=_("The account comes into force again only when a manager "
+                                      "bedrijfsvoering approves it (four eyes). Its earlier "
+                                      "delegations stay ended."),
+                        button=_("Propose enabling"), back=url_for("people.users"))
 
 
 @bp.route("/users/<name>/reset-code", methods=["POST"])
@@ -91,9 +134,11 @@ def user_role(name: str):
     role = _role(fields())
     gov().accounts.set_role(name, role, by=g.actor)
     pending = gov().accounts.get(name).pending
-    return done({"name": name, "role": role.value, "awaits_approval": pending},
-                f"Rol van {name} is nu {ROLE_NAMES[role]}"
-                + (" (wacht op goedkeuring)." if pending else "."), url_for("people.users"))
+    message = (_("The role of %(name)s is now %(role)s (awaits approval).", name=name,
+                 role=ROLE_NAMES[role]) if pending else
+               _("The role of %(name)s is now %(role)s.", name=name, role=ROLE_NAMES[role]))
+    return done({"name": name, "role": role.value, "awaits_approval": pending}, message,
+                url_for("people.users"))
 
 
 # --- approval by the manager bedrijfsvoering (art. 2, art. 3.1) ------------------------------
@@ -117,21 +162,22 @@ def user_approve(name: str):
     role = _role(fields())
     gov().accounts.approve(name, role=role, by=g.actor)
     return done({"name": name, "role": role.value, "approved": True},
-                f"Account {name} ({ROLE_NAMES[role]}) goedgekeurd.",
+                _("Account %(name)s (%(role)s) approved.", name=name, role=ROLE_NAMES[role]),
                 url_for("people.users_pending"))
 
 
 def _manager_only() -> None:
     """Approval is the manager bedrijfsvoering's (governance.accounts.approve checks again)."""
     if g.actor.role is not Role.MANAGER:
-        raise Refused("alleen de manager bedrijfsvoering keurt accounts goed (art. 2, 3.1)")
+        raise Refused(_("only the manager bedrijfsvoering approves accounts (art. 2, 3.1)"))
 
 
 def _role(f) -> Role:
     try:
         return Role(text(f, "role"))
     except ValueError:
-        raise InputError("'role' is one of " + ", ".join(r.value for r in Role)) from None
+        raise _input_error(_("'%(field)s' is one of %(roles)s", field=field_label("role"),
+                             roles=", ".join(r.value for r in Role)), "role") from None
 
 
 # --- one's own account -------------------------------------------------------------------------
@@ -160,7 +206,8 @@ def own_password():
                                 source=request.remote_addr or "?")
     gov().accounts.set_password(g.actor.name, text(f, "password", required=False), by=g.actor)
     new_session(user=g.actor.name)
-    return done({"name": g.actor.name}, "Uw wachtwoord is gewijzigd.", url_for("people.account"))
+    return done({"name": g.actor.name}, _("Your password has been changed."),
+                url_for("people.account"))
 
 
 @bp.route("/account/totp", methods=["POST"])
@@ -199,6 +246,7 @@ def delegations():
 @bp.route("/delegations", methods=["POST"])
 @bp.route("/api/delegations", methods=["POST"], endpoint="api_delegation_add")
 @rule(Action.DELEGATE)
+@keeps_form("people.delegations")
 def delegation_add():
     f = fields()
     grantee = text(f, "grantee")
@@ -206,14 +254,16 @@ def delegation_add():
     try:
         actions = {Action(a) for a in _list(f, "actions")}
     except ValueError:
-        raise InputError("'actions' are live, playback and/or export") from None
+        raise _input_error(_("choose live, playback and/or export"), "actions") from None
     cameras = set(_list(f, "cameras"))
     unknown = cameras - {c.id for c in nvr()["cfg"].cameras}
     if unknown:
-        raise InputError(f"unknown camera(s): {', '.join(sorted(unknown))}")
+        raise _input_error(_("unknown camera(s): %(cameras)s",
+                             cameras=", ".join(sorted(unknown))), "cameras")
     delegation_id = gov().grants.delegate(g.actor, grantee, user.role if user else None, actions,
                                           cameras, text(f, "reason"), moment(f, "expires"))
-    return done({"id": delegation_id}, f"Delegatie {delegation_id} aan {grantee} verleend.",
+    return done({"id": delegation_id}, _("Delegation %(id)s granted to %(name)s.",
+                                         id=delegation_id, name=grantee),
                 url_for("people.delegations"), 201)
 
 
@@ -222,6 +272,14 @@ def delegation_add():
           endpoint="api_delegation_revoke")
 @rule(Action.DELEGATE)
 def delegation_revoke(delegation_id: int):
-    gov().grants.revoke(g.actor, delegation_id)
-    return done({"id": delegation_id, "revoked": True}, f"Delegatie {delegation_id} ingetrokken.",
-                url_for("people.delegations"))
+    """Confirmed, with a reason the logbook records (R-12)."""
+    def revoke(reason: str):
+        gov().grants.revoke(g.actor, delegation_id, reason=reason)
+        return done({"id": delegation_id, "revoked": True},
+                    _("Delegation %(id)s revoked.", id=delegation_id),
+                    url_for("people.delegations"))
+    return confirm_step(revoke, title=_("Revoke delegation %(id)s", id=delegation_id),
+                        consequence=_("The designee's sessions end at once and the footage of "
+                                      "this delegation is closed to them. To continue, grant a "
+                                      "new delegation."),
+                        button=_("Revoke"), back=url_for("people.delegations"))

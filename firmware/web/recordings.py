@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,9 @@ from flask import Blueprint, abort, g, request, send_file, url_for
 from firmware.governance.access import ORDINARY_PURPOSES as PURPOSES
 from firmware.governance.roles import decide
 from firmware.governance.viewing import show_playback_segment
+from firmware.i18n import _
+from firmware.playback.thumbnail import NoPicture, ThumbnailCache, make_thumbnail
+from firmware.storage.events import covering, group_events
 from firmware.storage.holds import list_holds
 from firmware.storage.store import KeyErased, SegmentMissing
 from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_client,
@@ -30,23 +34,6 @@ _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def _tz() -> ZoneInfo:
     return ZoneInfo(nvr()["cfg"].device.timezone)
-
-
-def _camera_json(c) -> dict:
-    return {"id": c.id, "name": c.name, "location": c.location,
-            "live": bool(decide(g.actor, Action.LIVE, camera=c.id)),
-            "playback": bool(decide(g.actor, Action.PLAYBACK, camera=c.id))}
-
-
-@bp.route("/")
-@bp.route("/api/cameras", endpoint="api_index")
-@rule("login")
-def index():
-    cameras = [_camera_json(c) for c in nvr()["cfg"].cameras]
-    if g.actor.visit is not None:
-        cameras = [c for c in cameras if c["id"] in g.actor.visit.cameras]
-    today = datetime.now(_tz()).date().isoformat()
-    return reply("index.html", cameras, today=today, actor=g.actor)
 
 
 def _day_bounds(day: str) -> tuple[float, float]:
@@ -80,64 +67,113 @@ def _window(day_start: float, day_end: float) -> tuple[float, float]:
     return bounds[0], bounds[1]
 
 
-def timeline_svg(segments: list[dict], holds: list[dict], start: float, end: float,
-                 width: int = 960, height: int = 48) -> str:
-    """Recorded footage (blue), held windows (orange), gaps (empty), hour ticks."""
-    span = end - start
-
-    def x(t: float) -> float:
-        return round(max(0.0, min(1.0, (t - start) / span)) * width, 1)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 16}" '
-             f'role="img" aria-label="tijdlijn">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#eee"/>']
-    for h in holds:
-        parts.append(f'<rect class="hold" x="{x(h["start"])}" y="0" '
-                     f'width="{max(1, x(h["end"]) - x(h["start"]))}" height="{height}" '
-                     f'fill="#f5a623" opacity="0.5"/>')
-    for s in segments:
-        parts.append(f'<a href="#seg-{s["id"]}"><rect class="segment" x="{x(s["start"])}" '
-                     f'y="8" width="{max(1, x(s["end"]) - x(s["start"]))}" '
-                     f'height="{height - 16}" fill="#2a6fdb"/></a>')
-    for hour in range(25):
-        hx = round(hour / 24 * width, 1)
-        parts.append(f'<line x1="{hx}" y1="{height}" x2="{hx}" y2="{height + 4}" '
-                     f'stroke="#333"/>')
-        if hour % 3 == 0 and hour < 24:
-            parts.append(f'<text x="{hx + 2}" y="{height + 14}" font-size="10">{hour:02d}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
 
 
-@bp.route("/cameras/<camera>/day/<day>")
+def _day_segments(camera: str, start: float, end: float) -> list[dict]:
+    """The camera's readable segments overlapping [start, end); a visit sees only its window
+    (R-11)."""
+    segments = nvr()["store"].list_segments(camera, start, end)
+    if g.actor.visit is not None:
+        segments = [s for s in segments if decide(g.actor, Action.PLAYBACK, camera=camera,
+                                                  at=s["start"])]
+    return segments
+
+
+def _requests_of(camera: str, start: float, end: float) -> list[dict]:
+    """Requests (art. 9 and 10) on this camera overlapping the window, for those who may read
+    requests; others see none."""
+    if not decide(g.actor, Action.REQUEST_READ):
+        return []
+    return [r for r in gov().requests(nvr()["store"]).list() if r["camera_id"] == camera
+            and r["start"] < end and r["end"] > start and r["status"] != "refused"]
+
+
+_ANY_SEGMENT = "0" * 32
+
+
+def _segment_urls(endpoint: str):
+    """url_for once, then the id put in: a day of 1,500 segments would spend a third of its
+    time building URLs one by one."""
+    template = url_for(endpoint, segment_id=_ANY_SEGMENT)
+    return lambda segment_id: template.replace(_ANY_SEGMENT, segment_id)
+
+
+def _event_rows(events: list[dict], requests: list[dict], camera_name: str) -> list[dict]:
+    tz = _tz()
+    thumbnail = _segment_urls("recordings.thumbnail")
+    # Translated once per page, not once per row (the catalogue lookup is not free).
+    label = _("Event at %(time)s, %(length)s", time="{time}", length="{length}")
+    alt = _("Picture of the event at %(time)s", time="{time}")
+    rows = []
+    for e in events:
+        found = covering(requests, e["camera"], e["start"], e["end"])
+        start = datetime.fromtimestamp(e["start"], tz).strftime("%H:%M:%S")
+        length = _duration(e["end"] - e["start"])
+        rows.append({**e, "camera_name": camera_name, "duration": round(e["end"] - e["start"], 1),
+                     "from": start, "length": length,
+                     "label": label.replace("{time}", start).replace("{length}", length),
+                     "alt": alt.replace("{time}", start),
+                     "request": None if found is None else {
+                         "id": found["id"], "article": found["article"],
+                         "reference": found["reference"]},
+                     "thumbnail": thumbnail(e["segments"][0]["id"])})
+    return rows
+
+
 @bp.route("/api/cameras/<camera>/segments/<day>", endpoint="api_timeline")
 @rule(Action.PLAYBACK)
 @footage_client
-def timeline(camera: str, day: str):
-    cam = camera_or_404(camera)
-    store = nvr()["store"]
-    start, end = _day_bounds(day)
-    start, end = _window(start, end)
-    segments = store.list_segments(camera, start, end)
-    if g.actor.visit is not None:              # a visit sees only its window (R-11)
-        segments = [s for s in segments if decide(g.actor, Action.PLAYBACK, camera=camera,
-                                                  at=s["start"])]
+def segments(camera: str, day: str):
+    """The day's 10-second segments as JSON (the events are at .../events/<day>)."""
+    camera_or_404(camera)
+    start, end = _window(*_day_bounds(day))
     tz = _tz()
-    rows = [{"id": s["id"], "start": s["start"], "end": s["end"], "bytes": s["bytes"],
-             "held": bool(s["held"]), "event": s["event_id"],
-             "from": datetime.fromtimestamp(s["start"], tz).strftime("%H:%M:%S"),
-             "to": datetime.fromtimestamp(s["end"], tz).strftime("%H:%M:%S")} for s in segments]
+    return reply("", [{"id": s["id"], "start": s["start"], "end": s["end"], "bytes": s["bytes"],
+                       "held": bool(s["held"]), "event": s["event_id"],
+                       "from": datetime.fromtimestamp(s["start"], tz).strftime("%H:%M:%S"),
+                       "to": datetime.fromtimestamp(s["end"], tz).strftime("%H:%M:%S")}
+                      for s in _day_segments(camera, start, end)])
+
+
+@bp.route("/cameras/<camera>/day/<day>")
+@bp.route("/api/cameras/<camera>/events/<day>", endpoint="api_events")
+@rule(Action.PLAYBACK)
+@footage_client
+def timeline(camera: str, day: str):
+    """The day page: its events (one row each, with a thumbnail once a reason is given), a
+    timeline that zooms (static/timeline.js) and a player that plays segments as one."""
+    cam = camera_or_404(camera)
+    day_start, day_end = _day_bounds(day)
+    start, end = _window(day_start, day_end)
+    segments = _day_segments(camera, start, end)
+    requests = _requests_of(camera, start, end)
+    rows = _event_rows(group_events(segments), requests, cam.name)
     if is_api():
         return reply("", rows)
-    holds = [h for h in list_holds(store) if h["camera_id"] == camera and h["released"] is None
-             and h["start"] < end and h["end"] > start]
+    holds = [h for h in list_holds(nvr()["store"]) if h["camera_id"] == camera
+             and h["released"] is None and h["start"] < end and h["end"] > start]
+    tz = _tz()
     d = date.fromisoformat(day)
-    player = [{"id": r["id"], "start": r["start"], "end": r["end"],
-               "url": url_for("recordings.video", segment_id=r["id"])} for r in rows]
-    return reply("timeline.html", rows, camera=cam, day=day, player=player,
+    drawing = {"start": start, "end": end, "now": time.time(), "tz": nvr()["cfg"].device.timezone,
+               "events": [[r["id"], r["start"], r["end"], int(r["held"]), r["label"]]
+                          for r in rows],
+               "holds": [[h["start"], h["end"], h["reference"]] for h in holds],
+               "requests": [[r["start"], r["end"], r["reference"]] for r in requests]}
+    player = [{"id": s["id"], "event": s["event_id"], "start": s["start"], "end": s["end"]}
+              for s in segments]                 # the url from data-video (player.js)
+    return reply("timeline.html", rows, camera=cam, day=day, player=player, drawing=drawing,
+                 video_url=url_for("recordings.video", segment_id=_ANY_SEGMENT).replace(
+                     _ANY_SEGMENT, "{id}"),
                  tz=nvr()["cfg"].device.timezone,
-                 granted=bool(granted_until(Action.PLAYBACK, camera)),
-                 svg=timeline_svg(segments, holds, start, end), purposes=PURPOSES,
+                 zone=datetime.fromtimestamp(start, tz).strftime("%Z"),
+                 granted=bool(granted_until(Action.PLAYBACK, camera)), purposes=PURPOSES,
                  previous=(d - timedelta(days=1)).isoformat(),
                  following=(d + timedelta(days=1)).isoformat())
 
@@ -160,9 +196,47 @@ def access(camera: str):
     footage_grant(action, camera, text(f, "purpose", required=False),
                   text(f, "reason", required=False))
     until = granted_until(action, camera)
-    back = local_target(request.form.get("back"), url_for("recordings.index"))
+    back = local_target(request.form.get("back"), url_for("home.index"))
     return done({"camera": camera, "action": action.value, "until": until},
                 "Reden vastgelegd.", back)
+
+
+_GONE = ("deze beelden zijn gewist: de bewaartermijn van 28 dagen is voorbij (R-40)")
+_MISSING = ("het bestand van dit segment ontbreekt op de schijf (verwijderd nadat het "
+            "werd opgezocht); laat de technisch beheerder `nvr recordings verify` "
+            "draaien om de index bij te werken")
+THUMBNAILS = ThumbnailCache(entries=200, max_bytes=4 << 20)   # this process's memory only
+
+
+def _showable(segment_id: str):
+    """The segment's index row and the grant it is shown under, or the refusal to return:
+    the same checks for the video and its thumbnail (R-01, R-11, a visit's window)."""
+    if not _SEGMENT_ID.match(segment_id):
+        abort(404, "no such segment")
+    row = nvr()["store"].segment_row(segment_id)
+    if row is None:
+        THUMBNAILS.drop(segment_id)                       # erased: its picture goes too
+        abort(404, "no such segment")
+    camera = row["camera_id"]
+    decision = decide(g.actor, Action.PLAYBACK, camera=camera, at=row["start"])
+    if not decision:
+        return None, ({"error": decision.reason}, 403)
+    entry = grant_entry(Action.PLAYBACK, camera)
+    if entry is None:
+        return None, ({"error": "state a purpose and reason for this camera first (R-01)"}, 428)
+    return (row, entry), None
+
+
+def _plaintext(segment_id: str) -> bytes:
+    """The decrypted segment, in memory only, never on disk."""
+    try:
+        return b"".join(nvr()["store"].read_segment(segment_id))
+    except KeyErased:                                     # R-40, also before the next sweep
+        THUMBNAILS.drop(segment_id)
+        abort(410, _GONE)
+    except SegmentMissing:                                # removed after it was looked up
+        THUMBNAILS.drop(segment_id)
+        abort(410, _MISSING)
 
 
 @bp.route("/segments/<segment_id>/video")
@@ -170,28 +244,43 @@ def access(camera: str):
 @rule("login")
 @footage_client
 def video(segment_id: str):
-    if not _SEGMENT_ID.match(segment_id):
-        abort(404, "no such segment")
-    store = nvr()["store"]
-    row = store.segment_row(segment_id)
-    if row is None:
-        abort(404, "no such segment")
-    camera = row["camera_id"]
-    decision = decide(g.actor, Action.PLAYBACK, camera=camera, at=row["start"])
-    if not decision:
-        return {"error": decision.reason}, 403
-    entry = grant_entry(Action.PLAYBACK, camera)
-    if entry is None:
-        return {"error": "state a purpose and reason for this camera first (R-01)"}, 428
-    try:
-        data = b"".join(store.read_segment(segment_id))   # in memory only, never on disk
-    except KeyErased:                                     # R-40, also before the next sweep
-        abort(410, "deze beelden zijn gewist: de bewaartermijn van 28 dagen is voorbij (R-40)")
-    except SegmentMissing:                                # removed after it was looked up
-        abort(410, "het bestand van dit segment ontbreekt op de schijf (verwijderd nadat het "
-                   "werd opgezocht); laat de technisch beheerder `nvr recordings verify` "
-                   "draaien om de index bij te werken")
+    found, refusal = _showable(segment_id)
+    if refusal:
+        return refusal
+    row, entry = found
+    data = _plaintext(segment_id)
     # Art. 7 lid 2, R-51: what is served is on the record (once per showing, see viewing).
     show_playback_segment(gov().accounts.db, gov().logbook, g.actor, dict(row), entry)
     return send_file(io.BytesIO(data), mimetype="video/mp4", conditional=True,
                      download_name=f"{segment_id}.mp4")
+
+
+@bp.route("/segments/<segment_id>/thumbnail")
+@bp.route("/api/segments/<segment_id>/thumbnail", endpoint="api_thumbnail")
+@rule("login")
+@footage_client
+def thumbnail(segment_id: str):
+    """A JPEG of the motion in an event's first segment (playback/thumbnail.py): the same rules
+    as the video. It is a showing of that segment, logged as one (art. 7 lid 2), so a list
+    of 40 events is 40 showings, each once per SHOWING_SECONDS. Made in memory from the
+    decrypted segment and kept only in THUMBNAILS; the key is checked on every request, so
+    an erased segment's picture is never served (R-40)."""
+    found, refusal = _showable(segment_id)
+    if refusal:
+        return refusal
+    row, entry = found
+    jpeg = THUMBNAILS.get(segment_id)
+    if jpeg is None:
+        try:
+            jpeg = make_thumbnail(_plaintext(segment_id))
+        except NoPicture:
+            abort(404, "this segment holds no picture")
+        THUMBNAILS.put(segment_id, jpeg)
+    else:
+        try:
+            nvr()["store"].data_key(segment_id)          # still readable (R-40)?
+        except KeyErased:
+            THUMBNAILS.drop(segment_id)
+            abort(410, _GONE)
+    show_playback_segment(gov().accounts.db, gov().logbook, g.actor, dict(row), entry)
+    return send_file(io.BytesIO(jpeg), mimetype="image/jpeg")

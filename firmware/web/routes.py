@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from flask import (abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    session, url_for)
 from werkzeug.exceptions import HTTPException
+from markupsafe import Markup
 from werkzeug.routing import IntegerConverter
 
 from firmware.governance.access import AccessRefused, grant_footage, visible_length
@@ -41,7 +42,9 @@ _LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9._~/-]*(\?[A-Za-z0-9._~=&%+-]*)?")
 
 
 class InputError(Exception):
-    """A form field or JSON member is missing or malformed."""
+    """A form field or JSON member is missing or malformed; `field` names it when known."""
+
+    field: str | None = None
 
 
 # Errors that carry a rule's or an input's reason, shown to the user (403 for a Refusal).
@@ -191,7 +194,7 @@ def may(action: Action, camera: str | None = None) -> bool:
 
 
 # Pages in the menu, each shown only to whom it is for.
-_MENU = (("recordings.index", lazy_gettext("Cameras"), "login"),
+_MENU = (("home.index", lazy_gettext("Start"), "login"),
          ("live.grid", lazy_gettext("Live"), Action.LIVE),
          ("casework.holds", lazy_gettext("Holds"), Action.HOLD),
          ("casework.visits", lazy_gettext("Visits"), Action.IDENTIFY),
@@ -231,6 +234,107 @@ def reply(template: str, payload, **page):
     if is_api():
         return jsonify(payload)
     return render_template(template, data=payload, **page)
+
+
+# --- a refused form comes back filled in (issue 11 item 4) -------------------------------------
+
+class FormState:
+    """What a person typed into a POST form that a rule refused, for the page that shows the
+    form again: the values, and the message next to the field it concerns (`field`, named by
+    the InputError or the rule's exception; None: a message for the whole form)."""
+
+    def __init__(self, endpoint: str | None = None, values: Mapping | None = None,
+                 field: str | None = None, message: str = ""):
+        self.endpoint, self.values = endpoint, values or {}
+        self.field, self.message = field, message
+
+    def _list(self, name: str) -> list[str]:
+        if hasattr(self.values, "getlist"):
+            return self.values.getlist(name)
+        value = self.values.get(name)
+        return value if isinstance(value, list) else [] if value is None else [value]
+
+    def value(self, name: str, default: str = "") -> str:
+        values = self._list(name)
+        return str(values[0]) if values else default
+
+    def attrs(self, name: str, default: str | None = None) -> Markup:
+        """` value="..."` (what was typed, else `default`) and, on the refused field,
+        aria-invalid and aria-describedby pointing at its message."""
+        value = self.value(name, default or "")
+        out = Markup(' value="%s"') % value if value else Markup("")
+        if self.field == name:
+            out += Markup(' aria-invalid="true" aria-describedby="error-%s"') % name
+        return out
+
+    def marks(self, name: str) -> Markup:
+        """aria-invalid and aria-describedby for a field with no value of its own (checkboxes,
+        radio groups, selects)."""
+        if self.field == name:
+            return Markup(' aria-invalid="true" aria-describedby="error-%s"') % name
+        return Markup("")
+
+    def chosen(self, name: str, option: str, word: str = "selected") -> Markup:
+        """` selected` (or `word`, e.g. checked) when `option` was submitted for `name`."""
+        return Markup(" " + word) if str(option) in self._list(name) else Markup("")
+
+    def error(self, name: str | None = None) -> Markup:
+        """The message, where it belongs: next to field `name`, or (name None) at the top of
+        the form when the rule named no field."""
+        if not self.message or self.field != name:
+            return Markup("")
+        ident = Markup(' id="error-%s"') % name if name else Markup("")
+        return Markup('<span class="error field-error" role="alert" style="margin: 0 .5rem"'
+                      '%s>%s</span>') % (ident, self.message)
+
+
+def form_state(endpoint: str) -> FormState:
+    """The refused submission of the form that posts to `endpoint`, or an empty state."""
+    state = g.get("form_state")
+    return state if state is not None and state.endpoint == endpoint else FormState()
+
+
+def keeps_form(page: str):
+    """Declare that a POST view's form lives on the page of endpoint `page` (called with the
+    same path arguments): a rule error then shows that page again with the form filled in
+    (form_again), not an error page."""
+    def mark(view):
+        view.nvr_form_page = page
+        return view
+    return mark
+
+
+def form_again(exc: Exception):
+    """The page of a refused POST form, shown again with what was typed and the message next to
+    its field, status 400; None when the view declared no page (keeps_form) or under /api."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    page = getattr(view, "nvr_form_page", None)
+    if page is None or is_api() or request.method != "POST":
+        return None
+    g.form_state = FormState(request.endpoint, request.form, getattr(exc, "field", None),
+                             str(exc))
+    try:
+        response = current_app.make_response(current_app.view_functions[page](
+            **(request.view_args or {})))
+    except RuleError:                   # the page itself is refused (no such request): the
+        return None                     # error page says what the rule said
+    if response.status_code == 200:
+        response.status_code = 400
+    return response
+
+
+def _names_field(parse):
+    """An InputError raised while reading field `name` names it (FormState marks it). The
+    default name is camera_id's, the one reader called without a name."""
+    @functools.wraps(parse)
+    def inner(f, name: str = "camera", *args, **kwargs):
+        try:
+            return parse(f, name, *args, **kwargs)
+        except InputError as exc:
+            if exc.field is None:
+                exc.field = name
+            raise
+    return inner
 
 
 def done(result, message: str, back: str, status: int = 200):
@@ -304,6 +408,7 @@ def fields() -> Mapping:
     return request.form
 
 
+@_names_field
 def text(f: Mapping, name: str, *, required: bool = True, default: str = "") -> str:
     """A text field, stripped; a required one needs visible characters (a value of
     zero-width or control characters is missing)."""
@@ -322,6 +427,7 @@ def text(f: Mapping, name: str, *, required: bool = True, default: str = "") -> 
     return value
 
 
+@_names_field
 def integer(f: Mapping, name: str, *, low: int = 1, high: int = 10**9) -> int:
     value = f.get(name)
     try:
@@ -334,6 +440,7 @@ def integer(f: Mapping, name: str, *, low: int = 1, high: int = 10**9) -> int:
     return number
 
 
+@_names_field
 def moment(f: Mapping, name: str) -> float:
     """A date and time: ISO 8601 (e.g. 2026-11-29T14:05); without an offset it is the
     device's local time."""
@@ -365,6 +472,7 @@ def camera_or_404(camera: str):
     abort(404, _("there is no camera '%(camera)s'", camera=camera))
 
 
+@_names_field
 def camera_id(f: Mapping, name: str = "camera") -> str:
     value = text(f, name)
     known = [c.id for c in nvr()["cfg"].cameras]
@@ -447,4 +555,5 @@ def granted_until(action: Action, camera: str) -> float:
 __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "footage_grant",
            "granted_until", "grant_entry", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
-           "new_session", "forget_session", "local_target", "footage_client", "workstation"]
+           "new_session", "forget_session", "local_target", "footage_client", "workstation",
+           "FormState", "form_state", "keeps_form", "form_again"]

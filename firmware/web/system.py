@@ -13,6 +13,7 @@ from firmware.governance.wording import ALARMS
 from firmware.governance.introduction import refusals
 from firmware.live.client import recorder_status
 from firmware.system.clock import clock_synchronised
+from firmware.system.readiness import readiness
 from firmware.web.routes import PUBLIC, local_time, nvr, reply, rule
 
 bp = Blueprint("system", __name__)
@@ -31,19 +32,14 @@ def healthz():
 @bp.route("/readyz")
 @rule(PUBLIC)
 def readyz():
-    store = nvr()["store"]
-    alarms = store.alarms()                    # kept in the index: the owner's, seen here too
-    refused = refusals(nvr()["cfg"])           # the DPIA, art. 11: why a camera does not record
-    checks = {"disk_below_high_water": store.disk_used() <= store.high_water,
-              "storage_alarm": not alarms,
-              "cameras_may_record": not refused,
-              "clock_synchronised": clock_synchronised()}
-    ready = (checks["disk_below_high_water"] and checks["storage_alarm"]
-             and checks["cameras_may_record"])
-    return ({"ready": ready, "checks": checks,
-             "alarms": [{"kind": a["kind"], "detail": a["detail"]} for a in alarms],
-             "refused": {cam: r.dutch for cam, r in refused.items()}},
-            200 if ready else 503)
+    """Ready: disk, no storage alarm, cameras allowed, the recorder recording, the clock
+    synchronised (system/readiness.py, issue 11 item 7). `storage_alarm` is true when there
+    is one."""
+    found = readiness(nvr()["cfg"], nvr()["store"])
+    return ({"ready": found.ready, "checks": found.checks, "reasons": found.reasons,
+             "clock_source": found.clock_source, "alarms": found.alarms,
+             "refused": found.refused},
+            200 if found.ready else 503)
 
 
 def system_state() -> dict:

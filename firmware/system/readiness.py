@@ -1,0 +1,104 @@
+"""Is the device ready to do its work? The one answer behind /readyz and the storage and
+recorder items of the home page (issue 11 item 7, R-30, R-42, R-82 health monitoring).
+
+Ready means all of:
+- the disk is below its high-water mark and the store raises no alarm (R-42);
+- every camera may record (the DPIA and art. 11, governance.introduction);
+- the recorder answers on its local socket and every camera that may record delivered a frame
+  in the last HEARTBEAT_SECONDS (a recorder that is down, or a camera that stalled, records
+  nothing: the device is not ready however healthy the web is);
+- the clock is synchronised (R-30: evidence needs trustworthy time; system.clock.clock_state).
+
+`/healthz` stays liveness only (the web process answers).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from firmware.config import Config
+from firmware.governance.introduction import refusals
+from firmware.governance.wording import ALARMS
+from firmware.i18n import _
+from firmware.live.client import recorder_status
+from firmware.system.clock import clock_state
+
+HEARTBEAT_SECONDS = 10          # a camera without a frame for this long has stalled
+
+
+@dataclass
+class Readiness:
+    checks: dict[str, bool]
+    problems: dict[str, list[str]]              # per check that fails: why, for a person
+    alarms: list[dict] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    clock_source: str = ""
+
+    @property
+    def reasons(self) -> list[str]:
+        return [why for found in self.problems.values() for why in found]
+
+    @property
+    def ready(self) -> bool:
+        return not self.reasons
+
+
+def recorder_problems(cfg: Config, refused: dict, now: float,
+                      status: dict | None) -> list[str]:
+    """Why the recorder is not recording every camera that may record ([] when it is)."""
+    if status is None:
+        return [_("the recorder does not answer on its socket %(path)s: start it (nvr run, or "
+                  "systemctl start nvr-recorder) and look at its log", path=str(cfg.live_socket))]
+    problems = []
+    for cam in cfg.cameras:
+        if cam.id in refused:
+            continue                             # said by cameras_may_record
+        seen = status.get(cam.id, {})
+        last = seen.get("last_frame")
+        if seen.get("state") != "recording":
+            problems.append(_("camera %(camera)s does not record (%(state)s): look at the "
+                              "recorder's log", camera=cam.id,
+                              state=seen.get("why") or seen.get("state", "not started")))
+        elif last is None or now - last > HEARTBEAT_SECONDS:
+            problems.append(_("camera %(camera)s delivered no frame for more than %(seconds)s "
+                              "seconds: check the camera and its cable", camera=cam.id,
+                              seconds=HEARTBEAT_SECONDS))
+    return problems
+
+
+def readiness(cfg: Config, store, now: float | None = None,
+              clock_max_age: float = 0.0) -> Readiness:
+    """The checks of /readyz, each True when it is as it should be, except `storage_alarm`,
+    which is True when there IS an alarm (the field says what it names). `clock_max_age`:
+    how old an answer about the clock may be (0 for /readyz: asked afresh)."""
+    now = time.time() if now is None else now
+    alarms = store.alarms()                  # kept in the index: the owner's, seen here too
+    refused = refusals(cfg)
+    recorder = recorder_problems(cfg, refused, now, recorder_status(cfg.live_socket))
+    clock = clock_state(max_age=clock_max_age)
+    below = store.disk_used() <= store.high_water
+    checks = {"disk_below_high_water": below, "storage_alarm": bool(alarms),
+              "cameras_may_record": not refused, "recorder_running": not recorder,
+              "clock_synchronised": clock.synchronised}
+    problems: dict[str, list[str]] = {}
+    if not below:
+        problems["disk_below_high_water"] = [_(
+            "the disk is above its high-water mark: the oldest footage that is not held is "
+            "erased first (R-42)")]
+    if alarms:
+        problems["storage_alarm"] = [_("storage alarm: %(text)s",
+                                       text=ALARMS.get(a["kind"], a["detail"])) for a in alarms]
+    if refused:
+        problems["cameras_may_record"] = [
+            _("camera %(camera)s may not record: %(why)s", camera=cam, why=r.dutch)
+            for cam, r in refused.items()]
+    if recorder:
+        problems["recorder_running"] = recorder
+    if not clock.synchronised:
+        problems["clock_synchronised"] = [_(
+            "the clock is not synchronised (according to %(source)s): check the time server "
+            "(NTP); recordings need trustworthy time (R-30)", source=clock.source)]
+    return Readiness(checks, problems,
+                     [{"kind": a["kind"], "detail": a["detail"]} for a in alarms],
+                     {cam: r.dutch for cam, r in refused.items()}, clock.source)
