@@ -319,3 +319,35 @@ def shot(page, name: str) -> None:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def check_here(page) -> None:
+    """axe at desktop width, then no sideways scrolling at 375 px."""
+    page.set_viewport_size(DESKTOP)
+    assert blocking_violations(page) == [], page.url
+    page.set_viewport_size(PHONE)
+    assert scroll_width(page) <= PHONE["width"], page.url
+
+
+def test_pages_a_form_answers_pass_axe_and_fit_a_phone(as_user, device):
+    """Pages no GET shows: the confirmation with a reason (releasing a hold, disabling an
+    account), and the same page refusing a too short reason with the typed text kept."""
+    url, _ = device
+    page = as_user(ROLE_USERS[Role.BEHEERDER])
+    page.goto(f"{url}/holds")
+    page.locator("main table form button").first.click()        # release…: asks first
+    page.wait_for_selector("input[name=reason]")
+    check_here(page)
+    shot(page, "mobiel-08-bevestigen")
+    page.eval_on_selector("input[name=reason]", "i => { i.removeAttribute('minlength');"
+                                                " i.removeAttribute('required'); }")
+    page.fill("input[name=reason]", "kort")
+    page.click("main form button")
+    assert page.input_value("input[name=reason]") == "kort"      # kept, with the error
+    assert page.locator("main .error").count() >= 1
+    check_here(page)
+    admin = as_user(ROLE_USERS[Role.TECHNICAL])
+    admin.goto(f"{url}/users")
+    admin.locator("tr:has-text('d.dpo') button").first.click()   # disable…: asks first
+    admin.wait_for_selector("input[name=reason]")
+    check_here(admin)
