@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 from firmware.governance.roles import Action, Actor, decide
+from firmware.i18n import _
 
 # Article 1: what camera footage may serve; a person states one of these for live view and
 # ordinary playback.
@@ -95,3 +96,31 @@ def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purp
                        details=details)
     return gov.logbook.append("inzien", actor.name, action.value, subject=subject,
                               reason=reason, details=details)
+
+
+def grant_live_view(gov, actor: Actor, cameras: list[str], *, purpose: str | None,
+                    reason: str | None) -> int:
+    """R-01 for a grid of live cameras: one purpose and reason for all of them, checked per
+    camera and logged ONCE (one usage entry, one entry in the Logboek Inzien Beeldmateriaal
+    naming every camera), so a control room's viewing is one look, not one per tile. Raises
+    AccessRefused (logged) when the reason is missing or any camera is not allowed. Returns
+    the number of the entry in the Logboek Inzien Beeldmateriaal."""
+    subject = "camera's " + ", ".join(cameras)
+    try:
+        check_reason(purpose, reason)
+        if not cameras:
+            raise AccessRefused(_("there is no camera you may watch live (R-11)"))
+        for camera in cameras:
+            decision = decide(actor, Action.LIVE, camera=camera)
+            if not decision:
+                raise AccessRefused(decision.reason)
+    except AccessRefused as exc:
+        gov.logbook.append("usage", actor.name, "footage-refused", subject=subject,
+                           reason=reason or "", details={"action": Action.LIVE.value,
+                                                         "cameras": cameras, "why": str(exc)})
+        raise
+    details = {"action": Action.LIVE.value, "cameras": cameras, "purpose": purpose}
+    gov.logbook.append("usage", actor.name, "live", subject=subject, reason=reason,
+                       details=details)
+    return gov.logbook.append("inzien", actor.name, "live", subject=subject, reason=reason,
+                              details=details)

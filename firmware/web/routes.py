@@ -20,7 +20,8 @@ from werkzeug.exceptions import HTTPException
 from markupsafe import Markup
 from werkzeug.routing import IntegerConverter
 
-from firmware.governance.access import AccessRefused, grant_footage, visible_length
+from firmware.governance.access import (AccessRefused, grant_footage, grant_live_view,
+                                         visible_length)
 from firmware.governance.bounds import when
 from firmware.governance.accounts import AccountError
 from firmware.governance.delegation import GrantError
@@ -68,13 +69,14 @@ def is_api() -> bool:
     return request.path.startswith("/api/")
 
 
-def current_actor() -> Actor | None:
+def current_actor(*, touch: bool = True) -> Actor | None:
     """The account of this session, with its delegations, or the visit it was handed to; the
-    server's session table decides (R-81), the cookie holds only a token."""
+    server's session table decides (R-81), the cookie holds only a token. `touch=False` for a
+    request that is no activity of the person (a page polling its state)."""
     token = session.get("sid")
     if not token:
         return None
-    actor = gov().session_actor(token)
+    actor = gov().session_actor(token, touch=touch)
     if actor is None:
         forget_session()                 # ended, idle, disabled, closed: the cookie is spent
     return actor
@@ -108,15 +110,16 @@ def refusal_text(actor: Actor, action: Action) -> str:
              what=what)
 
 
-def rule(access):
+def rule(access, *, touch: bool = True):
     """`access` is PUBLIC, an Action (checked with decide), "login" (any account or a visit) or
-    "account" (a personal account: not a visit of police or prosecutor)."""
+    "account" (a personal account: not a visit of police or prosecutor). `touch=False`: the
+    request does not count as activity, so it keeps no idle session alive (R-81)."""
     def wrap(view):
         @functools.wraps(view)
         def inner(*args, **kwargs):
             if access == PUBLIC:
                 return view(*args, **kwargs)
-            actor = current_actor()
+            actor = current_actor(touch=touch)
             if actor is None:
                 if is_api():
                     return {"error": _("log in first")}, 401
@@ -531,6 +534,18 @@ def footage_grant(action: Action, camera: str, purpose: str | None, reason: str 
     session["grant_entries"] = entries
 
 
+def footage_grant_live(cameras: list[str], purpose: str | None, reason: str | None) -> None:
+    """R-01 for the live grid: one purpose and reason for all `cameras`, logged once
+    (governance.access.grant_live_view), remembered per camera for GRANT_SECONDS."""
+    entry = grant_live_view(gov(), g.actor, cameras, purpose=purpose, reason=reason)
+    until = time.time() + GRANT_SECONDS
+    grants, entries = session.get("grants", {}), session.get("grant_entries", {})
+    for camera in cameras:
+        grants[f"{Action.LIVE.value}:{camera}"] = until
+        entries[f"{Action.LIVE.value}:{camera}"] = entry
+    session["grants"], session["grant_entries"] = grants, entries
+
+
 def local_target(target: str | None, default: str = "/") -> str:
     """`target` if it is a plain path on this device, else `default`: the one check for every
     redirect a request names (the login's `next`, the reason form's `back`)."""
@@ -556,4 +571,4 @@ __all__ = ["rule", "PUBLIC", "Action", "Role", "nvr", "gov", "current_actor", "f
            "granted_until", "grant_entry", "AccessRefused", "GRANT_SECONDS", "reply", "done", "fields", "text",
            "integer", "moment", "camera_id", "camera_or_404", "may", "InputError", "local_time",
            "new_session", "forget_session", "local_target", "footage_client", "workstation",
-           "FormState", "form_state", "keeps_form", "form_again"]
+           "FormState", "form_state", "keeps_form", "form_again", "footage_grant_live"]

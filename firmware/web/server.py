@@ -84,11 +84,18 @@ def ensure_certificate(key_dir: Path, hostname: str) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+PAGE_THREADS = 8                 # server threads beside the live streams
+
+
 class WebServer:
     def __init__(self, app, host: str, port: int, key_dir: Path, device_id: str = "nvr"):
         from firmware.system import clients
         cert, key = ensure_certificate(key_dir, socket.gethostname())
-        self.server = wsgi.Server((host, port), app, numthreads=8, server_name="nvr")
+        from firmware.web.live import MAX_STREAMS
+        # Every live stream holds a thread while it plays (a grid: one per tile); the pages,
+        # the tiles' status and playback get PAGE_THREADS of their own.
+        self.server = wsgi.Server((host, port), app, numthreads=PAGE_THREADS + MAX_STREAMS,
+                                  server_name="nvr")
         adapter = BuiltinSSLAdapter(str(cert), str(key))
         harden(adapter.context)
         clients.ensure_ca(key_dir, device_id)
