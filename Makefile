@@ -27,9 +27,10 @@ debian-setup:
 test: debian-setup $(STAMP)
 	$(BIN)/pytest
 
-# Refresh the screenshots in docs/ from the browser test.
+# Refresh the screenshots in docs/ from the browser tests (desktop and 375 px).
 screenshots: debian-setup $(STAMP)
-	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py tests/test_browser_events.py
+	NVR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py tests/test_browser_events.py \
+	  tests/test_browser_a11y.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/motion.py
