@@ -383,7 +383,8 @@ def test_thumbnail_refused_outside_a_visits_window_R11(app, events_site):
     assert outside not in {s["id"] for e in listed for s in e["segments"]}
     api(c, "POST", "/api/logout")
     assert api(login(app, "b.beheerder"), "POST",
-               f"/api/visits/{visit}/close").status_code == 200
+               f"/api/visits/{visit}/close",
+               {"reason": "bezoek van de politie afgerond"}).status_code == 200
 
 
 def test_thumbnail_gone_with_its_segment_R40(app, events_site):
