@@ -116,7 +116,8 @@ class Client:
         try:
             self.conn.request(method, path, data, headers)
             response = self.conn.getresponse()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                ssl.SSLEOFError):
             self.conn.close()                          # an idle keep-alive closed by the server
             self.conn.request(method, path, data, headers)
             response = self.conn.getresponse()
@@ -402,9 +403,12 @@ def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[d
     per_kind = MEMORY_PLAYBACKS // len(kinds)
     for round_ in range(1, ROUNDS + 1):
         for name, play in kinds.items():
+            t0 = time.monotonic()
             for _ in range(per_kind):
                 play()
             steps.append((f"round {round_}: {per_kind} x {name}", rss_kb(wpid), per_kind))
+            print(f"  {steps[-1][0]}: RSS {steps[-1][1] / 1024:.1f} MB "
+                  f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
     return {"steps": steps, "end": rss_kb(wpid), "peak": rss_kb(wpid, "VmHWM")}
 
 
@@ -468,6 +472,9 @@ def print_memory(m: dict) -> None:
 
 
 def print_report(report: dict, fps: float) -> None:
+    print_memory(report["memory"])
+    if MEMORY_ONLY:
+        return
     base, load = report["baseline"], report["load"]
     print(f"nvr run recording {CLIP.name} scaled to 1920x1080 at {fps:.0f} fps, "
           f"baseline {base['seconds']:.0f} s, load {load['seconds']:.0f} s with {VIEWERS} live "

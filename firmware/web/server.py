@@ -87,6 +87,11 @@ def ensure_certificate(key_dir: Path, hostname: str) -> tuple[Path, Path]:
 class WebServer:
     def __init__(self, app, host: str, port: int, key_dir: Path, device_id: str = "nvr"):
         from firmware.system import clients
+        from firmware.system.memory import limit_malloc_arenas, return_large_blocks
+        # The web process's memory stays where it started (issue 11, bench/web.py): large
+        # blocks go back to the system when freed, and the server's threads share 2 heaps.
+        return_large_blocks()
+        limit_malloc_arenas()
         cert, key = ensure_certificate(key_dir, socket.gethostname())
         self.server = wsgi.Server((host, port), app, numthreads=8, server_name="nvr")
         adapter = BuiltinSSLAdapter(str(cert), str(key))
