@@ -51,7 +51,9 @@ MEMORY_PAGES, MEMORY_PLAYBACKS, MEMORY_GOAL_MB = 1000, 100, 20
 PASSWORD = "a long pass phrase 42"
 ARCHIVE_PASSWORD = "benchmark export password 2026"
 # The page set, timed in every phase and loaded in the memory phase: one line per page.
-# {day}: today in the device's zone; {event}: an event of the recorded footage.
+# {day}: today in the device's zone; {event}: an event of the recorded footage (the "event" of
+# a row of /api/cameras/cam/segments/{day}). The page client has a playback grant (R-01), so
+# a footage URL such as an event's thumbnail is one more line here.
 PAGES = (
     "/",
     "/cameras/cam/day/{day}",             # the day: timeline and list (events, issue 11)
@@ -149,6 +151,14 @@ def recorder_frames(data_dir: Path) -> tuple[int, float]:
     from firmware.live.client import recorder_status
     status = recorder_status(data_dir / "live.sock")["cam"]
     return status["frames"], time.monotonic()
+
+
+def page_client(host: str, port: int) -> Client:
+    """The client that loads the page set, with a playback grant for footage URLs (R-01)."""
+    client = Client(host, port, "b.viewer0")
+    client.call("POST", "/api/cameras/cam/access", {"action": "playback", "purpose": "safety",
+                                                     "reason": "benchmark page set"})
+    return client
 
 
 def time_pages(client: Client, values: dict, until: float, out: dict[str, list[float]]) -> None:
@@ -391,7 +401,7 @@ def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[d
     case = casework(host, port, segments)
     kinds = playback_kinds(host, port, case, segments, values["day"])
     steps: list[tuple[str, int, int]] = []           # (what, RSS after it in kB, count)
-    client = Client(host, port, "b.viewer0")
+    client = page_client(host, port)
     steps.append(("login and casework", rss_kb(wpid), 0))
     loads = 0
     while loads < MEMORY_PAGES:
@@ -431,7 +441,7 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
         cpu0 = (cpu_seconds(pid), cpu_seconds(wpid))
         until = time.monotonic() + seconds
         threads = [threading.Thread(target=time_pages, args=(
-            Client(host, port, "b.viewer0"), values, until, pages))]
+            page_client(host, port), values, until, pages))]
         if load:
             threads += [threading.Thread(target=live_viewer, args=(
                 Client(host, port, f"b.viewer{i + 1}"), until, delays, counts))
