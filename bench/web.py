@@ -12,6 +12,15 @@ missing from the segments written, live delay (capture to arrival at the viewer)
 rate per viewer, playback throughput, page times under load and their ratio to the baseline,
 and the CPU of the recorder and web processes in both phases. `--greedy`: the playback client
 downloads segments without pause instead of in real time.
+
+A third phase, memory (issue 11: the web process grew from 54 MB to 266 MB in nine minutes of one
+person's use): MEMORY_PAGES page loads over the page set, then MEMORY_PLAYBACKS playbacks of
+every kind (segment video, blurred inzage, decision letter and declaration PDFs, logbooks as
+CSV and PDF, the report, a 7z export with its declaration, live MJPEG), the web process's RSS
+read from /proc after each kind. Printed: its RSS at start (before the first request), at the
+end, the difference against the goal of MEMORY_GOAL_MB, and its peak (VmHWM).
+`--memory-only` runs only this phase; `--rounds N` repeats its playbacks N times (a cost that
+comes once, such as an import, shows in round 1 only; a leak grows every round).
 """
 
 from __future__ import annotations
@@ -36,9 +45,25 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT.parent / "shared" / "data" / "video" / "video03.avi"
 BASE_SECONDS, LOAD_SECONDS, VIEWERS = 20, 60, 4
 GREEDY = "--greedy" in sys.argv          # the playback client downloads without pause
+MEMORY_ONLY = "--memory-only" in sys.argv
+ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 1
+MEMORY_PAGES, MEMORY_PLAYBACKS, MEMORY_GOAL_MB = 1000, 100, 20
 PASSWORD = "a long pass phrase 42"
-PAGES = ("/", "/cameras/cam/day/{day}", "/system", "/requests", "/holds", "/logbooks",
-         "/api/cameras", "/api/system")
+ARCHIVE_PASSWORD = "benchmark export password 2026"
+# The page set, timed in every phase and loaded in the memory phase: one line per page.
+# {day}: today in the device's zone; {event}: an event of the recorded footage (the "event" of
+# a row of /api/cameras/cam/segments/{day}). The page client has a playback grant (R-01), so
+# a footage URL such as an event's thumbnail is one more line here.
+PAGES = (
+    "/",
+    "/cameras/cam/day/{day}",             # the day: timeline and list (events, issue 11)
+    "/system",
+    "/requests",
+    "/holds",
+    "/logbooks",
+    "/api/cameras",
+    "/api/system",
+)
 
 CONFIG = f"""
 [device]
@@ -48,6 +73,8 @@ data_dir = "data"
 key_dir = "keys"
 [web]
 port = 0
+[export]
+directory = "usb-stand-in"
 [[cameras]]
 id = "cam"
 name = "Bench"
@@ -91,7 +118,8 @@ class Client:
         try:
             self.conn.request(method, path, data, headers)
             response = self.conn.getresponse()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                ssl.SSLEOFError):
             self.conn.close()                          # an idle keep-alive closed by the server
             self.conn.request(method, path, data, headers)
             response = self.conn.getresponse()
@@ -125,10 +153,18 @@ def recorder_frames(data_dir: Path) -> tuple[int, float]:
     return status["frames"], time.monotonic()
 
 
-def time_pages(client: Client, day: str, until: float, out: dict[str, list[float]]) -> None:
+def page_client(host: str, port: int) -> Client:
+    """The client that loads the page set, with a playback grant for footage URLs (R-01)."""
+    client = Client(host, port, "b.viewer0")
+    client.call("POST", "/api/cameras/cam/access", {"action": "playback", "purpose": "safety",
+                                                     "reason": "benchmark page set"})
+    return client
+
+
+def time_pages(client: Client, values: dict, until: float, out: dict[str, list[float]]) -> None:
     while time.monotonic() < until:
         for page in PAGES:
-            path = page.format(day=day)
+            path = page.format(**values)
             t0 = time.perf_counter()
             response = client.request("GET", path)
             response.read()
@@ -219,6 +255,9 @@ def main() -> None:
                          enrollment_code=gov.accounts.issue_enrollment_code(Role.MANAGER))
         admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
         manager = gov.accounts.authenticate("m.manager", PASSWORD).actor()
+        officer = gov.accounts.create("p.officer", Role.PRIVACY_OFFICER, by=admin)
+        gov.accounts.reset_password("p.officer", officer, PASSWORD)
+        gov.accounts.approve("p.officer", role=Role.PRIVACY_OFFICER, by=manager)
         for i in range(VIEWERS + 2):
             code = gov.accounts.create(f"b.viewer{i}", Role.BEHEERDER, by=admin)
             gov.accounts.reset_password(f"b.viewer{i}", code, PASSWORD)     # the owner
@@ -240,12 +279,147 @@ def main() -> None:
             url = (found.group(1), int(found.group(2))) if found else None
         threading.Thread(target=proc.stdout.read, daemon=True).start()
         try:
+            start_kb = rss_kb(web_pid(proc.pid))          # before its first request
             time.sleep(5)                                   # let the recorder settle
             report = run_phases(url, d, config, proc.pid, fps)
+            report["memory"]["start"] = start_kb
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(30)
     print_report(report, fps)
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    """The process's resident memory (VmRSS) or its peak (VmHWM) from /proc, in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, ZoneInfo("Europe/Amsterdam")).isoformat(timespec="seconds")
+
+
+def casework(host: str, port: int, segments: list[dict]) -> dict:
+    """An art. 10 request ready for its inzage (approved, identity, declaration) and an art. 9
+    request ready for exports, both over one short segment of the recorded footage."""
+    seg = segments[len(segments) // 2]
+    start, end = iso(seg["start"] + 1.5), iso(seg["end"] - 0.5)
+    officer, manager = Client(host, port, "p.officer"), Client(host, port, "m.manager")
+    beheerder = Client(host, port, "b.viewer0")
+    art10 = officer.call("POST", "/api/requests/art10", {
+        "requester": "J. de Vries", "requester_kind": "citizen",
+        "motivation": "mijn fiets is gestolen bij de ingang", "camera": "cam",
+        "start": start, "end": end})["id"]
+    manager.call("POST", f"/api/requests/{art10}/decision", {
+        "approve": True, "reason": "belang aangetoond: aangifte fietsdiefstal",
+        "weighing": "voorbijgangers in beeld; het belang van de aanvrager weegt zwaarder, "
+                    "anderen worden vervaagd getoond"})
+    beheerder.call("POST", f"/api/requests/{art10}/identity",
+                   {"document_type": "paspoort", "last_digits": "4567"})
+    beheerder.call("POST", f"/api/requests/{art10}/declaration", {"signed_by": "J. de Vries"})
+    art9 = beheerder.call("POST", "/api/requests/art9", {
+        "reference": "PL0900-2026-4411", "requester": "brigadier K. Bakker",
+        "legal_basis": "126nd", "camera": "cam", "start": start, "end": end})["id"]
+    beheerder.call("POST", f"/api/requests/{art9}/identity", {
+        "officer": "brigadier K. Bakker", "document_type": "dienstpas", "last_digits": "4411"})
+    beheerder.call("POST", f"/api/requests/{art9}/declaration",
+                   {"signed_by": "brigadier K. Bakker"})
+    for c in (officer, manager, beheerder):
+        c.conn.close()
+    return {"art10": art10, "art9": art9, "segment": seg["id"]}
+
+
+def fetch(client: Client, path: str) -> int:
+    response = client.request("GET", path)
+    size = len(response.read())
+    if response.status != 200:
+        raise SystemExit(f"GET {path}: {response.status}")
+    return size
+
+
+def watch_live(client: Client, seconds: float) -> int:
+    """Watch the live MJPEG stream for `seconds`, then close it as a browser tab does."""
+    response = client.request("GET", "/cameras/cam/live.mjpeg")
+    if response.status != 200:
+        raise SystemExit(f"live.mjpeg: {response.status} {response.read()[:200]!r}")
+    n, until = 0, time.monotonic() + seconds
+    while time.monotonic() < until:
+        line = response.readline()
+        if line.startswith(b"Content-Length:"):
+            response.readline()
+            response.read(int(line.split(b":", 1)[1]))
+            n += 1
+    client.conn.close()
+    return n
+
+
+def playback_kinds(host: str, port: int, case: dict, segments: list[dict], day: str) -> dict:
+    """One callable per kind of playback or document; each call plays or fetches one."""
+    viewer = Client(host, port, "b.viewer1")
+    viewer.call("POST", "/api/cameras/cam/access", {"action": "playback", "purpose": "safety",
+                                                     "reason": "benchmark memory playback"})
+    beheerder = Client(host, port, "b.viewer0")
+    officer = Client(host, port, "p.officer")
+    counter = iter(range(10 ** 6))
+    art10, art9 = case["art10"], case["art9"]
+
+    def segment_video():
+        return fetch(viewer, f"/segments/{segments[next(counter) % len(segments)]['id']}/video")
+
+    def export_7z():
+        made = beheerder.call("POST", "/api/exports", {"request": art9,
+                                                       "password": ARCHIVE_PASSWORD})
+        return fetch(beheerder, f"/exports/{made['id']}/declaration.pdf")
+
+    def live():
+        client = Client(host, port, "b.viewer2")
+        client.call("POST", "/api/cameras/cam/access", {
+            "action": "live", "purpose": "safety", "reason": "benchmark memory live"})
+        return watch_live(client, 2.0)
+
+    first = (datetime.now(ZoneInfo("Europe/Amsterdam")).date() - timedelta(days=7)).isoformat()
+    return {
+        "segment video": segment_video,
+        "segment video (again)": segment_video,
+        "inzage blurred": lambda: fetch(beheerder, f"/requests/{art10}/inzage/segments/"
+                                                   f"{case['segment']}/video?regions=0,0,0.5,1"),
+        "decision letter PDF": lambda: fetch(officer, f"/requests/{art10}/besluit.pdf"),
+        "declaration PDF": lambda: fetch(beheerder, f"/requests/{art10}/declaration.pdf"),
+        "logbook PDF": lambda: fetch(officer, "/logbooks/inzien/pdf"),
+        "logbook CSV": lambda: fetch(officer, "/logbooks/usage/csv"),
+        "report PDF": lambda: fetch(officer, f"/report?from={first}&to={day}"),
+        "7z export + declaration": export_7z,
+        "live MJPEG 2 s": live,
+    }
+
+
+def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[dict]) -> dict:
+    """MEMORY_PAGES page loads, then MEMORY_PLAYBACKS playbacks of every kind per round; the
+    web process's RSS after each step."""
+    case = casework(host, port, segments)
+    kinds = playback_kinds(host, port, case, segments, values["day"])
+    steps: list[tuple[str, int, int]] = []           # (what, RSS after it in kB, count)
+    client = page_client(host, port)
+    steps.append(("login and casework", rss_kb(wpid), 0))
+    loads = 0
+    while loads < MEMORY_PAGES:
+        for page in PAGES:
+            if loads < MEMORY_PAGES:
+                fetch(client, page.format(**values))
+                loads += 1
+    steps.append((f"{MEMORY_PAGES} page loads", rss_kb(wpid), MEMORY_PAGES))
+    per_kind = MEMORY_PLAYBACKS // len(kinds)
+    for round_ in range(1, ROUNDS + 1):
+        for name, play in kinds.items():
+            t0 = time.monotonic()
+            for _ in range(per_kind):
+                play()
+            steps.append((f"round {round_}: {per_kind} x {name}", rss_kb(wpid), per_kind))
+            print(f"  {steps[-1][0]}: RSS {steps[-1][1] / 1024:.1f} MB "
+                  f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
+    return {"steps": steps, "end": rss_kb(wpid), "peak": rss_kb(wpid, "VmHWM")}
 
 
 def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
@@ -253,7 +427,11 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
     day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
     wpid = web_pid(pid)
     report: dict = {}
-    for phase, seconds, load in (("baseline", BASE_SECONDS, False), ("load", LOAD_SECONDS, True)):
+    segments = Client(host, port, "b.viewer0").call("GET", f"/api/cameras/cam/segments/{day}")
+    events = [s["event"] for s in segments if s["event"]]
+    values = {"day": day, "event": events[len(events) // 2] if events else ""}
+    phases = (("baseline", BASE_SECONDS, False), ("load", LOAD_SECONDS, True))
+    for phase, seconds, load in () if MEMORY_ONLY else phases:
         pages: dict[str, list[float]] = {}
         delays: list[float] = []
         counts: list[int] = []
@@ -263,7 +441,7 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
         cpu0 = (cpu_seconds(pid), cpu_seconds(wpid))
         until = time.monotonic() + seconds
         threads = [threading.Thread(target=time_pages, args=(
-            Client(host, port, "b.viewer0"), day, until, pages))]
+            page_client(host, port), values, until, pages))]
         if load:
             threads += [threading.Thread(target=live_viewer, args=(
                 Client(host, port, f"b.viewer{i + 1}"), until, delays, counts))
@@ -283,10 +461,30 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
                          "segment_frames": seg_frames, "segment_missing": missing,
                          "pages": pages, "delays": delays, "counts": counts, "played": played,
                          "cpu": ((cpu1[0] - cpu0[0]) / elapsed, (cpu1[1] - cpu0[1]) / elapsed)}
+    report["memory"] = memory_phase(host, port, wpid, values, segments)
     return report
 
 
+def print_memory(m: dict) -> None:
+    print(f"memory of the web process: {MEMORY_PAGES} page loads, then {MEMORY_PLAYBACKS} "
+          f"playbacks of {len(m['steps']) - 2} kinds per round, {ROUNDS} round(s)")
+    print(f"{'step':44} {'RSS after MB':>12} {'change MB':>10}")
+    before = m["start"]
+    print(f"{'start (before the first request)':44} {before / 1024:12.1f}")
+    for name, kb, _ in m["steps"]:
+        print(f"{name:44} {kb / 1024:12.1f} {(kb - before) / 1024:+10.1f}")
+        before = kb
+    grown = (m["end"] - m["start"]) / 1024
+    print(f"web process RSS: start {m['start'] / 1024:.1f} MB, end {m['end'] / 1024:.1f} MB, "
+          f"end - start {grown:+.1f} MB (goal within {MEMORY_GOAL_MB} MB: "
+          f"{'met' if grown <= MEMORY_GOAL_MB else 'NOT met'}); peak (VmHWM) "
+          f"{m['peak'] / 1024:.1f} MB")
+
+
 def print_report(report: dict, fps: float) -> None:
+    print_memory(report["memory"])
+    if MEMORY_ONLY:
+        return
     base, load = report["baseline"], report["load"]
     print(f"nvr run recording {CLIP.name} scaled to 1920x1080 at {fps:.0f} fps, "
           f"baseline {base['seconds']:.0f} s, load {load['seconds']:.0f} s with {VIEWERS} live "

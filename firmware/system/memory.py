@@ -11,6 +11,10 @@ import ctypes
 import ctypes.util
 
 _M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
+# Blocks from this size on are mapped on their own and unmapped when freed (see
+# return_large_blocks): a segment in playback, an Argon2 hash (19 MiB), a frame in blurring.
+LARGE_BLOCK = 256 * 1024
 
 
 def _libc():
@@ -29,5 +33,22 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     """Cap glibc's malloc arenas; returns False where there is no glibc (nothing changes)."""
     try:
         return bool(_libc().mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
+
+
+def return_large_blocks(threshold: int = LARGE_BLOCK) -> bool:
+    """Serve every allocation of `threshold` bytes or more with its own mapping, given back to
+    the system when freed; returns False where there is no glibc (nothing changes).
+
+    glibc starts with a 128 KiB threshold but raises it to the size of every mapped block that
+    is freed (up to 32 MiB). In the web process the first login frees Argon2's 19 MiB, so from
+    then on every 19 MiB hash, 5 MB segment and blurred frame is carved from the heap of the
+    server thread that made it, and each of the server's threads keeps its own heap's high
+    water mark: measured 104 MB at start, 240 MB after a few logins, 343 MB after 200
+    playbacks (bench/web.py). A threshold set by hand stays where it is (mallopt(3)).
+    """
+    try:
+        return bool(_libc().mallopt(_M_MMAP_THRESHOLD, threshold))
     except (OSError, AttributeError):
         return False

@@ -90,6 +90,11 @@ PAGE_THREADS = 8                 # server threads beside the live streams
 class WebServer:
     def __init__(self, app, host: str, port: int, key_dir: Path, device_id: str = "nvr"):
         from firmware.system import clients
+        from firmware.system.memory import limit_malloc_arenas, return_large_blocks
+        # The web process's memory stays where it started (issue 11, bench/web.py): large
+        # blocks go back to the system when freed, and the server's threads share 2 heaps.
+        return_large_blocks()
+        limit_malloc_arenas()
         cert, key = ensure_certificate(key_dir, socket.gethostname())
         from firmware.web.live import MAX_STREAMS
         # Every live stream holds a thread while it plays (a grid: one per tile); the pages,

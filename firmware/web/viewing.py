@@ -108,10 +108,11 @@ def video(req_id: int, segment_id: str):
         abort(410, _("the file of this segment is missing on the disk; have the technisch "
                      "beheerder run `nvr recordings verify`"))
     if detect or regions:
-        from firmware.playback.blur import BlurError, blur_mp4
+        # In a child process: the web process never loads PyAV and OpenCV (issue 11, memory).
+        from firmware.playback.blur_process import BlurRefused, blur_in_child
         try:
-            data = blur_mp4(data, regions=regions, detect=detect)
-        except BlurError as exc:
+            data = blur_in_child(data, regions=regions, detect=detect)
+        except BlurRefused as exc:
             raise AccessRefused(exc.message) from None
         # Blurring costs a decode and an encode: answer the whole segment at once, so a
         # player's range requests do not blur it again and again.
