@@ -162,3 +162,26 @@ def test_two_technisch_beheerders_disabling_each_other_at_once_leave_one_in_forc
     finally:
         setup.close()
     del admin
+
+
+def test_closing_a_request_from_two_tabs_is_one_closing_one_logbook_entry_R74(site):
+    """The beheerder confirms 'close request' in two tabs at once: the request is closed once,
+    its hold released once, one `request-closed` in the logbook, and the other tab gets the
+    page saying it is closed already (no crash, no second entry)."""
+    from test_noharm_web import entries, local, page, post
+    from webutil import login, replay
+    app, config = site
+    b = login(app, "b.beheerder")
+    b2 = replay(app, b)
+    for _ in range(3):
+        r = post(b, "/requests/art9", reference="PL0900-2026-77", requester="Politie",
+                 legal_basis="126nd", camera="cam", start=local(-30), end=local(-10))
+        assert r.status_code == 302, page(r)
+        req = max(q["id"] for q in b.get("/api/requests").get_json())
+        before = len(entries(config, "inzien", "request-closed"))
+        results = _together([lambda c=c: post(c, f"/requests/{req}/close", confirm="yes",
+                                              reason="beelden overgedragen")
+                             for c in (b, b2)])
+        codes = sorted(r.status_code for r in results)
+        assert len(entries(config, "inzien", "request-closed")) == before + 1, codes
+        assert codes == [302, 400], codes
