@@ -185,3 +185,44 @@ def test_closing_a_request_from_two_tabs_is_one_closing_one_logbook_entry_R74(si
         codes = sorted(r.status_code for r in results)
         assert len(entries(config, "inzien", "request-closed")) == before + 1, codes
         assert codes == [302, 400], codes
+
+
+# --- /readyz: monitoring that tells the truth (issue 11 item 7) --------------------------------
+
+def test_readyz_is_not_ready_while_every_segment_is_lost_R42(tmp_path, monkeypatch):
+    """The recorder runs and the camera delivers frames, but storage refuses every segment
+    (here the camera's directory cannot be made: a file stands in its place; a disk gone
+    read-only or a failing disk look the same to the recorder). It logs 'segment lost' and
+    records nothing; /readyz must not answer 200 'ready' meanwhile."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, staff, write_config
+    from test_home import _fake_timedatectl, _readyz
+
+    from firmware.config import load
+    from firmware.web import create_app
+    config = write_config(tmp_path, storage="segment_seconds = 2")
+    staff(config)
+    monkeypatch.setenv("NVR_TIMEDATECTL", str(_fake_timedatectl(tmp_path, "yes")))
+    segments = load(config).storage.data_dir / "segments"
+    app = create_app(load(config))
+    log = tmp_path / "recorder.log"
+    with open(log, "w") as out:
+        recorder = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config",
+                                     str(config), "run", "--no-web"], cwd=ROOT, stdout=out,
+                                    stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: (segments / "cam").is_dir(), 60), log.read_text()[-2000:]
+        (segments / "cam").rename(segments / "cam.moved")     # what was recorded stays
+        (segments / "cam").write_text("not a directory")
+        assert wait_for(lambda: " lost: " in log.read_text()            # (before the fix:
+                        or "unexpected failure" in log.read_text(), 90)  # not even counted)
+        status, body = _readyz(app, 503, seconds=10)
+        assert status == 503, body
+        assert body["checks"]["recorder_running"] is False, body
+        assert any("cam" in why for why in body["reasons"]), body["reasons"]
+        assert " lost: " in log.read_text(), "a lost segment is logged and counted as lost"
+    finally:
+        recorder.terminate()
+        recorder.wait(30)
