@@ -82,6 +82,12 @@ class Device:
 def device(tmp_path_factory):
     config = write_config(tmp_path_factory.mktemp("browser-live"), extra=HAL)
     staff(config)
+    from conftest import add_accounts
+    from firmware.governance.roles import Role
+    from firmware.governance.service import Governance
+    gov = Governance.open(load(config))     # more viewers: one account holds only so many
+    add_accounts(gov, {name: Role.BEHEERDER for name in VIEWERS[1:] if name != "p.officer"})
+    gov.close()
     d = Device(config)
     d.start_recorder()
     d.start_web()
@@ -275,14 +281,17 @@ def test_a_stopped_recorder_shows_its_state_and_the_picture_comes_back(beheerder
         " === 'live' && t.querySelector('img.live').naturalWidth > 0)", timeout=30000)
 
 
-def api_session(device, reason: str):
+VIEWERS = ("b.beheerder", "p.officer", "b.tweede", "b.derde")
+
+
+def api_session(device, reason: str, user: str = "b.beheerder"):
     """A logged-in API session over real TLS with a live grant on both cameras."""
     import requests
     s = requests.Session()
     s.trust_env = False
     s.verify = str(load(device.config).storage.key_dir / "web-cert.pem")
     token = s.get(device.url + "/api/session", timeout=10).json()["csrf"]
-    assert s.post(device.url + "/api/login", json={"name": "b.beheerder", "password": PASSWORD},
+    assert s.post(device.url + "/api/login", json={"name": user, "password": PASSWORD},
                   headers={"X-CSRF-Token": token}, timeout=10).status_code == 200
     s.headers["X-CSRF-Token"] = s.get(device.url + "/api/session", timeout=10).json()["csrf"]
     for camera in ("cam", "hal"):
@@ -301,13 +310,27 @@ def open_streams(device, s, count: int) -> list:
     return streams
 
 
+def fill_streams(device, count: int, reason: str, viewers=VIEWERS[1:]) -> list:
+    """`count` streams open, from as many of `viewers` as it takes: one account may hold only
+    viewer_limit(cameras) of them (web/live.py)."""
+    from firmware.web.live import viewer_limit
+    streams = []
+    for user in viewers:
+        take = min(viewer_limit(2), count - len(streams))
+        if take <= 0:
+            break
+        streams += open_streams(device, api_session(device, reason, user), take)
+    assert len(streams) == count
+    return streams
+
+
 def test_a_grid_of_max_streams_leaves_threads_for_pages(device):
     """Every live tile holds a server thread for as long as it plays: with the most streams
     the web allows open (MAX_STREAMS), the status the tiles poll and the pages still answer,
     and one stream more is refused with 503 instead of hanging (real cheroot over TLS)."""
     from firmware.web.live import MAX_STREAMS
     s = api_session(device, "alle plaatsen bezet")
-    streams = open_streams(device, s, MAX_STREAMS)
+    streams = fill_streams(device, MAX_STREAMS, "alle plaatsen bezet", VIEWERS)
     try:
         assert s.get(device.url + "/live/status", timeout=10).status_code == 200
         assert s.get(device.url + "/live", timeout=10).status_code == 200
@@ -321,8 +344,7 @@ def test_a_stream_refused_here_says_so_and_plays_once_a_place_is_free(beheerder,
     """One place left for two tiles: the tile whose stream is refused (503) says "Geen beeld
     ontvangen" instead of a broken image, and plays once the other streams close."""
     from firmware.web.live import MAX_STREAMS
-    s = api_session(device, "bijna alle plaatsen bezet")
-    streams = open_streams(device, s, MAX_STREAMS - 1)
+    streams = fill_streams(device, MAX_STREAMS - 1, "bijna alle plaatsen bezet")
     try:
         state_reason(beheerder, "controle met weinig plaatsen")
         beheerder.wait_for_function(      # one look at the page, while it says so

@@ -381,12 +381,24 @@ class Accounts:
         if user.disabled:
             raise AccountError(_("account '%(name)s' is already disabled", name=name))
         reason = undo_reason(reason, AccountError, _("Disabling an account (R-10)"))
-        if self._last_technical(name):
-            raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
-                                 "one nobody can manage accounts; first make a second technisch "
-                                 "beheerder whose owner has set a password (R-10)", name=name))
-        self.db.execute("UPDATE users SET disabled = ?, session_gen = session_gen + 1 "
-                        "WHERE name = ?", (time.time(), name))
+        # The check and the change in one write transaction: two technisch beheerders who
+        # disable each other at the same moment must not both pass "not the last one", and a
+        # second tab confirming again finds the account disabled already.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.get(name).disabled:
+                raise AccountError(_("account '%(name)s' is already disabled", name=name))
+            if self._last_technical(name):
+                raise AccountError(_("'%(name)s' is the last technisch beheerder in force: "
+                                     "without one nobody can manage accounts; first make a "
+                                     "second technisch beheerder whose owner has set a "
+                                     "password (R-10)", name=name))
+            self.db.execute("UPDATE users SET disabled = ?, session_gen = session_gen + 1 "
+                            "WHERE name = ?", (time.time(), name))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.logbook.append("usage", by.name, "user-disable", subject=name, reason=reason,
                             details={"old": {"status": user.status},
                                      "new": {"status": self.get(name).status}})
@@ -405,8 +417,11 @@ class Accounts:
         if not user.disabled:
             raise AccountError(_("account '%(name)s' is not disabled", name=name))
         reason = undo_reason(reason, AccountError, _("Enabling an account again (R-10)"))
-        self.db.execute("UPDATE users SET disabled = NULL, approved = NULL, approved_by = NULL, "
-                        "session_gen = session_gen + 1 WHERE name = ?", (name,))
+        if not self.db.execute("UPDATE users SET disabled = NULL, approved = NULL, "
+                               "approved_by = NULL, session_gen = session_gen + 1 "
+                               "WHERE name = ? AND disabled IS NOT NULL", (name,)).rowcount:
+            # a second tab (or a second technisch beheerder) proposed it a moment ago
+            raise AccountError(_("account '%(name)s' is not disabled", name=name))
         self.logbook.append("usage", by.name, "user-enable", subject=name, reason=reason,
                             details={"role": user.role.value, "awaits_approval": True,
                                      "old": {"status": user.status},

@@ -398,7 +398,10 @@ class Requests:
         if row["status"] == "closed":
             raise RequestError(_("request %(number)s is closed already", number=req_id))
         reason = undo_reason(reason, RequestError, _("Closing a request (R-74)"))
-        self.db.execute("UPDATE requests SET status = 'closed' WHERE id = ?", (req_id,))
+        if not self.db.execute("UPDATE requests SET status = 'closed' WHERE id = ? AND "
+                               "status != 'closed'", (req_id,)).rowcount:
+            # closed a moment ago (a second tab, another beheerder): once, logged once
+            raise RequestError(_("request %(number)s is closed already", number=req_id))
         self._release(row)
         self.logbook.append("inzien", actor.name, "request-closed", subject=f"request {req_id}",
                             reason=reason)

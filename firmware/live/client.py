@@ -21,8 +21,12 @@ def _read_exact(f, n: int) -> bytes:
     return data
 
 
-def live_frames(path: Path, camera: str, timeout: float = 10.0) -> Iterator[tuple[float, bytes]]:
-    """Yield the camera's live frames until the caller stops; keep-alives are skipped."""
+def live_frames(path: Path, camera: str, timeout: float = 10.0,
+                keepalive: bool = False) -> Iterator[tuple[float, bytes]]:
+    """Yield the camera's live frames until the caller stops; keep-alives are skipped, or with
+    `keepalive` yielded as (0.0, b""): the hub sends one every 2 s without a frame, so a caller
+    that must look at the clock (access that ends, a camera that stalled) is not blocked for
+    as long as the camera gives no picture."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -40,6 +44,8 @@ def live_frames(path: Path, camera: str, timeout: float = 10.0) -> Iterator[tupl
             t, size = HEADER.unpack(_read_exact(f, HEADER.size))
             if size:
                 yield t, _read_exact(f, size)
+            elif keepalive:
+                yield 0.0, b""
 
 
 def recorder_status(path: Path, timeout: float = 2.0) -> dict | None:

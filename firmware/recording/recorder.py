@@ -73,6 +73,7 @@ class EventRecorder:
         self._writer: SegmentWriter | None = None
         self._last_packet: EncodedPacket | None = None
         self._failing = False
+        self.failure = ""                # why the last segment was lost, until one begins again
 
     # --- motion (lores thread) ------------------------------------------------------------
 
@@ -145,6 +146,7 @@ class EventRecorder:
             writer = SegmentWriter(target, meta, self.width, self.height, self.fps)
             if self._failing:
                 self._failing = False
+                self.failure = ""
                 log.warning("camera %s: storage works again, recording resumes",
                             self.identity.camera_id)
             return writer
@@ -170,6 +172,7 @@ class EventRecorder:
             log.error("camera %s: segment lost, storage failed: %s", self.identity.camera_id,
                       exc)
         self._failing = True
+        self.failure = str(exc)         # the recorder's status says it (/readyz, R-42)
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.abort()

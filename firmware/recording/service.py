@@ -95,6 +95,9 @@ class RecorderService:
                 "why": str(w.error) if w.error else "",
                 "frames": getattr(w.camera, "frames", None),
                 "last_frame": w.recorder.last_frame,
+                # segments lost: the recorder could not begin one, or the store could not keep it
+                "storage_error": getattr(w.recorder, "failure", "")
+                or getattr(self.sink, "failing", {}).get(w.cam.id, ""),
                 "viewers": self.taps[w.cam.id].viewers if w.cam.id in self.taps else 0}
         return out
 

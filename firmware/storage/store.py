@@ -192,18 +192,28 @@ class _Target:
             self.store._index_segment(record, self.slot, self._dek)
         except (OSError, StorageError) as exc:
             self._fail(exc)
-            self.final.unlink(missing_ok=True)
+            try:
+                self.final.unlink(missing_ok=True)
+            except OSError:
+                pass
+        else:
+            self.store.failing.pop(self.meta.camera_id, None)     # storing works (again)
         trim_heap()
 
     def _discard(self) -> None:
         if self._file is not None:
             self._file.close()
-        self.tmp.unlink(missing_ok=True)
+        try:
+            self.tmp.unlink(missing_ok=True)
+        except OSError:                 # its folder is gone or not a folder: nothing to remove
+            pass
 
     def _fail(self, exc: BaseException) -> None:
         self._error = exc
-        self._discard()
         self.store.lost_segments += 1
+        # Said by the recorder's status, so /readyz is not ready while segments are lost.
+        self.store.failing[self.meta.camera_id] = str(exc)
+        self._discard()
         log.error("segment %s of camera %s lost: %s", self.meta.segment_id,
                   self.meta.camera_id, exc)
 
@@ -244,6 +254,7 @@ class EncryptedStore:
         self._clock_behind = False
         self.floor(refresh=True)
         self.lost_segments = 0
+        self.failing: dict[str, str] = {}   # camera: why its last segment was lost, until one is kept
         self.reconciliation: Reconciliation | None = None
         # 16 operations of at most a 256 KiB chunk each: at most ~4 MB waits for a slow disk.
         self._queue: queue.Queue = queue.Queue(maxsize=16)

@@ -5,8 +5,9 @@ Ready means all of:
 - the disk is below its high-water mark and the store raises no alarm (R-42);
 - every camera may record (the DPIA and art. 11, governance.introduction);
 - the recorder answers on its local socket and every camera that may record delivered a frame
-  in the last HEARTBEAT_SECONDS (a recorder that is down, or a camera that stalled, records
-  nothing: the device is not ready however healthy the web is);
+  in the last HEARTBEAT_SECONDS and has its segments kept (a recorder that is down, a camera
+  that stalled, or a store that loses every segment records nothing: the device is not ready
+  however healthy the web is);
 - the clock is synchronised (R-30: evidence needs trustworthy time; system.clock.clock_state).
 
 `/healthz` stays liveness only (the web process answers).
@@ -64,6 +65,10 @@ def recorder_problems(cfg: Config, refused: dict, now: float,
             problems.append(_("camera %(camera)s delivered no frame for more than %(seconds)s "
                               "seconds: check the camera and its cable", camera=cam.id,
                               seconds=HEARTBEAT_SECONDS))
+        elif seen.get("storage_error"):
+            problems.append(_("camera %(camera)s records nothing: its segments are lost, "
+                              "storing them fails (%(why)s): look at the disk and the "
+                              "recorder's log", camera=cam.id, why=seen["storage_error"]))
     return problems
 
 

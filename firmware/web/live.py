@@ -22,7 +22,7 @@ from firmware.governance.roles import decide
 from firmware.governance.service import Governance
 from firmware.i18n import _
 from firmware.live.client import LiveUnavailable, live_frames, recorder_status
-from firmware.live.state import tile_state
+from firmware.live.state import STALL_SECONDS, tile_state
 from firmware.web.routes import (GRANT_SECONDS, Action, camera_or_404, footage_client,
                                  footage_grant_live, granted_until, local_target, nvr, rule, text,
                                  workstation)
@@ -33,6 +33,51 @@ RECHECK_SECONDS = 5              # an ended session or revoked delegation stops 
 POLL_SECONDS = 2                 # how often the page asks /live/status
 LAYOUTS = (1, 2, 4, 6, 9)        # tiles per screen the grid offers
 _streams = threading.BoundedSemaphore(MAX_STREAMS)
+_per_viewer: dict[str, int] = {}    # open streams per account: one viewer cannot take them all
+_per_viewer_lock = threading.Lock()
+
+
+def viewer_limit(cameras: int) -> int:
+    """How many streams one account may have open at once: two per camera it may watch (a grid
+    and a reload or a second window), never so many that nobody else gets a picture."""
+    return max(1, min(2 * cameras, MAX_STREAMS - 2))
+
+
+def _take(viewer: str, limit: int) -> str | None:
+    """Take a stream slot for `viewer`; None, or the refusal in words."""
+    with _per_viewer_lock:
+        if _per_viewer.get(viewer, 0) >= limit:
+            return _("you have %(count)s live pictures open already; close one (the other "
+                     "viewers need theirs)", count=limit)
+        if not _streams.acquire(blocking=False):
+            return _("%(count)s live streams are open already; close one", count=MAX_STREAMS)
+        _per_viewer[viewer] = _per_viewer.get(viewer, 0) + 1
+    return None
+
+
+def _give_back(viewer: str) -> None:
+    with _per_viewer_lock:
+        left = _per_viewer.get(viewer, 1) - 1
+        if left > 0:
+            _per_viewer[viewer] = left
+        else:
+            _per_viewer.pop(viewer, None)
+        _streams.release()
+
+
+def _next_picture(frames, deadline: float, until: float | None = None,
+                  allowed=None) -> tuple[float, bytes] | None:
+    """The next frame with a picture, or None when none came before `deadline` (monotonic),
+    the grant's `until` (wall clock) passed, or `allowed()` says access has ended; asked at
+    every keep-alive too (the recorder sends one every 2 s without a frame)."""
+    while True:
+        frame = next(frames)
+        if frame[1]:
+            return frame
+        if time.monotonic() >= deadline or (until is not None and time.time() >= until):
+            return None
+        if allowed is not None and not allowed():
+            return None
 
 
 def live_cameras() -> list:
@@ -115,14 +160,21 @@ def stream(camera: str):
     until = granted_until(Action.LIVE, camera)
     if not until:
         return {"error": _("state a purpose and reason for this camera first (R-01)")}, 428
-    if not _streams.acquire(blocking=False):
-        return {"error": _("%(count)s live streams are open already; close one",
-                          count=MAX_STREAMS)}, 503
+    viewer = g.actor.name
+    refusal = _take(viewer, viewer_limit(len(live_cameras())))
+    if refusal:
+        return {"error": refusal}, 503
     try:
-        frames = live_frames(nvr()["cfg"].live_socket, camera)
-        first = next(frames)                 # fails here, with a status, if there is no picture
+        # Keep-alives come through (every 2 s without a frame), so neither the first picture
+        # nor a later one is waited for longer than STALL_SECONDS: a camera that gives no
+        # picture ends the stream (the tile says so) instead of holding a slot and a thread.
+        frames = live_frames(nvr()["cfg"].live_socket, camera, keepalive=True)
+        first = _next_picture(frames, time.monotonic() + STALL_SECONDS)
+        if first is None:
+            frames.close()
+            raise LiveUnavailable(_("the camera gives no picture"))
     except (LiveUnavailable, StopIteration, OSError) as exc:
-        _streams.release()
+        _give_back(viewer)
         return {"error": _("no live picture: %(why)s", why=str(exc))}, 503
 
     token = session.get("sid", "")
@@ -154,13 +206,17 @@ def stream(camera: str):
                 jpeg = frame[1]
                 yield (b"--frame\r\nContent-Type: image/jpeg\r\nX-Capture-Time: %.3f\r\n"
                        b"Content-Length: %d\r\n\r\n" % (frame[0], len(jpeg)) + jpeg + b"\r\n")
-                frame = next(frames)
-        except (LiveUnavailable, OSError):
+                frame = _next_picture(frames, time.monotonic() + STALL_SECONDS, until=until,
+                                      allowed=lambda: time.monotonic() - checked
+                                      <= RECHECK_SECONDS or still_allowed())
+                if frame is None:            # stalled, access lapsed or ended: end the stream
+                    return
+        except (LiveUnavailable, OSError, StopIteration):
             return
 
     def release() -> None:
         frames.close()                       # the recorder stops encoding for this viewer
-        _streams.release()
+        _give_back(viewer)
 
     response = Response(parts(), mimetype="multipart/x-mixed-replace; boundary=frame",
                         headers={"X-Accel-Buffering": "no"})
