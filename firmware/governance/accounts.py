@@ -340,7 +340,10 @@ class Accounts:
                                  "one nobody can manage accounts; first make a second technisch "
                                  "beheerder whose owner has set a password (R-10)", name=name))
         now = time.time()
-        approved = None if role in APPROVAL_ROLES else now
+        # An account awaiting approval (new, reset, or proposed for enabling again) keeps
+        # waiting for the manager whatever its new role: a role change is no side door past
+        # the four eyes of enable() (issue 11 item 4).
+        approved = None if role in APPROVAL_ROLES or user.pending else now
         self.db.execute("UPDATE users SET role = ?, approved = ?, approved_by = ?, "
                         "session_gen = session_gen + 1 WHERE name = ?",
                         (role.value, approved, None if approved is None else by.name, name))

@@ -1,0 +1,130 @@
+"""Red team of issue 11 (rtA): footage and names by a side door in what issue 11 added.
+
+Real parts: the Flask app over its test client, a real recorded store (ingested by a real `nvr`
+subprocess), real SQLite governance and logbooks."""
+
+from __future__ import annotations
+
+from conftest import PASSWORD
+from webutil import api, client, login
+
+from firmware.config import load
+from firmware.governance.service import Governance
+
+
+def _entries(config, book: str, action: str) -> list[dict]:
+    gov = Governance.open(load(config))
+    try:
+        return [e for e in gov.logbook.entries(book) if e["action"] == action]
+    finally:
+        gov.close()
+
+
+def _logs_in(app, name: str) -> bool:
+    c = client(app)
+    c.get("/login")
+    r = api(c, "POST", "/api/login", {"name": name, "password": PASSWORD})
+    return r.status_code == 200
+
+
+def _tech_account(app, t, name: str) -> None:
+    """A second technisch beheerder, its password set by its owner with the setup code."""
+    made = api(t, "POST", "/api/users", {"name": name, "role": "technisch-beheerder"})
+    assert made.status_code == 201, made.get_json()
+    anon = client(app)
+    anon.get("/login")
+    r = api(anon, "POST", "/api/reset", {"name": name, "code": made.get_json()["setup_code"],
+                                         "password": PASSWORD})
+    assert r.status_code == 200, r.get_json()
+    assert _logs_in(app, name)
+
+
+def test_a_role_change_does_not_put_an_account_proposed_for_enabling_in_force_R10(site):
+    """Four eyes on enabling again (issue 11 item 4): the technisch beheerder proposes, a
+    manager approves, whatever the role. Side door: propose, then 'change' the account's role
+    to technisch beheerder (the role it already had, or a new one): the role change set it
+    approved at once, so the account was in force without any manager."""
+    app, config = site
+    t = login(app, "t.admin")
+    _tech_account(app, t, "t.oud")
+    assert api(t, "POST", "/api/users/t.oud/disable",
+               {"reason": "uit dienst per 1 november"}).status_code == 200
+    assert not _logs_in(app, "t.oud")
+    assert api(t, "POST", "/api/users/t.oud/enable",
+               {"reason": "toch weer in dienst"}).status_code == 200
+    assert not _logs_in(app, "t.oud")                      # awaits a manager: right
+    r = api(t, "POST", "/api/users/t.oud/role", {"role": "technisch-beheerder"})
+    assert r.status_code in (200, 400), r.get_json()
+    assert not _logs_in(app, "t.oud"), "in force without a manager's approval"
+    m = login(app, "m.manager")
+    pending = api(m, "GET", "/api/users/pending").get_json()
+    assert "t.oud" in {u["name"] for u in pending}
+    work = api(m, "GET", "/api/work").get_json()["items"]                                    # and on the manager's desk
+    assert "account t.oud" in {i["subject"] for i in work if i["kind"] == "approve-account"}
+    assert api(m, "POST", "/api/users/t.oud/approve",
+               {"role": "technisch-beheerder"}).status_code == 200
+    assert _logs_in(app, "t.oud")
+
+
+def test_a_role_change_of_a_beheerder_proposed_for_enabling_keeps_four_eyes_R10(site):
+    """The same side door from a footage role: a disabled beheerder proposed for enabling and
+    moved to technisch beheerder must not come into force without the manager either."""
+    app, config = site
+    t = login(app, "t.admin")
+    made = api(t, "POST", "/api/users", {"name": "b.oud", "role": "beheerder"})
+    anon = client(app)
+    anon.get("/login")
+    assert api(anon, "POST", "/api/reset", {"name": "b.oud", "code": made.get_json()[
+        "setup_code"], "password": PASSWORD}).status_code == 200
+    m = login(app, "m.manager")
+    assert api(m, "POST", "/api/users/b.oud/approve", {"role": "beheerder"}).status_code == 200
+    assert _logs_in(app, "b.oud")
+    assert api(t, "POST", "/api/users/b.oud/disable",
+               {"reason": "onderzoek naar misbruik"}).status_code == 200
+    assert api(t, "POST", "/api/users/b.oud/enable",
+               {"reason": "onderzoek afgerond"}).status_code == 200
+    api(t, "POST", "/api/users/b.oud/role", {"role": "technisch-beheerder"})
+    assert not _logs_in(app, "b.oud"), "in force without a manager's approval"
+
+
+def test_a_second_reason_is_logged_with_the_thumbnail_it_shows_art7_lid2(site):
+    """A thumbnail is a showing, logged 'once per person, segment and grant within 10
+    minutes' (docs/web.md). A second reason (another incident) stated within those minutes
+    showed the same picture again with no entry naming that reason: the book said the
+    picture was seen only for the first."""
+    app, config = site
+    c = login(app, "b.beheerder")
+    day = c.get("/api/cameras/cam/segments/" + _today(config)).get_json()
+    segment = day[0]["id"]
+    reasons = ["fietsendiefstal bij de ingang", "vernieling aan de gevel, melding 4411"]
+    for reason in reasons:
+        assert api(c, "POST", "/api/cameras/cam/access", {
+            "action": "playback", "purpose": "incident", "reason": reason}).status_code == 200
+        r = c.get(f"/segments/{segment}/thumbnail")
+        assert r.status_code == 200 and r.mimetype == "image/jpeg"
+    shown = [e for e in _entries(config, "inzien", "playback-segment-shown")
+             if e["actor"] == "b.beheerder" and segment in e["details"]]
+    assert [e["reason"] for e in shown][-2:] == reasons
+
+
+def test_the_home_page_of_a_device_without_any_request_answers(tmp_path):
+    """Found on the way: on a device where no request was ever registered (a new device) the
+    start page of every role that reads requests, where login lands, and /api/work answered
+    'De index van de opnames is even niet bereikbaar (no such table: requests)'."""
+    from conftest import staff, write_config
+    from firmware.web import create_app
+    config = write_config(tmp_path)
+    staff(config)
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    for name in ("m.manager", "b.beheerder", "p.officer"):
+        c = login(app, name)
+        assert c.get("/").status_code == 200, name
+        r = api(c, "GET", "/api/work")
+        assert r.status_code == 200 and r.get_json()["requests"] == [], name
+
+
+def _today(config) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    return datetime.now(ZoneInfo(load(config).device.timezone)).date().isoformat()
