@@ -5,6 +5,8 @@ subprocess), real SQLite governance and logbooks."""
 
 from __future__ import annotations
 
+import hashlib
+
 from conftest import PASSWORD
 from webutil import api, client, login
 
@@ -128,3 +130,36 @@ def _today(config) -> str:
     from datetime import datetime
     from zoneinfo import ZoneInfo
     return datetime.now(ZoneInfo(load(config).device.timezone)).date().isoformat()
+
+
+def test_reopening_a_live_stream_is_no_activity_R81(site):
+    """'Polling is no activity': /live/status does not keep a session alive, but the grid's
+    script also opens the MJPEG stream by itself, and tries again at every poll while a tile
+    is 'Geen beeld ontvangen' (the 12 streams taken) or whenever the state turns live again:
+    each of those requests counted as the person's activity, so a screen left open never
+    idled out (R-81)."""
+    from firmware.web.live import MAX_STREAMS, _streams
+    app, config = site
+    c = login(app, "b.beheerder")
+    with c.session_transaction() as s:
+        token, sid = s["csrf"], hashlib.sha256(s["sid"].encode()).hexdigest()
+    assert c.post("/live/access", data={"csrf": token, "purpose": "safety",
+                                        "reason": "toezicht op de ingang"}).status_code == 302
+    gov = Governance.open(load(config))
+    try:
+        gov.accounts.db.execute("UPDATE sessions SET seen = seen - 600 WHERE id = ?",
+                                (sid,))                                  # 10 min idle
+        seen = gov.accounts.db.execute("SELECT seen FROM sessions WHERE id = ?",
+                                       (sid,)).fetchone()[0]
+        for _ in range(MAX_STREAMS):                   # twelve streams open elsewhere
+            assert _streams.acquire(blocking=False)
+        try:
+            for _ in range(3):                         # the script's retries
+                assert c.get("/cameras/cam/live.mjpeg").status_code == 503
+        finally:
+            for _ in range(MAX_STREAMS):
+                _streams.release()
+        assert gov.accounts.db.execute("SELECT seen FROM sessions WHERE id = ?", (
+            sid,)).fetchone()[0] == seen, "the stream touched it"
+    finally:
+        gov.close()
