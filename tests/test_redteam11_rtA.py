@@ -163,3 +163,36 @@ def test_reopening_a_live_stream_is_no_activity_R81(site):
             sid,)).fetchone()[0] == seen, "the stream touched it"
     finally:
         gov.close()
+
+
+def test_the_day_page_names_no_requester_to_whom_may_not_read_requests_R11(site):
+    """The day page draws holds as bands, for everyone who may play back. The hold of an art. 10
+    request taken in without a reference is labelled 'request N: <requester's name>', and that
+    label went into the page (data-drawing, the band's title) of a designee (R-11: requests
+    'no') while the page took care to draw the request band only for those who read
+    requests."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    app, config = site
+    tz = ZoneInfo(load(config).device.timezone)
+    now = datetime.now(tz).replace(tzinfo=None)
+    officer = login(app, "p.officer")
+    taken = api(officer, "POST", "/api/requests/art10", {
+        "requester": "Henk Zwartjes", "requester_kind": "citizen",
+        "motivation": "mijn auto is beschadigd op het parkeerterrein", "camera": "cam",
+        "start": (now - timedelta(minutes=25)).isoformat(timespec="seconds"),
+        "end": (now - timedelta(minutes=15)).isoformat(timespec="seconds")})
+    assert taken.status_code == 201, taken.get_json()
+    b = login(app, "b.beheerder")
+    assert api(b, "POST", "/api/delegations", {
+        "grantee": "a.designee", "actions": ["playback"], "cameras": ["cam"],
+        "reason": "vervanging tijdens vakantie",
+        "expires": (now + timedelta(hours=2)).isoformat(timespec="minutes")}).status_code == 201
+    day = now.date().isoformat()
+    assert "Henk Zwartjes" in b.get(f"/cameras/cam/day/{day}").get_data(as_text=True)
+    designee = login(app, "a.designee")
+    page = designee.get(f"/cameras/cam/day/{day}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '"holds": [[' in html or '"holds":[[' in html           # the band is still drawn
+    assert "Henk Zwartjes" not in html
