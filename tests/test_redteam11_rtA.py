@@ -196,3 +196,29 @@ def test_the_day_page_names_no_requester_to_whom_may_not_read_requests_R11(site)
     html = page.get_data(as_text=True)
     assert '"holds": [[' in html or '"holds":[[' in html           # the band is still drawn
     assert "Henk Zwartjes" not in html
+
+
+def test_change_role_clicked_without_a_new_role_harms_nobody_issue11_item4(site):
+    """/users shows each account's role change as a select set to its current role and a
+    button 'Rol wijzigen'. One click on it without choosing (no confirmation, no reason) took
+    the account out of force until a manager approved it again, ended its sessions and its
+    delegations: disabling by one click, through a side door."""
+    app, config = site
+    t = login(app, "t.admin")
+    made = api(t, "POST", "/api/users", {"name": "b.klik", "role": "beheerder"})
+    anon = client(app)
+    anon.get("/login")
+    assert api(anon, "POST", "/api/reset", {"name": "b.klik", "code": made.get_json()[
+        "setup_code"], "password": PASSWORD}).status_code == 200
+    assert api(login(app, "m.manager"), "POST", "/api/users/b.klik/approve",
+               {"role": "beheerder"}).status_code == 200
+    b = login(app, "b.klik")
+    users = t.get("/users").get_data(as_text=True)
+    form = users.split('action="/users/b.klik/role"', 1)[1].split("</form>", 1)[0]
+    assert '<option value="beheerder" selected>' in form         # what the click sends
+    with t.session_transaction() as s:
+        token = s["csrf"]
+    r = t.post("/users/b.klik/role", data={"csrf": token, "role": "beheerder"})
+    assert r.status_code == 400 and "niets gewijzigd" in r.get_data(as_text=True)
+    assert api(b, "GET", "/api/session").get_json()["user"] == "b.klik"   # still logged in
+    assert _logs_in(app, "b.klik")

@@ -335,6 +335,11 @@ class Accounts:
         user = self.get(name)
         if user is None:
             raise AccountError(_("there is no account '%(name)s'", name=name))
+        if role is user.role:      # the form's select shows the current role: no harm by one
+            from firmware.governance.wording import ROLES     # click (issue 11 item 4)
+            raise AccountError(_("account '%(name)s' has the role %(role)s already: nothing "
+                                 "changed (choose another role)", name=name,
+                                 role=ROLES.said(role.value, role.value)))
         if role is not Role.TECHNICAL and self._last_technical(name):
             raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
                                  "one nobody can manage accounts; first make a second technisch "
