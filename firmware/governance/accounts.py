@@ -335,12 +335,20 @@ class Accounts:
         user = self.get(name)
         if user is None:
             raise AccountError(_("there is no account '%(name)s'", name=name))
+        if role is user.role:      # the form's select shows the current role: no harm by one
+            from firmware.governance.wording import ROLES     # click (issue 11 item 4)
+            raise AccountError(_("account '%(name)s' has the role %(role)s already: nothing "
+                                 "changed (choose another role)", name=name,
+                                 role=ROLES.said(role.value, role.value)))
         if role is not Role.TECHNICAL and self._last_technical(name):
             raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
                                  "one nobody can manage accounts; first make a second technisch "
                                  "beheerder whose owner has set a password (R-10)", name=name))
         now = time.time()
-        approved = None if role in APPROVAL_ROLES else now
+        # An account awaiting approval (new, reset, or proposed for enabling again) keeps
+        # waiting for the manager whatever its new role: a role change is no side door past
+        # the four eyes of enable() (issue 11 item 4).
+        approved = None if role in APPROVAL_ROLES or user.pending else now
         self.db.execute("UPDATE users SET role = ?, approved = ?, approved_by = ?, "
                         "session_gen = session_gen + 1 WHERE name = ?",
                         (role.value, approved, None if approved is None else by.name, name))

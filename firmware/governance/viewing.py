@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS segment_showings (
     actor       TEXT NOT NULL,
     segment_id  TEXT NOT NULL,
     purpose     TEXT NOT NULL,
-    request_id  INTEGER NOT NULL,        -- 0: ordinary playback
+    request_id  INTEGER NOT NULL,        -- the art. 10 request; ordinary playback: minus
+                                         -- the grant's entry (another reason, another showing)
     blur        TEXT NOT NULL,
     logged_at   REAL NOT NULL,           -- when the showing went into the logbook
     last_at     REAL NOT NULL,
@@ -236,8 +237,11 @@ def _record(db: sqlite3.Connection, logbook, actor: Actor, segment: dict, *, pur
     same showing within SHOWING_SECONDS are counted, not logged again."""
     db.executescript(SCHEMA)
     now = time.time()
-    key = (actor.name, segment["id"], purpose, request["id"] if request else 0,
-           json.dumps(blur or {}, sort_keys=True))
+    # Ordinary playback: the grant is part of the showing (docs/web.md: once per person,
+    # segment and grant), so a second reason stated within SHOWING_SECONDS is logged with
+    # what it shows; kept in request_id as minus the grant's entry (no new column).
+    key = (actor.name, segment["id"], purpose,
+           request["id"] if request else -(grant or 0), json.dumps(blur or {}, sort_keys=True))
     seen = db.execute("UPDATE segment_showings SET served = served + 1, last_at = ? "
                       "WHERE actor = ? AND segment_id = ? AND purpose = ? AND request_id = ? "
                       "AND blur = ? AND logged_at > ?", (now, *key, now - SHOWING_SECONDS))

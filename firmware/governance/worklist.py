@@ -30,6 +30,7 @@ from datetime import tzinfo
 from firmware.export.service import SCHEMA as EXPORT_SCHEMA
 from firmware.governance.bounds import when
 from firmware.governance.handover import SCHEMA as HANDOVER_SCHEMA
+from firmware.governance.requests import SCHEMA as REQUEST_SCHEMA
 from firmware.governance.roles import Actor, Role
 from firmware.governance.wording import ALARMS, ROLES
 from firmware.i18n import _
@@ -111,7 +112,8 @@ def desk_for(actor: Actor, cfg, store, db: sqlite3.Connection,
 # --- requests ----------------------------------------------------------------------------------
 
 def _open_requests(desk: Desk) -> list[sqlite3.Row]:
-    desk.db.executescript(HANDOVER_SCHEMA + EXPORT_SCHEMA)      # tables made on first use
+    # Tables made on first use: a new device has no request yet, and its desk still opens.
+    desk.db.executescript(REQUEST_SCHEMA + HANDOVER_SCHEMA + EXPORT_SCHEMA)
     return desk.db.execute(
         "SELECT r.id, r.article, r.reference, r.requester, r.status, r.decision_due, "
         "r.identity_checked_by, r.declaration_signed_by, o.officer, "
@@ -293,9 +295,11 @@ def _system(desk: Desk) -> list[Item]:
 # --- accounts ------------------------------------------------------------------------------------
 
 def _pending_accounts(desk: Desk) -> list[sqlite3.Row]:
+    """Accounts awaiting a manager: every role, a technisch beheerder's too once it was
+    proposed for enabling again (accounts.enable: four eyes whatever the role)."""
     return desk.db.execute("SELECT name, role, password_hash != '' AS has_password FROM users "
-                           "WHERE approved IS NULL AND disabled IS NULL AND role != ? "
-                           "ORDER BY created", (Role.TECHNICAL.value,)).fetchall()
+                           "WHERE approved IS NULL AND disabled IS NULL "
+                           "ORDER BY created").fetchall()
 
 
 def _accounts_to_approve(desk: Desk) -> list[Item]:

@@ -153,7 +153,7 @@ def camera_page(camera: str):
 
 
 @bp.route("/cameras/<camera>/live.mjpeg")
-@rule(Action.LIVE)
+@rule(Action.LIVE, touch=False)      # opened and reopened by the page's script: no activity
 @footage_client
 def stream(camera: str):
     camera_or_404(camera)

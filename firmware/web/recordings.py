@@ -162,10 +162,14 @@ def timeline(camera: str, day: str):
              and h["released"] is None and h["start"] < end and h["end"] > start]
     tz = _tz()
     d = date.fromisoformat(day)
+    # A hold's reference may name a request and its requester ("request 3: <name>", the hold
+    # of an art. 10 request taken in without a reference): only for who may read requests
+    # a designee or a visit sees the band without it.
+    held = None if decide(g.actor, Action.REQUEST_READ) else _("held (hold)")
     drawing = {"start": start, "end": end, "now": time.time(), "tz": nvr()["cfg"].device.timezone,
                "events": [[r["id"], r["start"], r["end"], int(r["held"]), r["label"]]
                           for r in rows],
-               "holds": [[h["start"], h["end"], h["reference"]] for h in holds],
+               "holds": [[h["start"], h["end"], held or h["reference"]] for h in holds],
                "requests": [[r["start"], r["end"], r["reference"]] for r in requests]}
     player = [{"id": s["id"], "event": s["event_id"], "start": s["start"], "end": s["end"]}
               for s in segments]                 # the url from data-video (player.js)
