@@ -8,6 +8,7 @@ refreshes the ones in docs/screenshots).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,24 +43,38 @@ if not Path(CHROMIUM).exists():
                 pytrace=False)
 
 
+@contextlib.contextmanager
+def serving(config: Path, command: str = "run") -> Iterator[str]:
+    """`nvr run` (recorder and web) or `nvr web` on `config`; yields the https URL it prints,
+    and stops the process afterwards (killed if it does not stop within 60 s)."""
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                             command], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    url = None
+    try:
+        while url is None:
+            found = re.search(r"web interface: (https://\S+)", lines.get(timeout=60))
+            url = found.group(1) if found else None
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="module")
 def device(tmp_path_factory):
     """A recorder with a synthetic camera and 10 s of footage from 20 minutes ago, running with
     its web interface; yields the https URL and the configuration path."""
     config = recorded_site(tmp_path_factory.mktemp("browser"),
                            {"m.manager": Role.MANAGER, "d.dpo": Role.DPO})
-    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config), "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    url = None
-    while url is None:
-        line = lines.get(timeout=60)
-        found = re.search(r"web interface: (https://\S+)", line)
-        url = found.group(1) if found else None
-    yield url, config
-    proc.terminate()
-    proc.wait(20)
+    with serving(config) as url:
+        yield url, config
 
 
 @pytest.fixture(scope="module")

@@ -12,32 +12,20 @@ The pages are the URL map's GET routes that answer HTML, with parameters from th
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import subprocess
-import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PASSWORD, recorded_site
+from test_browser import AMSTERDAM, SHOTS, browser, serving  # noqa: F401 (fixture)
 from webutil import ROLE_USERS
 
 from firmware.config import load
 from firmware.governance.roles import Role
 from firmware.governance.service import Governance
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--lang=nl"]
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = Path(os.environ.get("NVR_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
 BLOCKING = ("serious", "critical")
@@ -45,14 +33,9 @@ BLOCKING = ("serious", "critical")
 NOT_PAGES = re.compile(r"^/api/|\.(pdf|mjpeg)$|/video$|/<fmt>$|^/(healthz|readyz|metrics)$|"
                        r"^/static/")
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: "
-                                                               "make test installs it")
 axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright",
                                      reason="axe-playwright-python is a dev dependency: "
                                             "make test installs it")
-if not Path(CHROMIUM).exists():
-    pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)",
-                pytrace=False)
 
 
 def _casework(config: Path) -> None:
@@ -92,27 +75,8 @@ def device(tmp_path_factory):
     config = recorded_site(tmp_path_factory.mktemp("a11y"),
                            {name: role for role, name in ROLE_USERS.items()})
     _casework(config)
-    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config), "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    url = None
-    while url is None:
-        line = lines.get(timeout=60)
-        found = re.search(r"web interface: (https://\S+)", line)
-        url = found.group(1) if found else None
-    yield url, config
-    proc.terminate()
-    proc.wait(20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
+    with serving(config) as url:
+        yield url, config
 
 
 @pytest.fixture

@@ -9,11 +9,6 @@ is added while the tests run) and is driven by headless Chromium.
 
 from __future__ import annotations
 
-import queue
-import re
-import subprocess
-import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,7 +17,8 @@ import cv2
 import numpy as np
 import pytest
 from conftest import PASSWORD, make_store, nvr, render_scene, staff, write_config
-from test_browser import AMSTERDAM, SHOTS, browser, shot, state_reason  # noqa: F401 (fixture)
+from test_browser import (AMSTERDAM, SHOTS, browser, serving, shot,  # noqa: F401 (fixture)
+                          state_reason)
 from webutil import api, client, login
 
 from firmware.config import load
@@ -100,23 +96,9 @@ def events_site(tmp_path_factory):
                "--reason", "vernieling fietsenstalling", "--reference", "incident 2026-118",
                "--user", "b.beheerder", env=env)
     assert held.returncode == 0, held.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
-                             "web"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],
-                     daemon=True).start()
-    url = None
-    while url is None:
-        found = re.search(r"web interface: (https://\S+)", lines.get(timeout=60))
-        url = found.group(1) if found else None
-    yield {"url": url, "config": config, "starts": starts, "today": today,
-           "yesterday": yesterday, "root": root}
-    proc.terminate()
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:           # a busy machine: do not leave it running
-        proc.kill()
-        proc.wait(10)
+    with serving(config, "web") as url:
+        yield {"url": url, "config": config, "starts": starts, "today": today,
+               "yesterday": yesterday, "root": root}
 
 
 @pytest.fixture

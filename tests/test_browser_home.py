@@ -8,16 +8,12 @@ without a recorder, so the recorder's absence is work too."""
 
 from __future__ import annotations
 
-import queue
 import re
-import subprocess
-import sys
-import threading
 
 import pytest
-from conftest import PASSWORD, ROOT
+from conftest import PASSWORD
 from homesite import APPROVED, FRESH, OVERDUE, PENDING, POLICE, QUESTION, waiting_site
-from test_browser import CHROMIUM, FLAGS, SHOTS, playwright, shot
+from test_browser import CHROMIUM, FLAGS, SHOTS, playwright, serving, shot
 
 NAMES = (OVERDUE, FRESH, APPROVED, POLICE)
 
@@ -25,19 +21,8 @@ NAMES = (OVERDUE, FRESH, APPROVED, POLICE)
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
     config, ids = waiting_site(tmp_path_factory.mktemp("browser-home"))
-    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
-                             "web"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],
-                     daemon=True).start()
-    url = None
-    while url is None:
-        found = re.search(r"web interface: (https://\S+)", lines.get(timeout=60))
-        url = found.group(1) if found else None
-    yield url, ids
-    proc.terminate()
-    proc.wait(20)
+    with serving(config, "web") as url:
+        yield url, ids
 
 
 @pytest.fixture(scope="module")
