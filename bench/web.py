@@ -52,11 +52,14 @@ PASSWORD = "a long pass phrase 42"
 ARCHIVE_PASSWORD = "benchmark export password 2026"
 # The page set, timed in every phase and loaded in the memory phase: one line per page.
 # {day}: today in the device's zone; {event}: an event of the recorded footage (the "event" of
-# a row of /api/cameras/cam/segments/{day}). The page client has a playback grant, so
-# a footage URL such as an event's thumbnail is one more line here.
+# a row of /api/cameras/cam/segments/{day}), {first}: that event's first segment. The page
+# client has a playback grant, so a footage URL such as an event's thumbnail is one more
+# line here.
 PAGES = (
     "/",
     "/cameras/cam/day/{day}",             # the day: timeline and list (events, issue 11)
+    "/api/cameras/cam/events/{day}",      # the day's events as JSON, each with its thumbnail
+    "/segments/{first}/thumbnail",        # an event's thumbnail (made once, then from memory)
     "/system",
     "/requests",
     "/holds",
@@ -368,6 +371,10 @@ def playback_kinds(host: str, port: int, case: dict, segments: list[dict], day: 
     def segment_video():
         return fetch(viewer, f"/segments/{segments[next(counter) % len(segments)]['id']}/video")
 
+    def new_thumbnail():                # a segment not yet in the web's memory: the worker
+        return fetch(viewer, f"/segments/{segments[next(counter) % len(segments)]['id']}"
+                             "/thumbnail")
+
     def export_7z():
         made = beheerder.call("POST", "/api/exports", {"request": art9,
                                                        "password": ARCHIVE_PASSWORD})
@@ -383,6 +390,7 @@ def playback_kinds(host: str, port: int, case: dict, segments: list[dict], day: 
     return {
         "segment video": segment_video,
         "segment video (again)": segment_video,
+        "thumbnail (made by the worker)": new_thumbnail,
         "inzage blurred": lambda: fetch(beheerder, f"/requests/{art10}/inzage/segments/"
                                                    f"{case['segment']}/video?regions=0,0,0.5,1"),
         "decision letter PDF": lambda: fetch(officer, f"/requests/{art10}/besluit.pdf"),
@@ -410,7 +418,7 @@ def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[d
                 fetch(client, page.format(**values))
                 loads += 1
     steps.append((f"{MEMORY_PAGES} page loads", rss_kb(wpid), MEMORY_PAGES))
-    per_kind = MEMORY_PLAYBACKS // len(kinds)
+    per_kind = -(-MEMORY_PLAYBACKS // len(kinds))      # at least MEMORY_PLAYBACKS in all
     for round_ in range(1, ROUNDS + 1):
         for name, play in kinds.items():
             t0 = time.monotonic()
@@ -429,7 +437,9 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
     report: dict = {}
     segments = Client(host, port, "b.viewer0").call("GET", f"/api/cameras/cam/segments/{day}")
     events = [s["event"] for s in segments if s["event"]]
-    values = {"day": day, "event": events[len(events) // 2] if events else ""}
+    event = events[len(events) // 2] if events else ""
+    first = next((s["id"] for s in segments if s["event"] == event), segments[-1]["id"])
+    values = {"day": day, "event": event, "first": first}
     phases = (("baseline", BASE_SECONDS, False), ("load", LOAD_SECONDS, True))
     for phase, seconds, load in () if MEMORY_ONLY else phases:
         pages: dict[str, list[float]] = {}
