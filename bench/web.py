@@ -170,9 +170,12 @@ def time_pages(client: Client, values: dict, until: float, out: dict[str, list[f
             path = page.format(**values)
             t0 = time.perf_counter()
             response = client.request("GET", path)
-            response.read()
+            body = response.read()
             out.setdefault(page, []).append(time.perf_counter() - t0)
-            if response.status != 200:
+            if response.status != 200:      # said here: SystemExit ends a thread silently
+                print(f"time_pages: GET {path}: {response.status} "
+                      f"{re.sub(r'<[^>]+>', ' ', body.decode(errors='replace'))[-600:]!r}",
+                      file=sys.stderr, flush=True)
                 raise SystemExit(f"{path}: {response.status}")
         time.sleep(0.5)
 
@@ -403,14 +406,14 @@ def playback_kinds(host: str, port: int, case: dict, segments: list[dict], day: 
     }
 
 
-def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[dict]) -> dict:
+def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[dict],
+                 case: dict) -> dict:
     """MEMORY_PAGES page loads, then MEMORY_PLAYBACKS playbacks of every kind per round; the
     web process's RSS after each step."""
-    case = casework(host, port, segments)
     kinds = playback_kinds(host, port, case, segments, values["day"])
     steps: list[tuple[str, int, int]] = []           # (what, RSS after it in kB, count)
     client = page_client(host, port)
-    steps.append(("login and casework", rss_kb(wpid), 0))
+    steps.append(("logins, casework, timed phases", rss_kb(wpid), 0))
     loads = 0
     while loads < MEMORY_PAGES:
         for page in PAGES:
@@ -440,6 +443,9 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
     event = events[len(events) // 2] if events else ""
     first = next((s["id"] for s in segments if s["event"] == event), segments[-1]["id"])
     values = {"day": day, "event": event, "first": first}
+    # Casework first: the pages are timed on a device with requests, as in use (and the home
+    # page of a fresh device without one is a 503 on main, "no such table: requests").
+    case = casework(host, port, segments)
     phases = (("baseline", BASE_SECONDS, False), ("load", LOAD_SECONDS, True))
     for phase, seconds, load in () if MEMORY_ONLY else phases:
         pages: dict[str, list[float]] = {}
@@ -471,7 +477,7 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
                          "segment_frames": seg_frames, "segment_missing": missing,
                          "pages": pages, "delays": delays, "counts": counts, "played": played,
                          "cpu": ((cpu1[0] - cpu0[0]) / elapsed, (cpu1[1] - cpu0[1]) / elapsed)}
-    report["memory"] = memory_phase(host, port, wpid, values, segments)
+    report["memory"] = memory_phase(host, port, wpid, values, segments, case)
     return report
 
 
