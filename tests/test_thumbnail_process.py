@@ -118,3 +118,43 @@ def test_worker_refuses_what_holds_no_picture_and_keeps_serving(site):
         assert worker.pid == pid                               # the refusal did not end it
     finally:
         worker.stop()
+
+
+def test_worker_killed_between_requests_is_started_again(site):
+    """A worker that ended on its own (idle, or killed) just before a request: a new one."""
+    import os
+    import signal
+    from firmware.playback.thumbnail_process import ThumbnailWorker
+    _app, config = site
+    data = _plaintext(config, _segments(config)[0]["id"])
+    worker = ThumbnailWorker(idle_seconds=30)
+    try:
+        worker.make(data)
+        os.kill(worker.pid, signal.SIGKILL)
+        killed = worker.pid
+        assert _picture(worker.make(data)).shape[1] == 160
+        assert worker.pid != killed
+    finally:
+        worker.stop()
+
+
+def test_a_failed_thumbnail_is_a_503_in_dutch_with_what_to_do(site, monkeypatch):
+    """A worker past its deadline is ended and the page says so in Dutch (not a 500)."""
+    from webutil import api, login
+
+    from firmware.playback.thumbnail_process import ThumbnailWorker
+    from firmware.web import recordings
+    app, config = site
+    segment = _segments(config)[-1]["id"]
+    recordings.THUMBNAILS.drop(segment)
+    monkeypatch.setattr(recordings, "THUMBNAIL_WORKER", ThumbnailWorker(timeout=0.001))
+    c = login(app, "b.beheerder")
+    assert api(c, "POST", "/api/cameras/cam/access", {
+        "action": "playback", "purpose": "incident",
+        "reason": "fietsendiefstal bij de ingang"}).status_code == 200
+    r = c.get(f"/segments/{segment}/thumbnail")
+    assert r.status_code == 503
+    assert "kon niet worden gemaakt" in r.get_data(as_text=True)
+    assert "technisch beheerder" in r.get_data(as_text=True)
+    assert not recordings.THUMBNAIL_WORKER.alive()            # the stuck worker was ended
+    assert recordings.THUMBNAILS.get(segment) is None
