@@ -52,11 +52,14 @@ PASSWORD = "a long pass phrase 42"
 ARCHIVE_PASSWORD = "benchmark export password 2026"
 # The page set, timed in every phase and loaded in the memory phase: one line per page.
 # {day}: today in the device's zone; {event}: an event of the recorded footage (the "event" of
-# a row of /api/cameras/cam/segments/{day}). The page client has a playback grant (R-01), so
-# a footage URL such as an event's thumbnail is one more line here.
+# a row of /api/cameras/cam/segments/{day}), {first}: that event's first segment. The page
+# client has a playback grant (R-01), so a footage URL such as an event's thumbnail is one more
+# line here.
 PAGES = (
     "/",
     "/cameras/cam/day/{day}",             # the day: timeline and list (events, issue 11)
+    "/api/cameras/cam/events/{day}",      # the day's events as JSON, each with its thumbnail
+    "/segments/{first}/thumbnail",        # an event's thumbnail (made once, then from memory)
     "/system",
     "/requests",
     "/holds",
@@ -167,9 +170,12 @@ def time_pages(client: Client, values: dict, until: float, out: dict[str, list[f
             path = page.format(**values)
             t0 = time.perf_counter()
             response = client.request("GET", path)
-            response.read()
+            body = response.read()
             out.setdefault(page, []).append(time.perf_counter() - t0)
-            if response.status != 200:
+            if response.status != 200:      # said here: SystemExit ends a thread silently
+                print(f"time_pages: GET {path}: {response.status} "
+                      f"{re.sub(r'<[^>]+>', ' ', body.decode(errors='replace'))[-600:]!r}",
+                      file=sys.stderr, flush=True)
                 raise SystemExit(f"{path}: {response.status}")
         time.sleep(0.5)
 
@@ -368,6 +374,10 @@ def playback_kinds(host: str, port: int, case: dict, segments: list[dict], day: 
     def segment_video():
         return fetch(viewer, f"/segments/{segments[next(counter) % len(segments)]['id']}/video")
 
+    def new_thumbnail():                # a segment not yet in the web's memory: the worker
+        return fetch(viewer, f"/segments/{segments[next(counter) % len(segments)]['id']}"
+                             "/thumbnail")
+
     def export_7z():
         made = beheerder.call("POST", "/api/exports", {"request": art9,
                                                        "password": ARCHIVE_PASSWORD})
@@ -383,6 +393,7 @@ def playback_kinds(host: str, port: int, case: dict, segments: list[dict], day: 
     return {
         "segment video": segment_video,
         "segment video (again)": segment_video,
+        "thumbnail (made by the worker)": new_thumbnail,
         "inzage blurred": lambda: fetch(beheerder, f"/requests/{art10}/inzage/segments/"
                                                    f"{case['segment']}/video?regions=0,0,0.5,1"),
         "decision letter PDF": lambda: fetch(officer, f"/requests/{art10}/besluit.pdf"),
@@ -395,14 +406,14 @@ def playback_kinds(host: str, port: int, case: dict, segments: list[dict], day: 
     }
 
 
-def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[dict]) -> dict:
+def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[dict],
+                 case: dict) -> dict:
     """MEMORY_PAGES page loads, then MEMORY_PLAYBACKS playbacks of every kind per round; the
     web process's RSS after each step."""
-    case = casework(host, port, segments)
     kinds = playback_kinds(host, port, case, segments, values["day"])
     steps: list[tuple[str, int, int]] = []           # (what, RSS after it in kB, count)
     client = page_client(host, port)
-    steps.append(("login and casework", rss_kb(wpid), 0))
+    steps.append(("logins, casework, timed phases", rss_kb(wpid), 0))
     loads = 0
     while loads < MEMORY_PAGES:
         for page in PAGES:
@@ -410,7 +421,7 @@ def memory_phase(host: str, port: int, wpid: int, values: dict, segments: list[d
                 fetch(client, page.format(**values))
                 loads += 1
     steps.append((f"{MEMORY_PAGES} page loads", rss_kb(wpid), MEMORY_PAGES))
-    per_kind = MEMORY_PLAYBACKS // len(kinds)
+    per_kind = -(-MEMORY_PLAYBACKS // len(kinds))      # at least MEMORY_PLAYBACKS in all
     for round_ in range(1, ROUNDS + 1):
         for name, play in kinds.items():
             t0 = time.monotonic()
@@ -429,7 +440,12 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
     report: dict = {}
     segments = Client(host, port, "b.viewer0").call("GET", f"/api/cameras/cam/segments/{day}")
     events = [s["event"] for s in segments if s["event"]]
-    values = {"day": day, "event": events[len(events) // 2] if events else ""}
+    event = events[len(events) // 2] if events else ""
+    first = next((s["id"] for s in segments if s["event"] == event), segments[-1]["id"])
+    values = {"day": day, "event": event, "first": first}
+    # Casework first: the pages are timed on a device with requests, as in use (and the home
+    # page of a fresh device without one is a 503 on main, "no such table: requests").
+    case = casework(host, port, segments)
     phases = (("baseline", BASE_SECONDS, False), ("load", LOAD_SECONDS, True))
     for phase, seconds, load in () if MEMORY_ONLY else phases:
         pages: dict[str, list[float]] = {}
@@ -461,7 +477,7 @@ def run_phases(url, d: Path, config: Path, pid: int, fps: float) -> dict:
                          "segment_frames": seg_frames, "segment_missing": missing,
                          "pages": pages, "delays": delays, "counts": counts, "played": played,
                          "cpu": ((cpu1[0] - cpu0[0]) / elapsed, (cpu1[1] - cpu0[1]) / elapsed)}
-    report["memory"] = memory_phase(host, port, wpid, values, segments)
+    report["memory"] = memory_phase(host, port, wpid, values, segments, case)
     return report
 
 

@@ -1,6 +1,7 @@
 """A small JPEG of an event's motion, made in memory from a decrypted segment.
 
-The web process decodes the event's first segment (handed over as bytes, decrypted into memory
+A worker process (thumbnail_process.py, so the web never loads PyAV and OpenCV) decodes the
+event's first segment (handed over as bytes, decrypted into memory
 by the store), its keyframes (or about two frames a second when it has only one), compares
 them on a small grey copy, and keeps the frame that differs most from the one before it: where
 something moved. That frame is scaled down and
@@ -14,10 +15,6 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-
-import av
-import cv2
-import numpy as np
 
 WIDTH = 160
 QUALITY = 75
@@ -33,6 +30,7 @@ def make_thumbnail(mp4: bytes, width: int = WIDTH) -> bytes:
     decoded (a segment starts with one and has one every GOP): on a Pi a 1080p segment decoded
     in full costs seconds, its keyframes a fraction of that. A segment with a single keyframe
     is decoded in full at SAMPLES_PER_SECOND."""
+    import cv2                 # here, not at import: the web imports this module (the cache)
     best = _most_motion(mp4, keyframes=True)
     if best is None:
         best = _most_motion(mp4, keyframes=False)
@@ -49,6 +47,8 @@ def make_thumbnail(mp4: bytes, width: int = WIDTH) -> bytes:
 def _most_motion(mp4: bytes, keyframes: bool):
     """The sampled frame that differs most from the sample before it (None if fewer than two
     samples when `keyframes`, or none at all)."""
+    import av
+    import numpy as np
     best, best_score, previous, samples = None, -1.0, None, 0
     with av.open(io.BytesIO(mp4), "r") as container:
         stream = container.streams.video[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import shutil
 import subprocess
@@ -18,10 +19,19 @@ from pathlib import Path
 _TIME_ERROR = 5
 
 
-def clock_synchronised() -> bool:
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """libc, loaded once per process: find_library runs `ldconfig -p` in a subprocess, which
+    made every /api/system call 1.5x slower under load (issue 11, docs/benchmarks.md)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     except OSError:
+        return None
+
+
+def clock_synchronised() -> bool:
+    libc = _libc()
+    if libc is None:
         return False
     buf = ctypes.create_string_buffer(512)   # struct timex, modes = 0: read only
     state = libc.adjtimex(buf)

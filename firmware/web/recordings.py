@@ -20,7 +20,8 @@ from firmware.governance.access import ORDINARY_PURPOSES as PURPOSES
 from firmware.governance.roles import decide
 from firmware.governance.viewing import show_playback_segment
 from firmware.i18n import _
-from firmware.playback.thumbnail import NoPicture, ThumbnailCache, make_thumbnail
+from firmware.playback.thumbnail import NoPicture, ThumbnailCache
+from firmware.playback.thumbnail_process import ThumbnailFailed, ThumbnailWorker
 from firmware.storage.events import covering, group_events
 from firmware.storage.holds import list_holds
 from firmware.storage.store import KeyErased, SegmentMissing
@@ -215,6 +216,7 @@ def _missing() -> str:
              "up); ask the technisch beheerder to run `nvr recordings verify` to update the "
              "index")
 THUMBNAILS = ThumbnailCache(entries=200, max_bytes=4 << 20)   # this process's memory only
+THUMBNAIL_WORKER = ThumbnailWorker()      # PyAV and OpenCV in a child, never in the web process
 
 
 def _showable(segment_id: str):
@@ -272,7 +274,7 @@ def thumbnail(segment_id: str):
     """A JPEG of the motion in an event's first segment (playback/thumbnail.py): the same rules
     as the video. It is a showing of that segment, logged as one (art. 7 lid 2), so a list
     of 40 events is 40 showings, each once per SHOWING_SECONDS. Made in memory from the
-    decrypted segment and kept only in THUMBNAILS; the key is checked on every request, so
+    decrypted segment by THUMBNAIL_WORKER (a child process) and kept only in THUMBNAILS; the key is checked on every request, so
     an erased segment's picture is never served (R-40)."""
     found, refusal = _showable(segment_id)
     if refusal:
@@ -281,9 +283,13 @@ def thumbnail(segment_id: str):
     jpeg = THUMBNAILS.get(segment_id)
     if jpeg is None:
         try:
-            jpeg = make_thumbnail(_plaintext(segment_id))
+            jpeg = THUMBNAIL_WORKER.make(_plaintext(segment_id))
         except NoPicture:
             abort(404, _("this segment holds no picture"))
+        except ThumbnailFailed as exc:
+            abort(503, _("the picture of this event could not be made (%(detail)s); reload "
+                         "the page, or ask the technisch beheerder to check the device",
+                         detail=str(exc)))
         THUMBNAILS.put(segment_id, jpeg)
     else:
         try:
