@@ -111,7 +111,9 @@ def desk_for(actor: Actor, cfg, store, db: sqlite3.Connection,
 # --- requests ----------------------------------------------------------------------------------
 
 def _open_requests(desk: Desk) -> list[sqlite3.Row]:
-    desk.db.executescript(HANDOVER_SCHEMA + EXPORT_SCHEMA)      # tables made on first use
+    from firmware.governance.requests import ACTS_FOR_SCHEMA, SCHEMA as REQUESTS_SCHEMA
+    desk.db.executescript(REQUESTS_SCHEMA + ACTS_FOR_SCHEMA + HANDOVER_SCHEMA
+                          + EXPORT_SCHEMA)      # tables made on first use (a new device)
     return desk.db.execute(
         "SELECT r.id, r.article, r.reference, r.requester, r.status, r.decision_due, "
         "r.identity_checked_by, r.declaration_signed_by, o.officer, "
