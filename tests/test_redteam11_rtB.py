@@ -128,6 +128,34 @@ def test_a_beheerders_first_home_page_on_a_new_device_works(tmp_path):
         assert "no such table" not in text and "Opnamen" in text
 
 
+def test_a_refused_decision_keeps_what_the_manager_typed(dutch_site):
+    """Art. 12: the manager bedrijfsvoering types the besluit and names, by mistake, an account
+    that is not the gemeentesecretaris. The rule refuses (rightly); the answer was the bare error
+    page, the besluit typed gone. Errors keep the form filled in and point at it (item 4)."""
+    app, config = dutch_site
+    from firmware.governance.service import Governance
+    gov = Governance.open(load(config))
+    try:
+        login_ = lambda name: gov.login(name, PASSWORD)              # noqa: E731
+        decisions = gov.decisions()
+        question = decisions.open(login_("b.beheerder"), "Mag de beheerder beelden tonen aan "
+                                  "de verzekeraar zonder schriftelijk verzoek?")["id"]
+        decisions.advise(login_("p.officer"), question, "alleen met een schriftelijk verzoek")
+        decisions.advise(login_("d.dpo"), question, "eens met de privacy officer, schriftelijk")
+    finally:
+        gov.close()
+    c = login(app, "m.manager")
+    with c.session_transaction() as session:
+        token = session["csrf"]
+    typed = "Nee: de verzekeraar dient een schriftelijk verzoek in, zoals artikel 10 vraagt"
+    r = c.post(f"/decisions/{question}/decision", data={
+        "csrf": token, "decision": typed, "on_behalf_of": "b.beheerder"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert f'value="{typed}"' in html, "the besluit typed is lost"
+    assert 'aria-invalid="true"' in html
+
+
 # --- "done when": yesterday's incident found, played and held, on a laptop and a phone --------
 
 from test_browser import browser  # noqa: E402,F401 (fixture)
