@@ -24,6 +24,7 @@ from conftest import PASSWORD, ROOT, nvr, recorded_site, staff
 from webutil import ROLE_USERS, client, login
 
 from firmware.config import load
+from test_browser import AMSTERDAM, SHOTS  # noqa: E402
 
 ENGLISH = re.compile(r"\b(request of|request \d|may not do this|the role|is disabled|"
                      r"no current delegation|outside the scope)\b")
@@ -227,5 +228,46 @@ def test_a_beheerder_finds_plays_and_holds_yesterdays_incident_in_a_minute(
         TIMINGS[device_kind] = {**steps, "totaal": round(total, 2)}
         print(device_kind, TIMINGS[device_kind])
         assert total < 60
+    finally:
+        context.close()
+
+
+def test_the_day_of_40_events_fits_a_phone_once_footage_is_shown(browser, events_site):  # noqa: F811
+    """At 375 px with the reason given (thumbnails, player, the event links): nothing wider
+    than the screen, the play and keep links of an event reachable without sideways scroll.
+    The events table was 567 px wide in a 351 px box that scrolls: Afspelen lay off screen
+    to the right of every row, found only by swiping the table."""
+    context = browser.new_context(ignore_https_errors=True, locale="nl-NL", **PHONE)
+    try:
+        page = context.new_page()
+        url = events_site["url"]
+        page.goto(f"{url}/login")
+        page.fill("input[name=name]", "b.beheerder")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Aanmelden')")
+        today = datetime.now(AMSTERDAM).date().isoformat()
+        page.goto(f"{url}/cameras/cam/day/{today}")
+        page.select_option("select[name=purpose]", "incident")
+        page.fill("input[name=reason]", "vernieling fietsenstalling vandaag")
+        page.click("button:has-text('Beelden bekijken')")
+        page.wait_for_selector("table.events img")
+        assert page.locator("table.events tbody tr[data-event]").count() == 40
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        wide = page.evaluate("""() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > 376 && e.offsetParent !== null
+                    && !e.closest('table'))
+            .map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5)""")
+        assert wide == [], wide
+        inner = page.evaluate("""() => { const t = document.querySelector('table.events');
+            let e = t; while (e && e.scrollWidth <= e.clientWidth + 1) e = e.parentElement;
+            return e ? [e.tagName, e.scrollWidth, e.clientWidth] : null; }""")
+        assert inner is None, f"the events table scrolls sideways at 375 px: {inner}"
+        last = page.locator("table.events tbody tr[data-event]").last
+        for link in ("button:has-text('Afspelen')", "a:text-is('Bewaren…')"):
+            last.locator(link).scroll_into_view_if_needed()
+            box = last.locator(link).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375, (link, box)
+        page.locator("h3:has-text('Gebeurtenissen')").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "rtB-dag-375.png"))
     finally:
         context.close()
