@@ -101,9 +101,10 @@ def test_a_refusal_on_the_command_line_is_dutch_in_the_dpos_logbook(dutch_site):
     app, config = dutch_site
     env = {**os.environ, "NVR_PASSWORD": PASSWORD}
     env.pop("NVR_LANG", None)
+    now = datetime.now().astimezone()
     refused = nvr("--config", str(config), "hold", "add", "--camera", "cam", "--start",
-                  (datetime.now().astimezone() - timedelta(minutes=30)).isoformat(timespec="seconds"),
-                  "--end", datetime.now().astimezone().isoformat(timespec="seconds"), "--reason",
+                  (now - timedelta(minutes=30)).isoformat(timespec="seconds"),
+                  "--end", now.isoformat(timespec="seconds"), "--reason",
                   "proberen", "--reference", "x", "--user", "t.admin", env=env)
     assert refused.returncode == 1
     assert "may not" in refused.stderr                  # English in the terminal: fine
@@ -232,7 +233,8 @@ def test_a_beheerder_finds_plays_and_holds_yesterdays_incident_in_a_minute(
         context.close()
 
 
-def test_the_day_of_40_events_fits_a_phone_once_footage_is_shown(browser, events_site):  # noqa: F811
+def test_the_day_of_40_events_fits_a_phone_once_footage_is_shown(
+        browser, events_site):  # noqa: F811
     """At 375 px with the reason given (thumbnails, player, the event links): nothing wider
     than the screen, the play and keep links of an event reachable without sideways scroll.
     The events table was 567 px wide in a 351 px box that scrolls: Afspelen lay off screen

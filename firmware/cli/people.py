@@ -113,8 +113,8 @@ def cmd_user_passwd(args) -> int:
     gov = _governance(_config(args))
     if args.user and args.user != args.name:
         raise CliError("a password is changed only by its owner; a technisch-beheerder gives "
-                       f"the owner a one-time code: {_typed(args)} user reset-code {args.name} --user "
-                       f"{args.user}")
+                       f"the owner a one-time code: {_typed(args)} user reset-code {args.name} "
+                       f"--user {args.user}")
     args.user = args.name
     actor = _login(gov, args, None)
     try:
@@ -152,7 +152,8 @@ def cmd_user_reset(args) -> int:
     except AccountError as exc:
         raise CliError(str(exc)) from None
     print(f"password of {args.name} set" + ("; the account awaits a manager-bedrijfsvoering's "
-                                            "approval (%s user approve)" % _typed(args) if user.pending else ""))
+                                            "approval (%s user approve)" % _typed(args)
+                                            if user.pending else ""))
     return 0
 
 

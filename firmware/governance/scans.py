@@ -130,9 +130,9 @@ class Scans:
     def _may_attach(self, actor: Actor) -> None:
         if any(decide(actor, a) for a in HANDLING):
             return
-        refusal = lambda: _("Your role does not handle requests and may not add scans "  # noqa: E731
-                            "(R-11). Ask the beheerder, the privacy officer or the manager "
-                            "bedrijfsvoering.")
+        def refusal() -> str:
+            return _("Your role does not handle requests and may not add scans (R-11). Ask the "
+                     "beheerder, the privacy officer or the manager bedrijfsvoering.")
         self.logbook.append("usage", actor.name, "refused", subject="scan-attach",
                             details={"why": in_dutch(refusal)})
         raise ScanRefused(refusal())

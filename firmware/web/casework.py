@@ -22,8 +22,8 @@ from firmware.i18n import _
 from firmware.storage.holds import list_holds
 from firmware.web.confirm import confirm_step
 from firmware.web.routes import (Action, FormState, InputError, camera_id, done, fields, gov,
-                                 integer, keeps_form, local_time, may, moment, new_session, nvr, reply,
-                                 rule, text)
+                                 integer, keeps_form, local_time, may, moment, new_session, nvr,
+                                 reply, rule, text)
 
 bp = Blueprint("casework", __name__)
 
