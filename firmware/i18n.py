@@ -100,6 +100,21 @@ def dutch(message: str, **variables) -> str:
     return text % variables if variables else text
 
 
+def in_dutch(make):
+    """`make()` with the rules' messages in Dutch wherever they are made: for a text stored for
+    Dutch readers (a logbook's 'why'), so a refusal on the command line (English there) reads
+    in Dutch on the DPO's logbook page and in its PDF. Only the command line switches (it is
+    single-threaded); a web request speaks Dutch already."""
+    global _cli_locale
+    if _in_web_request() or _cli_locale == WEB_LOCALE:
+        return make()
+    saved, _cli_locale = _cli_locale, WEB_LOCALE
+    try:
+        return make()
+    finally:
+        _cli_locale = saved
+
+
 def N_(message: str) -> str:
     """Marks `message` for the catalogue where it is defined (a table of words); it is
     translated where it is read (governance.wording.Words)."""

@@ -125,6 +125,12 @@ INTERNAL = {
     "firmware/playback/blur.py:AssertionError": "unreachable",
     "firmware/playback/detect.py:ValueError": "asked only after frames were fed: a "
                                               "programming error",
+    "firmware/playback/thumbnail_process.py:AssertionError": "unreachable",
+    "firmware/playback/thumbnail_process.py:EOFError": "the worker's pipe, caught and turned "
+                                                       "into ThumbnailFailed",
+    "firmware/playback/thumbnail_process.py:ThumbnailFailed": "caught by the thumbnail route, "
+                                                              "which answers its own translated "
+                                                              "503",
     "firmware/playback/thumbnail.py:NoPicture": "caught by the thumbnail route, which answers "
                                                 "with its own translated 404",
     "firmware/playback/faststart.py:ValueError": "technical detail inside blur's translated "

@@ -6,8 +6,16 @@ import os
 import sys
 
 from firmware.cli.common import (CliError, _action, _config, _governance, _group, _iso, _login,
-                                 _password, _print)
+                                 _password, _print, nvr_command)
 from firmware.i18n import _
+
+
+def _typed(args) -> str:
+    """`nvr --config FILE` as this shell runs it, for the commands printed for someone to type
+    (`make run` neither activates the venv nor sets NVR_CONFIG)."""
+    import shlex
+    from firmware.config import load
+    return f"{nvr_command()} --config {shlex.quote(str(load(args.config).source))}"
 
 
 def cmd_user_add(args) -> int:
@@ -29,7 +37,7 @@ def cmd_user_add(args) -> int:
         raise CliError(str(exc)) from None
     print(f"account {user.name} ({user.role.value}) created"
           + ("; it comes into force when a manager-bedrijfsvoering approves it "
-             "(nvr user approve)" if user.pending else ""))
+             "(%s user approve)" % _typed(args) if user.pending else ""))
     return 0
 
 
@@ -50,10 +58,10 @@ def _user_create(gov, args, by) -> int:
     print(f"one-time setup code for {args.name}: {code}")
     print(f"  give it to {args.name} in person; valid for {SETUP_SECONDS // 86400} days, once. "
           "The owner runs:")
-    print(f"  nvr user reset {args.name} --code {code}   (or the web page /reset)")
+    print(f"  {_typed(args)} user reset {args.name} --code {code}   (or the web page /reset)")
     if Role(args.role) in APPROVAL_ROLES:
         print("  then a manager-bedrijfsvoering approves it, with the owner present "
-              f"(nvr user approve {args.name} --role {args.role})")
+              f"({_typed(args)} user approve {args.name} --role {args.role})")
     return 0
 
 
@@ -95,7 +103,7 @@ def cmd_user_enable(args) -> int:
         raise CliError(str(exc)) from None
     role = gov.accounts.get(args.name).role.value
     print(f"account {args.name} proposed for use again; it awaits a manager-bedrijfsvoering's "
-          f"approval (nvr user approve {args.name} --role {role})")
+          f"approval ({_typed(args)} user approve {args.name} --role {role})")
     return 0
 
 
@@ -105,8 +113,8 @@ def cmd_user_passwd(args) -> int:
     gov = _governance(_config(args))
     if args.user and args.user != args.name:
         raise CliError("a password is changed only by its owner; a technisch-beheerder gives "
-                       f"the owner a one-time code: nvr user reset-code {args.name} --user "
-                       f"{args.user}")
+                       f"the owner a one-time code: {_typed(args)} user reset-code {args.name} "
+                       f"--user {args.user}")
     args.user = args.name
     actor = _login(gov, args, None)
     try:
@@ -129,7 +137,7 @@ def cmd_user_reset_code(args) -> int:
         raise CliError(str(exc)) from None
     print(f"one-time reset code for {args.name}: {code}")
     print(f"  give it to {args.name} in person; valid for a day, once. The owner runs:")
-    print(f"  nvr user reset {args.name} --code {code}   (or the web page /reset)")
+    print(f"  {_typed(args)} user reset {args.name} --code {code}   (or the web page /reset)")
     if gov.accounts.get(args.name).role in APPROVAL_ROLES:
         print("  afterwards the account awaits a manager-bedrijfsvoering's approval again")
     return 0
@@ -144,7 +152,8 @@ def cmd_user_reset(args) -> int:
     except AccountError as exc:
         raise CliError(str(exc)) from None
     print(f"password of {args.name} set" + ("; the account awaits a manager-bedrijfsvoering's "
-                                            "approval (nvr user approve)" if user.pending else ""))
+                                            "approval (%s user approve)" % _typed(args)
+                                            if user.pending else ""))
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 from firmware.governance.roles import Action, Actor, decide
-from firmware.i18n import N_, _
+from firmware.i18n import N_, _, in_dutch
 
 # Article 1: what camera footage may serve; a person states one of these for live view and
 # ordinary playback.
@@ -42,8 +42,9 @@ def require(logbook, actor: Actor, action: Action, error: type[Exception] = Acce
     """Raise `error` with the reason when `actor` may not do `action`; refusals are logged."""
     decision = decide(actor, action, camera=camera)
     if not decision:
+        why = in_dutch(lambda: decide(actor, action, camera=camera).reason)
         logbook.append("usage", actor.name, "refused", subject=action.value,
-                       details={"camera": camera, "why": decision.reason})
+                       details={"camera": camera, "why": why})
         raise error(decision.reason)
 
 
@@ -74,6 +75,24 @@ def check_reason(purpose: str | None, reason: str | None) -> None:
                               "(artikel 1, R-01)", count=MIN_REASON))
 
 
+def _why(actor: Actor, actions: list[Action], cameras: list, purpose: str | None,
+         reason: str | None) -> str:
+    """The refusal of grant_footage / grant_live_view again, as text (for the logbook, in
+    Dutch through in_dutch)."""
+    try:
+        check_reason(purpose, reason)
+        if not cameras:
+            raise AccessRefused(_("there is no camera you may watch live (R-11)"))
+    except AccessRefused as exc:
+        return str(exc)
+    for action in actions:
+        for camera in cameras:
+            decision = decide(actor, action, camera=camera)
+            if not decision:
+                return decision.reason
+    return ""
+
+
 def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purpose: str | None,
                   reason: str | None, subject: str,
                   window: tuple[float, float] | None = None) -> int:
@@ -85,10 +104,11 @@ def grant_footage(gov, actor: Actor, action: Action, *, camera: str | None, purp
         decision = decide(actor, action, camera=camera)
         if not decision:
             raise AccessRefused(decision.reason)
-    except AccessRefused as exc:
+    except AccessRefused:
+        why = in_dutch(lambda: _why(actor, [action], [camera], purpose, reason))
         gov.logbook.append("usage", actor.name, "footage-refused", subject=subject,
                            reason=reason or "", details={"action": action.value,
-                                                         "camera": camera, "why": str(exc)})
+                                                         "camera": camera, "why": why})
         raise
     details = {"action": action.value, "camera": camera, "purpose": purpose}
     if window is not None:
@@ -115,10 +135,11 @@ def grant_live_view(gov, actor: Actor, cameras: list[str], *, purpose: str | Non
             decision = decide(actor, Action.LIVE, camera=camera)
             if not decision:
                 raise AccessRefused(decision.reason)
-    except AccessRefused as exc:
+    except AccessRefused:
+        why = in_dutch(lambda: _why(actor, [Action.LIVE], cameras, purpose, reason))
         gov.logbook.append("usage", actor.name, "footage-refused", subject=subject,
                            reason=reason or "", details={"action": Action.LIVE.value,
-                                                         "cameras": cameras, "why": str(exc)})
+                                                         "cameras": cameras, "why": why})
         raise
     details = {"action": Action.LIVE.value, "cameras": cameras, "purpose": purpose}
     gov.logbook.append("usage", actor.name, "live", subject=subject, reason=reason,

@@ -27,7 +27,7 @@ from firmware.governance.wording import STATUSES, VALUES, moment
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor
 from firmware.governance.undo import undo_reason
-from firmware.i18n import _
+from firmware.i18n import _, dutch
 from firmware.storage.holds import add_hold, release_hold
 from firmware.storage.store import EncryptedStore
 from firmware.i18n import _
@@ -136,7 +136,9 @@ class Requests:
 
     def _hold(self, req_id: int, camera: str, start: float, end: float, reason: str,
               reference: str) -> int:
-        hold = add_hold(self.store, camera, start, end, reason, f"request {req_id}: {reference}")
+        hold = add_hold(self.store, camera, start, end, reason,
+                        dutch("request %(number)s: %(reference)s", number=req_id,
+                              reference=reference))
         self.db.execute("UPDATE requests SET hold_id = ? WHERE id = ?", (hold["id"], req_id))
         return hold["id"]
 
@@ -178,7 +180,8 @@ class Requests:
                               requester_kind="police-or-prosecutor", legal_basis=legal_basis,
                               camera_id=camera, start=start, end=end, received=received,
                               status="registered")
-        self._hold(req_id, camera, start, end, f"art. 9 request {reference}", reference)
+        self._hold(req_id, camera, start, end, dutch("art. 9 request %(reference)s",
+                                                    reference=reference), reference)
         self.logbook.append("inzien", actor.name, "request-art9-registered",
                             subject=f"request {req_id}", reason=reference,
                             details={"requester": requester, "legal_basis": legal_basis,
@@ -232,7 +235,8 @@ class Requests:
         if acts_for is not None:
             self.db.execute("INSERT INTO request_acts_for (request_id, acts_for) VALUES (?, ?)",
                             (req_id, acts_for))
-        self._hold(req_id, camera, start, end, f"art. 10 request of {requester}",
+        self._hold(req_id, camera, start, end, dutch("art. 10 request of %(requester)s",
+                                                    requester=requester),
                    reference or requester)
         self.logbook.append("inzien", actor.name, "request-art10-intake",
                             subject=f"request {req_id}", reason=motivation,

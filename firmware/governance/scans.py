@@ -33,7 +33,7 @@ from firmware.governance.access import require
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Action, Actor, decide
 from firmware.storage.keys import FileKeyProvider, new_key, unwrap, wrap
-from firmware.i18n import _
+from firmware.i18n import _, in_dutch
 
 SCAN_DIR = "scans"
 MAX_BYTES = 10 * 1024 * 1024
@@ -130,12 +130,12 @@ class Scans:
     def _may_attach(self, actor: Actor) -> None:
         if any(decide(actor, a) for a in HANDLING):
             return
-        who = actor.role.value if actor.role else "a visit"
+        def refusal() -> str:
+            return _("Your role does not handle requests and may not add scans (R-11). Ask the "
+                     "beheerder, the privacy officer or the manager bedrijfsvoering.")
         self.logbook.append("usage", actor.name, "refused", subject="scan-attach",
-                            details={"why": f"{who} handles no requests (R-11)"})
-        raise ScanRefused(_("Your role does not handle requests and may not add scans (R-11). "
-                            "Ask the beheerder, the privacy officer or the manager "
-                            "bedrijfsvoering."))
+                            details={"why": in_dutch(refusal)})
+        raise ScanRefused(refusal())
 
     def _may_read(self, actor: Actor) -> None:
         require(self.logbook, actor, Action.REQUEST_READ, ScanRefused)

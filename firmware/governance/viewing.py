@@ -29,7 +29,7 @@ from firmware.governance.access import ART10_PURPOSE, ART10_OUTSIDE, AccessRefus
 from firmware.governance.requests import RequestError
 from firmware.governance.roles import Action, Actor, decide
 from firmware.governance.wording import STATUSES, VALUES
-from firmware.i18n import _
+from firmware.i18n import _, in_dutch
 
 SHOWING_SECONDS = 10 * 60
 MAX_REGIONS = 8
@@ -141,7 +141,8 @@ def _check_request(reqs, actor: Actor, req_id: int) -> dict:
         decision = decide(actor, action, camera=camera)
         if not decision:
             reqs.logbook.append("usage", actor.name, "refused", subject=f"request {req_id}",
-                                details={"camera": row["camera_id"], "why": decision.reason})
+                                details={"camera": row["camera_id"], "why": in_dutch(
+                                    lambda: decide(actor, action, camera=camera).reason)})
             raise AccessRefused(_("the inzage of a request (artikel 10 lid 4) is shown by a "
                                   "beheerder who may play back this camera: %(reason)s",
                                   reason=decision.reason))

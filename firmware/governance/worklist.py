@@ -30,7 +30,7 @@ from datetime import tzinfo
 from firmware.export.service import SCHEMA as EXPORT_SCHEMA
 from firmware.governance.bounds import when
 from firmware.governance.handover import SCHEMA as HANDOVER_SCHEMA
-from firmware.governance.requests import SCHEMA as REQUEST_SCHEMA
+from firmware.governance.requests import ACTS_FOR_SCHEMA, SCHEMA as REQUEST_SCHEMA
 from firmware.governance.roles import Actor, Role
 from firmware.governance.wording import ALARMS, ROLES
 from firmware.i18n import _
@@ -112,8 +112,8 @@ def desk_for(actor: Actor, cfg, store, db: sqlite3.Connection,
 # --- requests ----------------------------------------------------------------------------------
 
 def _open_requests(desk: Desk) -> list[sqlite3.Row]:
-    # Tables made on first use: a new device has no request yet, and its desk still opens.
-    desk.db.executescript(REQUEST_SCHEMA + HANDOVER_SCHEMA + EXPORT_SCHEMA)
+    desk.db.executescript(REQUEST_SCHEMA + ACTS_FOR_SCHEMA + HANDOVER_SCHEMA
+                          + EXPORT_SCHEMA)      # tables made on first use (a new device)
     return desk.db.execute(
         "SELECT r.id, r.article, r.reference, r.requester, r.status, r.decision_due, "
         "r.identity_checked_by, r.declaration_signed_by, o.officer, "

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from flask import Blueprint, g, send_file, url_for
+from flask import Blueprint, g, request, send_file, url_for
 
 from firmware.governance.handover import CITIZEN_DOCUMENT_TYPES, DOCUMENT_TYPES, officer_record
 from firmware.governance.letters import article10_declaration_file
@@ -21,9 +21,9 @@ from firmware.governance.weighing import BLUR_CHOICES
 from firmware.i18n import _
 from firmware.storage.holds import list_holds
 from firmware.web.confirm import confirm_step
-from firmware.web.routes import (Action, InputError, camera_id, done, fields, gov, integer,
-                                 keeps_form, local_time, may, moment, new_session, nvr, reply,
-                                 rule, text)
+from firmware.web.routes import (Action, FormState, InputError, camera_id, done, fields, gov,
+                                 integer, keeps_form, local_time, may, moment, new_session, nvr,
+                                 reply, rule, text)
 
 bp = Blueprint("casework", __name__)
 
@@ -39,7 +39,10 @@ def _times(row: dict, *names: str) -> dict:
 @rule(Action.HOLD)
 def holds():
     rows = [_times(h, "start", "end", "created", "released") for h in list_holds(nvr()["store"])]
-    return reply("holds.html", rows, cameras=nvr()["cfg"].cameras)
+    # a link from an event on the day page fills the form in (camera, from, until)
+    prefill = FormState("casework.hold_add", {k: request.args[k] for k in ("camera", "start",
+                                              "end") if request.args.get(k)})
+    return reply("holds.html", rows, cameras=nvr()["cfg"].cameras, prefill=prefill)
 
 
 @bp.route("/holds", methods=["POST"])

@@ -5,12 +5,15 @@ their behalf). The procedure lives in governance.decisions; the views only read 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask import Blueprint, g, url_for
 
 from firmware.i18n import _
 
-from firmware.web.routes import (Action, decide, done, fields, gov, local_time, may, reply,
-                                 rule, text)
+from firmware.governance.decisions import DecisionError
+from firmware.web.routes import (Action, decide, done, fields, gov, keeps_form, local_time, may,
+                                 reply, rule, text)
 
 bp = Blueprint("decisions", __name__)
 
@@ -21,10 +24,23 @@ def _shown(row: dict) -> dict:
             "decided_at_local": local_time(row["decided_at"])}
 
 
+@contextmanager
+def _field(name: str):
+    """A refusal of the procedure points at field `name` of the form shown again."""
+    try:
+        yield
+    except DecisionError as exc:
+        if getattr(exc, "field", None) is None:
+            exc.field = name
+        raise
+
+
 @bp.route("/decisions")
 @bp.route("/api/decisions", endpoint="api_decisions")
 @rule(Action.DECISION_READ)
-def index():
+def index(decision_id: int | None = None):
+    """The questions; `decision_id` is that of a refused advice or besluit shown again with
+    what was typed (keeps_form)."""
     rows = [_shown(r) for r in gov().decisions().list()]
     return reply("decisions.html", rows, may=may,
                  adviser=decide(g.actor, Action.ADVISE_PRIVACY) or decide(g.actor,
@@ -36,8 +52,10 @@ def index():
 @bp.route("/decisions", methods=["POST"])
 @bp.route("/api/decisions", methods=["POST"], endpoint="api_decision_open")
 @rule(Action.DECISION_OPEN)
+@keeps_form("decisions.index")
 def open_question():
-    row = gov().decisions().open(g.actor, text(fields(), "question"))
+    with _field("question"):
+        row = gov().decisions().open(g.actor, text(fields(), "question"))
     return done(row, _("Question %(number)s put to the gemeentesecretaris/algemeen directeur; "
                        "the privacy officer and the FG advise first.", number=row["id"]),
                 url_for("decisions.index"), 201)
@@ -47,8 +65,10 @@ def open_question():
 @bp.route("/api/decisions/<int:decision_id>/advice", methods=["POST"],
           endpoint="api_decision_advice")
 @rule(Action.DECISION_READ)
+@keeps_form("decisions.index")
 def advise(decision_id: int):
-    row = gov().decisions().advise(g.actor, decision_id, text(fields(), "advice"))
+    with _field("advice"):
+        row = gov().decisions().advise(g.actor, decision_id, text(fields(), "advice"))
     return done(_shown(row), _("Advice on question %(number)s recorded.", number=decision_id),
                 url_for("decisions.index"))
 
@@ -57,10 +77,17 @@ def advise(decision_id: int):
 @bp.route("/api/decisions/<int:decision_id>/decision", methods=["POST"],
           endpoint="api_decision_record")
 @rule(Action.DECISION_READ)
+@keeps_form("decisions.index")
 def record(decision_id: int):
     f = fields()
-    row = gov().decisions().record(g.actor, decision_id, text(f, "decision"),
-                                   on_behalf_of=text(f, "on_behalf_of", required=False) or None)
+    behalf = text(f, "on_behalf_of", required=False) or None
+    try:
+        row = gov().decisions().record(g.actor, decision_id, text(f, "decision"),
+                                       on_behalf_of=behalf)
+    except DecisionError as exc:        # about the name given, or else about the besluit
+        if getattr(exc, "field", None) is None:
+            exc.field = "on_behalf_of" if behalf and behalf in str(exc) else "decision"
+        raise
     return done(_shown(row), _("Decision on question %(number)s recorded in both logbooks.",
                                number=decision_id),
                 url_for("decisions.index"))

@@ -27,7 +27,7 @@ from firmware.storage.holds import list_holds
 from firmware.storage.store import KeyErased, SegmentMissing
 from firmware.web.routes import (Action, InputError, camera_or_404, done, fields, footage_client,
                                  footage_grant, gov, grant_entry, granted_until, is_api,
-                                 local_target, nvr, reply, rule, text)
+                                 local_target, may, nvr, reply, rule, text)
 
 bp = Blueprint("recordings", __name__)
 _SEGMENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -174,7 +174,14 @@ def timeline(camera: str, day: str):
                "requests": [[r["start"], r["end"], r["reference"]] for r in requests]}
     player = [{"id": s["id"], "event": s["event_id"], "start": s["start"], "end": s["end"]}
               for s in segments]                 # the url from data-video (player.js)
+    local = "%Y-%m-%dT%H:%M"                  # an <input type=datetime-local>'s value
+    hold_links = {r["id"]: url_for(                      # the hold form, this event filled in
+        "casework.holds", camera=camera,
+        start=datetime.fromtimestamp(r["start"], tz).strftime(local),
+        end=datetime.fromtimestamp(r["end"] + 59, tz).strftime(local),
+        _anchor="new-hold") for r in rows} if may(Action.HOLD) else {}
     return reply("timeline.html", rows, camera=cam, day=day, player=player, drawing=drawing,
+                 hold_links=hold_links,
                  video_url=url_for("recordings.video", segment_id=_ANY_SEGMENT).replace(
                      _ANY_SEGMENT, "{id}"),
                  tz=nvr()["cfg"].device.timezone,
