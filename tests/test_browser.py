@@ -86,6 +86,19 @@ def browser():
         b.close()
 
 
+def log_in(browser, url: str, name: str, viewport: dict | None = None):
+    """A fresh browser context logged in as `name` through the login page; (context, page)."""
+    context = browser.new_context(ignore_https_errors=True, locale="nl-NL",
+                                  viewport=viewport or {"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(f"{url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Aanmelden')")
+    page.wait_for_url(f"{url}/")
+    return context, page
+
+
 @pytest.fixture
 def as_user(browser, device):
     """Open a fresh browser context logged in as `name`."""
@@ -93,15 +106,8 @@ def as_user(browser, device):
     contexts = []
 
     def open_as(name: str):
-        context = browser.new_context(ignore_https_errors=True, locale="nl-NL",
-                                      viewport={"width": 1280, "height": 860})
+        context, page = log_in(browser, url, name)
         contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{url}/login")
-        page.fill("input[name=name]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button:has-text('Aanmelden')")
-        page.wait_for_url(f"{url}/")
         return page
 
     yield open_as

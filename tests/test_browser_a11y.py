@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, recorded_site
-from test_browser import AMSTERDAM, SHOTS, browser, serving  # noqa: F401 (fixture)
+from test_browser import AMSTERDAM, SHOTS, browser, log_in, serving  # noqa: F401 (fixture)
 from webutil import ROLE_USERS
 
 from firmware.config import load
@@ -86,14 +86,8 @@ def as_user(browser, device):
     contexts = []
 
     def open_as(name: str):
-        context = browser.new_context(ignore_https_errors=True, locale="nl-NL", viewport=DESKTOP)
+        context, page = log_in(browser, url, name, DESKTOP)
         contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{url}/login")
-        page.fill("input[name=name]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button:has-text('Aanmelden')")
-        page.wait_for_url(f"{url}/")
         return page
 
     yield open_as

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import PASSWORD, make_store, nvr, render_scene, staff, write_config
-from test_browser import (AMSTERDAM, SHOTS, browser, serving, shot,  # noqa: F401 (fixture)
+from test_browser import (AMSTERDAM, SHOTS, browser, log_in, serving, shot,  # noqa: F401
                           state_reason)
 from webutil import api, client, login
 
@@ -106,15 +106,8 @@ def as_user(browser, events_site):  # noqa: F811
     contexts = []
 
     def open_as(name: str):
-        context = browser.new_context(ignore_https_errors=True, locale="nl-NL",
-                                      viewport={"width": 1280, "height": 860})
+        context, page = log_in(browser, events_site["url"], name)
         contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{events_site['url']}/login")
-        page.fill("input[name=name]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button:has-text('Aanmelden')")
-        page.wait_for_url(f"{events_site['url']}/")
         return page
 
     yield open_as
@@ -257,13 +250,13 @@ def test_playing_an_event_crosses_its_segment_boundary(as_user, events_site):
     page.goto(f"{events_site['url']}/cameras/cam/day/{_day()}")
     state_reason(page, "terugkijken fietsendiefstal")
     first, second = events_site["today"][5]
-    row = page.locator(f"table.events tr:has(button[data-jump]) >> nth=5")
+    row = page.locator("table.events tr:has(button[data-jump]) >> nth=5")
     row.locator("button[data-jump]").click()
     page.wait_for_function(f"() => document.getElementById('player').dataset.current === "
-                           f"'{first}'", timeout=20000)
+                           f"'{first}'", timeout=60000)
     page.wait_for_function(f"() => document.getElementById('player').dataset.current === "
                            f"'{second}' && Number(document.getElementById('player').dataset"
-                           f".position) > {events_site['starts'][5] + 4.5}", timeout=30000)
+                           f".position) > {events_site['starts'][5] + 4.5}", timeout=60000)
     assert page.locator("#player-video").evaluate("v => v.videoWidth") == 320
     assert page.locator("#player-video").evaluate("v => !v.paused")
     shot(page, "13-gebeurtenis-afspelen")

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD
 from homesite import APPROVED, FRESH, OVERDUE, PENDING, POLICE, QUESTION, waiting_site
-from test_browser import CHROMIUM, FLAGS, SHOTS, playwright, serving, shot
+from test_browser import browser, log_in, serving, shot  # noqa: F401 (fixture)
 
 NAMES = (OVERDUE, FRESH, APPROVED, POLICE)
 
@@ -25,31 +24,15 @@ def web(tmp_path_factory):
         yield url, ids
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def home_of(chromium, web):
+def home_of(browser, web):  # noqa: F811
     """The home page of `name`, logged in in a fresh context; returns (page, [item texts])."""
     url, _ = web
     contexts = []
 
     def open_as(name: str):
-        context = chromium.new_context(ignore_https_errors=True, locale="nl-NL",
-                                       viewport={"width": 1280, "height": 860})
+        context, page = log_in(browser, url, name)
         contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{url}/login")
-        page.fill("input[name=name]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button:has-text('Aanmelden')")
-        page.wait_for_url(f"{url}/")
         return page, page.locator("ul.work li").all_inner_texts()
 
     yield open_as

@@ -15,7 +15,7 @@ import threading
 
 import pytest
 from conftest import ROOT, staff, write_config
-from test_browser import CHROMIUM, FLAGS, PASSWORD, browser, shot, state_reason  # noqa: F401
+from test_browser import PASSWORD, browser, shot, state_reason  # noqa: F401
 
 from firmware.config import load
 from firmware.governance.service import Governance
