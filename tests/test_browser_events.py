@@ -326,6 +326,28 @@ def test_thumbnail_is_a_real_jpeg_of_the_event_and_its_showing_is_logged(app, ev
     assert c.get(f"/api/cameras/cam/segments/{_day()}").status_code == 200   # still there
 
 
+def test_thumbnails_being_made_leave_the_player_its_threads(app, events_site):
+    """While the worker is busy with other thumbnails (both making slots taken), a new one is
+    answered at once with 503 and Retry-After instead of holding a server thread, and the
+    segment's video still plays; a thumbnail already made is served from memory."""
+    from firmware.web import recordings
+    c = _granted(app)
+    made, other = events_site["today"][2][0], events_site["today"][3][0]
+    assert c.get(f"/segments/{made}/thumbnail").status_code == 200
+    taken = [recordings.MAKING.acquire(blocking=False) for _ in range(2)]
+    try:
+        assert all(taken)
+        busy = c.get(f"/segments/{other}/thumbnail")
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "2"
+        assert "ogenblik" in busy.get_data(as_text=True)                    # Dutch
+        assert c.get(f"/segments/{made}/thumbnail").status_code == 200     # from memory
+        assert c.get(f"/segments/{other}/video").status_code == 200
+    finally:
+        for _ in taken:
+            recordings.MAKING.release()
+    assert c.get(f"/segments/{other}/thumbnail").status_code == 200
+
+
 def test_thumbnail_refused_without_playback_rights_or_a_reason_R01_R11(app, events_site):
     segment = events_site["today"][1][0]
     url = f"/segments/{segment}/thumbnail"

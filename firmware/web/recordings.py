@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, g, request, send_file, url_for
+from flask import Blueprint, Response, abort, g, request, send_file, url_for
 
 from firmware.governance.access import ORDINARY_PURPOSES as PURPOSES
 from firmware.governance.roles import decide
@@ -224,6 +225,10 @@ def _missing() -> str:
              "index")
 THUMBNAILS = ThumbnailCache(entries=200, max_bytes=4 << 20)   # this process's memory only
 THUMBNAIL_WORKER = ThumbnailWorker()      # PyAV and OpenCV in a child, never in the web process
+# At most this many server threads wait for the (serial) worker: the other threads stay free for
+# the player and the pages, so a day of 40 events does not hold up playing one of them. A
+# thumbnail asked for beyond that is answered 503 with Retry-After; timeline.js asks again.
+MAKING = threading.BoundedSemaphore(2)
 
 
 def _showable(segment_id: str):
@@ -289,6 +294,12 @@ def thumbnail(segment_id: str):
     row, entry = found
     jpeg = THUMBNAILS.get(segment_id)
     if jpeg is None:
+        if not MAKING.acquire(blocking=False):
+            busy = _("the pictures of the events are still being made; a moment please")
+            if is_api():
+                return {"error": busy}, 503, {"Retry-After": "2"}
+            return Response(busy, status=503, mimetype="text/plain",
+                            headers={"Retry-After": "2"})
         try:
             jpeg = THUMBNAIL_WORKER.make(_plaintext(segment_id))
         except NoPicture:
@@ -297,6 +308,8 @@ def thumbnail(segment_id: str):
             abort(503, _("the picture of this event could not be made (%(detail)s); reload "
                          "the page, or ask the technisch beheerder to check the device",
                          detail=str(exc)))
+        finally:
+            MAKING.release()
         THUMBNAILS.put(segment_id, jpeg)
     else:
         try:

@@ -190,6 +190,22 @@
 
   document.addEventListener("nvr:playing", function (e) { mark(e.detail.id); });
 
+  // A thumbnail the server is still making answers 503 (recordings.MAKING): ask again, a few
+  // times, a little later each time, so the pictures fill in without holding up the player.
+  document.querySelectorAll("table.events img").forEach(function (img) {
+    let tries = 0;
+    const base = img.getAttribute("src");
+    function again() {
+      if (tries >= 15) return;
+      tries += 1;
+      setTimeout(function () {
+        img.src = base + (base.indexOf("?") < 0 ? "?" : "&") + "try=" + tries;
+      }, 1000 + 500 * tries);
+    }
+    img.addEventListener("error", again);
+    if (img.complete && img.naturalWidth === 0) again();        // failed before this ran
+  });
+
   // Open at now (today), else at the first event, three hours wide.
   const OPEN_SPAN = 3 * 3600;
   const now = Date.now() / 1000;
