@@ -341,10 +341,12 @@ def test_a_grid_of_max_streams_leaves_threads_for_pages(device):
 
 
 def test_a_stream_refused_here_says_so_and_plays_once_a_place_is_free(beheerder, device):
-    """One place left for two tiles: the tile whose stream is refused (503) says "Geen beeld
-    ontvangen" instead of a broken image, and plays once the other streams close."""
+    """Every place taken by other viewers: a tile whose stream is refused (503) says "Geen
+    beeld ontvangen" instead of a broken image, and plays once the other streams close. (All
+    places, not all but one: on a loaded machine one of the other streams may end on its own,
+    and one tile must still be seen refused.)"""
     from firmware.web.live import MAX_STREAMS
-    streams = fill_streams(device, MAX_STREAMS - 1, "bijna alle plaatsen bezet")
+    streams = fill_streams(device, MAX_STREAMS, "alle plaatsen bezet")
     try:
         state_reason(beheerder, "controle met weinig plaatsen")
         beheerder.wait_for_function(      # one look at the page, while it says so
