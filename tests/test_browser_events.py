@@ -400,3 +400,30 @@ def test_thumbnail_gone_with_its_segment_R40(app, events_site):
         store.close()
     assert c.get(f"/segments/{segment}/thumbnail").status_code in (404, 410)
     assert THUMBNAILS.get(segment) is None
+
+
+@pytest.mark.parametrize("clock", ["12:00:02", "11:59:58"])
+def test_axis_labels_at_the_edges_stay_inside_on_a_phone(browser, events_site, clock):  # noqa: F811
+    """The day opens three hours wide around now, so at 12:00:02 the 13:30 label falls on the
+    right edge and at 11:59:58 the 10:30 label on the left one. Centred, half of it reached
+    past the track and a 375 px page scrolled sideways (CI, 2026-11-29); now it is aligned to
+    the edge it sits on."""
+    context, page = log_in(browser, events_site["url"], "b.beheerder",
+                           viewport={"width": 375, "height": 740})
+    try:
+        at = datetime.fromisoformat(f"{_day()}T{clock}").replace(tzinfo=AMSTERDAM)
+        page.clock.install(time=at.timestamp())
+        page.goto(f"{events_site['url']}/cameras/cam/day/{_day()}")
+        page.wait_for_function("() => document.querySelectorAll('#tl-axis span').length > 1")
+        outside = page.evaluate("""() => { const a = document.getElementById('tl-axis')
+            .getBoundingClientRect();
+            return [...document.querySelectorAll('#tl-axis span')].filter(s => {
+                const r = s.getBoundingClientRect();
+                return r.left < a.left - 0.5 || r.right > a.right + 0.5; })
+              .map(s => s.textContent); }""")
+        assert outside == []
+        edge = "13:30" if clock == "12:00:02" else "10:30"
+        assert edge in _labels(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()

@@ -83,11 +83,18 @@
     let step = STEPS[STEPS.length - 1];
     for (const s of STEPS) { if (span / s <= most) { step = s; break; } }
     axis.replaceChildren();
+    const axisWidth = axis.clientWidth || width;
     for (let t = d.start + Math.ceil((v0 - d.start) / step) * step; t <= v1; t += step) {
       const span_ = document.createElement("span");
-      span_.style.left = pct(t) + "%";
+      const at = pct(t);
+      span_.style.left = at + "%";
+      // A label near an edge is aligned to it rather than centred, so it never reaches past
+      // the track (on a phone a half label beyond the right edge made the page scroll sideways).
       span_.textContent = fmt.format(new Date(t * 1000));
       axis.appendChild(span_);
+      const px = at * axisWidth / 100, half = span_.offsetWidth / 2;
+      if (px < half) span_.className = "start";
+      else if (axisWidth - px < half) span_.className = "end";
     }
     box.dataset.step = step;
   }
