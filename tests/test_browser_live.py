@@ -359,3 +359,32 @@ def test_a_stream_refused_here_says_so_and_plays_once_a_place_is_free(beheerder,
         for r in streams:
             r.close()
     beheerder.wait_for_function(BOTH_PLAY, timeout=30000)
+
+
+def test_a_stream_refused_before_the_script_runs_is_tried_again(open_live, device):
+    """The page's images ask for their streams before live.js has run: a 503 then fires its
+    error event before anyone listens. Such a tile stayed "live" with a broken image forever
+    (seen under load in CI, 2026-11-29); now the script finds the failed image when it starts,
+    says so, and plays once a place is free. live.js is held back here by 1.5 s, so the
+    refusal surely comes first."""
+    from firmware.web.live import MAX_STREAMS
+    page = open_live()
+
+    def late(route):        # the real script, run 1.5 s after it arrives
+        body = route.fetch().text()
+        route.fulfill(body="setTimeout(function () {\n" + body + "\n}, 1500);",
+                      content_type="text/javascript")
+
+    page.route("**/static/live.js", late)
+    streams = fill_streams(device, MAX_STREAMS, "alle plaatsen bezet")
+    try:
+        state_reason(page, "controle met weinig plaatsen")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('figure.tile')].every(t =>"
+            " t.dataset.state === 'stream-failed'"
+            " && t.querySelector('.tile-state').innerText.includes('Geen beeld ontvangen'))",
+            timeout=20000)
+    finally:
+        for r in streams:
+            r.close()
+    page.wait_for_function(BOTH_PLAY, timeout=30000)

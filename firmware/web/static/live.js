@@ -113,12 +113,18 @@
     button.hidden = false;
     button.addEventListener("click", function () { enter(tile); });
     tile.querySelector(".frame").addEventListener("dblclick", function () { enter(tile); });
-    tile.querySelector("img.live").addEventListener("error", function () {
-      if (tile.dataset.state === "live" && tile.querySelector("img.live").hasAttribute("src")) {
+    const img = tile.querySelector("img.live");
+    img.addEventListener("error", function () {
+      if (tile.dataset.state === "live" && img.hasAttribute("src")) {
         tile.dataset.failed = "1";
         check();                            // the stream failed: ask why at once
       }
     });
+    // The page's own src may have been refused before this script ran (its error event
+    // came and went): a finished image without a picture failed, and is tried again too.
+    if (img.hasAttribute("src") && img.complete && img.naturalWidth === 0) {
+      tile.dataset.failed = "1";
+    }
   });
   document.addEventListener("fullscreenchange", function () {
     tiles.forEach(label);
