@@ -396,14 +396,14 @@ def test_readyz_and_system_page_show_persisted_alarms_R42(tmp_path, busy_video):
     reader = Reader(tmp_path / "data")
     assert release_hold(store, hold["id"], checkpoint_attempts=2)["erase_complete"] is False
     app = create_app(load(config))             # another process's view: only the index knows
-    ready = app.test_client().get("/readyz")
+    ready = login(app, "t.admin").get("/readyz")      # the reasons: not for anonymous callers
     assert ready.status_code == 503 and "wal-not-purged" in ready.get_data(as_text=True)
     page = login(app, "t.admin").get("/system").get_data(as_text=True)
     assert "gewiste sleutels staan mogelijk nog in index.sqlite3-wal" in page   # in Dutch
     assert "wal-not-purged" not in page                                        # no internal id
     reader.end()
     store.purge_wal()
-    again = app.test_client().get("/readyz").get_json()    # no recorder runs here: 503 for
+    again = login(app, "t.admin").get("/readyz").get_json()  # no recorder runs here: 503 for
     assert again["checks"]["storage_alarm"] is False and again["alarms"] == [], again  # that
 
 

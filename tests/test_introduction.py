@@ -93,7 +93,7 @@ def test_introduction_readyz_and_system_page_say_why_nothing_records(tmp_path):
     config = write_config(tmp_path, introduction="")
     staff(config)
     app = create_app(load(config))
-    ready = app.test_client().get("/readyz")
+    ready = login(app, "t.admin").get("/readyz")      # the reasons: not for anonymous callers
     body = ready.get_json()
     assert ready.status_code == 503, body
     assert body["checks"]["cameras_may_record"] is False

@@ -91,3 +91,35 @@ def _ask(command: str, timeout: float) -> ClockState:
     if TIMESYNCD_FLAG.exists():
         return ClockState(True, "systemd-timesyncd")
     return ClockState(clock_synchronised(), "kernel")
+
+
+# --- the kernel's own estimate of the clock's error, for /metrics (issue 12 item 3) ----------
+
+_STA_NANO = 0x2000
+
+
+class _Timex(ctypes.Structure):
+    """The head of struct timex (adjtimex(2)); the rest is padding the kernel may fill."""
+    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long),
+                ("status", ctypes.c_int), ("rest", ctypes.c_char * 256)]
+
+
+@dataclass(frozen=True)
+class KernelClock:
+    offset: float        # seconds the kernel still has to correct (the last NTP offset)
+    max_error: float     # seconds: the kernel's bound on the clock's error
+    est_error: float     # seconds: its estimate of it
+
+
+def kernel_clock() -> KernelClock | None:
+    """adjtimex(2), read only: the offset being corrected and the error bounds NTP gave the
+    kernel (chrony and systemd-timesyncd both set them); None when libc cannot be asked."""
+    libc = _libc()
+    if libc is None:
+        return None
+    tx = _Timex()                      # modes = 0: read only
+    if libc.adjtimex(ctypes.byref(tx)) == -1:
+        return None
+    unit = 1e-9 if tx.status & _STA_NANO else 1e-6
+    return KernelClock(tx.offset * unit, tx.maxerror * 1e-6, tx.esterror * 1e-6)

@@ -8,7 +8,10 @@ Ready means all of:
   in the last HEARTBEAT_SECONDS and has its segments kept (a recorder that is down, a camera
   that stalled, or a store that loses every segment records nothing: the device is not ready
   however healthy the web is);
-- the clock is synchronised (R-30: evidence needs trustworthy time; system.clock.clock_state).
+- the clock is synchronised (R-30: evidence needs trustworthy time; system.clock.clock_state);
+- the keys are present in the key directory: the master key (without it no segment is written
+  or read, R-41) and the logbook's signing and MAC keys (R-50: without them no entry is
+  signed); a missing key is named, its content is never read here.
 
 `/healthz` stays liveness only (the web process answers).
 """
@@ -22,10 +25,13 @@ from firmware.config import Config
 from firmware.governance.introduction import refusals
 from firmware.governance.wording import ALARMS
 from firmware.i18n import _
+from firmware.governance.logbook import MAC_KEY, SIGNING_KEY
 from firmware.live.client import recorder_status
+from firmware.storage.keys import KEY_BYTES, MASTER_FILE
 from firmware.system.clock import clock_state
 
 HEARTBEAT_SECONDS = 10          # a camera without a frame for this long has stalled
+KEY_FILES = (MASTER_FILE, SIGNING_KEY, MAC_KEY)      # each KEY_BYTES long
 
 
 @dataclass
@@ -72,6 +78,30 @@ def recorder_problems(cfg: Config, refused: dict, now: float,
     return problems
 
 
+def key_problems(cfg: Config) -> list[str]:
+    """Which of the device's keys are missing or not a key (by their size), [] when all are
+    there. A key directory this process may not read counts as missing, and says so."""
+    problems = []
+    for name in KEY_FILES:
+        path = cfg.storage.key_dir / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            problems.append(_("the key %(path)s is missing: restore it from the key backup "
+                              "(without it nothing is recorded or signed)", path=str(path)))
+            continue
+        except OSError as exc:
+            problems.append(_("the key %(path)s cannot be reached (%(why)s): check the key "
+                              "directory's owner and permissions", path=str(path),
+                              why=exc.strerror or exc))
+            continue
+        if size != KEY_BYTES:
+            problems.append(_("the key %(path)s is damaged (%(size)s bytes instead of "
+                              "%(want)s): restore it from the key backup", path=str(path),
+                              size=size, want=KEY_BYTES))
+    return problems
+
+
 def readiness(cfg: Config, store, now: float | None = None,
               clock_max_age: float = 0.0) -> Readiness:
     """The checks of /readyz, each True when it is as it should be, except `storage_alarm`,
@@ -83,9 +113,10 @@ def readiness(cfg: Config, store, now: float | None = None,
     recorder = recorder_problems(cfg, refused, now, recorder_status(cfg.live_socket))
     clock = clock_state(max_age=clock_max_age)
     below = store.disk_used() <= store.high_water
+    keys = key_problems(cfg)
     checks = {"disk_below_high_water": below, "storage_alarm": bool(alarms),
               "cameras_may_record": not refused, "recorder_running": not recorder,
-              "clock_synchronised": clock.synchronised}
+              "clock_synchronised": clock.synchronised, "keys_present": not keys}
     problems: dict[str, list[str]] = {}
     if not below:
         problems["disk_below_high_water"] = [_(
@@ -104,6 +135,8 @@ def readiness(cfg: Config, store, now: float | None = None,
         problems["clock_synchronised"] = [_(
             "the clock is not synchronised (according to %(source)s): check the time server "
             "(NTP); recordings need trustworthy time (R-30)", source=clock.source)]
+    if keys:
+        problems["keys_present"] = keys
     return Readiness(checks, problems,
                      [{"kind": a["kind"], "detail": a["detail"]} for a in alarms],
                      {cam: r.dutch for cam, r in refused.items()}, clock.source)

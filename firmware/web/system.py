@@ -1,22 +1,36 @@
-"""Health for the central room's monitoring (/healthz, /readyz) and the system page: cameras
-and their state, storage and the retention horizon reached, time sync."""
+"""Health for the central room's monitoring (/healthz, /readyz, /metrics) and the system page:
+cameras and their state, storage and the retention horizon reached, time sync.
+
+/healthz and /readyz's verdict are public: a load balancer or systemd may ask them. Who is not
+known gets from /readyz only the verdict and the names of the checks that fail; the reasons
+(which name cameras, key paths and alarms) go to a scrape token (system/scrape.py) or a signed-in
+personal account. /metrics answers a scrape token only: 401 for everyone else, also a session.
+"""
 
 from __future__ import annotations
 
 import shutil
 import time
 
-from flask import Blueprint
+import functools
+
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import exposition
 
 from firmware.config import MAX_RETENTION_DAYS
 from firmware.governance.wording import ALARMS
 from firmware.governance.introduction import refusals
 from firmware.live.client import recorder_status
 from firmware.system.clock import clock_synchronised
+from firmware.system.metrics import registry
 from firmware.system.readiness import readiness
-from firmware.web.routes import PUBLIC, local_time, nvr, reply, rule
+from firmware.system.scrape import ScrapeTokens, bearer
+from firmware.web.routes import PUBLIC, current_actor, gov, local_time, nvr, reply, rule
 
 bp = Blueprint("system", __name__)
+# The text format every Prometheus 2.x reads (Debian bookworm ships 2.42); newer clients
+# default to 1.0.0, older ones have only this one.
+METRICS_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
 STALE_SECONDS = 10              # a camera without frames for this long is reported as stalled
 
 # The alarms in Dutch for the page: one wording with the report (governance/wording.py).
@@ -29,17 +43,53 @@ def healthz():
     return {"status": "alive"}
 
 
+def _scraper() -> str | None:
+    """The scraper's name when the request carries an active scrape token."""
+    return ScrapeTokens(gov().accounts.db).valid(bearer(request.headers.get("Authorization")))
+
+
+def scrape_token(view):
+    """Only a scrape token opens the view (no session, no footage); 401 otherwise."""
+    @functools.wraps(view)
+    def inner(*args, **kwargs):
+        if _scraper() is None:
+            return Response("a scrape token is needed: Authorization: Bearer <token> (make one "
+                            "with `nvr scrape-token issue NAME`)\n", 401,
+                            {"WWW-Authenticate": 'Bearer realm="nvr-metrics"',
+                             "Content-Type": "text/plain; charset=utf-8"})
+        return view(*args, **kwargs)
+    inner.nvr_access = "scrape-token"
+    return inner
+
+
 @bp.route("/readyz")
 @rule(PUBLIC)
 def readyz():
     """Ready: disk, no storage alarm, cameras allowed, the recorder recording, the clock
-    synchronised (system/readiness.py, issue 11 item 7). `storage_alarm` is true when there
-    is one."""
+    synchronised, the keys present (system/readiness.py). `storage_alarm` is true when there
+    is one. The reasons only for a scrape token or a personal account (see the module)."""
     found = readiness(nvr()["cfg"], nvr()["store"])
-    return ({"ready": found.ready, "checks": found.checks, "reasons": found.reasons,
-             "clock_source": found.clock_source, "alarms": found.alarms,
-             "refused": found.refused},
-            200 if found.ready else 503)
+    body = {"ready": found.ready, "checks": found.checks,
+            "failing": [name for name in found.problems]}
+    detail = _scraper() is not None
+    if not detail:
+        actor = current_actor(touch=False)
+        detail = actor is not None and actor.visit is None
+    if detail:
+        body |= {"reasons": found.reasons, "clock_source": found.clock_source,
+                 "alarms": found.alarms, "refused": found.refused}
+    return body, 200 if found.ready else 503
+
+
+@bp.route("/metrics")
+@scrape_token
+def metrics():
+    """The device's figures in Prometheus' text format (system/metrics.py)."""
+    found = current_app.extensions.get("nvr-metrics")
+    if found is None:            # one per app: its collector keeps the login-failure count
+        found = current_app.extensions.setdefault(
+            "nvr-metrics", registry(nvr()["cfg"], nvr()["store"]))
+    return Response(exposition.generate_latest(found), 200, {"Content-Type": METRICS_TYPE})
 
 
 def system_state() -> dict:
