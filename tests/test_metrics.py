@@ -179,7 +179,7 @@ def test_frames_segments_and_a_hold_show_while_the_recorder_runs(site, monkeypat
 
 def test_tamper_alarms_login_failures_and_the_logbook_head(site, tmp_path):
     """The alarm kinds other parts raise (case-tamper from the GPIO switch,
-    camera-tamper:<camera> from the picture) show as nvr_tamper; a failed sign-in counts; the
+    camera-tamper:<camera>:<condition> from the picture) show as nvr_tamper; a failed sign-in counts; the
     usage logbook's head is its last entry."""
     from firmware.governance.accounts import AuthError
     config, token = site
@@ -189,7 +189,8 @@ def test_tamper_alarms_login_failures_and_the_logbook_head(site, tmp_path):
     assert first[("nvr_tamper", ("camera", "cam"), ("source", "camera"))] == 0
     store = make_store(tmp_path)
     store.raise_alarm("case-tamper", "test: the case is open")
-    store.raise_alarm("camera-tamper:cam", "test: covered")
+    store.raise_alarm("camera-tamper:cam:covered", "test: covered")
+    store.raise_alarm("camera-tamper:cam2:covered", "another camera's id starts alike")
     gov = Governance.open(load(config))
     with pytest.raises(AuthError):
         gov.login("t.admin", "not the password")
@@ -206,7 +207,10 @@ def test_tamper_alarms_login_failures_and_the_logbook_head(site, tmp_path):
     assert found[("nvr_logbook_head_info", ("book", "usage"), ("hash", last["hash"]),
                   ("n", str(last["n"])))] == 1
     store.clear_alarm("case-tamper")
-    assert scrape(app, token)[("nvr_tamper", ("camera", ""), ("source", "case"))] == 0
+    store.clear_alarm("camera-tamper:cam:covered")
+    cleared = scrape(app, token)
+    assert cleared[("nvr_tamper", ("camera", ""), ("source", "case"))] == 0
+    assert cleared[("nvr_tamper", ("camera", "cam"), ("source", "camera"))] == 0
 
 
 def test_overdue_requests_and_no_names_of_people(tmp_path):

@@ -40,7 +40,10 @@ THERMAL_ENV = "NVR_THERMAL_ZONE"
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 VCGENCMD_ENV = "NVR_VCGENCMD"
 CLOCK_MAX_AGE = 10.0            # seconds: a scrape every 15 s may reuse the clock's answer
-TAMPER_CASE = "case-tamper"     # alarm kinds raised through Store.raise_alarm (gpio, tamper)
+# Alarm kinds raised through Store.raise_alarm by the case switch (system/case.py: latched
+# until acknowledged, and while the switch reads open) and the picture (capture/tamper.py:
+# camera-tamper:<camera>:<condition>).
+TAMPER_CASE = ("case-tamper", "case-open")
 TAMPER_CAMERA = "camera-tamper:"
 
 # vcgencmd get_throttled: the bits of the firmware's answer (now, and since boot).
@@ -257,9 +260,11 @@ class DeviceCollector:
         tamper = _gauge("nvr_tamper", "1 while tampering is detected: the case opened, or a "
                         "camera covered, blinded, defocused, frozen or turned away",
                         labels=("source", "camera"))
-        tamper.add_metric(["case", ""], 1 if TAMPER_CASE in kinds else 0)
+        tamper.add_metric(["case", ""], 1 if any(k in TAMPER_CASE for k in kinds) else 0)
         for cam in self.cfg.cameras:
-            tamper.add_metric(["camera", cam.id], 1 if TAMPER_CAMERA + cam.id in kinds else 0)
+            own = TAMPER_CAMERA + cam.id
+            tamper.add_metric(["camera", cam.id], 1 if any(
+                k == own or k.startswith(own + ":") for k in kinds) else 0)
         yield tamper
 
     # --- governance: requests, exports, logins, logbooks ------------------------------------
