@@ -22,6 +22,7 @@ from firmware.governance.service import Governance
 from firmware.storage.holds import add_hold
 from firmware.system.scrape import ScrapeTokens
 from firmware.web import create_app
+from test_recorder import packets  # noqa: F401 (fixture: real H.264 packets)
 
 MONITORING = ROOT / "monitoring"
 PROMTOOL = shutil.which("promtool")
@@ -292,6 +293,53 @@ def test_recorder_restarts_are_read_from_the_watchdogs_table(site, tmp_path):
                    "INTEGER, nrestarts INTEGER)")
         db.execute("INSERT INTO recorder_restarts (at) VALUES (?)", (time.time(),))
     assert scrape(app, token)[("nvr_recorder_restarts_total",)] == 1
+
+
+def test_frames_the_camera_did_not_deliver_are_counted_as_dropped(packets, tmp_path):
+    """A gap in the frames' capture times (the camera or its driver dropped frames, or the
+    pipeline fell behind) is counted by the recorder and reported in its status."""
+    from test_recorder import FPS, IDENT, ScriptedMotion
+    from firmware.recording.recorder import EventRecorder
+    rec = EventRecorder(IDENT, ScriptedMotion([]), make_store(tmp_path), fps=FPS, width=160,
+                        height=120, preroll=5.0, postroll=10.0, segment_seconds=10.0,
+                        clock_synced=lambda: True)
+    kept = packets[:100] + packets[110:200]           # 10 frames missing after the 100th
+    for p in kept:
+        rec.on_packet(p)
+    assert rec.frames_dropped == 10
+    rec.close()
+
+
+def test_lost_segments_show_while_storage_fails(site, tmp_path):
+    """The recorder runs and the camera delivers, but every segment is lost (the camera's
+    directory is replaced by a file, as in test_redteam11_rtC): /metrics says so."""
+    config, token = site
+    app = create_app(load(config))
+    segments = load(config).storage.data_dir / "segments"
+    log = tmp_path / "recorder.log"
+    with open(log, "w") as out:
+        recorder = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config",
+                                     str(config), "run", "--no-web"], cwd=ROOT, stdout=out,
+                                    stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (segments / "cam").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        (segments / "cam").rename(segments / "cam.moved")
+        (segments / "cam").write_text("not a directory")
+        deadline = time.monotonic() + 90
+        while True:
+            found = scrape(app, token)
+            lost = found.get(("nvr_camera_segments_lost_total", ("camera", "cam")), 0)
+            if lost >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert lost >= 1, log.read_text()[-2000:]
+        assert found[("nvr_camera_segments_failing", ("camera", "cam"))] == 1
+        assert ("nvr_camera_frames_dropped_total", ("camera", "cam")) in found
+    finally:
+        recorder.terminate()
+        recorder.wait(30)
 
 
 # --- the alert rules ---------------------------------------------------------------------------

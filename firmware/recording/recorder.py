@@ -74,6 +74,12 @@ class EventRecorder:
         self._last_packet: EncodedPacket | None = None
         self._failing = False
         self.failure = ""                # why the last segment was lost, until one begins again
+        # For /metrics, through the status: segments lost here, and frames the camera did not
+        # deliver (a gap of more than 1.5 frame intervals between two packets).
+        self.segments_lost = 0
+        self.frames_dropped = 0
+        self._packet_time = math.inf
+        self._frame_gap = 1.5 / fps
 
     # --- motion (lores thread) ------------------------------------------------------------
 
@@ -85,6 +91,9 @@ class EventRecorder:
     # --- packets (encoder thread) ---------------------------------------------------------
 
     def on_packet(self, packet: EncodedPacket) -> None:
+        gap, self._packet_time = packet.time - self._packet_time, packet.time
+        if gap > self._frame_gap:
+            self.frames_dropped += round(gap * self.fps) - 1
         if self.event is None:
             self._buffer(packet)
             if self.last_motion > self._closed_at and self._ring:
@@ -166,6 +175,7 @@ class EventRecorder:
 
     def _fail(self, exc: Exception) -> None:
         """A storage error loses the segment being written, never the recorder."""
+        self.segments_lost += 1
         if self.event is not None:
             self.event.lost_segments += 1
         if not self._failing:          # once per outage, not once per keyframe

@@ -98,7 +98,11 @@ class RecorderService:
                 # segments lost: the recorder could not begin one, or the store could not keep it
                 "storage_error": getattr(w.recorder, "failure", "")
                 or getattr(self.sink, "failing", {}).get(w.cam.id, ""),
-                "viewers": self.taps[w.cam.id].viewers if w.cam.id in self.taps else 0}
+                "viewers": self.taps[w.cam.id].viewers if w.cam.id in self.taps else 0,
+                # counted since the recorder started (/metrics)
+                "segments_lost": w.recorder.segments_lost
+                + getattr(self.sink, "lost_by_camera", {}).get(w.cam.id, 0),
+                "frames_dropped": w.recorder.frames_dropped}
         return out
 
     def alive(self) -> bool:

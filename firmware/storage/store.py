@@ -211,6 +211,8 @@ class _Target:
     def _fail(self, exc: BaseException) -> None:
         self._error = exc
         self.store.lost_segments += 1
+        camera = self.meta.camera_id
+        self.store.lost_by_camera[camera] = self.store.lost_by_camera.get(camera, 0) + 1
         # Said by the recorder's status, so /readyz is not ready while segments are lost.
         self.store.failing[self.meta.camera_id] = str(exc)
         self._discard()
@@ -255,6 +257,7 @@ class EncryptedStore:
         self.floor(refresh=True)
         self.lost_segments = 0
         self.failing: dict[str, str] = {}   # camera: why its last segment was lost, until one is kept
+        self.lost_by_camera: dict[str, int] = {}    # segments lost here, per camera (/metrics)
         self.reconciliation: Reconciliation | None = None
         # 16 operations of at most a 256 KiB chunk each: at most ~4 MB waits for a slow disk.
         self._queue: queue.Queue = queue.Queue(maxsize=16)

@@ -151,10 +151,11 @@ class DeviceCollector:
                      "frame", labels=("camera",))
         failing = _gauge("nvr_camera_segments_failing", "1 while the camera's segments are "
                          "lost (storing them fails)", labels=("camera",))
-        dropped = _counter("nvr_camera_frames_dropped", "frames the recorder dropped, as it "
-                           "reports them", labels=("camera",))
-        lost = _counter("nvr_camera_segments_lost", "segments the recorder lost since it "
-                        "started, as it reports them", labels=("camera",))
+        dropped = _counter("nvr_camera_frames_dropped", "frames the camera did not deliver "
+                           "(gaps in the capture times) since the recorder started",
+                           labels=("camera",))
+        lost = _counter("nvr_camera_segments_lost", "segments that could not be stored since "
+                        "the recorder started", labels=("camera",))
         for cam in self.cfg.cameras:
             fps.add_metric([cam.id], cam.fps)
             seen = (status or {}).get(cam.id, {})
@@ -164,7 +165,7 @@ class DeviceCollector:
                 frames.add_metric([cam.id], seen["frames"])
             if seen.get("last_frame") is not None:
                 age.add_metric([cam.id], max(0.0, now - seen["last_frame"]))
-            # Hooks: reported once the recorder counts them (see docs/operations.md).
+            # Counted by the recorder (recording/recorder.py, the store's writer) since it started.
             if isinstance(seen.get("frames_dropped"), int):
                 dropped.add_metric([cam.id], seen["frames_dropped"])
             if isinstance(seen.get("segments_lost"), int):
