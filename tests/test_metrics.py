@@ -162,12 +162,15 @@ def test_frames_segments_and_a_hold_show_while_the_recorder_runs(site, monkeypat
         assert now[("nvr_recorder_up",)] == 1
         assert now[("nvr_camera_recording", ("camera", "cam"))] == 1
         assert now[("nvr_segments_stored", ("camera", "cam"))] >= 2, now
-        assert now[("nvr_segments_stored_bytes", ("camera", "cam"))] > 0
+        written = now[("nvr_camera_segments_written_total", ("camera", "cam"))]
+        assert written >= now[("nvr_segments_stored", ("camera", "cam"))] >= 2
+        assert now[("nvr_camera_segment_bytes_written_total", ("camera", "cam"))] > 0
         frames = now[("nvr_camera_frames_total", ("camera", "cam"))]
         time.sleep(1.5)
         later = scrape(app, token)
         assert later[("nvr_camera_frames_total", ("camera", "cam"))] > frames
         assert later[("nvr_slot_keys_live",)] >= 1
+        assert later[("nvr_camera_segments_lost_total", ("camera", "cam"))] == 0
         assert 0 <= later[("nvr_retention_horizon_seconds",)] < 600
         store = make_store(tmp_path)
         add_hold(store, "cam", time.time() - 600, time.time(), "incident", "ref-1")

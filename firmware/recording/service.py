@@ -90,6 +90,7 @@ class RecorderService:
         """Per camera: recording or why not, frames seen, live viewers (for the system page)."""
         out = {cam_id: {"state": "refused", "why": why} for cam_id, why in self.refused.items()}
         for w in self.workers:
+            written = getattr(self.sink, "written_by_camera", {}).get(w.cam.id, (0, 0))
             out[w.cam.id] = {
                 "state": "recording" if w.is_alive() else "stopped",
                 "why": str(w.error) if w.error else "",
@@ -102,7 +103,8 @@ class RecorderService:
                 # counted since the recorder started (/metrics)
                 "segments_lost": w.recorder.segments_lost
                 + getattr(self.sink, "lost_by_camera", {}).get(w.cam.id, 0),
-                "frames_dropped": w.recorder.frames_dropped}
+                "frames_dropped": w.recorder.frames_dropped,
+                "segments_written": written[0], "bytes_written": written[1]}
         return out
 
     def alive(self) -> bool:

@@ -257,7 +257,9 @@ class EncryptedStore:
         self.floor(refresh=True)
         self.lost_segments = 0
         self.failing: dict[str, str] = {}   # camera: why its last segment was lost, until one is kept
-        self.lost_by_camera: dict[str, int] = {}    # segments lost here, per camera (/metrics)
+        # Per camera since this process started, for /metrics (the recorder's status):
+        self.lost_by_camera: dict[str, int] = {}    # segments lost on the writer thread
+        self.written_by_camera: dict[str, tuple[int, int]] = {}    # (segments, bytes) kept
         self.reconciliation: Reconciliation | None = None
         # 16 operations of at most a 256 KiB chunk each: at most ~4 MB waits for a slow disk.
         self._queue: queue.Queue = queue.Queue(maxsize=16)
@@ -597,6 +599,8 @@ class EncryptedStore:
                            "VALUES (?, ?, ?)",
                            (h["id"], m.segment_id,
                             wrap(hk, dek, f"hold-dek:{h['id']}:{m.segment_id}")))
+        n, size = self.written_by_camera.get(m.camera_id, (0, 0))
+        self.written_by_camera[m.camera_id] = (n + 1, size + record.bytes)
 
     # --- capacity (R-42) --------------------------------------------------------------------
 
