@@ -65,7 +65,7 @@ def site(tmp_path):
 
 # --- the gate: a scrape token, nothing else ------------------------------------------------------
 
-def _get(url: str, token: str | None = None, cookie: str | None = None):
+def _get(url: str, token: str | None = None):
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE     # the device's own
     request = urllib.request.Request(url)
@@ -73,6 +73,7 @@ def _get(url: str, token: str | None = None, cookie: str | None = None):
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, context=context, timeout=30) as r:
+            assert r.headers.get("Set-Cookie") is None          # no session, not even CSRF
             return r.status, r.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()

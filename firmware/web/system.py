@@ -14,7 +14,7 @@ import time
 
 import functools
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, request, session
 from prometheus_client import exposition
 
 from firmware.config import MAX_RETENTION_DAYS
@@ -49,9 +49,11 @@ def _scraper() -> str | None:
 
 
 def scrape_token(view):
-    """Only a scrape token opens the view (no session, no footage); 401 otherwise."""
+    """Only a scrape token opens the view (no session, no footage); 401 otherwise. No cookie
+    is set either: the CSRF token every request gets is dropped here."""
     @functools.wraps(view)
     def inner(*args, **kwargs):
+        session.modified = False
         if _scraper() is None:
             return Response("a scrape token is needed: Authorization: Bearer <token> (make one "
                             "with `nvr scrape-token issue NAME`)\n", 401,
