@@ -121,8 +121,8 @@ def test_live_scrape_of_nvr_web_passes_promtool_and_only_a_token_opens_it(tmp_pa
     gov = Governance.open(load(config))
     actions = [(e["actor"], e["action"], e["subject"]) for e in gov.logbook.entries("usage")]
     gov.close()
-    assert ("t.admin", "scrape-token-issued", "prometheus-centrale-ruimte") in actions
-    assert ("t.admin", "scrape-token-revoked", "prometheus-centrale-ruimte") in actions
+    assert ("t.admin", "scrape-token-issue", "prometheus-centrale-ruimte") in actions
+    assert ("t.admin", "scrape-token-revoke", "prometheus-centrale-ruimte") in actions
 
 
 def test_a_session_is_no_scrape_token(site):

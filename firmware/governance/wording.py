@@ -67,6 +67,8 @@ ACTIONS: Words = Words({
     "config-change": N_("configuration changed (art. 7 lid 2)"),
     "client-issue": N_("certificate issued for a workstation in the secured room (art. 4 lid 1)"),
     "client-revoke": N_("certificate of a workstation revoked (art. 4 lid 1)"),
+    "scrape-token-issue": N_("token made for the monitoring of the central room (/metrics)"),
+    "scrape-token-revoke": N_("token of the monitoring of the central room revoked"),
     "user-disable": N_("account disabled"),
     "user-enable": N_("account proposed for use again (awaits approval, four eyes)"),
     "user-passwd": N_("own password changed"),

@@ -60,8 +60,8 @@ class ScrapeTokens:
             self.db.execute("INSERT INTO scrape_tokens (name, hash, created, created_by) "
                             "VALUES (?, ?, ?, ?)", (name, _digest(token), now, actor.name))
         if self.logbook is not None:
-            self.logbook.append("usage", actor.name, "scrape-token-issued", subject=name,
-                                details={"new": {"name": name, "state": "active"}})
+            self.logbook.append("usage", actor.name, "scrape-token-issue", subject=name,
+                                details={"new": {"state": "active"}})
         return token
 
     def revoke(self, actor: Actor, name: str, now: float | None = None) -> int:
@@ -74,9 +74,9 @@ class ScrapeTokens:
             raise ScrapeTokenError(f"no active scrape token named {name!r}: see "
                                    "`nvr scrape-token list`")
         if self.logbook is not None:
-            self.logbook.append("usage", actor.name, "scrape-token-revoked", subject=name,
-                                details={"old": {"name": name, "state": "active"},
-                                         "new": {"name": name, "state": "revoked"}})
+            self.logbook.append("usage", actor.name, "scrape-token-revoke", subject=name,
+                                details={"old": {"state": "active"},
+                                         "new": {"state": "revoked"}})
         return n
 
     def list(self) -> list[dict]:
