@@ -19,6 +19,7 @@ import time
 
 from firmware.governance.logbook import Logbook
 from firmware.governance.roles import Actor
+from firmware.i18n import _
 
 PREFIX = "nvrscrape_"                 # recognisable in a configuration file or a leak scan
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -52,8 +53,9 @@ class ScrapeTokens:
     def issue(self, actor: Actor, name: str, now: float | None = None) -> str:
         """A new token for scraper `name`; returned once, kept only as its hash."""
         if not NAME.match(name):
-            raise ScrapeTokenError(f"{name!r} is not a usable name: use 1-32 lower-case letters, "
-                                   "digits, '-' or '_', e.g. prometheus-centrale-ruimte")
+            raise ScrapeTokenError(_("%(name)r is not a usable name: use 1-32 lower-case "
+                                     "letters, digits, '-' or '_', e.g. "
+                                     "prometheus-centrale-ruimte", name=name))
         token = PREFIX + secrets.token_urlsafe(32)
         now = time.time() if now is None else now
         with self.db:
@@ -71,8 +73,8 @@ class ScrapeTokens:
             n = self.db.execute("UPDATE scrape_tokens SET revoked = ?, revoked_by = ? WHERE "
                                 "name = ? AND revoked IS NULL", (now, actor.name, name)).rowcount
         if n == 0:
-            raise ScrapeTokenError(f"no active scrape token named {name!r}: see "
-                                   "`nvr scrape-token list`")
+            raise ScrapeTokenError(_("no active scrape token named %(name)r: see `nvr "
+                                     "scrape-token list`", name=name))
         if self.logbook is not None:
             self.logbook.append("usage", actor.name, "scrape-token-revoke", subject=name,
                                 details={"old": {"state": "active"},
