@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from firmware.cli.common import (EXIT_FAILED, EXIT_USAGE, CliError, _action, _config, _governance,
-                                 _group, _reconciled, _record_config_changes, _store,
+                                 _group, _login, _reconciled, _record_config_changes, _store,
                                  nvr_command)
 
 
@@ -74,6 +74,7 @@ def cmd_run(args) -> int:
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
     from firmware.governance.introduction import refusals
+    from firmware.system.gpio import start_gpio, stop_gpio
     cfg = _config(args)
     _warn_swap()
     _record_config_changes(cfg, "nvr run")
@@ -102,13 +103,16 @@ def cmd_run(args) -> int:
         [sys.executable, "-m", "firmware.cli", "--config", str(cfg.source), "web"])
     retention = RetentionThread(store, service.stop_event)
     retention.start()
+    gpio = None
     try:
         service.start()
+        gpio = start_gpio(cfg, store, service.status)      # [gpio]: LED, case switch, eject
         print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
               "Ctrl-C stops", flush=True)
         while service.alive() and not stop:
             service.stop_event.wait(0.5)
     finally:
+        stop_gpio(gpio)
         service.stop()
         if web is not None:
             web.terminate()
@@ -118,6 +122,24 @@ def cmd_run(args) -> int:
     failed = [w for w in service.workers if w.error]
     print("stopped; open segments closed", flush=True)
     return EXIT_FAILED if failed and not stop else 0
+
+
+def cmd_tamper_ack(args) -> int:
+    """The technisch beheerder acknowledges the case tamper alarm (system/case.py)."""
+    from firmware.system.case import CaseError, acknowledge
+    cfg = _config(args)
+    gov = _governance(cfg)
+    store = _store(cfg)
+    try:
+        actor = _login(gov, args, None)
+        alarm = acknowledge(gov.logbook, store, actor, args.reason or "")
+    except CaseError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+        gov.close()
+    print(f"case tamper alarm acknowledged (it was: {alarm['detail']})")
+    return 0
 
 
 WEB_NICE = 10
@@ -192,3 +214,9 @@ def add_parser(sub) -> None:
 
     s = sub.add_parser("web", help="serve the web interface over TLS")
     s.set_defaults(func=cmd_web)
+
+    s = _action(_group(sub, "device", "the device's own hardware"), "tamper-ack",
+                cmd_tamper_ack, "acknowledge the case tamper alarm once the case is closed "
+                "(technisch beheerder)", json=False)
+    s.add_argument("--user", help="your personal account; password from NVR_PASSWORD")
+    s.add_argument("--reason", help="what was done in the case, and by whom")

@@ -108,6 +108,10 @@ ACTIONS: Words = Words({
     "viewing-segment-shown": N_("recording shown at an inzage (art. 10)"),
     "request-weighing": N_("weighing of others in view recorded with the besluit"),
     "decision-letter": N_("besluit letter made (art. 10)"),
+    # the case tamper switch (system/case.py)
+    "case-opened": N_("case of the recorder opened"),
+    "case-closed": N_("case of the recorder closed again"),
+    "case-tamper-acknowledged": N_("opening of the case acknowledged by the technisch beheerder"),
 })
 
 # The keys of the details of logbook entries, as a label a person reads.
@@ -149,6 +153,8 @@ DETAIL_KEYS: Words = Words({
     "advice_fg": N_("advice of the functionaris gegevensbescherming"),
     "fg": N_("functionaris gegevensbescherming"),
     "required_blur": N_("blurring the besluit requires"), "via": N_("asked through"),
+    "local_time": N_("local time"), "at_start": N_("already open when the recorder started"),
+    "pin": N_("GPIO pin"),
 })
 # Who wrote an entry when it was not a person's account.
 ACTORS: Words = Words({
@@ -218,6 +224,9 @@ ALARMS: Words = Words({
     "storage-full": N_("the disk is full and all footage still on it is held: recording has stopped (R-42); release a hold or make room"),
     "clock-ahead": N_("the clock is more than a day ahead of the last recording and is not synchronised: erasure follows the index's time, not this clock (R-40); synchronise the clock"),
     "clock-behind": N_("the clock is behind the last recording: the recorder records, but erasure follows the index's time (R-40); synchronise the clock"),
+    "case-open": N_("the case of the recorder is open"),
+    "case-tamper": N_("the case of the recorder was opened: check the device, close the case; the technisch beheerder acknowledges it with nvr device tamper-ack"),
+    "gpio-failed": N_("the GPIO pins could not be opened: no status LED, no case tamper switch, no eject button; check [gpio] in the configuration"),
 })
 # Internal ids a person never reads (issue 10, documents: "no internal ids"): a segment is shown
 # as its camera (by name and location) and its start and end with the zone, which its entries
