@@ -165,6 +165,8 @@ class DeviceGpio:
         self._close_devices()
 
     def _close_devices(self) -> None:
+        if self.led is not None:
+            self.led.off()                       # dark: the recorder is not running
         for device in (self.led, self.switch, self.button):
             if device is not None:
                 device.close()
@@ -220,6 +222,7 @@ class DeviceGpio:
         if pattern != self.pattern:
             self.pattern = pattern
             show(self.led, pattern)
+            self.on_record(f"led:{pattern.value}")
 
 
 def start_gpio(cfg: Config, store, status: Callable[[], dict]) -> DeviceGpio | None:
