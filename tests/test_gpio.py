@@ -146,7 +146,7 @@ def test_led_on_the_device_goes_from_recording_to_fault_on_an_alarm(rig):
 
 # --- the case tamper switch ---------------------------------------------------------------------
 
-def test_case_opened_is_logged_with_local_time_and_raises_case_tamper_in_the_index(rig):
+def test_case_opened_is_logged_with_local_time_and_raises_case_tamper_in_the_index_R50_R82(rig):
     cfg, store, gov, factory, seen, status, make = rig
     gpio = make()
     gpio.open_devices()
@@ -176,7 +176,7 @@ def test_case_opened_is_logged_with_local_time_and_raises_case_tamper_in_the_ind
     assert gov.logbook.verify().ok
 
 
-def test_case_found_open_at_start_counts_as_an_opening(rig):
+def test_case_found_open_at_start_counts_as_an_opening_R82(rig):
     cfg, store, gov, factory, seen, status, make = rig
     make().start()                                      # pulled up, nothing closes it: open
     seen.wait("opened")
@@ -206,7 +206,7 @@ def test_a_chattering_switch_gives_one_entry_per_settled_change(rig):
     assert {CASE_OPEN, CASE_TAMPER} <= set(alarms(store))
 
 
-def test_tamper_ack_by_the_technisch_beheerder_only_once_closed_and_logged(tmp_path):
+def test_tamper_ack_by_the_technisch_beheerder_only_once_closed_and_logged_R11_R82(tmp_path):
     config = write_config(tmp_path, extra=GPIO)
     env = staff(config)
     cfg = load(config)
