@@ -107,6 +107,7 @@ class DeviceGpio:
         self.jobs: queue.Queue[str | None] = queue.Queue()
         self._case_open: bool | None = None          # unknown until read at start
         self._last_press: float | None = None
+        self._case_pending = threading.Event()       # a switch change waits for the worker
         self._own_factory = False
         self._worker: threading.Thread | None = None
         self.governance = None                       # closed by stop_gpio when start_gpio opened it
@@ -136,8 +137,10 @@ class DeviceGpio:
             self._close_devices()
             raise
 
-    def _case_changed(self) -> None:           # a pin callback: queue only
-        self.jobs.put("case")
+    def _case_changed(self) -> None:           # a pin callback: queue only, once while pending
+        if not self._case_pending.is_set():
+            self._case_pending.set()
+            self.jobs.put("case")
 
     def _eject_pressed(self) -> None:          # a pin callback: debounce and queue only
         now = self.clock()
@@ -193,6 +196,7 @@ class DeviceGpio:
                 log.exception("GPIO: %s failed", job)
 
     def _read_case(self) -> None:
+        self._case_pending.clear()        # a change from now on queues another read
         if self.settle:
             time.sleep(self.settle)       # let a chattering switch come to rest, then read
         is_open = not self.switch.is_pressed
