@@ -22,7 +22,7 @@ from firmware.export.medium import EjectResult, eject
 from firmware.governance.service import Governance
 from firmware.system.case import CASE_OPEN, CASE_TAMPER
 from firmware.system.gpio import (BLINK, GPIO_ALARM, DeviceGpio, Pattern, pattern_for, show,
-                                  start_gpio)
+                                  start_gpio, stop_gpio)
 from conftest import ROOT, make_store, nvr, staff, write_config
 
 LED, SWITCH, BUTTON = 17, 27, 22
@@ -309,19 +309,36 @@ def test_gpio_off_by_default_and_pins_checked(tmp_path):
         load(bad)
 
 
-def test_gpio_that_cannot_open_raises_gpio_failed_and_recording_goes_on(tmp_path):
-    pytest.importorskip("firmware.system.gpio")
-    cfg = load(write_config(tmp_path, extra=GPIO.replace('"mock"', '"lgpio"')))
+def test_gpio_that_cannot_open_raises_gpio_failed_until_a_start_that_opens_them(tmp_path):
     try:
         import lgpio  # noqa: F401
         pytest.skip("lgpio is installed here: the lgpio factory might open real pins")
     except ImportError:
         pass
+    broken = load(write_config(tmp_path, extra=GPIO.replace('"mock"', '"lgpio"')))
     store = make_store(tmp_path)
     try:
-        assert start_gpio(cfg, store, dict) is None
+        assert start_gpio(broken, store, dict) is None          # the recorder records on
         found = alarms(store)
         assert GPIO_ALARM in found and "Check [gpio]" in found[GPIO_ALARM]["detail"]
+        working = load(write_config(tmp_path, extra=GPIO))
+        gpio = start_gpio(working, store, dict)
+        assert gpio is not None
+        stop_gpio(gpio)
+        assert GPIO_ALARM not in alarms(store)
+    finally:
+        store.close()
+
+
+def test_without_a_switch_case_open_is_forgotten_and_case_tamper_stays_R82(tmp_path):
+    cfg = load(write_config(tmp_path))                          # [gpio] off
+    store = make_store(tmp_path)
+    try:
+        store.raise_alarm(CASE_OPEN, "left by an earlier run")
+        store.raise_alarm(CASE_TAMPER, "opened, not yet acknowledged")
+        assert start_gpio(cfg, store, dict) is None
+        found = alarms(store)
+        assert CASE_OPEN not in found and CASE_TAMPER in found
     finally:
         store.close()
 

@@ -117,7 +117,7 @@ class DeviceGpio:
     def open_devices(self) -> None:
         """Claim the configured pins (start() does it when not done yet)."""
         from gpiozero import LED, Button
-        if self.led or self.switch or self.button:
+        if any(d is not None for d in (self.led, self.switch, self.button)):
             return
         if self.factory is None:
             self.factory = pin_factory(self.cfg.gpio.pin_factory)
