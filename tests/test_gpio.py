@@ -23,7 +23,7 @@ from firmware.governance.service import Governance
 from firmware.system.case import CASE_OPEN, CASE_TAMPER
 from firmware.system.gpio import (BLINK, GPIO_ALARM, DeviceGpio, Pattern, pattern_for, show,
                                   start_gpio, stop_gpio)
-from conftest import ROOT, make_store, nvr, staff, write_config
+from conftest import PASSWORD, ROOT, make_store, nvr, staff, write_config
 
 LED, SWITCH, BUTTON = 17, 27, 22
 GPIO = f"""[gpio]
@@ -385,3 +385,36 @@ def test_nvr_run_with_gpio_on_the_mock_factory_starts_reads_the_case_and_stops_c
         assert GPIO_ALARM not in alarms(store)
     finally:
         store.close()
+
+
+def test_an_opened_case_shows_on_the_system_page_in_dutch_and_in_readyz_R82(tmp_path):
+    from webutil import client
+
+    from firmware.web import create_app
+    config = write_config(tmp_path, extra=GPIO)
+    staff(config)
+    cfg = load(config)
+    store = make_store(tmp_path)
+    gov = Governance.open(cfg)
+    factory, seen = MockFactory(), Seen()
+    gpio = DeviceGpio(cfg, store, gov.logbook, dict, factory=factory, settle=0,
+                      on_record=seen)
+    try:
+        gpio.start()
+        seen.wait("opened")                             # found open at start
+    finally:
+        gpio.stop()
+        factory.close()
+        gov.close()
+        store.close()
+    app = create_app(cfg)
+    app.config["TESTING"] = True
+    c = client(app)
+    token = c.get("/api/session").get_json()["csrf"]
+    assert c.post("/api/login", json={"name": "t.admin", "password": PASSWORD},
+                  headers={"X-CSRF-Token": token}).status_code == 200
+    shown = {a["kind"]: a["text"] for a in c.get("/api/system").get_json()["storage"]["alarms"]}
+    assert shown[CASE_OPEN] == "de behuizing van de recorder is open"
+    assert shown[CASE_TAMPER].startswith("de behuizing van de recorder is geopend")
+    ready = app.test_client().get("/readyz").get_json()
+    assert {CASE_OPEN, CASE_TAMPER} <= {a["kind"] for a in ready["alarms"]}

@@ -232,7 +232,7 @@ class DeviceGpio:
 def start_gpio(cfg: Config, store, status: Callable[[], dict]) -> DeviceGpio | None:
     """The recorder's pins per `[gpio]`, started; None when GPIO is off or could not be
     opened. A failure does not stop the recording: it raises the alarm `gpio-failed`, which
-    names the problem (the system page, /readyz and /metrics show it)."""
+    names the problem (the system page and /readyz show it)."""
     if not cfg.gpio.enabled:
         forget_switch(store)
         store.clear_alarm(GPIO_ALARM)
