@@ -76,6 +76,9 @@ class CameraConfig:
     source: str = _spec(choices=("picamera2", "synthetic", "file", "v4l2"))
     path: str = _spec("", help="video file for source 'file', device for 'v4l2'")
     loop: bool = _spec(True, help="source 'file': start again at the end")
+    freeze_file: str = _spec("", help="source 'synthetic': while a file exists at this absolute "
+                             "path the camera delivers no frames, as a stalled camera does (the "
+                             "watchdog's tests and the system test)")
     width: int = _spec(1920, min=160, max=4096, even=True)
     height: int = _spec(1080, min=120, max=3072, even=True)
     fps: int = _spec(25, min=1, max=60)

@@ -69,8 +69,34 @@ def _warn_swap() -> None:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
+def _note_unclean_end(cfg, store) -> None:
+    """Issue 12 item 2: a start after an unclean end of the recorder (killed, crashed, the
+    watchdog, a power cut) is counted in the index and written to the usage logbook."""
+    from firmware.governance.logbook import SYSTEM
+    from firmware.storage import restarts
+    row = restarts.begin_run(store)
+    if row is None:
+        return
+    details = {"previous_start": row["previous_start"], "previous_pid": row["previous_pid"],
+               "nrestarts": row["nrestarts"]}
+    gov = _governance(cfg)
+    try:
+        gov.logbook.append("usage", SYSTEM, "recorder-restart",
+                           details={k: v for k, v in details.items() if v is not None},
+                           at=row["at"])
+    finally:
+        gov.close()
+    print(f"recorder restarted after an unclean end: the recorder before it (pid "
+          f"{row['previous_pid']}) did not stop cleanly (killed, crashed, stopped by the "
+          f"watchdog or the power went); {restarts.count(store)} such restart(s) counted, this "
+          "one in the usage logbook", flush=True)
+
+
 def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
+    from firmware.recording.watchdog import Watchdog
+    from firmware.storage import restarts
+    from firmware.system.notify import Notifier
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
     from firmware.governance.introduction import refusals
@@ -87,7 +113,9 @@ def cmd_run(args) -> int:
     store = _store(cfg, owner="record")          # owned for the recorder's life (issue 9)
     if _reconciled(store.reconciliation):
         print(_reconciled(store.reconciliation), flush=True)
+    _note_unclean_end(cfg, store)
     service = RecorderService(cfg, store)
+    watchdog = Watchdog(service, store, Notifier())    # sd_notify: READY, WATCHDOG, STATUS
     stop: list[int] = []
 
     def _stop(signum, frame):
@@ -107,8 +135,10 @@ def cmd_run(args) -> int:
         print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
               "Ctrl-C stops", flush=True)
         while service.alive() and not stop:
+            watchdog.check()                # pings systemd only while frames and writes flow
             service.stop_event.wait(0.5)
     finally:
+        watchdog.stopping()
         service.stop()
         if web is not None:
             web.terminate()
@@ -117,7 +147,10 @@ def cmd_run(args) -> int:
         store.close()
     failed = [w for w in service.workers if w.error]
     print("stopped; open segments closed", flush=True)
-    return EXIT_FAILED if failed and not stop else 0
+    if failed and not stop:
+        return EXIT_FAILED                  # an unclean end: the next start counts it
+    restarts.end_run(store)
+    return 0
 
 
 WEB_NICE = 10
