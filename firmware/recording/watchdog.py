@@ -32,7 +32,7 @@ from firmware.system.readiness import HEARTBEAT_SECONDS
 log = logging.getLogger(__name__)
 
 FRAME_BOUND = float(HEARTBEAT_SECONDS)   # a camera without a new frame this long has stalled
-WRITE_BOUND = 20.0        # a segment write or commit running this long hangs (the index's
+WRITE_BOUND = 15.0        # a segment write or commit running this long hangs (the index's
                           # busy timeout is 30 s; a healthy one takes well under a second)
 STATUS_PERIOD = 5.0       # seconds between status lines when systemd set no watchdog
 
