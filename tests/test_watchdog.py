@@ -181,6 +181,64 @@ def test_pings_stop_while_a_segment_commit_hangs_issue12_item2(tmp_path, notify)
             index.close()
 
 
+def test_a_storage_error_withholds_no_ping_a_restart_cures_none_issue12_item2(tmp_path, notify):
+    """Segments that cannot be stored (here: the camera's folder is a file) are lost and said
+    by the recorder's status and /readyz; the pings go on, so systemd does not restart the
+    recorder in a loop that would end with it not running when the disk recovers."""
+    from firmware.config import load
+    from firmware.live.client import recorder_status
+    freeze = tmp_path / "freeze"
+    freeze.touch()                                  # no frames until the obstacle is in place
+    config = write_config(tmp_path, storage="segment_seconds = 2",
+                          camera_extra=f'freeze_file = "{freeze}"')
+    live_socket = load(config).live_socket
+    proc = start(config, notify)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while recorder_status(live_socket) is None:     # the store is open and reconciled
+            assert proc.poll() is None and time.monotonic() < deadline, "no recorder socket"
+            time.sleep(0.2)
+        (tmp_path / "data" / "segments").mkdir(exist_ok=True)
+        (tmp_path / "data" / "segments" / "cam").write_text("not a folder")
+        freeze.unlink()
+        notify.wait_for(proc, lambda m: m.get("READY") == "1", "READY=1")
+        while not (recorder_status(live_socket) or {}).get("cam", {}).get("storage_error"):
+            assert proc.poll() is None and time.monotonic() < deadline, "no storage error"
+            time.sleep(0.2)
+        first = len(notify.messages)
+        for _ in range(3):
+            notify.wait_for(proc, ping, "WATCHDOG=1 while segments are lost")
+        assert not any(not_well(m) for m in notify.messages[first:])
+        stop(proc)
+    finally:
+        proc.kill()
+
+
+def test_the_store_says_when_its_writer_ended_or_an_operation_runs_too_long(tmp_path):
+    import threading
+    from firmware.storage.keys import FileKeyProvider
+    from firmware.storage.store import EncryptedStore
+    store = EncryptedStore(tmp_path / "data", "dev", FileKeyProvider(tmp_path / "keys"),
+                           retention_days=28, owner=True)
+    try:
+        assert store.writer_hung(15.0) == ""
+        release, started = threading.Event(), threading.Event()
+        store.submit(lambda: (started.set(), release.wait(60)))     # a write that hangs
+        assert started.wait(30)
+        assert store.writer_hung(15.0) == ""                        # not for long yet
+        later = time.monotonic() + 16.0
+        assert "has been running for 16 s (more than 15 s)" in store.writer_hung(15.0, later)
+        release.set()
+        store.drain()
+        assert store.writer_hung(15.0, later) == ""
+        store.submit(None)                                          # the writer ends
+        store._writer.join(30)
+        assert store.writer_hung(15.0) == "the store's writer thread has ended"
+    finally:
+        release.set()
+        store.close()
+
+
 def _restarts(config: Path) -> tuple[int, dict | None, list[dict]]:
     from firmware.config import load
     from firmware.governance.service import Governance
