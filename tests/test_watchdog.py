@@ -131,7 +131,7 @@ def withheld(notify: NotifySocket, proc: subprocess.Popen, ticks: int = 3) -> li
     return seen
 
 
-def test_ready_then_pings_only_while_the_camera_delivers_frames_issue12_item2(tmp_path, notify):
+def test_ready_then_pings_only_while_the_camera_delivers_frames_issue12_item2_R82(tmp_path, notify):
     freeze = tmp_path / "freeze"
     config = write_config(tmp_path, camera_extra=f'freeze_file = "{freeze}"')
     proc = start(config, notify)
@@ -154,7 +154,7 @@ def test_ready_then_pings_only_while_the_camera_delivers_frames_issue12_item2(tm
     assert not (tmp_path / "data" / "recorder.running").exists()     # a clean stop
 
 
-def test_pings_stop_while_a_segment_commit_hangs_issue12_item2(tmp_path, notify):
+def test_pings_stop_while_a_segment_commit_hangs_issue12_item2_R82(tmp_path, notify):
     # 2 s segments: the demo scene's passers-by keep an event open, so commits come often.
     config = write_config(tmp_path, storage="segment_seconds = 2")
     proc = start(config, notify)
@@ -181,7 +181,7 @@ def test_pings_stop_while_a_segment_commit_hangs_issue12_item2(tmp_path, notify)
             index.close()
 
 
-def test_a_storage_error_withholds_no_ping_a_restart_cures_none_issue12_item2(tmp_path, notify):
+def test_a_storage_error_withholds_no_ping_a_restart_cures_none_issue12_item2_R82(tmp_path, notify):
     """Segments that cannot be stored (here: the camera's folder is a file) are lost and said
     by the recorder's status and /readyz; the pings go on, so systemd does not restart the
     recorder in a loop that would end with it not running when the disk recovers."""
@@ -198,6 +198,7 @@ def test_a_storage_error_withholds_no_ping_a_restart_cures_none_issue12_item2(tm
         while recorder_status(live_socket) is None:     # the store is open and reconciled
             assert proc.poll() is None and time.monotonic() < deadline, "no recorder socket"
             time.sleep(0.2)
+        assert not any("READY" in m for m in notify.rest())   # no frame yet: not started
         (tmp_path / "data" / "segments").mkdir(exist_ok=True)
         (tmp_path / "data" / "segments" / "cam").write_text("not a folder")
         freeze.unlink()
@@ -258,7 +259,7 @@ def _restarts(config: Path) -> tuple[int, dict | None, list[dict]]:
     return counted, last, logged
 
 
-def test_a_restart_after_sigkill_is_counted_and_logged_a_clean_stop_is_not_issue12_item2(
+def test_a_restart_after_sigkill_is_counted_and_logged_a_clean_stop_is_not_issue12_item2_R82(
         tmp_path, notify):
     config = write_config(tmp_path)
     killed = start(config, notify)
