@@ -405,6 +405,11 @@ def _check_cross(cfg: Config, problems: _Problems) -> None:
                                                  source=cam.source))
         if cam.source == "file" and cam.path and not Path(cam.path).is_file():
             problems.add(f"cameras[{i}].path", _("%(path)s is not a readable file", path=cam.path))
+        frozen = Path(cam.freeze_file)
+        if cam.freeze_file and (cam.source != "synthetic" or not frozen.is_absolute()):
+            problems.add(f"cameras[{i}].freeze_file", _(
+                "freeze_file is for the synthetic camera only and must be an absolute path; "
+                "remove it or set source = \"synthetic\""))
 
 
 def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Config:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, write_config
+from conftest import ROOT, nvr, write_config
 
 WATCHDOG_USEC = "2000000"            # pings every second
 TIMEOUT = 90.0                       # generous: the machine is shared
@@ -307,3 +307,10 @@ def test_notify_speaks_to_abstract_and_path_sockets_and_reads_the_watchdog(tmp_p
                              "WATCHDOG_PID": str(os.getpid())}) == 30.0
     assert watchdog_seconds({"WATCHDOG_USEC": "x"}) is None
     assert Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone")}).status("x") is False
+
+
+def test_freeze_file_only_for_the_synthetic_camera_with_an_absolute_path(tmp_path):
+    config = write_config(tmp_path, camera_extra='freeze_file = "freeze"')
+    done = nvr("--config", str(config), "config", "check")
+    assert done.returncode != 0
+    assert "cameras[0].freeze_file" in done.stderr and "absolute path" in done.stderr
