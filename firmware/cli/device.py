@@ -130,6 +130,7 @@ def cmd_run(args) -> int:
         [sys.executable, "-m", "firmware.cli", "--config", str(cfg.source), "web"])
     retention = RetentionThread(store, service.stop_event)
     retention.start()
+    ended = False
     try:
         service.start()
         print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
@@ -137,6 +138,7 @@ def cmd_run(args) -> int:
         while service.alive() and not stop:
             watchdog.check()                # pings systemd only while frames and writes flow
             service.stop_event.wait(0.5)
+        ended = True
     finally:
         watchdog.stopping()
         service.stop()
@@ -144,13 +146,13 @@ def cmd_run(args) -> int:
             web.terminate()
             web.wait(10)
         retention.join(10)
+        failed = [w for w in service.workers if w.error]
+        if ended and (stop or not failed):  # a clean stop, while still the owner
+            store.drain()
+            restarts.end_run(store)
         store.close()
-    failed = [w for w in service.workers if w.error]
     print("stopped; open segments closed", flush=True)
-    if failed and not stop:
-        return EXIT_FAILED                  # an unclean end: the next start counts it
-    restarts.end_run(store)
-    return 0
+    return EXIT_FAILED if failed and not stop else 0
 
 
 WEB_NICE = 10
