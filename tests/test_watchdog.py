@@ -290,6 +290,24 @@ def test_a_restart_after_sigkill_is_counted_and_logged_a_clean_stop_is_not_issue
     assert json.loads(logged[0]["details"])["previous_pid"] == killed.pid
 
 
+def test_sigabrt_of_the_watchdog_shows_every_thread_and_counts_as_a_restart_issue12_item2_R82(
+        tmp_path, notify):
+    """What systemd does when the pings stop: SIGABRT. The log shows where each thread was."""
+    config = write_config(tmp_path)
+    proc = start(config, notify)
+    try:
+        notify.wait_for(proc, lambda m: m.get("READY") == "1", "READY=1")
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGABRT
+    assert "Fatal Python error: Aborted" in err and err.count("Thread 0x") >= 3, err[-3000:]
+    for where in ("in cmd_run", "in _write_loop", "capture/camera.py"):  # main, writer, camera
+        assert where in err, err[-3000:]
+    assert (tmp_path / "data" / "recorder.running").exists()     # counted at the next start
+
+
 def test_notify_speaks_to_abstract_and_path_sockets_and_reads_the_watchdog(tmp_path):
     from firmware.system.notify import Notifier, watchdog_seconds
     name = f"nvr-test-{os.getpid()}"

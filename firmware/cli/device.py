@@ -3,6 +3,7 @@ interface, its own process)."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shlex
 import signal
@@ -108,6 +109,9 @@ def cmd_run(args) -> int:
         messages = list(dict.fromkeys(r.message for r in refused.values()))
         raise CliError("no camera may record: " + "; ".join(messages))
     limit_malloc_arenas()
+    # systemd's watchdog ends a hung recorder with SIGABRT: the journal then shows where every
+    # thread was (a stalled camera, a write that hangs).
+    faulthandler.enable(all_threads=True)
     print(f"other commands: {nvr_command()} --config {shlex.quote(str(cfg.source))} COMMAND "
           f"({nvr_command()} --help lists them)", flush=True)
     store = _store(cfg, owner="record")          # owned for the recorder's life (issue 9)
