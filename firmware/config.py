@@ -76,6 +76,9 @@ class CameraConfig:
     source: str = _spec(choices=("picamera2", "synthetic", "file", "v4l2"))
     path: str = _spec("", help="video file for source 'file', device for 'v4l2'")
     loop: bool = _spec(True, help="source 'file': start again at the end")
+    freeze_file: str = _spec("", help="source 'synthetic': while a file exists at this absolute "
+                             "path the camera delivers no frames, as a stalled camera does (the "
+                             "watchdog's tests and the system test)")
     width: int = _spec(1920, min=160, max=4096, even=True)
     height: int = _spec(1080, min=120, max=3072, even=True)
     fps: int = _spec(25, min=1, max=60)
@@ -425,6 +428,11 @@ def _check_cross(cfg: Config, problems: _Problems) -> None:
                                                  source=cam.source))
         if cam.source == "file" and cam.path and not Path(cam.path).is_file():
             problems.add(f"cameras[{i}].path", _("%(path)s is not a readable file", path=cam.path))
+        frozen = Path(cam.freeze_file)
+        if cam.freeze_file and (cam.source != "synthetic" or not frozen.is_absolute()):
+            problems.add(f"cameras[{i}].freeze_file", _(
+                "freeze_file is for the synthetic camera only and must be an absolute path; "
+                "remove it or set source = \"synthetic\""))
 
 
 def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Config:

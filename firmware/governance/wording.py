@@ -65,6 +65,8 @@ ACTIONS: Words = Words({
     "user-role": N_("role of account changed"),
     "config-recorded": N_("configuration recorded at the first start (art. 7 lid 2)"),
     "config-change": N_("configuration changed (art. 7 lid 2)"),
+    "recorder-restart": N_("recorder started again after an unclean end (crash, watchdog or "
+                           "power loss)"),
     "client-issue": N_("certificate issued for a workstation in the secured room (art. 4 lid 1)"),
     "client-revoke": N_("certificate of a workstation revoked (art. 4 lid 1)"),
     "user-disable": N_("account disabled"),
@@ -155,6 +157,10 @@ DETAIL_KEYS: Words = Words({
     "required_blur": N_("blurring the besluit requires"), "via": N_("asked through"),
     "local_time": N_("local time"), "at_start": N_("already open when the recorder started"),
     "pin": N_("GPIO pin"),
+    # a restart of the recorder after an unclean end (storage/restarts.py)
+    "previous_start": N_("previous recorder started at"),
+    "previous_pid": N_("process number of the previous recorder"),
+    "nrestarts": N_("restarts by systemd"),
 })
 # Who wrote an entry when it was not a person's account.
 ACTORS: Words = Words({
@@ -171,7 +177,7 @@ CODE_KEYS = frozenset({"role", "from", "to", "kind", "purpose", "action", "actio
                        "because", "source", "decision", "why", "required_blur"})
 # Keys whose values are stored times (epoch seconds), shown as local times.
 TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock", "window_start",
-                       "window_end"})
+                       "window_end", "previous_start"})
 
 STATUSES: Words = Words({
     "registered": N_("registered"), "open": N_("in progress"), "approved": N_("approved"),
