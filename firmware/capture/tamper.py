@@ -214,20 +214,24 @@ class TamperDetector:
         cv2.accumulateWeighted(view, self._view_ref, view_rate)
 
     def _view_match(self, view: np.ndarray) -> float:
-        """Share of the textured blocks (5x5 of the 40x30 view) that still correlate."""
-        def blocks(a: np.ndarray) -> np.ndarray:
-            b = a.astype(np.float32).reshape(6, 5, 8, 5).transpose(0, 2, 1, 3).reshape(48, 25)
-            return b - b.mean(axis=1, keepdims=True)
+        """Share of the textured blocks (5x5 of the 40x30 view) that still correlate. Block
+        means by an exact 5x5 area average: a few OpenCV calls, no Python loop."""
+        cur = view.astype(np.float32)
+        ref = self._view_ref
 
-        cur, ref = blocks(view), blocks(self._view_ref)
-        ref_energy = (ref * ref).sum(axis=1)
-        textured = ref_energy > (self.settings.block_texture ** 2) * 25
-        if textured.sum() < 6:
+        def means(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a, (8, 6), interpolation=cv2.INTER_AREA)
+
+        mc, mr = means(cur), means(ref)
+        var_c = means(cv2.multiply(cur, cur)) - mc * mc
+        var_r = means(cv2.multiply(ref, ref)) - mr * mr
+        cov = means(cv2.multiply(cur, ref)) - mc * mr
+        textured = var_r > self.settings.block_texture ** 2
+        count = int(np.count_nonzero(textured))
+        if count < 6:
             return 1.0                    # too flat a reference to judge by
-        num = (cur * ref).sum(axis=1)
-        den = np.sqrt((cur * cur).sum(axis=1) * ref_energy) + 1e-6
-        return float(((num / den >= self.settings.block_match) & textured).sum()
-                     / textured.sum())
+        corr = cov / np.sqrt(np.maximum(var_c, 1e-6) * np.maximum(var_r, 1e-6))
+        return int(np.count_nonzero((corr >= self.settings.block_match) & textured)) / count
 
     def _describe(self, condition: str) -> str:
         m = self.measured
