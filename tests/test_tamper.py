@@ -337,3 +337,28 @@ def test_an_alarm_left_in_the_index_clears_only_when_the_picture_shows_it(device
     for i in range(25 * 10, 25 * 10 + 25 * (int(CLEAR) + 1)):
         watch.feed(scene.luma(i), i / 25)
     assert store.alarms() == []
+
+
+def test_recorder_service_watches_its_live_cameras(tmp_path):
+    """`nvr run`'s service, as configured, on a file camera that shows a covered lens."""
+    import time
+    from firmware.config import load
+    from firmware.recording.service import RecorderService
+    from firmware.storage.store import EncryptedStore
+    from conftest import render_scene, write_config
+
+    covered = render_scene(Scene(W, H, 25, noise=2.5, seed=5, gain=lambda t: 0.0), 25 * 4,
+                           tmp_path / "covered.mp4")
+    cfg = load(write_config(tmp_path, source=f'source = "file"\npath = "{covered}"'))
+    store = EncryptedStore.from_config(cfg)
+    store.take_ownership("record")
+    service = RecorderService(cfg, store, live=False)
+    service.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not store.alarms():
+            time.sleep(0.2)
+    finally:
+        service.stop()
+    assert [a["kind"] for a in store.alarms()] == [alarm_kind("cam", "dark")]
+    assert "the picture is dark" in store.alarms()[0]["detail"]
