@@ -217,6 +217,7 @@ LIGHT_SCENES = {
     "dawn": dict(gain=lambda t: 0.3 + 0.7 * min(1.0, t / 60)),
     "lights-off-on": dict(gain=lambda t: 0.45 if 10 <= t % 30 < 20 else 1.0),
     "lights-on-half": dict(gain=None),             # a lamp over half the scene, see below
+    "lights-on-at-night": dict(gain=lambda t: 0.3 if t % 40 < 20 else 1.2),
     "cloud": dict(gain=lambda t: 1.0 - 0.35 * min(1.0, max(0.0, (t - 5) / 3))),
     "auto-exposure": dict(gain=lambda t: 1.0 + 0.2 * ((int(t) // 10) % 2)),
     "flicker": dict(gain=lambda t: 1.0 + 0.08 * math.sin(2 * math.pi * 1.5 * t)),

@@ -10,7 +10,9 @@ copy scaled down to about 120 lines (`work`) and to 40x30 (`view`). Five conditi
 - frozen: the lores plane repeats exactly. A real sensor has noise, so even a still scene never
   repeats to the last bit; a camera or driver that hangs on one buffer does;
 - defocused: the edge energy (mean Laplacian magnitude over mean luma, so the brightness does
-  not count) fell below `edge_ratio` of a slowly learned reference: out of focus, smeared;
+  not count) fell below `edge_ratio` of a slowly learned reference: out of focus, smeared. A
+  blur keeps the mean luma; when the mean moves by more than `light_change`, it is the light
+  (sensor noise weighs more in a dark picture) and the edge reference is learnt again, fast;
 - turned: the structure of the whole view differs from a slowly learned reference view. The
   comparison is a zero-mean normalised correlation per block of the 40x30 view: a light change
   scales and shifts the luma of a block but keeps its edges in place, so the block still
@@ -67,6 +69,7 @@ class TamperSettings:
     uniform_spread: float = 6.0       # uniform: standard deviation below this
     saturated_fraction: float = 0.75  # uniform too: this share of the picture blown out
     edge_ratio: float = 0.35          # defocused: edge energy below this share of the reference
+    light_change: float = 0.25        # ... unless the mean luma moved this much: light, relearn
     block_match: float = 0.5          # turned: a block matches at this correlation or more ...
     view_match: float = 0.35          # ... and fewer than this share of the blocks match
     block_texture: float = 3.0        # blocks flatter than this (luma std) are not compared
@@ -135,7 +138,7 @@ class TamperDetector:
         self._have_last = False
         self._frozen_since: float | None = None
         self._next = -np.inf
-        self._edge_ref: float | None = None
+        self._edge_ref = self._ref_mean = 0.0     # edge energy and mean luma learnt with it
         self._view_ref: np.ndarray | None = None
         self._learnt = 0.0                # seconds of picture in the references so far
         already = set(active)
@@ -190,10 +193,18 @@ class TamperDetector:
         view = cv2.resize(work, (40, 30), dst=self._view, interpolation=cv2.INTER_AREA)
         m["edge"] = edge
         if self._learnt < s.warmup_seconds:          # first references: learnt fast
-            self._learn(edge, view, 0.5, 0.5)
+            self._learn(mean, edge, view, 0.5, 0.5)
             self._learnt += s.every_seconds
             return present
-        m["edge_ratio"] = edge / self._edge_ref if self._edge_ref > 0 else 1.0
+        if abs(mean - self._ref_mean) > s.light_change * self._ref_mean:
+            # A light change, not a defocus (a blur keeps the mean): at another brightness the
+            # sensor noise weighs otherwise in the edge energy, so its reference is learnt
+            # again, fast.
+            self._edge_ref += (edge - self._edge_ref) * 0.5
+            self._ref_mean += (mean - self._ref_mean) * 0.5
+            m["edge_ratio"] = 1.0
+        else:
+            m["edge_ratio"] = edge / self._edge_ref if self._edge_ref > 0 else 1.0
         if m["edge_ratio"] < s.edge_ratio:
             present.add("defocused")
             return present
@@ -202,14 +213,17 @@ class TamperDetector:
             present.add("turned")
             return present
         if "frozen" not in present:
-            self._learn(edge, view, s.every_seconds / s.edge_seconds,
+            self._learn(mean, edge, view, s.every_seconds / s.edge_seconds,
                         s.every_seconds / s.view_seconds)
         return present
 
-    def _learn(self, edge: float, view: np.ndarray, edge_rate: float, view_rate: float) -> None:
+    def _learn(self, mean: float, edge: float, view: np.ndarray, edge_rate: float,
+               view_rate: float) -> None:
         if self._view_ref is None:
-            self._edge_ref, self._view_ref = edge, view.astype(np.float32)
+            self._ref_mean, self._edge_ref = mean, edge
+            self._view_ref = view.astype(np.float32)
             return
+        self._ref_mean += (mean - self._ref_mean) * edge_rate
         self._edge_ref += (edge - self._edge_ref) * edge_rate
         cv2.accumulateWeighted(view, self._view_ref, view_rate)
 
