@@ -168,6 +168,21 @@ def test_a_cover_shorter_than_the_hold_time_raises_nothing():
     assert run(TamperDetector(W, H), stream, fps)[0] == []
 
 
+def test_the_clock_set_back_an_hour_does_not_stop_the_detector():
+    """Frames are stamped with the wall clock: NTP may set it back while covered."""
+    fps, frames = clip(VIDEO02)
+    frames = list(itertools.islice(frames, int(8 * fps)))
+    detector = TamperDetector(W, H)
+    seen, t = run(detector, frames, fps, t0=10_000.0)
+    black = flat(16)
+    covered, _ = run(detector, [black(None) for _ in range(int(2 * fps))], fps, t0=t)
+    later, _ = run(detector, [black(None) for _ in range(int(8 * fps))], fps, t0=t + 2 - 3600)
+    assert seen == covered == []
+    when = [w - (t + 2 - 3600) for w, c in later if c.raised]
+    assert [c.condition for _, c in later] == ["dark"]
+    assert HOLD["dark"] - 2 - EVERY <= when[0] <= HOLD["dark"] - 2 + 2 * EVERY
+
+
 def test_a_still_scene_with_sensor_noise_is_not_frozen():
     scene = Scene(W, H, 25, noise=2.5, clock=False, seed=2)
     detector = TamperDetector(W, H)

@@ -100,6 +100,12 @@ class _Condition:
         self._since: float | None = None
         self._absent_since: float | None = None
 
+    def shift(self, delta: float) -> None:
+        if self._since is not None:
+            self._since += delta
+        if self._absent_since is not None:
+            self._absent_since += delta
+
     def update(self, present: bool, t: float) -> bool | None:
         """True when it is raised now, False when cleared now, None when nothing changes."""
         if present:
@@ -148,9 +154,14 @@ class TamperDetector:
 
     def feed(self, luma: np.ndarray, t: float) -> list[Change]:
         """One lores luma frame at time `t` (seconds); most frames return at once."""
+        every = self.settings.every_seconds
         if t < self._next:
-            return []
-        self._next = t + self.settings.every_seconds
+            if t > self._next - 2 * every:
+                return []
+            self._shift(t - self._next + every)     # the clock was set back: go on from t
+        elif t > self._next + 10 * every:
+            self._shift(t - self._next)             # set forward, or no frames for a while:
+        self._next = t + every                      # a hold counts only time with frames
         present = self._look(luma, t)
         changes = []
         for name, cond in self.conditions.items():
@@ -158,6 +169,13 @@ class TamperDetector:
             if done is not None:
                 changes.append(Change(name, done, self._describe(name)))
         return changes
+
+    def _shift(self, delta: float) -> None:
+        """Move every remembered time by `delta` seconds (the frames' clock jumped back)."""
+        if self._frozen_since is not None:
+            self._frozen_since += delta
+        for cond in self.conditions.values():
+            cond.shift(delta)
 
     @property
     def active(self) -> list[str]:
