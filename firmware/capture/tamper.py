@@ -159,7 +159,7 @@ class TamperDetector:
             if t > self._next - 2 * every:
                 return []
             self._shift(t - self._next + every)     # the clock was set back: go on from t
-        elif t > self._next + 10 * every:
+        elif self._next > -np.inf and t > self._next + 10 * every:
             self._shift(t - self._next)             # set forward, or no frames for a while:
         self._next = t + every                      # a hold counts only time with frames
         present = self._look(luma, t)
