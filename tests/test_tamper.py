@@ -290,6 +290,19 @@ def test_each_tamper_alarm_reads_in_dutch_with_its_camera(condition):
     assert ALARMS.get("camera-tamper:ingang:unknown", "kept") == "kept"
 
 
+def test_wording_a_tamper_alarm_loads_no_opencv():
+    """The web process words the alarms of the system page and keeps OpenCV out of memory."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom firmware.governance.wording import ALARMS\n"
+            "print(ALARMS['camera-tamper:ingang:dark'])\n"
+            "assert 'cv2' not in sys.modules and 'numpy' not in sys.modules\n")
+    from conftest import ROOT
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "ingang" in out.stdout
+
+
 # --- end to end: a real recorder, a real index --------------------------------------------
 
 def test_recorder_raises_and_clears_the_alarm_in_the_index(device, tmp_path):

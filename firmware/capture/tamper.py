@@ -29,7 +29,6 @@ condition>`), where the system page, /readyz and /metrics see them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -37,26 +36,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-log = logging.getLogger(__name__)
+from firmware.capture.tamper_kinds import CONDITIONS, alarm_kind, parse_alarm_kind
 
-ALARM_PREFIX = "camera-tamper"
-# In the order they are named: a dark picture is also uniform, edgeless and unlike the view.
-CONDITIONS = ("dark", "uniform", "frozen", "defocused", "turned")
 SATURATED = 235                  # luma at or above which a pixel is blown out (video range)
-
-
-def alarm_kind(camera: str, condition: str) -> str:
-    """The index's alarm kind for one camera and condition: camera-tamper:<camera>:<condition>."""
-    return f"{ALARM_PREFIX}:{camera}:{condition}"
-
-
-def parse_alarm_kind(kind: str) -> tuple[str, str] | None:
-    """(camera, condition) of a camera tamper alarm kind, None for any other kind."""
-    prefix, _, rest = kind.partition(":")
-    camera, _, condition = rest.rpartition(":")
-    if prefix != ALARM_PREFIX or not camera or condition not in CONDITIONS:
-        return None
-    return camera, condition
 
 
 @dataclass(frozen=True)
@@ -312,11 +294,8 @@ class TamperWatch:
         for change in self.detector.feed(luma, t):
             kind = alarm_kind(self.camera, change.condition)
             if change.raised:
-                log.warning("camera %s: tamper: %s", self.camera, change.detail)
                 self.store.raise_alarm(kind, f"camera {self.camera}: {change.detail}")
-            else:
-                log.warning("camera %s: tamper cleared, the picture is back: %s", self.camera,
-                            change.condition)
+            else:                              # the store logs both (the journal)
                 self.store.clear_alarm(kind)
             if self.on_change is not None:
                 self.on_change(change)

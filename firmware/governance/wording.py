@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from firmware.capture.tamper_kinds import parse_alarm_kind
 from firmware.governance.bounds import when
 from firmware.i18n import N_, dutch, gettext
 
@@ -217,10 +218,7 @@ class AlarmWords(Words):
 
     @staticmethod
     def _tamper(key: object) -> tuple[str, str] | None:
-        if not isinstance(key, str) or not key.startswith("camera-tamper:"):
-            return None
-        from firmware.capture.tamper import parse_alarm_kind
-        return parse_alarm_kind(key)
+        return parse_alarm_kind(key) if isinstance(key, str) else None
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or self._tamper(key) is not None
