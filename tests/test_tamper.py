@@ -305,7 +305,7 @@ def test_wording_a_tamper_alarm_loads_no_opencv():
 
 # --- end to end: a real recorder, a real index --------------------------------------------
 
-def test_recorder_raises_and_clears_the_alarm_in_the_index(device, tmp_path):
+def test_recorder_raises_and_clears_the_alarm_in_the_index(device, tmp_path, caplog):
     """The synthetic camera through the real camera, encoder and recorder into the store's
     index: covered from 6 s to 16 s (noise stays, as on a real sensor)."""
     from firmware.capture.camera import SoftwareCamera
@@ -314,6 +314,7 @@ def test_recorder_raises_and_clears_the_alarm_in_the_index(device, tmp_path):
     from firmware.storage.store import EncryptedStore
     from zoneinfo import ZoneInfo
 
+    caplog.set_level("INFO", logger="firmware.storage.store")
     cfg = device
     cam = cfg.cameras[0]
     store = EncryptedStore.from_config(cfg)
@@ -348,6 +349,9 @@ def test_recorder_raises_and_clears_the_alarm_in_the_index(device, tmp_path):
     assert 16 + CLEAR <= with_alarm[-1] + 1 <= 16 + CLEAR + 1.5
     assert store.alarms() == []
     assert all(set(kinds) <= {kind} for _, kinds in seen)        # nothing else raised
+    logged = [r.getMessage() for r in caplog.records]             # the journal
+    assert any(m.startswith(f"alarm {kind}: camera {cam.id}: the picture is dark") for m in logged)
+    assert f"alarm {kind} cleared" in logged
 
 
 def test_an_alarm_left_in_the_index_clears_only_when_the_picture_shows_it(device):
