@@ -395,3 +395,35 @@ def test_recorder_service_watches_its_live_cameras(tmp_path):
         service.stop()
     assert [a["kind"] for a in store.alarms()] == [alarm_kind("cam", "dark")]
     assert "the picture is dark" in store.alarms()[0]["detail"]
+
+
+def test_an_index_that_cannot_be_written_loses_no_alarm_and_stops_no_camera(device, caplog):
+    """The index is locked for a while (another process writing): the camera goes on, the
+    alarm is raised when the index takes it, and the failure is in the journal."""
+    import sqlite3
+    from firmware.capture.tamper import TamperWatch
+    from firmware.storage.store import EncryptedStore
+
+    class LockedFor(EncryptedStore):
+        locked_until = 0.0
+        at = 0.0
+
+        def raise_alarm(self, kind, detail):
+            if self.at < self.locked_until:
+                raise sqlite3.OperationalError("database is locked")
+            super().raise_alarm(kind, detail)
+
+    store = LockedFor.from_config(device)
+    store.take_ownership("record")
+    store.locked_until = 10.0
+    watch = TamperWatch("cam", W, H, store)
+    scene, black = Scene(W, H, 25, noise=2.5, seed=6), flat(16)
+    for i in range(25 * 20):
+        store.at = t = i / 25
+        watch.feed(scene.luma(i) if t < 3 else black(None), t)
+        if t < 10:
+            assert store.alarms() == []
+    assert [a["kind"] for a in store.alarms()] == [alarm_kind("cam", "dark")]
+    assert watch.pending == {}
+    assert any("could not be raised in the index (database is locked)" in r.getMessage()
+               for r in caplog.records)

@@ -29,7 +29,8 @@ condition>`), where the system page, /readyz and /metrics see them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,6 +38,8 @@ import cv2
 import numpy as np
 
 from firmware.capture.tamper_kinds import CONDITIONS, alarm_kind, parse_alarm_kind
+
+log = logging.getLogger(__name__)
 
 SATURATED = 235                  # luma at or above which a pixel is blown out (video range)
 
@@ -125,7 +128,7 @@ class TamperDetector:
         self._last = np.empty((height, width), np.uint8)
         self._have_last = False
         self._frozen_since: float | None = None
-        self._next = -np.inf
+        self._next = self._looked = -np.inf
         self._edge_ref = self._ref_mean = 0.0     # edge energy and mean luma learnt with it
         self._view_ref: np.ndarray | None = None
         self._learnt = 0.0                # seconds of picture in the references so far
@@ -144,6 +147,7 @@ class TamperDetector:
         elif self._next > -np.inf and t > self._next + 10 * every:
             self._shift(t - self._next)             # set forward, or no frames for a while:
         self._next = t + every                      # a hold counts only time with frames
+        self._looked = t
         present = self._look(luma, t)
         changes = []
         for name, cond in self.conditions.items():
@@ -262,7 +266,7 @@ class TamperDetector:
                       "learnt view): the camera may be turned away; a restart of the recorder "
                       "accepts the new view",
         }
-        frozen = 0.0 if self._frozen_since is None else self._next - self._frozen_since
+        frozen = 0.0 if self._frozen_since is None else self._looked - self._frozen_since
         return texts[condition].format(
             mean=m.get("mean", 0.0), spread=m.get("spread", 0.0), sat=m.get("saturated", 0.0),
             frozen=frozen, ratio=m.get("edge_ratio", 0.0), match=m.get("view_match", 0.0))
@@ -280,7 +284,11 @@ class TamperWatch:
     """A camera's detector with its alarms kept in the index: `feed` it each lores frame.
 
     Alarms of this camera found in the index at start stay raised until the picture shows
-    their condition absent for the clear time (a restart loses nothing unseen)."""
+    their condition absent for the clear time (a restart loses nothing unseen). When the index
+    cannot be written (locked, disk failing), the camera goes on recording: the change is
+    logged and tried again every `RETRY` seconds, and none is lost."""
+
+    RETRY = 5.0
 
     def __init__(self, camera: str, width: int, height: int, store: AlarmStore,
                  settings: TamperSettings | None = None):
@@ -288,14 +296,29 @@ class TamperWatch:
         found = [parse_alarm_kind(a["kind"]) for a in store.alarms()]
         active = [cond for cam, cond in filter(None, found) if cam == camera]
         self.detector = TamperDetector(width, height, settings, active)
-        self.on_change: Callable[[Change], None] | None = None
+        self.pending: dict[str, str | None] = {}      # kind: detail to raise, None to clear
+        self._retry_at = -np.inf
 
     def feed(self, luma: np.ndarray, t: float) -> None:
         for change in self.detector.feed(luma, t):
             kind = alarm_kind(self.camera, change.condition)
-            if change.raised:
-                self.store.raise_alarm(kind, f"camera {self.camera}: {change.detail}")
-            else:                              # the store logs both (the journal)
-                self.store.clear_alarm(kind)
-            if self.on_change is not None:
-                self.on_change(change)
+            self.pending[kind] = f"camera {self.camera}: {change.detail}" if change.raised \
+                else None
+            self._retry_at = -np.inf
+        if self.pending and (t >= self._retry_at or t < self._retry_at - 2 * self.RETRY):
+            self._write(t)
+
+    def _write(self, t: float) -> None:
+        for kind, detail in list(self.pending.items()):
+            try:
+                if detail is None:
+                    self.store.clear_alarm(kind)    # the store logs both (the journal)
+                else:
+                    self.store.raise_alarm(kind, detail)
+            except Exception as exc:   # noqa: BLE001 - whatever the index says, keep recording
+                log.error("camera %s: the tamper alarm %s could not be %s in the index (%s); "
+                          "tried again in %.0f s", self.camera, kind,
+                          "cleared" if detail is None else "raised", exc, self.RETRY)
+                self._retry_at = t + self.RETRY
+                return
+            del self.pending[kind]
