@@ -157,7 +157,7 @@ class TamperDetector:
         return changes
 
     def _shift(self, delta: float) -> None:
-        """Move every remembered time by `delta` seconds (the frames' clock jumped back)."""
+        """Move every remembered time by `delta` seconds (the frames' clock jumped)."""
         if self._frozen_since is not None:
             self._frozen_since += delta
         for cond in self.conditions.values():

@@ -212,9 +212,11 @@ VALUES: Words = Words({
     # why a segment was refused (governance/viewing.py)
     "outside the window": N_("outside the camera or the window of the request"),
 })
+
+
 class AlarmWords(Words):
     """The store's alarms by kind; a camera tamper alarm (camera-tamper:<camera>:<condition>,
-    firmware/capture/tamper.py) reads as the words of its condition with the camera named."""
+    firmware/capture/tamper_kinds.py) reads as the words of its condition with the camera named."""
 
     @staticmethod
     def _tamper(key: object) -> tuple[str, str] | None:
