@@ -427,3 +427,21 @@ def test_an_index_that_cannot_be_written_loses_no_alarm_and_stops_no_camera(devi
     assert watch.pending == {}
     assert any("could not be raised in the index (database is locked)" in r.getMessage()
                for r in caplog.records)
+
+
+def test_the_system_page_shows_the_tamper_alarm_in_dutch(tmp_path):
+    """The existing alarms display: the camera named, the condition in Dutch, nothing English."""
+    from conftest import make_store, staff, write_config
+    from firmware.config import load
+    from firmware.web import create_app
+    from webutil import login
+
+    config = write_config(tmp_path)
+    staff(config)
+    app = create_app(load(config))
+    app.config["TESTING"] = True
+    make_store(tmp_path).raise_alarm(alarm_kind("cam", "turned"),
+                                     "camera cam: the whole view changed and stays changed")
+    page = login(app, "t.admin").get("/system").get_data(as_text=True)
+    assert "camera cam: het hele beeld is veranderd en blijft veranderd" in page
+    assert "the whole view changed" not in page
