@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from firmware.capture.tamper_kinds import parse_alarm_kind
 from firmware.governance.bounds import when
 from firmware.i18n import N_, dutch, gettext
 
@@ -223,9 +224,43 @@ VALUES: Words = Words({
     # why a segment was refused (governance/viewing.py)
     "outside the window": N_("outside the camera or the window of the request"),
 })
+
+
+class AlarmWords(Words):
+    """The store's alarms by kind; a camera tamper alarm (camera-tamper:<camera>:<condition>,
+    firmware/capture/tamper_kinds.py) reads as the words of its condition with the camera named."""
+
+    @staticmethod
+    def _tamper(key: object) -> tuple[str, str] | None:
+        return parse_alarm_kind(key) if isinstance(key, str) else None
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or self._tamper(key) is not None
+
+    def __getitem__(self, key: str) -> str:
+        found = self._tamper(key)
+        if found is None:
+            return super().__getitem__(key)
+        return dutch(TAMPER_ALARMS[found[1]], camera=found[0])
+
+    def said(self, key: str, default: str | None = None) -> str | None:
+        found = self._tamper(key)
+        if found is None:
+            return super().said(key, default)
+        return gettext(TAMPER_ALARMS[found[1]], camera=found[0])
+
+
+# What each camera tamper condition means for the central room (issue 12 item 5).
+TAMPER_ALARMS = {
+    "dark": N_("camera %(camera)s: the picture is dark, the lens may be covered; look at the camera"),
+    "uniform": N_("camera %(camera)s: the picture is one flat colour, the camera may be blinded by a light or sprayed over; look at the camera"),
+    "frozen": N_("camera %(camera)s: the picture has not changed at all for too long, the camera delivers a frozen picture; look at the camera and restart the recorder"),
+    "defocused": N_("camera %(camera)s: the picture has lost its sharpness, the camera may be out of focus or its lens smeared; look at the camera"),
+    "turned": N_("camera %(camera)s: the whole view has changed and stays changed, the camera may have been turned away; look at the camera (after a deliberate change of view, restart the recorder)"),
+}
 # The alarms the store keeps in its index (every process sees them), for the system page and
 # the report.
-ALARMS: Words = Words({
+ALARMS: Words = AlarmWords({
     "wal-not-purged": N_("erased keys may still be in index.sqlite3-wal: a reader keeps an old snapshot open; the recorder tries again every minute"),
     "storage-full": N_("the disk is full and all footage still on it is held: recording has stopped (R-42); release a hold or make room"),
     "clock-ahead": N_("the clock is more than a day ahead of the last recording and is not synchronised: erasure follows the index's time, not this clock (R-40); synchronise the clock"),
