@@ -34,6 +34,7 @@ screenshots: debian-setup $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/motion.py
+	$(BIN)/python bench/tamper.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/recorder.py

@@ -76,6 +76,9 @@ class CameraConfig:
     source: str = _spec(choices=("picamera2", "synthetic", "file", "v4l2"))
     path: str = _spec("", help="video file for source 'file', device for 'v4l2'")
     loop: bool = _spec(True, help="source 'file': start again at the end")
+    freeze_file: str = _spec("", help="source 'synthetic': while a file exists at this absolute "
+                             "path the camera delivers no frames, as a stalled camera does (the "
+                             "watchdog's tests and the system test)")
     width: int = _spec(1920, min=160, max=4096, even=True)
     height: int = _spec(1080, min=120, max=3072, even=True)
     fps: int = _spec(25, min=1, max=60)
@@ -153,6 +156,22 @@ class DeviceConfig:
     timezone: str = _spec("Europe/Amsterdam", timezone=True)
 
 
+@dataclass(frozen=True)
+class GpioConfig:
+    """The status LED, the case tamper switch and the eject button (firmware/system/gpio.py,
+    hardware.md "GPIO"). Pins are BCM numbers; -1: not connected."""
+    enabled: bool = _spec(False, help="drive the GPIO pins from `nvr run` (off on a PC)")
+    pin_factory: str = _spec("auto", choices=("auto", "mock", "lgpio", "rpigpio", "native"),
+                             help="gpiozero pin factory; auto: $GPIOZERO_PIN_FACTORY or "
+                                  "gpiozero's choice (lgpio on a Pi 5); mock: tests and a PC")
+    status_led: int = _spec(-1, min=-1, max=27, help="BCM pin of the status LED (to GND "
+                                                      "through a resistor); -1: none")
+    tamper_switch: int = _spec(-1, min=-1, max=27, help="BCM pin of the case switch, closed to "
+                                                         "GND while the lid is on; -1: none")
+    eject_button: int = _spec(-1, min=-1, max=27, help="BCM pin of the eject button, closing to "
+                                                        "GND when pressed; -1: none")
+
+
 EquatedDay = tuple[date, str]            # (day, the decree that equates it)
 
 
@@ -174,6 +193,7 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
     deadlines: DeadlinesConfig = field(default_factory=DeadlinesConfig)
     introduction: IntroductionConfig = field(default_factory=IntroductionConfig)
+    gpio: GpioConfig = field(default_factory=GpioConfig)
 
     @property
     def export_directory(self) -> Path | None:
@@ -389,6 +409,12 @@ def _check_cross(cfg: Config, problems: _Problems) -> None:
         problems.add("storage.key_dir", _("%(keys)s lies inside storage.data_dir %(data)s; keys "
                                             "must be kept on another path so a stolen data disk "
                                             "opens nothing (R-82)", keys=keys, data=data))
+    pins = [(name, getattr(cfg.gpio, name)) for name in ("status_led", "tamper_switch",
+                                                          "eject_button")]
+    for name, pin in pins:
+        if pin >= 0 and [p for _n, p in pins].count(pin) > 1:
+            problems.add(f"gpio.{name}", _("GPIO %(pin)s is used for more than one purpose; "
+                                           "give each its own pin", pin=pin))
     seen: set[str] = set()
     for i, cam in enumerate(cfg.cameras):
         if cam.id in seen:
@@ -402,6 +428,11 @@ def _check_cross(cfg: Config, problems: _Problems) -> None:
                                                  source=cam.source))
         if cam.source == "file" and cam.path and not Path(cam.path).is_file():
             problems.add(f"cameras[{i}].path", _("%(path)s is not a readable file", path=cam.path))
+        frozen = Path(cam.freeze_file)
+        if cam.freeze_file and (cam.source != "synthetic" or not frozen.is_absolute()):
+            problems.add(f"cameras[{i}].freeze_file", _(
+                "freeze_file is for the synthetic camera only and must be an absolute path; "
+                "remove it or set source = \"synthetic\""))
 
 
 def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Config:
@@ -413,7 +444,8 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
         raise ConfigError(source, [_("not valid TOML: %(problem)s", problem=exc)]) from None
     problems = _Problems()
     for key in raw:
-        sections = ["device", "storage", "web", "export", "introduction", "cameras", "deadlines"]
+        sections = ["device", "storage", "web", "export", "introduction", "cameras", "deadlines",
+                    "gpio"]
         if key not in sections:
             hint = difflib.get_close_matches(key, sections, n=1)
             problems.add(key, _("unknown section%(hint)s; allowed: %(allowed)s",
@@ -426,6 +458,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     deadlines = _build(DeadlinesConfig, raw.get("deadlines", {}), "deadlines", problems, base)
     introduction = _build(IntroductionConfig, raw.get("introduction", {}), "introduction",
                           problems, base)
+    gpio = _build(GpioConfig, raw.get("gpio", {}), "gpio", problems, base)
     cams_raw = raw.get("cameras")
     cameras: list[CameraConfig] = []
     if not isinstance(cams_raw, list) or not cams_raw:
@@ -439,7 +472,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
         raise ConfigError(source, problems)
     cfg = Config(device=device, storage=storage, web=web, cameras=tuple(cameras),
                  source=Path(source), export=export, deadlines=deadlines,
-                 introduction=introduction)
+                 introduction=introduction, gpio=gpio)
     _check_cross(cfg, problems)
     if problems:
         raise ConfigError(source, problems)

@@ -184,8 +184,8 @@ def test_frames_segments_and_a_hold_show_while_the_recorder_runs(site, monkeypat
 
 def test_tamper_alarms_login_failures_and_the_logbook_head(site, tmp_path):
     """The alarm kinds other parts raise (case-tamper from the GPIO switch,
-    camera-tamper:<camera>:<condition> from the picture) show as nvr_tamper; a failed sign-in counts; the
-    usage logbook's head is its last entry."""
+    camera-tamper:<camera>:<condition> from the picture) show as nvr_tamper; a failed sign-in
+    counts; the usage logbook's head is its last entry."""
     from firmware.governance.accounts import AuthError
     config, token = site
     app = create_app(load(config))
@@ -194,8 +194,8 @@ def test_tamper_alarms_login_failures_and_the_logbook_head(site, tmp_path):
     assert first[("nvr_tamper", ("camera", "cam"), ("source", "camera"))] == 0
     store = make_store(tmp_path)
     store.raise_alarm("case-tamper", "test: the case is open")
-    store.raise_alarm("camera-tamper:cam:covered", "test: covered")
-    store.raise_alarm("camera-tamper:cam2:covered", "another camera's id starts alike")
+    store.raise_alarm("camera-tamper:cam:dark", "test: covered")
+    store.raise_alarm("camera-tamper:cam:2:turned", "camera 'cam:2', whose id starts alike")
     gov = Governance.open(load(config))
     with pytest.raises(AuthError):
         gov.login("t.admin", "not the password")
@@ -212,7 +212,7 @@ def test_tamper_alarms_login_failures_and_the_logbook_head(site, tmp_path):
     assert found[("nvr_logbook_head_info", ("book", "usage"), ("hash", last["hash"]),
                   ("n", str(last["n"])))] == 1
     store.clear_alarm("case-tamper")
-    store.clear_alarm("camera-tamper:cam:covered")
+    store.clear_alarm("camera-tamper:cam:dark")
     cleared = scrape(app, token)
     assert cleared[("nvr_tamper", ("camera", ""), ("source", "case"))] == 0
     assert cleared[("nvr_tamper", ("camera", "cam"), ("source", "camera"))] == 0
@@ -284,18 +284,16 @@ def test_sweep_lateness_erased_keys_and_clock(site, tmp_path, monkeypatch):
     assert ("nvr_clock_offset_seconds",) in found
 
 
-def test_recorder_restarts_are_read_from_the_watchdogs_table(site, tmp_path):
-    """The hook for the watchdog's count (storage/restarts.py, table recorder_restarts):
-    absent without the table, counted with it."""
+def test_recorder_restarts_are_the_watchdogs_count(site, tmp_path):
+    """The watchdog's count (storage/restarts.py): a start that finds the marker of a run
+    that never stopped cleanly is a restart, and /metrics counts it."""
+    from firmware.storage import restarts
     config, token = site
     app = create_app(load(config))
-    assert ("nvr_recorder_restarts_total",) not in scrape(app, token)
+    assert scrape(app, token)[("nvr_recorder_restarts_total",)] == 0
     store = make_store(tmp_path)
-    with store.transaction() as db:
-        db.execute("CREATE TABLE IF NOT EXISTS recorder_restarts (n INTEGER PRIMARY KEY "
-                   "AUTOINCREMENT, at REAL NOT NULL, previous_start REAL, previous_pid "
-                   "INTEGER, nrestarts INTEGER)")
-        db.execute("INSERT INTO recorder_restarts (at) VALUES (?)", (time.time(),))
+    assert restarts.begin_run(store, {}) is None          # the first start
+    assert restarts.begin_run(store, {}) is not None      # again, without a clean stop
     assert scrape(app, token)[("nvr_recorder_restarts_total",)] == 1
 
 

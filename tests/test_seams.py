@@ -24,6 +24,8 @@ def imported_modules(path):
 @pytest.mark.parametrize("hardware,importers", [
     ("picamera2", ["firmware/capture/picam.py"]),   # the adapter, and nothing else
     ("libcamera", []),                              # reached only through picamera2
+    ("gpiozero", ["firmware/system/gpio.py"]),      # issue 12 item 4
+    ("lgpio", []),                                  # reached only through gpiozero
 ])
 def test_hardware_library_is_imported_only_in_its_adapter(hardware, importers):
     users = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "firmware").rglob("*.py")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from firmware.capture.camera import Camera, SoftwareCamera
@@ -16,7 +17,8 @@ def open_camera(cam: CameraConfig, tz: ZoneInfo) -> Camera:
         from firmware.capture.picam import PiCamera
         return PiCamera(cam, tz)
     if cam.source == "synthetic":
-        source = SyntheticSource(demo_scene(cam.width, cam.height, cam.fps))
+        source = SyntheticSource(demo_scene(cam.width, cam.height, cam.fps),
+                                 freeze=Path(cam.freeze_file) if cam.freeze_file else None)
     elif cam.source == "file":
         source = AvSource(cam.path, size=(cam.width, cam.height), loop=cam.loop, realtime=True,
                           max_fps=cam.fps)

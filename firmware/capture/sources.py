@@ -64,18 +64,32 @@ def _copy_into(frame: av.VideoFrame, planes: Planes) -> None:
 
 
 class SyntheticSource:
+    """The generated scene. With `freeze`, no frame comes while a file exists at that path: a
+    camera that stalled, for the watchdog's tests (one stat() a frame, only when set)."""
+
     def __init__(self, scene: Scene, *, realtime: bool = True, start: float | None = None,
-                 frames: int | None = None):
+                 frames: int | None = None, freeze: Path | None = None):
         self.scene = scene
         self.width, self.height, self.fps = scene.width, scene.height, scene.fps
         self.realtime, self.start, self.limit = realtime, start, frames
+        self.freeze = freeze
+
+    def _frozen(self, stop: threading.Event) -> bool:
+        """Wait while the freeze file exists; True when it did."""
+        waited = False
+        while self.freeze.exists() and not stop.is_set():
+            waited = True
+            stop.wait(0.2)
+        return waited
 
     def frames(self, stop: threading.Event, out: np.ndarray | None = None) -> Iterator[Frame]:
         pacer = _Pacer(self.realtime, self.start)
         buf = _buffer(out, self.width, self.height)
-        i = 0
+        i = first = 0
         while not stop.is_set() and (self.limit is None or i < self.limit):
-            t = pacer.stamp(i / self.fps, stop)
+            if self.freeze is not None and self._frozen(stop):
+                pacer, first = _Pacer(self.realtime, None), i   # on from now, no burst
+            t = pacer.stamp((i - first) / self.fps, stop)
             if stop.is_set():
                 return
             yield self.scene.i420(i, buf), t

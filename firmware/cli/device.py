@@ -3,6 +3,7 @@ interface, its own process)."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shlex
 import signal
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 from firmware.cli.common import (EXIT_FAILED, EXIT_USAGE, CliError, _action, _config, _governance,
-                                 _group, _reconciled, _record_config_changes, _store,
+                                 _group, _login, _reconciled, _record_config_changes, _store,
                                  nvr_command)
 
 
@@ -69,11 +70,38 @@ def _warn_swap() -> None:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
+def _note_unclean_end(cfg, store) -> None:
+    """Issue 12 item 2: a start after an unclean end of the recorder (killed, crashed, the
+    watchdog, a power cut) is counted in the index and written to the usage logbook."""
+    from firmware.governance.logbook import SYSTEM
+    from firmware.storage import restarts
+    row = restarts.begin_run(store)
+    if row is None:
+        return
+    details = {"previous_start": row["previous_start"], "previous_pid": row["previous_pid"],
+               "nrestarts": row["nrestarts"]}
+    gov = _governance(cfg)
+    try:
+        gov.logbook.append("usage", SYSTEM, "recorder-restart",
+                           details={k: v for k, v in details.items() if v is not None},
+                           at=row["at"])
+    finally:
+        gov.close()
+    print(f"recorder restarted after an unclean end: the recorder before it (pid "
+          f"{row['previous_pid']}) did not stop cleanly (killed, crashed, stopped by the "
+          f"watchdog or the power went); {restarts.count(store)} such restart(s) counted, this "
+          "one in the usage logbook", flush=True)
+
+
 def cmd_run(args) -> int:
     from firmware.recording.service import RecorderService
+    from firmware.recording.watchdog import Watchdog
+    from firmware.storage import restarts
+    from firmware.system.notify import Notifier
     from firmware.storage.retention import RetentionThread
     from firmware.system.memory import limit_malloc_arenas
     from firmware.governance.introduction import refusals
+    from firmware.system.gpio import start_gpio, stop_gpio
     cfg = _config(args)
     _warn_swap()
     _record_config_changes(cfg, "nvr run")
@@ -82,12 +110,17 @@ def cmd_run(args) -> int:
         messages = list(dict.fromkeys(r.message for r in refused.values()))
         raise CliError("no camera may record: " + "; ".join(messages))
     limit_malloc_arenas()
+    # systemd's watchdog ends a hung recorder with SIGABRT: the journal then shows where every
+    # thread was (a stalled camera, a write that hangs).
+    faulthandler.enable(all_threads=True)
     print(f"other commands: {nvr_command()} --config {shlex.quote(str(cfg.source))} COMMAND "
           f"({nvr_command()} --help lists them)", flush=True)
     store = _store(cfg, owner="record")          # owned for the recorder's life (issue 9)
     if _reconciled(store.reconciliation):
         print(_reconciled(store.reconciliation), flush=True)
+    _note_unclean_end(cfg, store)
     service = RecorderService(cfg, store)
+    watchdog = Watchdog(service, store, Notifier())    # sd_notify: READY, WATCHDOG, STATUS
     stop: list[int] = []
 
     def _stop(signum, frame):
@@ -102,22 +135,50 @@ def cmd_run(args) -> int:
         [sys.executable, "-m", "firmware.cli", "--config", str(cfg.source), "web"])
     retention = RetentionThread(store, service.stop_event)
     retention.start()
+    gpio = None
+    ended = False
     try:
         service.start()
+        gpio = start_gpio(cfg, store, service.status)      # [gpio]: LED, case switch, eject
         print(f"recording {len(service.workers)} camera(s) into {cfg.storage.data_dir}; "
               "Ctrl-C stops", flush=True)
         while service.alive() and not stop:
+            watchdog.check()                # pings systemd only while frames and writes flow
             service.stop_event.wait(0.5)
+        ended = True
     finally:
+        stop_gpio(gpio)
+        watchdog.stopping()
         service.stop()
         if web is not None:
             web.terminate()
             web.wait(10)
         retention.join(10)
+        failed = [w for w in service.workers if w.error]
+        if ended and (stop or not failed):  # a clean stop, while still the owner
+            store.drain()
+            restarts.end_run(store)
         store.close()
-    failed = [w for w in service.workers if w.error]
     print("stopped; open segments closed", flush=True)
     return EXIT_FAILED if failed and not stop else 0
+
+
+def cmd_tamper_ack(args) -> int:
+    """The technisch beheerder acknowledges the case tamper alarm (system/case.py)."""
+    from firmware.system.case import CaseError, acknowledge
+    cfg = _config(args)
+    gov = _governance(cfg)
+    store = _store(cfg)
+    try:
+        actor = _login(gov, args, None)
+        alarm = acknowledge(gov.logbook, store, actor, args.reason or "")
+    except CaseError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+        gov.close()
+    print(f"case tamper alarm acknowledged (it was: {alarm['detail']})")
+    return 0
 
 
 WEB_NICE = 10
@@ -192,3 +253,9 @@ def add_parser(sub) -> None:
 
     s = sub.add_parser("web", help="serve the web interface over TLS")
     s.set_defaults(func=cmd_web)
+
+    s = _action(_group(sub, "device", "the device's own hardware"), "tamper-ack",
+                cmd_tamper_ack, "acknowledge the case tamper alarm once the case is closed "
+                "(technisch beheerder)", json=False)
+    s.add_argument("--user", help="your personal account; password from NVR_PASSWORD")
+    s.add_argument("--reason", help="what was done in the case, and by whom")

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from firmware.capture.tamper_kinds import parse_alarm_kind
 from firmware.governance.bounds import when
 from firmware.i18n import N_, dutch, gettext
 
@@ -65,6 +66,8 @@ ACTIONS: Words = Words({
     "user-role": N_("role of account changed"),
     "config-recorded": N_("configuration recorded at the first start (art. 7 lid 2)"),
     "config-change": N_("configuration changed (art. 7 lid 2)"),
+    "recorder-restart": N_("recorder started again after an unclean end (crash, watchdog or "
+                           "power loss)"),
     "client-issue": N_("certificate issued for a workstation in the secured room (art. 4 lid 1)"),
     "client-revoke": N_("certificate of a workstation revoked (art. 4 lid 1)"),
     "scrape-token-issue": N_("token made for the monitoring of the central room (/metrics)"),
@@ -110,6 +113,10 @@ ACTIONS: Words = Words({
     "viewing-segment-shown": N_("recording shown at an inzage (art. 10)"),
     "request-weighing": N_("weighing of others in view recorded with the besluit"),
     "decision-letter": N_("besluit letter made (art. 10)"),
+    # the case tamper switch (system/case.py)
+    "case-opened": N_("case of the recorder opened"),
+    "case-closed": N_("case of the recorder closed again"),
+    "case-tamper-acknowledged": N_("opening of the case acknowledged by the technisch beheerder"),
 })
 
 # The keys of the details of logbook entries, as a label a person reads.
@@ -151,6 +158,12 @@ DETAIL_KEYS: Words = Words({
     "advice_fg": N_("advice of the functionaris gegevensbescherming"),
     "fg": N_("functionaris gegevensbescherming"),
     "required_blur": N_("blurring the besluit requires"), "via": N_("asked through"),
+    "local_time": N_("local time"), "at_start": N_("already open when the recorder started"),
+    "pin": N_("GPIO pin"),
+    # a restart of the recorder after an unclean end (storage/restarts.py)
+    "previous_start": N_("previous recorder started at"),
+    "previous_pid": N_("process number of the previous recorder"),
+    "nrestarts": N_("restarts by systemd"),
 })
 # Who wrote an entry when it was not a person's account.
 ACTORS: Words = Words({
@@ -167,7 +180,7 @@ CODE_KEYS = frozenset({"role", "from", "to", "kind", "purpose", "action", "actio
                        "because", "source", "decision", "why", "required_blur"})
 # Keys whose values are stored times (epoch seconds), shown as local times.
 TIME_KEYS = frozenset({"start", "end", "due", "expires", "device_clock", "window_start",
-                       "window_end"})
+                       "window_end", "previous_start"})
 
 STATUSES: Words = Words({
     "registered": N_("registered"), "open": N_("in progress"), "approved": N_("approved"),
@@ -213,13 +226,50 @@ VALUES: Words = Words({
     # why a segment was refused (governance/viewing.py)
     "outside the window": N_("outside the camera or the window of the request"),
 })
+
+
+class AlarmWords(Words):
+    """The store's alarms by kind; a camera tamper alarm (camera-tamper:<camera>:<condition>,
+    firmware/capture/tamper_kinds.py) reads as the words of its condition with the camera named."""
+
+    @staticmethod
+    def _tamper(key: object) -> tuple[str, str] | None:
+        return parse_alarm_kind(key) if isinstance(key, str) else None
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or self._tamper(key) is not None
+
+    def __getitem__(self, key: str) -> str:
+        found = self._tamper(key)
+        if found is None:
+            return super().__getitem__(key)
+        return dutch(TAMPER_ALARMS[found[1]], camera=found[0])
+
+    def said(self, key: str, default: str | None = None) -> str | None:
+        found = self._tamper(key)
+        if found is None:
+            return super().said(key, default)
+        return gettext(TAMPER_ALARMS[found[1]], camera=found[0])
+
+
+# What each camera tamper condition means for the central room (issue 12 item 5).
+TAMPER_ALARMS = {
+    "dark": N_("camera %(camera)s: the picture is dark, the lens may be covered; look at the camera"),
+    "uniform": N_("camera %(camera)s: the picture is one flat colour, the camera may be blinded by a light or sprayed over; look at the camera"),
+    "frozen": N_("camera %(camera)s: the picture has not changed at all for too long, the camera delivers a frozen picture; look at the camera and restart the recorder"),
+    "defocused": N_("camera %(camera)s: the picture has lost its sharpness, the camera may be out of focus or its lens smeared; look at the camera"),
+    "turned": N_("camera %(camera)s: the whole view has changed and stays changed, the camera may have been turned away; look at the camera (after a deliberate change of view, restart the recorder)"),
+}
 # The alarms the store keeps in its index (every process sees them), for the system page and
 # the report.
-ALARMS: Words = Words({
+ALARMS: Words = AlarmWords({
     "wal-not-purged": N_("erased keys may still be in index.sqlite3-wal: a reader keeps an old snapshot open; the recorder tries again every minute"),
     "storage-full": N_("the disk is full and all footage still on it is held: recording has stopped (R-42); release a hold or make room"),
     "clock-ahead": N_("the clock is more than a day ahead of the last recording and is not synchronised: erasure follows the index's time, not this clock (R-40); synchronise the clock"),
     "clock-behind": N_("the clock is behind the last recording: the recorder records, but erasure follows the index's time (R-40); synchronise the clock"),
+    "case-open": N_("the case of the recorder is open"),
+    "case-tamper": N_("the case of the recorder was opened: check the device, close the case; the technisch beheerder acknowledges it with nvr device tamper-ack"),
+    "gpio-failed": N_("the GPIO pins could not be opened: no status LED, no case tamper switch, no eject button; check [gpio] in the configuration"),
 })
 # Internal ids a person never reads (issue 10, documents: "no internal ids"): a segment is shown
 # as its camera (by name and location) and its start and end with the zone, which its entries

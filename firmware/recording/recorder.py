@@ -59,11 +59,13 @@ class EventRecorder:
                  width: int, height: int, fps: float, preroll: float, postroll: float,
                  segment_seconds: float,
                  clock_synced: Callable[[], bool] = clock_synchronised,
-                 on_event: Callable[[Event], None] | None = None):
+                 on_event: Callable[[Event], None] | None = None,
+                 tamper: Callable[[np.ndarray, float], None] | None = None):
         self.identity, self.detector, self.sink = identity, detector, sink
         self.width, self.height, self.fps = width, height, fps
         self.preroll, self.postroll, self.segment_seconds = preroll, postroll, segment_seconds
         self.clock_synced, self.on_event = clock_synced, on_event
+        self.tamper = tamper            # sees the lores luma too (capture/tamper.py)
         self._ring: deque[EncodedPacket] = deque()
         self._ring_keys: deque[float] = deque()     # times of the keyframes in the ring
         self.last_motion = -math.inf
@@ -87,6 +89,8 @@ class EventRecorder:
         self.last_frame = t
         if self.detector.detect(luma).motion:
             self.last_motion = t
+        if self.tamper is not None:
+            self.tamper(luma, t)
 
     # --- packets (encoder thread) ---------------------------------------------------------
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from firmware.capture.backends import open_camera
 from firmware.capture.camera import Camera
 from firmware.capture.motion import MotionDetector
+from firmware.capture.tamper import AlarmStore, TamperWatch
 from firmware.config import CameraConfig, Config
 from firmware.governance.introduction import refusals
 from firmware.live.hub import LiveHub
@@ -22,13 +23,18 @@ log = logging.getLogger(__name__)
 
 def make_recorder(cfg: Config, cam: CameraConfig, camera: Camera, sink: SegmentSink,
                   on_event: Callable[[Event], None] | None = None,
-                  clock_synced: Callable[[], bool] | None = None) -> EventRecorder:
+                  clock_synced: Callable[[], bool] | None = None,
+                  alarms: AlarmStore | None = None) -> EventRecorder:
+    """The recorder of one camera; with `alarms` (the store, for a live camera, not for a
+    file being ingested) its picture is watched for tampering too."""
     lw, lh = camera.lores_size
     m = cam.motion
     detector = MotionDetector(lw, lh, threshold=m.threshold, min_area=m.min_area,
                               trigger_frames=m.trigger_frames, zones=m.zones, ignore=m.ignore)
     identity = CameraIdentity(cfg.device.id, cam.id, cam.name, cam.location)
     extra = {"clock_synced": clock_synced} if clock_synced else {}
+    if alarms is not None:                  # a live camera: tamper alarms go to the index
+        extra["tamper"] = TamperWatch(cam.id, lw, lh, alarms).feed
     return EventRecorder(identity, detector, sink, width=camera.width, height=camera.height,
                          fps=camera.fps, preroll=cam.preroll_seconds,
                          postroll=cam.postroll_seconds,
@@ -77,7 +83,8 @@ class RecorderService:
                 camera.live = self.taps[cam.id] = LiveTap(
                     cam.id, camera.width, camera.height, fps=self.cfg.web.live_fps,
                     live_width=self.cfg.web.live_width)
-            recorder = make_recorder(self.cfg, cam, camera, self.sink)
+            alarms = self.sink if hasattr(self.sink, "raise_alarm") else None
+            recorder = make_recorder(self.cfg, cam, camera, self.sink, alarms=alarms)
             worker = CameraWorker(cam, camera, recorder, self.stop_event)
             self.workers.append(worker)
             worker.start()

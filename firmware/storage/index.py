@@ -1,4 +1,5 @@
-"""The SQLite index: cameras, events, segments, slot keys, holds, alarms. Plain SQL, WAL mode.
+"""The SQLite index: cameras, events, segments, slot keys, holds, alarms, recorder restarts. Plain
+SQL, WAL mode.
 
 Times are REAL epoch seconds (UTC). `secure_delete` zeroes freed pages, so a destroyed key
 or a deleted row does not linger in the database file once the WAL is checkpointed into it;
@@ -81,6 +82,13 @@ CREATE TABLE IF NOT EXISTS alarms (
     kind    TEXT PRIMARY KEY,            -- e.g. wal-not-purged
     since   REAL NOT NULL,
     detail  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recorder_restarts (   -- storage/restarts.py
+    n               INTEGER PRIMARY KEY AUTOINCREMENT,
+    at              REAL NOT NULL,       -- when the recorder started again
+    previous_start  REAL,                -- when the recorder that ended uncleanly had started
+    previous_pid    INTEGER,
+    nrestarts       INTEGER              -- systemd's $NRESTARTS, where it was given
 );
 """
 

@@ -198,6 +198,7 @@ class _Target:
                 pass
         else:
             self.store.failing.pop(self.meta.camera_id, None)     # storing works (again)
+            self.store.last_stored = time.time()                   # the recorder's status says it
         trim_heap()
 
     def _discard(self) -> None:
@@ -264,6 +265,11 @@ class EncryptedStore:
         # 16 operations of at most a 256 KiB chunk each: at most ~4 MB waits for a slow disk.
         self._queue: queue.Queue = queue.Queue(maxsize=16)
         self._writer: threading.Thread | None = None
+        # For the recorder's watchdog (recording/watchdog.py), read without a lock: since when
+        # (monotonic) the writer works on its current operation (None when idle), and when
+        # (epoch) the last segment reached the disk and the index.
+        self.busy_since: float | None = None
+        self.last_stored: float | None = None
         if owner:
             self.take_ownership("record")
 
@@ -420,6 +426,7 @@ class EncryptedStore:
     def _write_loop(self) -> None:
         while True:
             op = self._queue.get()
+            self.busy_since = time.monotonic()
             try:
                 if op is None:
                     return
@@ -427,7 +434,22 @@ class EncryptedStore:
             except Exception:                  # never let one segment kill the writer
                 log.exception("store writer: unexpected failure")
             finally:
+                self.busy_since = None
                 self._queue.task_done()
+
+    def writer_hung(self, bound: float, now: float | None = None) -> str:
+        """Why segments do not reach the disk: the writer thread died, or one operation (a
+        write, fsync or index commit) has been running longer than `bound` seconds; "" when
+        neither. Takes no lock, so it answers while a write hangs holding one."""
+        writer = self._writer
+        if writer is not None and not writer.is_alive() and self.ownership.held:
+            return "the store's writer thread has ended"
+        since = self.busy_since
+        now = time.monotonic() if now is None else now
+        if since is not None and now - since > bound:
+            return (f"a segment write or index commit has been running for {now - since:.0f} s "
+                    f"(more than {bound:g} s): the disk or the index hangs")
+        return ""
 
     def submit(self, op) -> None:
         """Queue work for the writer thread; blocks while 16 operations wait (backpressure)."""

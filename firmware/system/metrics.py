@@ -31,6 +31,7 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily, Info
                                     Metric)
 from prometheus_client.registry import CollectorRegistry
 
+from firmware.capture.tamper_kinds import parse_alarm_kind
 from firmware.config import MAX_RETENTION_DAYS, Config
 from firmware.live.client import recorder_status
 from firmware.system.clock import clock_state, kernel_clock
@@ -44,7 +45,6 @@ CLOCK_MAX_AGE = 10.0            # seconds: a scrape every 15 s may reuse the clo
 # until acknowledged, and while the switch reads open) and the picture (capture/tamper.py:
 # camera-tamper:<camera>:<condition>).
 TAMPER_CASE = ("case-tamper", "case-open")
-TAMPER_CAMERA = "camera-tamper:"
 
 # vcgencmd get_throttled: the bits of the firmware's answer (now, and since boot).
 THROTTLE_BITS = {"undervoltage": 0, "frequency_capped": 1, "throttled": 2,
@@ -264,10 +264,9 @@ class DeviceCollector:
                         "camera covered, blinded, defocused, frozen or turned away",
                         labels=("source", "camera"))
         tamper.add_metric(["case", ""], 1 if any(k in TAMPER_CASE for k in kinds) else 0)
+        covered = {found[0] for found in map(parse_alarm_kind, kinds) if found}
         for cam in self.cfg.cameras:
-            own = TAMPER_CAMERA + cam.id
-            tamper.add_metric(["camera", cam.id], 1 if any(
-                k == own or k.startswith(own + ":") for k in kinds) else 0)
+            tamper.add_metric(["camera", cam.id], 1 if cam.id in covered else 0)
         yield tamper
 
     # --- governance: requests, exports, logins, logbooks ------------------------------------
@@ -324,7 +323,7 @@ class DeviceCollector:
 
     def _restarts(self, db) -> Iterator[Metric]:
         """The watchdog's count (table `recorder_restarts`, storage/restarts.py): the recorder
-        started again after an unclean end. Absent on a device without that table."""
+        started again after an unclean end. Absent on an index older than that table."""
         if _has_table(db, "recorder_restarts"):
             (n,) = db.execute("SELECT count(*) FROM recorder_restarts").fetchone()
             yield _counter("nvr_recorder_restarts", "times the recorder started again after "

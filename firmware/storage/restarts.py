@@ -1,0 +1,93 @@
+"""Restarts of the recorder after an unclean end, counted in the index (issue 12 item 2).
+
+While the recorder runs, `data_dir/recorder.running` holds its pid and start time; a clean stop
+(SIGINT, SIGTERM) removes it. A recorder that finds the file at its start knows the one before
+it ended without stopping: killed (the watchdog's SIGABRT, SIGKILL, the OOM killer), crashed,
+failed, or the power went. It records that as a row of `recorder_restarts` (with systemd's
+`$NRESTARTS` where systemd gives it) before it writes its own file. The file is written and
+removed with fsync, so a power cut cannot lose it.
+
+`count` and `last` are what /metrics reads (any process: the table is part of the index schema).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+MARKER = "recorder.running"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _previous(marker: Path) -> dict | None:
+    try:
+        text = marker.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:                  # cut off by a power loss while it was written
+        found = {}
+    return found if isinstance(found, dict) else {}
+
+
+def begin_run(store, environ: dict[str, str] | None = None) -> dict | None:
+    """At the recorder's start, as the store's owner: record an unclean end of the recorder
+    before (returned as the row written; None after a clean stop or at the first start), then
+    mark this run as running."""
+    env = os.environ if environ is None else environ
+    marker = store.data_dir / MARKER
+    previous = _previous(marker)
+    row = None
+    if previous is not None:
+        nrestarts = env.get("NRESTARTS", "")
+        row = {"at": time.time(), "previous_start": _number(previous.get("started")),
+               "previous_pid": _number(previous.get("pid")),
+               "nrestarts": int(nrestarts) if nrestarts.isdigit() else None}
+        with store.transaction() as db:
+            db.execute("INSERT INTO recorder_restarts (at, previous_start, previous_pid, "
+                       "nrestarts) VALUES (:at, :previous_start, :previous_pid, :nrestarts)",
+                       row)
+    tmp = marker.with_name(MARKER + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"pid": os.getpid(), "started": time.time()}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, marker)
+    _fsync_dir(marker.parent)
+    return row
+
+
+def _number(value) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def end_run(store) -> None:
+    """A clean stop: the next start is no restart after an unclean end."""
+    marker = store.data_dir / MARKER
+    marker.unlink(missing_ok=True)
+    _fsync_dir(marker.parent)
+
+
+def count(store) -> int:
+    """How many times the recorder started again after an unclean end (a /metrics counter)."""
+    with store.lock:
+        (n,) = store.db.execute("SELECT count(*) FROM recorder_restarts").fetchone()
+    return n
+
+
+def last(store) -> dict | None:
+    """The newest such restart: at, previous_start, previous_pid, nrestarts; None if none."""
+    with store.lock:
+        row = store.db.execute("SELECT at, previous_start, previous_pid, nrestarts FROM "
+                               "recorder_restarts ORDER BY n DESC LIMIT 1").fetchone()
+    return dict(row) if row is not None else None

@@ -1,0 +1,98 @@
+"""The case tamper switch: what opening the recorder's case does (issue 12 item 4).
+
+Opening the case is logged in the usage logbook (the device itself is the actor, with the local
+time) and raises two alarms in the index, so every process sees them (the system page, /readyz,
+/metrics):
+
+- `case-open` while the switch reads open; it clears by itself when the case is closed;
+- `case-tamper` from the opening on. Closing the case does NOT clear it: whoever opened the
+  case may close it again. It stays until the technisch beheerder acknowledges it with a reason
+  (`nvr device tamper-ack`), which is logged under their name; that is refused while the case
+  is still open.
+
+A case found open when the recorder starts counts as an opening (it may have been opened while
+the device was off). The pins are read in firmware/system/gpio.py; this module holds the rule,
+so the command line and a later web page cannot disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from firmware.governance.access import require, visible_length
+from firmware.governance.logbook import SYSTEM, Logbook
+from firmware.governance.roles import Action, Actor
+from firmware.governance.wording import moment
+from firmware.i18n import _
+
+CASE_TAMPER = "case-tamper"     # raised when the case is opened; cleared by an acknowledgement
+CASE_OPEN = "case-open"         # while the switch reads open
+
+log = logging.getLogger(__name__)
+
+
+class CaseError(Exception):
+    """An acknowledgement was refused; the message says why and what to do."""
+
+
+class CaseSwitch:
+    """Records the switch's changes: logbook entries and the alarms of the module docstring.
+    Called from one thread (the GPIO worker)."""
+
+    def __init__(self, store, logbook: Logbook, timezone: str, pin: int):
+        self.store, self.logbook, self.timezone, self.pin = store, logbook, timezone, pin
+
+    def opened(self, *, at_start: bool) -> None:
+        now = time.time()
+        local = moment(now, self.timezone)
+        found = " (found open when the recorder started)" if at_start else ""
+        try:
+            self.store.raise_alarm(CASE_OPEN, f"the case is open since {local}{found}")
+            self.store.raise_alarm(CASE_TAMPER, (
+                f"the case was opened at {local}{found}: check the device, close the case and "
+                "acknowledge with `nvr device tamper-ack --user NAME --reason TEXT`"))
+        finally:                # the entry is written even when the index refused the alarm
+            self.logbook.append("usage", SYSTEM, "case-opened", at=now,
+                                details={"local_time": local, "at_start": at_start,
+                                         "pin": self.pin})
+
+    def closed(self) -> None:
+        now = time.time()
+        try:
+            self.store.clear_alarm(CASE_OPEN)
+        finally:
+            self.logbook.append("usage", SYSTEM, "case-closed", at=now,
+                                details={"local_time": moment(now, self.timezone),
+                                         "pin": self.pin})
+
+    def closed_at_start(self) -> None:
+        """The case is closed at start: a `case-open` left by an earlier run is stale."""
+        self.store.clear_alarm(CASE_OPEN)
+
+
+def forget_switch(store) -> None:
+    """No switch is read (GPIO off or no pin): nothing can say the case is open, so a
+    `case-open` left by an earlier run would block every acknowledgement for good."""
+    store.clear_alarm(CASE_OPEN)
+
+
+def acknowledge(logbook: Logbook, store, actor: Actor, reason: str) -> dict:
+    """The technisch beheerder (Action.CONFIG) clears `case-tamper` with a reason, once the
+    case is closed again; logged. Returns the alarm that was cleared."""
+    require(logbook, actor, Action.CONFIG, CaseError)
+    if not visible_length(reason):
+        raise CaseError(_("an acknowledgement needs a reason: say what was done in the case "
+                          "and by whom (--reason)"))
+    alarms = {a["kind"]: a for a in store.alarms()}
+    if CASE_TAMPER not in alarms:
+        raise CaseError(_("there is no case tamper alarm to acknowledge"))
+    if CASE_OPEN in alarms:
+        raise CaseError(_("the case is still open: close it first, then acknowledge"))
+    alarm = alarms[CASE_TAMPER]
+    logbook.append("usage", actor.name, "case-tamper-acknowledged", reason=reason,
+                   details={"start": alarm["since"]})
+    store.clear_alarm(CASE_TAMPER)
+    if any(a["kind"] == CASE_OPEN for a in store.alarms()):     # opened again meanwhile
+        store.raise_alarm(CASE_TAMPER, alarm["detail"])
+    return alarm
