@@ -258,3 +258,27 @@ def test_usb_rule_tags_and_pulls_in_exportd_and_never_mounts():
     assert 'ENV{SYSTEMD_WANTS}+="nvr-exportd.service"' in lines
     assert not re.search(r"\bmount\b|RUN\+?=", "\n".join(lines))
     assert (SYSTEMD / "nvr-exportd.service").is_file()
+
+
+@pytest.mark.parametrize("args,user", [
+    (("ingest", "clip.mp4", "--camera", "cam"), "nvr-recorder"),
+    (("retention", "run"), "nvr-recorder"),
+    (("recordings", "verify", "--json"), "nvr-recorder"),
+    (("recordings", "list"), "nvr-web"),
+    (("user", "list"), "nvr-web"),
+    (("segment", "play", "ID"), "nvr-web"),
+])
+def test_nvr_admin_runs_each_command_as_the_user_whose_files_it_touches(args, user, tmp_path):
+    """The administrator's wrapper (docs/units.md): store owners as the recorder, the rest as
+    the web user, umask 0027, no capabilities. setpriv is replaced by a script that shows
+    what it was asked to run."""
+    shown = tmp_path / "setpriv"
+    shown.write_text('#!/bin/sh\necho "umask $(umask)"\nfor a in "$@"; do echo "$a"; done\n')
+    shown.chmod(0o755)
+    result = subprocess.run([str(SYSTEMD / "nvr-admin"), *args], capture_output=True,
+                            text=True, env={"PATH": os.environ["PATH"], "SETPRIV": str(shown)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:6] == ["umask 0027", f"--reuid={user}", "--regid=nvr", "--init-groups",
+                         "--inh-caps=-all", "--"]
+    assert lines[6:] == ["/usr/local/bin/nvr", "--config", "/etc/nvr/nvr.toml", *args]
