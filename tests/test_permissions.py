@@ -224,6 +224,13 @@ def test_each_service_its_own_user_only_the_recorder_writes_segments(device):
     _ok(device.nvr("nvr-recorder", "ingest", str(_clip(device)), "--camera", "cam",
                    "--start", start))
 
+    # The administrator makes the first account as root (`sudo nvr ... user add`, sudo's
+    # umask 0022, docs/units.md): what root makes must not lock either service out.
+    _ok(subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(device.config),
+                        "user", "add", "t.admin", "--role", "technisch-beheerder"],
+                       capture_output=True, cwd=ROOT, umask=0o022,
+                       env={**os.environ, "NVR_NEW_PASSWORD": PASSWORD}))
+
     # The web user: makes accounts (governance rows), lists, plays a segment (the playback
     # is a logbook entry), verifies the logbook.
     _ok(device.run("nvr-web", sys.executable, "-c",
