@@ -214,6 +214,16 @@ print(json.dumps({
 
 
 @needs_root
+def test_a_master_key_of_another_user_in_a_shared_directory_is_refused_R82(tmp_path):
+    """Group-readable is allowed there, a key someone else planted is not."""
+    keys = shared_dir(tmp_path / "keys")
+    FileKeyProvider(keys).create()
+    os.chown(keys / "master.key", NOBODY, -1)
+    with pytest.raises(KeyProblem, match="belongs to uid 65534"):
+        FileKeyProvider(keys).load()
+
+
+@needs_root
 def test_each_service_its_own_user_only_the_recorder_writes_segments(device):
     users = device.ids["users"]
     assert users["nvr-recorder"]["uid"] != users["nvr-web"]["uid"]
