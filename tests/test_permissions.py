@@ -131,21 +131,33 @@ class Device:
         subprocess.run(["systemd-tmpfiles", f"--root={root}", "--create", "nvr.conf"],
                        check=True, capture_output=True)
 
-    def run(self, user: str | int, *cmd: str, env: dict | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-        """`cmd` as `user` (a name from sysusers, or a bare uid in no group), umask 0027 as
-        the units set it, without capabilities."""
+    def as_user(self, user: str | int) -> list[str]:
+        """setpriv for `user` (a name from sysusers, or a bare uid in no group)."""
         if isinstance(user, int):
             uid, gid, groups = user, user, [user]
         else:
             ids = self.ids["users"][user]
             uid, gid, groups = ids["uid"], ids["gid"], ids["groups"]
-        env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "LANG": "C.UTF-8",
-               "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
-        return subprocess.run(
-            ["setpriv", f"--reuid={uid}", f"--regid={gid}",
-             f"--groups={','.join(map(str, groups))}", "--inh-caps=-all", *cmd],
-            capture_output=True, env=env, cwd=ROOT, umask=0o027, timeout=timeout)
+        return ["setpriv", f"--reuid={uid}", f"--regid={gid}",
+                f"--groups={','.join(map(str, groups))}", "--inh-caps=-all"]
+
+    @staticmethod
+    def env(extra: dict | None = None) -> dict:
+        return {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "LANG": "C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE": "1", **(extra or {})}
+
+    def run(self, user: str | int, *cmd: str, env: dict | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+        """`cmd` as `user`, umask 0027 as the units set it, without capabilities."""
+        return subprocess.run([*self.as_user(user), *cmd], capture_output=True,
+                              env=self.env(env), cwd=ROOT, umask=0o027, timeout=timeout)
+
+    def start(self, user: str, *args: str) -> subprocess.Popen:
+        """`nvr ARGS` as `user`, running; its output (both streams) line by line."""
+        return subprocess.Popen(
+            [*self.as_user(user), sys.executable, "-m", "firmware.cli", "--config",
+             str(self.config), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, cwd=ROOT, umask=0o027, env=self.env())
 
     def nvr(self, user: str | int, *args: str, env: dict | None = None):
         return self.run(user, sys.executable, "-m", "firmware.cli", "--config",
@@ -312,14 +324,7 @@ def test_the_web_interface_starts_as_its_own_user(device):
     directory, reads the master key the recorder made, and answers /healthz."""
     if not (device.keys / "master.key").exists():
         _ok(device.nvr("nvr-recorder", "ingest", str(_clip(device)), "--camera", "cam"))
-    uid = device.ids["users"]["nvr-web"]
-    proc = subprocess.Popen(
-        ["setpriv", f"--reuid={uid['uid']}", f"--regid={uid['gid']}",
-         f"--groups={','.join(map(str, uid['groups']))}", "--inh-caps=-all",
-         sys.executable, "-m", "firmware.cli", "--config", str(device.config), "web"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, umask=0o027,
-        env={"PATH": os.environ["PATH"], "HOME": "/nonexistent", "LANG": "C.UTF-8",
-             "PYTHONDONTWRITEBYTECODE": "1"})
+    proc = device.start("nvr-web", "web")
     try:
         seen = []
         for line in proc.stdout:
@@ -336,8 +341,37 @@ def test_the_web_interface_starts_as_its_own_user(device):
     finally:
         proc.terminate()
         proc.wait(30)
-    web = uid["uid"]
+    web = device.ids["users"]["nvr-web"]["uid"]
     made = [p for p in device.keys.iterdir() if p.stat().st_uid == web]
     assert made, "the web interface made nothing in the key directory"
     for path in made:
         assert path.stat().st_mode & 0o077 in (0o000, 0o040), path
+
+
+@needs_root
+def test_the_running_recorder_gives_the_web_user_live_frames(device):
+    """`nvr run --no-web` as nvr-recorder (the unit's command) takes the store and binds its
+    live socket in the sticky data directory; nvr-web reads the status and a live frame."""
+    proc = device.start("nvr-recorder", "run", "--no-web")
+    try:
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("recording "):
+                break
+        assert any(line.startswith("recording 1 camera") for line in seen), "".join(seen)
+        live = device.data / "live.sock"
+        got = json.loads(_ok(device.run("nvr-web", sys.executable, "-c", (
+            "import json, sys; from pathlib import Path; "
+            "from firmware.live.client import live_frames, recorder_status; "
+            "t, jpeg = next(live_frames(Path(sys.argv[1]), 'cam', timeout=30)); "
+            "print(json.dumps({'jpeg': jpeg[:2].hex(), "
+            "'status': recorder_status(Path(sys.argv[1])) is not None}))"), str(live),
+            timeout=120)).stdout)
+        assert got == {"jpeg": "ffd8", "status": True}, got
+        assert stat.S_ISSOCK(live.lstat().st_mode)
+        assert live.lstat().st_mode & 0o007 == 0
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(seen) + out
