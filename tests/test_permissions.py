@@ -169,6 +169,13 @@ def device():
     if os.geteuid() != 0:
         pytest.skip("needs root: makes users with systemd-sysusers --root and runs nvr as "
                     "them through setpriv")
+    # The service users must reach this checkout and its Python, as on a device (/opt/nvr).
+    probe = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                            "--clear-groups", sys.executable, "-c", "import firmware.cli"],
+                           capture_output=True, text=True, cwd="/")
+    if probe.returncode != 0:
+        pytest.skip(f"the checkout {ROOT} or its Python {sys.executable} is closed to other "
+                    f"users, so nvr cannot run as the service users: {probe.stderr.strip()[-300:]}")
     # Not under pytest's own temporary directory: that one is 0700, closed to the users.
     root = Path(tempfile.mkdtemp(prefix="nvr-units-"))
     root.chmod(0o755)
