@@ -162,8 +162,9 @@ def record_changes(gov, cfg: Config, noticed_by: str, now: float | None = None) 
 
 
 def _keep(path: Path, current: dict) -> None:
-    """The recorded configuration into the key directory (0600, 0640 when shared), whole or not at all: whoever
-    holds only the data directory cannot make a change look recorded (R-82)."""
+    """The recorded configuration into the key directory (0600, 0640 when shared), whole or
+    not at all: whoever holds only the data directory cannot make a change look recorded
+    (R-82)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(fd, private_mode(path.parent))        # 0640 in a shared key directory

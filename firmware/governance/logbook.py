@@ -76,8 +76,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write `data` to `path` (mode 0600; 0640 in a shared key directory) through a temporary file, durably. Without
-    `replace`, an existing file wins: a concurrent first use reads one whole key."""
+    """Write `data` to `path` (mode 0600; 0640 in a shared key directory) through a
+    temporary file, durably. Without `replace`, an existing file wins: a concurrent first
+    use reads one whole key."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, private_mode(path.parent))
     try:
