@@ -110,6 +110,7 @@ def test_every_unit_is_hardened(unit):
     for key, want in {"ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes",
                       "ProtectHome": "yes", "DevicePolicy": "closed",
                       "MemorySwapMax": "0",        # footage or keys in memory
+                      "LimitCORE": "0",            # nor in a core dump (the watchdog aborts)
                       "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
                       "ProtectControlGroups": "yes", "RestrictSUIDSGID": "yes",
                       "RestrictNamespaces": "yes", "LockPersonality": "yes",
