@@ -115,13 +115,15 @@ def unit(name: str) -> dict[str, list[str]]:
     return keys
 
 
-@pytest.mark.parametrize("name,command", [("nvr-recorder.service", "run --no-web"),
-                                          ("nvr-web.service", "web")])
-def test_units_forbid_swap_and_run_nvr_unprivileged(name, command):
+# Each service its own user (issue 12 item 1, docs/units.md); the recorder notifies systemd.
+@pytest.mark.parametrize("name,command,kind,user", [
+    ("nvr-recorder.service", "run --no-web", "notify", "nvr-recorder"),
+    ("nvr-web.service", "web", "simple", "nvr-web")])
+def test_units_forbid_swap_and_run_nvr_unprivileged(name, command, kind, user):
     keys = unit(name)
     assert keys["MemorySwapMax"] == ["0"]
-    assert keys["Type"] == ["simple"]
-    assert keys["User"] == ["nvr"] and keys["NoNewPrivileges"] == ["yes"]
+    assert keys["Type"] == [kind]
+    assert keys["User"] == [user] and keys["NoNewPrivileges"] == ["yes"]
     assert keys["ProtectSystem"] == ["strict"] and keys["PrivateTmp"] == ["yes"]
     assert keys["ExecStart"] == [f"/usr/local/bin/nvr --config /etc/nvr/nvr.toml {command}"]
 
@@ -138,7 +140,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
         target = tmp_path / source.name
         target.write_text(source.read_text().replace("/usr/local/bin/nvr", str(nvr_script)))
         paths.append(str(target))
-    assert len(paths) == 2
+    assert len(paths) == 3                # recorder, web, exportd (issue 12)
     result = subprocess.run([analyze, "verify", *paths], capture_output=True, text=True)
     ours = [line for line in (result.stdout + result.stderr).splitlines() if "nvr-" in line]
     assert result.returncode == 0 and not ours, result.stdout + result.stderr

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from firmware.config import Config
 from firmware.governance.logbook import SYSTEM
+from firmware.storage.sharing import private_mode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS config_snapshots (
@@ -161,10 +162,12 @@ def record_changes(gov, cfg: Config, noticed_by: str, now: float | None = None) 
 
 
 def _keep(path: Path, current: dict) -> None:
-    """The recorded configuration into the key directory (0600), whole or not at all: whoever
-    holds only the data directory cannot make a change look recorded (R-82)."""
+    """The recorded configuration into the key directory (0600, 0640 when shared), whole or
+    not at all: whoever holds only the data directory cannot make a change look recorded
+    (R-82)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, private_mode(path.parent))        # 0640 in a shared key directory
         os.write(fd, json.dumps(current, sort_keys=True).encode("utf-8"))
         os.fsync(fd)
         os.close(fd)

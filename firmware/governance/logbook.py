@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption,
                                                           PrivateFormat, PublicFormat)
 from firmware.i18n import _
+from firmware.storage.sharing import private_mode
 
 BOOKS = ("usage", "inzien")
 SIGNING_KEY = "device-signing.key"
@@ -75,10 +76,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write `data` to `path` (mode 0600) through a temporary file, durably. Without
-    `replace`, an existing file wins: a concurrent first use reads one whole key."""
+    """Write `data` to `path` (mode 0600; 0640 in a shared key directory) through a
+    temporary file, durably. Without `replace`, an existing file wins: a concurrent first
+    use reads one whole key."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, private_mode(path.parent))
     try:
         os.write(fd, data)
         os.fsync(fd)

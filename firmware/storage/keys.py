@@ -20,6 +20,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from firmware.storage.sharing import private_mode, too_open, trusted_owner
 from firmware.storage.sink import StorageError
 from firmware.i18n import _
 
@@ -58,7 +59,8 @@ class KeyProvider(Protocol):
 
 
 class FileKeyProvider:
-    """The master key as a 32-byte file, readable by its owner only (R-82)."""
+    """The master key as a 32-byte file, readable by its owner only (R-82); in a shared
+    (setgid) key directory also by its group, the web interface (storage/sharing.py)."""
 
     def __init__(self, key_dir: Path):
         self.path = Path(key_dir) / MASTER_FILE
@@ -68,10 +70,10 @@ class FileKeyProvider:
 
     def _check(self) -> None:
         st = self.path.stat()
-        if st.st_mode & 0o077:
+        if too_open(self.path, st):
             raise KeyProblem(_("%(path)s is readable by others (mode %(mode)s): run chmod 600 "
                               "%(path)s", path=self.path, mode=stat.filemode(st.st_mode)))
-        if st.st_uid != os.geteuid():
+        if not trusted_owner(self.path, st):
             raise KeyProblem(_("%(path)s belongs to uid %(owner)s, not to the recorder's user (uid "
                               "%(uid)s)", path=self.path, owner=st.st_uid, uid=os.geteuid()))
 
@@ -89,7 +91,8 @@ class FileKeyProvider:
     def create(self) -> bytes:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = new_key()
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     private_mode(self.path.parent))
         try:
             os.write(fd, key)
             os.fsync(fd)
