@@ -62,6 +62,27 @@ def test_readyz_storage_alarm_is_true_when_there_is_an_alarm_R42(tmp_path):
     assert [a["kind"] for a in body["alarms"]] == ["storage-full"]
 
 
+
+def test_a_tamper_alarm_is_named_as_tamper_not_as_storage_R82(tmp_path):
+    """A covered camera or an opened case is not a storage alarm: /readyz fails the check
+    `untampered` with "sabotagealarm", the worklist says "Sabotagealarm sinds"."""
+    config = write_config(tmp_path)
+    staff(config)
+    app = create_app(load(config))
+    store = make_store(tmp_path)
+    store.raise_alarm("camera-tamper:cam:dark", "mean luma 3, spread 1")
+    store.raise_alarm("case-tamper", "opened")
+    body = login(app, "t.admin").get("/readyz").get_json()
+    assert body["checks"]["storage_alarm"] is False and body["checks"]["untampered"] is False
+    tamper = [why for why in body["reasons"] if why.startswith("sabotagealarm: ")]
+    assert len(tamper) == 2, body["reasons"]
+    assert not any("opslagalarm" in why for why in body["reasons"]), body["reasons"]
+    items = _work(app, "t.admin")
+    assert sum(i["kind"] == "tamper-alarm" for i in items) == 2, items
+    assert not any(i["kind"] == "storage-alarm" for i in items)
+    assert all(i["text"].startswith("Sabotagealarm sinds ") for i in items
+               if i["kind"] == "tamper-alarm")
+
 def _readyz(app, want: int, seconds: float = 60) -> dict:
     """Ask /readyz until it answers `want` (the recorder needs a moment to start), as t.admin:
     the reasons are not for anonymous callers (issue 12)."""
@@ -88,7 +109,8 @@ def test_readyz_follows_the_running_recorder_and_the_clock_state(tmp_path, monke
         assert status == 200, body
         assert body["checks"] == {"disk_below_high_water": True, "storage_alarm": False,
                                   "cameras_may_record": True, "recorder_running": True,
-                                  "clock_synchronised": True, "keys_present": True}
+                                  "clock_synchronised": True, "keys_present": True,
+                                  "untampered": True}
         assert body["clock_source"] == "timedatectl"
         _fake_timedatectl(tmp_path, "no")                 # NTP lost
         r = login(app, "t.admin").get("/readyz")

@@ -20,3 +20,12 @@ def parse_alarm_kind(kind: str) -> tuple[str, str] | None:
     if prefix != ALARM_PREFIX or not camera or condition not in CONDITIONS:
         return None
     return camera, condition
+
+
+CASE_KINDS = ("case-open", "case-tamper")          # the case switch (system/case.py)
+
+
+def is_tamper(kind: str) -> bool:
+    """Whether an alarm of the index says someone tampered with a camera or the case (as
+    opposed to a storage alarm): /readyz and the worklist name it so."""
+    return kind in CASE_KINDS or parse_alarm_kind(kind) is not None

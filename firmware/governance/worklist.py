@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import tzinfo
 
+from firmware.capture.tamper_kinds import is_tamper
 from firmware.export.service import SCHEMA as EXPORT_SCHEMA
 from firmware.governance.bounds import when
 from firmware.governance.handover import SCHEMA as HANDOVER_SCHEMA
@@ -272,10 +273,17 @@ def _lapsing_holds(desk: Desk) -> list[Item]:
 
 
 def _storage_alarms(desk: Desk) -> list[Item]:
-    return [Item("storage-alarm", f"alarm {r['kind']}",
-                 _("Storage alarm since %(since)s: %(text)s", since=desk.when(r["since"]),
-                   text=ALARMS.get(r["kind"], r["detail"])), "/system")
-            for r in desk.db.execute("SELECT kind, since, detail FROM alarms ORDER BY since")]
+    """The alarms of the index: storage alarms, and camera or case tamper named as such."""
+    items = []
+    for r in desk.db.execute("SELECT kind, since, detail FROM alarms ORDER BY since"):
+        text, since = ALARMS.get(r["kind"], r["detail"]), desk.when(r["since"])
+        if is_tamper(r["kind"]):
+            items.append(Item("tamper-alarm", f"alarm {r['kind']}", _(
+                "Tamper alarm since %(since)s: %(text)s", since=since, text=text), "/system"))
+        else:
+            items.append(Item("storage-alarm", f"alarm {r['kind']}", _(
+                "Storage alarm since %(since)s: %(text)s", since=since, text=text), "/system"))
+    return items
 
 
 _SYSTEM_KINDS = {"recorder_running": "recorder-down", "clock_synchronised": "clock",

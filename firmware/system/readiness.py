@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from firmware.config import Config
 from firmware.governance.introduction import refusals
+from firmware.capture.tamper_kinds import is_tamper
 from firmware.governance.wording import ALARMS
 from firmware.i18n import _
 from firmware.governance.logbook import MAC_KEY, SIGNING_KEY
@@ -105,7 +106,8 @@ def key_problems(cfg: Config) -> list[str]:
 def readiness(cfg: Config, store, now: float | None = None,
               clock_max_age: float = 0.0) -> Readiness:
     """The checks of /readyz, each True when it is as it should be, except `storage_alarm`,
-    which is True when there IS an alarm (the field says what it names). `clock_max_age`:
+    which is True when there IS a storage alarm (the field says what it names); `untampered`
+    is False while a camera or the case is tampered with (capture/tamper_kinds.is_tamper). `clock_max_age`:
     how old an answer about the clock may be (0 for /readyz: asked afresh)."""
     now = time.time() if now is None else now
     alarms = store.alarms()                  # kept in the index: the owner's, seen here too
@@ -114,7 +116,10 @@ def readiness(cfg: Config, store, now: float | None = None,
     clock = clock_state(max_age=clock_max_age)
     below = store.disk_used() <= store.high_water
     keys = key_problems(cfg)
-    checks = {"disk_below_high_water": below, "storage_alarm": bool(alarms),
+    tampered = [a for a in alarms if is_tamper(a["kind"])]
+    stored = [a for a in alarms if not is_tamper(a["kind"])]
+    checks = {"disk_below_high_water": below, "storage_alarm": bool(stored),
+              "untampered": not tampered,
               "cameras_may_record": not refused, "recorder_running": not recorder,
               "clock_synchronised": clock.synchronised, "keys_present": not keys}
     problems: dict[str, list[str]] = {}
@@ -122,9 +127,12 @@ def readiness(cfg: Config, store, now: float | None = None,
         problems["disk_below_high_water"] = [_(
             "the disk is above its high-water mark: the oldest footage that is not held is "
             "erased first (R-42)")]
-    if alarms:
+    if stored:
         problems["storage_alarm"] = [_("storage alarm: %(text)s",
-                                       text=ALARMS.get(a["kind"], a["detail"])) for a in alarms]
+                                       text=ALARMS.get(a["kind"], a["detail"])) for a in stored]
+    if tampered:
+        problems["untampered"] = [_("tamper alarm: %(text)s",
+                                    text=ALARMS.get(a["kind"], a["detail"])) for a in tampered]
     if refused:
         problems["cameras_may_record"] = [
             _("camera %(camera)s may not record: %(why)s", camera=cam, why=r.dutch)
