@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-BOOT_TIMEOUT = 300          # seconds from QEMU's start to an answering sshd, under TCG
+BOOT_TIMEOUT = 600          # seconds from QEMU's start to an answering sshd, under TCG (a loaded host)
 
 
 class GuestError(Exception):
@@ -156,8 +156,10 @@ class VirtualDevice:
 
     def nvr(self, args: str, timeout: float = 300, check: bool = True
             ) -> subprocess.CompletedProcess:
-        """`nvr` in the guest as the service user, with the device's configuration."""
-        return self.run(f"runuser -u nvr -- nvr --config /etc/nvr/nvr.toml {args}",
+        """`nvr` in the guest as the service user, with the device's configuration: through
+        nvr-admin where systemd/ installs it (it picks the user), else as the one user nvr."""
+        return self.run(f"if [ -x /usr/local/sbin/nvr-admin ]; then nvr-admin {args}; else "
+                        f"runuser -u nvr -- nvr --config /etc/nvr/nvr.toml {args}; fi",
                         timeout=timeout, check=check)
 
     def json(self, command: str, timeout: float = 300):
