@@ -5,7 +5,7 @@
 #   tools/vm/build-image.sh CACHE_DIR  ->  CACHE_DIR/<hash>/{disk.raw,vmlinuz,initrd.img,id_ed25519}
 #
 # Two layers, each cached by the hash of its inputs:
-#   base-<hash>.tar  mmdebstrap with guest-packages.txt and provision-system.sh (this script, the
+#   base-<hash>.tar  mmdebstrap with guest-packages.txt and provision-system.sh (BASE_RECIPE, the
 #                    package list and the system settings: rebuilt rarely);
 #   <hash>/          the base unpacked, plus the firmware's wheels, systemd/ and the
 #                    configuration (provision.sh), made into an ext4 disk: rebuilt whenever
@@ -21,8 +21,10 @@ step() { echo "[build-image] $(date -u +%T) $*" >&2; }
 
 hash_of() { (cd "$repo" && find "$@" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
     ! -name '*.mo' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); }
-base_key=$(hash_of tools/vm/build-image.sh tools/vm/guest-packages.txt \
-    tools/vm/provision-system.sh tools/vm/chrony-synchronised)
+# Bump BASE_RECIPE when the mmdebstrap command below changes (the base's other inputs are files).
+BASE_RECIPE=1
+base_key=$( (echo "$BASE_RECIPE"; hash_of tools/vm/guest-packages.txt \
+    tools/vm/provision-system.sh tools/vm/chrony-synchronised) | sha256sum | cut -c1-16)
 key=$(hash_of tools/vm systemd firmware pyproject.toml)
 base="$cache/base-$base_key.tar"
 out="$cache/$key"
@@ -90,9 +92,10 @@ truncate -s 4G "$work/disk.raw"
 mkfs.ext4 -q -L nvr-root -d "$work/root" "$work/disk.raw" >>"$log" 2>&1 || failed mkfs.ext4
 rm -rf "$work/root" "$work/stage" "$work/base-stage"
 
-mv "$work" "$out"
-trap - EXIT
-touch "$out/done"
+touch "$work/done"
+if ! mv -T "$work" "$out" 2>/dev/null; then        # another checkout built the same inputs
+    step "the same image was built meanwhile by another run: using that one"
+fi
 # Images and bases of this cache unused for two days are removed (other checkouts share it).
 find "$cache" -mindepth 1 -maxdepth 1 -mtime +2 ! -path "$out" ! -path "$base" \
     -exec rm -rf {} + || true
