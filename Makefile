@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEV    := var/dev
 
-.PHONY: run test bench screenshots clean debian-setup
+.PHONY: run test bench screenshots clean debian-setup system-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
@@ -26,6 +26,12 @@ debian-setup:
 
 test: debian-setup $(STAMP)
 	$(BIN)/pytest
+
+# The whole device on a virtual machine (docs/system-test.md): a bookworm image built with
+# mmdebstrap (cached by the hash of its inputs), booted under QEMU TCG, checked over ssh and QMP.
+system-test: $(STAMP)
+	@sh tools/vm/host-setup.sh
+	$(BIN)/pytest systemtest -v -s -p no:cacheprovider --timeout=2400 -o testpaths=systemtest
 
 # Refresh the screenshots in docs/ from the browser tests (desktop and 375 px).
 screenshots: debian-setup $(STAMP)

@@ -1,0 +1,218 @@
+"""The whole device on a virtual machine (issue 12 item 6): the image of tools/vm/ booted under
+QEMU, checked from outside as an operator would. The tests run in file order on one guest: each
+leaves the device recording for the next."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from systemtest.vm import GuestError, VirtualDevice
+
+REPO = Path(__file__).resolve().parent.parent
+RECORDER = "nvr-recorder.service"
+
+
+def wait_for(what: str, check, timeout: float, every: float = 2.0, done=bool):
+    """Poll `check` until `done(answer)`; return that answer, or fail naming `what` and the
+    last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if done(answer):
+            return answer
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not so after {timeout:.0f} s (last: {answer!r})")
+        time.sleep(every)
+
+
+def enabled_units(device: VirtualDevice) -> list[str]:
+    """The nvr services enabled in the image: each with an [Install] section in systemd/ whose
+    `nvr COMMAND` the firmware has (tools/vm/provision.sh names the others)."""
+    return sorted(device.run("systemctl list-unit-files --state=enabled --no-legend "
+                             "--plain 'nvr-*.service' | cut -d' ' -f1").stdout.split())
+
+
+def segments(device: VirtualDevice) -> list[dict]:
+    return json.loads(device.nvr("recordings list --json").stdout)
+
+
+def verify(device: VirtualDevice) -> dict:
+    done = device.nvr("recordings verify --json", check=False, timeout=600)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
+
+
+def main_pid(device: VirtualDevice, unit: str) -> int:
+    return int(device.run(f"systemctl show -p MainPID --value {unit}").stdout.strip() or 0)
+
+
+def restarts(device: VirtualDevice, unit: str) -> int:
+    return int(device.run(f"systemctl show -p NRestarts --value {unit}").stdout.strip() or 0)
+
+
+def readyz(device: VirtualDevice) -> tuple[int, dict]:
+    done = device.run("curl -sk -o /tmp/readyz -w '%{http_code}' "
+                      "https://127.0.0.1:8443/readyz; echo; cat /tmp/readyz", check=False)
+    code, _, body = done.stdout.partition("\n")
+    try:
+        return int(code or 0), json.loads(body or "{}")
+    except ValueError:
+        return int(code or 0), {"unparsed": body}
+
+
+def test_every_nvr_service_active(device, step):
+    units = enabled_units(device)
+    installed = sorted(p.name for p in (REPO / "systemd").glob("*.service"))
+    print(f"[system-test] installed: {installed}; enabled: {units}", flush=True)
+    assert {RECORDER, "nvr-web.service"} <= set(units), units
+    with step("every nvr service active"):
+        wait_for("every service in systemd/ active", lambda: device.run(
+            "systemctl is-active " + " ".join(units), check=False).stdout.split(), 180,
+            done=lambda states: states == ["active"] * len(units))
+    assert device.run("systemctl is-system-running --wait", check=False,
+                      timeout=200).stdout.strip() in ("running", "degraded")
+    failed = device.run("systemctl --failed --no-legend --plain", check=False).stdout
+    assert "nvr" not in failed, failed
+
+
+def test_readyz_ready(device, step):
+    with step("/readyz ready"):
+        code, body = wait_for("/readyz answers 200 ready", lambda: readyz(device), 240,
+                              every=5, done=lambda a: a[0] == 200)
+    assert body["ready"] is True and all(
+        ok for check, ok in body["checks"].items() if check != "storage_alarm"), body
+    assert body["checks"]["storage_alarm"] is False, body
+
+
+def test_segments_recorded_from_the_synthetic_camera(device, step):
+    with step("segments recorded (synthetic camera)"):
+        got = wait_for("a segment from camera entree in the index",
+                       lambda: [s for s in segments(device) if s["camera"] == "entree"],
+                       300, every=10)
+    assert all(s["bytes"] > 0 and s["frames"] > 0 for s in got), got
+    with step("recordings verify beside the recorder"):
+        result = verify(device)
+    assert result["checked"] >= 1 and result["problems"] == [], result
+
+
+def test_sigkill_recorder_restarted_by_systemd_then_verify_clean(device, step):
+    before_pid, before_restarts = main_pid(device, RECORDER), restarts(device, RECORDER)
+    assert before_pid > 0
+    with step("SIGKILL recorder -> systemd restarts it"):
+        device.run(f"kill -KILL {before_pid}")
+        def restarted():
+            pid = main_pid(device, RECORDER)
+            active = device.run(f"systemctl is-active {RECORDER}", check=False).stdout.strip()
+            return active == "active" and pid not in (0, before_pid) and pid
+        wait_for("the recorder running again under a new pid", restarted, 240)
+    assert restarts(device, RECORDER) == before_restarts + 1
+    with step("recordings verify after the restart"):
+        result = verify(device)
+    assert result["problems"] == [] and result["checked"] >= 1, result
+    with step("/readyz ready after the restart"):
+        wait_for("/readyz ready again", lambda: readyz(device), 240, every=5,
+                 done=lambda a: a[0] == 200)
+
+
+def test_power_cut_then_boot_loses_nothing_but_the_segment_in_flight(device, step):
+    with step("recording before the power cut"):
+        n = len(segments(device))
+        wait_for("one more segment before the cut", lambda: len(segments(device)) > n, 300,
+                 every=10)
+    before = {s["id"]: s for s in segments(device)}
+    with step("power cut (QMP quit, no shutdown)"):
+        device.power_cut()
+    with step("boot again after the power cut"):
+        device.boot()
+    with step("services active after the power cut"):
+        wait_for("the recorder active after the power cut", lambda: device.run(
+            f"systemctl is-active {RECORDER}", check=False).stdout.strip() == "active", 180)
+    with step("recordings verify after the power cut"):
+        result = verify(device)
+    assert result["problems"] == [], result
+    assert result["in_quarantine"] == [], result
+    after = {s["id"]: s for s in segments(device)}
+    lost = [sid for sid in before if sid not in after]
+    print(f"[system-test] segments listed before the cut: {len(before)}, after the boot: "
+          f"{len(after)}, listed before and gone after: {lost}", flush=True)
+    # Listed before the cut and gone after: at most the one being written when power went.
+    assert len(lost) <= 1, (lost, sorted(before), sorted(after))
+    complete = [s for sid, s in before.items() if sid in after]
+    assert all(after[s["id"]]["bytes"] == s["bytes"] for s in complete
+               if s["status"] == after[s["id"]]["status"]), (before, after)
+    integrity = device.run(
+        "index=$(ls /var/lib/nvr/data/index.sqlite3 /etc/nvr/data/index.sqlite3 2>/dev/null "
+        "| head -1); python3 -c \"import sqlite3, sys; print(sqlite3.connect('file:' + "
+        "sys.argv[1] + '?mode=ro', uri=True).execute('pragma integrity_check').fetchone()[0])"
+        "\" \"$index\"").stdout
+    assert integrity.strip() == "ok", integrity
+    with step("/readyz ready after the power cut"):
+        wait_for("/readyz ready after the power cut", lambda: readyz(device), 300,
+                 every=5, done=lambda a: a[0] == 200)
+
+
+def test_usb_disk_hot_plugged_through_qmp_is_seen_as_usb(device, step, tmp_path):
+    """Prepared for issue 13 (exportd, LUKS2 stick): the plug itself and what udev sees."""
+    stick = tmp_path / "stick.raw"
+    with open(stick, "wb") as f:
+        f.truncate(64 * 1024 * 1024)
+    with step("USB disk hot-plug (QMP device_add usb-storage)"):
+        device.qmp.execute("blockdev-add", **{"node-name": "stick", "driver": "raw",
+                                              "file": {"driver": "file",
+                                                       "filename": str(stick)}})
+        device.qmp.execute("device_add", driver="usb-storage", id="stick0", drive="stick",
+                           serial="NVRTEST0001", bus="xhci.0")
+        def seen():
+            out = device.run("for d in /sys/block/sd*; do [ -e $d ] && udevadm info "
+                             "--query=property --name=/dev/${d##*/}; done", check=False).stdout
+            return "ID_BUS=usb" in out and "NVRTEST0001" in out and out
+        props = wait_for("the stick as a USB block device in the guest", seen, 60)
+    assert "DEVTYPE=disk" in props
+    with step("USB disk unplug (QMP device_del)"):
+        device.qmp.execute("device_del", id="stick0")
+        wait_for("the stick gone from the guest", lambda: "NVRTEST0001" not in device.run(
+            "cat /sys/block/sd*/device/../../../serial 2>/dev/null; "
+            "udevadm info --export-db | grep ID_SERIAL_SHORT= || true").stdout, 60)
+        device.qmp.execute("blockdev-del", **{"node-name": "stick"})
+
+
+FREEZE = "/run/nvr-systemtest-freeze"
+
+
+def test_frozen_camera_makes_the_watchdog_restart_the_recorder(device, step):
+    """A camera that delivers no frames (the synthetic camera's freeze_file) stops the
+    recorder's watchdog pings; systemd kills it and starts it again (issue 12 items 2 and 6)."""
+    raw = device.run(f"systemctl show -p WatchdogUSec --value {RECORDER}").stdout.strip()
+    if raw in ("0", "infinity", ""):
+        pytest.skip(f"{RECORDER} has no WatchdogSec yet (WatchdogUSec={raw!r}): the watchdog "
+                    "is issue 12 item 2")
+    if device.run("grep -q '^freeze_file = ' /etc/nvr/nvr.toml", check=False).returncode:
+        pytest.skip("the firmware has no freeze_file for the synthetic camera yet (the "
+                    "watchdog's stalled-camera seam, issue 12 item 2)")
+    pid, n = main_pid(device, RECORDER), restarts(device, RECORDER)
+    with step(f"frozen camera -> watchdog restart (WatchdogSec {raw})"):
+        device.run(f"touch {FREEZE}")
+        try:
+            wait_for("the watchdog restarting the recorder with the frozen camera", lambda:
+                     main_pid(device, RECORDER) not in (0, pid), 400, every=5)
+        finally:
+            device.run(f"rm -f {FREEZE}")
+    assert restarts(device, RECORDER) >= n + 1
+    log = device.run(f"journalctl -u {RECORDER} --no-pager -n 300", check=False).stdout
+    assert "watchdog" in log.lower(), log
+    with step("recorder active and recording after the watchdog restart"):
+        wait_for("the recorder active again", lambda: device.run(
+            f"systemctl is-active {RECORDER}", check=False).stdout.strip() == "active", 300)
+        count = len(segments(device))
+        wait_for("a new segment after the watchdog restart",
+                 lambda: len(segments(device)) > count, 300, every=10)
+
+
+@pytest.mark.skip(reason="exportd and the LUKS2 stick are issue 13; the hot-plug they need is "
+                         "proven by test_usb_disk_hot_plugged_through_qmp_is_seen_as_usb")
+def test_export_to_a_luks2_stick_verified_on_the_host(device):
+    raise GuestError("not reached")

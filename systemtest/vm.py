@@ -1,0 +1,196 @@
+"""The virtual device: one QEMU (TCG) guest booted from the image of tools/vm/build-image.sh.
+
+The base image stays untouched: the guest writes into a qcow2 overlay, which survives a power
+cut and is booted again. The host runs commands in the guest over ssh (QEMU user networking,
+restricted to one port forward on 127.0.0.1) and drives the machine through QMP on a unix
+socket: `quit` is the power cut, `device_add`/`device_del` plug virtual USB disks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+BOOT_TIMEOUT = 600          # seconds from QEMU's start to an answering sshd, under TCG (a loaded host)
+
+
+class GuestError(Exception):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QMP:
+    """The QEMU Machine Protocol over a unix socket: one JSON command, one JSON answer."""
+
+    def __init__(self, path: Path, timeout: float = 30):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.file = self.sock.makefile("rw")
+        self._read()                                        # the greeting
+        self.execute("qmp_capabilities")
+
+    def _read(self) -> dict:
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise GuestError("QMP: QEMU closed the monitor socket")
+            message = json.loads(line)
+            if "event" not in message:                     # events are not answers
+                return message
+
+    def execute(self, command: str, **arguments) -> object:
+        self.file.write(json.dumps({"execute": command, "arguments": arguments}) + "\n")
+        self.file.flush()
+        answer = self._read()
+        if "error" in answer:
+            raise GuestError(f"QMP {command}: {answer['error'].get('desc', answer['error'])}")
+        return answer.get("return")
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+class VirtualDevice:
+    """One guest: `boot()`, `run()` commands, `power_cut()`, `boot()` again on the same disk."""
+
+    def __init__(self, image: Path, workdir: Path, memory_mb: int = 2048, cpus: int = 2):
+        self.image, self.workdir = Path(image), Path(workdir)
+        self.memory_mb, self.cpus = memory_mb, cpus
+        self.overlay = self.workdir / "overlay.qcow2"
+        self.qmp_path = self.workdir / "qmp.sock"
+        self.key = self.image / "id_ed25519"
+        self.process: subprocess.Popen | None = None
+        self.qmp: QMP | None = None
+        self.boots = 0
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+                        str(self.image / "disk.raw"), str(self.overlay)], check=True)
+
+    @property
+    def console_log(self) -> Path:
+        return self.workdir / f"console-{self.boots}.log"
+
+    def boot(self) -> None:
+        """Start QEMU and wait until sshd answers in the guest."""
+        self.boots += 1
+        self.port = free_port()
+        self.qmp_path.unlink(missing_ok=True)
+        command = [
+            "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max",
+            "-smp", str(self.cpus), "-m", str(self.memory_mb),
+            "-kernel", str(self.image / "vmlinuz"), "-initrd", str(self.image / "initrd.img"),
+            "-append", "console=ttyS0 root=/dev/vda rw panic=5",
+            "-drive", f"file={self.overlay},if=virtio,format=qcow2,cache=writeback",
+            "-nic", f"user,model=virtio-net-pci,restrict=on,"
+                    f"hostfwd=tcp:127.0.0.1:{self.port}-:22",
+            "-device", "qemu-xhci,id=xhci",
+            "-rtc", "base=utc,clock=host",
+            "-display", "none", "-monitor", "none", "-no-reboot",
+            "-serial", f"file:{self.console_log}",
+            "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+        ]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                        stdout=open(self.workdir / "qemu.log", "ab"),
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not self.qmp_path.exists():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise GuestError("QEMU made no QMP socket in 20 s; see qemu.log")
+            time.sleep(0.2)
+        self.qmp = QMP(self.qmp_path)
+        self.wait_ssh(BOOT_TIMEOUT)
+
+    def _check_alive(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            raise GuestError(f"QEMU exited ({self.process and self.process.returncode}); see "
+                             f"{self.workdir}/qemu.log and {self.console_log}")
+
+    def wait_ssh(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive()
+            if self.run("true", timeout=20, check=False).returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise GuestError(f"no ssh answer from the guest in {timeout:.0f} s; the console "
+                                 f"says:\n{self.console_tail()}")
+            time.sleep(2)
+
+    def console_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.console_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no console output)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def run(self, command: str, timeout: float = 120, check: bool = True
+            ) -> subprocess.CompletedProcess:
+        """Run a shell command in the guest as root; its output as text."""
+        ssh = ["ssh", "-q", "-i", str(self.key), "-p", str(self.port),
+               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+               "-o", "ServerAliveInterval=10", "root@127.0.0.1", command]
+        try:
+            done = subprocess.run(ssh, capture_output=True, text=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)     # never the test run's stdin
+        except subprocess.TimeoutExpired as e:
+            if check:
+                raise GuestError(f"guest command timed out after {timeout} s: {command}") from e
+            return subprocess.CompletedProcess(ssh, 255, "", "timeout")
+        if check and done.returncode != 0:
+            raise GuestError(f"guest command failed ({done.returncode}): {command}\n"
+                             f"stdout: {done.stdout}\nstderr: {done.stderr}")
+        return done
+
+    def nvr(self, args: str, timeout: float = 300, check: bool = True
+            ) -> subprocess.CompletedProcess:
+        """`nvr` in the guest as the service user, with the device's configuration: through
+        nvr-admin where systemd/ installs it (it picks the user), else as the one user nvr."""
+        return self.run(f"if [ -x /usr/local/sbin/nvr-admin ]; then nvr-admin {args}; else "
+                        f"runuser -u nvr -- nvr --config /etc/nvr/nvr.toml {args}; fi",
+                        timeout=timeout, check=check)
+
+    def power_cut(self) -> None:
+        """Off without a shutdown: QMP `quit` ends QEMU at once; the guest writes nothing more."""
+        assert self.qmp is not None and self.process is not None
+        try:
+            self.qmp.execute("quit")
+        except (GuestError, OSError):
+            pass                                 # QEMU may close the socket before answering
+        self.qmp.close()
+        self.qmp = None
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Tear down: a hard quit if QEMU still runs (the test run is over)."""
+        if self.process is not None and self.process.poll() is None:
+            if self.qmp is not None:
+                self.power_cut()
+            else:
+                self.process.terminate()
+                self.process.wait(timeout=30)
+
+
+def image_dir(repo: Path, cache: Path) -> Path:
+    """Build (or reuse) the image; the folder that holds it."""
+    done = subprocess.run(["bash", str(repo / "tools/vm/build-image.sh"), str(cache)],
+                          stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise GuestError("building the image failed (tools/vm/build-image.sh; its log is "
+                         "printed above)")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NVR_VM_CACHE") or Path.home() / ".cache" / "nvr-vm")
