@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption
                                                           PrivateFormat, PublicFormat)
 from firmware.i18n import _
 from firmware.storage.sharing import private_mode
+from firmware.storage.durable import fsync_dir
 
 BOOKS = ("usage", "inzien")
 SIGNING_KEY = "device-signing.key"
@@ -66,13 +67,6 @@ def _entry_hash(book: str, n: int, at: float, actor: str, action: str, subject: 
                          ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
@@ -96,7 +90,7 @@ def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
                 pass
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _key_file(path: Path, make: Callable[[], bytes], size: int) -> bytes:

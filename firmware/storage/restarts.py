@@ -16,16 +16,10 @@ import json
 import os
 import time
 from pathlib import Path
+from firmware.storage.durable import fsync_dir
 
 MARKER = "recorder.running"
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _previous(marker: Path) -> dict | None:
@@ -63,7 +57,7 @@ def begin_run(store, environ: dict[str, str] | None = None) -> dict | None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, marker)
-    _fsync_dir(marker.parent)
+    fsync_dir(marker.parent)
     return row
 
 
@@ -75,7 +69,7 @@ def end_run(store) -> None:
     """A clean stop: the next start is no restart after an unclean end."""
     marker = store.data_dir / MARKER
     marker.unlink(missing_ok=True)
-    _fsync_dir(marker.parent)
+    fsync_dir(marker.parent)
 
 
 def count(store) -> int:

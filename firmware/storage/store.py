@@ -48,6 +48,7 @@ from firmware.storage.segcrypt import (CIPHERS, EncryptingWriter, Header, Segmen
 from firmware.storage.sink import SegmentMeta, SegmentRecord, StorageError
 from firmware.system.memory import trim_heap
 from firmware.i18n import _
+from firmware.storage.durable import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +117,6 @@ class Reconciliation:
                 "missing_files": self.missing, "erased_rows_removed": self.erased}
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 class _Queued:
     """The raw file as EncryptingWriter sees it: writes go to the store's writer thread."""
@@ -188,7 +182,7 @@ class _Target:
             os.fsync(self._file.fileno())
             self._file.close()
             os.replace(self.tmp, self.final)
-            _fsync_dir(self.final.parent)
+            fsync_dir(self.final.parent)
             self.store._index_segment(record, self.slot, self._dek)
         except (OSError, StorageError) as exc:
             self._fail(exc)
@@ -843,7 +837,7 @@ class EncryptedStore:
         target = self.data_dir / QUARANTINE / Path(rel).relative_to(SEGMENT_DIR)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def verify(self, now: float | None = None) -> tuple[int, list[dict]]:
         """Decrypt and authenticate every segment that can still be opened; returns (checked,
