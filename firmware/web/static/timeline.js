@@ -92,9 +92,13 @@
       // the track (on a phone a half label beyond the right edge made the page scroll sideways).
       span_.textContent = fmt.format(new Date(t * 1000));
       axis.appendChild(span_);
-      const px = at * axisWidth / 100, half = span_.offsetWidth / 2;
-      if (px < half) span_.className = "start";
-      else if (axisWidth - px < half) span_.className = "end";
+      // Only a label within LABEL_PX of an edge is measured (no layout per label on a redraw).
+      const px = at * axisWidth / 100;
+      if (px < LABEL_PX || axisWidth - px < LABEL_PX) {
+        const half = span_.offsetWidth / 2;
+        if (px < half) span_.className = "start";
+        else if (axisWidth - px < half) span_.className = "end";
+      }
     }
     box.dataset.step = step;
   }
