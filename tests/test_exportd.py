@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -325,3 +326,73 @@ def test_r61_luks_format_arguments_make_luks2_aes_xts_argon2id(tmp_path):
     for expected in ("Version: 2", "Label: NVR-EXPORT", "cipher: aes-xts-plain64",
                      "Key: 512 bits", "PBKDF: argon2id", "AF hash: sha256"):
         assert expected in fields, (expected, dump)
+
+
+# -- item 1: the clients: the web's ExportdHelper, the eject button, `nvr exportd`, `nvr usb` -----
+
+def test_r61_exportd_helper_writes_the_package_onto_the_one_unlocked_stick(served, monkeypatch):
+    from firmware.export.helpers import ExportdHelper, ExportError
+    path, daemon, runner = served
+    helper = ExportdHelper(str(path))
+    with pytest.raises(ExportError, match="no unlocked USB stick"):
+        helper.write("export-5", [("a.mp4", b"video")], PASSWORD)
+    daemon.unlock("/dev/sdb", PASSWORD)
+    daemon.unlock("/dev/sdc", "")
+    with pytest.raises(ExportError, match="more than one USB stick is unlocked"):
+        helper.write("export-5", [("a.mp4", b"video")], PASSWORD)
+    daemon.eject("/dev/sdc")
+    done = helper.write("export-5", [("a.mp4", b"video")], PASSWORD)
+    assert done["path"] == "/dev/sdb:export-5/export-5.7z"
+    archive = Path(daemon.sticks["/dev/sdb"].mountpoint) / "export-5" / "export-5.7z"
+    assert archive.stat().st_size == done["bytes"]
+    listed = subprocess.run(["7z", "l", f"-p{PASSWORD}", str(archive)], capture_output=True,
+                            text=True)
+    assert listed.returncode == 0 and "a.mp4" in listed.stdout
+    monkeypatch.setenv(protocol.SOCKET_ENV, str(path))
+    from firmware.export.helpers import helper_for
+    assert isinstance(helper_for(type("Cfg", (), {"export_directory": None})()), ExportdHelper)
+
+
+def test_r61_the_eject_seam_ejects_through_exportd(served, device, monkeypatch):
+    from dataclasses import replace
+    from firmware.export.medium import eject
+    path, daemon, runner = served
+    monkeypatch.setenv(protocol.SOCKET_ENV, str(path))
+    device = replace(device, export=replace(device.export, directory=""))   # a real device
+    assert device.export_directory is None
+    first = eject(device)
+    assert first.ejected is False and "nothing to eject" in first.message
+    daemon.unlock("/dev/sdb", PASSWORD)
+    done = eject(device)
+    assert done.ejected is True and "/dev/sdb" in done.message
+    assert runner.calls[-1] == ["cryptsetup", "close", "nvr-export-sdb"]
+
+
+def test_nvr_exportd_and_nvr_usb_over_the_real_socket(device, tmp_path):
+    """`nvr exportd` as a real process with the real udev source (no USB stick here), and the
+    `nvr usb` client refusing a disk that is not a USB stick."""
+    from conftest import nvr
+    sock = tmp_path / "run" / "exportd.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config",
+                             str(device.source), "exportd", "--socket", str(sock)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(500):
+            if sock.exists() or proc.poll() is not None:
+                break
+            threading.Event().wait(0.02)
+        assert sock.exists(), proc.communicate(timeout=5)
+        listed = nvr("usb", "list", "--socket", str(sock), "--json")
+        assert listed.returncode == 0, listed.stderr
+        offered = [d["device"] for d in json.loads(listed.stdout)]
+        assert "/dev/vda" not in offered and "/dev/sda" not in offered    # no system disk
+        refused = nvr("usb", "eject", "/dev/vda", "--socket", str(sock))
+        assert refused.returncode == 1
+        assert "is not a USB stick exportd offers" in refused.stderr
+        unconfirmed = nvr("usb", "format", "/dev/vda", "--socket", str(sock))
+        assert unconfirmed.returncode == 1 and "not a USB stick" in unconfirmed.stderr
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "exportd: listening on" in err

@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 MAX_REQUEST = 16 * 1024                 # one line of JSON: no package passes through it
 MAX_FILES = 64                          # file descriptors with one `write`
 MAX_PASSWORD = 1024
+# Where exportd listens: its RuntimeDirectory (systemd/nvr-exportd.service), open to the group
+# nvr-export only; NVR_EXPORTD_SOCKET moves it (tests, development).
+DEFAULT_SOCKET = "/run/nvr-exportd/exportd.sock"
+SOCKET_ENV = "NVR_EXPORTD_SOCKET"
 
 # Each command with its required fields (name: type); no other field is accepted.
 COMMANDS: dict[str, dict[str, type]] = {
@@ -120,6 +124,10 @@ def receive(conn: socket.socket) -> tuple[bytes, list[int]]:
 
 def send(conn: socket.socket, obj: dict) -> None:
     conn.sendall(json.dumps(obj).encode() + b"\n")
+
+
+def socket_path() -> str:
+    return os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET
 
 
 def call(path: str | os.PathLike, request: dict, fds: list[int] = (), timeout: float | None = 30
