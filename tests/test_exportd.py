@@ -309,6 +309,33 @@ def test_r61_write_refuses_unsafe_names_and_a_locked_stick(twin):
             daemon.write("/dev/sdb", name, [])
 
 
+def test_r61_a_blank_or_luks1_stick_is_not_unlocked(tmp_path):
+    runner = TwinRunner(tmp_path, {})
+    daemon = Daemon(runner, system_disks=set(), runtime_dir=tmp_path)
+    blank = {**STICK, "ID_FS_TYPE": ""}
+    old = {**STICK, "DEVNAME": "/dev/sde", "MINOR": "64", "ID_FS_VERSION": "1"}
+    for props in (blank, old):
+        daemon.handle_event(_add(props))
+    with pytest.raises(ExportdError, match="no file system; format it first"):
+        daemon.unlock("/dev/sdb", PASSWORD)
+    with pytest.raises(ExportdError, match="LUKS1; format it as LUKS2"):
+        daemon.unlock("/dev/sde", PASSWORD)
+    assert runner.commands() == []
+
+
+def test_r61_socket_is_0660_and_the_policy_is_root_and_the_group(served):
+    import grp
+    import pwd
+    path, _, _ = served
+    assert os.stat(path).st_mode & 0o777 == 0o660
+    root_group = grp.getgrgid(0).gr_name
+    assert protocol.PeerPolicy.for_group(root_group) == protocol.PeerPolicy(
+        uids=frozenset({0, *(pwd.getpwnam(m).pw_uid for m in grp.getgrgid(0).gr_mem)}),
+        gids=frozenset({0}))
+    assert protocol.PeerPolicy.for_group("no-such-group-nvr") == protocol.PeerPolicy(
+        uids=frozenset({0}))
+
+
 # -- the real cryptsetup -------------------------------------------------------------------------
 
 def test_r61_luks_format_arguments_make_luks2_aes_xts_argon2id(tmp_path):

@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -351,59 +350,8 @@ class Daemon:
 
 def serve(daemon: Daemon, path: Path, policy: protocol.PeerPolicy,
           stop: threading.Event | None = None) -> None:
-    """Answer requests on the Unix socket at `path` until `stop` is set."""
-    stop = stop or threading.Event()
-    path = Path(path)
-    path.unlink(missing_ok=True)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
-        server.bind(str(path))
-        os.chmod(path, 0o660)
-        server.listen(8)
-        server.settimeout(0.5)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=_one, args=(daemon, conn, policy), daemon=True).start()
-
-
-def _one(daemon: Daemon, conn: socket.socket, policy: protocol.PeerPolicy) -> None:
-    fds: list[int] = []
-    with conn:
-        try:
-            if not protocol.peer_allowed(conn, policy):
-                _, uid, gid = protocol.peer_credentials(conn)
-                log.warning("refused a connection from uid %s gid %s", uid, gid)
-                protocol.send(conn, {"ok": False, "error": "not allowed: only the web "
-                                     "interface's user (group nvr-export) and root may use "
-                                     "exportd"})
-                return
-            line, fds = protocol.receive(conn)
-            reply = daemon.answer(protocol.parse_request(line), fds)
-        except (protocol.ProtocolError, ExportdError) as exc:
-            reply = {"ok": False, "error": str(exc)}
-        except Exception as exc:                    # logged; the daemon keeps serving
-            log.exception("request failed")
-            reply = {"ok": False, "error": f"exportd failed ({exc}); see its log"}
-        finally:
-            for fd in fds:
-                os.close(fd)
-        try:
-            protocol.send(conn, reply)
-            _drain(conn)
-        except OSError:
-            pass
-
-
-def _drain(conn: socket.socket) -> None:
-    """Read what the peer still sends (a refused, too long request) until it closes, so that
-    closing with unread data does not reset the connection before it has read the answer."""
-    conn.shutdown(socket.SHUT_WR)
-    conn.settimeout(2)
-    for _ in range(64):
-        if not conn.recv(65536):
-            return
+    """Answer requests for `daemon` on the Unix socket at `path` until `stop` is set."""
+    protocol.serve(path, daemon.answer, policy, stop or threading.Event(), (ExportdError,))
 
 
 def _size_of(f: BinaryIO) -> int:

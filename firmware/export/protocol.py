@@ -12,10 +12,16 @@ Only the web interface's user or group (and root) may talk: the peer's credentia
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import struct
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("nvr.exportd")
 
 MAX_REQUEST = 16 * 1024                 # one line of JSON: no package passes through it
 MAX_FILES = 64                          # file descriptors with one `write`
@@ -157,3 +163,64 @@ def call(path: str | os.PathLike, request: dict, fds: list[int] = (), timeout: f
     if not reply.get("ok"):
         raise ProtocolError(reply.get("error", "exportd refused the request"))
     return reply
+
+
+Answer = Callable[[dict, list[int]], dict]
+
+
+def serve(path: Path, answer: Answer, policy: PeerPolicy, stop: threading.Event,
+          refusals: tuple[type[Exception], ...] = ()) -> None:
+    """Answer requests on the Unix socket at `path` (0660) until `stop` is set: each checked
+    by `parse_request`, then `answer(request, fds)`; a `refusals` error becomes its answer."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        os.chmod(path, 0o660)
+        server.listen(8)
+        server.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=_one, args=(conn, answer, policy, refusals),
+                             daemon=True).start()
+
+
+def _one(conn: socket.socket, answer: Answer, policy: PeerPolicy,
+         refusals: tuple[type[Exception], ...]) -> None:
+    fds: list[int] = []
+    with conn:
+        try:
+            if not peer_allowed(conn, policy):
+                _, uid, gid = peer_credentials(conn)
+                log.warning("refused a connection from uid %s gid %s", uid, gid)
+                send(conn, {"ok": False, "error": "not allowed: only the web interface's "
+                            "user (group nvr-export) and root may use exportd"})
+                return
+            line, fds = receive(conn)
+            reply = answer(parse_request(line), fds)
+        except (ProtocolError, *refusals) as exc:
+            reply = {"ok": False, "error": str(exc)}
+        except Exception as exc:                    # logged; the daemon keeps serving
+            log.exception("request failed")
+            reply = {"ok": False, "error": f"exportd failed ({exc}); see its log"}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            send(conn, reply)
+            _drain(conn)
+        except OSError:
+            pass
+
+
+def _drain(conn: socket.socket) -> None:
+    """Read what the peer still sends (a refused, too long request) until it closes, so that
+    closing with unread data does not reset the connection before it has read the answer."""
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(2)
+    for _ in range(64):
+        if not conn.recv(65536):
+            return
