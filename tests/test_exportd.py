@@ -46,6 +46,7 @@ class TwinRunner:
         self.passwords: dict[str, str] = {"/dev/sdb": PASSWORD}
         self.mapped: dict[str, str] = {}         # /dev/mapper/NAME -> device
         self.mounted: dict[str, str] = {}        # mount point -> device
+        self.fail: dict[str, str] = {}           # command -> its stderr: it fails (exit 32)
 
     def medium(self, device: str) -> Path:
         path = self.tmp / "media" / Path(device).name
@@ -54,6 +55,8 @@ class TwinRunner:
 
     def run(self, argv: list[str], stdin: bytes | None = None) -> str:
         self.calls.append(list(argv))
+        if argv[0] in self.fail:
+            raise RunError(argv, 32, self.fail[argv[0]])
         if argv[:2] == ["blockdev", "--getsize64"]:
             return f"{self.sizes.get(argv[2], 0)}\n"
         if argv[:2] == ["cryptsetup", "luksFormat"]:
@@ -240,7 +243,7 @@ def test_r61_unlock_write_eject_through_the_runner(served, tmp_path):
                                     "files": ["export-1.7z"]}, fds=[f.fileno()])
     assert done["bytes"] == 3 << 20
     protocol.call(path, {"cmd": "eject", "device": "/dev/sdb"})
-    mount = ["mount", "-o", "nosuid,nodev,noexec,noatime", "/dev/mapper/nvr-export-sdb",
+    mount = ["mount", "-w", "-o", "nosuid,nodev,noexec,noatime", "/dev/mapper/nvr-export-sdb",
              str(tmp_path / "run" / "mnt" / "sdb")]
     assert [c for c in runner.calls if c[0] != "blockdev"] == [
         ["cryptsetup", "open", "--type", "luks2", "--key-file", "-", "/dev/sdb",
@@ -263,7 +266,7 @@ def test_r61_a_keypad_stick_is_mounted_without_cryptsetup_and_takes_the_7z(twin)
     daemon, runner = twin
     stick = daemon.unlock("/dev/sdc", "")
     assert (stick["kind"], stick["hardware_encrypted"], stick["package"]) == ("plain", True, "7z")
-    assert runner.commands() == ["mount -o"]
+    assert runner.commands() == ["mount -w"]
 
 
 def test_r61_a_stick_pulled_mid_write_ends_cleanly(twin):
@@ -321,6 +324,20 @@ def test_r61_a_blank_or_luks1_stick_is_not_unlocked(tmp_path):
     with pytest.raises(ExportdError, match="LUKS1; format it as LUKS2"):
         daemon.unlock("/dev/sde", PASSWORD)
     assert runner.commands() == []
+
+
+def test_r61_a_read_only_or_damaged_stick_ends_cleanly_and_stays_locked(twin):
+    daemon, runner = twin
+    runner.fail["mount"] = "mount: /run/x: cannot mount /dev/mapper/x read-only."
+    with pytest.raises(ExportdError, match="is read-only"):
+        daemon.unlock("/dev/sdb", PASSWORD)
+    runner.fail["mount"] = "mount: /run/x: wrong fs type, bad option, bad superblock"
+    with pytest.raises(ExportdError, match="unknown or damaged file system; format it"):
+        daemon.unlock("/dev/sdc", "")
+    assert [c for c in runner.commands() if c != "mount -w"] == [
+        "cryptsetup open", "cryptsetup close"]             # the mapping is closed again
+    assert {d["state"] for d in daemon.list()} == {"locked"}
+    assert list((daemon.runtime_dir / "mnt").iterdir()) == []
 
 
 def test_r61_socket_is_0660_and_the_policy_is_root_and_the_group(served):

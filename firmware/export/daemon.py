@@ -297,11 +297,16 @@ class Daemon:
         point.parent.mkdir(mode=0o700, exist_ok=True)
         point.mkdir(mode=0o700, exist_ok=True)
         try:
-            self.runner.run(["mount", "-o", MOUNT_OPTIONS, source, str(point)])
+            # -w: a write-protected stick fails here instead of being mounted read-only.
+            self.runner.run(["mount", "-w", "-o", MOUNT_OPTIONS, source, str(point)])
         except RunError as exc:
             if stick.mapper:
                 self.runner.run(["cryptsetup", "close", Path(stick.mapper).name])
                 stick.mapper = None
+            point.rmdir()
+            if "read-only" in exc.stderr or "write-protected" in exc.stderr:
+                raise ExportdError(f"{stick.devname} is read-only (write-protected); use "
+                                   "another stick or unlock its write protection") from None
             raise ExportdError(f"{stick.devname} could not be mounted ({exc}): unknown or "
                                "damaged file system; format it (nvr usb format)") from None
         return point
