@@ -377,6 +377,8 @@ def test_r61_luks_format_arguments_make_luks2_aes_xts_argon2id(tmp_path):
 def test_r61_exportd_helper_writes_the_package_onto_the_one_unlocked_stick(served, monkeypatch):
     from firmware.export.helpers import ExportdHelper, ExportError
     path, daemon, runner = served
+    with pytest.raises(ExportError, match="exportd is not running"):
+        ExportdHelper(str(path) + ".absent").write("export-5", [("a.mp4", b"v")], PASSWORD)
     helper = ExportdHelper(str(path))
     with pytest.raises(ExportError, match="no unlocked USB stick"):
         helper.write("export-5", [("a.mp4", b"video")], PASSWORD)

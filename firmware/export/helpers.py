@@ -36,16 +36,6 @@ class DirectoryHelper:
                                 directory=self.directory, problem=exc.strerror or exc)) from None
 
 
-class MissingHelper:
-    """No export medium is configured and the export helper is not installed yet."""
-
-    def write(self, name: str, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-        raise ExportError(_("no export medium: the export helper (exportd) is not running on "
-                            "this device, and [export] directory is empty. Insert the export "
-                            "USB stick and start nvr-exportd, or set [export] directory in "
-                            "development."))
-
-
 class ExportdHelper:
     """The USB stick exportd offers (firmware/export/daemon.py): the package is built in this
     process's private temporary directory and handed to exportd as an open file, which writes
