@@ -36,16 +36,49 @@ class DirectoryHelper:
                                 directory=self.directory, problem=exc.strerror or exc)) from None
 
 
-class MissingHelper:
-    """No export medium is configured and the export helper is not installed yet."""
+class ExportdHelper:
+    """The USB stick exportd offers (firmware/export/daemon.py): the package is built in this
+    process's private temporary directory and handed to exportd as an open file, which writes
+    it onto the one unlocked stick (unlocked with `nvr usb unlock` or the web)."""
+
+    def __init__(self, socket_path: str | None = None):
+        from firmware.export import protocol
+        self.socket_path = socket_path or protocol.socket_path()
+
+    def stick(self) -> dict:
+        """The one unlocked stick; ExportError when there is none or more than one."""
+        from firmware.export import protocol
+        try:
+            devices = protocol.call(self.socket_path, {"cmd": "list"})["devices"]
+        except protocol.ProtocolError as exc:
+            raise ExportError(str(exc)) from None
+        unlocked = [d for d in devices if d["state"] == "unlocked"]
+        if len(unlocked) > 1:
+            raise ExportError(_("more than one USB stick is unlocked (%(devices)s): eject the "
+                                "one that is not for this export and try again",
+                                devices=", ".join(d["device"] for d in unlocked)))
+        if not unlocked:
+            raise ExportError(_("no unlocked USB stick: insert the export stick and unlock it "
+                                "(nvr usb unlock DEVICE), then export again"))
+        return unlocked[0]
 
     def write(self, name: str, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-        raise ExportError(_("no export medium: the export helper (exportd) is not running on "
-                            "this device, and [export] directory is empty. Insert the export "
-                            "USB stick and start nvr-exportd, or set [export] directory in "
-                            "development."))
+        import tempfile
+        from firmware.export import protocol
+        stick = self.stick()
+        with tempfile.TemporaryDirectory(prefix="nvr-export-") as tmp:
+            archive = write_7z(Path(tmp) / f"{name}.7z", members, password)
+            with open(archive["path"], "rb") as f:
+                try:
+                    protocol.call(self.socket_path, {"cmd": "write", "device": stick["device"],
+                                                     "name": name, "files": [f"{name}.7z"]},
+                                  fds=[f.fileno()], timeout=None)
+                except protocol.ProtocolError as exc:
+                    raise ExportError(str(exc)) from None
+        return {**archive, "path": f"{stick['device']}:{name}/{name}.7z"}
 
 
 def helper_for(cfg) -> ExportHelper:
+    """The development directory when [export] directory is set, else exportd's stick."""
     directory = cfg.export_directory
-    return DirectoryHelper(directory) if directory else MissingHelper()
+    return DirectoryHelper(directory) if directory else ExportdHelper()

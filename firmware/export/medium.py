@@ -1,9 +1,8 @@
 """Ejecting the export medium: the seam between the device (the eject button, later the web)
 and the privileged export helper, exportd (issue 13).
 
-exportd will own the encrypted USB stick: unlock, mount, write, sync, unmount, lock. Until it
-exists there is never a medium to eject, so `eject` says so; issue 13 replaces its body by a
-call to exportd's socket and keeps the signature, so the callers stay as they are.
+exportd owns the encrypted USB stick: unlock, mount, write, sync, unmount, lock. `eject` asks
+it, over its socket, to eject every unlocked stick.
 """
 
 from __future__ import annotations
@@ -22,10 +21,22 @@ class EjectResult:
 
 def eject(cfg: Config) -> EjectResult:
     """Ask the export helper to finish writing, unmount and lock the export medium."""
+    from firmware.export import protocol
     if cfg.export_directory is not None:
         return EjectResult(False, _(
             "no export medium: exports go into the development directory %(directory)s, "
             "which is never ejected", directory=cfg.export_directory))
-    return EjectResult(False, _(
-        "no export medium: the export helper (exportd) is not running on this device, so "
-        "there is no stick to eject; pull a stick out only after exportd has ejected it"))
+    try:
+        devices = protocol.call(protocol.socket_path(), {"cmd": "list"})["devices"]
+        unlocked = [d["device"] for d in devices if d["state"] == "unlocked"]
+        for device in unlocked:
+            protocol.call(protocol.socket_path(), {"cmd": "eject", "device": device})
+    except protocol.ProtocolError as exc:
+        return EjectResult(False, _(
+            "no export medium: the export helper (exportd) did not eject (%(problem)s); pull "
+            "a stick out only after exportd has ejected it", problem=exc))
+    if not unlocked:
+        return EjectResult(False, _("no export medium: no USB stick is unlocked, so there is "
+                                    "nothing to eject; a locked stick may be pulled out"))
+    return EjectResult(True, _("the USB stick %(devices)s is locked: pull it out now",
+                               devices=", ".join(unlocked)))

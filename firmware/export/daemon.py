@@ -1,0 +1,378 @@
+"""exportd: the only privileged process (issue 13 items 1-2, R-60..R-62).
+
+It keeps the USB sticks udev reports (`firmware.export.udev`) in one of three states, present
+(locked), unlocked (opened and mounted) or gone, and does the privileged steps through a
+`Runner`: `cryptsetup luksFormat/open/close`, `mkfs`, `mount -o nosuid,nodev,noexec` in its
+private directory, `sync`, `umount`. `SubprocessRunner` runs the commands; tests use a twin
+that records and simulates them. Two kinds of stick: a LUKS2 stick (the password protects the
+medium), and a plain file system, which is what a stick that encrypts in hardware (keypad)
+shows once unlocked: the package then goes into the 7z archive. A package is written into a
+hidden folder on the stick and renamed only when complete and synced, so a half-written
+package never looks valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from firmware.export import protocol
+from firmware.export.udev import DeviceEvent, DeviceSource, disk_of, is_export_candidate
+
+log = logging.getLogger("nvr.exportd")
+
+MOUNT_OPTIONS = "nosuid,nodev,noexec,noatime"
+MIN_PASSWORD = 16                       # a typed password (issue 13 item 2)
+CHUNK = 1 << 20
+_SAFE_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,120}$")
+
+
+class ExportdError(Exception):
+    """A step on a stick failed or was refused; the message says why and what to do."""
+
+
+class RunError(Exception):
+    def __init__(self, argv: list[str], returncode: int, stderr: str):
+        super().__init__(f"{argv[0]} failed ({returncode}): {stderr.strip()[:300]}")
+        self.argv, self.returncode, self.stderr = argv, returncode, stderr
+
+
+class Runner(Protocol):
+    def run(self, argv: list[str], stdin: bytes | None = None) -> str:
+        """Run `argv`; its stdout, or RunError."""
+
+
+class SubprocessRunner:
+    """The real privileged steps."""
+
+    def run(self, argv: list[str], stdin: bytes | None = None) -> str:
+        proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=600)
+        if proc.returncode != 0:
+            raise RunError(argv, proc.returncode, proc.stderr.decode(errors="replace"))
+        return proc.stdout.decode(errors="replace")
+
+
+def luks_format_argv(device: str) -> list[str]:
+    """LUKS2 with AES-XTS (512-bit key: AES-256) and Argon2id; the password on stdin. The
+    memory cost stays at 256 MiB so a Pi with 1 GB can open what it formatted."""
+    return ["cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2",
+            "--cipher", "aes-xts-plain64", "--key-size", "512", "--hash", "sha256",
+            "--pbkdf", "argon2id", "--pbkdf-memory", "262144", "--label", "NVR-EXPORT",
+            "--key-file", "-", device]
+
+
+@dataclass
+class Stick:
+    devname: str
+    disk: str                           # the whole disk, "major:minor"
+    devtype: str                        # disk or partition
+    model: str
+    serial: str
+    size: int                           # bytes
+    kind: str                           # luks2, plain (a hardware-encrypted stick), blank
+    fstype: str
+    mapper: str | None = None           # /dev/mapper/NAME while a LUKS2 stick is open
+    mountpoint: Path | None = None      # while unlocked
+    pulled: bool = False
+
+    @property
+    def state(self) -> str:
+        return "unlocked" if self.mountpoint else "locked"
+
+    def confirmation(self) -> str:
+        """What `format` must be confirmed with: the device, its model and its size."""
+        return f"{self.devname} {self.model} {size_text(self.size)}"
+
+    def public(self) -> dict:
+        return {"device": self.devname, "model": self.model, "serial": self.serial,
+                "bytes": self.size, "size": size_text(self.size), "kind": self.kind,
+                "filesystem": self.fstype, "state": self.state,
+                "hardware_encrypted": self.kind == "plain",
+                "package": "7z" if self.kind == "plain" else "files",
+                "confirm": self.confirmation()}
+
+
+def size_text(size: int) -> str:
+    return f"{size / 1e9:.1f}GB"
+
+
+def kind_of(props: dict) -> str:
+    fstype = props.get("ID_FS_TYPE", "")
+    if fstype == "crypto_LUKS":
+        return "luks2" if props.get("ID_FS_VERSION", "2") == "2" else "luks1"
+    return "plain" if fstype else "blank"
+
+
+class Daemon:
+    def __init__(self, runner: Runner, system_disks: set[str], runtime_dir: Path):
+        self.runner = runner
+        self.system = set(system_disks)
+        self.runtime_dir = Path(runtime_dir)
+        self.sticks: dict[str, Stick] = {}
+        self.lock = threading.RLock()
+
+    # -- udev ------------------------------------------------------------------------------
+    def handle_event(self, event: DeviceEvent) -> None:
+        props, devname = event.props, event.devname
+        with self.lock:
+            if event.action == "remove":
+                stick = self.sticks.pop(devname, None)
+                if stick is not None:
+                    stick.pulled = True
+                    log.warning("%s removed (%s)", devname, stick.state)
+                    if stick.mountpoint:
+                        self._release(stick, lazy=True)
+                return
+            if not is_export_candidate(props, self.system):
+                return
+            size = self._size(devname)
+            self.sticks[devname] = Stick(
+                devname=devname, disk=disk_of(props) or "", devtype=props.get("DEVTYPE", ""),
+                model=props.get("ID_MODEL", "?").replace("_", " "),
+                serial=props.get("ID_SERIAL_SHORT", ""), size=size, kind=kind_of(props),
+                fstype=props.get("ID_FS_TYPE", ""))
+            log.info("%s present: %s", devname, self.sticks[devname].public())
+
+    def follow(self, source: DeviceSource) -> threading.Thread:
+        def loop():
+            for event in source.events():
+                try:
+                    self.handle_event(event)
+                except Exception:                   # one odd device must not stop the watch
+                    log.exception("device event %s %s", event.action, event.devname)
+        thread = threading.Thread(target=loop, name="exportd-udev", daemon=True)
+        thread.start()
+        return thread
+
+    def _size(self, devname: str) -> int:
+        try:
+            return int(self.runner.run(["blockdev", "--getsize64", devname]).strip())
+        except (RunError, ValueError):
+            return 0
+
+    # -- commands --------------------------------------------------------------------------
+    def list(self) -> list[dict]:
+        """The sticks; a disk whose partitions are listed is left out (its partition is the
+        medium)."""
+        with self.lock:
+            parted = {s.disk for s in self.sticks.values() if s.devtype == "partition"}
+            return [s.public() for s in self.sticks.values()
+                    if not (s.devtype == "disk" and s.disk in parted)]
+
+    def stick(self, device: str) -> Stick:
+        stick = self.sticks.get(device)
+        if stick is None:
+            raise ExportdError(f"{device[:80]} is not a USB stick exportd offers (only USB "
+                               "disks, never the system's own disks); see nvr usb list")
+        return stick
+
+    def unlock(self, device: str, password: str) -> dict:
+        with self.lock:
+            stick = self.stick(device)
+            if stick.mountpoint:
+                return stick.public()
+            if stick.kind == "blank":
+                raise ExportdError(f"{device} has no file system; format it first "
+                                   "(nvr usb format)")
+            if stick.kind == "luks1":
+                raise ExportdError(f"{device} is LUKS1; format it as LUKS2 (nvr usb format)")
+            source = device
+            if stick.kind == "luks2":
+                mapper = self._mapper_name(stick)
+                try:
+                    self.runner.run(["cryptsetup", "open", "--type", "luks2", "--key-file", "-",
+                                     device, mapper], stdin=password.encode())
+                except RunError as exc:
+                    if exc.returncode == 2:
+                        raise ExportdError(f"wrong passphrase for {device}; type it again") \
+                            from None
+                    raise ExportdError(f"{device} could not be unlocked ({exc}); check the "
+                                       "stick") from None
+                stick.mapper = f"/dev/mapper/{mapper}"
+                source = stick.mapper
+            stick.mountpoint = self._mount(stick, source)
+            log.info("%s unlocked at %s", device, stick.mountpoint)
+            return stick.public()
+
+    def format(self, device: str, confirm: str, password: str) -> dict:
+        with self.lock:
+            stick = self.stick(device)
+            if confirm != stick.confirmation():
+                raise ExportdError(f"formatting erases {device}: confirm with exactly "
+                                   f"{stick.confirmation()!r}")
+            if len(password) < MIN_PASSWORD:
+                raise ExportdError(f"the stick's password has at least {MIN_PASSWORD} "
+                                   "characters (R-61)")
+            if stick.mountpoint:
+                raise ExportdError(f"{device} is unlocked; eject it first")
+            mapper = self._mapper_name(stick)
+            try:
+                self.runner.run(luks_format_argv(device), stdin=password.encode())
+                self.runner.run(["cryptsetup", "open", "--type", "luks2", "--key-file", "-",
+                                 device, mapper], stdin=password.encode())
+                try:
+                    self.runner.run(["mkfs.ext4", "-q", "-L", "NVR-EXPORT", "-m", "0",
+                                     f"/dev/mapper/{mapper}"])
+                finally:
+                    self.runner.run(["cryptsetup", "close", mapper])
+            except RunError as exc:
+                raise ExportdError(f"{device} could not be formatted ({exc}); the stick may "
+                                   "be read-only or damaged: try another") from None
+            stick.kind, stick.fstype = "luks2", "crypto_LUKS"
+            log.info("%s formatted as LUKS2", device)
+            return stick.public()
+
+    def write(self, device: str, name: str, files: list[tuple[str, BinaryIO]]) -> dict:
+        """Copy `files` into the folder `name` on the unlocked stick: first into a hidden
+        `.name.part`, synced, then renamed."""
+        with self.lock:
+            stick = self.stick(device)
+            if not stick.mountpoint:
+                raise ExportdError(f"{device} is locked; unlock it first")
+        for n in (name, *(f for f, _ in files)):
+            if not _SAFE_NAME.match(n):
+                raise ExportdError(f"{n[:80]!r} is no safe file name (letters, digits, . _ -)")
+        root = stick.mountpoint
+        need = sum(_size_of(f) for _, f in files)
+        free = shutil.disk_usage(root).free
+        if need + (1 << 20) > free:                    # checked before starting
+            raise ExportdError(f"the stick {device} is too small: the package needs "
+                               f"{need} bytes, {free} are free; use a larger stick")
+        final, part = root / name, root / f".{name}.part"
+        if final.exists():
+            raise ExportdError(f"{name} is already on the stick; nothing was written")
+        try:
+            part.mkdir()
+            written = 0
+            for fname, src in files:
+                with open(part / fname, "wb") as dst:
+                    while block := src.read(CHUNK):
+                        if stick.pulled:
+                            raise ExportdError(f"the stick {device} was pulled out mid-write; "
+                                               "nothing on it is valid: insert it and export "
+                                               "again")
+                        dst.write(block)
+                        written += len(block)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+            _fsync_dir(part)
+            os.rename(part, final)
+            _fsync_dir(root)
+            self.runner.run(["sync", "--file-system", str(root)])
+        except OSError as exc:
+            _remove(part)
+            if exc.errno == 30:
+                raise ExportdError(f"the stick {device} is read-only; use another") from None
+            raise ExportdError(f"writing to {device} failed ({exc.strerror or exc}); nothing "
+                               "on it is valid: check the stick and export again") from None
+        except (ExportdError, RunError) as exc:
+            if not stick.pulled:
+                _remove(part)
+            raise ExportdError(str(exc)) from None
+        log.info("%s: %s written (%s bytes)", device, name, written)
+        return {"device": device, "path": name, "bytes": written}
+
+    def eject(self, device: str) -> dict:
+        with self.lock:
+            stick = self.stick(device)
+            if stick.mountpoint:
+                self.runner.run(["sync", "--file-system", str(stick.mountpoint)])
+                self._release(stick, lazy=False)
+            log.info("%s ejected", device)
+            return {**stick.public(), "message": f"{device} is locked: pull it out now"}
+
+    # -- steps -----------------------------------------------------------------------------
+    def _mapper_name(self, stick: Stick) -> str:
+        return "nvr-export-" + Path(stick.devname).name
+
+    def _mount(self, stick: Stick, source: str) -> Path:
+        point = self.runtime_dir / "mnt" / Path(stick.devname).name
+        point.parent.mkdir(mode=0o700, exist_ok=True)
+        point.mkdir(mode=0o700, exist_ok=True)
+        try:
+            # -w: a write-protected stick fails here instead of being mounted read-only.
+            self.runner.run(["mount", "-w", "-o", MOUNT_OPTIONS, source, str(point)])
+        except RunError as exc:
+            if stick.mapper:
+                self.runner.run(["cryptsetup", "close", Path(stick.mapper).name])
+                stick.mapper = None
+            point.rmdir()
+            if "read-only" in exc.stderr or "write-protected" in exc.stderr:
+                raise ExportdError(f"{stick.devname} is read-only (write-protected); use "
+                                   "another stick or unlock its write protection") from None
+            raise ExportdError(f"{stick.devname} could not be mounted ({exc}): unknown or "
+                               "damaged file system; format it (nvr usb format)") from None
+        return point
+
+    def _release(self, stick: Stick, lazy: bool) -> None:
+        """Unmount and lock; after a pull (lazy) every step is tried and failures logged."""
+        steps = [["umount", *(["--lazy"] if lazy else []), str(stick.mountpoint)]]
+        if stick.mapper:
+            steps.append(["cryptsetup", "close", Path(stick.mapper).name])
+        for argv in steps:
+            try:
+                self.runner.run(argv)
+            except RunError as exc:
+                if not lazy:
+                    raise ExportdError(f"{stick.devname} could not be ejected ({exc}); "
+                                       "do not pull it out, try again") from None
+                log.warning("after the pull of %s: %s", stick.devname, exc)
+        try:
+            stick.mountpoint.rmdir()
+        except OSError:
+            pass
+        stick.mountpoint, stick.mapper = None, None
+
+    # -- the socket ------------------------------------------------------------------------
+    def answer(self, request: dict, fds: list[int]) -> dict:
+        """One request, already checked by `protocol.parse_request`."""
+        cmd = request["cmd"]
+        if cmd == "list":
+            return {"ok": True, "devices": self.list()}
+        if cmd == "unlock":
+            return {"ok": True, "device": self.unlock(request["device"], request["password"])}
+        if cmd == "format":
+            return {"ok": True, "device": self.format(request["device"], request["confirm"],
+                                                      request["password"])}
+        if cmd == "eject":
+            return {"ok": True, **self.eject(request["device"])}
+        if len(fds) != len(request["files"]):
+            raise ExportdError("write needs one file descriptor per file name")
+        files = [(n, os.fdopen(os.dup(fd), "rb")) for n, fd in zip(request["files"], fds)]
+        try:
+            return {"ok": True, **self.write(request["device"], request["name"], files)}
+        finally:
+            for _, f in files:
+                f.close()
+
+
+def serve(daemon: Daemon, path: Path, policy: protocol.PeerPolicy,
+          stop: threading.Event | None = None) -> None:
+    """Answer requests for `daemon` on the Unix socket at `path` until `stop` is set."""
+    protocol.serve(path, daemon.answer, policy, stop or threading.Event(), (ExportdError,))
+
+
+def _size_of(f: BinaryIO) -> int:
+    try:
+        return os.fstat(f.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        return 0
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,226 @@
+"""exportd's socket protocol: a small, strict command set over a Unix socket (issue 13 item 1).
+
+One request per connection: a JSON object on one line (at most `MAX_REQUEST` bytes), answered
+by one JSON line: `{"ok": true, ...}` or `{"ok": false, "error": "..."}`. The commands are
+`list`, `unlock`, `format`, `write` and `eject`, each with exactly its own fields; anything else
+is refused. `write` brings the package's files as open file descriptors (SCM_RIGHTS), so
+exportd never needs to read the recorder's data directory (its unit makes that inaccessible).
+Only the web interface's user or group (and root) may talk: the peer's credentials
+(SO_PEERCRED) are checked before a byte is read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("nvr.exportd")
+
+MAX_REQUEST = 16 * 1024                 # one line of JSON: no package passes through it
+MAX_FILES = 64                          # file descriptors with one `write`
+MAX_PASSWORD = 1024
+# Where exportd listens: its RuntimeDirectory (systemd/nvr-exportd.service), open to the group
+# nvr-export only; NVR_EXPORTD_SOCKET moves it (tests, development).
+DEFAULT_SOCKET = "/run/nvr-exportd/exportd.sock"
+SOCKET_ENV = "NVR_EXPORTD_SOCKET"
+
+# Each command with its required fields (name: type); no other field is accepted.
+COMMANDS: dict[str, dict[str, type]] = {
+    "list": {},
+    "unlock": {"device": str, "password": str},
+    "format": {"device": str, "confirm": str, "password": str},
+    "write": {"device": str, "name": str, "files": list},
+    "eject": {"device": str},
+}
+
+
+class ProtocolError(Exception):
+    """A request exportd refuses; the message says what was wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class PeerPolicy:
+    """Who may talk to exportd: these user and group ids."""
+    uids: frozenset[int] = field(default_factory=frozenset)
+    gids: frozenset[int] = field(default_factory=frozenset)
+
+    @classmethod
+    def for_group(cls, group: str, extra_uids: tuple[int, ...] = ()) -> "PeerPolicy":
+        """Root, the members of `group` (nvr-export: the web interface's user), and
+        `extra_uids`."""
+        import grp
+        import pwd
+        try:
+            g = grp.getgrnam(group)
+        except KeyError:
+            return cls(frozenset({0, *extra_uids}), frozenset())
+        uids = {pwd.getpwnam(m).pw_uid for m in g.gr_mem if _has_user(m)}
+        return cls(frozenset(uids | {0, *extra_uids}), frozenset({g.gr_gid}))
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def peer_credentials(conn: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end of `conn`."""
+    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", raw)
+
+
+def peer_allowed(conn: socket.socket, policy: PeerPolicy) -> bool:
+    _, uid, gid = peer_credentials(conn)
+    return uid in policy.uids or gid in policy.gids
+
+
+def parse_request(line: bytes) -> dict:
+    """The request in `line`, checked against the command set; ProtocolError otherwise."""
+    if len(line) > MAX_REQUEST:
+        raise ProtocolError(f"request too long (more than {MAX_REQUEST} bytes); exportd takes "
+                            "one short JSON line per request")
+    try:
+        request = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ProtocolError("the request is not JSON; send one JSON object per line") from None
+    if not isinstance(request, dict):
+        raise ProtocolError("the request is not a JSON object")
+    cmd = request.get("cmd")
+    if cmd not in COMMANDS:
+        raise ProtocolError(f"unknown command {str(cmd)[:40]!r}: exportd knows only "
+                            f"{', '.join(COMMANDS)}")
+    fields = COMMANDS[cmd]
+    extra = set(request) - set(fields) - {"cmd"}
+    if extra:
+        raise ProtocolError(f"{cmd} takes no field {', '.join(sorted(extra))[:80]}; it takes "
+                            f"{', '.join(fields) or 'none'}")
+    for name, kind in fields.items():
+        if not isinstance(request.get(name), kind):
+            raise ProtocolError(f"{cmd} needs the field {name} ({kind.__name__})")
+    if len(request.get("password", "")) > MAX_PASSWORD:
+        raise ProtocolError("the password is too long")
+    if cmd == "write":
+        files = request["files"]
+        if not files or len(files) > MAX_FILES or not all(isinstance(f, str) for f in files):
+            raise ProtocolError(f"write needs 1 to {MAX_FILES} file names, one per descriptor")
+    return request
+
+
+def receive(conn: socket.socket) -> tuple[bytes, list[int]]:
+    """One request line and the file descriptors sent with it."""
+    data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST + 1, MAX_FILES)
+    while b"\n" not in data and len(data) <= MAX_REQUEST:
+        more = conn.recv(MAX_REQUEST + 1 - len(data))
+        if not more:
+            break
+        data += more
+    return data.split(b"\n", 1)[0], fds
+
+
+def send(conn: socket.socket, obj: dict) -> None:
+    conn.sendall(json.dumps(obj).encode() + b"\n")
+
+
+def socket_path() -> str:
+    return os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET
+
+
+def call(path: str | os.PathLike, request: dict, fds: list[int] = (), timeout: float | None = 30
+         ) -> dict:
+    """Send one request to exportd at `path`; the answer, or ProtocolError with its error."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        try:
+            conn.connect(os.fspath(path))
+        except OSError as exc:
+            raise ProtocolError(f"exportd is not running (no answer at {path}: "
+                                f"{exc.strerror or exc}); start nvr-exportd "
+                                "(systemctl start nvr-exportd) and try again") from None
+        payload = json.dumps(request).encode() + b"\n"
+        socket.send_fds(conn, [payload], list(fds)) if fds else conn.sendall(payload)
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    try:
+        reply = json.loads(answer)
+    except json.JSONDecodeError:
+        raise ProtocolError("exportd closed the connection without an answer; see its log "
+                            "(journalctl -u nvr-exportd)") from None
+    if not reply.get("ok"):
+        raise ProtocolError(reply.get("error", "exportd refused the request"))
+    return reply
+
+
+Answer = Callable[[dict, list[int]], dict]
+
+
+def serve(path: Path, answer: Answer, policy: PeerPolicy, stop: threading.Event,
+          refusals: tuple[type[Exception], ...] = ()) -> None:
+    """Answer requests on the Unix socket at `path` (0660) until `stop` is set: each checked
+    by `parse_request`, then `answer(request, fds)`; a `refusals` error becomes its answer."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        os.chmod(path, 0o660)
+        server.listen(8)
+        server.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=_one, args=(conn, answer, policy, refusals),
+                             daemon=True).start()
+
+
+def _one(conn: socket.socket, answer: Answer, policy: PeerPolicy,
+         refusals: tuple[type[Exception], ...]) -> None:
+    fds: list[int] = []
+    with conn:
+        try:
+            if not peer_allowed(conn, policy):
+                _, uid, gid = peer_credentials(conn)
+                log.warning("refused a connection from uid %s gid %s", uid, gid)
+                send(conn, {"ok": False, "error": "not allowed: only the web interface's "
+                            "user (group nvr-export) and root may use exportd"})
+                return
+            line, fds = receive(conn)
+            reply = answer(parse_request(line), fds)
+        except (ProtocolError, *refusals) as exc:
+            reply = {"ok": False, "error": str(exc)}
+        except Exception as exc:                    # logged; the daemon keeps serving
+            log.exception("request failed")
+            reply = {"ok": False, "error": f"exportd failed ({exc}); see its log"}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            send(conn, reply)
+            _drain(conn)
+        except OSError:
+            pass
+
+
+def _drain(conn: socket.socket) -> None:
+    """Read what the peer still sends (a refused, too long request) until it closes, so that
+    closing with unread data does not reset the connection before it has read the answer."""
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(2)
+    for _ in range(64):
+        if not conn.recv(65536):
+            return
