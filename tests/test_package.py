@@ -60,3 +60,110 @@ def test_segments_remux_into_one_h264_mp4_without_audio_covering_the_window(stor
     assert abs(out.last - (segments[-1]["end"] - interval)) <= interval
     assert abs(frames[-1] - (out.last - segments[0]["start"])) <= interval
     assert out.gaps == []
+
+
+# --- the package through `nvr export create/verify`, checked with independent tools ----------
+
+REFERENCE = "PL0900-2026-3003"
+OFFICER = "brigadier K. Bakker"
+
+
+def cli(config, env, *args):
+    from conftest import nvr
+    result = nvr("--config", str(config), *args, env=env)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def package(site, store, tmp_path_factory):
+    """An art. 9 request with identity and declaration, and its package written by the CLI."""
+    from datetime import datetime, timedelta, timezone
+
+    from conftest import staff
+    env = staff(site)
+    segments = store.list_segments("cam")
+    start = datetime.fromtimestamp(segments[0]["start"], timezone.utc) - timedelta(seconds=1)
+    end = datetime.fromtimestamp(segments[-1]["end"], timezone.utc) + timedelta(seconds=1)
+    req = json.loads(cli(site, env, "request", "add", "--article", "9", "--reference",
+                         REFERENCE, "--requester", "Politie Midden-Nederland", "--legal-basis",
+                         "126nd", "--camera", "cam", "--start", start.isoformat(), "--end",
+                         end.isoformat(), "--user", "b.beheerder", "--json").stdout)
+    cli(site, env, "request", "identity", str(req["id"]), "--officer", OFFICER,
+        "--document-type", "dienstpas", "--last-digits", "4411", "--user", "b.beheerder")
+    cli(site, env, "request", "declaration", str(req["id"]), "--signed-by", OFFICER,
+        "--user", "b.beheerder")
+    to = tmp_path_factory.mktemp("stick")
+    out = json.loads(cli(site, env, "export", "create", "--request", REFERENCE, "--camera",
+                         "cam", "--start", start.isoformat(), "--end", end.isoformat(), "--to",
+                         str(to), "--user", "b.beheerder", "--reason", "art. 9 request of the "
+                         "police", "--json").stdout)
+    assert [p.name for p in to.iterdir()] == [Path(out["path"]).name]    # no .part left
+    return Path(out["path"]), out, segments
+
+
+def test_package_verifies_with_sha256sum_and_openssl_alone(package):
+    path, out, _ = package
+    assert sorted(out["files"]) == sorted(p.name for p in path.iterdir())
+    assert {"manifest.json", "manifest.sig", "manifest.sha256", "device-pubkey.pem",
+            "LEESMIJ.txt", "README.txt"} <= set(out["files"])
+    sums = subprocess.run(["sha256sum", "-c", "manifest.sha256"], cwd=path,
+                          capture_output=True, text=True)
+    assert sums.returncode == 0, sums.stdout + sums.stderr
+    assert sums.stdout.count(": OK") == len(out["files"]) - 1
+    sig = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey",
+                          "device-pubkey.pem", "-rawin", "-in", "manifest.json", "-sigfile",
+                          "manifest.sig"], cwd=path, capture_output=True, text=True)
+    assert sig.returncode == 0 and "Signature Verified Successfully" in sig.stdout, sig.stderr
+
+
+def test_manifest_lists_the_recording_time_hashes_of_the_source_segments(package, store):
+    from firmware.storage.hashes import hashes_of
+    path, _, segments = package
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["request"] == REFERENCE and OFFICER in manifest["recipient"]
+    assert manifest["operator"] == "b.beheerder" and manifest["camera"]["id"] == "cam"
+    with store.lock:
+        recorded = hashes_of(store.db, [s["id"] for s in segments])
+    [video] = manifest["videos"]
+    assert [(s["id"], s["sha256_at_recording"]) for s in video["segments"]] == [
+        (s["id"], recorded[s["id"]]["sha256"]) for s in segments]
+    for s in segments:          # and they are the plaintext's hashes today
+        assert recorded[s["id"]]["sha256"] == hashlib.sha256(
+            b"".join(store.read_segment(s["id"]))).hexdigest()
+    probe = ffprobe(path / video["name"])
+    assert [st["codec_name"] for st in probe["streams"]] == ["h264"]
+    assert "Logboek" not in (path / "README.txt").read_text()
+    assert "sha256sum -c manifest.sha256" in (path / "LEESMIJ.txt").read_text()
+    assert "Nauwkeurigheid van de tijd" in (path / "LEESMIJ.txt").read_text()
+
+
+def test_nvr_export_verify_accepts_the_package(site, package):
+    from conftest import nvr
+    path, _, _ = package
+    ok = nvr("--config", str(site), "export", "verify", str(path))
+    assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("name", ["mp4", "manifest.json", "manifest.sig", "manifest.sha256",
+                                  "device-pubkey.pem", "LEESMIJ.txt", "README.txt"])
+def test_one_changed_byte_in_any_file_fails_and_verify_names_it(site, package, tmp_path, name):
+    import shutil
+
+    from conftest import nvr
+    path, _, _ = package
+    copy = tmp_path / path.name
+    shutil.copytree(path, copy)
+    target = next(copy.glob("*.mp4")) if name == "mp4" else copy / name
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    sums = subprocess.run(["sha256sum", "--quiet", "-c", "manifest.sha256"], cwd=copy,
+                          capture_output=True, text=True)
+    sig = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey",
+                          "device-pubkey.pem", "-rawin", "-in", "manifest.json", "-sigfile",
+                          "manifest.sig"], cwd=copy, capture_output=True, text=True)
+    assert sums.returncode != 0 or sig.returncode != 0
+    bad = nvr("--config", str(site), "export", "verify", str(copy))
+    assert bad.returncode == 1
+    assert f"FAILED {target.name}:" in bad.stderr
