@@ -167,3 +167,68 @@ def test_one_changed_byte_in_any_file_fails_and_verify_names_it(site, package, t
     bad = nvr("--config", str(site), "export", "verify", str(copy))
     assert bad.returncode == 1
     assert f"FAILED {target.name}:" in bad.stderr
+
+
+def test_a_gap_between_segments_stays_a_gap_and_is_recorded(store, tmp_path):
+    from firmware.export.remux import remux
+    segments = store.list_segments("cam")
+    assert len(segments) >= 3
+    kept = [segments[0], segments[-1]]             # as if the middle was never recorded
+    out = remux(kept, store.read_segment, tmp_path / "gap.mp4")
+    assert out.gaps == [{"start": kept[0]["end"], "end": kept[1]["start"]}]
+    frames = [float(f["pts_time"]) for f in ffprobe(out.path)["frames"]]
+    assert len(frames) == kept[0]["frames"] + kept[1]["frames"]
+    second = frames[kept[0]["frames"]]             # the second segment at its own time
+    assert abs(second - (kept[1]["start"] - kept[0]["start"])) <= 1 / 25
+
+
+def test_a_failed_write_leaves_nothing_that_looks_like_a_package(store, tmp_path):
+    from firmware.export.manifest import write_package
+    from firmware.governance.logbook import DeviceSigner
+    segments = store.list_segments("cam")
+
+    def read(segment_id):
+        if segment_id == segments[-1]["id"]:
+            raise OSError(5, "Input/output error")   # the stick pulled, the disk failing
+        return store.read_segment(segment_id)
+
+    class Failing:
+        def __getattr__(self, name):
+            return read if name == "read_segment" else getattr(store, name)
+
+    info = {"export": 1, "reference": "R", "operator": "o", "recipient": "r", "device": "d",
+            "camera": "cam", "camera_name": "c", "location": "l",
+            "start": segments[0]["start"], "end": segments[-1]["end"]}
+    with pytest.raises(OSError):
+        write_package(tmp_path, "export-x", store=Failing(), signer=DeviceSigner(
+            tmp_path / "keys"), segments=segments, recorded={}, info=info)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys"]
+
+
+def test_the_recording_time_hashes_are_sealed_in_the_logbook_and_an_edit_breaks_the_chain(
+        site, package, store):
+    from firmware.governance.service import Governance
+    from firmware.storage.hashes import chain_breaks, chain_head, link
+    gov = Governance.open(load(site))
+    try:
+        sealed = [e for e in gov.logbook.entries("usage") if e["action"] == "segment-hashes"]
+        assert sealed and gov.logbook.verify().ok
+        details = json.loads(sealed[-1]["details"])
+        with store.lock:
+            rows = store.db.execute("SELECT segment_id, sha256, chain FROM segment_hashes "
+                                    "ORDER BY n").fetchall()
+            assert (details["n"], details["chain"]) == chain_head(store.db)
+        chain = "0" * 64
+        for sid, sha, _ in rows:           # anyone can recompute the sealed head
+            chain = link(chain, sid, sha)
+        assert chain == details["chain"]
+    finally:
+        gov.close()
+    import sqlite3
+    copy = sqlite3.connect(":memory:")
+    copy.execute("CREATE TABLE segment_hashes (n INTEGER PRIMARY KEY, segment_id TEXT, "
+                 "sha256 TEXT, chain TEXT)")
+    copy.executemany("INSERT INTO segment_hashes VALUES (?, ?, ?, ?)",
+                     [(i + 1, *r) for i, r in enumerate(rows)])
+    copy.execute("UPDATE segment_hashes SET sha256 = ? WHERE n = 2", ("f" * 64,))
+    assert chain_breaks(copy) == [2]
