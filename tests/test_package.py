@@ -102,7 +102,7 @@ def package(site, store, tmp_path_factory):
     return Path(out["path"]), out, segments
 
 
-def test_package_verifies_with_sha256sum_and_openssl_alone(package):
+def test_package_verifies_with_sha256sum_and_openssl_alone_R62(package):
     path, out, _ = package
     assert sorted(out["files"]) == sorted(p.name for p in path.iterdir())
     assert {"manifest.json", "manifest.sig", "manifest.sha256", "device-pubkey.pem",
@@ -117,7 +117,7 @@ def test_package_verifies_with_sha256sum_and_openssl_alone(package):
     assert sig.returncode == 0 and "Signature Verified Successfully" in sig.stdout, sig.stderr
 
 
-def test_manifest_lists_the_recording_time_hashes_of_the_source_segments(package, store):
+def test_manifest_lists_the_recording_time_hashes_of_the_source_segments_R62(package, store):
     from firmware.storage.hashes import hashes_of
     path, _, segments = package
     manifest = json.loads((path / "manifest.json").read_text())
@@ -138,7 +138,7 @@ def test_manifest_lists_the_recording_time_hashes_of_the_source_segments(package
     assert "Nauwkeurigheid van de tijd" in (path / "LEESMIJ.txt").read_text()
 
 
-def test_nvr_export_verify_accepts_the_package(site, package):
+def test_nvr_export_verify_accepts_the_package_R62(site, package):
     from conftest import nvr
     path, _, _ = package
     ok = nvr("--config", str(site), "export", "verify", str(path))
@@ -147,7 +147,7 @@ def test_nvr_export_verify_accepts_the_package(site, package):
 
 @pytest.mark.parametrize("name", ["mp4", "manifest.json", "manifest.sig", "manifest.sha256",
                                   "device-pubkey.pem", "LEESMIJ.txt", "README.txt"])
-def test_one_changed_byte_in_any_file_fails_and_verify_names_it(site, package, tmp_path, name):
+def test_one_changed_byte_in_any_file_fails_and_verify_names_it_R62(site, package, tmp_path, name):
     import shutil
 
     from conftest import nvr
