@@ -145,6 +145,26 @@ def test_nvr_export_verify_accepts_the_package_R62(site, package):
     assert ok.returncode == 0, ok.stderr
 
 
+def test_the_package_is_recorded_and_in_both_logbooks_R51_R62(site, package):
+    from firmware.export.service import list_exports
+    from firmware.governance.service import Governance
+    path, out, _ = package
+    gov = Governance.open(load(site))
+    try:
+        store = EncryptedStore.from_config(load(site))
+        [row] = [r for r in list_exports(gov.requests(store).db) if r["id"] == out["id"]]
+        store.close()
+        assert row["archive"]["kind"] == "package" and row["archive"]["path"] == str(path)
+        assert row["archive"]["sha256"] == hashlib.sha256(
+            (path / "manifest.json").read_bytes()).hexdigest()
+        for book in ("usage", "inzien"):
+            written = [json.loads(e["details"]) for e in gov.logbook.entries(book)
+                       if e["action"] == "export-written"]
+            assert any(d["export"] == out["id"] for d in written), book
+    finally:
+        gov.close()
+
+
 @pytest.mark.parametrize("name", ["mp4", "manifest.json", "manifest.sig", "manifest.sha256",
                                   "device-pubkey.pem", "LEESMIJ.txt", "README.txt"])
 def test_one_changed_byte_in_any_file_fails_and_verify_names_it_R62(site, package, tmp_path, name):
