@@ -237,7 +237,7 @@ def test_the_recording_time_hashes_are_sealed_in_the_logbook_and_an_edit_breaks_
         with store.lock:
             rows = store.db.execute("SELECT segment_id, sha256, chain FROM segment_hashes "
                                     "ORDER BY n").fetchall()
-            assert (details["n"], details["chain"]) == chain_head(store.db)
+            assert (details["hashes"], details["chain"]) == chain_head(store.db)
         chain = "0" * 64
         for sid, sha, _ in rows:           # anyone can recompute the sealed head
             chain = link(chain, sid, sha)

@@ -145,7 +145,7 @@ def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, star
                (json.dumps(files), json.dumps(archive), export_id))
     details = {"export": export_id, "files": len(written["files"]), "camera": camera,
                "manifest_sha256": written["manifest_sha256"], "bytes": written["bytes"],
-               "hashes_sealed": sealed["n"], "why": reason}
+               "hashes_sealed": sealed["n"], "reason_text": reason}
     for book in ("usage", "inzien"):            # art. 7 lid 2 and R-51: both logbooks
         gov.logbook.append(book, actor.name, "export-written", subject=f"request {request_id}",
                            reason=req["reference"], details=details)

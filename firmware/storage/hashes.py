@@ -71,5 +71,5 @@ def seal(store, logbook, actor: str = "system") -> dict:
         return {"n": n, "chain": head, "new": False}
     logbook.append("usage", actor, "segment-hashes", subject=f"hash {n}",
                    reason="recording-time hashes of the segments (proof for exports)",
-                   details={"n": n, "chain": head})
+                   details={"hashes": n, "chain": head})
     return {"n": n, "chain": head, "new": True}
