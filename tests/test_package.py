@@ -252,3 +252,18 @@ def test_the_recording_time_hashes_are_sealed_in_the_logbook_and_an_edit_breaks_
                      [(i + 1, *r) for i, r in enumerate(rows)])
     copy.execute("UPDATE segment_hashes SET sha256 = ? WHERE n = 2", ("f" * 64,))
     assert chain_breaks(copy) == [2]
+
+
+def test_the_declaration_lists_the_package_and_the_key_fingerprint_R62(site, package, tmp_path):
+    from conftest import staff
+    path, out, _ = package
+    pdf = tmp_path / "verklaring.pdf"
+    cli(site, staff(site), "export", "declaration", str(out["id"]), "--out", str(pdf), "--user",
+        "b.beheerder")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["device"]["fingerprint"] in text
+    assert "bewijspakket" in text and "7z" not in text
+    for name in ("manifest.json", "manifest.sig", "device-pubkey.pem", "LEESMIJ.txt"):
+        assert name in text

@@ -139,6 +139,7 @@ def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, star
               "sha256": sha256_file(folder / written["video"])}]
     archive = {"path": written["path"], "bytes": written["bytes"],
                "sha256": written["manifest_sha256"], "kind": "package",
+               "fingerprint": gov.logbook.signer.fingerprint,
                "other_files": [{"name": n, "sha256": sha256_file(folder / n)}
                                for n in written["files"] if n != written["video"]]}
     db.execute("UPDATE exports SET files = ?, archive = ? WHERE id = ?",
