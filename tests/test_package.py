@@ -131,8 +131,14 @@ def test_manifest_lists_the_recording_time_hashes_of_the_source_segments_R62(pac
     for s in segments:          # and they are the plaintext's hashes today
         assert recorded[s["id"]]["sha256"] == hashlib.sha256(
             b"".join(store.read_segment(s["id"]))).hexdigest()
+    assert all(s["sha256_at_export"] == s["sha256_at_recording"] for s in video["segments"])
     probe = ffprobe(path / video["name"])
     assert [st["codec_name"] for st in probe["streams"]] == ["h264"]
+    # the pictures are the recorded packets: the packet hash ffmpeg computes is the manifest's
+    hashed = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path / video["name"]), "-map",
+                             "0:v", "-c", "copy", "-f", "hash", "-hash", "sha256", "-"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert hashed == f"SHA256={video['packets_sha256']}"
     assert "Logboek" not in (path / "README.txt").read_text()
     assert "sha256sum -c manifest.sha256" in (path / "LEESMIJ.txt").read_text()
     assert "Nauwkeurigheid van de tijd" in (path / "LEESMIJ.txt").read_text()
@@ -267,3 +273,17 @@ def test_the_declaration_lists_the_package_and_the_key_fingerprint_R62(site, pac
     assert "bewijspakket" in text and "7z" not in text
     for name in ("manifest.json", "manifest.sig", "device-pubkey.pem", "LEESMIJ.txt"):
         assert name in text
+
+
+def test_a_segment_changed_since_recording_is_not_exported(store, tmp_path):
+    from firmware.export.manifest import PackageError, write_package
+    from firmware.governance.logbook import DeviceSigner
+    segments = store.list_segments("cam")
+    recorded = {s["id"]: {"sha256": "0" * 64, "chain": "0" * 64} for s in segments[:1]}
+    info = {"export": 1, "reference": "R", "operator": "o", "recipient": "r", "device": "d",
+            "camera": "cam", "camera_name": "c", "location": "l",
+            "start": segments[0]["start"], "end": segments[-1]["end"]}
+    with pytest.raises(PackageError, match=f"segment {segments[0]['id']} no longer has"):
+        write_package(tmp_path, "export-x", store=store, signer=DeviceSigner(tmp_path / "keys"),
+                      segments=segments, recorded=recorded, info=info)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys"]

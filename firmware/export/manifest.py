@@ -111,6 +111,13 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
     try:
         video = f"{info['camera']}_{datetime.fromtimestamp(segments[0]['start'], tz):%Y%m%d-%H%M%S}.mp4"
         out = remux(segments, store.read_segment, tmp / video)
+        for sid, now in out.sources.items():       # unchanged since recording, or no package
+            then = recorded.get(sid, {}).get("sha256")
+            if then is not None and then != now:
+                raise PackageError(f"segment {sid} no longer has the SHA-256 it had when it was "
+                                   f"recorded ({then}, now {now}): it was changed on the "
+                                   "device; nothing was exported; report this to the privacy "
+                                   "officer")
         synced = all(s["clock_synced"] for s in segments)
         pem = signer.public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         _write(tmp / PUBKEY, pem)
@@ -140,6 +147,7 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
             "files": files,
             "videos": [{
                 "name": video, "codec": "h264", "audio": False, "frames": out.frames,
+                "packets_sha256": out.packets_sha256,
                 "first_frame": _times(out.first, tz), "last_frame": _times(out.last, tz),
                 "gaps": [{"start": _times(g["start"], tz), "end": _times(g["end"], tz)}
                          for g in out.gaps],
@@ -147,7 +155,9 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
                               "end": _times(s["end"], tz), "frames": s["frames"],
                               "clock_synchronised": bool(s["clock_synced"]),
                               "sha256_at_recording": recorded.get(s["id"], {}).get("sha256"),
-                              "hash_chain": recorded.get(s["id"], {}).get("chain")}
+                              "hash_chain": recorded.get(s["id"], {}).get("chain"),
+                              "sha256_at_export": out.sources[s["id"]],
+                              "packets_sha256": out.segment_packets[s["id"]]}
                              for s in segments]}],
         }
         body = json.dumps(manifest, indent=1, ensure_ascii=False).encode()

@@ -10,6 +10,7 @@ listed in `gaps`, which the manifest records.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ class Remuxed:
     first: float | None = None        # epoch seconds of the first and last frame
     last: float | None = None
     gaps: list[dict] = field(default_factory=list)   # [{start, end}] epoch seconds
+    sources: dict[str, str] = field(default_factory=dict)  # segment id -> SHA-256 as read now
+    packets_sha256: str = ""          # SHA-256 over the copied packets' payloads, in order:
+    #                                   what `ffmpeg -i F -map 0:v -c copy -f hash -hash sha256 -` says
+    segment_packets: dict[str, str] = field(default_factory=dict)   # the same per segment
 
 
 def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Path) -> Remuxed:
@@ -37,6 +42,7 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
     plaintext MP4) into `out`."""
     import av                            # 25 MB, imported when an export is made
     result = Remuxed(out)
+    packets = hashlib.sha256()
     origin = segments[0]["start"]
     previous_end = None
     with av.open(str(out), "w", format="mp4") as dst:
@@ -45,7 +51,9 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
             if previous_end is not None and seg["start"] - previous_end > GAP_SLACK:
                 result.gaps.append({"start": previous_end, "end": seg["start"]})
             previous_end = seg["end"]
-            data = io.BytesIO(b"".join(read(seg["id"])))
+            plain = b"".join(read(seg["id"]))
+            result.sources[seg["id"]] = hashlib.sha256(plain).hexdigest()
+            data = io.BytesIO(plain)
             try:
                 src = av.open(data, "r")
             except av.FFmpegError as exc:
@@ -60,6 +68,7 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
                     ostream.time_base = istream.time_base
                 tb = istream.time_base
                 shift = None
+                own = hashlib.sha256()
                 for packet in src.demux(istream):
                     if packet.dts is None:           # the flush packet
                         continue
@@ -71,6 +80,11 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
                     result.first = t if result.first is None else min(result.first, t)
                     result.last = t if result.last is None else max(result.last, t)
                     result.frames += 1
+                    payload = bytes(packet)
+                    packets.update(payload)
+                    own.update(payload)
                     packet.stream = ostream
                     dst.mux(packet)
+                result.segment_packets[seg["id"]] = own.hexdigest()
+    result.packets_sha256 = packets.hexdigest()
     return result
