@@ -3,6 +3,7 @@ exports.py."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from firmware.cli.common import (CliError, _action, _config, _device_label, _governance, _group,
@@ -23,12 +24,25 @@ def _export_errors():
     return ExportError, RequestError
 
 
+def _request_of(reqs, ref: str) -> dict:
+    """`--request` is the request's number or its reference (what the letter says)."""
+    if ref.isdigit():
+        return reqs.show(int(ref))
+    row = reqs.db.execute("SELECT id FROM requests WHERE reference = ? ORDER BY id DESC",
+                          (ref,)).fetchone()
+    if row is None:
+        raise CliError(f"there is no request with reference {ref!r}: see nvr request list")
+    return reqs.show(row[0])
+
+
 def cmd_export_create(args) -> int:
     from firmware.export.helpers import helper_for
     from firmware.export.service import make_export
     cfg, gov, store, actor = _export_desk(args)
+    if args.camera is not None or args.to is not None:
+        return _create_package(args, cfg, gov, store, actor)
     try:
-        req = gov.requests(store).show(args.request)
+        req = _request_of(gov.requests(store), args.request)
         # The password comes from the environment or a prompt, never an argument (which
         # other users of the machine can read in the process list).
         password = _password("NVR_EXPORT_PASSWORD", "archive password (give it to the "
@@ -45,6 +59,46 @@ def cmd_export_create(args) -> int:
                               f"{export['archive']['sha256']}; record the handover with "
                               f"nvr export handover {export['id']} --medium LABEL")
     return 0
+
+
+def _create_package(args, cfg, gov, store, actor) -> int:
+    """The evidence package (manifest.json, signature, hashes since recording) into --to."""
+    from firmware.export.service import make_package
+    if args.to is None:
+        raise CliError("--to DIR is needed for the evidence package until exportd offers the "
+                       "stick; give the folder to write the package into")
+    try:
+        req = _request_of(gov.requests(store), args.request)
+        export = make_package(gov, store, actor, request_id=req["id"],
+                              camera=args.camera or req["camera_id"],
+                              start=req["start"] if args.start is None else args.start,
+                              end=req["end"] if args.end is None else args.end,
+                              to=Path(args.to), device=_device_label(cfg),
+                              reason=args.reason or "", zone=cfg.device.timezone)
+    except _export_errors() as exc:
+        raise CliError(str(exc)) from None
+    package = export["package"]
+    out = {"id": export["id"], "path": package["path"], "files": package["files"],
+           "bytes": package["bytes"], "manifest_sha256": package["manifest_sha256"]}
+    _print(out, args.json, f"export {export['id']}: package written to {package['path']} "
+                           f"({len(package['files'])} files, {package['bytes']} bytes); check "
+                           f"it with nvr export verify {package['path']}")
+    return 0
+
+
+def cmd_export_verify(args) -> int:
+    """Check a package with the rules a recipient's tools apply; non-zero naming what fails."""
+    from firmware.export.manifest import verify
+    faults = verify(Path(args.path))
+    if args.json:
+        _print({"path": args.path, "ok": not faults,
+                "faults": [{"file": f, "problem": p} for f, p in faults]}, True, "")
+    elif not faults:
+        print(f"{args.path}: every file matches manifest.sha256 and the signed manifest.json")
+    for name, problem in faults:
+        if not args.json:
+            print(f"FAILED {name}: {problem}", file=sys.stderr)
+    return 1 if faults else 0
 
 
 def cmd_export_handover(args) -> int:
@@ -97,10 +151,17 @@ def add_parser(sub) -> None:
     c = _action(exports, "create", cmd_export_create, "write the package for a registered art. 9 "
                 "request after the officer's identity and declaration; password from "
                 "NVR_EXPORT_PASSWORD or a prompt")
-    c.add_argument("--request", type=int, required=True)
+    c.add_argument("--request", required=True, help="the request's number or reference")
+    c.add_argument("--camera", help="default: the request's camera; with --to or --camera the "
+                   "signed evidence package is written")
     c.add_argument("--start", type=_iso_time, help="default: the request's window")
     c.add_argument("--end", type=_iso_time, help="default: the request's window")
+    c.add_argument("--to", help="folder to write the evidence package into")
+    c.add_argument("--reason", help="why, in words (logged)")
     c.add_argument("--user")
+    c = _action(exports, "verify", cmd_export_verify, "check an evidence package: every "
+                "file's SHA-256 and the device's signature; exit 1 naming what fails")
+    c.add_argument("path")
     c = _action(exports, "handover", cmd_export_handover, "record the handover of an export "
                 "to the identified officer (art. 9 lid 2-4)")
     c.add_argument("id", type=int)

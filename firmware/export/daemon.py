@@ -25,6 +25,7 @@ from typing import BinaryIO, Protocol
 
 from firmware.export import protocol
 from firmware.export.udev import DeviceEvent, DeviceSource, disk_of, is_export_candidate
+from firmware.storage.durable import fsync_dir
 
 log = logging.getLogger("nvr.exportd")
 
@@ -262,9 +263,9 @@ class Daemon:
                         written += len(block)
                     dst.flush()
                     os.fsync(dst.fileno())
-            _fsync_dir(part)
+            fsync_dir(part)
             os.rename(part, final)
-            _fsync_dir(root)
+            fsync_dir(root)
             self.runner.run(["sync", "--file-system", str(root)])
         except OSError as exc:
             _remove(part)
@@ -365,13 +366,6 @@ def _size_of(f: BinaryIO) -> int:
     except (OSError, AttributeError, ValueError):
         return 0
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:

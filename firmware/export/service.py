@@ -89,6 +89,76 @@ def make_export(gov, store, helper: ExportHelper, actor: Actor, *, request_id: i
     return show_export(db, cur.lastrowid)
 
 
+def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, start: float,
+                 end: float, to, device: str, reason: str = "",
+                 zone: str = "Europe/Amsterdam") -> dict:
+    """Write the evidence package (export/manifest.py) for request `request_id` into the folder
+    `to`, through the same gate as `make_export` (R-60..R-62); recorded and logged like it."""
+    from pathlib import Path
+
+    from firmware.governance.handover import officer_record
+    from firmware.export.manifest import PackageError, write_package
+    from firmware.storage.hashes import hashes_of, seal
+    reqs = gov.requests(store)
+    req = reqs.authorize_export(actor, request_id, camera, start, end)
+    segments = store.list_segments(camera, start, end)
+    if not segments:
+        raise ExportError(_("camera %(camera)s has no recordings in the given window: there is "
+                            "nothing to export; choose a window within the retention period or "
+                            "a hold (R-40, R-41)", camera=camera))
+    sealed = seal(store, gov.logbook, actor.name)     # the hashes listed are under the logbook
+    with store.lock:
+        recorded = hashes_of(store.db, [s["id"] for s in segments])
+        cam = store.db.execute("SELECT name, location FROM cameras WHERE id = ?",
+                               (camera,)).fetchone()
+    db = reqs.db
+    db.executescript(SCHEMA)
+    cur = db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, archive, "
+                     "made_by, made) VALUES (?, ?, ?, ?, '[]', '{}', ?, ?)",
+                     (request_id, camera, start, end, actor.name, time.time()))
+    export_id = cur.lastrowid
+    info = {"export": export_id, "reference": req["reference"], "operator": actor.name,
+            "recipient": _recipient(officer_record(db, request_id), req), "device": device, "camera": camera,
+            "camera_name": cam["name"] if cam else camera,
+            "location": cam["location"] if cam else segments[0]["location"],
+            "start": start, "end": end}
+    name = f"export-{_safe(req['reference'])}-{_stamp(time.time())}"
+    try:
+        written = write_package(Path(to), name, store=store, signer=gov.logbook.signer,
+                                segments=segments, recorded=recorded, info=info, zone=zone)
+    except (OSError, PackageError) as exc:
+        db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+        raise ExportError(_("the evidence package could not be written to %(folder)s "
+                            "(%(problem)s); nothing that verifies was left there. Check the "
+                            "target (removed? full? read-only?) and export again.", folder=to,
+                            problem=getattr(exc, "strerror", None) or exc)) from None
+    from firmware.export.manifest import sha256_file
+    folder = Path(written["path"])
+    files = [{"name": written["video"], "segments": [s["id"] for s in segments],
+              "start": segments[0]["start"], "end": segments[-1]["end"],
+              "sha256": sha256_file(folder / written["video"])}]
+    archive = {"path": written["path"], "bytes": written["bytes"],
+               "sha256": written["manifest_sha256"], "kind": "package",
+               "fingerprint": gov.logbook.signer.fingerprint,
+               "other_files": [{"name": n, "sha256": sha256_file(folder / n)}
+                               for n in written["files"] if n != written["video"]]}
+    db.execute("UPDATE exports SET files = ?, archive = ? WHERE id = ?",
+               (json.dumps(files), json.dumps(archive), export_id))
+    details = {"export": export_id, "files": len(written["files"]), "camera": camera,
+               "manifest_sha256": written["manifest_sha256"], "bytes": written["bytes"],
+               "hashes_sealed": sealed["n"], "reason_text": reason}
+    for book in ("usage", "inzien"):            # art. 7 lid 2 and R-51: both logbooks
+        gov.logbook.append(book, actor.name, "export-written", subject=f"request {request_id}",
+                           reason=req["reference"], details=details)
+    return {**show_export(db, export_id), "path": written["path"], "package": written}
+
+
+def _recipient(officer: dict | None, req: dict) -> str:
+    """Who receives the package: the identified officer, of the requesting organisation."""
+    who = (officer or {}).get("officer") or ""
+    return f"{who}, {req['requester']}" if who else req["requester"]
+
+
 def hand_over(gov, store, actor: Actor, export_id: int, *, medium: str) -> dict:
     """Art. 9 lid 2-4: the export on medium `medium` (the stick's label or serial) is given to
     the officer who identified and signed; recorded and logged in the Logboek Inzien (R-51)."""

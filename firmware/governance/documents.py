@@ -20,7 +20,7 @@ from fpdf.enums import WrapMode
 from firmware.governance.bounds import when
 from firmware.governance.wording import (ALARMS, DETAIL_KEYS, ROLES, STATUSES, VALUES, Names,
                                          action_text, actor_text, device_label, moment)
-from firmware.i18n import _
+from firmware.i18n import _, dutch
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -301,7 +301,9 @@ def art9_declaration_pdf(facts: dict, out: Path) -> Path:
         doc.line_text("Nog niet overgedragen: leg de overdracht vast (medium, datum en tijd) "
                       "en druk deze verklaring opnieuw af.")
     doc.heading("Bestanden in het exportpakket")
-    if export:
+    if export and export["archive"].get("kind") == "package":
+        _package_files(doc, export["archive"], export["files"])
+    elif export:
         files = export["files"]
         doc.line_text(f"{len(files)} videobestanden (MP4, zonder geluid) en de lijsten "
                       "SHA256SUMS en manifest.json. De SHA-256 is die van het bestand zoals de "
@@ -457,3 +459,25 @@ def report_pdf(data: dict, cfg, out: Path) -> Path:
                 STATUSES.get(r["status"], r["status"])] for r in data.get("overdue", [])],
               [10, 50, 40, 40, 40])
     return doc.save(out)
+
+
+def _package_files(doc, archive: dict, files: list[dict]) -> None:
+    """The evidence package (export/manifest.py): its files, hashes and the device key's
+    fingerprint, the check out of band of manifest.sig (issue 13 item 3)."""
+    doc.line_text(dutch("The evidence package %(name)s (%(bytes)s bytes) holds one video per "
+                        "camera (MP4, H.264, no sound), manifest.json signed by the device "
+                        "(manifest.sig), device-pubkey.pem and manifest.sha256. Check it with "
+                        "sha256sum -c manifest.sha256 and openssl pkeyutl -verify (see "
+                        "LEESMIJ.txt).", name=Path(archive["path"]).name,
+                        bytes=archive["bytes"]))
+    for f in files:
+        doc.line_text(f"{f['name']}   {local_zoned(f['start'], seconds=True)} tot "
+                      f"{local_zoned(f['end'], seconds=True)}")
+        doc.hash_line(f["sha256"])
+    for f in archive.get("other_files", []):
+        doc.line_text(f["name"])
+        doc.hash_line(f["sha256"])
+    if archive.get("fingerprint"):
+        doc.line_text(dutch("Fingerprint of the device key that signed manifest.json (compare "
+                            "it with device-pubkey.pem):"))
+        doc.hash_line(archive["fingerprint"])

@@ -59,6 +59,12 @@ CREATE INDEX IF NOT EXISTS segments_camera_start ON segments(camera_id, start);
 CREATE INDEX IF NOT EXISTS segments_slot ON segments(slot);
 CREATE INDEX IF NOT EXISTS segments_start ON segments(start);
 CREATE INDEX IF NOT EXISTS segments_event ON segments(event_id);
+CREATE TABLE IF NOT EXISTS segment_hashes (   -- storage/hashes.py: proof back to recording
+    n           INTEGER PRIMARY KEY AUTOINCREMENT,
+    segment_id  TEXT NOT NULL UNIQUE,
+    sha256      TEXT NOT NULL,           -- of the plaintext MP4, computed while it was written
+    chain       TEXT NOT NULL            -- sha256(previous chain | segment id | sha256)
+);
 CREATE TABLE IF NOT EXISTS holds (
     id          INTEGER PRIMARY KEY,
     camera_id   TEXT NOT NULL,

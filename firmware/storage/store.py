@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import queue
@@ -41,6 +42,7 @@ from pathlib import Path
 
 from firmware.config import MAX_RETENTION_DAYS, Config
 from firmware.storage import index
+from firmware.storage.hashes import record_hash
 from firmware.storage.keys import FileKeyProvider, KeyProblem, KeyProvider, new_key, unwrap, wrap
 from firmware.storage.ownership import OwnerLock
 from firmware.storage.segcrypt import (CIPHERS, EncryptingWriter, Header, SegmentError,
@@ -145,14 +147,16 @@ class _Target:
         store.submit(self._open)
         header = Header(meta.segment_id, slot, store.device_id, store.cipher)
         self._enc = self.stream(_Queued(self), header, dek)
+        self._sha = hashlib.sha256()   # of the plaintext, as it passes: no second read
 
     def write(self, data: bytes) -> int:
+        self._sha.update(data)
         return self._enc.write(data)
 
     def commit(self, end: datetime, frames: int) -> SegmentRecord:
         self._enc.finish()
         record = SegmentRecord(self.meta, end, frames, self._enc.bytes_out, self.final)
-        self.store.submit(functools.partial(self._finish, record))
+        self.store.submit(functools.partial(self._finish, record, self._sha.hexdigest()))
         return record
 
     def abort(self) -> None:
@@ -174,7 +178,7 @@ class _Target:
             except OSError as exc:
                 self._fail(exc)
 
-    def _finish(self, record: SegmentRecord) -> None:
+    def _finish(self, record: SegmentRecord, sha256: str) -> None:
         if self._error is not None:
             return
         try:
@@ -183,7 +187,7 @@ class _Target:
             self._file.close()
             os.replace(self.tmp, self.final)
             fsync_dir(self.final.parent)
-            self.store._index_segment(record, self.slot, self._dek)
+            self.store._index_segment(record, self.slot, self._dek, sha256)
         except (OSError, StorageError) as exc:
             self._fail(exc)
             try:
@@ -583,7 +587,8 @@ class EncryptedStore:
         final = self.root / meta.camera_id / meta.start.strftime("%Y-%m-%d") / name
         return self.target_class(self, meta, slot, new_key(), final)
 
-    def _index_segment(self, record: SegmentRecord, slot: int, dek: bytes) -> None:
+    def _index_segment(self, record: SegmentRecord, slot: int, dek: bytes,
+                       sha256: str | None = None) -> None:
         m = record.meta
         start, end = m.start.timestamp(), record.end.timestamp()
         with self.transaction() as db:
@@ -605,6 +610,8 @@ class EncryptedStore:
                  wrap(slot_key, dek, f"dek:{m.segment_id}"),
                  str(record.path.relative_to(self.data_dir)), record.bytes, record.frames,
                  int(m.clock_synced), m.location))
+            if sha256 is not None:
+                record_hash(db, m.segment_id, sha256)
             # footage recorded inside the window of an active hold is held from the start.
             holds = db.execute("SELECT id, wrapped_key FROM holds WHERE camera_id = ? AND "
                                "released IS NULL AND start < ? AND end > ?",

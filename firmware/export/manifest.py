@@ -1,0 +1,223 @@
+"""The evidence package (issue 13 item 3): a folder anyone can verify with standard tools.
+
+    <camera>_<start>.mp4     one per camera and window (export/remux.py)
+    manifest.json            every other file with its SHA-256, the device, camera, window (UTC
+                             and local), clock state, gaps, request, operator, recipient, export
+                             id, and per MP4 the source segments with their recording-time hashes
+    manifest.sig             Ed25519 over manifest.json's bytes, by the device's signing key
+    device-pubkey.pem        that key's public half; its fingerprint is in manifest.json's
+                             `device.fingerprint` and printed on the declaration (out of band)
+    manifest.sha256          every file but itself, in the format `sha256sum -c` reads
+    LEESMIJ.txt, README.txt  how to play and verify it, and the time-accuracy statement
+
+It is written into `.<name>.part` next to its final place, every file synced, and renamed only
+when complete (the directory synced after), so a half-written package never looks valid.
+`verify` checks a package with the same rules a recipient's tools apply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.serialization import (Encoding, PublicFormat,
+                                                          load_pem_public_key)
+
+from firmware.export.remux import remux
+from firmware.i18n import N_, dutch
+from firmware.storage.durable import fsync_dir
+
+FORMAT = "nvr-evidence-package/1"
+SUMS = "manifest.sha256"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+PUBKEY = "device-pubkey.pem"
+
+GUIDE = N_(
+    "Evidence package %(export)s of camera %(camera)s (%(location)s), request %(reference)s\n"
+    "Made by device %(device)s for %(recipient)s by %(operator)s.\n\n"
+    "Playing: %(video)s plays in VLC and in the Windows media player. The pictures are the "
+    "recorded ones, copied without re-encoding.\n\n"
+    "Checking that nothing changed, with standard tools only:\n"
+    "  sha256sum -c manifest.sha256\n"
+    "  openssl pkeyutl -verify -pubin -inkey device-pubkey.pem -rawin -in manifest.json "
+    "-sigfile manifest.sig\n"
+    "The first checks every file, the second that manifest.json was signed by the device. "
+    "Compare the key's fingerprint (openssl pkey -pubin -in device-pubkey.pem -outform DER | "
+    "sha256sum) with the fingerprint on the signed declaration: %(fingerprint)s.\n"
+    "manifest.json lists, per video, the recorded segments and the SHA-256 each had when it "
+    "was recorded, so the recording can be shown unchanged since recording time.\n\n"
+    "Time accuracy: the times are the device's clock, in UTC and in Dutch local time. When "
+    "the footage was recorded the clock was %(synced)s. Gaps in the recording are listed "
+    "in manifest.json under 'gaps'.\n")
+SYNCED = N_("synchronised with a time server (NTP) for every segment")
+NOT_SYNCED = N_("NOT confirmed synchronised for every segment: treat the times with care")
+
+
+_SUM_LINE = re.compile(r"[0-9a-f]{64}  [^/\x00-\x1f]+")
+
+
+class PackageError(Exception):
+    """The package could not be written; nothing that verifies was left behind."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _times(t: float, zone: ZoneInfo) -> dict:
+    return {"utc": datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds"),
+            "local": datetime.fromtimestamp(t, zone).isoformat(timespec="milliseconds")}
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+
+def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
+                  recorded: dict[str, dict], info: dict, zone: str = "Europe/Amsterdam") -> dict:
+    """Write the package `dest/name` from `segments` (index rows of one camera, oldest first);
+    `recorded` maps segment id to its recording-time hash; `info` holds export, reference,
+    operator, recipient, device, camera, camera_name, location, start, end. Returns
+    {path, files, bytes, manifest_sha256}."""
+    tz = ZoneInfo(zone)
+    final = Path(dest) / name
+    if final.exists():
+        raise PackageError(f"{final} exists already: choose another target folder")
+    tmp = Path(dest) / f".{name}.part"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        video = f"{info['camera']}_{datetime.fromtimestamp(segments[0]['start'], tz):%Y%m%d-%H%M%S}.mp4"
+        out = remux(segments, store.read_segment, tmp / video)
+        for sid, now in out.sources.items():       # unchanged since recording, or no package
+            then = recorded.get(sid, {}).get("sha256")
+            if then is not None and then != now:
+                raise PackageError(f"segment {sid} no longer has the SHA-256 it had when it was "
+                                   f"recorded ({then}, now {now}): it was changed on the "
+                                   "device; nothing was exported; report this to the privacy "
+                                   "officer")
+        synced = all(s["clock_synced"] for s in segments)
+        pem = signer.public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        _write(tmp / PUBKEY, pem)
+        words = {"export": info["export"], "camera": info["camera_name"],
+                 "location": info["location"], "reference": info["reference"],
+                 "device": info["device"], "recipient": info["recipient"],
+                 "operator": info["operator"], "video": video,
+                 "fingerprint": signer.fingerprint}
+        _write(tmp / "README.txt", (GUIDE % {**words, "synced": SYNCED if synced
+                                             else NOT_SYNCED}).encode())
+        _write(tmp / "LEESMIJ.txt", dutch(GUIDE, **words, synced=dutch(
+            SYNCED if synced else NOT_SYNCED)).encode())
+        files = [{"name": n, "sha256": sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
+                 for n in (video, PUBKEY, "README.txt", "LEESMIJ.txt")]
+        manifest = {
+            "format": FORMAT, "export": info["export"], "request": info["reference"],
+            "operator": info["operator"], "recipient": info["recipient"],
+            "device": {"id": info["device"], "fingerprint": signer.fingerprint,
+                       "signature": "Ed25519"},
+            "camera": {"id": info["camera"], "name": info["camera_name"],
+                       "location": info["location"]},
+            "window": {"start": _times(info["start"], tz), "end": _times(info["end"], tz),
+                       "timezone": zone},
+            "clock": {"synchronised": synced, "offset_seconds": None,
+                      "note": "the recorder records the sync state per segment; the measured "
+                              "offset was not recorded"},
+            "files": files,
+            "videos": [{
+                "name": video, "codec": "h264", "audio": False, "frames": out.frames,
+                "packets_sha256": out.packets_sha256,
+                "first_frame": _times(out.first, tz), "last_frame": _times(out.last, tz),
+                "gaps": [{"start": _times(g["start"], tz), "end": _times(g["end"], tz)}
+                         for g in out.gaps],
+                "segments": [{"id": s["id"], "start": _times(s["start"], tz),
+                              "end": _times(s["end"], tz), "frames": s["frames"],
+                              "clock_synchronised": bool(s["clock_synced"]),
+                              "sha256_at_recording": recorded.get(s["id"], {}).get("sha256"),
+                              "hash_chain": recorded.get(s["id"], {}).get("chain"),
+                              "sha256_at_export": out.sources[s["id"]],
+                              "packets_sha256": out.segment_packets[s["id"]]}
+                             for s in segments]}],
+        }
+        body = json.dumps(manifest, indent=1, ensure_ascii=False).encode()
+        _write(tmp / MANIFEST, body)
+        _write(tmp / SIGNATURE, signer.sign(body))
+        names = sorted(p.name for p in tmp.iterdir())
+        _write(tmp / SUMS, "".join(f"{sha256_file(tmp / n)}  {n}\n" for n in names).encode())
+        fsync_dir(tmp)
+        os.rename(tmp, final)
+        fsync_dir(Path(dest))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"path": str(final), "files": sorted(p.name for p in final.iterdir()),
+            "bytes": sum(p.stat().st_size for p in final.iterdir()),
+            "manifest_sha256": hashlib.sha256(body).hexdigest(), "video": video}
+
+
+def verify(path: Path) -> list[tuple[str, str]]:
+    """Check a package as a recipient would: (file, what is wrong) for every fault; empty when
+    it verifies. Checks manifest.sha256, the files manifest.json lists, the signature, and
+    that no file is there that neither lists."""
+    path = Path(path)
+    faults: list[tuple[str, str]] = []
+    if not path.is_dir():
+        return [(str(path), "not a package folder")]
+    try:
+        text = (path / SUMS).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [(SUMS, f"unreadable ({exc})")]
+    listed = {}
+    lines = text.split("\n")
+    if lines[-1] != "" or not all(_SUM_LINE.fullmatch(line) for line in lines[:-1]):
+        faults.append((SUMS, "not in the format sha256sum -c reads (a line was changed)"))
+    for line in lines[:-1]:
+        if _SUM_LINE.fullmatch(line):
+            digest, _, name = line.partition("  ")
+            listed[name] = digest
+    for name, digest in listed.items():
+        target = path / name
+        if "/" in name or not target.is_file():
+            faults.append((name, "listed in manifest.sha256 but missing"))
+        elif sha256_file(target) != digest:
+            faults.append((name, "SHA-256 differs from manifest.sha256: the file was changed"))
+    for extra in sorted(p.name for p in path.iterdir() if p.name not in listed and p.name != SUMS):
+        faults.append((extra, "not listed in manifest.sha256"))
+    try:
+        body = (path / MANIFEST).read_bytes()
+        key = load_pem_public_key((path / PUBKEY).read_bytes())
+        key.verify((path / SIGNATURE).read_bytes(), body)
+    except InvalidSignature:
+        faults.append((MANIFEST, "the signature in manifest.sig does not match: manifest.json, "
+                                 "manifest.sig or device-pubkey.pem was changed"))
+        return faults
+    except (OSError, ValueError, TypeError) as exc:
+        faults.append((MANIFEST, f"cannot check the signature ({exc})"))
+        return faults
+    try:
+        manifest = json.loads(body)
+        for f in manifest["files"]:
+            target = path / f["name"]
+            if not target.is_file() or sha256_file(target) != f["sha256"]:
+                faults.append((f["name"], "SHA-256 differs from the signed manifest.json"))
+        der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        if hashlib.sha256(der).hexdigest() != manifest["device"]["fingerprint"]:
+            faults.append((PUBKEY, "its fingerprint is not the one in manifest.json"))
+    except (ValueError, KeyError, TypeError) as exc:
+        faults.append((MANIFEST, f"not a package manifest ({exc})"))
+    return faults
