@@ -42,16 +42,30 @@ class CaseSwitch:
 
     def __init__(self, store, logbook: Logbook, timezone: str, pin: int):
         self.store, self.logbook, self.timezone, self.pin = store, logbook, timezone, pin
+        # Alarm changes the index has not taken yet (kind: detail to raise, None to clear),
+        # in order; `flush` writes them, and the GPIO worker calls it again until it can.
+        self.pending: dict[str, str | None] = {}
+
+    def flush(self) -> None:
+        """Write the pending alarm changes; an index that refuses (locked by another
+        process, a failing disk) raises, and what is left stays pending for the next try."""
+        for kind, detail in list(self.pending.items()):
+            if detail is None:
+                self.store.clear_alarm(kind)
+            else:
+                self.store.raise_alarm(kind, detail)
+            del self.pending[kind]
 
     def opened(self, *, at_start: bool) -> None:
         now = time.time()
         local = moment(now, self.timezone)
         found = " (found open when the recorder started)" if at_start else ""
+        self.pending[CASE_OPEN] = f"the case is open since {local}{found}"
+        self.pending[CASE_TAMPER] = (
+            f"the case was opened at {local}{found}: check the device, close the case and "
+            "acknowledge with `nvr device tamper-ack --user NAME --reason TEXT`")
         try:
-            self.store.raise_alarm(CASE_OPEN, f"the case is open since {local}{found}")
-            self.store.raise_alarm(CASE_TAMPER, (
-                f"the case was opened at {local}{found}: check the device, close the case and "
-                "acknowledge with `nvr device tamper-ack --user NAME --reason TEXT`"))
+            self.flush()
         finally:                # the entry is written even when the index refused the alarm
             self.logbook.append("usage", SYSTEM, "case-opened", at=now,
                                 details={"local_time": local, "at_start": at_start,
@@ -59,8 +73,10 @@ class CaseSwitch:
 
     def closed(self) -> None:
         now = time.time()
+        self.pending.pop(CASE_OPEN, None)           # raise-then-clear in order: clear last
+        self.pending[CASE_OPEN] = None
         try:
-            self.store.clear_alarm(CASE_OPEN)
+            self.flush()
         finally:
             self.logbook.append("usage", SYSTEM, "case-closed", at=now,
                                 details={"local_time": moment(now, self.timezone),
@@ -68,7 +84,8 @@ class CaseSwitch:
 
     def closed_at_start(self) -> None:
         """The case is closed at start: a `case-open` left by an earlier run is stale."""
-        self.store.clear_alarm(CASE_OPEN)
+        self.pending[CASE_OPEN] = None
+        self.flush()
 
 
 def forget_switch(store) -> None:

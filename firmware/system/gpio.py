@@ -186,6 +186,12 @@ class DeviceGpio:
                 job = "status"
             if job is None:
                 return
+            if self.case is not None and self.case.pending:
+                try:                         # an alarm the index refused, tried again
+                    self.case.flush()
+                except Exception as exc:     # noqa: BLE001 - the next tick tries again
+                    log.error("GPIO: the case alarm could not be written to the index (%s); "
+                              "tried again in %g s", exc, self.interval)
             try:
                 if job == "case":
                     self._read_case()
