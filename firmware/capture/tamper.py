@@ -61,6 +61,7 @@ class TamperSettings:
     warmup_seconds: float = 2.0       # the first references, learnt fast
     edge_seconds: float = 120.0       # time constant of the edge reference
     view_seconds: float = 30.0        # time constant of the reference view
+    anchor_seconds: float = 3600.0    # time constant of the anchor view: a slow turn (R-82)
     hold: dict[str, float] = field(default_factory=lambda: {
         "dark": 5.0, "uniform": 5.0, "frozen": 10.0, "defocused": 10.0, "turned": 10.0})
     clear_seconds: float = 5.0
@@ -131,6 +132,7 @@ class TamperDetector:
         self._next = self._looked = -np.inf
         self._edge_ref = self._ref_mean = 0.0     # edge energy and mean luma learnt with it
         self._view_ref: np.ndarray | None = None
+        self._anchor: np.ndarray | None = None      # the view learnt over an hour
         self._learnt = 0.0                # seconds of picture in the references so far
         already = set(active)
         self.conditions = {c: _Condition(s.hold[c], s.clear_seconds, c in already)
@@ -197,7 +199,7 @@ class TamperDetector:
         view = cv2.resize(work, (40, 30), dst=self._view, interpolation=cv2.INTER_AREA)
         m["edge"] = edge
         if self._learnt < s.warmup_seconds:          # first references: learnt fast
-            self._learn(mean, edge, view, 0.5, 0.5)
+            self._learn(mean, edge, view, 0.5, 0.5, 0.5)
             self._learnt += s.every_seconds
             return present
         if abs(mean - self._ref_mean) > s.light_change * self._ref_mean:
@@ -212,30 +214,34 @@ class TamperDetector:
         if m["edge_ratio"] < s.edge_ratio:
             present.add("defocused")
             return present
-        m["view_match"] = self._view_match(view)
+        m["view_match"] = min(self._view_match(view, self._view_ref),
+                              self._view_match(view, self._anchor, both=True))
         if m["view_match"] < s.view_match:
             present.add("turned")
             return present
         if "frozen" not in present:
             self._learn(mean, edge, view, s.every_seconds / s.edge_seconds,
-                        s.every_seconds / s.view_seconds)
+                        s.every_seconds / s.view_seconds, s.every_seconds / s.anchor_seconds)
         return present
 
     def _learn(self, mean: float, edge: float, view: np.ndarray, edge_rate: float,
-               view_rate: float) -> None:
+               view_rate: float, anchor_rate: float) -> None:
         if self._view_ref is None:
             self._ref_mean, self._edge_ref = mean, edge
             self._view_ref = view.astype(np.float32)
+            self._anchor = view.astype(np.float32)
             return
         self._ref_mean += (mean - self._ref_mean) * edge_rate
         self._edge_ref += (edge - self._edge_ref) * edge_rate
         cv2.accumulateWeighted(view, self._view_ref, view_rate)
+        cv2.accumulateWeighted(view, self._anchor, anchor_rate)
 
-    def _view_match(self, view: np.ndarray) -> float:
-        """Share of the textured blocks (5x5 of the 40x30 view) that still correlate. Block
-        means by an exact 5x5 area average: a few OpenCV calls, no Python loop."""
+    def _view_match(self, view: np.ndarray, ref: np.ndarray, both: bool = False) -> float:
+        """Share of the textured blocks (5x5 of the 40x30 view) that still correlate with
+        `ref`; with `both`, only blocks textured in the view too count (the anchor, learnt in
+        other light: a block gone flat at dusk is no sign of a turn). Block means by an exact
+        5x5 area average: a few OpenCV calls, no Python loop."""
         cur = view.astype(np.float32)
-        ref = self._view_ref
 
         def means(a: np.ndarray) -> np.ndarray:
             return cv2.resize(a, (8, 6), interpolation=cv2.INTER_AREA)
@@ -245,6 +251,8 @@ class TamperDetector:
         var_r = means(cv2.multiply(ref, ref)) - mr * mr
         cov = means(cv2.multiply(cur, ref)) - mc * mr
         textured = var_r > self.settings.block_texture ** 2
+        if both:
+            textured &= var_c > self.settings.block_texture ** 2
         count = int(np.count_nonzero(textured))
         if count < 6:
             return 1.0                    # too flat a reference to judge by
