@@ -85,3 +85,82 @@ def test_no_alarm_over_the_clip_looped_for_an_hour(path):
         seen += [(i * EVERY, c.condition, c.raised) for c in detector.feed(next(source),
                                                                            i * EVERY)]
     assert seen == []
+
+
+# --- a restart must not take a turned camera's view as the normal one -------------------------
+
+def _start(config):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                             "run", "--no-web"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("recording "):
+            return proc
+    raise AssertionError("the recorder did not start: " + "".join(seen))
+
+
+def _frames(cfg, at_least: int) -> None:
+    """Wait until the running recorder's camera delivered `at_least` frames (frame time, not
+    the wall clock, decides how long the detector has looked)."""
+    import time
+    from firmware.live.client import recorder_status
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = recorder_status(cfg.live_socket) or {}
+        if (status.get("cam", {}).get("frames") or 0) >= at_least:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the camera did not deliver {at_least} frames: {status}")
+
+
+def test_a_power_cut_does_not_clear_a_turned_camera_alarm_a_deliberate_restart_does_R82(
+        tmp_path):
+    """Turn the camera away (`turned` is raised), then cut the power: the recorder that
+    starts again learned its reference views from the turned picture and cleared the alarm
+    within seconds, before the central room's NvrCameraTampered (for: 1m) fired. After an
+    unclean end the alarms judged against a learnt view (turned, defocused) now stay until a
+    deliberate restart (systemctl restart: a clean stop) accepts the view."""
+    import signal
+    from conftest import make_store, write_config
+    from firmware.capture.tamper_kinds import alarm_kind
+    from firmware.config import load
+
+    config = write_config(tmp_path)
+    cfg = load(config)
+    kind = alarm_kind("cam", "turned")
+    settings = TamperSettings()
+    looked = int(cfg.cameras[0].fps * (settings.warmup_seconds + settings.clear_seconds + 4))
+
+    first = _start(config)
+    first.send_signal(signal.SIGKILL)                  # the power is cut ...
+    first.wait(30)
+    store = make_store(tmp_path)                       # ... while `turned` was raised
+    store.raise_alarm(kind, "camera cam: the whole view changed and stays changed")
+    store.close()
+
+    second = _start(config)                            # power back: an unclean end before
+    try:
+        _frames(cfg, looked)
+        store = make_store(tmp_path)
+        kinds = [a["kind"] for a in store.alarms()]
+        store.close()
+    finally:
+        second.terminate()                             # a clean stop
+        out, _ = second.communicate(timeout=60)
+    assert kind in kinds, f"the turned alarm was cleared after the power cut: {kinds}\n{out}"
+
+    third = _start(config)                             # the deliberate restart accepts the view
+    try:
+        _frames(cfg, looked)
+        store = make_store(tmp_path)
+        kinds = [a["kind"] for a in store.alarms()]
+        store.close()
+    finally:
+        third.terminate()
+        third.communicate(timeout=60)
+    assert kind not in kinds, kinds

@@ -42,6 +42,8 @@ from firmware.capture.tamper_kinds import CONDITIONS, alarm_kind, parse_alarm_ki
 log = logging.getLogger(__name__)
 
 SATURATED = 235                  # luma at or above which a pixel is blown out (video range)
+# Conditions judged against references learnt from the picture itself (see TamperWatch).
+VIEW_LEARNT = ("defocused", "turned")
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,11 @@ class Change:
 class _Condition:
     """Hold before raising, clear time before clearing."""
 
-    __slots__ = ("hold", "clear", "active", "_since", "_absent_since")
+    __slots__ = ("hold", "clear", "active", "latched", "_since", "_absent_since")
 
-    def __init__(self, hold: float, clear: float, active: bool = False):
+    def __init__(self, hold: float, clear: float, active: bool = False, latched: bool = False):
         self.hold, self.clear, self.active = hold, clear, active
+        self.latched = latched and active         # raised, and the picture cannot clear it
         self._since: float | None = None
         self._absent_since: float | None = None
 
@@ -105,7 +108,7 @@ class _Condition:
         self._since = None
         if self._absent_since is None:
             self._absent_since = t
-        if self.active and t - self._absent_since >= self.clear:
+        if self.active and not self.latched and t - self._absent_since >= self.clear:
             self.active = False
             return False
         return None
@@ -115,11 +118,12 @@ class TamperDetector:
     """Looks at lores luma frames of one size and reports tamper conditions as they change.
 
     `active`: conditions raised before (alarms found in the index at start); each is cleared
-    when the picture shows it absent for the clear time.
+    when the picture shows it absent for the clear time, except those in `latched`, which
+    stay raised for this detector's life.
     """
 
     def __init__(self, width: int, height: int, settings: TamperSettings | None = None,
-                 active: Iterable[str] = ()):
+                 active: Iterable[str] = (), latched: Iterable[str] = ()):
         s = self.settings = settings or TamperSettings()
         scale = min(1.0, 120 / height)
         self.work_size = (max(40, round(width * scale)) & ~1, max(30, round(height * scale)) & ~1)
@@ -134,8 +138,8 @@ class TamperDetector:
         self._view_ref: np.ndarray | None = None
         self._anchor: np.ndarray | None = None      # the view learnt over an hour
         self._learnt = 0.0                # seconds of picture in the references so far
-        already = set(active)
-        self.conditions = {c: _Condition(s.hold[c], s.clear_seconds, c in already)
+        already, kept = set(active), set(latched)
+        self.conditions = {c: _Condition(s.hold[c], s.clear_seconds, c in already, c in kept)
                            for c in CONDITIONS}
         self.measured: dict[str, float] = {}
 
@@ -292,18 +296,29 @@ class TamperWatch:
     """A camera's detector with its alarms kept in the index: `feed` it each lores frame.
 
     Alarms of this camera found in the index at start stay raised until the picture shows
-    their condition absent for the clear time (a restart loses nothing unseen). When the index
+    their condition absent for the clear time (a restart loses nothing unseen). After an
+    unclean end of the recorder before (`unclean_start`: a power cut, a crash, the watchdog),
+    the alarms judged against views learnt from the picture (VIEW_LEARNT: turned, defocused)
+    stay raised until a deliberate restart: the views are learnt again from the picture found,
+    which is the turned or smeared one, so the picture cannot show them absent; otherwise
+    turning a camera away and cutting the power cleared the alarm (redteam12). When the index
     cannot be written (locked, disk failing), the camera goes on recording: the change is
     logged and tried again every `RETRY` seconds, and none is lost."""
 
     RETRY = 5.0
 
     def __init__(self, camera: str, width: int, height: int, store: AlarmStore,
-                 settings: TamperSettings | None = None):
+                 settings: TamperSettings | None = None, *, unclean_start: bool = False):
         self.camera, self.store = camera, store
         found = [parse_alarm_kind(a["kind"]) for a in store.alarms()]
         active = [cond for cam, cond in filter(None, found) if cam == camera]
-        self.detector = TamperDetector(width, height, settings, active)
+        latched = [cond for cond in active if cond in VIEW_LEARNT] if unclean_start else []
+        for cond in latched:
+            log.warning("camera %s: the alarm %s stays raised: the recorder before ended "
+                        "uncleanly (power cut, crash, watchdog) while it was raised, so the view "
+                        "learnt now cannot clear it; after checking the camera, a deliberate "
+                        "restart (systemctl restart nvr-recorder) accepts the view", camera, cond)
+        self.detector = TamperDetector(width, height, settings, active, latched)
         self.pending: dict[str, str | None] = {}      # kind: detail to raise, None to clear
         self._retry_at = -np.inf
 
