@@ -90,7 +90,8 @@ def _note_unclean_end(cfg, store) -> bool:
         gov.close()
     print(f"recorder restarted after an unclean end: the recorder before it (pid "
           f"{row['previous_pid']}) did not stop cleanly (killed, crashed, stopped by the "
-          f"watchdog or the power went); {restarts.count(store)} such restart(s) counted, this "
+          f"watchdog or before it was ready, or the power went); {restarts.count(store)} such "
+          "restart(s) counted, this "
           "one in the usage logbook", flush=True)
     return True
 
@@ -157,7 +158,10 @@ def cmd_run(args) -> int:
             web.wait(10)
         retention.join(10)
         failed = [w for w in service.workers if w.error]
-        if ended and (stop or not failed):  # a clean stop, while still the owner
+        # Under systemd, a stop before READY=1 is its start timeout (a camera that never
+        # delivered): a failed start, counted as a restart at the next one (redteam12).
+        started = watchdog.ready or not watchdog.notifier.enabled
+        if ended and (stop and started or not stop and not failed):   # a clean stop
             store.drain()
             restarts.end_run(store)
         store.close()
