@@ -18,6 +18,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from test_permissions import _clip, _ok, device, needs_root  # noqa: F401  (device: fixture)
 
 from firmware.storage.restarts import MARKER
@@ -83,3 +85,71 @@ def test_a_file_the_web_user_left_at_live_sock_does_not_keep_the_recorder_from_s
         out, _ = proc.communicate(timeout=60)
     assert any(line.startswith("recording 1 camera") for line in seen), "".join(seen) + out
     assert proc.returncode == 0, "".join(seen) + out
+
+
+ASK_EJECT = r"""
+import json, sys
+from firmware.config import load
+from firmware.export.medium import eject
+result = eject(load(sys.argv[1]))
+print(json.dumps({"ejected": result.ejected, "message": result.message}))
+"""
+
+
+def _group(root: Path, name: str) -> tuple[int, list[str]]:
+    for line in (root / "etc" / "group").read_text().splitlines():
+        group, _, gid, members = line.split(":")
+        if group == name:
+            return int(gid), members.split(",") if members else []
+    raise AssertionError(f"no group {name} in {root}/etc/group")
+
+
+@needs_root
+@pytest.mark.xfail(strict=True, reason=(
+    "redteam12 finding for export/ (stickwrite) and systemd/sysusers.d: the eject button runs "
+    "in the recorder (nvr-recorder), but exportd's socket directory and PeerPolicy admit only "
+    "root and the group nvr-export, whose only member is nvr-web; the fix needs a per-command "
+    "policy in export/protocol.py (list and eject for the recorder, not format or write) before "
+    "the recorder may join the group"))
+def test_the_eject_button_in_the_recorder_reaches_exportd_R61(device):
+    """hardware.md: a press of the eject button asks exportd to eject the stick. exportd as its
+    unit makes it (socket directory 0750 root:nvr-export, the peers for_group admits), asked
+    from the recorder's user as the recorder's GPIO worker asks."""
+    import os
+    import threading
+
+    from firmware.export import protocol
+    from firmware.export.daemon import Daemon, serve
+
+    class NoCommands:                      # `list` and an empty `eject` run no command
+        def run(self, argv, stdin=None):
+            raise AssertionError(f"no privileged step expected: {argv}")
+
+    gid, members = _group(device.root, "nvr-export")
+    uids = {device.ids["users"][m]["uid"] for m in members if m in device.ids["users"]}
+    policy = protocol.PeerPolicy(frozenset({0, *uids}), frozenset({gid}))  # as for_group
+    runtime = device.root / "run" / "nvr-exportd"
+    runtime.mkdir(parents=True)
+    os.chown(runtime, 0, gid)
+    runtime.chmod(0o750)
+    sock = runtime / "exportd.sock"
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(Daemon(NoCommands(), set(), runtime), sock,
+                                                  policy, stop), daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            threading.Event().wait(0.05)
+        os.chown(sock, 0, gid)             # exportd runs as root with Group=nvr-export
+        answers = {}
+        for user in ("nvr-web", "nvr-recorder"):
+            answers[user] = json.loads(_ok(device.run(
+                user, sys.executable, "-c", ASK_EJECT, str(device.config),
+                env={"NVR_EXPORTD_SOCKET": str(sock)})).stdout)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert "did not eject" not in answers["nvr-web"]["message"], answers     # the control
+    assert "did not eject" not in answers["nvr-recorder"]["message"], answers
