@@ -306,6 +306,7 @@ class TamperWatch:
     logged and tried again every `RETRY` seconds, and none is lost."""
 
     RETRY = 5.0
+    AUDIT = 5.0        # seconds of frames between two looks at the index while raised
 
     def __init__(self, camera: str, width: int, height: int, store: AlarmStore,
                  settings: TamperSettings | None = None, *, unclean_start: bool = False):
@@ -320,7 +321,7 @@ class TamperWatch:
                         "restart (systemctl restart nvr-recorder) accepts the view", camera, cond)
         self.detector = TamperDetector(width, height, settings, active, latched)
         self.pending: dict[str, str | None] = {}      # kind: detail to raise, None to clear
-        self._retry_at = -np.inf
+        self._retry_at = self._audit_at = -np.inf
 
     def feed(self, luma: np.ndarray, t: float) -> None:
         for change in self.detector.feed(luma, t):
@@ -328,8 +329,32 @@ class TamperWatch:
             self.pending[kind] = f"camera {self.camera}: {change.detail}" if change.raised \
                 else None
             self._retry_at = -np.inf
+        if t >= self._audit_at or t < self._audit_at - 2 * self.AUDIT:
+            self._audit_at = t + self.AUDIT
+            self._audit()
         if self.pending and (t >= self._retry_at or t < self._retry_at - 2 * self.RETRY):
             self._write(t)
+
+    def _audit(self) -> None:
+        """R-82: an alarm the picture still shows must be in the index. Someone with sqlite3
+        and the data directory (the group nvr) could delete its row and hide a covered camera;
+        it is raised again, and the journal says so. Only while a condition is raised."""
+        active = self.detector.active
+        if not active:
+            return
+        try:
+            present = {a["kind"] for a in self.store.alarms()}
+        except Exception:   # noqa: BLE001 - the index is unreadable now: the next look
+            return
+        for condition in active:
+            kind = alarm_kind(self.camera, condition)
+            if kind not in present and kind not in self.pending:
+                log.error("camera %s: the tamper alarm %s was removed from the index while the "
+                          "picture still shows it (by hand?); raised again", self.camera, kind)
+                self.pending[kind] = (f"camera {self.camera}: "
+                                      f"{self.detector._describe(condition)} (raised again: "
+                                      "the alarm had been removed from the index)")
+                self._retry_at = -np.inf
 
     def _write(self, t: float) -> None:
         for kind, detail in list(self.pending.items()):
