@@ -73,3 +73,69 @@ def test_exportd_never_offers_the_data_disk_in_its_own_namespace_R61(tmp_path):
     assert not is_export_candidate(props, seen), (
         f"in exportd's namespace the system disks are {sorted(seen)}: the data disk {disk} "
         "is offered as an export stick")
+
+
+UDEV_PROBE = r"""
+import sys
+from firmware.export.udev import UdevSource
+import pyudev
+present = sum(1 for _ in pyudev.Context().list_devices(subsystem="block"))
+source = UdevSource()
+for i, event in enumerate(source.events()):
+    if i + 1 == present:
+        print("ready", flush=True)
+    elif i + 1 > present:
+        print("event", event.action, event.devname, flush=True)
+        break
+"""
+
+
+def _udevd() -> subprocess.Popen | None:
+    """A udevd to send the events: the one running, or one started here (a container)."""
+    if subprocess.run(["pgrep", "-x", "systemd-udevd"], capture_output=True).returncode == 0:
+        return None
+    binary = shutil.which("systemd-udevd") or "/lib/systemd/systemd-udevd"
+    if not Path(binary).exists():
+        pytest.skip("no systemd-udevd to send udev events")
+    return subprocess.Popen([binary], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@needs_namespace
+def test_exportd_as_its_unit_runs_it_hears_a_stick_plugged_in_R61(tmp_path):
+    """exportd learns of a stick from udev's netlink events (pyudev, source "udev"), which
+    systemd-udevd sends in the host's network namespace. The unit had PrivateNetwork=yes: a
+    namespace of its own, where no udev event arrives (systemd.exec(5), PrivateNetwork=), so a
+    stick plugged in (or pulled out mid-write) while exportd runs was never seen. The probe
+    runs the real UdevSource in the namespace the unit asks for; a change event on a loop
+    device stands for the stick."""
+    unit = (ROOT / "systemd" / "nvr-exportd.service").read_text()
+    private = "\nPrivateNetwork=yes" in unit
+    if not Path("/sys/block/loop0").exists():
+        pytest.skip("no /sys/block/loop0 to send a udev event for")
+    udevd = _udevd()
+    try:
+        argv = [sys.executable, "-c", UDEV_PROBE]
+        probe = subprocess.Popen((["unshare", "--net"] if private else []) + argv, cwd=ROOT,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert probe.stdout.readline().strip() == "ready", probe.stderr.read()
+            for _ in range(3):                       # udevd may still be starting
+                subprocess.run(["udevadm", "trigger", "--action=change", "/sys/block/loop0"],
+                               check=True, timeout=30)
+                try:
+                    out, _ = probe.communicate(timeout=5)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            else:
+                probe.kill()
+                out, _ = probe.communicate()
+        finally:
+            probe.kill()
+    finally:
+        if udevd is not None:
+            udevd.terminate()
+            udevd.wait(10)
+    assert "event" in out and "loop0" in out, (
+        f"exportd in its unit's namespace (PrivateNetwork={'yes' if private else 'no'}) heard "
+        f"no udev event: {out!r}")
