@@ -10,8 +10,8 @@ mount namespace the data directory does not exist and its "nearest parent" is th
 usually a USB SSD (ID_BUS=usb), so exportd offers the recorder's data disk as an export stick,
 and `format` would luksFormat it.
 
-The fix belongs to export/ (the stickwrite engineer's files, changing now): marked xfail
-with the reason, for the lead. The namespace is made as the unit makes it: a tmpfs of mode
+Fixed in `system_disks`: the mount table still lists the data disk's mount under the node
+that covers it. The namespace is made as the unit makes it: a tmpfs of mode
 000 mounted over the parent of the data directory (needs root and unshare)."""
 
 from __future__ import annotations
@@ -47,11 +47,6 @@ print(json.dumps(sorted(system_disks([Path(data)]))))
 
 
 @needs_namespace
-@pytest.mark.xfail(strict=True, reason=(
-    "redteam12 finding for export/ (stickwrite): in exportd's namespace the data directory is "
-    "inaccessible, so system_disks() misses the data disk and a USB data disk is offered as an "
-    "export stick; read the mounts from /proc/self/mountinfo (they stay listed under the "
-    "inaccessible node) or have the unit pass the data disk"))
 def test_exportd_never_offers_the_data_disk_in_its_own_namespace_R61(tmp_path):
     parent = tmp_path / "nvr"                         # stands for /var/lib/nvr
     data = parent / "data"
@@ -139,3 +134,34 @@ def test_exportd_as_its_unit_runs_it_hears_a_stick_plugged_in_R61(tmp_path):
     assert "event" in out and "loop0" in out, (
         f"exportd in its unit's namespace (PrivateNetwork={'yes' if private else 'no'}) heard "
         f"no udev event: {out!r}")
+
+
+def test_the_data_disk_mounted_under_an_inaccessible_node_is_a_system_disk_R61(tmp_path):
+    """The device's layout: root on the SD card, the data disk (a USB SSD, sdb1) mounted at
+    /var/lib/nvr, and exportd's unit covering that with an inaccessible node. stat() sees the
+    node; the mount table still names sdb1, whose whole disk is sdb (8:16)."""
+    devices = tmp_path / "devices"
+    for name, dev, part in (("mmcblk0", "179:0", None), ("mmcblk0/mmcblk0p2", "179:2", True),
+                            ("sdb", "8:16", None), ("sdb/sdb1", "8:17", True)):
+        d = devices / name
+        d.mkdir(parents=True)
+        (d / "dev").write_text(dev + "\n")
+        if part:
+            (d / "partition").write_text("1\n")
+    block = tmp_path / "block"
+    block.mkdir()
+    for dev, name in (("179:0", "mmcblk0"), ("179:2", "mmcblk0/mmcblk0p2"), ("8:16", "sdb"),
+                      ("8:17", "sdb/sdb1")):
+        (block / dev).symlink_to(devices / name)
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "22 1 179:2 / / rw,relatime shared:1 - ext4 /dev/mmcblk0p2 rw\n"
+        "40 22 8:17 / /var/lib/nvr rw,relatime shared:20 - ext4 /dev/sdb1 rw\n"
+        "90 40 0:55 / /var/lib/nvr ro,nosuid,nodev,noexec - tmpfs inaccessible ro,mode=000\n")
+    seen = system_disks([Path("/var/lib/nvr/data")], sys_dev_block=block, mountinfo=mountinfo)
+    assert "8:16" in seen, seen
+    usb_data_disk = {"SUBSYSTEM": "block", "ID_BUS": "usb", "DEVTYPE": "disk",
+                     "DEVNAME": "/dev/sdb", "MAJOR": "8", "MINOR": "16"}
+    assert not is_export_candidate(usb_data_disk, seen)
+    stick = {**usb_data_disk, "DEVNAME": "/dev/sdc", "MINOR": "32"}
+    assert is_export_candidate(stick, seen)
