@@ -12,6 +12,7 @@ group. Written first; it failed on that code (the segment became the marker's JS
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import subprocess
 import sys
@@ -153,3 +154,22 @@ def test_the_eject_button_in_the_recorder_reaches_exportd_R61(device):
         thread.join(5)
     assert "did not eject" not in answers["nvr-web"]["message"], answers     # the control
     assert "did not eject" not in answers["nvr-recorder"]["message"], answers
+
+
+def test_a_symlink_planted_at_a_logbook_keys_temporary_name_is_not_written_through(tmp_path):
+    """The key directory is shared with the group nvr: a name planted there by another
+    service's user must not make a key's writer truncate or fill the link's target."""
+    import threading
+
+    from firmware.governance.logbook import _write_private
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    victim = tmp_path / "segment.bin"
+    victim.write_bytes(b"recorded footage")
+    key = keys / "logbook-mac.key"
+    planted = keys / f".{key.name}.{os.getpid()}.{threading.get_ident()}.part"
+    planted.symlink_to(victim)
+    _write_private(key, b"k" * 32, replace=True)
+    assert victim.read_bytes() == b"recorded footage"
+    assert key.read_bytes() == b"k" * 32 and not key.is_symlink()
+    assert not planted.exists() and not planted.is_symlink()
