@@ -442,3 +442,43 @@ def test_nvr_exportd_and_nvr_usb_over_the_real_socket(device, tmp_path):
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "exportd: listening on" in err
+
+
+# -- issue 13 item 0: exportd's refusals through the one catalogue, in the reader's language ----
+
+def test_a_refusal_of_exportd_reads_dutch_in_a_web_request_and_english_on_the_cli(served, site):
+    """exportd (root) answers the msgid and its params; the client translates: Dutch inside a
+    web request, English in the CLI (a real `nvr usb unlock` against the same socket)."""
+    app, _ = site
+    path, _, _ = served
+    wrong = {"cmd": "unlock", "device": "/dev/sdb", "password": "not the password"}
+    with app.test_request_context("/"):
+        with pytest.raises(protocol.ProtocolError) as web:
+            protocol.call(path, wrong)
+    assert str(web.value) == "verkeerd wachtwoord voor /dev/sdb; typ het opnieuw"
+    with pytest.raises(protocol.ProtocolError) as english:
+        protocol.call(path, wrong)
+    assert str(english.value) == "wrong passphrase for /dev/sdb; type it again"
+    from conftest import nvr
+    cli = nvr("usb", "unlock", "/dev/sdb", "--socket", str(path),
+              env={**os.environ, "NVR_USB_PASSWORD": "not the password"})
+    assert cli.returncode == 1 and "wrong passphrase for /dev/sdb; type it again" in cli.stderr
+    with app.test_request_context("/"):
+        with pytest.raises(protocol.ProtocolError, match="exportd draait niet"):
+            protocol.call(path.with_name("absent.sock"), {"cmd": "list"})
+    answer = _raw(path, b'{"cmd": "unlock", "device": "/dev/sdb", "password": "x"}\n')
+    assert answer == {"ok": False, "error": "wrong passphrase for /dev/sdb; type it again",
+                      "msgid": "wrong passphrase for %(device)s; type it again",
+                      "params": {"device": "/dev/sdb"}}
+
+
+def test_a_refusal_falls_back_to_english_when_msgid_or_params_do_not_fit(site):
+    app, _ = site
+    with app.test_request_context("/"):
+        unknown = protocol.translate({"error": "stick on fire", "msgid": "stick on fire %(x)s",
+                                      "params": {"x": 1}})
+        misfit = protocol.translate({"error": "wrong passphrase for ?",
+                                     "msgid": "wrong passphrase for %(device)s; type it again",
+                                     "params": {"disk": "/dev/sdb"}})
+        junk = protocol.translate({"error": "refused", "msgid": ["x"], "params": "y"})
+    assert (unknown, misfit, junk) == ("stick on fire", "wrong passphrase for ?", "refused")

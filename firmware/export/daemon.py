@@ -25,6 +25,7 @@ from typing import BinaryIO, Protocol
 
 from firmware.export import protocol
 from firmware.export.udev import DeviceEvent, DeviceSource, disk_of, is_export_candidate
+from firmware.i18n import N_
 from firmware.storage.durable import fsync_dir
 
 log = logging.getLogger("nvr.exportd")
@@ -35,8 +36,10 @@ CHUNK = 1 << 20
 _SAFE_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,120}$")
 
 
-class ExportdError(Exception):
-    """A step on a stick failed or was refused; the message says why and what to do."""
+class ExportdError(protocol.Refusal):
+    """A step on a stick failed or was refused; the message says why and what to do. Raised
+    with an English msgid and its parameters (`N_`): the client translates it into its
+    reader's language (exportd, root, does not decide it)."""
 
 
 class RunError(Exception):
@@ -170,8 +173,9 @@ class Daemon:
     def stick(self, device: str) -> Stick:
         stick = self.sticks.get(device)
         if stick is None:
-            raise ExportdError(f"{device[:80]} is not a USB stick exportd offers (only USB "
-                               "disks, never the system's own disks); see nvr usb list")
+            raise ExportdError(N_("%(device)s is not a USB stick exportd offers (only USB disks, "
+                                  "never the system's own disks); see nvr usb list"),
+                               device=device[:80])
         return stick
 
     def unlock(self, device: str, password: str) -> dict:
@@ -180,10 +184,11 @@ class Daemon:
             if stick.mountpoint:
                 return stick.public()
             if stick.kind == "blank":
-                raise ExportdError(f"{device} has no file system; format it first "
-                                   "(nvr usb format)")
+                raise ExportdError(N_("%(device)s has no file system; format it first "
+                                      "(nvr usb format)"), device=device)
             if stick.kind == "luks1":
-                raise ExportdError(f"{device} is LUKS1; format it as LUKS2 (nvr usb format)")
+                raise ExportdError(N_("%(device)s is LUKS1; format it as LUKS2 (nvr usb format)"),
+                                   device=device)
             source = device
             if stick.kind == "luks2":
                 mapper = self._mapper_name(stick)
@@ -192,10 +197,10 @@ class Daemon:
                                      device, mapper], stdin=password.encode())
                 except RunError as exc:
                     if exc.returncode == 2:
-                        raise ExportdError(f"wrong passphrase for {device}; type it again") \
-                            from None
-                    raise ExportdError(f"{device} could not be unlocked ({exc}); check the "
-                                       "stick") from None
+                        raise ExportdError(N_("wrong passphrase for %(device)s; type it again"),
+                                          device=device) from None
+                    raise ExportdError(N_("%(device)s could not be unlocked (%(problem)s); check the "
+                                          "stick"), device=device, problem=exc) from None
                 stick.mapper = f"/dev/mapper/{mapper}"
                 source = stick.mapper
             stick.mountpoint = self._mount(stick, source)
@@ -206,13 +211,14 @@ class Daemon:
         with self.lock:
             stick = self.stick(device)
             if confirm != stick.confirmation():
-                raise ExportdError(f"formatting erases {device}: confirm with exactly "
-                                   f"{stick.confirmation()!r}")
+                raise ExportdError(N_("formatting erases %(device)s: confirm with exactly "
+                                      "'%(confirm)s'"), device=device,
+                                   confirm=stick.confirmation())
             if len(password) < MIN_PASSWORD:
-                raise ExportdError(f"the stick's password has at least {MIN_PASSWORD} "
-                                   "characters (R-61)")
+                raise ExportdError(N_("the stick's password has at least %(count)s characters "
+                                      "(R-61)"), count=MIN_PASSWORD)
             if stick.mountpoint:
-                raise ExportdError(f"{device} is unlocked; eject it first")
+                raise ExportdError(N_("%(device)s is unlocked; eject it first"), device=device)
             mapper = self._mapper_name(stick)
             try:
                 self.runner.run(luks_format_argv(device), stdin=password.encode())
@@ -224,8 +230,9 @@ class Daemon:
                 finally:
                     self.runner.run(["cryptsetup", "close", mapper])
             except RunError as exc:
-                raise ExportdError(f"{device} could not be formatted ({exc}); the stick may "
-                                   "be read-only or damaged: try another") from None
+                raise ExportdError(N_("%(device)s could not be formatted (%(problem)s); the stick "
+                                      "may be read-only or damaged: try another"),
+                                   device=device, problem=exc) from None
             stick.kind, stick.fstype = "luks2", "crypto_LUKS"
             log.info("%s formatted as LUKS2", device)
             return stick.public()
@@ -236,19 +243,22 @@ class Daemon:
         with self.lock:
             stick = self.stick(device)
             if not stick.mountpoint:
-                raise ExportdError(f"{device} is locked; unlock it first")
+                raise ExportdError(N_("%(device)s is locked; unlock it first"), device=device)
         for n in (name, *(f for f, _ in files)):
             if not _SAFE_NAME.match(n):
-                raise ExportdError(f"{n[:80]!r} is no safe file name (letters, digits, . _ -)")
+                raise ExportdError(N_("'%(name)s' is no safe file name (letters, digits, . _ -)"),
+                                   name=n[:80])
         root = stick.mountpoint
         need = sum(_size_of(f) for _, f in files)
         free = shutil.disk_usage(root).free
         if need + (1 << 20) > free:                    # checked before starting
-            raise ExportdError(f"the stick {device} is too small: the package needs "
-                               f"{need} bytes, {free} are free; use a larger stick")
+            raise ExportdError(N_("the stick %(device)s is too small: the package needs "
+                                  "%(need)s bytes, %(free)s are free; use a larger stick"),
+                               device=device, need=need, free=free)
         final, part = root / name, root / f".{name}.part"
         if final.exists():
-            raise ExportdError(f"{name} is already on the stick; nothing was written")
+            raise ExportdError(N_("%(name)s is already on the stick; nothing was written"),
+                               name=name)
         try:
             part.mkdir()
             written = 0
@@ -256,9 +266,9 @@ class Daemon:
                 with open(part / fname, "wb") as dst:
                     while block := src.read(CHUNK):
                         if stick.pulled:
-                            raise ExportdError(f"the stick {device} was pulled out mid-write; "
-                                               "nothing on it is valid: insert it and export "
-                                               "again")
+                            raise ExportdError(N_(
+                                "the stick %(device)s was pulled out mid-write; nothing on "
+                                "it is valid: insert it and export again"), device=device)
                         dst.write(block)
                         written += len(block)
                     dst.flush()
@@ -270,13 +280,17 @@ class Daemon:
         except OSError as exc:
             _remove(part)
             if exc.errno == 30:
-                raise ExportdError(f"the stick {device} is read-only; use another") from None
-            raise ExportdError(f"writing to {device} failed ({exc.strerror or exc}); nothing "
-                               "on it is valid: check the stick and export again") from None
+                raise ExportdError(N_("the stick %(device)s is read-only; use another"),
+                                   device=device) from None
+            raise ExportdError(N_("writing to %(device)s failed (%(problem)s); nothing on it is "
+                                  "valid: check the stick and export again"), device=device,
+                               problem=exc.strerror or exc) from None
         except (ExportdError, RunError) as exc:
             if not stick.pulled:
                 _remove(part)
-            raise ExportdError(str(exc)) from None
+            raise exc if isinstance(exc, ExportdError) else ExportdError(
+                N_("writing to %(device)s failed (%(problem)s); nothing on it is valid: check "
+                   "the stick and export again"), device=device, problem=exc) from None
         log.info("%s: %s written (%s bytes)", device, name, written)
         return {"device": device, "path": name, "bytes": written}
 
@@ -306,10 +320,12 @@ class Daemon:
                 stick.mapper = None
             point.rmdir()
             if "read-only" in exc.stderr or "write-protected" in exc.stderr:
-                raise ExportdError(f"{stick.devname} is read-only (write-protected); use "
-                                   "another stick or unlock its write protection") from None
-            raise ExportdError(f"{stick.devname} could not be mounted ({exc}): unknown or "
-                               "damaged file system; format it (nvr usb format)") from None
+                raise ExportdError(N_("%(device)s is read-only (write-protected); use another "
+                                      "stick or unlock its write protection"),
+                                   device=stick.devname) from None
+            raise ExportdError(N_("%(device)s could not be mounted (%(problem)s): unknown or "
+                                  "damaged file system; format it (nvr usb format)"),
+                               device=stick.devname, problem=exc) from None
         return point
 
     def _release(self, stick: Stick, lazy: bool) -> None:
@@ -322,8 +338,9 @@ class Daemon:
                 self.runner.run(argv)
             except RunError as exc:
                 if not lazy:
-                    raise ExportdError(f"{stick.devname} could not be ejected ({exc}); "
-                                       "do not pull it out, try again") from None
+                    raise ExportdError(N_("%(device)s could not be ejected (%(problem)s); do not "
+                                          "pull it out, try again"), device=stick.devname,
+                                       problem=exc) from None
                 log.warning("after the pull of %s: %s", stick.devname, exc)
         try:
             stick.mountpoint.rmdir()
@@ -345,7 +362,7 @@ class Daemon:
         if cmd == "eject":
             return {"ok": True, **self.eject(request["device"])}
         if len(fds) != len(request["files"]):
-            raise ExportdError("write needs one file descriptor per file name")
+            raise ExportdError(N_("write needs one file descriptor per file name"))
         files = [(n, os.fdopen(os.dup(fd), "rb")) for n, fd in zip(request["files"], fds)]
         try:
             return {"ok": True, **self.write(request["device"], request["name"], files)}

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import (Encoding, PublicFormat
                                                           load_pem_public_key)
 
 from firmware.export.remux import remux
-from firmware.i18n import N_, dutch
+from firmware.i18n import N_, _, dutch
 from firmware.storage.durable import fsync_dir
 
 FORMAT = "nvr-evidence-package/1"
@@ -98,7 +98,8 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
     tz = ZoneInfo(zone)
     final = Path(dest) / name
     if final.exists():
-        raise PackageError(f"{final} exists already: choose another target folder")
+        raise PackageError(_("%(folder)s exists already: choose another target folder",
+                             folder=final))
     tmp = Path(dest) / f".{name}.part"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -108,10 +109,11 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
         for sid, now in out.sources.items():       # unchanged since recording, or no package
             then = recorded.get(sid, {}).get("sha256")
             if then is not None and then != now:
-                raise PackageError(f"segment {sid} no longer has the SHA-256 it had when it was "
-                                   f"recorded ({then}, now {now}): it was changed on the "
-                                   "device; nothing was exported; report this to the privacy "
-                                   "officer")
+                raise PackageError(_("segment %(segment)s no longer has the SHA-256 it had "
+                                     "when it was recorded (%(then)s, now %(now)s): it was "
+                                     "changed on the device; nothing was exported; report "
+                                     "this to the privacy officer", segment=sid, then=then,
+                                     now=now))
         synced = all(s["clock_synced"] for s in segments)
         pem = signer.public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         _write(tmp / PUBKEY, pem)

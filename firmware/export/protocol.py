@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from firmware.i18n import N_, _
+
 log = logging.getLogger("nvr.exportd")
 
 MAX_REQUEST = 16 * 1024                 # one line of JSON: no package passes through it
@@ -43,6 +45,43 @@ COMMANDS: dict[str, dict[str, type]] = {
 
 class ProtocolError(Exception):
     """A request exportd refuses; the message says what was wrong and what to do."""
+
+
+class BadRequest(ProtocolError):
+    """A malformed request (parse_request): English only, since a person never sends a raw
+    request; the web and the CLI send only well-formed ones."""
+
+
+class Refusal(Exception):
+    """A refusal a person reads: an English msgid (`N_`) with its parameters. exportd runs as
+    root and speaks English; the answer carries msgid and params so that the client translates
+    it in its own reader's language (`translate`)."""
+
+    def __init__(self, msgid: str, **params):
+        self.msgid = msgid
+        self.params = {k: v if isinstance(v, (int, float)) else str(v)
+                       for k, v in params.items()}
+        super().__init__(msgid % self.params if self.params else msgid)
+
+    def answer(self) -> dict:
+        return {"ok": False, "error": str(self), "msgid": self.msgid, "params": self.params}
+
+
+def translate(reply: dict) -> str:
+    """The refusal in `reply` in the reader's language (Dutch in a web request, the CLI's
+    language elsewhere); its English text when the msgid is not in the catalogue or the
+    params do not fit it."""
+    from firmware.i18n import WEB_LOCALE, gettext, translations
+    english = str(reply.get("error") or "exportd refused the request")
+    msgid, params = reply.get("msgid"), reply.get("params") or {}
+    if not isinstance(msgid, str) or not isinstance(params, dict):
+        return english
+    if translations(WEB_LOCALE).gettext(msgid) == msgid:        # not in the catalogue
+        return english
+    try:
+        return gettext(msgid, **params)
+    except (KeyError, TypeError, ValueError):
+        return english
 
 
 @dataclass(frozen=True)
@@ -88,32 +127,32 @@ def peer_allowed(conn: socket.socket, policy: PeerPolicy) -> bool:
 def parse_request(line: bytes) -> dict:
     """The request in `line`, checked against the command set; ProtocolError otherwise."""
     if len(line) > MAX_REQUEST:
-        raise ProtocolError(f"request too long (more than {MAX_REQUEST} bytes); exportd takes "
+        raise BadRequest(f"request too long (more than {MAX_REQUEST} bytes); exportd takes "
                             "one short JSON line per request")
     try:
         request = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ProtocolError("the request is not JSON; send one JSON object per line") from None
+        raise BadRequest("the request is not JSON; send one JSON object per line") from None
     if not isinstance(request, dict):
-        raise ProtocolError("the request is not a JSON object")
+        raise BadRequest("the request is not a JSON object")
     cmd = request.get("cmd")
     if cmd not in COMMANDS:
-        raise ProtocolError(f"unknown command {str(cmd)[:40]!r}: exportd knows only "
+        raise BadRequest(f"unknown command {str(cmd)[:40]!r}: exportd knows only "
                             f"{', '.join(COMMANDS)}")
     fields = COMMANDS[cmd]
     extra = set(request) - set(fields) - {"cmd"}
     if extra:
-        raise ProtocolError(f"{cmd} takes no field {', '.join(sorted(extra))[:80]}; it takes "
+        raise BadRequest(f"{cmd} takes no field {', '.join(sorted(extra))[:80]}; it takes "
                             f"{', '.join(fields) or 'none'}")
     for name, kind in fields.items():
         if not isinstance(request.get(name), kind):
-            raise ProtocolError(f"{cmd} needs the field {name} ({kind.__name__})")
+            raise BadRequest(f"{cmd} needs the field {name} ({kind.__name__})")
     if len(request.get("password", "")) > MAX_PASSWORD:
-        raise ProtocolError("the password is too long")
+        raise BadRequest("the password is too long")
     if cmd == "write":
         files = request["files"]
         if not files or len(files) > MAX_FILES or not all(isinstance(f, str) for f in files):
-            raise ProtocolError(f"write needs 1 to {MAX_FILES} file names, one per descriptor")
+            raise BadRequest(f"write needs 1 to {MAX_FILES} file names, one per descriptor")
     return request
 
 
@@ -144,9 +183,10 @@ def call(path: str | os.PathLike, request: dict, fds: list[int] = (), timeout: f
         try:
             conn.connect(os.fspath(path))
         except OSError as exc:
-            raise ProtocolError(f"exportd is not running (no answer at {path}: "
-                                f"{exc.strerror or exc}); start nvr-exportd "
-                                "(systemctl start nvr-exportd) and try again") from None
+            raise ProtocolError(_("exportd is not running (no answer at %(path)s: "
+                                  "%(problem)s); start nvr-exportd (systemctl start "
+                                  "nvr-exportd) and try again", path=os.fspath(path),
+                                  problem=exc.strerror or exc)) from None
         payload = json.dumps(request).encode() + b"\n"
         socket.send_fds(conn, [payload], list(fds)) if fds else conn.sendall(payload)
         answer = b""
@@ -158,10 +198,10 @@ def call(path: str | os.PathLike, request: dict, fds: list[int] = (), timeout: f
     try:
         reply = json.loads(answer)
     except json.JSONDecodeError:
-        raise ProtocolError("exportd closed the connection without an answer; see its log "
-                            "(journalctl -u nvr-exportd)") from None
+        raise ProtocolError(_("exportd closed the connection without an answer; see its log "
+                              "(journalctl -u nvr-exportd)")) from None
     if not reply.get("ok"):
-        raise ProtocolError(reply.get("error", "exportd refused the request"))
+        raise ProtocolError(translate(reply))
     return reply
 
 
@@ -196,16 +236,19 @@ def _one(conn: socket.socket, answer: Answer, policy: PeerPolicy,
             if not peer_allowed(conn, policy):
                 _, uid, gid = peer_credentials(conn)
                 log.warning("refused a connection from uid %s gid %s", uid, gid)
-                send(conn, {"ok": False, "error": "not allowed: only the web interface's "
-                            "user (group nvr-export) and root may use exportd"})
+                send(conn, Refusal(N_("not allowed: only the web interface's user (group "
+                                      "nvr-export) and root may use exportd")).answer())
                 return
             line, fds = receive(conn)
             reply = answer(parse_request(line), fds)
+        except Refusal as exc:
+            reply = exc.answer()
         except (ProtocolError, *refusals) as exc:
             reply = {"ok": False, "error": str(exc)}
         except Exception as exc:                    # logged; the daemon keeps serving
             log.exception("request failed")
-            reply = {"ok": False, "error": f"exportd failed ({exc}); see its log"}
+            reply = Refusal(N_("exportd failed (%(problem)s); see its log (journalctl -u "
+                               "nvr-exportd)"), problem=exc).answer()
         finally:
             for fd in fds:
                 os.close(fd)

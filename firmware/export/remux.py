@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from firmware.i18n import _
+
 GAP_SLACK = 0.5          # seconds between segments that still count as continuous
 
 
@@ -57,11 +59,13 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
             try:
                 src = av.open(data, "r")
             except av.FFmpegError as exc:
-                raise RemuxError(f"segment {seg['id']}: not a readable MP4 ({exc})") from None
+                raise RemuxError(_("segment %(segment)s: not a readable MP4 (%(problem)s)",
+                                   segment=seg["id"], problem=exc)) from None
             with src:
                 videos = [s for s in src.streams if s.type == "video"]
                 if not videos or videos[0].codec_context.name != "h264":
-                    raise RemuxError(f"segment {seg['id']}: no H.264 video stream")
+                    raise RemuxError(_("segment %(segment)s: no H.264 video stream",
+                                       segment=seg["id"]))
                 istream = videos[0]
                 if ostream is None:
                     ostream = dst.add_stream_from_template(istream)
