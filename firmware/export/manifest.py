@@ -227,6 +227,8 @@ def verify(path: Path) -> list[tuple[str, str]]:
     faults: list[tuple[str, str]] = []
     if not path.is_dir():
         return [(str(path), "not a package folder")]
+    if path.name.endswith(".part"):
+        return [(path.name, "an unfinished package (.part): it was never completed")]
     try:
         text = (path / SUMS).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -25,6 +25,8 @@ from firmware.export.manifest import PackageError, build_package
 from firmware.export.remux import RemuxError
 from firmware.governance.roles import Actor
 from firmware.i18n import _
+from firmware.storage.segcrypt import SegmentError
+from firmware.storage.sink import StorageError
 
 log = logging.getLogger("nvr.export")
 Progress = Callable[[int, int], None]
@@ -200,7 +202,8 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
             db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
         if isinstance(exc, ExportError):
             raise
-        if not isinstance(exc, (OSError, PackageError, RemuxError, sqlite3.Error)):
+        if not isinstance(exc, (OSError, PackageError, RemuxError, StorageError, SegmentError,
+                                sqlite3.Error)):
             raise
         raise ExportError(_("the evidence package could not be written to %(folder)s "
                             "(%(problem)s); nothing that verifies was left there. Check the "
