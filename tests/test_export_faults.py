@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from stickutil import (LUKS_PASSWORD, SECOND_KEYPAD, SIZES, Desk, LoopRunner, art9_site,
-                       exportd, ext4_image, nothing_verifies)
+                       exportd, ext4_image, nothing_verifies, verify_cli)
 from test_exportd import KEYPAD, STICK, _add
 
 from firmware.export.helpers import ExportdHelper, ExportError
@@ -65,7 +65,10 @@ def test_r61_fault_stick_pulled_mid_write(desk, tmp_path):
         assert not mount.exists()                       # unmounted and locked (lazy)
         assert runner.calls[-1] == ["cryptsetup", "close", "nvr-export-sdb"]
         left = list(runner.medium("/dev/sdb").iterdir())
-        assert all(p.name.endswith(".part") for p in left)   # only a hidden, unfinished one
+        assert left and all(p.name.endswith(".part") for p in left)   # hidden, unfinished
+        for part in left:
+            refused = verify_cli(desk.config, part)
+            assert "an unfinished package (.part)" in refused.stderr
 
 
 def test_r61_fault_wrong_passphrase(desk, tmp_path):

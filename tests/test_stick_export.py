@@ -186,3 +186,53 @@ def test_nvr_usb_format_generates_the_password_and_prints_it_once(tmp_path):
                     "/dev/sdb Cruzer Blade 16.0GB", env={**env, "NVR_USB_PASSWORD": "kort"})
         assert short.returncode == 1 and "at least 16 characters" in short.stderr
         assert runner.passwords["/dev/sdb"] == password
+
+
+def test_r61_a_window_too_large_for_the_7z_in_memory_is_refused_and_logged(desk, tmp_path,
+                                                                           monkeypatch):
+    """The 7z is built from memory files: more than half the available memory is refused
+    before anything is written (the rule; /proc/meminfo's figure is replaced by a small one)."""
+    from firmware.export import helpers
+    monkeypatch.setattr(helpers, "memory_available", lambda: 1 << 20)
+    logged = len(desk.failures())
+    with pytest.raises(ExportError, match="too long for a stick that takes a 7z archive"):
+        desk.export(DirectoryHelper(tmp_path / "folder"))
+    assert len(desk.failures()) == logged + 1
+    assert list((tmp_path / "folder").iterdir()) == []
+
+
+def test_r61_eject_removes_an_unfinished_write(tmp_path):
+    with exportd(tmp_path) as (sock, daemon, runner):
+        daemon.unlock("/dev/sdb", LUKS_PASSWORD)
+        _, fds = daemon.write_open("/dev/sdb", "export-9", ["a.mp4"], 10)
+        os.write(fds[0], b"half")
+        os.close(fds[0])
+        daemon.eject("/dev/sdb")
+        assert list(runner.medium("/dev/sdb").iterdir()) == []
+
+
+def test_nvr_export_create_shows_a_progress_bar_on_a_terminal(site, tmp_path):
+    import pty
+    import sys
+
+    from conftest import ROOT
+    primary, secondary = pty.openpty()
+    run = subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(site), "export",
+                          "create", "--request", "PL-STICK-1", "--to", str(tmp_path / "out"),
+                          "--user", "b.beheerder", "--reason", "art. 9"],
+                         stdout=subprocess.PIPE, stderr=secondary, env=staff(site), cwd=ROOT,
+                         timeout=300)
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    assert run.returncode == 0, shown
+    assert b"100% " in shown and b"\r[" in shown and b"#" * 30 in shown
+    assert b"password, shown only now" in run.stdout
