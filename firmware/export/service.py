@@ -2,10 +2,12 @@
 
 The request must cover the camera and window, and the officer must have identified and signed
 the declaration (`Requests.authorize_export`, which checks the permission, art. 9 lid 3-4 and
-logs): `make_export` is the one gate for the CLI and the web. The segments are decrypted one at
-a time into the package, never to a plain file. The export is recorded with the SHA-256 of every
-MP4 as the recipient extracts it, so the art. 9 declaration (R-62) can be printed, pre-filled,
-whenever it is needed; `hand_over` records the handover.
+logs): `make_package` is the one export path (the evidence package onto the medium a helper
+offers; `make_export`, the old 7z of separate MP4 files, stays only until the web calls
+`make_package`). The segments are decrypted one at a time into the package, never to a plain
+file on the device's disk. The export is recorded with the SHA-256 of every file the recipient
+gets, so the art. 9 declaration (R-62) can be printed, pre-filled, whenever it is needed;
+`hand_over` records the handover.
 """
 
 from __future__ import annotations
