@@ -281,7 +281,8 @@ def unlock_stick(req_id: int):
     stick = _offered(helper, text(f, "device"))
     password = f.get("password") or ""
     if not isinstance(password, str) or not password:
-        error = InputError(_("fill in '%(field)s': this field is required", field=field_label("password")))
+        error = InputError(_("fill in '%(field)s': this field is required",
+                             field=field_label("password")))
         error.field = "password"
         raise error
     try:
@@ -348,7 +349,8 @@ def start(req_id: int):
         raise InputError(_("first record the identity and the signed declaration of the "
                            "recipient on the page of the request (article 9 paragraphs 3 and "
                            "4)"))
-    cfg, store, app, actor = nvr()["cfg"], nvr()["store"], current_app._get_current_object(), g.actor
+    cfg, store, actor = nvr()["cfg"], nvr()["store"], g.actor
+    app = current_app._get_current_object()
     helper = stick_helper(cfg)
     stick = _target(helper)
     typed = _typed_password(f) if f.get("password") else None
