@@ -4,8 +4,9 @@ password-protected package on the export medium, its handover, and the art. 9 de
 
 The export page of a request (`request_page`) shows the sticks exportd offers and formats,
 unlocks and ejects them through the export helper (firmware/export/helpers.py); the package is
-written in a background thread (web/export_jobs.py) whose progress the page polls. Every page
-here is `Cache-Control: no-store`: a generated password is shown once and kept nowhere."""
+written in a background thread (web/export_jobs.py) whose progress the page polls. Every answer
+of the app is `Cache-Control: no-store` (web/__init__.py), so a password shown once does not
+come back from a cache or the back button."""
 
 from __future__ import annotations
 
@@ -28,14 +29,6 @@ from firmware.web.routes import (Action, FormState, InputError, done, field_labe
                                  moment, nvr, reply, rule, text)
 
 bp = Blueprint("exports", __name__)
-
-
-@bp.after_request
-def _no_store(response):
-    """Nothing of the export pages is kept by the browser or a proxy: a password shown once
-    must not come back from a cache or the back button."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.route("/exports")
