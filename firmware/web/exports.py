@@ -22,7 +22,6 @@ from firmware.export.service import hand_over, list_exports, show_export
 from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
 from firmware.i18n import _, lazy_gettext, ngettext
-from firmware.web.export_compat import package, passwords, stick_helper
 from firmware.web.export_jobs import DONE, FAILED, Busy, Jobs
 from firmware.web.routes import (Action, FormState, InputError, done, field_label, fields,
                                  footage_client, gov, integer, is_api, keeps_form, local_time,
@@ -174,7 +173,7 @@ def request_page(req_id: int):
     """The export of one art. 9 request: the request, whether identity and declaration are
     recorded, the sticks with their forms, the export form and the export under way."""
     req = _art9(req_id)
-    sticks, problem = _sticks(stick_helper(nvr()["cfg"]))
+    sticks, problem = _sticks(helper_for(nvr()["cfg"]))
     job = jobs().latest(req_id, g.actor.name)
     reqs = gov().requests(nvr()["store"])
     data = {"request": {k: req[k] for k in ("id", "reference", "requester", "camera_id",
@@ -205,11 +204,12 @@ def _stick_error(exc: ExportError, field: str | None = None) -> InputError:
 def _typed_password(f, name: str = "password") -> str:
     """A password a person typed (never stripped, never echoed back): at least 16 characters
     (export/passwords.py `check_typed`, item 2)."""
+    from firmware.export import passwords
     value = f.get(name) or ""
     if not isinstance(value, str):
         raise InputError(_("'%(field)s' is text", field=field_label("password")))
     try:
-        passwords().check_typed(value)
+        passwords.check_typed(value)
     except (ValueError, ExportError) as exc:
         error = InputError(str(exc))
         error.field = name
@@ -237,9 +237,10 @@ def format_stick(req_id: int):
     """Formatteren: erases the stick and makes it LUKS2 (exportd), after the person typed the
     confirmation naming device, model and size exactly; the password is generated unless one is
     typed, and a generated one is shown once on the answer to this POST (never in a URL)."""
+    from firmware.export import passwords
     _art9(req_id)
     f = fields()
-    helper = stick_helper(nvr()["cfg"])
+    helper = helper_for(nvr()["cfg"])
     stick = _offered(helper, text(f, "device"))
     confirmation = f.get("confirmation") or ""
     if confirmation != stick["confirmation"]:
@@ -249,7 +250,7 @@ def format_stick(req_id: int):
         error.field = "confirmation"
         raise error
     typed = f.get("password_choice") == "typed"
-    password = _typed_password(f) if typed else passwords().generate()
+    password = _typed_password(f) if typed else passwords.generate()
     try:
         helper.format(stick["device"], confirmation, password)
     except ExportError as exc:
@@ -270,7 +271,7 @@ def unlock_stick(req_id: int):
     """Ontgrendelen: opens a LUKS2 stick with the typed password and mounts it (exportd)."""
     _art9(req_id)
     f = fields()
-    helper = stick_helper(nvr()["cfg"])
+    helper = helper_for(nvr()["cfg"])
     stick = _offered(helper, text(f, "device"))
     password = f.get("password") or ""
     if not isinstance(password, str) or not password:
@@ -293,7 +294,7 @@ def unlock_stick(req_id: int):
 def eject_stick(req_id: int):
     """Uitwerpen: sync, unmount and lock (exportd); refused while an export writes to it."""
     _art9(req_id)
-    helper = stick_helper(nvr()["cfg"])
+    helper = helper_for(nvr()["cfg"])
     stick = _offered(helper, text(fields(), "device"))
     if any(j.device == stick["device"] for j in jobs().running()):
         raise InputError(_("the USB stick %(device)s is being written: wait until the export "
@@ -332,6 +333,7 @@ def start(req_id: int):
     """Exporteren: the package for the request's camera and window (narrowed if asked) is
     written onto the unlocked stick in a background thread; the answer is its status page.
     The reason is asked and logged with the export (make_package)."""
+    from firmware.export.service import make_package
     from firmware.governance.service import Governance
     req = _art9(req_id)
     f = fields()
@@ -344,7 +346,7 @@ def start(req_id: int):
                            "4)"))
     cfg, store, actor = nvr()["cfg"], nvr()["store"], g.actor
     app = current_app._get_current_object()
-    helper = stick_helper(cfg)
+    helper = helper_for(cfg)
     stick = _target(helper)
     typed = _typed_password(f) if f.get("password") else None
 
@@ -352,10 +354,11 @@ def start(req_id: int):
         with app.test_request_context():        # messages of the rules in Dutch
             governance = Governance.open(cfg)
             try:
-                return package(governance, store, actor, request_id=req_id,
-                               camera=req["camera_id"], start=begin, end=end, helper=helper,
-                               reason=reason, password=typed, progress=progress,
-                               device=cfg.device.id)
+                return make_package(governance, store, actor, request_id=req_id,
+                                    camera=req["camera_id"], start=begin, end=end,
+                                    helper=helper, reason=reason, password=typed,
+                                    progress=progress, device=cfg.device.name or cfg.device.id,
+                                    zone=cfg.device.timezone)
             except ExportError:
                 raise
             except Exception as exc:           # noqa: BLE001 - said, not swallowed
@@ -416,7 +419,8 @@ def _result(export: dict) -> dict:
     archive = export.get("archive") or {}
     package = export.get("package") or {}
     return {"id": export.get("id"), "path": export.get("path") or archive.get("path"),
-            "manifest_sha256": package.get("manifest_sha256") or archive.get("sha256"),
+            "manifest_sha256": (export.get("manifest_sha256") or package.get("manifest_sha256")
+                                or archive.get("sha256")),
             "fingerprint": archive.get("fingerprint"), "bytes": export.get("bytes"),
             "files": export.get("files") or []}
 
