@@ -255,7 +255,7 @@ def stick_app(site, tmp_path, monkeypatch):
     cfg = dataclasses.replace(cfg, export=dataclasses.replace(cfg.export, directory=""))
     runner = TwinRunner(tmp_path, {"/dev/sdb": 16_008_609_792, "/dev/sdc": 8_000_000_000})
     daemon = Daemon(runner, system_disks={"8:0"}, runtime_dir=tmp_path / "run")
-    (tmp_path / "run").mkdir()
+    (tmp_path / "run").mkdir(exist_ok=True)
     for props in (STICK, KEYPAD):
         daemon.handle_event(_add(props))
     path = tmp_path / "exportd.sock"
@@ -357,3 +357,87 @@ def test_no_stick_and_two_sticks_are_refused_with_the_form_kept(stick_app):
                                                      "reason": "twee sticks open"})
     assert two.status_code == 400 and "meer dan één USB-stick" in two.get_data(True)
     assert 'value="twee sticks open"' in two.get_data(True)
+
+
+def _unlocked_luks(c, req_id: int, daemon) -> None:
+    from test_exportd import PASSWORD
+    r = c.post(f"/requests/{req_id}/export/unlock", data={
+        "csrf": csrf_of(c), "device": "/dev/sdb", "password": PASSWORD})
+    assert r.status_code == 302, r.get_data(True)
+    assert daemon.sticks["/dev/sdb"].state == "unlocked"
+
+
+def _nothing_that_verifies(daemon) -> None:
+    """No package folder on any stick: only names that begin with a dot (none left either)."""
+    for stick in daemon.sticks.values():
+        if stick.mountpoint:
+            assert list(Path(stick.mountpoint).iterdir()) == [], stick.devname
+
+
+def test_a_stick_pulled_mid_write_fails_in_dutch_and_leaves_nothing(stick_app):
+    """The stick is pulled (udev remove) after the package's bytes are written and before
+    exportd renames and syncs it: the export fails, the page says so in Dutch with the form
+    filled in, and no package is left."""
+    from test_exportd import STICK
+
+    from firmware.export.udev import DeviceEvent
+    app, daemon, runner, _ = stick_app
+    c = login(app, "b.beheerder")
+    req_id = _registered(c, "PL-PULLED")
+    _unlocked_luks(c, req_id, daemon)
+    finish = daemon.write_finish
+
+    def pulled_then_finish(device, name):
+        daemon.handle_event(DeviceEvent("remove", STICK))
+        return finish(device, name)
+    daemon.write_finish = pulled_then_finish
+    r = c.post(f"/requests/{req_id}/export", data={"csrf": csrf_of(c),
+                                                   "reason": "stick eruit tijdens schrijven"})
+    assert r.status_code == 303
+    status = _wait(c, req_id)
+    assert status["state"] == "failed" and "uitgetrokken" in status["error"]
+    body = c.get(f"/requests/{req_id}/export/status").get_data(True)
+    assert "uitgetrokken" in body and 'value="stick eruit tijdens schrijven"' in body
+    assert not any(p.name.startswith("export-") for p in (runner.tmp / "media").rglob("*"))
+    _nothing_that_verifies(daemon)
+
+
+def test_a_read_only_stick_is_refused_at_unlock_in_dutch(stick_app):
+    app, daemon, runner, _ = stick_app
+    runner.fail["mount"] = "mount: /run/x: cannot mount /dev/mapper/x read-only."
+    c = login(app, "b.beheerder")
+    req_id = _registered(c, "PL-READONLY")
+    from test_exportd import PASSWORD
+    r = c.post(f"/requests/{req_id}/export/unlock", data={
+        "csrf": csrf_of(c), "device": "/dev/sdb", "password": PASSWORD})
+    text = r.get_data(True)
+    assert r.status_code == 400 and "alleen-lezen" in text and 'role="alert"' in text
+    assert daemon.sticks["/dev/sdb"].state == "locked"
+
+
+@pytest.fixture
+def tiny_run(tmp_path):
+    """A 1 MB tmpfs under exportd's runtime directory, so an unlocked stick has 1 MB free."""
+    run = tmp_path / "run"
+    run.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(run)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a 1 MB tmpfs for the too-small stick needs root: {mounted.stderr}")
+    yield run
+    subprocess.run(["umount", str(run)], check=True)
+
+
+def test_a_stick_too_small_is_refused_before_writing_in_dutch(tiny_run, stick_app):
+    app, daemon, runner, _ = stick_app
+    c = login(app, "b.beheerder")
+    req_id = _registered(c, "PL-SMALL")
+    _unlocked_luks(c, req_id, daemon)
+    r = c.post(f"/requests/{req_id}/export", data={"csrf": csrf_of(c),
+                                                   "reason": "te kleine stick"})
+    assert r.status_code == 303
+    status = _wait(c, req_id)
+    assert status["state"] == "failed" and "te klein" in status["error"]
+    body = c.get(f"/requests/{req_id}/export/status").get_data(True)
+    assert "te klein" in body and 'value="te kleine stick"' in body
+    _nothing_that_verifies(daemon)
