@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from test_browser import as_user, browser, device, local, shot  # noqa: F401 (fixtures)
+from test_browser_a11y import blocking_violations
 
 from firmware.config import load
 from firmware.governance.service import Governance
@@ -78,10 +79,12 @@ def test_article9_from_request_to_a_verified_package_on_the_stand_in_R60_R61_R62
     assert page.url.endswith(f"/requests/{req_id}/export")
     page.fill("#export-form input[name=reason]", "aangifte vernieling PL0900-2026-7001")
     shot(page, "art9-2-export")
+    assert blocking_violations(page) == []
     page.click("#export-form button:has-text('Exporteren')")
     page.wait_for_url(f"{url}/requests/{req_id}/export/status")
     page.wait_for_selector("#export-result", timeout=120_000)   # the page reloads when done
     shot(page, "art9-2b-export-klaar")
+    assert blocking_violations(page) == []
 
     result = page.locator("#export-result")
     path = Path(page.inner_text("#result-path"))
