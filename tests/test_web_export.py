@@ -441,3 +441,18 @@ def test_a_stick_too_small_is_refused_before_writing_in_dutch(tiny_run, stick_ap
     body = c.get(f"/requests/{req_id}/export/status").get_data(True)
     assert "te klein" in body and 'value="te kleine stick"' in body
     _nothing_that_verifies(daemon)
+
+
+def test_the_api_starts_an_export_and_answers_its_status(site, beheerder):
+    req_id = _registered(beheerder, "PL-API-1")
+    r = api(beheerder, "POST", f"/api/requests/{req_id}/export/start",
+            {"reason": "export via de API"})
+    assert r.status_code == 202, r.get_json()
+    assert r.get_json()["status_url"] == f"/api/requests/{req_id}/export/status"
+    done = _wait(beheerder, req_id)
+    assert done["state"] == "done" and done["export"] and done["password_waiting"]
+    result = beheerder.get(f"/api/requests/{req_id}/export/result").get_json()
+    assert len(result["password"]) >= 16 and len(result["manifest_sha256"]) == 64
+    assert "password" not in beheerder.get(f"/api/requests/{req_id}/export/result").get_json()
+    refused = api(beheerder, "POST", f"/api/requests/{req_id}/export/start", {})
+    assert refused.status_code == 400 and "reden" in refused.get_json()["error"]

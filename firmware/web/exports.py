@@ -325,7 +325,7 @@ def _target(helper) -> dict:
 
 
 @bp.route("/requests/<int:req_id>/export", methods=["POST"])
-@bp.route("/api/requests/<int:req_id>/export", methods=["POST"], endpoint="api_start")
+@bp.route("/api/requests/<int:req_id>/export/start", methods=["POST"], endpoint="api_start")
 @rule(Action.EXPORT)
 @footage_client
 @keeps_form("exports.request_page")
@@ -391,6 +391,20 @@ def api_status(req_id: int):
         return {"error": _("no export of request %(number)s was started here by you",
                            number=req_id)}, 404
     return job.status()
+
+
+@bp.route("/api/requests/<int:req_id>/export/result")
+@rule(Action.EXPORT)
+def api_result(req_id: int):
+    """The API's end of an export: what the result page shows, a generated password included
+    once (the next call has none); 404 while running or when none was started."""
+    job = jobs().latest(req_id, g.actor.name)
+    if job is None or job.state != DONE:
+        return {"error": _("no finished export of request %(number)s was started here by you",
+                           number=req_id)}, 404
+    result = _result(job.result)
+    password = jobs().take_password(job)
+    return {**result, **({"password": password} if password else {})}
 
 
 @bp.route("/requests/<int:req_id>/export/status")
