@@ -2,10 +2,12 @@
 
 The request must cover the camera and window, and the officer must have identified and signed
 the declaration (`Requests.authorize_export`, which checks the permission, art. 9 lid 3-4 and
-logs): `make_export` is the one gate for the CLI and the web. The segments are decrypted one at
-a time into the package, never to a plain file. The export is recorded with the SHA-256 of every
-MP4 as the recipient extracts it, so the art. 9 declaration (R-62) can be printed, pre-filled,
-whenever it is needed; `hand_over` records the handover.
+logs): `make_package` is the one export path (the evidence package onto the medium a helper
+offers; `make_export`, the old 7z of separate MP4 files, stays only until the web calls
+`make_package`). The segments are decrypted one at a time into the package, never to a plain
+file on the device's disk. The export is recorded with the SHA-256 of every file the recipient
+gets, so the art. 9 declaration (R-62) can be printed, pre-filled, whenever it is needed;
+`hand_over` records the handover.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from firmware.export.manifest import PackageError, build_package
 from firmware.export.remux import RemuxError
 from firmware.governance.roles import Actor
 from firmware.i18n import _
+from firmware.storage.segcrypt import SegmentError
+from firmware.storage.sink import StorageError
 
 log = logging.getLogger("nvr.export")
 Progress = Callable[[int, int], None]
@@ -200,7 +204,8 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
             db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
         if isinstance(exc, ExportError):
             raise
-        if not isinstance(exc, (OSError, PackageError, RemuxError, sqlite3.Error)):
+        if not isinstance(exc, (OSError, PackageError, RemuxError, StorageError, SegmentError,
+                                sqlite3.Error)):
             raise
         raise ExportError(_("the evidence package could not be written to %(folder)s "
                             "(%(problem)s); nothing that verifies was left there. Check the "
