@@ -456,3 +456,11 @@ def test_the_api_starts_an_export_and_answers_its_status(site, beheerder):
     assert "password" not in beheerder.get(f"/api/requests/{req_id}/export/result").get_json()
     refused = api(beheerder, "POST", f"/api/requests/{req_id}/export/start", {})
     assert refused.status_code == 400 and "reden" in refused.get_json()["error"]
+
+
+def test_ejecting_the_development_folder_says_it_stays(site, beheerder):
+    req_id = _registered(beheerder, "PL-EJECT-DEV")
+    r = beheerder.post(f"/requests/{req_id}/export/eject", data={
+        "csrf": csrf_of(beheerder), "device": str(load(site[1]).export_directory)},
+        follow_redirects=True)
+    assert r.status_code == 200 and "nooit wordt uitgeworpen" in r.get_data(True)

@@ -300,11 +300,12 @@ def eject_stick(req_id: int):
         raise InputError(_("the USB stick %(device)s is being written: wait until the export "
                            "is done, then eject it", device=stick["device"]))
     try:
-        helper.eject(stick["device"])
+        ejected = helper.eject(stick["device"]) or {}
     except ExportError as exc:
         raise _stick_error(exc) from None
-    return done({"device": stick["device"]}, _(
-        "USB stick %(device)s is ejected and locked: pull it out now.", device=stick["device"]),
+    message = ejected.get("message") or _(       # the development folder says it stays
+        "USB stick %(device)s is ejected and locked: pull it out now.", device=stick["device"])
+    return done({"device": stick["device"]}, message,
                 url_for("exports.request_page", req_id=req_id))
 
 
