@@ -80,11 +80,17 @@ def test_article9_from_request_to_a_verified_package_on_the_stand_in_R60_R61_R62
     page.fill("#export-form input[name=reason]", "aangifte vernieling PL0900-2026-7001")
     shot(page, "art9-2-export")
     assert blocking_violations(page) == []
+    page.set_viewport_size({"width": 375, "height": 740})       # a phone: nothing sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.set_viewport_size({"width": 1280, "height": 860})
     page.click("#export-form button:has-text('Exporteren')")
     page.wait_for_url(f"{url}/requests/{req_id}/export/status")
     page.wait_for_selector("#export-result", timeout=120_000)   # the page reloads when done
     shot(page, "art9-2b-export-klaar")
     assert blocking_violations(page) == []
+    page.set_viewport_size({"width": 375, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     result = page.locator("#export-result")
     path = Path(page.inner_text("#result-path"))
