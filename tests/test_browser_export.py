@@ -148,3 +148,45 @@ def test_article9_from_request_to_a_verified_package_on_the_stand_in_R60_R61_R62
         for book in ("usage", "inzien"):
             assert password not in str(gov.logbook.entries(book))
     gov.close()
+
+
+def test_without_javascript_the_status_page_refreshes_itself_to_the_result(browser, device):
+    """Item 4 (web): the progress page works without JavaScript: it refreshes itself (meta
+    refresh in <noscript>) until the export is done, then shows the result."""
+    import time
+
+    from conftest import PASSWORD
+
+    from firmware.governance.handover import record_declaration, record_identity
+    from firmware.storage.store import EncryptedStore
+    url, config = device
+    cfg = load(config)
+    gov, store = Governance.open(cfg), EncryptedStore.from_config(cfg)
+    try:
+        beheerder = gov.login("b.beheerder", PASSWORD)
+        reqs = gov.requests(store)
+        now = time.time()
+        req = reqs.add_article9(beheerder, reference="PL0900-2026-NOJS",
+                                requester="Politie Midden-Nederland", legal_basis="126nd",
+                                received=now - 60, camera="cam", start=now - 30 * 60,
+                                end=now - 10 * 60)
+        record_identity(reqs, beheerder, req["id"], officer=OFFICER, document_type="dienstpas",
+                        last_digits="4411")
+        record_declaration(reqs, beheerder, req["id"], OFFICER)
+    finally:
+        gov.close()
+    context = browser.new_context(ignore_https_errors=True, locale="nl-NL",
+                                  java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/login")
+        page.fill("input[name=name]", "b.beheerder")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Aanmelden')")
+        page.goto(f"{url}/requests/{req['id']}/export")
+        page.fill("#export-form input[name=reason]", "export zonder javascript")
+        page.click("#export-form button:has-text('Exporteren')")
+        page.wait_for_selector("#export-result", timeout=120_000)
+        assert re.fullmatch(r"[0-9a-f]{64}", page.inner_text("#result-manifest").strip())
+    finally:
+        context.close()

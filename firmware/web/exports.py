@@ -11,6 +11,7 @@ come back from a cache or the back button."""
 from __future__ import annotations
 
 import io
+import math
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from firmware.export.helpers import ExportError, helper_for
 from firmware.export.service import hand_over, list_exports, show_export
 from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
+from firmware.governance.requests import RequestError
 from firmware.i18n import _, lazy_gettext, ngettext
 from firmware.web.export_jobs import DONE, FAILED, Busy, Jobs
 from firmware.web.routes import (Action, FormState, InputError, done, field_label, fields,
@@ -181,7 +183,8 @@ def request_page(req_id: int):
             "ready": _ready(reqs.db, req_id), "sticks": sticks, "problem": problem,
             "job": job.status() if job else None}
     zone = nvr()["cfg"].device.timezone
-    window = {k: _local_input(req[k], zone) for k in ("start", "end")}
+    window = {"start": _local_input(req["start"], zone),
+              "end": _local_input(math.ceil(req["end"] / 60) * 60, zone)}   # whole minutes
     return reply("export_request.html", data, req=req, window=window,
                  start_local=local_time(req["start"]), end_local=local_time(req["end"]),
                  seven_z=any(s.get("package") == "7z" or s.get("kind") in ("plain", "directory")
@@ -325,6 +328,20 @@ def _target(helper) -> dict:
     return unlocked[0]
 
 
+def _window(f, req: dict) -> tuple[float, float]:
+    """The window asked on the form, the request's when left empty. The fields hold minutes
+    (datetime-local), so the request's own window shows rounded: a start or end within the
+    minute around the request's is taken as the request's (the rule, authorize_export, still
+    refuses anything outside it)."""
+    begin = moment(f, "start") if text(f, "start", required=False) else req["start"]
+    end = moment(f, "end") if text(f, "end", required=False) else req["end"]
+    if 0 < req["start"] - begin < 60:
+        begin = req["start"]
+    if 0 < end - req["end"] < 60:
+        end = req["end"]
+    return begin, end
+
+
 @bp.route("/requests/<int:req_id>/export", methods=["POST"])
 @bp.route("/api/requests/<int:req_id>/export/start", methods=["POST"], endpoint="api_start")
 @rule(Action.EXPORT)
@@ -339,8 +356,7 @@ def start(req_id: int):
     req = _art9(req_id)
     f = fields()
     reason = text(f, "reason")
-    begin = moment(f, "start") if text(f, "start", required=False) else req["start"]
-    end = moment(f, "end") if text(f, "end", required=False) else req["end"]
+    begin, end = _window(f, req)
     if not _ready(gov().requests(nvr()["store"]).db, req_id):
         raise InputError(_("first record the identity and the signed declaration of the "
                            "recipient on the page of the request (article 9 paragraphs 3 and "
@@ -360,7 +376,7 @@ def start(req_id: int):
                                     helper=helper, reason=reason, password=typed,
                                     progress=progress, device=cfg.device.name or cfg.device.id,
                                     zone=cfg.device.timezone)
-            except ExportError:
+            except (ExportError, RequestError):      # a rule's words, as they are
                 raise
             except Exception as exc:           # noqa: BLE001 - said, not swallowed
                 raise RuntimeError(_(
