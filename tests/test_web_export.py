@@ -306,10 +306,13 @@ def test_sticks_with_model_size_kind_and_state_and_unlock_with_a_wrong_password(
     assert daemon.sticks["/dev/sdb"].state == "locked"
 
 
-def test_format_asks_the_exact_confirmation_and_shows_the_password_once_R61(stick_app, site):
+def test_format_asks_the_exact_confirmation_and_shows_the_password_once_R61(stick_app, site,
+                                                                          caplog):
     """Formatteren: a confirmation that is not exactly device, model and size is refused with
     the form kept; the right one formats, and the generated password is on the answer to the
     POST only: no-store, never in a URL, a logbook, the index or the governance database."""
+    import logging
+    caplog.set_level(logging.DEBUG)
     app, daemon, runner, _ = stick_app
     _, config = site
     c = login(app, "b.beheerder")
@@ -328,6 +331,7 @@ def test_format_asks_the_exact_confirmation_and_shows_the_password_once_R61(stic
     password = re.search(r'<code id="password" class="password">([^<]+)</code>',
                          r.get_data(True)).group(1)
     assert len(password) >= 16 and runner.passwords["/dev/sdc"] == password
+    assert password not in caplog.text                  # web and exportd log lines
     assert daemon.sticks["/dev/sdc"].kind == "luks2"
     cfg = load(config)
     for path in list(Path(cfg.storage.data_dir).rglob("*")) + list(
