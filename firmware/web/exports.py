@@ -124,9 +124,7 @@ KINDS = {"luks2": lazy_gettext("LUKS2, encrypted (the package as files)"),
          "plain": lazy_gettext("encrypts in hardware (keypad stick; the package in a 7z "
                                "archive with a password)"),
          "blank": lazy_gettext("empty: format it first"),
-         "luks1": lazy_gettext("LUKS1: not supported, format it as LUKS2"),
-         "directory": lazy_gettext("development folder (the package in a 7z archive with a "
-                                   "password)")}
+         "luks1": lazy_gettext("LUKS1: not supported, format it as LUKS2")}
 STATES = {"locked": lazy_gettext("locked"), "unlocked": lazy_gettext("unlocked"),
           "busy": lazy_gettext("being written")}
 
@@ -187,8 +185,8 @@ def request_page(req_id: int):
               "end": _local_input(math.ceil(req["end"] / 60) * 60, zone)}   # whole minutes
     return reply("export_request.html", data, req=req, window=window,
                  start_local=local_time(req["start"]), end_local=local_time(req["end"]),
-                 seven_z=any(s.get("package") == "7z" or s.get("kind") in ("plain", "directory")
-                             for s in sticks if s.get("state") == "unlocked"))
+                 seven_z=any(s.get("package") == "7z" for s in sticks
+                             if s.get("state") == "unlocked"))
 
 
 def _local_input(t: float, zone: str) -> str:
