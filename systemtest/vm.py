@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+ATTACH_FILE = "kept.json"   # written by `python -m systemtest.vm keep WORKDIR`
 BOOT_TIMEOUT = 600          # seconds from QEMU's start to an answering sshd, under TCG (a loaded host)
 
 
@@ -64,7 +65,8 @@ class QMP:
 class VirtualDevice:
     """One guest: `boot()`, `run()` commands, `power_cut()`, `boot()` again on the same disk."""
 
-    def __init__(self, image: Path, workdir: Path, memory_mb: int = 2048, cpus: int = 2):
+    def __init__(self, image: Path, workdir: Path, memory_mb: int = 2048, cpus: int = 2,
+                 new_disk: bool = True):
         self.image, self.workdir = Path(image), Path(workdir)
         self.memory_mb, self.cpus = memory_mb, cpus
         self.overlay = self.workdir / "overlay.qcow2"
@@ -73,8 +75,21 @@ class VirtualDevice:
         self.process: subprocess.Popen | None = None
         self.qmp: QMP | None = None
         self.boots = 0
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
-                        str(self.image / "disk.raw"), str(self.overlay)], check=True)
+        self.attached = False
+        if new_disk:
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+                            str(self.image / "disk.raw"), str(self.overlay)], check=True)
+
+    @classmethod
+    def attach(cls, workdir: Path) -> "VirtualDevice":
+        """The guest `python -m systemtest.vm keep WORKDIR` keeps running (development: run
+        single checks again without a new boot). Its QEMU is not ours: `stop` leaves it."""
+        kept = json.loads((Path(workdir) / ATTACH_FILE).read_text())
+        vm = cls(Path(kept["image"]), Path(workdir), new_disk=False)
+        vm.port, vm.boots, vm.attached = kept["port"], kept["boots"], True
+        vm.qmp = QMP(vm.qmp_path)
+        vm.wait_ssh(60)
+        return vm
 
     @property
     def console_log(self) -> Path:
@@ -112,6 +127,8 @@ class VirtualDevice:
         self.wait_ssh(BOOT_TIMEOUT)
 
     def _check_alive(self) -> None:
+        if self.attached:
+            return
         if self.process is None or self.process.poll() is not None:
             raise GuestError(f"QEMU exited ({self.process and self.process.returncode}); see "
                              f"{self.workdir}/qemu.log and {self.console_log}")
@@ -173,7 +190,13 @@ class VirtualDevice:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        """Tear down: a hard quit if QEMU still runs (the test run is over)."""
+        """Tear down: a hard quit if QEMU still runs (the test run is over); a kept guest
+        (`attach`) only loses this run's monitor connection."""
+        if self.attached:
+            if self.qmp is not None:
+                self.qmp.close()
+                self.qmp = None
+            return
         if self.process is not None and self.process.poll() is None:
             if self.qmp is not None:
                 self.power_cut()
@@ -194,3 +217,45 @@ def image_dir(repo: Path, cache: Path) -> Path:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("NVR_VM_CACHE") or Path.home() / ".cache" / "nvr-vm")
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def keep(workdir: Path) -> None:
+    """Development: build (or reuse) the image, boot one guest in `workdir` and keep it running
+    until Ctrl-C or SIGTERM. `NVR_VM_ATTACH=WORKDIR pytest systemtest -k ...` then runs checks
+    on it without a new boot (docs/system-test.md). Not used by `make system-test`."""
+    import signal
+    repo = Path(__file__).resolve().parent.parent
+    workdir.mkdir(parents=True, exist_ok=True)
+    vm = VirtualDevice(image_dir(repo, cache_dir()), workdir)
+    vm.boot()
+    vm.qmp.close()                      # QEMU's monitor takes one client: the test's
+    vm.qmp = None
+    (workdir / ATTACH_FILE).write_text(json.dumps({"image": str(vm.image), "port": vm.port,
+                                                   "boots": vm.boots,
+                                                   "pid": vm.process.pid}))
+    print(f"guest up: ssh -i {vm.key} -p {vm.port} -o StrictHostKeyChecking=no "
+          f"-o UserKnownHostsFile=/dev/null root@127.0.0.1\n"
+          f"checks on it: NVR_VM_ATTACH={workdir} .venv/bin/pytest systemtest -s -k NAME",
+          flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        vm.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        (workdir / ATTACH_FILE).unlink(missing_ok=True)
+        if vm.process.poll() is None:
+            vm.qmp = QMP(vm.qmp_path)
+            vm.power_cut()
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "keep":
+        sys.exit("usage: python -m systemtest.vm keep WORKDIR   (boot one guest and keep it "
+                 "running for development)")
+    keep(Path(sys.argv[2]).resolve())
