@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import time
@@ -151,9 +152,12 @@ class VirtualDevice:
             return "(no console output)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def run(self, command: str, timeout: float = 120, check: bool = True
-            ) -> subprocess.CompletedProcess:
-        """Run a shell command in the guest as root; its output as text."""
+    def run(self, command: str, timeout: float = 120, check: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run a shell command in the guest as root; its output as text. `env`: variables
+        exported for it (the test's passwords: the guest has no other user to see them)."""
+        if env:
+            command = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items()) + command
         ssh = ["ssh", "-q", "-i", str(self.key), "-p", str(self.port),
                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
@@ -170,13 +174,13 @@ class VirtualDevice:
                              f"stdout: {done.stdout}\nstderr: {done.stderr}")
         return done
 
-    def nvr(self, args: str, timeout: float = 300, check: bool = True
-            ) -> subprocess.CompletedProcess:
+    def nvr(self, args: str, timeout: float = 300, check: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """`nvr` in the guest as the service user, with the device's configuration: through
         nvr-admin where systemd/ installs it (it picks the user), else as the one user nvr."""
         return self.run(f"if [ -x /usr/local/sbin/nvr-admin ]; then nvr-admin {args}; else "
                         f"runuser -u nvr -- nvr --config /etc/nvr/nvr.toml {args}; fi",
-                        timeout=timeout, check=check)
+                        timeout=timeout, check=check, env=env)
 
     def power_cut(self) -> None:
         """Off without a shutdown: QMP `quit` ends QEMU at once; the guest writes nothing more."""
