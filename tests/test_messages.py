@@ -135,6 +135,9 @@ INTERNAL = {
                                                 "with its own translated 404",
     "firmware/playback/faststart.py:ValueError": "technical detail inside blur's translated "
                                                  "BlurError (%(problem)s)",
+    "firmware/export/protocol.py:BadRequest": "a malformed request to exportd's socket: a "
+                                              "person never sends a raw request (the web and "
+                                              "the CLI send only well-formed ones)",
 }
 
 

@@ -90,11 +90,27 @@ def cmd_usb_format(args) -> int:
             raise CliError(f"{args.device} is not a USB stick exportd offers; see nvr usb list")
         raise CliError(f"formatting erases everything on {args.device}; confirm with "
                        f"--confirm {devices[args.device]['confirm']!r}")
-    password = _password("NVR_USB_PASSWORD", "new password of the stick (at least 16 "
-                         "characters): ", confirm=True)
+    import os
+
+    from firmware.export.passwords import PasswordError, check_typed, generate
+    generated = None
+    if args.type_password or os.environ.get("NVR_USB_PASSWORD"):
+        password = _password("NVR_USB_PASSWORD", "new password of the stick (at least 16 "
+                             "characters): ", confirm=True)
+        try:
+            check_typed(password)
+        except PasswordError as exc:
+            raise CliError(str(exc)) from None
+    else:
+        password = generated = generate()           # shown once below, never stored
     stick = _call(args, {"cmd": "format", "device": args.device, "confirm": args.confirm,
-                         "password": password}, timeout=SLOW)
-    _print(stick["device"], args.json, f"{args.device} is formatted as LUKS2 and locked")
+                         "password": password}, timeout=SLOW)["device"]
+    text = f"{args.device} is formatted as LUKS2 and locked"
+    if generated is not None:
+        stick["password"] = generated
+        text += (f"; its password, shown only now (write it down; give it to the recipient "
+                 f"apart from the stick): {generated}")
+    _print(stick, args.json, text)
     return 0
 
 
@@ -116,10 +132,13 @@ def add_parser(sub) -> None:
                 "$NVR_USB_PASSWORD or a prompt)")
     p.add_argument("device")
     _socket_arg(p)
-    p = _action(usb, "format", cmd_usb_format, "erase a stick and make it LUKS2")
+    p = _action(usb, "format", cmd_usb_format, "erase a stick and make it LUKS2; prints the "
+                "generated password once")
     p.add_argument("device")
     p.add_argument("--confirm", metavar="TEXT", help="the device, model and size as "
                    "nvr usb list shows them")
+    p.add_argument("--type-password", action="store_true", help="type the password (at least "
+                   "16 characters; or $NVR_USB_PASSWORD) instead of the generated one")
     _socket_arg(p)
     p = _action(usb, "eject", cmd_usb_eject, "sync, unmount and lock a stick")
     p.add_argument("device")

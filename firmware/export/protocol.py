@@ -3,8 +3,10 @@
 One request per connection: a JSON object on one line (at most `MAX_REQUEST` bytes), answered
 by one JSON line: `{"ok": true, ...}` or `{"ok": false, "error": "..."}`. The commands are
 `list`, `unlock`, `format`, `write` and `eject`, each with exactly its own fields; anything else
-is refused. `write` brings the package's files as open file descriptors (SCM_RIGHTS), so
-exportd never needs to read the recorder's data directory (its unit makes that inaccessible).
+is refused. `write` `open` answers with open file descriptors (SCM_RIGHTS) of the package's
+files in a hidden folder on the stick: the client streams the package into them, so neither a
+plaintext copy lands on the device's disk nor does exportd read the recorder's data directory
+(its unit makes that inaccessible); `write` `finish` syncs and renames, `abort` removes.
 Only the web interface's user or group (and root) may talk: the peer's credentials
 (SO_PEERCRED) are checked before a byte is read.
 """
@@ -21,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from firmware.i18n import N_, _
+
 log = logging.getLogger("nvr.exportd")
 
 MAX_REQUEST = 16 * 1024                 # one line of JSON: no package passes through it
@@ -36,13 +40,58 @@ COMMANDS: dict[str, dict[str, type]] = {
     "list": {},
     "unlock": {"device": str, "password": str},
     "format": {"device": str, "confirm": str, "password": str},
-    "write": {"device": str, "name": str, "files": list},
+    "write": {"device": str, "name": str, "step": str},
     "eject": {"device": str},
+}
+# `write` in three steps, each with its own further fields: `open` (exportd checks the space,
+# creates the hidden folder NAME.part, opens the named files and hands their descriptors back),
+# `finish` (fsync, rename to NAME, sync) and `abort` (the .part folder removed).
+WRITE_STEPS: dict[str, dict[str, type]] = {
+    "open": {"files": list, "bytes": int},
+    "finish": {},
+    "abort": {},
 }
 
 
 class ProtocolError(Exception):
     """A request exportd refuses; the message says what was wrong and what to do."""
+
+
+class BadRequest(ProtocolError):
+    """A malformed request (parse_request): English only, since a person never sends a raw
+    request; the web and the CLI send only well-formed ones."""
+
+
+class Refusal(Exception):
+    """A refusal a person reads: an English msgid (`N_`) with its parameters. exportd runs as
+    root and speaks English; the answer carries msgid and params so that the client translates
+    it in its own reader's language (`translate`)."""
+
+    def __init__(self, msgid: str, **params):
+        self.msgid = msgid
+        self.params = {k: v if isinstance(v, (int, float)) else str(v)
+                       for k, v in params.items()}
+        super().__init__(msgid % self.params if self.params else msgid)
+
+    def answer(self) -> dict:
+        return {"ok": False, "error": str(self), "msgid": self.msgid, "params": self.params}
+
+
+def translate(reply: dict) -> str:
+    """The refusal in `reply` in the reader's language (Dutch in a web request, the CLI's
+    language elsewhere); its English text when the msgid is not in the catalogue or the
+    params do not fit it."""
+    from firmware.i18n import WEB_LOCALE, gettext, translations
+    english = str(reply.get("error") or "exportd refused the request")
+    msgid, params = reply.get("msgid"), reply.get("params") or {}
+    if not isinstance(msgid, str) or not isinstance(params, dict):
+        return english
+    if translations(WEB_LOCALE).gettext(msgid) == msgid:        # not in the catalogue
+        return english
+    try:
+        return gettext(msgid, **params)
+    except (KeyError, TypeError, ValueError):
+        return english
 
 
 @dataclass(frozen=True)
@@ -88,32 +137,39 @@ def peer_allowed(conn: socket.socket, policy: PeerPolicy) -> bool:
 def parse_request(line: bytes) -> dict:
     """The request in `line`, checked against the command set; ProtocolError otherwise."""
     if len(line) > MAX_REQUEST:
-        raise ProtocolError(f"request too long (more than {MAX_REQUEST} bytes); exportd takes "
+        raise BadRequest(f"request too long (more than {MAX_REQUEST} bytes); exportd takes "
                             "one short JSON line per request")
     try:
         request = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ProtocolError("the request is not JSON; send one JSON object per line") from None
+        raise BadRequest("the request is not JSON; send one JSON object per line") from None
     if not isinstance(request, dict):
-        raise ProtocolError("the request is not a JSON object")
+        raise BadRequest("the request is not a JSON object")
     cmd = request.get("cmd")
     if cmd not in COMMANDS:
-        raise ProtocolError(f"unknown command {str(cmd)[:40]!r}: exportd knows only "
+        raise BadRequest(f"unknown command {str(cmd)[:40]!r}: exportd knows only "
                             f"{', '.join(COMMANDS)}")
     fields = COMMANDS[cmd]
+    if cmd == "write":
+        step = request.get("step")
+        if step not in WRITE_STEPS:
+            raise BadRequest(f"write needs the field step, one of {', '.join(WRITE_STEPS)}")
+        fields = {**fields, **WRITE_STEPS[step]}
     extra = set(request) - set(fields) - {"cmd"}
     if extra:
-        raise ProtocolError(f"{cmd} takes no field {', '.join(sorted(extra))[:80]}; it takes "
+        raise BadRequest(f"{cmd} takes no field {', '.join(sorted(extra))[:80]}; it takes "
                             f"{', '.join(fields) or 'none'}")
     for name, kind in fields.items():
-        if not isinstance(request.get(name), kind):
-            raise ProtocolError(f"{cmd} needs the field {name} ({kind.__name__})")
+        if not isinstance(request.get(name), kind) or isinstance(request.get(name), bool):
+            raise BadRequest(f"{cmd} needs the field {name} ({kind.__name__})")
     if len(request.get("password", "")) > MAX_PASSWORD:
-        raise ProtocolError("the password is too long")
-    if cmd == "write":
+        raise BadRequest("the password is too long")
+    if cmd == "write" and request["step"] == "open":
+        if request["bytes"] < 0:
+            raise BadRequest("write needs the bytes the package takes (0 or more)")
         files = request["files"]
         if not files or len(files) > MAX_FILES or not all(isinstance(f, str) for f in files):
-            raise ProtocolError(f"write needs 1 to {MAX_FILES} file names, one per descriptor")
+            raise BadRequest(f"write needs 1 to {MAX_FILES} file names")
     return request
 
 
@@ -128,41 +184,61 @@ def receive(conn: socket.socket) -> tuple[bytes, list[int]]:
     return data.split(b"\n", 1)[0], fds
 
 
-def send(conn: socket.socket, obj: dict) -> None:
-    conn.sendall(json.dumps(obj).encode() + b"\n")
+def send(conn: socket.socket, obj: dict, fds: list[int] = ()) -> None:
+    payload = json.dumps(obj).encode() + b"\n"
+    if fds:
+        sent = socket.send_fds(conn, [payload], list(fds))
+        conn.sendall(payload[sent:])
+    else:
+        conn.sendall(payload)
 
 
 def socket_path() -> str:
     return os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET
 
 
-def call(path: str | os.PathLike, request: dict, fds: list[int] = (), timeout: float | None = 30
-         ) -> dict:
-    """Send one request to exportd at `path`; the answer, or ProtocolError with its error."""
+def call(path: str | os.PathLike, request: dict, timeout: float | None = 30) -> dict:
+    """Send one request to exportd at `path`; the answer, or ProtocolError with its error
+    (translated into the reader's language)."""
+    reply, fds = call_fds(path, request, timeout)
+    for fd in fds:
+        os.close(fd)
+    return reply
+
+
+def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
+             ) -> tuple[dict, list[int]]:
+    """`call`, and the file descriptors exportd sent with its answer (`write` `open`); the
+    caller owns and closes them."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(timeout)
         try:
             conn.connect(os.fspath(path))
         except OSError as exc:
-            raise ProtocolError(f"exportd is not running (no answer at {path}: "
-                                f"{exc.strerror or exc}); start nvr-exportd "
-                                "(systemctl start nvr-exportd) and try again") from None
-        payload = json.dumps(request).encode() + b"\n"
-        socket.send_fds(conn, [payload], list(fds)) if fds else conn.sendall(payload)
-        answer = b""
+            raise ProtocolError(_("exportd is not running (no answer at %(path)s: "
+                                  "%(problem)s); start nvr-exportd (systemctl start "
+                                  "nvr-exportd) and try again", path=os.fspath(path),
+                                  problem=exc.strerror or exc)) from None
+        conn.sendall(json.dumps(request).encode() + b"\n")
+        answer, fds = b"", []
         while not answer.endswith(b"\n"):
-            chunk = conn.recv(65536)
+            chunk, more, _flags, _addr = socket.recv_fds(conn, 65536, MAX_FILES)
+            fds += more
             if not chunk:
                 break
             answer += chunk
     try:
         reply = json.loads(answer)
     except json.JSONDecodeError:
-        raise ProtocolError("exportd closed the connection without an answer; see its log "
-                            "(journalctl -u nvr-exportd)") from None
-    if not reply.get("ok"):
-        raise ProtocolError(reply.get("error", "exportd refused the request"))
-    return reply
+        reply = None
+    if not isinstance(reply, dict) or not reply.get("ok"):
+        for fd in fds:
+            os.close(fd)
+        if reply is None:
+            raise ProtocolError(_("exportd closed the connection without an answer; see its "
+                                  "log (journalctl -u nvr-exportd)"))
+        raise ProtocolError(translate(reply))
+    return reply, fds
 
 
 Answer = Callable[[dict, list[int]], dict]
@@ -191,29 +267,37 @@ def serve(path: Path, answer: Answer, policy: PeerPolicy, stop: threading.Event,
 def _one(conn: socket.socket, answer: Answer, policy: PeerPolicy,
          refusals: tuple[type[Exception], ...]) -> None:
     fds: list[int] = []
+    out: list[int] = []                 # descriptors sent back with the answer (write open)
     with conn:
         try:
             if not peer_allowed(conn, policy):
                 _, uid, gid = peer_credentials(conn)
                 log.warning("refused a connection from uid %s gid %s", uid, gid)
-                send(conn, {"ok": False, "error": "not allowed: only the web interface's "
-                            "user (group nvr-export) and root may use exportd"})
+                send(conn, Refusal(N_("not allowed: only the web interface's user (group "
+                                      "nvr-export) and root may use exportd")).answer())
                 return
             line, fds = receive(conn)
             reply = answer(parse_request(line), fds)
+            out = reply.pop("_fds", [])
+        except Refusal as exc:
+            reply = exc.answer()
         except (ProtocolError, *refusals) as exc:
             reply = {"ok": False, "error": str(exc)}
         except Exception as exc:                    # logged; the daemon keeps serving
             log.exception("request failed")
-            reply = {"ok": False, "error": f"exportd failed ({exc}); see its log"}
+            reply = Refusal(N_("exportd failed (%(problem)s); see its log (journalctl -u "
+                               "nvr-exportd)"), problem=exc).answer()
         finally:
             for fd in fds:
                 os.close(fd)
         try:
-            send(conn, reply)
+            send(conn, reply, out)
             _drain(conn)
         except OSError:
             pass
+        finally:
+            for fd in out:
+                os.close(fd)
 
 
 def _drain(conn: socket.socket) -> None:

@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
+
+from firmware.i18n import _
 
 GAP_SLACK = 0.5          # seconds between segments that still count as continuous
 
@@ -26,7 +29,7 @@ class RemuxError(Exception):
 
 @dataclass
 class Remuxed:
-    path: Path
+    path: Path | BinaryIO
     frames: int = 0
     first: float | None = None        # epoch seconds of the first and last frame
     last: float | None = None
@@ -37,15 +40,18 @@ class Remuxed:
     segment_packets: dict[str, str] = field(default_factory=dict)   # the same per segment
 
 
-def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Path) -> Remuxed:
+def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
+          out: Path | BinaryIO) -> Remuxed:
     """Copy the video packets of `segments` (index rows, oldest first; `read(id)` yields the
-    plaintext MP4) into `out`."""
+    plaintext MP4) into `out`: a path, or an open, seekable file (a file on the stick that
+    exportd opened, a memory file), which is left open."""
     import av                            # 25 MB, imported when an export is made
     result = Remuxed(out)
     packets = hashlib.sha256()
     origin = segments[0]["start"]
     previous_end = None
-    with av.open(str(out), "w", format="mp4") as dst:
+    target = str(out) if isinstance(out, (str, Path)) else out   # a path or an open file
+    with av.open(target, "w", format="mp4") as dst:
         ostream = None
         for seg in segments:
             if previous_end is not None and seg["start"] - previous_end > GAP_SLACK:
@@ -57,11 +63,13 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
             try:
                 src = av.open(data, "r")
             except av.FFmpegError as exc:
-                raise RemuxError(f"segment {seg['id']}: not a readable MP4 ({exc})") from None
+                raise RemuxError(_("segment %(segment)s: not a readable MP4 (%(problem)s)",
+                                   segment=seg["id"], problem=exc)) from None
             with src:
                 videos = [s for s in src.streams if s.type == "video"]
                 if not videos or videos[0].codec_context.name != "h264":
-                    raise RemuxError(f"segment {seg['id']}: no H.264 video stream")
+                    raise RemuxError(_("segment %(segment)s: no H.264 video stream",
+                                       segment=seg["id"]))
                 istream = videos[0]
                 if ostream is None:
                     ostream = dst.add_stream_from_template(istream)
