@@ -6,7 +6,6 @@ officer's identity and signed declaration), made with the device's own `nvr` com
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,39 +90,11 @@ def art9_request(device: VirtualDevice, camera: str, segments: list[dict]) -> di
     return {"id": req["id"], "reference": reference, "window": window}
 
 
-# Until `nvr export create` writes onto the stick itself (without --to, branch stickwrite):
-# the package is written into a folder of the web's user and handed to exportd's `write` as
-# open files, the way the web's ExportdHelper does. Run as nvr-web (group nvr-export).
-_HAND_OVER = """
-import json, os, sys
-from firmware.export import protocol
-folder = sys.argv[1]
-name, files = os.path.basename(folder), sorted(os.listdir(folder))
-sticks = protocol.call(protocol.socket_path(), {"cmd": "list"})["devices"]
-[stick] = [d for d in sticks if d["state"] == "unlocked"]
-fds = [os.open(os.path.join(folder, f), os.O_RDONLY) for f in files]
-print(json.dumps(protocol.call(protocol.socket_path(), {"cmd": "write", "device":
-      stick["device"], "name": name, "files": files}, fds=fds, timeout=None)))
-"""
-NO_STICK_YET = "--to DIR is needed"
-
-
-def export_to_stick(device: VirtualDevice, request: dict, camera: str) -> dict:
-    """`nvr export create` for `request` onto the unlocked stick; {name, files, bytes,
-    manifest_sha256?} of the package (name: its folder on the stick)."""
-    create = (f"export create --request {request['reference']} {request['window']} "
-              f"--user b.beheerder --reason 'art. 9 verzoek politie (systeemtest)' --json")
-    done = device.nvr(create, check=False, timeout=600, env=STAFF)
-    if done.returncode == 0:
-        out = json.loads(done.stdout)
-        return {**out, "name": out["path"].replace(":", "/").rstrip("/").rsplit("/", 1)[-1]}
-    if NO_STICK_YET not in done.stderr:
-        raise GuestError(f"nvr export create failed ({done.returncode}): {done.stderr}")
-    folder = "/var/tmp/nvr-systemtest-package"
-    device.run(f"rm -rf {folder} && install -d -o nvr-web -g nvr -m 0750 {folder}")
-    out = json.loads(device.nvr(f"{create} --to {folder}", timeout=600, env=STAFF).stdout)
-    device.run(f"cat > /var/tmp/nvr-hand-over.py <<'EOF'\n{_HAND_OVER}\nEOF")
-    device.run(f"setpriv --reuid=nvr-web --regid=nvr --init-groups /opt/nvr/bin/python "
-               f"/var/tmp/nvr-hand-over.py {shlex.quote(out['path'])}", timeout=600)
-    device.run(f"rm -rf {folder} /var/tmp/nvr-hand-over.py")
-    return {**out, "name": Path(out["path"]).name}
+def export_to_stick(device: VirtualDevice, request: dict) -> dict:
+    """`nvr export create` for `request` without --to: onto the one unlocked stick exportd
+    offers. Its --json answer, and `name`: the package's folder on the stick."""
+    out = json.loads(device.nvr(
+        f"export create --request {request['reference']} {request['window']} --user "
+        "b.beheerder --reason 'art. 9 verzoek politie (systeemtest)' --json",
+        timeout=900, env=STAFF).stdout)
+    return {**out, "name": out["path"].replace(":", "/").rstrip("/").rsplit("/", 1)[-1]}

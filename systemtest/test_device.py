@@ -215,12 +215,14 @@ def test_frozen_camera_makes_the_watchdog_restart_the_recorder(device, step):
                  lambda: len(segments(device)) > count, 300, every=10)
 
 
-STICK_PASSWORD = "Zeer sterk wachtwoord voor de stick 2026"      # typed: >= 16 characters
 STICK_SERIAL = "NVRLUKS0001"
 
 
-def usb_list(device: VirtualDevice) -> list[dict]:
-    return json.loads(device.nvr("usb list --json").stdout)
+def usb_list(device: VirtualDevice, check: bool = True) -> list[dict]:
+    """The sticks exportd offers; with check=False, [] while it is not listening yet (its
+    unit is active as soon as the process starts: Type=simple)."""
+    done = device.nvr("usb list --json", check=check)
+    return json.loads(done.stdout) if done.returncode == 0 else []
 
 
 def exportd_active(device: VirtualDevice) -> str:
@@ -245,7 +247,7 @@ def test_export_to_a_luks2_stick_verified_on_the_host_R61_R62(device, step, tmp_
         # udev's rule (90-nvr-usb.rules) tags it and pulls in exportd; nobody else starts it
         wait_for("nvr-exportd started by udev for the USB disk", lambda: exportd_active(device),
                  120, done=lambda state: state == "active")
-        sticks = wait_for("the stick in nvr usb list", lambda: usb_list(device), 120,
+        sticks = wait_for("the stick in nvr usb list", lambda: usb_list(device, False), 180,
                           done=lambda found: any(d["serial"] == STICK_SERIAL for d in found))
     [stick] = sticks                    # the only USB disk: the VM's own disk is never offered
     dev = stick["device"]
@@ -255,18 +257,19 @@ def test_export_to_a_luks2_stick_verified_on_the_host_R61_R62(device, step, tmp_
     assert "SYSTEMD_WANTS=nvr-exportd.service" in props, props
     assert not any(d["device"].startswith("/dev/vd") for d in sticks), sticks
 
-    with step("nvr usb format (LUKS2, real cryptsetup)"):
-        device.nvr(f"usb format {dev} --confirm '{stick['confirm']}'",
-                   env={"NVR_USB_PASSWORD": STICK_PASSWORD}, timeout=600)
+    with step("nvr usb format (LUKS2, real cryptsetup, the device's password)"):
+        formatted = json.loads(device.nvr(f"usb format {dev} --confirm '{stick['confirm']}' "
+                                          "--json", timeout=900).stdout)
+    password = formatted["password"]            # generated, shown once (issue 13 item 2)
     dump = device.run(f"cryptsetup luksDump {dev}").stdout
     assert "Version:       \t2" in dump and "aes-xts-plain64" in dump, dump
     with step("nvr usb unlock with a wrong password: refused"):
-        wrong = device.nvr(f"usb unlock {dev}", env={"NVR_USB_PASSWORD": "x" * 20 + " wrong"},
-                           check=False, timeout=600)
+        wrong = device.nvr(f"usb unlock {dev}", env={"NVR_USB_PASSWORD": password[::-1]},
+                           check=False, timeout=900)
     assert wrong.returncode != 0 and "wrong passphrase" in wrong.stderr, wrong
     assert "nvr-export" not in device.run("dmsetup ls").stdout
     with step("nvr usb unlock"):
-        device.nvr(f"usb unlock {dev}", env={"NVR_USB_PASSWORD": STICK_PASSWORD}, timeout=600)
+        device.nvr(f"usb unlock {dev}", env={"NVR_USB_PASSWORD": password}, timeout=900)
     assert [d["state"] for d in usb_list(device)] == ["unlocked"]
     assert f"nvr-export-{dev.rsplit('/', 1)[-1]}" in device.run("dmsetup ls").stdout
 
@@ -276,7 +279,7 @@ def test_export_to_a_luks2_stick_verified_on_the_host_R61_R62(device, step, tmp_
                     and s["status"] == "ok"][:2]
         request = art9_request(device, "entree", recorded)
     with step("nvr export create onto the stick"):
-        package = export_to_stick(device, request, "entree")
+        package = export_to_stick(device, request)
     with step("nvr usb eject (sync, umount, luksClose)"):
         ejected = device.nvr(f"usb eject {dev}", timeout=300)
     assert "locked" in ejected.stdout, ejected.stdout
@@ -289,7 +292,7 @@ def test_export_to_a_luks2_stick_verified_on_the_host_R61_R62(device, step, tmp_
 
     with step("on the host: volume key (luksDump), decrypt, debugfs"):
         plain = tmp_path / "stick.ext4"
-        segment = luks.decrypt(image, STICK_PASSWORD, plain)
+        segment = luks.decrypt(image, password, plain)
         names = luks.listing(plain)
         copied = luks.extract(plain, "/" + package["name"], tmp_path / "from-stick")
     print(f"[system-test] stick: data segment {segment}; root folder {names}", flush=True)
@@ -313,4 +316,5 @@ def test_export_to_a_luks2_stick_verified_on_the_host_R61_R62(device, step, tmp_
         assert hashlib.sha256(manifest).hexdigest() == package["manifest_sha256"]
     meta = json.loads(manifest)
     assert meta["request"] == request["reference"] and meta["camera"]["id"] == "entree"
-    assert [s["id"] for s in meta["videos"][0]["segments"]] == [s["id"] for s in recorded]
+    # the request's window (a second either side) covers these segments, perhaps a neighbour
+    assert {s["id"] for s in recorded} <= {s["id"] for s in meta["videos"][0]["segments"]}
