@@ -41,7 +41,8 @@ def device(tmp_path_factory) -> VirtualDevice:
         yield vm
         vm.stop()
         return
-    for tool in ("mmdebstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4", "ssh"):
+    for tool in ("mmdebstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4", "ssh",
+                 "cryptsetup", "debugfs", "openssl"):
         if shutil.which(tool) is None:           # a failure, not a skip: setup installs them
             pytest.fail(f"{tool} is missing: run `sh tools/vm/host-setup.sh` as root "
                         f"(make system-test does)")
