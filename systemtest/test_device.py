@@ -159,7 +159,7 @@ def test_power_cut_then_boot_loses_nothing_but_the_segment_in_flight(device, ste
 
 
 def test_usb_disk_hot_plugged_through_qmp_is_seen_as_usb(device, step, tmp_path):
-    """Prepared for issue 13 (exportd, LUKS2 stick): the plug itself and what udev sees."""
+    """The plug itself and what udev sees (the export stick's check builds on it)."""
     stick = tmp_path / "stick.raw"
     with open(stick, "wb") as f:
         f.truncate(64 * 1024 * 1024)
