@@ -21,8 +21,8 @@ def _socket_arg(parser) -> None:
                              f"{protocol.DEFAULT_SOCKET})")
 
 
-# format and unlock wait for cryptsetup's Argon2id (256 MiB): seconds on a Pi, more than the
-# socket's usual 30 s on a slow or emulated CPU (the system test's VM took 36 s to format).
+# format and unlock wait for cryptsetup's Argon2id (256 MiB), which can take longer than the
+# socket's usual 30 s on a slow CPU: the system test's emulated one took 25 to 81 s to format.
 SLOW = 900
 
 
