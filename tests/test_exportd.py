@@ -498,3 +498,17 @@ def test_a_refusal_falls_back_to_english_when_msgid_or_params_do_not_fit(site):
                                      "params": {"disk": "/dev/sdb"}})
         junk = protocol.translate({"error": "refused", "msgid": ["x"], "params": "y"})
     assert (unknown, misfit, junk) == ("stick on fire", "wrong passphrase for ?", "refused")
+
+
+def test_r61_a_change_event_of_an_unlocked_stick_keeps_it_unlocked(twin):
+    """udev reports a `change` of the stick (UdevSource: "add" again) when cryptsetup opens it
+    and after its file system is written: found in `make system-test`, where exportd then
+    listed an unlocked, mounted stick as locked, refused the write and left the mapping open.
+    The stick keeps its mapping and mount point; eject still closes both."""
+    daemon, runner = twin
+    daemon.unlock("/dev/sdb", PASSWORD)
+    daemon.handle_event(_add(STICK))
+    assert {d["device"]: d["state"] for d in daemon.list()}["/dev/sdb"] == "unlocked"
+    daemon.eject("/dev/sdb")
+    assert runner.calls[-2][0] == "umount"
+    assert runner.calls[-1] == ["cryptsetup", "close", "nvr-export-sdb"]

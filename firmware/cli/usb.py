@@ -21,10 +21,15 @@ def _socket_arg(parser) -> None:
                              f"{protocol.DEFAULT_SOCKET})")
 
 
-def _call(args, request: dict) -> dict:
+# format and unlock wait for cryptsetup's Argon2id (256 MiB), which can take longer than the
+# socket's usual 30 s on a slow CPU: the system test's emulated one took 25 to 81 s to format.
+SLOW = 900
+
+
+def _call(args, request: dict, timeout: float = 30) -> dict:
     from firmware.export import protocol
     try:
-        return protocol.call(args.socket or protocol.socket_path(), request)
+        return protocol.call(args.socket or protocol.socket_path(), request, timeout=timeout)
     except protocol.ProtocolError as exc:
         raise CliError(str(exc)) from None
 
@@ -71,7 +76,8 @@ def cmd_usb_list(args) -> int:
 
 def cmd_usb_unlock(args) -> int:
     password = _password("NVR_USB_PASSWORD", f"password of the stick {args.device}: ")
-    stick = _call(args, {"cmd": "unlock", "device": args.device, "password": password})
+    stick = _call(args, {"cmd": "unlock", "device": args.device, "password": password},
+                  timeout=SLOW)
     _print(stick["device"], args.json, f"{args.device} is unlocked; export, then nvr usb eject "
                                        f"{args.device}")
     return 0
@@ -98,7 +104,7 @@ def cmd_usb_format(args) -> int:
     else:
         password = generated = generate()           # shown once below, never stored
     stick = _call(args, {"cmd": "format", "device": args.device, "confirm": args.confirm,
-                         "password": password})["device"]
+                         "password": password}, timeout=SLOW)["device"]
     text = f"{args.device} is formatted as LUKS2 and locked"
     if generated is not None:
         stick["password"] = generated
@@ -109,7 +115,7 @@ def cmd_usb_format(args) -> int:
 
 
 def cmd_usb_eject(args) -> int:
-    done = _call(args, {"cmd": "eject", "device": args.device})
+    done = _call(args, {"cmd": "eject", "device": args.device}, timeout=SLOW)
     _print(done, args.json, done["message"])
     return 0
 

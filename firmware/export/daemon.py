@@ -142,6 +142,9 @@ class Daemon:
                 return
             if not is_export_candidate(props, self.system):
                 return
+            known = self.sticks.get(devname)
+            if known is not None and known.mountpoint:
+                return          # a change (cryptsetup open, a write): it stays unlocked
             size = self._size(devname)
             self.sticks[devname] = Stick(
                 devname=devname, disk=disk_of(props) or "", devtype=props.get("DEVTYPE", ""),
