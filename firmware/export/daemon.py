@@ -435,9 +435,11 @@ class Daemon:
 
 
 def serve(daemon: Daemon, path: Path, policy: protocol.PeerPolicy,
-          stop: threading.Event | None = None) -> None:
-    """Answer requests for `daemon` on the Unix socket at `path` until `stop` is set."""
-    protocol.serve(path, daemon.answer, policy, stop or threading.Event(), (ExportdError,))
+          stop: threading.Event | None = None, ready=None) -> None:
+    """Answer requests for `daemon` on the Unix socket at `path` until `stop` is set;
+    `ready()` once the socket answers."""
+    protocol.serve(path, daemon.answer, policy, stop or threading.Event(), (ExportdError,),
+                   ready)
 
 
 def _remove(path: Path) -> None:

@@ -242,14 +242,23 @@ def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
                                   "%(problem)s); start nvr-exportd (systemctl start "
                                   "nvr-exportd) and try again", path=os.fspath(path),
                                   problem=exc.strerror or exc)) from None
-        conn.sendall(json.dumps(request).encode() + b"\n")
         answer, fds = b"", []
-        while not answer.endswith(b"\n"):
-            chunk, more, _flags, _addr = socket.recv_fds(conn, 65536, MAX_FILES)
-            fds += more
-            if not chunk:
-                break
-            answer += chunk
+        try:
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            while not answer.endswith(b"\n"):
+                chunk, more, _flags, _addr = socket.recv_fds(conn, 65536, MAX_FILES)
+                fds += more
+                if not chunk:
+                    break
+                answer += chunk
+        except TimeoutError:
+            for fd in fds:
+                os.close(fd)
+            raise ProtocolError(_("exportd did not answer %(command)s within %(seconds)s s; "
+                                  "it may still be working: see nvr usb list and its log "
+                                  "(journalctl -u nvr-exportd) before trying again",
+                                  command=request.get("cmd", "?"),
+                                  seconds=int(timeout or 0))) from None
     try:
         reply = json.loads(answer)
     except json.JSONDecodeError:
@@ -268,16 +277,25 @@ Answer = Callable[[dict, list[int]], dict]
 
 
 def serve(path: Path, answer: Answer, policy: PeerPolicy, stop: threading.Event,
-          refusals: tuple[type[Exception], ...] = ()) -> None:
+          refusals: tuple[type[Exception], ...] = (),
+          ready: Callable[[], None] | None = None) -> None:
     """Answer requests on the Unix socket at `path` (0660) until `stop` is set: each checked
-    by `parse_request`, then `answer(request, fds)`; a `refusals` error becomes its answer."""
+    by `parse_request`, then `answer(request, fds)`; a `refusals` error becomes its answer.
+
+    The socket is bound under a temporary name and renamed into place once it listens, so a
+    client never finds a socket that refuses the connection; `ready` is called then (systemd's
+    READY=1: the unit is active only when exportd answers)."""
     path = Path(path)
-    path.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
-        server.bind(str(path))
-        os.chmod(path, 0o660)
+        server.bind(str(tmp))
+        os.chmod(tmp, 0o660)
         server.listen(8)
+        os.replace(tmp, path)
         server.settimeout(0.5)
+        if ready is not None:
+            ready()
         while not stop.is_set():
             try:
                 conn, _ = server.accept()
