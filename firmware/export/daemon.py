@@ -142,6 +142,12 @@ class Daemon:
                 return
             if not is_export_candidate(props, self.system):
                 return
+            held = self.sticks.get(devname)
+            if held is not None and (held.mountpoint or held.mapper):
+                # A "change" (udevadm trigger, the inotify watch on a closed writer) of a
+                # stick that is open: its mount, mapping and write stay (redteam13, R-61).
+                log.info("%s %s while %s: kept", devname, event.action, held.state)
+                return
             size = self._size(devname)
             self.sticks[devname] = Stick(
                 devname=devname, disk=disk_of(props) or "", devtype=props.get("DEVTYPE", ""),

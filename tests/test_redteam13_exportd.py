@@ -1,0 +1,55 @@
+"""Red team of issue 13: exportd's state of a stick across udev's "change" events
+(firmware/export/daemon.py, R-61).
+
+udev sends "change" for a disk that is already present: `udevadm trigger` (its default action
+is change; boot, package updates and `udevadm control --reload` runs do it), a media change,
+and the inotify watch of 60-block.rules, which emits "change" whenever a process closes a
+block device it opened for writing. `Daemon.handle_event` treated every event but "remove"
+as a new stick: it replaced the unlocked stick by a fresh, locked one and so forgot its
+mount point, its LUKS mapping and the write under way. The stick then showed as locked
+while it was mounted and open, `eject` neither unmounted nor closed it (a person is told
+"pull it out now" with the file system mounted), unlocking again failed (the mapping
+exists) and the export under way failed at `finish` with "no write open". Fixed: an event
+for a stick exportd already holds keeps its state."""
+
+from __future__ import annotations
+
+import os
+
+from test_exportd import PASSWORD, STICK, twin  # noqa: F401 - the fixture
+
+from firmware.export.udev import DeviceEvent
+
+
+def _change(props: dict) -> DeviceEvent:
+    return DeviceEvent("change", props)
+
+
+def test_a_change_event_keeps_an_unlocked_stick_unlocked_and_eject_locks_it_R61(twin):  # noqa: F811
+    daemon, runner = twin
+    daemon.unlock("/dev/sdb", PASSWORD)
+    daemon.handle_event(_change(STICK))               # udevadm trigger, or the inotify watch
+    [listed] = [s for s in daemon.list() if s["device"] == "/dev/sdb"]
+    assert listed["state"] == "unlocked", "exportd forgot that the stick is mounted and open"
+    runner.calls.clear()
+    daemon.eject("/dev/sdb")
+    assert [a[:2] for a in runner.calls if a[0] in ("umount", "cryptsetup")] == [
+        ["umount", str(daemon.runtime_dir / "mnt" / "sdb")], ["cryptsetup", "close"]], \
+        runner.calls
+    assert runner.mounted == {}
+
+
+def test_a_change_event_mid_write_does_not_lose_the_export_under_way_R61(twin):  # noqa: F811
+    daemon, runner = twin
+    daemon.unlock("/dev/sdb", PASSWORD)
+    _, fds = daemon.write_open("/dev/sdb", "export-x", ["a.txt"], 10)
+    try:
+        os.write(fds[0], b"evidence")
+    finally:
+        for fd in fds:
+            os.close(fd)
+    daemon.handle_event(_change(STICK))
+    done = daemon.write_finish("/dev/sdb", "export-x")
+    assert done["bytes"] == len(b"evidence")
+    assert (daemon.runtime_dir / "mnt" / "sdb" / "export-x" / "a.txt").read_bytes() == \
+        b"evidence"
