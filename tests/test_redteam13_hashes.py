@@ -1,0 +1,74 @@
+"""Red team of issue 13: someone with sqlite3 and the data directory (no keys) against the
+proof back to recording time (storage/hashes.py, export/service.py, R-62), and the window a
+package claims (export/manifest.py, remux.py).
+
+Findings (in exportfix's and benchseal's files: xfail until fixed there):
+4. A recording-time hash removed from `segment_hashes` with sqlite3 after it was sealed is not
+   noticed: the next export lists the segment with `sha256_at_recording: null`, as if it was
+   recorded before this firmware, and the package verifies. The first row of the chain can
+   go without a chain break at all (`chain_breaks` starts from the first row present), and
+   `seal` compares only the number in the last seal's subject, never the chain head it
+   sealed. Whoever removes the hash can then no longer be caught changing the segment.
+5. The manifest's `gaps` list only the time between segments: a window that begins before
+   the first recorded frame (motion-only recording) lists no gap there, while
+   `window.start` claims the asked start.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from stickutil import Desk, art9_site
+
+from firmware.export.helpers import DirectoryHelper, ExportError
+
+
+@pytest.fixture
+def desk(tmp_path):
+    (tmp_path / "site").mkdir()
+    d = Desk(art9_site(tmp_path / "site"))
+    yield d
+    d.close()
+
+
+def index_file(store) -> str:
+    with store.lock:
+        return next(r[2] for r in store.db.execute("PRAGMA database_list") if r[1] == "main")
+
+
+@pytest.mark.xfail(strict=True, reason="redteam13 finding 4: a sealed recording-time hash "
+                   "deleted with sqlite3 is not noticed; the export lists it as null "
+                   "(export/service.py, storage/hashes.py: exportfix, benchseal)")
+def test_a_sealed_recording_time_hash_deleted_with_sqlite3_stops_the_export_R62(desk, tmp_path):
+    helper = DirectoryHelper(tmp_path / "stick", package="files")
+    first = desk.export(helper)                         # seals the chain in the logbook
+    manifest = json.loads((Path(first["path"]) / "manifest.json").read_text())
+    [video] = manifest["videos"]
+    assert all(s["sha256_at_recording"] for s in video["segments"])
+    victim = video["segments"][0]["id"]
+    with sqlite3.connect(index_file(desk.store)) as db:   # the person with sqlite3
+        db.execute("DELETE FROM segment_hashes WHERE segment_id = ?", (victim,))
+    with pytest.raises(ExportError, match="hash"):
+        again = desk.export(DirectoryHelper(tmp_path / "stick2", package="files"))
+        m = json.loads((Path(again["path"]) / "manifest.json").read_text())
+        print([s["sha256_at_recording"] for s in m["videos"][0]["segments"]])
+
+
+@pytest.mark.xfail(strict=True, reason="redteam13 finding 5: the part of the window before "
+                   "the first recorded frame is not listed under gaps (remux.py/manifest.py: "
+                   "benchseal)")
+def test_a_window_that_begins_before_the_footage_lists_that_gap_R62(desk, tmp_path):
+    from firmware.export.manifest import write_package
+    segments = desk.store.list_segments("cam")
+    start = segments[0]["start"] - 60                    # a minute without footage first
+    info = {"export": 1, "reference": "R", "operator": "o", "recipient": "r", "device": "d",
+            "camera": "cam", "camera_name": "c", "location": "l", "start": start,
+            "end": segments[-1]["end"]}
+    out = write_package(tmp_path, "export-gap", store=desk.store, signer=desk.gov.logbook.signer,
+                        segments=segments, recorded={}, info=info)
+    manifest = json.loads((Path(out["path"]) / "manifest.json").read_text())
+    gaps = manifest["videos"][0]["gaps"]
+    assert gaps and gaps[0]["start"] == manifest["window"]["start"], gaps
