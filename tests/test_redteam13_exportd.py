@@ -53,3 +53,26 @@ def test_a_change_event_mid_write_does_not_lose_the_export_under_way_R61(twin): 
     assert done["bytes"] == len(b"evidence")
     assert (daemon.runtime_dir / "mnt" / "sdb" / "export-x" / "a.txt").read_bytes() == \
         b"evidence"
+
+
+def test_a_write_pulled_out_and_never_closed_does_not_fail_the_next_export_R61(twin):  # noqa: F811
+    """The stick pulled mid-write while its client had died (never sent finish or abort): the
+    pull was kept per device, so the next, unrelated export onto the same stick, inserted
+    again, was refused at `finish` as "pulled out mid-write" although nothing was pulled."""
+    daemon, runner = twin
+    daemon.unlock("/dev/sdb", PASSWORD)
+    _, fds = daemon.write_open("/dev/sdb", "export-a", ["a.txt"], 10)
+    for fd in fds:
+        os.close(fd)
+    daemon.handle_event(DeviceEvent("remove", STICK))   # pulled; client a is gone
+    daemon.handle_event(DeviceEvent("add", STICK))      # inserted again
+    daemon.unlock("/dev/sdb", PASSWORD)
+    _, fds = daemon.write_open("/dev/sdb", "export-b", ["b.txt"], 10)
+    for fd in fds:
+        os.close(fd)
+    assert daemon.write_finish("/dev/sdb", "export-b")["path"] == "export-b"
+    import pytest
+
+    from firmware.export.daemon import ExportdError
+    with pytest.raises(ExportdError, match="pulled out mid-write"):
+        daemon.write_finish("/dev/sdb", "export-a")     # the pulled write still says so

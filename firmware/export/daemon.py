@@ -122,7 +122,7 @@ class Daemon:
         self.runtime_dir = Path(runtime_dir)
         self.sticks: dict[str, Stick] = {}
         self.writes: dict[tuple[str, str], Path] = {}   # (device, name) -> its .part folder
-        self.pulled: set[str] = set()           # devices pulled out while a write was open
+        self.pulled: set[tuple[str, str]] = set()   # (device, name): writes a pull ended
         self.lock = threading.RLock()
 
     # -- udev ------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class Daemon:
                     stick.pulled = True
                     for key in [k for k in self.writes if k[0] == devname]:
                         del self.writes[key]
-                        self.pulled.add(devname)     # its finish says so
+                        self.pulled.add(key)         # its finish says so (not the next write)
                     log.warning("%s removed (%s)", devname, stick.state)
                     if stick.mountpoint:
                         self._release(stick, lazy=True)
@@ -285,6 +285,7 @@ class Daemon:
                 _remove(part)
                 raise self._write_failed(device, exc) from None
             self.writes[(device, name)] = part
+            self.pulled.discard((device, name))        # a new write of that name
             log.info("%s: writing %s (%s files, %s bytes announced)", device, name, len(files),
                      need)
             return {"device": device, "path": name, "files": list(files)}, fds
@@ -333,8 +334,8 @@ class Daemon:
             return {"device": device, "path": name, "bytes": 0}
 
     def _open_write(self, device: str, name: str, aborting: bool = False) -> Path | None:
-        if device in self.pulled:
-            self.pulled.discard(device)
+        if (device, name) in self.pulled:
+            self.pulled.discard((device, name))
             if aborting:
                 return None
             raise ExportdError(N_("the stick %(device)s was pulled out mid-write; nothing on "
