@@ -76,3 +76,50 @@ def test_a_write_pulled_out_and_never_closed_does_not_fail_the_next_export_R61(t
     from firmware.export.daemon import ExportdError
     with pytest.raises(ExportdError, match="pulled out mid-write"):
         daemon.write_finish("/dev/sdb", "export-a")     # the pulled write still says so
+
+
+def _mounted_disk() -> str:
+    """The whole disk ("major:minor") that holds this test's root file system."""
+    import pytest
+    from pathlib import Path
+    dev = os.stat("/").st_dev
+    node = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
+    if not node.exists():
+        pytest.skip(f"/ is not on a block device ({os.major(dev)}:{os.minor(dev)}): no mounted "
+                    "disk to offer as a stick here")
+    real = node.resolve()
+    if (real / "partition").exists():
+        real = real.parent
+    return (real / "dev").read_text().strip()
+
+
+def _as_usb(disk: str) -> dict:
+    major, minor = disk.split(":")
+    return {**STICK, "DEVNAME": "/dev/sdz", "MAJOR": major, "MINOR": minor,
+            "ID_FS_TYPE": "ext4", "ID_MODEL": "USB_SSD"}
+
+
+def test_a_disk_mounted_after_exportd_started_is_never_offered_nor_formatted_R61(tmp_path):
+    """exportd reads the system's disks once, at start (`system_disks`). A USB data disk
+    mounted after that (a `nofail` mount that came late, a disk replaced while it ran) was
+    offered as a stick, and `format` ran luksFormat on it."""
+    import pytest
+
+    from firmware.export.daemon import Daemon, ExportdError, Stick
+    from test_exportd import TwinRunner
+    disk = _mounted_disk()
+    runner = TwinRunner(tmp_path, {"/dev/sdz": 64_000_000_000})
+    (tmp_path / "run").mkdir()
+    daemon = Daemon(runner, system_disks=set(), runtime_dir=tmp_path / "run")   # read at start
+    daemon.handle_event(DeviceEvent("add", _as_usb(disk)))
+    assert "/dev/sdz" not in [s["device"] for s in daemon.list()]
+    # Offered while it was not yet mounted, then mounted by the system: still never formatted.
+    daemon.sticks["/dev/sdz"] = Stick(devname="/dev/sdz", disk=disk, devtype="disk",
+                                      model="USB SSD", serial="", size=64_000_000_000,
+                                      kind="plain", fstype="ext4")
+    stick = daemon.sticks["/dev/sdz"]
+    with pytest.raises(ExportdError, match="in use"):
+        daemon.format("/dev/sdz", stick.confirmation(), PASSWORD)
+    with pytest.raises(ExportdError, match="in use"):
+        daemon.unlock("/dev/sdz", "")
+    assert not [a for a in runner.calls if a[0] in ("cryptsetup", "mkfs.ext4", "mount")]

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Protocol
 
 from firmware.export import protocol
-from firmware.export.udev import DeviceEvent, DeviceSource, disk_of, is_export_candidate
+from firmware.export.udev import (DeviceEvent, DeviceSource, disk_of, disks_in_use,
+                                  is_export_candidate)
 from firmware.i18n import N_
 from firmware.storage.durable import fsync_dir
 
@@ -143,6 +144,9 @@ class Daemon:
             if not is_export_candidate(props, self.system):
                 return
             held = self.sticks.get(devname)
+            if held is None and disk_of(props) in disks_in_use():
+                log.warning("%s holds a mounted file system or swap: not offered", devname)
+                return
             if held is not None and (held.mountpoint or held.mapper):
                 # A "change" (udevadm trigger, the inotify watch on a closed writer) of a
                 # stick that is open: its mount, mapping and write stay (redteam13, R-61).
@@ -190,11 +194,20 @@ class Daemon:
                                device=device[:80])
         return stick
 
+    def _not_in_use(self, stick: Stick) -> None:
+        """A disk the system has mounted (or swaps on) is never opened or formatted, also when
+        it was mounted after exportd offered it (redteam13, R-61)."""
+        if stick.disk in disks_in_use():
+            raise ExportdError(N_("%(device)s is in use by the system (a mounted file system "
+                                  "or swap): it is not an export stick; use another"),
+                               device=stick.devname)
+
     def unlock(self, device: str, password: str) -> dict:
         with self.lock:
             stick = self.stick(device)
             if stick.mountpoint:
                 return stick.public()
+            self._not_in_use(stick)
             if stick.kind == "blank":
                 raise ExportdError(N_("%(device)s has no file system; format it first "
                                       "(nvr usb format)"), device=device)
@@ -231,6 +244,7 @@ class Daemon:
                                       "(R-61)"), count=MIN_PASSWORD)
             if stick.mountpoint:
                 raise ExportdError(N_("%(device)s is unlocked; eject it first"), device=device)
+            self._not_in_use(stick)
             mapper = self._mapper_name(stick)
             try:
                 self.runner.run(luks_format_argv(device), stdin=password.encode())
