@@ -123,3 +123,29 @@ def test_a_disk_mounted_after_exportd_started_is_never_offered_nor_formatted_R61
     with pytest.raises(ExportdError, match="in use"):
         daemon.unlock("/dev/sdz", "")
     assert not [a for a in runner.calls if a[0] in ("cryptsetup", "mkfs.ext4", "mount")]
+
+
+def test_two_exports_at_once_cannot_both_claim_the_same_free_space_R61(twin):  # noqa: F811
+    """"Stick too small (checked before starting)": two exports onto one stick at the same
+    time (the web and `nvr export create`, whose jobs the web does not see) were each checked
+    against the whole free space, so both started and one ended in a full stick mid-write.
+    The second is now checked against what the first still has to write."""
+    import shutil
+
+    import pytest
+
+    from firmware.export.daemon import ExportdError
+    daemon, _ = twin
+    daemon.unlock("/dev/sdb", PASSWORD)
+    free = shutil.disk_usage(daemon.sticks["/dev/sdb"].mountpoint).free
+    need = int(free * 0.6)
+    _, fds = daemon.write_open("/dev/sdb", "export-a", ["a.mp4"], need)
+    for fd in fds:
+        os.close(fd)
+    with pytest.raises(ExportdError, match="too small"):
+        daemon.write_open("/dev/sdb", "export-b", ["b.mp4"], need)
+    assert not (daemon.sticks["/dev/sdb"].mountpoint / ".export-b.part").exists()
+    daemon.write_abort("/dev/sdb", "export-a")            # the space is free again
+    _, fds = daemon.write_open("/dev/sdb", "export-b", ["b.mp4"], need)
+    for fd in fds:
+        os.close(fd)

@@ -123,6 +123,7 @@ class Daemon:
         self.runtime_dir = Path(runtime_dir)
         self.sticks: dict[str, Stick] = {}
         self.writes: dict[tuple[str, str], Path] = {}   # (device, name) -> its .part folder
+        self.announced: dict[tuple[str, str], int] = {}  # (device, name) -> bytes announced
         self.pulled: set[tuple[str, str]] = set()   # (device, name): writes a pull ended
         self.lock = threading.RLock()
 
@@ -136,6 +137,7 @@ class Daemon:
                     stick.pulled = True
                     for key in [k for k in self.writes if k[0] == devname]:
                         del self.writes[key]
+                        self.announced.pop(key, None)
                         self.pulled.add(key)         # its finish says so (not the next write)
                     log.warning("%s removed (%s)", devname, stick.state)
                     if stick.mountpoint:
@@ -277,7 +279,10 @@ class Daemon:
                     raise ExportdError(N_("'%(name)s' is no safe file name (letters, digits, . "
                                           "_ -)"), name=n[:80])
             root = stick.mountpoint
-            free = shutil.disk_usage(root).free
+            # The open writes on this stick still to come count as taken (redteam13).
+            free = shutil.disk_usage(root).free - sum(
+                max(0, self.announced.get(k, 0) - _written(part))
+                for k, part in self.writes.items() if k[0] == device)
             if need + SLACK > free:                    # checked before starting
                 raise ExportdError(N_("the stick %(device)s is too small: the package needs "
                                       "%(need)s bytes, %(free)s are free; use a larger stick"),
@@ -299,6 +304,7 @@ class Daemon:
                 _remove(part)
                 raise self._write_failed(device, exc) from None
             self.writes[(device, name)] = part
+            self.announced[(device, name)] = need
             self.pulled.discard((device, name))        # a new write of that name
             log.info("%s: writing %s (%s files, %s bytes announced)", device, name, len(files),
                      need)
@@ -334,6 +340,7 @@ class Daemon:
                                    device=device, problem=exc) from None
             finally:
                 self.writes.pop((device, name), None)
+                self.announced.pop((device, name), None)
             log.info("%s: %s written (%s bytes)", device, name, written)
             return {"device": device, "path": name, "bytes": written}
 
@@ -342,6 +349,7 @@ class Daemon:
         with self.lock:
             part = self._open_write(device, name, aborting=True)
             self.writes.pop((device, name), None)
+            self.announced.pop((device, name), None)
             if part is not None:
                 _remove(part)
             log.info("%s: %s aborted, nothing written", device, name)
@@ -379,6 +387,7 @@ class Daemon:
             stick = self.stick(device)
             for key in [k for k in self.writes if k[0] == device]:
                 _remove(self.writes.pop(key))          # an unfinished write never stays
+                self.announced.pop(key, None)
             if stick.mountpoint:
                 self.runner.run(["sync", "--file-system", str(stick.mountpoint)])
                 self._release(stick, lazy=False)
@@ -460,3 +469,11 @@ def serve(daemon: Daemon, path: Path, policy: protocol.PeerPolicy,
 
 def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _written(part: Path) -> int:
+    """Bytes written so far into a write's .part folder."""
+    try:
+        return sum(child.lstat().st_size for child in part.iterdir())
+    except OSError:
+        return 0
