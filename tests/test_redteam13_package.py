@@ -177,3 +177,24 @@ def test_nvr_export_verify_checks_and_prints_the_fingerprint_R62(site, made, tmp
     bad = verify_cli(site, forged(made, tmp_path), "--fingerprint", fingerprint)
     assert bad.returncode == 1
     assert "FAILED device-pubkey.pem:" in bad.stderr
+
+
+def test_the_commands_in_readme_and_leesmij_work_as_written_R62(made):
+    """The recipient types what README.txt and LEESMIJ.txt say, in the package folder: every
+    command line succeeds, and the fingerprint command prints the fingerprint they name."""
+    import re
+    path, fingerprint = made
+    for guide in ("README.txt", "LEESMIJ.txt"):
+        text = (path / guide).read_text()
+        commands = [line.strip() for line in text.splitlines() if line.startswith("  ")]
+        assert commands == [
+            "sha256sum -c manifest.sha256",
+            "openssl pkeyutl -verify -pubin -inkey device-pubkey.pem -rawin -in manifest.json "
+            "-sigfile manifest.sig"], guide
+        for command in commands:
+            done = subprocess.run(command, shell=True, cwd=path, capture_output=True, text=True)
+            assert done.returncode == 0, (guide, command, done.stderr)
+        [inline] = re.findall(r"\(([^()]*\| sha256sum)\)", text)
+        shown = subprocess.run(inline, shell=True, cwd=path, capture_output=True, text=True,
+                               check=True).stdout.split()[0]
+        assert shown == fingerprint and fingerprint in text, guide
