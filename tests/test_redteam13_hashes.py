@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,27 @@ def test_a_package_on_the_stick_is_always_in_the_logbooks_even_when_logging_fail
     valid = [p for p in packages if verify_cli(desk.config, p).returncode == 0]
     logged = [e for e in desk.gov.logbook.entries("inzien") if e["action"] == "export-written"]
     assert not valid or logged, f"{valid} verifies, but no export-written entry in the logbook"
+
+
+def test_a_key_that_expires_during_the_export_stops_it_R40(desk, tmp_path):
+    """R-40: the 28 days of a segment end while its export runs (after the segments were
+    listed and the target opened) and no hold keeps it (a registered art. 9 request holds its
+    window, R-41; here the hold is released at that moment): the segment is not exported
+    after its erase time, the export ends cleanly (nothing on the stick verifies,
+    export-failed logged)."""
+    from stickutil import nothing_verifies
+
+    class ExpiresNow(DirectoryHelper):
+        def target(self, stick, name, files, need):
+            opened = super().target(stick, name, files, need)
+            with desk.store.lock:                    # the erase time of every slot is now
+                desk.store.db.execute("UPDATE slot_keys SET erase_at = ?", (time.time() - 1,))
+                desk.store.db.execute("UPDATE holds SET released = ?, wrapped_key = NULL",
+                                      (time.time(),))       # as holds.release does
+            return opened
+
+    medium = tmp_path / "stick"
+    with pytest.raises(ExportError, match="erase|R-40|28"):
+        desk.export(ExpiresNow(medium, package="files"))
+    assert nothing_verifies(desk.config, medium) == []
+    assert desk.failures() and not desk.exports()
