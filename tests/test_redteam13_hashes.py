@@ -15,6 +15,9 @@ Findings (in exportfix's and benchseal's files: xfail until fixed there; 6 below
 6. The export is recorded and logged only after the package is renamed into place, outside
    the part that aborts: when the governance database refuses the write then (disk full), a
    package that verifies is on the stick and neither logbook has it (R-51, art. 7 lid 2).
+7. The art. 9 declaration prints the key fingerprint kept in the `exports` row: changed with
+   sqlite3, the declaration the recipient signs vouches for another key, the out-of-band
+   check that alone tells a re-signed package (finding 3) from the device's.
 """
 
 from __future__ import annotations
@@ -145,3 +148,27 @@ def test_a_key_that_expires_during_the_export_stops_it_R40(desk, tmp_path):
         desk.export(ExpiresNow(medium, package="files"))
     assert nothing_verifies(desk.config, medium) == []
     assert desk.failures() and not desk.exports()
+
+
+@pytest.mark.xfail(strict=True, reason="redteam13 finding 7: the art. 9 declaration prints the "
+                   "key fingerprint stored in the exports table, which anyone with sqlite3 "
+                   "and the data directory can change, instead of the device's own key "
+                   "(governance/documents.py, cli/exports.py: exportfix)")
+def test_the_declaration_prints_the_devices_own_fingerprint_not_the_tables_R62(desk, tmp_path):
+    import subprocess
+
+    from conftest import nvr, staff
+    export = desk.export(DirectoryHelper(tmp_path / "stick", package="files"))
+    real = desk.gov.logbook.signer.fingerprint
+    fake = "ab" * 32                                   # the forger's key
+    gov_db = next(r[2] for r in desk.reqs.db.execute("PRAGMA database_list") if r[1] == "main")
+    with sqlite3.connect(gov_db) as db:                 # the person with sqlite3
+        db.execute("UPDATE exports SET archive = json_set(archive, '$.fingerprint', ?) "
+                   "WHERE id = ?", (fake, export["id"]))
+    pdf = tmp_path / "verklaring.pdf"
+    done = nvr("--config", str(desk.config), "export", "declaration", str(export["id"]),
+               "--out", str(pdf), "--user", "b.beheerder", env=staff(desk.config))
+    if done.returncode == 0:                            # or a refusal naming the mismatch
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                              text=True, check=True).stdout.replace(" ", "")
+        assert fake not in text and real in text
