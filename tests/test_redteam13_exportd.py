@@ -149,3 +149,41 @@ def test_two_exports_at_once_cannot_both_claim_the_same_free_space_R61(twin):  #
     _, fds = daemon.write_open("/dev/sdb", "export-b", ["b.mp4"], need)
     for fd in fds:
         os.close(fd)
+
+
+def test_a_peer_that_connects_and_sends_nothing_is_dropped_R61(twin, tmp_path, monkeypatch):  # noqa: F811
+    """One thread per connection, and no limit on how long a request may take to arrive: the
+    recorder's user (eject button, the peer with the largest attack surface: it parses the
+    cameras' streams) could hold any number of exportd's threads by connecting and sending
+    nothing. A request must arrive within REQUEST_TIMEOUT; then the connection is answered
+    with a refusal and closed."""
+    import json
+    import socket
+    import threading
+
+    from firmware.export import protocol
+    from firmware.export.daemon import serve
+    daemon, _ = twin
+    monkeypatch.setattr(protocol, "REQUEST_TIMEOUT", 0.5, raising=False)
+    path, stop = tmp_path / "idle.sock", threading.Event()
+    policy = protocol.PeerPolicy(uids=frozenset({os.getuid()}))
+    thread = threading.Thread(target=serve, args=(daemon, path, policy, stop), daemon=True)
+    thread.start()
+    while not path.exists():
+        threading.Event().wait(0.01)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:
+            idle.connect(str(path))
+            idle.settimeout(30)                        # a bound for the test, not a measure
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = idle.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        reply = json.loads(answer) if answer else {}
+        assert reply.get("ok") is False and "in time" in reply.get("error", ""), answer
+        assert protocol.call(path, {"cmd": "list"})["ok"]     # the others are still served
+    finally:
+        stop.set()
+        thread.join(5)
