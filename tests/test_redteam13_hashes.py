@@ -18,6 +18,9 @@ Findings (in exportfix's and benchseal's files: xfail until fixed there; 6 below
 7. The art. 9 declaration prints the key fingerprint kept in the `exports` row: changed with
    sqlite3, the declaration the recipient signs vouches for another key, the out-of-band
    check that alone tells a re-signed package (finding 3) from the device's.
+9. `nvr export create` decrypts footage (and for a 7z keeps the whole plaintext package in
+   memory files) outside the units' MemorySwapMax=0 and says nothing when swap is active,
+   unlike `nvr run` and `nvr web`.
 """
 
 from __future__ import annotations
@@ -172,3 +175,35 @@ def test_the_declaration_prints_the_devices_own_fingerprint_not_the_tables_R62(d
         text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                               text=True, check=True).stdout.replace(" ", "")
         assert fake not in text and real in text
+
+
+@pytest.mark.xfail(strict=True, reason="redteam13 finding 9: `nvr export create` decrypts the "
+                   "window and (for a 7z) holds the plaintext package in memory files, outside "
+                   "any unit's MemorySwapMax=0, and does not warn when swap can take that "
+                   "memory, as `nvr run` and `nvr web` do (cli/exports.py: exportfix; call "
+                   "cli.device._warn_swap)")
+def test_nvr_export_create_warns_when_swap_can_take_the_decrypted_footage(desk, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT, staff
+
+    from firmware.system.swap import cgroup_v2_path, swap_forbidden
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("showing swap to nvr needs unshare and root (a bind mount over /proc/swaps)")
+    if swap_forbidden(cgroup_v2_path() or "/nowhere"):
+        pytest.skip("this test's cgroup forbids swap: no warning is due")
+    fake = tmp_path / "swaps"
+    fake.write_text("Filename\tType\tSize\tUsed\tPriority\n/swapfile file 102396 0 -2\n")
+    run = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f'mount --bind {fake} /proc/swaps && exec "$@"', "sh",
+         sys.executable, "-m", "firmware.cli", "--config", str(desk.config), "export",
+         "create", "--request", "PL-STICK-1", "--to", str(tmp_path / "out"), "--user",
+         "b.beheerder", "--reason", "art. 9"], capture_output=True, text=True,
+        env=staff(desk.config), cwd=ROOT, timeout=300)
+    if "mount" in run.stderr and run.returncode != 0 and "export" not in run.stderr:
+        pytest.skip(f"no mount namespace here: {run.stderr.strip()}")
+    assert run.returncode == 0, run.stderr
+    assert "swap" in run.stderr.lower(), run.stderr
