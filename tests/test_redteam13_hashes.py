@@ -21,6 +21,10 @@ Findings (in exportfix's and benchseal's files: xfail until fixed there; 6 below
 9. `nvr export create` decrypts footage (and for a 7z keeps the whole plaintext package in
    memory files) outside the units' MemorySwapMax=0 and says nothing when swap is active,
    unlike `nvr run` and `nvr web`.
+10. The MP4 holds whole segments: footage after the authorised window's end leaves the
+   building (up to one segment), although frames after the end can be dropped without
+   re-encoding (only the start needs a keyframe). docs/export.md says so; R-60 asks that only
+   what the request covers is exported.
 """
 
 from __future__ import annotations
@@ -207,3 +211,24 @@ def test_nvr_export_create_warns_when_swap_can_take_the_decrypted_footage(desk, 
         pytest.skip(f"no mount namespace here: {run.stderr.strip()}")
     assert run.returncode == 0, run.stderr
     assert "swap" in run.stderr.lower(), run.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="redteam13 finding 10: the MP4 holds the whole segments "
+                   "that overlap the window, so up to a segment of footage after the asked "
+                   "(and authorised) end leaves the building; frames after the end can be "
+                   "dropped without re-encoding (remux.py/manifest.py: benchseal)")
+def test_no_frame_after_the_authorised_window_is_exported_R60(desk, tmp_path):
+    from datetime import datetime
+
+    from firmware.export.manifest import write_package
+    segments = desk.store.list_segments("cam")
+    end = segments[-1]["start"] + 1.0                  # one second into the last segment
+    info = {"export": 1, "reference": "R", "operator": "o", "recipient": "r", "device": "d",
+            "camera": "cam", "camera_name": "c", "location": "l",
+            "start": segments[0]["start"], "end": end}
+    out = write_package(tmp_path, "export-end", store=desk.store,
+                        signer=desk.gov.logbook.signer, segments=segments, recorded={},
+                        info=info)
+    manifest = json.loads((Path(out["path"]) / "manifest.json").read_text())
+    last = datetime.fromisoformat(manifest["videos"][0]["last_frame"]["utc"]).timestamp()
+    assert last <= end + 1 / 25, (last - end, "seconds of footage past the window's end")
