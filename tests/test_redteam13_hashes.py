@@ -25,6 +25,9 @@ Findings (in exportfix's and benchseal's files: xfail until fixed there; 6 below
    building (up to one segment), although frames after the end can be dropped without
    re-encoding (only the start needs a keyframe). docs/export.md says so; R-60 asks that only
    what the request covers is exported.
+11. The `exports` row is inserted before the package is written and deleted only in an except
+   clause: an export process killed mid-write (the web restarted, a power cut) leaves a row
+   without files or package, and no export-failed entry.
 """
 
 from __future__ import annotations
@@ -232,3 +235,54 @@ def test_no_frame_after_the_authorised_window_is_exported_R60(desk, tmp_path):
     manifest = json.loads((Path(out["path"]) / "manifest.json").read_text())
     last = datetime.fromisoformat(manifest["videos"][0]["last_frame"]["utc"]).timestamp()
     assert last <= end + 1 / 25, (last - end, "seconds of footage past the window's end")
+
+
+@pytest.mark.xfail(strict=True, reason="redteam13 finding 11: make_package inserts the exports "
+                   "row before writing and deletes it only in an except clause; an export "
+                   "process killed mid-write (the web restarted, SIGKILL, a power cut) leaves a "
+                   "row with no files, no package and no export-failed entry "
+                   "(export/service.py: exportfix; insert the row with the finished package, "
+                   "or mark it and clean up at start)")
+def test_an_export_killed_mid_write_leaves_no_export_row_R62(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from conftest import ROOT, staff
+    from stickutil import LUKS_PASSWORD, exportd, stick_config, verify_cli
+    (tmp_path / "site").mkdir()
+    site = art9_site(tmp_path / "site")
+    with exportd(tmp_path) as (sock, daemon, runner):
+        daemon.unlock("/dev/sdb", LUKS_PASSWORD)
+        reached, release = threading.Event(), threading.Event()
+        finish = daemon.write_finish
+
+        def held_finish(device, name):              # the moment before the rename
+            reached.set()
+            release.wait(60)
+            return finish(device, name)
+        daemon.write_finish = held_finish
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "firmware.cli", "--config", str(stick_config(site)),
+             "export", "create", "--request", "PL-STICK-1", "--user", "b.beheerder",
+             "--reason", "art. 9"], env={**staff(site), "NVR_EXPORTD_SOCKET": str(sock)},
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert reached.wait(240), proc.communicate(timeout=5)
+            os.kill(proc.pid, signal.SIGKILL)          # the web restarted, a power cut
+            proc.wait(30)
+        finally:
+            release.set()
+        medium = daemon.sticks["/dev/sdb"].mountpoint
+        valid = [p.name for p in medium.iterdir()
+                 if p.is_dir() and verify_cli(site, p).returncode == 0]
+    desk = Desk(site)
+    try:
+        rows = desk.exports()
+        logged = [e for e in desk.gov.logbook.entries("inzien") if e["action"] == "export-written"]
+        assert not valid or logged, f"{valid} verifies on the stick; no export-written entry"
+        assert rows == [] or all(r["archive"] for r in rows), rows
+    finally:
+        desk.close()
