@@ -187,3 +187,50 @@ def test_a_peer_that_connects_and_sends_nothing_is_dropped_R61(twin, tmp_path, m
     finally:
         stop.set()
         thread.join(5)
+
+
+def _serving(daemon, tmp_path):
+    import threading
+
+    from firmware.export import protocol
+    from firmware.export.daemon import serve
+    path, stop = tmp_path / "busy.sock", threading.Event()
+    policy = protocol.PeerPolicy(uids=frozenset({os.getuid()}))
+    thread = threading.Thread(target=serve, args=(daemon, path, policy, stop), daemon=True)
+    thread.start()
+    while not path.exists():
+        threading.Event().wait(0.01)
+    return path, stop, thread
+
+
+def test_the_sticks_are_listed_while_a_long_finish_holds_exportd_R61(twin, tmp_path):  # noqa: F811
+    """`write finish` fsyncs the whole package onto the stick (minutes on a slow stick) with
+    exportd's lock held; `list` waited for it, so the web's export page (30 s timeout) and the
+    eject button failed for every other person meanwhile. `list` reads a snapshot instead."""
+    from firmware.export import protocol
+    daemon, _ = twin
+    path, stop, thread = _serving(daemon, tmp_path)
+    try:
+        with daemon.lock:                              # a finish syncing a large package
+            listed = protocol.call(path, {"cmd": "list"}, timeout=30)
+        assert {d["device"] for d in listed["devices"]} == {"/dev/sdb", "/dev/sdc"}
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_an_answer_that_does_not_come_in_time_is_a_protocol_error_R61(twin, tmp_path):  # noqa: F811
+    """A call whose answer does not come within its timeout raised a bare TimeoutError, which
+    neither the web (ExportError) nor the CLI catches: a 500 instead of a message."""
+    import pytest
+
+    from firmware.export import protocol
+    daemon, _ = twin
+    path, stop, thread = _serving(daemon, tmp_path)
+    try:
+        with daemon.lock:                              # eject must wait for the finish
+            with pytest.raises(protocol.ProtocolError, match="exportd did not answer"):
+                protocol.call(path, {"cmd": "eject", "device": "/dev/sdb"}, timeout=0.5)
+    finally:
+        stop.set()
+        thread.join(5)

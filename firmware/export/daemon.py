@@ -183,10 +183,11 @@ class Daemon:
     def list(self) -> list[dict]:
         """The sticks; a disk whose partitions are listed is left out (its partition is the
         medium)."""
-        with self.lock:
-            parted = {s.disk for s in self.sticks.values() if s.devtype == "partition"}
-            return [s.public() for s in self.sticks.values()
-                    if not (s.devtype == "disk" and s.disk in parted)]
+        # A snapshot, without the lock: a `write finish` holds it while it syncs a whole
+        # package, and the sticks must stay visible meanwhile (redteam13).
+        sticks = list(self.sticks.values())
+        parted = {s.disk for s in sticks if s.devtype == "partition"}
+        return [s.public() for s in sticks if not (s.devtype == "disk" and s.disk in parted)]
 
     def stick(self, device: str) -> Stick:
         stick = self.sticks.get(device)

@@ -256,14 +256,22 @@ def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
                                   "%(problem)s); start nvr-exportd (systemctl start "
                                   "nvr-exportd) and try again", path=os.fspath(path),
                                   problem=exc.strerror or exc)) from None
-        conn.sendall(json.dumps(request).encode() + b"\n")
         answer, fds = b"", []
-        while not answer.endswith(b"\n"):
-            chunk, more, _flags, _addr = socket.recv_fds(conn, 65536, MAX_FILES)
-            fds += more
-            if not chunk:
-                break
-            answer += chunk
+        try:
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            while not answer.endswith(b"\n"):
+                chunk, more, _flags, _addr = socket.recv_fds(conn, 65536, MAX_FILES)
+                fds += more
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError as exc:                  # a timeout too: said, not a bare exception
+            for fd in fds:
+                os.close(fd)
+            raise ProtocolError(_("exportd did not answer in time (%(problem)s): it may be "
+                                  "busy writing a package; wait a moment and try again, or "
+                                  "see its log (journalctl -u nvr-exportd)",
+                                  problem=exc.strerror or exc)) from None
     try:
         reply = json.loads(answer)
     except json.JSONDecodeError:
