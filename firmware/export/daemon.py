@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Protocol
 
 from firmware.export import protocol
-from firmware.export.udev import DeviceEvent, DeviceSource, disk_of, is_export_candidate
+from firmware.export.udev import (DeviceEvent, DeviceSource, disk_of, disks_in_use,
+                                  is_export_candidate)
 from firmware.i18n import N_
 from firmware.storage.durable import fsync_dir
 
@@ -122,7 +123,8 @@ class Daemon:
         self.runtime_dir = Path(runtime_dir)
         self.sticks: dict[str, Stick] = {}
         self.writes: dict[tuple[str, str], Path] = {}   # (device, name) -> its .part folder
-        self.pulled: set[str] = set()           # devices pulled out while a write was open
+        self.announced: dict[tuple[str, str], int] = {}  # (device, name) -> bytes announced
+        self.pulled: set[tuple[str, str]] = set()   # (device, name): writes a pull ended
         self.lock = threading.RLock()
 
     # -- udev ------------------------------------------------------------------------------
@@ -135,16 +137,23 @@ class Daemon:
                     stick.pulled = True
                     for key in [k for k in self.writes if k[0] == devname]:
                         del self.writes[key]
-                        self.pulled.add(devname)     # its finish says so
+                        self.announced.pop(key, None)
+                        self.pulled.add(key)         # its finish says so (not the next write)
                     log.warning("%s removed (%s)", devname, stick.state)
                     if stick.mountpoint:
                         self._release(stick, lazy=True)
                 return
             if not is_export_candidate(props, self.system):
                 return
-            known = self.sticks.get(devname)
-            if known is not None and known.mountpoint:
-                return          # a change (cryptsetup open, a write): it stays unlocked
+            held = self.sticks.get(devname)
+            if held is None and disk_of(props) in disks_in_use():
+                log.warning("%s holds a mounted file system or swap: not offered", devname)
+                return
+            if held is not None and (held.mountpoint or held.mapper):
+                # A "change" (udevadm trigger, the inotify watch on a closed writer) of a
+                # stick that is open: its mount, mapping and write stay (redteam13, R-61).
+                log.info("%s %s while %s: kept", devname, event.action, held.state)
+                return
             size = self._size(devname)
             self.sticks[devname] = Stick(
                 devname=devname, disk=disk_of(props) or "", devtype=props.get("DEVTYPE", ""),
@@ -174,10 +183,11 @@ class Daemon:
     def list(self) -> list[dict]:
         """The sticks; a disk whose partitions are listed is left out (its partition is the
         medium)."""
-        with self.lock:
-            parted = {s.disk for s in self.sticks.values() if s.devtype == "partition"}
-            return [s.public() for s in self.sticks.values()
-                    if not (s.devtype == "disk" and s.disk in parted)]
+        # A snapshot, without the lock: a `write finish` holds it while it syncs a whole
+        # package, and the sticks must stay visible meanwhile (redteam13).
+        sticks = list(self.sticks.values())
+        parted = {s.disk for s in sticks if s.devtype == "partition"}
+        return [s.public() for s in sticks if not (s.devtype == "disk" and s.disk in parted)]
 
     def stick(self, device: str) -> Stick:
         stick = self.sticks.get(device)
@@ -187,11 +197,20 @@ class Daemon:
                                device=device[:80])
         return stick
 
+    def _not_in_use(self, stick: Stick) -> None:
+        """A disk the system has mounted (or swaps on) is never opened or formatted, also when
+        it was mounted after exportd offered it (redteam13, R-61)."""
+        if stick.disk in disks_in_use():
+            raise ExportdError(N_("%(device)s is in use by the system (a mounted file system "
+                                  "or swap): it is not an export stick; use another"),
+                               device=stick.devname)
+
     def unlock(self, device: str, password: str) -> dict:
         with self.lock:
             stick = self.stick(device)
             if stick.mountpoint:
                 return stick.public()
+            self._not_in_use(stick)
             if stick.kind == "blank":
                 raise ExportdError(N_("%(device)s has no file system; format it first "
                                       "(nvr usb format)"), device=device)
@@ -228,6 +247,7 @@ class Daemon:
                                       "(R-61)"), count=MIN_PASSWORD)
             if stick.mountpoint:
                 raise ExportdError(N_("%(device)s is unlocked; eject it first"), device=device)
+            self._not_in_use(stick)
             mapper = self._mapper_name(stick)
             try:
                 self.runner.run(luks_format_argv(device), stdin=password.encode())
@@ -260,7 +280,10 @@ class Daemon:
                     raise ExportdError(N_("'%(name)s' is no safe file name (letters, digits, . "
                                           "_ -)"), name=n[:80])
             root = stick.mountpoint
-            free = shutil.disk_usage(root).free
+            # The open writes on this stick still to come count as taken (redteam13).
+            free = shutil.disk_usage(root).free - sum(
+                max(0, self.announced.get(k, 0) - _written(part))
+                for k, part in self.writes.items() if k[0] == device)
             if need + SLACK > free:                    # checked before starting
                 raise ExportdError(N_("the stick %(device)s is too small: the package needs "
                                       "%(need)s bytes, %(free)s are free; use a larger stick"),
@@ -282,6 +305,8 @@ class Daemon:
                 _remove(part)
                 raise self._write_failed(device, exc) from None
             self.writes[(device, name)] = part
+            self.announced[(device, name)] = need
+            self.pulled.discard((device, name))        # a new write of that name
             log.info("%s: writing %s (%s files, %s bytes announced)", device, name, len(files),
                      need)
             return {"device": device, "path": name, "files": list(files)}, fds
@@ -316,6 +341,7 @@ class Daemon:
                                    device=device, problem=exc) from None
             finally:
                 self.writes.pop((device, name), None)
+                self.announced.pop((device, name), None)
             log.info("%s: %s written (%s bytes)", device, name, written)
             return {"device": device, "path": name, "bytes": written}
 
@@ -324,14 +350,15 @@ class Daemon:
         with self.lock:
             part = self._open_write(device, name, aborting=True)
             self.writes.pop((device, name), None)
+            self.announced.pop((device, name), None)
             if part is not None:
                 _remove(part)
             log.info("%s: %s aborted, nothing written", device, name)
             return {"device": device, "path": name, "bytes": 0}
 
     def _open_write(self, device: str, name: str, aborting: bool = False) -> Path | None:
-        if device in self.pulled:
-            self.pulled.discard(device)
+        if (device, name) in self.pulled:
+            self.pulled.discard((device, name))
             if aborting:
                 return None
             raise ExportdError(N_("the stick %(device)s was pulled out mid-write; nothing on "
@@ -361,6 +388,7 @@ class Daemon:
             stick = self.stick(device)
             for key in [k for k in self.writes if k[0] == device]:
                 _remove(self.writes.pop(key))          # an unfinished write never stays
+                self.announced.pop(key, None)
             if stick.mountpoint:
                 self.runner.run(["sync", "--file-system", str(stick.mountpoint)])
                 self._release(stick, lazy=False)
@@ -444,3 +472,11 @@ def serve(daemon: Daemon, path: Path, policy: protocol.PeerPolicy,
 
 def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _written(part: Path) -> int:
+    """Bytes written so far into a write's .part folder."""
+    try:
+        return sum(child.lstat().st_size for child in part.iterdir())
+    except OSError:
+        return 0

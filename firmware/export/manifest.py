@@ -240,10 +240,12 @@ def build_package(open_file: Callable[[str], BinaryIO], *, store, signer, segmen
             "sha256": {n: digest for n, (digest, _) in sizes.items()}}
 
 
-def verify(path: Path) -> list[tuple[str, str]]:
+def verify(path: Path, fingerprint: str | None = None) -> list[tuple[str, str]]:
     """Check a package as a recipient would: (file, what is wrong) for every fault; empty when
-    it verifies. Checks manifest.sha256, the files manifest.json lists, the signature, and
-    that no file is there that neither lists."""
+    it verifies. Checks manifest.sha256, the files manifest.json lists, the signature, that
+    every file is in the signed manifest.json (manifest.sha256 is signed by nobody: a file
+    listed only there is not part of the package; redteam13), and, given the `fingerprint`
+    printed on the signed declaration, that the package's key is the device's."""
     path = Path(path)
     faults: list[tuple[str, str]] = []
     if not path.is_dir():
@@ -261,7 +263,10 @@ def verify(path: Path) -> list[tuple[str, str]]:
     for line in lines[:-1]:
         if _SUM_LINE.fullmatch(line):
             digest, _, name = line.partition("  ")
-            listed[name] = digest
+            if name in listed and listed[name] != digest:
+                faults.append((name, "listed twice in manifest.sha256 with different "
+                                     "SHA-256s"))
+            listed.setdefault(name, digest)
     for name, digest in listed.items():
         target = path / name
         if "/" in name or not target.is_file():
@@ -287,9 +292,20 @@ def verify(path: Path) -> list[tuple[str, str]]:
             target = path / f["name"]
             if not target.is_file() or sha256_file(target) != f["sha256"]:
                 faults.append((f["name"], "SHA-256 differs from the signed manifest.json"))
+        signed = {f["name"] for f in manifest["files"]} | {MANIFEST, SIGNATURE}
+        present = {p.name for p in path.iterdir()} - {SUMS}
+        for extra in sorted((present | set(listed)) - signed):
+            faults.append((extra, "not in the signed manifest.json: not part of the package"))
+        named = {name for name, _ in faults}
+        for name in sorted(signed - set(listed) - named):
+            faults.append((name, "not listed in manifest.sha256"))
         der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         if hashlib.sha256(der).hexdigest() != manifest["device"]["fingerprint"]:
             faults.append((PUBKEY, "its fingerprint is not the one in manifest.json"))
+        if fingerprint and hashlib.sha256(der).hexdigest() != fingerprint.strip().lower():
+            faults.append((PUBKEY, f"its fingerprint {hashlib.sha256(der).hexdigest()} is not "
+                                   f"the one on the declaration ({fingerprint}): the package "
+                                   "was not signed by that device"))
     except (ValueError, KeyError, TypeError) as exc:
         faults.append((MANIFEST, f"not a package manifest ({exc})"))
     return faults

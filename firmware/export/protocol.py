@@ -30,6 +30,9 @@ log = logging.getLogger("nvr.exportd")
 MAX_REQUEST = 16 * 1024                 # one line of JSON: no package passes through it
 MAX_FILES = 64                          # file descriptors with one `write`
 MAX_PASSWORD = 1024
+# A request line must arrive within this many seconds of connecting; a peer that connects and
+# sends nothing would otherwise hold one of exportd's threads for good (redteam13).
+REQUEST_TIMEOUT = 10.0
 # Where exportd listens: its RuntimeDirectory (systemd/nvr-exportd.service), open to the group
 # nvr-export only; NVR_EXPORTD_SOCKET moves it (tests, development).
 DEFAULT_SOCKET = "/run/nvr-exportd/exportd.sock"
@@ -197,13 +200,24 @@ def parse_request(line: bytes) -> dict:
 
 
 def receive(conn: socket.socket) -> tuple[bytes, list[int]]:
-    """One request line and the file descriptors sent with it."""
-    data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST + 1, MAX_FILES)
-    while b"\n" not in data and len(data) <= MAX_REQUEST:
-        more = conn.recv(MAX_REQUEST + 1 - len(data))
-        if not more:
-            break
-        data += more
+    """One request line and the file descriptors sent with it; BadRequest when it has not
+    arrived within REQUEST_TIMEOUT seconds."""
+    conn.settimeout(REQUEST_TIMEOUT)
+    fds: list[int] = []
+    try:
+        data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST + 1, MAX_FILES)
+        while b"\n" not in data and len(data) <= MAX_REQUEST:
+            more = conn.recv(MAX_REQUEST + 1 - len(data))
+            if not more:
+                break
+            data += more
+    except TimeoutError:
+        for fd in fds:
+            os.close(fd)
+        raise BadRequest(f"no request arrived in time ({REQUEST_TIMEOUT:g} s); send one JSON "
+                         "line right after connecting") from None
+    finally:
+        conn.settimeout(None)
     return data.split(b"\n", 1)[0], fds
 
 
@@ -259,6 +273,13 @@ def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
                                   "(journalctl -u nvr-exportd) before trying again",
                                   command=request.get("cmd", "?"),
                                   seconds=int(timeout or 0))) from None
+        except OSError as exc:                  # the connection broke: said, not a bare exception
+            for fd in fds:
+                os.close(fd)
+            raise ProtocolError(_("exportd did not answer in time (%(problem)s): it may be "
+                                  "busy writing a package; wait a moment and try again, or "
+                                  "see its log (journalctl -u nvr-exportd)",
+                                  problem=exc.strerror or exc)) from None
     try:
         reply = json.loads(answer)
     except json.JSONDecodeError:

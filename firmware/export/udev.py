@@ -87,6 +87,35 @@ def _mounts(mountinfo: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+SWAPS = Path("/proc/swaps")
+
+
+def disks_in_use(sys_dev_block: Path = SYS_DEV_BLOCK, mountinfo: Path = MOUNTINFO,
+                 swaps: Path = SWAPS) -> set[str]:
+    """The whole disks ("major:minor") that hold a mounted file system or a swap area now,
+    through device-mapper too. `system_disks` is read once, when exportd starts; a data disk
+    mounted after that (a `nofail` mount that came late, a disk replaced) would be offered as
+    a stick and could be formatted (redteam13, R-61): this is asked again before every
+    device is offered, unlocked or formatted."""
+    devices = {majmin for _, majmin, _ in _mounts(mountinfo)
+               if (sys_dev_block / majmin).exists()}
+    try:
+        lines = swaps.read_text().splitlines()[1:]
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            rdev = os.stat(line.split()[0]).st_rdev
+        except (OSError, IndexError):
+            continue
+        if rdev:
+            devices.add(f"{os.major(rdev)}:{os.minor(rdev)}")
+    disks: set[str] = set()
+    for majmin in devices:
+        _collect(majmin, sys_dev_block, disks, depth=0)
+    return disks
+
+
 def _mounted_under(path: Path, mounts: list[tuple[str, str, str]],
                    sys_dev_block: Path) -> list[str]:
     """The block devices of the deepest mount point holding `path` that is backed by a block
