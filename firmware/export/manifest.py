@@ -94,7 +94,7 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
     """Write the package `dest/name` from `segments` (index rows of one camera, oldest first);
     `recorded` maps segment id to its recording-time hash; `info` holds export, reference,
     operator, recipient, device, camera, camera_name, location, start, end. Returns
-    {path, files, bytes, manifest_sha256}."""
+    {path, files, bytes, manifest_sha256, video, sha256: {file: SHA-256 as written}}."""
     tz = ZoneInfo(zone)
     final = Path(dest) / name
     if final.exists():
@@ -126,6 +126,7 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
             SYNCED if synced else NOT_SYNCED)).encode())
         files = [{"name": n, "sha256": sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
                  for n in (video, PUBKEY, "README.txt", "LEESMIJ.txt")]
+        digests = {f["name"]: f["sha256"] for f in files}    # each file read once, not again
         manifest = {
             "format": FORMAT, "export": info["export"], "request": info["reference"],
             "operator": info["operator"], "recipient": info["recipient"],
@@ -155,19 +156,25 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
                              for s in segments]}],
         }
         body = json.dumps(manifest, indent=1, ensure_ascii=False).encode()
+        signature = signer.sign(body)
         _write(tmp / MANIFEST, body)
-        _write(tmp / SIGNATURE, signer.sign(body))
+        _write(tmp / SIGNATURE, signature)
+        digests[MANIFEST] = hashlib.sha256(body).hexdigest()
+        digests[SIGNATURE] = hashlib.sha256(signature).hexdigest()
         names = sorted(p.name for p in tmp.iterdir())
-        _write(tmp / SUMS, "".join(f"{sha256_file(tmp / n)}  {n}\n" for n in names).encode())
+        if set(names) != set(digests):           # nothing written that the sums do not cover
+            raise PackageError(f"unexpected files in {tmp}: {sorted(set(names) ^ set(digests))}")
+        _write(tmp / SUMS, "".join(f"{digests[n]}  {n}\n" for n in names).encode())
         fsync_dir(tmp)
         os.rename(tmp, final)
         fsync_dir(Path(dest))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    digests[SUMS] = sha256_file(final / SUMS)
     return {"path": str(final), "files": sorted(p.name for p in final.iterdir()),
             "bytes": sum(p.stat().st_size for p in final.iterdir()),
-            "manifest_sha256": hashlib.sha256(body).hexdigest(), "video": video}
+            "manifest_sha256": digests[MANIFEST], "video": video, "sha256": digests}
 
 
 def verify(path: Path) -> list[tuple[str, str]]:
