@@ -132,15 +132,14 @@ def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, star
                             "(%(problem)s); nothing that verifies was left there. Check the "
                             "target (removed? full? read-only?) and export again.", folder=to,
                             problem=getattr(exc, "strerror", None) or exc)) from None
-    from firmware.export.manifest import sha256_file
-    folder = Path(written["path"])
+    digests = written["sha256"]                 # as written: the video is not read again
     files = [{"name": written["video"], "segments": [s["id"] for s in segments],
               "start": segments[0]["start"], "end": segments[-1]["end"],
-              "sha256": sha256_file(folder / written["video"])}]
+              "sha256": digests[written["video"]]}]
     archive = {"path": written["path"], "bytes": written["bytes"],
                "sha256": written["manifest_sha256"], "kind": "package",
                "fingerprint": gov.logbook.signer.fingerprint,
-               "other_files": [{"name": n, "sha256": sha256_file(folder / n)}
+               "other_files": [{"name": n, "sha256": digests[n]}
                                for n in written["files"] if n != written["video"]]}
     db.execute("UPDATE exports SET files = ?, archive = ? WHERE id = ?",
                (json.dumps(files), json.dumps(archive), export_id))
