@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -38,22 +39,48 @@ class Remuxed:
     segment_packets: dict[str, str] = field(default_factory=dict)   # the same per segment
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _hash_packets(payloads: list[bytes], total) -> str:
+    """Add a segment's packets to the whole video's hash `total`; return the segment's own."""
+    own = hashlib.sha256()
+    for payload in payloads:
+        total.update(payload)
+        own.update(payload)
+    return own.hexdigest()
+
+
 def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Path) -> Remuxed:
     """Copy the video packets of `segments` (index rows, oldest first; `read(id)` yields the
-    plaintext MP4) into `out`."""
+    plaintext MP4) into `out`.
+
+    The three hashes (each segment's plaintext, its packets, all packets) are computed in one
+    helper thread while the next segment is decrypted and remuxed: hashlib releases the GIL on
+    large buffers, so they cost little wall time beside the remux (bench/export.py). At most
+    one segment waits for its hashes, so memory stays at about two segments."""
     import av                            # 25 MB, imported when an export is made
     result = Remuxed(out)
     packets = hashlib.sha256()
     origin = segments[0]["start"]
     previous_end = None
-    with av.open(str(out), "w", format="mp4") as dst:
+    waiting: tuple | None = None         # (segment id, plaintext hash, packets hash) futures
+
+    def collect(done: tuple | None) -> None:
+        if done is not None:
+            result.sources[done[0]] = done[1].result()
+            result.segment_packets[done[0]] = done[2].result()
+
+    with ThreadPoolExecutor(1, thread_name_prefix="export-hash") as hasher, \
+            av.open(str(out), "w", format="mp4") as dst:
         ostream = None
         for seg in segments:
             if previous_end is not None and seg["start"] - previous_end > GAP_SLACK:
                 result.gaps.append({"start": previous_end, "end": seg["start"]})
             previous_end = seg["end"]
             plain = b"".join(read(seg["id"]))
-            result.sources[seg["id"]] = hashlib.sha256(plain).hexdigest()
+            source = hasher.submit(_sha256, plain)
             data = io.BytesIO(plain)
             try:
                 # The MP4's header names the stream; probing frames (the default) cost 10-35
@@ -72,7 +99,7 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
                 tb = istream.time_base
                 seconds = float(tb)                  # per packet: no Fraction arithmetic
                 shift = None
-                own = hashlib.sha256()
+                payloads = []
                 low = high = None
                 for packet in src.demux(istream):
                     if packet.dts is None:           # the flush packet
@@ -84,15 +111,16 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
                     low = pts if low is None or pts < low else low
                     high = pts if high is None or pts > high else high
                     result.frames += 1
-                    payload = memoryview(packet)     # hashed in place, not copied
-                    packets.update(payload)
-                    own.update(payload)
+                    payloads.append(bytes(packet))   # muxing takes the packet's data
                     packet.stream = ostream
                     dst.mux(packet)
                 if low is not None:
                     first, last = origin + low * seconds, origin + high * seconds
                     result.first = first if result.first is None else min(result.first, first)
                     result.last = last if result.last is None else max(result.last, last)
-                result.segment_packets[seg["id"]] = own.hexdigest()
+            own = hasher.submit(_hash_packets, payloads, packets)
+            collect(waiting)
+            waiting = (seg["id"], source, own)
+        collect(waiting)
     result.packets_sha256 = packets.hexdigest()
     return result
