@@ -76,6 +76,25 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _synced_sha256(path: Path) -> str:
+    """The SHA-256 of a file FFmpeg wrote (it never syncs), read back once while the file is
+    synced in another thread: both wait on different things (the page cache, the medium)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1, thread_name_prefix="export-sync") as syncer:
+        synced = syncer.submit(_fsync, path)
+        digest = sha256_file(path)
+        synced.result()
+    return digest
+
+
 def _times(t: float, zone: ZoneInfo) -> dict:
     return {"utc": datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds"),
             "local": datetime.fromtimestamp(t, zone).isoformat(timespec="milliseconds")}
@@ -124,7 +143,8 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
                                              else NOT_SYNCED}).encode())
         _write(tmp / "LEESMIJ.txt", dutch(GUIDE, **words, synced=dutch(
             SYNCED if synced else NOT_SYNCED)).encode())
-        files = [{"name": n, "sha256": sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
+        files = [{"name": n, "sha256": _synced_sha256(tmp / n) if n == video else
+                  sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
                  for n in (video, PUBKEY, "README.txt", "LEESMIJ.txt")]
         digests = {f["name"]: f["sha256"] for f in files}    # each file read once, not again
         manifest = {
