@@ -848,8 +848,9 @@ class EncryptedStore:
 
     def verify(self, now: float | None = None) -> tuple[int, list[dict]]:
         """Decrypt and authenticate every segment that can still be opened, and check the
-        recording-time hashes (storage/hashes.py `audit`); returns (checked, problems). Safe beside a running owner: it changes nothing, and footage the owner
-        erased or that fell due meanwhile is not a problem."""
+        recording-time hashes (storage/hashes.py `audit`); returns (checked, problems). Safe
+        beside a running owner: it changes nothing, and footage the owner erased or that fell
+        due meanwhile is not a problem."""
         problems, checked, plaintext = [], 0, {}
         for row in self.list_segments(now=now):
             checked += 1
