@@ -17,7 +17,8 @@ Two paths, alternating ROUNDS times into the same target folder on the same disk
 MB/s is the stored footage (the segment files' bytes) per second for both, so the ratio is the
 copy's time over the export's. Goal (issue 13): the export at least 0.8 of the copy.
 
-`--rounds N` (default 5). `BENCH_DIR` moves the temporary directory (the target disk).
+`--rounds N` (default 5). `BENCH_DIR` moves the temporary directory (store and target);
+`--target DIR` writes both paths into DIR instead (a mounted export stick, on the device).
 `--profile` runs one more export under cProfile and prints its top functions.
 """
 
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CLIPS = [ROOT.parent / "shared" / "data" / "video" / n for n in ("video02.avi", "video03.avi")]
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
+TARGET = sys.argv[sys.argv.index("--target") + 1] if "--target" in sys.argv else None
 GOAL = 0.8
 LOOPS = 2               # each clip played twice: 2 minutes, about 60 MB (fixed costs amortised)
 PASSWORD = "a long pass phrase 42"
@@ -174,7 +176,7 @@ def main() -> None:
         segments = store.list_segments("cam")
         files = [store.data_dir / s["path"] for s in segments]
         stored = sum(f.stat().st_size for f in files)
-        target = d / "stick"
+        target = Path(TARGET) / f"nvr-bench-{os.getpid()}" if TARGET else d / "stick"
         target.mkdir()
 
         def export(n: int) -> dict:
@@ -203,6 +205,7 @@ def main() -> None:
             profile = cProfile.Profile()
             profile.runcall(export, ROUNDS)
             pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+        shutil.rmtree(target)
         store.close()
         gov.close()
     rate = {k: stored / v / 1e6 for k, v in best.items()}
