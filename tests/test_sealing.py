@@ -181,3 +181,41 @@ def test_a_hash_changed_without_its_chain_breaks_the_chain_and_fails_verify_R50(
     assert result.returncode == 1, result.stdout + result.stderr
     problems = json.loads(result.stdout)["problems"]
     assert any(p["segment"] == sid and "chain" in p["error"] for p in problems), problems
+
+
+def test_a_failed_seal_is_logged_and_tried_again_issue13_item3(tmp_path, caplog):
+    """The logbook cannot be opened at the first attempt (here: its opener raises, as an
+    unreadable key directory would): the thread says so in the log and seals at the next."""
+    from firmware.recording.sealing import SealThread
+    config = write_config(tmp_path)
+    cfg = load(config)
+    store = EncryptedStore.from_config(cfg, owner=True)
+    attempts = []
+
+    def opener():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise PermissionError("logbook-signing.key: permission denied")
+        return Governance.open(cfg)
+
+    from firmware.ids import time_ordered_id
+    from firmware.storage.sink import SegmentMeta
+    begun = datetime.now(timezone.utc) - timedelta(minutes=5)
+    target = store.begin(SegmentMeta(time_ordered_id(begun.timestamp()), "ev", cfg.device.id,
+                                     "cam", "Testcamera", "gang", begun, True))
+    target.write(b"\0" * 5000)
+    target.commit(begun + timedelta(seconds=10), 250)
+    store.drain()
+    sealer = SealThread(store, opener, interval=0.1)
+    with caplog.at_level("ERROR", logger="firmware.recording.sealing"):
+        sealer.start()
+        deadline = time.monotonic() + TIMEOUT
+        while not seals(config):
+            assert sealer.is_alive() and time.monotonic() < deadline, "no seal after a failure"
+            time.sleep(0.05)
+        sealer.finish()
+    store.close()
+    assert len(attempts) == 2
+    assert "sealing the recording-time hashes failed" in caplog.text
+    assert "permission denied" in caplog.text
+    assert [s["details"]["hashes"] for s in seals(config)] == [1]
