@@ -179,8 +179,10 @@ def test_a_hash_changed_without_its_chain_breaks_the_chain_and_fails_verify_R50(
     db.close()
     result = _verify(config)
     assert result.returncode == 1, result.stdout + result.stderr
-    problems = json.loads(result.stdout)["problems"]
-    assert any(p["segment"] == sid and "chain" in p["error"] for p in problems), problems
+    found = json.loads(result.stdout)
+    assert any(p["segment"] == sid and "chain" in p["error"] for p in found["problems"]), found
+    assert {p["segment"] for p in found["problems"]} == {sid}     # its chain and its plaintext
+    assert found["ok"] == found["checked"] - 1                    # one segment, not two
 
 
 def test_a_failed_seal_is_logged_and_tried_again_issue13_item3(tmp_path, caplog):
