@@ -59,7 +59,8 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
     The three hashes (each segment's plaintext, its packets, all packets) are computed in one
     helper thread while the next segment is decrypted and remuxed: hashlib releases the GIL on
     large buffers, so they cost little wall time beside the remux (bench/export.py). At most
-    one segment waits for its hashes, so memory stays at about two segments."""
+    one segment waits for its hashes, so memory holds at most two segments' plaintext and
+    packets."""
     import av                            # 25 MB, imported when an export is made
     result = Remuxed(out)
     packets = hashlib.sha256()
