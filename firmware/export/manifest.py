@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import (Encoding, PublicFormat
 
 from firmware.export.remux import remux
 from firmware.i18n import N_, dutch
+from firmware.storage.clockrecord import clocks_of, summary as clock_summary
 from firmware.storage.durable import fsync_dir
 
 FORMAT = "nvr-evidence-package/1"
@@ -59,6 +60,11 @@ GUIDE = N_(
     "in manifest.json under 'gaps'.\n")
 SYNCED = N_("synchronised with a time server (NTP) for every segment")
 NOT_SYNCED = N_("NOT confirmed synchronised for every segment: treat the times with care")
+ACCURACY = N_("While it was recorded, the kernel reported a clock offset of at most "
+              "%(offset)s s and an estimated error of at most %(error)s s (adjtimex, read when "
+              "each segment began).\n")
+NO_READING = N_("No measured clock offset was recorded for this footage (for instance a file "
+                "that was imported): its times are as the recorder was told.\n")
 
 
 _SUM_LINE = re.compile(r"[0-9a-f]{64}  [^/\x00-\x1f]+")
@@ -100,6 +106,17 @@ def _times(t: float, zone: ZoneInfo) -> dict:
             "local": datetime.fromtimestamp(t, zone).isoformat(timespec="milliseconds")}
 
 
+def _accuracy(clock: dict, in_dutch: bool) -> str:
+    """The time-accuracy statement's measured part, in English or Dutch (decimal comma)."""
+    if clock["offset_seconds"] is None:
+        return dutch(NO_READING) if in_dutch else NO_READING
+    words = {"offset": f"{clock['offset_seconds']:.4f}",
+             "error": f"{clock['estimated_error_seconds']:.4f}"}
+    if in_dutch:
+        return dutch(ACCURACY, **{k: v.replace(".", ",") for k, v in words.items()})
+    return ACCURACY % words
+
+
 def _write(path: Path, data: bytes) -> None:
     with open(path, "wb") as f:
         f.write(data)
@@ -132,6 +149,8 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
                                    "device; nothing was exported; report this to the privacy "
                                    "officer")
         synced = all(s["clock_synced"] for s in segments)
+        with store.lock:
+            clocks = clocks_of(store.db, [s["id"] for s in segments])
         pem = signer.public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         _write(tmp / PUBKEY, pem)
         words = {"export": info["export"], "camera": info["camera_name"],
@@ -139,10 +158,11 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
                  "device": info["device"], "recipient": info["recipient"],
                  "operator": info["operator"], "video": video,
                  "fingerprint": signer.fingerprint}
+        clock = clock_summary(segments, clocks, synced)
         _write(tmp / "README.txt", (GUIDE % {**words, "synced": SYNCED if synced
-                                             else NOT_SYNCED}).encode())
-        _write(tmp / "LEESMIJ.txt", dutch(GUIDE, **words, synced=dutch(
-            SYNCED if synced else NOT_SYNCED)).encode())
+                                             else NOT_SYNCED} + _accuracy(clock, False)).encode())
+        _write(tmp / "LEESMIJ.txt", (dutch(GUIDE, **words, synced=dutch(
+            SYNCED if synced else NOT_SYNCED)) + _accuracy(clock, True)).encode())
         files = [{"name": n, "sha256": _synced_sha256(tmp / n) if n == video else
                   sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
                  for n in (video, PUBKEY, "README.txt", "LEESMIJ.txt")]
@@ -156,9 +176,7 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
                        "location": info["location"]},
             "window": {"start": _times(info["start"], tz), "end": _times(info["end"], tz),
                        "timezone": zone},
-            "clock": {"synchronised": synced, "offset_seconds": None,
-                      "note": "the recorder records the sync state per segment; the measured "
-                              "offset was not recorded"},
+            "clock": clock,
             "files": files,
             "videos": [{
                 "name": video, "codec": "h264", "audio": False, "frames": out.frames,
@@ -169,6 +187,8 @@ def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
                 "segments": [{"id": s["id"], "start": _times(s["start"], tz),
                               "end": _times(s["end"], tz), "frames": s["frames"],
                               "clock_synchronised": bool(s["clock_synced"]),
+                              "clock_offset_seconds": clocks.get(s["id"], {}).get("offset"),
+                              "clock_error_seconds": clocks.get(s["id"], {}).get("est_error"),
                               "sha256_at_recording": recorded.get(s["id"], {}).get("sha256"),
                               "hash_chain": recorded.get(s["id"], {}).get("chain"),
                               "sha256_at_export": out.sources[s["id"]],

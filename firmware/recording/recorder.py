@@ -26,7 +26,7 @@ from firmware.ids import time_ordered_id
 from firmware.capture.packets import EncodedPacket
 from firmware.recording.segments import SegmentWriter, utc
 from firmware.storage.sink import SegmentMeta, SegmentRecord, SegmentSink, StorageError
-from firmware.system.clock import clock_synchronised
+from firmware.system.clock import KernelClock, clock_synchronised, kernel_clock
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,14 @@ class EventRecorder:
                  width: int, height: int, fps: float, preroll: float, postroll: float,
                  segment_seconds: float,
                  clock_synced: Callable[[], bool] = clock_synchronised,
+                 kernel_clock: Callable[[], KernelClock | None] = kernel_clock,
                  on_event: Callable[[Event], None] | None = None,
                  tamper: Callable[[np.ndarray, float], None] | None = None):
         self.identity, self.detector, self.sink = identity, detector, sink
         self.width, self.height, self.fps = width, height, fps
         self.preroll, self.postroll, self.segment_seconds = preroll, postroll, segment_seconds
         self.clock_synced, self.on_event = clock_synced, on_event
+        self.kernel_clock = kernel_clock
         self.tamper = tamper            # sees the lores luma too (capture/tamper.py)
         self._ring: deque[EncodedPacket] = deque()
         self._ring_keys: deque[float] = deque()     # times of the keyframes in the ring
@@ -152,8 +154,11 @@ class EventRecorder:
 
     def _begin_segment(self, start: float) -> SegmentWriter | None:
         ident, event = self.identity, self.event
+        kernel = self.kernel_clock()             # one adjtimex(2) per segment, not per frame
         meta = SegmentMeta(time_ordered_id(start), event.id, ident.device_id, ident.camera_id,
-                           ident.camera_name, ident.location, utc(start), self.clock_synced())
+                           ident.camera_name, ident.location, utc(start), self.clock_synced(),
+                           kernel.offset if kernel else None,
+                           kernel.est_error if kernel else None)
         try:
             target = self.sink.begin(meta)
             writer = SegmentWriter(target, meta, self.width, self.height, self.fps)

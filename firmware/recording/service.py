@@ -32,7 +32,8 @@ def make_recorder(cfg: Config, cam: CameraConfig, camera: Camera, sink: SegmentS
     detector = MotionDetector(lw, lh, threshold=m.threshold, min_area=m.min_area,
                               trigger_frames=m.trigger_frames, zones=m.zones, ignore=m.ignore)
     identity = CameraIdentity(cfg.device.id, cam.id, cam.name, cam.location)
-    extra = {"clock_synced": clock_synced} if clock_synced else {}
+    # An ingested file's times are asserted, not measured: neither synced nor a kernel offset.
+    extra = {"clock_synced": clock_synced, "kernel_clock": lambda: None} if clock_synced else {}
     if alarms is not None:                  # a live camera: tamper alarms go to the index
         extra["tamper"] = TamperWatch(cam.id, lw, lh, alarms).feed
     return EventRecorder(identity, detector, sink, width=camera.width, height=camera.height,

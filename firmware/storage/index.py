@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS segment_hashes (   -- storage/hashes.py: proof back t
     sha256      TEXT NOT NULL,           -- of the plaintext MP4, computed while it was written
     chain       TEXT NOT NULL            -- sha256(previous chain | segment id | sha256)
 );
+CREATE TABLE IF NOT EXISTS segment_clock (    -- the clock when a segment began (adjtimex)
+    segment_id  TEXT PRIMARY KEY,
+    offset      REAL NOT NULL,           -- seconds the kernel was still correcting
+    est_error   REAL NOT NULL            -- seconds: the kernel's estimate of the clock's error
+);
 CREATE TABLE IF NOT EXISTS holds (
     id          INTEGER PRIMARY KEY,
     camera_id   TEXT NOT NULL,

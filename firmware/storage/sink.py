@@ -25,6 +25,11 @@ class SegmentMeta:
     location: str
     start: datetime          # UTC, aware
     clock_synced: bool
+    # The kernel's view of the clock when the segment began (adjtimex, issue 13 item 3: the
+    # manifest states the offset at recording time): the offset still being corrected and the
+    # estimated error, in seconds; None where the kernel could not be asked (or an import).
+    clock_offset: float | None = None
+    clock_error: float | None = None
 
 
 @dataclass(frozen=True)

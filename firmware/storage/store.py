@@ -42,6 +42,7 @@ from pathlib import Path
 
 from firmware.config import MAX_RETENTION_DAYS, Config
 from firmware.storage import index
+from firmware.storage.clockrecord import record_clock
 from firmware.storage.hashes import audit, record_hash
 from firmware.storage.keys import FileKeyProvider, KeyProblem, KeyProvider, new_key, unwrap, wrap
 from firmware.storage.ownership import OwnerLock
@@ -612,6 +613,8 @@ class EncryptedStore:
                  int(m.clock_synced), m.location))
             if sha256 is not None:
                 record_hash(db, m.segment_id, sha256)
+            if m.clock_offset is not None and m.clock_error is not None:
+                record_clock(db, m.segment_id, m.clock_offset, m.clock_error)
             # footage recorded inside the window of an active hold is held from the start.
             holds = db.execute("SELECT id, wrapped_key FROM holds WHERE camera_id = ? AND "
                                "released IS NULL AND start < ? AND end > ?",
@@ -662,6 +665,7 @@ class EncryptedStore:
                            (segment_id,)).fetchone()
         db.execute("DELETE FROM hold_segments WHERE segment_id = ?", (segment_id,))
         db.execute("DELETE FROM segments WHERE id = ?", (segment_id,))
+        db.execute("DELETE FROM segment_clock WHERE segment_id = ?", (segment_id,))
         if event is not None:
             db.execute("DELETE FROM events WHERE id = ? AND NOT EXISTS (SELECT 1 FROM segments "
                        "WHERE event_id = ?)", (event["event_id"], event["event_id"]))
