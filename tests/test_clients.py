@@ -111,7 +111,8 @@ FOOTAGE_ENDPOINTS = {"live.grid", "live.grid_access", "live.camera_page", "live.
                      "recordings.api_access", "recordings.video", "recordings.api_video",
                      "recordings.api_events", "recordings.thumbnail",
                      "recordings.api_thumbnail",
-                     "exports.create", "exports.api_create"}
+                     "exports.create", "exports.api_create", "exports.start",
+                     "exports.api_start"}
 
 
 def test_art4_lid1_every_footage_endpoint_checks_the_workstation_R20(site):

@@ -231,32 +231,33 @@ def test_art9_declaration_lists_what_the_recipient_gets_and_cli_and_web_print_th
     assert made.sub("", text) == made.sub("", pdf_text(web_pdf))
     assert made.sub("", text) == made.sub("", pdf_text(export_pdf))
 
-    # Every file the real 7z extracts is listed with its SHA-256 (the MP4, not the .seg).
-    archive = Path(export["archive"]["path"])
+    # Every file the real 7z extracts is listed with its SHA-256 (the MP4, not the .seg): the
+    # evidence package (issue 13) inside the archive, as a folder.
+    archive = Path(export["path"])
     out = tmp_path / "uitgepakt"
     opened = subprocess.run(["7z", "x", f"-p{ARCHIVE_PASSWORD}", f"-o{out}", str(archive)],
                             capture_output=True, text=True)
     assert opened.returncode == 0, opened.stdout + opened.stderr
-    extracted = sorted(out.iterdir())
+    [folder] = out.iterdir()
+    extracted = sorted(folder.iterdir())
     videos = [p for p in extracted if p.suffix == ".mp4"]
-    assert len(videos) == len(export["files"]) >= 2
-    assert {p.name for p in extracted} - {p.name for p in videos} == {"SHA256SUMS",
-                                                                       "manifest.json"}
+    assert len(videos) == len(export["files"]) - 6 == 1           # one MP4 per camera
+    assert {p.name for p in extracted} - {p.name for p in videos} == {
+        "manifest.json", "manifest.sig", "manifest.sha256", "device-pubkey.pem", "LEESMIJ.txt",
+        "README.txt"}
     flat = " ".join(text.split())
     for video in videos:
-        assert re.fullmatch(r"cam_\d{8}-\d{6}_\d{3}\.mp4", video.name), video.name
+        assert re.fullmatch(r"cam_\d{8}-\d{6}\.mp4", video.name), video.name
     for member in extracted:                      # every file the recipient gets
         assert member.name in flat and sha256sum(member) in flat, member.name
-    for f in export["files"]:                     # a file lasts seconds: its times have them
+    [row] = [e for e in listed if e["id"] == export["id"]]
+    for f in row["files"]:                        # a file lasts seconds: its times have them
         first, last = (datetime.fromtimestamp(f[k], AMSTERDAM) for k in ("start", "end"))
         assert (f"{f['name']} {first:%d-%m-%Y %H:%M:%S} ({first.tzname()}) tot "
                 f"{last:%d-%m-%Y %H:%M:%S} ({last.tzname()})") in flat, f["name"]
-    manifest = json.loads((out / "manifest.json").read_text())   # times as text, no ids
-    assert manifest["kenmerk"] == "PL0900-2026-2001"
-    assert all(f["van"].endswith(("+01:00", "+02:00")) and set(f) == {"naam", "van", "tot",
-                                                                         "sha256"}
-               for f in manifest["bestanden"])
-    assert sha256sum(archive) in flat and archive.name in flat
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["request"] == "PL0900-2026-2001"
+    assert "password" not in export               # typed: never printed back
     for row in recordings(site):                  # neither the encrypted files nor their ids
         assert sha256sum(Path(row["path"])) not in flat and row["id"] not in flat
 

@@ -98,8 +98,20 @@ def package(site, store, tmp_path_factory):
                          "cam", "--start", start.isoformat(), "--end", end.isoformat(), "--to",
                          str(to), "--user", "b.beheerder", "--reason", "art. 9 request of the "
                          "police", "--json").stdout)
-    assert [p.name for p in to.iterdir()] == [Path(out["path"]).name]    # no .part left
-    return Path(out["path"]), out, segments
+    archive = Path(out["path"])             # the folder stand-in takes the 7z: FOLDER/NAME.7z
+    assert [p.name for p in to.iterdir()] == [archive.parent.name]      # no .part left
+    assert [p.name for p in archive.parent.iterdir()] == [archive.name]
+    path = extract(archive, out["password"], tmp_path_factory.mktemp("extracted"))
+    return path, out, segments
+
+
+def extract(archive: Path, password: str, into: Path) -> Path:
+    """The recipient's first step: the real 7z with the password handed over apart."""
+    done = subprocess.run(["7z", "x", f"-p{password}", f"-o{into}", str(archive)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [folder] = into.iterdir()
+    return folder
 
 
 def test_package_verifies_with_sha256sum_and_openssl_alone_R62(package):
@@ -160,7 +172,9 @@ def test_the_package_is_recorded_and_in_both_logbooks_R51_R62(site, package):
         store = EncryptedStore.from_config(load(site))
         [row] = [r for r in list_exports(gov.requests(store).db) if r["id"] == out["id"]]
         store.close()
-        assert row["archive"]["kind"] == "package" and row["archive"]["path"] == str(path)
+        assert row["archive"]["kind"] == "package" and row["archive"]["path"] == out["path"]
+        assert row["archive"]["container"] == "7z"
+        assert "password" not in json.dumps(row)
         assert row["archive"]["sha256"] == hashlib.sha256(
             (path / "manifest.json").read_bytes()).hexdigest()
         for book in ("usage", "inzien"):
@@ -270,7 +284,7 @@ def test_the_declaration_lists_the_package_and_the_key_fingerprint_R62(site, pac
                           text=True, check=True).stdout
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["device"]["fingerprint"] in text
-    assert "bewijspakket" in text and "7z" not in text
+    assert "bewijspakket" in text and "SHA256SUMS" not in text      # not the old 7z export
     for name in ("manifest.json", "manifest.sig", "device-pubkey.pem", "LEESMIJ.txt"):
         assert name in text
 

@@ -42,6 +42,8 @@ from firmware.capture.tamper_kinds import CONDITIONS, alarm_kind, parse_alarm_ki
 log = logging.getLogger(__name__)
 
 SATURATED = 235                  # luma at or above which a pixel is blown out (video range)
+# Conditions judged against references learnt from the picture itself (see TamperWatch).
+VIEW_LEARNT = ("defocused", "turned")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class TamperSettings:
     warmup_seconds: float = 2.0       # the first references, learnt fast
     edge_seconds: float = 120.0       # time constant of the edge reference
     view_seconds: float = 30.0        # time constant of the reference view
+    anchor_seconds: float = 3600.0    # time constant of the anchor view: a slow turn (R-82)
     hold: dict[str, float] = field(default_factory=lambda: {
         "dark": 5.0, "uniform": 5.0, "frozen": 10.0, "defocused": 10.0, "turned": 10.0})
     clear_seconds: float = 5.0
@@ -78,10 +81,11 @@ class Change:
 class _Condition:
     """Hold before raising, clear time before clearing."""
 
-    __slots__ = ("hold", "clear", "active", "_since", "_absent_since")
+    __slots__ = ("hold", "clear", "active", "latched", "_since", "_absent_since")
 
-    def __init__(self, hold: float, clear: float, active: bool = False):
+    def __init__(self, hold: float, clear: float, active: bool = False, latched: bool = False):
         self.hold, self.clear, self.active = hold, clear, active
+        self.latched = latched and active         # raised, and the picture cannot clear it
         self._since: float | None = None
         self._absent_since: float | None = None
 
@@ -104,7 +108,7 @@ class _Condition:
         self._since = None
         if self._absent_since is None:
             self._absent_since = t
-        if self.active and t - self._absent_since >= self.clear:
+        if self.active and not self.latched and t - self._absent_since >= self.clear:
             self.active = False
             return False
         return None
@@ -114,11 +118,12 @@ class TamperDetector:
     """Looks at lores luma frames of one size and reports tamper conditions as they change.
 
     `active`: conditions raised before (alarms found in the index at start); each is cleared
-    when the picture shows it absent for the clear time.
+    when the picture shows it absent for the clear time, except those in `latched`, which
+    stay raised for this detector's life.
     """
 
     def __init__(self, width: int, height: int, settings: TamperSettings | None = None,
-                 active: Iterable[str] = ()):
+                 active: Iterable[str] = (), latched: Iterable[str] = ()):
         s = self.settings = settings or TamperSettings()
         scale = min(1.0, 120 / height)
         self.work_size = (max(40, round(width * scale)) & ~1, max(30, round(height * scale)) & ~1)
@@ -131,9 +136,10 @@ class TamperDetector:
         self._next = self._looked = -np.inf
         self._edge_ref = self._ref_mean = 0.0     # edge energy and mean luma learnt with it
         self._view_ref: np.ndarray | None = None
+        self._anchor: np.ndarray | None = None      # the view learnt over an hour
         self._learnt = 0.0                # seconds of picture in the references so far
-        already = set(active)
-        self.conditions = {c: _Condition(s.hold[c], s.clear_seconds, c in already)
+        already, kept = set(active), set(latched)
+        self.conditions = {c: _Condition(s.hold[c], s.clear_seconds, c in already, c in kept)
                            for c in CONDITIONS}
         self.measured: dict[str, float] = {}
 
@@ -197,7 +203,7 @@ class TamperDetector:
         view = cv2.resize(work, (40, 30), dst=self._view, interpolation=cv2.INTER_AREA)
         m["edge"] = edge
         if self._learnt < s.warmup_seconds:          # first references: learnt fast
-            self._learn(mean, edge, view, 0.5, 0.5)
+            self._learn(mean, edge, view, 0.5, 0.5, 0.5)
             self._learnt += s.every_seconds
             return present
         if abs(mean - self._ref_mean) > s.light_change * self._ref_mean:
@@ -212,30 +218,34 @@ class TamperDetector:
         if m["edge_ratio"] < s.edge_ratio:
             present.add("defocused")
             return present
-        m["view_match"] = self._view_match(view)
+        m["view_match"] = min(self._view_match(view, self._view_ref),
+                              self._view_match(view, self._anchor, both=True))
         if m["view_match"] < s.view_match:
             present.add("turned")
             return present
         if "frozen" not in present:
             self._learn(mean, edge, view, s.every_seconds / s.edge_seconds,
-                        s.every_seconds / s.view_seconds)
+                        s.every_seconds / s.view_seconds, s.every_seconds / s.anchor_seconds)
         return present
 
     def _learn(self, mean: float, edge: float, view: np.ndarray, edge_rate: float,
-               view_rate: float) -> None:
+               view_rate: float, anchor_rate: float) -> None:
         if self._view_ref is None:
             self._ref_mean, self._edge_ref = mean, edge
             self._view_ref = view.astype(np.float32)
+            self._anchor = view.astype(np.float32)
             return
         self._ref_mean += (mean - self._ref_mean) * edge_rate
         self._edge_ref += (edge - self._edge_ref) * edge_rate
         cv2.accumulateWeighted(view, self._view_ref, view_rate)
+        cv2.accumulateWeighted(view, self._anchor, anchor_rate)
 
-    def _view_match(self, view: np.ndarray) -> float:
-        """Share of the textured blocks (5x5 of the 40x30 view) that still correlate. Block
-        means by an exact 5x5 area average: a few OpenCV calls, no Python loop."""
+    def _view_match(self, view: np.ndarray, ref: np.ndarray, both: bool = False) -> float:
+        """Share of the textured blocks (5x5 of the 40x30 view) that still correlate with
+        `ref`; with `both`, only blocks textured in the view too count (the anchor, learnt in
+        other light: a block gone flat at dusk is no sign of a turn). Block means by an exact
+        5x5 area average: a few OpenCV calls, no Python loop."""
         cur = view.astype(np.float32)
-        ref = self._view_ref
 
         def means(a: np.ndarray) -> np.ndarray:
             return cv2.resize(a, (8, 6), interpolation=cv2.INTER_AREA)
@@ -245,6 +255,8 @@ class TamperDetector:
         var_r = means(cv2.multiply(ref, ref)) - mr * mr
         cov = means(cv2.multiply(cur, ref)) - mc * mr
         textured = var_r > self.settings.block_texture ** 2
+        if both:
+            textured &= var_c > self.settings.block_texture ** 2
         count = int(np.count_nonzero(textured))
         if count < 6:
             return 1.0                    # too flat a reference to judge by
@@ -284,20 +296,32 @@ class TamperWatch:
     """A camera's detector with its alarms kept in the index: `feed` it each lores frame.
 
     Alarms of this camera found in the index at start stay raised until the picture shows
-    their condition absent for the clear time (a restart loses nothing unseen). When the index
+    their condition absent for the clear time (a restart loses nothing unseen). After an
+    unclean end of the recorder before (`unclean_start`: a power cut, a crash, the watchdog),
+    the alarms judged against views learnt from the picture (VIEW_LEARNT: turned, defocused)
+    stay raised until a deliberate restart: the views are learnt again from the picture found,
+    which is the turned or smeared one, so the picture cannot show them absent; otherwise
+    turning a camera away and cutting the power cleared the alarm (redteam12). When the index
     cannot be written (locked, disk failing), the camera goes on recording: the change is
     logged and tried again every `RETRY` seconds, and none is lost."""
 
     RETRY = 5.0
+    AUDIT = 5.0        # seconds of frames between two looks at the index while raised
 
     def __init__(self, camera: str, width: int, height: int, store: AlarmStore,
-                 settings: TamperSettings | None = None):
+                 settings: TamperSettings | None = None, *, unclean_start: bool = False):
         self.camera, self.store = camera, store
         found = [parse_alarm_kind(a["kind"]) for a in store.alarms()]
         active = [cond for cam, cond in filter(None, found) if cam == camera]
-        self.detector = TamperDetector(width, height, settings, active)
+        latched = [cond for cond in active if cond in VIEW_LEARNT] if unclean_start else []
+        for cond in latched:
+            log.warning("camera %s: the alarm %s stays raised: the recorder before ended "
+                        "uncleanly (power cut, crash, watchdog) while it was raised, so the view "
+                        "learnt now cannot clear it; after checking the camera, a deliberate "
+                        "restart (systemctl restart nvr-recorder) accepts the view", camera, cond)
+        self.detector = TamperDetector(width, height, settings, active, latched)
         self.pending: dict[str, str | None] = {}      # kind: detail to raise, None to clear
-        self._retry_at = -np.inf
+        self._retry_at = self._audit_at = -np.inf
 
     def feed(self, luma: np.ndarray, t: float) -> None:
         for change in self.detector.feed(luma, t):
@@ -305,8 +329,32 @@ class TamperWatch:
             self.pending[kind] = f"camera {self.camera}: {change.detail}" if change.raised \
                 else None
             self._retry_at = -np.inf
+        if t >= self._audit_at or t < self._audit_at - 2 * self.AUDIT:
+            self._audit_at = t + self.AUDIT
+            self._audit()
         if self.pending and (t >= self._retry_at or t < self._retry_at - 2 * self.RETRY):
             self._write(t)
+
+    def _audit(self) -> None:
+        """R-82: an alarm the picture still shows must be in the index. Someone with sqlite3
+        and the data directory (the group nvr) could delete its row and hide a covered camera;
+        it is raised again, and the journal says so. Only while a condition is raised."""
+        active = self.detector.active
+        if not active:
+            return
+        try:
+            present = {a["kind"] for a in self.store.alarms()}
+        except Exception:   # noqa: BLE001 - the index is unreadable now: the next look
+            return
+        for condition in active:
+            kind = alarm_kind(self.camera, condition)
+            if kind not in present and kind not in self.pending:
+                log.error("camera %s: the tamper alarm %s was removed from the index while the "
+                          "picture still shows it (by hand?); raised again", self.camera, kind)
+                self.pending[kind] = (f"camera {self.camera}: "
+                                      f"{self.detector._describe(condition)} (raised again: "
+                                      "the alarm had been removed from the index)")
+                self._retry_at = -np.inf
 
     def _write(self, t: float) -> None:
         for kind, detail in list(self.pending.items()):

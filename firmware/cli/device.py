@@ -70,14 +70,15 @@ def _warn_swap() -> None:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
-def _note_unclean_end(cfg, store) -> None:
+def _note_unclean_end(cfg, store) -> bool:
     """Issue 12 item 2: a start after an unclean end of the recorder (killed, crashed, the
-    watchdog, a power cut) is counted in the index and written to the usage logbook."""
+    watchdog, a power cut) is counted in the index and written to the usage logbook. Returns
+    whether there was one."""
     from firmware.governance.logbook import SYSTEM
     from firmware.storage import restarts
     row = restarts.begin_run(store)
     if row is None:
-        return
+        return False
     details = {"previous_start": row["previous_start"], "previous_pid": row["previous_pid"],
                "nrestarts": row["nrestarts"]}
     gov = _governance(cfg)
@@ -89,8 +90,10 @@ def _note_unclean_end(cfg, store) -> None:
         gov.close()
     print(f"recorder restarted after an unclean end: the recorder before it (pid "
           f"{row['previous_pid']}) did not stop cleanly (killed, crashed, stopped by the "
-          f"watchdog or the power went); {restarts.count(store)} such restart(s) counted, this "
+          f"watchdog or before it was ready, or the power went); {restarts.count(store)} such "
+          "restart(s) counted, this "
           "one in the usage logbook", flush=True)
+    return True
 
 
 def cmd_run(args) -> int:
@@ -119,8 +122,8 @@ def cmd_run(args) -> int:
     store = _store(cfg, owner="record")          # owned for the recorder's life (issue 9)
     if _reconciled(store.reconciliation):
         print(_reconciled(store.reconciliation), flush=True)
-    _note_unclean_end(cfg, store)
-    service = RecorderService(cfg, store)
+    unclean = _note_unclean_end(cfg, store)
+    service = RecorderService(cfg, store, unclean_start=unclean)
     watchdog = Watchdog(service, store, Notifier())    # sd_notify: READY, WATCHDOG, STATUS
     stop: list[int] = []
 
@@ -158,7 +161,10 @@ def cmd_run(args) -> int:
             web.wait(10)
         retention.join(10)
         failed = [w for w in service.workers if w.error]
-        if ended and (stop or not failed):  # a clean stop, while still the owner
+        # Under systemd, a stop before READY=1 is its start timeout (a camera that never
+        # delivered): a failed start, counted as a restart at the next one (redteam12).
+        started = watchdog.ready or not watchdog.notifier.enabled
+        if ended and (stop and started or not stop and not failed):   # a clean stop
             store.drain()
             restarts.end_run(store)
         sealer.finish()                     # seals what is stored, before the store closes

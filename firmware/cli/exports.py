@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from firmware.cli.common import (CliError, _action, _config, _device_label, _governance, _group,
-                                 _iso_time, _login, _password, _print, _store)
+                                 _iso_time, _login, _print, _store)
 
 
 def _export_desk(args):
@@ -36,54 +36,54 @@ def _request_of(reqs, ref: str) -> dict:
 
 
 def cmd_export_create(args) -> int:
-    from firmware.export.helpers import helper_for
-    from firmware.export.service import make_export
-    cfg, gov, store, actor = _export_desk(args)
-    if args.camera is not None or args.to is not None:
-        return _create_package(args, cfg, gov, store, actor)
-    try:
-        req = _request_of(gov.requests(store), args.request)
-        # The password comes from the environment or a prompt, never an argument (which
-        # other users of the machine can read in the process list).
-        password = _password("NVR_EXPORT_PASSWORD", "archive password (give it to the "
-                             "recipient apart from the stick): ")
-        export = make_export(gov, store, helper_for(cfg), actor, request_id=req["id"],
-                             camera=req["camera_id"],
-                             start=req["start"] if args.start is None else args.start,
-                             end=req["end"] if args.end is None else args.end,
-                             password=password, min_password=cfg.export.min_password)
-    except _export_errors() as exc:
-        raise CliError(str(exc)) from None
-    _print(export, args.json, f"export {export['id']} written to {export['archive']['path']}: "
-                              f"{len(export['files'])} file(s), archive SHA-256 "
-                              f"{export['archive']['sha256']}; record the handover with "
-                              f"nvr export handover {export['id']} --medium LABEL")
-    return 0
+    """The evidence package for a registered art. 9 request, onto the stick exportd offers
+    (exactly one unlocked) or, with --to, into a folder (the development stand-in: a 7z)."""
+    import os
 
-
-def _create_package(args, cfg, gov, store, actor) -> int:
-    """The evidence package (manifest.json, signature, hashes since recording) into --to."""
+    from firmware.export.helpers import DirectoryHelper, helper_for
     from firmware.export.service import make_package
-    if args.to is None:
-        raise CliError("--to DIR is needed for the evidence package until exportd offers the "
-                       "stick; give the folder to write the package into")
+    cfg, gov, store, actor = _export_desk(args)
+    helper = DirectoryHelper(Path(args.to)) if args.to else helper_for(cfg)
     try:
         req = _request_of(gov.requests(store), args.request)
         export = make_package(gov, store, actor, request_id=req["id"],
                               camera=args.camera or req["camera_id"],
                               start=req["start"] if args.start is None else args.start,
                               end=req["end"] if args.end is None else args.end,
-                              to=Path(args.to), device=_device_label(cfg),
-                              reason=args.reason or "", zone=cfg.device.timezone)
+                              helper=helper, reason=args.reason or "",
+                              # a typed archive password from the environment, never an
+                              # argument (the process list); otherwise the device makes one
+                              password=os.environ.get("NVR_EXPORT_PASSWORD") or None,
+                              progress=_progress_bar() if sys.stderr.isatty() else None,
+                              device=_device_label(cfg), zone=cfg.device.timezone)
     except _export_errors() as exc:
         raise CliError(str(exc)) from None
-    package = export["package"]
-    out = {"id": export["id"], "path": package["path"], "files": package["files"],
-           "bytes": package["bytes"], "manifest_sha256": package["manifest_sha256"]}
-    _print(out, args.json, f"export {export['id']}: package written to {package['path']} "
-                           f"({len(package['files'])} files, {package['bytes']} bytes); check "
-                           f"it with nvr export verify {package['path']}")
+    out = {"id": export["id"], "path": export["path"], "files": export["files"],
+           "bytes": export["bytes"], "manifest_sha256": export["manifest_sha256"]}
+    if "password" in export:
+        out["password"] = export["password"]
+    text = (f"export {export['id']}: package written to {export['path']} "
+            f"({len(export['files'])} files, {export['bytes']} bytes); check it with nvr "
+            f"export verify; record the handover with nvr export handover {export['id']} "
+            "--medium LABEL")
+    if "password" in export:
+        text += (f"\nthe archive's password, shown only now (give it to the recipient apart "
+                 f"from the stick): {export['password']}")
+    _print(out, args.json, text)
     return 0
+
+
+def _progress_bar():
+    """A progress bar on stderr (a terminal): `progress(done, total)`."""
+    def progress(done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        filled = int(share * 30)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {share:4.0%} "
+                         f"{done / 1e6:.0f}/{total / 1e6:.0f} MB")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return progress
 
 
 def cmd_export_verify(args) -> int:
@@ -148,15 +148,16 @@ def cmd_export_declaration(args) -> int:
 
 def add_parser(sub) -> None:
     exports = _group(sub, "export", "exports to police and prosecutor (art. 9, R-60..R-62)")
-    c = _action(exports, "create", cmd_export_create, "write the package for a registered art. 9 "
-                "request after the officer's identity and declaration; password from "
-                "NVR_EXPORT_PASSWORD or a prompt")
+    c = _action(exports, "create", cmd_export_create, "write the evidence package for a "
+                "registered art. 9 request after the officer's identity and declaration, onto "
+                "the one unlocked stick exportd offers (or --to DIR); a 7z's password is "
+                "generated and printed once (or typed in NVR_EXPORT_PASSWORD)")
     c.add_argument("--request", required=True, help="the request's number or reference")
-    c.add_argument("--camera", help="default: the request's camera; with --to or --camera the "
-                   "signed evidence package is written")
+    c.add_argument("--camera", help="default: the request's camera")
     c.add_argument("--start", type=_iso_time, help="default: the request's window")
     c.add_argument("--end", type=_iso_time, help="default: the request's window")
-    c.add_argument("--to", help="folder to write the evidence package into")
+    c.add_argument("--to", help="a folder instead of the stick (development): the package "
+                   "inside a password-protected 7z")
     c.add_argument("--reason", help="why, in words (logged)")
     c.add_argument("--user")
     c = _action(exports, "verify", cmd_export_verify, "check an evidence package: every "

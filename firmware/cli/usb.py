@@ -21,10 +21,15 @@ def _socket_arg(parser) -> None:
                              f"{protocol.DEFAULT_SOCKET})")
 
 
-def _call(args, request: dict) -> dict:
+# format and unlock wait for cryptsetup's Argon2id (256 MiB), which can take longer than the
+# socket's usual 30 s on a slow CPU: the system test's emulated one took 25 to 81 s to format.
+SLOW = 900
+
+
+def _call(args, request: dict, timeout: float = 30) -> dict:
     from firmware.export import protocol
     try:
-        return protocol.call(args.socket or protocol.socket_path(), request)
+        return protocol.call(args.socket or protocol.socket_path(), request, timeout=timeout)
     except protocol.ProtocolError as exc:
         raise CliError(str(exc)) from None
 
@@ -36,6 +41,7 @@ def cmd_exportd(args) -> int:
     from firmware.export import protocol
     from firmware.export.daemon import Daemon, SubprocessRunner, serve
     from firmware.export.udev import UdevSource, system_disks
+    from firmware.system.notify import Notifier
     cfg = load(args.config)             # read only: exportd never writes the data directory
     system = system_disks([Path("/"), Path("/boot"), Path("/boot/firmware"),
                            cfg.storage.data_dir, cfg.storage.key_dir])
@@ -51,7 +57,8 @@ def cmd_exportd(args) -> int:
              ", ".join(sorted(system)))
     try:
         serve(daemon, Path(args.socket or protocol.socket_path()),
-              protocol.PeerPolicy.for_group(args.group), stop)
+              protocol.PeerPolicy.for_group(args.group), stop,
+              ready=lambda: Notifier().send("READY=1", "STATUS=answering on its socket"))
     finally:
         source.close()
         for stick in daemon.list():
@@ -71,7 +78,8 @@ def cmd_usb_list(args) -> int:
 
 def cmd_usb_unlock(args) -> int:
     password = _password("NVR_USB_PASSWORD", f"password of the stick {args.device}: ")
-    stick = _call(args, {"cmd": "unlock", "device": args.device, "password": password})
+    stick = _call(args, {"cmd": "unlock", "device": args.device, "password": password},
+                  timeout=SLOW)
     _print(stick["device"], args.json, f"{args.device} is unlocked; export, then nvr usb eject "
                                        f"{args.device}")
     return 0
@@ -84,16 +92,32 @@ def cmd_usb_format(args) -> int:
             raise CliError(f"{args.device} is not a USB stick exportd offers; see nvr usb list")
         raise CliError(f"formatting erases everything on {args.device}; confirm with "
                        f"--confirm {devices[args.device]['confirm']!r}")
-    password = _password("NVR_USB_PASSWORD", "new password of the stick (at least 16 "
-                         "characters): ", confirm=True)
+    import os
+
+    from firmware.export.passwords import PasswordError, check_typed, generate
+    generated = None
+    if args.type_password or os.environ.get("NVR_USB_PASSWORD"):
+        password = _password("NVR_USB_PASSWORD", "new password of the stick (at least 16 "
+                             "characters): ", confirm=True)
+        try:
+            check_typed(password)
+        except PasswordError as exc:
+            raise CliError(str(exc)) from None
+    else:
+        password = generated = generate()           # shown once below, never stored
     stick = _call(args, {"cmd": "format", "device": args.device, "confirm": args.confirm,
-                         "password": password})
-    _print(stick["device"], args.json, f"{args.device} is formatted as LUKS2 and locked")
+                         "password": password}, timeout=SLOW)["device"]
+    text = f"{args.device} is formatted as LUKS2 and locked"
+    if generated is not None:
+        stick["password"] = generated
+        text += (f"; its password, shown only now (write it down; give it to the recipient "
+                 f"apart from the stick): {generated}")
+    _print(stick, args.json, text)
     return 0
 
 
 def cmd_usb_eject(args) -> int:
-    done = _call(args, {"cmd": "eject", "device": args.device})
+    done = _call(args, {"cmd": "eject", "device": args.device}, timeout=SLOW)
     _print(done, args.json, done["message"])
     return 0
 
@@ -110,10 +134,13 @@ def add_parser(sub) -> None:
                 "$NVR_USB_PASSWORD or a prompt)")
     p.add_argument("device")
     _socket_arg(p)
-    p = _action(usb, "format", cmd_usb_format, "erase a stick and make it LUKS2")
+    p = _action(usb, "format", cmd_usb_format, "erase a stick and make it LUKS2; prints the "
+                "generated password once")
     p.add_argument("device")
     p.add_argument("--confirm", metavar="TEXT", help="the device, model and size as "
                    "nvr usb list shows them")
+    p.add_argument("--type-password", action="store_true", help="type the password (at least "
+                   "16 characters; or $NVR_USB_PASSWORD) instead of the generated one")
     _socket_arg(p)
     p = _action(usb, "eject", cmd_usb_eject, "sync, unmount and lock a stick")
     p.add_argument("device")

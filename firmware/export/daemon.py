@@ -13,6 +13,7 @@ package never looks valid.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -21,22 +22,25 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from firmware.export import protocol
 from firmware.export.udev import DeviceEvent, DeviceSource, disk_of, is_export_candidate
+from firmware.i18n import N_
 from firmware.storage.durable import fsync_dir
 
 log = logging.getLogger("nvr.exportd")
 
 MOUNT_OPTIONS = "nosuid,nodev,noexec,noatime"
 MIN_PASSWORD = 16                       # a typed password (issue 13 item 2)
-CHUNK = 1 << 20
+SLACK = 1 << 20                        # free space kept beyond the announced bytes
 _SAFE_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,120}$")
 
 
-class ExportdError(Exception):
-    """A step on a stick failed or was refused; the message says why and what to do."""
+class ExportdError(protocol.Refusal):
+    """A step on a stick failed or was refused; the message says why and what to do. Raised
+    with an English msgid and its parameters (`N_`): the client translates it into its
+    reader's language (exportd, root, does not decide it)."""
 
 
 class RunError(Exception):
@@ -117,6 +121,8 @@ class Daemon:
         self.system = set(system_disks)
         self.runtime_dir = Path(runtime_dir)
         self.sticks: dict[str, Stick] = {}
+        self.writes: dict[tuple[str, str], Path] = {}   # (device, name) -> its .part folder
+        self.pulled: set[str] = set()           # devices pulled out while a write was open
         self.lock = threading.RLock()
 
     # -- udev ------------------------------------------------------------------------------
@@ -127,12 +133,18 @@ class Daemon:
                 stick = self.sticks.pop(devname, None)
                 if stick is not None:
                     stick.pulled = True
+                    for key in [k for k in self.writes if k[0] == devname]:
+                        del self.writes[key]
+                        self.pulled.add(devname)     # its finish says so
                     log.warning("%s removed (%s)", devname, stick.state)
                     if stick.mountpoint:
                         self._release(stick, lazy=True)
                 return
             if not is_export_candidate(props, self.system):
                 return
+            known = self.sticks.get(devname)
+            if known is not None and known.mountpoint:
+                return          # a change (cryptsetup open, a write): it stays unlocked
             size = self._size(devname)
             self.sticks[devname] = Stick(
                 devname=devname, disk=disk_of(props) or "", devtype=props.get("DEVTYPE", ""),
@@ -170,8 +182,9 @@ class Daemon:
     def stick(self, device: str) -> Stick:
         stick = self.sticks.get(device)
         if stick is None:
-            raise ExportdError(f"{device[:80]} is not a USB stick exportd offers (only USB "
-                               "disks, never the system's own disks); see nvr usb list")
+            raise ExportdError(N_("%(device)s is not a USB stick exportd offers (only USB disks, "
+                                  "never the system's own disks); see nvr usb list"),
+                               device=device[:80])
         return stick
 
     def unlock(self, device: str, password: str) -> dict:
@@ -180,10 +193,11 @@ class Daemon:
             if stick.mountpoint:
                 return stick.public()
             if stick.kind == "blank":
-                raise ExportdError(f"{device} has no file system; format it first "
-                                   "(nvr usb format)")
+                raise ExportdError(N_("%(device)s has no file system; format it first "
+                                      "(nvr usb format)"), device=device)
             if stick.kind == "luks1":
-                raise ExportdError(f"{device} is LUKS1; format it as LUKS2 (nvr usb format)")
+                raise ExportdError(N_("%(device)s is LUKS1; format it as LUKS2 (nvr usb format)"),
+                                   device=device)
             source = device
             if stick.kind == "luks2":
                 mapper = self._mapper_name(stick)
@@ -192,10 +206,10 @@ class Daemon:
                                      device, mapper], stdin=password.encode())
                 except RunError as exc:
                     if exc.returncode == 2:
-                        raise ExportdError(f"wrong passphrase for {device}; type it again") \
-                            from None
-                    raise ExportdError(f"{device} could not be unlocked ({exc}); check the "
-                                       "stick") from None
+                        raise ExportdError(N_("wrong passphrase for %(device)s; type it again"),
+                                          device=device) from None
+                    raise ExportdError(N_("%(device)s could not be unlocked (%(problem)s); check the "
+                                          "stick"), device=device, problem=exc) from None
                 stick.mapper = f"/dev/mapper/{mapper}"
                 source = stick.mapper
             stick.mountpoint = self._mount(stick, source)
@@ -206,13 +220,14 @@ class Daemon:
         with self.lock:
             stick = self.stick(device)
             if confirm != stick.confirmation():
-                raise ExportdError(f"formatting erases {device}: confirm with exactly "
-                                   f"{stick.confirmation()!r}")
+                raise ExportdError(N_("formatting erases %(device)s: confirm with exactly "
+                                      "'%(confirm)s'"), device=device,
+                                   confirm=stick.confirmation())
             if len(password) < MIN_PASSWORD:
-                raise ExportdError(f"the stick's password has at least {MIN_PASSWORD} "
-                                   "characters (R-61)")
+                raise ExportdError(N_("the stick's password has at least %(count)s characters "
+                                      "(R-61)"), count=MIN_PASSWORD)
             if stick.mountpoint:
-                raise ExportdError(f"{device} is unlocked; eject it first")
+                raise ExportdError(N_("%(device)s is unlocked; eject it first"), device=device)
             mapper = self._mapper_name(stick)
             try:
                 self.runner.run(luks_format_argv(device), stdin=password.encode())
@@ -224,65 +239,128 @@ class Daemon:
                 finally:
                     self.runner.run(["cryptsetup", "close", mapper])
             except RunError as exc:
-                raise ExportdError(f"{device} could not be formatted ({exc}); the stick may "
-                                   "be read-only or damaged: try another") from None
+                raise ExportdError(N_("%(device)s could not be formatted (%(problem)s); the stick "
+                                      "may be read-only or damaged: try another"),
+                                   device=device, problem=exc) from None
             stick.kind, stick.fstype = "luks2", "crypto_LUKS"
             log.info("%s formatted as LUKS2", device)
             return stick.public()
 
-    def write(self, device: str, name: str, files: list[tuple[str, BinaryIO]]) -> dict:
-        """Copy `files` into the folder `name` on the unlocked stick: first into a hidden
-        `.name.part`, synced, then renamed."""
+    def write_open(self, device: str, name: str, files: list[str], need: int
+                   ) -> tuple[dict, list[int]]:
+        """Step 1 of a write: check the space (a stick too small is refused before a byte is
+        written), create the hidden folder `.NAME.part` and open `files` in it; their
+        descriptors go back to the client, which streams the package into them."""
         with self.lock:
             stick = self.stick(device)
             if not stick.mountpoint:
-                raise ExportdError(f"{device} is locked; unlock it first")
-        for n in (name, *(f for f, _ in files)):
-            if not _SAFE_NAME.match(n):
-                raise ExportdError(f"{n[:80]!r} is no safe file name (letters, digits, . _ -)")
-        root = stick.mountpoint
-        need = sum(_size_of(f) for _, f in files)
-        free = shutil.disk_usage(root).free
-        if need + (1 << 20) > free:                    # checked before starting
-            raise ExportdError(f"the stick {device} is too small: the package needs "
-                               f"{need} bytes, {free} are free; use a larger stick")
-        final, part = root / name, root / f".{name}.part"
-        if final.exists():
-            raise ExportdError(f"{name} is already on the stick; nothing was written")
-        try:
-            part.mkdir()
-            written = 0
-            for fname, src in files:
-                with open(part / fname, "wb") as dst:
-                    while block := src.read(CHUNK):
-                        if stick.pulled:
-                            raise ExportdError(f"the stick {device} was pulled out mid-write; "
-                                               "nothing on it is valid: insert it and export "
-                                               "again")
-                        dst.write(block)
-                        written += len(block)
-                    dst.flush()
-                    os.fsync(dst.fileno())
-            fsync_dir(part)
-            os.rename(part, final)
-            fsync_dir(root)
-            self.runner.run(["sync", "--file-system", str(root)])
-        except OSError as exc:
-            _remove(part)
-            if exc.errno == 30:
-                raise ExportdError(f"the stick {device} is read-only; use another") from None
-            raise ExportdError(f"writing to {device} failed ({exc.strerror or exc}); nothing "
-                               "on it is valid: check the stick and export again") from None
-        except (ExportdError, RunError) as exc:
-            if not stick.pulled:
+                raise ExportdError(N_("%(device)s is locked; unlock it first"), device=device)
+            for n in (name, *files):
+                if not _SAFE_NAME.match(n):
+                    raise ExportdError(N_("'%(name)s' is no safe file name (letters, digits, . "
+                                          "_ -)"), name=n[:80])
+            root = stick.mountpoint
+            free = shutil.disk_usage(root).free
+            if need + SLACK > free:                    # checked before starting
+                raise ExportdError(N_("the stick %(device)s is too small: the package needs "
+                                      "%(need)s bytes, %(free)s are free; use a larger stick"),
+                                   device=device, need=need, free=free)
+            final, part = root / name, root / f".{name}.part"
+            if final.exists() or (device, name) in self.writes:
+                raise ExportdError(N_("%(name)s is already on the stick; nothing was written"),
+                                   name=name)
+            _remove(part)                              # a leftover of a write never finished
+            fds: list[int] = []
+            try:
+                part.mkdir()
+                for n in files:
+                    fds.append(os.open(part / n, os.O_RDWR | os.O_CREAT | os.O_EXCL
+                                       | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+            except OSError as exc:
+                for fd in fds:
+                    os.close(fd)
                 _remove(part)
-            raise ExportdError(str(exc)) from None
-        log.info("%s: %s written (%s bytes)", device, name, written)
-        return {"device": device, "path": name, "bytes": written}
+                raise self._write_failed(device, exc) from None
+            self.writes[(device, name)] = part
+            log.info("%s: writing %s (%s files, %s bytes announced)", device, name, len(files),
+                     need)
+            return {"device": device, "path": name, "files": list(files)}, fds
+
+    def write_finish(self, device: str, name: str) -> dict:
+        """Step 2: every file synced, `.NAME.part` renamed to `NAME`, the file system synced:
+        only now does the package exist under its name."""
+        with self.lock:
+            part = self._open_write(device, name)
+            stick = self.sticks[device]
+            root, final = stick.mountpoint, stick.mountpoint / name
+            try:
+                written = 0
+                for child in part.iterdir():
+                    fd = os.open(child, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                    try:
+                        os.fsync(fd)
+                        written += os.fstat(fd).st_size
+                    finally:
+                        os.close(fd)
+                fsync_dir(part)
+                os.rename(part, final)
+                fsync_dir(root)
+                self.runner.run(["sync", "--file-system", str(root)])
+            except OSError as exc:
+                _remove(part)
+                raise self._write_failed(device, exc) from None
+            except RunError as exc:
+                _remove(final)
+                raise ExportdError(N_("writing to %(device)s failed (%(problem)s); nothing on "
+                                      "it is valid: check the stick and export again"),
+                                   device=device, problem=exc) from None
+            finally:
+                self.writes.pop((device, name), None)
+            log.info("%s: %s written (%s bytes)", device, name, written)
+            return {"device": device, "path": name, "bytes": written}
+
+    def write_abort(self, device: str, name: str) -> dict:
+        """Step 2 instead of finish: the `.NAME.part` folder is removed."""
+        with self.lock:
+            part = self._open_write(device, name, aborting=True)
+            self.writes.pop((device, name), None)
+            if part is not None:
+                _remove(part)
+            log.info("%s: %s aborted, nothing written", device, name)
+            return {"device": device, "path": name, "bytes": 0}
+
+    def _open_write(self, device: str, name: str, aborting: bool = False) -> Path | None:
+        if device in self.pulled:
+            self.pulled.discard(device)
+            if aborting:
+                return None
+            raise ExportdError(N_("the stick %(device)s was pulled out mid-write; nothing on "
+                                  "it is valid: insert it and export again"), device=device)
+        stick = self.stick(device)
+        part = self.writes.get((device, name))
+        if part is None or not stick.mountpoint:
+            if aborting:
+                return None
+            raise ExportdError(N_("no write of %(name)s is open on %(device)s; export again"),
+                               name=name, device=device)
+        return part
+
+    def _write_failed(self, device: str, exc: OSError) -> ExportdError:
+        if exc.errno == errno.EROFS:
+            return ExportdError(N_("the stick %(device)s is read-only; use another"),
+                                device=device)
+        if exc.errno == errno.ENOSPC:
+            return ExportdError(N_("the stick %(device)s is full; nothing on it is valid: use "
+                                   "a larger stick and export again"), device=device)
+        return ExportdError(N_("writing to %(device)s failed (%(problem)s); nothing on it is "
+                               "valid: check the stick and export again"), device=device,
+                            problem=exc.strerror or exc)
 
     def eject(self, device: str) -> dict:
         with self.lock:
             stick = self.stick(device)
+            for key in [k for k in self.writes if k[0] == device]:
+                _remove(self.writes.pop(key))          # an unfinished write never stays
             if stick.mountpoint:
                 self.runner.run(["sync", "--file-system", str(stick.mountpoint)])
                 self._release(stick, lazy=False)
@@ -306,10 +384,12 @@ class Daemon:
                 stick.mapper = None
             point.rmdir()
             if "read-only" in exc.stderr or "write-protected" in exc.stderr:
-                raise ExportdError(f"{stick.devname} is read-only (write-protected); use "
-                                   "another stick or unlock its write protection") from None
-            raise ExportdError(f"{stick.devname} could not be mounted ({exc}): unknown or "
-                               "damaged file system; format it (nvr usb format)") from None
+                raise ExportdError(N_("%(device)s is read-only (write-protected); use another "
+                                      "stick or unlock its write protection"),
+                                   device=stick.devname) from None
+            raise ExportdError(N_("%(device)s could not be mounted (%(problem)s): unknown or "
+                                  "damaged file system; format it (nvr usb format)"),
+                               device=stick.devname, problem=exc) from None
         return point
 
     def _release(self, stick: Stick, lazy: bool) -> None:
@@ -322,8 +402,9 @@ class Daemon:
                 self.runner.run(argv)
             except RunError as exc:
                 if not lazy:
-                    raise ExportdError(f"{stick.devname} could not be ejected ({exc}); "
-                                       "do not pull it out, try again") from None
+                    raise ExportdError(N_("%(device)s could not be ejected (%(problem)s); do not "
+                                          "pull it out, try again"), device=stick.devname,
+                                       problem=exc) from None
                 log.warning("after the pull of %s: %s", stick.devname, exc)
         try:
             stick.mountpoint.rmdir()
@@ -344,28 +425,21 @@ class Daemon:
                                                       request["password"])}
         if cmd == "eject":
             return {"ok": True, **self.eject(request["device"])}
-        if len(fds) != len(request["files"]):
-            raise ExportdError("write needs one file descriptor per file name")
-        files = [(n, os.fdopen(os.dup(fd), "rb")) for n, fd in zip(request["files"], fds)]
-        try:
-            return {"ok": True, **self.write(request["device"], request["name"], files)}
-        finally:
-            for _, f in files:
-                f.close()
+        device, name, step = request["device"], request["name"], request["step"]
+        if step == "open":
+            reply, out = self.write_open(device, name, request["files"], request["bytes"])
+            return {"ok": True, **reply, "_fds": out}
+        if step == "finish":
+            return {"ok": True, **self.write_finish(device, name)}
+        return {"ok": True, **self.write_abort(device, name)}
 
 
 def serve(daemon: Daemon, path: Path, policy: protocol.PeerPolicy,
-          stop: threading.Event | None = None) -> None:
-    """Answer requests for `daemon` on the Unix socket at `path` until `stop` is set."""
-    protocol.serve(path, daemon.answer, policy, stop or threading.Event(), (ExportdError,))
-
-
-def _size_of(f: BinaryIO) -> int:
-    try:
-        return os.fstat(f.fileno()).st_size
-    except (OSError, AttributeError, ValueError):
-        return 0
-
+          stop: threading.Event | None = None, ready=None) -> None:
+    """Answer requests for `daemon` on the Unix socket at `path` until `stop` is set;
+    `ready()` once the socket answers."""
+    protocol.serve(path, daemon.answer, policy, stop or threading.Event(), (ExportdError,),
+                   ready)
 
 
 def _remove(path: Path) -> None:

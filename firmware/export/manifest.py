@@ -10,8 +10,10 @@
     manifest.sha256          every file but itself, in the format `sha256sum -c` reads
     LEESMIJ.txt, README.txt  how to play and verify it, and the time-accuracy statement
 
-It is written into `.<name>.part` next to its final place, every file synced, and renamed only
-when complete (the directory synced after), so a half-written package never looks valid.
+`build_package` writes the files into whatever the target opens (a folder, the stick's files
+that exportd opened, or memory files for the 7z archive); the target makes it atomic: written
+into `.<name>.part`, every file synced, renamed only when complete (the directory synced
+after), so a half-written package never looks valid.
 `verify` checks a package with the same rules a recipient's tools apply.
 """
 
@@ -22,8 +24,10 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidSignature
@@ -31,7 +35,7 @@ from cryptography.hazmat.primitives.serialization import (Encoding, PublicFormat
                                                           load_pem_public_key)
 
 from firmware.export.remux import remux
-from firmware.i18n import N_, dutch
+from firmware.i18n import N_, _, dutch
 from firmware.storage.clockrecord import clocks_of, summary as clock_summary
 from firmware.storage.durable import fsync_dir
 
@@ -82,25 +86,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _synced_sha256(path: Path) -> str:
-    """The SHA-256 of a file FFmpeg wrote (it never syncs), read back once while the file is
-    synced in another thread: both wait on different things (the page cache, the medium)."""
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(1, thread_name_prefix="export-sync") as syncer:
-        synced = syncer.submit(_fsync, path)
-        digest = sha256_file(path)
-        synced.result()
-    return digest
-
-
 def _times(t: float, zone: ZoneInfo) -> dict:
     return {"utc": datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds"),
             "local": datetime.fromtimestamp(t, zone).isoformat(timespec="milliseconds")}
@@ -117,102 +102,142 @@ def _accuracy(clock: dict, in_dutch: bool) -> str:
     return ACCURACY % words
 
 
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+def _write(f: BinaryIO, data: bytes) -> None:
+    f.write(data)
+    f.flush()
 
 
+def _sha256_of(f: BinaryIO) -> tuple[str, int]:
+    """SHA-256 and size of what was written to `f`, read back from the medium."""
+    f.flush()
+    f.seek(0)
+    digest, size = hashlib.sha256(), 0
+    for block in iter(lambda: f.read(1 << 20), b""):
+        digest.update(block)
+        size += len(block)
+    return digest.hexdigest(), size
 
-def write_package(dest: Path, name: str, *, store, signer, segments: list[dict],
-                  recorded: dict[str, dict], info: dict, zone: str = "Europe/Amsterdam") -> dict:
-    """Write the package `dest/name` from `segments` (index rows of one camera, oldest first);
-    `recorded` maps segment id to its recording-time hash; `info` holds export, reference,
-    operator, recipient, device, camera, camera_name, location, start, end. Returns
-    {path, files, bytes, manifest_sha256, video, sha256: {file: SHA-256 as written}}."""
-    tz = ZoneInfo(zone)
+
+def video_name(camera: str, start: float, zone: str = "Europe/Amsterdam") -> str:
+    return f"{camera}_{datetime.fromtimestamp(start, ZoneInfo(zone)):%Y%m%d-%H%M%S}.mp4"
+
+
+def package_files(video: str) -> list[str]:
+    """Every file of a package, known before it is written (exportd opens them first)."""
+    return [video, PUBKEY, "README.txt", "LEESMIJ.txt", MANIFEST, SIGNATURE, SUMS]
+
+
+def write_package(dest: Path, name: str, **kwargs) -> dict:
+    """`build_package` into the folder `dest/name`: written into `.<name>.part`, every file
+    synced, renamed only when complete; nothing is left when it fails."""
     final = Path(dest) / name
     if final.exists():
-        raise PackageError(f"{final} exists already: choose another target folder")
+        raise PackageError(_("%(folder)s exists already: choose another target folder",
+                             folder=final))
     tmp = Path(dest) / f".{name}.part"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    opened: list[BinaryIO] = []
+
+    def open_file(n: str) -> BinaryIO:
+        opened.append(open(tmp / n, "w+b"))
+        return opened[-1]
     try:
-        video = f"{info['camera']}_{datetime.fromtimestamp(segments[0]['start'], tz):%Y%m%d-%H%M%S}.mp4"
-        out = remux(segments, store.read_segment, tmp / video)
-        for sid, now in out.sources.items():       # unchanged since recording, or no package
-            then = recorded.get(sid, {}).get("sha256")
-            if then is not None and then != now:
-                raise PackageError(f"segment {sid} no longer has the SHA-256 it had when it was "
-                                   f"recorded ({then}, now {now}): it was changed on the "
-                                   "device; nothing was exported; report this to the privacy "
-                                   "officer")
-        synced = all(s["clock_synced"] for s in segments)
-        with store.lock:
-            clocks = clocks_of(store.db, [s["id"] for s in segments])
-        pem = signer.public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        _write(tmp / PUBKEY, pem)
-        words = {"export": info["export"], "camera": info["camera_name"],
-                 "location": info["location"], "reference": info["reference"],
-                 "device": info["device"], "recipient": info["recipient"],
-                 "operator": info["operator"], "video": video,
-                 "fingerprint": signer.fingerprint}
-        clock = clock_summary(segments, clocks, synced)
-        _write(tmp / "README.txt", (GUIDE % {**words, "synced": SYNCED if synced
-                                             else NOT_SYNCED} + _accuracy(clock, False)).encode())
-        _write(tmp / "LEESMIJ.txt", (dutch(GUIDE, **words, synced=dutch(
-            SYNCED if synced else NOT_SYNCED)) + _accuracy(clock, True)).encode())
-        files = [{"name": n, "sha256": _synced_sha256(tmp / n) if n == video else
-                  sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
-                 for n in (video, PUBKEY, "README.txt", "LEESMIJ.txt")]
-        digests = {f["name"]: f["sha256"] for f in files}    # each file read once, not again
-        manifest = {
-            "format": FORMAT, "export": info["export"], "request": info["reference"],
-            "operator": info["operator"], "recipient": info["recipient"],
-            "device": {"id": info["device"], "fingerprint": signer.fingerprint,
-                       "signature": "Ed25519"},
-            "camera": {"id": info["camera"], "name": info["camera_name"],
-                       "location": info["location"]},
-            "window": {"start": _times(info["start"], tz), "end": _times(info["end"], tz),
-                       "timezone": zone},
-            "clock": clock,
-            "files": files,
-            "videos": [{
-                "name": video, "codec": "h264", "audio": False, "frames": out.frames,
-                "packets_sha256": out.packets_sha256,
-                "first_frame": _times(out.first, tz), "last_frame": _times(out.last, tz),
-                "gaps": [{"start": _times(g["start"], tz), "end": _times(g["end"], tz)}
-                         for g in out.gaps],
-                "segments": [{"id": s["id"], "start": _times(s["start"], tz),
-                              "end": _times(s["end"], tz), "frames": s["frames"],
-                              "clock_synchronised": bool(s["clock_synced"]),
-                              "clock_offset_seconds": clocks.get(s["id"], {}).get("offset"),
-                              "clock_error_seconds": clocks.get(s["id"], {}).get("est_error"),
-                              "sha256_at_recording": recorded.get(s["id"], {}).get("sha256"),
-                              "hash_chain": recorded.get(s["id"], {}).get("chain"),
-                              "sha256_at_export": out.sources[s["id"]],
-                              "packets_sha256": out.segment_packets[s["id"]]}
-                             for s in segments]}],
-        }
-        body = json.dumps(manifest, indent=1, ensure_ascii=False).encode()
-        signature = signer.sign(body)
-        _write(tmp / MANIFEST, body)
-        _write(tmp / SIGNATURE, signature)
-        digests[MANIFEST] = hashlib.sha256(body).hexdigest()
-        digests[SIGNATURE] = hashlib.sha256(signature).hexdigest()
-        names = sorted(digests)                  # every file written, each hashed once
-        _write(tmp / SUMS, "".join(f"{digests[n]}  {n}\n" for n in names).encode())
+        written = build_package(open_file, **kwargs)
+        for f in opened:
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
         fsync_dir(tmp)
         os.rename(tmp, final)
         fsync_dir(Path(dest))
     except BaseException:
+        for f in opened:
+            f.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    digests[SUMS] = sha256_file(final / SUMS)
-    return {"path": str(final), "files": sorted(p.name for p in final.iterdir()),
-            "bytes": sum(p.stat().st_size for p in final.iterdir()),
-            "manifest_sha256": digests[MANIFEST], "video": video, "sha256": digests}
+    return {**written, "path": str(final)}
+
+
+def build_package(open_file: Callable[[str], BinaryIO], *, store, signer, segments: list[dict],
+                  recorded: dict[str, dict], info: dict, zone: str = "Europe/Amsterdam",
+                  read: Callable[[str], Iterable[bytes]] | None = None) -> dict:
+    """Write the package's files (`package_files`) from `segments` (index rows of one camera,
+    oldest first), each into `open_file(name)` (a new, readable and seekable file: the target
+    keeps, syncs and closes it); `recorded` maps segment id to its recording-time hash; `info`
+    holds export, reference, operator, recipient, device, camera, camera_name, location,
+    start, end; `read(id)` (default store.read_segment) yields a segment's plaintext. Returns
+    {files, bytes, manifest_sha256, video}."""
+    tz = ZoneInfo(zone)
+    video = video_name(info["camera"], segments[0]["start"], zone)
+    sizes: dict[str, tuple[str, int]] = {}
+    out = remux(segments, read or store.read_segment, open_file(video))
+    for sid, now in out.sources.items():       # unchanged since recording, or no package
+        then = recorded.get(sid, {}).get("sha256")
+        if then is not None and then != now:
+            raise PackageError(_("segment %(segment)s no longer has the SHA-256 it had "
+                                 "when it was recorded (%(then)s, now %(now)s): it was "
+                                 "changed on the device; nothing was exported; report "
+                                 "this to the privacy officer", segment=sid, then=then,
+                                 now=now))
+    sizes[video] = _sha256_of(out.path)
+
+    def put(n: str, data: bytes) -> None:
+        f = open_file(n)
+        _write(f, data)
+        sizes[n] = (hashlib.sha256(data).hexdigest(), len(data))
+    synced = all(s["clock_synced"] for s in segments)
+    with store.lock:
+        clocks = clocks_of(store.db, [s["id"] for s in segments])
+    clock = clock_summary(segments, clocks, synced)
+    put(PUBKEY, signer.public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    words = {"export": info["export"], "camera": info["camera_name"],
+             "location": info["location"], "reference": info["reference"],
+             "device": info["device"], "recipient": info["recipient"],
+             "operator": info["operator"], "video": video,
+             "fingerprint": signer.fingerprint}
+    put("README.txt", (GUIDE % {**words, "synced": SYNCED if synced else NOT_SYNCED}
+                       + _accuracy(clock, False)).encode())
+    put("LEESMIJ.txt", (dutch(GUIDE, **words, synced=dutch(SYNCED if synced else NOT_SYNCED))
+                        + _accuracy(clock, True)).encode())
+    files = [{"name": n, "sha256": sizes[n][0], "bytes": sizes[n][1]}
+             for n in (video, PUBKEY, "README.txt", "LEESMIJ.txt")]
+    manifest = {
+        "format": FORMAT, "export": info["export"], "request": info["reference"],
+        "operator": info["operator"], "recipient": info["recipient"],
+        "device": {"id": info["device"], "fingerprint": signer.fingerprint,
+                   "signature": "Ed25519"},
+        "camera": {"id": info["camera"], "name": info["camera_name"],
+                   "location": info["location"]},
+        "window": {"start": _times(info["start"], tz), "end": _times(info["end"], tz),
+                   "timezone": zone},
+        "clock": clock,
+        "files": files,
+        "videos": [{
+            "name": video, "codec": "h264", "audio": False, "frames": out.frames,
+            "packets_sha256": out.packets_sha256,
+            "first_frame": _times(out.first, tz), "last_frame": _times(out.last, tz),
+            "gaps": [{"start": _times(g["start"], tz), "end": _times(g["end"], tz)}
+                     for g in out.gaps],
+            "segments": [{"id": s["id"], "start": _times(s["start"], tz),
+                          "end": _times(s["end"], tz), "frames": s["frames"],
+                          "clock_synchronised": bool(s["clock_synced"]),
+                          "clock_offset_seconds": clocks.get(s["id"], {}).get("offset"),
+                          "clock_error_seconds": clocks.get(s["id"], {}).get("est_error"),
+                          "sha256_at_recording": recorded.get(s["id"], {}).get("sha256"),
+                          "hash_chain": recorded.get(s["id"], {}).get("chain"),
+                          "sha256_at_export": out.sources[s["id"]],
+                          "packets_sha256": out.segment_packets[s["id"]]}
+                         for s in segments]}],
+    }
+    body = json.dumps(manifest, indent=1, ensure_ascii=False).encode()
+    put(MANIFEST, body)
+    put(SIGNATURE, signer.sign(body))
+    names = sorted(sizes)
+    put(SUMS, "".join(f"{sizes[n][0]}  {n}\n" for n in names).encode())
+    return {"files": sorted(sizes), "bytes": sum(size for _, size in sizes.values()),
+            "manifest_sha256": hashlib.sha256(body).hexdigest(), "video": video,
+            "sha256": {n: digest for n, (digest, _) in sizes.items()}}
 
 
 def verify(path: Path) -> list[tuple[str, str]]:
@@ -223,6 +248,8 @@ def verify(path: Path) -> list[tuple[str, str]]:
     faults: list[tuple[str, str]] = []
     if not path.is_dir():
         return [(str(path), "not a package folder")]
+    if path.name.endswith(".part"):
+        return [(path.name, "an unfinished package (.part): it was never completed")]
     try:
         text = (path / SUMS).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -1,7 +1,10 @@
-"""The export package: a 7z archive with AES-256 and encrypted headers (R-61).
+"""The 7z archive (R-61): AES-256 with encrypted headers, so without the password it reveals
+nothing but its size (not even the file names). It holds the evidence package on a medium that
+takes one (a stick that encrypts in hardware; the development directory); the old export
+(`service.make_export`) wrote its separate MP4 files into it.
 
-The archive holds the MP4 files, SHA256SUMS and manifest.json; file names are hidden too
-(header encryption), so without the password the package reveals nothing but its size.
+The members are stored (7z "Copy"), not compressed: H.264 does not compress, and compressing
+would make a long export many times slower on a Pi.
 """
 
 from __future__ import annotations
@@ -10,25 +13,45 @@ import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
+
+def _filters() -> list[dict]:
+    import py7zr
+    return [{"id": py7zr.FILTER_COPY}, {"id": py7zr.FILTER_CRYPTO_AES256_SHA256}]
+
+
+def write_7z_to(out: BinaryIO, members: Iterable[tuple[str, bytes | BinaryIO]],
+                password: str) -> dict:
+    """Write `members` (name, content or an open file) as a 7z archive into the open file
+    `out` (left open); return its size and SHA-256, read back."""
+    import py7zr                        # imported when an export is made (25 MB)
+    with py7zr.SevenZipFile(out, "w", password=password, header_encryption=True,
+                            filters=_filters()) as z:
+        for name, data in members:
+            if isinstance(data, (bytes, bytearray)):
+                z.writestr(data, name)
+            else:
+                data.seek(0)
+                z.writef(data, name)
+    out.flush()
+    out.seek(0)
+    digest, size = hashlib.sha256(), 0
+    for block in iter(lambda: out.read(1 << 20), b""):
+        digest.update(block)
+        size += len(block)
+    return {"bytes": size, "sha256": digest.hexdigest()}
 
 
 def write_7z(path: Path, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-    """Write `members` (name, content) to `path`; return the archive's size and SHA-256."""
-    import py7zr                        # imported when an export is made (25 MB)
+    """Write `members` (name, content) to `path`; return its path, size and SHA-256."""
     tmp = path.with_name(path.name + ".part")
     try:
-        with py7zr.SevenZipFile(tmp, "w", password=password, header_encryption=True) as z:
-            for name, data in members:
-                z.writestr(data, name)
-        with open(tmp, "rb+") as f:
+        with open(tmp, "w+b") as f:
+            archive = write_7z_to(f, members, password)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"path": str(path), **archive}

@@ -17,6 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
+
+from firmware.i18n import _
 
 GAP_SLACK = 0.5          # seconds between segments that still count as continuous
 PROBE = {"probesize": "32", "analyzeduration": "0"}   # read the header, decode no frames
@@ -28,7 +31,7 @@ class RemuxError(Exception):
 
 @dataclass
 class Remuxed:
-    path: Path
+    path: Path | BinaryIO
     frames: int = 0
     first: float | None = None        # epoch seconds of the first and last frame
     last: float | None = None
@@ -52,9 +55,11 @@ def _hash_packets(payloads: list[bytes], total) -> str:
     return own.hexdigest()
 
 
-def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Path) -> Remuxed:
+def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
+          out: Path | BinaryIO) -> Remuxed:
     """Copy the video packets of `segments` (index rows, oldest first; `read(id)` yields the
-    plaintext MP4) into `out`.
+    plaintext MP4) into `out`: a path, or an open, seekable file (a file on the stick that
+    exportd opened, a memory file), which is left open.
 
     The three hashes (each segment's plaintext, its packets, all packets) are computed in one
     helper thread while the next segment is decrypted and remuxed: hashlib releases the GIL on
@@ -73,8 +78,9 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
             result.sources[done[0]] = done[1].result()
             result.segment_packets[done[0]] = done[2].result()
 
+    target = str(out) if isinstance(out, (str, Path)) else out   # a path or an open file
     with ThreadPoolExecutor(1, thread_name_prefix="export-hash") as hasher, \
-            av.open(str(out), "w", format="mp4") as dst:
+            av.open(target, "w", format="mp4") as dst:
         ostream = None
         for seg in segments:
             if previous_end is not None and seg["start"] - previous_end > GAP_SLACK:
@@ -88,11 +94,13 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]], out: Pat
                 # ms a segment and tells nothing more (bench/export.py).
                 src = av.open(data, "r", format="mp4", options=PROBE)
             except av.FFmpegError as exc:
-                raise RemuxError(f"segment {seg['id']}: not a readable MP4 ({exc})") from None
+                raise RemuxError(_("segment %(segment)s: not a readable MP4 (%(problem)s)",
+                                   segment=seg["id"], problem=exc)) from None
             with src:
                 videos = [s for s in src.streams if s.type == "video"]
                 if not videos or videos[0].codec_context.name != "h264":
-                    raise RemuxError(f"segment {seg['id']}: no H.264 video stream")
+                    raise RemuxError(_("segment %(segment)s: no H.264 video stream",
+                                       segment=seg["id"]))
                 istream = videos[0]
                 if ostream is None:
                     ostream = dst.add_stream_from_template(istream)

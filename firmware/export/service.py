@@ -2,24 +2,38 @@
 
 The request must cover the camera and window, and the officer must have identified and signed
 the declaration (`Requests.authorize_export`, which checks the permission, art. 9 lid 3-4 and
-logs): `make_export` is the one gate for the CLI and the web. The segments are decrypted one at
-a time into the package, never to a plain file. The export is recorded with the SHA-256 of every
-MP4 as the recipient extracts it, so the art. 9 declaration (R-62) can be printed, pre-filled,
-whenever it is needed; `hand_over` records the handover.
+logs): `make_package` is the one export path (the evidence package onto the medium a helper
+offers; `make_export`, the old 7z of separate MP4 files, stays only until the web calls
+`make_package`). The segments are decrypted one at a time into the package, never to a plain
+file on the device's disk. The export is recorded with the SHA-256 of every file the recipient
+gets, so the art. 9 declaration (R-62) can be printed, pre-filled, whenever it is needed;
+`hand_over` records the handover.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from firmware.export.helpers import ExportError, ExportHelper
+from firmware.export.manifest import PackageError, build_package
+from firmware.export.remux import RemuxError
 from firmware.governance.roles import Actor
 from firmware.i18n import _
+from firmware.storage.segcrypt import SegmentError
+from firmware.storage.sink import StorageError
+
+log = logging.getLogger("nvr.export")
+Progress = Callable[[int, int], None]
+PROGRESS_EVERY = 0.25                   # seconds between progress reports
+PACKAGE_SLACK = 1 << 20                 # bytes beyond the segments: manifest, texts, MP4 boxes
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -90,14 +104,48 @@ def make_export(gov, store, helper: ExportHelper, actor: Actor, *, request_id: i
 
 
 def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, start: float,
-                 end: float, to, device: str, reason: str = "",
-                 zone: str = "Europe/Amsterdam") -> dict:
-    """Write the evidence package (export/manifest.py) for request `request_id` into the folder
-    `to`, through the same gate as `make_export` (R-60..R-62); recorded and logged like it."""
-    from pathlib import Path
+                 end: float, helper: ExportHelper, reason: str = "",
+                 password: str | None = None, progress: Progress | None = None,
+                 device: str = "", zone: str = "Europe/Amsterdam") -> dict:
+    """Write the evidence package (export/manifest.py) for request `request_id` onto the
+    medium `helper` offers (its one unlocked stick, or the development folder), through the
+    same gate as the web (`Requests.authorize_export`, R-60..R-62); recorded in `exports` and
+    logged in both logbooks. A medium that takes a 7z gets the package inside one, with
+    `password` (typed: at least 16 characters) or one the device generates, returned once as
+    `password` and never stored or logged. `progress(done, total)` follows the bytes read.
+    `device` is the device's name in the package. Returns the recorded export plus `path`,
+    `files`, `bytes` (and `password`). Any fault ends with ExportError (or RequestError):
+    nothing that verifies on the medium, no row in exports, an `export-failed` entry in the
+    usage logbook."""
+    from firmware.governance.requests import RequestError
+    try:
+        return _make_package(gov, store, actor, request_id=request_id, camera=camera,
+                             start=start, end=end, helper=helper, reason=reason,
+                             password=password, progress=progress, device=device, zone=zone)
+    except (ExportError, RequestError) as exc:
+        _log_failure(gov, actor, request_id, camera, start, end, exc)
+        raise
 
+
+def _log_failure(gov, actor: Actor, request_id: int, camera: str, start: float, end: float,
+                 exc: Exception) -> None:
+    """The usage logbook records every export that did not happen, with its reason (the
+    message, which names no footage and holds no password)."""
+    try:
+        gov.logbook.append("usage", actor.name, "export-failed", subject=f"request {request_id}",
+                           reason=str(exc)[:1000],
+                           details={"camera": camera, "start": start, "end": end})
+    except Exception:                    # the disk full too: the error itself is what counts
+        log.exception("export-failed could not be logged")
+
+
+def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, start: float,
+                  end: float, helper: ExportHelper, reason: str, password: str | None,
+                  progress: Progress | None, device: str, zone: str) -> dict:
+    from firmware.export.helpers import ArchiveTarget, memory_available
+    from firmware.export.manifest import package_files, video_name
+    from firmware.export.passwords import PasswordError, check_typed, generate
     from firmware.governance.handover import officer_record
-    from firmware.export.manifest import PackageError, write_package
     from firmware.storage.hashes import hashes_of, seal
     reqs = gov.requests(store)
     req = reqs.authorize_export(actor, request_id, camera, start, end)
@@ -106,6 +154,21 @@ def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, star
         raise ExportError(_("camera %(camera)s has no recordings in the given window: there is "
                             "nothing to export; choose a window within the retention period or "
                             "a hold (R-40, R-41)", camera=camera))
+    stick = helper.stick()                  # one unlocked stick, or ExportError
+    archived = stick["package"] == "7z"
+    need = sum(s["bytes"] for s in segments) + PACKAGE_SLACK
+    generated = None
+    if archived:
+        try:
+            password = check_typed(password) if password else None
+        except PasswordError as exc:
+            raise ExportError(str(exc)) from None
+        if password is None:
+            password = generated = generate()
+        if need > memory_available() // 2:
+            raise ExportError(_("the window is too long for a stick that takes a 7z archive "
+                                "(%(need)s bytes; the archive is built in memory): export a "
+                                "shorter window, or use a LUKS2 stick", need=need))
     sealed = seal(store, gov.logbook, actor.name)     # the hashes listed are under the logbook
     with store.lock:
         recorded = hashes_of(store.db, [s["id"] for s in segments])
@@ -113,43 +176,88 @@ def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, star
                                (camera,)).fetchone()
     db = reqs.db
     db.executescript(SCHEMA)
-    cur = db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, archive, "
-                     "made_by, made) VALUES (?, ?, ?, ?, '[]', '{}', ?, ?)",
-                     (request_id, camera, start, end, actor.name, time.time()))
-    export_id = cur.lastrowid
-    info = {"export": export_id, "reference": req["reference"], "operator": actor.name,
-            "recipient": _recipient(officer_record(db, request_id), req), "device": device, "camera": camera,
-            "camera_name": cam["name"] if cam else camera,
-            "location": cam["location"] if cam else segments[0]["location"],
-            "start": start, "end": end}
     name = f"export-{_safe(req['reference'])}-{_stamp(time.time())}"
+    video = video_name(camera, segments[0]["start"], zone)
+    files = package_files(video)
+    target = helper.target(stick, name, [f"{name}.7z"] if archived else files, need)
+    if archived:
+        target = ArchiveTarget(target, name, password)
+    export_id = None
     try:
-        written = write_package(Path(to), name, store=store, signer=gov.logbook.signer,
-                                segments=segments, recorded=recorded, info=info, zone=zone)
-    except (OSError, PackageError) as exc:
-        db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+        cur = db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, "
+                         "archive, made_by, made) VALUES (?, ?, ?, ?, '[]', '{}', ?, ?)",
+                         (request_id, camera, start, end, actor.name, time.time()))
+        export_id = cur.lastrowid
+        info = {"export": export_id, "reference": req["reference"], "operator": actor.name,
+                "recipient": _recipient(officer_record(db, request_id), req),
+                "device": device, "camera": camera,
+                "camera_name": cam["name"] if cam else camera,
+                "location": cam["location"] if cam else segments[0]["location"],
+                "start": start, "end": end}
+        written = build_package(target.open, store=store, signer=gov.logbook.signer,
+                                segments=segments, recorded=recorded, info=info, zone=zone,
+                                read=_counting(store.read_segment, need, progress))
+        done = target.finish()
+    except BaseException as exc:
+        target.abort()
+        if export_id is not None:
+            db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+        if isinstance(exc, ExportError):
+            raise
+        if not isinstance(exc, (OSError, PackageError, RemuxError, StorageError, SegmentError,
+                                sqlite3.Error)):
+            raise
         raise ExportError(_("the evidence package could not be written to %(folder)s "
                             "(%(problem)s); nothing that verifies was left there. Check the "
-                            "target (removed? full? read-only?) and export again.", folder=to,
+                            "target (removed? full? read-only?) and export again.",
+                            folder=stick["device"],
                             problem=getattr(exc, "strerror", None) or exc)) from None
-    digests = written["sha256"]                 # as written: the video is not read again
-    files = [{"name": written["video"], "segments": [s["id"] for s in segments],
-              "start": segments[0]["start"], "end": segments[-1]["end"],
-              "sha256": digests[written["video"]]}]
-    archive = {"path": written["path"], "bytes": written["bytes"],
+    if progress is not None:
+        progress(need, need)
+    entry = {"name": video, "segments": [s["id"] for s in segments],
+             "start": segments[0]["start"], "end": segments[-1]["end"],
+             "sha256": written["sha256"][video]}
+    archive = {"path": done["path"], "bytes": done["bytes"],
                "sha256": written["manifest_sha256"], "kind": "package",
+               "container": "7z" if archived else "folder",
                "fingerprint": gov.logbook.signer.fingerprint,
-               "other_files": [{"name": n, "sha256": digests[n]}
-                               for n in written["files"] if n != written["video"]]}
+               "other_files": [{"name": n, "sha256": written["sha256"][n]}
+                               for n in written["files"] if n != video]}
+    if archived:
+        archive["archive_sha256"] = done["archive_sha256"]
     db.execute("UPDATE exports SET files = ?, archive = ? WHERE id = ?",
-               (json.dumps(files), json.dumps(archive), export_id))
+               (json.dumps([entry]), json.dumps(archive), export_id))
     details = {"export": export_id, "files": len(written["files"]), "camera": camera,
-               "manifest_sha256": written["manifest_sha256"], "bytes": written["bytes"],
-               "hashes_sealed": sealed["n"], "reason_text": reason}
+               "manifest_sha256": written["manifest_sha256"], "bytes": done["bytes"],
+               "container": archive["container"], "hashes_sealed": sealed["n"],
+               "reason_text": reason}
     for book in ("usage", "inzien"):            # art. 7 lid 2 and R-51: both logbooks
         gov.logbook.append(book, actor.name, "export-written", subject=f"request {request_id}",
                            reason=req["reference"], details=details)
-    return {**show_export(db, export_id), "path": written["path"], "package": written}
+    result = {**show_export(db, export_id), "path": done["path"], "files": written["files"],
+              "bytes": done["bytes"], "manifest_sha256": written["manifest_sha256"]}
+    if generated is not None:
+        result["password"] = generated          # shown once; never stored, never logged
+    return result
+
+
+def _counting(read: Callable[[str], Iterable[bytes]], total: int,
+              progress: Progress | None) -> Callable[[str], Iterable[bytes]]:
+    """`read`, reporting the bytes read so far to `progress` at most every PROGRESS_EVERY
+    seconds (per block, not per frame)."""
+    if progress is None:
+        return read
+    state = {"done": 0, "last": 0.0}
+
+    def counted(segment_id: str) -> Iterable[bytes]:
+        for block in read(segment_id):
+            state["done"] += len(block)
+            now = time.monotonic()
+            if now - state["last"] >= PROGRESS_EVERY:
+                state["last"] = now
+                progress(min(state["done"], total), total)
+            yield block
+    return counted
 
 
 def _recipient(officer: dict | None, req: dict) -> str:

@@ -46,15 +46,69 @@ def disk_of(props: dict) -> str | None:
     return None
 
 
-def system_disks(paths: Iterable[Path], sys_dev_block: Path = SYS_DEV_BLOCK) -> set[str]:
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+def system_disks(paths: Iterable[Path], sys_dev_block: Path = SYS_DEV_BLOCK,
+                 mountinfo: Path = MOUNTINFO) -> set[str]:
     """The whole disks ("major:minor") under `paths` (the root file system, the data
-    directory), following device-mapper and RAID down to the disks they are built on."""
+    directory), following device-mapper and RAID down to the disks they are built on.
+
+    Each path counts twice over: by stat() of it (or its nearest readable parent), and by the
+    mount table. exportd's unit makes the data directory inaccessible (a mode-000 node mounted
+    over it): stat() then sees that node, not the data disk, but the data disk's mount stays
+    listed in /proc/self/mountinfo under the node covering it (redteam12: a USB data disk was
+    offered as an export stick)."""
     disks: set[str] = set()
+    mounts = _mounts(mountinfo)
     for path in paths:
         dev = _st_dev(Path(path))
         if dev is not None:
             _collect(f"{os.major(dev)}:{os.minor(dev)}", sys_dev_block, disks, depth=0)
+        for majmin in _mounted_under(Path(path), mounts, sys_dev_block):
+            _collect(majmin, sys_dev_block, disks, depth=0)
     return disks
+
+
+def _mounts(mountinfo: Path) -> list[tuple[str, str, str]]:
+    """(mount point, "major:minor", source) of every mount in the table, covered ones too."""
+    try:
+        text = mountinfo.read_text()
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 10 or "-" not in fields[6:]:
+            continue
+        sep = fields.index("-", 6)
+        point = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+        out.append((point, fields[2], fields[sep + 2] if len(fields) > sep + 2 else ""))
+    return out
+
+
+def _mounted_under(path: Path, mounts: list[tuple[str, str, str]],
+                   sys_dev_block: Path) -> list[str]:
+    """The block devices of the deepest mount point holding `path` that is backed by a block
+    device (a covering tmpfs or an inaccessible node is not; the mount it covers is)."""
+    target = os.path.normpath(str(path))
+    holding = [m for m in mounts
+               if target == m[0] or target.startswith(m[0].rstrip("/") + "/")]
+    for point in sorted({m[0] for m in holding}, key=len, reverse=True):
+        found = []
+        for _, majmin, source in (m for m in holding if m[0] == point):
+            if (sys_dev_block / majmin).exists():
+                found.append(majmin)
+            elif source.startswith("/dev/"):           # btrfs and the like: anonymous st_dev
+                try:
+                    rdev = os.stat(source).st_rdev
+                except OSError:
+                    continue
+                if rdev:
+                    found.append(f"{os.major(rdev)}:{os.minor(rdev)}")
+        if found:
+            return found
+    return []
 
 
 def _st_dev(path: Path) -> int | None:

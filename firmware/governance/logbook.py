@@ -74,7 +74,15 @@ def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
     temporary file, durably. Without `replace`, an existing file wins: a concurrent first
     use reads one whole key."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, private_mode(path.parent))
+    # O_EXCL | O_NOFOLLOW: the key directory is shared with the group (storage/sharing.py), so
+    # another service's user could plant a symlink at this predictable name; a planted name is
+    # removed (the link, never its target) and the file made afresh (redteam12).
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(tmp, flags, private_mode(path.parent))
+    except FileExistsError:
+        tmp.unlink()
+        fd = os.open(tmp, flags, private_mode(path.parent))
     try:
         os.write(fd, data)
         os.fsync(fd)

@@ -100,6 +100,7 @@ ACTIONS: Words = Words({
     "declaration-printed": N_("verklaring printed"),
     "export-authorized": N_("export allowed on an art. 9 request"),
     "export-written": N_("overdracht package written"),
+    "export-failed": N_("export failed"),
     "export-handed-over": N_("export handed over to police or prosecutor (art. 9 lid 2-4)"),
     "segment-hashes": N_("recording-time hashes of the segments sealed"),
     "visit-opened": N_("visit of police/prosecutor registered"),

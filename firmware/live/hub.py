@@ -39,8 +39,10 @@ class LiveHub:
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.is_socket():
-            self.path.unlink()                 # left by a recorder that was killed
+        # Left by a recorder that was killed, or put there by another user of the group nvr
+        # (the data directory is group-writable): the recorder owns the store (owner.lock)
+        # and the directory, so whatever has this name goes (redteam12).
+        self.path.unlink(missing_ok=True)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o117)
         try:

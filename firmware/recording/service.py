@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 def make_recorder(cfg: Config, cam: CameraConfig, camera: Camera, sink: SegmentSink,
                   on_event: Callable[[Event], None] | None = None,
                   clock_synced: Callable[[], bool] | None = None,
-                  alarms: AlarmStore | None = None) -> EventRecorder:
+                  alarms: AlarmStore | None = None,
+                  unclean_start: bool = False) -> EventRecorder:
     """The recorder of one camera; with `alarms` (the store, for a live camera, not for a
-    file being ingested) its picture is watched for tampering too."""
+    file being ingested) its picture is watched for tampering too (`unclean_start`: the
+    recorder before ended uncleanly, capture/tamper.py TamperWatch)."""
     lw, lh = camera.lores_size
     m = cam.motion
     detector = MotionDetector(lw, lh, threshold=m.threshold, min_area=m.min_area,
@@ -35,7 +37,8 @@ def make_recorder(cfg: Config, cam: CameraConfig, camera: Camera, sink: SegmentS
     # An ingested file's times are asserted, not measured: neither synced nor a kernel offset.
     extra = {"clock_synced": clock_synced, "kernel_clock": lambda: None} if clock_synced else {}
     if alarms is not None:                  # a live camera: tamper alarms go to the index
-        extra["tamper"] = TamperWatch(cam.id, lw, lh, alarms).feed
+        extra["tamper"] = TamperWatch(cam.id, lw, lh, alarms,
+                                      unclean_start=unclean_start).feed
     return EventRecorder(identity, detector, sink, width=camera.width, height=camera.height,
                          fps=camera.fps, preroll=cam.preroll_seconds,
                          postroll=cam.postroll_seconds,
@@ -61,10 +64,12 @@ class CameraWorker(threading.Thread):
 
 class RecorderService:
     """Starts a worker per camera that may record and the live socket (with `live=True`);
-    `stop()` closes every open segment."""
+    `stop()` closes every open segment. `unclean_start`: the recorder before ended uncleanly
+    (storage/restarts.py), which keeps some tamper alarms raised (capture/tamper.py)."""
 
-    def __init__(self, cfg: Config, sink: SegmentSink, *, live: bool = True):
-        self.cfg, self.sink = cfg, sink
+    def __init__(self, cfg: Config, sink: SegmentSink, *, live: bool = True,
+                 unclean_start: bool = False):
+        self.cfg, self.sink, self.unclean_start = cfg, sink, unclean_start
         self.stop_event = threading.Event()
         self.workers: list[CameraWorker] = []
         self.refused: dict[str, str] = {}
@@ -85,7 +90,8 @@ class RecorderService:
                     cam.id, camera.width, camera.height, fps=self.cfg.web.live_fps,
                     live_width=self.cfg.web.live_width)
             alarms = self.sink if hasattr(self.sink, "raise_alarm") else None
-            recorder = make_recorder(self.cfg, cam, camera, self.sink, alarms=alarms)
+            recorder = make_recorder(self.cfg, cam, camera, self.sink, alarms=alarms,
+                                     unclean_start=self.unclean_start)
             worker = CameraWorker(cam, camera, recorder, self.stop_event)
             self.workers.append(worker)
             worker.start()

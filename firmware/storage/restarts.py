@@ -24,9 +24,13 @@ MARKER = "recorder.running"
 
 def _previous(marker: Path) -> dict | None:
     try:
-        text = marker.read_text(encoding="utf-8")
+        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    except OSError:                     # a symlink put there (ELOOP): read nothing through it
+        return {}
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as f:
+        text = f.read(4096)
     try:
         found = json.loads(text)
     except ValueError:                  # cut off by a power loss while it was written
@@ -52,13 +56,31 @@ def begin_run(store, environ: dict[str, str] | None = None) -> dict | None:
                        "nrestarts) VALUES (:at, :previous_start, :previous_pid, :nrestarts)",
                        row)
     tmp = marker.with_name(MARKER + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with os.fdopen(_create_own(tmp), "w", encoding="utf-8") as f:
         json.dump({"pid": os.getpid(), "started": time.time()}, f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, marker)
     fsync_dir(marker.parent)
     return row
+
+
+def _create_own(path: Path, attempts: int = 5) -> int:
+    """A new file of our own at `path`, never through what another user put there. The data
+    directory is sticky but group-writable (docs/units.md): the web's user may leave a file or
+    a symlink by this name (to a segment, which the recorder may write), and the kernel's
+    protected_symlinks guards only directories writable by all. Whatever is there is removed
+    (the directory's owner may), and the file is made with O_EXCL | O_NOFOLLOW."""
+    for _ in range(attempts):
+        path.unlink(missing_ok=True)
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                           | os.O_CLOEXEC, 0o640)
+        except FileExistsError:         # put back between the two calls: again
+            continue
+    raise OSError(f"{path} is put back each time it is removed: another process in the "
+                  "group nvr interferes with the recorder's restart marker; find it "
+                  "(ls -l, the journal) and stop it")
 
 
 def _number(value) -> float | None:

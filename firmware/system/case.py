@@ -42,33 +42,81 @@ class CaseSwitch:
 
     def __init__(self, store, logbook: Logbook, timezone: str, pin: int):
         self.store, self.logbook, self.timezone, self.pin = store, logbook, timezone, pin
+        # Alarm changes the index has not taken yet (kind: detail to raise, None to clear),
+        # in order; `flush` writes them, and the GPIO worker calls it again until it can.
+        self.pending: dict[str, str | None] = {}
+        # What this run raised and must find in the index (see `audit`): the details, and the
+        # usage logbook's entry of the opening, after which only an acknowledgement clears.
+        self.raised: dict[str, str] = {}
+        self.opened_entry: int | None = None
+
+    def flush(self) -> None:
+        """Write the pending alarm changes; an index that refuses (locked by another
+        process, a failing disk) raises, and what is left stays pending for the next try."""
+        for kind, detail in list(self.pending.items()):
+            if detail is None:
+                self.store.clear_alarm(kind)
+            else:
+                self.store.raise_alarm(kind, detail)
+            del self.pending[kind]
 
     def opened(self, *, at_start: bool) -> None:
         now = time.time()
         local = moment(now, self.timezone)
         found = " (found open when the recorder started)" if at_start else ""
+        self.raised = {
+            CASE_OPEN: f"the case is open since {local}{found}",
+            CASE_TAMPER: (f"the case was opened at {local}{found}: check the device, close the "
+                          "case and acknowledge with `nvr device tamper-ack --user NAME --reason "
+                          "TEXT`")}
+        self.pending.update(self.raised)
         try:
-            self.store.raise_alarm(CASE_OPEN, f"the case is open since {local}{found}")
-            self.store.raise_alarm(CASE_TAMPER, (
-                f"the case was opened at {local}{found}: check the device, close the case and "
-                "acknowledge with `nvr device tamper-ack --user NAME --reason TEXT`"))
+            self.flush()
         finally:                # the entry is written even when the index refused the alarm
-            self.logbook.append("usage", SYSTEM, "case-opened", at=now,
-                                details={"local_time": local, "at_start": at_start,
-                                         "pin": self.pin})
+            self.opened_entry = self.logbook.append(
+                "usage", SYSTEM, "case-opened", at=now,
+                details={"local_time": local, "at_start": at_start, "pin": self.pin})
 
     def closed(self) -> None:
         now = time.time()
+        self.pending.pop(CASE_OPEN, None)           # raise-then-clear in order: clear last
+        self.pending[CASE_OPEN] = None
         try:
-            self.store.clear_alarm(CASE_OPEN)
+            self.flush()
         finally:
             self.logbook.append("usage", SYSTEM, "case-closed", at=now,
                                 details={"local_time": moment(now, self.timezone),
                                          "pin": self.pin})
 
+    def audit(self, is_open: bool) -> None:
+        """R-82: put back what this run raised and someone removed from the index by hand
+        (sqlite3 and the group nvr suffice): `case-open` while the switch reads open, and
+        `case-tamper` until an acknowledgement follows the opening in the usage logbook.
+        Called by the GPIO worker at every tick; one small query, two when a row is gone."""
+        if self.pending or not self.raised:
+            return
+        present = {a["kind"] for a in self.store.alarms()}
+        if is_open and CASE_OPEN not in present:
+            self.pending[CASE_OPEN] = self.raised[CASE_OPEN]
+        if CASE_TAMPER not in present and self.opened_entry is not None:
+            if self._acknowledged_since(self.opened_entry):
+                self.opened_entry = None          # cleared by the technisch beheerder
+            else:
+                self.pending[CASE_TAMPER] = self.raised[CASE_TAMPER]
+        if self.pending:
+            log.error("case alarm(s) %s removed from the index without an acknowledgement "
+                      "(by hand?); raised again", ", ".join(self.pending))
+            self.flush()
+
+    def _acknowledged_since(self, entry: int) -> bool:
+        return self.logbook.db.execute(
+            "SELECT 1 FROM logbook WHERE book = 'usage' AND n > ? AND action = "
+            "'case-tamper-acknowledged' LIMIT 1", (entry,)).fetchone() is not None
+
     def closed_at_start(self) -> None:
         """The case is closed at start: a `case-open` left by an earlier run is stale."""
-        self.store.clear_alarm(CASE_OPEN)
+        self.pending[CASE_OPEN] = None
+        self.flush()
 
 
 def forget_switch(store) -> None:

@@ -186,6 +186,17 @@ class DeviceGpio:
                 job = "status"
             if job is None:
                 return
+            if self.case is not None and self.case.pending:
+                try:                         # an alarm the index refused, tried again
+                    self.case.flush()
+                except Exception as exc:     # noqa: BLE001 - the next tick tries again
+                    log.error("GPIO: the case alarm could not be written to the index (%s); "
+                              "tried again in %g s", exc, self.interval)
+            elif self.case is not None and self._case_open is not None:
+                try:                         # removed from the index by hand?
+                    self.case.audit(self._case_open)
+                except Exception:            # noqa: BLE001 - the next tick looks again
+                    log.exception("GPIO: the case alarms could not be checked")
             try:
                 if job == "case":
                     self._read_case()

@@ -152,6 +152,25 @@ def _document() -> dict:
                          "post": _op("export a registered art. 9 request's footage (R-60, R-61)",
                                      _body(["request", "password"], request={"type": "integer"},
                                            password=_TEXT, start=_TIME, end=_TIME), 201)},
+        "/api/requests/{req_id}/export": {
+            "parameters": _path(("req_id", "int")),
+            "get": _op("the export of a registered art. 9 request: whether identity and "
+                       "declaration are recorded, the USB sticks exportd offers (device, model, "
+                       "size, kind, state) or why none, the export under way (R-60, R-61)")},
+        "/api/requests/{req_id}/export/start": {
+            "parameters": _path(("req_id", "int")),
+            "post": _op("write the evidence package onto the one unlocked stick in the "
+                        "background; poll the status (R-60..R-62)",
+                        _body(["reason"], reason=_TEXT, start=_TIME, end=_TIME,
+                              password=_TEXT), 202)},
+        "/api/requests/{req_id}/export/result": {
+            "parameters": _path(("req_id", "int")),
+            "get": _op("the finished export: path, manifest SHA-256, the device key's "
+                       "fingerprint, files, bytes, and a generated password once")},
+        "/api/requests/{req_id}/export/status": {
+            "parameters": _path(("req_id", "int")),
+            "get": _op("the export under way: state (running, done, failed), bytes done and "
+                       "total, the error; never a password")},
         "/api/exports/{export_id}/handover": {
             "parameters": _path(("export_id", "int")),
             "post": _op("record the handover of an export to the identified officer: the "

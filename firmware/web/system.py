@@ -9,10 +9,10 @@ personal account. /metrics answers a scrape token only: 401 for everyone else, a
 
 from __future__ import annotations
 
-import shutil
-import time
-
 import functools
+import shutil
+import threading
+import time
 
 from flask import Blueprint, Response, current_app, request, session
 from prometheus_client import exposition
@@ -32,6 +32,10 @@ bp = Blueprint("system", __name__)
 # default to 1.0.0, older ones have only this one.
 METRICS_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
 STALE_SECONDS = 10              # a camera without frames for this long is reported as stalled
+# How old the verdict an anonymous caller of /readyz gets may be. Each fresh answer starts
+# `timedatectl` and asks the recorder's socket: without this, anyone on the network could make
+# the recording board fork as fast as they can send. A scrape token or a person gets it fresh.
+ANONYMOUS_MAX_AGE = 5.0
 
 # The alarms in Dutch for the page: one wording with the report (governance/wording.py).
 ALARMS_NL = ALARMS
@@ -45,7 +49,22 @@ def healthz():
 
 def _scraper() -> str | None:
     """The scraper's name when the request carries an active scrape token."""
-    return ScrapeTokens(gov().accounts.db).valid(bearer(request.headers.get("Authorization")))
+    token = bearer(request.headers.get("Authorization"))
+    if token is None:                   # no database opened for a request without a token
+        return None
+    return ScrapeTokens(gov().accounts.db).valid(token)
+
+
+def _anonymous_readiness():
+    """The verdict for an anonymous caller: computed at most once per ANONYMOUS_MAX_AGE
+    seconds, however many ask (one at a time; the others wait and get the same answer)."""
+    cache = current_app.extensions.setdefault(
+        "nvr-readyz-anonymous", {"lock": threading.Lock(), "at": None, "found": None})
+    with cache["lock"]:
+        if cache["at"] is None or time.monotonic() - cache["at"] > ANONYMOUS_MAX_AGE:
+            cache["found"] = readiness(nvr()["cfg"], nvr()["store"])
+            cache["at"] = time.monotonic()
+        return cache["found"]
 
 
 def scrape_token(view):
@@ -69,14 +88,15 @@ def scrape_token(view):
 def readyz():
     """Ready: disk, no storage alarm, cameras allowed, the recorder recording, the clock
     synchronised, the keys present (system/readiness.py). `storage_alarm` is true when there
-    is one. The reasons only for a scrape token or a personal account (see the module)."""
-    found = readiness(nvr()["cfg"], nvr()["store"])
-    body = {"ready": found.ready, "checks": found.checks,
-            "failing": [name for name in found.problems]}
+    is one. The reasons only for a scrape token or a personal account (see the module),
+    which get a fresh answer; an anonymous caller's may be ANONYMOUS_MAX_AGE seconds old."""
     detail = _scraper() is not None
     if not detail:
         actor = current_actor(touch=False)
         detail = actor is not None and actor.visit is None
+    found = (readiness(nvr()["cfg"], nvr()["store"]) if detail else _anonymous_readiness())
+    body = {"ready": found.ready, "checks": found.checks,
+            "failing": [name for name in found.problems]}
     if detail:
         body |= {"reasons": found.reasons, "clock_source": found.clock_source,
                  "alarms": found.alarms, "refused": found.refused}
