@@ -184,14 +184,15 @@ def main() -> None:
         target = Path(TARGET) / f"nvr-bench-{os.getpid()}" if TARGET else d / "stick"
         target.mkdir()
 
-        # The medium: a folder, as `to=` or (once exports go through the helper seam) as the
-        # development DirectoryHelper; the bench runs with either make_package.
+        # The medium: a folder standing in for a LUKS2 stick (the package as plain files, the
+        # medium encrypts), as the DirectoryHelper seam or, before it, `to=`.
         takes_helper = "helper" in inspect.signature(make_package).parameters
 
         def export(n: int) -> int:
             out = target / f"export-{n}"
             out.mkdir()
-            medium = {"helper": DirectoryHelper(out)} if takes_helper else {"to": out}
+            medium = ({"helper": DirectoryHelper(out, package="files")} if takes_helper
+                      else {"to": out})
             made = make_package(gov, store, actor, request_id=request_id, camera="cam",
                                 start=start, end=end, device=cfg.device.id,
                                 reason="benchmark", **medium)
