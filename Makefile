@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/recorder.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/blur.py
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -110,7 +110,7 @@ def test_readyz_follows_the_running_recorder_and_the_clock_state(tmp_path, monke
         assert body["checks"] == {"disk_below_high_water": True, "storage_alarm": False,
                                   "cameras_may_record": True, "recorder_running": True,
                                   "clock_synchronised": True, "keys_present": True,
-                                  "untampered": True}
+                                  "untampered": True, "writes": True}
         assert body["clock_source"] == "timedatectl"
         _fake_timedatectl(tmp_path, "no")                 # NTP lost
         r = login(app, "t.admin").get("/readyz")

@@ -81,3 +81,60 @@ def test_anonymous_callers_get_the_verdict_and_the_failing_checks_only(tmp_path)
     wrong = app.test_client().get("/readyz", headers={"Authorization": "Bearer nvrscrape_no"})
     assert "reasons" not in wrong.get_json()
     assert "reasons" in login(app, "t.admin").get("/readyz").get_json()
+
+
+def test_a_hung_segment_commit_makes_readyz_not_ready_naming_writes_and_metrics_show_it_issue12_item3(
+        tmp_path, monkeypatch):
+    """The watchdog's test seam (tests/test_watchdog.py): another process holds the index's
+    write lock, so the recorder's next segment commit hangs. Once it has run longer than the
+    watchdog's WRITE_BOUND, /readyz fails the check `writes` with the reason, and /metrics says
+    nvr_segment_writes_hung 1; when the lock goes, both recover. (After the index's busy
+    timeout the commit fails instead and the segment is lost: a storage error, not a hang.)"""
+    import sqlite3
+    import time
+
+    from test_metrics import scrape
+    from test_sealing import hashes_stored
+    config = write_config(tmp_path, storage="segment_seconds = 2")
+    staff(config)
+    token = token_for(config)
+    monkeypatch.setenv("NVR_TIMEDATECTL", str(_fake_timedatectl(tmp_path, "yes")))
+    app = create_app(load(config))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def readyz_until(test, what: str) -> dict:
+        deadline = time.monotonic() + 90
+        while True:
+            body = client.get("/readyz", headers=headers).get_json()
+            if test(body):
+                return body
+            assert recorder.poll() is None, recorder.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, f"{what}; last answer {body}"
+            time.sleep(0.3)
+
+    recorder = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                                 "run", "--no-web"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+    index = None
+    try:
+        body = readyz_until(lambda b: b["ready"] and hashes_stored(config) > 0,
+                            "ready with a segment stored")
+        assert body["checks"]["writes"] is True
+        assert scrape(app, token)[("nvr_segment_writes_hung",)] == 0
+        index = sqlite3.connect(tmp_path / "data" / "index.sqlite3", isolation_level=None)
+        index.execute("BEGIN IMMEDIATE")             # the next commit waits on it
+        body = readyz_until(lambda b: "writes" in b["failing"], "the check writes failing")
+        assert body["ready"] is False and body["checks"]["writes"] is False
+        assert any("schrijven" in why and "15 s" in why for why in body["reasons"]), body
+        assert scrape(app, token)[("nvr_segment_writes_hung",)] == 1
+        index.execute("ROLLBACK")
+        index.close()
+        index = None
+        readyz_until(lambda b: b["checks"]["writes"] is True, "writes recovering")
+        assert scrape(app, token)[("nvr_segment_writes_hung",)] == 0
+    finally:
+        if index is not None:
+            index.close()
+        recorder.terminate()
+        recorder.wait(30)

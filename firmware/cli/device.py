@@ -97,6 +97,7 @@ def _note_unclean_end(cfg, store) -> bool:
 
 
 def cmd_run(args) -> int:
+    from firmware.recording.sealing import SealThread
     from firmware.recording.service import RecorderService
     from firmware.recording.watchdog import Watchdog
     from firmware.storage import restarts
@@ -138,6 +139,8 @@ def cmd_run(args) -> int:
         [sys.executable, "-m", "firmware.cli", "--config", str(cfg.source), "web"])
     retention = RetentionThread(store, service.stop_event)
     retention.start()
+    sealer = SealThread(store, lambda: _governance(cfg))   # hashes under the logbook
+    sealer.start()
     gpio = None
     ended = False
     try:
@@ -164,6 +167,7 @@ def cmd_run(args) -> int:
         if ended and (stop and started or not stop and not failed):   # a clean stop
             store.drain()
             restarts.end_run(store)
+        sealer.finish()                     # seals what is stored, before the store closes
         store.close()
     print("stopped; open segments closed", flush=True)
     return EXIT_FAILED if failed and not stop else 0

@@ -64,7 +64,8 @@ def cmd_recordings_verify(args) -> int:
     checked, problems = store.verify()
     alarms = store.alarms()
     waiting = store.quarantined()
-    result = {"checked": checked, "ok": checked - len(problems), "problems": problems,
+    bad = {p["segment"] for p in problems}          # a segment may fail more than one check
+    result = {"checked": checked, "ok": max(0, checked - len(bad)), "problems": problems,
               "owner": rec is not None, "alarms": alarms, "in_quarantine": waiting,
               **(rec or Reconciliation([], [], [])).to_json()}
     text = "\n".join(filter(None, [_reconciled(rec), *(

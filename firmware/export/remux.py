@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import BinaryIO
 from firmware.i18n import _
 
 GAP_SLACK = 0.5          # seconds between segments that still count as continuous
+PROBE = {"probesize": "32", "analyzeduration": "0"}   # read the header, decode no frames
 
 
 class RemuxError(Exception):
@@ -40,28 +42,57 @@ class Remuxed:
     segment_packets: dict[str, str] = field(default_factory=dict)   # the same per segment
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _hash_packets(payloads: list[bytes], total) -> str:
+    """Add a segment's packets to the whole video's hash `total`; return the segment's own."""
+    own = hashlib.sha256()
+    for payload in payloads:
+        total.update(payload)
+        own.update(payload)
+    return own.hexdigest()
+
+
 def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
           out: Path | BinaryIO) -> Remuxed:
     """Copy the video packets of `segments` (index rows, oldest first; `read(id)` yields the
     plaintext MP4) into `out`: a path, or an open, seekable file (a file on the stick that
-    exportd opened, a memory file), which is left open."""
+    exportd opened, a memory file), which is left open.
+
+    The three hashes (each segment's plaintext, its packets, all packets) are computed in one
+    helper thread while the next segment is decrypted and remuxed: hashlib releases the GIL on
+    large buffers, so they cost little wall time beside the remux (bench/export.py). At most
+    one segment waits for its hashes, so memory holds at most two segments' plaintext and
+    packets."""
     import av                            # 25 MB, imported when an export is made
     result = Remuxed(out)
     packets = hashlib.sha256()
     origin = segments[0]["start"]
     previous_end = None
+    waiting: tuple | None = None         # (segment id, plaintext hash, packets hash) futures
+
+    def collect(done: tuple | None) -> None:
+        if done is not None:
+            result.sources[done[0]] = done[1].result()
+            result.segment_packets[done[0]] = done[2].result()
+
     target = str(out) if isinstance(out, (str, Path)) else out   # a path or an open file
-    with av.open(target, "w", format="mp4") as dst:
+    with ThreadPoolExecutor(1, thread_name_prefix="export-hash") as hasher, \
+            av.open(target, "w", format="mp4") as dst:
         ostream = None
         for seg in segments:
             if previous_end is not None and seg["start"] - previous_end > GAP_SLACK:
                 result.gaps.append({"start": previous_end, "end": seg["start"]})
             previous_end = seg["end"]
             plain = b"".join(read(seg["id"]))
-            result.sources[seg["id"]] = hashlib.sha256(plain).hexdigest()
+            source = hasher.submit(_sha256, plain)
             data = io.BytesIO(plain)
             try:
-                src = av.open(data, "r")
+                # The MP4's header names the stream; probing frames (the default) cost 10-35
+                # ms a segment and tells nothing more (bench/export.py).
+                src = av.open(data, "r", format="mp4", options=PROBE)
             except av.FFmpegError as exc:
                 raise RemuxError(_("segment %(segment)s: not a readable MP4 (%(problem)s)",
                                    segment=seg["id"], problem=exc)) from None
@@ -75,24 +106,30 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
                     ostream = dst.add_stream_from_template(istream)
                     ostream.time_base = istream.time_base
                 tb = istream.time_base
+                seconds = float(tb)                  # per packet: no Fraction arithmetic
                 shift = None
-                own = hashlib.sha256()
+                payloads = []
+                low = high = None
                 for packet in src.demux(istream):
                     if packet.dts is None:           # the flush packet
                         continue
                     if shift is None:                # the segment's first packet at its start
                         shift = round((seg["start"] - origin) / tb) - packet.dts
                     packet.dts += shift
-                    packet.pts += shift
-                    t = origin + float(packet.pts * tb)
-                    result.first = t if result.first is None else min(result.first, t)
-                    result.last = t if result.last is None else max(result.last, t)
+                    pts = packet.pts = packet.pts + shift
+                    low = pts if low is None or pts < low else low
+                    high = pts if high is None or pts > high else high
                     result.frames += 1
-                    payload = bytes(packet)
-                    packets.update(payload)
-                    own.update(payload)
+                    payloads.append(bytes(packet))   # muxing takes the packet's data
                     packet.stream = ostream
                     dst.mux(packet)
-                result.segment_packets[seg["id"]] = own.hexdigest()
+                if low is not None:
+                    first, last = origin + low * seconds, origin + high * seconds
+                    result.first = first if result.first is None else min(result.first, first)
+                    result.last = last if result.last is None else max(result.last, last)
+            own = hasher.submit(_hash_packets, payloads, packets)
+            collect(waiting)
+            waiting = (seg["id"], source, own)
+        collect(waiting)
     result.packets_sha256 = packets.hexdigest()
     return result

@@ -101,7 +101,11 @@ class RecorderService:
             self.hub.start()
 
     def status(self) -> dict:
-        """Per camera: recording or why not, frames seen, live viewers (for the system page)."""
+        """Per camera: recording or why not, frames seen, live viewers (for the system page),
+        and whether its segments hang on the way to the disk: a write or index commit of the
+        store running longer than the watchdog's bound (issue 12 item 3, /readyz `writes`)."""
+        from firmware.recording.watchdog import WRITE_BOUND
+        hung = self.sink.writer_hung(WRITE_BOUND) if hasattr(self.sink, "writer_hung") else ""
         out = {cam_id: {"state": "refused", "why": why} for cam_id, why in self.refused.items()}
         for w in self.workers:
             written = getattr(self.sink, "written_by_camera", {}).get(w.cam.id, (0, 0))
@@ -118,7 +122,8 @@ class RecorderService:
                 "segments_lost": w.recorder.segments_lost
                 + getattr(self.sink, "lost_by_camera", {}).get(w.cam.id, 0),
                 "frames_dropped": w.recorder.frames_dropped,
-                "segments_written": written[0], "bytes_written": written[1]}
+                "segments_written": written[0], "bytes_written": written[1],
+                "writes_hung": bool(hung), "write_bound": WRITE_BOUND}
         return out
 
     def alive(self) -> bool:

@@ -7,13 +7,20 @@ logbook entry per segment would flood the logbook, so the logbook links the hash
 chain head instead: `seal` appends one `segment-hashes` entry (usage book) with the head and the
 number of hashes since the last seal. The logbook's signed head then covers every hash up to
 that head: an edited or removed hash breaks the chain between two sealed heads, and a hash
-added afterwards is not under any seal. `seal` runs before every export, so the hashes an export
-lists are sealed before the package is made (and may run from the retention sweep as well).
+added afterwards is not under any seal. The recorder seals every ten minutes while it writes and
+at a clean stop (recording/sealing.py), and every export seals before the package is made.
+
+`audit` (run by `nvr recordings verify` through `EncryptedStore.verify`) finds a hash changed
+after recording: a break in the chain, a chain that no longer reaches a head the logbook sealed
+(the hash was changed and the chain redone after it), and a segment whose plaintext no longer
+has its recording-time hash. The sealed heads are only as good as the logbook: `nvr logbook
+verify` checks its keyed chain and signed heads.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 
 GENESIS = "0" * 64
@@ -73,3 +80,52 @@ def seal(store, logbook, actor: str = "system") -> dict:
                    reason="recording-time hashes of the segments (proof for exports)",
                    details={"hashes": n, "chain": head})
     return {"n": n, "chain": head, "new": True}
+
+
+def sealed_heads(db: sqlite3.Connection) -> list[dict]:
+    """The heads sealed in the usage logbook, oldest first: [{entry, n, chain}]."""
+    try:
+        rows = db.execute("SELECT n, details FROM logbook WHERE book = 'usage' AND action = "
+                          "'segment-hashes' ORDER BY n").fetchall()
+    except sqlite3.OperationalError:            # no logbook in this index (a bare store)
+        return []
+    heads = []
+    for entry, details in rows:
+        found = json.loads(details)
+        heads.append({"entry": entry, "n": found["hashes"], "chain": found["chain"]})
+    return heads
+
+
+def audit(db: sqlite3.Connection, plaintext: dict[str, str] | None = None) -> list[dict]:
+    """Recording-time hashes changed since they were recorded or sealed (R-50, issue 13 item
+    3): [{segment, error}], empty when none. `plaintext` maps segment ids to the SHA-256 of
+    their plaintext as read now."""
+    problems = []
+    ids = {r[0]: r[1] for r in db.execute("SELECT n, segment_id FROM segment_hashes")}
+    for n in chain_breaks(db):
+        problems.append({"segment": ids[n], "error": (
+            f"the hash chain breaks at recording-time hash {n}: this segment's hash or chain "
+            "value was changed in the index after it was recorded; report this to the "
+            "privacy officer")})
+    for head in sealed_heads(db):
+        row = db.execute("SELECT segment_id, chain FROM segment_hashes WHERE n = ?",
+                         (head["n"],)).fetchone() if head["n"] else ("", GENESIS)
+        if row is None:
+            problems.append({"segment": f"hash {head['n']}", "error": (
+                f"recording-time hashes up to {head['n']}, sealed in the usage logbook (entry "
+                f"{head['entry']}), are missing from the index: they were removed; report "
+                "this to the privacy officer")})
+        elif row[1] != head["chain"]:
+            problems.append({"segment": row[0] or f"hash {head['n']}", "error": (
+                f"the hash chain up to recording-time hash {head['n']} is not the one sealed "
+                f"in the usage logbook (entry {head['entry']}): a hash up to it was changed "
+                "after it was sealed; report this to the privacy officer")})
+    recorded = hashes_of(db, list(plaintext or {}))
+    for sid, now in (plaintext or {}).items():
+        then = recorded.get(sid, {}).get("sha256")
+        if then is not None and then != now:
+            problems.append({"segment": sid, "error": (
+                f"its plaintext's SHA-256 ({now}) is not its recording-time hash ({then}): "
+                "the segment or its recorded hash was changed after recording; report this "
+                "to the privacy officer")})
+    return problems

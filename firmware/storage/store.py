@@ -43,7 +43,7 @@ from pathlib import Path
 from firmware.config import MAX_RETENTION_DAYS, Config
 from firmware.storage import index
 from firmware.storage.clockrecord import record_clock
-from firmware.storage.hashes import record_hash
+from firmware.storage.hashes import audit, record_hash
 from firmware.storage.keys import FileKeyProvider, KeyProblem, KeyProvider, new_key, unwrap, wrap
 from firmware.storage.ownership import OwnerLock
 from firmware.storage.segcrypt import (CIPHERS, EncryptingWriter, Header, SegmentError,
@@ -851,23 +851,29 @@ class EncryptedStore:
         fsync_dir(target.parent)
 
     def verify(self, now: float | None = None) -> tuple[int, list[dict]]:
-        """Decrypt and authenticate every segment that can still be opened; returns (checked,
-        problems). Safe beside a running owner: it changes nothing, and footage the owner
-        erased or that fell due meanwhile is not a problem."""
-        problems, checked = [], 0
+        """Decrypt and authenticate every segment that can still be opened, and check the
+        recording-time hashes (storage/hashes.py `audit`); returns (checked, problems). Safe
+        beside a running owner: it changes nothing, and footage the owner erased or that fell
+        due meanwhile is not a problem."""
+        problems, checked, plaintext = [], 0, {}
         for row in self.list_segments(now=now):
             checked += 1
             if row["status"] == "missing":
                 problems.append({"segment": row["id"], "error": f"file {row['path']} is missing"})
                 continue
+            digest = hashlib.sha256()
             try:
-                for _ in self.read_segment(row["id"], now):
-                    pass
+                for chunk in self.read_segment(row["id"], now):
+                    digest.update(chunk)
             except (SegmentError, SegmentMissing, KeyErased, KeyProblem, OSError) as exc:
                 if self._gone_meanwhile(row["id"]):
                     checked -= 1
                     continue
                 problems.append({"segment": row["id"], "error": str(exc)})
+                continue
+            plaintext[row["id"]] = digest.hexdigest()
+        with self.lock:                 # hashes changed since recording or their seal
+            problems += audit(self.db, plaintext)
         return checked, problems
 
     def _gone_meanwhile(self, segment_id: str) -> bool:

@@ -35,7 +35,7 @@ from firmware.capture.tamper_kinds import parse_alarm_kind
 from firmware.config import MAX_RETENTION_DAYS, Config
 from firmware.live.client import recorder_status
 from firmware.system.clock import clock_state, kernel_clock
-from firmware.system.readiness import key_problems
+from firmware.system.readiness import key_problems, writes_hung
 
 THERMAL_ENV = "NVR_THERMAL_ZONE"
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
@@ -178,6 +178,9 @@ class DeviceCollector:
                 written.add_metric([cam.id], seen["segments_written"])
                 size.add_metric([cam.id], seen.get("bytes_written", 0))
         yield from (recording, fps, frames, age, failing, dropped, lost, written, size)
+        yield _gauge("nvr_segment_writes_hung", "1 while a segment write or index commit of the "
+                     "recorder has run longer than the watchdog's bound (readiness check writes)",
+                     None if status is None else int(writes_hung(status)))
 
     # --- storage and retention (R-40, R-42) -------------------------------------------------
 

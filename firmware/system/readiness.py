@@ -8,6 +8,9 @@ Ready means all of:
   in the last HEARTBEAT_SECONDS and has its segments kept (a recorder that is down, a camera
   that stalled, or a store that loses every segment records nothing: the device is not ready
   however healthy the web is);
+- segments reach the disk: no segment write or index commit of the recorder has been running
+  longer than the watchdog's bound (check `writes`; recording/watchdog.py's bound, the
+  recorder's status says it per camera; a hang shows here before systemd restarts it);
 - the clock is synchronised (R-30: evidence needs trustworthy time; system.clock.clock_state);
 - the keys are present in the key directory: the master key (without it no segment is written
   or read, R-41) and the logbook's signing and MAC keys (R-50: without them no entry is
@@ -79,6 +82,28 @@ def recorder_problems(cfg: Config, refused: dict, now: float,
     return problems
 
 
+def _hung(status: dict | None) -> list[dict]:
+    return [seen for seen in (status or {}).values()
+            if isinstance(seen, dict) and seen.get("writes_hung")]
+
+
+def writes_hung(status: dict | None) -> bool:
+    """Whether the recorder's status (`?status`) says a segment write or commit hangs."""
+    return bool(_hung(status))
+
+
+def write_problems(status: dict | None) -> list[str]:
+    """Why segments do not reach the disk though the recorder runs: a write or commit hangs
+    ([] when none, or when the recorder does not answer: `recorder_running` says that)."""
+    hung = _hung(status)
+    if not hung:
+        return []
+    return [_("a segment write or index commit has been running for more than %(seconds)s s: "
+              "the disk or the index hangs and no segment is stored; the watchdog restarts the "
+              "recorder if it lasts. Look at the data disk and the recorder's log",
+              seconds=f"{hung[0].get('write_bound', 0):g}")]
+
+
 def key_problems(cfg: Config) -> list[str]:
     """Which of the device's keys are missing or not a key (by their size), [] when all are
     there. A key directory this process may not read counts as missing, and says so."""
@@ -112,7 +137,9 @@ def readiness(cfg: Config, store, now: float | None = None,
     now = time.time() if now is None else now
     alarms = store.alarms()                  # kept in the index: the owner's, seen here too
     refused = refusals(cfg)
-    recorder = recorder_problems(cfg, refused, now, recorder_status(cfg.live_socket))
+    status = recorder_status(cfg.live_socket)
+    recorder = recorder_problems(cfg, refused, now, status)
+    writes = write_problems(status)
     clock = clock_state(max_age=clock_max_age)
     below = store.disk_used() <= store.high_water
     keys = key_problems(cfg)
@@ -121,6 +148,7 @@ def readiness(cfg: Config, store, now: float | None = None,
     checks = {"disk_below_high_water": below, "storage_alarm": bool(stored),
               "untampered": not tampered,
               "cameras_may_record": not refused, "recorder_running": not recorder,
+              "writes": not writes,
               "clock_synchronised": clock.synchronised, "keys_present": not keys}
     problems: dict[str, list[str]] = {}
     if not below:
@@ -139,6 +167,8 @@ def readiness(cfg: Config, store, now: float | None = None,
             for cam, r in refused.items()]
     if recorder:
         problems["recorder_running"] = recorder
+    if writes:
+        problems["writes"] = writes
     if not clock.synchronised:
         problems["clock_synchronised"] = [_(
             "the clock is not synchronised (according to %(source)s): check the time server "
