@@ -255,3 +255,15 @@ def test_cli_work_lists_the_same_items_overdue_first(work):
     assert "storage" in text.stdout.lower()
     for name in NAMES:
         assert name not in text.stdout
+
+
+def test_a_hung_segment_write_is_work_for_the_technisch_beheerder_issue12():
+    """/readyz's check `writes` (a segment write or index commit hanging) reaches the work
+    list as its own item, linked to the system page."""
+    from types import SimpleNamespace
+
+    from firmware.governance.worklist import _system
+    why = "camera hal: een segment wordt al 40 s niet weggeschreven"
+    desk = SimpleNamespace(readiness=SimpleNamespace(problems={"writes": [why]}))
+    [item] = _system(desk)
+    assert (item.kind, item.text, item.link) == ("writes-hung", why, "/system")

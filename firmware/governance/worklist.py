@@ -287,12 +287,13 @@ def _storage_alarms(desk: Desk) -> list[Item]:
 
 
 _SYSTEM_KINDS = {"recorder_running": "recorder-down", "clock_synchronised": "clock",
-                 "disk_below_high_water": "disk", "cameras_may_record": "camera-refused"}
+                 "disk_below_high_water": "disk", "cameras_may_record": "camera-refused",
+                 "writes": "writes-hung"}
 
 
 def _system(desk: Desk) -> list[Item]:
-    """The recorder down, the clock unsynchronised, the disk full, a camera refused: the
-    readiness checks other than the storage alarms (listed by `_storage_alarms`)."""
+    """The recorder down, the clock unsynchronised, the disk full, a camera refused, a hung
+    segment write: the readiness checks other than the storage alarms (`_storage_alarms`)."""
     if desk.readiness is None:
         return []
     return [Item(kind, "system", why, "/system")
