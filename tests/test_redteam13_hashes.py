@@ -76,9 +76,6 @@ def test_a_sealed_recording_time_hash_deleted_with_sqlite3_stops_the_export_R62(
         print([s["sha256_at_recording"] for s in m["videos"][0]["segments"]])
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 5: the part of the window before "
-                   "the first recorded frame is not listed under gaps (remux.py/manifest.py: "
-                   "benchseal)")
 def test_a_window_that_begins_before_the_footage_lists_that_gap_R62(desk, tmp_path):
     from firmware.export.manifest import write_package
     segments = desk.store.list_segments("cam")
@@ -218,10 +215,6 @@ def test_nvr_export_create_warns_when_swap_can_take_the_decrypted_footage(desk, 
     assert "swap" in run.stderr.lower(), run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 10: the MP4 holds the whole segments "
-                   "that overlap the window, so up to a segment of footage after the asked "
-                   "(and authorised) end leaves the building; frames after the end can be "
-                   "dropped without re-encoding (remux.py/manifest.py: benchseal)")
 def test_no_frame_after_the_authorised_window_is_exported_R60(desk, tmp_path):
     from datetime import datetime
 

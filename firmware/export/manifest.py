@@ -171,7 +171,8 @@ def build_package(open_file: Callable[[str], BinaryIO], *, store, signer, segmen
     tz = ZoneInfo(zone)
     video = video_name(info["camera"], segments[0]["start"], zone)
     sizes: dict[str, tuple[str, int]] = {}
-    out = remux(segments, read or store.read_segment, open_file(video))
+    out = remux(segments, read or store.read_segment, open_file(video), info["start"],
+                info["end"])
     for sid, now in out.sources.items():       # unchanged since recording, or no package
         then = recorded.get(sid, {}).get("sha256")
         if then is not None and then != now:

@@ -6,6 +6,13 @@ Timestamps: each segment's packets are placed at the segment's own start time re
 first segment, so the file's clock runs with the wall clock. A gap between segments (motion-only
 recording, a restart) stays a gap in the timeline (the player holds the last picture) and is
 listed in `gaps`, which the manifest records.
+
+The window: the MP4 ends with the last frame at or before the window's end (R-60: nothing after
+the authorised end leaves the building). Cutting the tail needs no re-encoding: the copy stops
+at the first packet, in decoding order, shown after the end, so every packet kept has what it
+refers to. The head is not cut (that would need re-encoding or a start before a keyframe): the
+first segment is whole. Time in the window without footage, before, between and after the
+segments, is listed in `gaps`.
 """
 
 from __future__ import annotations
@@ -56,7 +63,8 @@ def _hash_packets(payloads: list[bytes], total) -> str:
 
 
 def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
-          out: Path | BinaryIO) -> Remuxed:
+          out: Path | BinaryIO, start: float | None = None,
+          end: float | None = None) -> Remuxed:
     """Copy the video packets of `segments` (index rows, oldest first; `read(id)` yields the
     plaintext MP4) into `out`: a path, or an open, seekable file (a file on the stick that
     exportd opened, a memory file), which is left open.
@@ -65,13 +73,16 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
     helper thread while the next segment is decrypted and remuxed: hashlib releases the GIL on
     large buffers, so they cost little wall time beside the remux (bench/export.py). At most
     one segment waits for its hashes, so memory holds at most two segments' plaintext and
-    packets."""
+    packets. With `start` and `end` (the window), no frame after `end` is copied and the
+    window's time without footage is listed in `gaps`."""
     import av                            # 25 MB, imported when an export is made
     result = Remuxed(out)
     packets = hashlib.sha256()
     origin = segments[0]["start"]
-    previous_end = None
+    previous_end = start if start is not None and start < origin else None
     waiting: tuple | None = None         # (segment id, plaintext hash, packets hash) futures
+    limit = None if end is None else end - origin     # seconds after origin: the last frame
+    cut = False
 
     def collect(done: tuple | None) -> None:
         if done is not None:
@@ -83,6 +94,8 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
             av.open(target, "w", format="mp4") as dst:
         ostream = None
         for seg in segments:
+            if cut:                          # past the window's end: nothing more is copied
+                break
             if previous_end is not None and seg["start"] - previous_end > GAP_SLACK:
                 result.gaps.append({"start": previous_end, "end": seg["start"]})
             previous_end = seg["end"]
@@ -115,6 +128,9 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
                         continue
                     if shift is None:                # the segment's first packet at its start
                         shift = round((seg["start"] - origin) / tb) - packet.dts
+                    if limit is not None and (packet.pts + shift) * seconds > limit + 1e-6:
+                        cut = True               # shown after the window's end (R-60)
+                        break
                     packet.dts += shift
                     pts = packet.pts = packet.pts + shift
                     low = pts if low is None or pts < low else low
@@ -131,5 +147,7 @@ def remux(segments: list[dict], read: Callable[[str], Iterable[bytes]],
             collect(waiting)
             waiting = (seg["id"], source, own)
         collect(waiting)
+    if end is not None and previous_end is not None and end - previous_end > GAP_SLACK:
+        result.gaps.append({"start": previous_end, "end": end})
     result.packets_sha256 = packets.hexdigest()
     return result
