@@ -58,9 +58,6 @@ def index_file(store) -> str:
         return next(r[2] for r in store.db.execute("PRAGMA database_list") if r[1] == "main")
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 4: a sealed recording-time hash "
-                   "deleted with sqlite3 is not noticed; the export lists it as null "
-                   "(export/service.py, storage/hashes.py: exportfix, benchseal)")
 def test_a_sealed_recording_time_hash_deleted_with_sqlite3_stops_the_export_R62(desk, tmp_path):
     helper = DirectoryHelper(tmp_path / "stick", package="files")
     first = desk.export(helper)                         # seals the chain in the logbook

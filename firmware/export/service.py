@@ -146,7 +146,7 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
     from firmware.export.manifest import package_files, video_name
     from firmware.export.passwords import PasswordError, check_typed, generate
     from firmware.governance.handover import officer_record
-    from firmware.storage.hashes import hashes_of, seal
+    from firmware.storage.hashes import export_problems, hashes_of, seal
     reqs = gov.requests(store)
     req = reqs.authorize_export(actor, request_id, camera, start, end)
     segments = store.list_segments(camera, start, end)
@@ -172,8 +172,14 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
     sealed = seal(store, gov.logbook, actor.name)     # the hashes listed are under the logbook
     with store.lock:
         recorded = hashes_of(store.db, [s["id"] for s in segments])
+        broken = export_problems(store.db, [s["id"] for s in segments])
         cam = store.db.execute("SELECT name, location FROM cameras WHERE id = ?",
                                (camera,)).fetchone()
+    if broken:                      # the proof back to recording time does not hold
+        raise ExportError(_("the recording-time hashes of this window do not hold (segment "
+                            "%(segment)s: %(problem)s); nothing was exported; report this to "
+                            "the privacy officer", segment=broken[0]["segment"],
+                            problem=broken[0]["error"]))
     db = reqs.db
     db.executescript(SCHEMA)
     name = f"export-{_safe(req['reference'])}-{_stamp(time.time())}"

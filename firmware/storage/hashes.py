@@ -61,10 +61,33 @@ def chain_breaks(db: sqlite3.Connection) -> list[int]:
     bad, previous = [], None
     for n, sid, sha, chain in db.execute(
             "SELECT n, segment_id, sha256, chain FROM segment_hashes ORDER BY n"):
-        if previous is not None and link(previous, sid, sha) != chain:
+        if previous is None and n != 1:
+            bad.append(n)                   # the rows before the first were removed
+        elif link(GENESIS if previous is None else previous, sid, sha) != chain:
             bad.append(n)
         previous = chain
     return bad
+
+
+def export_problems(db: sqlite3.Connection, segment_ids: list[str]) -> list[dict]:
+    """What stops an export of `segment_ids` (issue 13 item 3, redteam13): an audit problem of
+    one of them, or a segment without its recording-time hash although hashing was in place
+    when it was recorded (a hash of an earlier segment exists, or the chain's first rows were
+    removed): its row was deleted, and the manifest would list it as `null`."""
+    wanted = set(segment_ids)
+    problems = [p for p in audit(db) if p["segment"] in wanted]
+    known = hashes_of(db, segment_ids)
+    first = db.execute("SELECT min(n) FROM segment_hashes").fetchone()[0]
+    for sid in segment_ids:
+        if sid in known:
+            continue
+        if (first is not None and first != 1) or db.execute(
+                "SELECT 1 FROM segment_hashes WHERE segment_id < ? LIMIT 1", (sid,)).fetchone():
+            problems.append({"segment": sid, "error": (
+                "its recording-time hash is missing from the index although the segments "
+                "recorded before it have theirs: it was removed; report this to the privacy "
+                "officer")})
+    return problems
 
 
 def seal(store, logbook, actor: str = "system") -> dict:
