@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from firmware.export.package import write_7z, write_7z_to
+from firmware.export.package import write_7z_to
 from firmware.i18n import _
 
 
@@ -147,7 +146,7 @@ class DirectoryHelper:
         return self._device(device)
 
     def eject(self, device: str) -> dict:
-        return {**self._device(device), "message": _(
+        return {**self._device(device), "ejected": False, "message": _(
             "no export medium: exports go into the development directory %(directory)s, "
             "which is never ejected", directory=self.directory)}
 
@@ -179,15 +178,6 @@ class DirectoryHelper:
                              "(%(problem)s); the footage is still on the recorder. Check the "
                              "medium (removed? full?) and export again.",
                              directory=self.directory, problem=exc.strerror or exc))
-
-    def write(self, name: str, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-        """The old 7z of separate files (service.make_export), until the web calls
-        make_package."""
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            return write_7z(self.directory / f"{name}.7z", members, password)
-        except OSError as exc:
-            raise self._failed(exc) from None
 
 
 # -- exportd's stick -----------------------------------------------------------------------------
@@ -292,19 +282,6 @@ class ExportdHelper:
                                 "valid: check the stick and export again",
                                 device=stick["device"], problem="descriptors"))
         return ExportdTarget(self, stick["device"], name, dict(zip(files, fds)))
-
-    def write(self, name: str, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-        """The old 7z of separate files (service.make_export) onto the one unlocked stick,
-        until the web calls make_package."""
-        stick = self.stick()
-        target = self.target(stick, name, [f"{name}.7z"], 0)
-        try:
-            archive = write_7z_to(target.open(f"{name}.7z"), members, password)
-            target.finish()
-        except BaseException:
-            target.abort()
-            raise
-        return {**archive, "path": f"{stick['device']}:{name}/{name}.7z"}
 
 
 # -- the 7z archive around the package ----------------------------------------------------------
