@@ -303,7 +303,7 @@ def art9_declaration_pdf(facts: dict, out: Path) -> Path:
     doc.heading("Bestanden in het exportpakket")
     if export and export["archive"].get("kind") == "package":
         _package_files(doc, export["archive"], export["files"])
-    elif export:
+    elif export:                    # an export of earlier firmware: 7z of separate MP4s
         files = export["files"]
         doc.line_text(f"{len(files)} videobestanden (MP4, zonder geluid) en de lijsten "
                       "SHA256SUMS en manifest.json. De SHA-256 is die van het bestand zoals de "
