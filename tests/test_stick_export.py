@@ -205,6 +205,9 @@ def test_art7_lid2_nvr_usb_format_unlock_and_eject_are_logged_by_the_user_R50(si
                         "/dev/sdc datAshur PRO 8.0GB", env=env)
         assert anonymous.returncode == 1 and "--user" in anonymous.stderr
         assert daemon.sticks["/dev/sdc"].kind == "plain"          # not formatted
+        officer = nvr(*base, "format", "/dev/sdc", *where, "--confirm",
+                      "/dev/sdc datAshur PRO 8.0GB", "--user", "p.officer", env=env)
+        assert officer.returncode == 1 and daemon.sticks["/dev/sdc"].kind == "plain"
         made = nvr(*base, "format", "/dev/sdc", *where, "--confirm",
                    "/dev/sdc datAshur PRO 8.0GB", "--user", "b.beheerder", "--json", env=env)
         assert made.returncode == 0, made.stderr

@@ -464,10 +464,14 @@ def test_the_api_starts_an_export_and_answers_its_status(site, beheerder):
 
 def test_ejecting_the_development_folder_says_it_stays(site, beheerder):
     req_id = _registered(beheerder, "PL-EJECT-DEV")
+    gov = Governance.open(load(site[1]))
+    since = len(gov.logbook.entries("usage"))
+    gov.close()
     r = beheerder.post(f"/requests/{req_id}/export/eject", data={
         "csrf": csrf_of(beheerder), "device": str(load(site[1]).export_directory)},
         follow_redirects=True)
     assert r.status_code == 200 and "nooit wordt uitgeworpen" in r.get_data(True)
+    assert _stick_entries(site[1], since) == []          # nothing ejected, nothing logged
 
 
 # --- the sticks in the usage logbook (art. 7 lid 2, R-50; exportfix item 2) --------------------
