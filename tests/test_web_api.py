@@ -205,12 +205,19 @@ def test_article9_api_export_is_the_evidence_package_in_a_7z_the_real_7z_opens_R
                                                  "reason": "art. 9 verzoek"}).status_code == 403
 
 
-def test_one_export_path_make_export_and_the_helpers_write_are_gone():
-    """Issue 13 exportfix item 1: the old 7z of separate MP4 files has no code left to call."""
+def test_one_export_path_make_export_and_the_helpers_write_are_gone(site):
+    """Issue 13 exportfix item 1: the old 7z of separate MP4 files has no code left to call,
+    and no page form posts an export that would lose a generated password in a redirect (the
+    page exports through /requests/<n>/export and its status page)."""
     from firmware.export import helpers, service
     assert not hasattr(service, "make_export")
     assert not hasattr(helpers.DirectoryHelper, "write")
     assert not hasattr(helpers.ExportdHelper, "write")
+    app, _ = site
+    c = login(app, "b.beheerder")
+    with c.session_transaction() as s:
+        token = s["csrf"]
+    assert c.post("/exports", data={"csrf": token, "request": "1"}).status_code == 405
 
 
 def test_a_visit_sees_only_its_cameras_and_window_R11(site):

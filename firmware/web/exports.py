@@ -24,7 +24,7 @@ from firmware.export.service import hand_over, list_exports, show_export
 from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
 from firmware.governance.requests import RequestError
-from firmware.i18n import _, lazy_gettext, ngettext
+from firmware.i18n import _, lazy_gettext
 from firmware.web.export_jobs import DONE, FAILED, Busy, Jobs
 from firmware.web.routes import (Action, FormState, InputError, done, field_label, fields,
                                  footage_client, gov, integer, is_api, keeps_form, local_time,
@@ -56,7 +56,6 @@ def _ready(db, req_id: int) -> bool:
     return bool(record and record["declaration_signed_by"])
 
 
-@bp.route("/exports", methods=["POST"])
 @bp.route("/api/exports", methods=["POST"], endpoint="api_create")
 @rule(Action.EXPORT)
 @footage_client
@@ -64,7 +63,8 @@ def create():
     """The evidence package of a registered art. 9 request onto the one unlocked stick,
     written while the API waits (the page writes it in the background: `start`): the same
     `make_package` as the page and the CLI. The answer is what the export's result shows, with
-    a generated 7z password once."""
+    a generated 7z password once. API only: a page form posting here would lose that password
+    in a redirect, so the pages export through `start` and its status page."""
     from firmware.export.service import make_package
     f = fields()
     cfg = nvr()["cfg"]
@@ -79,14 +79,8 @@ def create():
                               device=cfg.device.name or cfg.device.id, zone=cfg.device.timezone)
     except (ExportError, RequestError) as exc:
         raise InputError(str(exc)) from None
-    result = {**_result(export), **({"password": export["password"]}
-                                    if "password" in export else {})}
-    return done(result, ngettext(
-        "Export %(number)s written: %(num)s file. Record the handover (medium) and print the "
-        "declaration.",
-        "Export %(number)s written: %(num)s files. Record the handover (medium) and print the "
-        "declaration.", len(export["files"]), number=export["id"]),
-                url_for("exports.index"), 201)
+    return {**_result(export), **({"password": export["password"]}
+                                  if "password" in export else {})}, 201
 
 
 @bp.route("/exports/<int:export_id>/handover", methods=["POST"])
