@@ -533,5 +533,7 @@ def test_art7_lid2_formatting_unlocking_and_ejecting_a_stick_are_logged_by_who_d
     text = str(logged)
     for secret in (generated, PASSWORD, "niet het wachtwoord!!"):
         assert secret not in text
+    from firmware.governance.wording import DETAIL_KEYS
     for action in ("usb-format", "usb-unlock", "usb-unlock-refused", "usb-eject"):
         assert action in ACTIONS
+    assert all(set(e["details"]) <= set(DETAIL_KEYS) for e in logged)   # Dutch labels

@@ -20,7 +20,7 @@ def format_stick(gov, actor: Actor, helper: ExportHelper, device: str, confirmat
     """Erase `device` and make it LUKS2 (after the exact confirmation); logged."""
     facts = _permitted(gov, actor, helper, device)
     done = helper.format(device, confirmation, password)
-    _log(gov, actor, "usb-format", facts)
+    gov.logbook.append("usage", actor.name, "usb-format", subject=device, details=facts)
     return done
 
 
@@ -30,9 +30,10 @@ def unlock_stick(gov, actor: Actor, helper: ExportHelper, device: str, password:
     try:
         done = helper.unlock(device, password)
     except ExportError as exc:
-        _log(gov, actor, "usb-unlock-refused", facts, reason=str(exc)[:1000])
+        gov.logbook.append("usage", actor.name, "usb-unlock-refused", subject=device,
+                           reason=str(exc)[:1000], details=facts)
         raise
-    _log(gov, actor, "usb-unlock", facts)
+    gov.logbook.append("usage", actor.name, "usb-unlock", subject=device, details=facts)
     return done
 
 
@@ -42,7 +43,7 @@ def eject_stick(gov, actor: Actor, helper: ExportHelper, device: str) -> dict:
     facts = _permitted(gov, actor, helper, device)
     done = helper.eject(device) or {}
     if done.get("ejected", True):
-        _log(gov, actor, "usb-eject", facts)
+        gov.logbook.append("usage", actor.name, "usb-eject", subject=device, details=facts)
     return done
 
 
@@ -55,8 +56,3 @@ def _permitted(gov, actor: Actor, helper: ExportHelper, device: str) -> dict:
             return {"device": device, "model": stick.get("model", ""),
                     "size": stick.get("size", 0)}
     return {"device": device}            # not offered: the helper's refusal says so
-
-
-def _log(gov, actor: Actor, action: str, facts: dict, reason: str = "") -> None:
-    gov.logbook.append("usage", actor.name, action, subject=facts["device"], reason=reason,
-                       details=facts)
