@@ -4,6 +4,7 @@ step (`step`), whose figures are printed as the steps end and once more at the e
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import time
 from pathlib import Path
@@ -35,7 +36,13 @@ def step():
 
 @pytest.fixture(scope="session")
 def device(tmp_path_factory) -> VirtualDevice:
-    for tool in ("mmdebstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4", "ssh"):
+    if os.environ.get("NVR_VM_ATTACH"):          # development: a guest kept running (vm.py)
+        vm = VirtualDevice.attach(Path(os.environ["NVR_VM_ATTACH"]))
+        yield vm
+        vm.stop()
+        return
+    for tool in ("mmdebstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4", "ssh",
+                 "cryptsetup", "debugfs", "openssl"):
         if shutil.which(tool) is None:           # a failure, not a skip: setup installs them
             pytest.fail(f"{tool} is missing: run `sh tools/vm/host-setup.sh` as root "
                         f"(make system-test does)")

@@ -4,7 +4,10 @@ leaves the device recording for the next."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -156,7 +159,7 @@ def test_power_cut_then_boot_loses_nothing_but_the_segment_in_flight(device, ste
 
 
 def test_usb_disk_hot_plugged_through_qmp_is_seen_as_usb(device, step, tmp_path):
-    """Prepared for issue 13 (exportd, LUKS2 stick): the plug itself and what udev sees."""
+    """The plug itself and what udev sees (the export stick's check builds on it)."""
     stick = tmp_path / "stick.raw"
     with open(stick, "wb") as f:
         f.truncate(64 * 1024 * 1024)
@@ -212,7 +215,111 @@ def test_frozen_camera_makes_the_watchdog_restart_the_recorder(device, step):
                  lambda: len(segments(device)) > count, 300, every=10)
 
 
-@pytest.mark.skip(reason="exportd and the LUKS2 stick are issue 13; the hot-plug they need is "
-                         "proven by test_usb_disk_hot_plugged_through_qmp_is_seen_as_usb")
-def test_export_to_a_luks2_stick_verified_on_the_host(device):
-    raise GuestError("not reached")
+STICK_SERIAL = "NVRLUKS0001"
+
+
+def usb_list(device: VirtualDevice, check: bool = True) -> list[dict]:
+    """The sticks exportd offers; with check=False, [] while it is not listening yet (its
+    unit is active as soon as the process starts: Type=simple)."""
+    done = device.nvr("usb list --json", check=check)
+    return json.loads(done.stdout) if done.returncode == 0 else []
+
+
+def exportd_active(device: VirtualDevice) -> str:
+    return device.run("systemctl is-active nvr-exportd.service", check=False).stdout.strip()
+
+
+def test_export_to_a_luks2_stick_verified_on_the_host_R61_R62(device, step, tmp_path):
+    """Issue 13 "Tests must prove" and issue 12 item 6: a blank USB disk hot-plugged through
+    QMP starts exportd (udev's SYSTEMD_WANTS), is formatted as LUKS2 and unlocked with the real
+    cryptsetup (a wrong password refused), receives an art. 9 package from `nvr export create`,
+    is ejected (no mapping left), unplugged, and the package verifies ON THE HOST, which has no
+    device-mapper: the volume key from `cryptsetup luksDump`, the data decrypted by
+    systemtest/luks.py, the ext4 read by debugfs, then `sha256sum -c` and `openssl pkeyutl`."""
+    from systemtest import luks
+    from systemtest.stick import (STAFF, art9_request, blank_image, export_to_stick,
+                                  first_accounts, plug, unplug)
+    with step("export stick: exportd stopped, a blank 64 MB disk hot-plugged"):
+        device.run("systemctl stop nvr-exportd.service")
+        assert exportd_active(device) == "inactive"
+        image = blank_image(tmp_path / "luks-stick.raw")
+        plug(device, image, "luks", STICK_SERIAL)
+        # udev's rule (90-nvr-usb.rules) tags it and pulls in exportd; nobody else starts it
+        wait_for("nvr-exportd started by udev for the USB disk", lambda: exportd_active(device),
+                 120, done=lambda state: state == "active")
+        sticks = wait_for("the stick in nvr usb list", lambda: usb_list(device, False), 180,
+                          done=lambda found: any(d["serial"] == STICK_SERIAL for d in found))
+    [stick] = sticks                    # the only USB disk: the VM's own disk is never offered
+    dev = stick["device"]
+    assert dev.startswith("/dev/sd") and stick["kind"] == "blank", stick
+    props = device.run(f"udevadm info --query=property --name={dev}").stdout
+    assert "ID_BUS=usb" in props and "NVR_USB=1" in props, props
+    assert "SYSTEMD_WANTS=nvr-exportd.service" in props, props
+    assert not any(d["device"].startswith("/dev/vd") for d in sticks), sticks
+
+    with step("accounts (the stick's steps are logged by the person, art. 7 lid 2)"):
+        first_accounts(device)
+    as_beheerder = "--user b.beheerder"
+    with step("nvr usb format (LUKS2, real cryptsetup, the device's password)"):
+        formatted = json.loads(device.nvr(f"usb format {dev} --confirm '{stick['confirm']}' "
+                                          f"{as_beheerder} --json", env=STAFF,
+                                          timeout=900).stdout)
+    password = formatted["password"]            # generated, shown once (issue 13 item 2)
+    dump = device.run(f"cryptsetup luksDump {dev}").stdout
+    assert "Version:       \t2" in dump and "aes-xts-plain64" in dump, dump
+    with step("nvr usb unlock with a wrong password: refused"):
+        wrong = device.nvr(f"usb unlock {dev} {as_beheerder}",
+                           env={**STAFF, "NVR_USB_PASSWORD": password[::-1]},
+                           check=False, timeout=900)
+    assert wrong.returncode != 0 and "wrong passphrase" in wrong.stderr, wrong
+    assert "nvr-export" not in device.run("dmsetup ls").stdout
+    with step("nvr usb unlock"):
+        device.nvr(f"usb unlock {dev} {as_beheerder}",
+                   env={**STAFF, "NVR_USB_PASSWORD": password}, timeout=900)
+    assert [d["state"] for d in usb_list(device)] == ["unlocked"]
+    assert f"nvr-export-{dev.rsplit('/', 1)[-1]}" in device.run("dmsetup ls").stdout
+
+    with step("art. 9 request: identity, declaration"):
+        recorded = [s for s in segments(device) if s["camera"] == "entree"
+                    and s["status"] == "ok"][:2]
+        request = art9_request(device, "entree", recorded)
+    with step("nvr export create onto the stick"):
+        package = export_to_stick(device, request)
+    with step("nvr usb eject (sync, umount, luksClose)"):
+        ejected = device.nvr(f"usb eject {dev} {as_beheerder}", env=STAFF, timeout=300)
+    assert "locked" in ejected.stdout, ejected.stdout
+    assert device.run("dmsetup ls").stdout.strip() in ("", "No devices found")
+    assert device.run(f"lsblk -rno TYPE {dev}").stdout.split() == ["disk"]   # no crypt child
+    with step("USB disk unplugged (QMP device_del)"):
+        unplug(device, "luks", lambda: STICK_SERIAL not in device.run(
+            "udevadm info --export-db | grep ID_SERIAL_SHORT= || true").stdout)
+    assert usb_list(device) == []
+
+    with step("on the host: volume key (luksDump), decrypt, debugfs"):
+        plain = tmp_path / "stick.ext4"
+        segment = luks.decrypt(image, password, plain)
+        names = luks.listing(plain)
+        copied = luks.extract(plain, "/" + package["name"], tmp_path / "from-stick")
+    print(f"[system-test] stick: data segment {segment}; root folder {names}", flush=True)
+    assert sorted(names) == sorted(["lost+found", package["name"]])      # no .part left
+    assert sorted(p.name for p in copied.iterdir()) == sorted(package["files"])
+    with step("on the host: sha256sum -c, openssl pkeyutl -verify, nvr export verify"):
+        sums = subprocess.run(["sha256sum", "-c", "manifest.sha256"], cwd=copied,
+                              capture_output=True, text=True)
+        sig = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey",
+                              "device-pubkey.pem", "-rawin", "-in", "manifest.json",
+                              "-sigfile", "manifest.sig"], cwd=copied, capture_output=True,
+                             text=True)
+        verify_cli = subprocess.run([sys.executable, "-m", "firmware.cli", "export", "verify",
+                                     str(copied)], cwd=REPO, capture_output=True, text=True)
+    assert sums.returncode == 0 and sums.stdout.count(": OK") == len(package["files"]) - 1, (
+        sums.stdout + sums.stderr)
+    assert sig.returncode == 0 and "Signature Verified Successfully" in sig.stdout, sig
+    assert verify_cli.returncode == 0, verify_cli.stderr
+    manifest = (copied / "manifest.json").read_bytes()
+    if "manifest_sha256" in package:            # the bytes the device signed, unchanged
+        assert hashlib.sha256(manifest).hexdigest() == package["manifest_sha256"]
+    meta = json.loads(manifest)
+    assert meta["request"] == request["reference"] and meta["camera"]["id"] == "entree"
+    # the request's window (a second either side) covers these segments, perhaps a neighbour
+    assert {s["id"] for s in recorded} <= {s["id"] for s in meta["videos"][0]["segments"]}

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+ATTACH_FILE = "kept.json"   # written by `python -m systemtest.vm keep WORKDIR`
 BOOT_TIMEOUT = 600          # seconds from QEMU's start to an answering sshd, under TCG (a loaded host)
 
 
@@ -64,7 +66,8 @@ class QMP:
 class VirtualDevice:
     """One guest: `boot()`, `run()` commands, `power_cut()`, `boot()` again on the same disk."""
 
-    def __init__(self, image: Path, workdir: Path, memory_mb: int = 2048, cpus: int = 2):
+    def __init__(self, image: Path, workdir: Path, memory_mb: int = 2048, cpus: int = 2,
+                 new_disk: bool = True):
         self.image, self.workdir = Path(image), Path(workdir)
         self.memory_mb, self.cpus = memory_mb, cpus
         self.overlay = self.workdir / "overlay.qcow2"
@@ -73,8 +76,21 @@ class VirtualDevice:
         self.process: subprocess.Popen | None = None
         self.qmp: QMP | None = None
         self.boots = 0
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
-                        str(self.image / "disk.raw"), str(self.overlay)], check=True)
+        self.attached = False
+        if new_disk:
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+                            str(self.image / "disk.raw"), str(self.overlay)], check=True)
+
+    @classmethod
+    def attach(cls, workdir: Path) -> "VirtualDevice":
+        """The guest `python -m systemtest.vm keep WORKDIR` keeps running (development: run
+        single checks again without a new boot). Its QEMU is not ours: `stop` leaves it."""
+        kept = json.loads((Path(workdir) / ATTACH_FILE).read_text())
+        vm = cls(Path(kept["image"]), Path(workdir), new_disk=False)
+        vm.port, vm.boots, vm.attached = kept["port"], kept["boots"], True
+        vm.qmp = QMP(vm.qmp_path)
+        vm.wait_ssh(60)
+        return vm
 
     @property
     def console_log(self) -> Path:
@@ -112,6 +128,8 @@ class VirtualDevice:
         self.wait_ssh(BOOT_TIMEOUT)
 
     def _check_alive(self) -> None:
+        if self.attached:
+            return
         if self.process is None or self.process.poll() is not None:
             raise GuestError(f"QEMU exited ({self.process and self.process.returncode}); see "
                              f"{self.workdir}/qemu.log and {self.console_log}")
@@ -134,9 +152,12 @@ class VirtualDevice:
             return "(no console output)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def run(self, command: str, timeout: float = 120, check: bool = True
-            ) -> subprocess.CompletedProcess:
-        """Run a shell command in the guest as root; its output as text."""
+    def run(self, command: str, timeout: float = 120, check: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run a shell command in the guest as root; its output as text. `env`: variables
+        exported for it (the test's passwords: the guest has no other user to see them)."""
+        if env:
+            command = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items()) + command
         ssh = ["ssh", "-q", "-i", str(self.key), "-p", str(self.port),
                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
@@ -153,13 +174,13 @@ class VirtualDevice:
                              f"stdout: {done.stdout}\nstderr: {done.stderr}")
         return done
 
-    def nvr(self, args: str, timeout: float = 300, check: bool = True
-            ) -> subprocess.CompletedProcess:
+    def nvr(self, args: str, timeout: float = 300, check: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """`nvr` in the guest as the service user, with the device's configuration: through
         nvr-admin where systemd/ installs it (it picks the user), else as the one user nvr."""
         return self.run(f"if [ -x /usr/local/sbin/nvr-admin ]; then nvr-admin {args}; else "
                         f"runuser -u nvr -- nvr --config /etc/nvr/nvr.toml {args}; fi",
-                        timeout=timeout, check=check)
+                        timeout=timeout, check=check, env=env)
 
     def power_cut(self) -> None:
         """Off without a shutdown: QMP `quit` ends QEMU at once; the guest writes nothing more."""
@@ -173,7 +194,13 @@ class VirtualDevice:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        """Tear down: a hard quit if QEMU still runs (the test run is over)."""
+        """Tear down: a hard quit if QEMU still runs (the test run is over); a kept guest
+        (`attach`) only loses this run's monitor connection."""
+        if self.attached:
+            if self.qmp is not None:
+                self.qmp.close()
+                self.qmp = None
+            return
         if self.process is not None and self.process.poll() is None:
             if self.qmp is not None:
                 self.power_cut()
@@ -194,3 +221,45 @@ def image_dir(repo: Path, cache: Path) -> Path:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("NVR_VM_CACHE") or Path.home() / ".cache" / "nvr-vm")
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def keep(workdir: Path) -> None:
+    """Development: build (or reuse) the image, boot one guest in `workdir` and keep it running
+    until Ctrl-C or SIGTERM. `NVR_VM_ATTACH=WORKDIR pytest systemtest -k ...` then runs checks
+    on it without a new boot (docs/system-test.md). Not used by `make system-test`."""
+    import signal
+    repo = Path(__file__).resolve().parent.parent
+    workdir.mkdir(parents=True, exist_ok=True)
+    vm = VirtualDevice(image_dir(repo, cache_dir()), workdir)
+    vm.boot()
+    vm.qmp.close()                      # QEMU's monitor takes one client: the test's
+    vm.qmp = None
+    (workdir / ATTACH_FILE).write_text(json.dumps({"image": str(vm.image), "port": vm.port,
+                                                   "boots": vm.boots,
+                                                   "pid": vm.process.pid}))
+    print(f"guest up: ssh -i {vm.key} -p {vm.port} -o StrictHostKeyChecking=no "
+          f"-o UserKnownHostsFile=/dev/null root@127.0.0.1\n"
+          f"checks on it: NVR_VM_ATTACH={workdir} .venv/bin/pytest systemtest -s -k NAME",
+          flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        vm.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        (workdir / ATTACH_FILE).unlink(missing_ok=True)
+        if vm.process.poll() is None:
+            vm.qmp = QMP(vm.qmp_path)
+            vm.power_cut()
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "keep":
+        sys.exit("usage: python -m systemtest.vm keep WORKDIR   (boot one guest and keep it "
+                 "running for development)")
+    keep(Path(sys.argv[2]).resolve())

@@ -112,6 +112,8 @@ RULE_MODULES = ("firmware/governance/*.py", "firmware/storage/*.py", "firmware/e
                 "firmware/playback/*.py")
 # raise SomeError("literal") that nobody reads, each with its reason: "path:ExceptionName".
 INTERNAL = {
+    "firmware/storage/restarts.py:OSError": "the recorder stops with it at start: read in the "
+                                            "journal, the technisch beheerder's English",
     "firmware/governance/bounds.py:ValueError": "caught in the same function; the page shows "
                                                 "the time as unreadable",
     "firmware/governance/logbook.py:ValueError": "an unknown book id is a programming error "

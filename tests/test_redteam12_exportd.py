@@ -165,3 +165,16 @@ def test_the_data_disk_mounted_under_an_inaccessible_node_is_a_system_disk_R61(t
     assert not is_export_candidate(usb_data_disk, seen)
     stick = {**usb_data_disk, "DEVNAME": "/dev/sdc", "MINOR": "32"}
     assert is_export_candidate(stick, seen)
+
+
+def test_the_eject_group_may_only_list_and_eject_R61():
+    """The recorder (eject button) is in nvr-export to reach the socket and in nvr-eject:
+    it gets list and eject only, even as a member of the full group; root and the web all."""
+    from firmware.export import protocol
+    policy = protocol.PeerPolicy(frozenset({0, 1001, 1002}), frozenset({990}),
+                                 frozenset({1002}))
+    assert policy.rights(1001, 500) == frozenset(protocol.COMMANDS)      # the web
+    assert policy.rights(1002, 500) == {"list", "eject"}                  # the recorder
+    assert policy.rights(0, 0) == frozenset(protocol.COMMANDS)
+    assert policy.rights(1003, 990) == frozenset(protocol.COMMANDS)      # primary group
+    assert policy.rights(1003, 500) == frozenset()

@@ -96,6 +96,22 @@ result = eject(load(sys.argv[1]))
 print(json.dumps({"ejected": result.ejected, "message": result.message}))
 """
 
+ASK_MORE = r"""
+import json, os
+from firmware.export import protocol
+asks = {"unlock": {"device": "/dev/sdz", "password": "x" * 20},
+        "format": {"device": "/dev/sdz", "confirm": "x", "password": "x" * 20},
+        "write": {"device": "/dev/sdz", "name": "n", "step": "abort"}}
+why = {}
+for cmd, fields in asks.items():
+    try:
+        protocol.call(os.environ["NVR_EXPORTD_SOCKET"], {"cmd": cmd, **fields})
+        why[cmd] = "ANSWERED"
+    except protocol.ProtocolError as exc:
+        why[cmd] = str(exc)
+print(json.dumps(why))
+"""
+
 
 def _group(root: Path, name: str) -> tuple[int, list[str]]:
     for line in (root / "etc" / "group").read_text().splitlines():
@@ -106,12 +122,6 @@ def _group(root: Path, name: str) -> tuple[int, list[str]]:
 
 
 @needs_root
-@pytest.mark.xfail(strict=True, reason=(
-    "redteam12 finding for export/ (stickwrite) and systemd/sysusers.d: the eject button runs "
-    "in the recorder (nvr-recorder), but exportd's socket directory and PeerPolicy admit only "
-    "root and the group nvr-export, whose only member is nvr-web; the fix needs a per-command "
-    "policy in export/protocol.py (list and eject for the recorder, not format or write) before "
-    "the recorder may join the group"))
 def test_the_eject_button_in_the_recorder_reaches_exportd_R61(device):
     """hardware.md: a press of the eject button asks exportd to eject the stick. exportd as its
     unit makes it (socket directory 0750 root:nvr-export, the peers for_group admits), asked
@@ -128,7 +138,10 @@ def test_the_eject_button_in_the_recorder_reaches_exportd_R61(device):
 
     gid, members = _group(device.root, "nvr-export")
     uids = {device.ids["users"][m]["uid"] for m in members if m in device.ids["users"]}
-    policy = protocol.PeerPolicy(frozenset({0, *uids}), frozenset({gid}))  # as for_group
+    _, eject_members = _group(device.root, "nvr-eject")
+    eject = {device.ids["users"][m]["uid"] for m in eject_members if m in device.ids["users"]}
+    policy = protocol.PeerPolicy(frozenset({0, *uids}), frozenset({gid}),  # as for_group
+                                 frozenset(eject))
     runtime = device.root / "run" / "nvr-exportd"
     runtime.mkdir(parents=True)
     os.chown(runtime, 0, gid)
@@ -149,11 +162,17 @@ def test_the_eject_button_in_the_recorder_reaches_exportd_R61(device):
             answers[user] = json.loads(_ok(device.run(
                 user, sys.executable, "-c", ASK_EJECT, str(device.config),
                 env={"NVR_EXPORTD_SOCKET": str(sock)})).stdout)
+        # The button may eject, nothing more: no unlock, format or write from the recorder.
+        refused = json.loads(_ok(device.run(
+            "nvr-recorder", sys.executable, "-c", ASK_MORE,
+            env={"NVR_EXPORTD_SOCKET": str(sock)})).stdout)
     finally:
         stop.set()
         thread.join(5)
     assert "did not eject" not in answers["nvr-web"]["message"], answers     # the control
     assert "did not eject" not in answers["nvr-recorder"]["message"], answers
+    assert set(refused) == {"unlock", "format", "write"}
+    assert all("may only list and eject" in why for why in refused.values()), refused
 
 
 def test_a_symlink_planted_at_a_logbook_keys_temporary_name_is_not_written_through(tmp_path):

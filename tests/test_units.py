@@ -149,7 +149,7 @@ def test_exportd_is_root_and_never_sees_footage_or_keys():
     unit = "nvr-exportd.service"
     s = settings(unit)
     assert one(unit, "User") == "root"
-    assert one(unit, "Group") == "nvr-export"         # its socket: the web's group only
+    assert one(unit, "Group") == "nvr-export"         # its socket: the web and the eject button
     assert "-/var/lib/nvr" in one(unit, "InaccessiblePaths")
     assert not any(p.startswith("/var/lib/nvr") for p in " ".join(s["ReadWritePaths"]).split())
     assert set(one(unit, "CapabilityBoundingSet").split()) <= {
@@ -186,7 +186,10 @@ def test_sysusers_makes_the_users_and_the_group(tmp_path):
     assert "nvr-recorder" in group["video"][3].split(",")
     assert "nvr-recorder" in group["gpio"][3].split(",")
     assert "nvr-web" not in group["video"][3] + group["gpio"][3]
-    assert group["nvr-export"][3] == "nvr-web"       # the socket of exportd: web only
+    # exportd's socket: the web, and the recorder for its eject button, which exportd lets
+    # only list and eject (group nvr-eject, export/protocol.py PeerPolicy)
+    assert group["nvr-export"][3] == "nvr-recorder,nvr-web"
+    assert group["nvr-eject"][3] == "nvr-recorder"
 
 
 needs_root = pytest.mark.skipif(

@@ -22,10 +22,10 @@ def _socket_arg(parser) -> None:
                              f"{protocol.DEFAULT_SOCKET})")
 
 
-def _call(args, request: dict) -> dict:
+def _call(args, request: dict, timeout: float = 30) -> dict:
     from firmware.export import protocol
     try:
-        return protocol.call(args.socket or protocol.socket_path(), request)
+        return protocol.call(args.socket or protocol.socket_path(), request, timeout=timeout)
     except protocol.ProtocolError as exc:
         raise CliError(str(exc)) from None
 
@@ -37,6 +37,7 @@ def cmd_exportd(args) -> int:
     from firmware.export import protocol
     from firmware.export.daemon import Daemon, SubprocessRunner, serve
     from firmware.export.udev import UdevSource, system_disks
+    from firmware.system.notify import Notifier
     cfg = load(args.config)             # read only: exportd never writes the data directory
     system = system_disks([Path("/"), Path("/boot"), Path("/boot/firmware"),
                            cfg.storage.data_dir, cfg.storage.key_dir])
@@ -52,7 +53,8 @@ def cmd_exportd(args) -> int:
              ", ".join(sorted(system)))
     try:
         serve(daemon, Path(args.socket or protocol.socket_path()),
-              protocol.PeerPolicy.for_group(args.group), stop)
+              protocol.PeerPolicy.for_group(args.group), stop,
+              ready=lambda: Notifier().send("READY=1", "STATUS=answering on its socket"))
     finally:
         source.close()
         for stick in daemon.list():

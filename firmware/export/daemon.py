@@ -142,6 +142,9 @@ class Daemon:
                 return
             if not is_export_candidate(props, self.system):
                 return
+            known = self.sticks.get(devname)
+            if known is not None and known.mountpoint:
+                return          # a change (cryptsetup open, a write): it stays unlocked
             size = self._size(devname)
             self.sticks[devname] = Stick(
                 devname=devname, disk=disk_of(props) or "", devtype=props.get("DEVTYPE", ""),
@@ -432,9 +435,11 @@ class Daemon:
 
 
 def serve(daemon: Daemon, path: Path, policy: protocol.PeerPolicy,
-          stop: threading.Event | None = None) -> None:
-    """Answer requests for `daemon` on the Unix socket at `path` until `stop` is set."""
-    protocol.serve(path, daemon.answer, policy, stop or threading.Event(), (ExportdError,))
+          stop: threading.Event | None = None, ready=None) -> None:
+    """Answer requests for `daemon` on the Unix socket at `path` until `stop` is set;
+    `ready()` once the socket answers."""
+    protocol.serve(path, daemon.answer, policy, stop or threading.Event(), (ExportdError,),
+                   ready)
 
 
 def _remove(path: Path) -> None:

@@ -258,16 +258,21 @@ class ExportdHelper:
         raise ExportError(_("%(device)s is not a USB stick exportd offers (only USB disks, "
                             "never the system's own disks); see nvr usb list", device=device))
 
+    # format and unlock wait for cryptsetup's Argon2id (256 MiB), which can take longer than
+    # the socket's usual 30 s on a slow CPU: the system test's emulated one took 25 to 81 s to
+    # format (docs/system-test.md); eject waits for sync.
+    SLOW = 900
+
     def format(self, device: str, confirmation: str, password: str) -> dict:
         return self._call({"cmd": "format", "device": device, "confirm": confirmation,
-                           "password": password}, timeout=None)["device"]
+                           "password": password}, timeout=self.SLOW)["device"]
 
     def unlock(self, device: str, password: str) -> dict:
         return self._call({"cmd": "unlock", "device": device, "password": password},
-                          timeout=120)["device"]
+                          timeout=self.SLOW)["device"]
 
     def eject(self, device: str) -> dict:
-        return self._call({"cmd": "eject", "device": device}, timeout=120)
+        return self._call({"cmd": "eject", "device": device}, timeout=self.SLOW)
 
     def stick(self) -> dict:
         return _one_unlocked(self.devices())

@@ -94,24 +94,47 @@ def translate(reply: dict) -> str:
         return english
 
 
+# What the eject button may ask (the recorder's GPIO worker, group nvr-eject): to see the
+# sticks and to eject one, never to unlock, format or write (redteam12, R-61).
+EJECT_ONLY = frozenset({"list", "eject"})
+
+
 @dataclass(frozen=True)
 class PeerPolicy:
-    """Who may talk to exportd: these user and group ids."""
+    """Who may talk to exportd, and what they may ask: `uids` and `gids` every command,
+    `eject_only` (user ids) only EJECT_ONLY, even when they are in `uids` too."""
     uids: frozenset[int] = field(default_factory=frozenset)
     gids: frozenset[int] = field(default_factory=frozenset)
+    eject_only: frozenset[int] = field(default_factory=frozenset)
+
+    def rights(self, uid: int, gid: int) -> frozenset[str]:
+        """The commands a peer with these ids may send (empty: none, the connection is
+        refused)."""
+        if uid in self.eject_only and uid != 0:
+            return EJECT_ONLY
+        if uid in self.uids or gid in self.gids:
+            return frozenset(COMMANDS)
+        return frozenset()
 
     @classmethod
-    def for_group(cls, group: str, extra_uids: tuple[int, ...] = ()) -> "PeerPolicy":
+    def for_group(cls, group: str, extra_uids: tuple[int, ...] = (),
+                  eject_group: str = "nvr-eject") -> "PeerPolicy":
         """Root, the members of `group` (nvr-export: the web interface's user), and
-        `extra_uids`."""
+        `extra_uids`; the members of `eject_group` (the recorder, for the eject button) may
+        only list and eject."""
         import grp
         import pwd
         try:
+            e = grp.getgrnam(eject_group)
+            eject = frozenset(pwd.getpwnam(m).pw_uid for m in e.gr_mem if _has_user(m))
+        except KeyError:
+            eject = frozenset()
+        try:
             g = grp.getgrnam(group)
         except KeyError:
-            return cls(frozenset({0, *extra_uids}), frozenset())
+            return cls(frozenset({0, *extra_uids}), frozenset(), eject)
         uids = {pwd.getpwnam(m).pw_uid for m in g.gr_mem if _has_user(m)}
-        return cls(frozenset(uids | {0, *extra_uids}), frozenset({g.gr_gid}))
+        return cls(frozenset(uids | {0, *extra_uids}), frozenset({g.gr_gid}), eject)
 
 
 def _has_user(name: str) -> bool:
@@ -131,7 +154,7 @@ def peer_credentials(conn: socket.socket) -> tuple[int, int, int]:
 
 def peer_allowed(conn: socket.socket, policy: PeerPolicy) -> bool:
     _, uid, gid = peer_credentials(conn)
-    return uid in policy.uids or gid in policy.gids
+    return bool(policy.rights(uid, gid))
 
 
 def parse_request(line: bytes) -> dict:
@@ -219,14 +242,23 @@ def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
                                   "%(problem)s); start nvr-exportd (systemctl start "
                                   "nvr-exportd) and try again", path=os.fspath(path),
                                   problem=exc.strerror or exc)) from None
-        conn.sendall(json.dumps(request).encode() + b"\n")
         answer, fds = b"", []
-        while not answer.endswith(b"\n"):
-            chunk, more, _flags, _addr = socket.recv_fds(conn, 65536, MAX_FILES)
-            fds += more
-            if not chunk:
-                break
-            answer += chunk
+        try:
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            while not answer.endswith(b"\n"):
+                chunk, more, _flags, _addr = socket.recv_fds(conn, 65536, MAX_FILES)
+                fds += more
+                if not chunk:
+                    break
+                answer += chunk
+        except TimeoutError:
+            for fd in fds:
+                os.close(fd)
+            raise ProtocolError(_("exportd did not answer %(command)s within %(seconds)s s; "
+                                  "it may still be working: see nvr usb list and its log "
+                                  "(journalctl -u nvr-exportd) before trying again",
+                                  command=request.get("cmd", "?"),
+                                  seconds=int(timeout or 0))) from None
     try:
         reply = json.loads(answer)
     except json.JSONDecodeError:
@@ -245,16 +277,25 @@ Answer = Callable[[dict, list[int]], dict]
 
 
 def serve(path: Path, answer: Answer, policy: PeerPolicy, stop: threading.Event,
-          refusals: tuple[type[Exception], ...] = ()) -> None:
+          refusals: tuple[type[Exception], ...] = (),
+          ready: Callable[[], None] | None = None) -> None:
     """Answer requests on the Unix socket at `path` (0660) until `stop` is set: each checked
-    by `parse_request`, then `answer(request, fds)`; a `refusals` error becomes its answer."""
+    by `parse_request`, then `answer(request, fds)`; a `refusals` error becomes its answer.
+
+    The socket is bound under a temporary name and renamed into place once it listens, so a
+    client never finds a socket that refuses the connection; `ready` is called then (systemd's
+    READY=1: the unit is active only when exportd answers)."""
     path = Path(path)
-    path.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
-        server.bind(str(path))
-        os.chmod(path, 0o660)
+        server.bind(str(tmp))
+        os.chmod(tmp, 0o660)
         server.listen(8)
+        os.replace(tmp, path)
         server.settimeout(0.5)
+        if ready is not None:
+            ready()
         while not stop.is_set():
             try:
                 conn, _ = server.accept()
@@ -270,14 +311,21 @@ def _one(conn: socket.socket, answer: Answer, policy: PeerPolicy,
     out: list[int] = []                 # descriptors sent back with the answer (write open)
     with conn:
         try:
-            if not peer_allowed(conn, policy):
-                _, uid, gid = peer_credentials(conn)
+            _, uid, gid = peer_credentials(conn)
+            rights = policy.rights(uid, gid)
+            if not rights:
                 log.warning("refused a connection from uid %s gid %s", uid, gid)
                 send(conn, Refusal(N_("not allowed: only the web interface's user (group "
                                       "nvr-export) and root may use exportd")).answer())
                 return
             line, fds = receive(conn)
-            reply = answer(parse_request(line), fds)
+            request = parse_request(line)
+            if request["cmd"] not in rights:
+                log.warning("refused %s from uid %s (may only %s)", request["cmd"], uid,
+                            ", ".join(sorted(rights)))
+                raise Refusal(N_("not allowed: the eject button may only list and eject "
+                                 "sticks, not %(command)s"), command=request["cmd"])
+            reply = answer(request, fds)
             out = reply.pop("_fds", [])
         except Refusal as exc:
             reply = exc.answer()

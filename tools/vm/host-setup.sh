@@ -4,7 +4,8 @@
 set -eu
 cd "$(dirname "$0")"
 missing=""
-for cmd in mmdebstrap qemu-system-x86_64 qemu-img mkfs.ext4 ssh ssh-keygen; do
+for cmd in mmdebstrap qemu-system-x86_64 qemu-img mkfs.ext4 ssh ssh-keygen cryptsetup debugfs \
+           openssl; do
     command -v "$cmd" >/dev/null 2>&1 || missing="$missing $cmd"
 done
 [ -z "$missing" ] && exit 0
