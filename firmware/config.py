@@ -146,7 +146,8 @@ class ExportConfig:
     directory: str = _spec("", help="development only: a directory standing in for the "
                                     "encrypted USB stick; empty: the export helper (exportd)")
     min_password: int = _spec(12, min=12, max=64,
-                              help="shortest password for an export archive (R-61)")
+                              help="no longer used (accepted in older files): a typed "
+                                   "export password has at least 16 characters (R-61)")
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,6 @@ live_width = 960             # live view picture width
 # Development only: a directory that stands in for the encrypted USB stick. Leave it empty on
 # a device: exports then go to the export helper (exportd), which mounts the USB stick.
 directory = "{export_dir}"
-min_password = 12            # shortest password for an export archive
 
 [[cameras]]
 id = "entree"

@@ -237,8 +237,8 @@ def test_export_to_a_luks2_stick_verified_on_the_host_R61_R62(device, step, tmp_
     device-mapper: the volume key from `cryptsetup luksDump`, the data decrypted by
     systemtest/luks.py, the ext4 read by debugfs, then `sha256sum -c` and `openssl pkeyutl`."""
     from systemtest import luks
-    from systemtest.stick import (art9_request, blank_image, export_to_stick, first_accounts,
-                                  plug, unplug)
+    from systemtest.stick import (STAFF, art9_request, blank_image, export_to_stick,
+                                  first_accounts, plug, unplug)
     with step("export stick: exportd stopped, a blank 64 MB disk hot-plugged"):
         device.run("systemctl stop nvr-exportd.service")
         assert exportd_active(device) == "inactive"
@@ -257,31 +257,36 @@ def test_export_to_a_luks2_stick_verified_on_the_host_R61_R62(device, step, tmp_
     assert "SYSTEMD_WANTS=nvr-exportd.service" in props, props
     assert not any(d["device"].startswith("/dev/vd") for d in sticks), sticks
 
+    with step("accounts (the stick's steps are logged by the person, art. 7 lid 2)"):
+        first_accounts(device)
+    as_beheerder = "--user b.beheerder"
     with step("nvr usb format (LUKS2, real cryptsetup, the device's password)"):
         formatted = json.loads(device.nvr(f"usb format {dev} --confirm '{stick['confirm']}' "
-                                          "--json", timeout=900).stdout)
+                                          f"{as_beheerder} --json", env=STAFF,
+                                          timeout=900).stdout)
     password = formatted["password"]            # generated, shown once (issue 13 item 2)
     dump = device.run(f"cryptsetup luksDump {dev}").stdout
     assert "Version:       \t2" in dump and "aes-xts-plain64" in dump, dump
     with step("nvr usb unlock with a wrong password: refused"):
-        wrong = device.nvr(f"usb unlock {dev}", env={"NVR_USB_PASSWORD": password[::-1]},
+        wrong = device.nvr(f"usb unlock {dev} {as_beheerder}",
+                           env={**STAFF, "NVR_USB_PASSWORD": password[::-1]},
                            check=False, timeout=900)
     assert wrong.returncode != 0 and "wrong passphrase" in wrong.stderr, wrong
     assert "nvr-export" not in device.run("dmsetup ls").stdout
     with step("nvr usb unlock"):
-        device.nvr(f"usb unlock {dev}", env={"NVR_USB_PASSWORD": password}, timeout=900)
+        device.nvr(f"usb unlock {dev} {as_beheerder}",
+                   env={**STAFF, "NVR_USB_PASSWORD": password}, timeout=900)
     assert [d["state"] for d in usb_list(device)] == ["unlocked"]
     assert f"nvr-export-{dev.rsplit('/', 1)[-1]}" in device.run("dmsetup ls").stdout
 
-    with step("art. 9 request: accounts, identity, declaration"):
-        first_accounts(device)
+    with step("art. 9 request: identity, declaration"):
         recorded = [s for s in segments(device) if s["camera"] == "entree"
                     and s["status"] == "ok"][:2]
         request = art9_request(device, "entree", recorded)
     with step("nvr export create onto the stick"):
         package = export_to_stick(device, request)
     with step("nvr usb eject (sync, umount, luksClose)"):
-        ejected = device.nvr(f"usb eject {dev}", timeout=300)
+        ejected = device.nvr(f"usb eject {dev} {as_beheerder}", env=STAFF, timeout=300)
     assert "locked" in ejected.stdout, ejected.stdout
     assert device.run("dmsetup ls").stdout.strip() in ("", "No devices found")
     assert device.run(f"lsblk -rno TYPE {dev}").stdout.split() == ["disk"]   # no crypt child

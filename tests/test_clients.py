@@ -58,7 +58,7 @@ def test_art4_lid1_footage_refused_from_an_unlisted_address_admin_pages_not_R20(
     footage = [("GET", "/live"), ("GET", "/cameras/cam/live"), ("GET", "/cameras/cam/live.mjpeg"),
                ("GET", f"/cameras/cam/day/{day}"), ("GET", f"/api/cameras/cam/segments/{day}"),
                ("GET", "/segments/" + "0" * 32 + "/video"),
-               ("POST", "/cameras/cam/access"), ("POST", "/exports")]
+               ("POST", "/cameras/cam/access"), ("POST", "/requests/1/export")]
     token = csrf_of(c)
     for method, url in footage:
         r = c.get(url) if method == "GET" else c.post(url, data={
@@ -111,7 +111,7 @@ FOOTAGE_ENDPOINTS = {"live.grid", "live.grid_access", "live.camera_page", "live.
                      "recordings.api_access", "recordings.video", "recordings.api_video",
                      "recordings.api_events", "recordings.thumbnail",
                      "recordings.api_thumbnail",
-                     "exports.create", "exports.api_create", "exports.start",
+                     "exports.api_create", "exports.start",
                      "exports.api_start"}
 
 

@@ -391,25 +391,26 @@ def test_r61_luks_format_arguments_make_luks2_aes_xts_argon2id(tmp_path):
 # -- item 1: the clients: the web's ExportdHelper, the eject button, `nvr exportd`, `nvr usb` -----
 
 def test_r61_exportd_helper_writes_the_package_onto_the_one_unlocked_stick(served, monkeypatch):
+    """The helper's target: the one unlocked stick, files opened by exportd, renamed when
+    finished (the package itself: tests/test_stick_export.py)."""
     from firmware.export.helpers import ExportdHelper, ExportError
     path, daemon, runner = served
     with pytest.raises(ExportError, match="exportd is not running"):
-        ExportdHelper(str(path) + ".absent").write("export-5", [("a.mp4", b"v")], PASSWORD)
+        ExportdHelper(str(path) + ".absent").stick()
     helper = ExportdHelper(str(path))
     with pytest.raises(ExportError, match="no unlocked USB stick"):
-        helper.write("export-5", [("a.mp4", b"video")], PASSWORD)
+        helper.stick()
     daemon.unlock("/dev/sdb", PASSWORD)
     daemon.unlock("/dev/sdc", "")
     with pytest.raises(ExportError, match="more than one USB stick is unlocked"):
-        helper.write("export-5", [("a.mp4", b"video")], PASSWORD)
+        helper.stick()
     daemon.eject("/dev/sdc")
-    done = helper.write("export-5", [("a.mp4", b"video")], PASSWORD)
-    assert done["path"] == "/dev/sdb:export-5/export-5.7z"
-    archive = Path(daemon.sticks["/dev/sdb"].mountpoint) / "export-5" / "export-5.7z"
-    assert archive.stat().st_size == done["bytes"]
-    listed = subprocess.run(["7z", "l", f"-p{PASSWORD}", str(archive)], capture_output=True,
-                            text=True)
-    assert listed.returncode == 0 and "a.mp4" in listed.stdout
+    target = helper.target(helper.stick(), "export-5", ["a.mp4"], 10)
+    target.open("a.mp4").write(b"video")
+    done = target.finish()
+    assert done == {"path": "/dev/sdb:export-5", "bytes": 5}
+    written = Path(daemon.sticks["/dev/sdb"].mountpoint) / "export-5" / "a.mp4"
+    assert written.read_bytes() == b"video"
     monkeypatch.setenv(protocol.SOCKET_ENV, str(path))
     from firmware.export.helpers import helper_for
     assert isinstance(helper_for(type("Cfg", (), {"export_directory": None})()), ExportdHelper)
@@ -448,9 +449,9 @@ def test_nvr_exportd_and_nvr_usb_over_the_real_socket(device, tmp_path):
         assert listed.returncode == 0, listed.stderr
         offered = [d["device"] for d in json.loads(listed.stdout)]
         assert "/dev/vda" not in offered and "/dev/sda" not in offered    # no system disk
-        refused = nvr("usb", "eject", "/dev/vda", "--socket", str(sock))
-        assert refused.returncode == 1
-        assert "is not a USB stick exportd offers" in refused.stderr
+        anonymous = nvr("--config", str(device.source), "usb", "eject", "/dev/vda",
+                        "--socket", str(sock))         # logged by a person: --user first
+        assert anonymous.returncode == 1 and "needs --user" in anonymous.stderr
         unconfirmed = nvr("usb", "format", "/dev/vda", "--socket", str(sock))
         assert unconfirmed.returncode == 1 and "not a USB stick" in unconfirmed.stderr
     finally:
@@ -476,8 +477,10 @@ def test_a_refusal_of_exportd_reads_dutch_in_a_web_request_and_english_on_the_cl
         protocol.call(path, wrong)
     assert str(english.value) == "wrong passphrase for /dev/sdb; type it again"
     from conftest import nvr
-    cli = nvr("usb", "unlock", "/dev/sdb", "--socket", str(path),
-              env={**os.environ, "NVR_USB_PASSWORD": "not the password"})
+    from conftest import PASSWORD as ACCOUNT_PASSWORD
+    cli = nvr("--config", str(site[1]), "usb", "unlock", "/dev/sdb", "--socket", str(path),
+              "--user", "b.beheerder", env={**os.environ, "NVR_PASSWORD": ACCOUNT_PASSWORD,
+                                            "NVR_USB_PASSWORD": "not the password"})
     assert cli.returncode == 1 and "wrong passphrase for /dev/sdb; type it again" in cli.stderr
     with app.test_request_context("/"):
         with pytest.raises(protocol.ProtocolError, match="exportd draait niet"):

@@ -1,9 +1,10 @@
 """Art. 9 lid 3-4: handing footage over to police or prosecutor (R-60..R-62, issue 10 item 1),
 exports in both logbooks (art. 7 lid 2, item 7) and the art. 9 declaration, read back with the
-real pdftotext and checked against the files the real 7z extracts from the package.
+real pdftotext and checked against the files the real 7z extracts from the package (and, for a
+package inside a 7z, the archive's own SHA-256, exportfix item 3).
 
 The order holds below the web and the CLI (firmware/governance/handover.py, with
-firmware/export/service.py::make_export as the one gate): the officer's identity (document type,
+firmware/export/service.py::make_package as the one export path): the officer's identity (document type,
 last digits, checked by the logged-in beheerder), then the officer's signed declaration, then
 the export, then the handover (medium, recipient, issuing beheerder, date and time).
 """
@@ -23,7 +24,7 @@ from webutil import login
 
 from firmware.config import load
 from firmware.export.helpers import ExportError, helper_for
-from firmware.export.service import list_exports, make_export
+from firmware.export.service import list_exports, make_package
 from firmware.governance.requests import RequestError
 from firmware.governance.service import Governance
 from firmware.storage.store import EncryptedStore
@@ -61,9 +62,10 @@ class Desk:
                                       start=start.timestamp(), end=end.timestamp())
 
     def export(self, req: dict) -> dict:
-        return make_export(self.gov, self.store, helper_for(self.cfg), self.beheerder,
-                           request_id=req["id"], camera="cam", start=req["start"],
-                           end=req["end"], password=ARCHIVE_PASSWORD)
+        return make_package(self.gov, self.store, self.beheerder, request_id=req["id"],
+                            camera="cam", start=req["start"], end=req["end"],
+                            helper=helper_for(self.cfg), reason="art. 9 verzoek",
+                            password=ARCHIVE_PASSWORD, device="test-device")
 
     def packages(self, req: dict) -> list[Path]:
         return sorted(Path(self.cfg.export_directory).glob(f"export-{req['reference']}-*"))
@@ -124,7 +126,9 @@ def test_art9_lid4_export_refused_before_the_officers_declaration_R62(site):
         desk.reqs.record_declaration(desk.beheerder, req["id"], "iemand anders")
     desk.reqs.record_declaration(desk.beheerder, req["id"], OFFICER)
     export = desk.export(req)
-    assert [Path(export["archive"]["path"])] == desk.packages(req)
+    assert [Path(export["path"]).parent] == desk.packages(req)
+    assert Path(export["path"]).name == desk.packages(req)[0].name + ".7z"
+    assert "password" not in export                 # typed: never returned
 
 
 def test_art9_handover_is_logged_in_the_logboek_inzien_R51_R62(site):
@@ -166,7 +170,8 @@ def test_art7_lid2_an_export_appears_in_both_logbooks_R50_R51(site):
         assert len(written) == 1, book
         details = json.loads(written[0]["details"])
         assert details["export"] == export["id"] and details["files"] == len(export["files"])
-        assert details["archive_sha256"] == export["archive"]["sha256"]
+        assert details["manifest_sha256"] == export["manifest_sha256"]
+        assert details["container"] == "7z" and ARCHIVE_PASSWORD not in written[0]["details"]
 
 
 # --- the whole handover through the CLI, the document read back ---------------------------------
@@ -250,6 +255,12 @@ def test_art9_declaration_lists_what_the_recipient_gets_and_cli_and_web_print_th
         assert re.fullmatch(r"cam_\d{8}-\d{6}\.mp4", video.name), video.name
     for member in extracted:                      # every file the recipient gets
         assert member.name in flat and sha256sum(member) in flat, member.name
+    # The archive itself (exportfix item 3): its name and SHA-256, to check before opening it,
+    # beside the manifest's SHA-256 and the key's fingerprint; the same in all three PDFs.
+    assert archive.name in flat and sha256sum(archive) in flat
+    assert sha256sum(folder / "manifest.json") in flat
+    assert [e["archive"]["fingerprint"] for e in listed if e["id"] == export["id"]][0] in flat
+    assert f"sha256sum {archive.name} geeft SHA-256 {sha256sum(archive)}" in flat
     [row] = [e for e in listed if e["id"] == export["id"]]
     for f in row["files"]:                        # a file lasts seconds: its times have them
         first, last = (datetime.fromtimestamp(f[k], AMSTERDAM) for k in ("start", "end"))

@@ -21,7 +21,7 @@ import pytest
 from firmware.cli import _store
 from firmware.config import load
 from firmware.export.helpers import helper_for
-from firmware.export.service import hand_over, make_export
+from firmware.export.service import hand_over, make_package
 from firmware.governance.roles import Action, Role
 from firmware.governance.service import Governance
 
@@ -98,9 +98,10 @@ def site(tmp_path_factory):
     gov = Governance.open(cfg)
     store = _store(cfg)
     beheerder = gov.login("b.beheerder", PASSWORD)
-    export = make_export(gov, store, helper_for(cfg), beheerder, request_id=art9["id"],
-                         camera="cam", start=start.timestamp(), end=end.timestamp(),
-                         password="een lang wachtwoord")
+    export = make_package(gov, store, beheerder, request_id=art9["id"], camera="cam",
+                          start=start.timestamp(), end=end.timestamp(),
+                          helper=helper_for(cfg), reason="verzoek politie",
+                          device="Gemeentehuis Soest")
     hand_over(gov, store, beheerder, export["id"], medium="USB-stick GEM-0042")
     gov.close()
     return tmp, config

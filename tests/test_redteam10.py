@@ -132,7 +132,7 @@ def test_art9_no_handover_once_the_request_is_closed(site):
     """The handover is recorded for an export of a request that was closed meanwhile: footage
     handed over for a request that is no longer open, with no new check."""
     from firmware.export.helpers import helper_for
-    from firmware.export.service import hand_over, make_export
+    from firmware.export.service import hand_over, make_package
     from firmware.governance import handover
     _, config = site
     cfg = load(config)
@@ -148,9 +148,9 @@ def test_art9_no_handover_once_the_request_is_closed(site):
         handover.record_identity(reqs, b, req["id"], officer="brigadier K. Bakker",
                                  document_type="dienstpas", last_digits="4411")
         reqs.record_declaration(b, req["id"], "brigadier K. Bakker")
-        export = make_export(gov, store, helper_for(cfg), b, request_id=req["id"],
-                             camera="cam", start=req["start"], end=req["end"],
-                             password="geheim wachtwoord 2026")
+        export = make_package(gov, store, b, request_id=req["id"], camera="cam",
+                              start=req["start"], end=req["end"], helper=helper_for(cfg),
+                              reason="verzoek politie")
         reqs.close(b, req["id"], "zaak afgehandeld door de politie")
         with pytest.raises(Exception, match="(?i)gesloten|closed"):
             hand_over(gov, store, b, export["id"], medium="USB-stick 0042")

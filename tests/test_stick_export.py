@@ -173,19 +173,66 @@ def test_nvr_export_create_without_to_uses_the_one_unlocked_stick_and_prints_jso
         assert out["password"] not in made.stderr
 
 
-def test_nvr_usb_format_generates_the_password_and_prints_it_once(tmp_path):
+def test_nvr_usb_format_generates_the_password_and_prints_it_once(site, tmp_path):
     with exportd(tmp_path) as (sock, daemon, runner):
-        env = {k: v for k, v in os.environ.items() if k != "NVR_USB_PASSWORD"}
-        made = nvr("usb", "format", "/dev/sdb", "--socket", str(sock), "--confirm",
-                   "/dev/sdb Cruzer Blade 16.0GB", "--json", env=env)
+        env = {k: v for k, v in staff(site).items() if k != "NVR_USB_PASSWORD"}
+        usb = ("--config", str(stick_config(site)), "usb", "format", "/dev/sdb", "--socket",
+               str(sock), "--confirm", "/dev/sdb Cruzer Blade 16.0GB", "--user", "b.beheerder")
+        made = nvr(*usb, "--json", env=env)
         assert made.returncode == 0, made.stderr
         password = json.loads(made.stdout)["password"]
         assert runner.passwords["/dev/sdb"] == password          # what luksFormat was given
         assert len(password) == 29 and made.stdout.count(password) == 1
-        short = nvr("usb", "format", "/dev/sdb", "--socket", str(sock), "--confirm",
-                    "/dev/sdb Cruzer Blade 16.0GB", env={**env, "NVR_USB_PASSWORD": "kort"})
+        short = nvr(*usb, env={**env, "NVR_USB_PASSWORD": "kort"})
         assert short.returncode == 1 and "at least 16 characters" in short.stderr
         assert runner.passwords["/dev/sdb"] == password
+
+
+def test_art7_lid2_nvr_usb_format_unlock_and_eject_are_logged_by_the_user_R50(site, tmp_path):
+    """`nvr usb format|unlock|eject --user NAME` (exportfix item 2): each in the usage logbook
+    by that account, with device, model and size; a wrong password is refused and logged as
+    such; no password in any entry; without --user nothing happens."""
+    from firmware.config import load
+    from firmware.governance.service import Governance
+    gov = Governance.open(load(site))
+    since = len(gov.logbook.entries("usage"))
+    gov.close()
+    with exportd(tmp_path) as (sock, daemon, runner):
+        env = {k: v for k, v in staff(site).items() if k != "NVR_USB_PASSWORD"}
+        base = ("--config", str(stick_config(site)), "usb")
+        where = ("--socket", str(sock))
+        anonymous = nvr(*base, "format", "/dev/sdc", *where, "--confirm",
+                        "/dev/sdc datAshur PRO 8.0GB", env=env)
+        assert anonymous.returncode == 1 and "--user" in anonymous.stderr
+        assert daemon.sticks["/dev/sdc"].kind == "plain"          # not formatted
+        officer = nvr(*base, "format", "/dev/sdc", *where, "--confirm",
+                      "/dev/sdc datAshur PRO 8.0GB", "--user", "p.officer", env=env)
+        assert officer.returncode == 1 and daemon.sticks["/dev/sdc"].kind == "plain"  # R-11
+        made = nvr(*base, "format", "/dev/sdc", *where, "--confirm",
+                   "/dev/sdc datAshur PRO 8.0GB", "--user", "b.beheerder", "--json", env=env)
+        assert made.returncode == 0, made.stderr
+        generated = json.loads(made.stdout)["password"]
+        wrong = nvr(*base, "unlock", "/dev/sdb", *where, "--user", "b.beheerder",
+                    env={**env, "NVR_USB_PASSWORD": "niet het wachtwoord!!"})
+        assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr
+        right = nvr(*base, "unlock", "/dev/sdb", *where, "--user", "b.beheerder",
+                    env={**env, "NVR_USB_PASSWORD": LUKS_PASSWORD})
+        assert right.returncode == 0, right.stderr
+        ejected = nvr(*base, "eject", "/dev/sdb", *where, "--user", "b.beheerder", env=env)
+        assert ejected.returncode == 0 and daemon.sticks["/dev/sdb"].state == "locked"
+    gov = Governance.open(load(site))
+    entries = [e for e in gov.logbook.entries("usage")[since:] if e["action"].startswith("usb-")]
+    gov.close()
+    assert [(e["action"], e["actor"], e["subject"]) for e in entries] == [
+        ("usb-format", "b.beheerder", "/dev/sdc"),
+        ("usb-unlock-refused", "b.beheerder", "/dev/sdb"),
+        ("usb-unlock", "b.beheerder", "/dev/sdb"),
+        ("usb-eject", "b.beheerder", "/dev/sdb")]
+    assert json.loads(entries[2]["details"]) == {"device": "/dev/sdb", "model": "Cruzer Blade",
+                                                 "size": 16_008_609_792}
+    assert "wrong passphrase" in entries[1]["reason"]
+    for secret in (generated, LUKS_PASSWORD, "niet het wachtwoord!!"):
+        assert secret not in json.dumps(entries)
 
 
 def test_r61_a_window_too_large_for_the_7z_in_memory_is_refused_and_logged(desk, tmp_path,

@@ -464,7 +464,76 @@ def test_the_api_starts_an_export_and_answers_its_status(site, beheerder):
 
 def test_ejecting_the_development_folder_says_it_stays(site, beheerder):
     req_id = _registered(beheerder, "PL-EJECT-DEV")
+    gov = Governance.open(load(site[1]))
+    since = len(gov.logbook.entries("usage"))
+    gov.close()
     r = beheerder.post(f"/requests/{req_id}/export/eject", data={
         "csrf": csrf_of(beheerder), "device": str(load(site[1]).export_directory)},
         follow_redirects=True)
     assert r.status_code == 200 and "nooit wordt uitgeworpen" in r.get_data(True)
+    assert _stick_entries(site[1], since) == []          # nothing ejected, nothing logged
+
+
+# --- the sticks in the usage logbook (art. 7 lid 2, R-50; exportfix item 2) --------------------
+
+def _stick_entries(config, since: int) -> list[dict]:
+    import json
+    gov = Governance.open(load(config))
+    try:
+        entries = gov.logbook.entries("usage")[since:]
+    finally:
+        gov.close()
+    return [{**e, "details": json.loads(e["details"] or "{}")} for e in entries
+            if e["action"].startswith("usb-")]
+
+
+def test_art7_lid2_formatting_unlocking_and_ejecting_a_stick_are_logged_by_who_did_it_R50(
+        stick_app, site):
+    """Formatteren, a refused Ontgrendelen (wrong password), Ontgrendelen and Uitwerpen on the
+    web page: each in the usage logbook by the logged-in beheerder, with the stick's device,
+    model and size, never a password; the actions have their Dutch wording."""
+    from test_exportd import PASSWORD
+
+    from firmware.governance.wording import ACTIONS
+    app, daemon, runner, _ = stick_app
+    _, config = site
+    gov = Governance.open(load(config))
+    since = len(gov.logbook.entries("usage"))
+    gov.close()
+    c = login(app, "b.beheerder")
+    req_id = _registered(c, "PL-STICKLOG")
+    formatted = c.post(f"/requests/{req_id}/export/format", data={
+        "csrf": csrf_of(c), "device": "/dev/sdc",
+        "confirmation": "/dev/sdc datAshur PRO 8.0GB", "password_choice": "generate"})
+    assert formatted.status_code == 200
+    import re
+    generated = re.search(r'<code id="password" class="password">([^<]+)</code>',
+                          formatted.get_data(True)).group(1)
+    wrong = c.post(f"/requests/{req_id}/export/unlock", data={
+        "csrf": csrf_of(c), "device": "/dev/sdb", "password": "niet het wachtwoord!!"})
+    assert wrong.status_code == 400
+    right = c.post(f"/requests/{req_id}/export/unlock", data={
+        "csrf": csrf_of(c), "device": "/dev/sdb", "password": PASSWORD})
+    assert right.status_code == 302 and daemon.sticks["/dev/sdb"].state == "unlocked"
+    ejected = c.post(f"/requests/{req_id}/export/eject", data={
+        "csrf": csrf_of(c), "device": "/dev/sdb"}, follow_redirects=True)
+    assert ejected.status_code == 200 and daemon.sticks["/dev/sdb"].state == "locked"
+    assert "uitgeworpen" in ejected.get_data(True)          # Dutch, not exportd's English
+    logged = _stick_entries(config, since)
+    assert [(e["action"], e["actor"], e["subject"]) for e in logged] == [
+        ("usb-format", "b.beheerder", "/dev/sdc"),
+        ("usb-unlock-refused", "b.beheerder", "/dev/sdb"),
+        ("usb-unlock", "b.beheerder", "/dev/sdb"),
+        ("usb-eject", "b.beheerder", "/dev/sdb")]
+    assert logged[0]["details"] == {"device": "/dev/sdc", "model": "datAshur PRO",
+                                    "size": 8_000_000_000}
+    assert logged[2]["details"] == {"device": "/dev/sdb", "model": "Cruzer Blade",
+                                    "size": 16_008_609_792}
+    assert "wachtwoord" in logged[1]["reason"]              # why it was refused
+    text = str(logged)
+    for secret in (generated, PASSWORD, "niet het wachtwoord!!"):
+        assert secret not in text
+    from firmware.governance.wording import DETAIL_KEYS
+    for action in ("usb-format", "usb-unlock", "usb-unlock-refused", "usb-eject"):
+        assert action in ACTIONS
+    assert all(set(e["details"]) <= set(DETAIL_KEYS) for e in logged)   # Dutch labels

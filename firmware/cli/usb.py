@@ -1,6 +1,7 @@
 """The export helper and its USB sticks (issue 13 items 1 and 4): `nvr exportd` runs the
 privileged daemon (as root, from nvr-exportd.service); `nvr usb list|unlock|format|eject` talk
-to it over its socket, as the web interface does."""
+to it over its socket, as the web interface does. Formatting, unlocking and ejecting need
+--user and are logged in the usage logbook (export/media_log.py, art. 7 lid 2)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,6 @@ def _socket_arg(parser) -> None:
     parser.add_argument("--socket", metavar="PATH", default=None,
                         help=f"exportd's socket (default: ${protocol.SOCKET_ENV} or "
                              f"{protocol.DEFAULT_SOCKET})")
-
-
-# format and unlock wait for cryptsetup's Argon2id (256 MiB), which can take longer than the
-# socket's usual 30 s on a slow CPU: the system test's emulated one took 25 to 81 s to format.
-SLOW = 900
 
 
 def _call(args, request: dict, timeout: float = 30) -> dict:
@@ -76,12 +72,34 @@ def cmd_usb_list(args) -> int:
     return 0
 
 
+def _desk(args):
+    """Governance, the logged-in --user and the helper for a stick command that is logged
+    (export/media_log.py: art. 7 lid 2, R-50)."""
+    from firmware.cli.common import _config, _governance, _login
+    from firmware.export.helpers import ExportdHelper
+    gov = _governance(_config(args))
+    return gov, _login(gov, args, None), ExportdHelper(args.socket)
+
+
+def _logged(args, step, *params) -> dict:
+    """Run a media_log step (format_stick, unlock_stick, eject_stick) as --user."""
+    from firmware.export.helpers import ExportError
+    from firmware.governance.service import Refused
+    gov, actor, helper = _desk(args)
+    try:
+        return step(gov, actor, helper, args.device, *params)
+    except (ExportError, Refused) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        gov.close()
+
+
 def cmd_usb_unlock(args) -> int:
+    from firmware.export import media_log
     password = _password("NVR_USB_PASSWORD", f"password of the stick {args.device}: ")
-    stick = _call(args, {"cmd": "unlock", "device": args.device, "password": password},
-                  timeout=SLOW)
-    _print(stick["device"], args.json, f"{args.device} is unlocked; export, then nvr usb eject "
-                                       f"{args.device}")
+    stick = _logged(args, media_log.unlock_stick, password)
+    _print(stick, args.json, f"{args.device} is unlocked; export, then nvr usb eject "
+                             f"{args.device}")
     return 0
 
 
@@ -94,6 +112,7 @@ def cmd_usb_format(args) -> int:
                        f"--confirm {devices[args.device]['confirm']!r}")
     import os
 
+    from firmware.export import media_log
     from firmware.export.passwords import PasswordError, check_typed, generate
     generated = None
     if args.type_password or os.environ.get("NVR_USB_PASSWORD"):
@@ -105,8 +124,7 @@ def cmd_usb_format(args) -> int:
             raise CliError(str(exc)) from None
     else:
         password = generated = generate()           # shown once below, never stored
-    stick = _call(args, {"cmd": "format", "device": args.device, "confirm": args.confirm,
-                         "password": password}, timeout=SLOW)["device"]
+    stick = _logged(args, media_log.format_stick, args.confirm, password)
     text = f"{args.device} is formatted as LUKS2 and locked"
     if generated is not None:
         stick["password"] = generated
@@ -117,9 +135,15 @@ def cmd_usb_format(args) -> int:
 
 
 def cmd_usb_eject(args) -> int:
-    done = _call(args, {"cmd": "eject", "device": args.device}, timeout=SLOW)
+    from firmware.export import media_log
+    done = _logged(args, media_log.eject_stick)
     _print(done, args.json, done["message"])
     return 0
+
+
+def _user_arg(parser) -> None:
+    parser.add_argument("--user", help="your personal account (password from NVR_PASSWORD); "
+                        "the step is logged in the usage logbook")
 
 
 def add_parser(sub) -> None:
@@ -133,6 +157,7 @@ def add_parser(sub) -> None:
     p = _action(usb, "unlock", cmd_usb_unlock, "unlock and mount a stick (password: "
                 "$NVR_USB_PASSWORD or a prompt)")
     p.add_argument("device")
+    _user_arg(p)
     _socket_arg(p)
     p = _action(usb, "format", cmd_usb_format, "erase a stick and make it LUKS2; prints the "
                 "generated password once")
@@ -141,7 +166,9 @@ def add_parser(sub) -> None:
                    "nvr usb list shows them")
     p.add_argument("--type-password", action="store_true", help="type the password (at least "
                    "16 characters; or $NVR_USB_PASSWORD) instead of the generated one")
+    _user_arg(p)
     _socket_arg(p)
     p = _action(usb, "eject", cmd_usb_eject, "sync, unmount and lock a stick")
     p.add_argument("device")
+    _user_arg(p)
     _socket_arg(p)

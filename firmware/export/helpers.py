@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from firmware.export.package import write_7z, write_7z_to
+from firmware.export.package import write_7z_to
 from firmware.i18n import _
 
 
@@ -147,7 +146,7 @@ class DirectoryHelper:
         return self._device(device)
 
     def eject(self, device: str) -> dict:
-        return {**self._device(device), "message": _(
+        return {**self._device(device), "ejected": False, "message": _(
             "no export medium: exports go into the development directory %(directory)s, "
             "which is never ejected", directory=self.directory)}
 
@@ -179,15 +178,6 @@ class DirectoryHelper:
                              "(%(problem)s); the footage is still on the recorder. Check the "
                              "medium (removed? full?) and export again.",
                              directory=self.directory, problem=exc.strerror or exc))
-
-    def write(self, name: str, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-        """The old 7z of separate files (service.make_export), until the web calls
-        make_package."""
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            return write_7z(self.directory / f"{name}.7z", members, password)
-        except OSError as exc:
-            raise self._failed(exc) from None
 
 
 # -- exportd's stick -----------------------------------------------------------------------------
@@ -268,16 +258,21 @@ class ExportdHelper:
         raise ExportError(_("%(device)s is not a USB stick exportd offers (only USB disks, "
                             "never the system's own disks); see nvr usb list", device=device))
 
+    # format and unlock wait for cryptsetup's Argon2id (256 MiB), which can take longer than
+    # the socket's usual 30 s on a slow CPU: the system test's emulated one took 25 to 81 s to
+    # format (docs/system-test.md); eject waits for sync.
+    SLOW = 900
+
     def format(self, device: str, confirmation: str, password: str) -> dict:
         return self._call({"cmd": "format", "device": device, "confirm": confirmation,
-                           "password": password}, timeout=None)["device"]
+                           "password": password}, timeout=self.SLOW)["device"]
 
     def unlock(self, device: str, password: str) -> dict:
         return self._call({"cmd": "unlock", "device": device, "password": password},
-                          timeout=120)["device"]
+                          timeout=self.SLOW)["device"]
 
     def eject(self, device: str) -> dict:
-        return self._call({"cmd": "eject", "device": device}, timeout=120)
+        return self._call({"cmd": "eject", "device": device}, timeout=self.SLOW)
 
     def stick(self) -> dict:
         return _one_unlocked(self.devices())
@@ -292,19 +287,6 @@ class ExportdHelper:
                                 "valid: check the stick and export again",
                                 device=stick["device"], problem="descriptors"))
         return ExportdTarget(self, stick["device"], name, dict(zip(files, fds)))
-
-    def write(self, name: str, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-        """The old 7z of separate files (service.make_export) onto the one unlocked stick,
-        until the web calls make_package."""
-        stick = self.stick()
-        target = self.target(stick, name, [f"{name}.7z"], 0)
-        try:
-            archive = write_7z_to(target.open(f"{name}.7z"), members, password)
-            target.finish()
-        except BaseException:
-            target.abort()
-            raise
-        return {**archive, "path": f"{stick['device']}:{name}/{name}.7z"}
 
 
 # -- the 7z archive around the package ----------------------------------------------------------

@@ -1,7 +1,7 @@
 """The 7z archive (R-61): AES-256 with encrypted headers, so without the password it reveals
 nothing but its size (not even the file names). It holds the evidence package on a medium that
-takes one (a stick that encrypts in hardware; the development directory); the old export
-(`service.make_export`) wrote its separate MP4 files into it.
+takes one (a stick that encrypts in hardware; the development directory): `helpers.ArchiveTarget`
+writes the package's files into it under the package's folder name.
 
 The members are stored (7z "Copy"), not compressed: H.264 does not compress, and compressing
 would make a long export many times slower on a Pi.
@@ -10,9 +10,7 @@ would make a long export many times slower on a Pi.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import BinaryIO
 
 
@@ -41,17 +39,3 @@ def write_7z_to(out: BinaryIO, members: Iterable[tuple[str, bytes | BinaryIO]],
         digest.update(block)
         size += len(block)
     return {"bytes": size, "sha256": digest.hexdigest()}
-
-
-def write_7z(path: Path, members: Iterable[tuple[str, bytes]], password: str) -> dict:
-    """Write `members` (name, content) to `path`; return its path, size and SHA-256."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with open(tmp, "w+b") as f:
-            archive = write_7z_to(f, members, password)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return {"path": str(path), **archive}

@@ -2,9 +2,8 @@
 
 The request must cover the camera and window, and the officer must have identified and signed
 the declaration (`Requests.authorize_export`, which checks the permission, art. 9 lid 3-4 and
-logs): `make_package` is the one export path (the evidence package onto the medium a helper
-offers; `make_export`, the old 7z of separate MP4 files, stays only until the web calls
-`make_package`). The segments are decrypted one at a time into the package, never to a plain
+logs): `make_package` is the one export path, for the web's page, its API and the CLI alike
+(the evidence package onto the medium a helper offers). The segments are decrypted one at a time into the package, never to a plain
 file on the device's disk. The export is recorded with the SHA-256 of every file the recipient
 gets, so the art. 9 declaration (R-62) can be printed, pre-filled, whenever it is needed;
 `hand_over` records the handover.
@@ -12,7 +11,6 @@ gets, so the art. 9 declaration (R-62) can be printed, pre-filled, whenever it i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -44,63 +42,13 @@ CREATE TABLE IF NOT EXISTS exports (
     camera_id   TEXT NOT NULL,
     start       REAL NOT NULL,
     end         REAL NOT NULL,
-    files       TEXT NOT NULL,          -- JSON: [{name, segment, start, end, sha256 of the MP4}]
-    archive     TEXT NOT NULL,          -- JSON: {path, bytes, sha256, other_files: [{name, sha256}]}
+    files       TEXT NOT NULL,          -- JSON: [{name, segments, start, end, sha256 of the MP4}]
+    archive     TEXT NOT NULL,          -- JSON: {path, bytes, sha256 (of manifest.json), kind,
+                                        --  container, fingerprint, other_files, archive_sha256}
     made_by     TEXT NOT NULL,
     made        REAL NOT NULL
 );
 """
-
-
-def make_export(gov, store, helper: ExportHelper, actor: Actor, *, request_id: int,
-                camera: str, start: float, end: float, password: str,
-                min_password: int = 12) -> dict:
-    """Write the package for request `request_id`; return the recorded export."""
-    if len(password) < min_password:
-        raise ExportError(_("the archive's password has at least %(count)s characters (R-61); "
-                            "give it to the recipient apart from the USB stick (artikel 9 lid 2)",
-                            count=min_password))
-    reqs = gov.requests(store)
-    req = reqs.authorize_export(actor, request_id, camera, start, end)
-    segments = store.list_segments(camera, start, end)
-    if not segments:
-        raise ExportError(_("camera %(camera)s has no recordings in the given window: there is "
-                            "nothing to export; choose a window within the retention period or "
-                            "a hold (R-40, R-41)", camera=camera))
-    files: list[dict] = []
-    extras: list[dict] = []             # SHA256SUMS and manifest.json, as the recipient gets them
-
-    def members():
-        for n, s in enumerate(segments, 1):
-            data = b"".join(store.read_segment(s["id"]))
-            name = f"{camera}_{_stamp(s['start'])}_{n:03d}.mp4"
-            files.append({"name": name, "segment": s["id"], "start": s["start"],
-                          "end": s["end"], "sha256": hashlib.sha256(data).hexdigest()})
-            yield name, data
-        sums = "".join(f"{f['sha256']}  {f['name']}\n" for f in files).encode()
-        manifest = json.dumps({
-            "kenmerk": req["reference"], "camera": camera, "van": _iso(start),
-            "tot": _iso(end), "bestanden": [{"naam": f["name"], "van": _iso(f["start"]),
-                                             "tot": _iso(f["end"]), "sha256": f["sha256"]}
-                                            for f in files]}, indent=1).encode()
-        for extra, data in (("SHA256SUMS", sums), ("manifest.json", manifest)):
-            extras.append({"name": extra, "sha256": hashlib.sha256(data).hexdigest()})
-            yield extra, data
-
-    name = f"export-{_safe(req['reference'])}-{_stamp(time.time())}"
-    archive = {**helper.write(name, members(), password), "other_files": extras}
-    db = reqs.db
-    db.executescript(SCHEMA)
-    cur = db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, archive, "
-                     "made_by, made) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (request_id, camera, start, end, json.dumps(files), json.dumps(archive),
-                      actor.name, time.time()))
-    details = {"export": cur.lastrowid, "files": len(files), "camera": camera,
-               "archive_sha256": archive["sha256"], "bytes": archive["bytes"]}
-    for book in ("usage", "inzien"):            # art. 7 lid 2 and R-51: both logbooks
-        gov.logbook.append(book, actor.name, "export-written", subject=f"request {request_id}",
-                           reason=req["reference"], details=details)
-    return show_export(db, cur.lastrowid)
 
 
 def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, start: float,
@@ -283,10 +231,6 @@ def hand_over(gov, store, actor: Actor, export_id: int, *, medium: str) -> dict:
 def _stamp(t: float) -> str:
     """A time in file names: Dutch local time (the times the declaration shows)."""
     return datetime.fromtimestamp(t, AMSTERDAM).strftime("%Y%m%d-%H%M%S")
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, AMSTERDAM).isoformat(timespec="seconds")
 
 
 def _safe(reference: str) -> str:

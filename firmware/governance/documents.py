@@ -303,7 +303,7 @@ def art9_declaration_pdf(facts: dict, out: Path) -> Path:
     doc.heading("Bestanden in het exportpakket")
     if export and export["archive"].get("kind") == "package":
         _package_files(doc, export["archive"], export["files"])
-    elif export:
+    elif export:                    # an export of earlier firmware: 7z of separate MP4s
         files = export["files"]
         doc.line_text(f"{len(files)} videobestanden (MP4, zonder geluid) en de lijsten "
                       "SHA256SUMS en manifest.json. De SHA-256 is die van het bestand zoals de "
@@ -470,6 +470,13 @@ def _package_files(doc, archive: dict, files: list[dict]) -> None:
                         "sha256sum -c manifest.sha256 and openssl pkeyutl -verify (see "
                         "LEESMIJ.txt).", name=Path(archive["path"]).name,
                         bytes=archive["bytes"]))
+    if archive.get("container") == "7z" and archive.get("archive_sha256"):
+        # The recipient checks the archive before opening it (exportfix item 3).
+        doc.line_text(dutch("The package is inside the 7z archive %(name)s (AES-256, opened "
+                            "with the password given apart from the medium). Check the archive "
+                            "before opening it: sha256sum %(name)s gives",
+                            name=Path(archive["path"]).name))
+        doc.hash_line(archive["archive_sha256"])
     for f in files:
         doc.line_text(f"{f['name']}   {local_zoned(f['start'], seconds=True)} tot "
                       f"{local_zoned(f['end'], seconds=True)}")

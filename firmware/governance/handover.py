@@ -7,7 +7,8 @@ The order, kept here below the web and the CLI (`Requests.authorize_export` asks
    officer's name, the document type and only the last digits of its number (never the full
    number: the logbook is kept for years and names no more than needed);
 2. art. 9 lid 4: the officer signs the declaration of careful use; the beheerder records it;
-3. the export is written (firmware/export/service.py::make_export, the one gate);
+3. the export is written (firmware/export/service.py::make_package, the one export
+   path, for the web, its API and the CLI alike);
 4. the handover: date and time, the medium's label or serial, the recipient (the identified
    officer) and the issuing beheerder, in the Logboek Inzien Beeldmateriaal (R-51).
 

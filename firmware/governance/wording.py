@@ -101,6 +101,11 @@ ACTIONS: Words = Words({
     "export-authorized": N_("export allowed on an art. 9 request"),
     "export-written": N_("overdracht package written"),
     "export-failed": N_("export failed"),
+    # the export sticks (exportfix item 2, export/media_log.py)
+    "usb-format": N_("USB stick formatted for exports (LUKS2)"),
+    "usb-unlock": N_("USB stick unlocked for an export"),
+    "usb-unlock-refused": N_("unlocking a USB stick refused (wrong password or another fault)"),
+    "usb-eject": N_("USB stick ejected and locked"),
     "export-handed-over": N_("export handed over to police or prosecutor (art. 9 lid 2-4)"),
     "segment-hashes": N_("recording-time hashes of the segments sealed"),
     "visit-opened": N_("visit of police/prosecutor registered"),
@@ -168,6 +173,9 @@ DETAIL_KEYS: Words = Words({
     "previous_start": N_("previous recorder started at"),
     "previous_pid": N_("process number of the previous recorder"),
     "nrestarts": N_("restarts by systemd"),
+    # an export stick (export/media_log.py) and how a package was packed
+    "device": N_("USB stick (device)"), "model": N_("model"),
+    "container": N_("packed as"),
 })
 # Who wrote an entry when it was not a person's account.
 ACTORS: Words = Words({

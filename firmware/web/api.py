@@ -149,9 +149,15 @@ def _document() -> dict:
             "post": _op("close a request; its hold is released", _body(["reason"],
                                                                        reason=_TEXT))},
         "/api/exports": {"get": _op("exports made"),
-                         "post": _op("export a registered art. 9 request's footage (R-60, R-61)",
-                                     _body(["request", "password"], request={"type": "integer"},
-                                           password=_TEXT, start=_TIME, end=_TIME), 201)},
+                         "post": _op("write the evidence package of a registered art. 9 "
+                                     "request onto the one unlocked stick and wait for it: "
+                                     "path, manifest SHA-256, the device key's fingerprint, "
+                                     "files, bytes, the 7z's SHA-256 and a generated password "
+                                     "once; a typed password has at least 16 characters "
+                                     "(R-60..R-62)",
+                                     _body(["request", "reason"], request={"type": "integer"},
+                                           reason=_TEXT, start=_TIME, end=_TIME,
+                                           password=_TEXT), 201)},
         "/api/requests/{req_id}/export": {
             "parameters": _path(("req_id", "int")),
             "get": _op("the export of a registered art. 9 request: whether identity and "

@@ -18,12 +18,13 @@ from pathlib import Path
 from flask import (Blueprint, current_app, g, make_response, redirect, render_template,
                    send_file, url_for)
 
+from firmware.export import media_log
 from firmware.export.helpers import ExportError, helper_for
 from firmware.export.service import hand_over, list_exports, show_export
 from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
 from firmware.governance.requests import RequestError
-from firmware.i18n import _, lazy_gettext, ngettext
+from firmware.i18n import _, lazy_gettext
 from firmware.web.export_jobs import DONE, FAILED, Busy, Jobs
 from firmware.web.routes import (Action, FormState, InputError, done, field_label, fields,
                                  footage_client, gov, integer, is_api, keeps_form, local_time,
@@ -50,36 +51,36 @@ def index():
 
 def _ready(db, req_id: int) -> bool:
     """Whether the officer's identity and signed declaration are recorded (art. 9 lid 3-4);
-    only a hint for the page: make_export refuses without them."""
+    only a hint for the page: make_package refuses without them."""
     record = officer_record(db, req_id)
     return bool(record and record["declaration_signed_by"])
 
 
-@bp.route("/exports", methods=["POST"])
 @bp.route("/api/exports", methods=["POST"], endpoint="api_create")
 @rule(Action.EXPORT)
 @footage_client
 def create():
+    """The evidence package of a registered art. 9 request onto the one unlocked stick,
+    written while the API waits (the page writes it in the background: `start`): the same
+    `make_package` as the page and the CLI. The answer is what the export's result shows, with
+    a generated 7z password once. API only: a page form posting here would lose that password
+    in a redirect, so the pages export through `start` and its status page."""
+    from firmware.export.service import make_package
     f = fields()
     cfg = nvr()["cfg"]
-    reqs = gov().requests(nvr()["store"])
-    req = reqs.show(integer(f, "request"))
-    start = moment(f, "start") if text(f, "start", required=False) else req["start"]
-    end = moment(f, "end") if text(f, "end", required=False) else req["end"]
-    from firmware.export.service import make_export     # the 7z path of the API, until the
-    try:                                                # one package path replaces it
-        export = make_export(gov(), nvr()["store"], helper_for(cfg), g.actor,
-                             request_id=req["id"], camera=req["camera_id"], start=start, end=end,
-                             password=text(f, "password", required=False),
-                             min_password=cfg.export.min_password)
-    except ExportError as exc:
+    req = _art9(integer(f, "request"))
+    reason = text(f, "reason")
+    begin, end = _window(f, req)
+    typed = _typed_password(f) if f.get("password") else None
+    try:
+        export = make_package(gov(), nvr()["store"], g.actor, request_id=req["id"],
+                              camera=req["camera_id"], start=begin, end=end,
+                              helper=helper_for(cfg), reason=reason, password=typed,
+                              device=cfg.device.name or cfg.device.id, zone=cfg.device.timezone)
+    except (ExportError, RequestError) as exc:
         raise InputError(str(exc)) from None
-    return done(export, ngettext(
-        "Export %(number)s written: %(num)s file. Record the handover (medium) and print the "
-        "declaration.",
-        "Export %(number)s written: %(num)s files. Record the handover (medium) and print the "
-        "declaration.", len(export["files"]), number=export["id"]),
-                url_for("exports.index"), 201)
+    return {**_result(export), **({"password": export["password"]}
+                                  if "password" in export else {})}, 201
 
 
 @bp.route("/exports/<int:export_id>/handover", methods=["POST"])
@@ -237,7 +238,8 @@ def _offered(helper, device: str) -> dict:
 def format_stick(req_id: int):
     """Formatteren: erases the stick and makes it LUKS2 (exportd), after the person typed the
     confirmation naming device, model and size exactly; the password is generated unless one is
-    typed, and a generated one is shown once on the answer to this POST (never in a URL)."""
+    typed, and a generated one is shown once on the answer to this POST (never in a URL).
+    Logged in the usage logbook (export/media_log.py), as unlocking and ejecting are."""
     from firmware.export import passwords
     _art9(req_id)
     f = fields()
@@ -253,7 +255,7 @@ def format_stick(req_id: int):
     typed = f.get("password_choice") == "typed"
     password = _typed_password(f) if typed else passwords.generate()
     try:
-        helper.format(stick["device"], confirmation, password)
+        media_log.format_stick(gov(), g.actor, helper, stick["device"], confirmation, password)
     except ExportError as exc:
         raise _stick_error(exc) from None
     if typed:
@@ -281,7 +283,7 @@ def unlock_stick(req_id: int):
         error.field = "password"
         raise error
     try:
-        helper.unlock(stick["device"], password)
+        media_log.unlock_stick(gov(), g.actor, helper, stick["device"], password)
     except ExportError as exc:
         raise _stick_error(exc, "password") from None
     return done({"device": stick["device"]}, _("USB stick %(device)s is unlocked.",
@@ -301,11 +303,13 @@ def eject_stick(req_id: int):
         raise InputError(_("the USB stick %(device)s is being written: wait until the export "
                            "is done, then eject it", device=stick["device"]))
     try:
-        ejected = helper.eject(stick["device"]) or {}
+        ejected = media_log.eject_stick(gov(), g.actor, helper, stick["device"])
     except ExportError as exc:
         raise _stick_error(exc) from None
-    message = ejected.get("message") or _(       # the development folder says it stays
-        "USB stick %(device)s is ejected and locked: pull it out now.", device=stick["device"])
+    message = _("USB stick %(device)s is ejected and locked: pull it out now.",
+                device=stick["device"])
+    if ejected.get("ejected") is False:          # the development folder says it stays
+        message = ejected.get("message") or message
     return done({"device": stick["device"]}, message,
                 url_for("exports.request_page", req_id=req_id))
 
@@ -451,7 +455,9 @@ def _result(export: dict) -> dict:
             "manifest_sha256": (export.get("manifest_sha256") or package.get("manifest_sha256")
                                 or archive.get("sha256")),
             "fingerprint": archive.get("fingerprint"), "bytes": export.get("bytes"),
-            "files": export.get("files") or []}
+            "files": export.get("files") or [],
+            **({"archive_sha256": archive["archive_sha256"]}
+               if archive.get("archive_sha256") else {})}
 
 
 def _size(n: int) -> str:
