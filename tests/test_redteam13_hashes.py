@@ -156,10 +156,6 @@ def test_a_key_that_expires_during_the_export_stops_it_R40(desk, tmp_path):
     assert desk.failures() and not desk.exports()
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 7: the art. 9 declaration prints the "
-                   "key fingerprint stored in the exports table, which anyone with sqlite3 "
-                   "and the data directory can change, instead of the device's own key "
-                   "(governance/documents.py, cli/exports.py: exportfix)")
 def test_the_declaration_prints_the_devices_own_fingerprint_not_the_tables_R62(desk, tmp_path):
     import subprocess
 

@@ -165,11 +165,6 @@ def test_a_package_signed_again_with_another_key_fails_against_the_declared_fing
     assert verify(made[0], fingerprint=fingerprint) == []
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 3: `nvr export verify` takes no "
-                   "--fingerprint and does not print the package's key fingerprint, so a "
-                   "package re-signed with another key passes unless the person runs openssl "
-                   "by hand; cli/exports.py is exportfix's (pass fingerprint= to "
-                   "manifest.verify, print it on success)")
 def test_nvr_export_verify_checks_and_prints_the_fingerprint_R62(site, made, tmp_path):
     path, fingerprint = made
     ok = verify_cli(site, path)

@@ -88,13 +88,17 @@ def _progress_bar():
 
 def cmd_export_verify(args) -> int:
     """Check a package with the rules a recipient's tools apply; non-zero naming what fails."""
-    from firmware.export.manifest import verify
-    faults = verify(Path(args.path))
+    from firmware.export.manifest import key_fingerprint, verify
+    faults = verify(Path(args.path), args.fingerprint)
+    key = key_fingerprint(Path(args.path))
     if args.json:
-        _print({"path": args.path, "ok": not faults,
+        _print({"path": args.path, "ok": not faults, "fingerprint": key,
                 "faults": [{"file": f, "problem": p} for f, p in faults]}, True, "")
     elif not faults:
         print(f"{args.path}: every file matches manifest.sha256 and the signed manifest.json")
+        print(f"signed by the device key with fingerprint {key}"
+              + (" (the one given)" if args.fingerprint else
+                 ": compare it with the fingerprint on the signed declaration"))
     for name, problem in faults:
         if not args.json:
             print(f"FAILED {name}: {problem}", file=sys.stderr)
@@ -163,6 +167,8 @@ def add_parser(sub) -> None:
     c = _action(exports, "verify", cmd_export_verify, "check an evidence package: every "
                 "file's SHA-256 and the device's signature; exit 1 naming what fails")
     c.add_argument("path")
+    c.add_argument("--fingerprint", help="the device key's fingerprint printed on the signed "
+                   "declaration: the package's key must be that one")
     c = _action(exports, "handover", cmd_export_handover, "record the handover of an export "
                 "to the identified officer (art. 9 lid 2-4)")
     c.add_argument("id", type=int)

@@ -241,6 +241,18 @@ def build_package(open_file: Callable[[str], BinaryIO], *, store, signer, segmen
             "sha256": {n: digest for n, (digest, _) in sizes.items()}}
 
 
+def key_fingerprint(path: Path) -> str | None:
+    """The SHA-256 of the DER form of the package's device-pubkey.pem (what the declaration
+    prints), or None when there is no readable key."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    try:
+        key = load_pem_public_key((Path(path) / PUBKEY).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return hashlib.sha256(key.public_bytes(Encoding.DER,
+                                           PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
 def verify(path: Path, fingerprint: str | None = None) -> list[tuple[str, str]]:
     """Check a package as a recipient would: (file, what is wrong) for every fault; empty when
     it verifies. Checks manifest.sha256, the files manifest.json lists, the signature, that

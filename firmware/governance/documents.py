@@ -302,7 +302,7 @@ def art9_declaration_pdf(facts: dict, out: Path) -> Path:
                       "en druk deze verklaring opnieuw af.")
     doc.heading("Bestanden in het exportpakket")
     if export and export["archive"].get("kind") == "package":
-        _package_files(doc, export["archive"], export["files"])
+        _package_files(doc, export["archive"], export["files"], facts.get("fingerprint"))
     elif export:                    # an export of earlier firmware: 7z of separate MP4s
         files = export["files"]
         doc.line_text(f"{len(files)} videobestanden (MP4, zonder geluid) en de lijsten "
@@ -461,9 +461,10 @@ def report_pdf(data: dict, cfg, out: Path) -> Path:
     return doc.save(out)
 
 
-def _package_files(doc, archive: dict, files: list[dict]) -> None:
+def _package_files(doc, archive: dict, files: list[dict], fingerprint: str | None) -> None:
     """The evidence package (export/manifest.py): its files, hashes and the device key's
-    fingerprint, the check out of band of manifest.sig (issue 13 item 3)."""
+    fingerprint (`fingerprint`: the device's own key, read when the declaration is printed),
+    the check out of band of manifest.sig (issue 13 item 3)."""
     doc.line_text(dutch("The evidence package %(name)s (%(bytes)s bytes) holds one video per "
                         "camera (MP4, H.264, no sound), manifest.json signed by the device "
                         "(manifest.sig), device-pubkey.pem and manifest.sha256. Check it with "
@@ -484,7 +485,7 @@ def _package_files(doc, archive: dict, files: list[dict]) -> None:
     for f in archive.get("other_files", []):
         doc.line_text(f["name"])
         doc.hash_line(f["sha256"])
-    if archive.get("fingerprint"):
+    if fingerprint:
         doc.line_text(dutch("Fingerprint of the device key that signed manifest.json (compare "
                             "it with device-pubkey.pem):"))
-        doc.hash_line(archive["fingerprint"])
+        doc.hash_line(fingerprint)

@@ -102,7 +102,10 @@ def _art9_declaration(gov: Governance, actor: Actor, store, req: dict, export: d
         "handover": handover_of(db, export["id"]) if export else None,
         "camera": camera["name"] if camera else req["camera_id"],
         "location": camera["location"] if camera else "onbekend (camera niet meer ingesteld)",
-        "device": device}, out)
+        "device": device,
+        # The device's own key, never the fingerprint stored with the export: anyone with
+        # sqlite3 could change that one, and this is the check out of band (redteam13).
+        "fingerprint": gov.logbook.signer.fingerprint}, out)
     gov.logbook.append("inzien", actor.name, "declaration-printed",
                        subject=f"request {req['id']}",
                        details={"export": export["id"] if export else None})
