@@ -176,11 +176,6 @@ def test_the_declaration_prints_the_devices_own_fingerprint_not_the_tables_R62(d
         assert fake not in text and real in text
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 9: `nvr export create` decrypts the "
-                   "window and (for a 7z) holds the plaintext package in memory files, outside "
-                   "any unit's MemorySwapMax=0, and does not warn when swap can take that "
-                   "memory, as `nvr run` and `nvr web` do (cli/exports.py: exportfix; call "
-                   "cli.device._warn_swap)")
 def test_nvr_export_create_warns_when_swap_can_take_the_decrypted_footage(desk, tmp_path):
     import os
     import shutil

@@ -40,8 +40,10 @@ def cmd_export_create(args) -> int:
     (exactly one unlocked) or, with --to, into a folder (the development stand-in: a 7z)."""
     import os
 
+    from firmware.cli.device import _warn_swap
     from firmware.export.helpers import DirectoryHelper, helper_for
     from firmware.export.service import make_package
+    _warn_swap()            # it decrypts the window (and holds a 7z's package in memory)
     cfg, gov, store, actor = _export_desk(args)
     helper = DirectoryHelper(Path(args.to)) if args.to else helper_for(cfg)
     try:
