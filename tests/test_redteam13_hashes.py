@@ -2,7 +2,7 @@
 proof back to recording time (storage/hashes.py, export/service.py, R-62), and the window a
 package claims (export/manifest.py, remux.py).
 
-Findings (in exportfix's and benchseal's files: xfail until fixed there; 6 below too):
+Findings (first in exportfix's and benchseal's files, marked xfail; fixed by the lead since):
 4. A recording-time hash removed from `segment_hashes` with sqlite3 after it was sealed is not
    noticed: the next export lists the segment with `sha256_at_recording: null`, as if it was
    recorded before this firmware, and the package verifies. The first row of the chain can
@@ -87,12 +87,6 @@ def test_a_window_that_begins_before_the_footage_lists_that_gap_R62(desk, tmp_pa
     assert gaps and gaps[0]["start"] == manifest["window"]["start"], gaps
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 6: make_package writes the package, "
-                   "renames it into place, and only then records the export and logs "
-                   "export-written, outside the try that aborts: a governance database that "
-                   "refuses writes then (disk full, the recorder filling it) leaves a package "
-                   "that verifies on the stick and no logbook entry (export/service.py: "
-                   "exportfix; log the export before finish, or remove the package on failure)")
 def test_a_package_on_the_stick_is_always_in_the_logbooks_even_when_logging_fails_R51_R62(
         desk, tmp_path):
     from stickutil import verify_cli
@@ -220,10 +214,6 @@ def test_no_frame_after_the_authorised_window_is_exported_R60(desk, tmp_path):
     assert last <= end + 1 / 25, (last - end, "seconds of footage past the window's end")
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 11: an export process killed after "
-                   "sending write finish leaves a package that verifies on the stick with no "
-                   "export-written entry, and an exports row with no files (export/service.py: "
-                   "exportfix; log the export or its intent before finish)")
 def test_an_export_killed_mid_write_leaves_no_export_row_R62(tmp_path):
     import os
     import signal

@@ -151,6 +151,28 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
         written = build_package(target.open, store=store, signer=gov.logbook.signer,
                                 segments=segments, recorded=recorded, info=info, zone=zone,
                                 read=_counting(store.read_segment, need, progress))
+        # Recorded and logged BEFORE the package is renamed into place (redteam13): a package
+        # that verifies on the medium is always in the exports table and both logbooks, even
+        # when the process is killed at `finish` or the database refuses writes after it.
+        entry = {"name": video, "segments": [s["id"] for s in segments],
+                 "start": segments[0]["start"], "end": segments[-1]["end"],
+                 "sha256": written["sha256"][video]}
+        archive = {"path": f"{stick['device']}:{name}", "bytes": written["bytes"],
+                   "sha256": written["manifest_sha256"], "kind": "package",
+                   "container": "7z" if archived else "folder",
+                   "fingerprint": gov.logbook.signer.fingerprint,
+                   "other_files": [{"name": n, "sha256": written["sha256"][n]}
+                                   for n in written["files"] if n != video]}
+        db.execute("UPDATE exports SET files = ?, archive = ? WHERE id = ?",
+                   (json.dumps([entry]), json.dumps(archive), export_id))
+        details = {"export": export_id, "files": len(written["files"]), "camera": camera,
+                   "manifest_sha256": written["manifest_sha256"], "bytes": written["bytes"],
+                   "container": archive["container"], "hashes_sealed": sealed["n"],
+                   "reason_text": reason}
+        for book in ("usage", "inzien"):        # art. 7 lid 2 and R-51: both logbooks
+            gov.logbook.append(book, actor.name, "export-written",
+                               subject=f"request {request_id}", reason=req["reference"],
+                               details=details)
         done = target.finish()
     except BaseException as exc:
         target.abort()
@@ -168,26 +190,14 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
                             problem=getattr(exc, "strerror", None) or exc)) from None
     if progress is not None:
         progress(need, need)
-    entry = {"name": video, "segments": [s["id"] for s in segments],
-             "start": segments[0]["start"], "end": segments[-1]["end"],
-             "sha256": written["sha256"][video]}
-    archive = {"path": done["path"], "bytes": done["bytes"],
-               "sha256": written["manifest_sha256"], "kind": "package",
-               "container": "7z" if archived else "folder",
-               "fingerprint": gov.logbook.signer.fingerprint,
-               "other_files": [{"name": n, "sha256": written["sha256"][n]}
-                               for n in written["files"] if n != video]}
+    archive.update(path=done["path"], bytes=done["bytes"])
     if archived:
         archive["archive_sha256"] = done["archive_sha256"]
-    db.execute("UPDATE exports SET files = ?, archive = ? WHERE id = ?",
-               (json.dumps([entry]), json.dumps(archive), export_id))
-    details = {"export": export_id, "files": len(written["files"]), "camera": camera,
-               "manifest_sha256": written["manifest_sha256"], "bytes": done["bytes"],
-               "container": archive["container"], "hashes_sealed": sealed["n"],
-               "reason_text": reason}
-    for book in ("usage", "inzien"):            # art. 7 lid 2 and R-51: both logbooks
-        gov.logbook.append(book, actor.name, "export-written", subject=f"request {request_id}",
-                           reason=req["reference"], details=details)
+    try:
+        db.execute("UPDATE exports SET archive = ? WHERE id = ?",
+                   (json.dumps(archive), export_id))
+    except sqlite3.Error:           # the package and its record stand; only the details wait
+        log.exception("export %s: its final path and size could not be recorded", export_id)
     result = {**show_export(db, export_id), "path": done["path"], "files": written["files"],
               "bytes": done["bytes"], "manifest_sha256": written["manifest_sha256"]}
     if generated is not None:
