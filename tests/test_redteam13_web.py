@@ -5,7 +5,7 @@ result URL; and the person who started it gets the password exactly once, by eit
 Real SQLite, real files, the development folder as the stick (the 7z that takes a generated
 password).
 
-Finding 8 (web/exports.py, exportfix: xfail): the format form sent again (the browser's
+Finding 8 (web/exports.py; fixed by the lead): the format form sent again (the browser's
 reload of the password page) formats the stick again, with another password.
 """
 
@@ -65,12 +65,6 @@ def test_another_beheerder_never_reaches_the_export_or_its_password_R61(site):
     assert result["password"] not in again and 'id="password"' not in again
 
 
-@pytest.mark.xfail(strict=True, reason="redteam13 finding 8: the answer to the format POST is "
-                   "the password page; reloading it (the browser resubmits) formats the stick "
-                   "again with a new password, so the password just written down no longer "
-                   "opens it, and a package written and ejected in between is erased "
-                   "(web/exports.py format_stick: exportfix; e.g. a one-time form token, or "
-                   "a redirect to a page that shows the password once)")
 def test_the_format_form_sent_twice_formats_the_stick_only_once_R61(stick_app):  # noqa: F811
     import re
     app, daemon, runner, _ = stick_app
@@ -84,3 +78,7 @@ def test_the_format_form_sent_twice_formats_the_stick_only_once_R61(stick_app): 
     c.post(f"/requests/{req_id}/export/format", data=form)      # the browser's reload
     assert [a[:2] for a in runner.calls].count(["cryptsetup", "luksFormat"]) == 1
     assert runner.passwords["/dev/sdc"] == password
+    # Seen the export page again, the person may format it anew on purpose.
+    assert c.get(f"/requests/{req_id}/export").status_code == 200
+    c.post(f"/requests/{req_id}/export/format", data={**form, "csrf": csrf_of(c)})
+    assert [a[:2] for a in runner.calls].count(["cryptsetup", "luksFormat"]) == 2

@@ -15,8 +15,8 @@ import math
 import tempfile
 from pathlib import Path
 
-from flask import (Blueprint, current_app, g, make_response, redirect, render_template,
-                   send_file, url_for)
+from flask import (Blueprint, current_app, g, make_response, redirect, render_template, send_file,
+                   session, url_for)
 
 from firmware.export import media_log
 from firmware.export.helpers import ExportError, helper_for
@@ -174,6 +174,7 @@ def request_page(req_id: int):
     """The export of one art. 9 request: the request, whether identity and declaration are
     recorded, the sticks with their forms, the export form and the export under way."""
     req = _art9(req_id)
+    session.pop(FORMATTED, None)        # the sticks' state is seen: a new format may be asked
     sticks, problem = _sticks(helper_for(nvr()["cfg"]))
     job = jobs().latest(req_id, g.actor.name)
     reqs = gov().requests(nvr()["store"])
@@ -245,6 +246,12 @@ def format_stick(req_id: int):
     f = fields()
     helper = helper_for(nvr()["cfg"])
     stick = _offered(helper, text(f, "device"))
+    if stick["device"] in session.get(FORMATTED, []):
+        # The same form sent again (the browser's reload of the password page): formatting
+        # again would erase the stick under a new password (redteam13, R-61).
+        raise InputError(_("this form was sent already: %(device)s was formatted just now and "
+                           "its password shown once. To format it again, open the export "
+                           "page anew and confirm again.", device=stick["device"]))
     confirmation = f.get("confirmation") or ""
     if confirmation != stick["confirmation"]:
         error = InputError(_("formatting erases everything on %(device)s: type exactly "
@@ -258,6 +265,7 @@ def format_stick(req_id: int):
         media_log.format_stick(gov(), g.actor, helper, stick["device"], confirmation, password)
     except ExportError as exc:
         raise _stick_error(exc) from None
+    session[FORMATTED] = [*session.get(FORMATTED, []), stick["device"]]
     if typed:
         return done({"device": stick["device"]}, _(
             "USB stick %(device)s is formatted (LUKS2) with the password you typed; unlock it "
@@ -265,6 +273,9 @@ def format_stick(req_id: int):
                     url_for("exports.request_page", req_id=req_id))
     return make_response(render_template("export_password.html", password=password,
                                          stick=stick, req_id=req_id, formatted=True))
+
+
+FORMATTED = "export_formatted"       # session: sticks formatted since the export page was shown
 
 
 @bp.route("/requests/<int:req_id>/export/unlock", methods=["POST"])
