@@ -107,7 +107,7 @@ def _write(f: BinaryIO, data: bytes) -> None:
     f.flush()
 
 
-def _sha256_of(f: BinaryIO) -> tuple[str, int]:
+def sha256_of(f: BinaryIO) -> tuple[str, int]:
     """SHA-256 and size of what was written to `f`, read back from the medium."""
     f.flush()
     f.seek(0)
@@ -181,7 +181,7 @@ def build_package(open_file: Callable[[str], BinaryIO], *, store, signer, segmen
                                  "changed on the device; nothing was exported; report "
                                  "this to the privacy officer", segment=sid, then=then,
                                  now=now))
-    sizes[video] = _sha256_of(out.path)
+    sizes[video] = sha256_of(out.path)
 
     def put(n: str, data: bytes) -> None:
         f = open_file(n)

@@ -9,7 +9,6 @@ would make a long export many times slower on a Pi.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import BinaryIO
 
@@ -32,10 +31,6 @@ def write_7z_to(out: BinaryIO, members: Iterable[tuple[str, bytes | BinaryIO]],
             else:
                 data.seek(0)
                 z.writef(data, name)
-    out.flush()
-    out.seek(0)
-    digest, size = hashlib.sha256(), 0
-    for block in iter(lambda: out.read(1 << 20), b""):
-        digest.update(block)
-        size += len(block)
-    return {"bytes": size, "sha256": digest.hexdigest()}
+    from firmware.export.manifest import sha256_of
+    digest, size = sha256_of(out)
+    return {"bytes": size, "sha256": digest}
