@@ -19,21 +19,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import bench_device            # bench/bench_device.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 EVENTS, SEGMENTS, SEGMENT_SECONDS, ROUNDS = 500, 3, 10.0, 40
-PASSWORD = "a long pass phrase 42"
-CONFIG = """
-[device]
-id = "bench"
-[storage]
-data_dir = "data"
-key_dir = "keys"
-[web]
-port = 0
-[[cameras]]
-id = "cam"
+PASSWORD = bench_device.PASSWORD
+CONFIG = bench_device.config("""
 name = "Bench"
 location = "Gemeentehuis Soest, bench"
 source = "synthetic"
@@ -41,11 +34,7 @@ width = 320
 height = 240
 fps = 25
 staff_in_view = false
-[introduction]
-dpia_reference = "DPIA bench"
-dpia_date = "2026-03-02"
-signage = ["bench"]
-"""
+""")
 
 
 def write_events(store, starts: list[float]) -> None:
@@ -66,20 +55,9 @@ def write_events(store, starts: list[float]) -> None:
 
 
 def accounts(config: Path) -> None:
-    from firmware.config import load
+    """The staff, and b.beheerder made by the technisch beheerder and approved (R-11)."""
     from firmware.governance.roles import Role
-    from firmware.governance.service import Governance
-    gov = Governance.open(load(config))
-    gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD,
-                     enrollment_code=gov.accounts.issue_enrollment_code())
-    gov.accounts.add("m.manager", Role.MANAGER, PASSWORD,
-                     enrollment_code=gov.accounts.issue_enrollment_code(Role.MANAGER))
-    admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-    manager = gov.accounts.authenticate("m.manager", PASSWORD).actor()
-    code = gov.accounts.create("b.beheerder", Role.BEHEERDER, by=admin)
-    gov.accounts.reset_password("b.beheerder", code, PASSWORD)
-    gov.accounts.approve("b.beheerder", role=Role.BEHEERDER, by=manager)
-    gov.close()
+    bench_device.staff(config, {"b.beheerder": Role.BEHEERDER})
 
 
 def timed(get, url: str) -> list[float]:

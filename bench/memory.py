@@ -19,19 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_device            # bench/bench_device.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN_SECONDS = 40
 
-CONFIG = """
-[device]
-id = "bench"
-[storage]
-data_dir = "data"
-key_dir = "keys"
-[web]
-port = 0
-[[cameras]]
-id = "cam"
+CONFIG = bench_device.config("""
 name = "Bench"
 location = "Bench"
 source = "synthetic"
@@ -41,11 +34,7 @@ fps = 30
 preroll_seconds = 5
 postroll_seconds = 10
 staff_in_view = false
-[introduction]                 # the regulation's introduction: the DPIA before recording
-dpia_reference = "DPIA bench"
-dpia_date = "2026-03-02"
-signage = ["bench"]
-"""
+""")
 
 IMPORTS = ("import numpy, cv2, av, firmware.recording.service, firmware.storage.retention, time; "
            "time.sleep({s})")

@@ -35,22 +35,15 @@ from pathlib import Path
 
 import av
 
+import bench_device            # bench/bench_device.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CLIP = ROOT.parent / "shared" / "data" / "video" / "video03.avi"
 W, H, FPS, BITRATE_KBPS, KEYFRAME_SECONDS = 1920, 1080, 30, 4000, 1.0
 GOAL = 1.15
 
-CONFIG = f"""
-[device]
-id = "bench"
-[storage]
-data_dir = "data"
-key_dir = "keys"
-[web]
-port = 0
-[[cameras]]
-id = "cam"
+CONFIG = bench_device.config(f"""
 name = "Bench"
 location = "Gemeentehuis Soest, bench"
 source = "file"
@@ -67,11 +60,7 @@ staff_in_view = false
 [cameras.motion]
 threshold = 12
 min_area = 0.001
-[introduction]                 # the regulation's introduction: the DPIA before recording
-dpia_reference = "DPIA bench"
-dpia_date = "2026-03-02"
-signage = ["bench"]
-"""
+""")
 
 
 def camera_frames(clip: Path, fps: float) -> tuple[int, float]:

@@ -41,6 +41,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import bench_device            # bench/bench_device.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT.parent / "shared" / "data" / "video" / "video03.avi"
 BASE_SECONDS, LOAD_SECONDS, VIEWERS = 20, 60, 4
@@ -48,7 +50,7 @@ GREEDY = "--greedy" in sys.argv          # the playback client downloads without
 MEMORY_ONLY = "--memory-only" in sys.argv
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 1
 MEMORY_PAGES, MEMORY_PLAYBACKS, MEMORY_GOAL_MB = 1000, 100, 20
-PASSWORD = "a long pass phrase 42"
+PASSWORD = bench_device.PASSWORD
 ARCHIVE_PASSWORD = "benchmark export password 2026"
 # The page set, timed in every phase and loaded in the memory phase: one line per page.
 # {day}: today in the device's zone; {event}: an event of the recorded footage (the "event" of
@@ -68,18 +70,7 @@ PAGES = (
     "/api/system",
 )
 
-CONFIG = f"""
-[device]
-id = "bench"
-[storage]
-data_dir = "data"
-key_dir = "keys"
-[web]
-port = 0
-[export]
-directory = "usb-stand-in"
-[[cameras]]
-id = "cam"
+CONFIG = bench_device.config(f"""
 name = "Bench"
 location = "Gemeentehuis Soest, bench"
 source = "file"
@@ -94,11 +85,9 @@ staff_in_view = false
 [cameras.motion]
 threshold = 12
 min_area = 0.001
-[introduction]                 # the regulation's introduction: the DPIA before recording
-dpia_reference = "DPIA bench"
-dpia_date = "2026-03-02"
-signage = ["bench"]
-"""
+""", extra="""[export]
+directory = "usb-stand-in"
+""")
 
 
 class Client:
@@ -251,24 +240,9 @@ def main() -> None:
         config.write_text(CONFIG)
         env = {**os.environ, "NVR_PASSWORD": PASSWORD}
         sys.path.insert(0, str(ROOT))
-        from firmware.config import load
         from firmware.governance.roles import Role
-        from firmware.governance.service import Governance
-        gov = Governance.open(load(config))
-        gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD,
-                         enrollment_code=gov.accounts.issue_enrollment_code())
-        gov.accounts.add("m.manager", Role.MANAGER, PASSWORD,
-                         enrollment_code=gov.accounts.issue_enrollment_code(Role.MANAGER))
-        admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
-        manager = gov.accounts.authenticate("m.manager", PASSWORD).actor()
-        officer = gov.accounts.create("p.officer", Role.PRIVACY_OFFICER, by=admin)
-        gov.accounts.reset_password("p.officer", officer, PASSWORD)
-        gov.accounts.approve("p.officer", role=Role.PRIVACY_OFFICER, by=manager)
-        for i in range(VIEWERS + 2):
-            code = gov.accounts.create(f"b.viewer{i}", Role.BEHEERDER, by=admin)
-            gov.accounts.reset_password(f"b.viewer{i}", code, PASSWORD)     # the owner
-            gov.accounts.approve(f"b.viewer{i}", role=Role.BEHEERDER, by=manager)  # R-11
-        gov.close()
+        bench_device.staff(config, {"p.officer": Role.PRIVACY_OFFICER,
+                                    **{f"b.viewer{i}": Role.BEHEERDER for i in range(VIEWERS + 2)}})
         start = (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat()
         subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config), "ingest",
                         str(CLIP), "--camera", "cam", "--start", start], check=True, env=env,

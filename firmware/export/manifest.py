@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import (Encoding, PublicFormat,
                                                           load_pem_public_key)
 
+from firmware.export.drain import DrainingFile
 from firmware.export.remux import remux
 from firmware.i18n import N_, _, dutch
 from firmware.storage.clockrecord import clocks_of, summary as clock_summary
@@ -171,8 +172,13 @@ def build_package(open_file: Callable[[str], BinaryIO], *, store, signer, segmen
     tz = ZoneInfo(zone)
     video = video_name(info["camera"], segments[0]["start"], zone)
     sizes: dict[str, tuple[str, int]] = {}
-    out = remux(segments, read or store.read_segment, open_file(video), info["start"],
-                info["end"])
+    video_file = DrainingFile(open_file(video))     # the stick writes while we remux
+    try:
+        out = remux(segments, read or store.read_segment, video_file, info["start"],
+                    info["end"])
+    finally:
+        video_file.join()
+    video_file.wait()
     for sid, now in out.sources.items():       # unchanged since recording, or no package
         then = recorded.get(sid, {}).get("sha256")
         if then is not None and then != now:
