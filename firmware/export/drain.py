@@ -23,12 +23,14 @@ from typing import BinaryIO
 EVERY = 8 << 20             # bytes written between two writebacks
 
 
-class DrainingFile:
+class DrainingFile(io.IOBase):
     """A writable, seekable file that starts its writeback every EVERY bytes; the rest of the
     file protocol (read, seek, tell, flush, fileno) is the wrapped file's. The owner of the
-    wrapped file still syncs and closes it; `wait()` joins the last writeback."""
+    wrapped file still syncs and closes it (closing this one leaves it open); `wait()` joins
+    the last writeback. An io.IOBase, as py7zr wants its file."""
 
     def __init__(self, f: BinaryIO, every: int = EVERY):
+        super().__init__()
         self._f = f
         self._every = every
         self._since = 0
@@ -83,7 +85,17 @@ class DrainingFile:
         return self._f.tell()
 
     def flush(self) -> None:
-        self._f.flush()
+        if not self.closed and not self._f.closed:    # the owner may have closed it
+            self._f.flush()
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
 
     def fileno(self) -> int:
         return self._f.fileno()

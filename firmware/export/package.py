@@ -23,14 +23,21 @@ def write_7z_to(out: BinaryIO, members: Iterable[tuple[str, bytes | BinaryIO]],
     """Write `members` (name, content or an open file) as a 7z archive into the open file
     `out` (left open); return its size and SHA-256, read back."""
     import py7zr                        # imported when an export is made (25 MB)
-    with py7zr.SevenZipFile(out, "w", password=password, header_encryption=True,
-                            filters=_filters()) as z:
-        for name, data in members:
-            if isinstance(data, (bytes, bytearray)):
-                z.writestr(data, name)
-            else:
-                data.seek(0)
-                z.writef(data, name)
+
+    from firmware.export.drain import DrainingFile
     from firmware.export.manifest import sha256_of
+    drained = DrainingFile(out)          # the stick writes while py7zr encrypts
+    try:
+        with py7zr.SevenZipFile(drained, "w", password=password, header_encryption=True,
+                                filters=_filters()) as z:
+            for name, data in members:
+                if isinstance(data, (bytes, bytearray)):
+                    z.writestr(data, name)
+                else:
+                    data.seek(0)
+                    z.writef(data, name)
+    finally:
+        drained.join()
+    drained.wait()
     digest, size = sha256_of(out)
     return {"bytes": size, "sha256": digest}
