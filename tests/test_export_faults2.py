@@ -382,3 +382,110 @@ def test_r61_enodev_at_exportd_s_rename_is_said_in_dutch_on_the_web_page(stick_w
     assert 'value="stick weg bij hernoemen"' in body
     assert daemon.sticks["/dev/sdb"].state == "locked"
     assert [p for p in runner.medium("/dev/sdb").rglob("*")] == []
+
+
+# -- 3. the web's export jobs live in one process: a restart says so -----------------------------
+
+INTERRUPTED_NL = ("De export is onderbroken (de webinterface is opnieuw gestart); er staat geen "
+                  "geldig pakket op de stick. Start de export opnieuw.")
+
+
+def _web_on(site, medium: Path, helper_class, monkeypatch):
+    """A factory of web processes (apps) of the site exporting into `medium` through
+    `helper_class` (a DirectoryHelper)."""
+    import dataclasses
+
+    import firmware.web.exports as web_exports
+    from firmware.config import load
+    from firmware.web import create_app
+    app, config = site
+    cfg = load(config)
+    cfg = dataclasses.replace(cfg, export=dataclasses.replace(cfg.export,
+                                                              directory=str(medium)))
+    monkeypatch.setattr(web_exports, "helper_for", lambda _cfg: helper_class(medium, "files"))
+
+    def process():
+        new = create_app(cfg, app.extensions["nvr"]["store"])
+        new.config["TESTING"] = True
+        return new
+    return process
+
+
+def test_a_restarted_web_process_says_the_export_was_interrupted_and_nothing_verifies(
+        site, tmp_path, monkeypatch):
+    """The first web process writes the package and stalls mid-write (as when it is
+    restarted: its job and thread are gone with it); the second process, asked by the same
+    person's browser for that export's progress, says in Dutch that it was interrupted and
+    links back to the request's export page, in the page and in the JSON the page polls. The
+    half-written .part folder left on the stick does not verify."""
+    from stickutil import verify_cli
+    from test_web_export import _registered
+    from webutil import csrf_of, login, replay
+
+    from firmware.export.helpers import DirectoryHelper
+    reached, gate = threading.Event(), threading.Event()
+
+    class Stalls(DirectoryHelper):
+        def target(self, stick, name, files, need):
+            target, real_open = super().target(stick, name, files, need), None
+            real_open = target.open
+
+            def open_stalling(n):
+                f = real_open(n)
+                f.write(b"\0" * 1000)           # bytes on the stick
+                f.flush()
+                reached.set()
+                gate.wait(60)                   # the process "dies" here
+                raise OSError(errno.EIO, "the web process was restarted")
+            target.open = open_stalling
+            return target
+    medium = tmp_path / "stick"
+    web = _web_on(site, medium, Stalls, monkeypatch)
+    first = web()
+    c = login(first, "b.beheerder")
+    req_id = _registered(c, "PL-RESTART")
+    try:
+        r = c.post(f"/requests/{req_id}/export", data={"csrf": csrf_of(c),
+                                                       "reason": "herstart tijdens export"})
+        assert r.status_code == 303 and reached.wait(60)
+        parts = list(medium.iterdir())
+        assert [p.name for p in parts] == [p.name for p in parts if p.name.endswith(".part")]
+        assert parts and all(verify_cli(site[1], p).returncode == 1 for p in parts)
+        second = replay(web(), c)                # the same browser, the restarted process
+        status = second.get(f"/api/requests/{req_id}/export/status")
+        assert status.status_code == 200, status.get_data(True)
+        data = status.get_json()
+        assert data["state"] == "interrupted" and data["error"] == INTERRUPTED_NL, data
+        assert data["request_url"] == f"/requests/{req_id}/export"
+        page = second.get(f"/requests/{req_id}/export/status")
+        body = page.get_data(True)
+        assert page.status_code == 200 and INTERRUPTED_NL in body, body
+        assert f'href="/requests/{req_id}/export"' in body
+        assert second.get(f"/api/requests/{req_id}/export/result").get_json()[
+            "error"] == INTERRUPTED_NL
+    finally:
+        gate.set()
+
+
+def test_an_export_finished_before_the_restart_is_not_called_interrupted(site, tmp_path,
+                                                                         monkeypatch):
+    """The job finished in the first process, which then restarted: the second process
+    cannot show its result (nor a password) but says the export was recorded, with its
+    number, and links to the list of exports."""
+    from test_web_export import _registered, _wait
+    from webutil import csrf_of, login, replay
+
+    from firmware.export.helpers import DirectoryHelper
+    web = _web_on(site, tmp_path / "stick", DirectoryHelper, monkeypatch)
+    c = login(web(), "b.beheerder")
+    req_id = _registered(c, "PL-RESTART-DONE")
+    assert c.post(f"/requests/{req_id}/export", data={
+        "csrf": csrf_of(c), "reason": "klaar voor de herstart"}).status_code == 303
+    done = _wait(c, req_id)
+    assert done["state"] == "done", done
+    second = replay(web(), c)
+    data = second.get(f"/api/requests/{req_id}/export/status").get_json()
+    assert data["state"] == "done" and data["export"] == done["export"], data
+    body = second.get(f"/requests/{req_id}/export/status").get_data(True)
+    assert f"Export {done['export']}" in body and "onderbroken" not in body
+    assert 'href="/exports"' in body

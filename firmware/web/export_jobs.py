@@ -5,6 +5,12 @@ in its own thread; the page polls its state (bytes done and total, running/done/
 error). One export at a time per stick: a second start for a stick that is being written is
 refused with a message that says so.
 
+Jobs live in this process's memory and survive nothing: a restarted web process knows none of
+them. The person's session remembers which process started their export (`Jobs.process`, the
+job's `token` and start), so the restarted process can say the export was interrupted (or, when
+the export was recorded before the restart, that it was written) instead of not knowing it
+(web/exports.py `_job`).
+
 A job keeps a generated password (a 7z on a keypad stick or the development directory) only
 until its result page has shown it once (`take_password`); it never leaves this process's
 memory otherwise: not in the index, a logbook, a URL or a log line.
@@ -13,6 +19,7 @@ memory otherwise: not in the index, a logbook, a URL or a log line.
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +28,7 @@ from dataclasses import dataclass, field
 from firmware.i18n import _
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
+INTERRUPTED = "interrupted"      # its web process restarted meanwhile (web/exports.py)
 KEEP_SECONDS = 6 * 3600          # a finished job is forgotten after this long
 
 
@@ -44,11 +52,12 @@ class Job:
     result: dict = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     ended: float | None = None
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     _password: str | None = None
 
     def status(self) -> dict:
         """What the page polls: never the password, only whether one waits to be shown."""
-        return {"job": self.id, "request": self.request_id, "device": self.device,
+        return {"job": self.id, "token": self.token, "request": self.request_id, "device": self.device,
                 "state": self.state, "done_bytes": self.done_bytes,
                 "total_bytes": self.total_bytes, "error": self.error,
                 "export": self.result.get("id"), "password_waiting": self._password is not None}
@@ -61,6 +70,7 @@ class Jobs:
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
+        self.process = secrets.token_urlsafe(12)     # this web process, as sessions know it
 
     def start(self, *, request_id: int, device: str, user: str, form: Mapping,
               work: Callable[[Callable[[int, int], None]], dict]) -> Job:
