@@ -117,6 +117,17 @@ def test_exportd_resetting_the_connection_is_a_broken_connection(server):
     assert "the connection to exportd broke" in message and "in time" not in message, message
 
 
+def test_exportd_answering_something_unreadable_says_so(server):
+    def garbage(conn, s):
+        _read_line(conn)
+        conn.sendall(b"<html>not exportd</html>\n")
+    path = server(garbage)
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.call(path, {"cmd": "list"}, timeout=5)
+    message = str(caught.value)
+    assert "an answer this client cannot read" in message and "broke" not in message
+
+
 def test_no_exportd_is_not_running_and_each_message_is_dutch_in_the_web(tmp_path):
     with pytest.raises(protocol.ProtocolError, match="exportd is not running"):
         protocol.call(tmp_path / "absent.sock", {"cmd": "list"})
@@ -141,15 +152,15 @@ class FailsAtWrite(io.IOBase):
     """A package file on the stick whose `n`-th write (counted over all files of the package,
     `count`) fails with EIO, as a pulled stick's does; everything else is the real file."""
 
-    def __init__(self, f, n: int, count: list[int]):
+    def __init__(self, f, n: int, count: list[int], code: int = errno.EIO):
         super().__init__()
-        self._f, self._n, self._count = f, n, count
+        self._f, self._n, self._count, self._code = f, n, count, code
         self.name = getattr(f, "name", None)
 
     def write(self, data) -> int:
         self._count[0] += 1
         if self._count[0] >= self._n:
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
+            raise OSError(self._code, os.strerror(self._code))
         return self._f.write(data)
 
     def read(self, size: int = -1) -> bytes:
@@ -257,6 +268,25 @@ def test_r61_eio_at_the_nth_write_on_the_folder_ends_with_the_removed_message(de
         assert list(medium.iterdir()) == []                 # the .part folder removed
 
 
+def test_r61_a_full_stick_inside_the_mp4_muxer_is_said_not_a_bare_error(desk, tmp_path):
+    """ENOSPC at a write PyAV makes (the MP4 streamed into the stick's file) comes out of
+    PyAV as its callback error: said as the write failing, with the reason."""
+    from test_export_faults import fails_cleanly
+
+    from firmware.export.helpers import DirectoryHelper
+
+    class Full(DirectoryHelper):
+        def target(self, stick, name, files, need):
+            target, count = super().target(stick, name, files, need), [0]
+            real_open = target.open
+            target.open = lambda n: FailsAtWrite(real_open(n), 3, count, errno.ENOSPC)
+            return target
+    medium = tmp_path / "stick"
+    message = fails_cleanly(desk, lambda: desk.export(Full(medium, "files")),
+                            f"could not be written to {medium}", [medium])
+    assert os.strerror(errno.ENOSPC) in message and GONE not in message
+
+
 @pytest.mark.parametrize("call, code", [("fsync", errno.EIO), ("rename", errno.ENOENT)])
 def test_r61_eio_at_fsync_or_rename_of_the_folder_ends_with_the_removed_message(
         desk, tmp_path, monkeypatch, call, code):
@@ -312,6 +342,35 @@ def test_r61_eio_at_a_write_to_exportd_s_stick_releases_it(desk, tmp_path, monke
         monkeypatch.undo()
         assert _usb_list(desk.config, sock)["/dev/sdb"]["state"] == "locked"
         assert helper.devices()                             # exportd still answers
+
+
+def test_r61_a_pull_udev_reports_before_the_failing_write_leaves_the_stick_gone(desk, tmp_path):
+    """The order of a real pull: udev's remove reaches exportd, then the client's next write
+    fails with EIO and it aborts: the export says the stick was removed, exportd answers, and
+    `nvr usb list` no longer shows the stick."""
+    from stickutil import LUKS_PASSWORD, exportd
+    from test_export_faults import fails_cleanly
+    from test_exportd import STICK
+
+    from firmware.export.helpers import ExportdHelper
+    from firmware.export.udev import DeviceEvent
+
+    class Pulled(ExportdHelper):
+        def target(self, stick, name, files, need):
+            target = super().target(stick, name, files, need)
+            real_open = target.open
+
+            def open_then_pull(n):
+                daemon.handle_event(DeviceEvent("remove", STICK))
+                return FailsAtWrite(real_open(n), 1, [0])
+            target.open = open_then_pull
+            return target
+    with exportd(tmp_path) as (sock, daemon, runner):
+        helper = Pulled(str(sock))
+        helper.unlock("/dev/sdb", LUKS_PASSWORD)
+        fails_cleanly(desk, lambda: desk.export(helper), GONE, [runner.medium("/dev/sdb")])
+        assert "/dev/sdb" not in _usb_list(desk.config, sock)
+        assert runner.calls[-1] == ["cryptsetup", "close", "nvr-export-sdb"]
 
 
 def test_r61_eio_at_exportd_s_fsync_fails_nvr_export_create_in_english(art9, tmp_path,

@@ -23,12 +23,18 @@ STICK_GONE = N_("the USB stick %(device)s was removed during writing or gave a w
                 "export again.")
 
 
+def unwrapped(exc: BaseException) -> BaseException:
+    """The OSError behind `exc` when a write failed inside PyAV's muxer (the MP4 streamed
+    into the stick's file): PyAV raises its callback error around it; else `exc`."""
+    inner = exc.__context__
+    if type(exc).__name__ == "PyAVCallbackError" and isinstance(inner, OSError):
+        return inner
+    return exc
+
+
 def stick_gone(exc: BaseException) -> bool:
     """Whether `exc`, raised while writing onto the stick, means the stick is gone or
-    failing. A write that fails inside PyAV's muxer (the MP4 streamed into the stick's file)
-    comes out as PyAV's callback error around the OSError."""
-    if not isinstance(exc, OSError) and type(exc).__name__ == "PyAVCallbackError":
-        exc = exc.__context__
+    failing."""
     return isinstance(exc, OSError) and exc.errno in GONE_ERRNOS
 
 

@@ -289,8 +289,8 @@ def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
         for fd in fds:
             os.close(fd)
         if reply is None:
-            raise ProtocolError(_("exportd closed the connection without an answer; see its "
-                                  "log (journalctl -u nvr-exportd)"))
+            raise ProtocolError(_("exportd sent an answer this client cannot read (not one "
+                                  "JSON object); see its log (journalctl -u nvr-exportd)"))
         raise ProtocolError(translate(reply))
     return reply, fds
 

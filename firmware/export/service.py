@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from firmware.export.faults import reading, stick_gone, stick_gone_error
+from firmware.export.faults import reading, stick_gone, stick_gone_error, unwrapped
 from firmware.export.helpers import ExportError, ExportHelper
 from firmware.export.manifest import PackageError, build_package
 from firmware.export.remux import RemuxError
@@ -181,6 +181,7 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
             db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
         if isinstance(exc, ExportError):
             raise
+        exc = unwrapped(exc)            # an OSError of a write inside PyAV's muxer
         if stick_gone(exc):             # EIO, ENODEV, ...: the stick pulled or failing
             raise stick_gone_error(stick["device"]) from None
         if not isinstance(exc, (OSError, PackageError, RemuxError, StorageError, SegmentError,
