@@ -285,6 +285,7 @@ def test_r61_a_full_stick_inside_the_mp4_muxer_is_said_not_a_bare_error(desk, tm
     message = fails_cleanly(desk, lambda: desk.export(Full(medium, "files")),
                             f"could not be written to {medium}", [medium])
     assert os.strerror(errno.ENOSPC) in message and GONE not in message
+    assert list(medium.iterdir()) == []                     # the .part folder removed
 
 
 @pytest.mark.parametrize("call, code", [("fsync", errno.EIO), ("rename", errno.ENOENT)])
@@ -316,9 +317,11 @@ def test_r61_a_failing_disk_of_the_recorder_is_not_blamed_on_the_stick(desk, tmp
     message = fails_cleanly(desk, lambda: desk.export(DirectoryHelper(medium, "files")),
                             "could not be read from the recorder's disk", [medium])
     assert GONE not in message and "the stick is not at fault" in message
+    assert list(medium.iterdir()) == []                     # the .part folder removed
 
 
-def test_r61_eio_at_a_write_to_exportd_s_stick_releases_it(desk, tmp_path, monkeypatch):
+def test_r61_eio_at_a_write_to_exportd_s_stick_releases_it(desk, tmp_path, monkeypatch,
+                                                           caplog):
     """The client's write into a descriptor exportd opened fails with EIO; its abort finds the
     stick failing too (the sync after removing the .part folder): exportd releases mount and
     mapping (lazy unmount, cryptsetup close) without crashing, and `nvr usb list` right after
@@ -337,6 +340,7 @@ def test_r61_eio_at_a_write_to_exportd_s_stick_releases_it(desk, tmp_path, monke
         mount = daemon.sticks["/dev/sdb"].mountpoint
         fail_under(monkeypatch, mount, "fsync")
         fails_cleanly(desk, lambda: desk.export(helper), GONE, [runner.medium("/dev/sdb")])
+        assert "/dev/sdb failed mid-write" in caplog.text and "released" in caplog.text
         assert ["umount", "--lazy", str(mount)] in runner.calls
         assert runner.calls[-1] == ["cryptsetup", "close", "nvr-export-sdb"]
         monkeypatch.undo()
