@@ -6,8 +6,8 @@ error). One export at a time per stick: a second start for a stick that is being
 refused with a message that says so.
 
 Jobs live in this process's memory and survive nothing: a restarted web process knows none of
-them. The person's session remembers which process started their export (`Jobs.process`, the
-job's `token` and start), so the restarted process can say the export was interrupted (or, when
+them. The person's session remembers which process started their export (`Jobs.process`) and when,
+so the restarted process can say the export was interrupted (or, when
 the export was recorded before the restart, that it was written) instead of not knowing it
 (web/exports.py `_job`).
 
@@ -52,12 +52,11 @@ class Job:
     result: dict = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     ended: float | None = None
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     _password: str | None = None
 
     def status(self) -> dict:
         """What the page polls: never the password, only whether one waits to be shown."""
-        return {"job": self.id, "token": self.token, "request": self.request_id, "device": self.device,
+        return {"job": self.id, "request": self.request_id, "device": self.device,
                 "state": self.state, "done_bytes": self.done_bytes,
                 "total_bytes": self.total_bytes, "error": self.error,
                 "export": self.result.get("id"), "password_waiting": self._password is not None}

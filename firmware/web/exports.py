@@ -136,14 +136,14 @@ def jobs() -> Jobs:
 
 
 # The session remembers, per request, the export its person started last: {request id:
-# [web process, job token, started]}. Jobs live in memory; a restarted web process (another
+# [web process, started]}. Jobs live in memory; a restarted web process (another
 # `Jobs.process`) no longer knows the job and says what became of it (`_gone`).
 STARTED = "export_started"
 
 
 def _remember(job: Job) -> None:
     session[STARTED] = {**(session.get(STARTED) or {}),
-                        str(job.request_id): [jobs().process, job.token, job.started]}
+                        str(job.request_id): [jobs().process, job.started]}
 
 
 def _job(req_id: int) -> tuple[Job | None, dict | None]:
@@ -151,9 +151,9 @@ def _job(req_id: int) -> tuple[Job | None, dict | None]:
     remembers one started by an earlier web process, what became of it (`_gone`)."""
     job = jobs().latest(req_id, g.actor.name)
     mark = (session.get(STARTED) or {}).get(str(req_id))
-    if (isinstance(mark, list) and len(mark) == 3 and mark[0] != jobs().process
-            and (job is None or job.started < mark[2])):
-        return None, _gone(req_id, float(mark[2]))
+    if (isinstance(mark, list) and len(mark) == 2 and mark[0] != jobs().process
+            and (job is None or job.started < mark[1])):
+        return None, _gone(req_id, float(mark[1]))
     return job, None
 
 
