@@ -552,3 +552,72 @@ def test_an_export_finished_before_the_restart_is_not_called_interrupted(site, t
     body = second.get(f"/requests/{req_id}/export/status").get_data(True)
     assert f"Export {done['export']}" in body and "onderbroken" not in body
     assert 'href="/exports"' in body
+
+
+def test_a_real_restart_of_nvr_web_mid_export_is_said_in_chromium(tmp_path, monkeypatch):
+    """End to end: `nvr web` (a real process on a fixed port) starts an export onto exportd's
+    stick (the real Daemon over a real socket, its `write open` held), the page's script
+    polls; `nvr web` is stopped (SIGTERM, as `systemctl restart` does) and started again; the
+    same page, polling the new process, reloads and shows the Dutch message with the link
+    back, and what the held write then leaves on the stick does not verify."""
+    from test_browser import CHROMIUM, FLAGS, log_in, serving
+
+    from playwright.sync_api import sync_playwright
+    from stickutil import LUKS_PASSWORD, Desk, art9_site, exportd, stick_config, verify_cli
+    (tmp_path / "site").mkdir()
+    config = art9_site(tmp_path / "site")
+    desk = Desk(config)
+    req_id = desk.request()["id"]
+    desk.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fixed = config.with_name("nvr-restart.toml")
+    text = stick_config(config).read_text()
+    assert "[web]\nport = 0\n" in text
+    fixed.write_text(text.replace("[web]\nport = 0\n", f"[web]\nport = {port}\n"))
+    with exportd(tmp_path) as (sock, daemon, runner):
+        monkeypatch.setenv(protocol.SOCKET_ENV, str(sock))
+        daemon.unlock("/dev/sdb", LUKS_PASSWORD)
+        mount = daemon.sticks["/dev/sdb"].mountpoint
+        reached, release, opened = threading.Event(), threading.Event(), threading.Event()
+        write_open = daemon.write_open
+
+        def held_open(*args):
+            reached.set()
+            release.wait(120)
+            try:
+                return write_open(*args)
+            finally:
+                opened.set()
+        daemon.write_open = held_open
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                with serving(fixed, "web") as url:
+                    _, page = log_in(browser, url, "b.beheerder")
+                    page.goto(f"{url}/requests/{req_id}/export")
+                    page.fill("#export-form input[name=reason]", "herstart van nvr web")
+                    page.click("#export-form button:has-text('Exporteren')")
+                    page.wait_for_url(f"{url}/requests/{req_id}/export/status")
+                    assert page.locator("#export-progress").count() == 1
+                    assert reached.wait(120)
+                with serving(fixed, "web") as again:   # the restarted process
+                    assert again == url
+                    page.wait_for_selector("#export-interrupted", timeout=60_000)
+                    assert page.inner_text("#export-interrupted") == INTERRUPTED_NL
+                    page.click("#back")
+                    page.wait_for_url(f"{url}/requests/{req_id}/export")
+            finally:
+                release.set()
+                browser.close()
+        assert opened.wait(60)
+        left = list(mount.iterdir())
+        assert all(p.name.startswith(".") for p in left), left
+        assert all(verify_cli(config, p).returncode == 1 for p in left if p.is_dir())
+    desk = Desk(config)
+    try:             # the process that would have logged export-failed is gone; no row
+        assert [e for e in desk.failures() if e["subject"] == f"request {req_id}"] == []
+        assert [e for e in desk.exports() if e["request_id"] == req_id] == []
+    finally:
+        desk.close()

@@ -20,11 +20,14 @@
       .then(function (s) {
         if (!s) return;
         box.dataset.state = s.state;
-        if (s.total_bytes > 0) { bar.max = s.total_bytes; }
-        bar.value = s.done_bytes;
-        box.dataset.done = String(s.done_bytes);
-        words.textContent = words.textContent.replace(/^[0-9.,]+ MB/, mb(s.done_bytes))
-          .replace(/[0-9.,]+ MB$/, mb(s.total_bytes));
+        // an export the restarted web process no longer knows has no byte counts
+        if (typeof s.done_bytes === "number" && typeof s.total_bytes === "number") {
+          if (s.total_bytes > 0) { bar.max = s.total_bytes; }
+          bar.value = s.done_bytes;
+          box.dataset.done = String(s.done_bytes);
+          words.textContent = words.textContent.replace(/^[0-9.,]+ MB/, mb(s.done_bytes))
+            .replace(/[0-9.,]+ MB$/, mb(s.total_bytes));
+        }
         if (s.state !== "running") { window.location.reload(); return; }
         window.setTimeout(poll, 1000);
       })
