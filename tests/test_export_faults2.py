@@ -377,6 +377,50 @@ def test_r61_a_pull_udev_reports_before_the_failing_write_leaves_the_stick_gone(
         assert runner.calls[-1] == ["cryptsetup", "close", "nvr-export-sdb"]
 
 
+@pytest.mark.parametrize("call, code", [("mkdir", errno.ENXIO), ("fsync", errno.EIO),
+                                        ("rename", errno.ENODEV), ("rename", errno.ENOENT)])
+def test_r61_exportd_releases_a_stick_failing_at_a_write_step_and_ends_its_other_writes(
+        tmp_path, monkeypatch, call, code):
+    """exportd's own steps of a write (mkdir of `.NAME.part` at open; fsync and rename at
+    finish) failing with an I/O error: the catalogue's message (its msgid for the client),
+    the stick released (lazy unmount, cryptsetup close) and locked, and another write open on
+    it ends as pulled, not as a package."""
+    from stickutil import LUKS_PASSWORD, SIZES
+    from test_exportd import STICK, TwinRunner, _add
+
+    from firmware.export.daemon import Daemon, ExportdError
+    from firmware.export.faults import STICK_GONE
+    runner = TwinRunner(tmp_path, SIZES)
+    (tmp_path / "run").mkdir()
+    daemon = Daemon(runner, system_disks={"8:0"}, runtime_dir=tmp_path / "run")
+    daemon.handle_event(_add(STICK))
+    daemon.unlock("/dev/sdb", LUKS_PASSWORD)
+    mount = daemon.sticks["/dev/sdb"].mountpoint
+    _, fds = daemon.write_open("/dev/sdb", "other", ["a.mp4"], 10)
+    for fd in fds:
+        os.close(fd)
+    if call != "mkdir":
+        _, fds = daemon.write_open("/dev/sdb", "this", ["a.mp4"], 10)
+        for fd in fds:
+            os.write(fd, b"bytes of a package")
+            os.close(fd)
+    failed = fail_under(monkeypatch, mount, call, code)
+    with pytest.raises(ExportdError) as caught:
+        if call == "mkdir":
+            daemon.write_open("/dev/sdb", "this", ["a.mp4"], 10)
+        else:
+            daemon.write_finish("/dev/sdb", "this")
+    monkeypatch.undo()
+    assert failed and caught.value.msgid == STICK_GONE
+    assert str(caught.value).startswith(f"the USB stick /dev/sdb {GONE}")
+    assert daemon.list()[0]["state"] == "locked"
+    assert ["umount", "--lazy", str(mount)] in runner.calls
+    assert runner.calls[-1] == ["cryptsetup", "close", "nvr-export-sdb"]
+    with pytest.raises(ExportdError, match="was pulled out mid-write"):
+        daemon.write_finish("/dev/sdb", "other")
+    assert not any(p.name in ("this", "other") for p in runner.medium("/dev/sdb").iterdir())
+
+
 def test_r61_eio_at_exportd_s_fsync_fails_nvr_export_create_in_english(art9, tmp_path,
                                                                        monkeypatch):
     """exportd's `write finish` gets EIO at fsync: the real `nvr export create` says the
