@@ -6,10 +6,10 @@ error). One export at a time per stick: a second start for a stick that is being
 refused with a message that says so.
 
 Jobs live in this process's memory and survive nothing: a restarted web process knows none of
-them. The person's session remembers which process started their export (`Jobs.process`) and when,
-so the restarted process can say the export was interrupted (or, when
-the export was recorded before the restart, that it was written) instead of not knowing it
-(web/exports.py `_job`).
+them. The person's session remembers which process started their export (`Jobs.process`) and
+when, so the restarted process can say the export was interrupted (or, when the export was
+recorded before the restart, that it was written) instead of not knowing it (web/exports.py
+`_job`).
 
 A job keeps a generated password (a 7z on a keypad stick or the development directory) only
 until its result page has shown it once (`take_password`); it never leaves this process's
