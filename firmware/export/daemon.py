@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from firmware.export import protocol
+from firmware.export.faults import STICK_GONE, stick_gone
 from firmware.export.udev import (DeviceEvent, DeviceSource, disk_of, disks_in_use,
                                   is_export_candidate)
 from firmware.i18n import N_
@@ -303,7 +304,7 @@ class Daemon:
                 for fd in fds:
                     os.close(fd)
                 _remove(part)
-                raise self._write_failed(device, exc) from None
+                raise self._write_failed(stick, exc) from None
             self.writes[(device, name)] = part
             self.announced[(device, name)] = need
             self.pulled.discard((device, name))        # a new write of that name
@@ -333,7 +334,7 @@ class Daemon:
                 self.runner.run(["sync", "--file-system", str(root)])
             except OSError as exc:
                 _remove(part)
-                raise self._write_failed(device, exc) from None
+                raise self._write_failed(stick, exc) from None
             except RunError as exc:
                 _remove(final)
                 raise ExportdError(N_("writing to %(device)s failed (%(problem)s); nothing on "
@@ -353,6 +354,7 @@ class Daemon:
             self.announced.pop((device, name), None)
             if part is not None:
                 _remove(part)
+                self._still_there(self.sticks[device])
             log.info("%s: %s aborted, nothing written", device, name)
             return {"device": device, "path": name, "bytes": 0}
 
@@ -372,7 +374,11 @@ class Daemon:
                                name=name, device=device)
         return part
 
-    def _write_failed(self, device: str, exc: OSError) -> ExportdError:
+    def _write_failed(self, stick: Stick, exc: OSError) -> ExportdError:
+        device = stick.devname
+        if stick_gone(exc):                # pulled, or its mapping errors (EIO, ENODEV, ...)
+            self._drop(stick, exc)
+            return ExportdError(STICK_GONE, device=device)
         if exc.errno == errno.EROFS:
             return ExportdError(N_("the stick %(device)s is read-only; use another"),
                                 device=device)
@@ -382,6 +388,31 @@ class Daemon:
         return ExportdError(N_("writing to %(device)s failed (%(problem)s); nothing on it is "
                                "valid: check the stick and export again"), device=device,
                             problem=exc.strerror or exc)
+
+    def _still_there(self, stick: Stick) -> None:
+        """After an abort (the client's writes may have failed with EIO): the removal of the
+        .part folder synced; a stick that fails that is dropped as after a pull."""
+        if not stick.mountpoint:
+            return
+        try:
+            fsync_dir(stick.mountpoint)
+        except OSError as exc:
+            if stick_gone(exc):
+                self._drop(stick, exc)
+            else:
+                log.warning("%s: syncing after an abort failed: %s", stick.devname, exc)
+
+    def _drop(self, stick: Stick, exc: OSError) -> None:
+        """A stick that fails with EIO (or is gone) mid-write: its mount and mapping are
+        released as after udev's remove (lazy unmount, cryptsetup close), its other open
+        writes end as pulled; it stays listed, locked, if it is still plugged in."""
+        log.warning("%s failed mid-write (%s): released", stick.devname, exc)
+        for key in [k for k in self.writes if k[0] == stick.devname]:
+            del self.writes[key]
+            self.announced.pop(key, None)
+            self.pulled.add(key)
+        if stick.mountpoint:
+            self._release(stick, lazy=True)
 
     def eject(self, device: str) -> dict:
         with self.lock:

@@ -108,7 +108,10 @@ class FolderTarget:
 
     def abort(self) -> None:
         for f in self.files:
-            f.close()
+            try:
+                f.close()
+            except OSError:                     # the medium failed: the error was said
+                pass
         shutil.rmtree(self.part, ignore_errors=True)
 
 

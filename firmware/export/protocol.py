@@ -273,13 +273,14 @@ def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
                                   "(journalctl -u nvr-exportd) before trying again",
                                   command=request.get("cmd", "?"),
                                   seconds=int(timeout or 0))) from None
-        except OSError as exc:                  # the connection broke: said, not a bare exception
+        except OSError as exc:                  # ECONNRESET, EPIPE: exportd died meanwhile
             for fd in fds:
                 os.close(fd)
-            raise ProtocolError(_("exportd did not answer in time (%(problem)s): it may be "
-                                  "busy writing a package; wait a moment and try again, or "
-                                  "see its log (journalctl -u nvr-exportd)",
-                                  problem=exc.strerror or exc)) from None
+            raise ProtocolError(_broken(exc.strerror or exc)) from None
+    if not answer.endswith(b"\n"):            # an empty or cut-off read: the same
+        for fd in fds:
+            os.close(fd)
+        raise ProtocolError(_broken(_("no complete answer")))
     try:
         reply = json.loads(answer)
     except json.JSONDecodeError:
@@ -288,10 +289,17 @@ def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
         for fd in fds:
             os.close(fd)
         if reply is None:
-            raise ProtocolError(_("exportd closed the connection without an answer; see its "
-                                  "log (journalctl -u nvr-exportd)"))
+            raise ProtocolError(_("exportd sent an answer this client cannot read (not one "
+                                  "JSON object); see its log (journalctl -u nvr-exportd)"))
         raise ProtocolError(translate(reply))
     return reply, fds
+
+
+def _broken(problem) -> str:
+    """The connection broke after it was made (exportd stopped or restarted while it had the
+    request): not a timeout, and exportd was running."""
+    return _("the connection to exportd broke (it stopped or restarted; %(problem)s); check "
+             "`systemctl status nvr-exportd` and try again", problem=problem)
 
 
 Answer = Callable[[dict, list[int]], dict]

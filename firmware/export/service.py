@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from firmware.export.faults import reading, stick_gone, stick_gone_error, unwrapped
 from firmware.export.helpers import ExportError, ExportHelper
 from firmware.export.manifest import PackageError, build_package
 from firmware.export.remux import RemuxError
@@ -150,7 +151,7 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
                 "start": start, "end": end}
         written = build_package(target.open, store=store, signer=gov.logbook.signer,
                                 segments=segments, recorded=recorded, info=info, zone=zone,
-                                read=_counting(store.read_segment, need, progress))
+                                read=reading(_counting(store.read_segment, need, progress)))
         # Recorded and logged BEFORE the package is renamed into place (redteam13): a package
         # that verifies on the medium is always in the exports table and both logbooks, even
         # when the process is killed at `finish` or the database refuses writes after it.
@@ -180,6 +181,9 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
             db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
         if isinstance(exc, ExportError):
             raise
+        exc = unwrapped(exc)            # an OSError of a write inside PyAV's muxer
+        if stick_gone(exc):             # EIO, ENODEV, ...: the stick pulled or failing
+            raise stick_gone_error(stick["device"]) from None
         if not isinstance(exc, (OSError, PackageError, RemuxError, StorageError, SegmentError,
                                 sqlite3.Error)):
             raise

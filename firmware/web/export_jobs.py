@@ -5,6 +5,12 @@ in its own thread; the page polls its state (bytes done and total, running/done/
 error). One export at a time per stick: a second start for a stick that is being written is
 refused with a message that says so.
 
+Jobs live in this process's memory and survive nothing: a restarted web process knows none of
+them. The person's session remembers which process started their export (`Jobs.process`) and
+when, so the restarted process can say the export was interrupted (or, when the export was
+recorded before the restart, that it was written) instead of not knowing it (web/exports.py
+`_job`).
+
 A job keeps a generated password (a 7z on a keypad stick or the development directory) only
 until its result page has shown it once (`take_password`); it never leaves this process's
 memory otherwise: not in the index, a logbook, a URL or a log line.
@@ -13,6 +19,7 @@ memory otherwise: not in the index, a logbook, a URL or a log line.
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +28,7 @@ from dataclasses import dataclass, field
 from firmware.i18n import _
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
+INTERRUPTED = "interrupted"      # its web process restarted meanwhile (web/exports.py)
 KEEP_SECONDS = 6 * 3600          # a finished job is forgotten after this long
 
 
@@ -61,6 +69,7 @@ class Jobs:
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
+        self.process = secrets.token_urlsafe(12)     # this web process, as sessions know it
 
     def start(self, *, request_id: int, device: str, user: str, form: Mapping,
               work: Callable[[Callable[[int, int], None]], dict]) -> Job:

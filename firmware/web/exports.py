@@ -25,7 +25,7 @@ from firmware.governance.handover import officer_record
 from firmware.governance.paperwork import export_declaration_file
 from firmware.governance.requests import RequestError
 from firmware.i18n import _, lazy_gettext
-from firmware.web.export_jobs import DONE, FAILED, Busy, Jobs
+from firmware.web.export_jobs import DONE, FAILED, INTERRUPTED, Busy, Job, Jobs
 from firmware.web.routes import (Action, FormState, InputError, done, field_label, fields,
                                  footage_client, gov, integer, is_api, keeps_form, local_time,
                                  moment, nvr, reply, rule, text)
@@ -133,6 +133,48 @@ STATES = {"locked": lazy_gettext("locked"), "unlocked": lazy_gettext("unlocked")
 def jobs() -> Jobs:
     """This web process's background exports (one registry per app)."""
     return nvr().setdefault("export_jobs", Jobs())
+
+
+# The session remembers, per request, the export its person started last: {request id:
+# [web process, started]}. Jobs live in memory; a restarted web process (another
+# `Jobs.process`) no longer knows the job and says what became of it (`_gone`).
+STARTED = "export_started"
+
+
+def _remember(job: Job) -> None:
+    session[STARTED] = {**(session.get(STARTED) or {}),
+                        str(job.request_id): [jobs().process, job.started]}
+
+
+def _job(req_id: int) -> tuple[Job | None, dict | None]:
+    """The export of `req_id` this person started in this web process; or, when their session
+    remembers one started by an earlier web process, what became of it (`_gone`)."""
+    job = jobs().latest(req_id, g.actor.name)
+    mark = (session.get(STARTED) or {}).get(str(req_id))
+    if (isinstance(mark, list) and len(mark) == 2 and mark[0] != jobs().process
+            and (job is None or job.started < mark[1])):
+        return None, _gone(req_id, float(mark[1]))
+    return job, None
+
+
+def _gone(req_id: int, started: float) -> dict:
+    """An export started by a web process that has restarted since: written, when it was
+    recorded (with its package) before the restart; otherwise interrupted, with nothing that
+    verifies on the stick (the package is renamed into place only when complete)."""
+    reqs = gov().requests(nvr()["store"])
+    made = [e for e in list_exports(reqs.db) if e["request_id"] == req_id and e["archive"]
+            and e["made_by"] == g.actor.name and e["made"] >= started - 1]
+    back = url_for("exports.request_page", req_id=req_id)
+    if made:
+        return {"state": DONE, "export": made[-1]["id"], "request_url": back,
+                "message": _("Export %(number)s of this request was written before the web "
+                             "interface restarted; its result can no longer be shown here: "
+                             "see the list of exports. A password the device generated for "
+                             "it was not kept: if it was not noted, export again.",
+                             number=made[-1]["id"])}
+    return {"state": INTERRUPTED, "export": None, "request_url": back,
+            "error": _("The export was interrupted (the web interface restarted); there is no "
+                       "valid package on the stick. Start the export again.")}
 
 
 def _art9(req_id: int) -> dict:
@@ -405,6 +447,7 @@ def start(req_id: int):
                            form=form, work=work)
     except Busy as exc:
         raise InputError(str(exc)) from None
+    _remember(job)
     status_url = url_for("exports.status_page", req_id=req_id)
     if is_api():
         return {**job.status(), "status_url": url_for("exports.api_status", req_id=req_id)}, 202
@@ -416,7 +459,9 @@ def start(req_id: int):
 def api_status(req_id: int):
     """What the status page polls: bytes done and total, the state and the error (Dutch);
     never the password. Polling is no activity of the person (R-81)."""
-    job = jobs().latest(req_id, g.actor.name)
+    job, gone = _job(req_id)
+    if gone is not None:                # started by a web process that has restarted since
+        return gone
     if job is None:
         return {"error": _("no export of request %(number)s was started here by you",
                            number=req_id)}, 404
@@ -428,7 +473,9 @@ def api_status(req_id: int):
 def api_result(req_id: int):
     """The API's end of an export: what the result page shows, a generated password included
     once (the next call has none); 404 while running or when none was started."""
-    job = jobs().latest(req_id, g.actor.name)
+    job, gone = _job(req_id)
+    if gone is not None:
+        return {**gone, "error": gone.get("error") or gone["message"]}, 404
     if job is None or job.state != DONE:
         return {"error": _("no finished export of request %(number)s was started here by you",
                            number=req_id)}, 404
@@ -444,7 +491,9 @@ def status_page(req_id: int):
     then its result: the package's path, the manifest's SHA-256, the device key's fingerprint,
     the link to the declaration and, once, a generated password. A failed export shows the
     request's page again with the form filled in and the message."""
-    job = jobs().latest(req_id, g.actor.name)
+    job, gone = _job(req_id)
+    if gone is not None:                # started by a web process that has restarted since
+        return render_template("export_gone.html", gone=gone, req_id=req_id)
     if job is None:
         return redirect(url_for("exports.request_page", req_id=req_id))
     if job.state == FAILED:
