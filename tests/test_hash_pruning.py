@@ -191,6 +191,42 @@ def test_after_every_row_is_pruned_the_next_hash_links_from_the_logged_chain_ite
     assert dev.seal() == 3
 
 
+def test_the_recorders_retention_thread_prunes_and_retries_a_logbook_it_cannot_open_item1(
+        dev, caplog):
+    """`nvr run`'s RetentionThread opens the logbook in its own thread; when that fails (an
+    unreadable key directory), it sweeps without it, says so, and prunes at a later round."""
+    import threading
+    import time
+
+    from firmware.storage.retention import RetentionThread
+    [dev.segment(5, k) for k in range(2)]
+    assert dev.seal() == 2
+    full = iter([1.0, 1.0, 0.0])
+    dev.store.disk_used = lambda: next(full)
+    new = dev.segment(0.1)                               # the two oldest evicted (R-42)
+    attempts = []
+
+    def opener():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise PermissionError("logbook-mac.key: permission denied")
+        return Governance.open(dev.cfg)
+
+    stop = threading.Event()
+    thread = RetentionThread(dev.store, stop, interval=0.05, open_governance=opener)
+    with caplog.at_level("ERROR", logger="firmware.storage.retention"):
+        thread.start()
+        deadline = time.monotonic() + 120
+        while dev.rows() != [(3, new)]:
+            assert thread.is_alive() and time.monotonic() < deadline, dev.rows()
+            time.sleep(0.05)
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive() and len(attempts) == 2
+    assert "could not be opened" in caplog.text and "permission denied" in caplog.text
+    assert [p["details"]["hashes"] for p in dev.prunes()] == [2]
+
+
 # --- item 2: the audit of a chain with a pruned start ---------------------------------------
 
 def _prune_by_hand(dev, k: int, chain: str) -> None:

@@ -55,14 +55,10 @@ def link(previous: str, segment_id: str, sha256: str) -> str:
 
 def record_hash(db: sqlite3.Connection, segment_id: str, sha256: str) -> str:
     """Append one segment's hash to the chain (inside the caller's transaction)."""
-    row = db.execute("SELECT n, chain FROM segment_hashes ORDER BY n DESC LIMIT 1").fetchone()
-    if row is None:                  # empty, or every row pruned: go on from the logged start
-        k, anchor = chain_start(db)
-        chain = link(anchor or GENESIS, segment_id, sha256)
-        db.execute("INSERT INTO segment_hashes (n, segment_id, sha256, chain) "
-                   "VALUES (?, ?, ?, ?)", (k + 1 if anchor else None, segment_id, sha256, chain))
-        return chain
-    chain = link(row[1], segment_id, sha256)
+    row = db.execute("SELECT chain FROM segment_hashes ORDER BY n DESC LIMIT 1").fetchone()
+    # Empty, or every row pruned: on from the logged start (its number follows the last row's,
+    # AUTOINCREMENT, so rows removed after the prune show as a break).
+    chain = link(row[0] if row else chain_start(db)[1] or GENESIS, segment_id, sha256)
     db.execute("INSERT INTO segment_hashes (segment_id, sha256, chain) VALUES (?, ?, ?)",
                (segment_id, sha256, chain))
     return chain
