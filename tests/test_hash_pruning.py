@@ -312,3 +312,34 @@ def _sha(dev, n: int) -> str:
     with dev.store.lock:
         return dev.store.db.execute("SELECT sha256 FROM segment_hashes WHERE n = ?",
                                     (n,)).fetchone()[0]
+
+
+def test_a_prune_committed_while_the_audit_reads_is_not_taken_for_a_removal_item2(dev):
+    """`nvr recordings verify` beside the recorder: the owner prunes (its entry, then the rows)
+    while the audit is under way. Here the prune is made from inside the audit, by another
+    connection, the moment the audit first asks the logbook about the chain's start."""
+    from firmware.storage.hashes import prune
+    [dev.segment(5, k) for k in range(2)]
+    dev.seal()
+    [dev.segment(4, k) for k in range(2)]
+    dev.seal()
+    new = dev.segment(0.1)
+    dev.seal()
+    dev.sweep(dev.due(5))                                # rows 1-2 pruned; 3-4 of due footage
+    sweep(dev.store, dev.due(4))                         # erased, rows kept (no logbook)
+    assert [n for n, _ in dev.rows()] == [3, 4, 5]
+    owner = EncryptedStore.from_config(dev.cfg)          # the recorder's own connection
+    pruned = []
+
+    def vouched(entry: int) -> bool:
+        if not pruned:
+            pruned.append(prune(owner, dev.gov.logbook))
+        return dev.vouched(entry)
+    try:
+        with dev.store.lock:
+            problems = audit(dev.store.db, vouched=vouched)
+    finally:
+        owner.close()
+    assert pruned and pruned[0]["hashes"] == 4
+    assert problems == []
+    assert dev.rows() == [(5, new)] and dev.audit() == []

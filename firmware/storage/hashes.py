@@ -27,11 +27,12 @@ verify` checks its keyed chain and signed heads, and a caller holding the logboo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from firmware.i18n import N_
 
@@ -156,6 +157,12 @@ def export_problems(db: sqlite3.Connection, segment_ids: list[str],
     when it was recorded (a hash of an earlier segment exists, or the chain's first rows were
     removed without a logged prune): its row was deleted, and the manifest would list it as
     `null`."""
+    with _snapshot(db):
+        return _export_problems(db, segment_ids, vouched)
+
+
+def _export_problems(db: sqlite3.Connection, segment_ids: list[str],
+                     vouched: Vouch | None) -> list[dict]:
     wanted = set(segment_ids)
     problems = [p for p in audit(db, vouched=vouched) if p["segment"] in wanted]
     known = hashes_of(db, segment_ids)
@@ -236,11 +243,31 @@ def prune(store, logbook, actor: str = "nvr") -> dict | None:
     return {"hashes": k, "chain": chain, "removed": removed}
 
 
+@contextlib.contextmanager
+def _snapshot(db: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction for a check that reads the index several times: a prune that the
+    owner commits meanwhile (its entry, then the rows) is then never taken for a removal."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("ROLLBACK")
+
+
 def audit(db: sqlite3.Connection, plaintext: dict[str, str] | None = None,
           vouched: Vouch | None = None) -> list[dict]:
     """Recording-time hashes changed since they were recorded or sealed (R-50, issue 13 item
     3): [{segment, error}], empty when none. `plaintext` maps segment ids to the SHA-256 of
     their plaintext as read now; `vouched` (see Vouch) limits the logbook entries that count."""
+    with _snapshot(db):
+        return _audit(db, plaintext, vouched)
+
+
+def _audit(db: sqlite3.Connection, plaintext: dict[str, str] | None,
+           vouched: Vouch | None) -> list[dict]:
     problems = []
     ids = {r[0]: r[1] for r in db.execute("SELECT n, segment_id FROM segment_hashes")}
     start, anchor = chain_start(db, vouched)
