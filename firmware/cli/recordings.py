@@ -86,7 +86,12 @@ def _logbook_vouches(cfg, store):
     with store.lock:
         if chain_start(store.db)[0] == 0:
             return None
-    gov = _governance(cfg)
+    try:
+        gov = _governance(cfg)
+    except OSError as exc:
+        raise CliError(f"the recording-time hashes start after a prune, and only the logbook "
+                       f"can vouch for it, but it cannot be opened ({exc}): run `nvr recordings "
+                       "verify` as the recorder's user (nvr-admin)") from None
     return lambda entry: gov.logbook.genuine("usage", entry)
 
 
@@ -151,12 +156,18 @@ def cmd_retention_run(args) -> int:
     from firmware.storage.retention import sweep
     cfg = _config(args)
     store = _store(cfg)
-    gov = _governance(cfg)              # the sweep prunes the hashes of erased segments, logged
+    try:                    # with the logbook the sweep prunes the hashes of erased segments
+        gov = _governance(cfg)
+    except OSError as exc:  # erasing never waits for the logbook; the hashes wait for it
+        gov = None
+        print(f"nvr: the logbook cannot be opened ({exc}): footage is erased, the hashes of "
+              "erased segments are removed by a later sweep", file=sys.stderr)
     try:
         report = sweep(store, purge=True, clock_checked=args.clock_checked,
-                       logbook=gov.logbook)  # refused while the recorder runs (sweep owns it)
+                       logbook=gov and gov.logbook)     # refused while the recorder runs
     finally:
-        gov.close()
+        if gov is not None:
+            gov.close()
     horizon = report.horizon_seconds
     text = (f"destroyed {len(report.slots_destroyed)} slot key(s), erased "
             f"{len(report.segments_erased)} segment(s), freed {report.bytes_freed} bytes, "
