@@ -140,8 +140,7 @@ def chain_start(db: sqlite3.Connection, vouched: Vouch | None = None) -> tuple[i
 def chain_breaks(db: sqlite3.Connection, vouched: Vouch | None = None) -> list[int]:
     """Row numbers whose chain value does not follow from the row before (an edited hash), or
     the first row when the rows before it are gone without a logged prune."""
-    k, anchor = chain_start(db, vouched)
-    bad, previous = [], anchor
+    bad, previous = [], chain_start(db, vouched)[1]
     for n, sid, sha, chain in db.execute(
             "SELECT n, segment_id, sha256, chain FROM segment_hashes ORDER BY n"):
         if previous is None or link(previous, sid, sha) != chain:
