@@ -137,7 +137,8 @@ def cmd_run(args) -> int:
     # memory or privileges); `--no-web` leaves it to its own service unit.
     web = None if args.no_web else subprocess.Popen(
         [sys.executable, "-m", "firmware.cli", "--config", str(cfg.source), "web"])
-    retention = RetentionThread(store, service.stop_event)
+    retention = RetentionThread(store, service.stop_event,    # prunes erased hashes
+                                open_governance=lambda: _governance(cfg))
     retention.start()
     sealer = SealThread(store, lambda: _governance(cfg))   # hashes under the logbook
     sealer.start()

@@ -56,12 +56,13 @@ def cmd_recordings_verify(args) -> int:
     and reports."""
     from firmware.storage.ownership import StoreBusy
     from firmware.storage.store import Reconciliation
-    store = _store(_config(args))
+    cfg = _config(args)
+    store = _store(cfg)
     try:
         rec = store.settle("verify")
     except StoreBusy:
         rec = None                              # the recorder owns it: reconciling is its job
-    checked, problems = store.verify()
+    checked, problems = store.verify(vouched=_logbook_vouches(cfg, store))
     alarms = store.alarms()
     waiting = store.quarantined()
     bad = {p["segment"] for p in problems}          # a segment may fail more than one check
@@ -76,6 +77,22 @@ def cmd_recordings_verify(args) -> int:
         f"\n  {p['segment']}: {p['error']}" for p in problems)
     _print(result, args.json, text)
     return EXIT_FAILED if problems else 0
+
+
+def _logbook_vouches(cfg, store):
+    """Whether a usage logbook entry is the device's own (storage/hashes.py `Vouch`), asked only
+    of a chain that starts after a prune: the logbook is opened then, not for every verify."""
+    from firmware.storage.hashes import chain_start
+    with store.lock:
+        if chain_start(store.db)[0] == 0:
+            return None
+    try:
+        gov = _governance(cfg)
+    except OSError as exc:
+        raise CliError(f"the recording-time hashes start after a prune, and only the logbook "
+                       f"can vouch for it, but it cannot be opened ({exc}): run `nvr recordings "
+                       "verify` as the recorder's user (nvr-admin)") from None
+    return lambda entry: gov.logbook.genuine("usage", entry)
 
 
 HEX = "0123456789abcdef"
@@ -137,12 +154,24 @@ def cmd_segment_play(args) -> int:
 
 def cmd_retention_run(args) -> int:
     from firmware.storage.retention import sweep
-    store = _store(_config(args))
-    report = sweep(store, purge=True, clock_checked=args.clock_checked)  # refused while the
-    #                                                   recorder runs (sweep owns the store)
+    cfg = _config(args)
+    store = _store(cfg)
+    try:                    # with the logbook the sweep prunes the hashes of erased segments
+        gov = _governance(cfg)
+    except OSError as exc:  # erasing never waits for the logbook; the hashes wait for it
+        gov = None
+        print(f"nvr: the logbook cannot be opened ({exc}): footage is erased, the hashes of "
+              "erased segments are removed by a later sweep", file=sys.stderr)
+    try:
+        report = sweep(store, purge=True, clock_checked=args.clock_checked,
+                       logbook=gov and gov.logbook)     # refused while the recorder runs
+    finally:
+        if gov is not None:
+            gov.close()
     horizon = report.horizon_seconds
     text = (f"destroyed {len(report.slots_destroyed)} slot key(s), erased "
-            f"{len(report.segments_erased)} segment(s), freed {report.bytes_freed} bytes; "
+            f"{len(report.segments_erased)} segment(s), freed {report.bytes_freed} bytes, "
+            f"removed {report.hashes_pruned} recording-time hash(es) of erased segments; "
             f"oldest footage kept: " + (f"{horizon / 86400:.2f} days" if horizon is not None
                                         else "none"))
     if report.clock_refused:

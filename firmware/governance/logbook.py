@@ -383,6 +383,23 @@ class Logbook:
 
     # --- reading and verifying ----------------------------------------------------------------
 
+    def genuine(self, book: str, n: int) -> bool:
+        """Entry `n` of `book` is the device's own: its content matches its hash, it carries
+        the device's MAC and it lies under the signed head. What storage/hashes.py asks of a
+        logged prune before it accepts a chain that starts after it (no sqlite3 can forge it)."""
+        row = self.db.execute("SELECT * FROM logbook WHERE book = ? AND n = ?",
+                              (book, n)).fetchone()
+        if row is None or _entry_hash(book, n, row["at"], row["actor"], row["action"],
+                                      row["subject"], row["reason"], row["details"],
+                                      row["prev"]) != row["hash"]:
+            return False
+        if not self.signer.mac_ok(row["hash"], row["mac"]):
+            return False
+        try:
+            return n <= self._signed_head(book).n
+        except HeadError:
+            return False
+
     def entries(self, book: str) -> list[dict]:
         return [dict(r) for r in self.db.execute(
             "SELECT * FROM logbook WHERE book = ? ORDER BY n", (book,))]

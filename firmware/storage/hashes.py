@@ -10,20 +10,43 @@ that head: an edited or removed hash breaks the chain between two sealed heads, 
 added afterwards is not under any seal. The recorder seals every ten minutes while it writes and
 at a clean stop (recording/sealing.py), and every export seals before the package is made.
 
+Hashes go with their footage (R-40): `prune` removes the rows of erased segments, as a prefix
+of the chain only, up to a head the logbook sealed, and logs it (`segment-hashes-pruned`, with
+that head's number K and chain value). The chain kept in the index then starts at row K+1,
+linked from the sealed value at K; a row of a segment that still exists is never removed, nor
+anything after it. The retention sweep prunes when it is given the logbook.
+
 `audit` (run by `nvr recordings verify` through `EncryptedStore.verify`) finds a hash changed
 after recording: a break in the chain, a chain that no longer reaches a head the logbook sealed
-(the hash was changed and the chain redone after it), and a segment whose plaintext no longer
-has its recording-time hash. The sealed heads are only as good as the logbook: `nvr logbook
-verify` checks its keyed chain and signed heads.
+(the hash was changed and the chain redone after it), a chain whose first rows are gone
+without a logged prune at a sealed head, and a segment whose plaintext no longer has its
+recording-time hash. The sealed heads and prunes are only as good as the logbook: `nvr logbook
+verify` checks its keyed chain and signed heads, and a caller holding the logbook passes
+`vouched` so that only entries with the device's MAC under the signed head count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import sqlite3
+from collections.abc import Callable, Iterator
+
+from firmware.i18n import N_
 
 GENESIS = "0" * 64
+PRUNED = "segment-hashes-pruned"             # the usage logbook's action of a prune
+PRUNE_REASON = N_("recording-time hashes of segments erased under the retention rule removed "
+                  "with them (R-40); the hash chain in the index now starts after the sealed "
+                  "hash named here")
+
+# Whether usage logbook entry n is the device's own (its MAC, under the signed head): given by
+# whoever holds the logbook (governance/logbook.py `Logbook.genuine`).
+Vouch = Callable[[int], bool]
+
+log = logging.getLogger(__name__)
 
 
 def link(previous: str, segment_id: str, sha256: str) -> str:
@@ -34,7 +57,9 @@ def link(previous: str, segment_id: str, sha256: str) -> str:
 def record_hash(db: sqlite3.Connection, segment_id: str, sha256: str) -> str:
     """Append one segment's hash to the chain (inside the caller's transaction)."""
     row = db.execute("SELECT chain FROM segment_hashes ORDER BY n DESC LIMIT 1").fetchone()
-    chain = link(row[0] if row else GENESIS, segment_id, sha256)
+    # Empty, or every row pruned: on from the logged start (its number follows the last row's,
+    # AUTOINCREMENT, so rows removed after the prune show as a break).
+    chain = link(row[0] if row else chain_start(db)[1] or GENESIS, segment_id, sha256)
     db.execute("INSERT INTO segment_hashes (segment_id, sha256, chain) VALUES (?, ?, ?)",
                (segment_id, sha256, chain))
     return chain
@@ -53,35 +78,98 @@ def hashes_of(db: sqlite3.Connection, segment_ids: list[str]) -> dict[str, dict]
 
 def chain_head(db: sqlite3.Connection) -> tuple[int, str]:
     row = db.execute("SELECT n, chain FROM segment_hashes ORDER BY n DESC LIMIT 1").fetchone()
-    return (row[0], row[1]) if row else (0, GENESIS)
+    if row is not None:
+        return row[0], row[1]
+    k, anchor = chain_start(db)            # every row pruned: the head is where it starts
+    return (k, anchor) if anchor else (0, GENESIS)
 
 
-def chain_breaks(db: sqlite3.Connection) -> list[int]:
-    """Row numbers whose chain value does not follow from the row before (an edited hash)."""
-    bad, previous = [], None
+def _usage_entries(db: sqlite3.Connection, action: str) -> list[tuple[int, dict]]:
+    """(entry number, details) of the usage logbook's `action` entries, oldest first."""
+    try:
+        rows = db.execute("SELECT n, details FROM logbook WHERE book = 'usage' AND action = ? "
+                          "ORDER BY n", (action,)).fetchall()
+    except sqlite3.OperationalError:            # no logbook in this index (a bare store)
+        return []
+    out = []
+    for entry, details in rows:
+        try:
+            found = json.loads(details)
+            out.append((entry, {"entry": entry, "n": int(found["hashes"]),
+                                "chain": str(found["chain"])}))
+        except (ValueError, KeyError, TypeError):
+            continue                    # not one the device wrote: it counts as no entry
+    return out
+
+
+def sealed_heads(db: sqlite3.Connection) -> list[dict]:
+    """The heads sealed in the usage logbook, oldest first: [{entry, n, chain}]."""
+    return [found for _, found in _usage_entries(db, "segment-hashes")]
+
+
+def logged_prunes(db: sqlite3.Connection) -> list[dict]:
+    """The prunes logged in the usage logbook, oldest first: [{entry, n, chain}]."""
+    return [found for _, found in _usage_entries(db, PRUNED)]
+
+
+def chain_start(db: sqlite3.Connection, vouched: Vouch | None = None) -> tuple[int, str | None]:
+    """Where the chain kept in the index starts: (K, the chain value row K+1 links from).
+    (0, GENESIS) when nothing was pruned. After a prune the first row present is K+1, and the
+    value is the chain of a logged prune at K that matches a head sealed at K (both entries
+    vouched for, when `vouched` is given); with an empty table, the newest such prune. The
+    value is None when no such prune explains why the rows before K+1 are gone (R-50)."""
+    first = db.execute("SELECT min(n) FROM segment_hashes").fetchone()[0]
+    prunes = logged_prunes(db)
+    if first is not None:
+        k = first - 1
+    elif prunes:
+        k = max(p["n"] for p in prunes)
+    else:
+        return 0, GENESIS
+    if k == 0:
+        return 0, GENESIS
+    heads = {(h["n"], h["chain"]): h["entry"] for h in sealed_heads(db)}
+    for p in reversed(prunes):
+        seal_entry = heads.get((p["n"], p["chain"]))
+        if p["n"] == k and seal_entry is not None and (
+                vouched is None or (vouched(p["entry"]) and vouched(seal_entry))):
+            return k, p["chain"]
+    return k, None
+
+
+def chain_breaks(db: sqlite3.Connection, vouched: Vouch | None = None) -> list[int]:
+    """Row numbers whose chain value does not follow from the row before (an edited hash), or
+    the first row when the rows before it are gone without a logged prune."""
+    bad, previous = [], chain_start(db, vouched)[1]
     for n, sid, sha, chain in db.execute(
             "SELECT n, segment_id, sha256, chain FROM segment_hashes ORDER BY n"):
-        if previous is None and n != 1:
-            bad.append(n)                   # the rows before the first were removed
-        elif link(GENESIS if previous is None else previous, sid, sha) != chain:
-            bad.append(n)
+        if previous is None or link(previous, sid, sha) != chain:
+            bad.append(n)                   # edited, or the rows before it removed unlogged
         previous = chain
     return bad
 
 
-def export_problems(db: sqlite3.Connection, segment_ids: list[str]) -> list[dict]:
+def export_problems(db: sqlite3.Connection, segment_ids: list[str],
+                    vouched: Vouch | None = None) -> list[dict]:
     """What stops an export of `segment_ids` (issue 13 item 3, redteam13): an audit problem of
     one of them, or a segment without its recording-time hash although hashing was in place
     when it was recorded (a hash of an earlier segment exists, or the chain's first rows were
-    removed): its row was deleted, and the manifest would list it as `null`."""
+    removed without a logged prune): its row was deleted, and the manifest would list it as
+    `null`."""
+    with _snapshot(db):
+        return _export_problems(db, segment_ids, vouched)
+
+
+def _export_problems(db: sqlite3.Connection, segment_ids: list[str],
+                     vouched: Vouch | None) -> list[dict]:
     wanted = set(segment_ids)
-    problems = [p for p in audit(db) if p["segment"] in wanted]
+    problems = [p for p in audit(db, vouched=vouched) if p["segment"] in wanted]
     known = hashes_of(db, segment_ids)
-    first = db.execute("SELECT min(n) FROM segment_hashes").fetchone()[0]
+    _, anchor = chain_start(db, vouched)
     for sid in segment_ids:
         if sid in known:
             continue
-        if (first is not None and first != 1) or db.execute(
+        if anchor is None or db.execute(
                 "SELECT 1 FROM segment_hashes WHERE segment_id < ? LIMIT 1", (sid,)).fetchone():
             problems.append({"segment": sid, "error": (
                 "its recording-time hash is missing from the index although the segments "
@@ -105,32 +193,91 @@ def seal(store, logbook, actor: str = "system") -> dict:
     return {"n": n, "chain": head, "new": True}
 
 
-def sealed_heads(db: sqlite3.Connection) -> list[dict]:
-    """The heads sealed in the usage logbook, oldest first: [{entry, n, chain}]."""
+def prune(store, logbook, actor: str = "nvr") -> dict | None:
+    """Remove the rows of erased segments from the start of the chain, up to the newest head
+    the logbook sealed below the first row whose segment still exists (R-40), after logging
+    the prune in the usage logbook; returns {hashes, chain, removed}, or None when nothing
+    can go. Only a chain that verifies up to that head is pruned: a break found in it stays
+    for `audit` to report. Cheap when nothing is due: one indexed look at the first row."""
+    with store.lock:
+        db = store.db
+        first = db.execute("SELECT min(n) FROM segment_hashes").fetchone()[0]
+        if first is None:
+            return None
+        kept = db.execute("SELECT h.n FROM segment_hashes h WHERE EXISTS (SELECT 1 FROM "
+                          "segments s WHERE s.id = h.segment_id) ORDER BY h.n LIMIT 1"
+                          ).fetchone()
+        limit = kept[0] if kept else chain_head(db)[0] + 1
+        if limit == first:                  # the first row's segment is still there
+            return None
+        head = max((h for h in sealed_heads(db) if first <= h["n"] < limit),
+                   key=lambda h: h["n"], default=None)
+        if head is None:                    # nothing sealed there yet: the next sweep
+            return None
+        _, chain = chain_start(db)
+        expected = first
+        for n, sid, sha, value in db.execute(
+                "SELECT n, segment_id, sha256, chain FROM segment_hashes WHERE n <= ? "
+                "ORDER BY n", (head["n"],)):
+            if chain is None or n != expected or link(chain, sid, sha) != value:
+                log.warning("recording-time hashes not pruned: the chain does not verify at "
+                            "hash %d; `nvr recordings verify` names the fault", n)
+                return None
+            chain, expected = value, n + 1
+        if chain != head["chain"]:
+            log.warning("recording-time hashes not pruned: hash %d is not the head sealed in "
+                        "usage logbook entry %d", head["n"], head["entry"])
+            return None
+    k = head["n"]
+    if not any(p["n"] == k for p in logged_prunes(logbook.db)):   # (a crash after the entry)
+        logbook.append("usage", actor, "segment-hashes-pruned", subject=f"hash {k}",
+                       reason=PRUNE_REASON, details={"hashes": k, "chain": chain})
+    with store.transaction() as db:
+        if db.execute("SELECT 1 FROM segment_hashes h WHERE h.n <= ? AND EXISTS (SELECT 1 "
+                      "FROM segments s WHERE s.id = h.segment_id) LIMIT 1", (k,)).fetchone():
+            return None                     # (cannot happen: an erased segment stays erased)
+        removed = db.execute("DELETE FROM segment_hashes WHERE n <= ?", (k,)).rowcount
+    log.info("pruned %d recording-time hash(es) of erased segments, up to sealed hash %d",
+             removed, k)
+    return {"hashes": k, "chain": chain, "removed": removed}
+
+
+@contextlib.contextmanager
+def _snapshot(db: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction for a check that reads the index several times: a prune that the
+    owner commits meanwhile (its entry, then the rows) is then never taken for a removal."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
     try:
-        rows = db.execute("SELECT n, details FROM logbook WHERE book = 'usage' AND action = "
-                          "'segment-hashes' ORDER BY n").fetchall()
-    except sqlite3.OperationalError:            # no logbook in this index (a bare store)
-        return []
-    heads = []
-    for entry, details in rows:
-        found = json.loads(details)
-        heads.append({"entry": entry, "n": found["hashes"], "chain": found["chain"]})
-    return heads
+        yield
+    finally:
+        db.execute("ROLLBACK")
 
 
-def audit(db: sqlite3.Connection, plaintext: dict[str, str] | None = None) -> list[dict]:
+def audit(db: sqlite3.Connection, plaintext: dict[str, str] | None = None,
+          vouched: Vouch | None = None) -> list[dict]:
     """Recording-time hashes changed since they were recorded or sealed (R-50, issue 13 item
     3): [{segment, error}], empty when none. `plaintext` maps segment ids to the SHA-256 of
-    their plaintext as read now."""
+    their plaintext as read now; `vouched` (see Vouch) limits the logbook entries that count."""
+    with _snapshot(db):
+        return _audit(db, plaintext, vouched)
+
+
+def _audit(db: sqlite3.Connection, plaintext: dict[str, str] | None,
+           vouched: Vouch | None) -> list[dict]:
     problems = []
     ids = {r[0]: r[1] for r in db.execute("SELECT n, segment_id FROM segment_hashes")}
-    for n in chain_breaks(db):
+    start, anchor = chain_start(db, vouched)
+    for n in chain_breaks(db, vouched):
         problems.append({"segment": ids[n], "error": (
             f"the hash chain breaks at recording-time hash {n}: this segment's hash or chain "
-            "value was changed in the index after it was recorded; report this to the "
-            "privacy officer")})
+            "value was changed in the index after it was recorded, or the hashes before it "
+            "were removed without a logged prune; report this to the privacy officer")})
     for head in sealed_heads(db):
+        if anchor is not None and head["n"] <= start:
+            continue                        # pruned with its erased footage, logged (R-40)
         row = db.execute("SELECT segment_id, chain FROM segment_hashes WHERE n = ?",
                          (head["n"],)).fetchone() if head["n"] else ("", GENESIS)
         if row is None:
@@ -143,6 +290,11 @@ def audit(db: sqlite3.Connection, plaintext: dict[str, str] | None = None) -> li
                 f"the hash chain up to recording-time hash {head['n']} is not the one sealed "
                 f"in the usage logbook (entry {head['entry']}): a hash up to it was changed "
                 "after it was sealed; report this to the privacy officer")})
+    if start and anchor is None and not ids:
+        problems.append({"segment": f"hash {start}", "error": (
+            f"the recording-time hashes up to {start} are gone from the index without a prune "
+            "the logbook vouches for at a sealed head: they were removed; report this to the "
+            "privacy officer")})
     recorded = hashes_of(db, list(plaintext or {}))
     for sid, now in (plaintext or {}).items():
         then = recorded.get(sid, {}).get("sha256")

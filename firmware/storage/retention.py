@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from firmware.storage.hashes import prune
 from firmware.storage.store import (CHECKPOINT_ATTEMPTS, CLOCK_AHEAD, WAL_ALARM,
                                     EncryptedStore, last_due_slot)
 from firmware.system.clock import clock_synchronised
@@ -40,30 +42,34 @@ class SweepReport:
     horizon_seconds: float | None = None
     erase_complete: bool = True      # False: destroyed keys may still be in a file (alarm)
     clock_refused: str | None = None  # why the clock was not trusted: erased by the index's time
+    hashes_pruned: int = 0           # recording-time hashes of erased segments removed
 
     def to_json(self) -> dict:
         return {"now": self.now, "slots_destroyed": self.slots_destroyed,
                 "segments_erased": self.segments_erased, "bytes_freed": self.bytes_freed,
                 "retention_horizon_seconds": self.horizon_seconds,
-                "erase_complete": self.erase_complete, "clock_refused": self.clock_refused}
+                "erase_complete": self.erase_complete, "clock_refused": self.clock_refused,
+                "hashes_pruned": self.hashes_pruned}
 
 
 def sweep(store: EncryptedStore, now: float | None = None, *, purge: bool = False,
           checkpoint_attempts: int = CHECKPOINT_ATTEMPTS,
-          clock_checked: bool = False) -> SweepReport:
+          clock_checked: bool = False, logbook=None) -> SweepReport:
     """One sweep as the store's owner; `purge` checkpoints the WAL even if nothing was due
     (the owner does so at start, after a crash that may have come before the checkpoint).
     An explicit `now` (tests, benchmarks) or `clock_checked` (an operator confirmed the time:
-    `nvr retention run --clock-checked`) skips the check of the clock in `clock_ahead`."""
+    `nvr retention run --clock-checked`) skips the check of the clock in `clock_ahead`.
+    With the usage `logbook`, the hashes of erased segments are pruned as well."""
     with store.owned("sweep"):
         refused = None if now is not None or clock_checked else clock_ahead(store)
         if refused is None:
             store.clear_alarm(CLOCK_ALARM)
-            return _sweep(store, store.now(now), purge, checkpoint_attempts)
+            return _sweep(store, store.now(now), purge, checkpoint_attempts, logbook=logbook)
         # The clock may have been moved forward: erase by the reference time (the index's time
         # at this process's start plus the time elapsed since), which this process's own
         # writes cannot move, never by the clock or a floor those writes raised.
-        return _sweep(store, store.reference_time(), purge, checkpoint_attempts, refused)
+        return _sweep(store, store.reference_time(), purge, checkpoint_attempts, refused,
+                      logbook=logbook)
 
 
 def finish_erase(store: EncryptedStore) -> SweepReport:
@@ -91,7 +97,7 @@ def clock_ahead(store: EncryptedStore) -> str | None:
 
 
 def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
-           refused: str | None = None, destroy: bool = True) -> SweepReport:
+           refused: str | None = None, destroy: bool = True, logbook=None) -> SweepReport:
     report = SweepReport(now, clock_refused=refused)
     # 1. Cryptographic erase: destroy every slot key that is due (by its row, or by the hard
     #    bound of its slot number). One transaction per slot, committed before any file is
@@ -122,9 +128,13 @@ def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
                 report.segments_erased.append(r["id"])
                 report.bytes_freed += r["bytes"]
             db.execute("UPDATE slot_keys SET purged = 1 WHERE slot = ?", (slot,))
+    # 2b. The recording-time hashes of erased segments, a sealed prefix of their chain, logged.
+    if logbook is not None:
+        report.hashes_pruned = _prune(store, logbook)
     # 3. The erase is complete only when no file holds the destroyed keys: checkpoint the WAL
     #    (without the store lock; writers go on) and check the result.
-    if due or purge or any(a["kind"] == WAL_ALARM for a in store.alarms()):
+    if due or purge or report.hashes_pruned or any(a["kind"] == WAL_ALARM
+                                                   for a in store.alarms()):
         report.erase_complete = store.purge_wal(attempts)
     report.horizon_seconds = store.horizon(now)
     if report.slots_destroyed or report.segments_erased:
@@ -133,20 +143,53 @@ def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
     return report
 
 
+def _prune(store: EncryptedStore, logbook) -> int:
+    """Prune, never failing the sweep: a logbook that refuses is logged and tried next time."""
+    try:
+        done = prune(store, logbook)
+    except Exception:
+        log.exception("removing the recording-time hashes of erased segments failed; the "
+                      "next sweep tries again (check `nvr logbook verify` and the key "
+                      "directory)")
+        return 0
+    return done["removed"] if done else 0
+
+
 class RetentionThread(threading.Thread):
-    """Runs the sweep at start-up and every minute until stopped."""
+    """Runs the sweep at start-up and every minute until stopped. `open_governance` makes
+    the Governance whose usage logbook the sweep prunes with (opened in this thread, closed at
+    the end); when it fails, the sweep erases without it and it is tried again next time."""
 
     def __init__(self, store: EncryptedStore, stop: threading.Event,
-                 interval: float = SWEEP_INTERVAL):
+                 interval: float = SWEEP_INTERVAL,
+                 open_governance: Callable[[], object] | None = None):
         super().__init__(name="retention", daemon=True)
         self.store, self.stop_event, self.interval = store, stop, interval
+        self.open_governance = open_governance
         self.last: SweepReport | None = None
 
     def run(self) -> None:
-        while True:
-            try:
-                self.last = sweep(self.store)
-            except Exception:       # a failed sweep is retried next minute, loudly
-                log.exception("retention sweep failed; retrying in %.0f s", self.interval)
-            if self.stop_event.wait(self.interval):
-                return
+        gov = None
+        try:
+            while True:
+                gov = gov or self._governance()
+                try:
+                    self.last = sweep(self.store, logbook=gov.logbook if gov else None)
+                except Exception:       # a failed sweep is retried next minute, loudly
+                    log.exception("retention sweep failed; retrying in %.0f s", self.interval)
+                if self.stop_event.wait(self.interval):
+                    return
+        finally:
+            if gov is not None:
+                gov.close()
+
+    def _governance(self):
+        if self.open_governance is None:
+            return None
+        try:
+            return self.open_governance()
+        except Exception:
+            log.exception("the logbook could not be opened for the retention sweep: footage is "
+                          "erased, the hashes of erased segments wait; trying again in %.0f s",
+                          self.interval)
+            return None

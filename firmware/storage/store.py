@@ -35,7 +35,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -850,11 +850,12 @@ class EncryptedStore:
         os.replace(path, target)
         fsync_dir(target.parent)
 
-    def verify(self, now: float | None = None) -> tuple[int, list[dict]]:
+    def verify(self, now: float | None = None,
+               vouched: Callable[[int], bool] | None = None) -> tuple[int, list[dict]]:
         """Decrypt and authenticate every segment that can still be opened, and check the
-        recording-time hashes (storage/hashes.py `audit`); returns (checked, problems). Safe
-        beside a running owner: it changes nothing, and footage the owner erased or that fell
-        due meanwhile is not a problem."""
+        recording-time hashes (storage/hashes.py `audit`, `vouched` as there); returns
+        (checked, problems). Safe beside a running owner: it changes nothing, and footage the
+        owner erased or that fell due meanwhile is not a problem."""
         problems, checked, plaintext = [], 0, {}
         for row in self.list_segments(now=now):
             checked += 1
@@ -873,7 +874,7 @@ class EncryptedStore:
                 continue
             plaintext[row["id"]] = digest.hexdigest()
         with self.lock:                 # hashes changed since recording or their seal
-            problems += audit(self.db, plaintext)
+            problems += audit(self.db, plaintext, vouched)
         return checked, problems
 
     def _gone_meanwhile(self, segment_id: str) -> bool:
