@@ -83,8 +83,25 @@ def test_article9_from_request_to_a_verified_package_on_the_stand_in_R60_R61_R62
     page.set_viewport_size({"width": 375, "height": 740})       # a phone: nothing sideways
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.set_viewport_size({"width": 1280, "height": 860})
+    # The bar moves with what the server reports. The stand-in writes 10 s of footage faster
+    # than the page polls, so the first two answers are those of a long export (as
+    # test_web_export's status tests show the server giving); the rest are the server's own.
+    staged = [(1_500_000, 6_000_000), (4_500_000, 6_000_000)]
+
+    def status(route):
+        if staged:
+            done, total = staged.pop(0)
+            route.fulfill(json={"state": "running", "done_bytes": done, "total_bytes": total})
+        else:
+            route.continue_()
+    page.route(re.compile(r".*/api/.*/export/status.*"), status)
     page.click("#export-form button:has-text('Exporteren')")
     page.wait_for_url(f"{url}/requests/{req_id}/export/status")
+    for done, words in ((1_500_000, "1,5 MB"), (4_500_000, "4,5 MB")):
+        page.wait_for_function("([done]) => { const b = document.getElementById('export-bar');"
+                               " return b && b.value === done && b.max === 6000000; }", arg=[done])
+        assert page.inner_text("#export-bytes").startswith(words)
+        assert page.inner_text("#export-bytes").endswith("6,0 MB")
     page.wait_for_selector("#export-result", timeout=120_000)   # the page reloads when done
     shot(page, "art9-2b-export-klaar")
     assert blocking_violations(page) == []
