@@ -261,3 +261,28 @@ def test_an_export_killed_mid_write_leaves_no_export_row_R62(tmp_path):
         assert rows == [] or all(r["archive"] for r in rows), rows
     finally:
         desk.close()
+
+
+def test_a_prune_forged_into_the_logbook_table_does_not_open_the_export_gate_R62(desk, tmp_path):
+    """hashprune: the sealed rows of footage that still exists deleted with sqlite3 and a
+    `segment-hashes-pruned` entry inserted into the logbook table to explain the chain's new
+    start (no MAC: the key is not on the data disk). The export gate asks the logbook whether
+    the entry is its own, so the export stops; the index alone would let it through with the
+    segments' hashes `null`."""
+    from firmware.storage.hashes import PRUNE_REASON, chain_head, export_problems
+    desk.export(DirectoryHelper(tmp_path / "stick", package="files"))    # seals the chain
+    with desk.store.lock:
+        n, head = chain_head(desk.store.db)
+    last = desk.gov.logbook.entries("usage")[-1]
+    details = json.dumps({"chain": head, "hashes": n}, sort_keys=True)
+    with sqlite3.connect(index_file(desk.store)) as db:   # the person with sqlite3
+        db.execute("INSERT INTO logbook (book, n, at, actor, action, subject, reason, details, "
+                   "prev, hash, mac) VALUES ('usage', ?, ?, 'nvr', 'segment-hashes-pruned', ?, "
+                   "?, ?, ?, ?, ?)", (last["n"] + 1, last["at"] + 1, f"hash {n}", PRUNE_REASON,
+                                      details, last["hash"], "f" * 64, "0" * 64))
+        db.execute("DELETE FROM segment_hashes WHERE n <= ?", (n,))
+    ids = [s["id"] for s in desk.store.list_segments("cam")]
+    with desk.store.lock:
+        assert export_problems(desk.store.db, ids) == []      # what the index alone says
+    with pytest.raises(ExportError, match="hash"):
+        desk.export(DirectoryHelper(tmp_path / "stick2", package="files"))
