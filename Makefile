@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/blur.py
 	$(BIN)/python bench/export.py
+	$(BIN)/python bench/hashes.py
+	$(BIN)/python bench/day.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
