@@ -273,3 +273,19 @@ def stop_gpio(gpio: DeviceGpio | None) -> None:
     gov = getattr(gpio, "governance", None)
     if gov is not None:
         gov.close()
+
+
+def claim_pins(cfg: Config) -> list[str]:
+    """Claim the pins `[gpio]` names on its pin factory and release them again (`nvr
+    selftest`): what was claimed, e.g. ["status LED 17"]. Raises what gpiozero raises when a
+    pin cannot be had (no such chip, in use, no permission). Nothing is logged or recorded."""
+    gpio = DeviceGpio(cfg, None, None, dict)
+    gpio.open_devices()
+    try:
+        pins = cfg.gpio
+        return [f"{what} {pin}" for what, pin in (("status LED", pins.status_led),
+                                                  ("tamper switch", pins.tamper_switch),
+                                                  ("eject button", pins.eject_button))
+                if pin >= 0]
+    finally:
+        gpio._close_devices()
