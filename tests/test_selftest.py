@@ -251,11 +251,70 @@ def test_exportd_answering_list_passes_and_its_absence_fails_with_what_to_do(tmp
 # --- units, the whole run, exit codes -----------------------------------------------------------
 
 def test_units_skip_when_systemd_is_not_pid_1(tmp_path):
-    if Path("/run/systemd/system").is_dir():
-        pytest.skip("systemd runs this machine: the skip cannot be shown here (the virtual "
-                    "device's `make system-test` runs the check itself)")
+    system = subprocess.run(["systemctl", "is-system-running"], capture_output=True,
+                            text=True).stdout.strip() if shutil.which("systemctl") else ""
+    if system not in ("", "offline"):
+        pytest.skip(f"systemd runs this machine ({system}): the skip cannot be shown here")
     row = rows(selftest(_device(tmp_path), "--json", "--only", "units"))["units"]
     assert row["status"] == "skip" and "systemd is not PID 1" in row["finding"]
+
+
+def _fake_systemctl(tmp_path: Path, inactive: str = "") -> Path:
+    """The seam NVR_SYSTEMCTL: a `systemctl` of a booted system on which every unit is active
+    and enabled but `inactive`, which is inactive (and disabled)."""
+    script = tmp_path / "systemctl"
+    script.write_text(f"""#!/bin/sh
+case "$1 $2" in
+  "is-system-running ") echo running ;;
+  "is-active {inactive}") echo inactive; exit 3 ;;
+  "is-enabled {inactive}") echo disabled; exit 1 ;;
+  is-active*) echo active ;;
+  is-enabled*) echo enabled ;;
+esac
+""")
+    script.chmod(0o755)
+    return script
+
+
+def test_units_active_and_enabled_pass_an_inactive_unit_fails_and_is_named(tmp_path):
+    config = _device(tmp_path)
+    good = selftest(config, "--json", "--only", "units",
+                    NVR_SYSTEMCTL=str(_fake_systemctl(tmp_path)))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert rows(good)["units"]["status"] == "ok"
+    assert "nvr-recorder.service, nvr-web.service, nvr-exportd.service" in \
+        rows(good)["units"]["finding"]
+    bad = selftest(config, "--json", "--only", "units",
+                   NVR_SYSTEMCTL=str(_fake_systemctl(tmp_path, "nvr-web.service")))
+    assert bad.returncode == 1
+    row = rows(bad)["units"]
+    assert row["status"] == "fail"
+    assert row["finding"] == "nvr-web.service is inactive and disabled"
+    assert row["action"].startswith("systemctl enable --now nvr-web.service;")
+
+
+# --- the camera while the recorder runs (readiness's check) -------------------------------------
+
+def test_while_the_recorder_runs_the_camera_check_asks_the_recorder(tmp_path):
+    """The recorder holds the cameras (a Pi's camera opens once): the check reuses /readyz's
+    recorder_problems on the recorder's status instead of opening the camera again."""
+    config = _device(tmp_path)
+    recorder = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                                 "run", "--no-web"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        row = {}
+        for _ in range(60):                      # until the recorder answers and records
+            row = rows(selftest(config, "--json", "--only", "camera"))["camera"]
+            if "running recorder" in row["finding"] and row["status"] == "ok" \
+                    or recorder.poll() is not None:
+                break
+            threading.Event().wait(0.5)
+        assert row.get("status") == "ok", (row, recorder.poll())
+        assert "the running recorder holds the 1 camera(s)" in row["finding"]
+    finally:
+        recorder.terminate()
+        recorder.wait(30)
 
 
 def test_the_whole_table_every_check_once_exit_1_on_a_fail(tmp_path):

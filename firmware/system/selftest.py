@@ -37,6 +37,7 @@ SERVICE_USER = "nvr-recorder"         # owns the key files on a device (docs/uni
 UNITS = ("nvr-recorder.service", "nvr-web.service", "nvr-exportd.service")
 RTC_ENV = "NVR_RTC"           # the seam: the RTC device looked for instead of /dev/rtc0
 RTC_DEVICE = "/dev/rtc0"
+SYSTEMCTL_ENV = "NVR_SYSTEMCTL"   # the seam: the command asked instead of `systemctl`
 
 
 @dataclass(frozen=True)
@@ -419,30 +420,34 @@ def check_exportd(cfg: Config) -> Result:
 
 # --- units --------------------------------------------------------------------------------------
 
-def _systemctl(verb: str, unit: str) -> str:
+def _systemctl(*args: str) -> str:
+    """What `systemctl ARGS` prints (or $NVR_SYSTEMCTL's: a test's script), one word."""
+    command = os.environ.get(SYSTEMCTL_ENV) or "systemctl"
     try:
-        out = subprocess.run(["systemctl", verb, unit], capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run([command, *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unknown ({exc})"
-    return out.stdout.strip() or out.stderr.strip() or f"exit {out.returncode}"
+        return f"unknown ({exc.strerror if isinstance(exc, OSError) else 'no answer'})"
+    return out.stdout.strip() or f"unknown (exit {out.returncode})"
 
 
 def check_units(cfg: Config) -> Result:
     """`systemctl is-active` and `is-enabled` of the device's units (docs/units.md), when
-    systemd runs this machine (sd_booted: /run/systemd/system exists)."""
-    if not Path("/run/systemd/system").is_dir():
-        return Result("units", SKIP, "systemd is not PID 1 here (a container or a chroot): "
-                      "the units cannot be asked")
+    systemd runs this machine: `systemctl is-system-running` says "offline" (or nothing)
+    when systemd is not PID 1, as in a container."""
+    system = _systemctl("is-system-running")
+    if system == "offline" or system.startswith("unknown"):
+        return Result("units", SKIP, f"systemd is not PID 1 here (is-system-running: {system}; "
+                      "a container or a chroot): the units cannot be asked")
     bad, good = [], []
     for unit in UNITS:
         active, enabled = _systemctl("is-active", unit), _systemctl("is-enabled", unit)
         (good if (active, enabled) == ("active", "enabled") else bad).append(
-            f"{unit} {active}/{enabled}")
+            (unit, f"{unit} is {active} and {enabled}"))
     if bad:
-        return Result("units", FAIL, "; ".join(bad), "systemctl enable --now " + " ".join(
-            u.split()[0] for u in bad) + "; journalctl -u UNIT says why one stopped")
-    return Result("units", OK, "active and enabled: " + ", ".join(UNITS))
+        return Result("units", FAIL, "; ".join(text for _, text in bad),
+                      "systemctl enable --now " + " ".join(unit for unit, _ in bad)
+                      + "; journalctl -u UNIT says why one stopped")
+    return Result("units", OK, f"active and enabled: {', '.join(UNITS)} (system {system})")
 
 
 # In the order they run and print.
