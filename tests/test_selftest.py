@@ -98,6 +98,7 @@ def test_camera_and_encoder_pass_with_the_synthetic_camera(tmp_path):
     found = rows(done)
     assert list(found) == ["camera", "encoder"]
     assert found["camera"]["status"] == "ok" and "cam 320x240" in found["camera"]["finding"]
+    assert "H.264 packets" in found["camera"]["finding"]
     assert found["encoder"]["status"] == "ok"
     assert "H.264, no audio" in found["encoder"]["finding"]
     assert "cam 320x240@25" in found["encoder"]["finding"]

@@ -105,6 +105,8 @@ def _grab(cfg: Config, cam, bound: float) -> str | None:
         why = f": {failed[0]}" if failed else ""
         return (f"{cam.id}: {counter.frames} of {CAMERA_FRAMES} frames in {took:.1f} s"
                 f"{why}")
+    if counter.packets == 0:        # counted once the camera stopped: its encoder flushed
+        return f"{cam.id}: {counter.frames} frames, but its encoder gave no H.264 packet"
     return None
 
 
@@ -129,7 +131,8 @@ def check_camera(cfg: Config, bound: float = CAMERA_BOUND) -> Result:
                       "check the cable, [[cameras]] source/path/size in the configuration, "
                       "and on a Pi `rpicam-hello --list-cameras`")
     sizes = ", ".join(f"{c.id} {c.width}x{c.height}" for c in cfg.cameras)
-    return Result("camera", OK, f"{CAMERA_FRAMES} frames from each camera ({sizes})")
+    return Result("camera", OK, f"{CAMERA_FRAMES} frames and their H.264 packets from each "
+                  f"camera ({sizes})")
 
 
 # --- encoder ------------------------------------------------------------------------------------
