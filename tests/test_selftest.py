@@ -335,3 +335,17 @@ def test_an_unknown_check_name_is_a_usage_error_that_lists_the_checks(tmp_path):
     done = selftest(_device(tmp_path), "--only", "camera,coffee")
     assert done.returncode == 2
     assert "unknown check(s) coffee" in done.stderr and "exportd" in done.stderr
+
+
+def test_a_camera_that_may_not_record_is_not_switched_on_before_the_dpia(tmp_path):
+    """The introduction: the DPIA "wordt uitgevoerd voordat de camera's worden ingeschakeld".
+    Without it the check opens no camera (a source that would fail to open is not even
+    tried) and says why; a skip, not a failure of the hardware."""
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"not a video" * 100)
+    config = _device(tmp_path, source=f'source = "file"\npath = "{junk}"', introduction="")
+    done = selftest(config, "--json", "--only", "camera")
+    assert done.returncode == 0, done.stdout + done.stderr
+    row = rows(done)["camera"]
+    assert row["status"] == "skip" and "cam not switched on" in row["finding"]
+    assert "DPIA" in row["finding"] and "cannot be opened" not in row["finding"]

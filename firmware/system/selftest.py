@@ -113,26 +113,45 @@ def _grab(cfg: Config, cam, bound: float) -> str | None:
 def check_camera(cfg: Config, bound: float = CAMERA_BOUND) -> Result:
     """Each camera opened as the recorder opens it (picamera2 on a Pi, the twins elsewhere)
     delivers CAMERA_FRAMES frames of the configured size within `bound` seconds. While the
-    recorder runs it holds the cameras: then its own status is asked (readiness's check)."""
+    recorder runs it holds the cameras: then its own status is asked (readiness's check).
+    A camera that may not record (no DPIA yet: "uitgevoerd voordat de camera's worden
+    ingeschakeld"; art. 11 without the works council) is not switched on, only named."""
     from firmware.governance.introduction import refusals
     from firmware.live.client import recorder_status
     from firmware.system.readiness import recorder_problems
+    refused = refusals(cfg)
     status = recorder_status(cfg.live_socket)
     if status is not None:
-        problems = recorder_problems(cfg, refusals(cfg), time.time(), status)
+        problems = recorder_problems(cfg, refused, time.time(), status)
         if problems:
             return Result("camera", FAIL, "; ".join(problems),
                           "check the camera and its cable; journalctl -u nvr-recorder")
-        return Result("camera", OK, f"the running recorder holds the {len(cfg.cameras)} "
-                      "camera(s); each that may record delivered a frame just now")
-    problems = [p for p in (_grab(cfg, cam, bound) for cam in cfg.cameras) if p]
+        return _with_refused(Result("camera", OK, f"the running recorder holds the "
+                             f"{len(cfg.cameras)} camera(s); each that may record delivered "
+                             "a frame just now"), refused)
+    allowed = [cam for cam in cfg.cameras if cam.id not in refused]
+    problems = [p for p in (_grab(cfg, cam, bound) for cam in allowed) if p]
     if problems:
         return Result("camera", FAIL, "; ".join(problems),
                       "check the cable, [[cameras]] source/path/size in the configuration, "
                       "and on a Pi `rpicam-hello --list-cameras`")
-    sizes = ", ".join(f"{c.id} {c.width}x{c.height}" for c in cfg.cameras)
-    return Result("camera", OK, f"{CAMERA_FRAMES} frames and their H.264 packets from each "
-                  f"camera ({sizes})")
+    if not allowed:
+        return _with_refused(Result("camera", SKIP, "no camera may be switched on yet"),
+                             refused)
+    sizes = ", ".join(f"{c.id} {c.width}x{c.height}" for c in allowed)
+    return _with_refused(Result("camera", OK, f"{CAMERA_FRAMES} frames and their H.264 "
+                                f"packets from each camera ({sizes})"), refused)
+
+
+def _with_refused(result: Result, refused: dict) -> Result:
+    """`result`, naming the cameras that were not switched on and why; an ok becomes a
+    warning then (their hardware is not checked)."""
+    if not refused:
+        return result
+    why = "; ".join(f"{cam} not switched on: {r.message}" for cam, r in refused.items())
+    status = WARN if result.status == OK else result.status
+    return Result(result.name, status, f"{result.finding}; {why}",
+                  "check these cameras again once they may record (nvr config check)")
 
 
 # --- encoder ------------------------------------------------------------------------------------
