@@ -365,7 +365,8 @@ def check_keys(cfg: Config) -> Result:
     if problems:
         return Result("keys", FAIL, "; ".join(problems),
                       "fix the modes and owners as said (docs/units.md); a missing or damaged "
-                      "key: restore it from the key backup")
+                      "key: restore it from the key backup (on a new device without footage: "
+                      "start the recorder once, it makes them)")
     owner = SERVICE_USER if service is not None else f"uid {os.geteuid()}"
     return Result("keys", OK, f"{len(KEY_FILES)} keys in {key_dir}, closed to others, owned "
                   f"by {owner}")
