@@ -349,3 +349,39 @@ def test_a_camera_that_may_not_record_is_not_switched_on_before_the_dpia(tmp_pat
     row = rows(done)["camera"]
     assert row["status"] == "skip" and "cam not switched on" in row["finding"]
     assert "DPIA" in row["finding"] and "cannot be opened" not in row["finding"]
+
+
+@contextmanager
+def passwd_with_service_user(tmp_path: Path, uid: int = 64999):
+    """This machine's /etc/passwd with the user nvr-recorder added, bind-mounted over
+    /etc/passwd in a mount namespace of the selftest's own: the device's users, without
+    touching this machine's."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text(Path("/etc/passwd").read_text()
+                      + f"nvr-recorder:x:{uid}:{uid}:nvr recorder:/var/lib/nvr:/sbin/nologin\n")
+    probe = subprocess.run(["unshare", "--mount", "sh", "-c",
+                            f"mount --bind {passwd} /etc/passwd && getent passwd nvr-recorder"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespace here (needs root): {probe.stderr.strip()}")
+    yield ["unshare", "--mount", "sh", "-c",
+           f'mount --bind {passwd} /etc/passwd && exec "$@"', "sh"]
+
+
+def test_r82_on_a_device_the_keys_belong_to_nvr_recorder(tmp_path):
+    """Where the user nvr-recorder exists, a key of another owner (root's, made by a `sudo nvr`
+    before the recorder's first start) fails and says the chown; nvr-recorder's passes."""
+    config = _device(tmp_path)
+    with passwd_with_service_user(tmp_path) as prefix:
+        command = [*prefix, sys.executable, "-m", "firmware.cli", "--config", str(config),
+                   "selftest", "--json", "--only", "keys"]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 1, done.stdout + done.stderr
+        row = rows(done)["keys"]
+        assert "master.key belongs to uid 0, not to nvr-recorder" in row["finding"]
+        assert "chown nvr-recorder:nvr" in row["finding"]
+        for key in (tmp_path / "keys").iterdir():
+            os.chown(key, 64999, 64999)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "owned by nvr-recorder" in rows(done)["keys"]["finding"]
