@@ -298,8 +298,10 @@ def test_units_active_and_enabled_pass_an_inactive_unit_fails_and_is_named(tmp_p
 
 def test_while_the_recorder_runs_the_camera_check_asks_the_recorder(tmp_path):
     """The recorder holds the cameras (a Pi's camera opens once): the check reuses /readyz's
-    recorder_problems on the recorder's status instead of opening the camera again."""
-    config = _device(tmp_path)
+    recorder_problems on the recorder's status instead of opening the camera again; a camera
+    that stalls (the synthetic camera's freeze file) fails it."""
+    freeze = tmp_path / "freeze"
+    config = _device(tmp_path, camera_extra=f'freeze_file = "{freeze}"')
     recorder = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
                                  "run", "--no-web"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
@@ -313,6 +315,15 @@ def test_while_the_recorder_runs_the_camera_check_asks_the_recorder(tmp_path):
             threading.Event().wait(0.5)
         assert row.get("status") == "ok", (row, recorder.poll())
         assert "the running recorder holds the 1 camera(s)" in row["finding"]
+        freeze.touch()                           # the camera stalls
+        for _ in range(60):
+            row = rows(selftest(config, "--json", "--only", "camera"))["camera"]
+            if row["status"] == "fail" or recorder.poll() is not None:
+                break
+            threading.Event().wait(0.5)
+        assert row["status"] == "fail", (row, recorder.poll())
+        assert "camera cam delivered no frame for more than 10 seconds" in row["finding"]
+        assert "check the camera and its cable" in row["action"]
     finally:
         recorder.terminate()
         recorder.wait(30)
