@@ -174,7 +174,8 @@ class _MemoryTarget:
 
 def _encode_second(cfg: Config, cam) -> tuple[bytes, float]:
     """One second of the synthetic scene at the camera's size, fps and bitrate, encoded by
-    the recorder's encoder and muxed by its segment writer: the MP4 and the encoding time."""
+    the recorder's encoder and muxed by its segment writer: the MP4 and the seconds spent in
+    the encoder (drawing the scene and muxing not counted)."""
     from firmware.capture.encoder import SoftwareEncoder
     from firmware.capture.synthetic import demo_scene
     from firmware.recording.segments import SegmentWriter, utc
@@ -185,16 +186,20 @@ def _encode_second(cfg: Config, cam) -> tuple[bytes, float]:
                        utc(start), False)
     target = _MemoryTarget()
     writer = SegmentWriter(target, meta, cam.width, cam.height, cam.fps)
-    began = time.monotonic()
     encoder = SoftwareEncoder(cam.width, cam.height, cam.fps, cam.bitrate_kbps,
                               cam.keyframe_seconds)
-    for i in range(cam.fps):
-        scene.i420(i, encoder.input)
-        for packet in encoder.encode(encoder.input, start + i / cam.fps):
+    took = 0.0
+    for i in range(cam.fps + 1):
+        if i < cam.fps:
+            scene.i420(i, encoder.input)
+        began = time.monotonic()
+        if i < cam.fps:
+            packets = encoder.encode(encoder.input, start + i / cam.fps)
+        else:
+            packets = encoder.flush()                 # after the second's last frame
+        took += time.monotonic() - began
+        for packet in packets:
             writer.write(packet)
-    for packet in encoder.flush():
-        writer.write(packet)
-    took = time.monotonic() - began
     writer.close()
     return target.buffer.getvalue(), took
 
