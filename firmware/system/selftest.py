@@ -189,19 +189,23 @@ def _encode_second(cfg: Config, cam) -> tuple[bytes, float]:
     encoder = SoftwareEncoder(cam.width, cam.height, cam.fps, cam.bitrate_kbps,
                               cam.keyframe_seconds)
     took = 0.0
-    for i in range(cam.fps + 1):
-        if i < cam.fps:
-            scene.i420(i, encoder.input)
-        began = time.monotonic()
-        if i < cam.fps:
-            packets = encoder.encode(encoder.input, start + i / cam.fps)
-        else:
-            packets = encoder.flush()                 # after the second's last frame
-        took += time.monotonic() - began
+    for i in range(cam.fps):
+        scene.i420(i, encoder.input)
+        packets, spent = _timed(encoder.encode, encoder.input, start + i / cam.fps)
+        took += spent
         for packet in packets:
             writer.write(packet)
+    packets, spent = _timed(encoder.flush)
+    for packet in packets:
+        writer.write(packet)
     writer.close()
-    return target.buffer.getvalue(), took
+    return target.buffer.getvalue(), took + spent
+
+
+def _timed(call, *args):
+    """call(*args) and the seconds it took."""
+    began = time.monotonic()
+    return call(*args), time.monotonic() - began
 
 
 def _decoded(data: bytes, cam) -> str | None:
