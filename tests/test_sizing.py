@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -157,7 +156,7 @@ def test_cli_sizing_says_when_the_data_disk_is_too_small(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "it does NOT hold the store" in result.stdout, result.stdout
     assert "larger disk, a lower bitrate_kbps" in result.stdout
-    assert camera_need(replace(cfg.cameras[0]), 1.0).bytes > 7.5e12
+    assert camera_need(cfg.cameras[0], 1.0).bytes > 7.5e12
 
 
 @pytest.mark.parametrize("share", ["2", "-0.1", "abc", "150%"])
@@ -166,3 +165,13 @@ def test_cli_sizing_refuses_a_share_outside_0_to_1(tmp_path, share):
     result = nvr("--config", str(config), "sizing", "--motion-share", share)
     assert result.returncode == 2
     assert "give a fraction from 0 to 1" in result.stderr
+
+
+def test_cli_sizing_on_a_new_device_measures_the_disk_data_dir_will_be_on(tmp_path):
+    """Before the first start data_dir may not exist yet: the nearest existing parent is the
+    disk measured, and nothing is created."""
+    config = write_config(tmp_path, data_dir="not-yet/data")
+    result = nvr("--config", str(config), "sizing", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["data_disk"]["path"] == str(tmp_path)
+    assert not (tmp_path / "not-yet").exists()
