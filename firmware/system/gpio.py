@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 GPIO_ALARM = "gpio-failed"      # the pins could not be opened: no LED, no tamper switch
 
+# The pins hardware.md wires (BCM numbers; header pins 11, 13 and 15, next to the ground pins 9,
+# 14 and 20). `[gpio]` names them on a device; the configuration's default is -1 (nothing
+# connected), as a PC has no pins. tests/test_hardware_doc.py holds the doc to these.
+WIRING = {"status_led": 17, "tamper_switch": 27, "eject_button": 22}
+
 
 class Pattern(Enum):
     RECORDING = "recording"     # steady: every camera that may record is running
