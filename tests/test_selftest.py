@@ -119,15 +119,20 @@ def test_a_camera_source_that_cannot_open_fails_the_camera_check(tmp_path):
 # --- disk ---------------------------------------------------------------------------------------
 
 def test_disk_passes_on_a_disk_with_room_and_leaves_no_file(tmp_path):
+    """Room as `nvr sizing` computes it (system/sizing.py): 3 days at 250 kbit/s fit on 8 GiB
+    at 30% of the time with motion (5.9 GB), not when it records all the time (9.7 GB)."""
     with tmpfs(tmp_path / "data", "8g") as data:
-        config = _device(tmp_path, storage="retention_days = 1",
+        config = _device(tmp_path, storage="retention_days = 3",
                          camera_extra="bitrate_kbps = 250")
         done = selftest(config, "--json", "--only", "disk")
         assert done.returncode == 0, done.stdout + done.stderr
         row = rows(done)["disk"]
         assert row["status"] == "ok"
-        assert "of the 1 days" in row["finding"] and "assuming continuous recording" in \
-            row["finding"] and "at least 4x" in row["finding"]
+        assert "needed for 3 days at 30% of the time with motion (nvr sizing" in row["finding"]
+        assert "at least 4x" in row["finding"]
+        continuous = selftest(config, "--json", "--only", "disk", "--motion-share", "1")
+        assert continuous.returncode == 1
+        assert "at 100% of the time with motion" in rows(continuous)["disk"]["finding"]
         assert not [p for p in data.iterdir() if p.name.startswith(".selftest")]
 
 
@@ -138,7 +143,7 @@ def test_disk_fails_on_a_tiny_data_disk_space_and_write(tmp_path):
         assert done.returncode == 1, done.stdout + done.stderr
         row = rows(done)["disk"]
         assert row["status"] == "fail"
-        assert "of the 28 days" in row["finding"]
+        assert "needed for 28 days" in row["finding"]
         assert "could not be written and synced" in row["finding"]       # 64 MB on 32 MB
         assert "larger data disk" in row["action"]
         assert not [p for p in data.iterdir() if p.name.startswith(".selftest")]

@@ -9,6 +9,8 @@ import argparse
 import json
 
 from firmware.cli.common import EXIT_FAILED
+from firmware.cli.sizing import _share
+from firmware.system.selftest import MOTION_SHARE
 
 
 def _names(text: str) -> list[str]:
@@ -39,7 +41,7 @@ def cmd_selftest(args) -> int:
     from firmware.config import load
     from firmware.system.selftest import failed, run_checks
     cfg = load(args.config)        # read only: no configuration change is recorded here
-    results = run_checks(cfg, args.only)
+    results = run_checks(cfg, args.only, args.motion_share)
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:
@@ -55,4 +57,7 @@ def add_parser(sub) -> None:
     p.add_argument("--only", type=_names, metavar="NAME,...",
                    help="only these checks: camera, encoder, disk, keys, clock, gpio, "
                         "exportd, units")
+    p.add_argument("--motion-share", type=_share, default=MOTION_SHARE, metavar="SHARE",
+                   help="share of the time with motion for the disk's room, as in nvr sizing "
+                        f"(default {MOTION_SHARE}; 1 for continuous recording)")
     p.set_defaults(func=cmd_selftest)

@@ -11,11 +11,11 @@ only, frames are counted and measured.
 
 from __future__ import annotations
 
+import functools
 import glob
 import io
 import os
 import pwd
-import shutil
 import stat
 import subprocess
 import threading
@@ -33,6 +33,7 @@ CAMERA_FRAMES = 5             # frames each camera must deliver ...
 CAMERA_BOUND = 10.0           # ... within this many seconds
 WRITE_BYTES = 64 * 2**20      # written and fsynced in the data directory to time the disk
 WRITE_MARGIN = 4              # the disk must write this many times the cameras' bitrate
+MOTION_SHARE = 0.3            # share of the time with motion for the disk's room (as nvr sizing)
 SERVICE_USER = "nvr-recorder"         # owns the key files on a device (docs/units.md)
 UNITS = ("nvr-recorder.service", "nvr-web.service", "nvr-exportd.service")
 RTC_ENV = "NVR_RTC"           # the seam: the RTC device looked for instead of /dev/rtc0
@@ -257,18 +258,6 @@ def check_encoder(cfg: Config) -> Result:
 
 # --- disk ---------------------------------------------------------------------------------------
 
-def _stored(data_dir: Path) -> int:
-    """Bytes of the footage already in the data directory's segments/ (it counts as room)."""
-    total = 0
-    for root, _dirs, files in os.walk(data_dir / "segments"):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
 def write_speed(directory: Path, size: int = WRITE_BYTES) -> float:
     """Bytes a second written and fsynced to a temporary file in `directory` (removed after);
     raises OSError when it cannot be written."""
@@ -287,39 +276,41 @@ def write_speed(directory: Path, size: int = WRITE_BYTES) -> float:
         path.unlink(missing_ok=True)
 
 
-def check_disk(cfg: Config) -> Result:
-    """Room for `retention_days` (28, R-40) of every camera at its bitrate, assuming it
-    records all the time (an upper bound: the recorder records on motion), below the
-    high-water mark where the sweep starts erasing early (R-42); and a write speed of at least
-    WRITE_MARGIN times the cameras' combined bitrate."""
+def check_disk(cfg: Config, motion_share: float = MOTION_SHARE) -> Result:
+    """Room on the data disk for `retention_days` (28, R-40) of every camera at its bitrate,
+    as `nvr sizing` computes it (system/sizing.py: the store's overheads and logbooks, below
+    the high-water mark where the sweep erases early, R-42) at `motion_share` of the time with
+    motion; and a write speed of at least WRITE_MARGIN times what the cameras store a second
+    while they all record."""
+    from firmware.system.sizing import GB, check_disk as disk_holds, plan, \
+        stored_bytes_per_second
     s = cfg.storage
-    data_dir = s.data_dir
-    if not data_dir.is_dir():
-        return Result("disk", FAIL, f"the data directory {data_dir} does not exist",
+    if not s.data_dir.is_dir():
+        return Result("disk", FAIL, f"the data directory {s.data_dir} does not exist",
                       "mount the data disk there; on a device `systemd-tmpfiles --create "
                       "nvr.conf` makes it (docs/units.md)")
-    rate = sum(cam.bitrate_kbps for cam in cfg.cameras) * 1000 / 8        # bytes a second
-    need = rate * 86400 * s.retention_days
-    usage = shutil.disk_usage(data_dir)
-    room = usage.free + _stored(data_dir) - (1 - s.high_water_percent / 100) * usage.total
-    days = max(room, 0) / (rate * 86400) if rate else float("inf")
-    space = (f"room for {days:,.1f} of the {s.retention_days} days ({_mb(max(room, 0))} below "
-             f"the {s.high_water_percent}% high-water mark, {_mb(need)} needed at "
-             f"{rate * 8 / 1000:,.0f} kbit/s, assuming continuous recording)")
+    sizing = plan(cfg.cameras, motion_share, s.retention_days, s)
+    disk = disk_holds(s.data_dir, sizing)
+    space = (f"{max(disk.room, 0) / GB:,.1f} GB room below the {s.high_water_percent}% "
+             f"high-water mark, {disk.needed / GB:,.1f} GB needed for {s.retention_days} days "
+             f"at {motion_share:.0%} of the time with motion (nvr sizing; "
+             f"{sum(c.bitrate_kbps for c in cfg.cameras):,} kbit/s)")
     problems, actions = [], []
-    if room < need:
+    if not disk.holds:
         problems.append(space)
-        actions.append("use a larger data disk, or lower bitrate_kbps")
+        actions.append("use a larger data disk, or lower bitrate_kbps (nvr sizing shows what "
+                       "each camera needs)")
+    rate = sum(stored_bytes_per_second(cam, s) for cam in cfg.cameras)
     try:
-        speed = write_speed(data_dir)
+        speed = write_speed(s.data_dir)
     except OSError as exc:
-        problems.append(f"{_mb(WRITE_BYTES)} could not be written and synced in {data_dir}: "
+        problems.append(f"{_mb(WRITE_BYTES)} could not be written and synced in {s.data_dir}: "
                         f"{exc.strerror or exc}")
         actions.append("check the data disk (mounted, writable, not full)")
         speed = None
     if speed is not None:
-        written = (f"writes {_mb(speed)}/s (at least {WRITE_MARGIN}x the cameras' "
-                   f"{_mb(rate)}/s needed)")
+        written = (f"writes {_mb(speed)}/s (at least {WRITE_MARGIN}x the "
+                   f"{_mb(rate)}/s the cameras store while all record)")
         if speed < WRITE_MARGIN * rate:
             problems.append(written)
             actions.append("use a faster disk (an SSD or an A2 high-endurance card)")
@@ -489,11 +480,14 @@ CHECKS: dict[str, Callable[[Config], Result]] = {
 }
 
 
-def run_checks(cfg: Config, only: list[str] | None = None) -> list[Result]:
-    """The checks named in `only` (all by default), in CHECKS' order. A check that breaks
-    is a failure that names the error, never a traceback that hides the other checks."""
+def run_checks(cfg: Config, only: list[str] | None = None,
+               motion_share: float = MOTION_SHARE) -> list[Result]:
+    """The checks named in `only` (all by default), in CHECKS' order; `motion_share` for the
+    disk's room. A check that breaks is a failure that names the error, never a traceback
+    that hides the other checks."""
     results = []
-    for name, check in CHECKS.items():
+    checks = {**CHECKS, "disk": functools.partial(check_disk, motion_share=motion_share)}
+    for name, check in checks.items():
         if only and name not in only:
             continue
         try:
