@@ -150,10 +150,6 @@ def test_every_nvr_command_the_guide_names_exists():
     commands = _commands()
     for words in sorted(named):
         group, *action = words
-        if group == "selftest" and group not in commands:
-            # Issue 14 item 6, built in parallel: the guide must say so until it is merged.
-            assert "being\n    built in parallel (issue 14 item 6)" in DOC
-            continue
         assert group in commands, f"hardware.md names `nvr {group}`, which does not exist"
         if action and commands[group]:
             assert action[0] in commands[group], f"`nvr {group} {action[0]}` does not exist"
