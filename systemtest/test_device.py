@@ -102,6 +102,24 @@ def test_segments_recorded_from_the_synthetic_camera(device, step):
     assert result["checked"] >= 1 and result["problems"] == [], result
 
 
+def test_selftest_passes_on_the_virtual_device(device, step):
+    """Issue 14 item 6: `nvr selftest` as the technisch beheerder runs it (root, the device's
+    configuration) while the device records: nothing fails. The clock is asked through the
+    virtual device's chrony seam, as its units ask it (tools/vm/provision.sh); GPIO is off."""
+    with step("nvr selftest"):
+        done = device.run("NVR_TIMEDATECTL=/usr/local/bin/nvr-chrony-synchronised "
+                          "nvr --config /etc/nvr/nvr.toml selftest --json", check=False,
+                          timeout=600)
+    rows = {r["name"]: r for r in json.loads(done.stdout or "[]")}
+    print(f"[system-test] selftest: {[(n, r['status']) for n, r in rows.items()]}", flush=True)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert set(rows) == {"camera", "encoder", "disk", "keys", "clock", "gpio", "exportd",
+                         "units"}, rows
+    for name in ("camera", "encoder", "disk", "keys", "clock", "exportd", "units"):
+        assert rows[name]["status"] == "ok", rows[name]
+    assert rows["gpio"]["status"] == "skip" and rows["gpio"]["finding"], rows["gpio"]
+
+
 def test_sigkill_recorder_restarted_by_systemd_then_verify_clean(device, step):
     before_pid, before_restarts = main_pid(device, RECORDER), restarts(device, RECORDER)
     assert before_pid > 0
