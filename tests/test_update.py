@@ -332,3 +332,36 @@ def test_tryboot_backend_falls_back_when_the_trial_failed_or_was_marked_bad(tmp_
     pi.boot(3, tryboot=True)
     pi.rauc("set-state", "B", "bad")                    # nvr selftest failed in the trial
     assert pi.sections() == ("2", "2") and pi.rauc("get-primary") == "A"
+
+
+def _verdict(tmp_path: Path, tryboot: bool, selftest_passes: bool) -> list[str]:
+    """update-verdict with the firmware's tryboot cell as a file and rauc/systemctl as
+    commands that write down how they were called (the decision is under test, not RAUC)."""
+    (tmp_path / "dt").mkdir()
+    (tmp_path / "dt" / "tryboot").write_bytes(int(tryboot).to_bytes(4, "big"))
+    calls = tmp_path / "calls"
+    for name in ("rauc", "systemctl"):
+        (tmp_path / name).write_text(f'#!/bin/sh\necho {name} "$@" >> {calls}\n')
+        (tmp_path / name).chmod(0o755)
+    env = {**os.environ, "NVR_BOOTLOADER_DT": str(tmp_path / "dt"),
+           "NVR_SELFTEST": "true" if selftest_passes else "false",
+           "RAUC": str(tmp_path / "rauc"), "SYSTEMCTL": str(tmp_path / "systemctl")}
+    result = subprocess.run(["sh", str(UPDATES / "update-verdict")], capture_output=True,
+                            text=True, env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return calls.read_text().splitlines()
+
+
+def test_verdict_keeps_a_trial_that_passes_nvr_selftest(tmp_path):
+    assert _verdict(tmp_path, tryboot=True, selftest_passes=True) == [
+        "rauc status mark-good booted"]
+
+
+def test_verdict_takes_back_a_trial_that_fails_nvr_selftest_and_reboots(tmp_path):
+    assert _verdict(tmp_path, tryboot=True, selftest_passes=False) == [
+        "rauc status mark-bad booted", "systemctl reboot"]
+
+
+def test_verdict_of_a_normal_boot_is_good_whatever_the_selftest(tmp_path):
+    assert _verdict(tmp_path, tryboot=False, selftest_passes=False) == [
+        "rauc status mark-good booted"]
