@@ -74,8 +74,9 @@ def site(tmp_path_factory):
     conf = tmp / "etc-rauc" / "system.conf"
     conf.parent.mkdir()
     shutil.copy(tmp / "ca" / "ca.cert.pem", conf.parent / "keyring.pem")
-    conf.write_text(f"[system]\ncompatible={COMPATIBLE}\nbootloader=custom\n\n"
-                    "[keyring]\npath=keyring.pem\n")
+    conf.write_text(f"[system]\ncompatible={COMPATIBLE}\nbootloader=custom\n"
+                    "bundle-formats=-plain\n\n[keyring]\npath=keyring.pem\n\n[handlers]\n"
+                    f"bootloader-custom-backend={UPDATES / 'rauc-tryboot-backend'}\n")
     good = tmp / "good.raucb"
     built = make_bundle(tmp / "ca", rootfs, NEWER, good)
     assert built.returncode == 0, built.stderr
@@ -190,6 +191,23 @@ def test_make_bundle_takes_the_compatible_of_the_device_system_conf(site):
                    (UPDATES / "system.conf").read_text().splitlines()
                    if line.startswith("compatible="))
     assert json.loads(info.stdout)["compatible"] == shipped
+
+
+def test_rauc_1_8_loads_the_device_system_conf_and_it_refuses_other_bundle_formats(site):
+    """image/updates/system.conf is valid for the real RAUC (custom backend, data directory,
+    bundle formats); with verity forbidden instead of plain, the same bundle is refused."""
+    tmp, rootfs, conf, good = site
+    keyring = str(tmp / "ca" / "ca.cert.pem")
+    shipped = UPDATES / "system.conf"
+    loaded = subprocess.run(["rauc", "--conf", str(shipped), "--keyring", keyring, "info",
+                             str(good)], capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    no_verity = tmp / "no-verity.conf"
+    no_verity.write_text(shipped.read_text().replace("bundle-formats=-plain",
+                                                     "bundle-formats=-verity"))
+    refused = subprocess.run(["rauc", "--conf", str(no_verity), "--keyring", keyring, "info",
+                              str(good)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "Bundle format 'verity' not allowed" in refused.stderr
 
 
 def test_make_bundle_refuses_without_a_key_and_with_a_bad_version(site, tmp_path):

@@ -105,9 +105,11 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
 
 
 def _info(bundle: Path, device: Device, run: Runner) -> dict:
-    """`rauc info --keyring`: the signed manifest's fields, or why the signature fails."""
+    """`rauc info` under the device's system.conf (its bundle formats) and keyring: the signed
+    manifest's fields, or why the signature fails."""
     try:
-        result = run(["rauc", "info", "--keyring", str(device.keyring), str(bundle)])
+        result = run(["rauc", "--conf", str(device.conf), "--keyring", str(device.keyring),
+                      "info", str(bundle)])
     except FileNotFoundError:
         raise UpdateRefused("the rauc command is missing (Debian package rauc): it comes with "
                             "the image; without it no bundle can be checked") from None
@@ -125,6 +127,12 @@ def _signature_problem(bundle: Path, stderr: str) -> str:
     """What `rauc info`'s refusal means, in words, with what to do."""
     detail = " ".join(line.strip() for line in stderr.splitlines()
                       if line.strip() and "rauc-Message" not in line)
+    if "Failed to load system config" in stderr:
+        return (f"RAUC cannot use {detail.split('(')[-1].split(')')[0] or 'its system.conf'}: "
+                f"{detail}; restore /etc/rauc/system.conf from the image")
+    if "not allowed" in stderr:
+        return (f"{bundle} is in a bundle format this device does not accept ({detail}); use a "
+                "verity bundle made by image/updates/make-bundle.sh")
     if "Invalid bundle format" in stderr:
         return (f"{bundle} is not a signed update bundle ({detail}); use a bundle made by "
                 "image/updates/make-bundle.sh")
