@@ -198,7 +198,11 @@ def test_rauc_1_8_loads_the_device_system_conf_and_it_refuses_other_bundle_forma
     bundle formats); with verity forbidden instead of plain, the same bundle is refused."""
     tmp, rootfs, conf, good = site
     keyring = str(tmp / "ca" / "ca.cert.pem")
-    shipped = UPDATES / "system.conf"
+    # RAUC makes its data directory when it loads the file: here, one in tmp
+    text = (UPDATES / "system.conf").read_text()
+    assert "data-directory=/var/lib/nvr/rauc\n" in text
+    shipped = tmp / "shipped.conf"
+    shipped.write_text(text.replace("/var/lib/nvr/rauc", str(tmp / "rauc-data")))
     loaded = subprocess.run(["rauc", "--conf", str(shipped), "--keyring", keyring, "info",
                              str(good)], capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
