@@ -259,7 +259,7 @@ def test_install_only_by_the_technisch_beheerder_R11_logged_before_rauc_runs(sit
     assert details["version"] == NEWER
     assert details["sha256"] == __import__("hashlib").sha256(good.read_bytes()).hexdigest()
     failed = [e for e in entries if e["action"] == "update-install-failed"]
-    assert len(failed) == 1 and "D-Bus" in json.loads(failed[0]["details"])["why"]
+    assert len(failed) == 1 and "rauc install failed" in json.loads(failed[0]["details"])["why"]
 
 
 def test_install_calls_rauc_only_for_a_bundle_that_passed_the_check(site, tmp_path):

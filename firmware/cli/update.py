@@ -47,9 +47,9 @@ def cmd_install(args) -> int:
         raise CliError(f"refused: {exc}") from None
     finally:
         gov.close()
-    _print(bundle.as_dict(), args.json, _text(bundle) + "\ninstalled into the other slot; it "
-           "is tried at the next boot (reboot), kept when nvr selftest passes there, and the "
-           "device falls back to this system otherwise (image/updates/README.md)")
+    _print(bundle.as_dict(), args.json, _text(bundle) + "\ninstalled into the other slot; "
+           "try it with: sudo reboot \"0 tryboot\". It is kept when nvr selftest passes there; "
+           "otherwise the device comes back to this system (image/updates/README.md)")
     return 0
 
 

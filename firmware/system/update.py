@@ -128,11 +128,14 @@ def _signature_problem(bundle: Path, stderr: str) -> str:
     detail = " ".join(line.strip() for line in stderr.splitlines()
                       if line.strip() and "rauc-Message" not in line)
     if "Failed to load system config" in stderr:
-        return (f"RAUC cannot use {detail.split('(')[-1].split(')')[0] or 'its system.conf'}: "
-                f"{detail}; restore /etc/rauc/system.conf from the image")
+        return (f"RAUC cannot load the device's system configuration ({detail}); restore "
+                "/etc/rauc/system.conf from the image")
     if "not allowed" in stderr:
         return (f"{bundle} is in a bundle format this device does not accept ({detail}); use a "
                 "verity bundle made by image/updates/make-bundle.sh")
+    if "no valid CMS" in stderr:            # the signature's own bytes were changed
+        return (f"{bundle} was changed after it was signed (its signature is damaged: "
+                f"{detail}); do not install it; get the bundle again from the supplier")
     if "Invalid bundle format" in stderr:
         return (f"{bundle} is not a signed update bundle ({detail}); use a bundle made by "
                 "image/updates/make-bundle.sh")
