@@ -9,6 +9,7 @@ want of its service, and in-process behind the installer seam), and the firmware
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -100,7 +101,7 @@ def test_check_accepts_a_bundle_signed_under_the_device_keyring(site):
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert found["version"] == NEWER and found["compatible"] == COMPATIBLE
-    assert found["sha256"] == __import__("hashlib").sha256(good.read_bytes()).hexdigest()
+    assert found["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     assert found["downgrade"] is False
 
 
@@ -257,7 +258,7 @@ def test_install_only_by_the_technisch_beheerder_R11_logged_before_rauc_runs(sit
     assert len(started) == 1 and started[0]["actor"] == "t.admin"
     details = json.loads(started[0]["details"])
     assert details["version"] == NEWER
-    assert details["sha256"] == __import__("hashlib").sha256(good.read_bytes()).hexdigest()
+    assert details["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     failed = [e for e in entries if e["action"] == "update-install-failed"]
     assert len(failed) == 1 and "rauc install failed" in json.loads(failed[0]["details"])["why"]
 
