@@ -163,13 +163,18 @@ def export_problems(db: sqlite3.Connection, segment_ids: list[str],
 def _export_problems(db: sqlite3.Connection, segment_ids: list[str],
                      vouched: Vouch | None) -> list[dict]:
     wanted = set(segment_ids)
-    problems = [p for p in audit(db, vouched=vouched) if p["segment"] in wanted]
+    found = audit(db, vouched=vouched)
+    problems = [p for p in found if p["segment"] in wanted]
+    # A chain that does not hold anywhere (sealed rows gone, "hash N", or replaced: a sealed
+    # head named by another segment) cannot tell that a segment without its hash was recorded
+    # before hashing began, even when no earlier row is left (redteam13c: the table emptied).
+    removed = bool(found)
     known = hashes_of(db, segment_ids)
     _, anchor = chain_start(db, vouched)
     for sid in segment_ids:
         if sid in known:
             continue
-        if anchor is None or db.execute(
+        if anchor is None or removed or db.execute(
                 "SELECT 1 FROM segment_hashes WHERE segment_id < ? LIMIT 1", (sid,)).fetchone():
             problems.append({"segment": sid, "error": (
                 "its recording-time hash is missing from the index although the segments "
