@@ -74,6 +74,19 @@ def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, star
     except (ExportError, RequestError) as exc:
         _log_failure(gov, actor, request_id, camera, start, end, exc)
         raise
+    except sqlite3.Error as exc:            # the device's own index, before the write began
+        err = _database_refused(exc)
+        _log_failure(gov, actor, request_id, camera, start, end, err)
+        raise err from None
+
+
+def _database_refused(exc: sqlite3.Error) -> ExportError:
+    """The device's own index (requests, exports, logbooks) refused a read or write: said as
+    the device's fault, never the stick's (redteam13c)."""
+    return ExportError(_("the device's own database refused the export (%(problem)s); the "
+                         "stick is not at fault and nothing that verifies was left on it. "
+                         "Try again in a minute; when it happens again, tell the technisch "
+                         "beheerder (is the device's disk full?)", problem=exc))
 
 
 def _log_failure(gov, actor: Actor, request_id: int, camera: str, start: float, end: float,
@@ -180,9 +193,15 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
     except BaseException as exc:
         target.abort()
         if export_id is not None:
-            db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+            try:
+                db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+            except sqlite3.Error:       # the index refuses writes: the fault below is said
+                log.exception("export %s: its row (no package) could not be removed",
+                              export_id)
         if isinstance(exc, ExportError):
             raise
+        if isinstance(exc, sqlite3.Error):
+            raise _database_refused(exc) from None
         exc = unwrapped(exc)            # an OSError of a write inside PyAV's muxer
         if stick_gone(exc):             # EIO, ENODEV, ...: the stick pulled or failing
             raise stick_gone_error(stick["device"]) from None

@@ -1,0 +1,70 @@
+"""Red team 13c: the faults of an export told apart (export/faults.py, service.py's except
+path): an error of the device's own index is not the stick's.
+
+Findings:
+2. The device's own database refusing the export's record (a second process holding its write
+   lock, the data disk full: SQLite's "database is locked" / "database or disk is full") is
+   said as the stick's fault: "the evidence package could not be written to <stick> (database
+   is locked) ... Check the target (removed? full? read-only?)". The beheerder swaps a good
+   stick and tries again, while the fault is on the device.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from stickutil import Desk, art9_site, nothing_verifies
+
+from firmware.export.helpers import DirectoryHelper, ExportError
+
+
+@pytest.fixture
+def desk(tmp_path):
+    (tmp_path / "site").mkdir()
+    d = Desk(art9_site(tmp_path / "site"))
+    yield d
+    d.close()
+
+
+def index_file(store) -> str:
+    with store.lock:
+        return next(r[2] for r in store.db.execute("PRAGMA database_list") if r[1] == "main")
+
+
+def test_the_devices_own_database_refusing_the_record_is_not_blamed_on_the_stick(desk, tmp_path):
+    desk.export(DirectoryHelper(tmp_path / "stick0", package="files"))  # sealed: no seal now
+    desk.reqs.db.execute("PRAGMA busy_timeout = 200")     # (30 s on the device)
+    other = sqlite3.connect(index_file(desk.store), isolation_level=None)  # a second process
+
+    def meanwhile(done: int, total: int) -> None:         # while the segments are read
+        if not other.in_transaction:
+            other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ExportError) as caught:
+            desk.export(DirectoryHelper(tmp_path / "stick", package="files"),
+                        progress=meanwhile)
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+    said = str(caught.value)
+    assert "locked" in said, said
+    assert "Check the target" not in said and "stick is not at fault" in said, said
+    assert nothing_verifies(desk.config, tmp_path / "stick") == []
+
+
+def test_the_devices_own_database_locked_from_the_start_ends_as_an_export_error(desk, tmp_path):
+    """3. Locked before the export begins (authorize_export logs first): a bare
+    sqlite3.OperationalError came out of make_package, which promises ExportError."""
+    desk.reqs.db.execute("PRAGMA busy_timeout = 200")     # (30 s on the device)
+    other = sqlite3.connect(index_file(desk.store), isolation_level=None)  # a second process
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ExportError) as caught:
+            desk.export(DirectoryHelper(tmp_path / "stick", package="files"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "locked" in str(caught.value) and "stick is not at fault" in str(caught.value)
+    assert nothing_verifies(desk.config, tmp_path / "stick") == []
