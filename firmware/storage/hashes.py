@@ -198,6 +198,14 @@ def seal(store, logbook, actor: str = "system") -> dict:
     return {"n": n, "chain": head, "new": True}
 
 
+# A hash row whose segment still exists, or is held (R-41): an active hold keeps the segment's
+# data key even when its index row is gone (deleted with sqlite3: redteam13c), so the footage
+# can come back, and its proof must not go first under a prune the device signs.
+_KEPT = ("(EXISTS (SELECT 1 FROM segments s WHERE s.id = h.segment_id) OR EXISTS (SELECT 1 "
+         "FROM hold_segments hs JOIN holds o ON o.id = hs.hold_id WHERE hs.segment_id = "
+         "h.segment_id AND o.wrapped_key IS NOT NULL))")
+
+
 def prune(store, logbook, actor: str = "nvr") -> dict | None:
     """Remove the rows of erased segments from the start of the chain, up to the newest head
     the logbook sealed below the first row whose segment still exists (R-40), after logging
@@ -209,9 +217,8 @@ def prune(store, logbook, actor: str = "nvr") -> dict | None:
         first = db.execute("SELECT min(n) FROM segment_hashes").fetchone()[0]
         if first is None:
             return None
-        kept = db.execute("SELECT h.n FROM segment_hashes h WHERE EXISTS (SELECT 1 FROM "
-                          "segments s WHERE s.id = h.segment_id) ORDER BY h.n LIMIT 1"
-                          ).fetchone()
+        kept = db.execute(f"SELECT h.n FROM segment_hashes h WHERE {_KEPT} ORDER BY h.n "
+                          "LIMIT 1").fetchone()
         limit = kept[0] if kept else chain_head(db)[0] + 1
         if limit == first:                  # the first row's segment is still there
             return None
@@ -238,8 +245,8 @@ def prune(store, logbook, actor: str = "nvr") -> dict | None:
         logbook.append("usage", actor, "segment-hashes-pruned", subject=f"hash {k}",
                        reason=PRUNE_REASON, details={"hashes": k, "chain": chain})
     with store.transaction() as db:
-        if db.execute("SELECT 1 FROM segment_hashes h WHERE h.n <= ? AND EXISTS (SELECT 1 "
-                      "FROM segments s WHERE s.id = h.segment_id) LIMIT 1", (k,)).fetchone():
+        if db.execute(f"SELECT 1 FROM segment_hashes h WHERE h.n <= ? AND {_KEPT} LIMIT 1",
+                      (k,)).fetchone():
             return None                     # (cannot happen: an erased segment stays erased)
         removed = db.execute("DELETE FROM segment_hashes WHERE n <= ?", (k,)).rowcount
     log.info("pruned %d recording-time hash(es) of erased segments, up to sealed hash %d",

@@ -1,0 +1,43 @@
+"""Red team 13c: the pruning of recording-time hashes (storage/hashes.py `prune`, run by the
+retention sweep) against someone with sqlite3 and the data directory, and held footage (R-41).
+
+Findings:
+4. `prune` keeps a row only while its segment has a row in `segments`. A held segment whose
+   index row was deleted with sqlite3 (its hold still keeps its data key in `hold_segments`,
+   its file is still on disk: the footage can be brought back) loses its recording-time hash
+   at the next sweep, under a prune entry the device itself signs: the deletion is laundered
+   into a genuine `segment-hashes-pruned`, and the hash that would prove the footage
+   unchanged is gone for good (R-41: held footage is kept, with its proof).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from test_hash_pruning import Device, dev  # noqa: F401  (the fixture)
+
+from firmware.storage.holds import add_hold
+
+
+def index_file(store) -> str:
+    with store.lock:
+        return next(r[2] for r in store.db.execute("PRAGMA database_list") if r[1] == "main")
+
+
+def test_a_held_segment_whose_index_row_was_deleted_keeps_its_hash_R41(dev):  # noqa: F811
+    first = dev.segment(5, 0)
+    assert dev.seal() == 1
+    held = dev.segment(5, 1)
+    assert dev.seal() == 2
+    new = dev.segment(0.1)
+    assert dev.seal() == 3
+    row = dev.store.segment_row(held)
+    add_hold(dev.store, "cam", row["start"], row["end"], "incident", "PL-1")
+    with sqlite3.connect(index_file(dev.store)) as db:      # the person with sqlite3
+        db.execute("DELETE FROM segments WHERE id = ?", (held,))
+        assert db.execute("SELECT count(*) FROM hold_segments WHERE segment_id = ?",
+                          (held,)).fetchone()[0] == 1        # its key kept by the hold
+    report = dev.sweep(dev.due(5))
+    assert report.segments_erased == [first]
+    assert dev.rows() == [(2, held), (3, new)]         # the erased first one's row went
+    assert [p["details"]["hashes"] for p in dev.prunes()] == [1]
