@@ -11,7 +11,12 @@ Findings:
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import sqlite3
+import subprocess
+from pathlib import Path
 
 import pytest
 from stickutil import Desk, art9_site, nothing_verifies
@@ -67,4 +72,55 @@ def test_the_devices_own_database_locked_from_the_start_ends_as_an_export_error(
         other.execute("ROLLBACK")
         other.close()
     assert "locked" in str(caught.value) and "stick is not at fault" in str(caught.value)
+    assert nothing_verifies(desk.config, tmp_path / "stick") == []
+
+
+@pytest.fixture
+def tiny_keys(tmp_path):
+    """The site's key directory moved onto a 256 KiB tmpfs (the device's own disk, which
+    fills), its files copied back."""
+    (tmp_path / "site").mkdir()
+    config = art9_site(tmp_path / "site")
+    from firmware.config import load
+    keys = Path(load(config).storage.key_dir)
+    saved = tmp_path / "keys-saved"
+    shutil.copytree(keys, saved)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=700", "tmpfs",
+                              str(keys)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a tmpfs for the key directory needs root: {mounted.stderr}")
+    try:
+        shutil.copytree(saved, keys, dirs_exist_ok=True)
+        d = Desk(config)
+        try:
+            yield d, keys
+        finally:
+            d.close()
+    finally:
+        subprocess.run(["umount", str(keys)], check=True)
+
+
+def test_the_devices_own_disk_full_at_the_logbooks_signed_head_is_not_blamed_on_the_stick(
+        tiny_keys, tmp_path):
+    """4. The signed head of the export's logbook entry cannot be written to the key
+    directory (the device's disk full, or failing: ENOSPC, EIO): said as the stick being full
+    ("Check the target"), or with EIO as the stick pulled out."""
+    desk, keys = tiny_keys
+
+    def meanwhile(done: int, total: int) -> None:          # the device's disk fills
+        filler = keys / "filler"
+        if not filler.exists():
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while os.write(fd, b"\0" * 4096):
+                    pass
+            except OSError:
+                pass                                        # full
+            finally:
+                os.close(fd)
+    with pytest.raises(ExportError) as caught:
+        desk.export(DirectoryHelper(tmp_path / "stick", package="files"), progress=meanwhile)
+    said = str(caught.value)
+    assert os.strerror(errno.ENOSPC) in said, said
+    assert "Check the target" not in said and "stick is not at fault" in said, said
     assert nothing_verifies(desk.config, tmp_path / "stick") == []

@@ -80,13 +80,15 @@ def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, star
         raise err from None
 
 
-def _database_refused(exc: sqlite3.Error) -> ExportError:
-    """The device's own index (requests, exports, logbooks) refused a read or write: said as
-    the device's fault, never the stick's (redteam13c)."""
-    return ExportError(_("the device's own database refused the export (%(problem)s); the "
-                         "stick is not at fault and nothing that verifies was left on it. "
-                         "Try again in a minute; when it happens again, tell the technisch "
-                         "beheerder (is the device's disk full?)", problem=exc))
+def _database_refused(exc: sqlite3.Error | OSError) -> ExportError:
+    """The device's own index (requests, exports, logbooks) or its key directory (the
+    logbooks' signed heads) refused a read or write: said as the device's fault, never the
+    stick's (redteam13c)."""
+    return ExportError(_("the device could not record the export in its own database or "
+                         "logbook (%(problem)s); the stick is not at fault and nothing that "
+                         "verifies was left on it. Try again in a minute; when it happens "
+                         "again, tell the technisch beheerder (is the device's disk full?)",
+                         problem=getattr(exc, "strerror", None) or exc))
 
 
 def _log_failure(gov, actor: Actor, request_id: int, camera: str, start: float, end: float,
@@ -131,7 +133,10 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
             raise ExportError(_("the window is too long for a stick that takes a 7z archive "
                                 "(%(need)s bytes; the archive is built in memory): export a "
                                 "shorter window, or use a LUKS2 stick", need=need))
-    sealed = seal(store, gov.logbook, actor.name)     # the hashes listed are under the logbook
+    try:
+        sealed = seal(store, gov.logbook, actor.name)     # the hashes listed are under it
+    except OSError as exc:              # the signed head in the device's key directory
+        raise _database_refused(exc) from None
     with store.lock:
         recorded = hashes_of(store.db, [s["id"] for s in segments])
         # only the logbook's own entries explain a chain that starts after a prune
@@ -185,10 +190,13 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
                    "manifest_sha256": written["manifest_sha256"], "bytes": written["bytes"],
                    "container": archive["container"], "hashes_sealed": sealed["n"],
                    "reason_text": reason}
-        for book in ("usage", "inzien"):        # art. 7 lid 2 and R-51: both logbooks
-            gov.logbook.append(book, actor.name, "export-written",
-                               subject=f"request {request_id}", reason=req["reference"],
-                               details=details)
+        try:
+            for book in ("usage", "inzien"):    # art. 7 lid 2 and R-51: both logbooks
+                gov.logbook.append(book, actor.name, "export-written",
+                                   subject=f"request {request_id}", reason=req["reference"],
+                                   details=details)
+        except OSError as exc:          # the signed head in the device's key directory
+            raise _database_refused(exc) from None
         done = target.finish()
     except BaseException as exc:
         target.abort()
