@@ -124,3 +124,23 @@ def test_the_devices_own_disk_full_at_the_logbooks_signed_head_is_not_blamed_on_
     assert os.strerror(errno.ENOSPC) in said, said
     assert "Check the target" not in said and "stick is not at fault" in said, said
     assert nothing_verifies(desk.config, tmp_path / "stick") == []
+
+
+def test_a_failing_disk_of_the_recorder_is_not_wrapped_in_check_the_target(desk, tmp_path):
+    """5. EIO reading a segment from the recorder's own disk: `faults.reading` says "the stick
+    is not at fault", but make_package wrapped that in "the evidence package could not be
+    written to <stick> (...) ... Check the target (removed? full? read-only?)": the person is
+    told both, and the first words send them to the stick."""
+    real = desk.store.read_segment
+
+    def failing(segment_id):            # the recorder's disk: EIO after the first block
+        yield from list(real(segment_id))[:1]
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    desk.store.read_segment = failing
+    medium = tmp_path / "stick"
+    with pytest.raises(ExportError) as caught:
+        desk.export(DirectoryHelper(medium, "files"))
+    said = str(caught.value)
+    assert "could not be read from the recorder's disk" in said, said
+    assert "Check the target" not in said and "could not be written to" not in said, said
+    assert nothing_verifies(desk.config, medium) == []

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from firmware.export.faults import reading, stick_gone, stick_gone_error, unwrapped
+from firmware.export.faults import (DiskReadError, reading, stick_gone, stick_gone_error,
+                                    unwrapped)
 from firmware.export.helpers import ExportError, ExportHelper
 from firmware.export.manifest import PackageError, build_package
 from firmware.export.remux import RemuxError
@@ -210,6 +211,8 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
             raise
         if isinstance(exc, sqlite3.Error):
             raise _database_refused(exc) from None
+        if isinstance(exc, DiskReadError):      # the recorder's disk: says so, whole
+            raise ExportError(str(exc)) from None
         exc = unwrapped(exc)            # an OSError of a write inside PyAV's muxer
         if stick_gone(exc):             # EIO, ENODEV, ...: the stick pulled or failing
             raise stick_gone_error(stick["device"]) from None
