@@ -7,6 +7,15 @@ Findings:
    said as the stick's fault: "the evidence package could not be written to <stick> (database
    is locked) ... Check the target (removed? full? read-only?)". The beheerder swaps a good
    stick and tries again, while the fault is on the device.
+3. The same index locked before the export began (authorize_export's logbook entry): a bare
+   sqlite3.OperationalError came out of make_package; and in the except path the `DELETE FROM
+   exports` of the aborted export raised the same error over the real one.
+4. The logbooks' signed head cannot be written to the key directory (the device's disk full:
+   ENOSPC; failing: EIO) at the `export-written` entry: said as the stick full ("Check the
+   target"), with EIO as the stick pulled out.
+5. EIO reading a segment from the recorder's disk: "the stick is not at fault" was wrapped in
+   "could not be written to <stick> (...) ... Check the target".
+6. The key directory full before the export: a bare OSError out of make_package.
 """
 
 from __future__ import annotations
@@ -144,3 +153,23 @@ def test_a_failing_disk_of_the_recorder_is_not_wrapped_in_check_the_target(desk,
     assert "could not be read from the recorder's disk" in said, said
     assert "Check the target" not in said and "could not be written to" not in said, said
     assert nothing_verifies(desk.config, medium) == []
+
+
+def test_the_devices_key_disk_full_before_the_export_ends_as_an_export_error(tiny_keys,
+                                                                            tmp_path):
+    """6. The key directory full before the export: the logbook entry of the authorisation
+    (R-60) cannot be signed, and a bare OSError came out of make_package (a traceback on the
+    CLI), which promises ExportError."""
+    desk, keys = tiny_keys
+    fd = os.open(keys / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass                                                # full
+    finally:
+        os.close(fd)
+    with pytest.raises(ExportError) as caught:
+        desk.export(DirectoryHelper(tmp_path / "stick", package="files"))
+    assert "stick is not at fault" in str(caught.value), caught.value
+    assert nothing_verifies(desk.config, tmp_path / "stick") == []

@@ -113,7 +113,10 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
     from firmware.governance.handover import officer_record
     from firmware.storage.hashes import export_problems, hashes_of, seal
     reqs = gov.requests(store)
-    req = reqs.authorize_export(actor, request_id, camera, start, end)
+    try:
+        req = reqs.authorize_export(actor, request_id, camera, start, end)
+    except OSError as exc:              # its logbook entry's signed head: the key directory
+        raise _database_refused(exc) from None
     segments = store.list_segments(camera, start, end)
     if not segments:
         raise ExportError(_("camera %(camera)s has no recordings in the given window: there is "
