@@ -16,21 +16,26 @@ Findings:
 5. EIO reading a segment from the recorder's disk: "the stick is not at fault" was wrapped in
    "could not be written to <stick> (...) ... Check the target".
 6. The key directory full before the export: a bare OSError out of make_package.
+7. exportd renamed the package into place and stopped before its answer to `finish`: the
+   client deleted the export's row, so a package that verifies was on the stick without one.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
-from stickutil import Desk, art9_site, nothing_verifies
+from stickutil import LUKS_PASSWORD, Desk, art9_site, exportd, nothing_verifies, verify_cli
 
-from firmware.export.helpers import DirectoryHelper, ExportError
+from firmware.export.helpers import DirectoryHelper, ExportdHelper, ExportError
 
 
 @pytest.fixture
@@ -173,3 +178,76 @@ def test_the_devices_key_disk_full_before_the_export_ends_as_an_export_error(tin
         desk.export(DirectoryHelper(tmp_path / "stick", package="files"))
     assert "stick is not at fault" in str(caught.value), caught.value
     assert nothing_verifies(desk.config, tmp_path / "stick") == []
+
+
+def _relay(listen: Path, real: Path, stop: threading.Event, drop_step: str) -> None:
+    """Pass each request to exportd at `real` and its answer (with its descriptors) back;
+    for a `write` of step `drop_step` the answer is lost after exportd did the work: exportd
+    stopped (restarted, killed) between its last step and its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as srv:
+        srv.bind(str(listen))
+        srv.listen()
+        srv.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                client, _ = srv.accept()
+            except TimeoutError:
+                continue
+            with client:
+                line = b""
+                while not line.endswith(b"\n"):
+                    line += client.recv(65536)
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as up:
+                    up.connect(str(real))
+                    up.sendall(line)
+                    answer, fds = b"", []
+                    while not answer.endswith(b"\n"):
+                        chunk, more, _f, _a = socket.recv_fds(up, 65536, 64)
+                        fds += more
+                        if not chunk:
+                            break
+                        answer += chunk
+                if json.loads(line).get("step") == drop_step:
+                    for fd in fds:
+                        os.close(fd)
+                    continue                            # no answer: the connection breaks
+                socket.send_fds(client, [answer], fds) if fds else client.sendall(answer)
+                for fd in fds:
+                    os.close(fd)
+
+
+def test_a_package_finished_by_exportd_whose_answer_is_lost_stays_in_exports_R62(desk,
+                                                                                 tmp_path):
+    """7. exportd renamed the package into place and stopped before it answered `finish`
+    (restarted, killed): the client hears "the connection to exportd broke", aborts (exportd
+    no longer has the write: nothing removed) and deletes the export's row, so a package that
+    verifies is on the stick and `exports` does not have it (docs/export.md: "a package that
+    verifies on the medium is always in exports")."""
+    with exportd(tmp_path) as (sock, daemon, runner):
+        relay, stop = tmp_path / "relay.sock", threading.Event()
+        thread = threading.Thread(target=_relay, args=(relay, sock, stop, "finish"),
+                                  daemon=True)
+        thread.start()
+        while not relay.exists():
+            threading.Event().wait(0.01)
+        try:
+            helper = ExportdHelper(str(relay))
+            helper.unlock("/dev/sdb", LUKS_PASSWORD)
+            mount = daemon.sticks["/dev/sdb"].mountpoint
+            before = len(desk.exports())
+            try:
+                desk.export(helper)
+            except ExportError as exc:
+                said = str(exc)
+            else:
+                said = ""
+            valid = [p for p in mount.iterdir()
+                     if p.is_dir() and verify_cli(desk.config, p).returncode == 0]
+        finally:
+            stop.set()
+            thread.join(5)
+    assert valid, f"exportd did not finish the package ({said})"
+    assert len(desk.exports()) == before + 1, (
+        f"{[p.name for p in valid]} verifies on the stick, exports has no row for it; "
+        f"the person was told: {said}")
+    assert "may be complete" in said and "nvr export verify" in said, said

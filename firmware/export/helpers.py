@@ -26,6 +26,11 @@ class ExportError(Exception):
     """The export could not be written; the message says why and what to do."""
 
 
+class AnswerLost(ExportError):
+    """exportd's answer was lost after the request reached it (it stopped or restarted): what
+    it did is unknown (redteam13c)."""
+
+
 class Target(Protocol):
     def open(self, name: str) -> BinaryIO:
         """A new file `name` of the package: writable, readable, seekable."""
@@ -242,6 +247,8 @@ class ExportdHelper:
         from firmware.export import protocol
         try:
             reply, got = protocol.call_fds(self.socket_path, request, timeout)
+        except protocol.ConnectionBroke as exc:
+            raise AnswerLost(str(exc)) from None
         except protocol.ProtocolError as exc:
             raise ExportError(str(exc)) from None
         if fds:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from firmware.export.faults import (DiskReadError, reading, stick_gone, stick_gone_error,
                                     unwrapped)
-from firmware.export.helpers import ExportError, ExportHelper
+from firmware.export.helpers import AnswerLost, ExportError, ExportHelper
 from firmware.export.manifest import PackageError, build_package
 from firmware.export.remux import RemuxError
 from firmware.governance.roles import Actor
@@ -161,7 +161,7 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
     target = helper.target(stick, name, [f"{name}.7z"] if archived else files, need)
     if archived:
         target = ArchiveTarget(target, name, password)
-    export_id = None
+    export_id, finishing = None, False
     try:
         cur = db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, "
                          "archive, made_by, made) VALUES (?, ?, ?, ?, '[]', '{}', ?, ?)",
@@ -201,9 +201,19 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
                                    details=details)
         except OSError as exc:          # the signed head in the device's key directory
             raise _database_refused(exc) from None
+        finishing = True
         done = target.finish()
     except BaseException as exc:
         target.abort()
+        if finishing and isinstance(exc, AnswerLost):
+            # exportd may have renamed the package into place before it stopped: the row and
+            # the export-written entries stay, so a package that verifies is never unrecorded.
+            raise ExportError(_("exportd stopped before it confirmed the package on "
+                                "%(device)s (%(problem)s): it may be complete. Export "
+                                "%(number)s stays recorded; check the stick with nvr export "
+                                "verify before handing it over, and export again when it "
+                                "does not verify", device=stick["device"], problem=exc,
+                                number=export_id)) from None
         if export_id is not None:
             try:
                 db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
