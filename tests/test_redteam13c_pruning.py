@@ -8,6 +8,10 @@ Findings:
    at the next sweep, under a prune entry the device itself signs: the deletion is laundered
    into a genuine `segment-hashes-pruned`, and the hash that would prove the footage
    unchanged is gone for good (R-41: held footage is kept, with its proof).
+5. A sealed hash changed with sqlite3 and the chain redone after it is found by the audit
+   until the footage is erased; then `prune`, which compared only the newest sealed head it
+   prunes to (one the recorder sealed after the change), removed the rows, and the audit skips
+   the older, unmatched heads as pruned: the change was found by nobody any more (R-50).
 """
 
 from __future__ import annotations
@@ -41,3 +45,34 @@ def test_a_held_segment_whose_index_row_was_deleted_keeps_its_hash_R41(dev):  # 
     assert report.segments_erased == [first]
     assert dev.rows() == [(2, held), (3, new)]         # the erased first one's row went
     assert [p["details"]["hashes"] for p in dev.prunes()] == [1]
+
+
+def test_a_hash_changed_after_its_seal_is_not_pruned_out_of_sight_R50(dev):  # noqa: F811
+    """5. A sealed hash changed with sqlite3 and the chain recomputed after it: `nvr recordings
+    verify` names it (the sealed head differs). The recorder then seals the changed chain
+    further on (its seal thread seals whatever the head is), and when the footage is erased,
+    `prune` checks only the newest head it prunes to, which matches: the rows go, the older
+    heads that did not match are skipped by the audit as pruned, and the change is no longer
+    found by anyone. A prune must not go over a sealed head the rows do not match."""
+    from firmware.storage.hashes import GENESIS, link
+    a = dev.segment(5, 0)
+    assert dev.seal() == 1
+    b = dev.segment(5, 1)
+    assert dev.seal() == 2
+    with sqlite3.connect(index_file(dev.store)) as db:      # the person with sqlite3
+        chain = GENESIS
+        for n, sid in ((1, a), (2, b)):
+            sha = "ab" * 32 if n == 1 else db.execute(
+                "SELECT sha256 FROM segment_hashes WHERE n = 2").fetchone()[0]
+            chain = link(chain, sid, sha)
+            db.execute("UPDATE segment_hashes SET sha256 = ?, chain = ? WHERE n = ?",
+                       (sha, chain, n))
+    assert dev.audit(), "the change is found while the footage exists"
+    dev.segment(5, 2)                                        # recorded on, in the same hour
+    assert dev.seal() == 3                                   # the recorder seals on
+    dev.segment(0.1)
+    assert dev.seal() == 4
+    dev.sweep(dev.due(5))
+    problems = dev.audit()
+    assert problems or [p["details"]["hashes"] for p in dev.prunes()] == [], (
+        f"pruned {dev.prunes()}: the changed sealed hash is found by nobody any more")

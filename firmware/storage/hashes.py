@@ -228,10 +228,18 @@ def prune(store, logbook, actor: str = "nvr") -> dict | None:
             return None
         _, chain = chain_start(db)
         expected = first
+        # Every head sealed in the range, not only the last: a hash changed after its seal
+        # and the chain redone (and sealed on by the recorder) must stay for `audit` to name,
+        # never go under a prune (redteam13c).
+        sealed = {}
+        for h in sealed_heads(db):
+            if first <= h["n"] <= head["n"]:
+                sealed.setdefault(h["n"], set()).add(h["chain"])
         for n, sid, sha, value in db.execute(
                 "SELECT n, segment_id, sha256, chain FROM segment_hashes WHERE n <= ? "
                 "ORDER BY n", (head["n"],)):
-            if chain is None or n != expected or link(chain, sid, sha) != value:
+            if (chain is None or n != expected or link(chain, sid, sha) != value
+                    or sealed.get(n, {value}) != {value}):
                 log.warning("recording-time hashes not pruned: the chain does not verify at "
                             "hash %d; `nvr recordings verify` names the fault", n)
                 return None
