@@ -12,11 +12,17 @@ Findings:
    until the footage is erased; then `prune`, which compared only the newest sealed head it
    prunes to (one the recorder sealed after the change), removed the rows, and the audit skips
    the older, unmatched heads as pruned: the change was found by nobody any more (R-50).
+6. (xfail) A hash row of existing footage deleted, the chain redone and the seal entries
+   edited to match in the logbook table: `nvr recordings verify` passes (only `nvr logbook
+   verify` finds it); the export gate refuses (an earlier row exists).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+
+import pytest
 
 from test_hash_pruning import Device, dev  # noqa: F401  (the fixture)
 
@@ -76,3 +82,39 @@ def test_a_hash_changed_after_its_seal_is_not_pruned_out_of_sight_R50(dev):  # n
     problems = dev.audit()
     assert problems or [p["details"]["hashes"] for p in dev.prunes()] == [], (
         f"pruned {dev.prunes()}: the changed sealed hash is found by nobody any more")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "redteam13c finding 6, not fixed: `audit` trusts every `segment-hashes` row of the logbook "
+    "table as a sealed head (only a prune's seal is vouched for), and `nvr recordings verify` "
+    "opens the logbook only after a prune; vouching for every seal costs one MAC and signed-"
+    "head check per seal (144 a day, never pruned from the logbook): a design decision for "
+    "the lead. `nvr logbook verify` does find the edited entries."))
+def test_a_hash_row_deleted_and_the_seals_edited_to_match_fail_recordings_verify_R50(
+        dev):  # noqa: F811
+    """6. The hash row of a segment that still exists deleted with sqlite3, the chain redone
+    after it and every later seal entry's chain edited in the logbook table to match: the
+    chain has no break, every sealed head matches, and the segment has no recorded hash to
+    compare its plaintext with; `EncryptedStore.verify`, with the logbook vouching, passes."""
+    from firmware.storage.hashes import link
+    a = dev.segment(1, 0)
+    victim = dev.segment(1, 1)
+    c = dev.segment(1, 2)
+    assert dev.seal() == 3
+    with sqlite3.connect(index_file(dev.store)) as db:      # the person with sqlite3
+        chain = db.execute("SELECT chain FROM segment_hashes WHERE segment_id = ?",
+                           (a,)).fetchone()[0]
+        sha = db.execute("SELECT sha256 FROM segment_hashes WHERE segment_id = ?",
+                         (c,)).fetchone()[0]
+        db.execute("DELETE FROM segment_hashes WHERE segment_id = ?", (victim,))
+        chain = link(chain, c, sha)
+        db.execute("UPDATE segment_hashes SET chain = ? WHERE segment_id = ?", (chain, c))
+        (n,) = db.execute("SELECT n FROM segment_hashes WHERE segment_id = ?", (c,)).fetchone()
+        db.execute("DROP TRIGGER logbook_no_update")        # the table is hers to edit
+        db.execute("UPDATE logbook SET details = ? WHERE book = 'usage' AND action = "
+                   "'segment-hashes' AND subject = ?",
+                   (json.dumps({"chain": chain, "hashes": n}, sort_keys=True), f"hash {n}"))
+    assert victim in [s["id"] for s in dev.store.list_segments("cam")]
+    assert not dev.gov.logbook.verify().ok                   # `nvr logbook verify` finds it
+    checked, problems = dev.store.verify(vouched=dev.vouched)
+    assert problems, f"{checked} segments checked, no problem: {victim}'s hash is gone unseen"
