@@ -299,7 +299,15 @@ def _safe(reference: str) -> str:
 
 def list_exports(db) -> list[dict]:
     db.executescript(SCHEMA)
-    return [_decode(db, dict(r)) for r in db.execute("SELECT * FROM exports ORDER BY id")]
+    return [_decode(db, dict(r)) for r in db.execute(
+        f"SELECT * FROM exports WHERE {RECORDED} ORDER BY id")]
+
+
+# A row is inserted when the write begins (the manifest names its id) and gets its package when
+# the package is complete; a row without one is an export whose process stopped mid-write
+# (killed, a power cut, the web restarted): no export, not listed, handed over or declared
+# (redteam13c; the row stays in the table as it was).
+RECORDED = "json_extract(archive, '$.sha256') IS NOT NULL"
 
 
 def show_export(db, export_id: int) -> dict:
@@ -308,6 +316,10 @@ def show_export(db, export_id: int) -> dict:
     if row is None:
         raise ExportError(_("there is no export %(number)s: see the list of exports",
                             number=export_id))
+    if json.loads(row["archive"]).get("sha256") is None:
+        raise ExportError(_("export %(number)s was not completed (the process writing it "
+                            "stopped before its package was recorded): there is no package "
+                            "to hand over or declare; export again", number=export_id))
     return _decode(db, dict(row))
 
 
