@@ -18,6 +18,8 @@ Findings:
 6. The key directory full before the export: a bare OSError out of make_package.
 7. exportd renamed the package into place and stopped before its answer to `finish`: the
    client deleted the export's row, so a package that verifies was on the stick without one.
+9. A failed export's row was deleted, and its number (already in the logbooks when `finish`
+   failed) given to the next export: `exports.id` has no AUTOINCREMENT.
 """
 
 from __future__ import annotations
@@ -251,3 +253,24 @@ def test_a_package_finished_by_exportd_whose_answer_is_lost_stays_in_exports_R62
         f"{[p.name for p in valid]} verifies on the stick, exports has no row for it; "
         f"the person was told: {said}")
     assert "may be complete" in said and "nvr export verify" in said, said
+
+
+def test_an_export_number_in_the_logbook_is_never_given_to_another_export_R51(desk, tmp_path):
+    """9. The rename at `finish` fails after `export-written` was logged with the export's
+    number (here the package's name taken meanwhile: ENOTEMPTY); the row is deleted, and the
+    next export gets the same number (`exports.id` is reused: no AUTOINCREMENT). Both
+    logbooks then hold `export-written` for export N twice, with different packages, and the
+    handover and declaration of N name only the second."""
+    medium = tmp_path / "stick"
+
+    def taken(done: int, total: int) -> None:           # the name is taken before the rename
+        for part in medium.glob(".*.part"):
+            (medium / part.name[1:-len(".part")] / "other").mkdir(parents=True, exist_ok=True)
+    with pytest.raises(ExportError):
+        desk.export(DirectoryHelper(medium, package="files"), progress=taken)
+    written = [json.loads(e["details"])["export"] for e in desk.gov.logbook.entries("inzien")
+               if e["action"] == "export-written"]
+    assert written, "the failure came before export-written: not this case"
+    again = desk.export(DirectoryHelper(tmp_path / "stick2", package="files"))
+    assert again["id"] not in written, (
+        f"export {again['id']} was logged as written before, for a package that failed")

@@ -215,10 +215,14 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
                                 "does not verify", device=stick["device"], problem=exc,
                                 number=export_id)) from None
         if export_id is not None:
+            # The row loses its package (no export: RECORDED) but stays, so its number, which
+            # the logbooks may name already (export-written before finish), is never given to
+            # another export (no AUTOINCREMENT; redteam13c).
             try:
-                db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+                db.execute("UPDATE exports SET files = '[]', archive = '{}' WHERE id = ?",
+                           (export_id,))
             except sqlite3.Error:       # the index refuses writes: the fault below is said
-                log.exception("export %s: its row (no package) could not be removed",
+                log.exception("export %s: its row (no package) could not be cleared",
                               export_id)
         if isinstance(exc, ExportError):
             raise
