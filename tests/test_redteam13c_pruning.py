@@ -24,7 +24,7 @@ import sqlite3
 
 import pytest
 
-from test_hash_pruning import Device, dev  # noqa: F401  (the fixture)
+from test_hash_pruning import dev  # noqa: F401  (the fixture)
 
 from firmware.storage.holds import add_hold
 
