@@ -20,6 +20,8 @@ Findings:
    client deleted the export's row, so a package that verifies was on the stick without one.
 9. A failed export's row was deleted, and its number (already in the logbooks when `finish`
    failed) given to the next export: `exports.id` has no AUTOINCREMENT.
+11. `nvr export create --to DIR` with a folder that cannot be made: a bare OSError (a
+   traceback on the CLI), no `export-failed`.
 """
 
 from __future__ import annotations
@@ -274,3 +276,16 @@ def test_an_export_number_in_the_logbook_is_never_given_to_another_export_R51(de
     again = desk.export(DirectoryHelper(tmp_path / "stick2", package="files"))
     assert again["id"] not in written, (
         f"export {again['id']} was logged as written before, for a package that failed")
+
+
+def test_an_export_folder_that_cannot_be_made_ends_as_an_export_error(desk, tmp_path):
+    """11. `nvr export create --to DIR` (the folder stand-in, also a keypad stick mounted by
+    hand) whose folder cannot be made (pulled, read-only, a file in the way: here ENOTDIR):
+    the folder helper's `devices()` raised a bare OSError, a traceback on the CLI and no
+    `export-failed` entry."""
+    (tmp_path / "file").write_text("not a folder")
+    logged = len(desk.failures())
+    with pytest.raises(ExportError) as caught:
+        desk.export(DirectoryHelper(tmp_path / "file" / "stick", package="files"))
+    assert os.strerror(errno.ENOTDIR) in str(caught.value), caught.value
+    assert len(desk.failures()) == logged + 1

@@ -131,8 +131,11 @@ class DirectoryHelper:
         self.package = package
 
     def devices(self) -> list[dict]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        size = shutil.disk_usage(self.directory).total
+        try:                                # pulled, read-only, a file in the way (redteam13c)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            size = shutil.disk_usage(self.directory).total
+        except OSError as exc:
+            raise self._failed(exc) from None
         return [{"device": str(self.directory), "model": _("folder (development)"),
                  "size": size, "size_text": _size_text(size),
                  "kind": "plain" if self.package == "7z" else "luks2", "state": "unlocked",
