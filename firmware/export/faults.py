@@ -15,6 +15,7 @@ import errno
 from collections.abc import Callable, Iterable
 
 from firmware.i18n import N_, gettext
+from firmware.storage.sink import StorageError
 
 GONE_ERRNOS = frozenset({errno.EIO, errno.ENODEV, errno.ENXIO, errno.ENOENT})
 
@@ -44,18 +45,22 @@ def stick_gone_error(device: str) -> Exception:
     return ExportError(gettext(STICK_GONE, device=device))
 
 
+class DiskReadError(StorageError):
+    """A segment could not be read from the recorder's own disk: said as it is, never wrapped
+    in the message of a failed write to the stick (redteam13c)."""
+
+
 def reading(read: Callable[[str], Iterable[bytes]]) -> Callable[[str], Iterable[bytes]]:
     """`read(segment_id)` with an OSError of the recorder's own disk turned into a
-    StorageError that says so: only an OSError of the writes is the stick's."""
+    DiskReadError that says so: only an OSError of the writes is the stick's."""
     from firmware.i18n import _
-    from firmware.storage.sink import StorageError
 
     def guarded(segment_id: str) -> Iterable[bytes]:
         try:
             yield from read(segment_id)
         except OSError as exc:
-            raise StorageError(_("segment %(segment)s could not be read from the recorder's "
-                                 "disk (%(problem)s); the stick is not at fault. Run nvr "
-                                 "recordings verify and tell the technisch beheerder",
-                                 segment=segment_id, problem=exc.strerror or exc)) from exc
+            raise DiskReadError(_("segment %(segment)s could not be read from the recorder's "
+                                  "disk (%(problem)s); the stick is not at fault. Run nvr "
+                                  "recordings verify and tell the technisch beheerder",
+                                  segment=segment_id, problem=exc.strerror or exc)) from exc
     return guarded

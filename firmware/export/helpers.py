@@ -26,6 +26,11 @@ class ExportError(Exception):
     """The export could not be written; the message says why and what to do."""
 
 
+class AnswerLost(ExportError):
+    """exportd's answer was lost after the request reached it (it stopped or restarted): what
+    it did is unknown (redteam13c)."""
+
+
 class Target(Protocol):
     def open(self, name: str) -> BinaryIO:
         """A new file `name` of the package: writable, readable, seekable."""
@@ -126,8 +131,11 @@ class DirectoryHelper:
         self.package = package
 
     def devices(self) -> list[dict]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        size = shutil.disk_usage(self.directory).total
+        try:                                # pulled, read-only, a file in the way (redteam13c)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            size = shutil.disk_usage(self.directory).total
+        except OSError as exc:
+            raise self._failed(exc) from None
         return [{"device": str(self.directory), "model": _("folder (development)"),
                  "size": size, "size_text": _size_text(size),
                  "kind": "plain" if self.package == "7z" else "luks2", "state": "unlocked",
@@ -242,6 +250,8 @@ class ExportdHelper:
         from firmware.export import protocol
         try:
             reply, got = protocol.call_fds(self.socket_path, request, timeout)
+        except protocol.ConnectionBroke as exc:
+            raise AnswerLost(str(exc)) from None
         except protocol.ProtocolError as exc:
             raise ExportError(str(exc)) from None
         if fds:

@@ -60,6 +60,11 @@ class ProtocolError(Exception):
     """A request exportd refuses; the message says what was wrong and what to do."""
 
 
+class ConnectionBroke(ProtocolError):
+    """The connection broke after the request was sent: exportd may have done the work
+    (redteam13c: a `write` `finish` whose answer is lost may have renamed the package)."""
+
+
 class BadRequest(ProtocolError):
     """A malformed request (parse_request): English only, since a person never sends a raw
     request; the web and the CLI send only well-formed ones."""
@@ -276,11 +281,11 @@ def call_fds(path: str | os.PathLike, request: dict, timeout: float | None = 30
         except OSError as exc:                  # ECONNRESET, EPIPE: exportd died meanwhile
             for fd in fds:
                 os.close(fd)
-            raise ProtocolError(_broken(exc.strerror or exc)) from None
+            raise ConnectionBroke(_broken(exc.strerror or exc)) from None
     if not answer.endswith(b"\n"):            # an empty or cut-off read: the same
         for fd in fds:
             os.close(fd)
-        raise ProtocolError(_broken(_("no complete answer")))
+        raise ConnectionBroke(_broken(_("no complete answer")))
     try:
         reply = json.loads(answer)
     except json.JSONDecodeError:

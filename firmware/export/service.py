@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from firmware.export.faults import reading, stick_gone, stick_gone_error, unwrapped
-from firmware.export.helpers import ExportError, ExportHelper
+from firmware.export.faults import (DiskReadError, reading, stick_gone, stick_gone_error,
+                                    unwrapped)
+from firmware.export.helpers import AnswerLost, ExportError, ExportHelper
 from firmware.export.manifest import PackageError, build_package
 from firmware.export.remux import RemuxError
 from firmware.governance.roles import Actor
@@ -74,6 +75,21 @@ def make_package(gov, store, actor: Actor, *, request_id: int, camera: str, star
     except (ExportError, RequestError) as exc:
         _log_failure(gov, actor, request_id, camera, start, end, exc)
         raise
+    except sqlite3.Error as exc:            # the device's own index, before the write began
+        err = _database_refused(exc)
+        _log_failure(gov, actor, request_id, camera, start, end, err)
+        raise err from None
+
+
+def _database_refused(exc: sqlite3.Error | OSError) -> ExportError:
+    """The device's own index (requests, exports, logbooks) or its key directory (the
+    logbooks' signed heads) refused a read or write: said as the device's fault, never the
+    stick's (redteam13c)."""
+    return ExportError(_("the device could not record the export in its own database or "
+                         "logbook (%(problem)s); the stick is not at fault and nothing that "
+                         "verifies was left on it. Try again in a minute; when it happens "
+                         "again, tell the technisch beheerder (is the device's disk full?)",
+                         problem=getattr(exc, "strerror", None) or exc))
 
 
 def _log_failure(gov, actor: Actor, request_id: int, camera: str, start: float, end: float,
@@ -97,7 +113,10 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
     from firmware.governance.handover import officer_record
     from firmware.storage.hashes import export_problems, hashes_of, seal
     reqs = gov.requests(store)
-    req = reqs.authorize_export(actor, request_id, camera, start, end)
+    try:
+        req = reqs.authorize_export(actor, request_id, camera, start, end)
+    except OSError as exc:              # its logbook entry's signed head: the key directory
+        raise _database_refused(exc) from None
     segments = store.list_segments(camera, start, end)
     if not segments:
         raise ExportError(_("camera %(camera)s has no recordings in the given window: there is "
@@ -118,7 +137,10 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
             raise ExportError(_("the window is too long for a stick that takes a 7z archive "
                                 "(%(need)s bytes; the archive is built in memory): export a "
                                 "shorter window, or use a LUKS2 stick", need=need))
-    sealed = seal(store, gov.logbook, actor.name)     # the hashes listed are under the logbook
+    try:
+        sealed = seal(store, gov.logbook, actor.name)     # the hashes listed are under it
+    except OSError as exc:              # the signed head in the device's key directory
+        raise _database_refused(exc) from None
     with store.lock:
         recorded = hashes_of(store.db, [s["id"] for s in segments])
         # only the logbook's own entries explain a chain that starts after a prune
@@ -139,7 +161,7 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
     target = helper.target(stick, name, [f"{name}.7z"] if archived else files, need)
     if archived:
         target = ArchiveTarget(target, name, password)
-    export_id = None
+    export_id, finishing = None, False
     try:
         cur = db.execute("INSERT INTO exports (request_id, camera_id, start, end, files, "
                          "archive, made_by, made) VALUES (?, ?, ?, ?, '[]', '{}', ?, ?)",
@@ -172,17 +194,42 @@ def _make_package(gov, store, actor: Actor, *, request_id: int, camera: str, sta
                    "manifest_sha256": written["manifest_sha256"], "bytes": written["bytes"],
                    "container": archive["container"], "hashes_sealed": sealed["n"],
                    "reason_text": reason}
-        for book in ("usage", "inzien"):        # art. 7 lid 2 and R-51: both logbooks
-            gov.logbook.append(book, actor.name, "export-written",
-                               subject=f"request {request_id}", reason=req["reference"],
-                               details=details)
+        try:
+            for book in ("usage", "inzien"):    # art. 7 lid 2 and R-51: both logbooks
+                gov.logbook.append(book, actor.name, "export-written",
+                                   subject=f"request {request_id}", reason=req["reference"],
+                                   details=details)
+        except OSError as exc:          # the signed head in the device's key directory
+            raise _database_refused(exc) from None
+        finishing = True
         done = target.finish()
     except BaseException as exc:
         target.abort()
+        if finishing and isinstance(exc, AnswerLost):
+            # exportd may have renamed the package into place before it stopped: the row and
+            # the export-written entries stay, so a package that verifies is never unrecorded.
+            raise ExportError(_("exportd stopped before it confirmed the package on "
+                                "%(device)s (%(problem)s): it may be complete. Export "
+                                "%(number)s stays recorded; check the stick with nvr export "
+                                "verify before handing it over, and export again when it "
+                                "does not verify", device=stick["device"], problem=exc,
+                                number=export_id)) from None
         if export_id is not None:
-            db.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+            # The row loses its package (no export: RECORDED) but stays, so its number, which
+            # the logbooks may name already (export-written before finish), is never given to
+            # another export (no AUTOINCREMENT; redteam13c).
+            try:
+                db.execute("UPDATE exports SET files = '[]', archive = '{}' WHERE id = ?",
+                           (export_id,))
+            except sqlite3.Error:       # the index refuses writes: the fault below is said
+                log.exception("export %s: its row (no package) could not be cleared",
+                              export_id)
         if isinstance(exc, ExportError):
             raise
+        if isinstance(exc, sqlite3.Error):
+            raise _database_refused(exc) from None
+        if isinstance(exc, DiskReadError):      # the recorder's disk: says so, whole
+            raise ExportError(str(exc)) from None
         exc = unwrapped(exc)            # an OSError of a write inside PyAV's muxer
         if stick_gone(exc):             # EIO, ENODEV, ...: the stick pulled or failing
             raise stick_gone_error(stick["device"]) from None
@@ -256,7 +303,15 @@ def _safe(reference: str) -> str:
 
 def list_exports(db) -> list[dict]:
     db.executescript(SCHEMA)
-    return [_decode(db, dict(r)) for r in db.execute("SELECT * FROM exports ORDER BY id")]
+    return [_decode(db, dict(r)) for r in db.execute(
+        f"SELECT * FROM exports WHERE {RECORDED} ORDER BY id")]
+
+
+# A row is inserted when the write begins (the manifest names its id) and gets its package when
+# the package is complete; a row without one is an export whose process stopped mid-write
+# (killed, a power cut, the web restarted): no export, not listed, handed over or declared
+# (redteam13c; the row stays in the table as it was).
+RECORDED = "json_extract(archive, '$.sha256') IS NOT NULL"
 
 
 def show_export(db, export_id: int) -> dict:
@@ -265,6 +320,10 @@ def show_export(db, export_id: int) -> dict:
     if row is None:
         raise ExportError(_("there is no export %(number)s: see the list of exports",
                             number=export_id))
+    if json.loads(row["archive"]).get("sha256") is None:
+        raise ExportError(_("export %(number)s was not completed (the process writing it "
+                            "stopped before its package was recorded): there is no package "
+                            "to hand over or declare; export again", number=export_id))
     return _decode(db, dict(row))
 
 

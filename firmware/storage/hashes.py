@@ -163,13 +163,18 @@ def export_problems(db: sqlite3.Connection, segment_ids: list[str],
 def _export_problems(db: sqlite3.Connection, segment_ids: list[str],
                      vouched: Vouch | None) -> list[dict]:
     wanted = set(segment_ids)
-    problems = [p for p in audit(db, vouched=vouched) if p["segment"] in wanted]
+    found = audit(db, vouched=vouched)
+    problems = [p for p in found if p["segment"] in wanted]
+    # A chain that does not hold anywhere (sealed rows gone, "hash N", or replaced: a sealed
+    # head named by another segment) cannot tell that a segment without its hash was recorded
+    # before hashing began, even when no earlier row is left (redteam13c: the table emptied).
+    removed = bool(found)
     known = hashes_of(db, segment_ids)
     _, anchor = chain_start(db, vouched)
     for sid in segment_ids:
         if sid in known:
             continue
-        if anchor is None or db.execute(
+        if anchor is None or removed or db.execute(
                 "SELECT 1 FROM segment_hashes WHERE segment_id < ? LIMIT 1", (sid,)).fetchone():
             problems.append({"segment": sid, "error": (
                 "its recording-time hash is missing from the index although the segments "
@@ -193,6 +198,14 @@ def seal(store, logbook, actor: str = "system") -> dict:
     return {"n": n, "chain": head, "new": True}
 
 
+# A hash row whose segment still exists, or is held (R-41): an active hold keeps the segment's
+# data key even when its index row is gone (deleted with sqlite3: redteam13c), so the footage
+# can come back, and its proof must not go first under a prune the device signs.
+_KEPT = ("(EXISTS (SELECT 1 FROM segments s WHERE s.id = h.segment_id) OR EXISTS (SELECT 1 "
+         "FROM hold_segments hs JOIN holds o ON o.id = hs.hold_id WHERE hs.segment_id = "
+         "h.segment_id AND o.wrapped_key IS NOT NULL))")
+
+
 def prune(store, logbook, actor: str = "nvr") -> dict | None:
     """Remove the rows of erased segments from the start of the chain, up to the newest head
     the logbook sealed below the first row whose segment still exists (R-40), after logging
@@ -204,9 +217,8 @@ def prune(store, logbook, actor: str = "nvr") -> dict | None:
         first = db.execute("SELECT min(n) FROM segment_hashes").fetchone()[0]
         if first is None:
             return None
-        kept = db.execute("SELECT h.n FROM segment_hashes h WHERE EXISTS (SELECT 1 FROM "
-                          "segments s WHERE s.id = h.segment_id) ORDER BY h.n LIMIT 1"
-                          ).fetchone()
+        kept = db.execute(f"SELECT h.n FROM segment_hashes h WHERE {_KEPT} ORDER BY h.n "
+                          "LIMIT 1").fetchone()
         limit = kept[0] if kept else chain_head(db)[0] + 1
         if limit == first:                  # the first row's segment is still there
             return None
@@ -216,10 +228,18 @@ def prune(store, logbook, actor: str = "nvr") -> dict | None:
             return None
         _, chain = chain_start(db)
         expected = first
+        # Every head sealed in the range, not only the last: a hash changed after its seal
+        # and the chain redone (and sealed on by the recorder) must stay for `audit` to name,
+        # never go under a prune (redteam13c).
+        sealed = {}
+        for h in sealed_heads(db):
+            if first <= h["n"] <= head["n"]:
+                sealed.setdefault(h["n"], set()).add(h["chain"])
         for n, sid, sha, value in db.execute(
                 "SELECT n, segment_id, sha256, chain FROM segment_hashes WHERE n <= ? "
                 "ORDER BY n", (head["n"],)):
-            if chain is None or n != expected or link(chain, sid, sha) != value:
+            if (chain is None or n != expected or link(chain, sid, sha) != value
+                    or sealed.get(n, {value}) != {value}):
                 log.warning("recording-time hashes not pruned: the chain does not verify at "
                             "hash %d; `nvr recordings verify` names the fault", n)
                 return None
@@ -233,8 +253,8 @@ def prune(store, logbook, actor: str = "nvr") -> dict | None:
         logbook.append("usage", actor, "segment-hashes-pruned", subject=f"hash {k}",
                        reason=PRUNE_REASON, details={"hashes": k, "chain": chain})
     with store.transaction() as db:
-        if db.execute("SELECT 1 FROM segment_hashes h WHERE h.n <= ? AND EXISTS (SELECT 1 "
-                      "FROM segments s WHERE s.id = h.segment_id) LIMIT 1", (k,)).fetchone():
+        if db.execute(f"SELECT 1 FROM segment_hashes h WHERE h.n <= ? AND {_KEPT} LIMIT 1",
+                      (k,)).fetchone():
             return None                     # (cannot happen: an erased segment stays erased)
         removed = db.execute("DELETE FROM segment_hashes WHERE n <= ?", (k,)).rowcount
     log.info("pruned %d recording-time hash(es) of erased segments, up to sealed hash %d",

@@ -13,8 +13,13 @@
   function poll() {
     fetch(box.dataset.status, {credentials: "same-origin", cache: "no-store"})
       .then(function (r) {
-        // 404: this web process does not know the export; the page says what became of it
-        if (r.status === 404) { window.location.reload(); return null; }
+        // 404: this web process does not know the export; the page says what became of it.
+        // 401, 403: the session ended (signed out elsewhere, idle): the page asks to log in
+        // (polling forever with the bar frozen, before: redteam13c)
+        if (r.status === 404 || r.status === 401 || r.status === 403) {
+          window.location.reload();
+          return null;
+        }
         return r.ok ? r.json() : Promise.reject(r.status);
       })
       .then(function (s) {
