@@ -1,0 +1,274 @@
+"""Issue 14 item 4: the fleet of recorders, managed with Ansible from one machine (image/fleet/).
+
+The real tools check the real files: `ansible-playbook --syntax-check`, `ansible-lint` with the
+production profile, the real `template` module rendering each example device's configuration
+(checked by the real `nvr config check`, which also stops a wrong key before it goes live), and
+`promtool check config` on the central room's Prometheus configuration rendered from the
+inventory. A run against a device is the virtual device's (systemtest/, image/fleet/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FLEET = ROOT / "image" / "fleet"
+INVENTORY = FLEET / "inventory.example.yml"
+BIN = Path(sys.executable).parent
+PLAYBOOKS = ["site.yml", "scrape-token.yml", "central-room.yml"]
+
+needs_ansible = pytest.mark.skipif(
+    not (BIN / "ansible-playbook").exists(),
+    reason="ansible-core is missing: .venv/bin/pip install -e '.[dev]'")
+needs_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None,
+    reason="promtool is missing: apt-get install prometheus (debian-packages.txt)")
+
+
+def ansible_env(tmp_path: Path) -> dict:
+    """Ansible and ansible-lint from the venv, with their state under tmp_path."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}",
+           "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+           "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "NO_COLOR": "1",
+           "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+    return env
+
+
+def run(cmd: list[str], tmp_path: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=FLEET, env=ansible_env(tmp_path), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def inventory() -> dict:
+    return yaml.safe_load(INVENTORY.read_text())
+
+
+def recorders() -> dict:
+    return inventory()["all"]["children"]["recorders"]["hosts"]
+
+
+# --- syntax and lint ----------------------------------------------------------------------------
+
+@needs_ansible
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_every_playbook_passes_ansible_syntax_check(playbook, tmp_path):
+    done = run([str(BIN / "ansible-playbook"), "--syntax-check", "-i", str(INVENTORY),
+                playbook], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_ansible
+def test_ansible_lint_production_profile_passes(tmp_path):
+    done = run([str(BIN / "ansible-lint", ), "--offline", "-c", str(FLEET / ".ansible-lint"),
+                "--profile", "production", *PLAYBOOKS, "roles/"], tmp_path, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "production" in done.stdout + done.stderr
+
+
+def test_the_example_inventory_has_two_devices_with_their_settings():
+    hosts = recorders()
+    assert len(hosts) >= 2
+    ids = [h["nvr_device_id"] for h in hosts.values()]
+    assert len(set(ids)) == len(ids)
+    for host in hosts.values():
+        assert host["nvr_cameras"] and all(c["location"] for c in host["nvr_cameras"])
+
+
+# --- the configuration: rendered by the real template task, checked before it goes live -------
+
+def play_config(tmp_path: Path, host: str, target: Path, *extra: str) -> subprocess.CompletedProcess:
+    """site.yml's configuration tasks for one example device, run on this machine: the file goes
+    to `target`, `nvr config check` of this venv validates it, no unit is restarted."""
+    return run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "site.yml",
+                "--limit", host, "--tags", "config", "-c", "local",
+                "-e", json.dumps({"ansible_become": False, "nvr_config_file": str(target),
+                                  "nvr_config_owner": "root", "nvr_config_group": "root",
+                                  "nvr_bin": str(BIN / "nvr"), "nvr_units": [],
+                                  "ansible_python_interpreter": sys.executable}),
+                *extra], tmp_path)
+
+
+@needs_ansible
+@pytest.mark.parametrize("host", sorted(recorders()) if INVENTORY.exists() else ["missing"])
+def test_each_example_device_gets_a_configuration_nvr_accepts(host, tmp_path):
+    target = tmp_path / "nvr.toml"
+    done = play_config(tmp_path, host, target)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert oct(target.stat().st_mode & 0o777) == "0o640"
+    check = subprocess.run([str(BIN / "nvr"), "--config", str(target), "config", "check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    from firmware.config import load
+    cfg = load(target)
+    device = recorders()[host]
+    assert cfg.device.id == device["nvr_device_id"]
+    assert [c.location for c in cfg.cameras] == [c["location"] for c in device["nvr_cameras"]]
+    assert str(cfg.storage.key_dir) == "/var/lib/nvr/keys"        # R-82: never the data disk
+    assert cfg.storage.retention_days <= 28                       # R-40
+    # a second run changes nothing, so the units are not restarted for nothing
+    again = play_config(tmp_path, host, target)
+    assert again.returncode == 0 and re.search(r"changed=0\b", again.stdout), again.stdout
+
+
+@needs_ansible
+def test_a_wrong_key_never_reaches_the_device(tmp_path):
+    """validate: runs `nvr config check` on the new file before it replaces the old one."""
+    host = sorted(recorders())[0]
+    target = tmp_path / "nvr.toml"
+    assert play_config(tmp_path, host, target).returncode == 0
+    before = target.read_bytes()
+    cameras = json.loads(json.dumps(recorders()[host]["nvr_cameras"]))
+    cameras[0]["locatoin"] = cameras[0].pop("location")
+    done = play_config(tmp_path, host, target, "-e", json.dumps({"nvr_cameras": cameras}))
+    assert done.returncode != 0
+    assert "locatoin: unknown key" in done.stdout + done.stderr
+    assert target.read_bytes() == before
+
+
+@needs_ansible
+def test_check_mode_with_diff_shows_a_change_and_writes_nothing(tmp_path):
+    host = sorted(recorders())[0]
+    target = tmp_path / "nvr.toml"
+    done = play_config(tmp_path, host, target, "--check", "--diff")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not target.exists()
+    assert "[device]" in done.stdout and "changed=1" in done.stdout
+
+
+# --- the central room's Prometheus ------------------------------------------------------------
+
+def render_prometheus(tmp_path: Path) -> Path:
+    """central-room.yml's template for the example inventory, rendered by the real template
+    module on this machine, its files under tmp_path instead of /etc/prometheus."""
+    out = tmp_path / "prometheus.yml"
+    done = run([str(BIN / "ansible"), "centrale_ruimte", "-i", str(INVENTORY), "-c", "local",
+                "-m", "ansible.builtin.template",
+                "-a", f"src={FLEET / 'prometheus.yml.j2'} dest={out} mode=0644",
+                "-e", json.dumps({"prometheus_dir": str(tmp_path),
+                                  "ansible_python_interpreter": sys.executable})], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+@needs_ansible
+@needs_promtool
+def test_rendered_prometheus_config_passes_promtool_and_lists_every_device(tmp_path):
+    from firmware.web.server import ensure_certificate
+    hosts = recorders()
+    (tmp_path / "nvr").mkdir()
+    for name in hosts:                      # what central-room.yml puts there
+        cert, _ = ensure_certificate(tmp_path / "keys" / name, name)
+        shutil.copy(cert, tmp_path / "nvr" / f"{name}.crt")
+        (tmp_path / "nvr" / f"{name}.token").write_text("nvrscrape_test\n")
+    shutil.copy(ROOT / "monitoring" / "nvr-alerts.yml", tmp_path / "nvr-alerts.yml")
+    config = render_prometheus(tmp_path)
+    check = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS" in check.stdout + check.stderr
+    rendered = yaml.safe_load(config.read_text())
+    assert rendered["rule_files"] == [str(tmp_path / "nvr-alerts.yml")]
+    jobs = rendered["scrape_configs"]
+    targets = {}
+    for job in jobs:
+        assert job["scheme"] == "https"
+        assert job["tls_config"]["ca_file"].endswith(".crt")
+        assert job["authorization"]["credentials_file"].endswith(".token")
+        # the alert rules ask for job="nvr": every device's job is relabelled to it
+        assert {"target_label": "job", "replacement": "nvr"}.items() <= \
+            job["relabel_configs"][0].items()
+        for static in job["static_configs"]:
+            for target in static["targets"]:
+                targets[target] = job
+    for name, host in hosts.items():
+        address = f"{host.get('ansible_host', name)}:{host.get('nvr_web_port', 8443)}"
+        assert address in targets, (address, list(targets))
+        job = targets[address]
+        assert job["authorization"]["credentials_file"] == str(tmp_path / "nvr" / f"{name}.token")
+        assert job["tls_config"]["ca_file"] == str(tmp_path / "nvr" / f"{name}.crt")
+    assert len(targets) == len(hosts)
+
+
+# --- nothing secret in the playbooks -----------------------------------------------------------
+
+SECRET = re.compile(r"passw|secret|token|enrollment|totp|\bkeys?\b|key_dir|keys/|-key\.pem|"
+                    r"master|/var/lib/nvr/data|segments|footage|\.mp4|\.h264", re.I)
+NEUTRAL = re.compile(r"nvr_config_|no_log")         # names of our own harmless variables
+
+
+def tasks_of(node) -> list[dict]:
+    """Every task in a play, a task list or a block, blocks opened."""
+    found = []
+    if isinstance(node, list):
+        for item in node:
+            found += tasks_of(item)
+    elif isinstance(node, dict):
+        if any(k in node for k in ("block", "rescue", "always")):
+            for part in ("block", "rescue", "always"):
+                found += tasks_of(node.get(part, []))
+        elif any(k in node for k in ("tasks", "handlers", "pre_tasks", "post_tasks", "roles")):
+            for part in ("pre_tasks", "tasks", "post_tasks", "handlers"):
+                found += tasks_of(node.get(part, []))
+        else:
+            found.append(node)
+    return found
+
+
+def unguarded(tasks: list[dict]) -> list[str]:
+    """Tasks that name a key, password, token or footage path without `no_log: true`."""
+    bad = []
+    for task in tasks:
+        body = {k: v for k, v in task.items() if k not in ("name", "no_log", "tags")}
+        text = NEUTRAL.sub("", json.dumps(body))
+        if SECRET.search(text) and task.get("no_log") is not True:
+            bad.append(f"{task.get('name')}: {SECRET.search(text).group(0)}")
+    return bad
+
+
+def fleet_task_files() -> list[Path]:
+    files = [FLEET / p for p in PLAYBOOKS]
+    files += sorted((FLEET / "roles").glob("*/tasks/*.yml"))
+    files += sorted((FLEET / "roles").glob("*/handlers/*.yml"))
+    return files
+
+
+def test_the_secret_check_finds_an_unguarded_task():
+    assert unguarded([{"name": "x", "ansible.builtin.command": "cat /var/lib/nvr/keys/master.key"}])
+    assert unguarded([{"name": "x", "ansible.builtin.command": "nvr user add a",
+                       "environment": {"NVR_PASSWORD": "{{ pw }}"}}])
+    assert not unguarded([{"name": "x", "ansible.builtin.command": "nvr user add a",
+                           "environment": {"NVR_PASSWORD": "{{ pw }}"}, "no_log": True}])
+    assert tasks_of([{"hosts": "all", "tasks": [{"block": [{"name": "in"}]}]}]) == [{"name": "in"}]
+
+
+def test_no_task_names_a_key_password_or_footage_without_no_log():
+    checked = 0
+    for path in fleet_task_files():
+        tasks = tasks_of(yaml.safe_load(path.read_text()))
+        checked += len(tasks)
+        assert not unguarded(tasks), (path.name, unguarded(tasks))
+    assert checked >= 10
+
+
+def test_the_fleet_files_hold_no_secret_value():
+    """No password, token or key in the inventory or the playbooks; the beheerder's password is
+    asked at run time (vars_prompt, private), never stored."""
+    for path in FLEET.rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        assert "nvrscrape_" not in text, path
+        assert "BEGIN" not in text or "PRIVATE KEY" not in text, path
+        assert not re.search(r"ansible_(become_)?pass(word)?\s*:", text), path
+    prompts = yaml.safe_load((FLEET / "scrape-token.yml").read_text())[0]["vars_prompt"]
+    assert all(p["private"] for p in prompts if "password" in p["name"])
