@@ -290,3 +290,109 @@ def test_the_fleet_files_hold_no_secret_value():
         assert not re.search(r"ansible_(become_)?pass(word)?\s*:", text), path
     prompts = yaml.safe_load((FLEET / "scrape-token.yml").read_text())[0]["vars_prompt"]
     assert all(p["private"] for p in prompts if "password" in p["name"])
+
+
+# --- after an update: nvr selftest must pass, else the play fails and says why ---------------
+
+def play_selftest(tmp_path: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
+    """site.yml's self-test tasks for one example device, run on this machine against `config`
+    (the encoder, the keys; the units are skipped where systemd is not PID 1)."""
+    host = sorted(recorders())[0]
+    return run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "site.yml",
+                "--limit", host, "--tags", "selftest", "-c", "local",
+                "-e", json.dumps({"ansible_become": False, "nvr_config_file": str(config),
+                                  "nvr_bin": str(BIN / "nvr"), "nvr_units": [],
+                                  "ansible_python_interpreter": sys.executable}),
+                *extra], tmp_path)
+
+
+def initialised(tmp_path: Path) -> Path:
+    """A device directory from `nvr init` whose keys exist (the first process makes them)."""
+    subprocess.run([str(BIN / "nvr"), "init", str(tmp_path / "dev"), "--source", "synthetic",
+                    "--staff-in-view", "no", "--dpia-reference", "DPIA test",
+                    "--dpia-date", "2026-01-05", "--signage", "ingang"],
+                   check=True, capture_output=True)
+    config = tmp_path / "dev" / "nvr.toml"
+    subprocess.run([str(BIN / "nvr"), "--config", str(config), "recordings", "list"],
+                   check=True, capture_output=True)
+    return config
+
+
+@needs_ansible
+def test_a_passing_selftest_lets_the_play_finish(tmp_path):
+    done = play_selftest(tmp_path, initialised(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"failed=0\b", done.stdout)
+
+
+@needs_ansible
+def test_a_failing_selftest_fails_the_play_and_names_the_check(tmp_path):
+    config = initialised(tmp_path)
+    shutil.rmtree(tmp_path / "dev" / "keys")            # the keys check must now fail
+    done = play_selftest(tmp_path, config)
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "nvr selftest fails on" in out and "keys:" in out and "not accepted" in out
+
+
+# --- a firmware update from a wheelhouse, no index ----------------------------------------------
+
+def wheel(directory: Path, version: str) -> Path:
+    """A small but real wheel of a distribution named nvr-firmware (the firmware's own wheel
+    takes minutes to build with its dependencies; what is tested here is the playbook's way of
+    installing one: copied wheelhouse, pip --no-index, into the given virtual environment)."""
+    import base64
+    import hashlib
+    import zipfile
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"nvr_firmware-{version}-py3-none-any.whl"
+    info = f"nvr_firmware-{version}.dist-info"
+    files = {"nvr_fleet_probe.py": f"VERSION = {version!r}\n",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: nvr-firmware\nVersion: {version}\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test_fleet\nRoot-Is-Purelib: true\n"
+                              "Tag: py3-none-any\n"}
+    record = []
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+            record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+        zf.writestr(f"{info}/RECORD", "\n".join(record + [f"{info}/RECORD,,"]) + "\n")
+    return path
+
+
+@needs_ansible
+def test_an_update_installs_the_wheel_from_the_copied_wheelhouse_only(tmp_path):
+    venv = tmp_path / "opt-nvr"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    config = initialised(tmp_path)
+    host = sorted(recorders())[0]
+
+    def update(whl: Path) -> subprocess.CompletedProcess:
+        return run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "site.yml",
+                    "--limit", host, "--tags", "update", "-c", "local",
+                    "-e", json.dumps({"ansible_become": False, "nvr_config_file": str(config),
+                                      "nvr_bin": str(BIN / "nvr"), "nvr_units": [],
+                                      "nvr_venv": str(venv), "nvr_wheel": str(whl),
+                                      "nvr_wheelhouse": str(tmp_path / "device-wheelhouse"),
+                                      "ansible_python_interpreter": sys.executable})], tmp_path)
+
+    def installed() -> str:
+        return subprocess.run([str(venv / "bin" / "python"), "-c",
+                               "import nvr_fleet_probe; print(nvr_fleet_probe.VERSION)"],
+                              capture_output=True, text=True).stdout.strip()
+
+    first = update(wheel(tmp_path / "control" / "v1", "1.0.0"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert installed() == "1.0.0"
+    assert (tmp_path / "device-wheelhouse" / "nvr_firmware-1.0.0-py3-none-any.whl").exists()
+    second = update(wheel(tmp_path / "control" / "v2", "1.1.0"))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert installed() == "1.1.0"
+    assert "Run nvr selftest" in second.stdout
+    again = update(tmp_path / "control" / "v2" / "nvr_firmware-1.1.0-py3-none-any.whl")
+    assert again.returncode == 0 and re.search(r"changed=0\b", again.stdout), again.stdout
+    # a wheel that is not there stops before anything is copied, and says so
+    missing = update(tmp_path / "control" / "nvr_firmware-9.9.9-py3-none-any.whl")
+    assert missing.returncode != 0 and "is not a file on this machine" in missing.stdout
+    assert installed() == "1.1.0"
