@@ -147,11 +147,11 @@ def test_check_mode_with_diff_shows_a_change_and_writes_nothing(tmp_path):
 
 # --- the central room's Prometheus ------------------------------------------------------------
 
-def render_prometheus(tmp_path: Path) -> Path:
-    """central-room.yml's template for the example inventory, rendered by the real template
-    module on this machine, its files under tmp_path instead of /etc/prometheus."""
+def render_prometheus(tmp_path: Path, inventory: Path = INVENTORY) -> Path:
+    """central-room.yml's template for an inventory, rendered by the real template module on
+    this machine, its files under tmp_path instead of /etc/prometheus."""
     out = tmp_path / "prometheus.yml"
-    done = run([str(BIN / "ansible"), "centrale_ruimte", "-i", str(INVENTORY), "-c", "local",
+    done = run([str(BIN / "ansible"), "centrale_ruimte", "-i", str(inventory), "-c", "local",
                 "-m", "ansible.builtin.template",
                 "-a", f"src={FLEET / 'prometheus.yml.j2'} dest={out} mode=0644",
                 "-e", json.dumps({"prometheus_dir": str(tmp_path),
@@ -198,6 +198,89 @@ def test_rendered_prometheus_config_passes_promtool_and_lists_every_device(tmp_p
         assert job["authorization"]["credentials_file"] == str(tmp_path / "nvr" / f"{name}.token")
         assert job["tls_config"]["ca_file"] == str(tmp_path / "nvr" / f"{name}.crt")
     assert len(targets) == len(hosts)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prometheus_query(base: str, query: str) -> list:
+    import urllib.parse
+    import urllib.request
+    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())["data"]["result"]
+
+
+@needs_ansible
+@pytest.mark.skipif(shutil.which("prometheus") is None,
+                    reason="prometheus is missing: apt-get install prometheus (debian-packages.txt)")
+def test_a_real_prometheus_scrapes_a_real_nvr_web_as_job_nvr(tmp_path):
+    """The rendered configuration in a real Prometheus: a real `nvr web` over TLS, verified with
+    its own certificate as the CA and its name, opened with the token `nvr scrape-token issue`
+    printed (the line scrape-token.yml takes), and `up{job="nvr"}` is 1, the series the alert
+    rules (NvrUnreachable) ask for."""
+    import time
+    from conftest import nvr, staff, write_config
+    config = write_config(tmp_path)
+    env = staff(config)
+    issued = nvr("--config", str(config), "scrape-token", "issue", "prometheus-centrale-ruimte",
+                 "--user", "t.admin", env=env)
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.splitlines()[1].strip()              # scrape-token.yml's stdout_lines[1]
+    assert token.startswith("nvrscrape_")
+    web = subprocess.Popen([str(BIN / "nvr"), "--config", str(config), "web"], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    prometheus = None
+    try:
+        line = web.stdout.readline()
+        assert line.startswith("web interface: https://"), line
+        port = int(line.split()[2].rstrip("/").rsplit(":", 1)[1])
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(yaml.safe_dump({"all": {"children": {
+            "recorders": {"hosts": {"testdevice": {
+                "ansible_host": "127.0.0.1", "nvr_web_port": port, "nvr_device_id": "cam-test",
+                "nvr_web_name": "localhost"}}},
+            "centrale_ruimte": {"hosts": {"prometheus-test": {}}}}}}))
+        (tmp_path / "nvr").mkdir()
+        (tmp_path / "nvr" / "testdevice.token").write_text(token + "\n")
+        shutil.copy(load_key_dir(config) / "web-cert.pem", tmp_path / "nvr" / "testdevice.crt")
+        shutil.copy(ROOT / "monitoring" / "nvr-alerts.yml", tmp_path / "nvr-alerts.yml")
+        rendered = render_prometheus(tmp_path, inventory)
+        rendered.write_text(rendered.read_text().replace("scrape_interval: 30s",
+                                                         "scrape_interval: 1s"))
+        listen = f"127.0.0.1:{free_port()}"
+        prometheus = subprocess.Popen(
+            ["prometheus", f"--config.file={rendered}", f"--web.listen-address={listen}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        result, deadline = [], time.monotonic() + 90           # a wait, not a speed claim
+        while time.monotonic() < deadline and prometheus.poll() is None:
+            try:
+                result = prometheus_query(f"http://{listen}", 'up{job="nvr"}')
+            except OSError:
+                result = []
+            if result and result[0]["value"][1] == "1":
+                break
+            time.sleep(0.5)
+        assert result, prometheus.stderr.read() if prometheus.poll() is not None else "no result"
+        assert result[0]["value"][1] == "1", result
+        assert result[0]["metric"]["device"] == "cam-test"
+        assert prometheus_query(f"http://{listen}", 'nvr_recorder_up{job="nvr"}')
+    finally:
+        if prometheus is not None:
+            prometheus.terminate()
+            prometheus.wait(30)
+        web.terminate()
+        web.wait(30)
+
+
+def load_key_dir(config: Path) -> Path:
+    from firmware.config import load
+    return Path(load(config).storage.key_dir)
 
 
 # --- nothing secret in the playbooks -----------------------------------------------------------
