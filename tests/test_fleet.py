@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FLEET = ROOT / "image" / "fleet"
 INVENTORY = FLEET / "inventory.example.yml"
 BIN = Path(sys.executable).parent
-PLAYBOOKS = ["site.yml", "scrape-token.yml", "central-room.yml"]
+PLAYBOOKS = ["site.yml", "scrape-token.yml", "central-room.yml", "update-bundle.yml"]
 
 needs_ansible = pytest.mark.skipif(
     not (BIN / "ansible-playbook").exists(),
@@ -371,8 +371,10 @@ def test_the_fleet_files_hold_no_secret_value():
         assert "nvrscrape_" not in text, path
         assert "BEGIN" not in text or "PRIVATE KEY" not in text, path
         assert not re.search(r"ansible_(become_)?pass(word)?\s*:", text), path
-    prompts = yaml.safe_load((FLEET / "scrape-token.yml").read_text())[0]["vars_prompt"]
-    assert all(p["private"] for p in prompts if "password" in p["name"])
+    for playbook in ("scrape-token.yml", "update-bundle.yml"):
+        prompts = yaml.safe_load((FLEET / playbook).read_text())[0]["vars_prompt"]
+        assert [p for p in prompts if "password" in p["name"]], playbook
+        assert all(p["private"] for p in prompts if "password" in p["name"]), playbook
 
 
 # --- after an update: nvr selftest must pass, else the play fails and says why ---------------
@@ -479,3 +481,31 @@ def test_an_update_installs_the_wheel_from_the_copied_wheelhouse_only(tmp_path):
     missing = update(tmp_path / "control" / "nvr_firmware-9.9.9-py3-none-any.whl")
     assert missing.returncode != 0 and "is not a file on this machine" in missing.stdout
     assert installed() == "1.1.0"
+
+
+@needs_ansible
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs root and unshare(1) to mount a read-only file system")
+def test_an_update_from_a_wheel_stops_on_a_read_only_root(tmp_path):
+    """The flashed image's root is read-only (image/updates/): a pip install there would fail
+    half-way or vanish into an overlay, so the play stops before copying and names the way that
+    works (update-bundle.yml)."""
+    venv = tmp_path / "ro-opt-nvr"
+    venv.mkdir()
+    host = sorted(recorders())[0]
+    play = [str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "site.yml", "--limit", host,
+            "--tags", "update", "-c", "local",
+            "-e", json.dumps({"ansible_become": False, "nvr_units": [], "nvr_venv": str(venv),
+                              "nvr_wheel": str(wheel(tmp_path / "control", "1.0.0")),
+                              "nvr_wheelhouse": str(tmp_path / "device-wheelhouse"),
+                              "ansible_python_interpreter": sys.executable})]
+    import shlex
+    done = run(["unshare", "-m", "sh", "-c",
+                f"mount -t tmpfs -o ro tmpfs {shlex.quote(str(venv))} && exec {shlex.join(play)}"],
+               tmp_path)
+    out = done.stdout + done.stderr
+    if "mount:" in out and "permission denied" in out.lower():
+        pytest.skip(f"this machine does not let root mount in a namespace: {out[-300:]}")
+    assert done.returncode != 0, out
+    assert "read-only or overlay root" in out and "update-bundle.yml" in out, out
+    assert not (tmp_path / "device-wheelhouse").exists()
