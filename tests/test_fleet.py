@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FLEET = ROOT / "image" / "fleet"
 INVENTORY = FLEET / "inventory.example.yml"
 BIN = Path(sys.executable).parent
-PLAYBOOKS = ["site.yml", "scrape-token.yml", "central-room.yml", "update-bundle.yml"]
+PLAYBOOKS = ["site.yml", "scrape-token.yml", "central-room.yml", "update-bundle.yml",
+             "accounts.yml"]
 
 needs_ansible = pytest.mark.skipif(
     not (BIN / "ansible-playbook").exists(),
