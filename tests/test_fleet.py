@@ -510,3 +510,61 @@ def test_an_update_from_a_wheel_stops_on_a_read_only_root(tmp_path):
     assert done.returncode != 0, out
     assert "read-only or overlay root" in out and "update-bundle.yml" in out, out
     assert not (tmp_path / "device-wheelhouse").exists()
+
+
+# --- the scrape token: made on the device, straight into Prometheus' file, never shown ---------
+
+@needs_ansible
+def test_scrape_token_goes_from_the_device_into_the_credentials_file_unseen(tmp_path):
+    """scrape-token.yml on this machine (device and central room both local): the real `nvr
+    scrape-token issue` with the beheerder's password from the prompt's variable; the token lands
+    in the Prometheus credentials file 0640, the token and the password appear nowhere in
+    Ansible's output, a second run makes no second token, a wrong password fails the play with
+    a message and writes nothing."""
+    from conftest import PASSWORD, nvr, staff, write_config
+    config = write_config(tmp_path)
+    env = staff(config)
+    admin = tmp_path / "nvr-admin"              # nvr-admin's job here, without its setpriv
+    admin.write_text(f'#!/bin/sh\nexec {BIN / "nvr"} --config {config} "$@"\n')
+    admin.chmod(0o755)
+    host = sorted(recorders())[0]
+
+    def play(password: str) -> subprocess.CompletedProcess:
+        # -v prints every task's result: what no_log must hide would show here
+        return run([str(BIN / "ansible-playbook"), "-v", "-i", str(INVENTORY), "scrape-token.yml",
+                    "--limit", f"{host},centrale_ruimte", "-c", "local",
+                    "-e", json.dumps({"ansible_become": False, "nvr_admin": str(admin),
+                                      "prometheus_dir": str(tmp_path / "prometheus"),
+                                      "prometheus_group": "root",
+                                      "nvr_admin_user": "t.admin",
+                                      "nvr_admin_password": password, "nvr_admin_totp": "",
+                                      "ansible_python_interpreter": sys.executable})], tmp_path)
+
+    wrong = play("not-the-password")
+    token_file = tmp_path / "prometheus" / "nvr" / f"{host}.token"
+    assert wrong.returncode != 0
+    assert f"no scrape token for {host}" in wrong.stdout, wrong.stdout
+    assert "not-the-password" not in wrong.stdout + wrong.stderr
+    assert not token_file.exists()
+
+    done = play(PASSWORD)
+    assert done.returncode == 0, done.stdout + done.stderr
+    token = token_file.read_text().strip()
+    assert token.startswith("nvrscrape_")
+    assert oct(token_file.stat().st_mode & 0o777) == "0o640"
+    assert token not in done.stdout + done.stderr and PASSWORD not in done.stdout + done.stderr
+    from firmware.config import load
+    from firmware.governance.service import Governance
+    from firmware.system.scrape import ScrapeTokens
+    gov = Governance.open(load(config))
+    try:
+        assert ScrapeTokens(gov.accounts.db, gov.logbook).valid(token) == "prometheus-centrale-ruimte"
+    finally:
+        gov.close()
+
+    again = play(PASSWORD)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert token_file.read_text().strip() == token
+    listed = nvr("--config", str(config), "scrape-token", "list", "--json", "--user", "t.admin",
+                 env=env)
+    assert len(json.loads(listed.stdout)) == 1, listed.stdout
