@@ -219,11 +219,13 @@ def prometheus_query(base: str, query: str) -> list:
 @needs_ansible
 @pytest.mark.skipif(shutil.which("prometheus") is None,
                     reason="prometheus is missing: apt-get install prometheus (debian-packages.txt)")
-def test_a_real_prometheus_scrapes_a_real_nvr_web_as_job_nvr(tmp_path):
-    """The rendered configuration in a real Prometheus: a real `nvr web` over TLS, verified with
-    its own certificate as the CA and its name, opened with the token `nvr scrape-token issue`
-    printed (the line scrape-token.yml takes), and `up{job="nvr"}` is 1, the series the alert
-    rules (NvrUnreachable) ask for."""
+def test_central_room_yml_makes_a_real_prometheus_scrape_a_real_nvr_web_as_job_nvr(tmp_path):
+    """central-room.yml run here (device and central room both this machine): it reads the
+    device's certificate and host name, stops while the device has no token, then writes the
+    certificate, the rules and the configuration (checked by promtool). A real Prometheus with
+    that configuration scrapes a real `nvr web` over TLS, verified against the certificate and
+    its name, opened with the token `nvr scrape-token issue` printed (the line scrape-token.yml
+    takes): `up{job="nvr"}` is 1, the series the alert rules (NvrUnreachable) ask for."""
     import time
     from conftest import nvr, staff, write_config
     config = write_config(tmp_path)
@@ -244,15 +246,26 @@ def test_a_real_prometheus_scrapes_a_real_nvr_web_as_job_nvr(tmp_path):
         inventory.write_text(yaml.safe_dump({"all": {"children": {
             "recorders": {"hosts": {"testdevice": {
                 "ansible_host": "127.0.0.1", "nvr_web_port": port, "nvr_device_id": "cam-test",
-                "nvr_web_name": "localhost"}}},
+                "nvr_key_dir": str(load_key_dir(config))}}},
             "centrale_ruimte": {"hosts": {"prometheus-test": {}}}}}}))
-        (tmp_path / "nvr").mkdir()
-        (tmp_path / "nvr" / "testdevice.token").write_text(token + "\n")
-        shutil.copy(load_key_dir(config) / "web-cert.pem", tmp_path / "nvr" / "testdevice.crt")
-        shutil.copy(ROOT / "monitoring" / "nvr-alerts.yml", tmp_path / "nvr-alerts.yml")
-        rendered = render_prometheus(tmp_path, inventory)
-        rendered.write_text(rendered.read_text().replace("scrape_interval: 30s",
-                                                         "scrape_interval: 1s"))
+        prom = tmp_path / "prometheus"
+        (prom / "nvr").mkdir(parents=True)
+        play = [str(BIN / "ansible-playbook"), "-i", str(inventory), "central-room.yml",
+                "-c", "local",
+                "-e", json.dumps({"ansible_become": False, "prometheus_dir": str(prom),
+                                  "prometheus_service": "", "prometheus_scrape_interval": "1s",
+                                  "ansible_python_interpreter": sys.executable})]
+        early = run(play, tmp_path)
+        assert early.returncode != 0
+        assert "no scrape token yet for testdevice" in early.stdout, early.stdout
+        assert not (prom / "prometheus.yml").exists()
+        (prom / "nvr" / "testdevice.token").write_text(token + "\n")   # what scrape-token.yml does
+        done = run(play, tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert token not in done.stdout
+        rendered = prom / "prometheus.yml"
+        assert (prom / "nvr-alerts.yml").read_text() == \
+            (ROOT / "monitoring" / "nvr-alerts.yml").read_text()
         listen = f"127.0.0.1:{free_port()}"
         prometheus = subprocess.Popen(
             ["prometheus", f"--config.file={rendered}", f"--web.listen-address={listen}",
