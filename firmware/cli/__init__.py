@@ -16,14 +16,14 @@ from pathlib import Path
 from firmware import __version__
 from firmware.cli import (clients, decisions, device, exports, grants, holds, home, logbooks,
                           monitoring, people, recordings, reports, requests, selftest, sizing,
-                          usb)
+                          update, usb)
 from firmware.cli.common import EXIT_FAILED, EXIT_USAGE, CliError, _config, _store  # noqa: F401
 from firmware.config import CONFIG_ENV, ConfigError
 from firmware.storage.sink import StorageError
 
 # In the order `nvr --help` lists them.
 GROUPS = (device, recordings, holds, people, requests, exports, grants, home, reports, decisions,
-          logbooks, clients, monitoring, usb, sizing, selftest)
+          logbooks, clients, monitoring, usb, sizing, selftest, update)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -125,6 +125,11 @@ ACTIONS: Words = Words({
     "case-opened": N_("case of the recorder opened"),
     "case-closed": N_("case of the recorder closed again"),
     "case-tamper-acknowledged": N_("opening of the case acknowledged by the technisch beheerder"),
+    # firmware updates (system/update.py, issue 14 item 3)
+    "update-install": N_("installation of a firmware update started (bundle checked: signature, "
+                         "content, device type, version)"),
+    "update-install-failed": N_("installation of a firmware update failed; the running system "
+                                "is unchanged"),
 })
 
 # The keys of the details of logbook entries, as a label a person reads.
@@ -177,6 +182,10 @@ DETAIL_KEYS: Words = Words({
     # an export stick (export/media_log.py) and how a package was packed
     "device": N_("USB stick (device)"), "model": N_("model"),
     "container": N_("packed as"),
+    # a firmware update (system/update.py)
+    "bundle": N_("update bundle (file)"), "version": N_("version"),
+    "running": N_("running version"), "compatible": N_("device type (compatible)"),
+    "downgrade": N_("older version (downgrade)"),
 })
 # Who wrote an entry when it was not a person's account.
 ACTORS: Words = Words({

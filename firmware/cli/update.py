@@ -1,0 +1,74 @@
+"""Firmware updates (issue 14 item 3): `nvr update check BUNDLE` and `nvr update install
+BUNDLE --user NAME`. The checks, the role (R-11) and the logbook entries are
+firmware/system/update.py's; this prints their outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from firmware.cli.common import CliError, _action, _group, _print
+
+
+def _device(args):
+    from firmware.system.update import Device, UpdateRefused
+    try:
+        return Device.from_system_conf(Path(args.system_conf))
+    except UpdateRefused as exc:
+        raise CliError(str(exc)) from None
+
+
+def _text(bundle) -> str:
+    return (f"{bundle.path}: nvr {bundle.version} for {bundle.compatible}, signed and intact "
+            f"(sha256 {bundle.sha256}); running {bundle.running}"
+            + (" (a DOWNGRADE, allowed with a reason)" if bundle.downgrade else ""))
+
+
+def cmd_check(args) -> int:
+    from firmware.system.update import UpdateRefused, check
+    try:
+        bundle = check(Path(args.bundle), _device(args), allow_downgrade=args.allow_downgrade)
+    except UpdateRefused as exc:
+        raise CliError(f"refused: {exc}") from None
+    _print(bundle.as_dict(), args.json, _text(bundle) + "\nit may be installed: nvr update "
+           f"install {args.bundle} --user NAME")
+    return 0
+
+
+def cmd_install(args) -> int:
+    from firmware.cli.common import _config, _governance, _login
+    from firmware.system.update import UpdateRefused, install
+    device = _device(args)
+    gov = _governance(_config(args))
+    try:
+        actor = _login(gov, args, None)
+        bundle = install(Path(args.bundle), device, gov.logbook, actor,
+                         allow_downgrade=args.allow_downgrade)
+    except UpdateRefused as exc:
+        raise CliError(f"refused: {exc}") from None
+    finally:
+        gov.close()
+    _print(bundle.as_dict(), args.json, _text(bundle) + "\ninstalled into the other slot; "
+           "try it with: sudo reboot \"0 tryboot\". It is kept when nvr selftest passes there; "
+           "otherwise the device comes back to this system (image/updates/README.md)")
+    return 0
+
+
+def add_parser(sub) -> None:
+    from firmware.system.update import SYSTEM_CONF
+    update = _group(sub, "update", "check and install signed firmware updates (RAUC bundles)")
+    for name, func, text in (
+            ("check", cmd_check, "check a bundle: signature, content, device type, version"),
+            ("install", cmd_install, "check a bundle, then install it into the other slot "
+                                     "(technisch-beheerder; logged)")):
+        p = _action(update, name, func, text)
+        p.add_argument("bundle", metavar="BUNDLE", help="the update bundle (.raucb)")
+        p.add_argument("--allow-downgrade", metavar="REASON",
+                       help="accept a version older than the running one, for this reason "
+                            "(logged in the usage logbook when installed)")
+        p.add_argument("--system-conf", default=str(SYSTEM_CONF), metavar="FILE",
+                       help=f"RAUC's system configuration: compatible and keyring (default "
+                            f"{SYSTEM_CONF})")
+        if name == "install":
+            p.add_argument("--user", required=True,
+                           help="your account (technisch-beheerder); password from "
+                                "NVR_PASSWORD")

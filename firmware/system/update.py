@@ -1,0 +1,256 @@
+"""Updates that cannot brick the device (issue 14 item 3): the check of a RAUC bundle before
+it is installed, and the install itself.
+
+A bundle is installed only when all of this holds, each checked here and nowhere else:
+- `rauc info --keyring KEYRING` accepts its signature: signed by a certificate of the CA the
+  device trusts (the keyring of /etc/rauc/system.conf), the signed manifest unchanged;
+- it is in RAUC's verity format, and its payload (the images) matches the verity root hash in
+  the signed manifest. `rauc info` checks only the signature over the manifest, never the
+  payload of a verity bundle (a byte changed in the image passes it), so the payload is checked
+  here with `veritysetup verify`; on the device `rauc install` reads it through dm-verity too;
+- its compatible string is the device's (system.conf [system] compatible);
+- its version is not lower than the running firmware's, unless a downgrade is allowed with a
+  reason, which goes into the usage logbook.
+Only the technisch beheerder installs (R-11: system configuration, Action.CONFIG); the install
+is logged in the usage logbook (art. 7 lid 2, R-50) with the bundle's version and sha256,
+before `rauc install` runs, and its outcome after. The layout, the keys and the fallback after a
+failed boot are in image/updates/README.md.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import re
+import struct
+import subprocess
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from firmware import __version__
+from firmware.governance.access import require
+from firmware.governance.roles import Action, Actor
+
+SYSTEM_CONF = Path("/etc/rauc/system.conf")
+BLOCK = 4096                       # RAUC's verity data and hash block size
+VERSION = re.compile(r"\d+(\.\d+)*")
+INFO_FIELDS = {"Compatible": "compatible", "Version": "version", "Bundle Format": "format",
+               "Verity Salt": "salt", "Verity Hash": "root_hash", "Verity Size": "hash_size"}
+
+Runner = Callable[[list[str]], subprocess.CompletedProcess]
+
+
+class UpdateRefused(Exception):
+    """The bundle is not installed; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """What this device accepts, from RAUC's system.conf: the compatible string and the keyring
+    (the CA certificate bundles must be signed under)."""
+
+    compatible: str
+    keyring: Path
+    conf: Path
+
+    @classmethod
+    def from_system_conf(cls, path: Path = SYSTEM_CONF) -> Device:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            with open(path, encoding="utf-8") as f:
+                parser.read_file(f)
+            compatible = parser["system"]["compatible"].strip()
+            keyring = Path(parser["keyring"]["path"].strip())
+        except OSError as exc:
+            raise UpdateRefused(f"cannot read RAUC's system configuration {path} "
+                                f"({exc.strerror}): this device is not set up for updates; it "
+                                "comes with the image (image/updates/system.conf)") from None
+        except (KeyError, configparser.Error) as exc:
+            raise UpdateRefused(f"{path} has no [system] compatible or no [keyring] path "
+                                f"({exc}); restore it from image/updates/system.conf") from None
+        if not keyring.is_absolute():          # RAUC reads it relative to system.conf
+            keyring = path.parent / keyring
+        if not keyring.is_file():
+            raise UpdateRefused(f"the keyring {keyring} named in {path} is missing: without it "
+                                "no bundle can be trusted; restore it from the image")
+        return cls(compatible, keyring, path)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle that passed the check."""
+
+    path: str
+    compatible: str
+    version: str
+    running: str
+    sha256: str
+    downgrade: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def version_key(text: str) -> tuple[int, ...]:
+    """1.10.0 > 1.9.3: dotted numbers compared as numbers."""
+    if not VERSION.fullmatch(text):
+        raise UpdateRefused(f"the bundle's version {text!r} is not like 1.2.3: it was not built "
+                            "by image/updates/make-bundle.sh; do not install it")
+    return tuple(int(part) for part in text.split("."))
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=600)
+
+
+def _info(bundle: Path, device: Device, run: Runner) -> dict:
+    """`rauc info` under the device's system.conf (its bundle formats) and keyring: the signed
+    manifest's fields, or why the signature fails."""
+    try:
+        result = run(["rauc", "--conf", str(device.conf), "--keyring", str(device.keyring),
+                      "info", str(bundle)])
+    except FileNotFoundError:
+        raise UpdateRefused("the rauc command is missing (Debian package rauc): it comes with "
+                            "the image; without it no bundle can be checked") from None
+    if result.returncode != 0:
+        raise UpdateRefused(_signature_problem(bundle, result.stderr))
+    fields = {}
+    for line in result.stdout.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip() in INFO_FIELDS:
+            fields[INFO_FIELDS[name.strip()]] = value.strip().strip("'")
+    return fields
+
+
+def _signature_problem(bundle: Path, stderr: str) -> str:
+    """What `rauc info`'s refusal means, in words, with what to do."""
+    detail = " ".join(line.strip() for line in stderr.splitlines()
+                      if line.strip() and "rauc-Message" not in line)
+    if "Failed to load system config" in stderr:
+        return (f"RAUC cannot load the device's system configuration ({detail}); restore "
+                "/etc/rauc/system.conf from the image")
+    if "not allowed" in stderr:
+        return (f"{bundle} is in a bundle format this device does not accept ({detail}); use a "
+                "verity bundle made by image/updates/make-bundle.sh")
+    if "no valid CMS" in stderr:            # the signature's own bytes were changed
+        return (f"{bundle} was changed after it was signed (its signature is damaged: "
+                f"{detail}); do not install it; get the bundle again from the supplier")
+    if "Invalid bundle format" in stderr:
+        return (f"{bundle} is not a signed update bundle ({detail}); use a bundle made by "
+                "image/updates/make-bundle.sh")
+    if "unable to get local issuer certificate" in stderr or "self-signed" in stderr \
+            or "unable to get issuer" in stderr:
+        return (f"{bundle} is signed by a key this device does not trust ({detail}); install "
+                "only bundles signed with the supplier's update key, and ask the supplier if "
+                "this one should be")
+    if "certificate has expired" in stderr or "not yet valid" in stderr:
+        return (f"the signing certificate of {bundle} is not valid now ({detail}); check the "
+                "device's clock (nvr selftest), or ask the supplier for a bundle signed anew")
+    if "verification failure" in stderr or "signature verification failed" in stderr:
+        return (f"{bundle} was changed after it was signed (tampered with or damaged: "
+                f"{detail}); do not install it; get the bundle again from the supplier")
+    return f"rauc refused {bundle}: {detail or 'no reason given'}; do not install it"
+
+
+def _verify_payload(bundle: Path, fields: dict, run: Runner) -> None:
+    """The payload against the verity root hash of the signed manifest. A RAUC verity bundle
+    is payload | hash tree | signature | the signature's size (8 bytes, big-endian)."""
+    size = bundle.stat().st_size
+    with open(bundle, "rb") as f:
+        f.seek(size - 8)
+        (signature,) = struct.unpack(">Q", f.read(8))
+    payload = size - 8 - signature - int(fields["hash_size"])
+    if payload <= 0 or payload % BLOCK:
+        raise UpdateRefused(f"{bundle}'s sizes do not add up (tampered with or damaged); do not "
+                            "install it; get the bundle again from the supplier")
+    try:
+        result = run(["veritysetup", "verify", "--no-superblock", "--format=1",
+                      "--hash=sha256", f"--data-block-size={BLOCK}", f"--hash-block-size={BLOCK}",
+                      f"--data-blocks={payload // BLOCK}", f"--hash-offset={payload}",
+                      f"--salt={fields['salt']}", str(bundle), str(bundle), fields["root_hash"]])
+    except FileNotFoundError:
+        raise UpdateRefused("veritysetup is missing (Debian package cryptsetup-bin): without it "
+                            "the bundle's content cannot be checked") from None
+    if result.returncode != 0:
+        raise UpdateRefused(f"the content of {bundle} was changed after it was signed "
+                            f"({' '.join(result.stderr.split())}); do not install it; get the "
+                            "bundle again from the supplier")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check(bundle: Path, device: Device, *, allow_downgrade: str | None = None,
+          running: str = __version__, run: Runner = _run) -> Bundle:
+    """The check before install; raises UpdateRefused with what is wrong and what to do.
+    `allow_downgrade` is the reason a lower version may go on (None: it may not)."""
+    bundle = Path(bundle)
+    if not bundle.is_file():
+        raise UpdateRefused(f"there is no file {bundle}; give the path of the bundle (.raucb)")
+    fields = _info(bundle, device, run)
+    if fields.get("format") != "verity":
+        raise UpdateRefused(f"{bundle} is in RAUC's {fields.get('format') or 'unknown'!r} "
+                            "format; this device installs only verity bundles "
+                            "(image/updates/make-bundle.sh makes them)")
+    if not all(fields.get(k) for k in ("salt", "root_hash", "hash_size", "version")):
+        raise UpdateRefused(f"rauc info shows no verity hash or version for {bundle}; do not "
+                            "install it")
+    _verify_payload(bundle, fields, run)
+    if fields.get("compatible") != device.compatible:
+        raise UpdateRefused(f"{bundle} is for {fields.get('compatible')!r}, this device is "
+                            f"{device.compatible!r}: it would not boot here; use the bundle "
+                            "for this device")
+    downgrade = version_key(fields["version"]) < version_key(running)
+    if downgrade and not (allow_downgrade and allow_downgrade.strip()):
+        raise UpdateRefused(f"{bundle} holds version {fields['version']}, older than the "
+                            f"running {running}; a downgrade only on purpose: "
+                            "--allow-downgrade 'REASON' (the reason goes into the usage "
+                            "logbook)")
+    return Bundle(str(bundle), fields["compatible"], fields["version"], running,
+                  _sha256(bundle), downgrade)
+
+
+def rauc_install(bundle: Path) -> None:
+    """The seam to RAUC's service: `rauc install`, which writes the other slot and makes it
+    the one tried at the next boot. Needs the device's RAUC service and slots."""
+    result = _run(["rauc", "install", str(bundle)])
+    if result.returncode != 0:
+        raise UpdateRefused(f"rauc install failed: {' '.join(result.stderr.split())}; the "
+                            "running system is unchanged; see `rauc status` and the journal "
+                            "(journalctl -u rauc)")
+
+
+def install(bundle: Path, device: Device, logbook, actor: Actor, *,
+            allow_downgrade: str | None = None, running: str = __version__,
+            run: Runner = _run, installer: Callable[[Path], None] = rauc_install) -> Bundle:
+    """R-11: the technisch beheerder (Action.CONFIG) installs a bundle that passed `check`.
+    The usage logbook gets the install (version, sha256, a downgrade's reason) before RAUC
+    runs, and its failure after; a bundle refused by the check is logged as refused."""
+    require(logbook, actor, Action.CONFIG, UpdateRefused)
+    try:
+        checked = check(bundle, device, allow_downgrade=allow_downgrade, running=running,
+                        run=run)
+    except UpdateRefused as exc:
+        logbook.append("usage", actor.name, "refused", subject="update-install",
+                       details={"bundle": str(bundle), "why": str(exc)})
+        raise
+    logbook.append("usage", actor.name, "update-install", subject=f"firmware {checked.version}",
+                   reason=allow_downgrade if checked.downgrade else "",
+                   details={"bundle": checked.path, "version": checked.version,
+                            "running": checked.running, "compatible": checked.compatible,
+                            "sha256": checked.sha256, "downgrade": checked.downgrade})
+    try:
+        installer(Path(bundle))
+    except UpdateRefused as exc:
+        logbook.append("usage", actor.name, "update-install-failed",
+                       subject=f"firmware {checked.version}",
+                       details={"version": checked.version, "sha256": checked.sha256,
+                                "why": str(exc)})
+        raise
+    return checked
