@@ -84,18 +84,13 @@ def test_a_hash_changed_after_its_seal_is_not_pruned_out_of_sight_R50(dev):  # n
         f"pruned {dev.prunes()}: the changed sealed hash is found by nobody any more")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "redteam13c finding 6, not fixed: `audit` trusts every `segment-hashes` row of the logbook "
-    "table as a sealed head (only a prune's seal is vouched for), and `nvr recordings verify` "
-    "opens the logbook only after a prune; vouching for every seal costs one MAC and signed-"
-    "head check per seal (144 a day, never pruned from the logbook): a design decision for "
-    "the lead. `nvr logbook verify` does find the edited entries."))
 def test_a_hash_row_deleted_and_the_seals_edited_to_match_fail_recordings_verify_R50(
         dev):  # noqa: F811
     """6. The hash row of a segment that still exists deleted with sqlite3, the chain redone
     after it and every later seal entry's chain edited in the logbook table to match: the
     chain has no break, every sealed head matches, and the segment has no recorded hash to
-    compare its plaintext with; `EncryptedStore.verify`, with the logbook vouching, passes."""
+    compare its plaintext with. Fixed: the segment is read and its neighbours have their
+    hashes, so its own missing hash is named (as the export gate does), logbook or not."""
     from firmware.storage.hashes import link
     a = dev.segment(1, 0)
     victim = dev.segment(1, 1)
@@ -118,3 +113,4 @@ def test_a_hash_row_deleted_and_the_seals_edited_to_match_fail_recordings_verify
     assert not dev.gov.logbook.verify().ok                   # `nvr logbook verify` finds it
     checked, problems = dev.store.verify(vouched=dev.vouched)
     assert problems, f"{checked} segments checked, no problem: {victim}'s hash is gone unseen"
+    assert any(p["segment"] == victim and "missing" in p["error"] for p in problems), problems

@@ -32,7 +32,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from firmware.i18n import N_
 
@@ -168,9 +168,17 @@ def _export_problems(db: sqlite3.Connection, segment_ids: list[str],
     # A chain that does not hold anywhere (sealed rows gone, "hash N", or replaced: a sealed
     # head named by another segment) cannot tell that a segment without its hash was recorded
     # before hashing began, even when no earlier row is left (redteam13c: the table emptied).
-    removed = bool(found)
+    return problems + _missing(db, segment_ids, vouched, removed=bool(found))
+
+
+def _missing(db: sqlite3.Connection, segment_ids: Iterable[str], vouched: Vouch | None,
+             removed: bool) -> list[dict]:
+    """Segments of `segment_ids` without their recording-time hash although hashing was in
+    place when they were recorded (`removed`: the chain does not hold anywhere)."""
+    segment_ids = list(segment_ids)
     known = hashes_of(db, segment_ids)
     _, anchor = chain_start(db, vouched)
+    problems = []
     for sid in segment_ids:
         if sid in known:
             continue
@@ -323,4 +331,6 @@ def _audit(db: sqlite3.Connection, plaintext: dict[str, str] | None,
                 f"its plaintext's SHA-256 ({now}) is not its recording-time hash ({then}): "
                 "the segment or its recorded hash was changed after recording; report this "
                 "to the privacy officer")})
-    return problems
+    # a segment read now whose hash row was deleted, the chain redone over the gap and the
+    # seals edited to match (redteam13c finding 6): its neighbours still have theirs
+    return problems + _missing(db, plaintext or {}, vouched, removed=bool(problems))
