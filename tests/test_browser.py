@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PASSWORD, recorded_site
+from deviceday import footage_day
 
 from firmware.config import load
 from firmware.governance.roles import Role
@@ -158,9 +159,9 @@ def test_watch_live_after_stating_a_reason_R01(as_user, device):
 
 
 def test_play_back_a_recording(as_user, device):
-    url, _ = device
+    url, config = device
     page = as_user("b.beheerder")
-    day = datetime.now(AMSTERDAM).date().isoformat()
+    day = footage_day(config)
     page.goto(f"{url}/cameras/cam/day/{day}")
     assert page.locator("#tl-track button.event").count() >= 1
     state_reason(page, "terugkijken fietsendiefstal")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, recorded_site
+from deviceday import footage_day
 from test_browser import AMSTERDAM, SHOTS, browser, log_in, serving  # noqa: F401 (fixture)
 from webutil import ROLE_USERS
 
@@ -99,8 +99,7 @@ def page_paths(config: Path) -> list[str]:
     """Every GET route of the web interface that answers a page, with the recorded site's
     parameters filled in."""
     from firmware.web import create_app
-    today = datetime.now(AMSTERDAM).date().isoformat()
-    params = {"camera": "cam", "day": today, "req_id": "1", "book": "inzien", "scan_id": "1",
+    params = {"camera": "cam", "day": footage_day(config), "req_id": "1", "book": "inzien", "scan_id": "1",
               "hold_id": "1", "visit_id": "1", "delegation_id": "1", "export_id": "1",
               "decision_id": "1", "name": "b.beheerder", "segment_id": "0" * 32}
     app = create_app(load(config))
@@ -230,10 +229,10 @@ def state_reason(page, reason: str) -> None:
 def test_player_fits_at_375_px(as_user, device):
     """After a stated reason the day's player and its seek bar are no wider than the phone; the
     page passes axe."""
-    url, _ = device
+    url, config = device
     page = as_user(ROLE_USERS[Role.BEHEERDER])
     page.set_viewport_size(PHONE)
-    day = datetime.now(AMSTERDAM).date().isoformat()
+    day = footage_day(config)
     page.goto(f"{url}/cameras/cam/day/{day}")
     state_reason(page, "terugkijken op de telefoon")
     page.wait_for_selector("#player-video")

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import PASSWORD, make_store, nvr, render_scene, staff, write_config
+from deviceday import device_today
 from test_browser import (AMSTERDAM, SHOTS, browser, log_in, serving, shot,  # noqa: F401
                           state_reason)
 from webutil import api, client, login
@@ -69,13 +70,17 @@ def _write_event(store, start: float, clips) -> list[str]:
 
 @pytest.fixture(scope="module")
 def events_site(tmp_path_factory):
-    """The device, its web interface (`nvr web`), and what was written: today's event starts,
-    yesterday's events (segment ids) and the configuration."""
+    """The device, its web interface (`nvr web`), and what was written: the day of the events
+    ("day", today unless local midnight is less than 25 minutes ago: then yesterday evening,
+    where the 40 events fit), their starts, that day's events ("today", segment ids), the events
+    of the day before ("yesterday", at its noon) and the configuration. Tests take the day from
+    here, never from the clock: a run that crosses local midnight still finds the events."""
     now = time.time()
-    local_now = datetime.now(AMSTERDAM)
-    midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if now - midnight.timestamp() < EVENTS * SPACING + 300:
-        pytest.skip("40 events today need 25 minutes since local midnight: run after 00:25")
+    midnight = datetime.now(AMSTERDAM).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = now - 120
+    if last - midnight.timestamp() < EVENTS * SPACING + 180:
+        last = midnight.timestamp() - 600
+        midnight = (midnight - timedelta(hours=12)).replace(hour=0)
     tmp = tmp_path_factory.mktemp("events")
     clips = _recorder_segments(tmp / "scratch")
     root = tmp / "dev"
@@ -83,7 +88,7 @@ def events_site(tmp_path_factory):
     config = write_config(root, storage="segment_seconds = 4")
     env = staff(config)
     store = make_store(root)
-    starts = [now - 120 - (EVENTS - i) * SPACING for i in range(EVENTS)]
+    starts = [last - (EVENTS - i) * SPACING for i in range(EVENTS)]
     today = [_write_event(store, s, clips) for s in starts]
     yesterday_noon = (midnight - timedelta(hours=12)).timestamp()
     yesterday = [_write_event(store, yesterday_noon, clips),
@@ -98,7 +103,9 @@ def events_site(tmp_path_factory):
     assert held.returncode == 0, held.stderr
     with serving(config, "web") as url:
         yield {"url": url, "config": config, "starts": starts, "today": today,
-               "yesterday": yesterday, "root": root}
+               "yesterday": yesterday, "root": root, "day": midnight.date().isoformat(),
+               "day_before": (midnight.date() - timedelta(days=1)).isoformat(),
+               "midnight": midnight.timestamp()}
 
 
 @pytest.fixture
@@ -115,10 +122,6 @@ def as_user(browser, events_site):  # noqa: F811
         context.close()
 
 
-def _day(offset: int = 0) -> str:
-    return (datetime.now(AMSTERDAM).date() + timedelta(days=offset)).isoformat()
-
-
 def _view(page) -> tuple[float, float]:
     page.wait_for_function("() => document.getElementById('timeline').dataset.viewStart")
     return (float(page.get_attribute("#timeline", "data-view-start")),
@@ -131,12 +134,16 @@ def _labels(page) -> list[str]:
 
 def test_day_lists_40_events_and_the_timeline_opens_at_now(as_user, events_site):
     page = as_user("b.beheerder")
-    page.goto(f"{events_site['url']}/cameras/cam/day/{_day()}")
+    page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day']}")
     assert page.locator("table.events tbody tr[data-event]").count() == EVENTS
     assert page.locator("#tl-track button.event").count() == EVENTS
+    today = device_today()
+    if today != events_site["day"]:        # the events lie before local midnight: today's page
+        page.goto(f"{events_site['url']}/cameras/cam/day/{today}")       # is the one at now
     start, end = _view(page)
     assert start <= time.time() <= end                        # opens at now
     assert end - start < 24 * 3600
+    page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day']}")
     first = page.locator("table.events tbody tr[data-event]").first.inner_text()
     expected = datetime.fromtimestamp(events_site["starts"][0], AMSTERDAM).strftime("%H:%M:%S")
     assert expected in first and "8 s" in first and "Testcamera" in first
@@ -149,7 +156,7 @@ def test_day_lists_40_events_and_the_timeline_opens_at_now(as_user, events_site)
 
 def test_zoom_from_the_day_to_an_hour_shows_10_minute_labels(as_user, events_site):
     page = as_user("b.beheerder")
-    page.goto(f"{events_site['url']}/cameras/cam/day/{_day()}")
+    page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day']}")
     _view(page)
     page.click("#tl-day")
     page.wait_for_function("() => { const d = document.getElementById('timeline').dataset;"
@@ -192,7 +199,7 @@ def test_timeline_by_keyboard_and_by_pinch(browser, events_site):  # noqa: F811
         page.fill("input[name=name]", "b.beheerder")
         page.fill("input[name=password]", PASSWORD)
         page.click("button:has-text('Aanmelden')")
-        page.goto(f"{url}/cameras/cam/day/{_day()}")
+        page.goto(f"{url}/cameras/cam/day/{events_site['day']}")
         state_reason(page, "terugkijken fietsendiefstal")
         start, end = _view(page)
         block = page.locator("#tl-track button.event >> nth=-1")
@@ -237,17 +244,16 @@ def test_timeline_by_keyboard_and_by_pinch(browser, events_site):  # noqa: F811
 
 def test_another_day_opens_at_its_first_event(as_user, events_site):
     page = as_user("b.beheerder")
-    page.goto(f"{events_site['url']}/cameras/cam/day/{_day(-1)}")
+    page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day_before']}")
     start, end = _view(page)
-    noon = (datetime.now(AMSTERDAM).replace(hour=0, minute=0, second=0, microsecond=0)
-            - timedelta(hours=12)).timestamp()
+    noon = events_site["midnight"] - 12 * 3600
     assert start <= noon <= end
     assert page.locator("table.events tbody tr[data-event]").count() >= 1
 
 
 def test_playing_an_event_crosses_its_segment_boundary(as_user, events_site):
     page = as_user("b.beheerder")
-    page.goto(f"{events_site['url']}/cameras/cam/day/{_day()}")
+    page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day']}")
     state_reason(page, "terugkijken fietsendiefstal")
     first, second = events_site["today"][5]
     row = page.locator("table.events tr:has(button[data-jump]) >> nth=5")
@@ -264,7 +270,7 @@ def test_playing_an_event_crosses_its_segment_boundary(as_user, events_site):
 
 def test_thumbnails_are_jpegs_shown_after_a_reason(as_user, events_site):
     page = as_user("b.beheerder")
-    page.goto(f"{events_site['url']}/cameras/cam/day/{_day()}")
+    page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day']}")
     assert page.locator("table.events img").count() == 0       # no footage before R-01
     state_reason(page, "terugkijken fietsendiefstal")
     page.wait_for_function("() => { const i = document.querySelector('table.events img');"
@@ -284,7 +290,7 @@ def test_day_page_has_no_serious_axe_violations(as_user, events_site):
     axe = pytest.importorskip("axe_playwright_python.sync_playwright",
                               reason="axe-playwright-python is a dev dependency")
     page = as_user("b.beheerder")
-    page.goto(f"{events_site['url']}/cameras/cam/day/{_day()}")
+    page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day']}")
     state_reason(page, "terugkijken fietsendiefstal")
     _view(page)
     found = axe.Axe().run(page).response["violations"]
@@ -312,7 +318,7 @@ def _granted(app, name: str = "b.beheerder"):
 
 def test_thumbnail_is_a_real_jpeg_of_the_event_and_its_showing_is_logged(app, events_site):
     c = _granted(app, "p.officer")           # a first showing for this person: logged
-    events = c.get(f"/api/cameras/cam/events/{_day()}").get_json()
+    events = c.get(f"/api/cameras/cam/events/{events_site['day']}").get_json()
     assert len(events) == EVENTS and events[0]["segments"][0]["id"] == events_site["today"][0][0]
     assert [e["held"] for e in events].count(True) == 3
     r = c.get(events[7]["thumbnail"])
@@ -323,7 +329,7 @@ def test_thumbnail_is_a_real_jpeg_of_the_event_and_its_showing_is_logged(app, ev
     assert inzien[-1]["action"] == "playback-segment-shown"
     assert inzien[-1]["actor"] == "p.officer"
     assert events_site["today"][7][0] in inzien[-1]["details"]
-    assert c.get(f"/api/cameras/cam/segments/{_day()}").status_code == 200   # still there
+    assert c.get(f"/api/cameras/cam/segments/{events_site['day']}").status_code == 200   # still there
 
 
 def test_thumbnails_being_made_leave_the_player_its_threads(app, events_site):
@@ -376,7 +382,7 @@ def test_thumbnail_refused_outside_a_visits_window_R11(app, events_site):
     outside = events_site["today"][0][0]
     assert c.get(f"/api/segments/{inside}/thumbnail").status_code == 200
     assert c.get(f"/api/segments/{outside}/thumbnail").status_code == 403
-    listed = c.get(f"/api/cameras/cam/events/{_day()}").get_json()
+    listed = c.get(f"/api/cameras/cam/events/{events_site['day']}").get_json()
     assert outside not in {s["id"] for e in listed for s in e["segments"]}
     api(c, "POST", "/api/logout")
     assert api(login(app, "b.beheerder"), "POST",
@@ -411,9 +417,9 @@ def test_axis_labels_at_the_edges_stay_inside_on_a_phone(browser, events_site, c
     context, page = log_in(browser, events_site["url"], "b.beheerder",
                            viewport={"width": 375, "height": 740})
     try:
-        at = datetime.fromisoformat(f"{_day()}T{clock}").replace(tzinfo=AMSTERDAM)
+        at = datetime.fromisoformat(f"{events_site['day']}T{clock}").replace(tzinfo=AMSTERDAM)
         page.clock.install(time=at.timestamp())
-        page.goto(f"{events_site['url']}/cameras/cam/day/{_day()}")
+        page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day']}")
         page.wait_for_function("() => document.querySelectorAll('#tl-axis span').length > 1")
         outside = page.evaluate("""() => { const a = document.getElementById('tl-axis')
             .getBoundingClientRect();

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 from conftest import PASSWORD, ROOT, recorded_site
+from deviceday import footage_day
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,9 +53,9 @@ def test_art4_lid1_footage_refused_from_an_unlisted_address_admin_pages_not_R20(
     """With the default configuration (workstations: this device itself, 127.0.0.1 and ::1), a
     beheerder logged in from another computer sees no footage, live or recorded, and makes no
     export; the request and logbook pages still answer."""
-    app, _ = site
+    app, config = site
     c = login_from(app, "b.beheerder", ELSEWHERE)
-    day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
+    day = footage_day(config)
     footage = [("GET", "/live"), ("GET", "/cameras/cam/live"), ("GET", "/cameras/cam/live.mjpeg"),
                ("GET", f"/cameras/cam/day/{day}"), ("GET", f"/api/cameras/cam/segments/{day}"),
                ("GET", "/segments/" + "0" * 32 + "/video"),
@@ -216,12 +217,8 @@ def play_first_segment(room, s) -> requests.Response:
                timeout=10)
     if r.status_code != 200:
         return r
-    day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
+    day = footage_day(room["config"])
     rows = s.get(room["url"] + f"/api/cameras/cam/segments/{day}", timeout=10).json()
-    if not rows:      # footage recorded 20 minutes ago lies in yesterday just after midnight
-        day = (datetime.now(ZoneInfo("Europe/Amsterdam")).date()
-               - dt.timedelta(days=1)).isoformat()
-        rows = s.get(room["url"] + f"/api/cameras/cam/segments/{day}", timeout=10).json()
     assert rows, "no footage recorded"
     return s.get(room["url"] + f"/api/segments/{rows[0]['id']}/video", timeout=30)
 

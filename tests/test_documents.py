@@ -18,6 +18,7 @@ from firmware.governance.roles import Role
 from firmware.governance.service import Governance
 
 from conftest import add_accounts, nvr, recordings, render_scene, staff, write_config
+from deviceday import device_date, period
 
 
 def pdf_text(path) -> str:
@@ -102,9 +103,9 @@ def test_report_for_the_dpia_and_the_dpo_R83(site):
         "--camera", "cam", "--start", start.isoformat(),
         "--end", (start + timedelta(minutes=2)).isoformat(), "--user", "p.officer")
     out = tmp / "rapport.pdf"
-    day = datetime.now().date()
-    run(config, env, "report", "--from", (day - timedelta(days=1)).isoformat(), "--to",
-        day.isoformat(), "--out", str(out), "--user", "d.dpo")
+    first, last = period(device_date(start, config), config=config)
+    run(config, env, "report", "--from", first, "--to", last, "--out", str(out), "--user",
+        "d.dpo")
     text = pdf_text(out)
     for expected in ("Rapportage camerasysteem voor DPIA en FG", "Gemeentehuis Soest, testgang",
                      "Ingestelde bewaartermijn: 28 dagen", "PL0900-2026-42", "in behandeling",

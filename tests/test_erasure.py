@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FOOTAGE, ROOT, make_store, nvr, recordings, staff
+from deviceday import footage_day
 from firmware.storage import retention
 from firmware.storage.holds import add_hold, release_hold
 from firmware.storage.store import KeyErased
@@ -286,7 +287,7 @@ def test_web_playback_of_a_due_slot_is_gone_before_any_sweep_item4(tmp_path, bus
     app = create_app(load(config))
     c = login(app, "b.beheerder")
     seg = recordings(config)[0]
-    day = now_utc().astimezone().date().isoformat()
+    day = footage_day(config)
     granted = api(c, "POST", "/api/cameras/cam/access",
                   {"action": "playback", "purpose": "incident", "reason": "a test of R-40"})
     assert granted.status_code == 200, granted.data

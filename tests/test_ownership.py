@@ -18,6 +18,7 @@ from pathlib import Path
 
 
 from conftest import FOOTAGE, ROOT, nvr, recordings, staff, write_config
+from deviceday import footage_day
 from test_erasure import files_of
 from test_store import busy_video, device, ingest, now_utc  # noqa: F401 (fixture)
 
@@ -215,12 +216,13 @@ def test_damaged_index_in_the_web_process_is_a_clear_page(tmp_path, busy_video):
     staff(config)
     app = create_app(load(config))
     c = login(app, "b.beheerder")
+    day = footage_day(config)                               # read while the index is whole
     index = tmp_path / "data" / "index.sqlite3"
     with closing(sqlite3.connect(index)) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     with open(index, "r+b") as f:
         f.truncate(index.stat().st_size // 2)
-    page = c.get("/api/cameras/cam/segments/" + now_utc().date().isoformat())
+    page = c.get("/api/cameras/cam/segments/" + day)
     assert page.status_code == 503, page.data
     assert "index.sqlite3" in page.json["error"] and "beschadigd" in page.json["error"]
     started = nvr("--config", str(config), "web", timeout=60)

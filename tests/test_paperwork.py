@@ -26,6 +26,7 @@ from firmware.governance.roles import Action, Role
 from firmware.governance.service import Governance
 
 from conftest import PASSWORD, ROOT, nvr, recorded_site
+from deviceday import device_date, footage_day, period
 from webutil import login
 
 FIRMWARE = ROOT / "firmware"
@@ -273,9 +274,9 @@ def test_web_logbook_page_shows_dutch_actions_and_readable_details_R50_R51(site)
 def test_report_lists_exports_visits_delegations_bases_purposes_and_overdue_R83(site):
     tmp, config = site
     out = tmp / "rapport.pdf"
-    today = datetime.now().date()
-    run(config, "report", "--from", (today - timedelta(days=9)).isoformat(), "--to",
-        today.isoformat(), "--out", str(out), "--user", "d.dpo")
+    nine_days_ago = device_date(datetime.now(timezone.utc) - timedelta(days=9), config)
+    first, last = period(nine_days_ago, footage_day(config), config=config)
+    run(config, "report", "--from", first, "--to", last, "--out", str(out), "--user", "d.dpo")
     text = pdf_text(out)
     body = flat(pdf_text(out, "-raw"))
     for words in (

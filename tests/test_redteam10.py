@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, ROOT, recorded_site, write_config
+from deviceday import footage_day, period
 from webutil import api, client
 
 from firmware.config import load
@@ -417,7 +418,6 @@ def test_report_counts_the_art10_inzage_and_exports_as_access_to_footage(site, t
     ('viewing-opened') and an export ('export-written') were never counted, so the report
     said 0 inzages and 'Geen' access while footage was shown in the period."""
     import re
-    from datetime import date
     app, config = site
     req = art10(app, config)
     approve(app, req["id"])
@@ -427,8 +427,8 @@ def test_report_counts_the_art10_inzage_and_exports_as_access_to_footage(site, t
     assert api(b, "POST", f"/api/requests/{req['id']}/declaration",
                {"signed_by": "J. de Vries"}).status_code == 200
     assert b.get(f"/api/requests/{req['id']}/inzage").status_code == 200
-    today = date.today().isoformat()
-    pdf = api_login(app, "d.dpo").get(f"/report?from={today}&to={today}")
+    first, last = period(footage_day(config), config=config)
+    pdf = api_login(app, "d.dpo").get(f"/report?from={first}&to={last}")
     assert pdf.status_code == 200
     out = tmp_path / "rapportage.pdf"
     out.write_bytes(pdf.data)

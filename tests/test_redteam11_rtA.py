@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 
 from conftest import PASSWORD
+from deviceday import footage_day
 from webutil import api, client, login
 
 from firmware.config import load
@@ -96,7 +97,7 @@ def test_a_second_reason_is_logged_with_the_thumbnail_it_shows_art7_lid2(site):
     picture was seen only for the first."""
     app, config = site
     c = login(app, "b.beheerder")
-    day = c.get("/api/cameras/cam/segments/" + _today(config)).get_json()
+    day = c.get("/api/cameras/cam/segments/" + footage_day(config)).get_json()
     segment = day[0]["id"]
     reasons = ["fietsendiefstal bij de ingang", "vernieling aan de gevel, melding 4411"]
     for reason in reasons:
@@ -124,12 +125,6 @@ def test_the_home_page_of_a_device_without_any_request_answers(tmp_path):
         assert c.get("/").status_code == 200, name
         r = api(c, "GET", "/api/work")
         assert r.status_code == 200 and r.get_json()["requests"] == [], name
-
-
-def _today(config) -> str:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-    return datetime.now(ZoneInfo(load(config).device.timezone)).date().isoformat()
 
 
 def test_reopening_a_live_stream_is_no_activity_R81(site):
@@ -188,7 +183,7 @@ def test_the_day_page_names_no_requester_to_whom_may_not_read_requests_R11(site)
         "grantee": "a.designee", "actions": ["playback"], "cameras": ["cam"],
         "reason": "vervanging tijdens vakantie",
         "expires": (now + timedelta(hours=2)).isoformat(timespec="minutes")}).status_code == 201
-    day = now.date().isoformat()
+    day = (now - timedelta(minutes=25)).date().isoformat()     # where the request's band starts
     assert "Henk Zwartjes" in b.get(f"/cameras/cam/day/{day}").get_data(as_text=True)
     designee = login(app, "a.designee")
     page = designee.get(f"/cameras/cam/day/{day}")

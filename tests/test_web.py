@@ -7,12 +7,11 @@ import io
 import json
 import ssl
 import urllib.request
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import av
 import pytest
 from conftest import PASSWORD, nvr
+from deviceday import footage_day
 from webutil import ROLE_USERS, client, csrf_of, login, url_of
 
 from firmware.config import load
@@ -118,7 +117,7 @@ def test_path_traversal_is_refused(site):
 def test_playback_needs_a_reason_then_streams_decrypted_mp4_with_seeking_R01(site):
     app, config = site
     c = login(app, "b.beheerder")
-    day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
+    day = footage_day(config)
     page = c.get(f"/cameras/cam/day/{day}").get_data(True)
     assert 'id="timeline"' in page and 'class="events"' in page and "Waarom" in page
     seg = json.loads(nvr("--config", str(config), "recordings", "list", "--json").stdout)[0]
@@ -145,8 +144,8 @@ def test_playback_needs_a_reason_then_streams_decrypted_mp4_with_seeking_R01(sit
 
 
 def test_privacy_officer_may_view_but_technical_admin_may_not_R11(site):
-    app, _ = site
-    day = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
+    app, config = site
+    day = footage_day(config)
     assert login(app, "p.officer").get(f"/cameras/cam/day/{day}").status_code == 200
     assert login(app, "t.admin").get(f"/cameras/cam/day/{day}").status_code == 403
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PASSWORD, ffprobe
+from deviceday import footage_day, footage_span, local_iso, period
 from webutil import api, client, login
 
 from firmware.config import load
@@ -22,10 +23,11 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def window(config):
-    """An ISO window around the site's recorded footage (20 minutes ago, 10 s long)."""
-    now = datetime.now(AMSTERDAM).replace(tzinfo=None)      # the device's local time
-    start, end = now - timedelta(minutes=25), now - timedelta(minutes=15)
-    return start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds")
+    """An ISO window in the device's local time, 5 minutes either side of the site's recorded
+    footage (10 s long): from the footage, not from the clock, so a module that runs long or
+    across midnight still asks for it."""
+    first, last = footage_span(config)
+    return local_iso(first - 300, config), local_iso(last + 300, config)
 
 
 def api_login(app, name):
@@ -236,7 +238,7 @@ def test_a_visit_sees_only_its_cameras_and_window_R11(site):
     assert c.get("/api/holds").status_code == 403        # the beheerder's own rights are gone
     assert c.get("/api/system").status_code == 403 and c.get("/api/account").status_code == 403
     assert [cam["id"] for cam in c.get("/api/cameras").get_json()] == ["cam"]
-    day = datetime.now(AMSTERDAM).date().isoformat()
+    day = footage_day(config)
     segments = c.get(f"/api/cameras/cam/segments/{day}").get_json()
     lo, hi = (datetime.fromisoformat(t).replace(tzinfo=AMSTERDAM).timestamp()
               for t in (start, end))
@@ -256,12 +258,13 @@ def test_a_visit_sees_only_its_cameras_and_window_R11(site):
 
 
 def test_delegation_lets_a_designee_play_back_until_revoked_R12(site):
-    app, _ = site
-    day = datetime.now(AMSTERDAM).date().isoformat()
+    app, config = site
+    day = footage_day(config)
     designee = api_login(app, "a.designee")
     assert designee.get(f"/api/cameras/cam/segments/{day}").status_code == 403
     b = api_login(app, "b.beheerder")
-    expires = (datetime.now() + timedelta(hours=2)).isoformat(timespec="minutes")
+    expires = (datetime.now(AMSTERDAM) + timedelta(hours=2)).replace(tzinfo=None).isoformat(
+        timespec="minutes")                                 # the device's wall clock
     made = api(b, "POST", "/api/delegations", {"grantee": "a.designee", "actions": ["playback"],
                                                "cameras": ["cam"], "reason": "vakantie",
                                                "expires": expires})
@@ -348,12 +351,15 @@ def test_malformed_json_bodies_get_a_clear_400(site, url):
 
 
 def test_a_playback_window_is_narrowed_by_from_and_to(site):
-    app, _ = site
+    app, config = site
     c = api_login(app, "b.beheerder")
-    day = datetime.now(AMSTERDAM).date().isoformat()
+    day = footage_day(config)
     whole = c.get(f"/api/cameras/cam/segments/{day}").get_json()
     assert whole
-    assert c.get(f"/api/cameras/cam/segments/{day}?from=00:00&to=00:01").get_json() == []
+    # a minute 12 hours away from the footage, which can lie anywhere in the day
+    empty = (datetime.fromtimestamp(footage_span(config)[0], AMSTERDAM).hour + 12) % 24
+    assert c.get(f"/api/cameras/cam/segments/{day}?from={empty:02d}:00&to={empty:02d}:01"
+                 ).get_json() == []
     bad = c.get(f"/api/cameras/cam/segments/{day}?from=25:00")
     assert bad.status_code == 400 and "14:05" in bad.get_json()["error"]
     assert c.get(f"/api/cameras/cam/segments/{day}?from=10:00&to=09:00").status_code == 400
@@ -363,8 +369,8 @@ def test_dpo_makes_the_report_R83(site, tmp_path):
     app, config = site
     dpo = api_login(app, "d.dpo")
     assert dpo.get("/report").status_code == 200
-    today = datetime.now(AMSTERDAM).date().isoformat()
-    pdf = dpo.get(f"/report?from={today}&to={today}")
+    first, today = period(footage_day(config), config=config)
+    pdf = dpo.get(f"/report?from={first}&to={today}")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf.data, capture_output=True,
                           text=False).stdout.decode()
