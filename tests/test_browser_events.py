@@ -433,3 +433,23 @@ def test_axis_labels_at_the_edges_stay_inside_on_a_phone(browser, events_site, c
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     finally:
         context.close()
+
+
+def test_the_keys_keep_working_when_the_focused_event_leaves_the_view(as_user, events_site):
+    """A keyboard user on an event zooms (or pans) it out of view: the timeline takes the
+    focus, so the next key still moves the timeline (before, the hidden button dropped the
+    focus to the page and every key after it did nothing; found when the events lay on
+    yesterday evening, in a run just after local midnight)."""
+    page = as_user("b.beheerder")
+    page.goto(f"{events_site['url']}/cameras/cam/day/{events_site['day']}")
+    _view(page)
+    first = page.locator("#tl-track button.event >> nth=0")  # 20 minutes before the others
+    first.focus()
+    for _ in range(8):                                       # 3 hours down to 2 minutes
+        page.keyboard.press("+")
+    first.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.id") == "timeline"
+    start, end = _view(page)
+    page.keyboard.press("-")
+    page.wait_for_function(f"() => {{ const d = document.getElementById('timeline').dataset;"
+                           f" return d.viewEnd - d.viewStart > {end - start + 1}; }}")

@@ -28,6 +28,9 @@
 
   function place(el, s, e, minPx) {
     const inView = e > v0 && s < v1;
+    // The event that has the keyboard's focus moves out of view (arrow keys, a zoom): the
+    // timeline takes the focus, so the keys keep working (hidden, it would drop to the page).
+    if (!inView && el === document.activeElement) box.focus({preventScroll: true});
     el.hidden = !inView;
     if (!inView) return;
     const left = Math.max(0, pct(s)), right = Math.min(100, pct(e));
