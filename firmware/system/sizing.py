@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware.config import CameraConfig, StorageConfig
+from firmware.i18n import _
 from firmware.storage.segcrypt import CHUNK_SIZE, TAG, Header
 
 GB = 10**9
@@ -131,8 +132,8 @@ class Sizing:
 def recorded_share(cam: CameraConfig, motion_share: float) -> float:
     """The share of the time that is recorded: motion with its pre- and post-roll."""
     if not 0.0 <= motion_share <= 1.0:
-        raise ValueError(f"the share of time with motion is a fraction from 0 to 1, not "
-                         f"{motion_share}")
+        raise ValueError(_("the share of time with motion is a fraction from 0 to 1, not "
+                           "%(share)s", share=motion_share))
     extra = cam.preroll_seconds + cam.keyframe_seconds / 2 + cam.postroll_seconds
     return min(1.0, motion_share * (1 + extra / EVENT_SECONDS))
 

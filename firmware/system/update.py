@@ -31,6 +31,7 @@ from pathlib import Path
 from firmware import __version__
 from firmware.governance.access import require
 from firmware.governance.roles import Action, Actor
+from firmware.i18n import _
 
 SYSTEM_CONF = Path("/etc/rauc/system.conf")
 BLOCK = 4096                       # RAUC's verity data and hash block size
@@ -63,17 +64,20 @@ class Device:
             compatible = parser["system"]["compatible"].strip()
             keyring = Path(parser["keyring"]["path"].strip())
         except OSError as exc:
-            raise UpdateRefused(f"cannot read RAUC's system configuration {path} "
-                                f"({exc.strerror}): this device is not set up for updates; it "
-                                "comes with the image (image/updates/system.conf)") from None
+            raise UpdateRefused(_("cannot read RAUC's system configuration %(path)s "
+                                  "(%(problem)s): this device is not set up for updates; it "
+                                  "comes with the image (image/updates/system.conf)",
+                                  path=path, problem=exc.strerror)) from None
         except (KeyError, configparser.Error) as exc:
-            raise UpdateRefused(f"{path} has no [system] compatible or no [keyring] path "
-                                f"({exc}); restore it from image/updates/system.conf") from None
+            raise UpdateRefused(_("%(path)s has no [system] compatible or no [keyring] path "
+                                  "(%(problem)s); restore it from image/updates/system.conf",
+                                  path=path, problem=exc)) from None
         if not keyring.is_absolute():          # RAUC reads it relative to system.conf
             keyring = path.parent / keyring
         if not keyring.is_file():
-            raise UpdateRefused(f"the keyring {keyring} named in {path} is missing: without it "
-                                "no bundle can be trusted; restore it from the image")
+            raise UpdateRefused(_("the keyring %(keyring)s named in %(path)s is missing: "
+                                  "without it no bundle can be trusted; restore it from the "
+                                  "image", keyring=keyring, path=path))
         return cls(compatible, keyring, path)
 
 
@@ -95,8 +99,9 @@ class Bundle:
 def version_key(text: str) -> tuple[int, ...]:
     """1.10.0 > 1.9.3: dotted numbers compared as numbers."""
     if not VERSION.fullmatch(text):
-        raise UpdateRefused(f"the bundle's version {text!r} is not like 1.2.3: it was not built "
-                            "by image/updates/make-bundle.sh; do not install it")
+        raise UpdateRefused(_("the bundle's version %(version)r is not like 1.2.3: it was not "
+                              "built by image/updates/make-bundle.sh; do not install it",
+                              version=text))
     return tuple(int(part) for part in text.split("."))
 
 
@@ -111,8 +116,8 @@ def _info(bundle: Path, device: Device, run: Runner) -> dict:
         result = run(["rauc", "--conf", str(device.conf), "--keyring", str(device.keyring),
                       "info", str(bundle)])
     except FileNotFoundError:
-        raise UpdateRefused("the rauc command is missing (Debian package rauc): it comes with "
-                            "the image; without it no bundle can be checked") from None
+        raise UpdateRefused(_("the rauc command is missing (Debian package rauc): it comes "
+                              "with the image; without it no bundle can be checked")) from None
     if result.returncode != 0:
         raise UpdateRefused(_signature_problem(bundle, result.stderr))
     fields = {}
@@ -128,29 +133,34 @@ def _signature_problem(bundle: Path, stderr: str) -> str:
     detail = " ".join(line.strip() for line in stderr.splitlines()
                       if line.strip() and "rauc-Message" not in line)
     if "Failed to load system config" in stderr:
-        return (f"RAUC cannot load the device's system configuration ({detail}); restore "
-                "/etc/rauc/system.conf from the image")
+        return _("RAUC cannot load the device's system configuration (%(detail)s); restore "
+                 "/etc/rauc/system.conf from the image", detail=detail)
     if "not allowed" in stderr:
-        return (f"{bundle} is in a bundle format this device does not accept ({detail}); use a "
-                "verity bundle made by image/updates/make-bundle.sh")
+        return _("%(bundle)s is in a bundle format this device does not accept (%(detail)s); "
+                 "use a verity bundle made by image/updates/make-bundle.sh", bundle=bundle,
+                 detail=detail)
     if "no valid CMS" in stderr:            # the signature's own bytes were changed
-        return (f"{bundle} was changed after it was signed (its signature is damaged: "
-                f"{detail}); do not install it; get the bundle again from the supplier")
+        return _("%(bundle)s was changed after it was signed (its signature is damaged: "
+                 "%(detail)s); do not install it; get the bundle again from the supplier",
+                 bundle=bundle, detail=detail)
     if "Invalid bundle format" in stderr:
-        return (f"{bundle} is not a signed update bundle ({detail}); use a bundle made by "
-                "image/updates/make-bundle.sh")
+        return _("%(bundle)s is not a signed update bundle (%(detail)s); use a bundle made by "
+                 "image/updates/make-bundle.sh", bundle=bundle, detail=detail)
     if "unable to get local issuer certificate" in stderr or "self-signed" in stderr \
             or "unable to get issuer" in stderr:
-        return (f"{bundle} is signed by a key this device does not trust ({detail}); install "
-                "only bundles signed with the supplier's update key, and ask the supplier if "
-                "this one should be")
+        return _("%(bundle)s is signed by a key this device does not trust (%(detail)s); "
+                 "install only bundles signed with the supplier's update key, and ask the "
+                 "supplier if this one should be", bundle=bundle, detail=detail)
     if "certificate has expired" in stderr or "not yet valid" in stderr:
-        return (f"the signing certificate of {bundle} is not valid now ({detail}); check the "
-                "device's clock (nvr selftest), or ask the supplier for a bundle signed anew")
+        return _("the signing certificate of %(bundle)s is not valid now (%(detail)s); check "
+                 "the device's clock (nvr selftest), or ask the supplier for a bundle signed "
+                 "anew", bundle=bundle, detail=detail)
     if "verification failure" in stderr or "signature verification failed" in stderr:
-        return (f"{bundle} was changed after it was signed (tampered with or damaged: "
-                f"{detail}); do not install it; get the bundle again from the supplier")
-    return f"rauc refused {bundle}: {detail or 'no reason given'}; do not install it"
+        return _("%(bundle)s was changed after it was signed (tampered with or damaged: "
+                 "%(detail)s); do not install it; get the bundle again from the supplier",
+                 bundle=bundle, detail=detail)
+    return _("rauc refused %(bundle)s: %(detail)s; do not install it", bundle=bundle,
+             detail=detail or _("no reason given"))
 
 
 def _verify_payload(bundle: Path, fields: dict, run: Runner) -> None:
@@ -162,20 +172,21 @@ def _verify_payload(bundle: Path, fields: dict, run: Runner) -> None:
         (signature,) = struct.unpack(">Q", f.read(8))
     payload = size - 8 - signature - int(fields["hash_size"])
     if payload <= 0 or payload % BLOCK:
-        raise UpdateRefused(f"{bundle}'s sizes do not add up (tampered with or damaged); do not "
-                            "install it; get the bundle again from the supplier")
+        raise UpdateRefused(_("the sizes in %(bundle)s do not add up (tampered with or "
+                              "damaged); do not install it; get the bundle again from the "
+                              "supplier", bundle=bundle))
     try:
         result = run(["veritysetup", "verify", "--no-superblock", "--format=1",
                       "--hash=sha256", f"--data-block-size={BLOCK}", f"--hash-block-size={BLOCK}",
                       f"--data-blocks={payload // BLOCK}", f"--hash-offset={payload}",
                       f"--salt={fields['salt']}", str(bundle), str(bundle), fields["root_hash"]])
     except FileNotFoundError:
-        raise UpdateRefused("veritysetup is missing (Debian package cryptsetup-bin): without it "
-                            "the bundle's content cannot be checked") from None
+        raise UpdateRefused(_("veritysetup is missing (Debian package cryptsetup-bin): "
+                              "without it the bundle's content cannot be checked")) from None
     if result.returncode != 0:
-        raise UpdateRefused(f"the content of {bundle} was changed after it was signed "
-                            f"({' '.join(result.stderr.split())}); do not install it; get the "
-                            "bundle again from the supplier")
+        raise UpdateRefused(_("the content of %(bundle)s was changed after it was signed "
+                              "(%(detail)s); do not install it; get the bundle again from the "
+                              "supplier", bundle=bundle, detail=" ".join(result.stderr.split())))
 
 
 def _sha256(path: Path) -> str:
@@ -192,26 +203,29 @@ def check(bundle: Path, device: Device, *, allow_downgrade: str | None = None,
     `allow_downgrade` is the reason a lower version may go on (None: it may not)."""
     bundle = Path(bundle)
     if not bundle.is_file():
-        raise UpdateRefused(f"there is no file {bundle}; give the path of the bundle (.raucb)")
+        raise UpdateRefused(_("there is no file %(bundle)s; give the path of the bundle "
+                              "(.raucb)", bundle=bundle))
     fields = _info(bundle, device, run)
     if fields.get("format") != "verity":
-        raise UpdateRefused(f"{bundle} is in RAUC's {fields.get('format') or 'unknown'!r} "
-                            "format; this device installs only verity bundles "
-                            "(image/updates/make-bundle.sh makes them)")
+        raise UpdateRefused(_("%(bundle)s is in RAUC's %(format)r format; this device "
+                              "installs only verity bundles (image/updates/make-bundle.sh "
+                              "makes them)", bundle=bundle,
+                              format=fields.get("format") or "unknown"))
     if not all(fields.get(k) for k in ("salt", "root_hash", "hash_size", "version")):
-        raise UpdateRefused(f"rauc info shows no verity hash or version for {bundle}; do not "
-                            "install it")
+        raise UpdateRefused(_("rauc info shows no verity hash or version for %(bundle)s; do "
+                              "not install it", bundle=bundle))
     _verify_payload(bundle, fields, run)
     if fields.get("compatible") != device.compatible:
-        raise UpdateRefused(f"{bundle} is for {fields.get('compatible')!r}, this device is "
-                            f"{device.compatible!r}: it would not boot here; use the bundle "
-                            "for this device")
+        raise UpdateRefused(_("%(bundle)s is for %(theirs)r, this device is %(ours)r: it "
+                              "would not boot here; use the bundle for this device",
+                              bundle=bundle, theirs=fields.get("compatible"),
+                              ours=device.compatible))
     downgrade = version_key(fields["version"]) < version_key(running)
     if downgrade and not (allow_downgrade and allow_downgrade.strip()):
-        raise UpdateRefused(f"{bundle} holds version {fields['version']}, older than the "
-                            f"running {running}; a downgrade only on purpose: "
-                            "--allow-downgrade 'REASON' (the reason goes into the usage "
-                            "logbook)")
+        raise UpdateRefused(_("%(bundle)s holds version %(version)s, older than the running "
+                              "%(running)s; a downgrade only on purpose: --allow-downgrade "
+                              "'REASON' (the reason goes into the usage logbook)",
+                              bundle=bundle, version=fields["version"], running=running))
     return Bundle(str(bundle), fields["compatible"], fields["version"], running,
                   _sha256(bundle), downgrade)
 
@@ -221,9 +235,9 @@ def rauc_install(bundle: Path) -> None:
     the one tried at the next boot. Needs the device's RAUC service and slots."""
     result = _run(["rauc", "install", str(bundle)])
     if result.returncode != 0:
-        raise UpdateRefused(f"rauc install failed: {' '.join(result.stderr.split())}; the "
-                            "running system is unchanged; see `rauc status` and the journal "
-                            "(journalctl -u rauc)")
+        raise UpdateRefused(_("rauc install failed: %(detail)s; the running system is "
+                              "unchanged; see `rauc status` and the journal (journalctl -u "
+                              "rauc)", detail=" ".join(result.stderr.split())))
 
 
 def install(bundle: Path, device: Device, logbook, actor: Actor, *,
