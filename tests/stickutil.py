@@ -11,6 +11,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from conftest import PASSWORD, recorded_site
 from test_exportd import KEYPAD, STICK, TwinRunner, _add
 
@@ -80,6 +82,21 @@ class Desk:
     def close(self) -> None:
         self.store.close()
         self.gov.close()
+
+
+@pytest.fixture(name="desk")
+def fresh_desk(tmp_path):
+    """A Desk on an art. 9 site of its own (the red-team files import it as `desk`)."""
+    (tmp_path / "site").mkdir()
+    d = Desk(art9_site(tmp_path / "site"))
+    yield d
+    d.close()
+
+
+def index_file(store) -> str:
+    """The path of the store's index database, for the person with sqlite3."""
+    with store.lock:
+        return next(r[2] for r in store.db.execute("PRAGMA database_list") if r[1] == "main")
 
 
 class LoopRunner(TwinRunner):

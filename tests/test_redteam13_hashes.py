@@ -40,22 +40,9 @@ import time
 from pathlib import Path
 
 import pytest
-from stickutil import Desk, art9_site
+from stickutil import Desk, art9_site, fresh_desk, index_file  # noqa: F401 (desk: a fixture)
 
 from firmware.export.helpers import DirectoryHelper, ExportError
-
-
-@pytest.fixture
-def desk(tmp_path):
-    (tmp_path / "site").mkdir()
-    d = Desk(art9_site(tmp_path / "site"))
-    yield d
-    d.close()
-
-
-def index_file(store) -> str:
-    with store.lock:
-        return next(r[2] for r in store.db.execute("PRAGMA database_list") if r[1] == "main")
 
 
 def test_a_sealed_recording_time_hash_deleted_with_sqlite3_stops_the_export_R62(desk, tmp_path):

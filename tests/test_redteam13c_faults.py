@@ -37,22 +37,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from stickutil import LUKS_PASSWORD, Desk, art9_site, exportd, nothing_verifies, verify_cli
+from stickutil import (LUKS_PASSWORD, Desk, art9_site, fresh_desk, exportd,  # noqa: F401 (desk)
+                       index_file, nothing_verifies, verify_cli)
 
 from firmware.export.helpers import DirectoryHelper, ExportdHelper, ExportError
-
-
-@pytest.fixture
-def desk(tmp_path):
-    (tmp_path / "site").mkdir()
-    d = Desk(art9_site(tmp_path / "site"))
-    yield d
-    d.close()
-
-
-def index_file(store) -> str:
-    with store.lock:
-        return next(r[2] for r in store.db.execute("PRAGMA database_list") if r[1] == "main")
 
 
 def test_the_devices_own_database_refusing_the_record_is_not_blamed_on_the_stick(desk, tmp_path):

@@ -24,14 +24,10 @@ import sqlite3
 
 import pytest
 
+from stickutil import index_file
 from test_hash_pruning import dev  # noqa: F401  (the fixture)
 
 from firmware.storage.holds import add_hold
-
-
-def index_file(store) -> str:
-    with store.lock:
-        return next(r[2] for r in store.db.execute("PRAGMA database_list") if r[1] == "main")
 
 
 def test_a_held_segment_whose_index_row_was_deleted_keeps_its_hash_R41(dev):  # noqa: F811
