@@ -128,9 +128,12 @@ def local(minutes_ago: int) -> str:
 
 
 def state_reason(page, reason: str) -> None:
+    """State a purpose and reason; return once the page that follows has loaded (a click only
+    starts the form's navigation: on a loaded machine the next look found the old page)."""
     page.select_option("select[name=purpose]", "incident")
     page.fill("input[name=reason]", reason)
-    page.click("main form:has(input[name=reason]) button")
+    with page.expect_navigation():
+        page.click("main form:has(input[name=reason]) button")
 
 
 def test_login_shows_only_the_menu_of_the_role(as_user, device):
