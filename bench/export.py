@@ -127,15 +127,8 @@ def request(config: Path, store) -> tuple[int, float, float]:
     return req["id"], start, end
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def copy(files: list[Path], target: Path) -> None:
+    from firmware.storage.durable import fsync_dir     # what the package's files get
     target.mkdir()
     for src in files:
         dst = target / src.name
