@@ -43,6 +43,18 @@ from stickutil import (LUKS_PASSWORD, Desk, art9_site, fresh_desk, exportd,  # n
 from firmware.export.helpers import DirectoryHelper, ExportdHelper, ExportError
 
 
+
+def fill(path) -> None:
+    """Write zeros into `path` until its file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass                                                # full
+    finally:
+        os.close(fd)
+
 def test_the_devices_own_database_refusing_the_record_is_not_blamed_on_the_stick(desk, tmp_path):
     desk.export(DirectoryHelper(tmp_path / "stick0", package="files"))  # sealed: no seal now
     desk.reqs.db.execute("PRAGMA busy_timeout = 200")     # (30 s on the device)
@@ -116,14 +128,7 @@ def test_the_devices_own_disk_full_at_the_logbooks_signed_head_is_not_blamed_on_
     def meanwhile(done: int, total: int) -> None:          # the device's disk fills
         filler = keys / "filler"
         if not filler.exists():
-            fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-            try:
-                while os.write(fd, b"\0" * 4096):
-                    pass
-            except OSError:
-                pass                                        # full
-            finally:
-                os.close(fd)
+            fill(filler)
     with pytest.raises(ExportError) as caught:
         desk.export(DirectoryHelper(tmp_path / "stick", package="files"), progress=meanwhile)
     said = str(caught.value)
@@ -158,14 +163,7 @@ def test_the_devices_key_disk_full_before_the_export_ends_as_an_export_error(tin
     (R-60) cannot be signed, and a bare OSError came out of make_package (a traceback on the
     CLI), which promises ExportError."""
     desk, keys = tiny_keys
-    fd = os.open(keys / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while os.write(fd, b"\0" * 4096):
-            pass
-    except OSError:
-        pass                                                # full
-    finally:
-        os.close(fd)
+    fill(keys / "filler")
     with pytest.raises(ExportError) as caught:
         desk.export(DirectoryHelper(tmp_path / "stick", package="files"))
     assert "stick is not at fault" in str(caught.value), caught.value
