@@ -368,3 +368,50 @@ def test_no_image_layout_changes_nothing(bench):
     assert done.returncode == 1
     assert "no partition labelled NVRCONFIG" in done.stderr
     assert other.sha256() == before
+
+
+def unit_root(tmp_path: Path) -> Path:
+    """The host's system units, the units of systemd/ and the overlay's, as the image has them."""
+    root = tmp_path / "units"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    shutil.copytree(REPO / "image/rootfs/overlay/etc/systemd/system",
+                    root / "etc/systemd/system", symlinks=True)
+    for unit in SYSTEMD.glob("nvr-*.service"):
+        shutil.copy(unit, root / "etc/systemd/system" / unit.name)
+    for binary in ("usr/local/bin/nvr", "usr/lib/nvr/nvr-storage-setup"):
+        (root / binary).parent.mkdir(parents=True, exist_ok=True)
+        (root / binary).write_text("#!/bin/sh\nexit 0\n")
+        (root / binary).chmod(0o755)
+    return root
+
+
+def test_the_unit_verifies_and_the_nvr_units_wait_for_it(tmp_path):
+    if not Path("/usr/lib/systemd/system").is_dir():
+        pytest.fail("the host has no /usr/lib/systemd/system (Debian package systemd)")
+    root = unit_root(tmp_path)
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}",
+                           "nvr-storage.service", "nvr-recorder.service", "nvr-web.service"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
+    for unit in ("nvr-recorder", "nvr-web", "nvr-exportd"):
+        dropin = (REPO / "image/rootfs/overlay/etc/systemd/system" / f"{unit}.service.d"
+                  / "storage.conf").read_text()
+        assert "Requires=nvr-storage.service" in dropin and "After=nvr-storage.service" in dropin
+
+
+def test_machine_id_commit_is_masked_because_it_fails_on_the_kept_id(tmp_path):
+    """systemd-machine-id-commit.service runs when /etc/machine-id is a mount point and fails
+    unless it is a tmpfs: with our bind from NVRDATA it would fail at every boot."""
+    (tmp_path / "etc").mkdir()
+    kept = tmp_path / "kept"
+    kept.write_text("0123456789abcdef0123456789abcdef\n")
+    (tmp_path / "etc/machine-id").touch()
+    sh("mount", "--bind", str(kept), str(tmp_path / "etc/machine-id"))
+    try:
+        done = subprocess.run(["systemd-machine-id-setup", "--commit", f"--root={tmp_path}"],
+                              capture_output=True, text=True)
+    finally:
+        sh("umount", str(tmp_path / "etc/machine-id"))
+    assert done.returncode != 0 and "not on a temporary file system" in done.stderr
+    mask = REPO / "image/rootfs/overlay/etc/systemd/system/systemd-machine-id-commit.service"
+    assert mask.is_symlink() and os.readlink(mask) == "/dev/null"
