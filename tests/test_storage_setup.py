@@ -77,7 +77,7 @@ def lay_out_image(loop: Loop) -> None:
     """The image's layout, small: p1 NVRCONFIG, p2/p3 boot slots, p4 extended to the end of
     p6 (the image file ends there; the medium is bigger), p5/p6 root slots, no p7."""
     sh("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", loop.device,
-       stdin="label: dos\n,4M,c\n,4M,c\n,4M,c\n,20M,5\n,8M,83\n,8M,83\n")
+       stdin="label: dos\n,4M,c\n,4M,c\n,4M,c\n,18M,5\n,8M,83\n,8M,83\n")
     sh("partx", "--add", loop.device)
     sh("mkfs.vfat", "-n", "NVRCONFIG", loop.part(1))
     sh("mkfs.vfat", "-n", "NVR_BOOT_A", loop.part(2))
@@ -184,6 +184,11 @@ def bench(tmp_path):
 
 def test_first_boot_makes_p7_nvrdata_to_the_end_mounts_it_and_keeps_the_system_files(bench):
     card = bench.image()
+    # The disk is in use as on the device: its root slot is mounted read-only (overlayroot's
+    # lower layer), so the table is changed without a re-read, partition by partition.
+    lower = bench.root / "media/root-ro"
+    lower.mkdir(parents=True)
+    sh("mount", "-o", "ro", card.part(5), str(lower))
     done = setup(bench.root, card)
     assert done.returncode == 0, done.stderr
     parts = {p["node"]: p for p in card.table()["partitions"]}
@@ -357,6 +362,15 @@ def test_the_footage_disk_gone_stops_the_setup_with_what_to_do(bench):
     assert "Put the disk back" in done.stderr
     # Nothing is mounted at data/: the recorder (which requires this unit) does not start.
     assert str(bench.root / "var/lib/nvr/data") not in dict(mounts_under(bench.root))
+
+
+def test_a_medium_no_bigger_than_the_image_is_refused_unchanged(bench):
+    card = bench.image(31)                       # the image's size: nothing after p6
+    before = card.sha256()
+    done = setup(bench.root, card)
+    assert done.returncode == 1
+    assert "no room after partition 6" in done.stderr and "bigger medium" in done.stderr
+    assert card.sha256() == before
 
 
 def test_no_image_layout_changes_nothing(bench):
