@@ -429,3 +429,79 @@ def test_machine_id_commit_is_masked_because_it_fails_on_the_kept_id(tmp_path):
     assert done.returncode != 0 and "not on a temporary file system" in done.stderr
     mask = REPO / "image/rootfs/overlay/etc/systemd/system/systemd-machine-id-commit.service"
     assert mask.is_symlink() and os.readlink(mask) == "/dev/null"
+
+
+def test_two_cards_with_nvrconfig_neither_the_root_are_refused(bench):
+    one, two = bench.image(), bench.image()
+    before = (one.sha256(), two.sha256())
+    done = setup(bench.root, one, two)
+    assert done.returncode == 1
+    assert "none of them holds the root" in done.stderr and "unplug the other" in done.stderr
+    assert (one.sha256(), two.sha256()) == before
+
+
+def test_a_p7_holding_something_else_is_never_formatted(bench):
+    card = bench.image()
+    sh("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", "-N", "4", card.device, stdin=",+\n")
+    sh("sfdisk", "--quiet", "--append", "--no-reread", "--no-tell-kernel", card.device,
+       stdin=",,83\n")
+    card = bench.reattach(card)
+    sh("mkfs.ext4", "-q", "-L", "SOMEONES", card.part(7))
+    before = card.sha256()
+    done = setup(bench.root, card)
+    assert done.returncode == 1
+    assert "holds ext4, not ext4 NVRDATA" in done.stderr and "wipefs -a" in done.stderr
+    assert card.sha256() == before
+
+
+def test_a_damaged_data_file_system_is_not_mounted_and_says_run_e2fsck(bench):
+    card = bench.image()
+    assert setup(bench.root, card).returncode == 0
+    unmount_all(bench.root)
+    sh("debugfs", "-w", "-R", "clri <2>", card.part(7))      # the root folder's inode cleared
+    sh("debugfs", "-w", "-R", "ssv state 2", card.part(7))   # marked with errors, as the kernel does
+    done = setup(bench.root, card)
+    assert done.returncode == 1
+    assert "e2fsck -p cannot mend" in done.stderr and f"e2fsck {card.part(7)}" in done.stderr
+    assert str(bench.root / "var/lib/nvr") not in dict(mounts_under(bench.root))
+
+
+def test_a_footage_disk_of_another_device_is_refused(bench):
+    card, ssd = bench.image(), bench.disk(48)
+    assert setup(bench.root, card, ssd).returncode == 0
+    unmount_all(bench.root)
+    stranger = bench.disk(48)                  # another recorder's SSD, this one's taken out
+    sh("mkfs.ext4", "-q", "-L", "NVRFOOTAGE", stranger.device)
+    before = stranger.sha256()
+    done = setup(bench.root, card, stranger)
+    assert done.returncode == 1
+    assert "is not this device's footage disk" in done.stderr
+    assert stranger.sha256() == before
+
+
+def test_a_blank_disk_added_later_does_not_hide_footage_on_p7(bench):
+    card = bench.image()
+    assert setup(bench.root, card).returncode == 0
+    (bench.root / "var/lib/nvr/data/index.sqlite3").write_bytes(b"SQLite format 3\0")
+    unmount_all(bench.root)
+    ssd = bench.disk(48)
+    before = ssd.sha256()
+    done = setup(bench.root, card, ssd)
+    assert done.returncode == 0, done.stderr
+    assert f"the blank disk {ssd.device} is not used" in done.stderr
+    assert ssd.sha256() == before
+    assert str(bench.root / "var/lib/nvr/data") not in dict(mounts_under(bench.root))
+
+
+def test_a_host_key_cut_off_by_a_power_failure_is_made_again(bench):
+    card = bench.image()
+    assert setup(bench.root, card).returncode == 0
+    ssh = bench.root / "var/lib/nvr/system/ssh"
+    (ssh / "ssh_host_rsa_key.pub").unlink()
+    (ssh / "ssh_host_rsa_key").write_bytes(b"-----BEGIN OPENSSH PRIVATE")
+    ed25519 = (ssh / "ssh_host_ed25519_key").read_bytes()
+    done = setup(bench.root, card)
+    assert done.returncode == 0, done.stderr
+    assert "SSH host key rsa made" in done.stdout and "ed25519 made" not in done.stdout
+    assert sh("ssh-keygen", "-l", "-f", str(ssh / "ssh_host_rsa_key")).split()[-1] == "(RSA)"
+    assert (ssh / "ssh_host_ed25519_key").read_bytes() == ed25519
