@@ -220,6 +220,7 @@ def test_first_boot_makes_p7_nvrdata_to_the_end_mounts_it_and_keeps_the_system_f
     # systemd-tmpfiles made the nvr folders on NVRDATA (docs/units.md).
     assert oct((var / "keys").stat().st_mode & 0o7777) == "0o2770"
     assert (var / "data/segments").is_dir()
+    assert oct((var / "rauc").stat().st_mode & 0o7777) == "0o700"    # RAUC's slot status
     assert "NVRDATA" in done.stdout and "no footage disk" in done.stdout
 
 
@@ -505,3 +506,15 @@ def test_a_host_key_cut_off_by_a_power_failure_is_made_again(bench):
     assert "SSH host key rsa made" in done.stdout and "ed25519 made" not in done.stdout
     assert sh("ssh-keygen", "-l", "-f", str(ssh / "ssh_host_rsa_key")).split()[-1] == "(RSA)"
     assert (ssh / "ssh_host_ed25519_key").read_bytes() == ed25519
+
+
+def test_two_nvrfootage_disks_and_none_remembered_are_refused(bench):
+    card, one, two = bench.image(), bench.disk(48), bench.disk(48)
+    for disk in (one, two):
+        sh("mkfs.ext4", "-q", "-L", "NVRFOOTAGE", disk.device)
+    before = (one.sha256(), two.sha256())
+    done = setup(bench.root, card, one, two)
+    assert done.returncode == 1
+    assert "more than one disk carries NVRFOOTAGE" in done.stderr and "unplug" in done.stderr
+    assert (one.sha256(), two.sha256()) == before
+    assert str(bench.root / "var/lib/nvr/data") not in dict(mounts_under(bench.root))
