@@ -405,13 +405,15 @@ def test_the_unit_verifies_and_the_nvr_units_wait_for_it(tmp_path):
         pytest.fail("the host has no /usr/lib/systemd/system (Debian package systemd)")
     root = unit_root(tmp_path)
     done = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}",
-                           "nvr-storage.service", "nvr-recorder.service", "nvr-web.service"],
+                           "nvr-storage.service", "nvr-recorder.service", "nvr-web.service",
+                           "nvr-exportd.service"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
     for unit in ("nvr-recorder", "nvr-web", "nvr-exportd"):
         dropin = (REPO / "image/rootfs/overlay/etc/systemd/system" / f"{unit}.service.d"
                   / "storage.conf").read_text()
         assert "Requires=nvr-storage.service" in dropin and "After=nvr-storage.service" in dropin
+        assert "RequiresMountsFor=" in dropin and "/etc/nvr" in dropin
 
 
 def test_machine_id_commit_is_masked_because_it_fails_on_the_kept_id(tmp_path):
