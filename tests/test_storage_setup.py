@@ -100,11 +100,15 @@ def fake_root(root: Path) -> Path:
     return root
 
 
-def setup(root: Path, *disks: Loop, usb: tuple[Loop, ...] = ()) -> subprocess.CompletedProcess:
+def setup(root: Path, *disks: Loop, usb: tuple[Loop, ...] = (),
+          cmdline: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, NVR_STORAGE_ROOT=str(root),
                NVR_STORAGE_DISKS=" ".join(d.name for d in disks),
                NVR_STORAGE_FOOTAGE_KINDS="loop*",
                NVR_STORAGE_BUS=" ".join(f"{d.name}=usb" for d in usb))
+    if cmdline is not None:
+        (root / "cmdline").write_text(cmdline + "\n")
+        env["NVR_STORAGE_CMDLINE"] = str(root / "cmdline")
     return subprocess.run(["python3", str(SCRIPT)], env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -136,6 +140,12 @@ def probe(device: str) -> dict[str, str]:
                          text=True).stdout
     found = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return {k: v for k, v in found.items() if k != "DEVNAME" and not k.startswith("PART_ENTRY_")}
+
+
+def probe_partition(device: str) -> dict[str, str]:
+    """Where the partition lies (PART_ENTRY_UUID: the PARTUUID of an MBR partition)."""
+    out = sh("blkid", "-p", "-o", "export", device)
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
 def fs_bytes(device: str) -> int:
@@ -441,6 +451,28 @@ def test_two_cards_with_nvrconfig_neither_the_root_are_refused(bench):
     assert done.returncode == 1
     assert "none of them holds the root" in done.stderr and "unplug the other" in done.stderr
     assert (one.sha256(), two.sha256()) == before
+
+
+def test_of_two_cards_with_nvrconfig_the_one_holding_the_root_is_the_boot_disk(bench):
+    """As a Pi's cmdline.txt names it: root=PARTUUID=<disk id>-05 (slot A's root)."""
+    other, card = bench.image(), bench.image()
+    partuuid = probe_partition(card.part(5))["PART_ENTRY_UUID"]
+    other_before = other.sha256()
+    done = setup(bench.root, other, card,
+                 cmdline=f"console=tty1 root=PARTUUID={partuuid} rootfstype=ext4 ro")
+    assert done.returncode == 0, done.stderr
+    assert f"boot disk {card.device}" in done.stdout
+    assert probe(card.part(7))["LABEL"] == "NVRDATA"
+    assert other.sha256() == other_before
+
+
+def test_without_nvrconfig_the_disk_of_the_root_is_taken_with_a_warning(bench):
+    card = bench.image()
+    sh("fatlabel", card.part(1), "OTHER")
+    done = setup(bench.root, card, cmdline=f"root={card.part(6)} ro")
+    assert done.returncode == 0, done.stderr
+    assert "no partition labelled NVRCONFIG: taking" in done.stderr
+    assert probe(card.part(7))["LABEL"] == "NVRDATA"
 
 
 def test_a_p7_holding_something_else_is_never_formatted(bench):
