@@ -101,8 +101,8 @@ def fake_root(root: Path) -> Path:
 
 
 def setup(root: Path, *disks: Loop, usb: tuple[Loop, ...] = (),
-          cmdline: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, NVR_STORAGE_ROOT=str(root),
+          cmdline: str | None = None, **extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **extra, NVR_STORAGE_ROOT=str(root),
                NVR_STORAGE_DISKS=" ".join(d.name for d in disks),
                NVR_STORAGE_FOOTAGE_KINDS="loop*",
                NVR_STORAGE_BUS=" ".join(f"{d.name}=usb" for d in usb))
@@ -389,9 +389,10 @@ def test_no_image_layout_changes_nothing(bench):
     sh("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", other.device,
        stdin="label: dos\n,,83\n")
     before = other.sha256()
-    done = setup(bench.root, other)
+    done = setup(bench.root, other, INVOCATION_ID="0" * 32)     # as systemd runs it
     assert done.returncode == 1
     assert "no partition labelled NVRCONFIG" in done.stderr
+    assert done.stderr.startswith("<3>nvr-storage: ERROR:")          # the journal's priority err
     assert other.sha256() == before
 
 
