@@ -134,8 +134,7 @@ def first_account():
         user = gov().accounts.add(name, role, password, enrollment_code=code.strip(),
                                   source=address)
     except EnrollmentRefused as exc:
-        if exc.wait:                    # governance's delay for this address: nothing checked
-            limits.give_back(address)
+        if exc.wait:     # governance's delay for this address: nothing checked, still counted
             return _page(roles, 429, _locked(time.time() + exc.wait), name)
         return _page(roles, 400, _("The enrollment code is wrong or has been used already. "
                                    "Type the code of your role exactly as the device shows it "
