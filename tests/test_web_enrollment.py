@@ -164,6 +164,27 @@ def test_a_burst_in_parallel_gets_no_more_checks_than_the_limit_R81(fresh):
     assert len(refused) == PER_ADDRESS
 
 
+def test_the_right_code_sent_twice_at_once_makes_one_account_R10(fresh):
+    app, codes, config = fresh
+    statuses: dict[str, int] = {}
+
+    def attempt(name: str, address: str):
+        statuses[name] = enrol(client(app), TB, codes[TB], name, address=address).status_code
+
+    threads = [threading.Thread(target=attempt, args=(f"t.{n}", f"192.0.2.{n + 20}"))
+               for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses.values()) == [302, 400, 400, 400], statuses
+    gov = governance(config)
+    made = [u["name"] for u in gov.accounts.list()]
+    gov.close()
+    assert len(made) == 1 and statuses[made[0]] == 302
+    assert [e["subject"] for e in usage(config) if e["action"] == "user-add"] == made
+
+
 def test_the_delay_per_address_outlives_a_restart_of_the_web_process_R81(fresh):
     """The web's count is in memory; governance's growing delay per address is in the index,
     so a restarted web process (a fresh app) still makes that address wait."""

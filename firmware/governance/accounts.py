@@ -337,20 +337,29 @@ class Accounts:
                                                                      source, now)
         self._new_name(name)
         self._check_password(name, password)
-        if code_hash is not None:
-            if self.db.execute("UPDATE enrollment_codes SET used = ? WHERE role = ? AND "
-                               "code_hash = ? AND used IS NULL",
-                               (now, role.value, code_hash)).rowcount != 1:
+        creator = "root" if as_root else "enrollment-code"
+        hashed = HASHER.hash(password)
+        # The code used up and the account made in one write transaction: of two at once one
+        # wins, and a failed insert leaves the code unused.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._first_of_role(role):
+                raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
+            if code_hash is not None and self.db.execute(
+                    "UPDATE enrollment_codes SET used = ? WHERE role = ? AND code_hash = ? AND "
+                    "used IS NULL", (now, role.value, code_hash)).rowcount != 1:
                 raise EnrollmentRefused(_("the enrollment code was used a moment ago; nothing "
                                           "was made"))
-            self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
-                            (ENROLLING, source))
-        creator = "root" if as_root else "enrollment-code"
-        approved = now
-        self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
-                        "approved, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (name, role.value, HASHER.hash(password), now, creator, approved,
-                         None if approved is None else creator))
+            self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
+                            "approved, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (name, role.value, hashed, now, creator, now, creator))
+            if code_hash is not None:
+                self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
+                                (ENROLLING, source))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.logbook.append("usage", creator, "user-add", subject=name,
                             details={"role": role.value, "awaits_approval": False})
         return User(name, role, False, False)
