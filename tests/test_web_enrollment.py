@@ -87,6 +87,7 @@ def test_the_first_technisch_beheerder_enrols_once_and_lands_on_the_login_page_R
     assert entered.status_code == 302                   # the account is in force
     added = [e for e in usage(config) if e["action"] == "user-add"]
     assert [(e["actor"], e["subject"]) for e in added] == [("enrollment-code", "t.eerste")]
+    assert '"source": "192.0.2.10"' in added[0]["details"]       # from where it was made
     # the same code a second time: refused, nothing made (the manager's turn now)
     other = client(app)
     second = enrol(other, TB, codes[TB], "t.tweede")

@@ -360,8 +360,9 @@ class Accounts:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        where = {} if code_hash is None else {"source": source}     # the code's address
         self.logbook.append("usage", creator, "user-add", subject=name,
-                            details={"role": role.value, "awaits_approval": False})
+                            details={"role": role.value, "awaits_approval": False, **where})
         return User(name, role, False, False)
 
     def approve(self, name: str, *, role: Role, by: Actor) -> None:
