@@ -111,6 +111,12 @@ def first_account():
                      "accounts are made by the technisch beheerder on the page Users."))
     if request.method != "POST":
         return _page(roles)
+    return _enrol(roles)
+
+
+def _enrol(roles: tuple[Role, ...]):
+    """The form sent: the role's turn and the two passwords are checked here without touching
+    the code; the rest is Accounts.add's, inside the windows of wrong codes."""
     f = request.form
     name = text(f, "name", required=False)
     try:
