@@ -271,11 +271,26 @@ def test_the_page_is_gone_once_both_first_accounts_exist_and_tries_nothing(fresh
     gov.close()
 
 
-def test_the_page_is_gone_when_the_codes_are_used_or_were_never_issued(tmp_path):
-    config = write_config(tmp_path)                      # no code issued at all
+def test_the_page_is_gone_on_a_device_where_no_code_was_ever_issued(tmp_path):
+    config = write_config(tmp_path)
     app = create_app(load(config))
     app.config["TESTING"] = True
     assert client(app).get(PAGE).status_code == 404
+
+
+def test_a_used_code_does_not_come_back_when_its_account_is_disabled_R10(fresh):
+    """No manager in force any more, but the manager's code is spent: the page stays gone; a
+    new manager is made by the technisch beheerder and approved (art. 2, art. 3.1)."""
+    app, codes, config = fresh
+    assert enrol(client(app), TB, codes[TB], "t.eerste").status_code == 302
+    assert enrol(client(app), MANAGER, codes[MANAGER], "m.eerste").status_code == 302
+    gov = governance(config)
+    admin = gov.accounts.authenticate("t.eerste", GOOD).actor()
+    gov.accounts.disable("m.eerste", by=admin, reason="left the municipality in May")
+    assert gov.accounts.enrollable() == ()
+    gov.close()
+    assert client(app).get(PAGE).status_code == 404
+    assert enrol(client(app), MANAGER, codes[MANAGER], "m.tweede").status_code == 404
 
 
 def test_the_login_page_links_to_it_only_while_no_account_exists(fresh):
