@@ -202,7 +202,9 @@ def _first_account_hint(cfg) -> None:
               f"  {nvr_command()} --config {shlex.quote(str(cfg.source))} user add NAME --role "
               "technisch-beheerder\n"
               "or as any user with the one-time code `nvr init` printed: add "
-              "--enrollment-code CODE. Then log in at the web interface's URL.", flush=True)
+              "--enrollment-code CODE; or with that code in the browser, on the web "
+              "interface's page /eerste-account. Then log in at the web interface's URL.",
+              flush=True)
     gov.close()
 
 

@@ -25,6 +25,7 @@ while the owner at another desk still logs in (no lockout a third party can caus
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import sqlite3
@@ -62,6 +63,9 @@ MIN_OWN_WORDS = 3               # runs of letters not the organisation's, device
 APPROVAL_ROLES = frozenset(Role) - {Role.TECHNICAL}
 # Roles whose first account is made on the device with a one-time code from `nvr init`.
 ENROLLED_ROLES = (Role.TECHNICAL, Role.MANAGER)
+# The name under which wrong enrollment codes are counted per source in login_throttle: with a
+# space, so never an account's name.
+ENROLLING = "enrollment code"
 # The one answer to every refused login (R-81): wrong name, password or code, throttled, disabled
 # or awaiting approval look alike; the reason goes to the logbook only.
 WRONG = N_("login refused: wrong account name, password or second-factor code, or the "
@@ -82,6 +86,15 @@ class AccountError(Exception):
 
 class AuthError(AccountError):
     """A refused login."""
+
+
+class EnrollmentRefused(AccountError):
+    """A first account refused for its enrollment code: wrong, used, or tried too often from
+    this source (`wait` seconds left, else 0). Counted against the source (R-81)."""
+
+    def __init__(self, message: str, wait: float = 0.0):
+        super().__init__(message)
+        self.wait = wait
 
 
 @dataclass(frozen=True)
@@ -188,13 +201,51 @@ class Accounts:
                         "VALUES (?, ?, ?)", (role.value, HASHER.hash(code), time.time()))
         return code
 
-    def _use_enrollment_code(self, role: Role, code: str | None) -> bool:
+    def _first_of_role(self, role: Role) -> bool:
+        """Whether an account of `role` would be the first made on the device (R-10): the
+        technisch-beheerder while there is no account, then the manager while none is in
+        force."""
+        if role is Role.TECHNICAL:
+            return self.count() == 0
+        return role is Role.MANAGER and self.count() > 0 and not self._has_manager()
+
+    def enrollable(self) -> tuple[Role, ...]:
+        """The roles whose first account its unused enrollment code can make now (the web's
+        first-account page exists only while this is not empty)."""
+        unused = {r["role"] for r in self.db.execute(
+            "SELECT role FROM enrollment_codes WHERE used IS NULL")}
+        return tuple(r for r in ENROLLED_ROLES if r.value in unused and self._first_of_role(r))
+
+    def _check_enrollment_code(self, role: Role, code: str | None, source: str,
+                               now: float) -> str:
+        """The stored hash of `role`'s unused code when `code` is it; else EnrollmentRefused.
+        A source that gave THROTTLE_AFTER wrong codes waits the login's growing delay first,
+        and its code is then not checked (R-81). Refusals go to the usage logbook with the
+        source, never the code (R-50)."""
+        wait = self._wait(ENROLLING, source, now)
+        if wait:
+            self.logbook.append("usage", "enrollment-code", "enrollment-throttled", at=now,
+                                subject=role.value,
+                                details={"source": source, "wait_seconds": round(wait)})
+            raise EnrollmentRefused(_("too many wrong enrollment codes from %(source)s: wait "
+                                      "%(seconds)s seconds, then type the code again",
+                                      source=source, seconds=math.ceil(wait)), wait)
         row = self.db.execute("SELECT code_hash FROM enrollment_codes WHERE role = ? AND "
                               "used IS NULL", (role.value,)).fetchone()
-        if not code or row is None or not _verify(row["code_hash"], code):
-            return False
-        return self.db.execute("UPDATE enrollment_codes SET used = ? WHERE role = ? AND used "
-                               "IS NULL", (time.time(), role.value)).rowcount == 1
+        if code and row is not None and _verify(row["code_hash"], code):
+            return row["code_hash"]
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._count_failure(ENROLLING, source, now)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.logbook.append("usage", "enrollment-code", "enrollment-refused", at=now,
+                            subject=role.value, details={"source": source})
+        raise EnrollmentRefused(_("the first %(role)s can only be made on the device: as root, "
+                                  "or with its one-time enrollment code from `nvr init`",
+                                  role=role.value))
 
     # --- accounts -----------------------------------------------------------------------
 
@@ -266,33 +317,52 @@ class Accounts:
         return code
 
     def add(self, name: str, role: Role, password: str, *, by: Actor | None = None,
-            as_root: bool = False, enrollment_code: str | None = None) -> User:
+            as_root: bool = False, enrollment_code: str | None = None,
+            source: str = "local") -> User:
         """The first technisch beheerder or first manager, on the device (as root or with
-        the enrollment code), with the password they choose themselves."""
+        the enrollment code), with the password they choose themselves. `source` is where the
+        code came from (the client's address on the web), for the delay on wrong codes."""
         if by is not None:
             raise AccountError(_("a technisch-beheerder never chooses someone's password: create "
                                  "the account without one and hand its one-time setup code to "
                                  "the owner (nvr user add NAME --role ROLE --user YOU)"))
+        now = time.time()
+        if self.count() == 0 and role is not Role.TECHNICAL:
+            raise AccountError(_("the first account must be a technisch-beheerder"))
+        if not self._first_of_role(role):
+            raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
+        # The code first (throttled per source), so nobody learns from the answers which
+        # names exist before they hold it; it is used up only once name and password pass.
+        code_hash = None if as_root else self._check_enrollment_code(role, enrollment_code,
+                                                                     source, now)
         self._new_name(name)
         self._check_password(name, password)
-        now = time.time()
-        if self.count() == 0 or (role is Role.MANAGER and not self._has_manager()):
-            if self.count() == 0 and role is not Role.TECHNICAL:
-                raise AccountError(_("the first account must be a technisch-beheerder"))
-            if not as_root and not self._use_enrollment_code(role, enrollment_code):
-                raise AccountError(_("the first %(role)s can only be made on the device: as root, or "
-                                     "with its one-time enrollment code from `nvr init`",
-                                     role=role.value))
-            creator = "root" if as_root else "enrollment-code"
-        else:
-            raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
-        approved = now
-        self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
-                        "approved, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (name, role.value, HASHER.hash(password), now, creator, approved,
-                         None if approved is None else creator))
+        creator = "root" if as_root else "enrollment-code"
+        hashed = HASHER.hash(password)
+        # The code used up and the account made in one write transaction: of two at once one
+        # wins, and a failed insert leaves the code unused.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._first_of_role(role):
+                raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
+            if code_hash is not None and self.db.execute(
+                    "UPDATE enrollment_codes SET used = ? WHERE role = ? AND code_hash = ? AND "
+                    "used IS NULL", (now, role.value, code_hash)).rowcount != 1:
+                raise EnrollmentRefused(_("the enrollment code was used a moment ago; nothing "
+                                          "was made"))
+            self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
+                            "approved, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (name, role.value, hashed, now, creator, now, creator))
+            if code_hash is not None:
+                self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
+                                (ENROLLING, source))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        where = {} if code_hash is None else {"source": source}     # the code's address
         self.logbook.append("usage", creator, "user-add", subject=name,
-                            details={"role": role.value, "awaits_approval": False})
+                            details={"role": role.value, "awaits_approval": False, **where})
         return User(name, role, False, False)
 
     def approve(self, name: str, *, role: Role, by: Actor) -> None:
@@ -599,11 +669,7 @@ class Accounts:
         parallel failures count eight."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.execute("INSERT INTO login_throttle (name, source, failures, last) "
-                            "VALUES (?, ?, 1, ?) ON CONFLICT (name, source) DO UPDATE SET "
-                            "failures = failures + 1, last = excluded.last",
-                            (name, source, now))
-            self.db.execute("DELETE FROM login_throttle WHERE last < ?", (now - 86400,))
+            self._count_failure(name, source, now)
             if known and self.db.execute("UPDATE users SET failures = failures + 1 WHERE "
                                          "name = ?", (name,)).rowcount != 1:
                 raise AuthError(_(WRONG))
@@ -613,3 +679,11 @@ class Accounts:
             raise
         self.logbook.append("usage", name, "login-failed", at=now,
                             details={"known": known, "source": source, "reason": reason})
+
+    def _count_failure(self, name: str, source: str, now: float) -> None:
+        """One more failure of `source` on `name` (inside the caller's transaction); a day
+        without failures forgets them."""
+        self.db.execute("INSERT INTO login_throttle (name, source, failures, last) "
+                        "VALUES (?, ?, 1, ?) ON CONFLICT (name, source) DO UPDATE SET "
+                        "failures = failures + 1, last = excluded.last", (name, source, now))
+        self.db.execute("DELETE FROM login_throttle WHERE last < ?", (now - 86400,))

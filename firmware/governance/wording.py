@@ -53,6 +53,9 @@ ACTIONS: Words = Words({
     "login": N_("signed in"),
     "login-failed": N_("sign-in failed"),
     "login-throttled": N_("sign-in refused for a while (too many attempts)"),
+    "enrollment-refused": N_("first account refused: enrollment code wrong or used"),
+    "enrollment-throttled": N_("first account refused for a while (too many wrong enrollment "
+                               "codes)"),
     "logout": N_("signed out"),
     "refused": N_("action refused (no authority)"),
     "footage-refused": N_("access to footage refused"),

@@ -102,6 +102,8 @@ def create_app(cfg: Config, store: EncryptedStore | None = None) -> Flask:
                    decisions, scans, viewing):
         app.register_blueprint(module.bp)
     auth.limit_logins(app)
+    from firmware.web import enrollment
+    enrollment.register(app)              # the first accounts by enrollment code (issue 14)
 
     app.jinja_env.filters["nl"] = lambda value: str(DUTCH.get(value, value))
 
