@@ -21,6 +21,25 @@ VIDEO02 = SHARED_VIDEO / "video02.avi"
 VIDEO03 = SHARED_VIDEO / "video03.avi"
 
 
+# The store's high-water mark by default (nvr init: high_water_percent = 90), counted as the store
+# counts (`EncryptedStore.disk_used`: everything not free). Above it every test device evicts or
+# refuses what it records, and tests fail far from the cause; a little below it (margin for what
+# the tests write) the run stops at once, saying so.
+HOST_DISK_LIMIT = 0.87
+
+
+def pytest_sessionstart(session) -> None:
+    import shutil
+    import tempfile
+    usage = shutil.disk_usage(tempfile.gettempdir())
+    used = (usage.total - usage.free) / usage.total
+    if used > HOST_DISK_LIMIT:
+        pytest.exit(f"the disk of {tempfile.gettempdir()} is {used:.0%} used (counted as the "
+                    f"store counts: all but the free bytes); the test devices record on it and "
+                    f"evict above 90 %: free space (old VM images in ~/.cache/nvr-vm, old "
+                    f"checkouts) and run again", returncode=3)
+
+
 def shared_clip(path: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"real footage {path} is not present (it lives in ../shared/data/video)")
