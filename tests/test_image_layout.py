@@ -147,3 +147,74 @@ def test_root_slots_hold_the_tree_with_modes(disk):
         content = subprocess.run(["debugfs", "-R", "cat /etc/os-release", str(image)],
                                  capture_output=True, text=True, check=True).stdout
         assert content == "ID=debian\n"
+
+
+# --- The pi-gen stage and the build (item 1): what can be checked without an arm64 chroot,
+# pi-gen or the Raspberry Pi archive (image/README.md, "What runs where").
+
+STAGE = ROOT / "image" / "pi-gen" / "stage-nvr"
+SCRIPTS = [ROOT / "image" / "build.sh", ROOT / "image" / "assemble-disk.sh",
+           ROOT / "image" / "rootfs" / "install.sh", STAGE / "prerun.sh",
+           *sorted((STAGE / "00-nvr").glob("*.sh")),
+           *sorted((ROOT / "image" / "rootfs" / "overlay" / "usr" / "lib" / "nvr").iterdir()),
+           *sorted((ROOT / "tools" / "vm").glob("*.sh"))]
+# Packages of the stage that only the Raspberry Pi archive has (archive.raspberrypi.com), which
+# this host does not reach: named in image/README.md.
+RASPBERRY_PI_ARCHIVE_ONLY = {"python3-picamera2"}
+
+
+def packages(path: Path) -> list[str]:
+    """A pi-gen NN-packages file as pi-gen reads it: comments dropped, words split."""
+    return " ".join(line.split("#", 1)[0] for line in path.read_text().splitlines()).split()
+
+
+def test_every_image_script_parses_and_passes_shellcheck():
+    for script in SCRIPTS:
+        shell = "bash" if script.read_text().startswith("#!/bin/bash") else "sh"
+        run = subprocess.run([shell, "-n", str(script)], capture_output=True, text=True)
+        assert run.returncode == 0, f"{script}: {run.stderr}"
+    run = subprocess.run(["shellcheck", "-S", "warning", "-x", *map(str, SCRIPTS)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_pi_gen_stage_follows_pi_gen_conventions():
+    # pi-gen runs prerun.sh and NN-run.sh only when executable; NN-run-chroot.sh is fed to
+    # bash in the chroot.
+    assert os.access(STAGE / "prerun.sh", os.X_OK)
+    for name in ("01-run.sh", "03-run.sh"):
+        assert os.access(STAGE / "00-nvr" / name, os.X_OK), name
+    chroot = (STAGE / "00-nvr" / "02-run-chroot.sh").read_text()
+    assert "sh /root/nvr-stage/install.sh /root/nvr-stage" in chroot
+    # No EXPORT_IMAGE: pi-gen's own export would make its two-partition layout.
+    assert not (STAGE / "EXPORT_IMAGE").exists()
+    build = (ROOT / "image" / "build.sh").read_text()
+    assert 'STAGE_LIST="stage0 stage1 stage2 $repo/image/pi-gen/stage-nvr"' in build
+    assert "PI_GEN_TAG=2026-06-18-raspios-bookworm-arm64" in build
+    assert 'touch "$pigen/stage2/SKIP_IMAGES"' in build
+
+
+def test_stage_packages_exist_in_bookworm_and_the_vm_installs_the_same():
+    release = Path("/etc/os-release").read_text()
+    assert "VERSION_CODENAME=bookworm" in release, "this check asks the host's bookworm apt"
+    wanted = packages(STAGE / "00-nvr" / "00-packages")
+    assert {"rauc", "rauc-service", "cryptsetup-bin", "overlayroot"} <= set(wanted)
+    run = subprocess.run(["apt-cache", "show", "--no-all-versions", *wanted],
+                         capture_output=True, text=True)
+    known = {line.split(":", 1)[1].strip() for line in run.stdout.splitlines()
+             if line.startswith("Package:")}
+    assert run.returncode == 0 and known == set(wanted), (set(wanted) - known, run.stderr)
+    no_recommends = packages(STAGE / "00-nvr" / "00-packages-nr")
+    assert set(no_recommends) == RASPBERRY_PI_ARCHIVE_ONLY
+    for name in no_recommends:
+        run = subprocess.run(["apt-cache", "show", "--no-all-versions", name],
+                             capture_output=True, text=True)
+        assert run.returncode != 0, f"{name} is in Debian after all: move it to 00-packages"
+    # The virtual device runs the same install.sh: it needs the same Debian packages, listed
+    # or pulled in by one listed (cryptsetup-bin by cryptsetup).
+    guest = packages(ROOT / "tools" / "vm" / "guest-packages.txt")
+    depends = subprocess.run(["apt-cache", "depends", "--no-recommends", "--no-suggests",
+                              *guest], capture_output=True, text=True, check=True).stdout
+    pulled = {line.split(":", 1)[1].strip() for line in depends.splitlines()
+              if line.strip().startswith("Depends:")}
+    assert set(wanted) <= set(guest) | pulled, set(wanted) - set(guest) - pulled
