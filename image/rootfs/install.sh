@@ -63,6 +63,8 @@ getent group nvr-update >/dev/null || groupadd --system nvr-update
 
 say "the image's own files (image/rootfs/overlay/), copied as they are"
 cp -a --no-preserve=ownership "$stage/overlay/." /
+# Mount points in the read-only root: partition 1, the running boot slot, the data partition.
+mkdir -p /boot/config /boot/firmware /var/lib/nvr
 image_units=$(cd "$stage/overlay/etc/systemd/system" && ls -- *.service 2>/dev/null || true)
 
 say "a read-only root with a RAM overlay (overlayroot, /etc/overlayroot.local.conf)"
@@ -70,6 +72,16 @@ command -v overlayroot-chroot >/dev/null || {
     echo "install.sh: the package overlayroot is not installed" >&2; exit 1; }
 # The overlay is set up by the initramfs: rebuilt here with overlayroot's hook in it.
 update-initramfs -u -k all
+# overlayroot's script runs in the initramfs with what is there: it calls grep, which only
+# busybox brings (initramfs-tools BUSYBOX=auto); without it the boot stops.
+for initrd in /boot/initrd.img-*; do
+    listing=$(lsinitramfs "$initrd")
+    for needed in scripts/init-bottom/overlayroot bin/grep; do
+        printf '%s\n' "$listing" | grep -q "$needed\$" || {
+            echo "install.sh: $initrd has no $needed: overlayroot cannot work" \
+                 "(is busybox installed?)" >&2; exit 1; }
+    done
+done
 
 say "no swap"
 if dpkg-query -W -f '${Status}' dphys-swapfile 2>/dev/null | grep -q 'ok installed'; then
