@@ -63,7 +63,8 @@ def test_keys_and_footage_on_different_disks(device, step):
     with step("image: keys on vda7, footage on vdb"):
         assert disk_of(device, "/var/lib/nvr/keys") == "vda"
         assert disk_of(device, "/var/lib/nvr/data/segments") == "vdb"
-        assert sh(device, "blkid -p -s LABEL -o value /dev/vdb") == "NVRFOOTAGE"
+        footage = sh(device, "findmnt -n -o SOURCE /var/lib/nvr/data")
+        assert sh(device, f"blkid -p -s LABEL -o value {footage}") == "NVRFOOTAGE"
         # What the read-only root cannot keep is on the data partition.
         assert sh(device, "findmnt -n -o SOURCE /etc/nvr") == "/dev/vda7[/system/etc-nvr]"
         # The machine-id kept there (systemd-machine-id-commit may write it into the

@@ -153,11 +153,13 @@ def test_root_slots_hold_the_tree_with_modes(disk):
 # pi-gen or the Raspberry Pi archive (image/README.md, "What runs where").
 
 STAGE = ROOT / "image" / "pi-gen" / "stage-nvr"
-SCRIPTS = [ROOT / "image" / "build.sh", ROOT / "image" / "assemble-disk.sh",
-           ROOT / "image" / "rootfs" / "install.sh", STAGE / "prerun.sh",
-           *sorted((STAGE / "00-nvr").glob("*.sh")),
-           *sorted((ROOT / "image" / "rootfs" / "overlay" / "usr" / "lib" / "nvr").iterdir()),
-           *sorted((ROOT / "tools" / "vm").glob("*.sh"))]
+SCRIPTS = [p for p in [
+    ROOT / "image" / "build.sh", ROOT / "image" / "assemble-disk.sh",
+    ROOT / "image" / "rootfs" / "install.sh", STAGE / "prerun.sh",
+    *sorted((STAGE / "00-nvr").glob("*.sh")),
+    *sorted((ROOT / "image" / "rootfs" / "overlay" / "usr" / "lib" / "nvr").iterdir()),
+    *sorted((ROOT / "tools" / "vm").glob("*.sh"))]
+    if p.read_text().startswith(("#!/bin/sh", "#!/bin/bash"))]   # not the Python ones
 # Packages of the stage that only the Raspberry Pi archive has (archive.raspberrypi.com), which
 # this host does not reach: named in image/README.md.
 RASPBERRY_PI_ARCHIVE_ONLY = {"python3-picamera2"}
