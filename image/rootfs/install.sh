@@ -75,6 +75,8 @@ update-initramfs -u -k all
 # overlayroot's script runs in the initramfs with what is there: it calls grep, which only
 # busybox brings (initramfs-tools BUSYBOX=auto); without it the boot stops.
 for initrd in /boot/initrd.img-*; do
+    [ -e "$initrd" ] || { echo "install.sh: no /boot/initrd.img-*: is a kernel installed?" >&2
+                          exit 1; }
     listing=$(lsinitramfs "$initrd")
     for needed in scripts/init-bottom/overlayroot bin/grep; do
         printf '%s\n' "$listing" | grep -q "$needed\$" || {
