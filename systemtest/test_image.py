@@ -47,15 +47,13 @@ def test_data_partition_made_at_first_boot_to_the_end_of_the_medium(device, step
         assert "TYPE=ext4" in probe.splitlines() and "LABEL=NVRDATA" in probe.splitlines()
         assert sh(device, "findmnt -n -o SOURCE /var/lib/nvr") == "/dev/vda7"
         assert sh(device, "systemctl is-active nvr-storage.service") == "active"
-        labels = {n: sh(device, f"blkid -p -s LABEL -o value /dev/vda{n}") for n in
-                  (1, 2, 3, 5, 6)}
-        assert labels == {1: "NVRCONFIG", 2: "NVR_BOOT_A", 3: "NVR_BOOT_B", 5: "NVR_ROOT_A",
-                          6: "NVR_ROOT_B"}
+        labels = sh(device, "for n in 1 2 3 5 6; do blkid -p -s LABEL -o value /dev/vda$n; "
+                            "done").split()
+        assert labels == ["NVRCONFIG", "NVR_BOOT_A", "NVR_BOOT_B", "NVR_ROOT_A", "NVR_ROOT_B"]
         # RAUC's slot names (system.conf), by partition number (70-nvr-slots.rules).
-        links = {name: sh(device, f"readlink -f /dev/nvr/{name}") for name in
-                 ("boot-a", "boot-b", "root-a", "root-b")}
-        assert links == {"boot-a": "/dev/vda2", "boot-b": "/dev/vda3", "root-a": "/dev/vda5",
-                         "root-b": "/dev/vda6"}, links
+        links = sh(device, "readlink -f /dev/nvr/boot-a /dev/nvr/boot-b /dev/nvr/root-a "
+                           "/dev/nvr/root-b").split()
+        assert links == ["/dev/vda2", "/dev/vda3", "/dev/vda5", "/dev/vda6"], links
         assert "boot_partition=2" in sh(device, "cat /boot/config/autoboot.txt")
 
 
