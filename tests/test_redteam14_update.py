@@ -134,3 +134,29 @@ def test_a_bundle_path_that_is_no_regular_file_is_named_as_such(bundles, tmp_pat
     assert done.returncode == 1, done.stdout + done.stderr
     assert "there is no file" not in done.stderr, done.stderr
     assert kind in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("reason", ["\u200b\u200b\u200b", "\u2060", ".", "x"])
+def test_a_downgrade_reason_must_be_a_reason_in_words_R01(bundles, tmp_path, reason):
+    """An older firmware goes on only with `--allow-downgrade REASON`, "and the reason is the
+    logbook entry's reason" (image/updates/README.md). `check` accepts any reason whose
+    str.strip() is not empty: zero-width spaces, a word joiner, a dot. The project's rule for a
+    reason in the logbook (governance/access.py visible_length, R-01: "a reason of invisible
+    characters is no reason", at least 8 visible characters) is not applied, so a downgrade is
+    logged with a reason nobody can read. Expected once fixed: the same rule as every other
+    reason (access.check_reason's visible_length), refused with what to write."""
+    from firmware.system import update
+    conf, newer, older = bundles
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    try:
+        admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+        device = update.Device.from_system_conf(conf)
+        handed = []
+        with pytest.raises(update.UpdateRefused):
+            update.install(older, device, gov.logbook, admin, allow_downgrade=reason,
+                           installer=handed.append)
+        assert handed == []
+    finally:
+        gov.close()
