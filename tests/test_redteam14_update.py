@@ -160,3 +160,24 @@ def test_a_downgrade_reason_must_be_a_reason_in_words_R01(bundles, tmp_path, rea
         assert handed == []
     finally:
         gov.close()
+
+
+@pytest.mark.skipif(shutil.which("faketime") is None, reason="needs faketime (debian-packages.txt)")
+@pytest.mark.parametrize("moved, said", [("-1y", "not yet valid"), ("+11y", "has expired")])
+def test_a_bundle_outside_its_certificate_validity_names_the_clock(bundles, moved, said):
+    """image/updates/README.md: "A bundle RAUC refuses for its certificate's validity period is
+    said so, with the clock to check", which no test proved. `nvr update check` with the
+    device's clock a year early (a Pi 4 without RTC before NTP answers) and 11 years late
+    (past the development signing certificate's 825 days and the CA's 10 years): refused,
+    naming the certificate and the clock (nvr selftest)."""
+    from conftest import nvr
+    conf, newer, older = bundles
+    env = {**os.environ, "LD_PRELOAD": "", "FAKETIME": moved}
+    lib = next((str(p) for p in Path("/usr/lib").rglob("libfaketime.so.1")), None)
+    if lib is None:
+        pytest.skip("libfaketime.so.1 not found under /usr/lib")
+    env["LD_PRELOAD"] = lib
+    done = nvr("update", "check", str(newer), "--system-conf", str(conf), env=env, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert said in done.stderr and "check the device's clock (nvr selftest)" in done.stderr, \
+        done.stderr
