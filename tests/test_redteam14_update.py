@@ -181,3 +181,45 @@ def test_a_bundle_outside_its_certificate_validity_names_the_clock(bundles, move
     assert done.returncode == 1, done.stdout + done.stderr
     assert said in done.stderr and "check the device's clock (nvr selftest)" in done.stderr, \
         done.stderr
+
+
+def test_install_does_not_take_a_keyring_of_the_callers_choosing_R50(bundles, tmp_path):
+    """`nvr update install --system-conf FILE` checks the bundle against the compatible and the
+    keyring of FILE, while `rauc install` (RAUC's service) uses /etc/rauc/system.conf. A
+    technisch beheerder who makes a CA of their own and a system.conf naming it gets a bundle
+    signed by that CA through the check and into the usage logbook as `update-install`
+    ("signed and intact"), and only RAUC stands between it and the slot. The check before
+    install is then no check, and the logbook records as checked what the device never
+    trusted. Expected once fixed: `install` checks against the system configuration RAUC's
+    service uses and takes no other (or refuses, logged, when given one)."""
+    from conftest import nvr
+    conf, newer, older = bundles
+    mine = tmp_path / "mine"
+    made = subprocess.run([str(UPDATES / "dev-ca.sh"), str(mine), "mine"], capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    my_conf = mine / "system.conf"
+    shutil.copy(mine / "ca.cert.pem", mine / "keyring.pem")
+    my_conf.write_text(conf.read_text())
+    rootfs = tmp_path / "rootfs.ext4"
+    subprocess.run(["truncate", "-s", "8M", str(rootfs)], check=True)
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "noise").write_bytes(os.urandom(64 * 1024))   # squashfs > 4 KiB
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(tmp_path / "tree"), str(rootfs)],
+                   check=True)
+    own = tmp_path / "own.raucb"
+    assert make_bundle(mine, rootfs, NEWER, own).returncode == 0
+    config = write_config(tmp_path)
+    env = staff(config)
+    done = nvr("--config", str(config), "update", "install", str(own), "--system-conf",
+               str(my_conf), "--user", "t.admin", env=env, timeout=120)
+    gov = Governance.open(load(config))
+    try:
+        started = gov.logbook.db.execute(
+            "SELECT COUNT(*) FROM logbook WHERE book = 'usage' AND action = 'update-install'"
+        ).fetchone()[0]
+    finally:
+        gov.close()
+    assert done.returncode != 0
+    assert started == 0, ("a bundle signed by the caller's own CA passed the check and was "
+                          "logged as an install: " + done.stderr)
