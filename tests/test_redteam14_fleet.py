@@ -5,6 +5,7 @@ as tests/test_fleet.py does, against a device directory made by the real `nvr in
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 from test_fleet import BIN, INVENTORY, initialised, needs_ansible, recorders, run, wheel
@@ -25,7 +26,6 @@ def test_a_firmware_update_from_a_wheel_is_in_the_usage_logbook_R50(tmp_path):
     Expected once fixed: the wheel update is logged in the usage logbook under a personal
     account with the version installed (as update-install is), or refused."""
     venv = tmp_path / "opt-nvr"
-    import subprocess
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     config = initialised(tmp_path)
     host = sorted(recorders())[0]
