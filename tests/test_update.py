@@ -242,13 +242,13 @@ def test_install_only_by_the_technisch_beheerder_R11_logged_before_rauc_runs(sit
     is called; here RAUC's service is absent, so its failure is logged and said."""
     tmp, rootfs, conf, good = site
     config = write_config(tmp_path)
-    env = staff(config)
-    refused = nvr("--config", str(config), "update", "install", str(good), "--system-conf",
-                  str(conf), "--user", "b.beheerder", env=env)
+    env = {**staff(config), "NVR_RAUC_SYSTEM_CONF": str(conf)}     # the tests' seam
+    refused = nvr("--config", str(config), "update", "install", str(good),
+                  "--user", "b.beheerder", env=env)
     assert refused.returncode == 1
     assert "rauc install" not in refused.stderr
-    result = nvr("--config", str(config), "update", "install", str(good), "--system-conf",
-                 str(conf), "--user", "t.admin", env=env)
+    result = nvr("--config", str(config), "update", "install", str(good),
+                 "--user", "t.admin", env=env)
     assert result.returncode == 1                    # no RAUC service on this machine
     assert "rauc install failed" in result.stderr and "running system is unchanged" in \
         result.stderr, result.stderr
@@ -285,9 +285,10 @@ def test_install_calls_rauc_only_for_a_bundle_that_passed_the_check(site, tmp_pa
         with pytest.raises(UpdateRefused, match="older than the running"):
             install(older, device, gov.logbook, admin, installer=called.append)
         assert called == []
-        done = install(older, device, gov.logbook, admin, installer=called.append,
+        done = install(older, device, gov.logbook, admin,
+                       installer=lambda copy: called.append(copy.read_bytes()),
                        allow_downgrade="0.2 breaks the camera")
-        assert called == [older] and done.downgrade
+        assert called == [older.read_bytes()] and done.downgrade    # a private copy of it
         last = gov.logbook.db.execute(
             "SELECT action, reason FROM logbook WHERE book = 'usage' ORDER BY n DESC "
             "LIMIT 1").fetchone()
