@@ -241,7 +241,9 @@ def test_install_only_by_the_technisch_beheerder_R11_logged_before_rauc_runs(sit
     technisch beheerder's install is in the usage logbook with version and sha256 before RAUC
     is called; here RAUC's service is absent, so its failure is logged and said."""
     tmp, rootfs, conf, good = site
-    config = write_config(tmp_path)
+    # The bundle's private copy goes to data_dir, below its high-water mark: 99 %, as a test
+    # machine's disk may be past 90 % already (test_install_refuses_a_copy_that_would_pass...).
+    config = write_config(tmp_path, storage="high_water_percent = 99")
     env = {**staff(config), "NVR_RAUC_SYSTEM_CONF": str(conf)}     # the tests' seam
     refused = nvr("--config", str(config), "update", "install", str(good),
                   "--user", "b.beheerder", env=env)
@@ -334,6 +336,75 @@ class Pi:
         trial = text.split("[tryboot]")[1].split("boot_partition=")[1].split()[0]
         return default, trial
 
+
+
+def test_a_rauc_install_that_times_out_is_logged_said_and_leaves_no_copy(site, tmp_path,
+                                                                          monkeypatch):
+    """`rauc install` past its timeout (here a `rauc` that hangs, the timeout 1 s instead of
+    INSTALL_TIMEOUT's hour): `update-install-failed` in the usage logbook, a message that says
+    RAUC may still be writing, and the private copy of the bundle removed."""
+    import functools
+
+    from firmware.system import update
+    tmp, rootfs, conf, good = site
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "rauc").write_text(f'#!/bin/sh\n[ "$1" = install ] && exec sleep 60\n'
+                                  f'exec {shutil.which("rauc")} "$@"\n')
+    (bin_dir / "rauc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    try:
+        admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+        with pytest.raises(update.UpdateRefused, match="did not finish within 0 minutes; "
+                           "RAUC may still be writing the other slot: do not reboot into it"):
+            update.install(good, update.Device.from_system_conf(conf), gov.logbook, admin,
+                           installer=functools.partial(update.rauc_install, timeout=1),
+                           folder=folder)
+        why = json.loads(gov.logbook.db.execute(
+            "SELECT details FROM logbook WHERE book = 'usage' AND action = "
+            "'update-install-failed'").fetchone()["details"])["why"]
+    finally:
+        gov.close()
+    assert "rauc install did not finish" in why
+    assert list(folder.iterdir()) == []
+
+
+def test_the_install_timeout_covers_a_slot_written_at_2_mb_a_second():
+    """4 GiB of root and 512 MiB of boot image on a worn card at 2 MB/s, with room to spare."""
+    from firmware.system import update
+    assert update.INSTALL_TIMEOUT >= 1.25 * (4 * 2**30 + 512 * 2**20) / (2 * 10**6)
+
+
+def test_install_refuses_a_copy_that_would_pass_the_high_water_mark_R42(site, tmp_path):
+    """The private copy goes to the data disk: when it would take the disk past the store's
+    high-water mark (the store would erase footage for it) the install is refused and logged,
+    nothing copied."""
+    from firmware.system import update
+    tmp, rootfs, conf, good = site
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    usage = shutil.disk_usage(folder)
+    mark = (usage.total - usage.free) * 100 // usage.total     # the disk is at its mark
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    try:
+        admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+        called = []
+        with pytest.raises(update.UpdateRefused, match="no room for a copy"):
+            update.install(good, update.Device.from_system_conf(conf), gov.logbook, admin,
+                           installer=called.append, folder=folder, high_water_percent=mark)
+        refused = gov.logbook.db.execute(
+            "SELECT COUNT(*) FROM logbook WHERE book = 'usage' AND action = 'refused' AND "
+            "subject = 'update-install'").fetchone()[0]
+    finally:
+        gov.close()
+    assert called == [] and refused == 1 and list(folder.iterdir()) == []
 
 def test_tryboot_backend_commits_a_trial_that_was_marked_good(tmp_path):
     pi = Pi(tmp_path)
