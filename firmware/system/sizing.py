@@ -190,11 +190,6 @@ def logbook_bytes() -> int:
 def plan(cameras: Iterable[CameraConfig], motion_share: float, days: int = 28,
          storage: StorageConfig = StorageConfig()) -> Sizing:
     """The sizing of a device with these cameras (cfg.cameras) and storage settings."""
-    if storage.high_water_percent <= FS_RESERVE_PERCENT + FS_OVERHEAD_PERCENT:
-        raise ValueError(_("high_water_percent %(percent)s leaves the store no room on a disk "
-                           "whose file system takes %(fs)s %% for itself; set it higher",
-                           percent=storage.high_water_percent,
-                           fs=FS_RESERVE_PERCENT + FS_OVERHEAD_PERCENT))
     needs = tuple(camera_need(cam, motion_share, days, storage) for cam in cameras)
     return Sizing(needs, motion_share, days, logbook_bytes(), storage.high_water_percent)
 
