@@ -35,6 +35,7 @@ echo "user $(id -un)"
 echo "groups $(id -Gn)"
 env | sort | sed 's/^/env /'
 echo "args $*"
+[ -t 0 ] || echo "stdin $(cat)"
 """
 EVIL = """#!/bin/sh
 touch "$(dirname "$0")/evil-ran"
@@ -71,7 +72,8 @@ def _as_admin(work: Path, *args: str) -> dict:
     env = {"PATH": os.environ["PATH"], "W": str(work),
            "ADMIN": str(ROOT / "systemd" / "nvr-admin")}
     done = subprocess.run(["unshare", "--mount", "sh", str(work / "inside.sh"), *args],
-                          capture_output=True, text=True, env=env, timeout=60)
+                          capture_output=True, text=True, env=env, timeout=60,
+                          stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     shown = {"env": {}}
     for line in done.stdout.splitlines():
@@ -85,10 +87,19 @@ def _as_admin(work: Path, *args: str) -> dict:
 
 
 def test_sudo_nvr_admin_update_install_runs_as_nvr_web_with_the_group_nvr_update(device):
-    shown = _as_admin(device, "update", "install", "b.raucb", "--user", "t.admin")
+    """A bundle only root may read (the fleet's: 0600 in a 0700 folder) is opened by nvr-admin
+    and given to nvr as standard input, which nvr-web reads."""
+    private = device / "root-only"
+    private.mkdir(mode=0o700, exist_ok=True)
+    (private / "b.raucb").write_bytes(b"the bundle's bytes")
+    (private / "b.raucb").chmod(0o600)
+    shown = _as_admin(device, "update", "install", str(private / "b.raucb"), "--user",
+                      "t.admin")
     assert shown["user"] == "nvr-web"
     assert set(shown["groups"].split()) == {"nvr", "nvr-export", "nvr-update"}
-    assert shown["args"] == "--config /etc/nvr/nvr.toml update install b.raucb --user t.admin"
+    assert shown["args"] == (f"--config /etc/nvr/nvr.toml update install {private}/b.raucb "
+                             "--user t.admin --stdin")
+    assert shown["stdin"] == "the bundle's bytes"
 
 
 @pytest.mark.parametrize("args", [("user", "list"), ("update", "check", "b.raucb")])

@@ -338,6 +338,31 @@ class Pi:
 
 
 
+
+def test_install_from_an_open_file_as_nvr_admin_gives_it(site, tmp_path):
+    """nvr-admin opens the bundle as root and gives it as standard input (`--stdin`): the
+    bytes of that file are checked, installed and logged, under the name given."""
+    from firmware.system.update import Device, install
+    tmp, rootfs, conf, good = site
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    try:
+        admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+        handed = []
+        with open(good, "rb") as f:
+            install(Path("/media/stick/nvr.raucb"), Device.from_system_conf(conf), gov.logbook,
+                    admin, installer=lambda copy: handed.append(copy.read_bytes()),
+                    source=f.fileno())
+        details = json.loads(gov.logbook.db.execute(
+            "SELECT details FROM logbook WHERE book = 'usage' AND action = 'update-install'"
+        ).fetchone()["details"])
+    finally:
+        gov.close()
+    assert handed == [good.read_bytes()]
+    assert details["bundle"] == "/media/stick/nvr.raucb"
+    assert details["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
+
 def test_a_rauc_install_that_times_out_is_logged_said_and_leaves_no_copy(site, tmp_path,
                                                                           monkeypatch):
     """`rauc install` past its timeout (here a `rauc` that hangs, the timeout 1 s instead of

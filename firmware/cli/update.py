@@ -58,7 +58,8 @@ def cmd_install(args) -> int:
         actor = _login(gov, args, None)
         bundle = install(Path(args.bundle), device, gov.logbook, actor,
                          allow_downgrade=args.allow_downgrade, folder=cfg.storage.data_dir,
-                         high_water_percent=cfg.storage.high_water_percent)
+                         high_water_percent=cfg.storage.high_water_percent,
+                         source=0 if args.stdin else None)
     except UpdateRefused as exc:
         raise CliError(f"refused: {exc}") from None
     finally:
@@ -86,6 +87,9 @@ def add_parser(sub) -> None:
                             f"{SYSTEM_CONF}; check only: install uses {SYSTEM_CONF}, the one "
                             "RAUC installs with)")
         if name == "install":
+            p.add_argument("--stdin", action="store_true",
+                           help="read the bundle from standard input, BUNDLE only names it in "
+                                "the logbook (nvr-admin opens the bundle as root and does this)")
             p.add_argument("--user", required=True,
                            help="your account (technisch-beheerder); password from "
                                 "NVR_PASSWORD")

@@ -295,17 +295,21 @@ def rauc_install(bundle: Path, timeout: float = INSTALL_TIMEOUT) -> None:
                               "rauc)", detail=" ".join(result.stderr.split())))
 
 
-def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100) -> Path:
+def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
+                  source: int | None = None) -> Path:
     """Copy `bundle` once into a new private file: a fresh directory of ours (0700) in
     `folder`, the file made there with O_EXCL, 0600. What is checked, logged and installed is
     this copy; the path given may be swapped by anyone who can write its folder. The copy must
     leave `folder`'s disk below `high_water_percent`, or the store would erase footage for it
-    (R-42)."""
-    try:
-        source = os.open(bundle, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise UpdateRefused(_("there is no file %(bundle)s; give the path of the bundle "
-                              "(.raucb)", bundle=bundle)) from None
+    (R-42). `source`: the bundle already open (nvr-admin opens it as root), `bundle` then
+    only names it."""
+    opened = source is None
+    if opened:
+        try:
+            source = os.open(bundle, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise UpdateRefused(_("there is no file %(bundle)s; give the path of the bundle "
+                                  "(.raucb)", bundle=bundle)) from None
     try:
         info = os.fstat(source)
         if not stat.S_ISREG(info.st_mode):
@@ -333,24 +337,27 @@ def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100) -> 
             raise
         return copy
     finally:
-        os.close(source)
+        if opened:
+            os.close(source)
 
 
 def install(bundle: Path, device: Device, logbook, actor: Actor, *,
             allow_downgrade: str | None = None, running: str = __version__,
             run: Runner = _run, installer: Callable[[Path], None] = rauc_install,
-            folder: Path | None = None, high_water_percent: int = 100) -> Bundle:
+            folder: Path | None = None, high_water_percent: int = 100,
+            source: int | None = None) -> Bundle:
     """R-11: the technisch beheerder (Action.CONFIG) installs a bundle that passed `check`.
     The bundle is copied once into a private file in `folder` (the temporary directory by
     default; the CLI gives the data directory), which is checked, logged and handed to RAUC,
     and removed afterwards. The usage logbook gets the install (version, sha256, a
     downgrade's reason) before RAUC runs, and its failure after; a bundle refused by the check
-    is logged as refused."""
+    is logged as refused. `source`: a file descriptor of the bundle opened by the caller
+    (nvr-admin opens it as root and gives it as standard input), `bundle` then names it."""
     require(logbook, actor, Action.CONFIG, UpdateRefused)
     copy = None
     try:
         copy = _private_copy(Path(bundle), Path(folder or tempfile.gettempdir()),
-                             high_water_percent)
+                             high_water_percent, source)
         return _install_copy(bundle, copy, device, logbook, actor, allow_downgrade, running,
                              run, installer)
     except UpdateRefused as exc:
