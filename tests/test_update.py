@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -360,6 +361,24 @@ def test_install_from_an_open_file_as_nvr_admin_gives_it(site, tmp_path):
     finally:
         gov.close()
     assert handed == [good.read_bytes()]
+    assert details["bundle"] == "/media/stick/nvr.raucb"
+    assert details["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
+
+
+def test_nvr_update_install_stdin_takes_the_bundle_from_standard_input(site, tmp_path):
+    """`nvr update install NAME --stdin` (what nvr-admin runs): the bytes come from standard
+    input, NAME is only their name in the logbook; RAUC's service is absent here."""
+    tmp, rootfs, conf, good = site
+    config = write_config(tmp_path, storage="high_water_percent = 99")
+    env = {**staff(config), "NVR_RAUC_SYSTEM_CONF": str(conf)}
+    with open(good, "rb") as f:
+        done = subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                               "update", "install", "/media/stick/nvr.raucb", "--stdin",
+                               "--user", "t.admin"], stdin=f, capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=300)
+    assert "rauc install failed" in done.stderr, done.stderr
+    started = [e for e in _usage(config) if e["action"] == "update-install"]
+    details = json.loads(started[0]["details"])
     assert details["bundle"] == "/media/stick/nvr.raucb"
     assert details["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
 
