@@ -188,6 +188,14 @@ class Accounts:
                         "VALUES (?, ?, ?)", (role.value, HASHER.hash(code), time.time()))
         return code
 
+    def awaits_enrollment(self, role: Role) -> bool:
+        """Whether the first account of `role` is still to be made with an enrollment code (the
+        condition `add` applies): the first technisch-beheerder while no account exists, the
+        first manager while no manager is in force. `nvr firstboot` issues codes only then."""
+        if role is Role.TECHNICAL:
+            return self.count() == 0
+        return role is Role.MANAGER and not self._has_manager()
+
     def _use_enrollment_code(self, role: Role, code: str | None) -> bool:
         row = self.db.execute("SELECT code_hash FROM enrollment_codes WHERE role = ? AND "
                               "used IS NULL", (role.value,)).fetchone()
