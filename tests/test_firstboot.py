@@ -258,10 +258,12 @@ def test_without_an_image_default_the_template_for_a_pi_says_what_is_still_to_do
         assert cfg.cameras[0].source == "picamera2"
         assert (cfg.storage.data_dir, cfg.storage.key_dir) == (device.data, device.keys)
         assert cfg.web.host == "0.0.0.0"               # reachable by the central room
+        assert cfg.cameras[0].staff_in_view is True     # until someone answers art. 11
         # No DPIA yet, art. 11 unanswered: the camera does not record, the console says so.
         assert "Nog te doen: camera hoofdingang" not in shown
         assert "Nog te doen: camera entree neemt nog niet op: geen DPIA" in shown, shown
         assert "DPIA" in shown
+        assert "Nog te doen: er is geen bord vastgelegd (art. 6 lid 3)" in shown
         assert "camera 'entree' does not record yet" in done.stdout
         assert f"https://{HOSTNAME}:8443" in shown
     finally:

@@ -224,8 +224,8 @@ def ensure_config(path: Path, root: Path, device_id: str) -> str:
     try:
         parse(text, str(path), path.parent)
     except ConfigError as exc:
-        raise FirstbootError(_("the configuration made from %(origin)s is not valid (%(problems)s); "
-                               "fix %(origin)s or write %(path)s by hand (nvr init)",
+        raise FirstbootError(_("the configuration made from %(origin)s is not valid "
+                               "(%(problems)s); fix %(origin)s or write %(path)s by hand (nvr init)",
                                origin=origin, problems="; ".join(exc.problems),
                                path=str(path))) from None
     group = _ids(root, "group").get(GROUP, 0)
@@ -445,7 +445,8 @@ def console_text(report: Report, codes: dict[str, str]) -> str:
     addresses = ipv4_addresses()
     if addresses:
         lines.append(dutch("IP address(es) now: %(addresses)s", addresses=", ".join(addresses)))
-    lines.append(dutch("TLS certificate SHA-256: %(fingerprint)s", fingerprint=report.tls_fingerprint))
+    lines.append(dutch("TLS certificate SHA-256: %(fingerprint)s",
+                       fingerprint=report.tls_fingerprint))
     lines.append(dutch("Check that the browser shows this fingerprint before you log in."))
     for role, code in codes.items():
         lines += ["", dutch("One-time enrollment code for the first %(role)s: %(code)s",
