@@ -286,7 +286,7 @@ def ensure_keys(cfg, root: Path, hostname: str) -> list[Key]:
     from firmware.governance.logbook import MAC_KEY, SIGNING_KEY, DeviceSigner
     from firmware.storage.keys import KEY_BYTES, FileKeyProvider
     from firmware.system import clients
-    from firmware.web.server import CERT, KEY, ensure_certificate
+    from firmware.system.tls import CERT, KEY, ensure_certificate
     key_dir = cfg.storage.key_dir
     try:
         st = os.stat(key_dir)
