@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
+import time
 
 import pytest
 
@@ -44,10 +45,18 @@ def accounts(device: VirtualDevice) -> list[str]:
 
 
 def test_firstboot_ran_and_provisioned_hostname_and_keys(device, step):
-    with step("nvr-firstboot: unit, hostname, keys"):
-        state = dict(line.split("=", 1) for line in device.run(
-            f"systemctl show {UNIT} -p ActiveState -p Result -p ExecMainStatus").stdout.split())
-        assert state == {"ActiveState": "active", "Result": "success", "ExecMainStatus": "0"}
+    with step("nvr-firstboot: unit finished (sshd may answer before it)"):
+        deadline = time.monotonic() + 600
+        while True:
+            state = dict(line.split("=", 1) for line in device.run(
+                f"systemctl show {UNIT} -p ActiveState -p Result -p ExecMainStatus"
+            ).stdout.split())
+            if state["ActiveState"] != "activating" or time.monotonic() > deadline:
+                break
+            time.sleep(5)
+    assert state == {"ActiveState": "active", "Result": "success", "ExecMainStatus": "0"}, \
+        device.run(f"systemctl status {UNIT} --no-pager -l", check=False).stdout
+    with step("nvr-firstboot: hostname, keys"):
         serial = device.run("cat /sys/class/dmi/id/product_serial").stdout
         want = hostname_from_serial(serial)
         assert want == "nvr-a1c0ffee", serial          # systemtest/vm.py's -smbios serial
