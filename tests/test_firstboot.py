@@ -465,6 +465,13 @@ def test_the_unit_runs_before_the_services_every_boot_and_verifies(tmp_path):
     assert {"nvr-storage.service", "systemd-tmpfiles-setup.service"} <= set(
         settings["After"][0].split())
     assert "ConditionFirstBoot" not in unit            # every boot: the hostname, new codes
+    # Pulled in by each service (exportd may start by udev alone) and ordered before it, but
+    # never required: a failed provisioning does not keep the recorder from recording.
+    assert set(settings["WantedBy"][0].split()) == {
+        "multi-user.target", "nvr-recorder.service", "nvr-web.service", "nvr-exportd.service"}
+    assert "RequiredBy" not in settings and not any(
+        "nvr-firstboot" in (SYSTEMD / name).read_text()
+        for name in ("nvr-recorder.service", "nvr-web.service", "nvr-exportd.service"))
     assert settings["ExecStart"] == ["/usr/local/bin/nvr --config /etc/nvr/nvr.toml firstboot"]
     assert "ProtectHostname" not in settings
     if shutil.which("systemd-analyze") is None:
