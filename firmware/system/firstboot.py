@@ -463,48 +463,42 @@ def console_text(report: Report, codes: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def provision(config: Path | None = None, root: Path | None = None) -> Report:
-    """One run of first-boot provisioning. Raises FirstbootError when it cannot go on."""
-    from firmware.config import ConfigError, load
-    from firmware.governance.introduction import refusals, signage_warning
-    from firmware.i18n import in_dutch
-    root = root or system_root()
-    report = Report()
-    os.umask(0o027)
-
+def _name_the_device(report: Report, root: Path) -> None:
     found = board_hostname(root)
     if found is not None:
         report.hostname, source = found
         report.hostname_source = str(source)
         set_hostname(report.hostname, root)
-    else:
-        report.hostname = socket.gethostname()
-        report.findings.append(
-            "no serial number found (" + ", ".join(str(root / s) for s in SERIALS) +
-            f"): the hostname stays {report.hostname}")
-        report.todo.append(dutch("no serial number found: the hostname stays %(host)s",
-                                 host=report.hostname))
+        return
+    report.hostname = socket.gethostname()
+    report.findings.append("no serial number found (" + ", ".join(str(root / s) for s in SERIALS)
+                           + f"): the hostname stays {report.hostname}")
+    report.todo.append(dutch("no serial number found: the hostname stays %(host)s",
+                             host=report.hostname))
 
-    path = Path(config) if config else root / CONFIG
-    report.config = path
-    report.config_made_from = ensure_config(path, root, report.hostname)
+
+def _load(path: Path):
+    from firmware.config import ConfigError, load
     try:
-        cfg = load(path)
+        return load(path)
     except ConfigError as exc:
         raise FirstbootError(_("%(path)s is not a valid configuration (%(problems)s): fix it "
                                "(nvr config check), then reboot or run nvr firstboot",
                                path=str(path), problems="; ".join(exc.problems))) from None
 
-    report.keys = ensure_keys(cfg, root, report.hostname)
+
+def _findings(report: Report, cfg, root: Path) -> None:
+    """What is still to do: in English for the journal, in Dutch for the console."""
+    from firmware.governance.introduction import refusals, signage_warning
+    from firmware.i18n import in_dutch
     tls = next(k for k in report.keys if k.what == "TLS certificate")
-    report.tls_fingerprint = tls.fingerprint
     if report.hostname not in certificate_names(tls.path.read_bytes()):
         report.findings.append(f"the TLS certificate {tls.path} does not name {report.hostname} "
                                "(made under another hostname): browsers warn; to make a new one, "
                                "delete web-cert.pem and web-key.pem and reboot")
         report.todo.append(dutch("the TLS certificate does not name %(host)s: delete "
                                  "web-cert.pem and web-key.pem and restart", host=report.hostname))
-    medium = keys_beside_footage(cfg.storage.key_dir, cfg.storage.data_dir, root)
+    medium = keys_beside_footage(cfg.storage.key_dir, cfg.storage.data_dir, root)   # R-82
     if medium:
         report.findings.append(medium)
         report.todo.append(in_dutch(lambda: keys_beside_footage(cfg.storage.key_dir,
@@ -518,8 +512,24 @@ def provision(config: Path | None = None, root: Path | None = None) -> Report:
                                  camera=refused.camera, why=refused.dutch))
         report.findings.append(f"camera '{refused.camera}' does not record yet: "
                                f"{refused.message}")
-    report.url = web_url(cfg, report.hostname)
 
+
+def provision(config: Path | None = None, root: Path | None = None) -> Report:
+    """One run of first-boot provisioning, in the order of the module's docstring. Raises
+    FirstbootError when it cannot go on."""
+    root = root or system_root()
+    report = Report()
+    os.umask(0o027)
+    _name_the_device(report, root)
+    report.config = Path(config) if config else root / CONFIG
+    report.config_made_from = ensure_config(report.config, root, report.hostname)
+    cfg = _load(report.config)
+    report.keys = ensure_keys(cfg, root, report.hostname)
+    report.tls_fingerprint = next(k.fingerprint for k in report.keys
+                                  if k.what == "TLS certificate")
+    report.url = web_url(cfg, report.hostname)
+    _findings(report, cfg, root)
+    # The codes only where a person can read them; issued only then (never stuck unread).
     report.consoles = console_paths(root)
     codes: dict[str, str] = {}
     if report.consoles:
@@ -529,5 +539,4 @@ def provision(config: Path | None = None, root: Path | None = None) -> Report:
         report.findings.append("no console device to show enrollment codes on "
                                "(/dev/console, /dev/tty1): none issued")
     report.consoles = write_consoles(report.consoles, console_text(report, codes))
-    codes.clear()
     return report
