@@ -125,6 +125,15 @@ _SIZES = {"picamera2": (1920, 1080, 25), "synthetic": (1280, 720, 25),
           "file": (1280, 720, 25), "v4l2": (1280, 720, 25)}
 
 
+def config_text(source: str, introduction: Introduction, device_id: str) -> str:
+    """The configuration `nvr init` writes (also `nvr firstboot`'s when the image has none)."""
+    width, height, fps = _SIZES[source]
+    return _TEMPLATE.format(today=date.today().isoformat(), device_id=device_id, source=source,
+                            width=width, height=height, fps=fps,
+                            export_dir="" if source == "picamera2" else "usb-stand-in",
+                            **introduction.template_values())
+
+
 def init_device(directory: Path, source: str = "synthetic", *,
                 introduction: Introduction) -> Path:
     """Write a new device directory; refuse to touch an existing configuration or data."""
@@ -139,11 +148,7 @@ def init_device(directory: Path, source: str = "synthetic", *,
         raise InitError(_("%(directory)s is not empty; nvr init writes only into a new or empty "
                           "directory", directory=directory))
     host = re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower())[:32].strip("-") or "nvr"
-    width, height, fps = _SIZES[source]
-    text = _TEMPLATE.format(today=date.today().isoformat(), device_id=host, source=source,
-                            width=width, height=height, fps=fps,
-                            export_dir="" if source == "picamera2" else "usb-stand-in",
-                            **introduction.template_values())
+    text = config_text(source, introduction, host)
     path = directory / CONFIG_NAME
     # Validate before writing, so `init` never leaves a configuration that does not load.
     try:

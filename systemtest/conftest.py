@@ -60,6 +60,12 @@ def device(tmp_path_factory) -> VirtualDevice:
         shutil.copy(log, keep / log.name)
 
 
+def pytest_collection_modifyitems(items):
+    """test_provisioning.py first, on the first boot: its enrollment codes make the first
+    accounts (stick.first_accounts then finds them); the rest keeps file order."""
+    items.sort(key=lambda item: item.path.name != "test_provisioning.py")
+
+
 def pytest_terminal_summary(terminalreporter):
     if TIMES:
         terminalreporter.section("system test: how long each step took")

@@ -124,6 +124,7 @@ class VirtualDevice:
                     f"hostfwd=tcp:127.0.0.1:{self.port}-:22",
             "-device", "qemu-xhci,id=xhci",
             "-rtc", "base=utc,clock=host",
+            "-smbios", "type=1,serial=NVR-VM-0001-5e71a1c0ffee",   # nvr firstboot: nvr-a1c0ffee
             "-display", "none", "-monitor", "none", "-no-reboot",
             "-serial", f"file:{self.console_log}",
             "-qmp", f"unix:{self.qmp_path},server=on,wait=off",

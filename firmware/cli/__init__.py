@@ -17,6 +17,7 @@ from firmware import __version__
 from firmware.cli import (clients, decisions, device, exports, grants, holds, home, logbooks,
                           monitoring, people, recordings, reports, requests, selftest, sizing,
                           update, usb)
+from firmware.cli import firstboot
 from firmware.cli.common import EXIT_FAILED, EXIT_USAGE, CliError, _config, _store  # noqa: F401
 from firmware.config import CONFIG_ENV, ConfigError
 from firmware.storage.sink import StorageError
@@ -24,6 +25,7 @@ from firmware.storage.sink import StorageError
 # In the order `nvr --help` lists them.
 GROUPS = (device, recordings, holds, people, requests, exports, grants, home, reports, decisions,
           logbooks, clients, monitoring, usb, sizing, selftest, update)
+GROUPS += (firstboot,)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -201,13 +201,19 @@ class Accounts:
                         "VALUES (?, ?, ?)", (role.value, HASHER.hash(code), time.time()))
         return code
 
-    def _first_of_role(self, role: Role) -> bool:
-        """Whether an account of `role` would be the first made on the device (R-10): the
-        technisch-beheerder while there is no account, then the manager while none is in
-        force."""
+    def awaits_enrollment(self, role: Role) -> bool:
+        """Whether the first account of `role` is still to be made with an enrollment code (the
+        condition `add` applies): the first technisch-beheerder while no account exists, the
+        first manager while no manager is in force. `nvr firstboot` issues codes only then."""
         if role is Role.TECHNICAL:
             return self.count() == 0
-        return role is Role.MANAGER and self.count() > 0 and not self._has_manager()
+        return role is Role.MANAGER and not self._has_manager()
+
+    def _first_of_role(self, role: Role) -> bool:
+        """Whether an account of `role` would be the first made on the device now (R-10): the
+        technisch-beheerder while there is no account, then (only after it) the manager while
+        none is in force."""
+        return self.awaits_enrollment(role) and (role is Role.TECHNICAL or self.count() > 0)
 
     def enrollable(self) -> tuple[Role, ...]:
         """The roles whose first account its unused enrollment code can make now (the web's

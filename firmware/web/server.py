@@ -19,9 +19,6 @@ get_environ); without one SSL_CLIENT_VERIFY is "NONE".
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
-import os
 import socket
 import ssl
 import threading
@@ -29,12 +26,9 @@ from pathlib import Path
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-CERT, KEY = "web-cert.pem", "web-key.pem"
+from firmware.system.tls import CERT, KEY, ensure_certificate  # noqa: F401 (here before)
+
 TLS12_SUITES = ":".join((
     "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
     "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
@@ -58,30 +52,6 @@ def ask_client_certificates(context: ssl.SSLContext, ca_pem: str) -> ssl.SSLCont
     context.load_verify_locations(cadata=ca_pem)
     context.verify_flags |= X509_V_FLAG_NO_CHECK_TIME
     return context
-
-
-def ensure_certificate(key_dir: Path, hostname: str) -> tuple[Path, Path]:
-    cert_path, key_path = Path(key_dir) / CERT, Path(key_dir) / KEY
-    if cert_path.exists() and key_path.exists():
-        return cert_path, key_path
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = dt.datetime.now(dt.timezone.utc)
-    alt = [x509.DNSName(hostname), x509.DNSName("localhost"),
-           x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=825))
-            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .sign(key, hashes.SHA256()))
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, key.private_bytes(serialization.Encoding.PEM,
-                                   serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
-    os.close(fd)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, key_path
 
 
 PAGE_THREADS = 8                 # server threads beside the live streams
