@@ -173,7 +173,7 @@ def test_signage_section_follows_art_6_lid_3():
 
 @pytest.mark.parametrize("anchor", ["bill-of-materials", "storage-for-28-days",
                                     "assembly-and-gpio-wiring",
-                                    "installing-on-a-pi-until-the-image-exists",
+                                    "flashing-the-image-and-the-first-boot",
                                     "signage-cameratoezicht", "hardware-acceptance-checklist"])
 def test_links_of_the_guide_reach_its_sections(anchor):
     headings = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
