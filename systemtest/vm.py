@@ -71,6 +71,7 @@ class VirtualDevice:
         self.image, self.workdir = Path(image), Path(workdir)
         self.memory_mb, self.cpus = memory_mb, cpus
         self.overlay = self.workdir / "overlay.qcow2"
+        self.footage = self.workdir / "footage.qcow2"
         self.qmp_path = self.workdir / "qmp.sock"
         self.key = self.image / "id_ed25519"
         self.process: subprocess.Popen | None = None
@@ -80,6 +81,11 @@ class VirtualDevice:
         if new_disk:
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
                             str(self.image / "disk.raw"), str(self.overlay)], check=True)
+            # The footage SSD: a second disk, blank, 64 GB and sparse (room for 28 days of the
+            # virtual camera at 30 % motion, as `nvr selftest` asks: 47 GB by `nvr sizing`).
+            # The first boot formats it (image/rootfs/overlay/usr/lib/nvr/nvr-storage-setup).
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(self.footage),
+                            "64G"], check=True)
 
     @classmethod
     def attach(cls, workdir: Path) -> "VirtualDevice":
@@ -105,8 +111,15 @@ class VirtualDevice:
             "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max",
             "-smp", str(self.cpus), "-m", str(self.memory_mb),
             "-kernel", str(self.image / "vmlinuz"), "-initrd", str(self.image / "initrd.img"),
-            "-append", "console=ttyS0 root=/dev/vda rw panic=5",
+            # The root slot A (partition 5), read-only: the initramfs's overlayroot puts a RAM
+            # layer over it as the image's /etc/overlayroot.local.conf says (nothing about it
+            # here, as on the Pi). The boot partitions 2 and 3 are on the disk but QEMU does
+            # not read them: it starts the kernel itself.
+            # no_timer_check: the kernel's IO-APIC timer test misfires on a starved TCG host
+            # ("IO-APIC + timer doesn't work!", a panic seen on the boot after a power cut).
+            "-append", "console=ttyS0 root=/dev/vda5 ro panic=5 no_timer_check",
             "-drive", f"file={self.overlay},if=virtio,format=qcow2,cache=writeback",
+            "-drive", f"file={self.footage},if=virtio,format=qcow2,cache=writeback",
             "-nic", f"user,model=virtio-net-pci,restrict=on,"
                     f"hostfwd=tcp:127.0.0.1:{self.port}-:22",
             "-device", "qemu-xhci,id=xhci",

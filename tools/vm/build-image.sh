@@ -1,15 +1,19 @@
 #!/bin/bash
 # Build the virtual device's image: Debian bookworm (amd64) with the firmware, its units and a
-# recording configuration, as an ext4 disk plus the kernel and initrd to boot it with QEMU.
+# recording configuration, in the recorder's partition layout (image/assemble-disk.sh: config,
+# boot A/B, root A/B; the data partition is made at first boot), plus the kernel and initrd to
+# boot it with QEMU. The root is made by the same image/rootfs/install.sh as the Pi's image.
 #
 #   tools/vm/build-image.sh CACHE_DIR  ->  CACHE_DIR/<hash>/{disk.raw,vmlinuz,initrd.img,id_ed25519}
 #
 # Two layers, each cached by the hash of its inputs:
 #   base-<hash>.tar  mmdebstrap with guest-packages.txt and provision-system.sh (BASE_RECIPE, the
 #                    package list and the system settings: rebuilt rarely);
-#   <hash>/          the base unpacked, plus the firmware's wheels, systemd/ and the
-#                    configuration (provision.sh), made into an ext4 disk: rebuilt whenever
-#                    firmware/, systemd/ or pyproject.toml change.
+#   <hash>/          the base unpacked, plus image/rootfs/install.sh (the firmware's wheels,
+#                    systemd/, image/updates/, image/rootfs/overlay/) and the configuration
+#                    (provision.sh), assembled into a disk: rebuilt whenever firmware/,
+#                    systemd/, image/rootfs/, image/updates/, image/assemble-disk.sh or
+#                    pyproject.toml change.
 # The path of the image folder is the last line printed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +29,8 @@ hash_of() { (cd "$repo" && find "$@" -type f ! -name '*.pyc' ! -path '*/__pycach
 BASE_RECIPE=1
 base_key=$( (echo "$BASE_RECIPE"; hash_of tools/vm/guest-packages.txt \
     tools/vm/provision-system.sh tools/vm/chrony-synchronised) | sha256sum | cut -c1-16)
-key=$(hash_of tools/vm systemd firmware pyproject.toml)
+key=$(hash_of tools/vm systemd firmware pyproject.toml image/rootfs image/updates \
+    image/assemble-disk.sh)
 base="$cache/base-$base_key.tar"
 out="$cache/$key"
 if [ -f "$out/done" ]; then
@@ -71,11 +76,18 @@ python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/
 python3 -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$work/stage/wheelhouse" \
     "$repo" >>"$log" 2>&1 || failed "pip wheel"
 
-step "firmware layer: units, configuration, ssh key (provision.sh, chrooted)"
+step "firmware layer: image/rootfs/install.sh, configuration, ssh key (provision.sh, chrooted)"
 ssh-keygen -q -t ed25519 -N '' -C nvr-system-test -f "$work/id_ed25519"
 cp "$work/id_ed25519.pub" "$work/stage/authorized_keys"
-cp -r "$repo/systemd" "$work/stage/units"
-cp "$here/provision.sh" "$work/stage/"
+cp -r "$repo/systemd" "$work/stage/systemd"
+cp -r "$repo/image/updates" "$work/stage/updates"
+cp -r "$repo/image/rootfs/overlay" "$work/stage/overlay"
+cp "$repo/image/rootfs/install.sh" "$here/provision.sh" "$work/stage/"
+# A development update CA for this image (its keys are thrown away with the build folder): the
+# device's keyring, as image/build.sh installs the supplier's.
+sh "$repo/image/updates/dev-ca.sh" "$work/ca" "nvr virtual device" >>"$log" 2>&1 \
+    || failed dev-ca.sh
+cp "$work/ca/ca.cert.pem" "$work/stage/keyring.pem"
 mkdir "$work/root"
 tar -C "$work/root" --numeric-owner --xattrs -xpf "$base"
 cp -a "$work/stage" "$work/root/root/vm-stage"
@@ -85,16 +97,18 @@ unshare --mount --fork sh -c 'mount -t proc proc "$1/proc" && mount --rbind /dev
     || failed provision.sh
 rm -rf "$work/root/root/vm-stage"
 
-step "kernel, initrd and ext4 disk"
+step "kernel, initrd and the disk (image/assemble-disk.sh)"
 cp "$work"/root/boot/vmlinuz-* "$work/vmlinuz"
 cp "$work"/root/boot/initrd.img-* "$work/initrd.img"
-# 64 GB, sparse: room for 28 days of the virtual camera (250 kbit/s) at 30 % motion, as
-# `nvr selftest` asks of a device (47 GB by `nvr sizing`). The file holds only what is written,
-# the guest writes into a qcow2 overlay, and nothing is zeroed up front (a sparse file reads 0).
-truncate -s 64G "$work/disk.raw"
-mkfs.ext4 -q -E assume_storage_prezeroed=1 -L nvr-root -d "$work/root" "$work/disk.raw" \
-    >>"$log" 2>&1 || failed mkfs.ext4
-rm -rf "$work/root" "$work/stage" "$work/base-stage"
+# QEMU starts the kernel itself (-kernel/-initrd): the boot partitions are in the layout but
+# hold only cmdline.txt here (no Pi firmware reads them).
+mkdir "$work/boot"
+bash "$repo/image/assemble-disk.sh" "$work/root" "$work/boot" "$work/disk.raw" >>"$log" 2>&1 \
+    || failed assemble-disk.sh
+# 16 GB, sparse, as the medium the image is written to: the first boot grows partition 4 and
+# makes the data partition 7 to its end. Footage goes to a second disk (systemtest/vm.py).
+truncate -s 16G "$work/disk.raw"
+rm -rf "${work:?}/root" "$work/stage" "$work/base-stage" "${work:?}/boot" "$work/ca"
 
 touch "$work/done"
 if ! mv -T "$work" "$out" 2>/dev/null; then        # another checkout built the same inputs

@@ -1,40 +1,15 @@
 #!/bin/sh
 # The firmware layer of the image: runs chrooted in the unpacked base (build-image.sh), from the
-# staged folder /root/vm-stage: wheelhouse/, units/ (the repository's systemd/), authorized_keys.
+# staged folder /root/vm-stage: install.sh and what it takes (wheelhouse/, systemd/, updates/,
+# overlay/, keyring.pem; image/rootfs/install.sh), authorized_keys. What is VM-only is here:
+# the device configuration, SSH turned on with the test's key, the clock seam.
 set -eu
 stage=/root/vm-stage
 
-echo "--- the firmware: /opt/nvr, from the wheelhouse, no network"
-# The host's pip settings (PIP_* variables, its find-links and constraints) mean nothing here.
-for v in $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
-export PIP_CONFIG_FILE=/dev/null
-python3 -m venv /opt/nvr
-/opt/nvr/bin/pip install --quiet --disable-pip-version-check --no-index \
-    --find-links "$stage/wheelhouse" nvr-firmware
-ln -sf /opt/nvr/bin/nvr /usr/local/bin/nvr
-
-echo "--- the units, as systemd/ holds them"
-# *.service/.timer/.socket/.path -> /etc/systemd/system; sysusers.d and tmpfiles.d entries (a
-# folder of that name or a file named *sysusers*.conf / *tmpfiles*.conf) -> /usr/lib/...;
-# *.rules -> /usr/lib/udev/rules.d; nvr-admin -> /usr/local/sbin (docs/units.md when present);
-# anything else is reported, not guessed at.
-units=""
-for f in $(cd "$stage/units" && find . -type f | sort); do
-    name=$(basename "$f")
-    case "$f" in
-        *.service|*.timer|*.socket|*.path|*.target)
-            install -m 0644 "$stage/units/$f" /etc/systemd/system/
-            units="$units $name" ;;
-        *sysusers*.conf|*/sysusers.d/*.conf)
-            install -D -m 0644 "$stage/units/$f" "/usr/lib/sysusers.d/$name" ;;
-        *tmpfiles*.conf|*/tmpfiles.d/*.conf)
-            install -D -m 0644 "$stage/units/$f" "/usr/lib/tmpfiles.d/$name" ;;
-        *.rules) install -D -m 0644 "$stage/units/$f" "/usr/lib/udev/rules.d/$name" ;;
-        */nvr-admin) install -m 0755 "$stage/units/$f" /usr/local/sbin/nvr-admin ;;
-        *) echo "provision.sh: not installed (unknown kind): systemd/$f" ;;
-    esac
-done
-ls /usr/lib/sysusers.d/*nvr* >/dev/null 2>&1 && systemd-sysusers
+echo "--- the image's root: firmware, units, RAUC, overlay, read-only root (image/rootfs/install.sh)"
+sh "$stage/install.sh" "$stage"
+units=$(cd "$stage/systemd" && find . -type f \( -name '*.service' -o -name '*.timer' \
+    -o -name '*.socket' -o -name '*.path' -o -name '*.target' \) -exec basename {} \; | sort)
 
 echo "--- the device configuration: synthetic camera, small enough for an emulated CPU"
 nvr init /root/nvr-init --source synthetic --staff-in-view no \
@@ -67,10 +42,19 @@ else
 fi
 rm -rf /root/nvr-init
 nvr --config /etc/nvr/nvr.toml config check
+# The image's default configuration (the first boot copies it to /etc/nvr/nvr.toml when missing).
+install -D -m 0644 /etc/nvr/nvr.toml /usr/share/nvr/nvr.toml
 
-echo "--- ssh with the host's key of this image"
+echo "--- ssh turned on with the test's key, keys only (the image has it off)"
+# What a technisch beheerder does to turn SSH on (image/README.md, "SSH"), here in the image's
+# read-only root, as the tests need it from the first boot; sshd_config.d/nvr.conf refuses
+# passwords either way.
 install -d -m 0700 /root/.ssh
 install -m 0600 "$stage/authorized_keys" /root/.ssh/authorized_keys
+systemctl enable ssh.service
+# No Raspberry Pi firmware here (no tryboot, no /proc/device-tree): the update verdict would
+# fail at every boot. Not enabled in the virtual device; its backend is tested in tests/.
+systemctl disable nvr-update-verdict.service
 # /readyz asks chrony through the firmware's clock seam (provision-system.sh), for every nvr unit.
 for unit in $units; do
     case "$unit" in nvr-*.service)
@@ -80,16 +64,4 @@ for unit in $units; do
     esac
 done
 
-# Enabled: every unit with an [Install] section, except one whose `nvr COMMAND` the firmware
-# does not have yet (nvr-exportd.service before issue 13): named here, and by the test.
-for unit in $units; do
-    grep -q '^\[Install\]' "/etc/systemd/system/$unit" || continue
-    sub=$(sed -n 's|^ExecStart=.*/nvr .*--config [^ ]* \([a-z-]*\).*|\1|p' \
-        "/etc/systemd/system/$unit" | head -1)
-    if [ -n "$sub" ] && ! nvr "$sub" --help >/dev/null 2>&1; then
-        echo "not enabled: $unit (the firmware has no 'nvr $sub' yet)"
-        continue
-    fi
-    systemctl enable "$unit"
-done
-echo "units installed:$units"
+echo "units installed (enabled by install.sh):" $units
