@@ -136,7 +136,9 @@ def test_disk_passes_on_a_disk_with_room_and_leaves_no_file(tmp_path):
         assert not [p for p in data.iterdir() if p.name.startswith(".selftest")]
 
 
-def test_disk_fails_on_a_tiny_data_disk_space_and_write(tmp_path):
+def test_disk_fails_on_a_tiny_data_disk_and_does_not_write_it_full_R42(tmp_path):
+    """32 MB: the room fails; the speed is not measured, as a test file would take the disk
+    past its high-water mark (the store then erases footage) or full."""
     with tmpfs(tmp_path / "data", "32m") as data:
         config = _device(tmp_path)
         done = selftest(config, "--json", "--only", "disk")
@@ -144,7 +146,8 @@ def test_disk_fails_on_a_tiny_data_disk_space_and_write(tmp_path):
         row = rows(done)["disk"]
         assert row["status"] == "fail"
         assert "needed for 28 days" in row["finding"]
-        assert "could not be written and synced" in row["finding"]       # 64 MB on 32 MB
+        assert "write speed not measured" in row["finding"] and "R-42" in row["finding"]
+        assert "No space left" not in row["finding"]
         assert "larger data disk" in row["action"]
         assert not [p for p in data.iterdir() if p.name.startswith(".selftest")]
 
@@ -401,3 +404,20 @@ def test_r82_on_a_device_the_keys_belong_to_nvr_recorder(tmp_path):
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "owned by nvr-recorder" in rows(done)["keys"]["finding"]
+
+
+def test_disk_warns_without_measuring_when_the_store_is_near_its_mark_R42(tmp_path):
+    """A disk that holds the store but has footage up to 16 MB below the high-water mark (a
+    real ext4, the footage an fallocated file in data_dir): the room is fine, the speed is not
+    measured (a test file there would make the recorder erase footage), a warning, exit 0."""
+    from test_redteam14_sizing import ext4_disk
+    with ext4_disk(tmp_path / "data", 8 * 2**30) as data:
+        config = _device(tmp_path, storage="retention_days = 3",
+                         camera_extra="bitrate_kbps = 250")
+        usage = shutil.disk_usage(data)
+        footage = usage.total * 90 // 100 - (usage.total - usage.free) - 16 * 2**20
+        subprocess.run(["fallocate", "-l", str(footage), str(data / "footage")], check=True)
+        done = selftest(config, "--json", "--only", "disk")
+        row = rows(done)["disk"]
+        assert done.returncode == 0 and row["status"] == "warn", done.stdout
+        assert "write speed not measured" in row["finding"] and "R-42" in row["finding"]

@@ -93,9 +93,10 @@ def test_formula_as_written_in_hardware_md_R40():
     # Overheads: container and encryption well under 1 %, the index under 0.1 %.
     assert 0 < need.container_bytes + need.encryption_bytes < need.video_bytes * 0.01
     assert 0 < need.index_bytes < need.video_bytes * 0.001
-    # The disk: the store (cameras and logbooks) below the high-water mark of 90 % (R-42).
+    # The disk: the store (cameras and logbooks) below the high-water mark of 90 % (R-42),
+    # less what ext4 takes for itself (5 % reserved, 4 % inode tables and journal).
     total = need.bytes + sizing.logbook_bytes()
-    assert needed_bytes([cam], 0.3) == -(-total * 100 // 90)
+    assert needed_bytes([cam], 0.3) == -(-total * 100 // (90 - 5 - 4))
 
 
 def test_motion_all_the_time_records_everything_and_no_motion_nothing():
@@ -124,8 +125,8 @@ def test_a_higher_high_water_mark_needs_a_smaller_disk_R42():
 def test_cli_sizing_json_and_text(recorded_minute):
     cfg = load(recorded_minute)
     result = nvr("--config", str(recorded_minute), "sizing", "--motion-share", "0.1", "--json")
-    assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
+    assert result.returncode == (0 if out["data_disk"]["holds"] else 1), result.stderr
     expected = plan(cfg.cameras, 0.1, 28, cfg.storage)
     assert out["disk_bytes"] == expected.disk_bytes
     assert out["cameras"][0]["bytes"] == expected.cameras[0].bytes
@@ -136,7 +137,7 @@ def test_cli_sizing_json_and_text(recorded_minute):
     assert disk["holds"] == (disk["room_bytes"] >= disk["needed_bytes"])
 
     text = nvr("--config", str(recorded_minute), "sizing", "--motion-share", "10%")
-    assert text.returncode == 0, text.stderr
+    assert text.returncode == result.returncode, text.stderr
     gb = f"{expected.cameras[0].bytes / GB:,.1f} GB"
     assert "camera cam" in text.stdout and gb in text.stdout, text.stdout
     assert f"disk needed: {expected.disk_bytes / GB:,.1f} GB" in text.stdout
@@ -153,7 +154,7 @@ def test_cli_sizing_says_when_the_data_disk_is_too_small(tmp_path):
     cfg = load(config)
     assert len(cfg.cameras) == 2
     result = nvr("--config", str(config), "sizing", "--motion-share", "1")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr            # as nvr selftest's disk check
     assert "it does NOT hold the store" in result.stdout, result.stdout
     assert "larger disk, a lower bitrate_kbps" in result.stdout
     assert camera_need(cfg.cameras[0], 1.0).bytes > 7.5e12
@@ -172,6 +173,6 @@ def test_cli_sizing_on_a_new_device_measures_the_disk_data_dir_will_be_on(tmp_pa
     disk measured, and nothing is created."""
     config = write_config(tmp_path, data_dir="not-yet/data")
     result = nvr("--config", str(config), "sizing", "--json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode in (0, 1), result.stderr        # 1: this disk does not hold it
     assert json.loads(result.stdout)["data_disk"]["path"] == str(tmp_path)
     assert not (tmp_path / "not-yet").exists()

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -241,14 +242,16 @@ def test_install_only_by_the_technisch_beheerder_R11_logged_before_rauc_runs(sit
     technisch beheerder's install is in the usage logbook with version and sha256 before RAUC
     is called; here RAUC's service is absent, so its failure is logged and said."""
     tmp, rootfs, conf, good = site
-    config = write_config(tmp_path)
-    env = staff(config)
-    refused = nvr("--config", str(config), "update", "install", str(good), "--system-conf",
-                  str(conf), "--user", "b.beheerder", env=env)
+    # The bundle's private copy goes to data_dir, below its high-water mark: 99 %, as a test
+    # machine's disk may be past 90 % already (test_install_refuses_a_copy_that_would_pass...).
+    config = write_config(tmp_path, storage="high_water_percent = 99")
+    env = {**staff(config), "NVR_RAUC_SYSTEM_CONF": str(conf)}     # the tests' seam
+    refused = nvr("--config", str(config), "update", "install", str(good),
+                  "--user", "b.beheerder", env=env)
     assert refused.returncode == 1
     assert "rauc install" not in refused.stderr
-    result = nvr("--config", str(config), "update", "install", str(good), "--system-conf",
-                 str(conf), "--user", "t.admin", env=env)
+    result = nvr("--config", str(config), "update", "install", str(good),
+                 "--user", "t.admin", env=env)
     assert result.returncode == 1                    # no RAUC service on this machine
     assert "rauc install failed" in result.stderr and "running system is unchanged" in \
         result.stderr, result.stderr
@@ -285,9 +288,10 @@ def test_install_calls_rauc_only_for_a_bundle_that_passed_the_check(site, tmp_pa
         with pytest.raises(UpdateRefused, match="older than the running"):
             install(older, device, gov.logbook, admin, installer=called.append)
         assert called == []
-        done = install(older, device, gov.logbook, admin, installer=called.append,
+        done = install(older, device, gov.logbook, admin,
+                       installer=lambda copy: called.append(copy.read_bytes()),
                        allow_downgrade="0.2 breaks the camera")
-        assert called == [older] and done.downgrade
+        assert called == [older.read_bytes()] and done.downgrade    # a private copy of it
         last = gov.logbook.db.execute(
             "SELECT action, reason FROM logbook WHERE book = 'usage' ORDER BY n DESC "
             "LIMIT 1").fetchone()
@@ -334,6 +338,118 @@ class Pi:
         return default, trial
 
 
+
+
+def test_install_from_an_open_file_as_nvr_admin_gives_it(site, tmp_path):
+    """nvr-admin opens the bundle as root and gives it as standard input (`--stdin`): the
+    bytes of that file are checked, installed and logged, under the name given."""
+    from firmware.system.update import Device, install
+    tmp, rootfs, conf, good = site
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    try:
+        admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+        handed = []
+        with open(good, "rb") as f:
+            install(Path("/media/stick/nvr.raucb"), Device.from_system_conf(conf), gov.logbook,
+                    admin, installer=lambda copy: handed.append(copy.read_bytes()),
+                    source=f.fileno())
+        details = json.loads(gov.logbook.db.execute(
+            "SELECT details FROM logbook WHERE book = 'usage' AND action = 'update-install'"
+        ).fetchone()["details"])
+    finally:
+        gov.close()
+    assert handed == [good.read_bytes()]
+    assert details["bundle"] == "/media/stick/nvr.raucb"
+    assert details["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
+
+
+def test_nvr_update_install_stdin_takes_the_bundle_from_standard_input(site, tmp_path):
+    """`nvr update install NAME --stdin` (what nvr-admin runs): the bytes come from standard
+    input, NAME is only their name in the logbook; RAUC's service is absent here."""
+    tmp, rootfs, conf, good = site
+    config = write_config(tmp_path, storage="high_water_percent = 99")
+    env = {**staff(config), "NVR_RAUC_SYSTEM_CONF": str(conf)}
+    with open(good, "rb") as f:
+        done = subprocess.run([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                               "update", "install", "/media/stick/nvr.raucb", "--stdin",
+                               "--user", "t.admin"], stdin=f, capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=300)
+    assert "rauc install failed" in done.stderr, done.stderr
+    started = [e for e in _usage(config) if e["action"] == "update-install"]
+    details = json.loads(started[0]["details"])
+    assert details["bundle"] == "/media/stick/nvr.raucb"
+    assert details["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
+
+def test_a_rauc_install_that_times_out_is_logged_said_and_leaves_no_copy(site, tmp_path,
+                                                                          monkeypatch):
+    """`rauc install` past its timeout (here a `rauc` that hangs, the timeout 1 s instead of
+    INSTALL_TIMEOUT's hour): `update-install-failed` in the usage logbook, a message that says
+    RAUC may still be writing, and the private copy of the bundle removed."""
+    import functools
+
+    from firmware.system import update
+    tmp, rootfs, conf, good = site
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "rauc").write_text(f'#!/bin/sh\n[ "$1" = install ] && exec sleep 60\n'
+                                  f'exec {shutil.which("rauc")} "$@"\n')
+    (bin_dir / "rauc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    try:
+        admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+        with pytest.raises(update.UpdateRefused, match="did not finish within 0 minutes; "
+                           "RAUC may still be writing the other slot: do not reboot into it"):
+            update.install(good, update.Device.from_system_conf(conf), gov.logbook, admin,
+                           installer=functools.partial(update.rauc_install, timeout=1),
+                           folder=folder)
+        why = json.loads(gov.logbook.db.execute(
+            "SELECT details FROM logbook WHERE book = 'usage' AND action = "
+            "'update-install-failed'").fetchone()["details"])["why"]
+    finally:
+        gov.close()
+    assert "rauc install did not finish" in why
+    assert list(folder.iterdir()) == []
+
+
+def test_the_install_timeout_covers_a_slot_written_at_2_mb_a_second():
+    """4 GiB of root and 512 MiB of boot image on a worn card at 2 MB/s, with room to spare."""
+    from firmware.system import update
+    assert update.INSTALL_TIMEOUT >= 1.25 * (4 * 2**30 + 512 * 2**20) / (2 * 10**6)
+
+
+def test_install_refuses_a_copy_that_would_pass_the_high_water_mark_R42(site, tmp_path):
+    """The private copy goes to the data disk: when it would take the disk past the store's
+    high-water mark (the store would erase footage for it) the install is refused and logged,
+    nothing copied."""
+    from firmware.system import update
+    tmp, rootfs, conf, good = site
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    usage = shutil.disk_usage(folder)
+    mark = (usage.total - usage.free) * 100 // usage.total     # the disk is at its mark
+    config = write_config(tmp_path)
+    staff(config)
+    gov = Governance.open(load(config))
+    try:
+        admin = gov.accounts.authenticate("t.admin", PASSWORD).actor()
+        called = []
+        with pytest.raises(update.UpdateRefused, match="no room for a copy"):
+            update.install(good, update.Device.from_system_conf(conf), gov.logbook, admin,
+                           installer=called.append, folder=folder, high_water_percent=mark)
+        refused = gov.logbook.db.execute(
+            "SELECT COUNT(*) FROM logbook WHERE book = 'usage' AND action = 'refused' AND "
+            "subject = 'update-install'").fetchone()[0]
+    finally:
+        gov.close()
+    assert called == [] and refused == 1 and list(folder.iterdir()) == []
+
 def test_tryboot_backend_commits_a_trial_that_was_marked_good(tmp_path):
     pi = Pi(tmp_path)
     assert pi.rauc("get-primary") == "A"
@@ -366,8 +482,11 @@ def _verdict(tmp_path: Path, tryboot: bool, selftest_passes: bool) -> list[str]:
     for name in ("rauc", "systemctl"):
         (tmp_path / name).write_text(f'#!/bin/sh\necho {name} "$@" >> {calls}\n')
         (tmp_path / name).chmod(0o755)
+    (tmp_path / "selftest").write_text(f'#!/bin/sh\necho selftest "$@" >> {calls}\n'
+                                       f'exit {0 if selftest_passes else 1}\n')
+    (tmp_path / "selftest").chmod(0o755)
     env = {**os.environ, "NVR_BOOTLOADER_DT": str(tmp_path / "dt"),
-           "NVR_SELFTEST": "true" if selftest_passes else "false",
+           "NVR_SELFTEST": str(tmp_path / "selftest"),
            "RAUC": str(tmp_path / "rauc"), "SYSTEMCTL": str(tmp_path / "systemctl")}
     result = subprocess.run(["sh", str(UPDATES / "update-verdict")], capture_output=True,
                             text=True, env=env, timeout=30)
@@ -375,16 +494,31 @@ def _verdict(tmp_path: Path, tryboot: bool, selftest_passes: bool) -> list[str]:
     return calls.read_text().splitlines()
 
 
+# What says "the new system works" (image/updates/update-verdict): not disk room or the clock,
+# which a rollback cannot mend (a device sized for 10 % motion, a time server out of reach).
+ASKED = "selftest --only units,encoder,camera,keys"
+
+
 def test_verdict_keeps_a_trial_that_passes_nvr_selftest(tmp_path):
     assert _verdict(tmp_path, tryboot=True, selftest_passes=True) == [
-        "rauc status mark-good booted"]
+        ASKED, "rauc status mark-good booted"]
 
 
 def test_verdict_takes_back_a_trial_that_fails_nvr_selftest_and_reboots(tmp_path):
     assert _verdict(tmp_path, tryboot=True, selftest_passes=False) == [
-        "rauc status mark-bad booted", "systemctl reboot"]
+        ASKED, "rauc status mark-bad booted", "systemctl reboot"]
 
 
 def test_verdict_of_a_normal_boot_is_good_whatever_the_selftest(tmp_path):
     assert _verdict(tmp_path, tryboot=False, selftest_passes=False) == [
         "rauc status mark-good booted"]
+
+
+def test_verdict_asks_only_what_a_rollback_mends_not_disk_room_or_clock(tmp_path):
+    """The checks the verdict names are `nvr selftest --only`'s own (an unknown name would be
+    refused there, exit 2, and every trial sent back), and neither disk nor clock is among
+    them, so neither sends a working update back."""
+    from firmware.cli.selftest import _names
+    asked = _names(ASKED.split()[-1])
+    assert "disk" not in asked and "clock" not in asked
+    assert set(asked) == {"units", "encoder", "camera", "keys"}

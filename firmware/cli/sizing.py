@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from firmware.cli.common import _print
+from firmware.cli.common import EXIT_FAILED, _print
 
 
 def _share(text: str) -> float:
@@ -39,13 +39,15 @@ def _gb(n: float) -> str:
 def cmd_sizing(args) -> int:
     # The configuration is only read: nothing is changed, so nothing goes to the logbook.
     from firmware.config import load
-    from firmware.system.sizing import LOGBOOK_YEARS, check_disk, plan
+    from firmware.system.sizing import (FS_OVERHEAD_PERCENT, FS_RESERVE_PERCENT,
+                                        LOGBOOK_YEARS, check_disk, plan)
     cfg = load(args.config)
     sizing = plan(cfg.cameras, args.motion_share, args.days, cfg.storage)
     disk = check_disk(cfg.storage.data_dir, sizing)
+    failed = EXIT_FAILED if not disk.holds else 0        # as nvr selftest's disk check
     if args.json:
         _print({**sizing.to_json(), "data_disk": disk.to_json()}, True, "")
-        return 0
+        return failed
     lines = [f"storage for {sizing.days} days at {sizing.motion_share:.0%} of the time with "
              "motion (hardware.md, Storage for 28 days):"]
     for c in sizing.cameras:
@@ -53,7 +55,8 @@ def cmd_sizing(args) -> int:
                      f"{c.bitrate_kbps} kbit/s, {c.recorded_share:.0%} recorded: {_gb(c.bytes)}")
     lines += [f"  logbooks ({LOGBOOK_YEARS} years of use): {_gb(sizing.logbook_bytes)}",
               f"  store total: {_gb(sizing.store_bytes)}",
-              f"  free-space margin ({100 - sizing.high_water_percent} %, R-42): "
+              f"  free-space margin ({100 - sizing.high_water_percent} % above the mark, R-42, "
+              f"and {FS_RESERVE_PERCENT + FS_OVERHEAD_PERCENT} % the file system takes): "
               f"{_gb(sizing.margin_bytes)}",
               f"  disk needed: {_gb(sizing.disk_bytes)}",
               f"data disk {disk.path}: {_gb(disk.total)}, {_gb(disk.other_bytes)} used by other "
@@ -65,7 +68,7 @@ def cmd_sizing(args) -> int:
                      "larger disk, a lower bitrate_kbps, fewer cameras or motion zones that see "
                      "less (the store would erase footage before its 28 days, R-42)")
     print("\n".join(lines))
-    return 0
+    return failed
 
 
 def add_parser(sub) -> None:

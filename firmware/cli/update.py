@@ -12,7 +12,7 @@ from firmware.cli.common import CliError, _action, _group, _print
 def _device(args):
     from firmware.system.update import Device, UpdateRefused
     try:
-        return Device.from_system_conf(Path(args.system_conf))
+        return Device.from_system_conf(Path(args.system_conf or _install_conf()))
     except UpdateRefused as exc:
         raise CliError(str(exc)) from None
 
@@ -34,15 +34,32 @@ def cmd_check(args) -> int:
     return 0
 
 
+def _install_conf() -> Path:
+    """RAUC's own system.conf, the one `rauc install` uses (R-50: what is logged as checked
+    is what the device trusts); SYSTEM_CONF_ENV is the tests' seam, which nvr-admin does not
+    pass on (docs/units.md)."""
+    import os
+
+    from firmware.system.update import SYSTEM_CONF, SYSTEM_CONF_ENV
+    return Path(os.environ.get(SYSTEM_CONF_ENV) or SYSTEM_CONF)
+
+
 def cmd_install(args) -> int:
     from firmware.cli.common import _config, _governance, _login
     from firmware.system.update import UpdateRefused, install
+    if args.system_conf is not None:
+        raise CliError(f"refused: install checks a bundle against {_install_conf()} only, the "
+                       "configuration RAUC's service installs with; --system-conf is for "
+                       "nvr update check")
     device = _device(args)
-    gov = _governance(_config(args))
+    cfg = _config(args)
+    gov = _governance(cfg)
     try:
         actor = _login(gov, args, None)
         bundle = install(Path(args.bundle), device, gov.logbook, actor,
-                         allow_downgrade=args.allow_downgrade)
+                         allow_downgrade=args.allow_downgrade, folder=cfg.storage.data_dir,
+                         high_water_percent=cfg.storage.high_water_percent,
+                         source=0 if args.stdin else None)
     except UpdateRefused as exc:
         raise CliError(f"refused: {exc}") from None
     finally:
@@ -65,10 +82,14 @@ def add_parser(sub) -> None:
         p.add_argument("--allow-downgrade", metavar="REASON",
                        help="accept a version older than the running one, for this reason "
                             "(logged in the usage logbook when installed)")
-        p.add_argument("--system-conf", default=str(SYSTEM_CONF), metavar="FILE",
+        p.add_argument("--system-conf", metavar="FILE",
                        help=f"RAUC's system configuration: compatible and keyring (default "
-                            f"{SYSTEM_CONF})")
+                            f"{SYSTEM_CONF}; check only: install uses {SYSTEM_CONF}, the one "
+                            "RAUC installs with)")
         if name == "install":
+            p.add_argument("--stdin", action="store_true",
+                           help="read the bundle from standard input, BUNDLE only names it in "
+                                "the logbook (nvr-admin opens the bundle as root and does this)")
             p.add_argument("--user", required=True,
                            help="your account (technisch-beheerder); password from "
                                 "NVR_PASSWORD")

@@ -11,11 +11,13 @@ only, frames are counted and measured.
 
 from __future__ import annotations
 
+import errno
 import functools
 import glob
 import io
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import threading
@@ -31,7 +33,9 @@ OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
 CAMERA_FRAMES = 5             # frames each camera must deliver ...
 CAMERA_BOUND = 10.0           # ... within this many seconds
-WRITE_BYTES = 64 * 2**20      # written and fsynced in the data directory to time the disk
+WRITE_BYTES = 64 * 2**20      # written and fsynced in the data directory to time the disk ...
+WRITE_LEAVE = 32 * 2**20      # ... at most up to this far below the high-water mark (R-42) ...
+WRITE_LEAST = 8 * 2**20       # ... and not at all when less than this would fit there
 WRITE_MARGIN = 4              # the disk must write this many times the cameras' bitrate
 MOTION_SHARE = 0.3            # share of the time with motion for the disk's room (as nvr sizing)
 SERVICE_USER = "nvr-recorder"         # owns the key files on a device (docs/units.md)
@@ -258,12 +262,22 @@ def check_encoder(cfg: Config) -> Result:
 
 # --- disk ---------------------------------------------------------------------------------------
 
+def write_room(directory: Path, high_water_percent: int) -> int:
+    """How much the write test may write in `directory`: WRITE_BYTES at most, and no closer
+    than WRITE_LEAVE to the store's high-water mark, counted as the store counts it (the whole
+    filesystem, total minus free: EncryptedStore.disk_used). Past the mark the recorder's next
+    segment erases the oldest footage (R-42); on a full disk its write fails."""
+    usage = shutil.disk_usage(directory)
+    below_mark = usage.total * high_water_percent // 100 - (usage.total - usage.free)
+    return min(WRITE_BYTES, below_mark - WRITE_LEAVE)
+
+
 def write_speed(directory: Path, size: int = WRITE_BYTES) -> float:
-    """Bytes a second written and fsynced to a temporary file in `directory` (removed after);
-    raises OSError when it cannot be written."""
-    chunk = os.urandom(4 * 2**20)
-    path = directory / f".selftest-{os.getpid()}.tmp"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Bytes a second written and fsynced to an unnamed file in `directory` (O_TMPFILE): it
+    has no name to leave behind, whatever stops the selftest (SIGTERM, SIGKILL, a power cut
+    frees it at the next mount). Raises OSError when it cannot be written."""
+    chunk = os.urandom(min(size, 4 * 2**20))
+    fd = os.open(directory, os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o600)
     try:
         began = time.monotonic()
         left = size
@@ -273,7 +287,6 @@ def write_speed(directory: Path, size: int = WRITE_BYTES) -> float:
         return size / max(time.monotonic() - began, 1e-6)
     finally:
         os.close(fd)
-        path.unlink(missing_ok=True)
 
 
 def check_disk(cfg: Config, motion_share: float = MOTION_SHARE) -> Result:
@@ -301,13 +314,26 @@ def check_disk(cfg: Config, motion_share: float = MOTION_SHARE) -> Result:
         actions.append("use a larger data disk, or lower bitrate_kbps (nvr sizing shows what "
                        "each camera needs)")
     rate = sum(stored_bytes_per_second(cam, s) for cam in cfg.cameras)
-    try:
-        speed = write_speed(s.data_dir)
-    except OSError as exc:
-        problems.append(f"{_mb(WRITE_BYTES)} could not be written and synced in {s.data_dir}: "
-                        f"{exc.strerror or exc}")
-        actions.append("check the data disk (mounted, writable, not full)")
-        speed = None
+    size = write_room(s.data_dir, s.high_water_percent)
+    speed, unmeasured = None, ""
+    if size < WRITE_LEAST:
+        unmeasured = (f"write speed not measured: {_mb(max(size + WRITE_LEAVE, 0))} left below "
+                      f"the {s.high_water_percent}% high-water mark, and a test file there "
+                      "would make the recorder erase footage (R-42)")
+        actions.append("measure it on an emptier disk: before footage fills it, or with the "
+                       "recorder stopped and room below the mark")
+    else:
+        try:
+            speed = write_speed(s.data_dir, size)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR):
+                unmeasured = (f"write speed not measured: the filesystem of {s.data_dir} "
+                              "makes no unnamed files (O_TMPFILE)")
+                actions.append("use ext4 for the data disk (hardware.md)")
+            else:
+                problems.append(f"{_mb(size)} could not be written and synced in "
+                                f"{s.data_dir}: {exc.strerror or exc}")
+                actions.append("check the data disk (mounted, writable, not full)")
     if speed is not None:
         written = (f"writes {_mb(speed)}/s (at least {WRITE_MARGIN}x the "
                    f"{_mb(rate)}/s the cameras store while all record)")
@@ -315,7 +341,10 @@ def check_disk(cfg: Config, motion_share: float = MOTION_SHARE) -> Result:
             problems.append(written)
             actions.append("use a faster disk (an SSD or an A2 high-endurance card)")
     if problems:
-        return Result("disk", FAIL, "; ".join(problems), "; ".join(actions))
+        return Result("disk", FAIL, "; ".join(problems + [unmeasured] * bool(unmeasured)),
+                      "; ".join(actions))
+    if unmeasured:
+        return Result("disk", WARN, f"{space}; {unmeasured}", "; ".join(actions))
     return Result("disk", OK, f"{space}; {written}")
 
 

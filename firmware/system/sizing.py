@@ -24,6 +24,15 @@ On top of the video the store writes (measured, see tests/test_sizing.py):
   LOGBOOK_ENTRIES_PER_DAY entries of at most LOGBOOK_ENTRY_BYTES for LOGBOOK_YEARS.
 The store erases the oldest footage once the disk is fuller than `high_water_percent` (R-42,
 EncryptedStore.ensure_capacity), so the disk must be that much larger: the free-space margin.
+The store counts the disk as the file system reports it (total minus what may still be
+written), so what the file system takes for itself counts as full too: on ext4 made with
+mkfs.ext4's defaults the 5 % reserved for root, and the inode tables, journal and bitmaps, which
+the file system's size (statvfs) already leaves out: FS_OVERHEAD_PERCENT. Measured on empty
+ext4 file systems (mkfs.ext4 defaults, e2fsprogs 1.47) of 5 GiB to 2,000 GiB, the room below a
+90 % mark was 81.8 % to 83.5 % of the disk; 1 GiB gave 79 %, smaller than any data disk here.
+So the disk needed is the store / (high water - reserve - overhead):
+
+    disk = store x 100 / (high_water_percent - FS_RESERVE_PERCENT - FS_OVERHEAD_PERCENT)
 
 Sizes are in GB of 10^9 bytes, as disks are sold.
 """
@@ -62,6 +71,9 @@ INDEX_EVENT_BYTES = 256
 LOGBOOK_ENTRY_BYTES = 2048
 LOGBOOK_ENTRIES_PER_DAY = 200
 LOGBOOK_YEARS = 10
+# What ext4 takes of a disk (mkfs.ext4's defaults), counted by the store as full (R-42).
+FS_RESERVE_PERCENT = 5        # reserved blocks for root (mkfs.ext4 -m 5)
+FS_OVERHEAD_PERCENT = 4       # inode tables, journal, bitmaps (3.2 % measured at 5 GiB)
 
 
 @dataclass(frozen=True)
@@ -111,9 +123,15 @@ class Sizing:
         return sum(c.bytes for c in self.cameras) + self.logbook_bytes
 
     @property
+    def usable_percent(self) -> int:
+        """The share of a disk the store may fill: below its high-water mark, less what the
+        file system takes for itself (counted as full by the store, R-42)."""
+        return self.high_water_percent - FS_RESERVE_PERCENT - FS_OVERHEAD_PERCENT
+
+    @property
     def disk_bytes(self) -> int:
         """The disk size at which the store stays below its high-water mark (R-42)."""
-        return -(-self.store_bytes * 100 // self.high_water_percent)
+        return -(-self.store_bytes * 100 // self.usable_percent)
 
     @property
     def margin_bytes(self) -> int:
@@ -125,6 +143,7 @@ class Sizing:
                 "cameras": [c.to_json() for c in self.cameras],
                 "logbook_bytes": self.logbook_bytes, "store_bytes": self.store_bytes,
                 "high_water_percent": self.high_water_percent,
+                "filesystem_percent": FS_RESERVE_PERCENT + FS_OVERHEAD_PERCENT,
                 "margin_bytes": self.margin_bytes, "disk_bytes": self.disk_bytes,
                 "disk_gb": round(self.disk_bytes / GB, 1)}
 

@@ -10,7 +10,13 @@ A bundle is installed only when all of this holds, each checked here and nowhere
   here with `veritysetup verify`; on the device `rauc install` reads it through dm-verity too;
 - its compatible string is the device's (system.conf [system] compatible);
 - its version is not lower than the running firmware's, unless a downgrade is allowed with a
-  reason, which goes into the usage logbook.
+  reason in words (R-01's rule for every reason: governance/access.py visible_length), which
+  goes into the usage logbook.
+`install` first copies the bundle once into a private file (a fresh 0700 directory, the file
+made with O_EXCL, 0600) and checks, hashes, logs and hands RAUC that copy, so the bytes RAUC
+installs are the bytes checked and logged, whoever can write the folder the bundle came from
+(a USB stick, /tmp); the copy is removed afterwards. It checks against RAUC's own system.conf
+(SYSTEM_CONF, the one `rauc install` uses), never one of the caller's choosing.
 Only the technisch beheerder installs (R-11: system configuration, Action.CONFIG); the install
 is logged in the usage logbook (art. 7 lid 2, R-50) with the bundle's version and sha256,
 before `rauc install` runs, and its outcome after. The layout, the keys and the fallback after a
@@ -20,20 +26,37 @@ failed boot are in image/updates/README.md.
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import hashlib
+import os
 import re
+import shutil
+import stat
 import struct
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from firmware import __version__
-from firmware.governance.access import require
+from firmware.governance.access import MIN_REASON, require, visible_length
 from firmware.governance.roles import Action, Actor
 from firmware.i18n import _
 
 SYSTEM_CONF = Path("/etc/rauc/system.conf")
+# The test seam for `nvr update install`'s system.conf (tests/test_update.py): a test machine
+# has no /etc/rauc. nvr-admin runs nvr with a clean environment under sudo, so an administrator
+# cannot set it; only root's own environment can (docs/units.md).
+SYSTEM_CONF_ENV = "NVR_RAUC_SYSTEM_CONF"
+# `rauc install` writes a boot image (512 MiB) and a root image (4 GiB) into the other slot and
+# reads the bundle through dm-verity. A worn microSD card may write no faster than 2 MB/s
+# sustained (a Class 10 / V10 card promises 10 MB/s): 4.5 GiB / 2 MB/s = 2416 s; with the read
+# of the bundle and RAUC's checks, an hour.
+SLOT_BYTES = 4 * 2**30 + 512 * 2**20
+SLOWEST_WRITE = 2 * 10**6
+INSTALL_TIMEOUT = 3600
+assert INSTALL_TIMEOUT >= 1.25 * SLOT_BYTES / SLOWEST_WRITE
 BLOCK = 4096                       # RAUC's verity data and hash block size
 VERSION = re.compile(r"\d+(\.\d+)*")
 INFO_FIELDS = {"Compatible": "compatible", "Version": "version", "Bundle Format": "format",
@@ -107,6 +130,24 @@ def version_key(text: str) -> tuple[int, ...]:
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=600)
+
+
+def _not_regular(bundle: Path, mode: int) -> UpdateRefused:
+    kind = (_("a directory") if stat.S_ISDIR(mode)
+            else _("a named pipe (fifo)") if stat.S_ISFIFO(mode) else _("a device or socket"))
+    return UpdateRefused(_("%(bundle)s is not a regular file: %(kind)s; give the path of the "
+                           "bundle file (.raucb)", bundle=bundle, kind=kind))
+
+
+def _regular(bundle: Path) -> None:
+    """Raise UpdateRefused unless `bundle` is a regular file (following a symlink)."""
+    try:
+        mode = os.stat(bundle).st_mode
+    except FileNotFoundError:
+        raise UpdateRefused(_("there is no file %(bundle)s; give the path of the bundle "
+                              "(.raucb)", bundle=bundle)) from None
+    if not stat.S_ISREG(mode):
+        raise _not_regular(bundle, mode)
 
 
 def _info(bundle: Path, device: Device, run: Runner) -> dict:
@@ -202,9 +243,7 @@ def check(bundle: Path, device: Device, *, allow_downgrade: str | None = None,
     """The check before install; raises UpdateRefused with what is wrong and what to do.
     `allow_downgrade` is the reason a lower version may go on (None: it may not)."""
     bundle = Path(bundle)
-    if not bundle.is_file():
-        raise UpdateRefused(_("there is no file %(bundle)s; give the path of the bundle "
-                              "(.raucb)", bundle=bundle))
+    _regular(bundle)
     fields = _info(bundle, device, run)
     if fields.get("format") != "verity":
         raise UpdateRefused(_("%(bundle)s is in RAUC's %(format)r format; this device "
@@ -221,46 +260,135 @@ def check(bundle: Path, device: Device, *, allow_downgrade: str | None = None,
                               bundle=bundle, theirs=fields.get("compatible"),
                               ours=device.compatible))
     downgrade = version_key(fields["version"]) < version_key(running)
-    if downgrade and not (allow_downgrade and allow_downgrade.strip()):
+    if downgrade and not allow_downgrade:
         raise UpdateRefused(_("%(bundle)s holds version %(version)s, older than the running "
                               "%(running)s; a downgrade only on purpose: --allow-downgrade "
                               "'REASON' (the reason goes into the usage logbook)",
                               bundle=bundle, version=fields["version"], running=running))
+    if downgrade and visible_length(allow_downgrade) < MIN_REASON:     # R-01's rule
+        raise UpdateRefused(_("the reason for the downgrade to %(version)s must be in words, "
+                              "at least %(count)s visible characters: why the older version "
+                              "must go on (it goes into the usage logbook)",
+                              version=fields["version"], count=MIN_REASON))
     return Bundle(str(bundle), fields["compatible"], fields["version"], running,
                   _sha256(bundle), downgrade)
 
 
-def rauc_install(bundle: Path) -> None:
+def rauc_install(bundle: Path, timeout: float = INSTALL_TIMEOUT) -> None:
     """The seam to RAUC's service: `rauc install`, which writes the other slot and makes it
     the one tried at the next boot. Needs the device's RAUC service and slots."""
-    result = _run(["rauc", "install", str(bundle)])
+    try:
+        result = subprocess.run(["rauc", "install", str(bundle)], capture_output=True,
+                                text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise UpdateRefused(_("rauc install did not finish within %(minutes)s minutes; RAUC "
+                              "may still be writing the other slot: do not reboot into it; "
+                              "see `rauc status` and the journal (journalctl -u rauc), and "
+                              "install again when it is idle", minutes=round(timeout / 60))
+                            ) from None
+    except FileNotFoundError:
+        raise UpdateRefused(_("the rauc command is missing (Debian package rauc): it comes "
+                              "with the image; without it no bundle can be installed")) from None
     if result.returncode != 0:
         raise UpdateRefused(_("rauc install failed: %(detail)s; the running system is "
                               "unchanged; see `rauc status` and the journal (journalctl -u "
                               "rauc)", detail=" ".join(result.stderr.split())))
 
 
+def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
+                  source: int | None = None) -> Path:
+    """Copy `bundle` once into a new private file: a fresh directory of ours (0700) in
+    `folder`, the file made there with O_EXCL, 0600. What is checked, logged and installed is
+    this copy; the path given may be swapped by anyone who can write its folder. The copy must
+    leave `folder`'s disk below `high_water_percent`, or the store would erase footage for it
+    (R-42). `source`: the bundle already open (nvr-admin opens it as root), `bundle` then
+    only names it."""
+    opened = source is None
+    if opened:
+        try:
+            source = os.open(bundle, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise UpdateRefused(_("there is no file %(bundle)s; give the path of the bundle "
+                                  "(.raucb)", bundle=bundle)) from None
+    try:
+        info = os.fstat(source)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(bundle, info.st_mode)
+        usage = shutil.disk_usage(folder)
+        if usage.total - usage.free + info.st_size > usage.total * high_water_percent // 100:
+            raise UpdateRefused(_("%(folder)s has no room for a copy of %(bundle)s (%(size)s "
+                                  "MB) below its %(percent)s%% high-water mark; the store "
+                                  "would erase footage for it (R-42): free room on that disk "
+                                  "and install again", folder=folder, bundle=bundle,
+                                  size=round(info.st_size / 1e6), percent=high_water_percent))
+        private = Path(tempfile.mkdtemp(prefix=".nvr-update-", dir=folder))
+        copy = private / "bundle.raucb"
+        try:
+            target = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o600)
+            try:
+                with open(source, "rb", closefd=False) as src, \
+                        open(target, "wb", closefd=False) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            finally:
+                os.close(target)
+        except BaseException:
+            shutil.rmtree(private, ignore_errors=True)
+            raise
+        return copy
+    finally:
+        if opened:
+            os.close(source)
+
+
 def install(bundle: Path, device: Device, logbook, actor: Actor, *,
             allow_downgrade: str | None = None, running: str = __version__,
-            run: Runner = _run, installer: Callable[[Path], None] = rauc_install) -> Bundle:
+            run: Runner = _run, installer: Callable[[Path], None] = rauc_install,
+            folder: Path | None = None, high_water_percent: int = 100,
+            source: int | None = None) -> Bundle:
     """R-11: the technisch beheerder (Action.CONFIG) installs a bundle that passed `check`.
-    The usage logbook gets the install (version, sha256, a downgrade's reason) before RAUC
-    runs, and its failure after; a bundle refused by the check is logged as refused."""
+    The bundle is copied once into a private file in `folder` (the temporary directory by
+    default; the CLI gives the data directory), which is checked, logged and handed to RAUC,
+    and removed afterwards. The usage logbook gets the install (version, sha256, a
+    downgrade's reason) before RAUC runs, and its failure after; a bundle refused by the check
+    is logged as refused. `source`: a file descriptor of the bundle opened by the caller
+    (nvr-admin opens it as root and gives it as standard input), `bundle` then names it."""
     require(logbook, actor, Action.CONFIG, UpdateRefused)
+    copy = None
     try:
-        checked = check(bundle, device, allow_downgrade=allow_downgrade, running=running,
-                        run=run)
+        copy = _private_copy(Path(bundle), Path(folder or tempfile.gettempdir()),
+                             high_water_percent, source)
+        return _install_copy(bundle, copy, device, logbook, actor, allow_downgrade, running,
+                             run, installer)
     except UpdateRefused as exc:
-        logbook.append("usage", actor.name, "refused", subject="update-install",
-                       details={"bundle": str(bundle), "why": str(exc)})
+        if copy is None:
+            logbook.append("usage", actor.name, "refused", subject="update-install",
+                           details={"bundle": str(bundle), "why": str(exc)})
         raise
+    finally:
+        if copy is not None:
+            shutil.rmtree(copy.parent, ignore_errors=True)
+
+
+def _install_copy(bundle: Path, copy: Path, device: Device, logbook, actor: Actor,
+                  allow_downgrade: str | None, running: str, run: Runner,
+                  installer: Callable[[Path], None]) -> Bundle:
+    try:
+        checked = dataclasses.replace(
+            check(copy, device, allow_downgrade=allow_downgrade, running=running, run=run),
+            path=str(bundle))
+    except UpdateRefused as exc:
+        why = str(exc).replace(str(copy), str(bundle))
+        logbook.append("usage", actor.name, "refused", subject="update-install",
+                       details={"bundle": str(bundle), "why": why})
+        raise UpdateRefused(why) from None
     logbook.append("usage", actor.name, "update-install", subject=f"firmware {checked.version}",
                    reason=allow_downgrade if checked.downgrade else "",
                    details={"bundle": checked.path, "version": checked.version,
                             "running": checked.running, "compatible": checked.compatible,
                             "sha256": checked.sha256, "downgrade": checked.downgrade})
     try:
-        installer(Path(bundle))
+        installer(copy)
     except UpdateRefused as exc:
         logbook.append("usage", actor.name, "update-install-failed",
                        subject=f"firmware {checked.version}",
