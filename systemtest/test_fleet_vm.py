@@ -8,7 +8,6 @@ run on the same guest after the device's own checks, and leave it recording."""
 from __future__ import annotations
 
 import grp
-import hashlib
 import json
 import os
 import re
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from systemtest.stick import STAFF, STAFF_PASSWORD, first_accounts
+from systemtest.stick import STAFF_PASSWORD, first_accounts
 from systemtest.test_device import RECORDER, main_pid, readyz, segments, wait_for
 from systemtest.vm import VirtualDevice
 
