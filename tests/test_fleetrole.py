@@ -187,7 +187,7 @@ def test_beheer_runs_nothing_but_nvr_admin_with_sudo_R11(device):
 
 @needs_root
 @pytest.mark.parametrize("args", [
-    "run", "web --help", "init /tmp/x", "ingest cam x.mp4", "exportd", "user reset t.admin",
+    "run", "web --help", "init /tmp/x", "ingest cam x.mp4", "exportd", "export verify /tmp/x",
     "--config /tmp/evil.toml user list", "-v user list", "segment play 1",
     "export create --request 1", "logbook export", "request play 1", "usb unlock",
     "recordings", "shell", ""])

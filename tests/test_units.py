@@ -272,11 +272,12 @@ def test_usb_rule_tags_and_pulls_in_exportd_and_never_mounts():
 
 
 @pytest.mark.parametrize("args,user", [
+    (("ingest", "clip.mp4", "--camera", "cam"), "nvr-recorder"),
     (("retention", "run"), "nvr-recorder"),
     (("recordings", "verify", "--json"), "nvr-recorder"),
     (("recordings", "list"), "nvr-web"),
     (("user", "list"), "nvr-web"),
-    (("segment", "play", "ID", "--user", "b.beheerder"), "nvr-web"),
+    (("segment", "play", "ID"), "nvr-web"),
 ])
 def test_nvr_admin_runs_each_command_as_the_user_whose_files_it_touches(args, user, tmp_path):
     """The administrator's wrapper (docs/units.md): store owners as the recorder, the rest as
