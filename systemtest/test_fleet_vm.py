@@ -1,7 +1,9 @@
 """The fleet's playbooks run for real against the virtual device (issue 14 item 4, "the fleet
 playbook runs against the virtual device"): the venv's `ansible-playbook` on the host drives the
-guest over its ssh port forward as root (no sudo in the guest: `ansible_become: false`,
-image/fleet/README.md), the central room being this host (`ansible_connection: local`, its
+guest over its ssh port forward as the technisch beheerder's account `beheer`, with the image's
+key and without become: its only root is `sudo nvr-admin` (R-11, image/fleet/README.md); only
+the development playbook dev-wheel-update.yml logs in as root, which the virtual device allows
+for its test harness alone (tools/vm/provision.sh). The central room is this host (`ansible_connection: local`, its
 Prometheus directory in the test's tmp dir). The file sorts after test_device.py, so these checks
 run on the same guest after the device's own checks, and leave it recording."""
 
@@ -48,7 +50,7 @@ class Fleet:
         self.device, self.tmp = device, tmp
         self.prometheus_dir = tmp / "prometheus"
         self.inventory = tmp / "vm.yml"
-        vm = {"ansible_host": "127.0.0.1", "ansible_port": device.port, "ansible_user": "root",
+        vm = {"ansible_host": "127.0.0.1", "ansible_port": device.port, "ansible_user": "beheer",
               "ansible_ssh_private_key_file": str(device.key),
               # the VM's host key is new with every image: not checked, for the VM only
               "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
@@ -63,19 +65,25 @@ class Fleet:
         self.inventory.write_text(yaml.safe_dump({"all": {"children": {
             "recorders": {"hosts": {"vm": vm}},
             "centrale_ruimte": {"hosts": {"centrale": central}}}}}))
+        # dev-wheel-update.yml (development only, needs root): the harness's root login
+        self.root_inventory = tmp / "vm-root.yml"
+        self.root_inventory.write_text(yaml.safe_dump({"all": {"children": {
+            "recorders": {"hosts": {"vm": {**vm, "ansible_user": "root"}}}}}}))
 
     def env(self) -> dict:
         return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}",
                 "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-local"),
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.tmp / "cp"),
-                "ANSIBLE_PIPELINING": "1",          # one ssh round trip per task (root, no sudo)
+                "ANSIBLE_PIPELINING": "1",          # one ssh round trip per task (no become)
                 "ANSIBLE_HOST_KEY_CHECKING": "0", "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_RETRY_FILES_ENABLED": "0"}
 
-    def play(self, playbook: str, *extra: str, **variables) -> subprocess.CompletedProcess:
+    def play(self, playbook: str, *extra: str, as_root: bool = False,
+             **variables) -> subprocess.CompletedProcess:
         """`ansible-playbook -i vm.yml PLAYBOOK` from image/fleet, variables as -e JSON; its
         output printed for the run's log (the secrets' absence is asserted by the callers)."""
-        cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), playbook, *extra]
+        inventory = self.root_inventory if as_root else self.inventory
+        cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *extra]
         if variables:
             cmd += ["-e", json.dumps(variables)]
         done = subprocess.run(cmd, cwd=FLEET, env=self.env(), capture_output=True, text=True,
@@ -83,6 +91,17 @@ class Fleet:
         print(f"[system-test] ansible-playbook {playbook} {' '.join(extra)}: exit "
               f"{done.returncode}\n{recap(done.stdout)}", flush=True)
         return done
+
+    def as_beheer(self, command: str, env: dict[str, str] | None = None
+                  ) -> subprocess.CompletedProcess:
+        """A shell command in the guest over ssh as `beheer`, with the image's key."""
+        if env:
+            command = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items()) + command
+        return subprocess.run(
+            ["ssh", "-q", "-i", str(self.device.key), "-p", str(self.device.port),
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "beheer@127.0.0.1", command],
+            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
 def recap(out: str) -> str:
@@ -140,9 +159,10 @@ def test_site_yml_pushes_the_configuration_restarts_once_and_the_device_records(
     with step("fleet: site.yml (configuration changed, units restarted, selftest)"):
         first = fleet.play("site.yml")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert task_result(first.stdout, "nvr : Write the configuration, checked by nvr config "
-                                     "check before it goes live") == "changed"
-    assert "RUNNING HANDLER [nvr : Restart the recorder's units]" in first.stdout
+    assert task_result(first.stdout, "nvr : Put it in place (sudo nvr-admin config install; "
+                                     "the units restart when it changed)") == "changed"
+    assert "RUNNING HANDLER [nvr : Wait until the recorder and the web are ready again " \
+        "(/readyz)]" in first.stdout
     assert task_result(first.stdout, "nvr : Run nvr selftest") == "ok"
     assert task_result(first.stdout, "nvr : Fail when the self-test fails") == "skipping"
     assert counts(first.stdout)["failed"] == 0
@@ -165,8 +185,8 @@ def test_site_yml_pushes_the_configuration_restarts_once_and_the_device_records(
         again = fleet.play("site.yml", "--tags", "config")
     assert again.returncode == 0, again.stdout + again.stderr
     assert counts(again.stdout)["changed"] == 0, recap(again.stdout)
-    assert task_result(again.stdout, "nvr : Write the configuration, checked by nvr config "
-                                     "check before it goes live") == "ok"
+    assert task_result(again.stdout, "nvr : Put it in place (sudo nvr-admin config install; "
+                                     "the units restart when it changed)") == "ok"
     assert "RUNNING HANDLER" not in again.stdout
     assert main_pid(device, RECORDER) == restarted            # not restarted for nothing
     assert guest_sha256(device, CONFIG) == before
@@ -185,8 +205,8 @@ def test_a_wrong_setting_fails_at_validation_and_leaves_the_device_untouched(
         done = fleet.play("site.yml", nvr_cameras=[wrong], nvr_retention_days=35)
     out = done.stdout + done.stderr
     assert done.returncode != 0, out
-    assert task_result(done.stdout, "nvr : Write the configuration, checked by nvr config "
-                                    "check before it goes live") in ("failed", "fatal")
+    assert task_result(done.stdout, "nvr : Write the new configuration, checked by nvr "
+                                    "config check") in ("failed", "fatal")
     assert "locatoin: unknown key" in out, out
     assert "retention_days" in out, out
     assert "RUNNING HANDLER" not in done.stdout
@@ -310,7 +330,7 @@ def test_update_bundle_yml_stops_at_the_check_and_installs_nothing(device, step,
     assert "Nothing was installed" in out
     assert "Install it into the other slot" not in out
     assert STAFF_PASSWORD not in out
-    assert device.run("ls -A /var/lib/nvr/updates").stdout.strip() == ""
+    assert ".raucb" not in fleet.as_beheer("ls -A ~/.nvr-fleet").stdout
     assert device.run("nvr --version").stdout.strip() == version
 
 
@@ -341,30 +361,41 @@ def firmware_wheel(directory: Path, version: str) -> Path:
 
 
 @pytest.mark.timeout(2400)
-def test_site_yml_installs_the_checkouts_wheel_and_the_device_runs_it(device, step, fleet,
-                                                                        tmp_path):
-    """`site.yml --tags update,selftest -e nvr_wheel=...` with the firmware wheel of this
-    checkout (version raised, so pip has something to install): copied, installed into /opt/nvr
-    with --no-index, the units restarted on the new firmware, ready, `nvr selftest` passing;
-    the recorder records with it."""
+def test_dev_wheel_update_is_refused_on_the_images_overlay_root(device, step, fleet, tmp_path):
+    """`dev-wheel-update.yml -e nvr_wheel=...` (development only, as root; never in site.yml)
+    with the firmware wheel of this checkout (version raised): the virtual device has the
+    image's read-only root with its RAM overlay, so the play stops before copying, names the
+    signed bundle, and the firmware stays."""
     version = f"{device.run('nvr --version').stdout.split()[-1]}.{int(time.time())}"
     with step("fleet: the firmware's wheel of the checkout (pip wheel --no-deps)"):
         wheel = firmware_wheel(tmp_path, version)
-    pid, started = main_pid(device, RECORDER), now()
-    with step("fleet: site.yml --tags update,selftest with the wheel"):
-        done = fleet.play("site.yml", "--tags", "update,selftest", nvr_wheel=str(wheel))
+    with step("fleet: dev-wheel-update.yml with the wheel (as root, development only)"):
+        done = fleet.play("dev-wheel-update.yml", as_root=True, nvr_wheel=str(wheel))
     out = done.stdout + done.stderr
-    assert done.returncode == 0, out
-    assert task_result(done.stdout, "nvr : Install the firmware into its virtual environment "
-                                    "from the wheelhouse only") == "changed"
-    assert task_result(done.stdout, "nvr : Run nvr selftest") == "ok"
-    assert task_result(done.stdout, "nvr : Fail when the self-test fails") == "skipping"
-    assert device.run("nvr --version").stdout.split()[-1] == version
-    new_pid = main_pid(device, RECORDER)
-    assert new_pid not in (0, pid)
-    runs = device.run(f"/opt/nvr/bin/python -c 'import firmware; print(firmware.__version__)'"
-                      ).stdout.strip()
-    assert runs == version
-    assert readyz(device)[0] == 200
-    with step("fleet: recording on the new firmware"):
-        recording_after(device, started)
+    # The virtual device has the image's overlay root now: a wheel is refused there, naming
+    # the signed bundle, before anything is copied; the firmware stays as it was.
+    assert done.returncode != 0, out
+    assert "read-only or overlay root" in out and "update-bundle.yml" in out, out
+    assert device.run("nvr --version").stdout.split()[-1] != version
+
+
+# --- 6. the technisch beheerder is not root (R-11) ---------------------------------------------
+
+@pytest.mark.timeout(600)
+def test_beheer_has_no_root_no_key_and_no_footage_without_a_password_R11(device, step, fleet):
+    """As `beheer` over ssh with the image's key: sudo runs nothing but nvr-admin (`sudo -n
+    true` and `sudo cat` of the master key are refused), nvr-admin refuses a footage command
+    without an account, and runs `user list` as nvr-web. The account is in no group."""
+    keys = device.run("ls /var/lib/nvr/keys").stdout.split()
+    master = next(k for k in keys if "master" in k)
+    with step("fleet: beheer's sudo"):
+        assert fleet.as_beheer("id -Gn").stdout.split() == ["beheer"]
+        assert fleet.as_beheer("sudo -n true").returncode != 0
+        stolen = fleet.as_beheer(f"sudo -n cat /var/lib/nvr/keys/{master}")
+        assert stolen.returncode != 0 and stolen.stdout == "", stolen.stdout[:80]
+        assert fleet.as_beheer(f"cat /var/lib/nvr/keys/{master}").returncode != 0
+        footage = fleet.as_beheer("sudo -n /usr/local/sbin/nvr-admin segment play 1")
+        assert footage.returncode == 2 and "needs --user" in footage.stderr, footage.stderr
+        assert fleet.as_beheer("sudo -n /usr/local/sbin/nvr-admin run").returncode == 2
+        listed = fleet.as_beheer("sudo -n /usr/local/sbin/nvr-admin user list")
+        assert listed.returncode == 0, listed.stderr

@@ -62,6 +62,27 @@ def cmd_config_check(args) -> int:
     return 0
 
 
+def cmd_config_install(args) -> int:
+    """Issue 14 (R-11): the configuration put in place without root's shell; `sudo nvr-admin
+    config install FILE` runs this as root and restarts the units when it changed."""
+    from firmware.config import CONFIG_ENV
+    from firmware.system.config_install import install
+    target = args.config or os.environ.get(CONFIG_ENV)
+    if not target:
+        raise CliError("no configuration given: pass --config FILE (the one to replace)")
+    try:
+        text = (sys.stdin.read() if args.source == "-"
+                else Path(args.source).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {args.source}: {exc}; give a readable UTF-8 TOML file")
+    done = install(text, Path(target))
+    if not done.changed:
+        print(f"{target}: unchanged")
+    else:
+        print(f"{target}: installed; changed: {', '.join(done.keys) or '(layout only)'}")
+    return 0
+
+
 def _warn_swap() -> None:
     """Decrypted video and keys must not reach swap (docs/storage.md, Swap)."""
     from firmware.system.swap import swap_warning
@@ -256,8 +277,13 @@ def add_parser(sub) -> None:
                         "repeat for every entrance")
     s.set_defaults(func=cmd_init)
 
-    _action(_group(sub, "config", "configuration commands"), "check", cmd_config_check,
+    config = _group(sub, "config", "configuration commands")
+    _action(config, "check", cmd_config_check,
             "validate the configuration and report problems", json=False)
+    s = _action(config, "install",
+                cmd_config_install, "check a new configuration file like `config check` and "
+                "put it in place of --config (0640 root:nvr when run as root)", json=False)
+    s.add_argument("source", metavar="FILE", help="the new configuration; - reads standard input")
 
     s = sub.add_parser("run", help="record every configured camera until Ctrl-C")
     s.add_argument("--no-web", action="store_true",

@@ -67,6 +67,11 @@ cp -a --no-preserve=ownership "$stage/overlay/." /
 mkdir -p /boot/config /boot/firmware /var/lib/nvr
 image_units=$(cd "$stage/overlay/etc/systemd/system" && ls -- *.service 2>/dev/null || true)
 
+say "the technisch beheerder's account: no password, no groups, sudo for nvr-admin only"
+# system configuration and users, never footage, keys or the logbook (nvr-first-user).
+# pi-gen's stage runs it again after pi-gen made its first user (stage-nvr 03-run.sh).
+/usr/lib/nvr/nvr-first-user / "${NVR_FIRST_USER:-${FIRST_USER_NAME:-beheer}}"
+
 say "a read-only root with a RAM overlay (overlayroot, /etc/overlayroot.local.conf)"
 command -v overlayroot-chroot >/dev/null || {
     echo "install.sh: the package overlayroot is not installed" >&2; exit 1; }

@@ -52,6 +52,14 @@ echo "--- ssh turned on with the test's key, keys only (the image has it off)"
 install -d -m 0700 /root/.ssh
 install -m 0600 "$stage/authorized_keys" /root/.ssh/authorized_keys
 systemctl enable ssh.service
+# The test harness alone logs in as root (the Pi image refuses root over SSH: nvr.conf); read
+# before nvr.conf, so its value wins. The technisch beheerder's account `beheer` (made by
+# install.sh, sudo for nvr-admin only) gets the same key, as nvr-ssh.service would give it
+# from NVRCONFIG: the fleet's checks log in as beheer (systemtest/test_fleet_vm.py).
+printf '%s\n' "# virtual device only: the test harness runs commands as root" \
+    "PermitRootLogin prohibit-password" > /etc/ssh/sshd_config.d/00-vm-root.conf
+install -d -m 0700 -o beheer -g beheer /home/beheer/.ssh
+install -m 0600 -o beheer -g beheer "$stage/authorized_keys" /home/beheer/.ssh/authorized_keys
 # No Raspberry Pi firmware here (no tryboot, no /proc/device-tree): the update verdict would
 # fail at every boot. Not enabled in the virtual device; its backend is tested in tests/.
 systemctl disable nvr-update-verdict.service
