@@ -382,6 +382,33 @@ def test_nvr_update_install_stdin_takes_the_bundle_from_standard_input(site, tmp
     assert details["bundle"] == "/media/stick/nvr.raucb"
     assert details["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
 
+def test_nvr_update_check_stdin_checks_the_bytes_given_and_leaves_no_copy(site, tmp_path):
+    """`nvr update check NAME --stdin` (what nvr-admin runs for the fleet: the service user
+    cannot read the technisch beheerder's folder): the bytes from standard input are checked,
+    NAME only names them; a good bundle passes, one under another CA is refused naming NAME,
+    and no private copy stays in the data directory."""
+    tmp, rootfs, conf, good = site
+    foreign = tmp / "foreign.raucb"
+    if not foreign.exists():
+        assert make_bundle(tmp / "other", rootfs, NEWER, foreign).returncode == 0
+    config = write_config(tmp_path, storage="high_water_percent = 99")
+    data = load(config).storage.data_dir
+
+    def check_stdin(bundle: Path) -> subprocess.CompletedProcess:
+        with open(bundle, "rb") as f:
+            return subprocess.run([sys.executable, "-m", "firmware.cli", "--config",
+                                   str(config), "update", "check", "~/nvr.raucb", "--stdin",
+                                   "--system-conf", str(conf), "--json"], stdin=f,
+                                  capture_output=True, text=True, cwd=ROOT, timeout=300)
+    passed = check_stdin(good)
+    assert passed.returncode == 0, passed.stderr
+    assert json.loads(passed.stdout)["path"] == "~/nvr.raucb"
+    refused = check_stdin(foreign)
+    assert refused.returncode != 0 and "~/nvr.raucb" in refused.stderr, refused.stderr
+    assert "does not trust" in refused.stderr
+    assert not [p for p in data.iterdir() if p.name.startswith(".nvr-update-")]
+
+
 def test_a_rauc_install_that_times_out_is_logged_said_and_leaves_no_copy(site, tmp_path,
                                                                           monkeypatch):
     """`rauc install` past its timeout (here a `rauc` that hangs, the timeout 1 s instead of

@@ -24,9 +24,17 @@ def _text(bundle) -> str:
 
 
 def cmd_check(args) -> int:
-    from firmware.system.update import UpdateRefused, check
+    from firmware.system.update import UpdateRefused, check, check_open
     try:
-        bundle = check(Path(args.bundle), _device(args), allow_downgrade=args.allow_downgrade)
+        if args.stdin:
+            from firmware.cli.common import _config
+            cfg = _config(args)
+            bundle = check_open(Path(args.bundle), 0, _device(args), cfg.storage.data_dir,
+                                high_water_percent=cfg.storage.high_water_percent,
+                                allow_downgrade=args.allow_downgrade)
+        else:
+            bundle = check(Path(args.bundle), _device(args),
+                           allow_downgrade=args.allow_downgrade)
     except UpdateRefused as exc:
         raise CliError(f"refused: {exc}") from None
     _print(bundle.as_dict(), args.json, _text(bundle) + "\nit may be installed: nvr update "
@@ -86,10 +94,11 @@ def add_parser(sub) -> None:
                        help=f"RAUC's system configuration: compatible and keyring (default "
                             f"{SYSTEM_CONF}; check only: install uses {SYSTEM_CONF}, the one "
                             "RAUC installs with)")
+        p.add_argument("--stdin", action="store_true",
+                       help="read the bundle from standard input, BUNDLE only names it (in "
+                            "the logbook for install; nvr-admin opens the bundle as root and "
+                            "does this)")
         if name == "install":
-            p.add_argument("--stdin", action="store_true",
-                           help="read the bundle from standard input, BUNDLE only names it in "
-                                "the logbook (nvr-admin opens the bundle as root and does this)")
             p.add_argument("--user", required=True,
                            help="your account (technisch-beheerder); password from "
                                 "NVR_PASSWORD")

@@ -341,6 +341,22 @@ def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
             os.close(source)
 
 
+def check_open(bundle: Path, source: int, device: Device, folder: Path, *,
+               high_water_percent: int = 100, allow_downgrade: str | None = None,
+               running: str = __version__, run: Runner = _run) -> Bundle:
+    """`check` of a bundle the caller opened (`source`; nvr-admin opens it as root for the
+    service user, who cannot read the technisch beheerder's folder): copied once into a private
+    file in `folder` as for install, checked there, the copy removed. `bundle` names it."""
+    copy = _private_copy(bundle, folder, high_water_percent, source)
+    try:
+        checked = check(copy, device, allow_downgrade=allow_downgrade, running=running, run=run)
+    except UpdateRefused as exc:
+        raise UpdateRefused(str(exc).replace(str(copy), str(bundle))) from None
+    finally:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    return dataclasses.replace(checked, path=str(bundle))
+
+
 def install(bundle: Path, device: Device, logbook, actor: Actor, *,
             allow_downgrade: str | None = None, running: str = __version__,
             run: Runner = _run, installer: Callable[[Path], None] = rauc_install,
