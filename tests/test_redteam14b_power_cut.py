@@ -64,3 +64,40 @@ def test_a_power_cut_at_any_chown_of_the_first_boot_is_mended_by_the_next_boot(n
             f"cut at chown {n}; the next boot said all is well, but: {wrong}\n{nxt.stdout}")
     finally:
         shutil.rmtree(root)
+
+
+# --- a cut before the data reached the disk: a key file of zero bytes ---------------------------
+# ensure_certificate (system/tls.py) and clients.ensure_ca write without fsync; ext4's delayed
+# allocation then leaves a file of zero bytes after a power cut (no rename: auto_da_alloc does
+# not help). The next boot must mend it or stop saying which file and what to do, never die
+# with a Python traceback (the journal then tells the technisch beheerder nothing).
+
+@pytest.mark.parametrize("name", ["web-cert.pem", "client-ca.pem"])
+def test_a_key_file_left_empty_by_a_power_cut_gives_no_traceback(name):
+    root = _new_root()
+    try:
+        device = Device(root)
+        assert _firstboot(device).returncode == 0
+        (device.keys / name).write_bytes(b"")
+        nxt = _firstboot(device)
+        assert "Traceback" not in nxt.stderr, nxt.stderr[-600:]
+        assert nxt.returncode == 0 or name in nxt.stderr, nxt.stderr[-600:]
+    finally:
+        shutil.rmtree(root)
+
+
+def test_a_device_signing_key_replaced_at_boot_keeps_the_recorders_owner():
+    """An unusable device-signing.key (zero bytes after a cut) is moved aside and replaced by
+    governance/logbook.DeviceSigner, called by firstboot (as root) for the fingerprint it
+    prints: the new key is root's, not the recorder's as docs/provisioning.md's table says."""
+    root = _new_root()
+    try:
+        device = Device(root)
+        assert _firstboot(device).returncode == 0
+        (device.keys / "device-signing.key").write_bytes(b"")
+        nxt = _firstboot(device)
+        key = device.keys / "device-signing.key"
+        assert nxt.returncode != 0 or key.stat().st_uid == device.uid("nvr-recorder"), \
+            f"the new device-signing.key is owned by uid {key.stat().st_uid}"
+    finally:
+        shutil.rmtree(root)
