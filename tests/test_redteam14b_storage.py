@@ -47,3 +47,30 @@ def test_a_stale_footage_intent_does_not_format_another_disk_with_data(bench):  
     assert other.sha256() == before, (
         f"{other.device} (someone's data) was formatted as the footage disk: {boot.stdout}")
     assert str(bench.root / "var/lib/nvr/data") not in dict(mounts_under(bench.root))
+
+
+def test_an_ssd_wiped_as_hardware_md_says_becomes_the_footage_disk(bench):  # noqa: F811
+    """hardware.md, "Flashing the image and the first boot", step 2: "Leave the Pi 5's NVMe SSD
+    empty: a new SSD is empty; one used before must be wiped first (`wipefs -a`)". `wipefs -a`
+    erases the signatures only (the protective MBR's, the two GPT headers' "EFI PART"); the
+    partition entries stay, so `blank()` (first and last MiB all zeros) says no, the SSD is
+    left alone, and the footage goes onto the card beside the keys (R-82: one medium, a thief
+    with the card has both) with a warning in the journal only: firstboot's R-82 finding
+    looks at mounted disks and this SSD is not mounted. Either the step says what blank()
+    needs (zero the first and last MiB, or blkdiscard) or blank() accepts what wipefs -a
+    leaves."""
+    card, ssd = bench.image(), bench.disk(48)
+    sh("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", ssd.device,
+       stdin="label: gpt\n,,L\n")                  # used before: a GPT, one ext4 partition
+    subprocess.run(["partx", "--add", ssd.device], capture_output=True)
+    sh("mkfs.ext4", "-q", "-L", "OLD", ssd.part(1))
+    subprocess.run(["partx", "--delete", ssd.device], capture_output=True)
+    sh("wipefs", "-a", ssd.device)                 # hardware.md's step 2, as written
+    assert probe(ssd.device) == {}
+
+    boot = setup(bench.root, card, ssd)
+    assert boot.returncode == 0, boot.stderr
+    mounted = dict(mounts_under(bench.root))
+    assert str(bench.root / "var/lib/nvr/data") in mounted, (
+        "the SSD wiped as hardware.md says was not taken: footage stays on the card beside the "
+        f"keys.\n{boot.stdout}\n{boot.stderr}")
