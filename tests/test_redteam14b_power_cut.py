@@ -38,8 +38,8 @@ CHOWNS_IN_A_FIRST_BOOT = 7      # the configuration, master, signing, MAC, cert,
 
 def _firstboot(device: Device, cut_at_chown: int | None = None) -> subprocess.CompletedProcess:
     cut = [] if cut_at_chown is None else [
-        "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=chown,fchownat,lchown",
-        "-e", f"inject=chown,fchownat,lchown:signal=KILL:when={cut_at_chown}"]
+        "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=chown,fchown,fchownat,lchown",
+        "-e", f"inject=chown,fchown,fchownat,lchown:signal=KILL:when={cut_at_chown}"]
     return subprocess.run(["unshare", "--uts", *cut, sys.executable, "-m", "firmware.cli",
                            "firstboot"], capture_output=True, text=True, env=device.env(),
                           cwd=ROOT, timeout=300)
