@@ -526,7 +526,9 @@ def web_url(cfg, hostname: str) -> str:
 # --- the whole run -----------------------------------------------------------------------------
 
 def console_text(report: Report, codes: dict[str, str]) -> str:
-    """What the person at the screen reads, in Dutch: address, fingerprint, codes, to do."""
+    """What the person at the screen reads, in Dutch: address, fingerprint, codes, to do. The
+    code is never shown inside a command line (sudo would log it, /proc shows it)."""
+    from firmware.governance.accounts import SETUP_SECONDS
     lines = ["", "=" * 72,
              dutch("nvr %(host)s: provisioned at start", host=report.hostname),
              dutch("Web address: %(url)s", url=report.url)]
@@ -539,8 +541,10 @@ def console_text(report: Report, codes: dict[str, str]) -> str:
     for role, code in codes.items():
         lines += ["", dutch("One-time enrollment code for the first %(role)s: %(code)s",
                             role=role, code=code),
-                  "  " + dutch("On the device: sudo nvr-admin user add NAME --role %(role)s "
-                               "--enrollment-code %(code)s", role=role, code=code)]
+                  "  " + dutch("Type it on the web page /eerste-account (or on the device: "
+                               "sudo nvr-admin user add NAME --role %(role)s, which asks for the "
+                               "code); it is valid for %(days)s days", role=role,
+                               days=SETUP_SECONDS // 86400)]
     if codes:
         lines += ["", dutch("A new code appears at every start while the account does not "
                             "exist; it replaces the previous one. It is stored nowhere but here "
