@@ -283,25 +283,15 @@ def _aside_if_damaged(paths: list[Path], load: Callable[[bytes], object],
 
 
 def _clock_synchronized() -> bool:
-    """Whether the kernel says the clock is synchronized (adjtimex: not TIME_ERROR), as
-    systemd-timesyncd leaves it; False when it cannot be asked."""
-    import ctypes
-    import ctypes.util
-
-    class Timex(ctypes.Structure):
-        _fields_ = [("modes", ctypes.c_uint)] + [(f"f{i}", ctypes.c_long) for i in range(40)]
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        state = libc.adjtimex(ctypes.byref(Timex()))
-    except (OSError, AttributeError):
-        return False
-    return state not in (-1, 5)                            # 5: TIME_ERROR, unsynchronized
+    """Whether the clock is synchronized, as /readyz and `nvr selftest` ask it (R-30)."""
+    from firmware.system.clock import clock_state
+    return clock_state().synchronised
 
 
 def _certificate_for_now(cert: Path, tls_key: Path, findings: list[str], todo: list[str]) -> None:
     """A TLS certificate not valid at this clock's time: made under a wrong clock (no RTC, or
     a clock far ahead) or older than its 825 days. Named on the console and in the journal;
-    moved aside to be made again only when the kernel says the clock is synchronized, else a
+    moved aside to be made again only when the clock is synchronized (system/clock.py), else a
     good certificate would be replaced at every boot of a Pi 4 whose clock starts wrong."""
     import datetime as dt
     from cryptography import x509
