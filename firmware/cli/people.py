@@ -28,17 +28,35 @@ def cmd_user_add(args) -> int:
                      and not (os.geteuid() == 0 and args.role == Role.MANAGER.value)):
         by = _login(gov, args, Action.USERS)
         return _user_create(gov, args, by)
+    code = _enrollment_code(args.enrollment_code, as_root=os.geteuid() == 0)
     password = _password("NVR_NEW_PASSWORD", f"new password for {args.name}: ", confirm=True)
     try:
         user = gov.accounts.add(args.name, Role(args.role), password,
-                                as_root=os.geteuid() == 0 and args.enrollment_code is None,
-                                enrollment_code=args.enrollment_code)
+                                as_root=os.geteuid() == 0 and code is None,
+                                enrollment_code=code)
     except AccountError as exc:
         raise CliError(str(exc)) from None
     print(f"account {user.name} ({user.role.value}) created"
           + ("; it comes into force when a manager-bedrijfsvoering approves it "
              "(%s user approve)" % _typed(args) if user.pending else ""))
     return 0
+
+
+def _enrollment_code(given: str | None, as_root: bool) -> str | None:
+    """The one-time code: `-` reads it from a prompt (a terminal) or one line of stdin, as does
+    an omitted flag when not root; never wanted on the command line, where sudo logs it and
+    /proc/PID/cmdline shows it (the flag with the code itself is kept for scripts and tests)."""
+    import getpass
+    if given not in (None, "-") or (given is None and as_root):
+        return given
+    if sys.stdin.isatty():
+        code = getpass.getpass("one-time enrollment code (from the device's screen): ")
+    else:
+        code = sys.stdin.readline()
+    if not code.strip():
+        raise CliError("no enrollment code: type the code the device's screen shows "
+                       "(--enrollment-code - reads it from stdin)")
+    return code.strip()
 
 
 def _user_create(gov, args, by) -> int:
@@ -231,8 +249,9 @@ def add_parser(sub) -> None:
                 "choose a password (NVR_NEW_PASSWORD or a prompt)", json=False)
     c.add_argument("name")
     c.add_argument("--role", required=True, choices=[r.value for r in Role])
-    c.add_argument("--enrollment-code", help="the one-time code from nvr init (the first "
-                   "technisch-beheerder, the first manager-bedrijfsvoering)")
+    c.add_argument("--enrollment-code", help="`-`: read the one-time code from a prompt or "
+                   "stdin (the first technisch-beheerder, the first manager-bedrijfsvoering); "
+                   "asked for when omitted and not root")
     c.add_argument("--user", help="your account (a technisch-beheerder); NVR_PASSWORD")
     _action(users, "list", cmd_user_list, "list accounts")
     c = _action(users, "disable", cmd_user_disable, "disable an account", json=False)

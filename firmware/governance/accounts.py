@@ -203,23 +203,47 @@ class Accounts:
 
     def awaits_enrollment(self, role: Role) -> bool:
         """Whether the first account of `role` is still to be made with an enrollment code (the
-        condition `add` applies): the first technisch-beheerder while no account exists, the
-        first manager while no manager is in force. `nvr firstboot` issues codes only then."""
+        condition `add` applies, R-10): the first technisch-beheerder while no account exists,
+        the first manager while no manager account has EVER existed on the device. A manager
+        disabled later is followed the normal way (a technisch beheerder makes the account, a
+        manager approves it): never by a new code that whoever reads the screen after a reboot
+        could use alone. `nvr firstboot` issues codes only while this holds; the web's page
+        opens only then (enrollable)."""
         if role is Role.TECHNICAL:
             return self.count() == 0
-        return role is Role.MANAGER and not self._has_manager()
+        return role is Role.MANAGER and not self._manager_ever()
 
-    def _first_of_role(self, role: Role) -> bool:
-        """Whether an account of `role` would be the first made on the device now (R-10): the
-        technisch-beheerder while there is no account, then (only after it) the manager while
-        none is in force."""
-        return self.awaits_enrollment(role) and (role is Role.TECHNICAL or self.count() > 0)
+    def _manager_ever(self) -> bool:
+        """Whether a manager account exists in any state (accounts are never deleted), or the
+        manager's enrollment code was ever used (an account whose role changed since)."""
+        return self.db.execute(
+            "SELECT 1 FROM users WHERE role = ? UNION ALL SELECT 1 FROM enrollment_codes "
+            "WHERE role = ? AND used IS NOT NULL LIMIT 1",
+            (Role.MANAGER.value, Role.MANAGER.value)).fetchone() is not None
+
+    def _first_of_role(self, role: Role, as_root: bool = False) -> bool:
+        """Whether `add` may make an account of `role` now (R-10, R-11): the technisch-beheerder
+        while there is no account, then (only after it) the manager while awaits_enrollment
+        holds. Root on the device (no code: whoever is root holds the index anyway) may also
+        make a manager while none is in force, so that an account awaiting approval is never
+        stuck without a manager to approve it; a code never can."""
+        if role is Role.TECHNICAL:
+            return self.count() == 0
+        if role is not Role.MANAGER or self.count() == 0:
+            return False
+        return self.awaits_enrollment(role) or (as_root and not self._has_manager())
+
+    def _has_manager(self) -> bool:
+        return self.db.execute("SELECT 1 FROM users WHERE role = ? AND disabled IS NULL AND "
+                               "approved IS NOT NULL", (Role.MANAGER.value,)).fetchone() \
+            is not None
 
     def enrollable(self) -> tuple[Role, ...]:
         """The roles whose first account its unused enrollment code can make now (the web's
         first-account page exists only while this is not empty)."""
         unused = {r["role"] for r in self.db.execute(
-            "SELECT role FROM enrollment_codes WHERE used IS NULL")}
+            "SELECT role FROM enrollment_codes WHERE used IS NULL AND created > ?",
+            (time.time() - SETUP_SECONDS,))}
         return tuple(r for r in ENROLLED_ROLES if r.value in unused and self._first_of_role(r))
 
     def _check_enrollment_code(self, role: Role, code: str | None, source: str,
@@ -236,8 +260,10 @@ class Accounts:
             raise EnrollmentRefused(_("too many wrong enrollment codes from %(source)s: wait "
                                       "%(seconds)s seconds, then type the code again",
                                       source=source, seconds=math.ceil(wait)), wait)
+        # A code is good for SETUP_SECONDS, as a setup code (the next boot issues a new one).
         row = self.db.execute("SELECT code_hash FROM enrollment_codes WHERE role = ? AND "
-                              "used IS NULL", (role.value,)).fetchone()
+                              "used IS NULL AND created > ?",
+                              (role.value, now - SETUP_SECONDS)).fetchone()
         if code and row is not None and _verify(row["code_hash"], code):
             return row["code_hash"]
         self.db.execute("BEGIN IMMEDIATE")
@@ -257,11 +283,6 @@ class Accounts:
 
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM users").fetchone()[0]
-
-    def _has_manager(self) -> bool:
-        return self.db.execute("SELECT 1 FROM users WHERE role = ? AND disabled IS NULL AND "
-                               "approved IS NOT NULL", (Role.MANAGER.value,)).fetchone() \
-            is not None
 
     @staticmethod
     def _user(row) -> User:
@@ -335,7 +356,7 @@ class Accounts:
         now = time.time()
         if self.count() == 0 and role is not Role.TECHNICAL:
             raise AccountError(_("the first account must be a technisch-beheerder"))
-        if not self._first_of_role(role):
+        if not self._first_of_role(role, as_root):
             raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
         # The code first (throttled per source), so nobody learns from the answers which
         # names exist before they hold it; it is used up only once name and password pass.
@@ -349,7 +370,7 @@ class Accounts:
         # wins, and a failed insert leaves the code unused.
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            if not self._first_of_role(role):
+            if not self._first_of_role(role, as_root):
                 raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
             if code_hash is not None and self.db.execute(
                     "UPDATE enrollment_codes SET used = ? WHERE role = ? AND code_hash = ? AND "

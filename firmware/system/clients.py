@@ -29,7 +29,6 @@ import re
 import secrets
 import sqlite3
 import ssl
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from firmware.i18n import _
+from firmware.system import safefile
 
 CA_FILE = "client-ca.pem"            # key and certificate of the device's client CA, 0600
 REVOKED_FILE = "client-revoked"      # append-only: one revoked certificate a line, 0600
@@ -95,11 +95,12 @@ def _ca_path(key_dir: Path) -> Path:
     return Path(key_dir) / CA_FILE
 
 
-def ensure_ca(key_dir: Path, device_id: str) -> Path:
-    """The client CA of this device, made at first use (by `nvr web` or `nvr client issue`,
-    whichever comes first; os.link makes the file appear whole and only once)."""
+def ensure_ca(key_dir: Path, device_id: str, owner: tuple[int, int] | None = None) -> Path:
+    """The client CA of this device, made at first use (by `nvr web`, `nvr client issue` or
+    `nvr firstboot`, which gives it `owner`; whichever comes first: system/safefile links it
+    into place whole and only once, never through a symbolic link)."""
     path = _ca_path(key_dir)
-    if path.exists():
+    if safefile.refuse_link(path):
         return path
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"nvr {device_id} werkplekken"),
@@ -119,17 +120,7 @@ def ensure_ca(key_dir: Path, device_id: str) -> Path:
     data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()) \
         + cert.public_bytes(serialization.Encoding.PEM)
-    fd, tmp = tempfile.mkstemp(dir=key_dir, prefix=".client-ca.")
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-        os.close(fd)
-        try:
-            os.link(tmp, path)                 # never replaces a CA made meanwhile
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
+    safefile.write(path, data, 0o600, owner, replace=False)   # never replaces a CA made meanwhile
     return path
 
 

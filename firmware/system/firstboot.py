@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware.i18n import _, dutch
+from firmware.system import safefile
 from firmware.system.disks import keys_beside_footage, system_root
 
 CONSOLE_ENV = "NVR_CONSOLE"
@@ -232,16 +233,10 @@ def ensure_config(path: Path, root: Path, device_id: str) -> str:
     if not path.parent.exists():
         path.parent.mkdir(mode=0o750, parents=True)
         os.chown(path.parent, 0, group)
-    tmp = path.with_name(f".{path.name}.firstboot")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640)
     try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chown(tmp, 0, group)
-    os.chmod(tmp, 0o640)
-    os.replace(tmp, path)
+        safefile.write(path, text.encode(), 0o640, (0, group))
+    except safefile.UnsafeFile as exc:
+        raise FirstbootError(str(exc)) from None
     return origin
 
 
@@ -264,27 +259,94 @@ def master_key_id(key: bytes) -> str:
     return hashlib.sha256(b"nvr master key id\x00" + key).hexdigest()[:16]
 
 
-def _make(paths: list[Path], make: Callable[[], object], owner: tuple[int, int],
-          mode: int | None = None) -> bool:
-    """Run `make` when any of `paths` is missing, then give what it made to `owner`."""
-    missing = [p for p in paths if not p.exists()]
-    if not missing:
+def _loads(path: Path, load: Callable[[bytes], object]) -> bool:
+    """Whether the existing file at `path` loads (an empty or cut file does not)."""
+    try:
+        load(path.read_bytes())
+    except (OSError, ValueError, TypeError):
         return False
-    make()
-    for path in missing:
-        os.chown(path, *owner)
-        if mode is not None:
-            os.chmod(path, mode)
     return True
 
 
-def ensure_keys(cfg, root: Path, hostname: str) -> list[Key]:
-    """Every key the services need at start, each made only when missing (docs/units.md):
-    master key and logbook keys as the recorder makes them (its key_dir's owner and group, 0640
-    in the shared directory: storage/sharing.py decides), the web's TLS certificate and key and
-    the client CA as nvr-web's (0600; the certificate 0640)."""
+def _aside_if_damaged(paths: list[Path], load: Callable[[bytes], object],
+                      findings: list[str]) -> None:
+    """A set of files made together (a key and its certificate) that is incomplete or does not
+    load, after a power cut for instance: each one that exists is moved aside (never deleted)
+    and named, so that it is made again."""
+    present = [p for p in paths if safefile.refuse_link(p)]
+    if not present or (len(present) == len(paths) and all(_loads(p, load) for p in paths)):
+        return
+    for path in present:
+        aside = safefile.move_aside(path, "damaged")
+        findings.append(f"{path} was incomplete or did not load (a power cut while it was "
+                        f"made?): moved to {aside} and made again")
+
+
+def _clock_synchronized() -> bool:
+    """Whether the clock is synchronized, as /readyz and `nvr selftest` ask it (R-30)."""
+    from firmware.system.clock import clock_state
+    return clock_state().synchronised
+
+
+def _certificate_for_now(cert: Path, tls_key: Path, findings: list[str], todo: list[str]) -> None:
+    """A TLS certificate not valid at this clock's time: made under a wrong clock (no RTC, or
+    a clock far ahead) or older than its 825 days. Named on the console and in the journal;
+    moved aside to be made again only when the clock is synchronized (system/clock.py), else a
+    good certificate would be replaced at every boot of a Pi 4 whose clock starts wrong."""
+    import datetime as dt
+    from cryptography import x509
+    c = x509.load_pem_x509_certificate(cert.read_bytes())
+    now = dt.datetime.now(dt.timezone.utc)
+    if c.not_valid_before_utc <= now <= c.not_valid_after_utc:
+        return
+    valid = f"{c.not_valid_before_utc:%Y-%m-%d} .. {c.not_valid_after_utc:%Y-%m-%d}"
+    if _clock_synchronized():
+        for path in (cert, tls_key):
+            safefile.move_aside(path, "not-valid-now")
+        findings.append(f"the TLS certificate {cert} was valid {valid}, not now "
+                        f"({now:%Y-%m-%d}): moved aside and made again; the fingerprint changed")
+        todo.append(dutch("the TLS certificate was not valid now (%(valid)s): a new one was "
+                          "made; compare its fingerprint below", valid=valid))
+        return
+    findings.append(f"the TLS certificate {cert} is valid {valid}, not at this clock's time "
+                    f"({now:%Y-%m-%d}) and the clock is not synchronized: check the network "
+                    "time (timedatectl), then reboot; a certificate still not valid then is "
+                    "made again")
+    todo.append(dutch("the TLS certificate is not valid at the clock's time (%(valid)s) and the "
+                      "clock is not synchronized: check the network time (timedatectl), then "
+                      "restart", valid=valid))
+
+
+def _certificate_pair(pem: bytes) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    if b"PRIVATE KEY" in pem:
+        load_pem_private_key(pem, password=None)
+    else:
+        x509.load_pem_x509_certificate(pem)
+
+
+def ensure_keys(cfg, root: Path, hostname: str, findings: list[str] | None = None,
+                todo: list[str] | None = None) -> list[Key]:
+    """Every key the services need at start, each made only when missing (docs/units.md), and
+    at EVERY boot given the owner and mode its service would have given it (a power cut
+    between making and chown leaves it root's): master key and logbook keys as the recorder
+    makes them (its key_dir's owner and group, 0640 in the shared directory: storage/sharing.py
+    decides), the web's TLS certificate (0640) and key and the client CA (0600) as nvr-web's.
+    Nothing is written or chowned through a symbolic link (system/safefile.py): the key
+    directory is writable by the services, this runs as root."""
+    try:
+        return _ensure_keys(cfg, root, hostname, [] if findings is None else findings,
+                            [] if todo is None else todo)
+    except safefile.UnsafeFile as exc:
+        raise FirstbootError(str(exc)) from None
+
+
+def _ensure_keys(cfg, root: Path, hostname: str, findings: list[str],
+                 todo: list[str]) -> list[Key]:
     from firmware.governance.logbook import MAC_KEY, SIGNING_KEY, DeviceSigner
     from firmware.storage.keys import KEY_BYTES, FileKeyProvider
+    from firmware.storage.sharing import private_mode
     from firmware.system import clients
     from firmware.system.tls import CERT, KEY, ensure_certificate
     key_dir = cfg.storage.key_dir
@@ -297,10 +359,14 @@ def ensure_keys(cfg, root: Path, hostname: str) -> list[Key]:
                                path=str(key_dir))) from None
     recorder = (st.st_uid, st.st_gid)
     web = (_ids(root, "passwd").get(WEB_USER, st.st_uid), st.st_gid)
+    recorders_mode = private_mode(key_dir)
     keys = []
 
     provider = FileKeyProvider(key_dir)
-    made = _make([provider.path], provider.create, recorder)
+    made = not safefile.refuse_link(provider.path)
+    if made:
+        provider.create()
+    safefile.set_owner(provider.path, recorder, recorders_mode)
     raw = provider.path.read_bytes()
     if len(raw) != KEY_BYTES:
         raise FirstbootError(_("the master key %(path)s is damaged (%(size)s bytes instead of "
@@ -309,19 +375,29 @@ def ensure_keys(cfg, root: Path, hostname: str) -> list[Key]:
     keys.append(Key("master key", provider.path, made, master_key_id(raw)))
 
     signer_files = [key_dir / SIGNING_KEY, key_dir / MAC_KEY]
-    made = _make(signer_files, lambda: DeviceSigner(key_dir), recorder)
-    keys.append(Key("device signing key", signer_files[0], made,
-                    DeviceSigner(key_dir).fingerprint))
+    made = not all([safefile.refuse_link(p) for p in signer_files])
+    signer = DeviceSigner(key_dir)         # makes what is missing, replaces what is damaged
+    for path in signer_files:
+        safefile.set_owner(path, recorder, recorders_mode)
+    keys.append(Key("device signing key", signer_files[0], made, signer.fingerprint))
 
     cert, tls_key = key_dir / CERT, key_dir / KEY
-    made = _make([cert, tls_key], lambda: ensure_certificate(key_dir, hostname), web)
-    if made:
-        os.chmod(cert, 0o640)
-        os.chmod(tls_key, 0o600)
+    _aside_if_damaged([cert, tls_key], _certificate_pair, findings)
+    made = not (safefile.refuse_link(cert) and safefile.refuse_link(tls_key))
+    ensure_certificate(key_dir, hostname, owner=web)
+    if not made:
+        _certificate_for_now(cert, tls_key, findings, todo)
+        made = not (safefile.refuse_link(cert) and safefile.refuse_link(tls_key))
+        ensure_certificate(key_dir, hostname, owner=web)
+    safefile.set_owner(cert, web, 0o640)
+    safefile.set_owner(tls_key, web, 0o600)
     keys.append(Key("TLS certificate", cert, made, certificate_fingerprint(cert.read_bytes())))
 
     ca = key_dir / clients.CA_FILE
-    made = _make([ca], lambda: clients.ensure_ca(key_dir, cfg.device.id), web, 0o600)
+    _aside_if_damaged([ca], _certificate_pair, findings)
+    made = not safefile.refuse_link(ca)
+    clients.ensure_ca(key_dir, cfg.device.id, owner=web)
+    safefile.set_owner(ca, web, 0o600)
     keys.append(Key("client CA", ca, made, certificate_fingerprint(ca.read_bytes())))
     return keys
 
@@ -346,9 +422,11 @@ def _prepare_index(data_dir: Path) -> None:
         return
     st = os.stat(data_dir)
     fd = os.open(index, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    os.close(fd)
-    os.chown(index, st.st_uid, st.st_gid)
-    os.chmod(index, 0o660 if st.st_mode & stat.S_ISGID else 0o600)
+    try:
+        os.fchown(fd, st.st_uid, st.st_gid)
+        os.fchmod(fd, 0o660 if st.st_mode & stat.S_ISGID else 0o600)
+    finally:
+        os.close(fd)
 
 
 def issue_codes(cfg) -> dict[str, str]:
@@ -438,7 +516,9 @@ def web_url(cfg, hostname: str) -> str:
 # --- the whole run -----------------------------------------------------------------------------
 
 def console_text(report: Report, codes: dict[str, str]) -> str:
-    """What the person at the screen reads, in Dutch: address, fingerprint, codes, to do."""
+    """What the person at the screen reads, in Dutch: address, fingerprint, codes, to do. The
+    code is never shown inside a command line (sudo would log it, /proc shows it)."""
+    from firmware.governance.accounts import SETUP_SECONDS
     lines = ["", "=" * 72,
              dutch("nvr %(host)s: provisioned at start", host=report.hostname),
              dutch("Web address: %(url)s", url=report.url)]
@@ -451,8 +531,10 @@ def console_text(report: Report, codes: dict[str, str]) -> str:
     for role, code in codes.items():
         lines += ["", dutch("One-time enrollment code for the first %(role)s: %(code)s",
                             role=role, code=code),
-                  "  " + dutch("On the device: sudo nvr-admin user add NAME --role %(role)s "
-                               "--enrollment-code %(code)s", role=role, code=code)]
+                  "  " + dutch("Type it on the web page /eerste-account (or on the device: "
+                               "sudo nvr-admin user add NAME --role %(role)s, which asks for the "
+                               "code); it is valid for %(days)s days", role=role,
+                               days=SETUP_SECONDS // 86400)]
     if codes:
         lines += ["", dutch("A new code appears at every start while the account does not "
                             "exist; it replaces the previous one. It is stored nowhere but here "
@@ -524,7 +606,7 @@ def provision(config: Path | None = None, root: Path | None = None) -> Report:
     report.config = Path(config) if config else root / CONFIG
     report.config_made_from = ensure_config(report.config, root, report.hostname)
     cfg = _load(report.config)
-    report.keys = ensure_keys(cfg, root, report.hostname)
+    report.keys = ensure_keys(cfg, root, report.hostname, report.findings, report.todo)
     report.tls_fingerprint = next(k.fingerprint for k in report.keys
                                   if k.what == "TLS certificate")
     report.url = web_url(cfg, report.hostname)

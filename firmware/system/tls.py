@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from pathlib import Path
 
 from cryptography import x509
@@ -14,12 +13,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from firmware.system import safefile
+from firmware.system.safefile import refuse_link
+
 CERT, KEY = "web-cert.pem", "web-key.pem"
 
 
-def ensure_certificate(key_dir: Path, hostname: str) -> tuple[Path, Path]:
+def ensure_certificate(key_dir: Path, hostname: str,
+                       owner: tuple[int, int] | None = None) -> tuple[Path, Path]:
+    """The pair, made when either is missing (the key 0600, the certificate 0640), written as
+    system/safefile writes (no symbolic link followed, fsync'ed); `owner` for `nvr firstboot`,
+    which makes them as root for nvr-web."""
     cert_path, key_path = Path(key_dir) / CERT, Path(key_dir) / KEY
-    if cert_path.exists() and key_path.exists():
+    if refuse_link(cert_path) and refuse_link(key_path):
         return cert_path, key_path
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
@@ -32,10 +38,8 @@ def ensure_certificate(key_dir: Path, hostname: str) -> tuple[Path, Path]:
             .not_valid_after(now + dt.timedelta(days=825))
             .add_extension(x509.SubjectAlternativeName(alt), critical=False)
             .sign(key, hashes.SHA256()))
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, key.private_bytes(serialization.Encoding.PEM,
-                                   serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
-    os.close(fd)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    safefile.write(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()), 0o600, owner)
+    safefile.write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o640, owner)
     return cert_path, key_path
