@@ -553,3 +553,31 @@ def test_two_nvrfootage_disks_and_none_remembered_are_refused(bench):
     assert "more than one disk carries NVRFOOTAGE" in done.stderr and "unplug" in done.stderr
     assert (one.sha256(), two.sha256()) == before
     assert str(bench.root / "var/lib/nvr/data") not in dict(mounts_under(bench.root))
+
+
+def test_a_card_cloned_from_the_same_image_is_never_taken_for_the_boot_disk(bench):
+    """Flashed from one image, two cards share the disk id, so root=PARTUUID=<id>-05 names a
+    partition on both: neither is taken (image/README.md, "The disks at first boot")."""
+    card, clone = bench.image(), bench.image()
+    disk_id = sh("sfdisk", "--disk-id", card.device).strip()
+    sh("sfdisk", "--disk-id", "--no-reread", "--no-tell-kernel", clone.device, disk_id)
+    partuuid = probe_partition(card.part(5))["PART_ENTRY_UUID"]
+    before = (card.sha256(), clone.sha256())
+    done = setup(bench.root, clone, card, cmdline=f"root=PARTUUID={partuuid} ro")
+    assert done.returncode == 1
+    assert "more than one disk" in done.stderr and "none of them holds the root" in done.stderr
+    assert (card.sha256(), clone.sha256()) == before
+
+
+def test_the_roots_disk_wins_over_another_disk_carrying_nvrconfig(bench):
+    """The root's disk lost its NVRCONFIG label; a stick flashed with the image carries one.
+    The data partition goes beside the running root, the stick is left alone."""
+    card, stick = bench.image(), bench.image()
+    sh("fatlabel", card.part(1), "OTHER")
+    before = stick.sha256()
+    done = setup(bench.root, stick, card, cmdline=f"root={card.part(5)} ro")
+    assert done.returncode == 0, done.stderr
+    assert f"boot disk {card.device}" in done.stdout
+    assert f"not {stick.name}" in done.stderr
+    assert probe(card.part(7))["LABEL"] == "NVRDATA"
+    assert stick.sha256() == before
