@@ -348,14 +348,22 @@ def test_a_power_cut_after_the_partition_before_the_file_system_is_completed(ben
     assert probe(card.part(7))["LABEL"] == "NVRDATA"
     # And the footage disk cut off after its partition table, before its mkfs: the intent
     # kept on NVRDATA lets the next boot finish it, although the disk is no longer blank.
+    # Before mkfs the partition reads as the blank disk did: zeros. The intent names the disk
+    # (kernel name, size, serial or WWN: a loop device has none) and the GPT label-id the
+    # script chose before writing the table, which the disk carries.
     uuid = probe(ssd.part(1))["UUID"]
+    label_id = probe(ssd.device)["PTUUID"]
     unmount_all(bench.root)
-    sh("wipefs", "--all", "--quiet", ssd.part(1))
+    with open(ssd.part(1), "r+b") as part:
+        size = part.seek(0, os.SEEK_END)
+        part.seek(0)
+        part.write(bytes(size))
     (bench.root / "var/lib/nvr").mkdir(parents=True, exist_ok=True)
     sh("mount", card.part(7), str(bench.root / "var/lib/nvr"))
     system = bench.root / "var/lib/nvr/system"
     (system / "footage-disk").unlink()
-    (system / "footage-setup").write_text(f"{ssd.name} {ssd.sectors()}\n")
+    (system / "footage-setup").write_text(json.dumps(
+        {"disk": ssd.name, "sectors": str(ssd.sectors()), "identity": "", "label_id": label_id}))
     unmount_all(bench.root)
     again = setup(bench.root, card, ssd)
     assert again.returncode == 0, again.stderr
@@ -581,3 +589,55 @@ def test_the_roots_disk_wins_over_another_disk_carrying_nvrconfig(bench):
     assert f"not {stick.name}" in done.stderr
     assert probe(card.part(7))["LABEL"] == "NVRDATA"
     assert stick.sha256() == before
+
+
+def test_an_intent_for_another_table_or_a_partition_with_data_is_not_finished(bench):
+    """The half-made footage disk is finished only when it carries the GPT label-id the intent
+    names and its one partition holds nothing: a disk that took its kernel name and size (the
+    SSD swapped after the power cut), or one whose partition holds raw data, is never formatted."""
+    card, ssd = bench.image(), bench.disk(48)
+    assert setup(bench.root, card).returncode == 0
+    system = bench.root / "var/lib/nvr/system"
+    sh("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", ssd.device,
+       stdin="label: gpt\nlabel-id: 0FC63DAF-8483-4772-8E79-3D69D8477DE4\n,,L\n")
+    subprocess.run(["partx", "--add", ssd.device], capture_output=True)
+    intent = {"disk": ssd.name, "sectors": str(ssd.sectors()), "identity": ""}
+    for label_id, data in (("5A2C0E0E-0000-4000-8000-000000000001", b""),      # another table
+                           ("0FC63DAF-8483-4772-8E79-3D69D8477DE4", b"\x01" * MIB)):  # raw data
+        with open(ssd.part(1), "r+b") as part:
+            part.write(data)
+        (system / "footage-setup").write_text(json.dumps(dict(intent, label_id=label_id)))
+        unmount_all(bench.root)
+        before = ssd.sha256()
+        done = setup(bench.root, card, ssd)
+        assert done.returncode == 0, done.stderr
+        assert ssd.sha256() == before and "NEVER formatted" in done.stderr
+        assert str(bench.root / "var/lib/nvr/data") not in dict(mounts_under(bench.root))
+
+
+def test_a_disk_with_an_empty_partition_table_or_wiped_partitions_becomes_footage(bench):
+    """hardware.md, "Flashing the image and the first boot", step 2: a used SSD is erased with
+    wipefs -a on each partition, then on the disk; a disk carrying only an empty partition
+    table (as a partitioning tool leaves it) is blank too."""
+    card, used, empty = bench.image(), bench.disk(48), bench.disk(48)
+    sh("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", used.device,
+       stdin="label: gpt\n,20M,L\n,,L\n")
+    subprocess.run(["partx", "--add", used.device], capture_output=True)
+    for number in (1, 2):
+        sh("mkfs.ext4", "-q", "-L", "OLD", used.part(number))
+        sh("wipefs", "-a", used.part(number))       # the step, partitions first
+    subprocess.run(["partx", "--delete", used.device], capture_output=True)
+    sh("wipefs", "-a", used.device)                 # then the disk
+    sh("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", empty.device, stdin="label: gpt\n")
+    assert probe(empty.device)["PTTYPE"] == "gpt"
+    done = setup(bench.root, card, used, empty)
+    assert done.returncode == 0, done.stderr
+    assert probe(used.part(1))["LABEL"] == "NVRFOOTAGE"      # the first blank disk is taken
+    unmount_all(bench.root)
+    (bench.root / "var/lib/nvr").mkdir(parents=True, exist_ok=True)
+    sh("mount", card.part(7), str(bench.root / "var/lib/nvr"))
+    (bench.root / "var/lib/nvr/system/footage-disk").unlink()
+    unmount_all(bench.root)
+    done = setup(bench.root, card, empty)
+    assert done.returncode == 0, done.stderr
+    assert probe(empty.part(1))["LABEL"] == "NVRFOOTAGE"
