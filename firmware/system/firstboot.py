@@ -18,7 +18,8 @@ two services race to make a key. It makes what is missing and never replaces wha
    bedrijfsvoering, while that account does not exist: a new code at every boot replaces the
    previous one, written ONLY to the console devices (never to stdout or stderr, which the
    journal keeps, never to a file), in Dutch, with the web address and the TLS certificate's
-   SHA-256 fingerprint. The index keeps only their hash (governance/accounts.py).
+   SHA-256 fingerprint (and, while SSH is on, the SSH host keys' fingerprints). The index keeps
+   only their hash (governance/accounts.py).
 
 Seams for tests: NVR_SYSTEM_ROOT (the root below which /etc, /usr/share, /sys, /proc/self and
 /dev are looked for) and NVR_CONSOLE (the console files, separated by ':').
@@ -26,6 +27,8 @@ Seams for tests: NVR_SYSTEM_ROOT (the root below which /etc, /usr/share, /sys, /
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import re
@@ -47,6 +50,7 @@ SERIALS = (Path("sys/firmware/devicetree/base/serial-number"),     # Raspberry P
            Path("sys/class/dmi/id/product_uuid"))
 CONSOLES = (Path("dev/console"), Path("dev/tty1"))
 STATE = Path("var/lib/nvr")                                       # data and keys, docs/units.md
+SSH = STATE / "system" / "ssh"      # the image's host keys and SSH switch (image/README.md, "SSH")
 WEB_USER, GROUP = "nvr-web", "nvr"
 PREFIX = "nvr-"
 
@@ -76,6 +80,7 @@ class Report:
     consoles: list[Path] = field(default_factory=list)  # where the console text went
     url: str = ""
     tls_fingerprint: str = ""
+    ssh_fingerprints: list[str] = field(default_factory=list)   # while SSH is on
 
 
 # --- 1. the hostname ---------------------------------------------------------------------------
@@ -513,6 +518,28 @@ def web_url(cfg, hostname: str) -> str:
     return f"https://{host}:{cfg.web.port}"
 
 
+# --- the SSH host keys -------------------------------------------------------------------------
+
+def ssh_host_fingerprints(root: Path) -> list[str]:
+    """`ssh-ed25519 SHA256:...` of each SSH host key the image keeps on the data partition, as
+    `ssh` shows them at the first login, while SSH is on (nvr-ssh's switch `enabled` beside
+    them); none while it is off. The person at the screen compares them before trusting the
+    device over the network: nobody can log in on the console to run ssh-keygen there."""
+    folder = root / SSH
+    if not (folder / "enabled").is_file():
+        return []
+    found = []
+    for public in sorted(folder.glob("ssh_host_*_key.pub")):
+        try:
+            kind, blob = public.read_text().split()[:2]
+            raw = base64.b64decode(blob, validate=True)
+        except (OSError, ValueError, binascii.Error):
+            continue
+        digest = base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+        found.append(f"{kind} SHA256:{digest}")
+    return found
+
+
 # --- the whole run -----------------------------------------------------------------------------
 
 def console_text(report: Report, codes: dict[str, str]) -> str:
@@ -528,6 +555,10 @@ def console_text(report: Report, codes: dict[str, str]) -> str:
     lines.append(dutch("TLS certificate SHA-256: %(fingerprint)s",
                        fingerprint=report.tls_fingerprint))
     lines.append(dutch("Check that the browser shows this fingerprint before you log in."))
+    if report.ssh_fingerprints:
+        lines.append(dutch("SSH is on. Its host keys (ssh shows one at the first login; log in "
+                           "only when it is the same):"))
+        lines += ["  " + fingerprint for fingerprint in report.ssh_fingerprints]
     for role, code in codes.items():
         lines += ["", dutch("One-time enrollment code for the first %(role)s: %(code)s",
                             role=role, code=code),
@@ -610,6 +641,7 @@ def provision(config: Path | None = None, root: Path | None = None) -> Report:
     report.tls_fingerprint = next(k.fingerprint for k in report.keys
                                   if k.what == "TLS certificate")
     report.url = web_url(cfg, report.hostname)
+    report.ssh_fingerprints = ssh_host_fingerprints(root)
     _findings(report, cfg, root)
     # The codes only where a person can read them; issued only then (never stuck unread).
     report.consoles = console_paths(root)
