@@ -108,6 +108,18 @@ def board_hostname(root: Path) -> tuple[str, Path] | None:
     return None
 
 
+def name_early(root: Path) -> str | None:
+    """Step 1 alone, for the image's nvr-hostname.service: early in the boot, before the
+    network (DHCP and mDNS announce the name) and before /var/lib/nvr is mounted. The same rule
+    and writing as provision(), so the two never give a device two names. None: no usable
+    serial, the name stays."""
+    found = board_hostname(root)
+    if found is None:
+        return None
+    set_hostname(found[0], root)
+    return found[0]
+
+
 def _own_uts_namespace() -> bool:
     """Whether this process has another UTS namespace than one of its ancestors (the test
     runner, outside `unshare --uts`)."""
@@ -654,3 +666,17 @@ def provision(config: Path | None = None, root: Path | None = None) -> Report:
                                "(/dev/console, /dev/tty1): none issued")
     report.consoles = write_consoles(report.consoles, console_text(report, codes))
     return report
+
+
+if __name__ == "__main__":
+    # The image's /usr/lib/nvr/nvr-hostname: `python3 -m firmware.system.firstboot
+    # --hostname-only` (lighter than the whole `nvr` command line this early in the boot).
+    import sys
+    if sys.argv[1:] != ["--hostname-only"]:
+        sys.exit("usage: python3 -m firmware.system.firstboot --hostname-only")
+    try:
+        named = name_early(system_root())
+    except (FirstbootError, OSError) as exc:
+        sys.exit(f"nvr-hostname: {exc}")
+    print(f"nvr-hostname: {named}" if named else
+          f"nvr-hostname: no usable serial number: the hostname stays {socket.gethostname()}")
