@@ -412,7 +412,8 @@ def unit_root(tmp_path: Path) -> Path:
                     root / "etc/systemd/system", symlinks=True)
     for unit in SYSTEMD.glob("nvr-*.service"):
         shutil.copy(unit, root / "etc/systemd/system" / unit.name)
-    for binary in ("usr/local/bin/nvr", "usr/lib/nvr/nvr-storage-setup"):
+    for binary in ("usr/local/bin/nvr", "usr/lib/nvr/nvr-storage-setup", "usr/lib/nvr/nvr-ssh",
+                   "usr/lib/nvr/nvr-hostname"):
         (root / binary).parent.mkdir(parents=True, exist_ok=True)
         (root / binary).write_text("#!/bin/sh\nexit 0\n")
         (root / binary).chmod(0o755)
@@ -425,7 +426,7 @@ def test_the_unit_verifies_and_the_nvr_units_wait_for_it(tmp_path):
     root = unit_root(tmp_path)
     done = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}",
                            "nvr-storage.service", "nvr-recorder.service", "nvr-web.service",
-                           "nvr-exportd.service"],
+                           "nvr-exportd.service", "nvr-ssh.service", "nvr-hostname.service"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
     for unit in ("nvr-recorder", "nvr-web", "nvr-exportd"):
