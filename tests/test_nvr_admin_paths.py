@@ -205,3 +205,11 @@ def test_nvr_runs_in_the_root_directory_not_in_the_callers(device):
         (device / "bin" / "nvr").write_text(SHOW.replace("LOGDIR", str(device / "log")))
     assert done.returncode == 0, done.stderr
     assert _ran(device).startswith("ran / ")
+
+
+def test_config_install_reads_a_symlink_to_a_root_only_file_as_the_caller(device):
+    """`config install FILE` reads FILE as beheer (setpriv to SUDO_UID): a symlink beheer made
+    to a root-only file is refused, and nvr never runs."""
+    done = _as_beheer(device, f"{ADMIN_CMD} config install {device / 'beheer' / 'link.raucb'}")
+    assert done.returncode == 2 and "cannot read" in done.stderr, done.stdout + done.stderr
+    assert _ran(device) == "" and "SECRET" not in done.stdout + done.stderr
