@@ -168,6 +168,9 @@ def test_a_file_the_caller_cannot_read_never_reaches_nvr_in_the_stdin_form(devic
     "export declaration 1 --out OUT --user a.b",
     "export create --request 1 --to OUT --user a.b",
     "client issue pc-1 --user a.b",
+    "client issue pc-1 --user a.b --out OUT",
+    "client issue pc-1 --user a.b --out - --out=OUT",
+    "client issue pc-1 --user a.b --ou -",
     "segment play KEY --user a.b",
     "request attach 1 KEY --kind declaration --user a.b",
 ])
@@ -190,6 +193,23 @@ def test_a_scan_comes_on_stdin_opened_by_the_caller(device):
     assert _ran(device).splitlines() == [
         "ran nvr-web --config /etc/nvr/nvr.toml request attach 1 verzoek.pdf --stdin --kind "
         "declaration --user a.b", f"stdin regular file: {BUNDLE.decode()}"]
+
+
+def test_client_issue_writes_to_stdout_into_the_callers_file(device):
+    """`sudo nvr-admin client issue NAME --user U --out - > NAME.p12`: what nvr writes to its
+    standard output (sudo's use_pty relays it through a pipe) lands in the file beheer's shell
+    made; nvr-web writes no file."""
+    (device / "bin" / "nvr").write_text(SHOW.replace("LOGDIR", str(device / "log"))
+                                        + "printf 'the p12 bytes'\n")
+    try:
+        done = _as_beheer(device, f"{ADMIN_CMD} client issue pc-1 --user a.b --out - > pc-1.p12")
+    finally:
+        (device / "bin" / "nvr").write_text(SHOW.replace("LOGDIR", str(device / "log")))
+    assert done.returncode == 0, done.stderr
+    assert _ran(device).splitlines()[0] == (
+        "ran nvr-web --config /etc/nvr/nvr.toml client issue pc-1 --user a.b --out -")
+    made = device / "beheer" / "pc-1.p12"
+    assert made.read_bytes() == b"the p12 bytes" and made.stat().st_uid == _uid(device, "beheer")
 
 
 def test_nvr_runs_in_the_root_directory_not_in_the_callers(device):
