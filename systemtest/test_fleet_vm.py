@@ -397,5 +397,9 @@ def test_beheer_has_no_root_no_key_and_no_footage_without_a_password_R11(device,
         footage = fleet.as_beheer("sudo -n /usr/local/sbin/nvr-admin segment play 1")
         assert footage.returncode == 2 and "needs --user" in footage.stderr, footage.stderr
         assert fleet.as_beheer("sudo -n /usr/local/sbin/nvr-admin run").returncode == 2
+        # nvr-admin opens no file for its caller: a bundle comes on stdin from beheer's shell
+        peek = fleet.as_beheer("sudo -n /usr/local/sbin/nvr-admin update check "
+                               f"/var/lib/nvr/keys/{master}")
+        assert peek.returncode == 2 and "--stdin <" in peek.stderr, peek.stderr
         listed = fleet.as_beheer("sudo -n /usr/local/sbin/nvr-admin user list")
         assert listed.returncode == 0, listed.stderr

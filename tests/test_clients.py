@@ -317,6 +317,27 @@ def test_art4_lid1_only_the_technisch_beheerder_issues_revokes_and_lists(secured
     assert not (room["tmp"] / "nope").exists()
 
 
+def test_client_issue_out_dash_writes_the_bundle_to_stdout_for_the_callers_shell(secured_room):
+    """`--out -`, the form `sudo nvr-admin client issue` takes (tests/test_nvr_admin_paths.py,
+    R-11): the PKCS#12 bundle alone on standard output, into a file the caller's shell made;
+    what is said, the password too, on standard error; the real `openssl pkcs12` opens it."""
+    room = secured_room
+    bundle = room["tmp"] / "stdout-werkplek.p12"
+    with open(bundle, "wb") as out:
+        done = subprocess.run([sys.executable, "-m", "firmware.cli", "--config",
+                               str(room["config"]), "client", "issue", "stdout-werkplek",
+                               "--out", "-", "--user", "t.admin"], stdout=out,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120,
+                              env={**os.environ, "NVR_PASSWORD": PASSWORD})
+    assert done.returncode == 0, done.stderr
+    password = re.search(r"password of the bundle \(shown once[^)]*\): (\S+)", done.stderr)[1]
+    opened = subprocess.run(["openssl", "pkcs12", "-in", str(bundle), "-passin",
+                             f"pass:{password}", "-nodes"], capture_output=True, text=True)
+    assert opened.returncode == 0, opened.stderr
+    assert "BEGIN PRIVATE KEY" in opened.stdout
+    assert re.search(r"subject=.*CN ?= ?stdout-werkplek", opened.stdout), opened.stdout[:300]
+
+
 def test_art4_lid1_expired_certificate_counts_as_none_admin_pages_stay_R20(secured_room):
     room = secured_room
     gov = Governance.open(room["cfg"])

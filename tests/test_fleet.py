@@ -532,6 +532,36 @@ def test_an_update_from_a_wheel_stops_on_a_read_only_root(tmp_path):
     assert not (tmp_path / "device-wheelhouse").exists()
 
 
+@needs_ansible
+def test_update_bundle_yml_hands_the_bundle_on_stdin_opened_by_the_account_R11(tmp_path):
+    """Under sudo nvr-admin opens no file for its caller (tests/test_nvr_admin_paths.py): the
+    play's check gives the copied bundle on standard input (`--stdin <`), opened by the
+    account's own shell. nvr-admin is here a script that notes what it got and refuses, so the
+    play stops after the check, removes the copy from the device and says why."""
+    bundle = tmp_path / "control" / "nvr-0.2.0.raucb"
+    bundle.parent.mkdir()
+    bundle.write_bytes(b"the bundle's bytes")
+    seen = tmp_path / "seen"
+    admin = tmp_path / "nvr-admin"
+    admin.write_text(f'#!/bin/sh\n{{ echo "args $*"; echo "stdin $(stat -L -c %F '
+                     f'/proc/self/fd/0)"; cat; }} > {seen}\n'
+                     'echo "nvr: refused: not signed by a CA this device trusts" >&2\nexit 1\n')
+    admin.chmod(0o755)
+    device = tmp_path / "device"
+    done = run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "update-bundle.yml",
+                "--limit", sorted(recorders())[0], "-c", "local",
+                "-e", json.dumps({"nvr_admin": [str(admin)], "nvr_bundle": str(bundle),
+                                  "nvr_bundle_dir": str(device), "nvr_admin_user": "t.admin",
+                                  "nvr_admin_password": "x", "nvr_admin_totp": "",
+                                  "ansible_python_interpreter": sys.executable})], tmp_path)
+    assert done.returncode != 0, done.stdout
+    assert seen.read_text().splitlines() == [
+        f"args update check {device}/nvr-0.2.0.raucb --stdin --json", "stdin regular file",
+        "the bundle's bytes"]
+    assert "refuses nvr-0.2.0.raucb" in done.stdout and "not signed by a CA" in done.stdout
+    assert not (device / "nvr-0.2.0.raucb").exists()
+
+
 # --- the scrape token: made on the device, straight into Prometheus' file, never shown ---------
 
 @needs_ansible

@@ -200,10 +200,12 @@ def test_nvr_admin_refuses_what_is_not_listed_and_footage_without_an_account_R11
 @needs_root
 def test_nvr_admin_passes_a_footage_command_only_with_an_account_the_password_from_sudo(device):
     """With --user, nvr gets the command and asks the password itself (R-10, R-11)."""
-    done = _as_beheer(device, "sudo -n /usr/local/sbin/nvr-admin segment play 1 --user b.b",
-                      env="NVR_PASSWORD=secret")
+    segment = "0123456789abcdef" * 2
+    done = _as_beheer(device, f"sudo -n /usr/local/sbin/nvr-admin segment play {segment} "
+                              "--user b.b", env="NVR_PASSWORD=secret")
     assert done.returncode == 0, done.stderr
-    assert _ran(device) == ["ran nvr-web --config /etc/nvr/nvr.toml segment play 1 --user b.b"]
+    assert _ran(device) == [f"ran nvr-web --config /etc/nvr/nvr.toml segment play {segment} "
+                            "--user b.b"]
 
 
 @needs_root

@@ -68,12 +68,11 @@ def device():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _as_admin(work: Path, *args: str) -> dict:
+def _as_admin(work: Path, *args: str, stdin=subprocess.DEVNULL) -> dict:
     env = {"PATH": os.environ["PATH"], "W": str(work),
            "ADMIN": str(ROOT / "systemd" / "nvr-admin")}
     done = subprocess.run(["unshare", "--mount", "sh", str(work / "inside.sh"), *args],
-                          capture_output=True, text=True, env=env, timeout=60,
-                          stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, env=env, timeout=60, stdin=stdin)
     assert done.returncode == 0, done.stdout + done.stderr
     shown = {"env": {}}
     for line in done.stdout.splitlines():
@@ -87,22 +86,24 @@ def _as_admin(work: Path, *args: str) -> dict:
 
 
 def test_sudo_nvr_admin_update_install_runs_as_nvr_web_with_the_group_nvr_update(device):
-    """A bundle only root may read (the fleet's: 0600 in a 0700 folder) is opened by nvr-admin
-    and given to nvr as standard input, which nvr-web reads."""
-    private = device / "root-only"
+    """A bundle the caller's shell opened (the fleet's: 0600 in beheer's 0700 folder) comes on
+    standard input (--stdin), which nvr-web reads; nvr-admin opens no path under sudo
+    (tests/test_nvr_admin_paths.py)."""
+    private = device / "own"
     private.mkdir(mode=0o700, exist_ok=True)
     (private / "b.raucb").write_bytes(b"the bundle's bytes")
     (private / "b.raucb").chmod(0o600)
-    shown = _as_admin(device, "update", "install", str(private / "b.raucb"), "--user",
-                      "t.admin")
+    with open(private / "b.raucb", "rb") as bundle:
+        shown = _as_admin(device, "update", "install", "b.raucb", "--user", "t.admin",
+                          "--stdin", stdin=bundle)
     assert shown["user"] == "nvr-web"
     assert set(shown["groups"].split()) == {"nvr", "nvr-export", "nvr-update"}
-    assert shown["args"] == (f"--config /etc/nvr/nvr.toml update install {private}/b.raucb "
+    assert shown["args"] == ("--config /etc/nvr/nvr.toml update install b.raucb "
                              "--user t.admin --stdin")
     assert shown["stdin"] == "the bundle's bytes"
 
 
-@pytest.mark.parametrize("args", [("user", "list"), ("update", "check", "b.raucb")])
+@pytest.mark.parametrize("args", [("user", "list"), ("update", "check", "b.raucb", "--stdin")])
 def test_no_other_command_gets_the_group_nvr_update(device, args):
     shown = _as_admin(device, *args)
     assert shown["user"] == "nvr-web" and "nvr-update" not in shown["groups"].split()

@@ -402,6 +402,37 @@ def test_art10_lid6_scan_is_sealed_on_disk_and_useless_without_the_key_dir_R82(s
                              path.read_text(), re.I), path
 
 
+def test_request_attach_stdin_reads_the_scan_the_callers_shell_opened_R11(site):
+    """`sudo nvr-admin request attach ID FILE --stdin < FILE` (tests/test_nvr_admin_paths.py):
+    nvr reads the scan from standard input, FILE only names it; more than MAX_BYTES is
+    refused without attaching anything."""
+    import hashlib
+    import sys
+    from firmware.governance.scans import MAX_BYTES
+    tmp, config = site
+    data = _pdf_scan(tmp)
+    env = {**os.environ, "NVR_PASSWORD": PASSWORD}
+    command = [sys.executable, "-m", "firmware.cli", "--config", str(config), "request",
+               "attach", "1", "/nonexistent/brief.pdf", "--stdin", "--kind", "written-request",
+               "--user", "p.officer", "--json"]
+    with open(tmp / "verzoek.pdf", "rb") as scan:
+        done = subprocess.run(command, stdin=scan, capture_output=True, text=True, env=env,
+                              cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    attached = json.loads(done.stdout)
+    assert attached["filename"] == "brief.pdf" and attached["size"] == len(data)
+    assert attached["sha256"] == hashlib.sha256(data).hexdigest()
+    big = tmp / "groot.pdf"
+    big.write_bytes(b"%PDF-1.7\n" + b"0" * MAX_BYTES + b"\n%%EOF\n")
+    with open(big, "rb") as scan:
+        done = subprocess.run(command, stdin=scan, capture_output=True, text=True, env=env,
+                              cwd=ROOT, timeout=300)
+    assert done.returncode != 0 and "larger than" in done.stderr
+    listed = json.loads(run(config, "request", "scans", "1", "--user", "d.dpo",
+                            "--json").stdout)
+    assert [s["filename"] for s in listed].count("brief.pdf") == 1
+
+
 def test_scans_upload_list_download_and_refusals_on_the_request_page_R11_R51(site, monkeypatch):
     from firmware.governance.scans import MAX_BYTES
     from firmware.web import create_app

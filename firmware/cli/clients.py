@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,17 +21,10 @@ def _clients(args):
     return cfg, actor, Clients(gov.accounts.db, gov.logbook, cfg.storage.key_dir, cfg.device.id)
 
 
-def cmd_client_issue(args) -> int:
-    """A client certificate for a computer in the secured room, as a PKCS#12 bundle to import
-    in its browser, and the device's server certificate so that browser can trust the device."""
-    import socket
+def _issue(args):
+    """Issue the certificate: (bundle, its password, the record, whether the password was
+    given in NVR_BUNDLE_PASSWORD)."""
     from firmware.system.clients import ClientError
-    from firmware.web.server import ensure_certificate
-    out = Path(args.out)
-    bundle_path, server_path = out / f"{args.name}.p12", out / "nvr-apparaat.crt"
-    for path in (bundle_path, server_path):
-        if path.exists():
-            raise CliError(f"{path} exists already; choose another --out directory or move it")
     cfg, actor, clients = _clients(args)
     given = os.environ.get("NVR_BUNDLE_PASSWORD") or None
     try:
@@ -38,20 +32,50 @@ def cmd_client_issue(args) -> int:
                                                  days=args.days)
     except ClientError as exc:
         raise CliError(str(exc)) from None
+    return cfg, bundle, password, record, given is not None
+
+
+def _said(args, record: dict, where: str, password: str, given: bool, out=sys.stdout) -> None:
+    until = datetime.fromtimestamp(record["not_after"], timezone.utc).isoformat(timespec="minutes")
+    print(f"workstation certificate for {args.name} (serial {record['serial']}, valid until "
+          f"{until}) written to {where}", file=out)
+    if not given:
+        print(f"password of the bundle (shown once, give it with the file in person): {password}",
+              file=out)
+    print("Import the bundle in the browser of the computer in the secured room (personal "
+          "certificates), then remove the file from any other medium.", file=out)
+
+
+def cmd_client_issue(args) -> int:
+    """A client certificate for a computer in the secured room, as a PKCS#12 bundle to import
+    in its browser, and the device's server certificate so that browser can trust the device.
+    `--out -`: the bundle alone on standard output, into a file the caller's shell makes (the
+    form `sudo nvr-admin` takes, docs/units.md; the server certificate: `nvr-admin web-cert`)."""
+    import socket
+    from firmware.web.server import ensure_certificate
+    if args.out == "-":
+        if sys.stdout.isatty():
+            raise CliError("refusing to write the certificate bundle to a terminal: redirect it "
+                           f"into a file: ... --out - > {args.name}.p12")
+        _, bundle, password, record, given = _issue(args)
+        sys.stdout.buffer.write(bundle)
+        sys.stdout.flush()
+        _said(args, record, "standard output", password, given, out=sys.stderr)
+        return 0
+    out = Path(args.out)
+    bundle_path, server_path = out / f"{args.name}.p12", out / "nvr-apparaat.crt"
+    for path in (bundle_path, server_path):
+        if path.exists():
+            raise CliError(f"{path} exists already; choose another --out directory or move it")
+    cfg, bundle, password, record, given = _issue(args)
     out.mkdir(parents=True, exist_ok=True)
     fd = os.open(bundle_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(bundle)
     cert, _ = ensure_certificate(cfg.storage.key_dir, socket.gethostname())
     server_path.write_bytes(Path(cert).read_bytes())
-    until = datetime.fromtimestamp(record["not_after"], timezone.utc).isoformat(timespec="minutes")
-    print(f"workstation certificate for {args.name} (serial {record['serial']}, valid until "
-          f"{until}) written to {bundle_path}")
+    _said(args, record, str(bundle_path), password, given)
     print(f"the device's server certificate, to trust in that browser: {server_path}")
-    if given is None:
-        print(f"password of the bundle (shown once, give it with the file in person): {password}")
-    print("Import the bundle in the browser of the computer in the secured room (personal "
-          "certificates), then remove the file from any other medium.")
     return 0
 
 
@@ -86,7 +110,8 @@ def add_parser(sub) -> None:
                 "a workstation's browser; password from NVR_BUNDLE_PASSWORD or made and "
                 "printed once", json=False)
     c.add_argument("name", help="the workstation, e.g. centrale-ruimte")
-    c.add_argument("--out", default=".", help="directory for NAME.p12 and nvr-apparaat.crt")
+    c.add_argument("--out", default=".", help="directory for NAME.p12 and nvr-apparaat.crt; "
+                   "`-`: the bundle alone on standard output (> NAME.p12)")
     c.add_argument("--days", type=int, default=730, help="validity in days (default 730)")
     c.add_argument("--user", required=True, help="your account (technisch-beheerder)")
     c = _action(clients, "list", cmd_client_list, "every certificate issued, with its state")

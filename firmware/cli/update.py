@@ -37,8 +37,9 @@ def cmd_check(args) -> int:
                            allow_downgrade=args.allow_downgrade)
     except UpdateRefused as exc:
         raise CliError(f"refused: {exc}") from None
-    _print(bundle.as_dict(), args.json, _text(bundle) + "\nit may be installed: nvr update "
-           f"install {args.bundle} --user NAME")
+    how = (f"sudo nvr-admin update install {args.bundle} --user NAME --stdin < {args.bundle}"
+           if args.stdin else f"nvr update install {args.bundle} --user NAME")
+    _print(bundle.as_dict(), args.json, _text(bundle) + f"\nit may be installed: {how}")
     return 0
 
 
@@ -96,8 +97,8 @@ def add_parser(sub) -> None:
                             "RAUC installs with)")
         p.add_argument("--stdin", action="store_true",
                        help="read the bundle from standard input, BUNDLE only names it (in "
-                            "the logbook for install; nvr-admin opens the bundle as root and "
-                            "does this)")
+                            "the logbook for install; under sudo nvr-admin takes only this "
+                            "form: your shell opens the bundle)")
         if name == "install":
             p.add_argument("--user", required=True,
                            help="your account (technisch-beheerder); password from "

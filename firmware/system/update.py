@@ -301,8 +301,8 @@ def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
     `folder`, the file made there with O_EXCL, 0600. What is checked, logged and installed is
     this copy; the path given may be swapped by anyone who can write its folder. The copy must
     leave `folder`'s disk below `high_water_percent`, or the store would erase footage for it
-    (R-42). `source`: the bundle already open (nvr-admin opens it as root), `bundle` then
-    only names it."""
+    (R-42). `source`: the bundle already open (standard input: under sudo the caller's shell
+    opens it, docs/units.md), `bundle` then only names it."""
     opened = source is None
     if opened:
         try:
@@ -344,7 +344,7 @@ def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
 def check_open(bundle: Path, source: int, device: Device, folder: Path, *,
                high_water_percent: int = 100, allow_downgrade: str | None = None,
                running: str = __version__, run: Runner = _run) -> Bundle:
-    """`check` of a bundle the caller opened (`source`; nvr-admin opens it as root for the
+    """`check` of a bundle the caller opened (`source`; the caller's shell opens it for the
     service user, who cannot read the technisch beheerder's folder): copied once into a private
     file in `folder` as for install, checked there, the copy removed. `bundle` names it."""
     copy = _private_copy(bundle, folder, high_water_percent, source)
@@ -368,7 +368,7 @@ def install(bundle: Path, device: Device, logbook, actor: Actor, *,
     and removed afterwards. The usage logbook gets the install (version, sha256, a
     downgrade's reason) before RAUC runs, and its failure after; a bundle refused by the check
     is logged as refused. `source`: a file descriptor of the bundle opened by the caller
-    (nvr-admin opens it as root and gives it as standard input), `bundle` then names it."""
+    (standard input: under sudo nvr-admin's caller's shell opens it), `bundle` names it."""
     require(logbook, actor, Action.CONFIG, UpdateRefused)
     copy = None
     try:
