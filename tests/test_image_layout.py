@@ -158,8 +158,9 @@ SCRIPTS = [p for p in [
     ROOT / "image" / "rootfs" / "install.sh", STAGE / "prerun.sh",
     *sorted((STAGE / "00-nvr").glob("*.sh")),
     *sorted((ROOT / "image" / "rootfs" / "overlay" / "usr" / "lib" / "nvr").iterdir()),
+    *sorted((ROOT / "image" / "rootfs" / "overlay" / "etc" / "initramfs-tools").rglob("*")),
     *sorted((ROOT / "tools" / "vm").glob("*.sh"))]
-    if p.read_text().startswith(("#!/bin/sh", "#!/bin/bash"))]   # not the Python ones
+    if p.is_file() and p.read_text().startswith(("#!/bin/sh", "#!/bin/bash"))]   # not the Python ones
 # Packages of the stage that only the Raspberry Pi archive has (archive.raspberrypi.com), which
 # this host does not reach: named in image/README.md.
 RASPBERRY_PI_ARCHIVE_ONLY = {"python3-picamera2"}
