@@ -324,6 +324,20 @@ def _flock(fd: int) -> bool:
     return True
 
 
+def _open_lock(path: Path) -> int:
+    """The lock file, opened for flock; made when missing. An existing one is opened without
+    O_CREAT: in the sticky data directory the kernel's fs.protected_regular=2 refuses O_CREAT
+    on another user's file, even to root."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags)
+    except FileNotFoundError:
+        try:
+            return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o640)
+        except FileExistsError:              # made by another command just now
+            return os.open(path, flags)
+
+
 @contextlib.contextmanager
 def _copy_lock(folder: Path) -> Iterator[None]:
     """R-42: one bundle copy at a time into `folder`. Two commands that each asked the disk's
@@ -331,8 +345,7 @@ def _copy_lock(folder: Path) -> Iterator[None]:
     room is asked with every finished copy already on the disk. A second caller is refused at
     once (a copy of a production bundle takes minutes), never left waiting without a bound."""
     try:
-        fd = os.open(folder / COPY_LOCK, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW
-                     | os.O_CLOEXEC, 0o640)
+        fd = _open_lock(folder / COPY_LOCK)
     except OSError as exc:
         raise UpdateRefused(_("cannot open the update lock in %(folder)s (%(problem)s): the "
                               "data directory must be writable by the service user; run the "
