@@ -229,6 +229,16 @@ def _first_account_hint(cfg) -> None:
     gov.close()
 
 
+def _remove_stale_update_copies(cfg) -> None:
+    """The copies of update bundles a power cut or SIGKILL left on the footage disk (R-42):
+    nvr-web made them (`nvr update` runs as nvr-web) and alone may remove them, and the web
+    starts at every boot (firmware/system/update.py remove_stale_copies)."""
+    from firmware.system.update import remove_stale_copies
+    for removed in remove_stale_copies(cfg.storage.data_dir):
+        print(f"removed {removed}: the copy of an update bundle an interrupted `nvr update` "
+              "left on the footage disk", flush=True)
+
+
 def cmd_web(args) -> int:
     """Serve the web interface (R-20) until SIGINT or SIGTERM."""
     import threading
@@ -237,6 +247,7 @@ def cmd_web(args) -> int:
     cfg = _config(args)
     _warn_swap()
     _record_config_changes(cfg, "nvr web")
+    _remove_stale_update_copies(cfg)
     # Recording comes first: on a busy device the web interface waits, the camera does not.
     os.nice(WEB_NICE)
     server = WebServer(create_app(cfg), cfg.web.host, cfg.web.port, cfg.storage.key_dir,

@@ -23,8 +23,22 @@ def _text(bundle) -> str:
             + (" (a DOWNGRADE, allowed with a reason)" if bundle.downgrade else ""))
 
 
+def _end_cleanly_on_hangup() -> None:
+    """SIGHUP (the SSH session of `sudo nvr-admin update ...` closed) and SIGTERM end Python
+    without its `finally`, which removes the bundle's private copy from the footage disk
+    (R-42); as SystemExit they run it. (SIGKILL and a power cut cannot be caught: the next
+    update command and `nvr web` at its start remove what they left, update.py.)"""
+    import signal
+
+    def end(signum, _frame):
+        raise SystemExit(128 + signum)
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, end)
+
+
 def cmd_check(args) -> int:
     from firmware.system.update import UpdateRefused, check, check_open
+    _end_cleanly_on_hangup()
     try:
         if args.stdin:
             from firmware.cli.common import _config
@@ -56,6 +70,7 @@ def _install_conf() -> Path:
 def cmd_install(args) -> int:
     from firmware.cli.common import _config, _governance, _login
     from firmware.system.update import UpdateRefused, install
+    _end_cleanly_on_hangup()
     if args.system_conf is not None:
         raise CliError(f"refused: install checks a bundle against {_install_conf()} only, the "
                        "configuration RAUC's service installs with; --system-conf is for "

@@ -26,7 +26,9 @@ failed boot are in image/updates/README.md.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import os
 import re
@@ -35,7 +37,7 @@ import stat
 import struct
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,6 +51,7 @@ SYSTEM_CONF = Path("/etc/rauc/system.conf")
 # has no /etc/rauc. nvr-admin runs nvr with a clean environment under sudo, so an administrator
 # cannot set it; only root's own environment can (docs/units.md).
 SYSTEM_CONF_ENV = "NVR_RAUC_SYSTEM_CONF"
+SYSTEM_CONF_MAX = 1 << 16          # RAUC's system.conf is a few hundred bytes
 # `rauc install` writes a boot image (512 MiB) and a root image (4 GiB) into the other slot and
 # reads the bundle through dm-verity. A worn microSD card may write no faster than 2 MB/s
 # sustained (a Class 10 / V10 card promises 10 MB/s): 4.5 GiB / 2 MB/s = 2416 s; with the read
@@ -80,21 +83,34 @@ class Device:
 
     @classmethod
     def from_system_conf(cls, path: Path = SYSTEM_CONF) -> Device:
+        """The device's view from RAUC's system.conf at `path`. A file that is not one is
+        refused by what it lacks, never with its lines (red team 14c: the message must not
+        show a file the caller could not read themselves, R-11)."""
         parser = configparser.ConfigParser(interpolation=None)
         try:
-            with open(path, encoding="utf-8") as f:
-                parser.read_file(f)
-            compatible = parser["system"]["compatible"].strip()
-            keyring = Path(parser["keyring"]["path"].strip())
+            with open(path, "rb") as f:
+                raw = f.read(SYSTEM_CONF_MAX + 1)
         except OSError as exc:
             raise UpdateRefused(_("cannot read RAUC's system configuration %(path)s "
                                   "(%(problem)s): this device is not set up for updates; it "
                                   "comes with the image (image/updates/system.conf)",
                                   path=path, problem=exc.strerror)) from None
-        except (KeyError, configparser.Error) as exc:
-            raise UpdateRefused(_("%(path)s has no [system] compatible or no [keyring] path "
-                                  "(%(problem)s); restore it from image/updates/system.conf",
-                                  path=path, problem=exc)) from None
+        try:
+            if len(raw) > SYSTEM_CONF_MAX:
+                raise ValueError
+            parser.read_string(raw.decode("utf-8"), source=str(path))
+        except (ValueError, configparser.Error):   # UnicodeDecodeError is a ValueError
+            raise UpdateRefused(_("%(path)s is not RAUC's system configuration (a text file "
+                                  "of [section]s with key = value lines); give "
+                                  "/etc/rauc/system.conf, or restore it from "
+                                  "image/updates/system.conf", path=path)) from None
+        for section, key in (("system", "compatible"), ("keyring", "path")):
+            if not parser.get(section, key, fallback="").strip():
+                raise UpdateRefused(_("%(path)s has no %(key)s in its [%(section)s] section; "
+                                      "restore it from image/updates/system.conf", path=path,
+                                      key=key, section=section))
+        compatible = parser["system"]["compatible"].strip()
+        keyring = Path(parser["keyring"]["path"].strip())
         if not keyring.is_absolute():          # RAUC reads it relative to system.conf
             keyring = path.parent / keyring
         if not keyring.is_file():
@@ -295,35 +311,130 @@ def rauc_install(bundle: Path, timeout: float = INSTALL_TIMEOUT) -> None:
                               "rauc)", detail=" ".join(result.stderr.split())))
 
 
-def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
-                  source: int | None = None) -> Path:
-    """Copy `bundle` once into a new private file: a fresh directory of ours (0700) in
-    `folder`, the file made there with O_EXCL, 0600. What is checked, logged and installed is
-    this copy; the path given may be swapped by anyone who can write its folder. The copy must
-    leave `folder`'s disk below `high_water_percent`, or the store would erase footage for it
-    (R-42). `source`: the bundle already open (standard input: under sudo the caller's shell
-    opens it, docs/units.md), `bundle` then only names it."""
-    opened = source is None
-    if opened:
-        try:
-            source = os.open(bundle, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise UpdateRefused(_("there is no file %(bundle)s; give the path of the bundle "
-                                  "(.raucb)", bundle=bundle)) from None
+COPY_PREFIX = ".nvr-update-"        # a bundle's private copy: COPY_PREFIX + random, 0700
+COPY_LOCK = ".nvr-update.lock"     # held across the room check and the copy (one at a time)
+
+
+def _flock(fd: int) -> bool:
+    """Take an exclusive flock on `fd` without waiting; False when another process holds it."""
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file, opened for flock; made when missing. An existing one is opened without
+    O_CREAT: in the sticky data directory the kernel's fs.protected_regular=2 refuses O_CREAT
+    on another user's file, even to root."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags)
+    except FileNotFoundError:
+        try:
+            return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o640)
+        except FileExistsError:              # made by another command just now
+            return os.open(path, flags)
+
+
+@contextlib.contextmanager
+def _copy_lock(folder: Path) -> Iterator[None]:
+    """R-42: one bundle copy at a time into `folder`. Two commands that each asked the disk's
+    room before either had copied would together pass the high-water mark; under this lock the
+    room is asked with every finished copy already on the disk. A second caller is refused at
+    once (a copy of a production bundle takes minutes), never left waiting without a bound."""
+    try:
+        fd = _open_lock(folder / COPY_LOCK)
+    except OSError as exc:
+        raise UpdateRefused(_("cannot open the update lock in %(folder)s (%(problem)s): the "
+                              "data directory must be writable by the service user; run the "
+                              "update through nvr-admin", folder=folder,
+                              problem=exc.strerror)) from None
+    try:
+        if not _flock(fd):
+            raise UpdateRefused(_("another update check or install is copying a bundle into "
+                                  "%(folder)s now (one copy at a time, so that the footage "
+                                  "disk stays below its high-water mark, R-42); wait until it "
+                                  "has finished and try again", folder=folder))
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_copies(folder: Path) -> list[Path]:
+    """Remove the private copies in `folder` whose process is gone (a power cut, SIGKILL, the
+    OOM killer: no `finally` ran), or they would take a bundle's size of the footage disk for
+    good (R-42). A live copy's process holds a flock on its directory until it removes it;
+    the kernel drops that lock when the process ends, however it ends. Called under
+    _copy_lock, so no copy is between its mkdtemp and its flock."""
+    removed = []
+    for entry in sorted(folder.glob(COPY_PREFIX + "*")):
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue                     # not a directory of ours (a file, a link): left alone
+        try:
+            if _flock(fd):
+                shutil.rmtree(entry, ignore_errors=True)
+                if not entry.exists():
+                    removed.append(entry)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def remove_stale_copies(folder: Path) -> list[Path]:
+    """The private copies an interrupted update left in `folder`, removed (R-42); those of a
+    command still running are kept. Nothing is removed while another command is copying (it
+    sweeps itself). Returns what was removed."""
+    try:
+        with _copy_lock(folder):
+            return _remove_stale_copies(folder)
+    except UpdateRefused:
+        return []
+
+
+@contextlib.contextmanager
+def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
+                  source: int | None = None) -> Iterator[Path]:
+    """Copy `bundle` once into a new private file: a fresh directory of ours (0700) in
+    `folder`, the file made there with O_EXCL, 0600; yields the copy and removes it after.
+    What is checked, logged and installed is this copy; the path given may be swapped by
+    anyone who can write its folder. The copy must leave `folder`'s disk below
+    `high_water_percent`, or the store would erase footage for it (R-42): the room is asked
+    and the copy made under _copy_lock, after the copies of interrupted updates are removed.
+    While it exists this process holds a flock on its directory (_remove_stale_copies).
+    `source`: the bundle already open (standard input: under sudo the caller's shell opens
+    it, docs/units.md), `bundle` then only names it."""
+    with contextlib.ExitStack() as stack:
+        opened = source is None
+        if opened:
+            try:
+                source = os.open(bundle, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except FileNotFoundError:
+                raise UpdateRefused(_("there is no file %(bundle)s; give the path of the "
+                                      "bundle (.raucb)", bundle=bundle)) from None
+            stack.callback(os.close, source)
         info = os.fstat(source)
         if not stat.S_ISREG(info.st_mode):
             raise _not_regular(bundle, info.st_mode)
-        usage = shutil.disk_usage(folder)
-        if usage.total - usage.free + info.st_size > usage.total * high_water_percent // 100:
-            raise UpdateRefused(_("%(folder)s has no room for a copy of %(bundle)s (%(size)s "
-                                  "MB) below its %(percent)s%% high-water mark; the store "
-                                  "would erase footage for it (R-42): free room on that disk "
-                                  "and install again", folder=folder, bundle=bundle,
-                                  size=round(info.st_size / 1e6), percent=high_water_percent))
-        private = Path(tempfile.mkdtemp(prefix=".nvr-update-", dir=folder))
-        copy = private / "bundle.raucb"
-        try:
+        with _copy_lock(folder):
+            _remove_stale_copies(folder)
+            usage = shutil.disk_usage(folder)
+            if usage.total - usage.free + info.st_size > usage.total * high_water_percent // 100:
+                raise UpdateRefused(_("%(folder)s has no room for a copy of %(bundle)s "
+                                      "(%(size)s MB) below its %(percent)s%% high-water mark; "
+                                      "the store would erase footage for it (R-42): free room "
+                                      "on that disk and install again", folder=folder,
+                                      bundle=bundle, size=round(info.st_size / 1e6),
+                                      percent=high_water_percent))
+            private = Path(tempfile.mkdtemp(prefix=COPY_PREFIX, dir=folder))
+            stack.callback(shutil.rmtree, private, ignore_errors=True)
+            held = os.open(private, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            stack.callback(os.close, held)   # after the rmtree (the stack runs backwards)
+            fcntl.flock(held, fcntl.LOCK_EX)
+            copy = private / "bundle.raucb"
             target = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                              | os.O_CLOEXEC, 0o600)
             try:
@@ -332,13 +443,7 @@ def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
                     shutil.copyfileobj(src, dst, 1 << 20)
             finally:
                 os.close(target)
-        except BaseException:
-            shutil.rmtree(private, ignore_errors=True)
-            raise
-        return copy
-    finally:
-        if opened:
-            os.close(source)
+        yield copy
 
 
 def check_open(bundle: Path, source: int, device: Device, folder: Path, *,
@@ -347,13 +452,12 @@ def check_open(bundle: Path, source: int, device: Device, folder: Path, *,
     """`check` of a bundle the caller opened (`source`; the caller's shell opens it for the
     service user, who cannot read the technisch beheerder's folder): copied once into a private
     file in `folder` as for install, checked there, the copy removed. `bundle` names it."""
-    copy = _private_copy(bundle, folder, high_water_percent, source)
-    try:
-        checked = check(copy, device, allow_downgrade=allow_downgrade, running=running, run=run)
-    except UpdateRefused as exc:
-        raise UpdateRefused(str(exc).replace(str(copy), str(bundle))) from None
-    finally:
-        shutil.rmtree(copy.parent, ignore_errors=True)
+    with _private_copy(bundle, folder, high_water_percent, source) as copy:
+        try:
+            checked = check(copy, device, allow_downgrade=allow_downgrade, running=running,
+                            run=run)
+        except UpdateRefused as exc:
+            raise UpdateRefused(str(exc).replace(str(copy), str(bundle))) from None
     return dataclasses.replace(checked, path=str(bundle))
 
 
@@ -370,20 +474,18 @@ def install(bundle: Path, device: Device, logbook, actor: Actor, *,
     is logged as refused. `source`: a file descriptor of the bundle opened by the caller
     (standard input: under sudo nvr-admin's caller's shell opens it), `bundle` names it."""
     require(logbook, actor, Action.CONFIG, UpdateRefused)
-    copy = None
+    copied = False
     try:
-        copy = _private_copy(Path(bundle), Path(folder or tempfile.gettempdir()),
-                             high_water_percent, source)
-        return _install_copy(bundle, copy, device, logbook, actor, allow_downgrade, running,
-                             run, installer)
+        with _private_copy(Path(bundle), Path(folder or tempfile.gettempdir()),
+                           high_water_percent, source) as copy:
+            copied = True
+            return _install_copy(bundle, copy, device, logbook, actor, allow_downgrade,
+                                 running, run, installer)
     except UpdateRefused as exc:
-        if copy is None:
+        if not copied:
             logbook.append("usage", actor.name, "refused", subject="update-install",
                            details={"bundle": str(bundle), "why": str(exc)})
         raise
-    finally:
-        if copy is not None:
-            shutil.rmtree(copy.parent, ignore_errors=True)
 
 
 def _install_copy(bundle: Path, copy: Path, device: Device, logbook, actor: Actor,
