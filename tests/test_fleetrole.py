@@ -209,6 +209,28 @@ def test_nvr_admin_passes_a_footage_command_only_with_an_account_the_password_fr
                             "--user b.b"]
 
 
+def test_what_runs_without_a_password_is_the_documented_table_with_its_R11_column():
+    """docs/units.md's table of what `sudo nvr-admin` runs without an account, with the
+    technisch beheerder's R-11 column per row, is exactly nvr-admin's `no_password` list
+    (red team 14c: a read command added there must be argued against R-11 in the doc)."""
+    import re
+    script = ADMIN.read_text()
+    listed = set(re.search(r'no_password="([^"]*)"', script).group(1).split())
+    doc = (ROOT / "docs" / "units.md").read_text()
+    table = doc.split("| without a password | runs as | what it shows or does | R-11, "
+                      "technisch beheerder |\n|---|---|---|---|\n")[1].split("\n\n")[0]
+    documented = set()
+    for row in table.splitlines():
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        assert len(cells) == 4 and cells[3], row          # every row argues its R-11 column
+        for command in re.findall(r"`([^`]+)`", cells[0]):
+            words = command.split()
+            second = words[1] if len(words) > 1 and re.fullmatch(r"[a-z]+", words[1]) else ""
+            documented.add(f"{words[0]}-{second}")
+    assert documented == listed
+    assert "hold-list" not in listed
+
+
 @needs_root
 @pytest.mark.parametrize("args,user", [
     ("hold list --json --user b.b", "nvr-web"),
