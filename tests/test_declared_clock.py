@@ -10,8 +10,8 @@ configuration (the technisch beheerder). Real `nvr` subprocesses under faketime,
 from __future__ import annotations
 
 import json
-import pwd
 import os
+import pwd
 import sqlite3
 import subprocess
 import sys
