@@ -190,7 +190,8 @@ def test_beheer_runs_nothing_but_nvr_admin_with_sudo_R11(device):
     "run", "web --help", "init /tmp/x", "ingest cam x.mp4", "exportd", "export verify /tmp/x",
     "--config /tmp/evil.toml user list", "-v user list", "segment play 1",
     "export create --request 1", "logbook export", "request play 1", "usb unlock",
-    "recordings", "shell", ""])
+    "recordings", "shell", "", "hold list", "hold list --json",
+    "retention run --clock-checked", "retention run --json --clock", "retention run --c"])
 def test_nvr_admin_refuses_what_is_not_listed_and_footage_without_an_account_R11(device, args):
     done = _as_beheer(device, f"sudo -n /usr/local/sbin/nvr-admin {args}")
     assert done.returncode == 2, done.stdout + done.stderr
@@ -206,6 +207,44 @@ def test_nvr_admin_passes_a_footage_command_only_with_an_account_the_password_fr
     assert done.returncode == 0, done.stderr
     assert _ran(device) == [f"ran nvr-web --config /etc/nvr/nvr.toml segment play {segment} "
                             "--user b.b"]
+
+
+def test_what_runs_without_a_password_is_the_documented_table_with_its_R11_column():
+    """docs/units.md's table of what `sudo nvr-admin` runs without an account, with the
+    technisch beheerder's R-11 column per row, is exactly nvr-admin's `no_password` list
+    (red team 14c: a read command added there must be argued against R-11 in the doc)."""
+    import re
+    script = ADMIN.read_text()
+    listed = set(re.search(r'no_password="([^"]*)"', script).group(1).split())
+    doc = (ROOT / "docs" / "units.md").read_text()
+    table = doc.split("| without a password | runs as | what it shows or does | R-11, "
+                      "technisch beheerder |\n|---|---|---|---|\n")[1].split("\n\n")[0]
+    documented = set()
+    for row in table.splitlines():
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        assert len(cells) == 4 and cells[3], row          # every row argues its R-11 column
+        for command in re.findall(r"`([^`]+)`", cells[0]):
+            words = command.split()
+            second = words[1] if len(words) > 1 and re.fullmatch(r"[a-z]+", words[1]) else ""
+            documented.add(f"{words[0]}-{second}")
+    assert documented == listed
+    assert "hold-list" not in listed
+
+
+@needs_root
+@pytest.mark.parametrize("args,user", [
+    ("hold list --json --user b.b", "nvr-web"),
+    ("retention run --clock-checked --user t.a", "nvr-recorder"),
+    ("retention run --json", "nvr-recorder")])
+def test_nvr_admin_passes_holds_and_a_declared_clock_only_with_an_account_R11_R50(device, args,
+                                                                                   user):
+    """Red team 14c: a hold's reason and reference, and an erasure by a clock declared right,
+    go through nvr-admin only with --user (nvr checks the role and logs); a plain sweep
+    needs none."""
+    done = _as_beheer(device, f"sudo -n /usr/local/sbin/nvr-admin {args}",
+                      env="NVR_PASSWORD=secret")
+    assert done.returncode == 0, done.stderr
+    assert _ran(device) == [f"ran {user} --config /etc/nvr/nvr.toml {args}"]
 
 
 @needs_root

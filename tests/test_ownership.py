@@ -101,9 +101,9 @@ def test_fault_run_a_minute_while_every_read_only_command_loops(tmp_path, busy_v
             runs["recordings list"] = runs.get("recordings list", 0) + 1
             for name, args in (
                     ("recordings verify", ["recordings", "verify", "--json"]),
-                    ("hold list", ["hold", "list", "--json"]),
+                    ("hold list", ["hold", "list", "--json", "--user", "b.beheerder"]),
                     ("segment play", ["segment", "play", rows[-1]["id"], *FOOTAGE] if rows
-                     else ["hold", "list"])):
+                     else ["hold", "list", "--user", "b.beheerder"])):
                 result = subprocess.run([sys.executable, "-m", "firmware.cli", "--config",
                                          str(config), *args], cwd=ROOT, env=env,
                                         capture_output=True, timeout=120)
@@ -195,7 +195,8 @@ def test_truncated_index_gives_a_clear_message_in_the_cli(tmp_path, busy_video):
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     with open(index, "r+b") as f:
         f.truncate(index.stat().st_size // 2)
-    for command in (["recordings", "list"], ["recordings", "verify"], ["hold", "list"],
+    for command in (["recordings", "list"], ["recordings", "verify"],
+                    ["hold", "list", "--user", "b.beheerder"],
                     ["retention", "run"], ["segment", "play", rows[0]["id"], *FOOTAGE],
                     ["run", "--no-web"]):
         result = nvr("--config", str(config), *command, env=env, timeout=60)

@@ -145,7 +145,8 @@ def test_hold_keeps_exactly_its_window_and_release_erases_R41(tmp_path, busy_vid
     for path in decrypt_all(config, kept, tmp_path / "held"):
         assert ffprobe(path)["streams"][0]["codec_name"] == "h264"
 
-    listed = json.loads(nvr("--config", str(config), "hold", "list", "--json").stdout)
+    listed = json.loads(nvr("--config", str(config), "hold", "list", "--json", "--user",
+                            "b.beheerder", env=env).stdout)
     assert listed[0]["reference"] == "PL0900-2026-123" and listed[0]["released"] is None
     result = nvr("--config", str(config), "hold", "release", str(hold["id"]), "--reason", "incident afgehandeld", "--user",
                  "b.beheerder", env=env)

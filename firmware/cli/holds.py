@@ -45,10 +45,19 @@ def cmd_hold_release(args) -> int:
 
 
 def cmd_hold_list(args) -> int:
-    from firmware.storage.holds import list_holds
+    """A hold's reason and reference name an incident and often people: only for an account
+    whose role may hold footage, by the rule the web's Holds page asks (R-11, holds column)."""
+    from firmware.governance.service import Refused
+    cfg = _config(args)
+    gov = _governance(cfg)
+    actor = _login(gov, args, None)
+    try:
+        found = gov.holds(actor, _store(cfg))
+    except Refused as exc:
+        raise CliError(str(exc)) from None
     holds = [{**h, "start": _iso(h["start"]), "end": _iso(h["end"]),
               "created": _iso(h["created"]), "released": _iso(h["released"])}
-             for h in list_holds(_store(_config(args)))]
+             for h in found]
     text = "\n".join(f"{h['id']:>4} {h['camera_id']:12} {h['start']} .. {h['end']} "
                      f"{'released' if h['released'] else 'active'}  {h['reference']}"
                      for h in holds) or "no holds"
@@ -70,4 +79,5 @@ def add_parser(sub) -> None:
     c.add_argument("id", type=int)
     c.add_argument("--reason", required=True, help="why; the logbook records it")
     c.add_argument("--user", help="your account (beheerder); password from NVR_PASSWORD")
-    _action(holds, "list", cmd_hold_list, "list holds")
+    c = _action(holds, "list", cmd_hold_list, "list holds with their reasons and references")
+    c.add_argument("--user", help="your account (beheerder); password from NVR_PASSWORD")

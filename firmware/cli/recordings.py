@@ -153,18 +153,36 @@ def cmd_segment_play(args) -> int:
 
 
 def cmd_retention_run(args) -> int:
+    from firmware.governance.clockcheck import (DECLARE, NotLogged, erase_by_declared_clock,
+                                                os_account)
+    from firmware.i18n import _
     from firmware.storage.retention import sweep
+    if args.user is not None and not args.clock_checked:
+        raise CliError(_("--user goes with --clock-checked (who declares the clock right); a "
+                         "sweep by a trusted clock needs no account: leave --user out"))
     cfg = _config(args)
     store = _store(cfg)
     try:                    # with the logbook the sweep prunes the hashes of erased segments
         gov = _governance(cfg)
     except OSError as exc:  # erasing never waits for the logbook; the hashes wait for it
+        if args.clock_checked:      # a declared clock erases only once it is logged
+            raise CliError(_("the logbook cannot be opened (%(error)s), and erasing by a clock "
+                             "declared right is logged first (R-40, R-50): nothing was erased; "
+                             "run it as the recorder's user: sudo nvr-admin retention run "
+                             "--clock-checked --user NAME", error=exc)) from None
         gov = None
         print(f"nvr: the logbook cannot be opened ({exc}): footage is erased, the hashes of "
               "erased segments are removed by a later sweep", file=sys.stderr)
     try:
-        report = sweep(store, purge=True, clock_checked=args.clock_checked,
-                       logbook=gov and gov.logbook)     # refused while the recorder runs
+        if args.clock_checked:      # who declares the clock right, logged before any erase
+            who = _login(gov, args, DECLARE).name if args.user is not None else os_account()
+            try:
+                report = erase_by_declared_clock(gov.logbook, store, who,
+                                                 account=args.user is not None)
+            except NotLogged as exc:
+                raise CliError(str(exc)) from None
+        else:
+            report = sweep(store, purge=True, logbook=gov and gov.logbook)
     finally:
         if gov is not None:
             gov.close()
@@ -212,4 +230,8 @@ def add_parser(sub) -> None:
                 cmd_retention_run, "run one retention sweep now")
     c.add_argument("--clock-checked", action="store_true",
                    help="the time is right (checked by hand): erase by it even though the "
-                        "clock is not synchronised and far ahead of the last recording")
+                        "clock is not synchronised and far ahead of the last recording; logged "
+                        "in the usage logbook with who declared it, before any key is destroyed")
+    c.add_argument("--user", help="with --clock-checked: your account (technisch beheerder, "
+                   "R-11 system configuration; required under sudo nvr-admin); password from "
+                   "NVR_PASSWORD")

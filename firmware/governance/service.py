@@ -125,6 +125,14 @@ class Governance:
                             reason=reason, details=result)
         return result
 
+    def holds(self, actor: Actor, store) -> list[dict]:
+        """Every hold with its reason and reference (which name an incident, a request and
+        often the people in it): only for a role that may hold footage (R-11's holds column;
+        the web's Holds page and `nvr hold list` both ask here). A refusal is logged."""
+        from firmware.storage.holds import list_holds
+        require(self.logbook, actor, Action.HOLD, Refused)
+        return list_holds(store)
+
     def decisions(self) -> "Decisions":
         """Art. 12 (R-80): questions, advice and decisions outside the rules."""
         from firmware.governance.decisions import Decisions

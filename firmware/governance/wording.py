@@ -112,6 +112,7 @@ ACTIONS: Words = Words({
     "export-handed-over": N_("export handed over to police or prosecutor (art. 9 lid 2-4)"),
     "segment-hashes": N_("recording-time hashes of the segments sealed"),
     "segment-hashes-pruned": N_("recording-time hashes of erased segments removed"),
+    "retention-clock-checked": N_("footage erased by a clock declared right by hand (R-40)"),
     "visit-opened": N_("visit of police/prosecutor registered"),
     "visit-closed": N_("visit of police/prosecutor ended"),
     "visit-session-started": N_("session of a visit of police/prosecutor started"),

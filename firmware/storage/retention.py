@@ -54,17 +54,24 @@ class SweepReport:
 
 def sweep(store: EncryptedStore, now: float | None = None, *, purge: bool = False,
           checkpoint_attempts: int = CHECKPOINT_ATTEMPTS,
-          clock_checked: bool = False, logbook=None) -> SweepReport:
+          clock_checked: bool = False, logbook=None,
+          declare: Callable[[dict], None] | None = None) -> SweepReport:
     """One sweep as the store's owner; `purge` checkpoints the WAL even if nothing was due
     (the owner does so at start, after a crash that may have come before the checkpoint).
     An explicit `now` (tests, benchmarks) or `clock_checked` (an operator confirmed the time:
     `nvr retention run --clock-checked`) skips the check of the clock in `clock_ahead`.
-    With the usage `logbook`, the hashes of erased segments are pruned as well."""
+    With the usage `logbook`, the hashes of erased segments are pruned as well.
+    With `clock_checked`, `declare` gets what the declared clock is about to do (`declared`)
+    before any key is destroyed, and stops the sweep by raising
+    (governance/clockcheck.py logs it, R-40, R-50)."""
     with store.owned("sweep"):
         refused = None if now is not None or clock_checked else clock_ahead(store)
         if refused is None:
+            at = store.now(now)
+            if clock_checked and declare is not None:
+                declare(declared(store, at))
             store.clear_alarm(CLOCK_ALARM)
-            return _sweep(store, store.now(now), purge, checkpoint_attempts, logbook=logbook)
+            return _sweep(store, at, purge, checkpoint_attempts, logbook=logbook)
         # The clock may have been moved forward: erase by the reference time (the index's time
         # at this process's start plus the time elapsed since), which this process's own
         # writes cannot move, never by the clock or a floor those writes raised.
@@ -79,21 +86,37 @@ def finish_erase(store: EncryptedStore) -> SweepReport:
         return _sweep(store, store.now(), True, CHECKPOINT_ATTEMPTS, destroy=False)
 
 
+def declared(store: EncryptedStore, now: float) -> dict:
+    """What a sweep by the clock `now`, declared right by hand, is about to destroy: the
+    clock, the index's own time, whether the clock is synchronised, why it would not have been
+    trusted, and the slots whose keys are due (the store is owned: nothing else sweeps)."""
+    return {"clock": now, "index_time": store.reference_time() or None,
+            "clock_synchronised": clock_synchronised(), "distrusted": _distrust(store),
+            "slots": _due(store, now)}
+
+
 def clock_ahead(store: EncryptedStore) -> str | None:
     """Why the clock may not be trusted to destroy keys, or None (R-40). A clock more than a
     day ahead of the newest time the index knows, and not synchronised, may have been moved
     forward: erasing then would destroy footage recorded minutes ago. A synchronised clock is
     trusted however far ahead it is (a device that was off for weeks must erase when it
     starts). The alarm is raised here and cleared when the clock is trusted again."""
+    detail = _distrust(store)
+    if detail is not None:
+        store.raise_alarm(CLOCK_ALARM, detail)
+    return detail
+
+
+def _distrust(store: EncryptedStore) -> str | None:
+    """Why the clock is not trusted to destroy keys (see `clock_ahead`), or None."""
     clock, known = time.time(), store.reference_time()
     if not known or clock - known <= CLOCK_AHEAD or clock_synchronised():
         return None                    # (an empty index knows no time, and has nothing to erase)
-    detail = (f"the clock is {(clock - known) / 86400:.1f} days ahead of the newest recording "
+    return (f"the clock is {(clock - known) / 86400:.1f} days ahead of the newest recording "
               "or key in the index and is not synchronised: keys are destroyed by the "
               "index's time, not by this clock, until the time is right (synchronise the clock: NTP, timedatectl; or, if the time is right, "
-              "`nvr retention run --clock-checked`)")
-    store.raise_alarm(CLOCK_ALARM, detail)
-    return detail
+              "`nvr retention run --clock-checked`, logged with your account: "
+              "`sudo nvr-admin retention run --clock-checked --user NAME`)")
 
 
 def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
@@ -102,10 +125,7 @@ def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
     # 1. Cryptographic erase: destroy every slot key that is due (by its row, or by the hard
     #    bound of its slot number). One transaction per slot, committed before any file is
     #    touched. Nothing is destroyed on a clock that is not trusted.
-    with store.lock:
-        due = [] if not destroy else [r["slot"] for r in store.db.execute(
-            "SELECT slot FROM slot_keys WHERE wrapped IS NOT NULL AND (erase_at <= ? OR "
-            "slot <= ?) ORDER BY slot", (now, last_due_slot(now)))]
+    due = _due(store, now) if destroy else []
     for slot in due:
         with store.transaction() as db:
             db.execute("UPDATE slot_keys SET wrapped = NULL, destroyed = ?, purged = 0 "
@@ -141,6 +161,14 @@ def _sweep(store: EncryptedStore, now: float, purge: bool, attempts: int,
         log.info("retention: destroyed %d slot key(s), erased %d segment(s), freed %d bytes",
                  len(report.slots_destroyed), len(report.segments_erased), report.bytes_freed)
     return report
+
+
+def _due(store: EncryptedStore, now: float) -> list[int]:
+    """The slots whose keys are due at `now` (by their row, or by the slot's hard bound)."""
+    with store.lock:
+        return [r["slot"] for r in store.db.execute(
+            "SELECT slot FROM slot_keys WHERE wrapped IS NOT NULL AND (erase_at <= ? OR "
+            "slot <= ?) ORDER BY slot", (now, last_due_slot(now)))]
 
 
 def _prune(store: EncryptedStore, logbook) -> int:

@@ -38,7 +38,9 @@ def _times(row: dict, *names: str) -> dict:
 @bp.route("/api/holds", endpoint="api_holds")
 @rule(Action.HOLD)
 def holds():
-    rows = [_times(h, "start", "end", "created", "released") for h in list_holds(nvr()["store"])]
+    # the one rule for who sees a hold's reason and reference, as `nvr hold list`
+    rows = [_times(h, "start", "end", "created", "released")
+            for h in gov().holds(g.actor, nvr()["store"])]
     # a link from an event on the day page fills the form in (camera, from, until)
     prefill = FormState("casework.hold_add", {k: request.args[k] for k in ("camera", "start",
                                               "end") if request.args.get(k)})
