@@ -20,7 +20,6 @@ from test_firstboot import Device, _new_root, codes_in
 
 from conftest import ROOT, nvr, write_config
 from firmware.config import StorageConfig
-from firmware.system.config_install import FIXED
 
 PW = "Kwartel vijfenveertig langs de Eem"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: nvr firstboot is root's")
@@ -36,6 +35,7 @@ def _install(live: Path, text: str, tmp_path: Path) -> subprocess.CompletedProce
 
 def test_the_fixed_keys_name_every_storage_path_R11():
     """index_dir is named before it exists (branch indexdir): then it compares equal."""
+    from firmware.system.config_install import FIXED
     assert FIXED == ("storage.data_dir", "storage.index_dir", "storage.key_dir")
 
 
