@@ -86,14 +86,14 @@ def storage_paths(text: str, base: Path) -> dict[str, str]:
     an older firmware accepted still answers. Raises ValueError when it cannot be read."""
     table = tomllib.loads(text).get("storage", {})
     if not isinstance(table, dict):
-        raise ValueError("[storage] is not a table")
+        raise ValueError(_("[storage] is not a table"))
     known = {f.name for f in dataclasses.fields(StorageConfig)}
     given = {}
     for key in FIXED:
         name = key.split(".", 1)[1]
         if name in known and name in table:
             if not isinstance(table[name], str):
-                raise ValueError(f"{key} is not a path")
+                raise ValueError(_("%(key)s is not a path", key=key))
             given[name] = base / table[name]
     storage = StorageConfig(**given)
     return {key: os.path.normpath(value) if (value := getattr(storage, key.split(".", 1)[1],

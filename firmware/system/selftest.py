@@ -359,9 +359,9 @@ def _service_uid(user: str = SERVICE_USER) -> int | None:
 
 def _web_secret_problems(key_dir: Path) -> list[str]:
     """The web's secrets (system/keyfiles.py, the table nvr firstboot gives them by): no mode
-    bit beyond the table's, owned by nvr-web where that user exists, else by this user. One
-    not made yet is no problem (the web makes what is missing at its start)."""
-    from firmware.storage.sharing import trusted_owner
+    bit beyond the table's, owned by nvr-web where that user exists (without it, a development
+    checkout, the owner is not judged: the web runs as whoever started it). One not made yet is
+    no problem (the web makes what is missing at its start)."""
     from firmware.system.keyfiles import WEB_SECRETS, WEB_USER
     web = _service_uid(WEB_USER)
     problems = []
@@ -380,9 +380,6 @@ def _web_secret_problems(key_dir: Path) -> list[str]:
         if web is not None and st.st_uid != web:
             problems.append(f"{path} belongs to uid {st.st_uid}, not to {WEB_USER}: "
                             f"chown {WEB_USER}:nvr {path}")
-        elif web is None and not trusted_owner(path, st):
-            problems.append(f"{path} belongs to uid {st.st_uid}, not to this user "
-                            f"(uid {os.geteuid()})")
     return problems
 
 
