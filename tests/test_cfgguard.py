@@ -141,34 +141,46 @@ def test_firstboot_marks_the_device_provisioned_at_the_first_codes(device):
     assert len(codes_in(device.firstboot()[2])) == 2
 
 
+def _index(device: Device) -> Path:
+    from firmware.config import load
+    from firmware.system.provisioned import index_path
+    return index_path(load(device.config))
+
+
 @needs_root
-@pytest.mark.parametrize("how", ["data_dir elsewhere", "swapped", "index lost"])
+@pytest.mark.parametrize("how", ["index elsewhere", "swapped", "index lost"])
 def test_an_enrolled_device_shows_no_code_for_an_index_not_its_own_R11(device, how):
     """The configuration changed by root (config install refuses it) or the index gone, as
     tmpfiles leaves it after a boot (an empty file): no code, said in the journal and on the
-    console with what to do, and the marker kept."""
+    console with what to do, and the marker kept. "index elsewhere" moves the directory the
+    index lies in (storage.index_dir once the index has its own, else data_dir)."""
     _enrolled(device)
     text = device.config.read_text()
-    if how == "data_dir elsewhere":
+    index = _index(device)
+    if how == "index elsewhere":
         empty = device.root / "var" / "lib" / "nvr" / "empty"
         empty.mkdir()
         os.chown(empty, device.uid("nvr-recorder"), device.gid("nvr"))
-        device.config.write_text(text.replace(f'data_dir = "{device.data}"',
-                                              f'data_dir = "{empty}"'))
+        key = "index_dir" if f'index_dir = "{index.parent}"' in text else "data_dir"
+        changed = text.replace(f'{key} = "{index.parent}"', f'{key} = "{empty}"')
+        assert changed != text, text
+        device.config.write_text(changed)
     elif how == "swapped":
         device.config.write_text(
             text.replace(f'data_dir = "{device.data}"', 'data_dir = "@@"')
             .replace(f'key_dir = "{device.keys}"', f'key_dir = "{device.data}"')
             .replace('"@@"', f'"{device.keys}"'))
     else:
-        for name in ("index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm"):
-            (device.data / name).unlink(missing_ok=True)
+        for name in ("", "-wal", "-shm"):
+            Path(f"{index}{name}").unlink(missing_ok=True)
         subprocess.run(["systemd-tmpfiles", f"--root={device.root}", "--create", "nvr.conf"],
                        check=True, capture_output=True)
+    moved = _index(device) != index or not index.exists() or index.stat().st_size == 0
     done, _host, shown = device.firstboot()
     assert codes_in(shown) == []
-    assert "GEEN INSCHRIJFCODE" in shown and "/usr/share/nvr/nvr.toml" in shown, shown
-    assert "NO ENROLLMENT CODE" in done.stdout and "restore index.sqlite3" in done.stdout
+    if moved:                      # (a swap with the index in its own directory moves nothing)
+        assert "GEEN INSCHRIJFCODE" in shown and "/usr/share/nvr/nvr.toml" in shown, shown
+        assert "NO ENROLLMENT CODE" in done.stdout and "restore index.sqlite3" in done.stdout
     assert _marker(device).exists()
     if how != "index lost":               # put the paths back: the device is its own again
         device.config.write_text(text)
