@@ -66,7 +66,7 @@ def cmd_config_install(args) -> int:
     """Issue 14 (R-11): the configuration put in place without root's shell; `sudo nvr-admin
     config install FILE` runs this as root and restarts the units when it changed."""
     from firmware.config import CONFIG_ENV
-    from firmware.system.config_install import install
+    from firmware.system.config_install import FixedKeyChanged, install
     target = args.config or os.environ.get(CONFIG_ENV)
     if not target:
         raise CliError("no configuration given: pass --config FILE (the one to replace)")
@@ -75,7 +75,10 @@ def cmd_config_install(args) -> int:
                 else Path(args.source).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {args.source}: {exc}; give a readable UTF-8 TOML file")
-    done = install(text, Path(target))
+    try:
+        done = install(text, Path(target))
+    except FixedKeyChanged as exc:                 # R-11, R-82: the storage paths stay
+        raise CliError(f"{target}: {exc}") from None
     if not done.changed:
         print(f"{target}: unchanged")
     else:

@@ -41,8 +41,8 @@ def cmd_firstboot(args) -> int:
         print(f"one-time enrollment codes for the first {' and the first '.join(report.codes_for)}"
               f" shown on {where} only (never here)")
     else:
-        print(f"no enrollment code issued (the first accounts exist or no console); the web "
-              f"address and fingerprint shown on {where}")
+        print(f"no enrollment code issued (the first accounts exist, no console, or refused: "
+              f"see the findings); the web address and fingerprint shown on {where}")
     return 0
 
 

@@ -5,10 +5,18 @@ The text is checked exactly as `nvr config check` checks a file; only a text tha
 replaces the configuration, atomically (a temporary file in the same directory, fsynced, then
 renamed), owned root:nvr with mode 0640 when root installs it (docs/units.md). The change is
 not logged here: the recorder and the web record old and new values at their next start
-(governance/configlog.py), as for every other change of the file."""
+(governance/configlog.py), as for every other change of the file.
+
+What the file may not change (FIXED): the storage paths of the installed configuration. A
+device's data, index and key directories are fixed by the image (docs/units.md); pointing them
+elsewhere opens a store without this device's index and keys, where `nvr firstboot` would show
+new enrollment codes for both first roles (R-11, red team 14c) and make a new master key in
+whatever directory key_dir names (R-82). Moving them is a reflash, or root's work on the
+device, never the technisch beheerder's through `sudo nvr-admin config install`."""
 
 from __future__ import annotations
 
+import dataclasses
 import grp
 import os
 import tempfile
@@ -16,10 +24,21 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware.config import parse
+from firmware.config import StorageConfig, parse
+from firmware.i18n import _
 
 CONFIG_GROUP = "nvr"
 CONFIG_MODE = 0o640
+# R-11, R-82: the keys whose change would re-provision the device. storage.index_dir arrives
+# with the index's own directory (branch indexdir); until then both files lack it and it
+# compares equal. Not here: device.id (a name in segment headers, the client CA and the
+# logbooks' wording; no key, account or index follows it, and the fleet's first push sets it),
+# and no TLS path (the certificate lives in key_dir under a fixed name).
+FIXED = ("storage.data_dir", "storage.index_dir", "storage.key_dir")
+
+
+class FixedKeyChanged(ValueError):
+    """The new text moves a storage path of the installed configuration; nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +79,71 @@ def changed_keys(old_text: str, new_text: str) -> tuple[str, ...]:
     return tuple(sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)))
 
 
+def storage_paths(text: str, base: Path) -> dict[str, str]:
+    """The FIXED keys' values as the configuration means them: a missing key its default (a
+    missing index_dir: data_dir), a relative path taken from `base` (the file's directory, as
+    config.parse does), normalized. Only the [storage] table is read, so an installed file that
+    an older firmware accepted still answers. Raises ValueError when it cannot be read."""
+    table = tomllib.loads(text).get("storage", {})
+    if not isinstance(table, dict):
+        raise ValueError(_("[storage] is not a table"))
+    known = {f.name for f in dataclasses.fields(StorageConfig)}
+    given = {}
+    for key in FIXED:
+        name = key.split(".", 1)[1]
+        if name in known and name in table:
+            if not isinstance(table[name], str):
+                raise ValueError(_("%(key)s is not a path", key=key))
+            given[name] = base / table[name]
+    storage = StorageConfig(**given)
+    return {key: os.path.normpath(value) if (value := getattr(storage, key.split(".", 1)[1],
+                                                               None)) is not None else ""
+            for key in FIXED}
+
+
+def moved_paths(old_text: str, new_text: str, base: Path) -> tuple[str, ...]:
+    """The FIXED keys whose meaning differs between the installed text and the new one."""
+    old, new = storage_paths(old_text, base), storage_paths(new_text, base)
+    return tuple(key for key in FIXED if old[key] != new[key])
+
+
+def refuse_moved_paths(old_text: str, new_text: str, target: Path) -> None:
+    """R-11, R-82: raise FixedKeyChanged naming each storage path the new text would move, or
+    an installed file whose paths cannot be read (then nothing can be compared)."""
+    try:
+        moved = moved_paths(old_text, new_text, target.parent)
+    except (tomllib.TOMLDecodeError, ValueError, TypeError) as exc:
+        raise FixedKeyChanged(_(
+            "the installed configuration %(path)s cannot be read (%(problem)s), so the new "
+            "file's storage paths cannot be compared with it: nothing is installed; root on "
+            "the device repairs %(path)s (the image's paths are in /usr/share/nvr/nvr.toml)",
+            path=str(target), problem=str(exc))) from None
+    if moved:
+        old, new = storage_paths(old_text, target.parent), storage_paths(new_text, target.parent)
+        changes = "; ".join(f"{key}: {old[key]} -> {new[key]}" for key in moved)
+        raise FixedKeyChanged(_(
+            "refused, nothing is installed: %(changes)s. A device's storage paths are fixed by "
+            "the image: in another directory the store opens without this device's index and "
+            "keys, and the next start would show new enrollment codes for the first accounts "
+            "(R-11) and make a new master key there (R-82). Keep the installed values in the "
+            "new file; moving them is a reflash, or root's work on the device "
+            "(docs/provisioning.md)", changes=changes))
+
+
 def install(text: str, target: Path) -> Installed:
     """Check TEXT as `nvr config check` would (ConfigError names every problem, nothing is
-    written), then put it at TARGET unless it is already there byte for byte."""
+    written), refuse a change of the FIXED storage paths (FixedKeyChanged, nothing written),
+    then put it at TARGET unless it is already there byte for byte."""
     parse(text, source=str(target), base=target.parent)
     try:
         old = target.read_text(encoding="utf-8")
     except FileNotFoundError:
-        old = ""
+        old = None                 # a first install (a development checkout, a test): no paths
     if old == text:
         return Installed(False, ())
+    if old is not None:
+        refuse_moved_paths(old, text, target)
+    old = old or ""
     keys = changed_keys(old, text)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".nvr.toml.")
     try:

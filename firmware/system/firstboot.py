@@ -41,6 +41,7 @@ from pathlib import Path
 from firmware.i18n import _, dutch
 from firmware.system import safefile
 from firmware.system.disks import keys_beside_footage, system_root
+from firmware.system.keyfiles import WEB_SECRETS, WEB_USER
 
 CONSOLE_ENV = "NVR_CONSOLE"
 CONFIG = Path("etc/nvr/nvr.toml")
@@ -51,7 +52,7 @@ SERIALS = (Path("sys/firmware/devicetree/base/serial-number"),     # Raspberry P
 CONSOLES = (Path("dev/console"), Path("dev/tty1"))
 STATE = Path("var/lib/nvr")                                       # data and keys, docs/units.md
 SSH = STATE / "system" / "ssh"      # the image's host keys and SSH switch (image/README.md, "SSH")
-WEB_USER, GROUP = "nvr-web", "nvr"
+GROUP = "nvr"
 PREFIX = "nvr-"
 
 
@@ -406,15 +407,15 @@ def _ensure_keys(cfg, root: Path, hostname: str, findings: list[str],
         _certificate_for_now(cert, tls_key, findings, todo)
         made = not (safefile.refuse_link(cert) and safefile.refuse_link(tls_key))
         ensure_certificate(key_dir, hostname, owner=web)
-    safefile.set_owner(cert, web, 0o640)
-    safefile.set_owner(tls_key, web, 0o600)
+    safefile.set_owner(cert, web, WEB_SECRETS[CERT])
+    safefile.set_owner(tls_key, web, WEB_SECRETS[KEY])
     keys.append(Key("TLS certificate", cert, made, certificate_fingerprint(cert.read_bytes())))
 
     ca = key_dir / clients.CA_FILE
     _aside_if_damaged([ca], _certificate_pair, findings)
     made = not safefile.refuse_link(ca)
     clients.ensure_ca(key_dir, cfg.device.id, owner=web)
-    safefile.set_owner(ca, web, 0o600)
+    safefile.set_owner(ca, web, WEB_SECRETS[clients.CA_FILE])
     keys.append(Key("client CA", ca, made, certificate_fingerprint(ca.read_bytes())))
     return keys
 
@@ -658,14 +659,31 @@ def provision(config: Path | None = None, root: Path | None = None) -> Report:
     # The codes only where a person can read them; issued only then (never stuck unread).
     report.consoles = console_paths(root)
     codes: dict[str, str] = {}
-    if report.consoles:
+    refused = codes_refused(cfg, root, report)
+    if report.consoles and not refused:
         codes = issue_codes(cfg)
         report.codes_for = list(codes)
-    else:
+    elif not report.consoles:
         report.findings.append("no console device to show enrollment codes on "
                                "(/dev/console, /dev/tty1): none issued")
     report.consoles = write_consoles(report.consoles, console_text(report, codes))
+    if not refused:
+        from firmware.system.provisioned import mark
+        mark(cfg, root)
     return report
+
+
+def codes_refused(cfg, root: Path, report: Report) -> bool:
+    """R-11: whether enrollment codes may NOT be issued because the index is not this
+    provisioned device's own (system/provisioned.py); then the journal and the console say
+    why and what to do."""
+    from firmware.system.provisioned import refusal
+    why = refusal(cfg, root)
+    if why is None:
+        return False
+    report.findings.append(why[0])
+    report.todo.append(why[1])
+    return True
 
 
 if __name__ == "__main__":

@@ -350,11 +350,37 @@ def check_disk(cfg: Config, motion_share: float = MOTION_SHARE) -> Result:
 
 # --- keys ---------------------------------------------------------------------------------------
 
-def _service_uid() -> int | None:
+def _service_uid(user: str = SERVICE_USER) -> int | None:
     try:
-        return pwd.getpwnam(SERVICE_USER).pw_uid
+        return pwd.getpwnam(user).pw_uid
     except KeyError:
         return None
+
+
+def _web_secret_problems(key_dir: Path) -> list[str]:
+    """The web's secrets (system/keyfiles.py, the table nvr firstboot gives them by): no mode
+    bit beyond the table's, owned by nvr-web where that user exists (without it, a development
+    checkout, the owner is not judged: the web runs as whoever started it). One not made yet is
+    no problem (the web makes what is missing at its start)."""
+    from firmware.system.keyfiles import WEB_SECRETS, WEB_USER
+    web = _service_uid(WEB_USER)
+    problems = []
+    for name, mode in WEB_SECRETS.items():
+        path = key_dir / name
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(f"{path} is not a regular file: move it away and restart nvr-web")
+            continue
+        if st.st_mode & 0o7777 & ~mode:
+            problems.append(f"{path} has mode {stat.filemode(st.st_mode)}, more than "
+                            f"{stat.filemode(stat.S_IFREG | mode)}: chmod {mode:o} {path}")
+        if web is not None and st.st_uid != web:
+            problems.append(f"{path} belongs to uid {st.st_uid}, not to {WEB_USER}: "
+                            f"chown {WEB_USER}:nvr {path}")
+    return problems
 
 
 def check_keys(cfg: Config) -> Result:
@@ -391,6 +417,7 @@ def check_keys(cfg: Config) -> Result:
         elif service is None and not trusted_owner(path, st):
             problems.append(f"{path} belongs to uid {st.st_uid}, not to this user "
                             f"(uid {os.geteuid()})")
+    problems += _web_secret_problems(key_dir)
     if problems:
         return Result("keys", FAIL, "; ".join(problems),
                       "fix the modes and owners as said (docs/units.md); a missing or damaged "
@@ -404,7 +431,7 @@ def check_keys(cfg: Config) -> Result:
                       "disk and move the key files there with their owners and modes "
                       "(docs/provisioning.md)")
     return Result("keys", OK, f"{len(KEY_FILES)} keys in {key_dir}, closed to others, owned "
-                  f"by {owner}")
+                  f"by {owner}; the web's secrets present closed as nvr firstboot makes them")
 
 
 # --- clock --------------------------------------------------------------------------------------
