@@ -211,6 +211,9 @@ def new_config_text(root: Path, device_id: str) -> tuple[str, str]:
     text = config_text("picamera2", Introduction(staff_in_view=True), device_id)
     text = _with_key(text, "storage", "data_dir", _toml(str(root / STATE / "data")))
     text = _with_key(text, "storage", "key_dir", _toml(str(root / STATE / "keys")))
+    # R-82: the index (names, hashes, logbooks) on the card beside the keys, off the footage
+    # disk that may be mounted at data_dir (docs/storage.md, "What lies where").
+    text = _with_key(text, "storage", "index_dir", _toml(str(root / STATE / "index")))
     text = _with_key(text, "web", "host", _toml("0.0.0.0"))
     return text, _("the template of nvr init (picamera2)")
 
@@ -414,13 +417,14 @@ def certificate_names(pem: bytes) -> list[str]:
 
 # --- 4. the enrollment codes -------------------------------------------------------------------
 
-def _prepare_index(data_dir: Path) -> None:
-    """The index as tmpfiles makes it when it is missing (the data directory's owner, 0660 in
-    the shared directory), so that root never owns it."""
-    index = data_dir / "index.sqlite3"
-    if index.exists() or not data_dir.is_dir():
+def _prepare_index(index_path: Path) -> None:
+    """The index as tmpfiles makes it when it is missing (its directory's owner, 0660 in a
+    shared (setgid) directory), so that root never owns it."""
+    folder = index_path.parent
+    if index_path.exists() or not folder.is_dir():
         return
-    st = os.stat(data_dir)
+    index = index_path
+    st = os.stat(folder)
     fd = os.open(index, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.fchown(fd, st.st_uid, st.st_gid)
@@ -438,7 +442,7 @@ def issue_codes(cfg) -> dict[str, str]:
                                "systemd-tmpfiles makes it (nvr.conf) after the data partition is "
                                "mounted; check nvr-storage.service and systemd-tmpfiles-setup",
                                path=str(cfg.storage.data_dir)))
-    _prepare_index(cfg.storage.data_dir)
+    _prepare_index(cfg.storage.index_path)
     gov = Governance.open(cfg)
     try:
         return {role.value: gov.accounts.issue_enrollment_code(role)
