@@ -56,7 +56,7 @@ def test_the_fleet_the_virtual_device_and_tmpfiles_agree_on_the_index_dir_R82():
     tmpfiles = (ROOT / "systemd/tmpfiles.d/nvr.conf").read_text()
     assert re.search(rf"^d {IMAGE_INDEX} +3770 nvr-recorder nvr -$", tmpfiles, re.M)
     assert re.search(rf"^f {IMAGE_INDEX}/index.sqlite3 +0660 nvr-recorder nvr -$", tmpfiles, re.M)
-    assert "/var/lib/nvr/data/index.sqlite3" not in tmpfiles
+    assert "/var/lib/nvr/data/index" not in tmpfiles
     for unit in ("nvr-recorder.service", "nvr-web.service"):
         text = (ROOT / "systemd" / unit).read_text()
         writable = re.search(r"^ReadWritePaths=(.*)$", text, re.M).group(1).split()
