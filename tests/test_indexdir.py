@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -204,3 +206,49 @@ def test_recorder_cli_and_web_use_the_index_in_index_dir_R82(tmp_path):
     finally:
         _stop(web)
     assert _index_files(data) == [], "the web made an index in data_dir"
+
+
+# --- firstboot and selftest say it when the index shares the footage's disk -------------------
+
+def _config_with_keys(tmp_path: Path, keys: Path, index_dir: Path | None = None) -> Path:
+    path = write_config(tmp_path, storage=f'index_dir = "{index_dir}"' if index_dir else "")
+    path.write_text(path.read_text().replace('key_dir = "keys"', f'key_dir = "{keys}"'))
+    return path
+
+
+def test_selftest_warns_when_the_index_shares_the_footage_disk_R82(tmp_path, monkeypatch):
+    """The fake sysfs puts tmp_path on disk vda with an SSD sda mounted too; a tmpfs folder
+    (/dev/shm) is on no disk, so keys there are never beside the footage."""
+    from test_firstboot import _fake_disks
+    from firmware.system.selftest import OK, WARN, check_keys
+    root = tmp_path / "root"
+    _fake_disks(root, tmp_path)
+    shm = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="nvr-indexdir-"))
+    try:
+        cfg = load(_config_with_keys(tmp_path, shm / "keys"))     # the index in data_dir
+        EncryptedStore.from_config(cfg).db.close()                # the master key
+        Governance.open(cfg).close()                              # the signing and MAC keys
+        monkeypatch.setenv("NVR_SYSTEM_ROOT", str(root))
+        result = check_keys(cfg)
+        assert result.status == WARN, result
+        assert "the index (" in result.finding and "sda is mounted too" in result.finding
+        assert "index_dir" in result.action
+        apart = load(_config_with_keys(tmp_path, shm / "keys", shm / "index"))
+        assert check_keys(apart).status == OK
+    finally:
+        shutil.rmtree(shm)
+
+
+def test_firstboot_finds_an_index_on_the_footage_disk_R82():
+    """nvr firstboot on a device whose configuration keeps the index in data_dir while an
+    SSD is mounted: a finding in the journal and a line to do on the console, in Dutch."""
+    from test_firstboot import Device, _fake_disks, _new_root
+    root = _new_root()
+    try:
+        device = Device(root)                       # the image's config: no index_dir
+        _fake_disks(root, device.keys)
+        done, _host, shown = device.firstboot()
+        assert "finding: the index (" in done.stdout, done.stdout
+        assert "Nog te doen: de index (" in shown, shown
+    finally:
+        shutil.rmtree(root)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from firmware.i18n import _, dutch
 from firmware.system import safefile
-from firmware.system.disks import keys_beside_footage, system_root
+from firmware.system.disks import index_beside_footage, keys_beside_footage, system_root
 
 CONSOLE_ENV = "NVR_CONSOLE"
 CONFIG = Path("etc/nvr/nvr.toml")
@@ -589,6 +589,11 @@ def _findings(report: Report, cfg, root: Path) -> None:
         report.findings.append(medium)
         report.todo.append(in_dutch(lambda: keys_beside_footage(cfg.storage.key_dir,
                                                                 cfg.storage.data_dir, root)))
+    index_medium = index_beside_footage(cfg.storage.index_dir, cfg.storage.data_dir, root)
+    if index_medium:
+        report.findings.append(index_medium)
+        report.todo.append(in_dutch(lambda: index_beside_footage(cfg.storage.index_dir,
+                                                                 cfg.storage.data_dir, root)))
     if signage_warning(cfg):
         report.findings.append(signage_warning(cfg))
         report.todo.append(dutch("no sign is recorded (art. 6 lid 3): list in [introduction] "
