@@ -135,7 +135,7 @@ def record_changes(gov, cfg: Config, noticed_by: str, now: float | None = None) 
     db.executescript(SCHEMA)
     now = time.time() if now is None else now
     current = settings(cfg, gov.logbook.signer.mac)
-    with open(Path(cfg.storage.data_dir) / LOCK, "a") as lock:
+    with open(Path(cfg.storage.index_dir) / LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         kept = Path(cfg.storage.key_dir) / KEPT
         try:                       # the key directory's copy counts: sqlite3 cannot forge it
