@@ -125,7 +125,8 @@ def test_a_moved_index_dir_refuses_to_start_empty_until_the_index_is_moved_R82(t
         message = str(caught.value)
         assert str(old) in message and str(tmp_path / "index" / "index.sqlite3") in message
         assert f"mv {old} {old}-wal {old}-shm {tmp_path / 'index'}/" in message
-    for command in (("recordings", "list"), ("recordings", "verify"), ("run", "--no-web")):
+    for command in (("recordings", "list"), ("recordings", "verify"), ("run", "--no-web"),
+                    ("web",), ("user", "list")):
         refused = nvr("--config", str(new_config), *command, timeout=120)
         assert refused.returncode != 0, command
         assert "is still in storage.data_dir" in refused.stderr, refused.stderr
