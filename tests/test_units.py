@@ -229,7 +229,7 @@ def test_tmpfiles_lays_out_the_directories_and_fixes_an_old_index(tmp_path):
             "var/lib/nvr/data/segments": (0o2750, "nvr-recorder"),
             "var/lib/nvr/index": (0o3770, "nvr-recorder"),
             "var/lib/nvr/index/index.sqlite3": (0o660, "nvr-recorder"),
-            "var/lib/nvr/index/configlog.lock": (0o660, "nvr-recorder"),
+            "var/lib/nvr/data/configlog.lock": (0o660, "nvr-recorder"),
             "var/lib/nvr/data/owner.lock": (0o600, "nvr-recorder"),
             "var/lib/nvr/data/scans": (0o700, "nvr-web"),
             "var/lib/nvr/keys": (0o2770, "nvr-recorder")}

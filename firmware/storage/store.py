@@ -285,7 +285,8 @@ class EncryptedStore:
                 "missing or empty): restore %(index)s from its backup (or move it back) "
                 "and start again. Nothing was deleted; without the index the footage cannot "
                 "be opened, and nothing is erased or reconciled until it is back.",
-                directory=self.data_dir, count=count, index=self.index_path))
+                directory=self.data_dir, count=count,
+                index=INDEX_NAME if self.index_dir == self.data_dir else self.index_path))
 
     def take_ownership(self, what: str) -> Reconciliation:
         """Become the owner for this process's life (or until close): check the index, make

@@ -423,9 +423,8 @@ def _prepare_index(index_path: Path) -> None:
     folder = index_path.parent
     if index_path.exists() or not folder.is_dir():
         return
-    index = index_path
     st = os.stat(folder)
-    fd = os.open(index, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    fd = os.open(index_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.fchown(fd, st.st_uid, st.st_gid)
         os.fchmod(fd, 0o660 if st.st_mode & stat.S_ISGID else 0o600)
@@ -437,11 +436,12 @@ def issue_codes(cfg) -> dict[str, str]:
     """A new one-time code for each first account still to be made (role value -> code)."""
     from firmware.governance.accounts import ENROLLED_ROLES
     from firmware.governance.service import Governance
-    if not cfg.storage.data_dir.is_dir():
-        raise FirstbootError(_("the data directory %(path)s does not exist: on a device "
-                               "systemd-tmpfiles makes it (nvr.conf) after the data partition is "
-                               "mounted; check nvr-storage.service and systemd-tmpfiles-setup",
-                               path=str(cfg.storage.data_dir)))
+    for folder in (cfg.storage.data_dir, cfg.storage.index_dir):   # never made here as root
+        if not folder.is_dir():
+            raise FirstbootError(_("the data directory %(path)s does not exist: on a device "
+                                   "systemd-tmpfiles makes it (nvr.conf) after the data "
+                                   "partition is mounted; check nvr-storage.service and "
+                                   "systemd-tmpfiles-setup", path=str(folder)))
     _prepare_index(cfg.storage.index_path)
     gov = Governance.open(cfg)
     try:
