@@ -207,6 +207,9 @@ def test_recorder_cli_and_web_use_the_index_in_index_dir_R82(tmp_path):
     finally:
         _stop(web)
     assert _index_files(data) == [], "the web made an index in data_dir"
+    # After recording, an account and the web: the footage side holds no name and no hash.
+    footage_disk = b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file())
+    assert b"t.jansen" not in footage_disk and b"$argon2" not in footage_disk
 
 
 # --- firstboot and selftest say it when the index shares the footage's disk -------------------
