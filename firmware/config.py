@@ -28,6 +28,7 @@ Point = tuple[float, float]
 Polygon = tuple[Point, ...]
 
 CONFIG_ENV = "NVR_CONFIG"
+INDEX_NAME = "index.sqlite3"        # the one SQLite file of index and governance, in index_dir
 CONFIG_NAME = "nvr.toml"
 
 
@@ -115,11 +116,25 @@ class StorageConfig:
     data_dir: Path = _spec(Path("data"), path=True)
     key_dir: Path = _spec(Path("keys"), path=True,
                           help="device keys; must not lie inside data_dir (R-82)")
+    # R-82: names, password hashes and logbooks are in the index, so on a device with footage
+    # on its own disk the index stays on the card beside the keys (docs/storage.md).
+    index_dir: Path | None = _spec(None, path=True, min_len=1,
+                                   help="the index and governance database (index.sqlite3); "
+                                        "missing: data_dir")
     retention_days: int = _spec(MAX_RETENTION_DAYS, min=1, max=MAX_RETENTION_DAYS)
     segment_seconds: int = _spec(10, min=2, max=60)
     high_water_percent: int = _spec(90, min=50, max=99)
     cipher: str = _spec("chacha20-poly1305", choices=("chacha20-poly1305", "aes-256-gcm"),
                         help="segment cipher; ChaCha20 is 4-5x faster on a Pi 4 (no AES unit)")
+
+    def __post_init__(self) -> None:
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", self.data_dir)
+
+    @property
+    def index_path(self) -> Path:
+        """Where index.sqlite3 lives: every reader and writer of the index takes it from here."""
+        return self.index_dir / INDEX_NAME
 
 
 @dataclass(frozen=True)
@@ -403,6 +418,23 @@ def _build(cls: type, table: Any, where: str, problems: _Problems, base: Path) -
     return cls(**values)
 
 
+def _check_index_dir(s: StorageConfig, problems: _Problems) -> None:
+    """R-82: the index may share data_dir (the default) or lie on another path, but not inside
+    data_dir (that is the footage disk under another name) and never mixed with the keys (the
+    keys' folder is root's and the recorder's, the index is the web's too)."""
+    data, keys, idx = s.data_dir.resolve(), s.key_dir.resolve(), s.index_dir.resolve()
+    if idx != data and data in idx.parents:
+        problems.add("storage.index_dir", _("%(index)s lies inside storage.data_dir %(data)s: "
+                                            "leave index_dir out to keep the index in data_dir, "
+                                            "or give a path on another disk (R-82)",
+                                            index=idx, data=data))
+    if idx != data and (idx == keys or keys in idx.parents or idx in keys.parents):
+        problems.add("storage.index_dir", _("%(index)s and storage.key_dir %(keys)s lie one in "
+                                            "the other: give the index its own directory beside "
+                                            "the keys, e.g. /var/lib/nvr/index next to "
+                                            "/var/lib/nvr/keys (R-82)", index=idx, keys=keys))
+
+
 def _check_cross(cfg: Config, problems: _Problems) -> None:
     data = cfg.storage.data_dir.resolve()
     keys = cfg.storage.key_dir.resolve()
@@ -410,6 +442,7 @@ def _check_cross(cfg: Config, problems: _Problems) -> None:
         problems.add("storage.key_dir", _("%(keys)s lies inside storage.data_dir %(data)s; keys "
                                             "must be kept on another path so a stolen data disk "
                                             "opens nothing (R-82)", keys=keys, data=data))
+    _check_index_dir(cfg.storage, problems)
     pins = [(name, getattr(cfg.gpio, name)) for name in ("status_led", "tamper_switch",
                                                           "eject_button")]
     for name, pin in pins:

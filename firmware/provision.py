@@ -40,7 +40,7 @@ name = "Gemeentehuis Soest"
 timezone = "Europe/Amsterdam"
 
 [storage]
-data_dir = "data"            # footage and index
+data_dir = "data"            # footage (and the index, unless index_dir is set)
 key_dir = "keys"             # device keys: never inside data_dir
 retention_days = 28          # at most 28
 segment_seconds = 10

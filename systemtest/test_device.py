@@ -170,8 +170,9 @@ def test_power_cut_then_boot_loses_nothing_but_the_segment_in_flight(device, ste
     assert all(after[s["id"]]["bytes"] == s["bytes"] for s in complete
                if s["status"] == after[s["id"]]["status"]), (before, after)
     integrity = device.run(
-        "index=$(ls /var/lib/nvr/data/index.sqlite3 /etc/nvr/data/index.sqlite3 2>/dev/null "
-        "| head -1); python3 -c \"import sqlite3, sys; print(sqlite3.connect('file:' + "
+        "index=$(for f in /var/lib/nvr/index/index.sqlite3 /var/lib/nvr/data/index.sqlite3 "
+        "/etc/nvr/data/index.sqlite3; do [ -s \"$f\" ] && echo \"$f\" && break; done); "
+        "python3 -c \"import sqlite3, sys; print(sqlite3.connect('file:' + "
         "sys.argv[1] + '?mode=ro', uri=True).execute('pragma integrity_check').fetchone()[0])"
         "\" \"$index\"").stdout
     assert integrity.strip() == "ok", integrity

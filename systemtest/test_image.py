@@ -63,6 +63,9 @@ def test_keys_and_footage_on_different_disks(device, step):
         assert disk_of(device, "/var/lib/nvr/data/segments") == "vdb"
         footage = sh(device, "findmnt -n -o SOURCE /var/lib/nvr/data")
         assert sh(device, f"blkid -p -s LABEL -o value {footage}") == "NVRFOOTAGE"
+        # the index (names, hashes, logbooks) on the card beside the keys, none on vdb.
+        assert disk_of(device, "/var/lib/nvr/index/index.sqlite3") == "vda"
+        assert sh(device, "find /var/lib/nvr/data -name 'index.sqlite3*' | head -1") == ""
         # What the read-only root cannot keep is on the data partition.
         assert sh(device, "findmnt -n -o SOURCE /etc/nvr") == "/dev/vda7[/system/etc-nvr]"
         # The machine-id kept there (systemd-machine-id-commit may write it into the

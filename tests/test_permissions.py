@@ -120,6 +120,7 @@ class Device:
         self.ids = _ids(root)
         self.data = root / "var" / "lib" / "nvr" / "data"
         self.keys = root / "var" / "lib" / "nvr" / "keys"
+        self.index = root / "var" / "lib" / "nvr" / "index"      # storage.index_dir (R-82)
         etc = root / "etc" / "nvr"
         etc.mkdir()
         text = write_config(etc).read_text()
@@ -127,7 +128,8 @@ class Device:
         shutil.rmtree(etc / "keys")
         self.config = etc / "nvr.toml"
         self.config.write_text(text.replace('data_dir = "data"', f'data_dir = "{self.data}"')
-                               .replace('key_dir = "keys"', f'key_dir = "{self.keys}"'))
+                               .replace('key_dir = "keys"', f'key_dir = "{self.keys}"\n'
+                                                            f'index_dir = "{self.index}"'))
         subprocess.run(["systemd-tmpfiles", f"--root={root}", "--create", "nvr.conf"],
                        check=True, capture_output=True)
 
@@ -201,7 +203,7 @@ def _ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 ATTEMPTS = r"""
 import json, os, sys
-seg, data = sys.argv[1], sys.argv[2]
+seg, data, index = sys.argv[1], sys.argv[2], sys.argv[3]
 folder = os.path.dirname(seg)
 def attempt(fn):
     try:
@@ -227,7 +229,7 @@ print(json.dumps({
     "rename its folder": attempt(lambda: os.rename(folder, folder + ".old")),
     "rename segments": attempt(lambda: os.rename(os.path.join(data, "segments"),
                                                  os.path.join(data, "segments.old"))),
-    "unlink index": attempt(lambda: os.unlink(os.path.join(data, "index.sqlite3"))),
+    "unlink index": attempt(lambda: os.unlink(os.path.join(index, "index.sqlite3"))),
 }))
 """
 
@@ -283,7 +285,7 @@ def test_each_service_its_own_user_only_the_recorder_writes_segments(device):
     segment = Path(rows[0]["path"])
     before = hashlib.sha256(segment.read_bytes()).hexdigest()
     tried = json.loads(_ok(device.run("nvr-web", sys.executable, "-c", ATTEMPTS, str(segment),
-                                      str(device.data))).stdout)
+                                      str(device.data), str(device.index))).stdout)
     assert tried == {"read": "done", "unlink": "refused", "write": "refused",
                      "truncate": "refused", "chmod": "refused", "create beside": "refused",
                      "replace": "refused", "rename its folder": "refused",
@@ -300,7 +302,7 @@ def attempt(fn):
     except PermissionError:
         return "refused"
 print(json.dumps({p: attempt(lambda p=p: open(p, "rb").read(1)) for p in sys.argv[1:]}))
-""", str(device.config), str(device.data / "index.sqlite3"), str(segment),
+""", str(device.config), str(device.index / "index.sqlite3"), str(segment),
         str(device.keys / "master.key"), str(device.keys / "logbook-mac.key"))).stdout)
     assert set(tried.values()) == {"refused"}, tried
 
@@ -315,7 +317,7 @@ print(json.dumps({p: attempt(lambda p=p: open(p, "rb").read(1)) for p in sys.arg
     # What is in the data and key directories: the group nvr, nothing for others; segments
     # belong to the recorder and nobody in the group may write them.
     recorder = users["nvr-recorder"]["uid"]
-    for path in [*device.data.rglob("*"), *device.keys.rglob("*")]:
+    for path in [*device.data.rglob("*"), *device.index.rglob("*"), *device.keys.rglob("*")]:
         st = path.lstat()
         assert st.st_mode & 0o007 == 0, f"{path} is open to others: {stat.filemode(st.st_mode)}"
         assert st.st_gid == device.ids["nvr_gid"], f"{path}: group {st.st_gid}"

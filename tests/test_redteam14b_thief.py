@@ -33,7 +33,9 @@ def _everything(folder) -> bytes:
 
 
 def _device(tmp_path):
-    cfg = load(write_config(tmp_path))
+    # As the image installs it (firstboot.new_config_text, tools/vm/provision.sh): the index on
+    # the card beside the keys, off the footage disk (test_indexdir.py checks that default).
+    cfg = load(write_config(tmp_path, storage='index_dir = "index"'))
     gov = Governance.open(cfg)
     try:
         gov.accounts.add("t.jansen", Role.TECHNICAL, PASSWORD, as_root=True)

@@ -27,6 +27,7 @@ MAX_EXPOSURE = {"nvr-recorder.service": 1.2, "nvr-web.service": 1.8,
                 # 2.8: no PrivateNetwork= (0.5), in which udev's events never arrive (redteam12)
                 "nvr-exportd.service": 2.9}
 DATA, KEYS = "/var/lib/nvr/data", "/var/lib/nvr/keys"
+INDEX = "/var/lib/nvr/index"            # storage.index_dir of the image (R-82)
 
 
 def tool(name: str) -> str:
@@ -163,7 +164,7 @@ def test_each_service_its_own_user_and_only_the_two_write_the_store():
     assert one("nvr-web.service", "User") == "nvr-web"
     for unit in ("nvr-recorder.service", "nvr-web.service"):
         assert one(unit, "Group") == "nvr"
-        assert one(unit, "ReadWritePaths").split() == [DATA, KEYS]
+        assert one(unit, "ReadWritePaths").split() == [DATA, INDEX, KEYS]
         assert one(unit, "UMask") == "0027"
 
 
@@ -199,6 +200,8 @@ needs_root = pytest.mark.skipif(
 
 @needs_root
 def test_tmpfiles_lays_out_the_directories_and_fixes_an_old_index(tmp_path):
+    """The index lives in /var/lib/nvr/index (R-82): nothing is made for it on the footage
+    disk; an index moved there from data_dir gets the mode both services need."""
     for kind in ("sysusers.d", "tmpfiles.d"):
         target = tmp_path / "usr" / "lib" / kind
         target.mkdir(parents=True)
@@ -209,8 +212,10 @@ def test_tmpfiles_lays_out_the_directories_and_fixes_an_old_index(tmp_path):
                    capture_output=True)
     data = tmp_path / DATA.lstrip("/")
     data.mkdir(parents=True, mode=0o700)                  # a device from before the units
-    (data / "index.sqlite3").write_bytes(b"")
-    (data / "index.sqlite3").chmod(0o600)
+    moved = tmp_path / INDEX.lstrip("/")
+    moved.mkdir(parents=True, mode=0o700)                 # its index moved out of data_dir
+    (moved / "index.sqlite3").write_bytes(b"")
+    (moved / "index.sqlite3").chmod(0o600)
     result = subprocess.run([tool("systemd-tmpfiles"), f"--root={tmp_path}", "--create",
                              "nvr.conf"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -222,11 +227,13 @@ def test_tmpfiles_lays_out_the_directories_and_fixes_an_old_index(tmp_path):
             "var/lib/nvr": (0o750, "root"),
             "var/lib/nvr/data": (0o3770, "nvr-recorder"),
             "var/lib/nvr/data/segments": (0o2750, "nvr-recorder"),
-            "var/lib/nvr/data/index.sqlite3": (0o660, "nvr-recorder"),
+            "var/lib/nvr/index": (0o3770, "nvr-recorder"),
+            "var/lib/nvr/index/index.sqlite3": (0o660, "nvr-recorder"),
             "var/lib/nvr/data/configlog.lock": (0o660, "nvr-recorder"),
             "var/lib/nvr/data/owner.lock": (0o600, "nvr-recorder"),
             "var/lib/nvr/data/scans": (0o700, "nvr-web"),
             "var/lib/nvr/keys": (0o2770, "nvr-recorder")}
+    assert not (data / "index.sqlite3").exists()
     for rel, (mode, owner) in want.items():
         st = (tmp_path / rel).stat()
         assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (

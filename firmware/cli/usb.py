@@ -40,7 +40,7 @@ def cmd_exportd(args) -> int:
     from firmware.system.notify import Notifier
     cfg = load(args.config)             # read only: exportd never writes the data directory
     system = system_disks([Path("/"), Path("/boot"), Path("/boot/firmware"),
-                           cfg.storage.data_dir, cfg.storage.key_dir])
+                           cfg.storage.data_dir, cfg.storage.index_dir, cfg.storage.key_dir])
     runtime = Path(args.socket or protocol.socket_path()).parent
     runtime.mkdir(mode=0o750, exist_ok=True)
     daemon = Daemon(SubprocessRunner(), system, runtime)

@@ -135,7 +135,9 @@ def record_changes(gov, cfg: Config, noticed_by: str, now: float | None = None) 
     db.executescript(SCHEMA)
     now = time.time() if now is None else now
     current = settings(cfg, gov.logbook.signer.mac)
-    with open(Path(cfg.storage.data_dir) / LOCK, "a") as lock:
+    folder = Path(cfg.storage.data_dir)      # tmpfiles makes the lock 0660 there (docs/units.md)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)   # as governance did before index_dir
+    with open(folder / LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         kept = Path(cfg.storage.key_dir) / KEPT
         try:                       # the key directory's copy counts: sqlite3 cannot forge it

@@ -79,9 +79,10 @@ _ADDED = (("approved", "REAL", "UPDATE users SET approved = created, "
           ("reset_hash", "TEXT", None), ("reset_expires", "REAL", None))
 
 
-def connect(data_dir: Path) -> sqlite3.Connection:
-    Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-    conn = index.connect(Path(data_dir) / "index.sqlite3")
+def connect(index_dir: Path) -> sqlite3.Connection:
+    """The governance tables in index.sqlite3 of `index_dir` (storage.index_dir)."""
+    Path(index_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    conn = index.connect(Path(index_dir) / index.INDEX_NAME)
     _set_aside_unkeyed_logbook(conn)
     conn.executescript(SCHEMA)
     _migrate_users(conn)

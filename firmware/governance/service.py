@@ -14,6 +14,7 @@ from firmware.governance.logbook import DeviceSigner, Logbook
 from firmware.governance.access import require
 from firmware.governance.roles import Action, Actor
 from firmware.governance.sessions import Sessions
+from firmware.storage.index import refuse_left_behind
 from firmware.storage.keys import FileKeyProvider
 from firmware.i18n import _
 
@@ -36,7 +37,8 @@ class Governance:
 
     @classmethod
     def open(cls, cfg: Config) -> "Governance":
-        conn = gdb.connect(cfg.storage.data_dir)
+        refuse_left_behind(cfg.storage.data_dir, cfg.storage.index_dir)
+        conn = gdb.connect(cfg.storage.index_dir)
         logbook = Logbook(conn, DeviceSigner(cfg.storage.key_dir))
         master_key = FileKeyProvider(cfg.storage.key_dir).load     # read when TOTP is used
         # Words a password may not lean on, besides the organisation's own.

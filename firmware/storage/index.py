@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware.config import INDEX_NAME
+from firmware.i18n import _
 from firmware.storage.sink import StorageError
 
 SCHEMA = """
@@ -110,6 +112,29 @@ RECOVERY = ("stop the recorder, move index.sqlite3 (with its -wal and -shm files
 
 class IndexDamaged(StorageError):
     """The index cannot be read: the message names the file, the fault and the recovery."""
+
+
+class IndexLeftBehind(StorageError):
+    """storage.index_dir points away from data_dir while the index is still in data_dir."""
+
+
+def refuse_left_behind(data_dir: Path, index_dir: Path) -> None:
+    """R-82, a device moved to a separate index_dir: starting with an empty index there would
+    orphan every segment and the logbooks, so nothing opens until the old index is moved. The
+    empty file tmpfiles makes in the new place does not count as an index."""
+    old, new = Path(data_dir) / INDEX_NAME, Path(index_dir) / INDEX_NAME
+    if old.resolve() == new.resolve() or not old.is_file() or old.stat().st_size == 0:
+        return
+    both = new.is_file() and new.stat().st_size > 0
+    raise IndexLeftBehind(_(
+        "the index %(old)s is still in storage.data_dir, but storage.index_dir says %(new)s"
+        "%(both)s. Nothing was opened or changed. Stop the services (systemctl stop "
+        "nvr-recorder nvr-web), move the index with its -wal and -shm files as root: "
+        "mv %(old)s %(old)s-wal %(old)s-shm %(folder)s/ (missing -wal/-shm are fine), and "
+        "start them again; or remove index_dir from the configuration to keep it where it is.",
+        old=old, new=new, folder=Path(index_dir),
+        both=_(" (and a non-empty index is there too: find out which one is the device's, "
+               "set the other aside)") if both else ""))
 
 
 def is_damage(exc: BaseException) -> bool:

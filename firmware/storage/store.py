@@ -56,7 +56,7 @@ from firmware.storage.durable import fsync_dir
 log = logging.getLogger(__name__)
 
 SLOT_SECONDS = 3600
-INDEX_NAME = "index.sqlite3"
+INDEX_NAME = index.INDEX_NAME         # in index_dir: storage.index_dir of the configuration
 SEGMENT_DIR = "segments"
 SUFFIX = ".seg"
 QUARANTINE = "quarantine"
@@ -228,10 +228,11 @@ class EncryptedStore:
     def __init__(self, data_dir: Path, device_id: str, provider: KeyProvider, *,
                  retention_days: int, high_water_percent: int = 90,
                  cipher: str = "chacha20-poly1305", create_key: bool = True,
-                 owner: bool = False):
+                 owner: bool = False, index_dir: Path | None = None):
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / SEGMENT_DIR
-        self.index_path = self.data_dir / INDEX_NAME
+        self.index_dir = Path(index_dir) if index_dir is not None else self.data_dir
+        self.index_path = self.index_dir / INDEX_NAME
         self.device_id = device_id
         self.retention = retention_days * 86400
         self.high_water = high_water_percent / 100
@@ -239,6 +240,8 @@ class EncryptedStore:
         self.lock = threading.RLock()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.ownership = OwnerLock(self.data_dir)
+        index.refuse_left_behind(self.data_dir, self.index_dir)       # R-82, a moved index
+        self.index_dir.mkdir(parents=True, exist_ok=True)
         if not self.index_path.exists() or self.index_path.stat().st_size == 0:
             self._refuse_segments_without_index()
         self.db = index.connect(self.index_path)
@@ -282,7 +285,8 @@ class EncryptedStore:
                 "missing or empty): restore %(index)s from its backup (or move it back) "
                 "and start again. Nothing was deleted; without the index the footage cannot "
                 "be opened, and nothing is erased or reconciled until it is back.",
-                directory=self.data_dir, count=count, index=INDEX_NAME))
+                directory=self.data_dir, count=count,
+                index=INDEX_NAME if self.index_dir == self.data_dir else self.index_path))
 
     def take_ownership(self, what: str) -> Reconciliation:
         """Become the owner for this process's life (or until close): check the index, make
@@ -405,7 +409,7 @@ class EncryptedStore:
         s = cfg.storage
         return cls(s.data_dir, cfg.device.id, FileKeyProvider(s.key_dir),
                    retention_days=s.retention_days, high_water_percent=s.high_water_percent,
-                   cipher=s.cipher, **kw)
+                   cipher=s.cipher, index_dir=s.index_dir, **kw)
 
     def _master_key(self, provider: KeyProvider, create: bool) -> bytes:
         if provider.exists():

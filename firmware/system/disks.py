@@ -1,4 +1,4 @@
-"""Which disk holds a path, and whether the keys share the footage's disk (R-82).
+"""Which disk holds a path, and whether the keys or the index share the footage's disk (R-82).
 
 The design goal of the key hierarchy is that a stolen data disk alone opens nothing: the master
 key lives on a different medium than the footage whenever the device has two (footage on an SSD,
@@ -68,21 +68,42 @@ def mounted_disks(root: Path | None = None) -> set[str]:
     return disks
 
 
+def _beside_footage(path: Path, data_dir: Path, root: Path) -> tuple[str, list[str]] | None:
+    """(the footage's disk, the other mounted disks) when `path` lies on the footage's disk
+    while another disk is mounted; else None."""
+    try:
+        disk, data = disk_of(path, root), disk_of(data_dir, root)
+    except OSError:
+        return None
+    if disk is None or disk != data:
+        return None
+    others = sorted(mounted_disks(root) - {disk})
+    return (disk, others) if others else None
+
+
 def keys_beside_footage(key_dir: Path, data_dir: Path, root: Path | None = None) -> str | None:
     """A finding when the key directory lies on the disk of the footage while another disk is
     mounted (R-82: a thief with the footage's disk would have its keys too); else None. One
     medium for both is the documented trade-off of a device with one disk, not a finding."""
-    root = root or system_root()
-    try:
-        keys, data = disk_of(key_dir, root), disk_of(data_dir, root)
-    except OSError:
+    found = _beside_footage(key_dir, data_dir, root or system_root())
+    if found is None:
         return None
-    if keys is None or keys != data:
-        return None
-    others = sorted(mounted_disks(root) - {keys})
-    if not others:
-        return None
+    keys, others = found
     return _("the keys (%(keys)s) lie on the disk of the footage (%(disk)s) while %(others)s "
              "is mounted too: a thief with that one disk has both; put key_dir on the other "
              "disk (the card when footage is on an SSD, docs/provisioning.md)",
              keys=str(key_dir), disk=keys, others=", ".join(others))
+
+
+def index_beside_footage(index_dir: Path, data_dir: Path, root: Path | None = None) -> str | None:
+    """The same finding for storage.index_dir (R-82): the index holds account names, password
+    hashes and the logbooks, so a footage disk taken alone must not hold it either."""
+    found = _beside_footage(index_dir, data_dir, root or system_root())
+    if found is None:
+        return None
+    disk, others = found
+    return _("the index (%(index)s: names, password hashes, logbooks) lies on the disk of the "
+             "footage (%(disk)s) while %(others)s is mounted too: a thief with that one disk "
+             "reads it; set storage.index_dir to a directory on the other disk "
+             "(/var/lib/nvr/index on the card, docs/storage.md)",
+             index=str(index_dir), disk=disk, others=", ".join(others))

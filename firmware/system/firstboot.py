@@ -40,7 +40,7 @@ from pathlib import Path
 
 from firmware.i18n import _, dutch
 from firmware.system import safefile
-from firmware.system.disks import keys_beside_footage, system_root
+from firmware.system.disks import index_beside_footage, keys_beside_footage, system_root
 from firmware.system.keyfiles import WEB_SECRETS, WEB_USER
 
 CONSOLE_ENV = "NVR_CONSOLE"
@@ -229,6 +229,9 @@ def new_config_text(root: Path, device_id: str) -> tuple[str, str]:
     text = config_text("picamera2", Introduction(staff_in_view=True), device_id)
     text = _with_key(text, "storage", "data_dir", _toml(str(root / STATE / "data")))
     text = _with_key(text, "storage", "key_dir", _toml(str(root / STATE / "keys")))
+    # R-82: the index (names, hashes, logbooks) on the card beside the keys, off the footage
+    # disk that may be mounted at data_dir (docs/storage.md, "What lies where").
+    text = _with_key(text, "storage", "index_dir", _toml(str(root / STATE / "index")))
     text = _with_key(text, "web", "host", _toml("0.0.0.0"))
     return text, _("the template of nvr init (picamera2)")
 
@@ -432,14 +435,14 @@ def certificate_names(pem: bytes) -> list[str]:
 
 # --- 4. the enrollment codes -------------------------------------------------------------------
 
-def _prepare_index(data_dir: Path) -> None:
-    """The index as tmpfiles makes it when it is missing (the data directory's owner, 0660 in
-    the shared directory), so that root never owns it."""
-    index = data_dir / "index.sqlite3"
-    if index.exists() or not data_dir.is_dir():
+def _prepare_index(index_path: Path) -> None:
+    """The index as tmpfiles makes it when it is missing (its directory's owner, 0660 in a
+    shared (setgid) directory), so that root never owns it."""
+    folder = index_path.parent
+    if index_path.exists() or not folder.is_dir():
         return
-    st = os.stat(data_dir)
-    fd = os.open(index, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    st = os.stat(folder)
+    fd = os.open(index_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.fchown(fd, st.st_uid, st.st_gid)
         os.fchmod(fd, 0o660 if st.st_mode & stat.S_ISGID else 0o600)
@@ -451,12 +454,13 @@ def issue_codes(cfg) -> dict[str, str]:
     """A new one-time code for each first account still to be made (role value -> code)."""
     from firmware.governance.accounts import ENROLLED_ROLES
     from firmware.governance.service import Governance
-    if not cfg.storage.data_dir.is_dir():
-        raise FirstbootError(_("the data directory %(path)s does not exist: on a device "
-                               "systemd-tmpfiles makes it (nvr.conf) after the data partition is "
-                               "mounted; check nvr-storage.service and systemd-tmpfiles-setup",
-                               path=str(cfg.storage.data_dir)))
-    _prepare_index(cfg.storage.data_dir)
+    for folder in (cfg.storage.data_dir, cfg.storage.index_dir):   # never made here as root
+        if not folder.is_dir():
+            raise FirstbootError(_("the data directory %(path)s does not exist: on a device "
+                                   "systemd-tmpfiles makes it (nvr.conf) after the data "
+                                   "partition is mounted; check nvr-storage.service and "
+                                   "systemd-tmpfiles-setup", path=str(folder)))
+    _prepare_index(cfg.storage.index_path)
     gov = Governance.open(cfg)
     try:
         return {role.value: gov.accounts.issue_enrollment_code(role)
@@ -629,6 +633,11 @@ def _findings(report: Report, cfg, root: Path) -> None:
         report.findings.append(medium)
         report.todo.append(in_dutch(lambda: keys_beside_footage(cfg.storage.key_dir,
                                                                 cfg.storage.data_dir, root)))
+    index_medium = index_beside_footage(cfg.storage.index_dir, cfg.storage.data_dir, root)
+    if index_medium:                                                                 # R-82
+        report.findings.append(index_medium)
+        report.todo.append(in_dutch(lambda: index_beside_footage(cfg.storage.index_dir,
+                                                                 cfg.storage.data_dir, root)))
     if signage_warning(cfg):
         report.findings.append(signage_warning(cfg))
         report.todo.append(dutch("no sign is recorded (art. 6 lid 3): list in [introduction] "

@@ -424,12 +424,17 @@ def check_keys(cfg: Config) -> Result:
                       "key: restore it from the key backup (on a new device without footage: "
                       "start the recorder once, it makes them)")
     owner = SERVICE_USER if service is not None else f"uid {os.geteuid()}"
-    from firmware.system.disks import keys_beside_footage
+    from firmware.system.disks import index_beside_footage, keys_beside_footage
     beside = keys_beside_footage(key_dir, cfg.storage.data_dir)     # R-82, as nvr firstboot
     if beside:
         return Result("keys", WARN, beside, "set [storage] key_dir to a directory on the other "
                       "disk and move the key files there with their owners and modes "
                       "(docs/provisioning.md)")
+    beside = index_beside_footage(cfg.storage.index_dir, cfg.storage.data_dir)
+    if beside:
+        return Result("keys", WARN, beside, "set [storage] index_dir = \"/var/lib/nvr/index\" "
+                      "and move index.sqlite3 there as the recorder says when it starts "
+                      "(docs/storage.md)")
     return Result("keys", OK, f"{len(KEY_FILES)} keys in {key_dir}, closed to others, owned "
                   f"by {owner}; the web's secrets present closed as nvr firstboot makes them")
 

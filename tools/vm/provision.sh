@@ -23,10 +23,11 @@ sed -i 's|^path = ""|&\nfreeze_file = "/run/nvr-systemtest-freeze"|' "$toml"
 nvr --config "$toml" config check >/dev/null 2>&1 || sed -i '/^freeze_file = /d' "$toml"
 mkdir -p /etc/nvr
 if getent passwd nvr-recorder >/dev/null; then
-    # The units' own layout (sysusers.d/tmpfiles.d in systemd/, docs/units.md): data and keys in
-    # /var/lib/nvr, made by tmpfiles at boot; the recorder makes the master key at its first start.
+    # The units' own layout (sysusers.d/tmpfiles.d in systemd/, docs/units.md): data, keys and
+    # the index (R-82: off the footage disk, as firstboot's default) in /var/lib/nvr, made by
+    # tmpfiles at boot; the recorder makes the master key at its first start.
     sed -e 's|^data_dir = .*|data_dir = "/var/lib/nvr/data"|' \
-        -e 's|^key_dir = .*|key_dir = "/var/lib/nvr/keys"|' \
+        -e 's|^key_dir = .*|key_dir = "/var/lib/nvr/keys"\nindex_dir = "/var/lib/nvr/index"|' \
         -e 's|^directory = .*|directory = ""|' "$toml" > /etc/nvr/nvr.toml
     chown root:nvr /etc/nvr /etc/nvr/nvr.toml
     chmod 0750 /etc/nvr
