@@ -177,6 +177,14 @@ def test_frames_segments_and_a_hold_show_while_the_recorder_runs(site, monkeypat
         add_hold(store, "cam", time.time() - 600, time.time(), "incident", "ref-1")
         held = scrape(app, token)
         assert held[("nvr_holds_active",)] == 1 and held[("nvr_held_segments",)] >= 1
+        if PROMTOOL is None:
+            pytest.fail("promtool is missing: apt-get install prometheus (debian-packages.txt)")
+        # the scrape with the recorder's families filled in is valid text too (issue 12 item 3)
+        text = app.test_client().get("/metrics", headers={
+            "Authorization": f"Bearer {token}"}).get_data(as_text=True)
+        check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
+                               text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
     finally:
         recorder.terminate()
         recorder.wait(30)
