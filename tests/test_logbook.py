@@ -308,7 +308,7 @@ def test_logbook_keys_live_in_the_key_directory_mode_0600(tmp_path):
     conn = gdb.connect(tmp_path / "data")
     logbook = Logbook(conn, DeviceSigner(tmp_path / "keys"))
     logbook.append("usage", "a", "login")
-    for name in ("logbook-mac.key", "device-signing.key", "logbook-usage.signed-head"):
+    for name in ("logbook-mac.key", "device-signing.key", "shared/logbook-usage.signed-head"):
         path = tmp_path / "keys" / name
         assert path.stat().st_mode & 0o777 == 0o600, name
     assert not list((tmp_path / "data").glob("*.key"))

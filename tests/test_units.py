@@ -257,7 +257,8 @@ def test_tmpfiles_lays_out_the_directories_and_fixes_an_old_index(tmp_path):
             "var/lib/nvr/data/configlog.lock": (0o660, "nvr-recorder"),
             "var/lib/nvr/data/owner.lock": (0o600, "nvr-recorder"),
             "var/lib/nvr/data/scans": (0o700, "nvr-web"),
-            "var/lib/nvr/keys": (0o2770, "nvr-recorder")}
+            "var/lib/nvr/keys": (0o3770, "nvr-recorder"),      # sticky: master.key
+            "var/lib/nvr/keys/shared": (0o2770, "nvr-recorder")}
     for rel, (mode, owner) in want.items():
         st = (tmp_path / rel).stat()
         assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (
