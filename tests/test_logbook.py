@@ -572,3 +572,18 @@ def test_the_openssl_check_in_the_docs_works_as_written_R50(tmp_path):
     statement = json.loads((tmp_path / "head.json").read_text())["usage"]
     assert fingerprint.split()[0] == statement["fingerprint"]
     assert verified == "Signature Verified Successfully"
+
+
+def test_a_head_kept_where_devices_before_keys_shared_kept_it_still_counts_R50(tmp_path):
+    """Heads moved to key_dir/shared (the key directory is sticky, docs/units.md): a device
+    updated from before still has its heads in the key directory itself; they verify until
+    the next entry writes the head anew in shared/."""
+    keys = tmp_path / "keys"
+    logbook = Logbook(gdb.connect(tmp_path / "data"), DeviceSigner(keys))
+    logbook.append("usage", "a", "login")
+    (keys / "shared" / "logbook-usage.signed-head").rename(keys / "logbook-usage.signed-head")
+    assert logbook.verify().ok
+    assert logbook.head_statement("usage")["n"] == 1
+    logbook.append("usage", "a", "logout")
+    assert (keys / "shared" / "logbook-usage.signed-head").exists()
+    assert logbook.verify().ok and logbook.head_statement("usage")["n"] == 2
