@@ -125,6 +125,16 @@ def test_live_scrape_of_nvr_web_passes_promtool_and_only_a_token_opens_it(tmp_pa
     assert ("t.admin", "scrape-token-revoke", "prometheus-centrale-ruimte") in actions
 
 
+def test_the_401_without_a_token_says_in_dutch_what_to_do(site):
+    """Everything a person reads is Dutch: the central room's beheerder who opens /metrics
+    without a token reads what is needed, from the catalogue."""
+    config, _ = site
+    r = create_app(load(config)).test_client().get("/metrics")
+    assert r.status_code == 401
+    assert r.get_data(as_text=True).startswith("een scrape-token is nodig: Authorization: "
+                                               "Bearer <token>"), r.get_data(as_text=True)
+
+
 def test_a_session_is_no_scrape_token(site):
     """/metrics is for the scraper only: a signed-in technisch beheerder gets 401 too."""
     config, _ = site

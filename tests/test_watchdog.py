@@ -91,7 +91,7 @@ def ping(m: dict) -> bool:
 
 
 def not_well(m: dict) -> bool:
-    return m.get("STATUS", "").startswith("not well, watchdog withheld")
+    return m.get("STATUS", "").startswith("niet in orde, watchdog-signaal ingehouden")
 
 
 @pytest.fixture
@@ -137,19 +137,22 @@ def test_ready_then_pings_only_while_the_camera_delivers_frames_issue12_item2_R8
     proc = start(config, notify)
     try:
         ready = notify.wait_for(proc, lambda m: m.get("READY") == "1", "READY=1")
-        assert "recording 1 camera(s)" in ready["STATUS"]
+        # systemctl status speaks Dutch to the technisch beheerder (the catalogue)
+        assert ready["STATUS"].startswith("neemt op met 1 camera('s), alle leveren beeld; "
+                                          "laatste segment opgeslagen: "), ready
         for _ in range(3):                                   # pings keep coming while well
             notify.wait_for(proc, ping, "WATCHDOG=1")
         freeze.touch()                                       # the camera stops delivering
         why = notify.wait_for(proc, not_well, "the status of a stalled camera")
-        assert "camera cam delivered no frame for more than 10 s" in why["STATUS"]
+        assert "camera cam leverde al meer dan 10 s geen beeld" in why["STATUS"], why
         withheld(notify, proc)
         freeze.unlink()                                      # frames again: pings resume
         notify.wait_for(proc, ping, "WATCHDOG=1 after the camera came back")
         out, err = stop(proc)
     finally:
         proc.kill()
-    assert any(m.get("STOPPING") == "1" for m in notify.rest())
+    assert any(m.get("STOPPING") == "1" and m["STATUS"].startswith("stopt:")
+               for m in notify.rest())
     assert "watchdog: not well" in err and "watchdog: well again" in err
     assert not (tmp_path / "data" / "recorder.running").exists()     # a clean stop
 
@@ -161,7 +164,7 @@ def test_pings_stop_while_a_segment_commit_hangs_issue12_item2_R82(tmp_path, not
     index = None
     try:
         notify.wait_for(proc, lambda m: m.get("READY") == "1", "READY=1")
-        notify.wait_for(proc, lambda m: ping(m) and "STATUS" in m and "none yet" not in
+        notify.wait_for(proc, lambda m: ping(m) and "STATUS" in m and "nog geen" not in
                         m["STATUS"], "a ping after the first segment was stored")
         # Another process holds the index's write lock: the next commit waits on it.
         index = sqlite3.connect(tmp_path / "data" / "index.sqlite3", isolation_level=None)
@@ -246,7 +249,7 @@ def _failing_store(tmp_path: Path, notify: NotifySocket, storage: str,
 
 
 def failing_too_long(m: dict) -> bool:
-    return not_well(m) and "no segment could be stored for more than" in m["STATUS"]
+    return not_well(m) and "kon geen segment worden opgeslagen" in m["STATUS"]
 
 
 def test_segments_failing_longer_than_the_bound_stop_the_pings_issue12_item2(tmp_path, notify):
@@ -259,7 +262,8 @@ def test_segments_failing_longer_than_the_bound_stop_the_pings_issue12_item2(tmp
                           "segment_seconds = 2\nwatchdog_failure_seconds = 2")
     try:
         why = notify.wait_for(proc, failing_too_long, "the pings withheld for failing segments")
-        assert "camera cam: no segment could be stored for more than 4 s" in why["STATUS"], why
+        assert "camera cam: al meer dan 4 s kon geen segment worden opgeslagen" in \
+            why["STATUS"], why
         withheld(notify, proc)
         (tmp_path / "data" / "segments" / "cam").unlink()     # the store works again
         notify.wait_for(proc, ping, "WATCHDOG=1 once a segment is stored again")

@@ -36,6 +36,7 @@ import os
 import time
 from collections.abc import Callable
 
+from firmware.i18n import N_, dutch
 from firmware.storage.store import FULL_ALARM
 from firmware.system.notify import Notifier
 from firmware.system.readiness import HEARTBEAT_SECONDS
@@ -48,6 +49,27 @@ WRITE_BOUND = 15.0        # a segment write or commit running this long hangs (t
 STATUS_PERIOD = 5.0       # seconds between status lines when systemd set no watchdog
 FAILURE_BOUND = 60.0      # segments failing this long without one stored: not well
 NO_SPACE = os.strerror(errno.ENOSPC)      # "No space left on device", in an OSError's text
+
+
+# What `systemctl status` shows the technisch beheerder (STATUS=): Dutch, from the catalogue;
+# the journal keeps the English of the same messages.
+STALLED = N_("camera %(camera)s delivered no frame for more than %(seconds)s s")
+NOT_STORED = N_("camera %(camera)s: no segment could be stored for more than %(seconds)s s "
+                "(%(why)s)")
+WITHHELD = N_("not well, watchdog withheld: %(problems)s")
+RECORDING = N_("recording %(cameras)s camera(s), all delivering frames; last segment stored: "
+               "%(last)s")
+NONE_YET = N_("none yet")
+STOPPING = N_("stopping: closing the open segments")
+AS_IS = "%(text)s"              # a reason given by the store, shown as it is
+
+
+def _english(problem: tuple[str, dict]) -> str:
+    return problem[0] % problem[1]
+
+
+def _dutch(problem: tuple[str, dict]) -> str:
+    return problem[1]["text"] if problem[0] == AS_IS else dutch(problem[0], **problem[1])
 
 
 def failure_bound(configured: float, segment_seconds: float) -> float:
@@ -76,24 +98,25 @@ class Watchdog:
         self._next = 0.0
         self._status = ""
 
-    def judge(self, now: float) -> list[str]:
-        """Why the recorder is not well, in English (systemctl status and the log); [] when
-        every recording camera delivers frames and segments reach the disk."""
-        problems = []
+    def judge(self, now: float) -> list[tuple[str, dict]]:
+        """Why the recorder is not well, as (message, variables) of the catalogue: English in
+        the log, Dutch in systemctl status; [] when every recording camera delivers frames and
+        segments reach the disk."""
+        problems: list[tuple[str, dict]] = []
         for worker in self.service.workers:
             camera, frame = worker.cam.id, worker.recorder.last_frame
             seen = self._seen.get(camera)
             if seen is None or seen[0] != frame:
                 self._seen[camera] = (frame, now)
             elif now - seen[1] > self.frame_bound:
-                problems.append(f"camera {camera} delivered no frame for more than "
-                                f"{self.frame_bound:g} s")
+                problems.append((STALLED, {"camera": camera,
+                                           "seconds": f"{self.frame_bound:g}"}))
         hung = self.store.writer_hung(self.write_bound, now)
         if hung:
-            problems.append(hung)
+            problems.append((AS_IS, {"text": hung}))
         return problems + self._failing(now)
 
-    def _failing(self, now: float) -> list[str]:
+    def _failing(self, now: float) -> list[tuple[str, dict]]:
         """Cameras whose segments have failed to be stored for longer than the failure bound,
         unless the disk is full (module docstring). Costs nothing while segments are kept."""
         failing = {}
@@ -107,8 +130,8 @@ class Watchdog:
                 if now - self._failing_since[cam] > self.failure_bound}
         if not late or self._disk_full(failing.values()):
             return []
-        return [f"camera {cam}: no segment could be stored for more than "
-                f"{self.failure_bound:g} s ({why})" for cam, why in late.items()]
+        return [(NOT_STORED, {"camera": cam, "seconds": f"{self.failure_bound:g}", "why": why})
+                for cam, why in late.items()]
 
     def _disk_full(self, reasons) -> bool:
         return any(NO_SPACE in why for why in reasons) or \
@@ -117,8 +140,8 @@ class Watchdog:
     def status_line(self) -> str:
         cameras = len(self.service.workers)
         stored = self.store.last_stored
-        last = time.strftime("%H:%M:%S UTC", time.gmtime(stored)) if stored else "none yet"
-        return f"recording {cameras} camera(s), all delivering frames; last segment stored: {last}"
+        last = time.strftime("%H:%M:%S UTC", time.gmtime(stored)) if stored else dutch(NONE_YET)
+        return dutch(RECORDING, cameras=cameras, last=last)
 
     def check(self, now: float | None = None) -> bool:
         """Judge now; say READY=1 once, then WATCHDOG=1 every half interval while well, or a
@@ -127,7 +150,7 @@ class Watchdog:
         problems = self.judge(now)
         if problems and not self.problems:
             log.error("watchdog: not well, no more WATCHDOG=1 until it is: %s",
-                      "; ".join(problems))
+                      "; ".join(map(_english, problems)))
         elif self.problems and not problems:
             log.warning("watchdog: well again, WATCHDOG=1 resumes")
         self.problems = problems
@@ -144,7 +167,7 @@ class Watchdog:
             return not problems
         self._next = now + self.period
         if problems:
-            self._status = "not well, watchdog withheld: " + "; ".join(problems)
+            self._status = dutch(WITHHELD, problems="; ".join(map(_dutch, problems)))
             self.notifier.status(self._status)
             return False
         lines = ["WATCHDOG=1"] if self.pings else []
@@ -157,4 +180,4 @@ class Watchdog:
         return True
 
     def stopping(self) -> None:
-        self.notifier.stopping("stopping: closing the open segments")
+        self.notifier.stopping(dutch(STOPPING))
