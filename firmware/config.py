@@ -126,6 +126,10 @@ class StorageConfig:
     high_water_percent: int = _spec(90, min=50, max=99)
     cipher: str = _spec("chacha20-poly1305", choices=("chacha20-poly1305", "aes-256-gcm"),
                         help="segment cipher; ChaCha20 is 4-5x faster on a Pi 4 (no AES unit)")
+    watchdog_failure_seconds: int = _spec(
+        60, min=2, max=3600, help="segments failing to be stored this long (at least two "
+        "segments' length) stop the watchdog's pings: systemd restarts the recorder; never "
+        "for a full disk (docs/units.md)")
 
     def __post_init__(self) -> None:
         if self.index_dir is None:

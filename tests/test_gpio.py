@@ -290,9 +290,12 @@ def test_eject_button_asks_the_export_helper_once_per_press_debounced(rig):
     assert not any(c.ejected for c in calls)
 
 
-def test_eject_seam_says_there_is_no_export_medium_yet(device):
+def test_eject_with_a_development_export_directory_ejects_nothing_and_says_so(device):
+    """The test configuration exports into a development directory ([export] directory):
+    the eject button's seam asks no exportd, ejects nothing and names the directory."""
     result = eject(device)
     assert result.ejected is False and result.message.startswith("no export medium")
+    assert "development directory" in result.message, result.message
 
 
 # --- the recorder process -----------------------------------------------------------------------

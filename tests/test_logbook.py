@@ -308,7 +308,7 @@ def test_logbook_keys_live_in_the_key_directory_mode_0600(tmp_path):
     conn = gdb.connect(tmp_path / "data")
     logbook = Logbook(conn, DeviceSigner(tmp_path / "keys"))
     logbook.append("usage", "a", "login")
-    for name in ("logbook-mac.key", "device-signing.key", "logbook-usage.signed-head"):
+    for name in ("logbook-mac.key", "device-signing.key", "shared/logbook-usage.signed-head"):
         path = tmp_path / "keys" / name
         assert path.stat().st_mode & 0o777 == 0o600, name
     assert not list((tmp_path / "data").glob("*.key"))
@@ -572,3 +572,18 @@ def test_the_openssl_check_in_the_docs_works_as_written_R50(tmp_path):
     statement = json.loads((tmp_path / "head.json").read_text())["usage"]
     assert fingerprint.split()[0] == statement["fingerprint"]
     assert verified == "Signature Verified Successfully"
+
+
+def test_a_head_kept_where_devices_before_keys_shared_kept_it_still_counts_R50(tmp_path):
+    """Heads moved to key_dir/shared (the key directory is sticky, docs/units.md): a device
+    updated from before still has its heads in the key directory itself; they verify until
+    the next entry writes the head anew in shared/."""
+    keys = tmp_path / "keys"
+    logbook = Logbook(gdb.connect(tmp_path / "data"), DeviceSigner(keys))
+    logbook.append("usage", "a", "login")
+    (keys / "shared" / "logbook-usage.signed-head").rename(keys / "logbook-usage.signed-head")
+    assert logbook.verify().ok
+    assert logbook.head_statement("usage")["n"] == 1
+    logbook.append("usage", "a", "logout")
+    assert (keys / "shared" / "logbook-usage.signed-head").exists()
+    assert logbook.verify().ok and logbook.head_statement("usage")["n"] == 2

@@ -125,6 +125,16 @@ def test_live_scrape_of_nvr_web_passes_promtool_and_only_a_token_opens_it(tmp_pa
     assert ("t.admin", "scrape-token-revoke", "prometheus-centrale-ruimte") in actions
 
 
+def test_the_401_without_a_token_says_in_dutch_what_to_do(site):
+    """Everything a person reads is Dutch: the central room's beheerder who opens /metrics
+    without a token reads what is needed, from the catalogue."""
+    config, _ = site
+    r = create_app(load(config)).test_client().get("/metrics")
+    assert r.status_code == 401
+    assert r.get_data(as_text=True).startswith("een scrape-token is nodig: Authorization: "
+                                               "Bearer <token>"), r.get_data(as_text=True)
+
+
 def test_a_session_is_no_scrape_token(site):
     """/metrics is for the scraper only: a signed-in technisch beheerder gets 401 too."""
     config, _ = site
@@ -177,6 +187,14 @@ def test_frames_segments_and_a_hold_show_while_the_recorder_runs(site, monkeypat
         add_hold(store, "cam", time.time() - 600, time.time(), "incident", "ref-1")
         held = scrape(app, token)
         assert held[("nvr_holds_active",)] == 1 and held[("nvr_held_segments",)] >= 1
+        if PROMTOOL is None:
+            pytest.fail("promtool is missing: apt-get install prometheus (debian-packages.txt)")
+        # the scrape with the recorder's families filled in is valid text too (issue 12 item 3)
+        text = app.test_client().get("/metrics", headers={
+            "Authorization": f"Bearer {token}"}).get_data(as_text=True)
+        check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
+                               text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
     finally:
         recorder.terminate()
         recorder.wait(30)
@@ -253,6 +271,57 @@ def test_board_seams_temperature_and_undervoltage(site, tmp_path, monkeypatch):
                      "soft_temperature_limit": 0}
     assert found[("nvr_soc_throttle_since_boot", ("condition", "undervoltage"))] == 1
     assert found[("nvr_soc_throttle_since_boot", ("condition", "frequency_capped"))] == 0
+
+
+def _fake_sysfs(root, get_throttled: str | None = None, lcrit_alarm: str | None = None):
+    """A sysfs tree as the Raspberry Pi kernel lays it out: the firmware driver's attribute
+    `get_throttled` (hex without 0x, drivers/firmware/raspberrypi.c) under its platform device,
+    reached from the driver's folder; the hwmon device named `rpi_volt` with
+    `in0_lcrit_alarm` (drivers/hwmon/raspberrypi-hwmon.c)."""
+    device = root / "devices" / "platform" / "soc" / "soc:firmware"
+    device.mkdir(parents=True)
+    driver = root / "bus" / "platform" / "drivers" / "raspberrypi-firmware"
+    driver.mkdir(parents=True)
+    (driver / "soc:firmware").symlink_to(device)
+    if get_throttled is not None:
+        (device / "get_throttled").write_text(get_throttled)
+    hwmon = root / "class" / "hwmon" / "hwmon2"
+    hwmon.mkdir(parents=True)
+    (root / "class" / "hwmon" / "hwmon0").mkdir()
+    (root / "class" / "hwmon" / "hwmon0" / "name").write_text("cpu_thermal\n")
+    if lcrit_alarm is not None:
+        (hwmon / "name").write_text("rpi_volt\n")
+        (hwmon / "in0_lcrit_alarm").write_text(lcrit_alarm)
+    return root
+
+
+def test_undervoltage_from_the_kernels_sysfs_without_vcgencmd(site, tmp_path, monkeypatch):
+    """nvr-web has PrivateDevices=yes: vcgencmd cannot open /dev/vchiq there. The kernel's own
+    files say it instead: the firmware driver's get_throttled (0x50005: undervoltage and
+    throttled now, and since the last reading), read through the sysfs root seam."""
+    config, token = site
+    monkeypatch.setenv("NVR_VCGENCMD", str(tmp_path / "no-vcgencmd"))
+    monkeypatch.setenv("NVR_SYSFS_ROOT", str(_fake_sysfs(tmp_path / "sys", "50005\n")))
+    found = scrape(create_app(load(config)), token)
+    assert found[("nvr_soc_throttle_state", ("condition", "undervoltage"))] == 1
+    assert found[("nvr_soc_throttle_state", ("condition", "throttled"))] == 1
+    assert found[("nvr_soc_throttle_state", ("condition", "frequency_capped"))] == 0
+    assert found[("nvr_soc_throttle_since_boot", ("condition", "undervoltage"))] == 1
+
+
+def test_undervoltage_from_the_hwmon_rpi_volt_alone(site, tmp_path, monkeypatch):
+    """A kernel without the (deprecated) get_throttled file: the hwmon device rpi_volt's
+    in0_lcrit_alarm says undervoltage, and nothing is claimed about the other conditions."""
+    config, token = site
+    monkeypatch.setenv("NVR_VCGENCMD", str(tmp_path / "no-vcgencmd"))
+    monkeypatch.setenv("NVR_SYSFS_ROOT", str(_fake_sysfs(tmp_path / "sys", None, "1\n")))
+    found = scrape(create_app(load(config)), token)
+    assert found[("nvr_soc_throttle_state", ("condition", "undervoltage"))] == 1
+    assert ("nvr_soc_throttle_state", ("condition", "throttled")) not in found
+    _fake_sysfs(tmp_path / "sys2", None, "0\n")
+    monkeypatch.setenv("NVR_SYSFS_ROOT", str(tmp_path / "sys2"))
+    found = scrape(create_app(load(config)), token)
+    assert found[("nvr_soc_throttle_state", ("condition", "undervoltage"))] == 0
 
 
 def test_board_without_sensors_reports_none(site, tmp_path, monkeypatch):

@@ -79,7 +79,7 @@ def test_logbook_keys_and_heads_in_a_shared_key_directory_are_group_readable_R50
     keys = shared_dir(tmp_path / "keys")
     logbook = Logbook(gdb.connect(tmp_path / "data"), DeviceSigner(keys))
     logbook.append("usage", "a", "login")
-    for name in ("logbook-mac.key", "device-signing.key", "logbook-usage.signed-head"):
+    for name in ("logbook-mac.key", "device-signing.key", "shared/logbook-usage.signed-head"):
         assert (keys / name).stat().st_mode & 0o777 == 0o640, name
 
 
@@ -384,3 +384,71 @@ def test_the_running_recorder_gives_the_web_user_live_frames(device):
         proc.terminate()
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, "".join(seen) + out
+
+
+MASTER_ATTEMPTS = r"""
+import json, os, sys
+keys = sys.argv[1]
+master = os.path.join(keys, "master.key")
+def attempt(fn):
+    try:
+        fn()
+        return "done"
+    except PermissionError:
+        return "refused"
+    except OSError as exc:                # gone already: an earlier attempt succeeded
+        return type(exc).__name__
+def replace():
+    spare = os.path.join(keys, "forged.key")
+    with open(spare, "wb") as f:          # the group may create its own files here
+        f.write(os.urandom(32))
+    try:
+        os.replace(spare, master)
+    finally:
+        if os.path.exists(spare):
+            os.unlink(spare)
+print(json.dumps({
+    "read": attempt(lambda: open(master, "rb").read(1)),
+    "unlink": attempt(lambda: os.unlink(master)),
+    "rename": attempt(lambda: os.rename(master, master + ".old")),
+    "replace": attempt(replace),
+    "write": attempt(lambda: open(master, "r+b")),
+    "chmod": attempt(lambda: os.chmod(master, 0o600)),
+}))
+"""
+
+
+@needs_root
+def test_the_web_cannot_replace_or_delete_the_master_key_R82(device):
+    """The key directory is group-writable (the web makes its TLS key, session secret and CA
+    there); without the sticky bit nvr-web could unlink master.key or rename a key of its own
+    over it, and a compromised web process would then have the recorder encrypt with a key it
+    knows. Sticky (3770): each user may replace and delete only its own files, the recorder
+    (the directory's owner) any. Both services still write the files they share (logbook
+    heads, the recorded configuration) in keys/shared/ (2770)."""
+    master = device.keys / "master.key"
+    if not master.exists():
+        _ok(device.run("nvr-recorder", sys.executable, "-c",
+                       "import sys; from firmware.storage.keys import FileKeyProvider; "
+                       "FileKeyProvider(sys.argv[1]).create()", str(device.keys)))
+    before = master.read_bytes()
+    assert master.stat().st_uid == device.ids["users"]["nvr-recorder"]["uid"]
+    tried = json.loads(_ok(device.run("nvr-web", sys.executable, "-c", MASTER_ATTEMPTS,
+                                      str(device.keys))).stdout)
+    assert tried == {"read": "done", "unlink": "refused", "rename": "refused",
+                     "replace": "refused", "write": "refused", "chmod": "refused"}, tried
+    assert master.read_bytes() == before
+    assert not (device.keys / "forged.key").exists()
+    # the web still replaces what it shares with the recorder: a head the recorder wrote
+    _ok(device.nvr("nvr-recorder", "logbook", "head", "--json"))
+    _ok(device.run("nvr-recorder", sys.executable, "-c",
+                   "import sys; from firmware.config import load; "
+                   "from firmware.governance.service import Governance; "
+                   "gov = Governance.open(load(sys.argv[1])); "
+                   "gov.logbook.append('usage', 'nvr-recorder', 'test-entry')", str(device.config)))
+    _ok(device.run("nvr-web", sys.executable, "-c",
+                   "import sys; from firmware.config import load; "
+                   "from firmware.governance.service import Governance; "
+                   "gov = Governance.open(load(sys.argv[1])); "
+                   "gov.logbook.append('usage', 'nvr-web', 'test-entry'); "
+                   "assert gov.logbook.verify().ok", str(device.config)))

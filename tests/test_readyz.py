@@ -138,3 +138,15 @@ def test_a_hung_segment_commit_makes_readyz_not_ready_naming_writes_and_metrics_
             index.close()
         recorder.terminate()
         recorder.wait(30)
+
+
+def test_every_readyz_check_is_in_the_operations_table(tmp_path):
+    """docs/operations.md tells the central room what each /readyz check means: every check
+    /readyz answers has its row there (the table lacked `untampered`)."""
+    config = write_config(tmp_path)
+    staff(config)
+    body = create_app(load(config)).test_client().get("/readyz").get_json()
+    table = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`") for line in table.splitlines()
+            if line.startswith("| `")}
+    assert set(body["checks"]) - rows == set(), sorted(body["checks"])

@@ -228,7 +228,7 @@ def test_first_boot_makes_p7_nvrdata_to_the_end_mounts_it_and_keeps_the_system_f
         key = var / f"system/ssh/ssh_host_{kind}_key"
         assert key.stat().st_mode & 0o077 == 0 and key.with_name(key.name + ".pub").exists()
     # systemd-tmpfiles made the nvr folders on NVRDATA (docs/units.md).
-    assert oct((var / "keys").stat().st_mode & 0o7777) == "0o2770"
+    assert oct((var / "keys").stat().st_mode & 0o7777) == "0o3770"     # sticky
     assert (var / "data/segments").is_dir()
     assert oct((var / "rauc").stat().st_mode & 0o7777) == "0o700"    # RAUC's slot status
     assert "NVRDATA" in done.stdout and "no footage disk" in done.stdout

@@ -123,7 +123,7 @@ def _note_unclean_end(cfg, store) -> bool:
 def cmd_run(args) -> int:
     from firmware.recording.sealing import SealThread
     from firmware.recording.service import RecorderService
-    from firmware.recording.watchdog import Watchdog
+    from firmware.recording.watchdog import Watchdog, failure_bound
     from firmware.storage import restarts
     from firmware.system.notify import Notifier
     from firmware.storage.retention import RetentionThread
@@ -148,7 +148,9 @@ def cmd_run(args) -> int:
         print(_reconciled(store.reconciliation), flush=True)
     unclean = _note_unclean_end(cfg, store)
     service = RecorderService(cfg, store, unclean_start=unclean)
-    watchdog = Watchdog(service, store, Notifier())    # sd_notify: READY, WATCHDOG, STATUS
+    watchdog = Watchdog(service, store, Notifier(),    # sd_notify: READY, WATCHDOG, STATUS
+                        failure_bound=failure_bound(cfg.storage.watchdog_failure_seconds,
+                                                    cfg.storage.segment_seconds))
     stop: list[int] = []
 
     def _stop(signum, frame):

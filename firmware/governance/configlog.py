@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from firmware.config import Config
 from firmware.governance.logbook import SYSTEM
-from firmware.storage.sharing import private_mode
+from firmware.storage.sharing import both_write, private_mode, to_read
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS config_snapshots (
@@ -139,9 +139,9 @@ def record_changes(gov, cfg: Config, noticed_by: str, now: float | None = None) 
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)   # as governance did before index_dir
     with open(folder / LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        kept = Path(cfg.storage.key_dir) / KEPT
+        kept = both_write(Path(cfg.storage.key_dir)) / KEPT    # both services replace it
         try:                       # the key directory's copy counts: sqlite3 cannot forge it
-            previous = json.loads(kept.read_text(encoding="utf-8"))
+            previous = json.loads(to_read(kept).read_text(encoding="utf-8"))
         except FileNotFoundError:  # a device from before the copy: the table, this once
             row = db.execute("SELECT settings FROM config_snapshots ORDER BY n DESC LIMIT 1"
                              ).fetchone()

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption,
                                                           PrivateFormat, PublicFormat)
 from firmware.i18n import _
-from firmware.storage.sharing import private_mode
+from firmware.storage.sharing import both_write, private_mode, to_read
 from firmware.storage.durable import fsync_dir
 
 BOOKS = ("usage", "inzien")
@@ -146,7 +146,9 @@ class DeviceSigner:
         return hmac.compare_digest(self.mac(entry_hash), mac or "")
 
     def head_path(self, book: str) -> Path:
-        return self.key_dir / f"logbook-{book}.signed-head"
+        """Where the head of `book` is written: key_dir/shared, which both services replace
+        files in (the key directory itself is sticky, storage/sharing.py)."""
+        return both_write(self.key_dir) / f"logbook-{book}.signed-head"
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,7 @@ class Logbook:
 
     def _read_head_file(self, book: str) -> bytes | None:
         try:
-            return self.signer.head_path(book).read_bytes()
+            return to_read(self.signer.head_path(book)).read_bytes()
         except FileNotFoundError:
             return None
 
@@ -338,7 +340,7 @@ class Logbook:
             _write_private(self.signer.head_path(book), data, replace=True)
 
     def _signed_head(self, book: str) -> Head:
-        path = self.signer.head_path(book)
+        path = to_read(self.signer.head_path(book))
         try:
             head = json.loads(path.read_text())
             message, signature = head["message"], head["signature"]

@@ -43,3 +43,36 @@ def trusted_owner(path: Path, st: os.stat_result) -> bool:
     parent = os.stat(path.parent)
     return bool(parent.st_mode & stat.S_ISGID) and (st.st_uid, st.st_gid) == (
         parent.st_uid, parent.st_gid)
+
+
+# In a key directory: the folder of the files both services replace (the signed logbook heads,
+# the recorded configuration). The key directory itself is sticky on a device (3770,
+# tmpfiles.d): there each user may replace or delete only its own files, so the web can never
+# unlink the master key or rename a key of its own over it (R-82); this folder is not sticky.
+BOTH_WRITE = "shared"
+
+
+def both_write(key_dir: Path) -> Path:
+    """key_dir/shared, made on first use: group-writable (2770) in a shared key directory, as
+    tmpfiles.d makes it on a device; owner only (0700) elsewhere. A user who may not make it
+    gets its path all the same (reading falls back to the key directory, `legacy`)."""
+    folder = Path(key_dir) / BOTH_WRITE
+    if not folder.is_dir():
+        try:
+            folder.mkdir(mode=0o700)
+            if shared(Path(key_dir)):
+                os.chmod(folder, 0o2770)
+        except FileExistsError:
+            pass
+        except PermissionError:
+            pass
+    return folder
+
+
+def to_read(path: Path) -> Path:
+    """`path` in key_dir/shared, or where a device from before that folder kept it (the key
+    directory itself) while the new one has not been written yet."""
+    legacy = path.parent.parent / path.name
+    if path.parent.name == BOTH_WRITE and not path.exists() and legacy.exists():
+        return legacy
+    return path

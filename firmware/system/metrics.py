@@ -12,8 +12,18 @@ rows stay), `login-failed` entries of the append-only usage logbook, exports, re
 restarts. What the retention erases (segments, events) is a gauge of what is kept.
 
 The board's seams (a test or another board points them elsewhere): $NVR_THERMAL_ZONE, the file
-with the SoC temperature in millidegrees (default the first thermal zone); $NVR_VCGENCMD, the
-command asked for `get_throttled` (default `vcgencmd`, asked only where it exists).
+with the SoC temperature in millidegrees (default the first thermal zone); $NVR_SYSFS_ROOT,
+where sysfs is (default /sys) for the Raspberry Pi kernel's throttling files; $NVR_VCGENCMD,
+the command asked for `get_throttled` when those are missing (default `vcgencmd`, asked only
+where it exists).
+
+Throttling and undervoltage are read from the kernel first, as nvr-web runs with
+PrivateDevices=yes and vcgencmd cannot open /dev/vchiq there: the firmware driver's attribute
+`get_throttled` (the same flags as vcgencmd, printed in hex without 0x;
+drivers/firmware/raspberrypi.c), found through the driver `raspberrypi-firmware`, else the
+hwmon device named `rpi_volt` (drivers/hwmon/raspberrypi-hwmon.c), whose `in0_lcrit_alarm`
+says undervoltage only. That driver polls the firmware every 2 s and asks it to clear the
+sticky bits each time, so on such a kernel "since boot" means "since the last poll".
 """
 
 from __future__ import annotations
@@ -40,6 +50,9 @@ from firmware.system.readiness import key_problems, writes_hung
 THERMAL_ENV = "NVR_THERMAL_ZONE"
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 VCGENCMD_ENV = "NVR_VCGENCMD"
+SYSFS_ENV = "NVR_SYSFS_ROOT"
+FIRMWARE_DRIVER = "bus/platform/drivers/raspberrypi-firmware"   # its devices: get_throttled
+HWMON_NAME = "rpi_volt"                                          # in0_lcrit_alarm
 CLOCK_MAX_AGE = 10.0            # seconds: a scrape every 15 s may reuse the clock's answer
 # Alarm kinds raised through Store.raise_alarm by the case switch (system/case.py: latched
 # until acknowledged, and while the switch reads open) and the picture (capture/tamper.py:
@@ -58,12 +71,35 @@ class Board:
 
     thermal_zone: Path
     vcgencmd: str | None
+    sysfs: Path = Path("/sys")
 
     @classmethod
     def from_env(cls) -> "Board":
         zone = os.environ.get(THERMAL_ENV)
         return cls(Path(zone) if zone else THERMAL_ZONE,
-                   shutil.which(os.environ.get(VCGENCMD_ENV) or "vcgencmd"))
+                   shutil.which(os.environ.get(VCGENCMD_ENV) or "vcgencmd"),
+                   Path(os.environ.get(SYSFS_ENV) or "/sys"))
+
+    def throttle(self) -> tuple[int, tuple[str, ...]] | None:
+        """The throttling flags (vcgencmd's bits) and the conditions they speak for: from the
+        kernel's get_throttled (all four), else hwmon rpi_volt (undervoltage), else vcgencmd
+        (all four); None where the board says nothing."""
+        for attribute in sorted((self.sysfs / FIRMWARE_DRIVER).glob("*/get_throttled")):
+            try:
+                return int(attribute.read_text().strip(), 16), tuple(THROTTLE_BITS)
+            except (OSError, ValueError):
+                continue
+        for name in sorted((self.sysfs / "class" / "hwmon").glob("hwmon*/name")):
+            try:
+                if name.read_text().strip() != HWMON_NAME:
+                    continue
+                alarm = int((name.parent / "in0_lcrit_alarm").read_text().strip())
+            except (OSError, ValueError):
+                continue
+            bit = THROTTLE_BITS["undervoltage"]
+            return (alarm << bit) | (alarm << (bit + SINCE_BOOT)), ("undervoltage",)
+        flags = self.throttled()
+        return None if flags is None else (flags, tuple(THROTTLE_BITS))
 
     def temperature(self) -> float | None:
         """The SoC's temperature in °C, or None where the board does not report one."""
@@ -338,13 +374,16 @@ class DeviceCollector:
         temperature = self.board.temperature()
         if temperature is not None:
             yield _gauge("nvr_soc_temperature_celsius", "the SoC's temperature", temperature)
-        flags = self.board.throttled()
-        if flags is not None:
-            now = _gauge("nvr_soc_throttle_state", "1 while the condition holds (vcgencmd "
-                         "get_throttled)", labels=("condition",))
+        reading = self.board.throttle()
+        if reading is not None:
+            flags, conditions = reading
+            now = _gauge("nvr_soc_throttle_state", "1 while the condition holds (the kernel's "
+                         "get_throttled or rpi_volt, else vcgencmd)", labels=("condition",))
             since = _gauge("nvr_soc_throttle_since_boot", "1 when the condition occurred since "
-                           "boot", labels=("condition",))
-            for condition, bit in THROTTLE_BITS.items():
+                           "boot (since the kernel's last 2-s poll where it polls)",
+                           labels=("condition",))
+            for condition in conditions:
+                bit = THROTTLE_BITS[condition]
                 now.add_metric([condition], (flags >> bit) & 1)
                 since.add_metric([condition], (flags >> (bit + SINCE_BOOT)) & 1)
             yield from (now, since)

@@ -399,7 +399,7 @@ def check_keys(cfg: Config) -> Result:
     if os.stat(key_dir).st_mode & 0o007:
         problems.append(f"{key_dir} is open to others (mode "
                         f"{stat.filemode(os.stat(key_dir).st_mode)}): chmod 700 {key_dir} "
-                        "(2770 on a device, docs/units.md)")
+                        "(3770 on a device, docs/units.md)")
     service = _service_uid()
     for name in KEY_FILES:
         path = key_dir / name

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, request, session
 from prometheus_client import exposition
 
 from firmware.config import MAX_RETENTION_DAYS
+from firmware.i18n import _
 from firmware.governance.wording import ALARMS
 from firmware.governance.introduction import refusals
 from firmware.live.client import recorder_status
@@ -74,8 +75,8 @@ def scrape_token(view):
     def inner(*args, **kwargs):
         session.modified = False
         if _scraper() is None:
-            return Response("a scrape token is needed: Authorization: Bearer <token> (make one "
-                            "with `nvr scrape-token issue NAME`)\n", 401,
+            return Response(_("a scrape token is needed: Authorization: Bearer <token> (make "
+                              "one with `nvr scrape-token issue NAME`)") + "\n", 401,
                             {"WWW-Authenticate": 'Bearer realm="nvr-metrics"',
                              "Content-Type": "text/plain; charset=utf-8"})
         return view(*args, **kwargs)

@@ -108,7 +108,8 @@ rm -f /var/lib/dbus/machine-id
 ln -sf /etc/machine-id /var/lib/dbus/machine-id
 
 say "enabled: the image's units and every unit of systemd/ with an [Install] section"
-# Except one whose `nvr COMMAND` the firmware does not have (named here).
+# A unit whose `nvr COMMAND` the firmware does not have fails the image: a device that quietly
+# lacks a service is worse than no image (systemtest/test_device.py requires them all).
 for unit in $image_units nvr-update-verdict.service; do
     grep -q '^\[Install\]' "/etc/systemd/system/$unit" && systemctl enable "$unit"
 done
@@ -117,8 +118,9 @@ for unit in $units; do
     sub=$(sed -n 's|^ExecStart=.*/nvr .*--config [^ ]* \([a-z-]*\).*|\1|p' \
         "/etc/systemd/system/$unit" | head -1)
     if [ -n "$sub" ] && ! nvr "$sub" --help >/dev/null 2>&1; then
-        echo "not enabled: $unit (the firmware has no 'nvr $sub' yet)"
-        continue
+        echo "install.sh: $unit runs 'nvr $sub', which the installed firmware does not" \
+            "have (nvr $sub --help failed): fix the unit or the firmware" >&2
+        exit 1
     fi
     systemctl enable "$unit"
 done

@@ -18,29 +18,23 @@ nvr init /root/nvr-init --source synthetic --staff-in-view no \
 toml=/root/nvr-init/nvr.toml
 sed -i -e 's/^width = .*/width = 320/' -e 's/^height = .*/height = 240/' \
     -e 's/^fps = .*/fps = 5/' -e 's/^bitrate_kbps = .*/bitrate_kbps = 250/' "$toml"
-# The watchdog's stalled-camera seam, where the firmware has it (systemtest: frozen camera).
+# The watchdog's stalled-camera seam (systemtest: frozen camera). The firmware must accept it:
+# a configuration check that refuses it fails the image instead of dropping the check.
 sed -i 's|^path = ""|&\nfreeze_file = "/run/nvr-systemtest-freeze"|' "$toml"
-nvr --config "$toml" config check >/dev/null 2>&1 || sed -i '/^freeze_file = /d' "$toml"
+grep -q '^freeze_file = ' "$toml" || { echo "provision.sh: freeze_file not set in $toml" >&2; exit 1; }
+nvr --config "$toml" config check >/dev/null
 mkdir -p /etc/nvr
-if getent passwd nvr-recorder >/dev/null; then
-    # The units' own layout (sysusers.d/tmpfiles.d in systemd/, docs/units.md): data, keys and
-    # the index (R-82: off the footage disk, as firstboot's default) in /var/lib/nvr, made by
-    # tmpfiles at boot; the recorder makes the master key at its first start.
-    sed -e 's|^data_dir = .*|data_dir = "/var/lib/nvr/data"|' \
-        -e 's|^key_dir = .*|key_dir = "/var/lib/nvr/keys"\nindex_dir = "/var/lib/nvr/index"|' \
-        -e 's|^directory = .*|directory = ""|' "$toml" > /etc/nvr/nvr.toml
-    chown root:nvr /etc/nvr /etc/nvr/nvr.toml
-    chmod 0750 /etc/nvr
-    chmod 0640 /etc/nvr/nvr.toml
-    systemd-tmpfiles --create
-else
-    # The units on main before issue 12 item 1: one user nvr, everything in /etc/nvr.
-    getent passwd nvr >/dev/null || useradd --system --home-dir /nonexistent \
-        --no-create-home --shell /usr/sbin/nologin --user-group nvr
-    usermod -a -G video nvr
-    cp -a /root/nvr-init/. /etc/nvr/
-    chown -R nvr:nvr /etc/nvr
-fi
+# The units' own layout (sysusers.d/tmpfiles.d in systemd/, docs/units.md): data, keys and the
+# index (R-82: off the footage disk, as firstboot's default) in /var/lib/nvr, made by tmpfiles
+# at boot; the recorder makes the master key at its first start.
+getent passwd nvr-recorder >/dev/null || { echo "provision.sh: no user nvr-recorder (sysusers.d)" >&2; exit 1; }
+sed -e 's|^data_dir = .*|data_dir = "/var/lib/nvr/data"|' \
+    -e 's|^key_dir = .*|key_dir = "/var/lib/nvr/keys"\nindex_dir = "/var/lib/nvr/index"|' \
+    -e 's|^directory = .*|directory = ""|' "$toml" > /etc/nvr/nvr.toml
+chown root:nvr /etc/nvr /etc/nvr/nvr.toml
+chmod 0750 /etc/nvr
+chmod 0640 /etc/nvr/nvr.toml
+systemd-tmpfiles --create
 rm -rf /root/nvr-init
 nvr --config /etc/nvr/nvr.toml config check
 # The image's default configuration (the first boot copies it to /etc/nvr/nvr.toml when missing).
