@@ -232,16 +232,21 @@ def test_power_cut_then_boot_loses_nothing_but_the_segment_in_flight(device, ste
     with step("recordings verify after the power cut"):
         result = verify(device)
     assert result["problems"] == [], result
-    assert result["in_quarantine"] == [], result
+    # The segment in flight: a .part file (removed at boot), or, when the cut came between its
+    # rename into place and its row's commit (now on another disk: the index is on the card),
+    # a finished file the index does not explain, kept in quarantine for the operator and
+    # never deleted (storage/store.py reconcile). At most that one, and never a listed one.
+    assert len(result["in_quarantine"]) <= 1, result
+    assert not [q for q in result["in_quarantine"] if any(sid in q for sid in before)], result
     after = {s["id"]: s for s in segments(device)}
     lost = [sid for sid in before if sid not in after]
     print(f"[system-test] segments listed before the cut: {len(before)}, after the boot: "
           f"{len(after)}, listed before and gone after: {lost}", flush=True)
     # A listed segment is committed: its file fsynced and renamed into place, its folder
     # fsynced, then its row inserted in a transaction with synchronous=FULL
-    # (storage/store.py _finish, storage/index.py). The segment in flight is a .tmp file without
-    # a row, never listed; reconcile removes it at boot. So nothing listed may go, and no ok
-    # segment may turn missing.
+    # (storage/store.py _finish, storage/index.py). The segment in flight has no row, so it is
+    # never listed (above: removed or quarantined at boot). So nothing listed may go, and no
+    # ok segment may turn missing.
     assert lost == [], (lost, sorted(before), sorted(after))
     went_missing = [sid for sid, s in before.items()
                     if s["status"] == "ok" and after[sid]["status"] != "ok"]
