@@ -316,7 +316,8 @@ class Accounts:
             raise
         self.logbook.append("usage", "enrollment-code", "enrollment-refused", at=now,
                             subject=role.value, details={"source": source})
-        raise EnrollmentRefused(_("the enrollment code for the first %(role)s is wrong, used or "
+        raise EnrollmentRefused(_("the first %(role)s can only be made on the device with its "
+                                  "one-time enrollment code, and this code is wrong, used or "
                                   "expired (a code is good for %(days)s days from the start of "
                                   "the device that showed it; only the last code shown counts): "
                                   "type it exactly as the screen shows it, or restart the device "
