@@ -60,7 +60,7 @@ def _real_uptime() -> float:
         return float(fh.read().split()[0])
 
 
-def test_a_code_from_another_boot_issued_unsynchronised_is_dated_at_the_first_synchronised_check_R10(
+def test_a_code_of_another_boot_issued_unsynchronised_is_dated_at_the_first_synced_check_R10(
         gov, monkeypatch, tmp_path):
     _clock(monkeypatch, tmp_path, synchronised=False)
     gov.accounts.issue_enrollment_code(Role.TECHNICAL)
