@@ -136,19 +136,55 @@ def test_managers_enrol_by_code_then_by_an_existing_managers_approval_R11(tmp_pa
     assert gov.login("m.tech", PASSWORD).role is Role.MANAGER
 
 
+def test_the_only_manager_in_force_is_not_reset_R11(config):
+    """A reset puts a manager back to awaiting approval, and only another manager approves:
+    the only manager in force is not reset (red team 14c); with a second one it is."""
+    gov = open_gov(config)
+    with pytest.raises(AccountError, match="only manager-bedrijfsvoering in force"):
+        gov.accounts.issue_reset_code("m.manager", by=actor(gov, "t.admin"))
+    assert gov.login("m.manager", PASSWORD).role is Role.MANAGER       # nothing changed
+    setup = gov.accounts.create("m.tweede", Role.MANAGER, by=actor(gov, "t.admin"))
+    gov.accounts.reset_password("m.tweede", setup, NEW)
+    gov.accounts.approve("m.tweede", role=Role.MANAGER, by=actor(gov, "m.manager"))
+    assert gov.accounts.issue_reset_code("m.manager", by=actor(gov, "t.admin"))
+
+
 def test_with_no_manager_in_force_root_on_the_device_makes_one_R11(config):
-    """The only manager was reset (and so awaits approval): nobody could approve. Root on the
-    device may then make a manager, as at the start; while a manager is in force, it may not."""
+    """The only manager is gone (the owner left, the password is lost: docs/provisioning.md,
+    'When the only manager is gone'): a technisch beheerder disables the account, and nobody
+    could approve anything. Root on the device may then make a manager, as at the start; while
+    a manager is in force, it may not."""
     gov = open_gov(config)
     with pytest.raises(AccountError, match="only a technisch-beheerder"):
         gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
-    gov.accounts.reset_password("m.manager", gov.accounts.issue_reset_code(
-        "m.manager", by=actor(gov, "t.admin")), NEW)
-    with pytest.raises(AuthError, match="not in force"):
-        gov.login("m.manager", NEW)
+    gov.accounts.disable("m.manager", by=actor(gov, "t.admin"),
+                         reason="wachtwoord kwijt, enige manager")
     gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
+    gov.accounts.enable("m.manager", by=actor(gov, "t.admin"), reason="terug na herstel")
+    with pytest.raises(AuthError, match="not in force"):
+        gov.login("m.manager", PASSWORD)
     gov.accounts.approve("m.manager", role=Role.MANAGER, by=actor(gov, "m.root"))
-    assert gov.login("m.manager", NEW).role is Role.MANAGER
+    assert gov.login("m.manager", PASSWORD).role is Role.MANAGER
+
+
+def test_no_manager_is_made_the_ordinary_way_while_the_managers_code_awaits_R11(tmp_path):
+    """While the first manager is still to enrol with their code, a technisch beheerder
+    makes no manager account (create) and turns none into one (set_role): it would await an
+    approval nobody can give and end the manager's code (red team 14c)."""
+    config = write_config(tmp_path)
+    FileKeyProvider(tmp_path / "keys").create()
+    gov = open_gov(config)
+    gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD, as_root=True)
+    code = gov.accounts.issue_enrollment_code(Role.MANAGER)
+    by = actor(gov, "t.admin")
+    with pytest.raises(AccountError, match="enrollment code the device's screen shows"):
+        gov.accounts.create("m.manager", Role.MANAGER, by=by)
+    gov.accounts.create("d.dpo", Role.DPO, by=by)
+    with pytest.raises(AccountError, match="enrollment code the device's screen shows"):
+        gov.accounts.set_role("d.dpo", Role.MANAGER, by=by)
+    assert gov.accounts.enrollable() == (Role.MANAGER,)
+    gov.accounts.add("m.eigen", Role.MANAGER, PASSWORD, enrollment_code=code)
+    gov.accounts.create("m.tweede", Role.MANAGER, by=by)      # after it: the ordinary way
 
 
 def test_cli_reset_code_pending_and_approval(config):

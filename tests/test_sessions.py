@@ -178,6 +178,16 @@ def test_a_closed_visits_cookie_is_logged_out_not_a_server_error(web):
 
 # --- item 10 on the web: reset code, pending accounts, approval (Dutch pages) -----------------
 
+def test_the_only_manager_is_not_reset_on_the_web_either_R11(web):
+    """Governance's refusal (red team 14c) reaches the page and the API in Dutch."""
+    app, _ = web
+    t = login(app, "t.admin")
+    refused = api(t, "POST", "/api/users/m.manager/reset-code")
+    assert refused.status_code == 400, refused.get_data(True)
+    page = t.post("/users/m.manager/reset-code", data={"csrf": csrf_of(t)})
+    assert page.status_code == 400 and "enige manager bedrijfsvoering" in page.get_data(True)
+
+
 def test_reset_code_and_approval_on_the_web_R11(web):
     app, _ = web
     t = login(app, "t.admin")

@@ -43,6 +43,7 @@ from firmware.governance.roles import Action, Actor, Role, decide
 from firmware.governance.undo import undo_reason
 from firmware.i18n import _
 from firmware.storage.keys import KeyProblem, unwrap, wrap
+from firmware.system.clock import BootClock, boot_clock, clock_state
 from firmware.i18n import N_, _
 
 MIN_PASSWORD = 12
@@ -192,14 +193,52 @@ class Accounts:
 
     def issue_enrollment_code(self, role: Role = Role.TECHNICAL) -> str:
         """A one-time code for the first account of `role` (technisch-beheerder or manager),
-        shown once and stored only as a hash."""
+        shown once and stored only as a hash; dated by the wall clock, whether that clock was
+        synchronised, and this boot's own clock (see _code_fresh)."""
         if role not in ENROLLED_ROLES:
             raise AccountError(_("enrollment codes exist for the first technisch-beheerder and "
                                  "the first manager-bedrijfsvoering only"))
-        code = _code()
-        self.db.execute("INSERT OR REPLACE INTO enrollment_codes (role, code_hash, created) "
-                        "VALUES (?, ?, ?)", (role.value, HASHER.hash(code), time.time()))
+        code, booted = _code(), boot_clock()
+        self.db.execute("INSERT OR REPLACE INTO enrollment_codes (role, code_hash, created, "
+                        "synced, boot, uptime) VALUES (?, ?, ?, ?, ?, ?)",
+                        (role.value, HASHER.hash(code), time.time(),
+                         int(clock_state().synchronised), booted and booted.boot,
+                         booted and booted.seconds))
         return code
+
+    def _live_codes(self, now: float) -> dict[str, str]:
+        """The unused enrollment codes still good now: role value -> code hash (R-10)."""
+        booted = boot_clock()
+        return {row["role"]: row["code_hash"] for row in self.db.execute(
+            "SELECT role, code_hash, created, synced, boot, uptime FROM enrollment_codes "
+            "WHERE used IS NULL").fetchall() if self._code_fresh(row, now, booted)}
+
+    def _code_fresh(self, row, now: float, booted: BootClock | None) -> bool:
+        """Whether a code is within its SETUP_SECONDS, counted on a clock that can be trusted.
+        The first boot runs before NTP: a Pi 4 starts at the image's time, a new Pi 5 in 1970,
+        a Pi 5 whose RTC runs ahead in the future; the wall clock then jumps. So a code shown
+        in this boot counts its life on this boot's own clock (clock.boot_clock), which no
+        setting of the time moves. A code from another boot (not replaced: no console then,
+        or `nvr init` on a computer) has only the wall clock: one issued under an
+        unsynchronised clock is dated anew at the first check under a synchronised one, and
+        a date in the future under a synchronised clock is moved to now, each once, in the
+        index; the code's life then counts on this boot's clock from that moment."""
+        if booted is not None and row["boot"] == booted.boot and row["uptime"] is not None:
+            return booted.seconds - row["uptime"] < SETUP_SECONDS
+        created = row["created"]
+        if row["synced"] == 0 or created > now:
+            if not clock_state(max_age=60).synchronised:     # nothing to date it by:
+                return now - SETUP_SECONDS < created <= now   # a future date is no date
+            self.db.execute("UPDATE enrollment_codes SET created = ?, synced = 1, boot = ?, "
+                            "uptime = ? WHERE role = ? AND code_hash = ? AND used IS NULL",
+                            (now, booted and booted.boot, booted and booted.seconds,
+                             row["role"], row["code_hash"]))
+            return True
+        return created > now - SETUP_SECONDS
+
+    def awaiting(self) -> tuple[Role, ...]:
+        """The roles whose first account is still to be made with an enrollment code."""
+        return tuple(r for r in ENROLLED_ROLES if self.awaits_enrollment(r))
 
     def awaits_enrollment(self, role: Role) -> bool:
         """Whether the first account of `role` is still to be made with an enrollment code (the
@@ -233,6 +272,12 @@ class Accounts:
             return False
         return self.awaits_enrollment(role) or (as_root and not self._has_manager())
 
+    def _only_manager(self, name: str) -> bool:
+        """Whether no manager but `name` is in force (enabled and approved)."""
+        return self.db.execute("SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled "
+                               "IS NULL AND approved IS NOT NULL",
+                               (Role.MANAGER.value, name)).fetchone() is None
+
     def _has_manager(self) -> bool:
         return self.db.execute("SELECT 1 FROM users WHERE role = ? AND disabled IS NULL AND "
                                "approved IS NOT NULL", (Role.MANAGER.value,)).fetchone() \
@@ -241,9 +286,7 @@ class Accounts:
     def enrollable(self) -> tuple[Role, ...]:
         """The roles whose first account its unused enrollment code can make now (the web's
         first-account page exists only while this is not empty)."""
-        unused = {r["role"] for r in self.db.execute(
-            "SELECT role FROM enrollment_codes WHERE used IS NULL AND created > ?",
-            (time.time() - SETUP_SECONDS,))}
+        unused = self._live_codes(time.time())
         return tuple(r for r in ENROLLED_ROLES if r.value in unused and self._first_of_role(r))
 
     def _check_enrollment_code(self, role: Role, code: str | None, source: str,
@@ -261,11 +304,9 @@ class Accounts:
                                       "%(seconds)s seconds, then type the code again",
                                       source=source, seconds=math.ceil(wait)), wait)
         # A code is good for SETUP_SECONDS, as a setup code (the next boot issues a new one).
-        row = self.db.execute("SELECT code_hash FROM enrollment_codes WHERE role = ? AND "
-                              "used IS NULL AND created > ?",
-                              (role.value, now - SETUP_SECONDS)).fetchone()
-        if code and row is not None and _verify(row["code_hash"], code):
-            return row["code_hash"]
+        stored = self._live_codes(now).get(role.value)
+        if code and stored is not None and _verify(stored, code):
+            return stored
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self._count_failure(ENROLLING, source, now)
@@ -275,9 +316,13 @@ class Accounts:
             raise
         self.logbook.append("usage", "enrollment-code", "enrollment-refused", at=now,
                             subject=role.value, details={"source": source})
-        raise EnrollmentRefused(_("the first %(role)s can only be made on the device: as root, "
-                                  "or with its one-time enrollment code from `nvr init`",
-                                  role=role.value))
+        raise EnrollmentRefused(_("the first %(role)s can only be made on the device with its "
+                                  "one-time enrollment code, and this code is wrong, used or "
+                                  "expired (a code is good for %(days)s days from the start of "
+                                  "the device that showed it; only the last code shown counts): "
+                                  "type it exactly as the screen shows it, or restart the device "
+                                  "to see a new code on its screen", role=role.value,
+                                  days=SETUP_SECONDS // 86400))
 
     # --- accounts -----------------------------------------------------------------------
 
@@ -329,6 +374,7 @@ class Accounts:
         password; every role but its own then awaits the manager's approval (art. 2, 3.1)."""
         if not decide(by, Action.USERS):
             raise AccountError(_("only a technisch-beheerder may add accounts (R-11)"))
+        self._manager_enrols_first(role)
         self._new_name(name)
         now, code = time.time(), _code()
         approved = None if role in APPROVAL_ROLES else now
@@ -437,6 +483,7 @@ class Accounts:
             raise AccountError(_("account '%(name)s' has the role %(role)s already: nothing "
                                  "changed (choose another role)", name=name,
                                  role=ROLES.said(role.value, role.value)))
+        self._manager_enrols_first(role)
         if role is not Role.TECHNICAL and self._last_technical(name):
             raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
                                  "one nobody can manage accounts; first make a second technisch "
@@ -456,6 +503,17 @@ class Accounts:
                                      "new": {"role": role.value,
                                              "status": self.get(name).status}})
         self._end_delegations(name, by.name, now, "role-change")
+
+    def _manager_enrols_first(self, role: Role) -> None:
+        """While the first manager is still to enrol with their code, a technisch beheerder
+        makes no manager account another way (create, set_role): it would await an approval
+        nobody can give, and, being a manager account, end the manager's code (R-11)."""
+        if role is Role.MANAGER and self.awaits_enrollment(Role.MANAGER):
+            raise AccountError(_("the first manager-bedrijfsvoering makes their own account "
+                                 "with the enrollment code the device's screen shows (web page "
+                                 "/eerste-account); manager accounts are made this way only "
+                                 "after that (R-11). No code on the screen, or expired: "
+                                 "restart the device to see a new one"))
 
     def _end_delegations(self, name: str, by: str, now: float, why: str) -> None:
         ended = delegation.end_delegations(self.db, name, now)
@@ -552,6 +610,14 @@ class Accounts:
         user = self.get(name)
         if user is None or user.disabled:
             raise AccountError(_("there is no active account '%(name)s'", name=name))
+        if user.role is Role.MANAGER and not user.pending and self._only_manager(name):
+            raise AccountError(_("'%(name)s' is the only manager-bedrijfsvoering in force: after "
+                                 "a reset the account awaits a manager's approval, and no other "
+                                 "manager could give it (R-11). First make a second manager "
+                                 "(nvr user add NAME --role manager-bedrijfsvoering --user YOU) "
+                                 "and have '%(name)s' approve it; then issue the reset code. If "
+                                 "'%(name)s' cannot log in at all: docs/provisioning.md, 'When "
+                                 "the only manager is gone'", name=name))
         code = _code()
         first = not self._password_set(name)
         self.db.execute("UPDATE users SET reset_hash = ?, reset_expires = ? WHERE name = ?",

@@ -29,7 +29,10 @@ CREATE TABLE IF NOT EXISTS enrollment_codes (
     role        TEXT PRIMARY KEY,         -- the first technisch-beheerder, the first manager
     code_hash   TEXT NOT NULL,
     created     REAL NOT NULL,
-    used        REAL
+    used        REAL,
+    synced      INTEGER,                  -- 1/0: the clock synchronised at `created` (NULL: before)
+    boot        TEXT,                     -- the boot that showed it (clock.boot_clock) and
+    uptime      REAL                      -- its seconds since that boot then: the code's life
 );
 CREATE TABLE IF NOT EXISTS login_throttle (
     name        TEXT NOT NULL,            -- the name tried (known or not)
@@ -119,7 +122,16 @@ def _set_aside_unkeyed_logbook(conn: sqlite3.Connection) -> None:
 
 
 def _migrate_enrollment(conn: sqlite3.Connection) -> None:
-    """A code `nvr init` printed before codes were kept per role is the technisch-beheerder's."""
+    """A code `nvr init` printed before codes were kept per role is the technisch-beheerder's;
+    a table from before codes were dated by the boot gets those columns (R-10, enrollfix)."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(enrollment_codes)")}
+    for column, kind in (("synced", "INTEGER"), ("boot", "TEXT"), ("uptime", "REAL")):
+        if column not in have:
+            try:
+                conn.execute(f"ALTER TABLE enrollment_codes ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:      # another process was first
+                if "duplicate column" not in str(exc):
+                    raise
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'enrollment'").fetchone():
         conn.execute("INSERT OR IGNORE INTO enrollment_codes (role, code_hash, created, used) "
                      "SELECT 'technisch-beheerder', code_hash, created, used FROM enrollment")

@@ -123,3 +123,41 @@ def kernel_clock() -> KernelClock | None:
         return None
     unit = 1e-9 if tx.status & _STA_NANO else 1e-6
     return KernelClock(tx.offset * unit, tx.maxerror * 1e-6, tx.esterror * 1e-6)
+
+
+# --- the boot's own clock, which no setting of the time moves (enrollment codes, R-10) -------
+
+BOOT_ID = "proc/sys/kernel/random/boot_id"
+UPTIME = "proc/uptime"
+SYSTEM_ROOT_ENV = "NVR_SYSTEM_ROOT"      # tests: a root whose proc/uptime stands in for the kernel's
+
+
+@dataclass(frozen=True)
+class BootClock:
+    boot: str            # the kernel's id of this boot: another boot, another clock
+    seconds: float       # since this boot, suspend included (CLOCK_BOOTTIME)
+
+
+def boot_clock() -> BootClock | None:
+    """This boot's id and the seconds since it began, from /proc: NTP, an RTC or `date`
+    setting the wall clock do not move them, so a duration within one boot measured here is
+    true however wrong the wall clock was at its start (a Pi 4 starts at the image's time, a
+    new Pi 5 in 1970). Read from /proc rather than clock_gettime(CLOCK_BOOTTIME), which
+    libfaketime fakes along with the wall clock. A test points $NVR_SYSTEM_ROOT at a root
+    whose proc/uptime (or boot_id) stands in; a file missing there is the kernel's. None when
+    /proc cannot be read."""
+    root = os.environ.get(SYSTEM_ROOT_ENV)
+    found = []
+    for name in (BOOT_ID, UPTIME):
+        for base in ([Path(root)] if root else []) + [Path("/")]:
+            try:
+                found.append((base / name).read_text().split()[0])
+                break
+            except (OSError, IndexError):
+                continue
+        else:
+            return None
+    try:
+        return BootClock(found[0], float(found[1]))
+    except ValueError:
+        return None

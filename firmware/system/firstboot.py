@@ -579,9 +579,8 @@ def console_text(report: Report, codes: dict[str, str]) -> str:
     for role, code in codes.items():
         lines += ["", dutch("One-time enrollment code for the first %(role)s: %(code)s",
                             role=role, code=code),
-                  "  " + dutch("Type it on the web page /eerste-account (or on the device: "
-                               "sudo nvr-admin user add NAME --role %(role)s, which asks for the "
-                               "code); it is valid for %(days)s days", role=role,
+                  "  " + dutch("Type it in the browser on the web page %(url)s/eerste-account; "
+                               "it is valid for %(days)s days after this start", url=report.url,
                                days=SETUP_SECONDS // 86400)]
     if codes:
         lines += ["", dutch("A new code appears at every start while the account does not "

@@ -29,7 +29,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
-from firmware.governance.accounts import AccountError, EnrollmentRefused
+from firmware.governance.accounts import SETUP_SECONDS, AccountError, EnrollmentRefused
 from firmware.governance.bounds import when
 from firmware.governance.roles import Role
 from firmware.governance.wording import ROLES
@@ -106,6 +106,19 @@ def _not_now(role: Role, roles: tuple[Role, ...]) -> str:
              roles=", ".join(ROLES[r.value] for r in roles))
 
 
+def _closed(awaiting: tuple[Role, ...]) -> str:
+    """Why the page is closed: the first accounts exist, or a role still awaits its first
+    account but no code of it is good now (expired, or none shown): never the one for the
+    other (red team 14c)."""
+    if not awaiting:
+        return _("This device is set up already: its first accounts exist. Log in; new "
+                 "accounts are made by the technisch beheerder on the page Users.")
+    return _("No enrollment code is valid now for the first %(roles)s: a code is good for "
+             "%(days)s days from the start of the device that showed it, and only the last "
+             "code shown counts. Restart the device: its screen then shows a new code.",
+             roles=", ".join(ROLES[r.value] for r in awaiting), days=SETUP_SECONDS // 86400)
+
+
 def _page(roles: tuple[Role, ...], status: int = 200, error: str | None = None, name: str = ""):
     shown = [(role.value, ROLES[role.value]) for role in roles]
     return render_template(PAGE, roles=shown, error=error, name=name,
@@ -117,9 +130,8 @@ def _page(roles: tuple[Role, ...], status: int = 200, error: str | None = None, 
 @rule(PUBLIC)
 def first_account():
     roles = gov().accounts.enrollable()
-    if not roles:                       # both first accounts exist (or no code): nothing here
-        abort(404, _("This device is set up already: its first accounts exist. Log in; new "
-                     "accounts are made by the technisch beheerder on the page Users."))
+    if not roles:                       # nothing to enrol now: say the true reason (R-10)
+        abort(404, _closed(gov().accounts.awaiting()))
     if request.method != "POST":
         return _page(roles)
     return _enrol(roles)
