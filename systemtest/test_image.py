@@ -111,6 +111,11 @@ def test_power_cut_forgets_the_root_overlay_keeps_data_and_identity(device, step
         device.boot()
     assert device.run("test -e /usr/lib/nvr-systemtest-marker", check=False).returncode == 1
     assert sh(device, "cat /etc/machine-id") == machine_id
+    # PID 1 and journald started with it (the initramfs put it there, image/README.md
+    # "Machine id"): the journal of this boot is found under that id, and systemd says so.
+    assert sh(device, "journalctl -b 0 -q -n 1 -o cat --no-pager") != ""
+    assert sh(device, "journalctl --header -q --no-pager | sed -n 's/^Machine ID: *//p' "
+                      "| sort -u") == machine_id
     assert sh(device, "ssh-keygen -lf /var/lib/nvr/system/ssh/ssh_host_ed25519_key.pub") == \
         host_key
     after = set(sh(device, "find /var/lib/nvr/data/segments -type f | sort").splitlines())
