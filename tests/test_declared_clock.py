@@ -23,6 +23,7 @@ from conftest import staff
 from test_store import ROOT, busy_video, device, ingest, now_utc  # noqa: F401 (fixture)
 
 from firmware.config import load
+from firmware.storage.sharing import both_write
 from firmware.system.clock import clock_synchronised
 
 pytestmark = pytest.mark.skipif(
@@ -122,7 +123,7 @@ def test_a_logbook_that_takes_no_entry_erases_nothing_R50(old_footage):
     head cannot be written, the sweep stops with a message and every key is still there."""
     config, env = old_footage
     keys = _slot_keys(config)
-    head = load(config).storage.key_dir / "logbook-usage.signed-head"
+    head = both_write(load(config).storage.key_dir) / "logbook-usage.signed-head"
     head.unlink(missing_ok=True)
     head.mkdir()                                       # root writes anywhere: not a file
     try:
