@@ -82,8 +82,11 @@ def changed_keys(old_text: str, new_text: str) -> tuple[str, ...]:
 def storage_paths(text: str, base: Path) -> dict[str, str]:
     """The FIXED keys' values as the configuration means them: a missing key its default (a
     missing index_dir: data_dir), a relative path taken from `base` (the file's directory, as
-    config.parse does), normalized. Only the [storage] table is read, so an installed file that
-    an older firmware accepted still answers. Raises ValueError when it cannot be read."""
+    config.parse does), resolved as the kernel will open it: symbolic links followed, so
+    "<link>/.." is where the link leads, not where its text points (red team 14d; os.path.
+    normpath alone would call "/var/lock/../lib/nvr/data" unchanged while the services open
+    /run/lib/nvr/data). Only the [storage] table is read, so an installed file that an older
+    firmware accepted still answers. Raises ValueError when it cannot be read."""
     table = tomllib.loads(text).get("storage", {})
     if not isinstance(table, dict):
         raise ValueError(_("[storage] is not a table"))
@@ -96,7 +99,7 @@ def storage_paths(text: str, base: Path) -> dict[str, str]:
                 raise ValueError(_("%(key)s is not a path", key=key))
             given[name] = base / table[name]
     storage = StorageConfig(**given)
-    return {key: os.path.normpath(value) if (value := getattr(storage, key.split(".", 1)[1],
+    return {key: os.path.realpath(value) if (value := getattr(storage, key.split(".", 1)[1],
                                                                None)) is not None else ""
             for key in FIXED}
 
