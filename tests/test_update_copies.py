@@ -149,6 +149,58 @@ def test_nvr_web_at_its_start_removes_the_copy_a_killed_update_left_R42(tmp_path
     assert not dead.exists()
 
 
+def test_a_bundle_that_grows_during_its_copy_is_refused_and_its_copy_removed_R42(tmp_path):
+    """Red team 14d: the room is asked for the size the bundle had; more is never copied."""
+    config = write_config(tmp_path)
+    data_dir = load(config).storage.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    bundle = tmp_path / "big.raucb"
+    with open(bundle, "wb") as f:
+        f.write(b"\1" * (256 << 20))
+    proc = _check(config, _system_conf(tmp_path), bundle)
+    deadline = time.monotonic() + 60
+    while not list(data_dir.glob(update.COPY_PREFIX + "*")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no copy was begun"
+        time.sleep(0.001)
+    os.truncate(bundle, 1 << 30)                       # sparse: 1 GB at once, mid-copy
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert f"{bundle} grew while it was copied" in err and "try again" in err, err
+    assert not list(data_dir.glob(update.COPY_PREFIX + "*"))
+
+
+def test_a_fifo_as_update_lock_is_refused_by_update_and_skipped_by_nvr_web_R42(tmp_path):
+    """Red team 14d: a named pipe planted as the lock neither hangs an update nor the web."""
+    config = write_config(tmp_path)
+    data_dir = load(config).storage.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(data_dir / update.COPY_LOCK)
+    bundle = tmp_path / "b.raucb"
+    bundle.write_bytes(os.urandom(1 << 16))
+    check = _check(config, _system_conf(tmp_path), bundle)
+    try:
+        out, err = check.communicate(timeout=60)
+    finally:
+        check.kill()                                   # only if it hung on the pipe
+        check.wait(30)
+    assert f"the update lock {data_dir / update.COPY_LOCK} is not a regular file but a " \
+           "named pipe (fifo)" in err and "rm " in err, err
+    web = subprocess.Popen([*NVR, "--config", str(config), "web"], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in web.stdout:
+            lines.append(line)
+            if line.startswith("web interface:") or len(lines) > 50:
+                break
+    finally:
+        web.terminate()
+        web.wait(30)
+    assert any(line.startswith("web interface:") for line in lines), lines
+    assert any("copies of interrupted updates not removed now: the update lock" in line
+               for line in lines), lines
+
+
 def test_a_system_conf_without_a_keyring_says_which_key_is_missing(tmp_path):
     config = write_config(tmp_path)
     conf = _system_conf(tmp_path, "[system]\ncompatible=nvr-test\n")

@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -45,6 +46,8 @@ from firmware import __version__
 from firmware.governance.access import MIN_REASON, require, visible_length
 from firmware.governance.roles import Action, Actor
 from firmware.i18n import _
+
+log = logging.getLogger(__name__)
 
 SYSTEM_CONF = Path("/etc/rauc/system.conf")
 # The test seam for `nvr update install`'s system.conf (tests/test_update.py): a test machine
@@ -148,11 +151,15 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=600)
 
 
-def _not_regular(bundle: Path, mode: int) -> UpdateRefused:
-    kind = (_("a directory") if stat.S_ISDIR(mode)
+def _kind(mode: int) -> str:
+    """What a file that is not a regular one is, for a message."""
+    return (_("a directory") if stat.S_ISDIR(mode)
             else _("a named pipe (fifo)") if stat.S_ISFIFO(mode) else _("a device or socket"))
+
+
+def _not_regular(bundle: Path, mode: int) -> UpdateRefused:
     return UpdateRefused(_("%(bundle)s is not a regular file: %(kind)s; give the path of the "
-                           "bundle file (.raucb)", bundle=bundle, kind=kind))
+                           "bundle file (.raucb)", bundle=bundle, kind=_kind(mode)))
 
 
 def _regular(bundle: Path) -> None:
@@ -327,15 +334,23 @@ def _flock(fd: int) -> bool:
 def _open_lock(path: Path) -> int:
     """The lock file, opened for flock; made when missing. An existing one is opened without
     O_CREAT: in the sticky data directory the kernel's fs.protected_regular=2 refuses O_CREAT
-    on another user's file, even to root."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    on another user's file, even to root. O_NONBLOCK and the fstat: a named pipe planted under
+    this name would otherwise block the open for good (and with it `nvr web`'s start)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        return os.open(path, flags)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         try:
-            return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o640)
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o640)
         except FileExistsError:              # made by another command just now
-            return os.open(path, flags)
+            fd = os.open(path, flags)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise UpdateRefused(_("the update lock %(path)s is not a regular file but %(kind)s: no "
+                              "bundle can be copied while it is there (R-42); remove it (as "
+                              "root: rm %(path)s) and try again", path=path, kind=_kind(mode)))
+    return fd
 
 
 @contextlib.contextmanager
@@ -387,12 +402,28 @@ def _remove_stale_copies(folder: Path) -> list[Path]:
 def remove_stale_copies(folder: Path) -> list[Path]:
     """The private copies an interrupted update left in `folder`, removed (R-42); those of a
     command still running are kept. Nothing is removed while another command is copying (it
-    sweeps itself). Returns what was removed."""
+    sweeps itself), nor when the lock cannot be taken (logged: the caller, `nvr web`, starts
+    anyway). Returns what was removed."""
     try:
         with _copy_lock(folder):
             return _remove_stale_copies(folder)
-    except UpdateRefused:
+    except UpdateRefused as exc:
+        log.warning("copies of interrupted updates not removed now: %s", exc)
         return []
+
+
+def _copy_at_most(src, dst, size: int, chunk: int = 1 << 20) -> bool:
+    """Copy at most `size` bytes from `src` to `dst` (R-42: the room was asked for `size`, a
+    source that grows meanwhile must not fill the disk). True when `src` had more: one byte
+    more is read to know."""
+    left = size
+    while left > 0:
+        data = src.read(min(chunk, left))
+        if not data:
+            return False                 # shorter than checked: the check of the copy says so
+        dst.write(data)
+        left -= len(data)
+    return bool(src.read(1))
 
 
 @contextlib.contextmanager
@@ -440,9 +471,16 @@ def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
             try:
                 with open(source, "rb", closefd=False) as src, \
                         open(target, "wb", closefd=False) as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                    grown = _copy_at_most(src, dst, info.st_size)
             finally:
                 os.close(target)
+            if grown:
+                raise UpdateRefused(_("%(bundle)s grew while it was copied (more than the "
+                                      "%(size)s MB it had when the footage disk's room was "
+                                      "checked): the copy is removed, the disk must stay below "
+                                      "its high-water mark (R-42); leave the bundle file "
+                                      "unchanged while it is checked or installed, and try "
+                                      "again", bundle=bundle, size=round(info.st_size / 1e6)))
         yield copy
 
 
