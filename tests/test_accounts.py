@@ -151,20 +151,57 @@ def test_the_only_manager_in_force_is_not_reset_R11(config):
 
 def test_with_no_manager_in_force_root_on_the_device_makes_one_R11(config):
     """The only manager is gone (the owner left, the password is lost: docs/provisioning.md,
-    'When the only manager is gone'): a technisch beheerder disables the account, and nobody
-    could approve anything. Root on the device may then make a manager, as at the start; while
-    a manager is in force, it may not."""
+    'When the only manager is gone'): root on the device disables the account (a technisch
+    beheerder alone may not, red team 14d), and nobody could approve anything. Root on the
+    device may then make a manager, as at the start; while a manager is in force, it may not."""
     gov = open_gov(config)
     with pytest.raises(AccountError, match="only a technisch-beheerder"):
         gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
     gov.accounts.disable("m.manager", by=actor(gov, "t.admin"),
-                         reason="wachtwoord kwijt, enige manager")
+                         reason="wachtwoord kwijt, enige manager", as_root=True)
     gov.accounts.add("m.root", Role.MANAGER, PASSWORD, as_root=True)
     gov.accounts.enable("m.manager", by=actor(gov, "t.admin"), reason="terug na herstel")
     with pytest.raises(AuthError, match="not in force"):
         gov.login("m.manager", PASSWORD)
     gov.accounts.approve("m.manager", role=Role.MANAGER, by=actor(gov, "m.root"))
     assert gov.login("m.manager", PASSWORD).role is Role.MANAGER
+
+
+def test_the_only_manager_in_force_keeps_the_role_and_stays_enabled_R11(config):
+    """A technisch beheerder alone neither changes the role of the only manager in force nor
+    disables it (red team 14d: the device would await its first manager again, or nobody
+    could approve); with a second manager approved, both are allowed."""
+    gov = open_gov(config)
+    admin = actor(gov, "t.admin")
+    with pytest.raises(AccountError, match="only manager-bedrijfsvoering in force.*second"):
+        gov.accounts.set_role("m.manager", Role.BEHEERDER, by=admin)
+    with pytest.raises(AccountError, match="only manager-bedrijfsvoering in force.*second"):
+        gov.accounts.disable("m.manager", by=admin, reason="vertrokken")
+    assert gov.login("m.manager", PASSWORD).role is Role.MANAGER       # nothing changed
+    setup = gov.accounts.create("m.tweede", Role.MANAGER, by=admin)
+    gov.accounts.reset_password("m.tweede", setup, NEW)
+    gov.accounts.approve("m.tweede", role=Role.MANAGER, by=actor(gov, "m.manager"))
+    gov.accounts.set_role("m.manager", Role.BEHEERDER, by=admin)
+    with pytest.raises(AccountError, match="only manager-bedrijfsvoering in force"):
+        gov.accounts.disable("m.tweede", by=admin, reason="vertrokken")
+
+
+def test_a_manager_once_made_is_remembered_after_its_role_changed_R11(tmp_path):
+    """"A manager once existed" survives a role change of a manager root made without a code:
+    the append-only usage logbook remembers it, so no boot shows a manager code again (red
+    team 14d)."""
+    config = write_config(tmp_path)
+    FileKeyProvider(tmp_path / "keys").create()
+    gov = open_gov(config)
+    gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD, as_root=True)
+    gov.accounts.add("m.manager", Role.MANAGER, PASSWORD, as_root=True)     # root, no code
+    admin = actor(gov, "t.admin")
+    gov.accounts.disable("m.manager", by=admin, reason="vertrokken", as_root=True)
+    gov.accounts.set_role("m.manager", Role.BEHEERDER, by=admin)   # not in force: allowed
+    assert not gov.accounts.db.execute("SELECT 1 FROM users WHERE role = ?",
+                                       (Role.MANAGER.value,)).fetchone()
+    assert not gov.accounts.awaits_enrollment(Role.MANAGER)
+    assert gov.accounts.awaiting() == ()
 
 
 def test_no_manager_is_made_the_ordinary_way_while_the_managers_code_awaits_R11(tmp_path):

@@ -39,7 +39,9 @@ def test_disabling_the_only_manager_does_not_reopen_manager_enrollment_at_the_ne
     assert enrol(client(app), MANAGER, codes[MANAGER], "m.eerste").status_code == 302
     gov = governance(config)
     admin = gov.accounts.authenticate("t.eerste", GOOD).actor()
-    gov.accounts.disable("m.eerste", by=admin, reason="left the municipality in May")
+    # the only manager in force: only root on the device disables it (mgrrole, R-11)
+    gov.accounts.disable("m.eerste", by=admin, reason="left the municipality in May",
+                         as_root=True)
     gov.close()
 
     issued = firstboot.issue_codes(load(config))          # the next boot, as nvr firstboot does

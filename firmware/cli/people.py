@@ -100,7 +100,8 @@ def cmd_user_disable(args) -> int:
     gov = _governance(_config(args))
     actor = _login(gov, args, Action.USERS)
     try:
-        gov.accounts.disable(args.name, by=actor, reason=args.reason)
+        gov.accounts.disable(args.name, by=actor, reason=args.reason,
+                             as_root=os.geteuid() == 0)     # R-11 recovery: root only
     except AccountError as exc:
         raise CliError(str(exc)) from None
     print(f"account {args.name} disabled (kept, so the logbook keeps its name); its sessions "

@@ -253,12 +253,19 @@ class Accounts:
         return role is Role.MANAGER and not self._manager_ever()
 
     def _manager_ever(self) -> bool:
-        """Whether a manager account exists in any state (accounts are never deleted), or the
-        manager's enrollment code was ever used (an account whose role changed since)."""
+        """Whether a manager account ever existed on the device (R-11): one exists now in any
+        state (accounts are never deleted), the manager's enrollment code was used, or the
+        usage logbook (append-only: triggers refuse UPDATE and DELETE) records a manager made,
+        approved or given the role. The logbook keeps it true after a role change, whoever
+        made the manager (root makes one without a code: red team 14d)."""
+        manager = Role.MANAGER.value
         return self.db.execute(
             "SELECT 1 FROM users WHERE role = ? UNION ALL SELECT 1 FROM enrollment_codes "
-            "WHERE role = ? AND used IS NOT NULL LIMIT 1",
-            (Role.MANAGER.value, Role.MANAGER.value)).fetchone() is not None
+            "WHERE role = ? AND used IS NOT NULL UNION ALL SELECT 1 FROM logbook WHERE "
+            "book = 'usage' AND ((action IN ('user-add', 'user-approve') AND "
+            "json_extract(details, '$.role') = ?) OR (action = 'user-role' AND "
+            "(json_extract(details, '$.to') = ? OR json_extract(details, '$.from') = ?))) "
+            "LIMIT 1", (manager, manager, manager, manager, manager)).fetchone() is not None
 
     def _first_of_role(self, role: Role, as_root: bool = False) -> bool:
         """Whether `add` may make an account of `role` now (R-10, R-11): the technisch-beheerder
@@ -277,6 +284,19 @@ class Accounts:
         return self.db.execute("SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled "
                                "IS NULL AND approved IS NOT NULL",
                                (Role.MANAGER.value, name)).fetchone() is None
+
+    def _refuse_last_manager(self, user: User) -> None:
+        """The only manager in force keeps the role and stays enabled (R-11, art. 2, art. 3
+        lid 1): without one nobody approves accounts, and a technisch beheerder alone would
+        end the second pair of eyes (red team 14d)."""
+        if (user.role is Role.MANAGER and not user.pending and not user.disabled
+                and self._only_manager(user.name)):
+            raise AccountError(_("'%(name)s' is the only manager-bedrijfsvoering in force: "
+                                 "without one nobody approves accounts (R-11). Make and approve "
+                                 "a second manager first (nvr user add NAME --role "
+                                 "manager-bedrijfsvoering --user YOU; '%(name)s' approves it). "
+                                 "If '%(name)s' is gone: docs/provisioning.md, 'When the only "
+                                 "manager is gone'", name=user.name))
 
     def _has_manager(self) -> bool:
         return self.db.execute("SELECT 1 FROM users WHERE role = ? AND disabled IS NULL AND "
@@ -484,6 +504,7 @@ class Accounts:
                                  "changed (choose another role)", name=name,
                                  role=ROLES.said(role.value, role.value)))
         self._manager_enrols_first(role)
+        self._refuse_last_manager(user)
         if role is not Role.TECHNICAL and self._last_technical(name):
             raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
                                  "one nobody can manage accounts; first make a second technisch "
@@ -532,10 +553,13 @@ class Accounts:
             "approved IS NOT NULL AND password_hash != ?",
             (Role.TECHNICAL.value, name, NO_PASSWORD)).fetchone() is None
 
-    def disable(self, name: str, *, by: Actor, reason: str) -> None:
+    def disable(self, name: str, *, by: Actor, reason: str, as_root: bool = False) -> None:
         """Take an account out of force, with the reason the logbook records (issue 11 item
         4); its sessions end. The last technisch beheerder in force is never disabled, by
-        themselves or anyone: make and hand over a second one first (R-10)."""
+        themselves or anyone: make and hand over a second one first (R-10). Nor is the only
+        manager in force (R-11), except by root on the device (`as_root`: a real root shell,
+        physical access; `sudo nvr-admin` runs nvr as a service user), the first step of
+        docs/provisioning.md 'When the only manager is gone'."""
         if not decide(by, Action.USERS):
             raise AccountError(_("only a technisch-beheerder may disable accounts (R-11)"))
         user = self.get(name)
@@ -551,6 +575,8 @@ class Accounts:
         try:
             if self.get(name).disabled:
                 raise AccountError(_("account '%(name)s' is already disabled", name=name))
+            if not as_root:
+                self._refuse_last_manager(self.get(name))
             if self._last_technical(name):
                 raise AccountError(_("'%(name)s' is the last technisch beheerder in force: "
                                      "without one nobody can manage accounts; first make a "
