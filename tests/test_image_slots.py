@@ -79,3 +79,22 @@ def test_the_root_disk_without_nvrconfig_gets_no_names(loops, tmp_path):
     cmdline = tmp_path / "cmdline"
     cmdline.write_text(f"root={card.part(5)} ro\n")
     assert names(card, cmdline) == {}
+
+
+def test_the_root_found_by_overlayroots_lower_mount_as_findmnt_prints_it(loops, tmp_path):
+    """On the image the root is overlayroot's overlay; its slot is mounted read-only at
+    /media/root-ro, and nvr-slot-link asks findmnt for that mount's device number first. findmnt
+    pads the column with spaces: the padded number once named no disk, so the image's
+    /dev/nvr/ links were missing (the full system test found it). Real findmnt, a real ext4
+    slot mounted at /media/root-ro in a private mount namespace, and a kernel command line
+    naming another disk, so only the mount can give the answer."""
+    stick, card = loops("stick"), loops("card")
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text(f"root={stick.part(5)} ro\n")
+    script = (f"mount --make-rprivate / && mkdir -p /media/root-ro && "
+              f"mount -o ro {card.part(5)} /media/root-ro && "
+              f"for n in 2 3 5 6; do sh {SLOT_LINK} {card.name}p$n || echo none; done; "
+              f"sh {SLOT_LINK} {stick.name}p2 || echo none")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
+                          env=dict(os.environ, NVR_STORAGE_CMDLINE=str(cmdline)), timeout=60)
+    assert done.stdout.split() == ["boot-a", "boot-b", "root-a", "root-b", "none"], done
