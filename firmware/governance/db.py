@@ -127,14 +127,22 @@ def _migrate_enrollment(conn: sqlite3.Connection) -> None:
     have = {r[1] for r in conn.execute("PRAGMA table_info(enrollment_codes)")}
     for column, kind in (("synced", "INTEGER"), ("boot", "TEXT"), ("uptime", "REAL")):
         if column not in have:
-            try:
-                conn.execute(f"ALTER TABLE enrollment_codes ADD COLUMN {column} {kind}")
-            except sqlite3.OperationalError as exc:      # another process was first
-                if "duplicate column" not in str(exc):
-                    raise
+            _add_column(conn, "enrollment_codes", column, kind)
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'enrollment'").fetchone():
         conn.execute("INSERT OR IGNORE INTO enrollment_codes (role, code_hash, created, used) "
                      "SELECT 'technisch-beheerder', code_hash, created, used FROM enrollment")
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) -> bool:
+    """ALTER TABLE ADD COLUMN; False when another process added it first (a migration two
+    processes run at once)."""
+    try:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
+        return False
+    return True
 
 
 def _migrate_users(conn: sqlite3.Connection) -> None:
@@ -142,11 +150,7 @@ def _migrate_users(conn: sqlite3.Connection) -> None:
     fills = []
     for column, kind, fill in _ADDED:
         if column not in have:
-            try:
-                conn.execute(f"ALTER TABLE users ADD COLUMN {column} {kind}")
-            except sqlite3.OperationalError as exc:      # another process was first
-                if "duplicate column" not in str(exc):
-                    raise
+            if not _add_column(conn, "users", column, kind):
                 continue
             if fill:
                 fills.append(fill)
