@@ -139,6 +139,7 @@ def _appended_actions() -> tuple[set[str], set[str], set[str]]:
 
 
 def test_every_logbook_action_in_the_code_has_a_dutch_wording_art7_lid2_art10_lid6_R50_R51():
+    from firmware.governance.clockcheck import LOGGED
     from firmware.governance.logbook import BREAK
     from firmware.governance.roles import FOOTAGE
     from firmware.governance.wording import ACTIONS
@@ -147,7 +148,8 @@ def test_every_logbook_action_in_the_code_has_a_dutch_wording_art7_lid2_art10_li
     assert len(literal) > 30, literal
     expansions = {"action.value": {a.value for a in FOOTAGE},
                   "f'request-{status}'": {"request-approved", "request-refused"},
-                  "BREAK": {BREAK}, "action": set()}     # logbook.py's own parameter
+                  "BREAK": {BREAK}, "action": set(),     # logbook.py's own parameter
+                  "LOGGED": {LOGGED}}                    # governance/clockcheck.py
     unknown = dynamic - set(expansions)
     assert not unknown, f"expand these actions in the test: {unknown}"
     needed = literal | set().union(*(expansions[d] for d in dynamic))

@@ -141,6 +141,8 @@ DETAIL_KEYS: Words = Words({
     "action": N_("action"), "actions": N_("actions"), "advice": N_("advice"),
     "archive_sha256": N_("SHA-256 of the package"), "awaits_approval": N_("awaits approval"),
     "because": N_("because"), "bytes": N_("size (bytes)"), "camera": N_("camera"), "cameras": N_("cameras"),
+    "clock": N_("clock declared right"), "index_time": N_("latest time in the index"),
+    "personal_account": N_("by a personal account"),
     "count": N_("count"), "device_clock": N_("device clock"), "due": N_("decide by"),
     "end": N_("until"), "entries": N_("lines"), "erase_complete": N_("erasure complete"),
     "expires": N_("valid until"), "export": N_("export"), "fault": N_("fault found"),
