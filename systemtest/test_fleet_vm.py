@@ -15,7 +15,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -312,59 +311,3 @@ def test_update_bundle_yml_stops_at_the_check_and_installs_nothing(device, step,
     assert STAFF_PASSWORD not in out
     assert device.run("ls -A /var/lib/nvr/updates").stdout.strip() == ""
     assert device.run("nvr --version").stdout.strip() == version
-
-
-# --- 2. site.yml with a wheel: the checkout's firmware, built here, runs on the device ---------
-
-def firmware_wheel(directory: Path, version: str) -> Path:
-    """The firmware's wheel built from a copy of this checkout whose version is `version`
-    (a newer build of the same code; the device's dependencies stay, so only the firmware's
-    wheel is in the wheelhouse: pip --no-index finds the rest installed)."""
-    source = directory / "source"
-    shutil.copytree(REPO / "firmware", source / "firmware",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, source / name)
-    for name, pattern in (("pyproject.toml", r'^version = "[^"]*"'),
-                          ("firmware/__init__.py", r'^__version__ = "[^"]*"')):
-        path = source / name
-        text, n = re.subn(pattern, lambda m: m.group(0).rsplit('"', 2)[0] + f'"{version}"',
-                          path.read_text(), count=1, flags=re.M)
-        assert n == 1, name
-        path.write_text(text)
-    wheelhouse = directory / "wheelhouse"
-    subprocess.run(["python3", "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--disable-pip-version-check", "--wheel-dir", str(wheelhouse), str(source)],
-                   check=True, capture_output=True, text=True)
-    [built] = wheelhouse.glob("nvr_firmware-*.whl")
-    return built
-
-
-@pytest.mark.timeout(2400)
-def test_site_yml_installs_the_checkouts_wheel_and_the_device_runs_it(device, step, fleet,
-                                                                        tmp_path):
-    """`site.yml --tags update,selftest -e nvr_wheel=...` with the firmware wheel of this
-    checkout (version raised, so pip has something to install): copied, installed into /opt/nvr
-    with --no-index, the units restarted on the new firmware, ready, `nvr selftest` passing;
-    the recorder records with it."""
-    version = f"{device.run('nvr --version').stdout.split()[-1]}.{int(time.time())}"
-    with step("fleet: the firmware's wheel of the checkout (pip wheel --no-deps)"):
-        wheel = firmware_wheel(tmp_path, version)
-    pid, started = main_pid(device, RECORDER), now()
-    with step("fleet: site.yml --tags update,selftest with the wheel"):
-        done = fleet.play("site.yml", "--tags", "update,selftest", nvr_wheel=str(wheel))
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, out
-    assert task_result(done.stdout, "nvr : Install the firmware into its virtual environment "
-                                    "from the wheelhouse only") == "changed"
-    assert task_result(done.stdout, "nvr : Run nvr selftest") == "ok"
-    assert task_result(done.stdout, "nvr : Fail when the self-test fails") == "skipping"
-    assert device.run("nvr --version").stdout.split()[-1] == version
-    new_pid = main_pid(device, RECORDER)
-    assert new_pid not in (0, pid)
-    runs = device.run(f"/opt/nvr/bin/python -c 'import firmware; print(firmware.__version__)'"
-                      ).stdout.strip()
-    assert runs == version
-    assert readyz(device)[0] == 200
-    with step("fleet: recording on the new firmware"):
-        recording_after(device, started)
