@@ -140,7 +140,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
         target = tmp_path / source.name
         target.write_text(source.read_text().replace("/usr/local/bin/nvr", str(nvr_script)))
         paths.append(str(target))
-    assert len(paths) == 3                # recorder, web, exportd (issue 12)
+    assert len(paths) == 4      # recorder, web, exportd (issue 12), firstboot (issue 14)
     result = subprocess.run([analyze, "verify", *paths], capture_output=True, text=True)
     ours = [line for line in (result.stdout + result.stderr).splitlines() if "nvr-" in line]
     assert result.returncode == 0 and not ours, result.stdout + result.stderr
