@@ -28,9 +28,23 @@ VIDEO03 = SHARED_VIDEO / "video03.avi"
 HOST_DISK_LIMIT = 0.87
 
 
+def _clear_stale_faketime_files() -> None:
+    """Debian's `faketime` wrapper makes /dev/shm/sem.faketime_sem_PID and faketime_shm_PID
+    with O_EXCL and removes them when it ends; a wrapper killed (a test's timeout) leaves them,
+    and a later wrapper that gets the same pid then stops with "sem_open: File exists". Only
+    the files of processes no longer alive are removed."""
+    shm = Path("/dev/shm")
+    for prefix in ("sem.faketime_sem_", "faketime_shm_"):
+        for path in shm.glob(prefix + "*"):
+            pid = path.name[len(prefix):]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                path.unlink(missing_ok=True)
+
+
 def pytest_sessionstart(session) -> None:
     import shutil
     import tempfile
+    _clear_stale_faketime_files()
     usage = shutil.disk_usage(tempfile.gettempdir())
     used = (usage.total - usage.free) / usage.total
     if used > HOST_DISK_LIMIT:
