@@ -300,27 +300,48 @@ def api_session(device, reason: str, user: str = "b.beheerder"):
     return s
 
 
-def open_streams(device, s, count: int) -> list:
+def open_streams(device, s, count: int, wait: float = 0.0) -> list:
+    """`count` streams of session `s`. With `wait`, a refusal (503) is asked again for as many
+    seconds: streams that a test or a browser closed just before hold their places until the
+    server next writes to them and finds them gone (0.2 s here, seconds under load)."""
+    import time
     streams = []
-    for i in range(count):
-        r = s.get(f"{device.url}/cameras/{('cam', 'hal')[i % 2]}/live.mjpeg", stream=True,
-                  timeout=10)
-        assert r.status_code == 200, (i, r.status_code)
-        streams.append(r)
+    deadline = time.monotonic() + wait
+    try:
+        for i in range(count):
+            while True:
+                r = s.get(f"{device.url}/cameras/{('cam', 'hal')[i % 2]}/live.mjpeg",
+                          stream=True, timeout=10)
+                if r.status_code != 503 or time.monotonic() >= deadline:
+                    break
+                r.close()
+                time.sleep(0.1)
+            assert r.status_code == 200, (i, r.status_code, r.text)
+            streams.append(r)
+    except BaseException:                 # none left open to hold the places of later tests
+        for r in streams:
+            r.close()
+        raise
     return streams
 
 
 def fill_streams(device, count: int, reason: str, viewers=VIEWERS[1:]) -> list:
     """`count` streams open, from as many of `viewers` as it takes: one account may hold only
-    viewer_limit(cameras) of them (web/live.py)."""
+    viewer_limit(cameras) of them (web/live.py). The streams of the test before may still hold
+    places for a moment: each refusal is asked again for up to 30 s."""
     from firmware.web.live import viewer_limit
     streams = []
-    for user in viewers:
-        take = min(viewer_limit(2), count - len(streams))
-        if take <= 0:
-            break
-        streams += open_streams(device, api_session(device, reason, user), take)
-    assert len(streams) == count
+    try:
+        for user in viewers:
+            take = min(viewer_limit(2), count - len(streams))
+            if take <= 0:
+                break
+            streams += open_streams(device, api_session(device, reason, user), take, wait=30)
+        assert len(streams) == count
+    except BaseException:
+        for r in streams:
+            r.close()
+        raise
     return streams
 
 
@@ -388,3 +409,26 @@ def test_a_stream_refused_before_the_script_runs_is_tried_again(open_live, devic
         for r in streams:
             r.close()
     page.wait_for_function(BOTH_PLAY, timeout=30000)
+
+
+def test_the_web_stops_with_streams_open_before_systemd_would_kill_it(device):
+    """SIGTERM with every place of one viewer playing: each stream ends at its next frame and
+    `nvr web` exits within the unit's TimeoutStopSec (it took 50 s with four streams, and
+    systemd kills it after 30). The web starts again for the tests after this one."""
+    import configparser
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(ROOT / "systemd" / "nvr-web.service")
+    stop_seconds = float(unit["Service"]["TimeoutStopSec"])
+    streams = fill_streams(device, 4, "controle tot de web stopt")
+    try:
+        device.web.terminate()
+        device.web.wait(stop_seconds)
+        assert device.web.returncode == 0
+        for r in streams:                      # each stream was ended, not cut off mid-frame
+            body = b"".join(r.iter_content(65536))
+            assert body.startswith(b"--frame") and body.endswith(b"\xff\xd9\r\n")  # JPEG's end
+    finally:
+        for r in streams:
+            r.close()
+        device.url = ""
+        device.start_web()

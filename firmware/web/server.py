@@ -77,6 +77,7 @@ class WebServer:
         ask_client_certificates(adapter.context, clients.ca_certificate_pem(key_dir))
         self.server.ssl_adapter = adapter
         self.cert = cert
+        self.app = app
         self._thread: threading.Thread | None = None
 
     def start(self) -> str:
@@ -87,4 +88,8 @@ class WebServer:
         return f"https://{host}:{port}"
 
     def stop(self) -> None:
+        """End the live streams first: the server waits for every thread, a stream's too."""
+        from firmware.web.live import end_streams
+        if hasattr(self.app, "extensions"):        # a Flask app (tests serve plain WSGI too)
+            end_streams(self.app)
         self.server.stop()
