@@ -103,6 +103,38 @@ def test_an_unreadable_installed_configuration_is_not_replaced(tmp_path):
     assert live.read_text() == "[storage\nbroken"
 
 
+@pytest.mark.parametrize("directory", ["usb-stand-in", "/var/lib/nvr/data/exports"])
+def test_config_install_sends_no_export_into_a_folder_on_the_device_R61(tmp_path, directory):
+    """`[export] directory` stands in for the encrypted stick on a development machine only:
+    installed on a device, every export would land in a folder on the device (R-61). The
+    technisch beheerder's `sudo nvr-admin config install` cannot set it; nothing is written."""
+    live = write_config(tmp_path)             # as on a device: no [export] directory
+    old = live.read_text()
+    text = old + f'\n[export]\ndirectory = "{directory}"\n'
+    done = _install(live, text, tmp_path)
+    assert done.returncode != 0, done.stdout
+    assert "export.directory" in done.stderr and "R-61" in done.stderr, done.stderr
+    assert "nothing is installed" in done.stderr
+    assert live.read_text() == old
+    assert [p.name for p in tmp_path.glob(".nvr.toml.*")] == []
+    empty = old + '\n[export]\ndirectory = ""\n'          # written out empty: the same
+    assert _install(live, empty, tmp_path).returncode == 0
+
+
+def test_a_development_stand_in_stays_and_may_not_move_R61(tmp_path):
+    """A development configuration with the stand-in keeps it through an install; moving it
+    elsewhere (or taking it out) is refused as well: one rule, the installed value stays."""
+    live = write_config(tmp_path, extra='[export]\ndirectory = "usb-stand-in"')
+    old = live.read_text()
+    kept = old.replace("[storage]", "[storage]\nretention_days = 14")
+    done = _install(live, kept, tmp_path)
+    assert done.returncode == 0, done.stderr
+    moved = kept.replace('directory = "usb-stand-in"', 'directory = "elsewhere"')
+    done = _install(live, moved, tmp_path)
+    assert done.returncode != 0 and "export.directory" in done.stderr, done.stderr
+    assert live.read_text() == kept
+
+
 # --- (b) firstboot: no enrollment code into an index that is not this device's own ------------
 
 @pytest.fixture

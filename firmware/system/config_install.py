@@ -12,7 +12,11 @@ device's data, index and key directories are fixed by the image (docs/units.md);
 elsewhere opens a store without this device's index and keys, where `nvr firstboot` would show
 new enrollment codes for both first roles (R-11, red team 14c) and make a new master key in
 whatever directory key_dir names (R-82). Moving them is a reflash, or root's work on the
-device, never the technisch beheerder's through `sudo nvr-admin config install`."""
+device, never the technisch beheerder's through `sudo nvr-admin config install`.
+
+Nor may it change `[export] directory` (EXPORT_KEY): the development stand-in for the encrypted
+USB stick. Set on a device, every export would be written into a folder on the device instead of
+going through the export helper onto an encrypted stick (R-61)."""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ CONFIG_MODE = 0o640
 # logbooks' wording; no key, account or index follows it, and the fleet's first push sets it),
 # and no TLS path (the certificate lives in key_dir under a fixed name).
 FIXED = ("storage.data_dir", "storage.index_dir", "storage.key_dir")
+EXPORT_KEY = "export.directory"
 
 
 class FixedKeyChanged(ValueError):
@@ -104,6 +109,18 @@ def storage_paths(text: str, base: Path) -> dict[str, str]:
             for key in FIXED}
 
 
+def export_directory(text: str, base: Path) -> str:
+    """`[export] directory` as the configuration means it (config.Config.export_directory),
+    or "" when it is not set. Raises ValueError when it cannot be read."""
+    table = tomllib.loads(text).get("export", {})
+    if not isinstance(table, dict):
+        raise ValueError(_("[export] is not a table"))
+    value = table.get("directory", "")
+    if not isinstance(value, str):
+        raise ValueError(_("%(key)s is not a path", key=EXPORT_KEY))
+    return os.path.realpath(base / value) if value else ""
+
+
 def moved_paths(old_text: str, new_text: str, base: Path) -> tuple[str, ...]:
     """The FIXED keys whose meaning differs between the installed text and the new one."""
     old, new = storage_paths(old_text, base), storage_paths(new_text, base)
@@ -121,6 +138,7 @@ def refuse_moved_paths(old_text: str, new_text: str, target: Path) -> None:
             "file's storage paths cannot be compared with it: nothing is installed; root on "
             "the device repairs %(path)s (the image's paths are in /usr/share/nvr/nvr.toml)",
             path=str(target), problem=str(exc))) from None
+    _refuse_export_directory(old_text, new_text, target)
     if moved:
         old, new = storage_paths(old_text, target.parent), storage_paths(new_text, target.parent)
         changes = "; ".join(f"{key}: {old[key]} -> {new[key]}" for key in moved)
@@ -131,6 +149,23 @@ def refuse_moved_paths(old_text: str, new_text: str, target: Path) -> None:
             "(R-11) and make a new master key there (R-82). Keep the installed values in the "
             "new file; moving them is a reflash, or root's work on the device "
             "(docs/provisioning.md)", changes=changes))
+
+
+def _refuse_export_directory(old_text: str, new_text: str, target: Path) -> None:
+    """R-61: `[export] directory` stays as installed: empty on a device (exports through the
+    export helper onto an encrypted stick only)."""
+    try:
+        old = export_directory(old_text, target.parent)
+    except (tomllib.TOMLDecodeError, ValueError):
+        old = ""                   # an unreadable [export] table means no directory was set
+    new = export_directory(new_text, target.parent)
+    if old != new:
+        raise FixedKeyChanged(_(
+            "refused, nothing is installed: %(key)s: %(old)s -> %(new)s. The directory stands "
+            "in for the encrypted USB stick on a development machine only; on a device every "
+            "export goes through the export helper onto an encrypted stick (R-61), never into a "
+            "folder on the device. Keep the installed value in the new file (on a device: "
+            "directory = \"\")", key=EXPORT_KEY, old=old or '""', new=new or '""'))
 
 
 def install(text: str, target: Path) -> Installed:
