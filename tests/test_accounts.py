@@ -186,6 +186,78 @@ def test_the_only_manager_in_force_keeps_the_role_and_stays_enabled_R11(config):
         gov.accounts.disable("m.tweede", by=admin, reason="vertrokken")
 
 
+def _second_manager(gov) -> None:
+    admin = actor(gov, "t.admin")
+    setup = gov.accounts.create("m.tweede", Role.MANAGER, by=admin)
+    gov.accounts.reset_password("m.tweede", setup, PASSWORD)
+    gov.accounts.approve("m.tweede", role=Role.MANAGER, by=actor(gov, "m.manager"))
+
+
+def _managers_in_force(gov) -> list[str]:
+    return sorted(r[0] for r in gov.accounts.db.execute(
+        "SELECT name FROM users WHERE role = ? AND disabled IS NULL AND approved IS NOT NULL",
+        (Role.MANAGER.value,)))
+
+
+def test_two_reset_codes_never_leave_no_manager_in_force_R11(config):
+    """Reviewer B: with two managers in force, the technisch beheerder issued a reset code for
+    each (each still saw the other in force), used both himself and left no manager to approve
+    anyone. A manager with an unused reset code no longer counts as sure to stay in force: the
+    second code is refused, and so are the role change and disabling of the other manager."""
+    gov = open_gov(config)
+    _second_manager(gov)
+    admin = actor(gov, "t.admin")
+    code = gov.accounts.issue_reset_code("m.manager", by=admin)
+    for refused in (lambda: gov.accounts.issue_reset_code("m.tweede", by=admin),
+                    lambda: gov.accounts.set_role("m.tweede", Role.BEHEERDER, by=admin),
+                    lambda: gov.accounts.disable("m.tweede", by=admin, reason="vertrokken")):
+        with pytest.raises(AccountError, match="reset code not yet used"):
+            refused()
+    gov.accounts.reset_password("m.manager", code, NEW)       # used: m.manager awaits approval
+    assert _managers_in_force(gov) == ["m.tweede"]
+    gov.accounts.approve("m.manager", role=Role.MANAGER, by=actor(gov, "m.tweede"))
+    assert gov.accounts.issue_reset_code("m.tweede", by=admin)   # two in force again
+
+
+def test_two_role_changes_at_the_same_moment_leave_a_manager_in_force_R11(config, monkeypatch):
+    """Reviewer B: set_role checked "the only manager" outside a write transaction, so two
+    technisch beheerders (two web threads, the web and the CLI) who each changed one of two
+    managers both passed. The check now runs inside BEGIN IMMEDIATE, as disable's: the second
+    change waits for the first and is then refused."""
+    from firmware.governance.accounts import Accounts
+    gov = open_gov(config)
+    _second_manager(gov)
+    gov.close()
+    both = threading.Barrier(2, timeout=3)
+    checked = Accounts._refuse_last_manager
+
+    def check_then_wait(self, user):
+        checked(self, user)
+        try:
+            both.wait()            # the other change would check now too, if it could
+        except threading.BrokenBarrierError:
+            pass                   # it could not: it waits for this transaction
+    monkeypatch.setattr(Accounts, "_refuse_last_manager", check_then_wait)
+    errors: list[Exception] = []
+
+    def change(name):
+        g = open_gov(config)
+        try:
+            g.accounts.set_role(name, Role.BEHEERDER, by=actor(g, "t.admin"))
+        except AccountError as exc:
+            errors.append(exc)
+        finally:
+            g.close()
+    threads = [threading.Thread(target=change, args=(n,)) for n in ("m.manager", "m.tweede")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    gov = open_gov(config)
+    assert len(_managers_in_force(gov)) == 1, errors
+    assert len(errors) == 1 and "only manager-bedrijfsvoering in force" in str(errors[0])
+
+
 def test_a_manager_once_made_is_remembered_after_its_role_changed_R11(tmp_path):
     """"A manager once existed" survives a role change of a manager root made without a code:
     the append-only usage logbook remembers it, so no boot shows a manager code again (red

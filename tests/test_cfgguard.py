@@ -19,6 +19,7 @@ import pytest
 from test_firstboot import Device, _new_root, codes_in
 
 from conftest import ROOT, nvr, write_config
+from firmware.config import load
 from firmware.config import StorageConfig
 
 PW = "Kwartel vijfenveertig langs de Eem"
@@ -68,6 +69,28 @@ def test_config_install_refuses_the_swap_of_data_and_key_dir_naming_both_R11(tmp
     assert "storage.data_dir" in done.stderr and "storage.key_dir" in done.stderr, done.stderr
     assert f"{tmp_path / 'data'} -> {tmp_path / 'keys'}" in done.stderr
     assert live.read_text() == old
+
+
+def test_a_path_through_a_link_of_the_callers_is_refused_though_it_leads_there_now_R11(tmp_path):
+    """Reviewer A: compared by realpath() at install time, `data_dir = "/run/lock/b/d"` with
+    beheer's link b/d -> the installed data_dir passed, and re-pointing the link afterwards
+    moved the store without root and without a change of the file to log. Paths are compared
+    as written (links not followed), so the link is refused now, and so is the swap of 14c
+    done through two links."""
+    live = write_config(tmp_path)
+    old = live.read_text()
+    before = load(live).storage
+    home = tmp_path / "run-lock-b"                 # /run/lock is 1777: beheer's own folder
+    home.mkdir()
+    (home / "d").symlink_to(before.data_dir.resolve())
+    (home / "k").symlink_to(before.key_dir.resolve())
+    for text in (old.replace('data_dir = "data"', f'data_dir = "{home}/d"'),
+                 old.replace('data_dir = "data"', f'data_dir = "{home}/d"')
+                 .replace('key_dir = "keys"', f'key_dir = "{home}/k"')):
+        done = _install(live, text, tmp_path)
+        assert done.returncode != 0, done.stdout
+        assert f"storage.data_dir: {before.data_dir} -> {home}/d" in done.stderr, done.stderr
+        assert live.read_text() == old
 
 
 def test_the_same_paths_written_otherwise_and_other_keys_install(tmp_path):

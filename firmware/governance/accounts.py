@@ -280,10 +280,27 @@ class Accounts:
         return self.awaits_enrollment(role) or (as_root and not self._has_manager())
 
     def _only_manager(self, name: str) -> bool:
-        """Whether no manager but `name` is in force (enabled and approved)."""
+        """Whether no manager but `name` is in force (enabled and approved) and sure to stay
+        so: a manager with a reset code not yet used or expired drops out of force whenever
+        the code is used (reset_password), so it does not count. Without this, the technisch
+        beheerder issued a code for each of two managers (each still saw the other in force),
+        used both and left no manager to approve anyone (reviewer B)."""
         return self.db.execute("SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled "
-                               "IS NULL AND approved IS NOT NULL",
-                               (Role.MANAGER.value, name)).fetchone() is None
+                               "IS NULL AND approved IS NOT NULL AND (reset_hash IS NULL OR "
+                               "coalesce(reset_expires, 0) <= ?)",
+                               (Role.MANAGER.value, name, time.time())).fetchone() is None
+
+    def _refuse_while_a_manager_resets(self, name: str) -> None:
+        """The other managers in force all hold a reset code not yet used: say so, rather
+        than "the only manager" (they still are in force, until the code is used)."""
+        if self.db.execute("SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled IS "
+                           "NULL AND approved IS NOT NULL", (Role.MANAGER.value, name)).fetchone():
+            raise AccountError(_("every other manager-bedrijfsvoering in force has a password "
+                                 "reset code not yet used, and after its use that account "
+                                 "awaits a manager's approval: then '%(name)s' would be the "
+                                 "only manager who could give it (R-11). Wait until that "
+                                 "owner has set the new password and '%(name)s' approved it, "
+                                 "or the code expired (a day)", name=name))
 
     def _refuse_last_manager(self, user: User) -> None:
         """The only manager in force keeps the role and stays enabled (R-11, art. 2, art. 3
@@ -291,6 +308,7 @@ class Accounts:
         end the second pair of eyes (red team 14d)."""
         if (user.role is Role.MANAGER and not user.pending and not user.disabled
                 and self._only_manager(user.name)):
+            self._refuse_while_a_manager_resets(user.name)
             raise AccountError(_("'%(name)s' is the only manager-bedrijfsvoering in force: "
                                  "without one nobody approves accounts (R-11). Make and approve "
                                  "a second manager first (nvr user add NAME --role "
@@ -504,19 +522,30 @@ class Accounts:
                                  "changed (choose another role)", name=name,
                                  role=ROLES.said(role.value, role.value)))
         self._manager_enrols_first(role)
-        self._refuse_last_manager(user)
-        if role is not Role.TECHNICAL and self._last_technical(name):
-            raise AccountError(_("'%(name)s' is the last technisch beheerder in force: without "
-                                 "one nobody can manage accounts; first make a second technisch "
-                                 "beheerder whose owner has set a password (R-10)", name=name))
         now = time.time()
-        # An account awaiting approval (new, reset, or proposed for enabling again) keeps
-        # waiting for the manager whatever its new role: a role change is no side door past
-        # the four eyes of enable() (issue 11 item 4).
-        approved = None if role in APPROVAL_ROLES or user.pending else now
-        self.db.execute("UPDATE users SET role = ?, approved = ?, approved_by = ?, "
-                        "session_gen = session_gen + 1 WHERE name = ?",
-                        (role.value, approved, None if approved is None else by.name, name))
+        # The checks and the change in one write transaction, as in disable(): two technisch
+        # beheerders (two web threads, the web and the CLI) who each change one of two
+        # managers must not both pass "not the only manager" (reviewer B).
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            user = self.get(name)
+            self._refuse_last_manager(user)
+            if role is not Role.TECHNICAL and self._last_technical(name):
+                raise AccountError(_("'%(name)s' is the last technisch beheerder in force: "
+                                     "without one nobody can manage accounts; first make a "
+                                     "second technisch beheerder whose owner has set a "
+                                     "password (R-10)", name=name))
+            # An account awaiting approval (new, reset, or proposed for enabling again) keeps
+            # waiting for the manager whatever its new role: a role change is no side door
+            # past the four eyes of enable() (issue 11 item 4).
+            approved = None if role in APPROVAL_ROLES or user.pending else now
+            self.db.execute("UPDATE users SET role = ?, approved = ?, approved_by = ?, "
+                            "session_gen = session_gen + 1 WHERE name = ?",
+                            (role.value, approved, None if approved is None else by.name, name))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.logbook.append("usage", by.name, "user-role", subject=name,
                             details={"from": user.role.value, "to": role.value,
                                      "awaits_approval": approved is None,
@@ -636,19 +665,28 @@ class Accounts:
         user = self.get(name)
         if user is None or user.disabled:
             raise AccountError(_("there is no active account '%(name)s'", name=name))
-        if user.role is Role.MANAGER and not user.pending and self._only_manager(name):
-            raise AccountError(_("'%(name)s' is the only manager-bedrijfsvoering in force: after "
-                                 "a reset the account awaits a manager's approval, and no other "
-                                 "manager could give it (R-11). First make a second manager "
-                                 "(nvr user add NAME --role manager-bedrijfsvoering --user YOU) "
-                                 "and have '%(name)s' approve it; then issue the reset code. If "
-                                 "'%(name)s' cannot log in at all: docs/provisioning.md, 'When "
-                                 "the only manager is gone'", name=name))
         code = _code()
         first = not self._password_set(name)
-        self.db.execute("UPDATE users SET reset_hash = ?, reset_expires = ? WHERE name = ?",
-                        (HASHER.hash(code), time.time() + (SETUP_SECONDS if first
-                                                           else RESET_SECONDS), name))
+        digest = HASHER.hash(code)               # outside the write lock: Argon2id is slow
+        self.db.execute("BEGIN IMMEDIATE")       # two codes at once: one sees the other's
+        try:
+            user = self.get(name)
+            if user.role is Role.MANAGER and not user.pending and self._only_manager(name):
+                self._refuse_while_a_manager_resets(name)
+                raise AccountError(_(
+                    "'%(name)s' is the only manager-bedrijfsvoering in force: after a reset the "
+                    "account awaits a manager's approval, and no other manager could give it "
+                    "(R-11). First make a second manager (nvr user add NAME --role "
+                    "manager-bedrijfsvoering --user YOU) and have '%(name)s' approve it; then "
+                    "issue the reset code. If '%(name)s' cannot log in at all: "
+                    "docs/provisioning.md, 'When the only manager is gone'", name=name))
+            self.db.execute("UPDATE users SET reset_hash = ?, reset_expires = ? WHERE name = ?",
+                            (digest, time.time() + (SETUP_SECONDS if first else RESET_SECONDS),
+                             name))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.logbook.append("usage", by.name, "user-reset-code", subject=name)
         return code
 

@@ -84,14 +84,22 @@ def changed_keys(old_text: str, new_text: str) -> tuple[str, ...]:
     return tuple(sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)))
 
 
+def _meaning(path: Path) -> str:
+    """A path as the text means it, links NOT followed: `./`, `//` and a trailing `/` folded,
+    but a path with ".." kept as written ("<link>/.." is another directory to the kernel than
+    to os.path.normpath: red team 14d). Compared as text, so a link the caller owns cannot make
+    another directory look like the installed one now and be re-pointed later (reviewer A:
+    realpath() at install time let `/run/lock/b/d -> /var/lib/nvr/data` pass)."""
+    if ".." in path.parts:
+        return str(path)
+    return os.path.normpath(path)
+
+
 def storage_paths(text: str, base: Path) -> dict[str, str]:
-    """The FIXED keys' values as the configuration means them: a missing key its default (a
-    missing index_dir: data_dir), a relative path taken from `base` (the file's directory, as
-    config.parse does), resolved as the kernel will open it: symbolic links followed, so
-    "<link>/.." is where the link leads, not where its text points (red team 14d; os.path.
-    normpath alone would call "/var/lock/../lib/nvr/data" unchanged while the services open
-    /run/lib/nvr/data). Only the [storage] table is read, so an installed file that an older
-    firmware accepted still answers. Raises ValueError when it cannot be read."""
+    """The FIXED keys' values as the configuration means them (`_meaning`): a missing key its
+    default (a missing index_dir: data_dir), a relative path taken from `base` (the file's
+    directory, as config.parse does). Only the [storage] table is read, so an installed file
+    that an older firmware accepted still answers. Raises ValueError when it cannot be read."""
     table = tomllib.loads(text).get("storage", {})
     if not isinstance(table, dict):
         raise ValueError(_("[storage] is not a table"))
@@ -104,9 +112,8 @@ def storage_paths(text: str, base: Path) -> dict[str, str]:
                 raise ValueError(_("%(key)s is not a path", key=key))
             given[name] = base / table[name]
     storage = StorageConfig(**given)
-    return {key: os.path.realpath(value) if (value := getattr(storage, key.split(".", 1)[1],
-                                                               None)) is not None else ""
-            for key in FIXED}
+    return {key: _meaning(value) if (value := getattr(storage, key.split(".", 1)[1], None))
+            is not None else "" for key in FIXED}
 
 
 def export_directory(text: str, base: Path) -> str:
@@ -118,7 +125,7 @@ def export_directory(text: str, base: Path) -> str:
     value = table.get("directory", "")
     if not isinstance(value, str):
         raise ValueError(_("%(key)s is not a path", key=EXPORT_KEY))
-    return os.path.realpath(base / value) if value else ""
+    return _meaning(base / value) if value else ""
 
 
 def moved_paths(old_text: str, new_text: str, base: Path) -> tuple[str, ...]:
