@@ -118,3 +118,71 @@ def test_under_sudo_no_program_of_the_callers_choosing_runs_as_a_service_user(de
     assert "args" in shown                                    # the real /usr/local/bin/nvr ran
     assert {"PYTHONPATH", "NVR_SYSTEMCTL", "NVR", "SETPRIV", "W"}.isdisjoint(shown["env"])
     assert shown["env"]["NVR_PASSWORD"] == 'two words "and" $quotes'
+
+
+WEB_CERT = r"""
+set -eu
+mount --bind "$W/passwd" /etc/passwd
+mount --bind "$W/group" /etc/group
+mount -t tmpfs tmpfs /var/lib
+mkdir -p /var/lib/nvr/keys /var/lib/nvr/system
+chown root:nvr /var/lib/nvr /var/lib/nvr/keys
+chmod 0750 /var/lib/nvr
+chmod 3770 /var/lib/nvr/keys
+printf 'ROOT-ONLY-HOST-KEY\n' > /var/lib/nvr/system/ssh_host_ed25519_key
+chmod 0600 /var/lib/nvr/system/ssh_host_ed25519_key
+printf -- '-----BEGIN CERTIFICATE-----\nDE-CERTIFICAAT\n' > /var/lib/nvr/keys/web-cert.pem
+chown nvr-web:nvr /var/lib/nvr/keys/web-cert.pem
+chmod 0644 /var/lib/nvr/keys/web-cert.pem
+SUDO_UID=1000 SUDO_GID=1000 SUDO_USER=beheer "$ADMIN" web-cert || echo "refused $?"
+# nvr-web, with its own rights only, replaces its certificate by a link
+setpriv --reuid=nvr-web --regid=nvr --init-groups \
+    ln -sf /var/lib/nvr/system/ssh_host_ed25519_key /var/lib/nvr/keys/web-cert.pem
+SUDO_UID=1000 SUDO_GID=1000 SUDO_USER=beheer "$ADMIN" web-cert || echo "refused $?"
+"""
+
+
+def test_web_cert_reads_as_nvr_web_so_its_link_shows_no_root_only_file_R11(device):
+    """Reviewer C: `sudo nvr-admin web-cert` ran `cat` as root; nvr-web may replace its own
+    certificate in the sticky key folder, also by a link to a file only root reads (an SSH
+    host key), which the fleet's central-room playbook then copied off the device. It reads
+    as nvr-web now: the certificate shows, the link's target does not."""
+    (device / "webcert.sh").write_text(WEB_CERT)
+    done = subprocess.run(["unshare", "--mount", "sh", str(device / "webcert.sh")],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ["PATH"], "W": str(device),
+                               "ADMIN": str(ROOT / "systemd" / "nvr-admin")})
+    assert done.stdout.startswith("-----BEGIN CERTIFICATE-----\nDE-CERTIFICAAT\n"), (
+        done.stdout + done.stderr)
+    assert "ROOT-ONLY-HOST-KEY" not in done.stdout, done.stdout
+    assert done.stdout.rstrip().endswith("refused 1"), done.stdout + done.stderr
+    assert "Permission denied" in done.stderr
+
+
+LANG_INSIDE = r"""
+set -u
+mount --bind "$W/passwd" /etc/passwd
+mount --bind "$W/group" /etc/group
+mount --bind "$W/bin" /usr/local/bin
+SUDO_UID=1000 SUDO_USER=beheer NVR_LANG="$LANGUAGE_ASKED" "$ADMIN" "$@"
+"""
+
+
+@pytest.mark.parametrize("asked", ["nl", "nl /bin/sh -c id"])
+def test_config_install_under_sudo_speaks_the_language_asked_R11(device, asked):
+    """Reviewer A: `sudo NVR_LANG=nl nvr-admin config install FILE` ran nvr without NVR_LANG
+    (every other command passes it), so its refusals read in English. The value is passed as
+    one word, whatever it holds: nothing of it runs."""
+    (device / "inside-lang.sh").write_text(LANG_INSIDE)
+    new = device / "new.toml"
+    new.write_text('[device]\nid = "x"\n')
+    new.chmod(0o644)
+    done = subprocess.run(
+        ["unshare", "--mount", "sh", str(device / "inside-lang.sh"), "config", "install",
+         str(new)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={"PATH": os.environ["PATH"], "W": str(device), "LANGUAGE_ASKED": asked,
+             "ADMIN": str(ROOT / "systemd" / "nvr-admin")})
+    assert "args --config /etc/nvr/nvr.toml config install -" in done.stdout, (
+        done.stdout + done.stderr)
+    assert f"env NVR_LANG={asked}\n" in done.stdout, done.stdout
+    assert "uid=" not in done.stdout
