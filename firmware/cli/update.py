@@ -89,7 +89,7 @@ def cmd_install(args) -> int:
     finally:
         gov.close()
     _print(bundle.as_dict(), args.json, _text(bundle) + "\ninstalled into the other slot; "
-           "try it with: sudo reboot \"0 tryboot\". It is kept when nvr selftest passes there; "
+           "try it with: sudo nvr-admin reboot-trial (a reboot once into the new system). It is kept when nvr selftest passes there; "
            "otherwise the device comes back to this system (image/updates/README.md)")
     return 0
 
