@@ -90,8 +90,8 @@ def test_a_fifo_on_partition_7_does_not_hang_the_boot(tmp_path):
         (w / "inside.sh").write_text(INSIDE)
         image = w / "disk.img"
         with open(image, "wb") as f:
-            f.truncate(40 << 20)
-        table = "label: gpt\n" + ",4M\n" * 7
+            f.truncate(120 << 20)             # partition 7 the rest: room for 48 MB
+        table = "label: gpt\n" + ",4M\n" * 6 + ",\n"
         subprocess.run(["sfdisk", "-q", str(image)], input=table, text=True, check=True)
         loop = subprocess.run(["losetup", "-P", "--find", "--show", str(image)],
                               capture_output=True, text=True, check=True).stdout.strip()
@@ -120,6 +120,13 @@ def test_a_fifo_on_partition_7_does_not_hang_the_boot(tmp_path):
         out = _run(w, name)
         assert "rc=0" in out, ("init-bottom/nvr-machine-id did not finish in 20 s with a FIFO "
                                f"at system/machine-id on partition 7: the boot hangs ({out})")
+        # Reviewer C: a huge regular file without a newline was read a byte at a time into
+        # memory (48 MB: past 20 s; partition 7 holds gigabytes). At most 33 bytes are read.
+        _partition7(w, name, lambda p: p.write_bytes(b"0123456789abcdef" * (3 << 20)))
+        out = _run(w, name)
+        assert "rc=0" in out, ("init-bottom/nvr-machine-id did not finish in 20 s with a 48 MB "
+                               f"machine-id file without a newline ({out})")
+        assert not (w / "upper" / "etc" / "machine-id").exists()     # not an id: not used
     finally:
         if loop:
             subprocess.run(["losetup", "-d", loop], check=False)
