@@ -562,6 +562,32 @@ def test_update_bundle_yml_hands_the_bundle_on_stdin_opened_by_the_account_R11(t
     assert not (device / "nvr-0.2.0.raucb").exists()
 
 
+@needs_ansible
+def test_update_bundle_yml_removes_the_bundle_from_ram_after_the_install(tmp_path):
+    """Reviewer C: the account's ~/.nvr-fleet lies on the image's RAM overlay, so the bundle
+    held memory beside the recorder until the reboot. The play removes it right after the
+    install, here one the device refuses after the check passed."""
+    bundle = tmp_path / "control" / "nvr-0.2.0.raucb"
+    bundle.parent.mkdir()
+    bundle.write_bytes(b"the bundle's bytes")
+    admin = tmp_path / "nvr-admin"
+    admin.write_text('#!/bin/sh\ncat > /dev/null\n'
+                     'if [ "$2" = check ]; then echo \'{"version": "0.2.0"}\'; exit 0; fi\n'
+                     'echo "nvr: refused: the data disk has no room for the copy" >&2\nexit 1\n')
+    admin.chmod(0o755)
+    device = tmp_path / "device"
+    done = run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "update-bundle.yml",
+                "--limit", sorted(recorders())[0], "-c", "local",
+                "-e", json.dumps({"nvr_admin": [str(admin)], "nvr_bundle": str(bundle),
+                                  "nvr_bundle_dir": str(device), "nvr_admin_user": "t.admin",
+                                  "nvr_admin_password": "x", "nvr_admin_totp": "",
+                                  "ansible_python_interpreter": sys.executable})], tmp_path)
+    assert done.returncode != 0, done.stdout
+    assert "Remove the bundle from the account's folder" in done.stdout, done.stdout
+    assert "no room for the copy" in done.stdout
+    assert not (device / "nvr-0.2.0.raucb").exists()
+
+
 # --- the scrape token: made on the device, straight into Prometheus' file, never shown ---------
 
 @needs_ansible
