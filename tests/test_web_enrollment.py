@@ -355,3 +355,32 @@ def test_the_codes_entropy_is_what_docs_web_md_says(fresh):
         assert re.fullmatch(r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}", code), code
     doc = (Path(__file__).resolve().parents[1] / "docs" / "web.md").read_text()
     assert "72 bits" in doc
+
+
+def test_the_growing_delay_counts_an_ipv6_64_as_one_address_too_R81(fresh):
+    """Reviewer B: the web's window counted a /64 as one address, governance's growing delay
+    each exact address, so a host walking through its own /64 got 5 codes every minute and
+    was never delayed. Both count the /64 now (governance.accounts.throttle_source); the
+    logbook keeps the exact address."""
+    from firmware.governance.accounts import throttle_source
+    from firmware.web.enrollment import PER_ADDRESS
+    app, codes, _ = fresh
+    host = "2001:db8:1:2::{:x}"
+    n = 0
+    for minute in range(4):                # four minutes of 5 wrong codes, each address new
+        app.extensions["nvr-enrollment-limits"].storage.reset()     # the next minute
+        for _ in range(PER_ADDRESS):
+            n += 1
+            answer = enrol(client(app), TB, wrong(codes[TB]), "t.eerste", address=host.format(n))
+            if answer.status_code == 429:
+                break
+        else:
+            continue
+        break
+    app.extensions["nvr-enrollment-limits"].storage.reset()
+    again = enrol(client(app), TB, wrong(codes[TB]), "t.eerste", address=host.format(n + 1))
+    assert again.status_code == 429, f"{n} wrong codes from one /64, and the next is checked"
+    assert throttle_source("2001:db8:1:2::7") == throttle_source("2001:db8:1:2:ffff::1") == \
+        "2001:db8:1:2::/64"
+    assert throttle_source("::ffff:192.0.2.7") == "192.0.2.7"
+    assert throttle_source("local") == "local"

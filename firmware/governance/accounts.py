@@ -151,6 +151,23 @@ _LETTER_RUN = re.compile(r"[^\W\d_]+")     # a run of letters, in any script
 WRAPPED = "w1:"            # totp_secret as stored: "w1:" + hex(nonce + sealed secret)
 
 
+def throttle_source(source: str) -> str:
+    """Where failures are counted: an IPv4 address (an IPv4-mapped IPv6 one as IPv4), or the
+    /64 of an IPv6 address, since one host holds a whole /64: counted one address at a time,
+    a host walking through its own /64 was never delayed (reviewer B). "local", "cli" and other
+    names stay as they are. The logbook keeps the exact address."""
+    import ipaddress
+    try:
+        ip = ipaddress.ip_address(source)
+    except ValueError:
+        return source
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 def _code() -> str:
     return "-".join(secrets.token_hex(3).upper() for _ in range(3))
 
@@ -814,7 +831,7 @@ class Accounts:
     def _wait(self, name: str, source: str, now: float) -> float:
         """Seconds `source` must still wait before trying `name` again (0: none)."""
         row = self.db.execute("SELECT failures, last FROM login_throttle WHERE name = ? AND "
-                              "source = ?", (name, source)).fetchone()
+                              "source = ?", (name, throttle_source(source))).fetchone()
         if row is None or row["failures"] < THROTTLE_AFTER:
             return 0.0
         delay = min(THROTTLE_BASE * 2 ** (row["failures"] - THROTTLE_AFTER), THROTTLE_MAX)
@@ -842,5 +859,6 @@ class Accounts:
         without failures forgets them."""
         self.db.execute("INSERT INTO login_throttle (name, source, failures, last) "
                         "VALUES (?, ?, 1, ?) ON CONFLICT (name, source) DO UPDATE SET "
-                        "failures = failures + 1, last = excluded.last", (name, source, now))
+                        "failures = failures + 1, last = excluded.last",
+                        (name, throttle_source(source), now))
         self.db.execute("DELETE FROM login_throttle WHERE last < ?", (now - 86400,))

@@ -18,7 +18,6 @@ team 14b); the 72-bit code, good for three days, needs none (docs/web.md counts 
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 from zoneinfo import ZoneInfo
@@ -29,7 +28,8 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
-from firmware.governance.accounts import SETUP_SECONDS, AccountError, EnrollmentRefused
+from firmware.governance.accounts import (SETUP_SECONDS, AccountError, EnrollmentRefused,
+                                          throttle_source)
 from firmware.governance.bounds import when
 from firmware.governance.roles import Role
 from firmware.governance.wording import ROLES
@@ -54,16 +54,8 @@ class _Limits:
 
     @staticmethod
     def _key(address: str) -> str:
-        """An IPv4 address, or the /64 of an IPv6 one (one host holds a whole /64)."""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return address
-        if ip.version == 4:
-            return str(ip)
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        """An IPv4 address, or the /64 of an IPv6 one: as governance counts (one place)."""
+        return throttle_source(address)
 
     def take(self, address: str) -> float | None:
         """Take a place in the window; None, or when it opens again."""
