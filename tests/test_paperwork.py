@@ -574,3 +574,61 @@ def test_issue10_web_logbook_page_shows_no_segment_id_after_playback_art7_lid2_R
     page = login(app, "d.dpo").get("/logbooks/inzien").get_data(True)
     assert "opname getoond bij terugkijken" in page and "vernieling bij de ingang" in page
     assert not [i for i in ids if i in page] and not re.search(r"\b[0-9a-f]{32}\b", page)
+
+
+def _on_a_terminal(argv: list[str], stdin_file: Path, answer: str, env: dict) -> tuple[int, str]:
+    """Run argv with stdin from a file and a real pty as its controlling terminal; type
+    `answer` once it asks for a password. Returns the exit code and what the terminal showed."""
+    import fcntl
+    import pty
+    import select
+    import termios
+    import time
+    master, slave = pty.openpty()
+
+    def take_the_terminal():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    with open(stdin_file, "rb") as stdin:
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=slave, stderr=slave, env=env, cwd=ROOT,
+                                preexec_fn=take_the_terminal)
+    os.close(slave)
+    shown, typed, deadline = b"", False, time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:                     # the other end closed: the program ended
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if not typed and b"password of" in shown:
+                os.write(master, answer.encode() + b"\n")
+                typed = True
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    return proc.wait(60), shown.decode(errors="replace")
+
+
+def test_a_scan_on_stdin_asks_the_password_on_the_terminal_R11(site):
+    """Reviewer B: with the scan on standard input (`--stdin < FILE`, the form under sudo,
+    docs/units.md) nvr asked no password, since stdin was no terminal, and refused though the
+    person sat at one. It asks on the terminal now (/dev/tty, a real pty); with no terminal at
+    all it still says to set NVR_PASSWORD."""
+    import sys
+    tmp, config = site
+    _pdf_scan(tmp)
+    argv = [sys.executable, "-m", "firmware.cli", "--config", str(config), "request", "attach",
+            "1", "verzoek.pdf", "--stdin", "--kind", "written-request", "--user", "p.officer",
+            "--json"]
+    env = {k: v for k, v in os.environ.items() if k != "NVR_PASSWORD"}
+    code, shown = _on_a_terminal(argv, tmp / "verzoek.pdf", PASSWORD, env)
+    assert code == 0, shown
+    assert "password of p.officer" in shown and '"kind": "written-request"' in shown, shown
+    with open(tmp / "verzoek.pdf", "rb") as scan:              # no terminal: the clear refusal
+        alone = subprocess.run(["setsid", *argv], stdin=scan, capture_output=True, text=True,
+                               env=env, cwd=ROOT, timeout=300)
+    assert alone.returncode != 0 and "no password: set NVR_PASSWORD" in alone.stderr, alone.stderr

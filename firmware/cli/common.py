@@ -148,17 +148,30 @@ def _governance(cfg: Config):
     return Governance.open(cfg)
 
 
+def _has_terminal() -> bool:
+    """Whether the process has a controlling terminal to ask a password on."""
+    try:
+        with open("/dev/tty", "rb"):
+            return True
+    except OSError:
+        return False
+
+
 def _password(env: str, prompt: str, confirm: bool = False) -> str:
     import getpass
     import os
     value = os.environ.get(env)
     if value:
         return value
-    if not sys.stdin.isatty():
+    if not sys.stdin.isatty() and not _has_terminal():
         raise CliError(f"no password: set {env} or run the command in a terminal")
-    value = getpass.getpass(prompt)
-    if confirm and getpass.getpass("again: ") != value:
-        raise CliError("the two passwords differ")
+    try:                                # on the terminal (/dev/tty), also when stdin
+        value = getpass.getpass(prompt)  # carries a file (`--stdin < FILE`, reviewer B)
+        if confirm and getpass.getpass("again: ") != value:
+            raise CliError("the two passwords differ")
+    except EOFError:
+        raise CliError(f"no password given (the terminal closed): type it, or set {env}") \
+            from None
     return value
 
 
