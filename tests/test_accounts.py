@@ -688,3 +688,29 @@ def test_review3_3_three_runs_of_own_letters_whatever_the_length_R81(password):
                                       "x7$Kq9!mZ2#pLw"])
 def test_review3_3_phrases_and_generated_passwords_pass_R81(password):
     check_password("j.jansen", password, extra=["test-device"])
+
+
+def test_the_first_managers_code_is_asked_for_when_the_flag_is_omitted_R11(tmp_path):
+    """Reviewer B: `nvr user add --help` says the code is "asked for when omitted and not
+    root", but with a technisch beheerder made the first manager was sent to a login
+    (--user) and the code never read. Not root (geteuid faked in the subprocess)."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    config = write_config(tmp_path)
+    FileKeyProvider(tmp_path / "keys").create()
+    gov = open_gov(config)
+    gov.accounts.add("t.admin", Role.TECHNICAL, PASSWORD, as_root=True)
+    code = gov.accounts.issue_enrollment_code(Role.MANAGER)
+    gov.close()
+    env = {**os.environ, "NVR_NEW_PASSWORD": NEW}
+    env.pop("NVR_PASSWORD", None)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os, runpy, sys; os.geteuid = lambda: 1000; "
+         "sys.argv[0] = 'nvr'; runpy.run_module('firmware.cli', run_name='__main__')",
+         "--config", str(config), "user", "add", "m.eerste", "--role", "manager-bedrijfsvoering"],
+        input=code + "\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "account m.eerste (manager-bedrijfsvoering) created" in done.stdout
+    gov = open_gov(config)
+    assert gov.login("m.eerste", NEW).role is Role.MANAGER

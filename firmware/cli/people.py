@@ -24,7 +24,10 @@ def cmd_user_add(args) -> int:
     from firmware.governance.roles import Action, Role
     gov = _governance(_config(args))
     by = None
-    if args.user or (gov.accounts.count() > 0 and not args.enrollment_code
+    # The first of a role whose code awaits (the manager after the technisch beheerder) is
+    # made with the code, asked for when the flag is omitted, not by someone's login.
+    enrolling = gov.accounts.awaits_enrollment(Role(args.role))
+    if args.user or (gov.accounts.count() > 0 and not args.enrollment_code and not enrolling
                      and not (os.geteuid() == 0 and args.role == Role.MANAGER.value)):
         by = _login(gov, args, Action.USERS)
         return _user_create(gov, args, by)
