@@ -169,8 +169,8 @@ def test_pings_stop_while_a_segment_commit_hangs_issue12_item2_R82(tmp_path, not
         # Another process holds the index's write lock: the next commit waits on it.
         index = sqlite3.connect(tmp_path / "data" / "index.sqlite3", isolation_level=None)
         index.execute("BEGIN IMMEDIATE")
-        why = notify.wait_for(proc, lambda m: "index commit has been running" in
-                              m.get("STATUS", ""), "the status of a hung commit")
+        why = notify.wait_for(proc, lambda m: "vastleggen in de index duurt al" in
+                              m.get("STATUS", ""), "the status of a hung commit, in Dutch")
         assert not_well(why)
         withheld(notify, proc)
         index.execute("ROLLBACK")                            # the disk answers again

@@ -61,7 +61,6 @@ RECORDING = N_("recording %(cameras)s camera(s), all delivering frames; last seg
                "%(last)s")
 NONE_YET = N_("none yet")
 STOPPING = N_("stopping: closing the open segments")
-AS_IS = "%(text)s"              # a reason given by the store, shown as it is
 
 
 def _english(problem: tuple[str, dict]) -> str:
@@ -69,7 +68,7 @@ def _english(problem: tuple[str, dict]) -> str:
 
 
 def _dutch(problem: tuple[str, dict]) -> str:
-    return problem[1]["text"] if problem[0] == AS_IS else dutch(problem[0], **problem[1])
+    return dutch(problem[0], **problem[1])
 
 
 def failure_bound(configured: float, segment_seconds: float) -> float:
@@ -111,9 +110,9 @@ class Watchdog:
             elif now - seen[1] > self.frame_bound:
                 problems.append((STALLED, {"camera": camera,
                                            "seconds": f"{self.frame_bound:g}"}))
-        hung = self.store.writer_hung(self.write_bound, now)
+        hung = self.store.writer_problem(self.write_bound, now)
         if hung:
-            problems.append((AS_IS, {"text": hung}))
+            problems.append(hung)
         return problems + self._failing(now)
 
     def _failing(self, now: float) -> list[tuple[str, dict]]:

@@ -50,7 +50,7 @@ from firmware.storage.segcrypt import (CIPHERS, EncryptingWriter, Header, Segmen
                                        decrypt_chunks, read_header)
 from firmware.storage.sink import SegmentMeta, SegmentRecord, StorageError
 from firmware.system.memory import trim_heap
-from firmware.i18n import _
+from firmware.i18n import N_, _
 from firmware.storage.durable import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ INDEX_NAME = index.INDEX_NAME         # in index_dir: storage.index_dir of the c
 SEGMENT_DIR = "segments"
 SUFFIX = ".seg"
 QUARANTINE = "quarantine"
+WRITER_ENDED = N_("the store's writer thread has ended")
+WRITER_HUNG = N_("a segment write or index commit has been running for %(seconds)s s (more "
+                 "than %(bound)s s): the disk or the index hangs")
 WAL_ALARM = "wal-not-purged"
 CHECKPOINT_ATTEMPTS = 20           # 50 ms apart: a second, then the owner retries each minute
 FULL_ALARM = "storage-full"        # R-42, kept in the index like the WAL alarm
@@ -440,19 +443,25 @@ class EncryptedStore:
                 self.busy_since = None
                 self._queue.task_done()
 
-    def writer_hung(self, bound: float, now: float | None = None) -> str:
-        """Why segments do not reach the disk: the writer thread died, or one operation (a
-        write, fsync or index commit) has been running longer than `bound` seconds; "" when
-        neither. Takes no lock, so it answers while a write hangs holding one."""
+    def writer_problem(self, bound: float,
+                       now: float | None = None) -> tuple[str, dict] | None:
+        """Why segments do not reach the disk, as a catalogue message and its values (the
+        watchdog's status is Dutch): the writer thread died, or one operation (a write, fsync
+        or index commit) has been running longer than `bound` seconds; None when neither.
+        Takes no lock, so it answers while a write hangs holding one."""
         writer = self._writer
         if writer is not None and not writer.is_alive() and self.ownership.held:
-            return "the store's writer thread has ended"
+            return WRITER_ENDED, {}
         since = self.busy_since
         now = time.monotonic() if now is None else now
         if since is not None and now - since > bound:
-            return (f"a segment write or index commit has been running for {now - since:.0f} s "
-                    f"(more than {bound:g} s): the disk or the index hangs")
-        return ""
+            return WRITER_HUNG, {"seconds": f"{now - since:.0f}", "bound": f"{bound:g}"}
+        return None
+
+    def writer_hung(self, bound: float, now: float | None = None) -> str:
+        """writer_problem in English (the journal, the recorder's health), "" when none."""
+        problem = self.writer_problem(bound, now)
+        return problem[0] % problem[1] if problem else ""
 
     def submit(self, op) -> None:
         """Queue work for the writer thread; blocks while 16 operations wait (backpressure)."""
