@@ -439,7 +439,7 @@ def _check_index_dir(s: StorageConfig, problems: _Problems) -> None:
                                             "/var/lib/nvr/keys (R-82)", index=idx, keys=keys))
 
 
-def _check_cross(cfg: Config, problems: _Problems) -> None:
+def _check_cross(cfg: Config, problems: _Problems, files: bool = True) -> None:
     data = cfg.storage.data_dir.resolve()
     keys = cfg.storage.key_dir.resolve()
     if keys == data or data in keys.parents:
@@ -464,7 +464,7 @@ def _check_cross(cfg: Config, problems: _Problems) -> None:
         if cam.source in ("file", "v4l2") and not cam.path:
             problems.add(f"cameras[{i}].path", _("source '%(source)s' needs a path",
                                                  source=cam.source))
-        if cam.source == "file" and cam.path and not Path(cam.path).is_file():
+        if files and cam.source == "file" and cam.path and not Path(cam.path).is_file():
             problems.add(f"cameras[{i}].path", _("%(path)s is not a readable file", path=cam.path))
         frozen = Path(cam.freeze_file)
         if cam.freeze_file and (cam.source != "synthetic" or not frozen.is_absolute()):
@@ -473,8 +473,11 @@ def _check_cross(cfg: Config, problems: _Problems) -> None:
                 "remove it or set source = \"synthetic\""))
 
 
-def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Config:
-    """Parse and validate configuration text; raise ConfigError listing every problem."""
+def parse(text: str, source: str = "<memory>", base: Path | None = None,
+          files: bool = True) -> Config:
+    """Parse and validate configuration text; raise ConfigError listing every problem.
+    `files=False` leaves out whether a camera's file exists: root installing a file for the
+    technisch beheerder, who checked that with their own rights (system/config_install.py)."""
     base = base or Path.cwd()
     try:
         raw = tomllib.loads(text)
@@ -511,7 +514,7 @@ def parse(text: str, source: str = "<memory>", base: Path | None = None) -> Conf
     cfg = Config(device=device, storage=storage, web=web, cameras=tuple(cameras),
                  source=Path(source), export=export, deadlines=deadlines,
                  introduction=introduction, gpio=gpio)
-    _check_cross(cfg, problems)
+    _check_cross(cfg, problems, files)
     if problems:
         raise ConfigError(source, problems)
     return cfg

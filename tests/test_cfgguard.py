@@ -289,3 +289,22 @@ def test_the_keys_check_names_a_web_secret_of_another_owner_on_a_device(tmp_path
         os.chown(key_dir / name, 64998, 64998)
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert rows(done)["keys"]["status"] == "ok", done.stdout
+
+
+def test_check_only_looks_at_camera_files_and_files_checked_does_not_R11(tmp_path):
+    """The two halves of nvr-admin's config install (tests/test_nvr_admin.py): `--check-only`
+    (run as the caller) says a camera's file is missing and writes nothing; `--files-checked`
+    (root's install after it) does not look at camera files at all."""
+    live = write_config(tmp_path)
+    old = live.read_text()
+    text = old.replace('source = "synthetic"',
+                       f'source = "file"\npath = "{tmp_path}/geheim/2026-11-01"')
+    assert text != old
+    new = tmp_path / "new.toml"
+    new.write_text(text)
+    checked = nvr("--config", str(live), "config", "install", "--check-only", str(new))
+    assert checked.returncode != 0 and "is not a readable file" in checked.stderr
+    assert live.read_text() == old
+    done = nvr("--config", str(live), "config", "install", "--files-checked", str(new))
+    assert done.returncode == 0, done.stderr
+    assert live.read_text() == text

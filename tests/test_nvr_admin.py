@@ -186,3 +186,41 @@ def test_config_install_under_sudo_speaks_the_language_asked_R11(device, asked):
         done.stdout + done.stderr)
     assert f"env NVR_LANG={asked}\n" in done.stdout, done.stdout
     assert "uid=" not in done.stdout
+
+
+ORACLE_INSIDE = r"""
+set -u
+mount --bind "$W/passwd" /etc/passwd
+mount --bind "$W/group" /etc/group
+mount --bind "$W/bin2" /usr/local/bin
+SUDO_UID=1000 SUDO_GID=1000 SUDO_USER=beheer NVR_SYSTEMCTL=true "$ADMIN" "$@"
+"""
+NOTE_NVR = """#!/bin/sh
+echo "uid=$(id -u) $*" >> CALLS
+cat > /dev/null
+"""
+
+
+def test_config_install_checks_camera_files_with_the_callers_rights_only_R11(device):
+    """Reviewer A: root checked whether a camera's file exists (`source = "file"`), and its
+    yes or no told the technisch beheerder about paths below /var/lib/nvr (which days a
+    camera recorded). nvr-admin runs the check as the caller first (--check-only), then root
+    installs without looking at files (--files-checked)."""
+    (device / "bin2").mkdir(mode=0o755, exist_ok=True)
+    (device / "bin2" / "nvr").write_text(NOTE_NVR.replace("CALLS", str(device / "calls")))
+    (device / "bin2" / "nvr").chmod(0o755)
+    (device / "calls").write_text("")
+    (device / "calls").chmod(0o666)
+    (device / "oracle.sh").write_text(ORACLE_INSIDE)
+    new = device / "new.toml"
+    new.write_text('[device]\nid = "x"\n')
+    new.chmod(0o644)
+    done = subprocess.run(["unshare", "--mount", "sh", str(device / "oracle.sh"), "config",
+                           "install", str(new)], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL,
+                          env={"PATH": os.environ["PATH"], "W": str(device),
+                               "ADMIN": str(ROOT / "systemd" / "nvr-admin")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (device / "calls").read_text().splitlines() == [
+        "uid=1000 --config /etc/nvr/nvr.toml config install --check-only -",
+        "uid=0 --config /etc/nvr/nvr.toml config install --files-checked -"]

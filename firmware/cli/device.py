@@ -75,8 +75,13 @@ def cmd_config_install(args) -> int:
                 else Path(args.source).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {args.source}: {exc}; give a readable UTF-8 TOML file")
+    if args.check_only:       # nvr-admin runs this as its caller first (reviewer A): the
+        from firmware.config import parse          # file checks (a camera's file exists?)
+        parse(text, source=str(target), base=Path(target).parent)   # answer with the
+        print(f"{target}: the new file passes the check")          # caller's rights only
+        return 0
     try:
-        done = install(text, Path(target))
+        done = install(text, Path(target), files=not args.files_checked)
     except FixedKeyChanged as exc:                 # the storage paths stay
         raise CliError(f"{target}: {exc}") from None
     if not done.changed:
@@ -300,6 +305,13 @@ def add_parser(sub) -> None:
                 cmd_config_install, "check a new configuration file like `config check` and "
                 "put it in place of --config (0640 root:nvr when run as root)", json=False)
     s.add_argument("source", metavar="FILE", help="the new configuration; - reads standard input")
+    s.add_argument("--check-only", action="store_true",
+                   help="check the new file as `config check` would and write nothing (what "
+                        "`sudo nvr-admin config install` runs with the caller's rights first)")
+    s.add_argument("--files-checked", action="store_true",
+                   help="leave out whether a camera's file exists: checked with the caller's "
+                        "rights by --check-only (sudo nvr-admin), so root's answer tells nothing "
+                        "about paths the caller may not see")
 
     s = sub.add_parser("run", help="record every configured camera until Ctrl-C")
     s.add_argument("--no-web", action="store_true",

@@ -175,11 +175,11 @@ def _refuse_export_directory(old_text: str, new_text: str, target: Path) -> None
             "directory = \"\")", key=EXPORT_KEY, old=old or '""', new=new or '""'))
 
 
-def install(text: str, target: Path) -> Installed:
+def install(text: str, target: Path, files: bool = True) -> Installed:
     """Check TEXT as `nvr config check` would (ConfigError names every problem, nothing is
     written), refuse a change of the FIXED storage paths (FixedKeyChanged, nothing written),
     then put it at TARGET unless it is already there byte for byte."""
-    parse(text, source=str(target), base=target.parent)
+    parse(text, source=str(target), base=target.parent, files=files)
     try:
         old = target.read_text(encoding="utf-8")
     except FileNotFoundError:
