@@ -90,3 +90,20 @@ def test_sshd_config_refuses_root_and_passwords():
     assert first["permitrootlogin"] == "no"
     assert first["passwordauthentication"] == "no"
     assert first["kbdinteractiveauthentication"] == "no"
+
+
+def test_nvr_ssh_off_turns_ssh_off_and_keeps_the_key(card):
+    """image/README.md's "Turn off": an empty `nvr-ssh-off` on NVRCONFIG and a boot turn SSH
+    off (the flag file is used up, sshd is not started) and keep the installed key (reviewer
+    C: no test proved it)."""
+    (card / "boot/config/nvr-ssh-beheer.pub").write_text(KEY.format(who="beheer"))
+    assert boot(card).returncode == 0
+    (card / "systemctl.log").unlink()
+    (card / "boot/config/nvr-ssh-off").write_text("")
+    done = boot(card)
+    assert done.returncode == 0, done.stderr
+    assert not (card / "var-lib/nvr/system/ssh/enabled").exists()
+    assert not (card / "boot/config/nvr-ssh-off").exists()
+    assert not (card / "systemctl.log").exists()
+    assert (card / "var-lib/nvr/system/ssh/authorized_keys/beheer").exists()
+    assert "SSH off" in done.stdout
