@@ -211,12 +211,76 @@ def test_two_reset_codes_never_leave_no_manager_in_force_R11(config):
     for refused in (lambda: gov.accounts.issue_reset_code("m.tweede", by=admin),
                     lambda: gov.accounts.set_role("m.tweede", Role.BEHEERDER, by=admin),
                     lambda: gov.accounts.disable("m.tweede", by=admin, reason="vertrokken")):
-        with pytest.raises(AccountError, match="reset code not yet used"):
+        with pytest.raises(AccountError, match=r"\(m.manager\) holds a password reset code"):
             refused()
     gov.accounts.reset_password("m.manager", code, NEW)       # used: m.manager awaits approval
     assert _managers_in_force(gov) == ["m.tweede"]
     gov.accounts.approve("m.manager", role=Role.MANAGER, by=actor(gov, "m.tweede"))
     assert gov.accounts.issue_reset_code("m.tweede", by=admin)   # two in force again
+
+
+def test_an_expired_reset_code_still_counts_since_the_clock_may_go_back_R11(config,
+                                                                           monkeypatch):
+    """Red team R2: an expired code counted as dead, but reset_password judges expiry on the
+    wall clock, which a Pi 4 boot before NTP sets back to the image's time: issue m.tweede's
+    code, a day later m.manager's, reboot, use both, and no manager was in force. Any code
+    counts now, expired or not; the owner ends it by setting a new password."""
+    from firmware.governance import accounts as accounts_mod
+    gov = open_gov(config)
+    _second_manager(gov)
+    admin = actor(gov, "t.admin")
+    t0 = time.time()
+    gov.accounts.issue_reset_code("m.tweede", by=admin)
+    monkeypatch.setattr(accounts_mod.time, "time", lambda: t0 + 25 * 3600)   # a day later
+    with pytest.raises(AccountError, match=r"\(m.tweede\) holds a password reset code"):
+        gov.accounts.issue_reset_code("m.manager", by=admin)
+    monkeypatch.undo()
+    gov.accounts.set_password("m.tweede", NEW, by=actor(gov, "m.tweede"))   # the code ends
+    assert gov.accounts.db.execute("SELECT reset_hash FROM users WHERE name = 'm.tweede'"
+                                   ).fetchone()[0] is None
+    assert gov.accounts.issue_reset_code("m.manager", by=admin)
+
+
+def test_the_owner_ends_an_unneeded_reset_code_with_a_new_password_R11(config):
+    """Red team R2: a code nobody could withdraw kept the other manager from being reset for
+    as long as a technisch beheerder re-issued it. The owner's own new password ends it (the
+    code was for a forgotten password); a login alone does not (the code may be on its way)."""
+    gov = open_gov(config)
+    _second_manager(gov)
+    admin = actor(gov, "t.admin")
+    code = gov.accounts.issue_reset_code("m.tweede", by=admin)
+    tweede = actor(gov, "m.tweede")
+    with pytest.raises(AccountError, match=r"\(m.tweede\) holds a password reset code"):
+        gov.accounts.issue_reset_code("m.manager", by=admin)
+    gov.accounts.set_password("m.tweede", NEW, by=tweede)
+    with pytest.raises(AccountError, match="wrong, used or expired"):
+        gov.accounts.reset_password("m.tweede", code, NEW + " 2")
+    assert gov.accounts.issue_reset_code("m.manager", by=admin)
+
+
+@pytest.mark.parametrize("address", ["2001:db8:1:2::10", "::ffff:192.0.2.7"])
+def test_a_good_login_forgets_the_failures_before_it_also_over_ipv6_R81(config, address):
+    """Red team R2: failures were stored under the /64 but a good login deleted them under
+    the exact address, so they stayed for a day and one typo later the owner waited."""
+    gov = open_gov(config)
+    for i in range(4):                                   # four typos: no wait yet
+        with pytest.raises(AuthError):
+            gov.accounts.authenticate("b.beheerder", f"typo {i}", source=address)
+    assert gov.accounts.authenticate("b.beheerder", PASSWORD, source=address)
+    with pytest.raises(AuthError):
+        gov.accounts.authenticate("b.beheerder", "typo again", source=address)
+    assert gov.accounts.authenticate("b.beheerder", PASSWORD, source=address)
+
+
+def test_a_colleague_on_the_office_64_cannot_delay_the_owners_login_R81(config):
+    """Red team R2: a person's login counts per exact address (docs/governance.md: no lockout
+    someone else could trigger); only wrong enrollment codes count per /64."""
+    gov = open_gov(config)
+    for i in range(6):
+        with pytest.raises(AuthError):
+            gov.accounts.authenticate("m.manager", f"guess {i}", source="2001:db8:a:b::bad")
+    assert gov.accounts.authenticate("m.manager", PASSWORD,
+                                     source="2001:db8:a:b:1c2d:3e4f:5a6b:7c8d").name == "m.manager"
 
 
 def test_two_role_changes_at_the_same_moment_leave_a_manager_in_force_R11(config, monkeypatch):

@@ -152,10 +152,10 @@ WRAPPED = "w1:"            # totp_secret as stored: "w1:" + hex(nonce + sealed s
 
 
 def throttle_source(source: str) -> str:
-    """Where failures are counted: an IPv4 address (an IPv4-mapped IPv6 one as IPv4), or the
-    /64 of an IPv6 address, since one host holds a whole /64: counted one address at a time,
-    a host walking through its own /64 was never delayed (reviewer B). "local", "cli" and other
-    names stay as they are. The logbook keeps the exact address."""
+    """Where wrong enrollment codes are counted: an IPv4 address (an IPv4-mapped IPv6 one as
+    IPv4), or the /64 of an IPv6 address, since one host holds a whole /64: counted one address
+    at a time, a host walking through its own /64 was never delayed (reviewer B). "local",
+    "cli" and other names stay as they are. The logbook keeps the exact address."""
     import ipaddress
     try:
         ip = ipaddress.ip_address(source)
@@ -166,6 +166,14 @@ def throttle_source(source: str) -> str:
     if ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+def _throttle_key(name: str, source: str) -> str:
+    """Wrong enrollment codes count per /64 (nobody's own desk is hurt: the first accounts are
+    made once, on site); a person's login counts per exact address, so a colleague on the
+    office's /64 cannot delay the owner at another desk (docs/governance.md; red team R2: with
+    the /64 for logins, a good login also no longer forgot the failures before it)."""
+    return throttle_source(source) if name == ENROLLING else source
 
 
 def _code() -> str:
@@ -298,26 +306,30 @@ class Accounts:
 
     def _only_manager(self, name: str) -> bool:
         """Whether no manager but `name` is in force (enabled and approved) and sure to stay
-        so: a manager with a reset code not yet used or expired drops out of force whenever
-        the code is used (reset_password), so it does not count. Without this, the technisch
-        beheerder issued a code for each of two managers (each still saw the other in force),
-        used both and left no manager to approve anyone (reviewer B)."""
+        so: a manager holding a reset code drops out of force whenever the code is used
+        (reset_password), so it does not count. Without this, the technisch beheerder issued a
+        code for each of two managers (each still saw the other in force), used both and left
+        no manager to approve anyone (reviewer B). An expired code counts too: its expiry is
+        judged on a wall clock that a boot before NTP sets back (red team R2). The owner ends
+        a code they do not need by setting a new password of their own (set_password)."""
         return self.db.execute("SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled "
-                               "IS NULL AND approved IS NOT NULL AND (reset_hash IS NULL OR "
-                               "coalesce(reset_expires, 0) <= ?)",
-                               (Role.MANAGER.value, name, time.time())).fetchone() is None
+                               "IS NULL AND approved IS NOT NULL AND reset_hash IS NULL",
+                               (Role.MANAGER.value, name)).fetchone() is None
 
     def _refuse_while_a_manager_resets(self, name: str) -> None:
-        """The other managers in force all hold a reset code not yet used: say so, rather
+        """The other managers in force all hold a reset code: say so, naming them, rather
         than "the only manager" (they still are in force, until the code is used)."""
-        if self.db.execute("SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled IS "
-                           "NULL AND approved IS NOT NULL", (Role.MANAGER.value, name)).fetchone():
-            raise AccountError(_("every other manager-bedrijfsvoering in force has a password "
-                                 "reset code not yet used, and after its use that account "
+        others = [r[0] for r in self.db.execute(
+            "SELECT name FROM users WHERE role = ? AND name != ? AND disabled IS NULL AND "
+            "approved IS NOT NULL ORDER BY name", (Role.MANAGER.value, name))]
+        if others:
+            raise AccountError(_("every other manager-bedrijfsvoering in force (%(others)s) "
+                                 "holds a password reset code, and after its use that account "
                                  "awaits a manager's approval: then '%(name)s' would be the "
-                                 "only manager who could give it (R-11). Wait until that "
-                                 "owner has set the new password and '%(name)s' approved it, "
-                                 "or the code expired (a day)", name=name))
+                                 "only manager who could give it (R-11). The owner ends the "
+                                 "code by setting a new password of their own (or uses it, and "
+                                 "'%(name)s' approves the account again); then try again", name=name,
+                                 others=", ".join(others)))
 
     def _refuse_last_manager(self, user: User) -> None:
         """The only manager in force keeps the role and stays enabled (R-11, art. 2, art. 3
@@ -483,7 +495,7 @@ class Accounts:
                             (name, role.value, hashed, now, creator, now, creator))
             if code_hash is not None:
                 self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
-                                (ENROLLING, source))
+                                (ENROLLING, _throttle_key(ENROLLING, source)))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -668,8 +680,11 @@ class Accounts:
             raise AccountError(_("you may change only your own password; a technisch-beheerder "
                                  "issues a one-time reset code to the account's owner instead"))
         self._check_password(name, new)
-        self.db.execute("UPDATE users SET password_hash = ?, failures = 0, "
-                        "session_gen = session_gen + 1 WHERE name = ?", (HASHER.hash(new), name))
+        # A reset code waiting for the owner is not needed any more, and ends: it would keep
+        # the only-manager rule from counting them (_only_manager, red team R2).
+        self.db.execute("UPDATE users SET password_hash = ?, failures = 0, reset_hash = NULL, "
+                        "reset_expires = NULL, session_gen = session_gen + 1 WHERE name = ?",
+                        (HASHER.hash(new), name))
         self.logbook.append("usage", by.name, "user-passwd", subject=name)
 
     # --- password reset by one-time code ---------------------------------------------------
@@ -824,14 +839,14 @@ class Accounts:
             raise AuthError(_(WRONG))
         self.db.execute("UPDATE users SET failures = 0 WHERE name = ?", (name,))
         self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
-                        (name, source))
+                        (name, _throttle_key(name, source)))
         self.logbook.append("usage", name, "login", at=now, details={"source": source})
         return self._user(row)
 
     def _wait(self, name: str, source: str, now: float) -> float:
         """Seconds `source` must still wait before trying `name` again (0: none)."""
         row = self.db.execute("SELECT failures, last FROM login_throttle WHERE name = ? AND "
-                              "source = ?", (name, throttle_source(source))).fetchone()
+                              "source = ?", (name, _throttle_key(name, source))).fetchone()
         if row is None or row["failures"] < THROTTLE_AFTER:
             return 0.0
         delay = min(THROTTLE_BASE * 2 ** (row["failures"] - THROTTLE_AFTER), THROTTLE_MAX)
@@ -860,5 +875,5 @@ class Accounts:
         self.db.execute("INSERT INTO login_throttle (name, source, failures, last) "
                         "VALUES (?, ?, 1, ?) ON CONFLICT (name, source) DO UPDATE SET "
                         "failures = failures + 1, last = excluded.last",
-                        (name, throttle_source(source), now))
+                        (name, _throttle_key(name, source), now))
         self.db.execute("DELETE FROM login_throttle WHERE last < ?", (now - 86400,))
