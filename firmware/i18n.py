@@ -28,7 +28,19 @@ _compiled: dict[str, tuple[float, NullTranslations]] = {}
 _checked: dict[str, float] = {}          # locale: when its .po file was last looked at
 RECHECK = 2.0                            # seconds
 _ENGLISH = NullTranslations()
-_cli_locale: str | None = os.environ.get("NVR_LANG") or None
+# The languages this firmware speaks. NVR_LANG is the caller's (sudoers keeps it for
+# `sudo nvr-admin`): any other value is English, never a path to look at (red team R1: a
+# value with "/" made root stat and open a file the caller named, and its error told
+# whether the file existed).
+LANGUAGES = ("en", WEB_LOCALE)
+
+
+def known_language(value: str | None) -> str | None:
+    """`value` when it names a language of this firmware, else None (English)."""
+    return value if value in LANGUAGES else None
+
+
+_cli_locale: str | None = known_language(os.environ.get("NVR_LANG"))
 
 
 def po_path(locale: str) -> Path:
@@ -41,7 +53,7 @@ def translations(locale: str | None) -> NullTranslations:
     `_`, speaks English and never loads it (its memory budget has no room to spare). The .po
     file is looked at again at most every RECHECK seconds: a document of ten thousand logbook
     lines reads its words without ten thousand stat() calls."""
-    if not locale or locale == "en":
+    if not locale or locale == "en" or locale not in LANGUAGES:
         return _ENGLISH
     cached = _compiled.get(locale)
     now = time.monotonic()
@@ -124,7 +136,7 @@ def N_(message: str) -> str:
 def set_cli_locale(locale: str | None) -> None:
     """The command line's language (None: English)."""
     global _cli_locale
-    _cli_locale = locale or None
+    _cli_locale = known_language(locale)
 
 
 _ = gettext

@@ -4,6 +4,7 @@ firmware/translations/nl/LC_MESSAGES/messages.po, and nothing is left in English
 from __future__ import annotations
 
 import ast
+import os
 import io
 import re
 from html.parser import HTMLParser
@@ -232,3 +233,29 @@ def test_no_message_is_in_the_catalogue_twice():
            for block in re.findall(r'^msgid ((?:".*"\n)+)', text, re.M)]
     twice = sorted({m for m in ids if ids.count(m) > 1})
     assert not twice, f"in messages.po more than once: {twice}"
+
+
+def test_nvr_lang_names_a_language_never_a_path_to_look_at(tmp_path):
+    """Red team R1: NVR_LANG (kept by sudoers for `sudo nvr-admin`) was joined into the
+    catalogue's path, so root stat()ed and opened a path the caller named, and the error told
+    whether it existed. Only the firmware's languages count; anything else is English, said
+    in one line, with no traceback."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    from firmware.i18n import known_language
+    assert known_language("nl") == "nl" and known_language("en") == "en"
+    for value in ("/etc/shadow", "../../../../root/x", "nl/../nl", "NL", ""):
+        assert known_language(value) is None
+    secret = tmp_path / "geheim" / "LC_MESSAGES"
+    secret.mkdir(parents=True)
+    (secret / "messages.po").write_text("not a catalogue")
+    env = {k: v for k, v in os.environ.items() if k != "NVR_LANG"}
+    for value in (str(tmp_path / "geheim"), str(tmp_path / "bestaat-niet")):
+        done = subprocess.run([sys.executable, "-m", "firmware.cli", "--config",
+                               str(tmp_path / "missing.toml"), "config", "check"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120,
+                              env={**env, "NVR_LANG": value})
+        assert "Traceback" not in done.stderr, done.stderr
+        assert "is not a language of this firmware (en, nl)" in done.stderr
+        assert done.returncode != 0 and "missing.toml" in done.stderr

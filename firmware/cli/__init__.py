@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nvr: the argument {ascii(bad)} is not UTF-8 text; type it again in a UTF-8 "
               "terminal", file=sys.stderr)
         return EXIT_USAGE
+    from firmware.i18n import LANGUAGES, known_language
+    asked = os.environ.get("NVR_LANG")
+    if asked and known_language(asked) is None:
+        print(f"nvr: NVR_LANG={ascii(asked)} is not a language of this firmware "
+              f"({', '.join(LANGUAGES)}): the messages are in English", file=sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
