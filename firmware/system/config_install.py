@@ -128,26 +128,28 @@ def export_directory(text: str, base: Path) -> str:
     return _meaning(base / value) if value else ""
 
 
-def moved_paths(old_text: str, new_text: str, base: Path) -> tuple[str, ...]:
-    """The FIXED keys whose meaning differs between the installed text and the new one."""
-    old, new = storage_paths(old_text, base), storage_paths(new_text, base)
-    return tuple(key for key in FIXED if old[key] != new[key])
-
-
 def refuse_moved_paths(old_text: str, new_text: str, target: Path) -> None:
     """R-11, R-82: raise FixedKeyChanged naming each storage path the new text would move, or
     an installed file whose paths cannot be read (then nothing can be compared)."""
+    base = target.parent
     try:
-        moved = moved_paths(old_text, new_text, target.parent)
+        old = storage_paths(old_text, base)
     except (tomllib.TOMLDecodeError, ValueError, TypeError) as exc:
         raise FixedKeyChanged(_(
             "the installed configuration %(path)s cannot be read (%(problem)s), so the new "
             "file's storage paths cannot be compared with it: nothing is installed; root on "
             "the device repairs %(path)s (the image's paths are in /usr/share/nvr/nvr.toml)",
             path=str(target), problem=str(exc))) from None
+    try:
+        new = storage_paths(new_text, base)
+        export_directory(new_text, base)
+    except (tomllib.TOMLDecodeError, ValueError, TypeError) as exc:
+        # The check names the problem (it stops before any path is followed), or this does.
+        parse(new_text, source=str(target), base=base, files=False)
+        raise FixedKeyChanged(str(exc)) from None
+    moved = tuple(key for key in FIXED if old[key] != new[key])
     _refuse_export_directory(old_text, new_text, target)
     if moved:
-        old, new = storage_paths(old_text, target.parent), storage_paths(new_text, target.parent)
         changes = "; ".join(f"{key}: {old[key]} -> {new[key]}" for key in moved)
         raise FixedKeyChanged(_(
             "refused, nothing is installed: %(changes)s. A device's storage paths are fixed by "
@@ -179,15 +181,18 @@ def install(text: str, target: Path, files: bool = True) -> Installed:
     """Check TEXT as `nvr config check` would (ConfigError names every problem, nothing is
     written), refuse a change of the FIXED storage paths (FixedKeyChanged, nothing written),
     then put it at TARGET unless it is already there byte for byte."""
-    parse(text, source=str(target), base=target.parent, files=files)
     try:
         old = target.read_text(encoding="utf-8")
     except FileNotFoundError:
         old = None                 # a first install (a development checkout, a test): no paths
+    if old is not None and old != text:
+        # First, before the check: the check follows the storage paths (resolve()) and names
+        # where they lead, which as root would tell the caller about links and paths they may
+        # not see (red team R1). Equal to the installed ones, they are root's own.
+        refuse_moved_paths(old, text, target)
+    parse(text, source=str(target), base=target.parent, files=files)
     if old == text:
         return Installed(False, ())
-    if old is not None:
-        refuse_moved_paths(old, text, target)
     old = old or ""
     keys = changed_keys(old, text)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".nvr.toml.")
