@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from firmware.config import Config, load
+from firmware.i18n import _
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -164,14 +165,14 @@ def _password(env: str, prompt: str, confirm: bool = False) -> str:
     if value:
         return value
     if not sys.stdin.isatty() and not _has_terminal():
-        raise CliError(f"no password: set {env} or run the command in a terminal")
+        raise CliError(_("no password: set %(env)s or run the command in a terminal", env=env))
     try:                                # on the terminal (/dev/tty), also when stdin
         value = getpass.getpass(prompt)  # carries a file (`--stdin < FILE`, reviewer B)
         if confirm and getpass.getpass("again: ") != value:
-            raise CliError("the two passwords differ")
+            raise CliError(_("the two passwords differ"))
     except EOFError:
-        raise CliError(f"no password given (the terminal closed): type it, or set {env}") \
-            from None
+        raise CliError(_("no password given (the terminal closed): type it, or set %(env)s",
+                         env=env)) from None
     return value
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from firmware.cli.common import (EXIT_FAILED, EXIT_USAGE, CliError, _action, _config, _governance,
                                  _group, _login, _reconciled, _record_config_changes, _store,
                                  nvr_command)
+from firmware.i18n import _
 
 
 def cmd_init(args) -> int:
@@ -78,16 +79,17 @@ def cmd_config_install(args) -> int:
     if args.check_only:       # nvr-admin runs this as its caller first (reviewer A): the
         from firmware.config import parse          # file checks (a camera's file exists?)
         parse(text, source=str(target), base=Path(target).parent)   # answer with the
-        print(f"{target}: the new file passes the check")          # caller's rights only
+        print(_("%(path)s: the new file passes the check", path=target))   # caller's rights
         return 0
     try:
         done = install(text, Path(target), files=not args.files_checked)
     except FixedKeyChanged as exc:                 # the storage paths stay
         raise CliError(f"{target}: {exc}") from None
     if not done.changed:
-        print(f"{target}: unchanged")
+        print(_("%(path)s: unchanged", path=target))
     else:
-        print(f"{target}: installed; changed: {', '.join(done.keys) or '(layout only)'}")
+        print(_("%(path)s: installed; changed: %(keys)s", path=target,
+                keys=", ".join(done.keys) or _("(layout only)")))
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from firmware.cli.common import CliError, _action, _group, _print
+from firmware.i18n import _
 
 
 def _device(args):
@@ -88,9 +89,10 @@ def cmd_install(args) -> int:
         raise CliError(f"refused: {exc}") from None
     finally:
         gov.close()
-    _print(bundle.as_dict(), args.json, _text(bundle) + "\ninstalled into the other slot; "
-           "try it with: sudo nvr-admin reboot-trial (a reboot once into the new system). It is kept when nvr selftest passes there; "
-           "otherwise the device comes back to this system (image/updates/README.md)")
+    _print(bundle.as_dict(), args.json, _text(bundle) + "\n" + _(
+           "installed into the other slot; try it with: sudo nvr-admin reboot-trial (a reboot "
+           "once into the new system). It is kept when nvr selftest passes there; otherwise "
+           "the device comes back to this system (image/updates/README.md)"))
     return 0
 
 

@@ -83,9 +83,10 @@ for initrd in /boot/initrd.img-*; do
     [ -e "$initrd" ] || { echo "install.sh: no /boot/initrd.img-*: is a kernel installed?" >&2
                           exit 1; }
     listing=$(lsinitramfs "$initrd")
-    for needed in scripts/init-bottom/overlayroot scripts/init-bottom/nvr-machine-id bin/grep; do
+    for needed in scripts/init-bottom/overlayroot scripts/init-bottom/nvr-machine-id bin/grep \
+                  bin/head; do
         printf '%s\n' "$listing" | grep -q "$needed\$" || {
-            echo "install.sh: $initrd has no $needed: overlayroot cannot work" \
+            echo "install.sh: $initrd has no $needed: overlayroot or the kept machine-id cannot work" \
                  "(is busybox installed?)" >&2; exit 1; }
     done
 done
