@@ -34,6 +34,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import struct
 import subprocess
@@ -427,6 +428,20 @@ def _copy_at_most(src, dst, size: int, chunk: int = 1 << 20) -> bool:
 
 
 @contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGHUP, SIGTERM and SIGINT in this thread while a copy's directory is made and its
+    removal registered: the CLI turns them into SystemExit (cli/update.py), which raised in
+    between left the copy on the footage disk (seen under load: test_update_copies). Held,
+    they arrive right after, and the removal runs."""
+    held = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
 def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
                   source: int | None = None) -> Iterator[Path]:
     """Copy `bundle` once into a new private file: a fresh directory of ours (0700) in
@@ -460,8 +475,9 @@ def _private_copy(bundle: Path, folder: Path, high_water_percent: int = 100,
                                       "on that disk and install again", folder=folder,
                                       bundle=bundle, size=round(info.st_size / 1e6),
                                       percent=high_water_percent))
-            private = Path(tempfile.mkdtemp(prefix=COPY_PREFIX, dir=folder))
-            stack.callback(shutil.rmtree, private, ignore_errors=True)
+            with _signals_held():    # a hangup between the mkdir and the callback left
+                private = Path(tempfile.mkdtemp(prefix=COPY_PREFIX, dir=folder))   # the copy
+                stack.callback(shutil.rmtree, private, ignore_errors=True)
             held = os.open(private, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             stack.callback(os.close, held)   # after the rmtree (the stack runs backwards)
             fcntl.flock(held, fcntl.LOCK_EX)
