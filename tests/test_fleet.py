@@ -532,28 +532,34 @@ def test_an_update_from_a_wheel_stops_on_a_read_only_root(tmp_path):
     assert not (tmp_path / "device-wheelhouse").exists()
 
 
+def _play_update_bundle(tmp_path: Path, device: Path, admin_body: str):
+    """update-bundle.yml on this machine with nvr-0.2.0.raucb, the device's folder `device`
+    and an nvr-admin that runs `admin_body` (a shell script's lines)."""
+    bundle = tmp_path / "control" / "nvr-0.2.0.raucb"
+    bundle.parent.mkdir()
+    bundle.write_bytes(b"the bundle's bytes")
+    admin = tmp_path / "nvr-admin"
+    admin.write_text("#!/bin/sh\n" + admin_body)
+    admin.chmod(0o755)
+    return run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "update-bundle.yml",
+                "--limit", sorted(recorders())[0], "-c", "local",
+                "-e", json.dumps({"nvr_admin": [str(admin)], "nvr_bundle": str(bundle),
+                                  "nvr_bundle_dir": str(device), "nvr_admin_user": "t.admin",
+                                  "nvr_admin_password": "x", "nvr_admin_totp": "",
+                                  "ansible_python_interpreter": sys.executable})], tmp_path)
+
+
 @needs_ansible
 def test_update_bundle_yml_hands_the_bundle_on_stdin_opened_by_the_account_R11(tmp_path):
     """Under sudo nvr-admin opens no file for its caller (tests/test_nvr_admin_paths.py): the
     play's check gives the copied bundle on standard input (`--stdin <`), opened by the
     account's own shell. nvr-admin is here a script that notes what it got and refuses, so the
     play stops after the check, removes the copy from the device and says why."""
-    bundle = tmp_path / "control" / "nvr-0.2.0.raucb"
-    bundle.parent.mkdir()
-    bundle.write_bytes(b"the bundle's bytes")
     seen = tmp_path / "seen"
-    admin = tmp_path / "nvr-admin"
-    admin.write_text(f'#!/bin/sh\n{{ echo "args $*"; echo "stdin $(stat -L -c %F '
-                     f'/proc/self/fd/0)"; cat; }} > {seen}\n'
-                     'echo "nvr: refused: not signed by a CA this device trusts" >&2\nexit 1\n')
-    admin.chmod(0o755)
     device = tmp_path / "device"
-    done = run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "update-bundle.yml",
-                "--limit", sorted(recorders())[0], "-c", "local",
-                "-e", json.dumps({"nvr_admin": [str(admin)], "nvr_bundle": str(bundle),
-                                  "nvr_bundle_dir": str(device), "nvr_admin_user": "t.admin",
-                                  "nvr_admin_password": "x", "nvr_admin_totp": "",
-                                  "ansible_python_interpreter": sys.executable})], tmp_path)
+    done = _play_update_bundle(tmp_path, device, (
+        f'{{ echo "args $*"; echo "stdin $(stat -L -c %F /proc/self/fd/0)"; cat; }} > {seen}\n'
+        'echo "nvr: refused: not signed by a CA this device trusts" >&2\nexit 1\n'))
     assert done.returncode != 0, done.stdout
     assert seen.read_text().splitlines() == [
         f"args update check {device}/nvr-0.2.0.raucb --stdin --json", "stdin regular file",
@@ -567,21 +573,10 @@ def test_update_bundle_yml_removes_the_bundle_from_ram_after_the_install(tmp_pat
     """Reviewer C: the account's ~/.nvr-fleet lies on the image's RAM overlay, so the bundle
     held memory beside the recorder until the reboot. The play removes it right after the
     install, here one the device refuses after the check passed."""
-    bundle = tmp_path / "control" / "nvr-0.2.0.raucb"
-    bundle.parent.mkdir()
-    bundle.write_bytes(b"the bundle's bytes")
-    admin = tmp_path / "nvr-admin"
-    admin.write_text('#!/bin/sh\ncat > /dev/null\n'
-                     'if [ "$2" = check ]; then echo \'{"version": "0.2.0"}\'; exit 0; fi\n'
-                     'echo "nvr: refused: the data disk has no room for the copy" >&2\nexit 1\n')
-    admin.chmod(0o755)
     device = tmp_path / "device"
-    done = run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "update-bundle.yml",
-                "--limit", sorted(recorders())[0], "-c", "local",
-                "-e", json.dumps({"nvr_admin": [str(admin)], "nvr_bundle": str(bundle),
-                                  "nvr_bundle_dir": str(device), "nvr_admin_user": "t.admin",
-                                  "nvr_admin_password": "x", "nvr_admin_totp": "",
-                                  "ansible_python_interpreter": sys.executable})], tmp_path)
+    done = _play_update_bundle(tmp_path, device, (
+        'cat > /dev/null\nif [ "$2" = check ]; then echo \'{"version": "0.2.0"}\'; exit 0; fi\n'
+        'echo "nvr: refused: the data disk has no room for the copy" >&2\nexit 1\n'))
     assert done.returncode != 0, done.stdout
     assert "Remove the bundle from the account's folder" in done.stdout, done.stdout
     assert "no room for the copy" in done.stdout
