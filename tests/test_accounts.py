@@ -219,26 +219,70 @@ def test_two_reset_codes_never_leave_no_manager_in_force_R11(config):
     assert gov.accounts.issue_reset_code("m.tweede", by=admin)   # two in force again
 
 
-def test_an_expired_reset_code_still_counts_since_the_clock_may_go_back_R11(config,
-                                                                           monkeypatch):
-    """Red team R2: an expired code counted as dead, but reset_password judges expiry on the
-    wall clock, which a Pi 4 boot before NTP sets back to the image's time: issue m.tweede's
-    code, a day later m.manager's, reboot, use both, and no manager was in force. Any code
-    counts now, expired or not; the owner ends it by setting a new password."""
+def test_an_expired_reset_code_is_dead_also_when_the_clock_goes_back_R11(config, monkeypatch):
+    """Red team R2: issue m.tweede's code, a day later m.manager's (allowed: m.tweede's has
+    expired), boot before NTP (the clock at the image's time) and use both: no manager was in
+    force. A code is refused on a clock behind its issue, so the expired one stays dead (and
+    red team R3: it must not keep a manager in force for ever by counting after its day)."""
     from firmware.governance import accounts as accounts_mod
     gov = open_gov(config)
     _second_manager(gov)
     admin = actor(gov, "t.admin")
     t0 = time.time()
-    gov.accounts.issue_reset_code("m.tweede", by=admin)
+    code_b = gov.accounts.issue_reset_code("m.tweede", by=admin)
     monkeypatch.setattr(accounts_mod.time, "time", lambda: t0 + 25 * 3600)   # a day later
-    with pytest.raises(AccountError, match=r"\(m.tweede\) holds a password reset code"):
-        gov.accounts.issue_reset_code("m.manager", by=admin)
+    code_a = gov.accounts.issue_reset_code("m.manager", by=admin)            # m.tweede's expired
+    gov.accounts.disable("p.officer", by=admin, reason="vertrokken")         # the day goes on
+    monkeypatch.setattr(accounts_mod.time, "time", lambda: t0 - 90 * 86400)  # a boot: image time
+    for name, code in (("m.tweede", code_b), ("m.manager", code_a)):
+        with pytest.raises(AccountError, match="wrong, used or expired"):
+            gov.accounts.reset_password(name, code, NEW)
     monkeypatch.undo()
-    gov.accounts.set_password("m.tweede", NEW, by=actor(gov, "m.tweede"))   # the code ends
-    assert gov.accounts.db.execute("SELECT reset_hash FROM users WHERE name = 'm.tweede'"
-                                   ).fetchone()[0] is None
-    assert gov.accounts.issue_reset_code("m.manager", by=admin)
+    assert _managers_in_force(gov) == ["m.manager", "m.tweede"]
+
+
+def test_an_unused_code_stops_counting_after_its_day_R11(config, monkeypatch):
+    """Red team R3: while every code counted, expired or not, a code nobody ended (its owner
+    away, who cannot set a password without one) kept the other manager from being disabled
+    for ever. A day later the code is dead and counts no more."""
+    from firmware.governance import accounts as accounts_mod
+    gov = open_gov(config)
+    _second_manager(gov)
+    admin = actor(gov, "t.admin")
+    gov.accounts.issue_reset_code("m.tweede", by=admin)
+    with pytest.raises(AccountError, match=r"\(m.tweede\) holds a password reset code"):
+        gov.accounts.disable("m.manager", by=admin, reason="vertrokken")
+    later = time.time() + 30 * 86400
+    monkeypatch.setattr(accounts_mod.time, "time", lambda: later)
+    gov.accounts.disable("m.manager", by=admin, reason="vertrokken")
+    assert _managers_in_force(gov) == ["m.tweede"]
+
+
+def test_a_code_used_across_its_expiry_is_refused_when_it_is_written_R11(config, monkeypatch):
+    """Red team R2: reset_password judged freshness, then did its Argon2 work and wrote without
+    asking again; a code for the other manager issued in that moment (the first one expired)
+    made both resets pass. The write checks the expiry on the clock of its own moment."""
+    from firmware.governance import accounts as accounts_mod
+    gov = open_gov(config)
+    _second_manager(gov)
+    admin = actor(gov, "t.admin")
+    code_b = gov.accounts.issue_reset_code("m.tweede", by=admin)
+    expires = gov.accounts.db.execute("SELECT reset_expires FROM users WHERE name = "
+                                      "'m.tweede'").fetchone()[0]
+    other = open_gov(config)
+    codes = {}
+    checked = accounts_mod.Accounts._check_password
+
+    def meanwhile(self, name, password):      # between the freshness check and the write
+        checked(self, name, password)
+        if name == "m.tweede" and not codes:
+            monkeypatch.setattr(accounts_mod.time, "time", lambda: expires + 0.01)
+            codes["a"] = other.accounts.issue_reset_code("m.manager", by=actor(other, "t.admin"))
+    monkeypatch.setattr(accounts_mod.Accounts, "_check_password", meanwhile)
+    with pytest.raises(AccountError, match="wrong, used or expired"):
+        gov.accounts.reset_password("m.tweede", code_b, NEW, now=expires - 0.05)
+    gov.accounts.reset_password("m.manager", codes["a"], NEW)
+    assert _managers_in_force(gov) == ["m.tweede"]
 
 
 def test_the_owner_ends_an_unneeded_reset_code_with_a_new_password_R11(config):

@@ -306,15 +306,18 @@ class Accounts:
 
     def _only_manager(self, name: str) -> bool:
         """Whether no manager but `name` is in force (enabled and approved) and sure to stay
-        so: a manager holding a reset code drops out of force whenever the code is used
-        (reset_password), so it does not count. Without this, the technisch beheerder issued a
-        code for each of two managers (each still saw the other in force), used both and left
-        no manager to approve anyone (reviewer B). An expired code counts too: its expiry is
-        judged on a wall clock that a boot before NTP sets back (red team R2). The owner ends
-        a code they do not need by setting a new password of their own (set_password)."""
+        so: a manager holding a reset code that is still good drops out of force whenever the
+        code is used (reset_password), so it does not count. Without this, the technisch
+        beheerder issued a code for each of two managers (each still saw the other in force),
+        used both and left no manager to approve anyone (reviewer B). An expired code is dead
+        for good: reset_password checks the expiry again when it writes and refuses a clock
+        behind the code's issue, which a boot before NTP would bring (red teams R2, R3: counting
+        expired codes too kept a manager in force for as long as nobody ended the code). The
+        owner ends a code they do not need by setting a new password of their own."""
         return self.db.execute("SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled "
-                               "IS NULL AND approved IS NOT NULL AND reset_hash IS NULL",
-                               (Role.MANAGER.value, name)).fetchone() is None
+                               "IS NULL AND approved IS NOT NULL AND (reset_hash IS NULL OR "
+                               "coalesce(reset_expires, 0) <= ?)",
+                               (Role.MANAGER.value, name, time.time())).fetchone() is None
 
     def _refuse_while_a_manager_resets(self, name: str) -> None:
         """The other managers in force all hold a reset code: say so, naming them, rather
@@ -328,7 +331,8 @@ class Accounts:
                                  "awaits a manager's approval: then '%(name)s' would be the "
                                  "only manager who could give it (R-11). The owner ends the "
                                  "code by setting a new password of their own (or uses it, and "
-                                 "'%(name)s' approves the account again); then try again", name=name,
+                                 "'%(name)s' approves the account again), or it expires after a "
+                                 "day; then try again", name=name,
                                  others=", ".join(others)))
 
     def _refuse_last_manager(self, user: User) -> None:
@@ -446,11 +450,11 @@ class Accounts:
         now, code = time.time(), _code()
         approved = None if role in APPROVAL_ROLES else now
         self.db.execute("INSERT INTO users (name, role, password_hash, created, created_by, "
-                        "approved, approved_by, reset_hash, reset_expires) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "approved, approved_by, reset_hash, reset_expires, reset_issued) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (name, role.value, NO_PASSWORD, now, by.name, approved,
                          None if approved is None else by.name, HASHER.hash(code),
-                         now + SETUP_SECONDS))
+                         now + SETUP_SECONDS, now))
         self.logbook.append("usage", by.name, "user-add", subject=name,
                             details={"role": role.value, "awaits_approval": approved is None,
                                      "setup_code": True})
@@ -683,7 +687,8 @@ class Accounts:
         # A reset code waiting for the owner is not needed any more, and ends: it would keep
         # the only-manager rule from counting them (_only_manager, red team R2).
         self.db.execute("UPDATE users SET password_hash = ?, failures = 0, reset_hash = NULL, "
-                        "reset_expires = NULL, session_gen = session_gen + 1 WHERE name = ?",
+                        "reset_expires = NULL, reset_issued = NULL, session_gen = session_gen + 1 "
+                        "WHERE name = ?",
                         (HASHER.hash(new), name))
         self.logbook.append("usage", by.name, "user-passwd", subject=name)
 
@@ -712,9 +717,10 @@ class Accounts:
                     "manager-bedrijfsvoering --user YOU) and have '%(name)s' approve it; then "
                     "issue the reset code. If '%(name)s' cannot log in at all: "
                     "docs/provisioning.md, 'When the only manager is gone'", name=name))
-            self.db.execute("UPDATE users SET reset_hash = ?, reset_expires = ? WHERE name = ?",
-                            (digest, time.time() + (SETUP_SECONDS if first else RESET_SECONDS),
-                             name))
+            issued = time.time()
+            self.db.execute("UPDATE users SET reset_hash = ?, reset_expires = ?, reset_issued = ? "
+                            "WHERE name = ?", (digest, issued + (SETUP_SECONDS if first
+                                                                else RESET_SECONDS), issued, name))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -731,19 +737,27 @@ class Accounts:
         now = time.time() if now is None else now
         row = self.db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         stored = row["reset_hash"] if row is not None else None
-        fresh = row is not None and (row["reset_expires"] or 0) > now
+        fresh = row is not None and (row["reset_expires"] or 0) > now and (
+            row["reset_issued"] is None or row["reset_issued"] <= time.time())
         if not (_verify(stored, code) and fresh and row["disabled"] is None):
             raise AccountError(_("the reset code is wrong, used or expired; ask the "
                                  "technisch-beheerder for a new one"))
         self._check_password(name, new)
         again = Role(row["role"]) in APPROVAL_ROLES
+        hashed = HASHER.hash(new)
+        # Fresh still when it is used, on the clock of that moment: the Argon2 work above
+        # takes a while, and a code that expired meanwhile no longer keeps the only-manager
+        # rule from counting this account (_only_manager, red team R2). And never on a clock
+        # behind the code's issue: a boot before NTP would bring expired codes back.
+        at = time.time()
         if not self.db.execute(
                 "UPDATE users SET password_hash = ?, reset_hash = NULL, reset_expires = NULL, "
-                "failures = 0, session_gen = session_gen + 1, "
+                "reset_issued = NULL, failures = 0, session_gen = session_gen + 1, "
                 "approved = CASE WHEN ? THEN NULL ELSE approved END, "
                 "approved_by = CASE WHEN ? THEN NULL ELSE approved_by END "
-                "WHERE name = ? AND reset_hash = ?",
-                (HASHER.hash(new), again, again, name, stored)).rowcount:
+                "WHERE name = ? AND reset_hash = ? AND reset_expires > ? AND "
+                "(reset_issued IS NULL OR reset_issued <= ?)",
+                (hashed, again, again, name, stored, max(now, at), at)).rowcount:
             raise AccountError(_("the reset code is wrong, used or expired; ask the "
                                  "technisch-beheerder for a new one"))
         before = self._user(row)

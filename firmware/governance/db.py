@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS users (
     approved_by     TEXT,                 -- by a manager bedrijfsvoering (art. 2, art. 3.1)
     session_gen     INTEGER NOT NULL DEFAULT 0,   -- +1 ends every session of the account
     reset_hash      TEXT,                 -- a one-time password reset code, as a hash
-    reset_expires   REAL
+    reset_expires   REAL,
+    reset_issued    REAL                  -- when; a clock before it refuses the code
 );
 CREATE TABLE IF NOT EXISTS enrollment_codes (
     role        TEXT PRIMARY KEY,         -- the first technisch-beheerder, the first manager
@@ -79,7 +80,8 @@ _ADDED = (("approved", "REAL", "UPDATE users SET approved = created, "
                                "approved_by = 'in force before approvals' "
                                "WHERE approved IS NULL"),
           ("approved_by", "TEXT", None), ("session_gen", "INTEGER NOT NULL DEFAULT 0", None),
-          ("reset_hash", "TEXT", None), ("reset_expires", "REAL", None))
+          ("reset_hash", "TEXT", None), ("reset_expires", "REAL", None),
+          ("reset_issued", "REAL", None))
 
 
 def connect(index_dir: Path) -> sqlite3.Connection:
