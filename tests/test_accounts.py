@@ -317,8 +317,9 @@ def test_a_good_login_forgets_the_failures_before_it_also_over_ipv6_R81(config, 
 
 
 def test_a_colleague_on_the_office_64_cannot_delay_the_owners_login_R81(config):
-    """Red team R2: a person's login counts per exact address (docs/governance.md: no lockout
-    someone else could trigger); only wrong enrollment codes count per /64."""
+    """Red team R2: a login counts per exact address first (docs/governance.md); the /64 as a
+    whole waits only after WIDE_THROTTLE_AFTER failures, so a colleague's few wrong guesses
+    on the office's /64 do not delay the owner at another desk."""
     gov = open_gov(config)
     for i in range(6):
         with pytest.raises(AuthError):
@@ -822,3 +823,17 @@ def test_the_first_managers_code_is_asked_for_when_the_flag_is_omitted_R11(tmp_p
     assert "account m.eerste (manager-bedrijfsvoering) created" in done.stdout
     gov = open_gov(config)
     assert gov.login("m.eerste", NEW).role is Role.MANAGER
+
+
+def test_one_ipv6_host_walking_its_64_waits_all_the_same_R81(config):
+    """Red team R3: with failures per exact address only, a host took a new address of its
+    /64 for every guess and never waited. The /64 counts too (WIDE_THROTTLE_AFTER)."""
+    from firmware.governance.accounts import WIDE_THROTTLE_AFTER
+    gov = open_gov(config)
+    for i in range(WIDE_THROTTLE_AFTER):
+        with pytest.raises(AuthError):
+            gov.accounts.authenticate("m.manager", f"guess {i}", source=f"2001:db8:a:b::{i + 1:x}")
+    assert gov.accounts._wait("m.manager", "2001:db8:a:b::ffff", time.time()) > 0
+    with pytest.raises(AuthError):                    # even the right password waits now
+        gov.accounts.authenticate("m.manager", PASSWORD, source="2001:db8:a:b::fffe")
+    assert gov.accounts.authenticate("m.manager", PASSWORD, source="2001:db8:c:d::1")

@@ -53,6 +53,10 @@ ORGANISATION_WORDS = ("soest", "gemeente", "gemeentehuis", "welkom", "camera", "
 THROTTLE_AFTER = 5              # failures from one source on one name before it must wait
 THROTTLE_BASE = 30.0            # then 30 s, 60 s, 120 s, ... per further failure
 THROTTLE_MAX = 15 * 60.0
+# A login's failures count per exact address and also per IPv6 /64 (one host holds a whole
+# /64), the /64 with more room: a host walking through its /64 waits after this many, while a
+# colleague on the office's /64 must fail as often before the owner at another desk waits.
+WIDE_THROTTLE_AFTER = 4 * THROTTLE_AFTER
 RESET_SECONDS = 24 * 3600       # a reset code is good for a day
 SETUP_SECONDS = 3 * 24 * 3600   # a new account's setup code, for three days
 NO_PASSWORD = ""                # password_hash of an account whose owner has not set one yet
@@ -168,12 +172,17 @@ def throttle_source(source: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
-def _throttle_key(name: str, source: str) -> str:
-    """Wrong enrollment codes count per /64 (nobody's own desk is hurt: the first accounts are
-    made once, on site); a person's login counts per exact address, so a colleague on the
-    office's /64 cannot delay the owner at another desk (docs/governance.md; red team R2: with
-    the /64 for logins, a good login also no longer forgot the failures before it)."""
-    return throttle_source(source) if name == ENROLLING else source
+def _throttle_keys(name: str, source: str) -> tuple[tuple[str, int], ...]:
+    """Where a failure of `source` on `name` is counted, and after how many it must wait.
+    Wrong enrollment codes: per /64 (the first accounts are made once, on site). A login: per
+    exact address (an IPv4-mapped one as IPv4), and per /64 with WIDE_THROTTLE_AFTER: with the
+    /64 alone a colleague on the office's /64 delayed the owner at another desk (red team R2),
+    with the address alone a host walking its /64 never waited (red team R3)."""
+    wide = throttle_source(source)
+    if name == ENROLLING:
+        return ((wide, THROTTLE_AFTER),)
+    exact = wide if "/" not in wide else source
+    return ((exact, THROTTLE_AFTER),) + (((wide, WIDE_THROTTLE_AFTER),) if wide != exact else ())
 
 
 def _code() -> str:
@@ -498,8 +507,9 @@ class Accounts:
                             "approved, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (name, role.value, hashed, now, creator, now, creator))
             if code_hash is not None:
-                self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
-                                (ENROLLING, _throttle_key(ENROLLING, source)))
+                for key, _after in _throttle_keys(ENROLLING, source):
+                    self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
+                                    (ENROLLING, key))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -852,19 +862,23 @@ class Accounts:
             self._failed(name, row is not None, now, source, reason)
             raise AuthError(_(WRONG))
         self.db.execute("UPDATE users SET failures = 0 WHERE name = ?", (name,))
-        self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
-                        (name, _throttle_key(name, source)))
+        for key, _after in _throttle_keys(name, source):
+            self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
+                            (name, key))
         self.logbook.append("usage", name, "login", at=now, details={"source": source})
         return self._user(row)
 
     def _wait(self, name: str, source: str, now: float) -> float:
         """Seconds `source` must still wait before trying `name` again (0: none)."""
-        row = self.db.execute("SELECT failures, last FROM login_throttle WHERE name = ? AND "
-                              "source = ?", (name, _throttle_key(name, source))).fetchone()
-        if row is None or row["failures"] < THROTTLE_AFTER:
-            return 0.0
-        delay = min(THROTTLE_BASE * 2 ** (row["failures"] - THROTTLE_AFTER), THROTTLE_MAX)
-        return max(0.0, row["last"] + delay - now)
+        wait = 0.0
+        for key, after in _throttle_keys(name, source):
+            row = self.db.execute("SELECT failures, last FROM login_throttle WHERE name = ? AND "
+                                  "source = ?", (name, key)).fetchone()
+            if row is None or row["failures"] < after:
+                continue
+            delay = min(THROTTLE_BASE * 2 ** (row["failures"] - after), THROTTLE_MAX)
+            wait = max(wait, row["last"] + delay - now)
+        return wait
 
     def _failed(self, name: str, known: bool, now: float, source: str,
                 reason: str = "password") -> None:
@@ -886,8 +900,8 @@ class Accounts:
     def _count_failure(self, name: str, source: str, now: float) -> None:
         """One more failure of `source` on `name` (inside the caller's transaction); a day
         without failures forgets them."""
-        self.db.execute("INSERT INTO login_throttle (name, source, failures, last) "
-                        "VALUES (?, ?, 1, ?) ON CONFLICT (name, source) DO UPDATE SET "
-                        "failures = failures + 1, last = excluded.last",
-                        (name, _throttle_key(name, source), now))
+        for key, _after in _throttle_keys(name, source):
+            self.db.execute("INSERT INTO login_throttle (name, source, failures, last) "
+                            "VALUES (?, ?, 1, ?) ON CONFLICT (name, source) DO UPDATE SET "
+                            "failures = failures + 1, last = excluded.last", (name, key, now))
         self.db.execute("DELETE FROM login_throttle WHERE last < ?", (now - 86400,))
