@@ -305,6 +305,31 @@ def test_check_only_looks_at_camera_files_and_files_checked_does_not_R11(tmp_pat
     checked = nvr("--config", str(live), "config", "install", "--check-only", str(new))
     assert checked.returncode != 0 and "is not a readable file" in checked.stderr
     assert live.read_text() == old
-    done = nvr("--config", str(live), "config", "install", "--files-checked", str(new))
+    first = tmp_path / "etc" / "nvr.toml"          # a first install: nothing to keep
+    first.parent.mkdir()
+    done = nvr("--config", str(first), "config", "install", "--files-checked", str(new))
     assert done.returncode == 0, done.stderr
-    assert live.read_text() == text
+    assert first.read_text() == text
+
+
+@pytest.mark.parametrize("camera", [
+    'source = "file"\npath = "/var/lib/nvr/data/segments/cam/2026-11-01"',
+    'source = "synthetic"\nfreeze_file = "/var/lib/nvr/data/segments/cam/2026-11-01"',
+    'source = "v4l2"\npath = "/dev/shm/link"',
+    'source = "v4l2"\npath = "/dev/../var/lib/nvr/keys/master.key"'])
+def test_config_install_gives_no_camera_a_path_the_services_would_open_for_you_R11(tmp_path,
+                                                                                    camera):
+    """Red team R3: the recorder (nvr-recorder, which reads the footage) and the root export
+    helper open or stat a camera's `path` and `freeze_file`; whether that works told the
+    technisch beheerder about paths they may not see. Through config install a camera is a
+    picamera2 or a video device; the file source and freeze_file stay as installed."""
+    live = write_config(tmp_path)
+    old = live.read_text()
+    text = old.replace('source = "synthetic"', camera)
+    assert text != old
+    done = _install(live, text, tmp_path)
+    assert done.returncode != 0, done.stdout
+    assert "refused, nothing is installed" in done.stderr and "R-11" in done.stderr, done.stderr
+    assert live.read_text() == old
+    video = old.replace('source = "synthetic"', 'source = "v4l2"\npath = "/dev/video0"')
+    assert _install(live, video, tmp_path).returncode == 0       # a video device installs

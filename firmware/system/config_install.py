@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import grp
 import os
+import re
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -149,6 +150,7 @@ def refuse_moved_paths(old_text: str, new_text: str, target: Path) -> None:
         raise FixedKeyChanged(str(exc)) from None
     moved = tuple(key for key in FIXED if old[key] != new[key])
     _refuse_export_directory(old_text, new_text, target)
+    _refuse_camera_paths(old_text, new_text)
     if moved:
         changes = "; ".join(f"{key}: {old[key]} -> {new[key]}" for key in moved)
         raise FixedKeyChanged(_(
@@ -158,6 +160,40 @@ def refuse_moved_paths(old_text: str, new_text: str, target: Path) -> None:
             "(R-11) and make a new master key there (R-82). Keep the installed values in the "
             "new file; moving them is a reflash, or root's work on the device "
             "(docs/provisioning.md)", changes=changes))
+
+
+# A camera device the services may open for the technisch beheerder: a V4L2 node, never a
+# path through a folder anyone may write (/dev/shm), which could lead anywhere.
+V4L2_DEVICE = re.compile(r"/dev/(video[0-9]+|v4l/by-(id|path)/[A-Za-z0-9:._-]+)")
+
+
+def _camera_files(text: str) -> set[tuple[str, str, str]]:
+    cameras = tomllib.loads(text).get("cameras", [])
+    return {(str(c.get("source", "")), str(c.get("path", "")), str(c.get("freeze_file", "")))
+            for c in cameras if isinstance(c, dict)} if isinstance(cameras, list) else set()
+
+
+def _refuse_camera_paths(old_text: str, new_text: str) -> None:
+    """R-11: a camera's `file` source and `freeze_file` (development and test seams) stay as
+    installed, and a `v4l2` camera names a video device: the recorder (nvr-recorder, which
+    reads the footage) and the root export helper open or stat these paths, and whether one
+    works would tell the technisch beheerder about files they may not see, such as which days
+    a camera recorded (red team R3)."""
+    try:
+        installed = _camera_files(old_text)
+    except tomllib.TOMLDecodeError:
+        installed = set()
+    for source, path, frozen in _camera_files(new_text):
+        if source == "v4l2" and not V4L2_DEVICE.fullmatch(path):
+            raise FixedKeyChanged(_(
+                "refused, nothing is installed: the v4l2 camera's path %(path)s is not a video "
+                "device; give /dev/videoN or /dev/v4l/by-id/... (R-11)", path=path))
+        if (source == "file" or frozen) and (source, path, frozen) not in installed:
+            raise FixedKeyChanged(_(
+                "refused, nothing is installed: a camera with source = \"file\" or a "
+                "freeze_file is a development and test seam, not set through config install on "
+                "a device (the recorder would open %(path)s for you, R-11); use picamera2 or a "
+                "v4l2 device", path=path or frozen))
 
 
 def _refuse_export_directory(old_text: str, new_text: str, target: Path) -> None:
