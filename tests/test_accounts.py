@@ -837,3 +837,87 @@ def test_one_ipv6_host_walking_its_64_waits_all_the_same_R81(config):
     with pytest.raises(AuthError):                    # even the right password waits now
         gov.accounts.authenticate("m.manager", PASSWORD, source="2001:db8:a:b::fffe")
     assert gov.accounts.authenticate("m.manager", PASSWORD, source="2001:db8:c:d::1")
+
+
+def test_an_expired_code_counted_dead_is_ended_so_a_clock_stepping_back_cannot_revive_it_R11(config,
+                                                                                monkeypatch):
+    """Red team R4: m.tweede's code expired, so _only_manager counts m.tweede in force and the technisch
+    beheerder disables m.manager. A boot before NTP sets the clock back an hour (fake-hwclock's
+    last save, or an RTC that drifted), which is still after the code's issue: the guard
+    'refuses a clock behind the issue' does not hold, and the code was good again. The rule
+    now ends a manager's code it finds expired (under the write lock)."""
+    from firmware.governance import accounts as accounts_mod
+    gov = open_gov(config)
+    _second_manager(gov)
+    admin = actor(gov, "t.admin")
+    t0 = time.time()
+    code = gov.accounts.issue_reset_code("m.tweede", by=admin)
+    monkeypatch.setattr(accounts_mod.time, "time", lambda: t0 + 24 * 3600 + 600)  # expired
+    gov.accounts.disable("m.manager", by=admin, reason="vertrokken")   # allowed now
+    monkeypatch.setattr(accounts_mod.time, "time", lambda: t0 + 23 * 3600)  # reboot, no NTP yet
+    try:
+        gov.accounts.reset_password("m.tweede", code, NEW)
+    except AccountError:
+        pass
+    monkeypatch.undo()
+    assert _managers_in_force(gov) != [], "no manager bedrijfsvoering in force (R-11)"
+
+
+def _drop_reset_issued(gov):
+    """An index from before 96cf58d: users without reset_issued (a code pending)."""
+    db = gov.accounts.db
+    db.execute("ALTER TABLE users DROP COLUMN reset_issued")
+    db.commit()
+
+
+def test_a_pending_code_from_an_index_before_reset_issued_still_works(config):
+    gov = open_gov(config)
+    _second_manager(gov)
+    code = gov.accounts.issue_reset_code("m.tweede", by=actor(gov, "t.admin"))
+    _drop_reset_issued(gov)
+    gov = open_gov(config)                       # migrated
+    assert "reset_issued" in {r[1] for r in gov.accounts.db.execute("PRAGMA table_info(users)")}
+    gov.accounts.reset_password("m.tweede", code, NEW)
+
+
+def test_a_migrated_code_is_ended_as_well_once_the_rule_counts_it_dead_R11(config,
+                                                                           monkeypatch):
+    """Red team R4: the R2 scenario of test_an_expired_reset_code_is_dead_also_when_the_clock_goes_back,
+    for a code pending when the firmware is updated (reset_issued NULL, accepted on any
+    clock): the rule's ending of expired codes covers it too."""
+    from firmware.governance import accounts as accounts_mod
+    gov = open_gov(config)
+    _second_manager(gov)
+    admin = actor(gov, "t.admin")
+    t0 = time.time()
+    code = gov.accounts.issue_reset_code("m.tweede", by=admin)
+    _drop_reset_issued(gov)
+    gov = open_gov(config)                       # the update
+    admin = actor(gov, "t.admin")
+    monkeypatch.setattr(accounts_mod.time, "time", lambda: t0 + 25 * 3600)
+    gov.accounts.disable("m.manager", by=admin, reason="vertrokken")   # m.tweede's expired
+    monkeypatch.setattr(accounts_mod.time, "time", lambda: t0 - 90 * 86400)  # image time
+    try:
+        gov.accounts.reset_password("m.tweede", code, NEW)
+    except AccountError:
+        pass
+    monkeypatch.undo()
+    assert _managers_in_force(gov) != [], "no manager bedrijfsvoering in force (R-11)"
+
+
+def test_one_colleague_address_does_not_lock_the_owner_out_of_the_office_64_R81(config):
+    """Red team R4: docs/governance.md: 'the owner at another desk logs in as usual ... a colleague's few
+    wrong guesses on the office's /64 do not delay the owner'. One colleague address, 10
+    attempts a minute (web/auth.py PER_MINUTE), reaches the /64's 20 in two minutes; its own
+    throttled attempts counted on the /64 too, and the owner at another desk was refused.
+    Tries refused while an address waits count on that address only now."""
+    from firmware.governance.accounts import WIDE_THROTTLE_AFTER
+    gov = open_gov(config)
+    t = time.time()
+    for i in range(WIDE_THROTTLE_AFTER + 5):           # one address, 12.5 minutes
+        with pytest.raises(AuthError):
+            gov.accounts.authenticate("m.manager", "fout", now=t + 6 * i,
+                                      source="2001:db8:a:b::66")
+    owner_at = t + 6 * (WIDE_THROTTLE_AFTER + 5) + 60  # a minute later, another desk
+    assert gov.accounts.authenticate("m.manager", PASSWORD, now=owner_at,
+                                     source="2001:db8:a:b::1").name == "m.manager"

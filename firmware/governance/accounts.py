@@ -322,11 +322,19 @@ class Accounts:
         for good: reset_password checks the expiry again when it writes and refuses a clock
         behind the code's issue, which a boot before NTP would bring (red teams R2, R3: counting
         expired codes too kept a manager in force for as long as nobody ended the code). The
-        owner ends a code they do not need by setting a new password of their own."""
+        owner ends a code they do not need by setting a new password of their own.
+        A manager's code the rule finds expired is ended here (its callers hold the write
+        lock): else a clock that steps back inside the code's day (a boot before NTP, from
+        timesyncd's saved clock) would bring it back after the rule counted it dead (red team
+        R4)."""
+        now = time.time()
+        self.db.execute("UPDATE users SET reset_hash = NULL, reset_expires = NULL, "
+                        "reset_issued = NULL WHERE role = ? AND reset_hash IS NOT NULL AND "
+                        "coalesce(reset_expires, 0) <= ?", (Role.MANAGER.value, now))
         return self.db.execute("SELECT 1 FROM users WHERE role = ? AND name != ? AND disabled "
                                "IS NULL AND approved IS NOT NULL AND (reset_hash IS NULL OR "
                                "coalesce(reset_expires, 0) <= ?)",
-                               (Role.MANAGER.value, name, time.time())).fetchone() is None
+                               (Role.MANAGER.value, name, now)).fetchone() is None
 
     def _refuse_while_a_manager_resets(self, name: str) -> None:
         """The other managers in force all hold a reset code: say so, naming them, rather
@@ -859,12 +867,14 @@ class Accounts:
         elif row["totp_secret"] and not self._use_code(name, row, code, now):
             reason = "second-factor"
         if reason:
-            self._failed(name, row is not None, now, source, reason)
+            self._failed(name, row is not None, now, source, reason,
+                         wide=reason != "throttled")
             raise AuthError(_(WRONG))
         self.db.execute("UPDATE users SET failures = 0 WHERE name = ?", (name,))
-        for key, _after in _throttle_keys(name, source):
-            self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?",
-                            (name, key))
+        # The owner's good login forgets its own address's failures, not the /64's: else a
+        # host walking the /64 got its twenty guesses anew after each of the owner's logins.
+        exact = _throttle_keys(name, source)[0][0]
+        self.db.execute("DELETE FROM login_throttle WHERE name = ? AND source = ?", (name, exact))
         self.logbook.append("usage", name, "login", at=now, details={"source": source})
         return self._user(row)
 
@@ -881,12 +891,14 @@ class Accounts:
         return wait
 
     def _failed(self, name: str, known: bool, now: float, source: str,
-                reason: str = "password") -> None:
+                reason: str = "password", wide: bool = True) -> None:
         """Count one failure for the account and for (source, name), atomically: eight
-        parallel failures count eight."""
+        parallel failures count eight. `wide=False`: not on the /64 (a try refused while its
+        address waits was no guess; counted there, one colleague's address alone brought the
+        whole office /64 to its limit, red team R4)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self._count_failure(name, source, now)
+            self._count_failure(name, source, now, wide)
             if known and self.db.execute("UPDATE users SET failures = failures + 1 WHERE "
                                          "name = ?", (name,)).rowcount != 1:
                 raise AuthError(_(WRONG))
@@ -897,10 +909,10 @@ class Accounts:
         self.logbook.append("usage", name, "login-failed", at=now,
                             details={"known": known, "source": source, "reason": reason})
 
-    def _count_failure(self, name: str, source: str, now: float) -> None:
+    def _count_failure(self, name: str, source: str, now: float, wide: bool = True) -> None:
         """One more failure of `source` on `name` (inside the caller's transaction); a day
-        without failures forgets them."""
-        for key, _after in _throttle_keys(name, source):
+        without failures forgets them. `wide=False`: its exact address only."""
+        for key, _after in _throttle_keys(name, source)[:None if wide else 1]:
             self.db.execute("INSERT INTO login_throttle (name, source, failures, last) "
                             "VALUES (?, ?, 1, ?) ON CONFLICT (name, source) DO UPDATE SET "
                             "failures = failures + 1, last = excluded.last", (name, key, now))
