@@ -315,18 +315,12 @@ class Accounts:
 
     def _only_manager(self, name: str) -> bool:
         """Whether no manager but `name` is in force (enabled and approved) and sure to stay
-        so: a manager holding a reset code that is still good drops out of force whenever the
-        code is used (reset_password), so it does not count. Without this, the technisch
-        beheerder issued a code for each of two managers (each still saw the other in force),
-        used both and left no manager to approve anyone (reviewer B). An expired code is dead
-        for good: reset_password checks the expiry again when it writes and refuses a clock
-        behind the code's issue, which a boot before NTP would bring (red teams R2, R3: counting
-        expired codes too kept a manager in force for as long as nobody ended the code). The
-        owner ends a code they do not need by setting a new password of their own.
-        A manager's code the rule finds expired is ended here (its callers hold the write
-        lock): else a clock that steps back inside the code's day (a boot before NTP, from
-        timesyncd's saved clock) would bring it back after the rule counted it dead (red team
-        R4)."""
+        so. A manager holding a reset code that is still good drops out of force whenever the
+        code is used, so it does not count: else the technisch beheerder issued a code for each
+        of two managers and used both (reviewer B). An expired code is dead for good, so it
+        does not keep a manager in force for ever (red team R3): it is ended here, under the
+        callers' write lock, so a clock that steps back inside its day cannot revive it (red
+        team R4), and reset_password refuses a clock behind a code's issue (red team R2)."""
         now = time.time()
         self.db.execute("UPDATE users SET reset_hash = NULL, reset_expires = NULL, "
                         "reset_issued = NULL WHERE role = ? AND reset_hash IS NOT NULL AND "
