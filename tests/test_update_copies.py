@@ -69,6 +69,30 @@ def _check(config: Path, conf: Path, bundle: Path) -> subprocess.Popen:
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _copy_begun(proc: subprocess.Popen, data_dir: Path) -> None:
+    """Wait until `proc` has begun its private copy in data_dir (or ended)."""
+    deadline = time.monotonic() + 60
+    while not list(data_dir.glob(update.COPY_PREFIX + "*")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no copy was begun"
+        time.sleep(0.001)
+
+
+def _web_start(config: Path) -> list[str]:
+    """What `nvr web` says until it serves (at most 50 lines); then it is stopped."""
+    web = subprocess.Popen([*NVR, "--config", str(config), "web"], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in web.stdout:
+            lines.append(line)
+            if line.startswith("web interface:") or len(lines) > 50:
+                break
+    finally:
+        web.terminate()
+        web.wait(30)
+    return lines
+
+
 def test_a_copy_whose_process_lives_is_kept_one_whose_process_was_killed_is_removed_R42(
         tmp_path):
     bundle = tmp_path / "b.raucb"
@@ -115,10 +139,7 @@ def test_a_hangup_during_the_copy_removes_it_R42(tmp_path):
     with open(bundle, "wb") as f:
         f.write(os.urandom(1 << 20) * 256)
     proc = _check(config, _system_conf(tmp_path), bundle)
-    deadline = time.monotonic() + 60
-    while not list(data_dir.glob(update.COPY_PREFIX + "*")) and proc.poll() is None:
-        assert time.monotonic() < deadline, "no copy was begun"
-        time.sleep(0.001)
+    _copy_begun(proc, data_dir)
     proc.send_signal(signal.SIGHUP)
     proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGHUP     # the signal ended it, as SystemExit
@@ -134,17 +155,7 @@ def test_nvr_web_at_its_start_removes_the_copy_a_killed_update_left_R42(tmp_path
     bundle = tmp_path / "b.raucb"
     bundle.write_bytes(os.urandom(1 << 16))
     dead = _killed_copy(bundle, data_dir)
-    web = subprocess.Popen([*NVR, "--config", str(config), "web"], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        lines = []
-        for line in web.stdout:
-            lines.append(line)
-            if line.startswith("web interface:") or len(lines) > 50:
-                break
-    finally:
-        web.terminate()
-        web.wait(30)
+    lines = _web_start(config)
     assert any(line.startswith(f"removed {dead}:") for line in lines), lines
     assert not dead.exists()
 
@@ -158,10 +169,7 @@ def test_a_bundle_that_grows_during_its_copy_is_refused_and_its_copy_removed_R42
     with open(bundle, "wb") as f:
         f.write(b"\1" * (256 << 20))
     proc = _check(config, _system_conf(tmp_path), bundle)
-    deadline = time.monotonic() + 60
-    while not list(data_dir.glob(update.COPY_PREFIX + "*")) and proc.poll() is None:
-        assert time.monotonic() < deadline, "no copy was begun"
-        time.sleep(0.001)
+    _copy_begun(proc, data_dir)
     os.truncate(bundle, 1 << 30)                       # sparse: 1 GB at once, mid-copy
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
@@ -185,17 +193,7 @@ def test_a_fifo_as_update_lock_is_refused_by_update_and_skipped_by_nvr_web_R42(t
         check.wait(30)
     assert f"the update lock {data_dir / update.COPY_LOCK} is not a regular file but a " \
            "named pipe (fifo)" in err and "rm " in err, err
-    web = subprocess.Popen([*NVR, "--config", str(config), "web"], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        lines = []
-        for line in web.stdout:
-            lines.append(line)
-            if line.startswith("web interface:") or len(lines) > 50:
-                break
-    finally:
-        web.terminate()
-        web.wait(30)
+    lines = _web_start(config)
     assert any(line.startswith("web interface:") for line in lines), lines
     assert any("copies of interrupted updates not removed now: the update lock" in line
                for line in lines), lines

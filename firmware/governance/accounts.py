@@ -25,6 +25,7 @@ while the owner at another desk still logs in (no lockout a third party can caus
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import secrets
@@ -160,7 +161,6 @@ def throttle_source(source: str) -> str:
     IPv4), or the /64 of an IPv6 address, since one host holds a whole /64: counted one address
     at a time, a host walking through its own /64 was never delayed (reviewer B). "local",
     "cli" and other names stay as they are. The logbook keeps the exact address."""
-    import ipaddress
     try:
         ip = ipaddress.ip_address(source)
     except ValueError:

@@ -143,13 +143,13 @@ def refuse_moved_paths(old_text: str, new_text: str, target: Path) -> None:
             path=str(target), problem=str(exc))) from None
     try:
         new = storage_paths(new_text, base)
-        export_directory(new_text, base)
+        new_export = export_directory(new_text, base)
     except (tomllib.TOMLDecodeError, ValueError, TypeError) as exc:
         # The check names the problem (it stops before any path is followed), or this does.
         parse(new_text, source=str(target), base=base, files=False)
         raise FixedKeyChanged(str(exc)) from None
     moved = tuple(key for key in FIXED if old[key] != new[key])
-    _refuse_export_directory(old_text, new_text, target)
+    _refuse_export_directory(old_text, new_export, base)
     _refuse_camera_paths(old_text, new_text)
     if moved:
         changes = "; ".join(f"{key}: {old[key]} -> {new[key]}" for key in moved)
@@ -196,14 +196,13 @@ def _refuse_camera_paths(old_text: str, new_text: str) -> None:
                 "v4l2 device", path=path or frozen))
 
 
-def _refuse_export_directory(old_text: str, new_text: str, target: Path) -> None:
+def _refuse_export_directory(old_text: str, new: str, base: Path) -> None:
     """R-61: `[export] directory` stays as installed: empty on a device (exports through the
     export helper onto an encrypted stick only)."""
     try:
-        old = export_directory(old_text, target.parent)
+        old = export_directory(old_text, base)
     except (tomllib.TOMLDecodeError, ValueError):
         old = ""                   # an unreadable [export] table means no directory was set
-    new = export_directory(new_text, target.parent)
     if old != new:
         raise FixedKeyChanged(_(
             "refused, nothing is installed: %(key)s: %(old)s -> %(new)s. The directory stands "
